@@ -1,0 +1,118 @@
+package mamori
+
+import "time"
+
+// Conversation is one user's guided conversation, stored after every
+// answer so it can be resumed anywhere, also after a restart. It holds
+// confidential answers: stores keep it encrypted.
+type Conversation struct {
+	User    User     `json:"user"`
+	Flow    string   `json:"flow"` // FlowReport, FlowConsult or "" (menu)
+	Step    string   `json:"step"`
+	History []string `json:"history,omitempty"` // steps behind, for "back"
+	// Editing is set when a step was reached from the summary's edit
+	// menu: answering returns to the summary.
+	Editing bool    `json:"editing,omitempty"`
+	Answers Answers `json:"answers"`
+	// Paused is set by "continue later": the next message resumes.
+	Paused    bool      `json:"paused,omitempty"`
+	AlertSent bool      `json:"alert_sent,omitempty"`
+	Started   time.Time `json:"started"`
+	Updated   time.Time `json:"updated"`
+}
+
+// Flows a conversation can be in.
+const (
+	FlowReport  = "report"
+	FlowConsult = "consult"
+)
+
+// Answers are what the reporter said. Narrative, customer and health
+// answers are confidential.
+type Answers struct {
+	Safety     string   `json:"safety,omitempty"`   // safe, danger, injured
+	ForWhom    string   `json:"for_whom,omitempty"` // self, colleague
+	Colleague  string   `json:"colleague,omitempty"`
+	Department string   `json:"department,omitempty"`
+	When       string   `json:"when,omitempty"`
+	Channel    string   `json:"channel,omitempty"` // contact channel id
+	Place      string   `json:"place,omitempty"`
+	Customer   string   `json:"customer,omitempty"`
+	Demand     string   `json:"demand,omitempty"`
+	Fault      string   `json:"fault,omitempty"` // yes, no, unsure
+	Behaviours []string `json:"behaviours,omitempty"`
+	Narrative  string   `json:"narrative,omitempty"`
+	Words      string   `json:"words,omitempty"`
+	Duration   string   `json:"duration,omitempty"`
+	Repeat     string   `json:"repeat,omitempty"`
+	Witnesses  string   `json:"witnesses,omitempty"`
+	Evidence   string   `json:"evidence,omitempty"`
+	Files      []File   `json:"files,omitempty"`
+	Wellbeing  string   `json:"wellbeing,omitempty"` // ok, hard, very_hard
+	Talk       string   `json:"talk,omitempty"`      // yes, no
+	Route      string   `json:"route,omitempty"`     // RouteDepartment or RouteHR
+	// Consultation fields.
+	Worry   string `json:"worry,omitempty"`
+	Contact string `json:"contact,omitempty"` // yes, no: HR may contact me
+	// FromConsultation is the number of the consultation a report grew from.
+	FromConsultation string `json:"from_consultation,omitempty"`
+}
+
+// File is evidence the reporter sent (a photo, a recording).
+type File struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	URL  string `json:"url,omitempty"`
+}
+
+// Routes a case can take.
+const (
+	RouteDepartment = "department"
+	RouteHR         = "hr"
+)
+
+// Case kinds and their number prefixes.
+const (
+	KindReport  = "report"  // KH-2026-0042
+	KindConsult = "consult" // SD-2026-0007
+)
+
+// Urgency levels.
+const (
+	UrgencyUrgent = "urgent"
+	UrgencyHigh   = "high"
+	UrgencyNormal = "normal"
+)
+
+// Suggestions from the policy for the judgement.
+const (
+	SuggestKasuhara = "kasuhara"   // a behaviour unacceptable regardless
+	SuggestDepends  = "depends"    // follows the demand's validity
+	SuggestUnclear  = "unclear"    // nothing listed; judge on the facts
+	SuggestLegit    = "legitimate" // likely a legitimate complaint
+)
+
+// Case statuses.
+const (
+	StatusNew  = "new"
+	StatusOpen = "open" // consultations
+)
+
+// Case is a submitted report or consultation. Answers are confidential;
+// stores keep them encrypted and only the reporter, the department's
+// supervisors and HR see them.
+type Case struct {
+	Number     string    `json:"number"`
+	Kind       string    `json:"kind"`
+	Reporter   User      `json:"reporter"`
+	Department string    `json:"department,omitempty"`
+	Route      string    `json:"route"`
+	Channel    string    `json:"channel"` // where the card went
+	Status     string    `json:"status"`
+	Urgency    string    `json:"urgency"`
+	Suggestion string    `json:"suggestion"`
+	Crime      bool      `json:"crime,omitempty"`
+	Behaviours []string  `json:"behaviours,omitempty"`
+	Created    time.Time `json:"created"`
+	Answers    Answers   `json:"answers"`
+}

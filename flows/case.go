@@ -1,0 +1,247 @@
+package flows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mamori-oss/mamori"
+)
+
+// Number formats a case number: KH-2026-0042 for reports, SD-2026-0007
+// for consultations.
+func Number(kind string, year, seq int) string {
+	prefix := "KH"
+	if kind == mamori.KindConsult {
+		prefix = "SD"
+	}
+	return fmt.Sprintf("%s-%d-%04d", prefix, year, seq)
+}
+
+// Suggest returns the policy's suggestion for a report and whether it may
+// be a crime: a behaviour unacceptable regardless of the demand suggests
+// カスハラ; one that depends on the demand follows criterion ①; violence
+// or injury is カスハラ at once and a possible crime.
+func Suggest(p *mamori.Policy, a mamori.Answers) (suggestion string, crime bool) {
+	suggestion = mamori.SuggestUnclear
+	depends := false
+	for _, id := range a.Behaviours {
+		b, ok := p.Behaviour(id)
+		if !ok {
+			continue
+		}
+		crime = crime || b.Crime || b.Immediate
+		switch b.Group {
+		case mamori.GroupRegardless:
+			suggestion = mamori.SuggestKasuhara
+		case mamori.GroupDepends:
+			depends = true
+		}
+	}
+	if a.Safety == "injured" {
+		crime = true
+		suggestion = mamori.SuggestKasuhara
+	}
+	if suggestion == mamori.SuggestKasuhara {
+		return suggestion, crime
+	}
+	if depends {
+		return mamori.SuggestDepends, crime
+	}
+	return suggestion, crime
+}
+
+// Urgency ranks a report: danger, injury or violence is urgent; a possible
+// crime or a reporter who is struggling is high.
+func Urgency(p *mamori.Policy, a mamori.Answers) string {
+	if a.Safety == "danger" || a.Safety == "injured" {
+		return mamori.UrgencyUrgent
+	}
+	for _, id := range a.Behaviours {
+		if b, ok := p.Behaviour(id); ok && b.Immediate {
+			return mamori.UrgencyUrgent
+		}
+	}
+	if _, crime := Suggest(p, a); crime || a.Wellbeing == "very_hard" {
+		return mamori.UrgencyHigh
+	}
+	return mamori.UrgencyNormal
+}
+
+// Route decides where a case goes: the supervisors of the reporter's
+// department, or HR when the department is unknown, has no supervisor
+// channel, the reporter asked for HR, or the report names a supervisor.
+func Route(env Env, c mamori.Conversation) (route, dept, channel string) {
+	d, ok := department(env, c)
+	if ok {
+		dept = d.ID
+	}
+	if !ok || d.SupervisorChannel == "" || len(d.Supervisors) == 0 || c.Answers.Route == mamori.RouteHR || namesSupervisor(d, c.Answers) {
+		return mamori.RouteHR, dept, env.Org.HRChannel
+	}
+	return mamori.RouteDepartment, dept, d.SupervisorChannel
+}
+
+// namesSupervisor reports whether the report's free text mentions one of
+// the department's supervisors, by id (<@U123> or U123) or email.
+func namesSupervisor(d mamori.Department, a mamori.Answers) bool {
+	all := strings.Join([]string{a.Narrative, a.Words, a.Customer, a.Witnesses, a.Demand, a.Colleague, a.Place}, "\n")
+	for _, s := range d.Supervisors {
+		if len(s) >= 3 && strings.Contains(all, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// BuildCase files conversation c as case number.
+func BuildCase(env Env, c mamori.Conversation, number string) mamori.Case {
+	k := mamori.Case{
+		Number:   number,
+		Kind:     c.Flow,
+		Reporter: c.User,
+		Created:  env.Now,
+		Answers:  c.Answers,
+	}
+	if c.Flow == mamori.FlowConsult {
+		k.Kind = mamori.KindConsult
+		k.Route, k.Channel, k.Status = mamori.RouteHR, env.Org.HRChannel, mamori.StatusOpen
+		if d, ok := department(env, c); ok {
+			k.Department = d.ID
+		}
+		k.Urgency, k.Suggestion = mamori.UrgencyNormal, mamori.SuggestUnclear
+		return k
+	}
+	k.Kind = mamori.KindReport
+	k.Status = mamori.StatusNew
+	k.Route, k.Department, k.Channel = Route(env, c)
+	k.Suggestion, k.Crime = Suggest(env.Policy, c.Answers)
+	k.Urgency = Urgency(env.Policy, c.Answers)
+	k.Behaviours = c.Answers.Behaviours
+	return k
+}
+
+func (s *Service) local(t time.Time) time.Time {
+	if s.Location != nil {
+		return t.In(s.Location)
+	}
+	return t
+}
+
+// Card is the case card for a shared channel: what happened at a glance,
+// how urgent, what to do next. Never the narrative or the customer.
+func Card(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.Message {
+	t := env.Policy.T
+	m := mamori.Message{Ref: "card:" + k.Number, Step: mamori.StepCard}
+	date := k.Created
+	if loc != nil {
+		date = date.In(loc)
+	}
+	if k.Kind == mamori.KindConsult {
+		m.Header = fmt.Sprintf(t(l, "card.consult.header"), k.Number)
+		m.Text = t(l, "card.consult.text")
+		m.Fields = []mamori.Field{
+			{Label: t(l, "card.received"), Value: date.Format("2006-01-02 15:04")},
+			{Label: t(l, "card.contact"), Value: t(l, "a."+stepContact+"."+k.Answers.Contact)},
+		}
+	} else {
+		m.Header = fmt.Sprintf(t(l, "card.header"), k.Number)
+		m.Urgent = k.Urgency == mamori.UrgencyUrgent
+		var behaviours []string
+		for _, id := range k.Behaviours {
+			if b, ok := env.Policy.Behaviour(id); ok {
+				behaviours = append(behaviours, b.Label.In(l))
+			}
+		}
+		if len(behaviours) == 0 {
+			behaviours = []string{t(l, "summary.none")}
+		}
+		m.Text = t(l, "card.next."+k.Route)
+		m.Fields = []mamori.Field{
+			{Label: t(l, "card.urgency"), Value: t(l, "urgency."+k.Urgency)},
+			{Label: t(l, "card.received"), Value: date.Format("2006-01-02 15:04")},
+			{Label: t(l, "card.department"), Value: departmentName(env, k.Department, l)},
+			{Label: t(l, "card.channel"), Value: mamori.Label(env.Policy.Channels, k.Answers.Channel, l)},
+			{Label: t(l, "card.behaviours"), Value: strings.Join(behaviours, "\n")},
+			{Label: t(l, "card.suggestion"), Value: t(l, "suggest."+k.Suggestion)},
+		}
+		if k.Crime {
+			m.Fields = append(m.Fields, mamori.Field{Label: t(l, "card.crime"), Value: t(l, "card.crime.text")})
+		}
+	}
+	m.Choices = []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: t(l, "card.details"), Style: mamori.StylePrimary}}
+	m.Note = t(l, "card.note")
+	return m
+}
+
+func departmentName(env Env, id string, l mamori.Lang) string {
+	if d, ok := env.Org.Department(id); ok {
+		return d.Name.In(l)
+	}
+	return env.Policy.T(l, "a.department.unknown")
+}
+
+// Submitted is what the reporter reads at once after filing: the number,
+// no adverse treatment, how data is handled, and the care resources.
+func Submitted(env Env, k mamori.Case, l mamori.Lang) []mamori.Message {
+	t := env.Policy.T
+	done := mamori.Message{
+		Header: fmt.Sprintf(t(l, "submitted.header."+k.Kind), k.Number),
+		Text:   t(l, "submitted.text."+k.Kind+"."+k.Route),
+		Note:   t(l, "submitted.privacy"),
+	}
+	if k.Kind == mamori.KindConsult {
+		done.Text = t(l, "submitted.text.consult")
+		done.Step = stepDone
+		done.Choices = []mamori.Choice{{Value: "from:" + k.Number, Label: t(l, "consult.to_report")}}
+	}
+	return []mamori.Message{done, CareMessage(env, l)}
+}
+
+// CareMessage lists the care resources from the policy.
+func CareMessage(env Env, l mamori.Lang) mamori.Message {
+	m := mamori.Message{Header: env.Policy.T(l, "care.header"), Text: env.Policy.T(l, "care.text")}
+	for _, c := range env.Policy.Care {
+		v := c.Detail.In(l)
+		if c.Contact != "" {
+			v = strings.TrimSpace(v + "\n" + c.Contact)
+		}
+		m.Fields = append(m.Fields, mamori.Field{Label: c.Name.In(l), Value: v})
+	}
+	return m
+}
+
+// Alert is the urgent safety alert for a supervisor channel and HR. It
+// names the reporter, because someone must reach them now, but carries no
+// narrative.
+func Alert(env Env, c mamori.Conversation, l mamori.Lang) mamori.Message {
+	t := env.Policy.T
+	dept := env.Policy.T(l, "a.department.unknown")
+	if d, ok := department(env, c); ok {
+		dept = d.Name.In(l)
+	}
+	return mamori.Message{
+		Urgent: true,
+		Header: t(l, "alert.header"),
+		Text:   fmt.Sprintf(t(l, "alert.text."+c.Answers.Safety), "<@"+c.User.ID+">"),
+		Fields: []mamori.Field{{Label: t(l, "card.department"), Value: dept}},
+		Note:   t(l, "alert.note"),
+	}
+}
+
+// details is the confidential view of a case for an authorised viewer.
+func details(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.Message {
+	c := mamori.Conversation{Flow: k.Kind, User: k.Reporter, Answers: k.Answers}
+	if k.Kind == mamori.KindConsult {
+		c.Flow = mamori.FlowConsult
+	}
+	m := Card(env, k, l, loc)
+	m.Ref, m.Step, m.Choices, m.Urgent = "", "", nil, false
+	m.Text = fmt.Sprintf(env.Policy.T(l, "details.reporter"), "<@"+k.Reporter.ID+">")
+	if k.Answers.FromConsultation != "" {
+		m.Text += "\n" + fmt.Sprintf(env.Policy.T(l, "details.from_consultation"), k.Answers.FromConsultation)
+	}
+	m.Fields = append(m.Fields, summaryFields(env, c, l)...)
+	m.Note = env.Policy.T(l, "details.note")
+	return m
+}

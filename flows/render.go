@@ -1,0 +1,236 @@
+package flows
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/mamori-oss/mamori"
+)
+
+func text(s string) mamori.Message { return mamori.Message{Text: s} }
+
+// menu is the first thing a user sees: report, consult or read the policy.
+func menu(env Env, l mamori.Lang, greet bool) mamori.Message {
+	t := env.Policy.T
+	m := mamori.Message{
+		Step: stepMenu,
+		Text: t(l, "menu.again"),
+		Choices: []mamori.Choice{
+			{Value: mamori.StartReport, Label: t(l, "menu.report"), Style: mamori.StylePrimary},
+			{Value: mamori.StartConsult, Label: t(l, "menu.consult")},
+			{Value: mamori.StartPolicy, Label: t(l, "menu.policy")},
+		},
+		Note: t(l, "menu.emergency"),
+	}
+	if greet {
+		m.Text = t(l, "menu.greeting")
+	}
+	return m
+}
+
+// policyMessage shows the company policy to employees (周知).
+func policyMessage(env Env, l mamori.Lang) mamori.Message {
+	p := env.Policy
+	var b strings.Builder
+	b.WriteString(p.Statement.In(l))
+	b.WriteString("\n\n*" + p.T(l, "policy.definition") + "*\n" + p.Definition.In(l))
+	if len(p.Criteria) > 0 {
+		b.WriteString("\n\n*" + p.T(l, "policy.criteria") + "*")
+		for i, c := range p.Criteria {
+			fmt.Fprintf(&b, "\n%s %s", circled(i+1), c.In(l))
+		}
+	}
+	for _, g := range []string{mamori.GroupRegardless, mamori.GroupDepends} {
+		first := true
+		for _, bh := range p.Behaviours {
+			if bh.Group != g {
+				continue
+			}
+			if first {
+				b.WriteString("\n\n*" + p.T(l, "policy.group."+g) + "*")
+				first = false
+			}
+			b.WriteString("\n• " + bh.Label.In(l))
+		}
+	}
+	m := mamori.Message{Header: p.Name.In(l), Text: b.String(), Note: p.Source.In(l)}
+	if p.Link != "" {
+		m.Note = strings.TrimSpace(m.Note + " " + p.Link)
+	}
+	return m
+}
+
+func circled(n int) string {
+	if n >= 1 && n <= 20 {
+		return string(rune('①' + n - 1))
+	}
+	return fmt.Sprint(n) + "."
+}
+
+// emergency is the guidance shown at once to someone in danger or hurt.
+func emergency(env Env, l mamori.Lang) mamori.Message {
+	return mamori.Message{Urgent: true, Header: env.Policy.T(l, "emergency.header"), Text: env.Policy.T(l, "emergency.text")}
+}
+
+// ask renders the current step of c as the message to send, with problem
+// (what was wrong with the last answer) first when there is one.
+func ask(env Env, c mamori.Conversation, problem string) Out {
+	l := c.User.Lang
+	t := env.Policy.T
+	m := mamori.Message{Step: c.Step}
+	nav := func(back bool) []mamori.Choice {
+		var cs []mamori.Choice
+		if back && len(c.History) > 0 {
+			cs = append(cs, mamori.Choice{Value: navBack, Label: t(l, "nav.back")})
+		}
+		return append(cs,
+			mamori.Choice{Value: navLater, Label: t(l, "nav.later")},
+			mamori.Choice{Value: navCancel, Label: t(l, "nav.cancel")})
+	}
+	switch c.Step {
+	case stepMenu, "", stepDone:
+		return Out{Replies: []mamori.Message{menu(env, l, false)}}
+	case stepResume:
+		m.Text = t(l, "resume."+c.Flow)
+		m.Choices = []mamori.Choice{
+			{Value: "continue", Label: t(l, "resume.continue"), Style: mamori.StylePrimary},
+			{Value: "restart", Label: t(l, "resume.restart")},
+		}
+	case stepCancel:
+		m.Text = t(l, "cancel.confirm")
+		m.Choices = []mamori.Choice{
+			{Value: "yes", Label: t(l, "cancel.yes"), Style: mamori.StyleDanger},
+			{Value: "no", Label: t(l, "cancel.no"), Style: mamori.StylePrimary},
+		}
+	case stepSummary, stepCSummary:
+		m.Header = t(l, "summary.header."+c.Flow)
+		m.Text = t(l, "summary.text")
+		m.Fields = summaryFields(env, c, l)
+		m.Choices = []mamori.Choice{
+			{Value: "submit", Label: t(l, "summary.submit."+c.Flow), Style: mamori.StylePrimary},
+			{Value: "edit", Label: t(l, "summary.edit")},
+		}
+		m.Controls = nav(false)
+		m.Note = t(l, "summary.note."+c.Flow)
+	case stepEdit:
+		m.Text = t(l, "edit.which")
+		for _, q := range questions {
+			if q.flow == c.Flow && (q.asked == nil || q.asked(env, c)) {
+				m.Choices = append(m.Choices, mamori.Choice{Value: q.step, Label: t(l, "s."+q.step)})
+			}
+		}
+		m.Choices = append(m.Choices, mamori.Choice{Value: "summary", Label: t(l, "edit.done"), Style: mamori.StylePrimary})
+	default:
+		q, ok := lookup(c.Step)
+		if !ok {
+			return Out{Replies: []mamori.Message{menu(env, l, false)}}
+		}
+		m.Text = t(l, "q."+q.step)
+		if q.step == stepRoute {
+			d, _ := department(env, c)
+			m.Text = fmt.Sprintf(m.Text, d.Name.In(l))
+		}
+		if n, total := progress(env, c); total > 0 {
+			m.Header = fmt.Sprintf(t(l, "progress"), n, total)
+		}
+		if q.options != nil {
+			opts := q.options(env, l)
+			if q.kind == kMulti {
+				m.Multi = &mamori.Multi{Options: opts, Selected: c.Answers.Behaviours,
+					Submit: mamori.Choice{Value: "submit", Label: t(l, "multi.submit"), Style: mamori.StylePrimary}}
+			} else {
+				m.Choices = opts
+			}
+		}
+		switch q.kind {
+		case kText:
+			m.Prompt = t(l, "prompt.text")
+		case kBoth:
+			m.Prompt = t(l, "prompt.both")
+		case kMulti:
+			m.Prompt = t(l, "prompt.multi")
+		}
+		if q.optional {
+			m.Choices = append(m.Choices, mamori.Choice{Value: navSkip, Label: t(l, "nav.skip")})
+		}
+		if cur := display(env, c, q.step, l); cur != "" && q.step != stepSafety {
+			m.Note = fmt.Sprintf(t(l, "current"), cur)
+			m.Choices = append(m.Choices, mamori.Choice{Value: navKeep, Label: t(l, "nav.keep")})
+		}
+		if q.step == stepEvidence || q.step == stepNarrative {
+			m.Note = strings.TrimSpace(m.Note + "\n" + t(l, "files.hint"))
+		}
+		m.Controls = nav(true)
+	}
+	if problem != "" {
+		m.Text = "⚠️ " + problem + "\n\n" + m.Text
+	}
+	return Out{Replies: []mamori.Message{m}}
+}
+
+// progress returns the position of the current question among those that
+// apply, for "question 3 of 18".
+func progress(env Env, c mamori.Conversation) (int, int) {
+	n, total := 0, 0
+	for _, q := range questions {
+		if q.flow != c.Flow || (q.asked != nil && !q.asked(env, c)) {
+			continue
+		}
+		total++
+		if q.step == c.Step {
+			n = total
+		}
+	}
+	return n, total
+}
+
+// summaryFields lists every answer given, in question order.
+func summaryFields(env Env, c mamori.Conversation, l mamori.Lang) []mamori.Field {
+	var fs []mamori.Field
+	for _, q := range questions {
+		if q.flow != c.Flow || (q.asked != nil && !q.asked(env, c)) {
+			continue
+		}
+		v := display(env, c, q.step, l)
+		if v == "" {
+			v = env.Policy.T(l, "summary.none")
+		}
+		fs = append(fs, mamori.Field{Label: env.Policy.T(l, "s."+q.step), Value: v})
+	}
+	if len(c.Answers.Files) > 0 {
+		names := make([]string, len(c.Answers.Files))
+		for i, f := range c.Answers.Files {
+			names[i] = f.Name
+		}
+		fs = append(fs, mamori.Field{Label: env.Policy.T(l, "s.files"), Value: strings.Join(names, "\n")})
+	}
+	return fs
+}
+
+// display returns the answer to step as the reader should see it: option
+// labels for choices, the text as typed otherwise.
+func display(env Env, c mamori.Conversation, step string, l mamori.Lang) string {
+	q, ok := lookup(step)
+	if !ok {
+		return ""
+	}
+	if q.kind == kMulti {
+		var labels []string
+		for _, id := range c.Answers.Behaviours {
+			if b, ok := env.Policy.Behaviour(id); ok {
+				labels = append(labels, b.Label.In(l))
+			}
+		}
+		return strings.Join(labels, "\n")
+	}
+	v := *q.answer(&c.Answers)
+	if v == "" || q.options == nil {
+		return v
+	}
+	for _, o := range q.options(env, l) {
+		if o.Value == v {
+			return o.Label
+		}
+	}
+	return v
+}

@@ -1,0 +1,327 @@
+// Package flows runs Mamori's conversations and case routing. It knows no
+// platform and no database: it moves conversation state with a pure step,
+// and persists through the interfaces the mamori package declares.
+package flows
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/mamori-oss/mamori"
+)
+
+// Service handles what users do and keeps it in the store. Every reply is
+// put in the outbox in the same transaction as the state change; a Worker
+// delivers it.
+type Service struct {
+	Store  mamori.Store
+	Policy *mamori.Policy
+	Org    *mamori.Org
+	Clock  mamori.Clock
+	Log    *slog.Logger
+	// Location is the organisation's time zone (default Asia/Tokyo, set
+	// by the caller); case numbers take their year from it.
+	Location *time.Location
+	// RemindAfter is how long a paused conversation waits before a
+	// gentle reminder; zero means 24 hours.
+	RemindAfter time.Duration
+	// Kick, when set, is called after a commit that enqueued messages,
+	// to wake the outbox worker early. The row is what counts.
+	Kick func()
+}
+
+func (s *Service) env(now time.Time) Env {
+	return Env{Policy: s.Policy, Org: s.Org, Now: now}
+}
+
+func (s *Service) orgLang() mamori.Lang {
+	if s.Org.Lang == mamori.EN {
+		return mamori.EN
+	}
+	return mamori.JA
+}
+
+// Job kinds.
+const (
+	jobRemind = "conversation.remind"
+)
+
+// Handle applies one user input. When it returns nil, the state change and
+// every message it caused are committed; the caller may acknowledge.
+func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
+	now := s.Clock()
+	if in.User.ID == "" || in.User.Platform == "" {
+		return fmt.Errorf("handle: no user: %w", mamori.ErrInvalid)
+	}
+	if in.User.Lang == "" {
+		in.User.Lang = mamori.JA
+	}
+	key := in.User.Key()
+	err := s.Store.Update(ctx, func(tx mamori.Tx) error {
+		if in.Delivery != "" {
+			fresh, err := tx.Seen(in.Delivery, now)
+			if err != nil || !fresh {
+				return err // a retried delivery: already answered
+			}
+		}
+		c, err := tx.Conversation(key)
+		if errors.Is(err, mamori.ErrNotFound) {
+			c = mamori.Conversation{}
+		} else if err != nil {
+			return err
+		}
+		env := s.env(now)
+		if in.Kind == mamori.InputChoice && strings.HasPrefix(in.Value, "from:") {
+			k, err := tx.Case(strings.TrimPrefix(in.Value, "from:"))
+			if err == nil {
+				env.Consultation = &k
+			} else if !errors.Is(err, mamori.ErrNotFound) {
+				return err
+			}
+		}
+		wasFlow := c.Flow
+		nc, out := Step(env, c, in)
+		replies := out.Replies
+		target := mamori.Target{Platform: in.User.Platform, Kind: mamori.TargetUser, ID: in.User.ID}
+		n := 0
+		enqueue := func(t mamori.Target, m mamori.Message, l mamori.Lang) error {
+			n++
+			return tx.Enqueue(mamori.OutboxItem{Key: replyKey(in, n), Target: t, Message: m, Lang: l, Created: now})
+		}
+		if out.Alert {
+			a := Alert(env, nc, s.orgLang())
+			if d, ok := department(env, nc); ok && d.SupervisorChannel != "" {
+				if err := enqueue(s.channel(in.User.Platform, d.SupervisorChannel), a, s.orgLang()); err != nil {
+					return err
+				}
+			}
+			if s.Org.HRChannel != "" {
+				if err := enqueue(s.channel(in.User.Platform, s.Org.HRChannel), a, s.orgLang()); err != nil {
+					return err
+				}
+			}
+		}
+		if out.Submit != "" {
+			k, err := s.file(tx, env, nc)
+			if err != nil {
+				return err
+			}
+			replies = append(replies, Submitted(env, k, nc.User.Lang)...)
+			card := Card(env, k, s.orgLang(), s.Location)
+			if err := tx.Enqueue(mamori.OutboxItem{Key: "card:" + k.Number, Target: s.channel(in.User.Platform, k.Channel), Message: card, Lang: s.orgLang(), Created: now}); err != nil {
+				return err
+			}
+			if k.Kind == mamori.KindReport && (k.Answers.Talk == "yes" || k.Answers.Wellbeing == "very_hard") && s.Org.HRChannel != "" {
+				m := mamori.Message{Header: fmt.Sprintf(s.Policy.T(s.orgLang(), "care.request.header"), k.Number),
+					Text: fmt.Sprintf(s.Policy.T(s.orgLang(), "care.request.text"), "<@"+k.Reporter.ID+">"), Note: s.Policy.T(s.orgLang(), "card.note")}
+				if err := tx.Enqueue(mamori.OutboxItem{Key: "care:" + k.Number, Target: s.channel(in.User.Platform, s.Org.HRChannel), Message: m, Lang: s.orgLang(), Created: now}); err != nil {
+					return err
+				}
+			}
+			out.End = true
+		}
+		for _, m := range replies {
+			if err := enqueue(target, m, nc.User.Lang); err != nil {
+				return err
+			}
+		}
+		if out.Audit != "" {
+			if err := tx.Audit(mamori.AuditEntry{At: now, Actor: key, Action: out.Audit, Subject: key}); err != nil {
+				return err
+			}
+		}
+		if err := tx.CancelJobs(jobRemind + ":" + key); err != nil {
+			return err
+		}
+		if out.End || (nc.Flow == "" && wasFlow == "" && nc.Step == stepMenu) {
+			// Nothing worth keeping: a finished or cancelled report, or
+			// someone who only looked at the menu.
+			if err := tx.DeleteConversation(key); err != nil && !errors.Is(err, mamori.ErrNotFound) {
+				return err
+			}
+			return nil
+		}
+		if out.Paused || nc.Flow != "" {
+			after := s.RemindAfter
+			if after == 0 {
+				after = 24 * time.Hour
+			}
+			payload, _ := json.Marshal(remindPayload{User: nc.User, Updated: now})
+			if err := tx.Schedule(mamori.Job{Key: jobRemind + ":" + key, Kind: jobRemind, Due: now.Add(after), Payload: payload}); err != nil {
+				return err
+			}
+		}
+		return tx.PutConversation(nc)
+	})
+	if err != nil {
+		return fmt.Errorf("handle %s: %w", in.Kind, err)
+	}
+	if s.Kick != nil {
+		s.Kick()
+	}
+	return nil
+}
+
+type remindPayload struct {
+	User    mamori.User `json:"user"`
+	Updated time.Time   `json:"updated"`
+}
+
+// channel targets a configured channel on platform.
+func (s *Service) channel(platform, id string) mamori.Target {
+	return mamori.Target{Platform: platform, Kind: mamori.TargetChannel, ID: id}
+}
+
+// replyKey makes the outbox key of the n-th reply to in: stable for a
+// platform delivery (so a retry adds nothing), random otherwise.
+func replyKey(in mamori.Input, n int) string {
+	id := in.Delivery
+	if id == "" {
+		var b [12]byte
+		rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	return fmt.Sprintf("in:%s:%d", id, n)
+}
+
+// file numbers and stores conversation c as a case, with its audit entry.
+func (s *Service) file(tx mamori.Tx, env Env, c mamori.Conversation) (mamori.Case, error) {
+	kind := mamori.KindReport
+	if c.Flow == mamori.FlowConsult {
+		kind = mamori.KindConsult
+	}
+	year := s.local(env.Now).Year()
+	seq, err := tx.NextNumber(kind, year)
+	if err != nil {
+		return mamori.Case{}, err
+	}
+	k := BuildCase(env, c, Number(kind, year, seq))
+	if err := tx.InsertCase(k); err != nil {
+		return mamori.Case{}, err
+	}
+	detail := "route=" + k.Route + " urgency=" + k.Urgency
+	if k.Answers.FromConsultation != "" {
+		detail += " from=" + k.Answers.FromConsultation
+	}
+	return k, tx.Audit(mamori.AuditEntry{At: env.Now, Actor: c.User.Key(), Action: kind + ".submitted", Subject: k.Number, Detail: detail})
+}
+
+// mayView reports whether viewer may see case k's confidential detail.
+func (s *Service) mayView(viewer mamori.User, k mamori.Case) bool {
+	if viewer.Key() == k.Reporter.Key() || s.Org.IsHR(viewer) {
+		return true
+	}
+	return k.Kind == mamori.KindReport && k.Route == mamori.RouteDepartment && s.Org.IsSupervisor(viewer, k.Department)
+}
+
+// CaseDetails returns the confidential detail of a case for viewer, who
+// must be the reporter, a supervisor of the case's department, or HR.
+// Otherwise it returns a polite refusal message and mamori.ErrForbidden.
+// Both are audited.
+func (s *Service) CaseDetails(ctx context.Context, viewer mamori.User, number string) (mamori.Message, error) {
+	now := s.Clock()
+	l := viewer.Lang
+	var m mamori.Message
+	var result error
+	err := s.Store.Update(ctx, func(tx mamori.Tx) error {
+		k, err := tx.Case(number)
+		if errors.Is(err, mamori.ErrNotFound) {
+			m, result = text(s.Policy.T(l, "details.not_found")), err
+			return nil
+		} else if err != nil {
+			return err
+		}
+		action := "case.viewed"
+		if s.mayView(viewer, k) {
+			m = details(s.env(now), k, l, s.Location)
+		} else {
+			action = "case.view_refused"
+			m, result = text(s.Policy.T(l, "details.refused")), mamori.ErrForbidden
+		}
+		return tx.Audit(mamori.AuditEntry{At: now, Actor: viewer.Key(), Action: action, Subject: number})
+	})
+	if err != nil {
+		return text(s.Policy.T(l, "error")), fmt.Errorf("case details: %w", err)
+	}
+	return m, result
+}
+
+// Home returns the App Home content for u: the start buttons, a report in
+// progress, and u's own cases.
+func (s *Service) Home(ctx context.Context, u mamori.User) (mamori.Message, error) {
+	l := u.Lang
+	t := s.Policy.T
+	m := menu(s.env(s.Clock()), l, false)
+	m.Header = t(l, "home.header")
+	m.Text = t(l, "home.text")
+	err := s.Store.View(ctx, func(tx mamori.Tx) error {
+		c, err := tx.Conversation(u.Key())
+		if err == nil && c.Flow != "" {
+			m.Text += "\n\n" + t(l, "home.in_progress")
+			m.Choices[0].Label = t(l, "home.resume")
+		} else if err != nil && !errors.Is(err, mamori.ErrNotFound) {
+			return err
+		}
+		cases, err := tx.CasesOf(u.Key())
+		if err != nil {
+			return err
+		}
+		for _, k := range cases {
+			m.Fields = append(m.Fields, mamori.Field{
+				Label: k.Number,
+				Value: s.local(k.Created).Format("2006-01-02") + " · " + t(l, "status."+k.Status),
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return mamori.Message{}, fmt.Errorf("home: %w", err)
+	}
+	if len(m.Fields) == 0 {
+		m.Fields = []mamori.Field{{Label: t(l, "home.cases"), Value: t(l, "home.no_cases")}}
+	}
+	return m, nil
+}
+
+// RunJob does one due job. It is idempotent: a job run twice sends once.
+func (s *Service) RunJob(ctx context.Context, j mamori.Job) error {
+	now := s.Clock()
+	switch j.Kind {
+	case jobRemind:
+		var p remindPayload
+		if err := json.Unmarshal(j.Payload, &p); err != nil {
+			return fmt.Errorf("job %d: %w", j.ID, err)
+		}
+		return s.Store.Update(ctx, func(tx mamori.Tx) error {
+			c, err := tx.Conversation(p.User.Key())
+			if errors.Is(err, mamori.ErrNotFound) || (err == nil && (c.Flow == "" || c.Updated.After(p.Updated))) {
+				return nil // finished, cancelled or moved on since
+			}
+			if err != nil {
+				return err
+			}
+			l := c.User.Lang
+			m := mamori.Message{Step: stepResume, Text: s.Policy.T(l, "remind.text"),
+				Choices: []mamori.Choice{{Value: "continue", Label: s.Policy.T(l, "resume.continue"), Style: mamori.StylePrimary}}}
+			if c.Step != stepResume {
+				c.History = append(c.History, c.Step)
+				c.Step = stepResume
+			}
+			c.Paused = false
+			if err := tx.PutConversation(c); err != nil {
+				return err
+			}
+			return tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("job:%d", j.ID), Lang: l, Created: now,
+				Target: mamori.Target{Platform: c.User.Platform, Kind: mamori.TargetUser, ID: c.User.ID}, Message: m})
+		})
+	}
+	s.Log.Warn("unknown job kind", "kind", j.Kind, "id", j.ID)
+	return nil
+}

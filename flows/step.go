@@ -1,0 +1,651 @@
+package flows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mamori-oss/mamori"
+)
+
+// Steps of the conversations. They are stored: never rename one.
+const (
+	stepMenu    = "menu"
+	stepResume  = "resume"
+	stepCancel  = "cancel"
+	stepDone    = "done"
+	stepSummary = "summary"
+	stepEdit    = "edit"
+
+	stepSafety     = "safety"
+	stepForWhom    = "for_whom"
+	stepColleague  = "colleague"
+	stepDepartment = "department"
+	stepWhen       = "when"
+	stepChannel    = "channel"
+	stepPlace      = "place"
+	stepCustomer   = "customer"
+	stepDemand     = "demand"
+	stepFault      = "fault"
+	stepBehaviours = "behaviours"
+	stepNarrative  = "narrative"
+	stepWords      = "words"
+	stepDuration   = "duration"
+	stepRepeat     = "repeat"
+	stepWitnesses  = "witnesses"
+	stepEvidence   = "evidence"
+	stepWellbeing  = "wellbeing"
+	stepTalk       = "talk"
+	stepRoute      = "route"
+
+	stepWorry     = "c_worry"
+	stepContact   = "c_contact"
+	stepCSummary  = "c_summary"
+	stepCancelled = "cancelled"
+)
+
+// Navigation values, valid at every question.
+const (
+	navBack   = "nav:back"
+	navLater  = "nav:later"
+	navCancel = "nav:cancel"
+	navSkip   = "nav:skip"
+	navKeep   = "nav:keep"
+)
+
+// MaxText is the longest free-text answer kept. Longer text is refused
+// with a clear message, never cut silently.
+const MaxText = 4000
+
+// Env is what a step may consult besides the state: all of it read-only.
+type Env struct {
+	Policy *mamori.Policy
+	Org    *mamori.Org
+	Now    time.Time
+	// Consultation is the consultation a "turn into a report" click names,
+	// loaded by the host; nil otherwise.
+	Consultation *mamori.Case
+}
+
+// Out is what a step asks the host to do besides storing the new state.
+type Out struct {
+	Replies []mamori.Message
+	// Alert asks for the urgent safety alert to go out now.
+	Alert bool
+	// Submit asks the host to file the conversation as a case
+	// (mamori.KindReport or mamori.KindConsult) and to end it.
+	Submit string
+	// End asks the host to delete the conversation.
+	End bool
+	// Paused asks for a reminder to continue later.
+	Paused bool
+	// Audit names what happened, for the audit trail ("" for nothing).
+	Audit string
+}
+
+type kind int
+
+const (
+	kChoice kind = iota // buttons
+	kText               // free text
+	kBoth               // buttons or free text
+	kMulti              // checkboxes
+)
+
+// question is one step of the report or the consultation.
+type question struct {
+	step     string
+	kind     kind
+	optional bool
+	flow     string
+	// options lists the choices; nil for free text.
+	options func(env Env, l mamori.Lang) []mamori.Choice
+	// answer points at where the answer is kept.
+	answer func(a *mamori.Answers) *string
+	// asked reports whether the question applies; nil means always.
+	asked func(env Env, c mamori.Conversation) bool
+}
+
+func fixed(step string, values ...string) func(Env, mamori.Lang) []mamori.Choice {
+	return func(env Env, l mamori.Lang) []mamori.Choice {
+		cs := make([]mamori.Choice, len(values))
+		for i, v := range values {
+			cs[i] = mamori.Choice{Value: v, Label: env.Policy.T(l, "a."+step+"."+v)}
+		}
+		return cs
+	}
+}
+
+var questions = []question{
+	{step: stepSafety, kind: kChoice, flow: mamori.FlowReport,
+		options: fixed(stepSafety, "safe", "danger", "injured"),
+		answer:  func(a *mamori.Answers) *string { return &a.Safety }},
+	{step: stepForWhom, kind: kChoice, flow: mamori.FlowReport,
+		options: fixed(stepForWhom, "self", "colleague"),
+		answer:  func(a *mamori.Answers) *string { return &a.ForWhom }},
+	{step: stepColleague, kind: kText, flow: mamori.FlowReport, optional: true,
+		answer: func(a *mamori.Answers) *string { return &a.Colleague },
+		asked:  func(_ Env, c mamori.Conversation) bool { return c.Answers.ForWhom == "colleague" }},
+	{step: stepDepartment, kind: kChoice, flow: mamori.FlowReport,
+		options: func(env Env, l mamori.Lang) []mamori.Choice {
+			var cs []mamori.Choice
+			for _, d := range env.Org.Departments {
+				cs = append(cs, mamori.Choice{Value: d.ID, Label: d.Name.In(l)})
+			}
+			return append(cs, mamori.Choice{Value: "unknown", Label: env.Policy.T(l, "a.department.unknown")})
+		},
+		answer: func(a *mamori.Answers) *string { return &a.Department },
+		asked: func(env Env, c mamori.Conversation) bool {
+			_, known := env.Org.DepartmentOf(c.User)
+			return !known && len(env.Org.Departments) > 0
+		}},
+	{step: stepWhen, kind: kBoth, flow: mamori.FlowReport,
+		options: fixed(stepWhen, "now", "today", "yesterday"),
+		answer:  func(a *mamori.Answers) *string { return &a.When }},
+	{step: stepChannel, kind: kChoice, flow: mamori.FlowReport,
+		options: func(env Env, l mamori.Lang) []mamori.Choice {
+			cs := make([]mamori.Choice, len(env.Policy.Channels))
+			for i, o := range env.Policy.Channels {
+				cs[i] = mamori.Choice{Value: o.ID, Label: o.Label.In(l)}
+			}
+			return cs
+		},
+		answer: func(a *mamori.Answers) *string { return &a.Channel }},
+	{step: stepPlace, kind: kText, flow: mamori.FlowReport, optional: true,
+		answer: func(a *mamori.Answers) *string { return &a.Place }},
+	{step: stepCustomer, kind: kText, flow: mamori.FlowReport, optional: true,
+		answer: func(a *mamori.Answers) *string { return &a.Customer }},
+	{step: stepDemand, kind: kText, flow: mamori.FlowReport, optional: true,
+		answer: func(a *mamori.Answers) *string { return &a.Demand }},
+	{step: stepFault, kind: kChoice, flow: mamori.FlowReport,
+		options: fixed(stepFault, "yes", "no", "unsure"),
+		answer:  func(a *mamori.Answers) *string { return &a.Fault }},
+	{step: stepBehaviours, kind: kMulti, flow: mamori.FlowReport,
+		options: func(env Env, l mamori.Lang) []mamori.Choice {
+			cs := make([]mamori.Choice, len(env.Policy.Behaviours))
+			for i, b := range env.Policy.Behaviours {
+				cs[i] = mamori.Choice{Value: b.ID, Label: b.Label.In(l)}
+			}
+			return cs
+		}},
+	{step: stepNarrative, kind: kText, flow: mamori.FlowReport,
+		answer: func(a *mamori.Answers) *string { return &a.Narrative }},
+	{step: stepWords, kind: kText, flow: mamori.FlowReport, optional: true,
+		answer: func(a *mamori.Answers) *string { return &a.Words }},
+	{step: stepDuration, kind: kBoth, flow: mamori.FlowReport, optional: true,
+		options: fixed(stepDuration, "under10", "under30", "under60", "over60"),
+		answer:  func(a *mamori.Answers) *string { return &a.Duration }},
+	{step: stepRepeat, kind: kChoice, flow: mamori.FlowReport,
+		options: fixed(stepRepeat, "first", "before", "unsure"),
+		answer:  func(a *mamori.Answers) *string { return &a.Repeat }},
+	{step: stepWitnesses, kind: kText, flow: mamori.FlowReport, optional: true,
+		answer: func(a *mamori.Answers) *string { return &a.Witnesses }},
+	{step: stepEvidence, kind: kBoth, flow: mamori.FlowReport, optional: true,
+		options: fixed(stepEvidence, "none", "recording", "photo", "messages"),
+		answer:  func(a *mamori.Answers) *string { return &a.Evidence }},
+	{step: stepWellbeing, kind: kChoice, flow: mamori.FlowReport,
+		options: fixed(stepWellbeing, "ok", "hard", "very_hard"),
+		answer:  func(a *mamori.Answers) *string { return &a.Wellbeing }},
+	{step: stepTalk, kind: kChoice, flow: mamori.FlowReport,
+		options: fixed(stepTalk, "yes", "no"),
+		answer:  func(a *mamori.Answers) *string { return &a.Talk }},
+	{step: stepRoute, kind: kChoice, flow: mamori.FlowReport,
+		options: fixed(stepRoute, mamori.RouteDepartment, mamori.RouteHR),
+		answer:  func(a *mamori.Answers) *string { return &a.Route },
+		asked: func(env Env, c mamori.Conversation) bool {
+			d, ok := department(env, c)
+			return ok && d.SupervisorChannel != "" && len(d.Supervisors) > 0
+		}},
+
+	{step: stepWorry, kind: kText, flow: mamori.FlowConsult,
+		answer: func(a *mamori.Answers) *string { return &a.Worry }},
+	{step: stepContact, kind: kChoice, flow: mamori.FlowConsult,
+		options: fixed(stepContact, "yes", "no"),
+		answer:  func(a *mamori.Answers) *string { return &a.Contact }},
+}
+
+func lookup(step string) (question, bool) {
+	for _, q := range questions {
+		if q.step == step {
+			return q, true
+		}
+	}
+	return question{}, false
+}
+
+// department returns the reporter's department: from the directory, else
+// what they picked.
+func department(env Env, c mamori.Conversation) (mamori.Department, bool) {
+	if d, ok := env.Org.DepartmentOf(c.User); ok {
+		return d, true
+	}
+	return env.Org.Department(c.Answers.Department)
+}
+
+// next returns the step after from in c's flow: the next question that
+// applies, or the flow's summary.
+func next(env Env, c mamori.Conversation, from string) string {
+	passed := from == ""
+	for _, q := range questions {
+		if q.flow != c.Flow {
+			continue
+		}
+		if !passed {
+			passed = q.step == from
+			continue
+		}
+		if q.asked == nil || q.asked(env, c) {
+			return q.step
+		}
+	}
+	if c.Flow == mamori.FlowConsult {
+		return stepCSummary
+	}
+	return stepSummary
+}
+
+// Step moves conversation c by one input and says what to do. It is pure:
+// the same state and input give the same result; the host stores the
+// returned state and carries out Out in one transaction.
+func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation, Out) {
+	l := in.User.Lang
+	if l == "" {
+		l = mamori.JA
+	}
+	c.User = in.User
+	c.User.Lang = l
+	if c.Started.IsZero() {
+		c.Started = env.Now
+	}
+	c.Updated = env.Now
+	var out Out
+
+	// A click that turns a consultation into a report works from anywhere.
+	if in.Kind == mamori.InputChoice && strings.HasPrefix(in.Value, "from:") {
+		return fromConsultation(env, c, in)
+	}
+
+	switch {
+	case in.Kind == mamori.InputStart:
+		if c.Flow != "" && c.Step != stepDone {
+			c.Step = stepResume
+			c.Paused = false
+			return c, ask(env, c, "")
+		}
+		switch in.Value {
+		case mamori.StartReport, mamori.StartConsult:
+			return begin(env, c, in.Value)
+		case mamori.StartPolicy:
+			return c, Out{Replies: []mamori.Message{policyMessage(env, l), menu(env, l, false)}}
+		}
+		c = mamori.Conversation{User: c.User, Step: stepMenu, Started: env.Now, Updated: env.Now}
+		return c, Out{Replies: []mamori.Message{menu(env, l, true)}}
+
+	case c.Paused:
+		// The first word after "continue later" brings the question back
+		// rather than being taken as its answer.
+		c.Paused = false
+		out.Replies = append(out.Replies, text(env.Policy.T(l, "nav.welcome_back")))
+		o := ask(env, c, "")
+		out.Replies = append(out.Replies, o.Replies...)
+		return c, out
+
+	case c.Step == "" || c.Step == stepMenu || c.Step == stepDone:
+		if in.Kind == mamori.InputChoice && in.Step == stepMenu {
+			switch in.Value {
+			case mamori.StartReport, mamori.StartConsult:
+				return begin(env, c, in.Value)
+			case mamori.StartPolicy:
+				return c, Out{Replies: []mamori.Message{policyMessage(env, l), menu(env, l, false)}}
+			}
+		}
+		if in.Kind == mamori.InputFile {
+			return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "files.outside")), menu(env, l, false)}}
+		}
+		c.Step = stepMenu
+		return c, Out{Replies: []mamori.Message{menu(env, l, true)}}
+	}
+
+	// Inside a flow. Files are evidence whenever they come.
+	if in.Kind == mamori.InputFile {
+		c.Answers.Files = append(c.Answers.Files, in.Files...)
+		names := make([]string, len(in.Files))
+		for i, f := range in.Files {
+			names[i] = f.Name
+		}
+		out.Replies = append(out.Replies, text(fmt.Sprintf(env.Policy.T(l, "files.saved"), strings.Join(names, ", "))))
+		if strings.TrimSpace(in.Text) == "" {
+			return c, out
+		}
+		in.Kind = mamori.InputText
+	}
+
+	// A click on a message of an earlier step is stale: say so and ask the
+	// current question again. Nothing is changed.
+	if (in.Kind == mamori.InputChoice || in.Kind == mamori.InputMulti) && in.Step != c.Step {
+		out.Replies = append(out.Replies, text(env.Policy.T(l, "nav.stale")))
+		o := ask(env, c, "")
+		out.Replies = append(out.Replies, o.Replies...)
+		return c, out
+	}
+
+	value := in.Value
+	if in.Kind == mamori.InputText {
+		value = typedCommand(strings.TrimSpace(in.Text))
+	}
+	switch value {
+	case navBack:
+		return back(env, c)
+	case navLater:
+		c.Paused = true
+		return c, Out{Paused: true, Replies: []mamori.Message{text(env.Policy.T(l, "nav.saved"))}}
+	case navCancel:
+		if c.Step == stepCancel {
+			break
+		}
+		c.History = append(c.History, c.Step)
+		c.Step = stepCancel
+		return c, ask(env, c, "")
+	}
+
+	switch c.Step {
+	case stepResume:
+		switch in.Value {
+		case "continue":
+			c.Step = pop(&c)
+			return c, ask(env, c, "")
+		case "restart":
+			return begin(env, mamori.Conversation{User: c.User, Started: env.Now, Updated: env.Now}, c.Flow)
+		}
+		return c, ask(env, c, env.Policy.T(l, "nav.use_buttons"))
+	case stepCancel:
+		switch in.Value {
+		case "yes":
+			return mamori.Conversation{}, Out{End: true, Audit: "conversation.cancelled",
+				Replies: []mamori.Message{text(env.Policy.T(l, "nav.cancelled")), menu(env, l, false)}}
+		case "no":
+			c.Step = pop(&c)
+			return c, ask(env, c, "")
+		}
+		return c, ask(env, c, env.Policy.T(l, "nav.use_buttons"))
+	case stepSummary, stepCSummary:
+		switch in.Value {
+		case "submit":
+			c.Step = stepDone
+			return c, Out{Submit: c.Flow}
+		case "edit":
+			c.History = append(c.History, c.Step)
+			c.Step = stepEdit
+			return c, ask(env, c, "")
+		}
+		return c, ask(env, c, env.Policy.T(l, "nav.use_buttons"))
+	case stepEdit:
+		if q, ok := lookup(in.Value); ok && q.flow == c.Flow {
+			c.History = append(c.History, c.Step)
+			c.Step = q.step
+			c.Editing = true
+			return c, ask(env, c, "")
+		}
+		if in.Value == "summary" {
+			c.Step = summaryStep(c)
+			return c, ask(env, c, "")
+		}
+		return c, ask(env, c, env.Policy.T(l, "nav.use_buttons"))
+	}
+
+	q, ok := lookup(c.Step)
+	if !ok {
+		// A step this version does not know (stored by another version):
+		// go back to the menu rather than guess.
+		c.Step = stepMenu
+		return c, Out{Replies: []mamori.Message{menu(env, l, true)}}
+	}
+	if problem := record(env, &c, q, in, value); problem != "" {
+		return c, ask(env, c, problem)
+	}
+	if c.Step == stepSafety && (c.Answers.Safety == "danger" || c.Answers.Safety == "injured") && !c.AlertSent {
+		c.AlertSent = true
+		out.Alert = true
+		out.Audit = "safety.alert"
+		out.Replies = append(out.Replies, emergency(env, l))
+	}
+	c.History = append(c.History, c.Step)
+	if c.Editing && !needsFollowUp(env, c) {
+		c.Editing = false
+		c.Step = summaryStep(c)
+	} else {
+		c.Step = next(env, c, c.Step)
+	}
+	o := ask(env, c, "")
+	out.Replies = append(out.Replies, o.Replies...)
+	return c, out
+}
+
+// record keeps in as the answer to q, or returns what is wrong with it
+// in the user's language. Nothing is kept when something is wrong.
+func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value string) string {
+	l := c.User.Lang
+	var slot *string
+	if q.answer != nil {
+		slot = q.answer(&c.Answers)
+	}
+	switch {
+	case value == navSkip && q.optional:
+		if slot != nil {
+			*slot = ""
+		}
+		return ""
+	case value == navKeep:
+		if (slot != nil && *slot != "") || (q.kind == kMulti && len(c.Answers.Behaviours) > 0) {
+			return ""
+		}
+		return env.Policy.T(l, "nav.use_buttons")
+	}
+	var opts []mamori.Choice
+	if q.options != nil {
+		opts = q.options(env, l)
+	}
+	typed := strings.TrimSpace(in.Text)
+	switch q.kind {
+	case kMulti:
+		values := in.Values
+		if in.Kind == mamori.InputText {
+			var ok bool
+			if values, ok = pickNumbers(typed, opts); !ok {
+				return env.Policy.T(l, "nav.use_checkboxes")
+			}
+		} else if in.Kind != mamori.InputMulti {
+			return env.Policy.T(l, "nav.use_checkboxes")
+		}
+		var kept []string
+		for _, v := range values {
+			if hasOption(opts, v) && !contains(kept, v) {
+				kept = append(kept, v)
+			}
+		}
+		c.Answers.Behaviours = kept
+		return ""
+	case kChoice, kBoth:
+		if in.Kind == mamori.InputChoice && hasOption(opts, value) {
+			*slot = value
+			return ""
+		}
+		if in.Kind == mamori.InputText {
+			if v, ok := matchOption(typed, opts); ok {
+				*slot = v
+				return ""
+			}
+			if q.kind == kBoth && typed != "" {
+				if utf8.RuneCountInString(typed) > MaxText {
+					return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
+				}
+				*slot = typed
+				return ""
+			}
+		}
+		return env.Policy.T(l, "nav.use_buttons")
+	default: // kText
+		if in.Kind != mamori.InputText || typed == "" {
+			return env.Policy.T(l, "nav.type_answer")
+		}
+		if utf8.RuneCountInString(typed) > MaxText {
+			return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
+		}
+		*slot = typed
+		return ""
+	}
+}
+
+func hasOption(opts []mamori.Choice, v string) bool {
+	for _, o := range opts {
+		if o.Value == v {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// matchOption accepts a typed option: its number ("2") or its label.
+func matchOption(typed string, opts []mamori.Choice) (string, bool) {
+	t := strings.ToLower(strings.TrimSpace(toHalfWidth(typed)))
+	for i, o := range opts {
+		if t == fmt.Sprint(i+1) || t == strings.ToLower(o.Label) {
+			return o.Value, true
+		}
+	}
+	return "", false
+}
+
+// pickNumbers reads "1, 3 5" (or "なし"/"none") as a multi-choice answer.
+func pickNumbers(typed string, opts []mamori.Choice) ([]string, bool) {
+	t := strings.ToLower(strings.TrimSpace(toHalfWidth(typed)))
+	if t == "0" || t == "なし" || t == "none" {
+		return nil, true
+	}
+	fields := strings.FieldsFunc(t, func(r rune) bool { return r == ',' || r == ' ' || r == '、' })
+	if len(fields) == 0 {
+		return nil, false
+	}
+	var values []string
+	for _, f := range fields {
+		var n int
+		if _, err := fmt.Sscanf(f, "%d", &n); err != nil || fmt.Sprint(n) != f || n < 1 || n > len(opts) {
+			return nil, false
+		}
+		values = append(values, opts[n-1].Value)
+	}
+	return values, true
+}
+
+// toHalfWidth turns full-width digits and commas (common in Japanese
+// input) into ASCII.
+func toHalfWidth(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= '０' && r <= '９':
+			return r - '０' + '0'
+		case r == '，':
+			return ','
+		case r == '　':
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// typedCommand maps typed navigation words to their buttons.
+func typedCommand(t string) string {
+	switch strings.ToLower(t) {
+	case "戻る", "もどる", "back":
+		return navBack
+	case "あとで", "後で", "later", "continue later", "中断":
+		return navLater
+	case "やめる", "キャンセル", "cancel", "stop":
+		return navCancel
+	case "スキップ", "skip":
+		return navSkip
+	}
+	return ""
+}
+
+func pop(c *mamori.Conversation) string {
+	if n := len(c.History); n > 0 {
+		s := c.History[n-1]
+		c.History = c.History[:n-1]
+		return s
+	}
+	return ""
+}
+
+func back(env Env, c mamori.Conversation) (mamori.Conversation, Out) {
+	c.Editing = false
+	prev := pop(&c)
+	if prev == "" || prev == stepEdit || prev == stepCancel {
+		// Nothing behind (or only menus): ask the current question again.
+		if prev == stepEdit {
+			c.Step = summaryStep(c)
+		}
+		return c, ask(env, c, "")
+	}
+	c.Step = prev
+	return c, ask(env, c, "")
+}
+
+func summaryStep(c mamori.Conversation) string {
+	if c.Flow == mamori.FlowConsult {
+		return stepCSummary
+	}
+	return stepSummary
+}
+
+// needsFollowUp reports whether an edited answer opened a question that
+// has no answer yet (a colleague's name, a department).
+func needsFollowUp(env Env, c mamori.Conversation) bool {
+	n := next(env, c, c.Step)
+	q, ok := lookup(n)
+	if !ok || q.answer == nil || q.optional {
+		return false
+	}
+	return *q.answer(&c.Answers) == ""
+}
+
+func begin(env Env, c mamori.Conversation, flow string) (mamori.Conversation, Out) {
+	l := c.User.Lang
+	c.Flow = flow
+	c.History = nil
+	c.Editing = false
+	c.Paused = false
+	c.Step = next(env, c, "")
+	out := ask(env, c, "")
+	out.Replies = append([]mamori.Message{text(env.Policy.T(l, flow+".intro"))}, out.Replies...)
+	out.Audit = flow + ".started"
+	return c, out
+}
+
+func fromConsultation(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation, Out) {
+	l := c.User.Lang
+	cons := env.Consultation
+	if cons == nil || cons.Kind != mamori.KindConsult || cons.Reporter.Key() != c.User.Key() {
+		return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "consult.not_found"))}}
+	}
+	if c.Flow != "" && c.Step != stepDone && c.Step != stepMenu {
+		out := Out{Replies: []mamori.Message{text(env.Policy.T(l, "consult.finish_first"))}}
+		o := ask(env, c, "")
+		out.Replies = append(out.Replies, o.Replies...)
+		return c, out
+	}
+	nc := mamori.Conversation{User: c.User, Started: env.Now, Updated: env.Now}
+	nc.Answers.Narrative = cons.Answers.Worry
+	nc.Answers.FromConsultation = cons.Number
+	return begin(env, nc, mamori.FlowReport)
+}

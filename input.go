@@ -1,0 +1,66 @@
+package mamori
+
+import (
+	"fmt"
+	"time"
+)
+
+// Input is one thing a user did, translated from a platform event.
+type Input struct {
+	Kind InputKind `json:"kind"`
+	User User      `json:"user"`
+	// Step is the conversation step the clicked message belonged to
+	// (Message.Step); a click from an older step is stale.
+	Step   string   `json:"step,omitempty"`
+	Value  string   `json:"value,omitempty"`  // a clicked Choice.Value
+	Values []string `json:"values,omitempty"` // a submitted Multi
+	Text   string   `json:"text,omitempty"`   // typed text
+	Files  []File   `json:"files,omitempty"`  // files sent in the DM
+	// Delivery is the platform's id for this delivery (event id, action
+	// id); a second Input with the same Delivery is ignored.
+	Delivery string `json:"delivery,omitempty"`
+}
+
+// InputKind says what the user did.
+type InputKind string
+
+// Input kinds.
+const (
+	// InputStart opens the menu (slash command, App Home button). Value may
+	// name where to go straight away: StartReport, StartConsult, StartPolicy.
+	InputStart  InputKind = "start"
+	InputText   InputKind = "text"
+	InputChoice InputKind = "choice"
+	InputMulti  InputKind = "multi"
+	InputFile   InputKind = "file"
+)
+
+// Start values.
+const (
+	StartReport  = "report"
+	StartConsult = "consult"
+	StartPolicy  = "policy"
+)
+
+// StepCard is the Step of actions on a case card in a channel. Their
+// values are "<action>:<case number>", e.g. "details:KH-2026-0001".
+const StepCard = "card"
+
+// Card actions.
+const (
+	CardDetails = "details"
+)
+
+// RetryAfterError is returned by a sender that was rate limited.
+type RetryAfterError struct {
+	After time.Duration
+}
+
+func (e *RetryAfterError) Error() string { return fmt.Sprintf("rate limited: retry after %s", e.After) }
+
+// PermanentError wraps a send failure that retrying cannot mend
+// (channel_not_found, not_in_channel, invalid_auth).
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }

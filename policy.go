@@ -1,0 +1,204 @@
+package mamori
+
+import (
+	"embed"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+)
+
+// Text is a user-facing text in every language.
+type Text struct {
+	JA string `yaml:"ja" json:"ja"`
+	EN string `yaml:"en" json:"en"`
+}
+
+// In returns the text in l, falling back to Japanese.
+func (t Text) In(l Lang) string {
+	if l == EN && t.EN != "" {
+		return t.EN
+	}
+	return t.JA
+}
+
+// Behaviour groups of the policy's second criterion.
+const (
+	// GroupRegardless: unacceptable whatever the demand.
+	GroupRegardless = "regardless"
+	// GroupDepends: unacceptable depending on the demand's validity.
+	GroupDepends = "depends"
+)
+
+// Policy is a company's customer-harassment policy as data: what counts,
+// how it is judged, what is done, the care offered, and every text.
+type Policy struct {
+	ID         string `yaml:"id"`
+	Name       Text   `yaml:"name"`
+	Source     Text   `yaml:"source"`
+	Definition Text   `yaml:"definition"`
+	// Criteria are the two judgement criteria: ① the demand's validity,
+	// ② the means measured against social norms.
+	Criteria []Text `yaml:"criteria"`
+	// Statement is the published policy shown to employees (周知).
+	Statement Text   `yaml:"statement"`
+	Link      string `yaml:"link"`
+	// InvalidDemand lists examples of demands lacking validity.
+	InvalidDemand []Text          `yaml:"invalid_demand_examples"`
+	Behaviours    []Behaviour     `yaml:"behaviours"`
+	Exceptions    []Exception     `yaml:"exceptions"`
+	Actions       []Option        `yaml:"actions"`
+	Care          []Care          `yaml:"care"`
+	Channels      []Option        `yaml:"contact_channels"`
+	Texts         map[string]Text `yaml:"texts"`
+}
+
+// Behaviour is one listed customer behaviour.
+type Behaviour struct {
+	ID    string `yaml:"id"`
+	Group string `yaml:"group"`
+	Label Text   `yaml:"label"`
+	// Crime marks behaviour that may be a crime (violence, threats).
+	Crime bool `yaml:"crime"`
+	// Immediate marks behaviour that is カスハラ at once (violence).
+	Immediate bool `yaml:"immediate"`
+}
+
+// Exception is a case the policy judges differently, such as a patient's
+// illness (病態).
+type Exception struct {
+	ID       string `yaml:"id"`
+	Label    Text   `yaml:"label"`
+	Guidance Text   `yaml:"guidance"`
+}
+
+// Option is a labelled choice from the policy (an action, a contact channel).
+type Option struct {
+	ID    string `yaml:"id"`
+	Label Text   `yaml:"label"`
+}
+
+// Care is one care resource offered to the employee.
+type Care struct {
+	Name    Text   `yaml:"name"`
+	Detail  Text   `yaml:"detail"`
+	Contact string `yaml:"contact"`
+}
+
+//go:embed presets/*.yaml
+var presets embed.FS
+
+// Presets lists the embedded policy presets.
+func Presets() []string {
+	ents, _ := presets.ReadDir("presets")
+	var names []string
+	for _, e := range ents {
+		n := strings.TrimSuffix(e.Name(), ".yaml")
+		if n != "texts" {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Preset returns the embedded policy preset of that name.
+func Preset(name string) (*Policy, error) {
+	b, err := presets.ReadFile("presets/" + name + ".yaml")
+	if err != nil {
+		return nil, fmt.Errorf("policy preset %q: %w (presets: %s)", name, ErrNotFound, strings.Join(Presets(), ", "))
+	}
+	return ParsePolicy(b)
+}
+
+// ParsePolicy reads a policy file. Texts it leaves out come from the
+// built-in texts, so an organisation's file need only hold what differs.
+func ParsePolicy(b []byte) (*Policy, error) {
+	base, err := presets.ReadFile("presets/texts.yaml")
+	if err != nil {
+		return nil, err
+	}
+	var def Policy
+	if err := yaml.Unmarshal(base, &def); err != nil {
+		return nil, fmt.Errorf("built-in texts: %w", err)
+	}
+	var p Policy
+	if err := yaml.UnmarshalWithOptions(b, &p, yaml.DisallowUnknownField()); err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	if p.Texts == nil {
+		p.Texts = map[string]Text{}
+	}
+	for k, v := range def.Texts {
+		if _, ok := p.Texts[k]; !ok {
+			p.Texts[k] = v
+		}
+	}
+	if len(p.Channels) == 0 {
+		p.Channels = def.Channels
+	}
+	if len(p.Actions) == 0 {
+		p.Actions = def.Actions
+	}
+	return &p, p.Validate()
+}
+
+// Validate reports the first thing wrong with the policy.
+func (p *Policy) Validate() error {
+	if p.ID == "" {
+		return fmt.Errorf("policy: id is missing: %w", ErrInvalid)
+	}
+	if len(p.Behaviours) == 0 {
+		return fmt.Errorf("policy %s: no behaviours: %w", p.ID, ErrInvalid)
+	}
+	seen := map[string]bool{}
+	for i, b := range p.Behaviours {
+		switch {
+		case b.ID == "":
+			return fmt.Errorf("policy %s: behaviour %d has no id: %w", p.ID, i+1, ErrInvalid)
+		case seen[b.ID]:
+			return fmt.Errorf("policy %s: behaviour %q twice: %w", p.ID, b.ID, ErrInvalid)
+		case b.Group != GroupRegardless && b.Group != GroupDepends:
+			return fmt.Errorf("policy %s: behaviour %q: group must be %q or %q: %w", p.ID, b.ID, GroupRegardless, GroupDepends, ErrInvalid)
+		case b.Label.JA == "" || b.Label.EN == "":
+			return fmt.Errorf("policy %s: behaviour %q needs a label in ja and en: %w", p.ID, b.ID, ErrInvalid)
+		}
+		seen[b.ID] = true
+	}
+	for k, t := range p.Texts {
+		if t.JA == "" || t.EN == "" {
+			return fmt.Errorf("policy %s: text %q needs ja and en: %w", p.ID, k, ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// T returns the text for key in l. A missing key shows as itself, so a
+// gap is visible in tests rather than an empty message.
+func (p *Policy) T(l Lang, key string) string {
+	if t, ok := p.Texts[key]; ok {
+		return t.In(l)
+	}
+	return key
+}
+
+// Behaviour returns the behaviour with that id.
+func (p *Policy) Behaviour(id string) (Behaviour, bool) {
+	for _, b := range p.Behaviours {
+		if b.ID == id {
+			return b, true
+		}
+	}
+	return Behaviour{}, false
+}
+
+// Label returns the label of the option with that id, or the id itself.
+func Label(opts []Option, id string, l Lang) string {
+	for _, o := range opts {
+		if o.ID == id {
+			return o.Label.In(l)
+		}
+	}
+	return id
+}
