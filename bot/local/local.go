@@ -1,0 +1,316 @@
+// Package local runs Mamori's flows in a terminal: the employee's direct
+// messages and what the shared channels would receive, with no platform
+// and no credentials. It is how a new user first sees the product.
+package local
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/mamori-oss/mamori"
+)
+
+// Flows is what the terminal needs from the flows.
+type Flows interface {
+	Handle(ctx context.Context, in mamori.Input) error
+	CaseDetails(ctx context.Context, viewer mamori.User, number string) (mamori.Message, error)
+}
+
+// Terminal is a chat in a terminal. It is also the outbox Sender for the
+// "local" platform: messages to the current user print as the bot's DM,
+// messages to channels print in a frame.
+type Terminal struct {
+	In    io.Reader
+	Out   io.Writer
+	Flows Flows
+	User  mamori.User
+	// Drain, when set, delivers the outbox after each input, so replies
+	// print before the next prompt.
+	Drain func(ctx context.Context)
+	// Policy gives the terminal's own few texts.
+	Policy *mamori.Policy
+
+	mu      sync.Mutex
+	seq     int
+	actions []action // what the numbers of the last message mean
+	multi   *multi
+}
+
+type action struct {
+	step, value string
+}
+
+type multi struct {
+	step   string
+	values []string
+}
+
+// Send prints one outbox item.
+func (t *Terminal) Send(_ context.Context, it mamori.OutboxItem, prev *mamori.Posted) (mamori.Posted, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.seq++
+	p := mamori.Posted{Channel: it.Target.ID, TS: strconv.Itoa(t.seq)}
+	if prev != nil {
+		p = *prev
+	}
+	m := it.Message
+	if it.Target.Kind == mamori.TargetChannel {
+		title := "#" + strings.TrimPrefix(it.Target.ID, "#")
+		if prev != nil {
+			title += " (" + t.Policy.T(t.User.Lang, "local.updated") + ")"
+		}
+		fmt.Fprintf(t.Out, "\n┌── %s %s\n", title, strings.Repeat("─", max(0, 50-len(title))))
+		t.print("│ ", m, false)
+		fmt.Fprintf(t.Out, "└%s\n", strings.Repeat("─", 56))
+		return p, nil
+	}
+	if it.Target.ID != t.User.ID {
+		fmt.Fprintf(t.Out, "\n✉ → @%s\n", it.Target.ID)
+		t.print("  ", m, false)
+		return p, nil
+	}
+	fmt.Fprintln(t.Out)
+	t.print("", m, true)
+	return p, nil
+}
+
+var mention = regexp.MustCompile(`<@([^>]+)>`)
+
+// print writes m with prefix on every line; with numbered, its buttons get
+// numbers the next input can use.
+func (t *Terminal) print(prefix string, m mamori.Message, numbered bool) {
+	w := func(format string, a ...any) {
+		for _, line := range strings.Split(fmt.Sprintf(format, a...), "\n") {
+			fmt.Fprintln(t.Out, prefix+mention.ReplaceAllString(line, "@$1"))
+		}
+	}
+	if m.Header != "" {
+		if m.Urgent {
+			w("🚨 【%s】", m.Header)
+		} else {
+			w("【%s】", m.Header)
+		}
+	}
+	if m.Text != "" {
+		w("%s", m.Text)
+	}
+	for _, f := range m.Fields {
+		if strings.Contains(f.Value, "\n") {
+			w("・%s:\n    %s", f.Label, strings.ReplaceAll(f.Value, "\n", "\n    "))
+		} else {
+			w("・%s: %s", f.Label, f.Value)
+		}
+	}
+	if numbered && (len(m.Choices) > 0 || m.Multi != nil || len(m.Controls) > 0) {
+		t.actions = nil
+		t.multi = nil
+	}
+	n := 0
+	if m.Multi != nil {
+		mu := &multi{step: m.Step}
+		for _, o := range m.Multi.Options {
+			n++
+			mark := "☐"
+			for _, s := range m.Multi.Selected {
+				if s == o.Value {
+					mark = "☑"
+				}
+			}
+			w("  %s %2d. %s", mark, n, o.Label)
+			mu.values = append(mu.values, o.Value)
+		}
+		if numbered {
+			t.multi = mu
+		}
+	}
+	var buttons []string
+	add := func(cs []mamori.Choice) {
+		for _, c := range cs {
+			if !numbered {
+				if m.Step == mamori.StepCard {
+					if number, ok := strings.CutPrefix(c.Value, mamori.CardDetails+":"); ok {
+						buttons = append(buttons, "["+c.Label+": /details "+number+"]")
+						continue
+					}
+				}
+				buttons = append(buttons, "["+c.Label+"]")
+				continue
+			}
+			n++
+			t.actions = append(t.actions, action{step: m.Step, value: c.Value})
+			buttons = append(buttons, fmt.Sprintf("[%d] %s", n, c.Label))
+		}
+	}
+	add(m.Choices)
+	if len(buttons) > 0 {
+		w("  %s", strings.Join(buttons, "  "))
+		buttons = nil
+	}
+	add(m.Controls)
+	if len(buttons) > 0 {
+		w("  %s", strings.Join(buttons, "  "))
+	}
+	if m.Prompt != "" {
+		w("  ✎ %s", m.Prompt)
+	}
+	if m.Note != "" {
+		w("  ※ %s", strings.ReplaceAll(m.Note, "\n", "\n  ※ "))
+	}
+}
+
+// Run reads lines until EOF or /quit. It opens with the menu.
+func (t *Terminal) Run(ctx context.Context) error {
+	if t.User.Lang == "" {
+		t.User.Lang = mamori.JA
+	}
+	if t.User.Platform == "" {
+		t.User.Platform = mamori.PlatformLocal
+	}
+	fmt.Fprintln(t.Out, t.Policy.T(t.User.Lang, "local.welcome"))
+	if err := t.handle(ctx, mamori.Input{Kind: mamori.InputStart}); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(t.In)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for {
+		fmt.Fprint(t.Out, "\n> ")
+		if !sc.Scan() {
+			fmt.Fprintln(t.Out)
+			return sc.Err()
+		}
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		in, quit := t.parse(ctx, line)
+		if quit {
+			return nil
+		}
+		if in == nil {
+			continue
+		}
+		if err := t.handle(ctx, *in); err != nil {
+			fmt.Fprintln(t.Out, t.Policy.T(t.User.Lang, "error"))
+			if errors.Is(err, context.Canceled) {
+				return err
+			}
+		}
+	}
+}
+
+func (t *Terminal) handle(ctx context.Context, in mamori.Input) error {
+	in.User = t.User
+	if err := t.Flows.Handle(ctx, in); err != nil {
+		return err
+	}
+	if t.Drain != nil {
+		t.Drain(ctx)
+	}
+	return nil
+}
+
+// parse turns a typed line into an input, or runs a terminal command.
+func (t *Terminal) parse(ctx context.Context, line string) (*mamori.Input, bool) {
+	l := t.User.Lang
+	if strings.HasPrefix(line, "/") {
+		f := strings.Fields(line)
+		switch f[0] {
+		case "/quit", "/exit", "/q":
+			return nil, true
+		case "/help", "/?":
+			fmt.Fprintln(t.Out, t.Policy.T(l, "local.help"))
+		case "/lang":
+			if len(f) == 2 && (f[1] == "en" || f[1] == "ja") {
+				t.User.Lang = mamori.Lang(f[1])
+				fmt.Fprintln(t.Out, t.Policy.T(t.User.Lang, "local.lang"))
+			} else {
+				fmt.Fprintln(t.Out, t.Policy.T(l, "local.help"))
+			}
+		case "/as":
+			if len(f) == 2 {
+				t.User.ID = f[1]
+				t.actions, t.multi = nil, nil
+				fmt.Fprintf(t.Out, t.Policy.T(l, "local.as")+"\n", f[1])
+			} else {
+				fmt.Fprintln(t.Out, t.Policy.T(l, "local.help"))
+			}
+		case "/details":
+			if len(f) != 2 {
+				fmt.Fprintln(t.Out, t.Policy.T(l, "local.help"))
+				break
+			}
+			m, err := t.Flows.CaseDetails(ctx, t.User, f[1])
+			t.mu.Lock()
+			fmt.Fprintln(t.Out)
+			if err != nil && !errors.Is(err, mamori.ErrForbidden) && !errors.Is(err, mamori.ErrNotFound) {
+				fmt.Fprintln(t.Out, t.Policy.T(l, "error"))
+			} else {
+				t.print("🔒 ", m, false)
+			}
+			t.mu.Unlock()
+		case "/start", "/kasuhara":
+			v := ""
+			if len(f) > 1 {
+				v = f[1]
+			}
+			return &mamori.Input{Kind: mamori.InputStart, Value: v}, false
+		default:
+			fmt.Fprintln(t.Out, t.Policy.T(l, "local.help"))
+		}
+		return nil, false
+	}
+	if strings.HasPrefix(line, "file:") {
+		name := strings.TrimSpace(strings.TrimPrefix(line, "file:"))
+		return &mamori.Input{Kind: mamori.InputFile, Files: []mamori.File{{ID: "local-" + name, Name: name}}}, false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.multi != nil {
+		if values, ok := pick(line, t.multi.values); ok {
+			return &mamori.Input{Kind: mamori.InputMulti, Step: t.multi.step, Values: values}, false
+		}
+		// A number past the options is one of the buttons after them.
+		if n, err := strconv.Atoi(line); err == nil && n > len(t.multi.values) && n-len(t.multi.values) <= len(t.actions) {
+			a := t.actions[n-len(t.multi.values)-1]
+			if a.value == "submit" {
+				return &mamori.Input{Kind: mamori.InputMulti, Step: a.step}, false
+			}
+			return &mamori.Input{Kind: mamori.InputChoice, Step: a.step, Value: a.value}, false
+		}
+	} else if n, err := strconv.Atoi(line); err == nil && n >= 1 && n <= len(t.actions) {
+		a := t.actions[n-1]
+		return &mamori.Input{Kind: mamori.InputChoice, Step: a.step, Value: a.value}, false
+	}
+	return &mamori.Input{Kind: mamori.InputText, Text: line}, false
+}
+
+// pick reads "1,3 5" as the options with those numbers.
+func pick(line string, values []string) ([]string, bool) {
+	fields := strings.FieldsFunc(line, func(r rune) bool { return r == ',' || r == ' ' || r == '、' })
+	if len(fields) < 2 && !strings.ContainsAny(line, ", 、") {
+		// A single number is an option only if it is in range; it is then
+		// a one-item choice.
+		n, err := strconv.Atoi(line)
+		if err != nil || n < 1 || n > len(values) {
+			return nil, false
+		}
+		return []string{values[n-1]}, true
+	}
+	var out []string
+	for _, f := range fields {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 || n > len(values) {
+			return nil, false
+		}
+		out = append(out, values[n-1])
+	}
+	return out, true
+}

@@ -1,0 +1,123 @@
+package slack
+
+import (
+	"strings"
+
+	"github.com/goccy/go-yaml"
+)
+
+// Scopes are the bot token scopes Mamori needs.
+var Scopes = []string{
+	"chat:write",       // post DMs, channel cards, updates
+	"im:history",       // read the DM conversation (message.im)
+	"im:read",          // know DM channels
+	"im:write",         // open a DM (conversations.open)
+	"users:read",       // users.info: name and locale
+	"users:read.email", // users.info: email, to match the directory
+	"commands",         // the slash command
+	"files:read",       // evidence files sent in the DM
+}
+
+// BotEvents are the events Mamori subscribes to.
+var BotEvents = []string{"message.im", "app_home_opened"}
+
+type manifest struct {
+	DisplayInformation struct {
+		Name            string `yaml:"name"`
+		Description     string `yaml:"description"`
+		LongDescription string `yaml:"long_description"`
+		BackgroundColor string `yaml:"background_color"`
+	} `yaml:"display_information"`
+	Features struct {
+		AppHome struct {
+			HomeTabEnabled             bool `yaml:"home_tab_enabled"`
+			MessagesTabEnabled         bool `yaml:"messages_tab_enabled"`
+			MessagesTabReadOnlyEnabled bool `yaml:"messages_tab_read_only_enabled"`
+		} `yaml:"app_home"`
+		BotUser struct {
+			DisplayName  string `yaml:"display_name"`
+			AlwaysOnline bool   `yaml:"always_online"`
+		} `yaml:"bot_user"`
+		SlashCommands []slashCommandManifest `yaml:"slash_commands"`
+	} `yaml:"features"`
+	OAuthConfig struct {
+		Scopes struct {
+			Bot []string `yaml:"bot"`
+		} `yaml:"scopes"`
+	} `yaml:"oauth_config"`
+	Settings struct {
+		EventSubscriptions struct {
+			RequestURL string   `yaml:"request_url,omitempty"`
+			BotEvents  []string `yaml:"bot_events"`
+		} `yaml:"event_subscriptions"`
+		Interactivity struct {
+			IsEnabled  bool   `yaml:"is_enabled"`
+			RequestURL string `yaml:"request_url,omitempty"`
+		} `yaml:"interactivity"`
+		OrgDeployEnabled     bool `yaml:"org_deploy_enabled"`
+		SocketModeEnabled    bool `yaml:"socket_mode_enabled"`
+		TokenRotationEnabled bool `yaml:"token_rotation_enabled"`
+	} `yaml:"settings"`
+}
+
+type slashCommandManifest struct {
+	Command      string `yaml:"command"`
+	URL          string `yaml:"url,omitempty"`
+	Description  string `yaml:"description"`
+	UsageHint    string `yaml:"usage_hint"`
+	ShouldEscape bool   `yaml:"should_escape"`
+}
+
+// Manifest returns the Slack app manifest (YAML) to create the app with:
+// the bot user, App Home, the slash command, scopes, events and
+// interactivity. With socketMode no request URLs are given; otherwise
+// they point below httpBaseURL (e.g. "https://mamori.example.com").
+func Manifest(command, botName, httpBaseURL string, socketMode bool) string {
+	if command == "" {
+		command = "/kasuhara"
+	}
+	if !strings.HasPrefix(command, "/") {
+		command = "/" + command
+	}
+	if botName == "" {
+		botName = "Mamori"
+	}
+	base := strings.TrimRight(httpBaseURL, "/")
+	at := func(path string) string {
+		if socketMode || base == "" {
+			return ""
+		}
+		return base + path
+	}
+
+	var m manifest
+	m.DisplayInformation.Name = botName
+	m.DisplayInformation.Description = "カスタマーハラスメントの報告・相談・ケア / Customer-harassment reports, consultation and care"
+	m.DisplayInformation.LongDescription = "Mamori (守り) runs the company's customer-harassment (カスハラ) policy in Slack: " +
+		"employees report an incident or consult confidentially in a guided conversation, supervisors judge cases " +
+		"on the policy's two criteria in their channel, and HR follows up with care, training and records."
+	m.DisplayInformation.BackgroundColor = "#2c4a6e"
+	m.Features.AppHome.HomeTabEnabled = true
+	m.Features.AppHome.MessagesTabEnabled = true
+	m.Features.BotUser.DisplayName = botName
+	m.Features.BotUser.AlwaysOnline = true
+	m.Features.SlashCommands = []slashCommandManifest{{
+		Command:     command,
+		URL:         at(PathCommands),
+		Description: "カスハラの報告・相談 / Report or consult on customer harassment",
+		UsageHint:   "[報告|相談|方針 / report|consult|policy]",
+	}}
+	m.OAuthConfig.Scopes.Bot = Scopes
+	m.Settings.EventSubscriptions.RequestURL = at(PathEvents)
+	m.Settings.EventSubscriptions.BotEvents = BotEvents
+	m.Settings.Interactivity.IsEnabled = true
+	m.Settings.Interactivity.RequestURL = at(PathInteractivity)
+	m.Settings.SocketModeEnabled = socketMode
+
+	b, err := yaml.MarshalWithOptions(m, yaml.UseLiteralStyleIfMultiline(true))
+	if err != nil {
+		// The manifest is built from fixed types; this cannot fail.
+		panic("slack: manifest: " + err.Error())
+	}
+	return "# Slack app manifest for Mamori: https://api.slack.com/apps → Create New App → From a manifest\n" + string(b)
+}

@@ -1,0 +1,232 @@
+// Package slack connects Mamori to Slack. It verifies and translates what
+// Slack sends — slash commands, button clicks, direct messages, App Home
+// visits, over HTTP or Socket Mode — into mamori.Input for the flows, and
+// renders mamori.Message as Block Kit. It adds no words of its own beyond
+// the few texts the policy holds under "slack.*".
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/mamori-oss/mamori"
+)
+
+// Flows is what the adapter needs from the conversation engine
+// (flows.Service).
+type Flows interface {
+	// Handle applies one input; nil means it is committed and may be
+	// acknowledged.
+	Handle(ctx context.Context, in mamori.Input) error
+	// CaseDetails returns a case's confidential detail for viewer, or a
+	// refusal message with mamori.ErrForbidden.
+	CaseDetails(ctx context.Context, viewer mamori.User, number string) (mamori.Message, error)
+	// Home returns the App Home content for u.
+	Home(ctx context.Context, u mamori.User) (mamori.Message, error)
+}
+
+// Config is what the adapter needs, as plain values.
+type Config struct {
+	BotToken      string // xoxb-…
+	SigningSecret string // verifies HTTP requests
+	AppToken      string // xapp-…; set for Socket Mode
+	// APIURL is the Web API base, e.g. "https://slack.com/api/"; empty for
+	// Slack's own.
+	APIURL string
+	Clock  mamori.Clock
+	Log    *slog.Logger
+	// Policy holds the adapter's few texts: slack.command_ack,
+	// slack.error, slack.too_long.
+	Policy *mamori.Policy
+}
+
+// Limits and timeouts.
+const (
+	// MaxBody is the largest request body accepted; Slack's are far smaller.
+	MaxBody = 1 << 20
+	// MaxSkew is how far a request's timestamp may be from now, either way.
+	MaxSkew = 5 * time.Minute
+	// MaxText is the longest message, in characters, passed to the flows.
+	MaxText = 10000
+
+	userTTL       = 10 * time.Minute
+	lookupTimeout = 2 * time.Second
+	bgTimeout     = 15 * time.Second
+	maxBackground = 16
+)
+
+// Adapter serves Slack's requests. It is an http.Handler for the paths
+// /slack/commands, /slack/interactivity and /slack/events, and runs Socket
+// Mode with RunSocketMode.
+type Adapter struct {
+	cfg   Config
+	flows Flows
+	api   *slackapi.Client
+	now   mamori.Clock
+	log   *slog.Logger
+
+	mu    sync.Mutex
+	users map[string]cachedUser
+	botID string // the bot's own user id, from auth.test
+
+	bg  chan struct{} // bounds the work done after an ack
+	wg  sync.WaitGroup
+	ctx context.Context // for work after an ack; ended by Close
+	end context.CancelFunc
+}
+
+type cachedUser struct {
+	user mamori.User
+	at   time.Time
+}
+
+// New returns an adapter handing inputs to f.
+func New(cfg Config, f Flows) (*Adapter, error) {
+	if f == nil {
+		return nil, errors.New("slack: no flows")
+	}
+	if cfg.Policy == nil {
+		return nil, errors.New("slack: no policy")
+	}
+	if cfg.BotToken == "" {
+		return nil, errors.New("slack: no bot token")
+	}
+	if cfg.SigningSecret == "" && cfg.AppToken == "" {
+		return nil, errors.New("slack: a signing secret (HTTP) or an app token (Socket Mode) is needed")
+	}
+	a := &Adapter{
+		cfg:   cfg,
+		flows: f,
+		api:   newClient(cfg),
+		now:   cfg.Clock,
+		log:   cfg.Log,
+		users: map[string]cachedUser{},
+		bg:    make(chan struct{}, maxBackground),
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	a.ctx, a.end = context.WithCancel(context.Background())
+	return a, nil
+}
+
+// newClient returns a Web API client. It never retries by itself: a 429
+// comes back as *slackapi.RateLimitedError for the outbox to reschedule.
+func newClient(cfg Config) *slackapi.Client {
+	opts := []slackapi.Option{}
+	if cfg.APIURL != "" {
+		opts = append(opts, slackapi.OptionAPIURL(cfg.APIURL))
+	}
+	if cfg.AppToken != "" {
+		opts = append(opts, slackapi.OptionAppLevelToken(cfg.AppToken))
+	}
+	return slackapi.New(cfg.BotToken, opts...)
+}
+
+// Close ends the work still running after acks and waits for it.
+func (a *Adapter) Close() error {
+	a.end()
+	a.wg.Wait()
+	return nil
+}
+
+// later runs fn after the ack, at most maxBackground at a time; when that
+// many are busy, fn is dropped with a warning rather than piling up.
+func (a *Adapter) later(what string, fn func(ctx context.Context)) {
+	if fn == nil {
+		return
+	}
+	select {
+	case a.bg <- struct{}{}:
+	default:
+		a.log.Warn("slack: too busy, dropped background work", "what", what)
+		return
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		defer func() { <-a.bg }()
+		defer func() {
+			if p := recover(); p != nil {
+				a.log.Error("slack: panic in background work", "what", what, "panic", fmt.Sprint(p))
+			}
+		}()
+		ctx, cancel := context.WithTimeout(a.ctx, bgTimeout)
+		defer cancel()
+		fn(ctx)
+	}()
+}
+
+// user returns the mamori.User for a Slack user id, with language, email
+// and name from users.info, cached for ten minutes. When Slack cannot say,
+// the user gets Japanese and the request goes on.
+func (a *Adapter) user(ctx context.Context, id string) mamori.User {
+	now := a.now()
+	a.mu.Lock()
+	c, ok := a.users[id]
+	a.mu.Unlock()
+	if ok && now.Sub(c.at) < userTTL && now.Sub(c.at) >= 0 {
+		return c.user
+	}
+	u := mamori.User{Platform: mamori.PlatformSlack, ID: id, Lang: mamori.JA}
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	info, err := a.api.GetUserInfoContext(ctx, id)
+	if err != nil {
+		a.log.Warn("slack: users.info failed; using Japanese", "user", id, "err", err)
+		return u
+	}
+	u.Lang = mamori.LangFromLocale(info.Locale)
+	u.Email = info.Profile.Email
+	u.Name = firstNonEmpty(info.Profile.DisplayName, info.Profile.RealName, info.RealName, info.Name)
+	a.mu.Lock()
+	if len(a.users) > 10000 {
+		for k, v := range a.users {
+			if now.Sub(v.at) >= userTTL {
+				delete(a.users, k)
+			}
+		}
+	}
+	a.users[id] = cachedUser{user: u, at: now}
+	a.mu.Unlock()
+	return u
+}
+
+// botUserID returns the bot's own user id, asking auth.test once.
+func (a *Adapter) botUserID(ctx context.Context) string {
+	a.mu.Lock()
+	id := a.botID
+	a.mu.Unlock()
+	if id != "" {
+		return id
+	}
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	res, err := a.api.AuthTestContext(ctx)
+	if err != nil {
+		a.log.Warn("slack: auth.test failed", "err", err)
+		return ""
+	}
+	a.mu.Lock()
+	a.botID = res.UserID
+	a.mu.Unlock()
+	return res.UserID
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}

@@ -1,0 +1,407 @@
+// Package slacktest is a loopback fake of the Slack Web API for tests. It
+// speaks Slack's wire format — form-encoded or JSON bodies, a Bearer token,
+// {"ok":true,...} or {"ok":false,"error":"..."} answers, HTTP 429 with
+// Retry-After — for the methods Mamori calls, and records every call.
+package slacktest
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Identity of the bot the fake answers for in auth.test.
+const (
+	BotUserID = "UBOT0001"
+	BotID     = "BBOT0001"
+	TeamID    = "T0000001"
+)
+
+// User is a workspace member users.info knows.
+type User struct {
+	ID       string
+	Name     string // the handle
+	RealName string
+	Email    string
+	Locale   string // e.g. "ja-JP", "en-US"
+	IsBot    bool
+}
+
+// Call is one recorded Web API call.
+type Call struct {
+	Method string
+	// Params holds a form-encoded call's fields; JSON holds a JSON call's
+	// body. Get reads either.
+	Params url.Values
+	JSON   map[string]any
+	// Status is the HTTP status the fake answered; Error the ok:false code.
+	Status int
+	Error  string
+}
+
+// Get returns the parameter named key as a string: a form field, a JSON
+// string, or the JSON encoding of any other JSON value.
+func (c Call) Get(key string) string {
+	if c.Params != nil {
+		return c.Params.Get(key)
+	}
+	v, ok := c.JSON[key]
+	if !ok || v == nil {
+		return ""
+	}
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// Decode unmarshals the parameter named key (a JSON value or a form field
+// holding JSON, like blocks or view) into dst.
+func (c Call) Decode(key string, dst any) error {
+	s := c.Get(key)
+	if s == "" {
+		return fmt.Errorf("slacktest: %s has no %q", c.Method, key)
+	}
+	return json.Unmarshal([]byte(s), dst)
+}
+
+type failure struct {
+	status     int // 200 with an error code, 429 or 500
+	code       string
+	retryAfter int
+	times      int
+}
+
+// Server is the fake Web API. Its zero value is not usable; call New.
+type Server struct {
+	// URL is the Web API base to hand to a client, with the trailing
+	// slash: "http://127.0.0.1:port/api/".
+	URL   string
+	Token string
+
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	calls    []Call
+	users    map[string]User
+	fail     map[string][]*failure
+	tsCount  int64
+	viewSeq  int
+	notify   chan struct{}
+	channels map[string]bool // channels the fake refuses: channel_not_found
+}
+
+// New starts a fake on 127.0.0.1 that accepts token and stops it when the
+// test ends.
+func New(tb testing.TB, token string) *Server {
+	tb.Helper()
+	s := &Server{
+		Token:    token,
+		users:    map[string]User{},
+		fail:     map[string][]*failure{},
+		notify:   make(chan struct{}, 1),
+		channels: map[string]bool{},
+	}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.URL = s.srv.URL + "/api/"
+	tb.Cleanup(s.srv.Close)
+	return s
+}
+
+// AddUser makes users.info and conversations.open know u.
+func (s *Server) AddUser(u User) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users[u.ID] = u
+}
+
+// Fail makes the next times calls of method answer ok:false with code.
+func (s *Server) Fail(method, code string, times int) {
+	s.addFailure(method, &failure{status: http.StatusOK, code: code, times: times})
+}
+
+// RateLimit makes the next times calls of method answer HTTP 429 with
+// Retry-After: after (seconds).
+func (s *Server) RateLimit(method string, after, times int) {
+	s.addFailure(method, &failure{status: http.StatusTooManyRequests, retryAfter: after, times: times})
+}
+
+// ServerError makes the next times calls of method answer HTTP 500.
+func (s *Server) ServerError(method string, times int) {
+	s.addFailure(method, &failure{status: http.StatusInternalServerError, times: times})
+}
+
+// Archive makes posts to channel fail with channel_not_found, as for a
+// channel deleted or never joined.
+func (s *Server) Archive(channel string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.channels[channel] = true
+}
+
+func (s *Server) addFailure(method string, f *failure) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail[method] = append(s.fail[method], f)
+}
+
+// Calls returns the recorded calls of the given methods, or of all methods
+// when none are given, in order.
+func (s *Server) Calls(methods ...string) []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Call
+	for _, c := range s.calls {
+		if len(methods) == 0 || contains(methods, c.Method) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Reset forgets the recorded calls.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = nil
+}
+
+// WaitCalls waits until at least n calls of method were recorded and
+// returns them; it fails the test after timeout.
+func (s *Server) WaitCalls(tb testing.TB, method string, n int, timeout time.Duration) []Call {
+	tb.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		if c := s.Calls(method); len(c) >= n {
+			return c
+		}
+		select {
+		case <-s.notify:
+		case <-time.After(10 * time.Millisecond):
+		case <-deadline.C:
+			tb.Fatalf("slacktest: %d %s calls after %s, want %d", len(s.Calls(method)), method, timeout, n)
+			return nil
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Sign returns the headers Slack sends with a request signed by secret at
+// ts: X-Slack-Request-Timestamp and X-Slack-Signature.
+func Sign(secret string, ts time.Time, body []byte) http.Header {
+	sec := strconv.FormatInt(ts.Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte("v0:" + sec + ":"))
+	mac.Write(body)
+	h := http.Header{}
+	h.Set("X-Slack-Request-Timestamp", sec)
+	h.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
+	return h
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	method, ok := strings.CutPrefix(r.URL.Path, "/api/")
+	if !ok || r.Method != http.MethodPost {
+		http.NotFound(w, r)
+		return
+	}
+	c := Call{Method: method}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+	if err != nil {
+		http.Error(w, "read error", http.StatusBadRequest)
+		return
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	token := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	switch ct {
+	case "application/json":
+		if err := json.Unmarshal(body, &c.JSON); err != nil {
+			s.answer(w, &c, http.StatusOK, map[string]any{"ok": false, "error": "invalid_json"})
+			return
+		}
+	default:
+		c.Params, err = url.ParseQuery(string(body))
+		if err != nil {
+			s.answer(w, &c, http.StatusOK, map[string]any{"ok": false, "error": "invalid_form_data"})
+			return
+		}
+		if token == "" {
+			token = c.Params.Get("token")
+		}
+	}
+	if token != s.Token {
+		s.answer(w, &c, http.StatusOK, errBody("invalid_auth"))
+		return
+	}
+
+	s.mu.Lock()
+	if fs := s.fail[method]; len(fs) > 0 {
+		f := fs[0]
+		f.times--
+		if f.times <= 0 {
+			s.fail[method] = fs[1:]
+		}
+		s.mu.Unlock()
+		switch f.status {
+		case http.StatusTooManyRequests:
+			w.Header().Set("Retry-After", strconv.Itoa(f.retryAfter))
+			s.answer(w, &c, f.status, errBody("ratelimited"))
+		case http.StatusInternalServerError:
+			c.Status = f.status
+			s.record(c)
+			http.Error(w, "<html>internal error</html>", f.status)
+		default:
+			s.answer(w, &c, http.StatusOK, errBody(f.code))
+		}
+		return
+	}
+	s.mu.Unlock()
+
+	s.answer(w, &c, http.StatusOK, s.reply(&c))
+}
+
+func errBody(code string) map[string]any { return map[string]any{"ok": false, "error": code} }
+
+func (s *Server) answer(w http.ResponseWriter, c *Call, status int, body map[string]any) {
+	c.Status = status
+	if ok, _ := body["ok"].(bool); !ok {
+		c.Error, _ = body["error"].(string)
+	}
+	s.record(*c)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func (s *Server) record(c Call) {
+	s.mu.Lock()
+	s.calls = append(s.calls, c)
+	s.mu.Unlock()
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// nextTS returns a message timestamp later than every earlier one.
+func (s *Server) nextTS() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tsCount++
+	return fmt.Sprintf("1700000000.%06d", s.tsCount)
+}
+
+func (s *Server) user(id string) (User, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	return u, ok
+}
+
+func (s *Server) refused(channel string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.channels[channel]
+}
+
+// reply answers a call that neither failed nor was refused.
+func (s *Server) reply(c *Call) map[string]any {
+	switch c.Method {
+	case "auth.test":
+		return map[string]any{"ok": true, "url": "https://test.slack.com/", "team": "Test", "user": "mamori",
+			"team_id": TeamID, "user_id": BotUserID, "bot_id": BotID}
+
+	case "users.info":
+		u, ok := s.user(c.Get("user"))
+		if !ok {
+			return errBody("user_not_found")
+		}
+		out := map[string]any{"id": u.ID, "team_id": TeamID, "name": u.Name, "real_name": u.RealName,
+			"is_bot": u.IsBot, "profile": map[string]any{"real_name": u.RealName, "display_name": u.Name, "email": u.Email}}
+		if c.Get("include_locale") == "true" && u.Locale != "" {
+			out["locale"] = u.Locale
+		}
+		return map[string]any{"ok": true, "user": out}
+
+	case "conversations.open":
+		users := c.Get("users")
+		if users == "" || strings.Contains(users, ",") {
+			return errBody("invalid_arguments")
+		}
+		if _, ok := s.user(users); !ok {
+			return errBody("user_not_found")
+		}
+		return map[string]any{"ok": true, "channel": map[string]any{"id": "D" + users}}
+
+	case "chat.postMessage", "chat.update", "chat.postEphemeral":
+		ch := c.Get("channel")
+		switch {
+		case ch == "":
+			return errBody("channel_not_found")
+		case s.refused(ch):
+			return errBody("channel_not_found")
+		case c.Get("text") == "" && c.Get("blocks") == "":
+			return errBody("no_text")
+		}
+		if b := c.Get("blocks"); b != "" {
+			var blocks []map[string]any
+			if err := json.Unmarshal([]byte(b), &blocks); err != nil || len(blocks) > 50 {
+				return errBody("invalid_blocks")
+			}
+		}
+		switch c.Method {
+		case "chat.postEphemeral":
+			if c.Get("user") == "" {
+				return errBody("user_not_found")
+			}
+			return map[string]any{"ok": true, "message_ts": s.nextTS()}
+		case "chat.update":
+			if c.Get("ts") == "" {
+				return errBody("message_not_found")
+			}
+			return map[string]any{"ok": true, "channel": ch, "ts": c.Get("ts"), "text": c.Get("text")}
+		}
+		return map[string]any{"ok": true, "channel": ch, "ts": s.nextTS(),
+			"message": map[string]any{"type": "message", "text": c.Get("text"), "bot_id": BotID, "user": BotUserID}}
+
+	case "views.open", "views.publish":
+		if c.Method == "views.open" && c.Get("trigger_id") == "" {
+			return errBody("invalid_trigger_id")
+		}
+		if c.Method == "views.publish" && c.Get("user_id") == "" {
+			return errBody("invalid_arguments")
+		}
+		var view map[string]any
+		if err := c.Decode("view", &view); err != nil {
+			return errBody("invalid_arguments")
+		}
+		s.mu.Lock()
+		s.viewSeq++
+		view["id"] = fmt.Sprintf("V%08d", s.viewSeq)
+		s.mu.Unlock()
+		return map[string]any{"ok": true, "view": view}
+	}
+	return errBody("unknown_method")
+}

@@ -1,0 +1,237 @@
+// Command mamori runs Mamori, the customer-harassment (カスハラ) policy
+// chatbot: `mamori serve` for Slack, `mamori chat` to try it in a
+// terminal, `mamori manifest slack` to install the app.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/mamori-oss/mamori"
+	"github.com/mamori-oss/mamori/bot/local"
+	"github.com/mamori-oss/mamori/flows"
+	"github.com/mamori-oss/mamori/store/seal"
+	"github.com/mamori-oss/mamori/store/sqlite"
+)
+
+const usage = `mamori — a chatbot that runs your customer-harassment (カスハラ) policy.
+
+Usage:
+  mamori chat [-user ID] [-lang ja|en]   try it in this terminal (no Slack needed)
+  mamori serve                          run the bot (Slack HTTP or Socket Mode)
+  mamori manifest slack [-url URL] [-socket]
+                                        print the Slack app manifest
+  mamori config                         print a commented example configuration
+  mamori outbox [-status pending|failed|sent]
+                                        list messages waiting to be sent
+  mamori backup FILE                    write a consistent copy of the database
+  mamori version
+
+Environment:
+  MAMORI_CONFIG          the YAML configuration (default: the built-in example)
+  MAMORI_DB              SQLite database file (default mamori.db)
+  MAMORI_ADDR            HTTP listen address for serve (default :8080)
+  MAMORI_ENCRYPTION_KEY  base64 key for data at rest (default: a key file
+                         next to the database, made on first run)
+  MAMORI_KEY_FILE        where that key file is (default mamori.key beside MAMORI_DB)
+  SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, SLACK_API_URL
+`
+
+var version = "dev"
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "mamori:", err)
+		os.Exit(1)
+	}
+}
+
+// run is main with its world passed in, so tests can drive it.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch args[0] {
+	case "chat":
+		return chat(ctx, args[1:], stdin, stdout, stderr, getenv)
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr, getenv)
+	case "manifest":
+		return manifest(args[1:], stdout, getenv)
+	case "config":
+		_, err := stdout.Write(exampleConfig)
+		return err
+	case "outbox":
+		return outbox(ctx, args[1:], stdout, getenv)
+	case "backup":
+		return backup(ctx, args[1:], stdout, getenv)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "mamori", version)
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q (try: mamori help)", args[0])
+}
+
+// openStore opens the database named by MAMORI_DB with its key.
+func openStore(ctx context.Context, getenv func(string) string, log *slog.Logger) (*sqlite.DB, error) {
+	path := getenv("MAMORI_DB")
+	if path == "" {
+		path = "mamori.db"
+	}
+	keyFile := getenv("MAMORI_KEY_FILE")
+	if keyFile == "" {
+		keyFile = filepath.Join(filepath.Dir(path), "mamori.key")
+	}
+	key, err := seal.LoadKey(getenv("MAMORI_ENCRYPTION_KEY"), keyFile)
+	if err != nil {
+		return nil, err
+	}
+	s, err := seal.New(key)
+	if err != nil {
+		return nil, fmt.Errorf("MAMORI_ENCRYPTION_KEY: %w", err)
+	}
+	db, err := sqlite.Open(ctx, path, s, log)
+	if err != nil {
+		return nil, fmt.Errorf("MAMORI_DB %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// app is Mamori wired: store, flows and the worker.
+type app struct {
+	cfg     *loaded
+	db      *sqlite.DB
+	service *flows.Service
+	worker  *flows.Worker
+	log     *slog.Logger
+}
+
+func newApp(ctx context.Context, cfg *loaded, getenv func(string) string, log *slog.Logger, clock mamori.Clock) (*app, error) {
+	db, err := openStore(ctx, getenv, log)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, db: db, log: log}
+	a.worker = (&flows.Worker{Store: db, Senders: map[string]flows.Sender{}, Clock: clock, Log: log}).Init()
+	a.service = &flows.Service{Store: db, Policy: cfg.policy, Org: cfg.org, Clock: clock, Log: log,
+		Location: cfg.loc, RemindAfter: cfg.remind, Kick: a.worker.Kick}
+	a.worker.Jobs = a.service
+	a.worker.GaveUp = a.gaveUp
+	return a, nil
+}
+
+// gaveUp tells HR about a message that could not be delivered, so nothing
+// is dropped silently.
+func (a *app) gaveUp(ctx context.Context, it mamori.OutboxItem, sendErr error) {
+	hr := mamori.Target{Platform: it.Target.Platform, Kind: mamori.TargetChannel, ID: a.cfg.org.HRChannel}
+	if it.Target == hr || it.Target.Kind == "" {
+		a.log.Error("message to the HR channel could not be delivered", "id", it.ID, "err", sendErr)
+		return
+	}
+	l := a.cfg.org.Lang
+	who := it.Target.ID
+	if it.Target.Kind == mamori.TargetUser {
+		who = "<@" + who + ">"
+	}
+	m := mamori.Message{Urgent: true, Header: a.cfg.policy.T(l, "undelivered.header"),
+		Text: fmt.Sprintf(a.cfg.policy.T(l, "undelivered.text"), who)}
+	err := a.db.Update(ctx, func(tx mamori.Tx) error {
+		return tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("undelivered:%d", it.ID), Target: hr, Message: m, Lang: l, Created: time.Now()})
+	})
+	if err != nil {
+		a.log.Error("could not tell HR about an undelivered message", "id", it.ID, "err", err)
+	}
+}
+
+func chat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	user := fs.String("user", "me", "who you are in the chat (a member id from the configuration)")
+	lang := fs.String("lang", "ja", "your language: ja or en")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *lang != "ja" && *lang != "en" {
+		return fmt.Errorf("-lang must be ja or en")
+	}
+	cfg, err := loadConfig(getenv("MAMORI_CONFIG"))
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := newApp(ctx, cfg, getenv, log, time.Now)
+	if err != nil {
+		return err
+	}
+	defer a.db.Close()
+	t := &local.Terminal{In: stdin, Out: stdout, Flows: a.service, Policy: cfg.policy,
+		User: mamori.User{Platform: mamori.PlatformLocal, ID: *user, Lang: mamori.Lang(*lang)}}
+	a.worker.Senders[mamori.PlatformLocal] = t
+	t.Drain = func(ctx context.Context) {
+		if _, err := a.worker.Drain(ctx); err != nil {
+			log.Error("delivery failed", "err", err)
+		}
+	}
+	// Deliver what an earlier session left behind before the menu.
+	t.Drain(ctx)
+	err = t.Run(ctx)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func outbox(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("outbox", flag.ContinueOnError)
+	status := fs.String("status", mamori.OutboxPending, "pending, failed or sent")
+	limit := fs.Int("n", 100, "how many to list")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	db, err := openStore(ctx, getenv, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	items, err := db.ListOutbox(ctx, *status, *limit)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d %s\n", len(items), *status)
+	for _, it := range items {
+		fmt.Fprintf(stdout, "%d\t%s\t%s %s:%s\tattempts=%d\t%s\n", it.ID, it.Created.Format(time.RFC3339),
+			it.Target.Platform, it.Target.Kind, it.Target.ID, it.Attempts, it.LastErr)
+	}
+	return nil
+}
+
+func backup(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("usage: mamori backup FILE")
+	}
+	db, err := openStore(ctx, getenv, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Backup(ctx, args[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "backup written to %s (the key file is needed to read it)\n", args[0])
+	return nil
+}

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mamori-oss/mamori"
+	"github.com/mamori-oss/mamori/bot/slack"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	bot, secret, appToken := getenv("SLACK_BOT_TOKEN"), getenv("SLACK_SIGNING_SECRET"), getenv("SLACK_APP_TOKEN")
+	slackOn := bot != "" || secret != "" || appToken != ""
+	switch {
+	case slackOn && bot == "":
+		return errors.New("SLACK_BOT_TOKEN is not set: it is needed with SLACK_SIGNING_SECRET or SLACK_APP_TOKEN (the app's xoxb- Bot User OAuth Token)")
+	case slackOn && secret == "" && appToken == "":
+		return errors.New("SLACK_SIGNING_SECRET is not set: it is needed to verify Slack's HTTP requests (or set SLACK_APP_TOKEN for Socket Mode)")
+	case appToken != "" && !strings.HasPrefix(appToken, "xapp-"):
+		return errors.New("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+	}
+	cfgPath := getenv("MAMORI_CONFIG")
+	if slackOn && cfgPath == "" {
+		return errors.New("MAMORI_CONFIG is not set: Slack needs your departments and channel ids (start from `mamori config > mamori.yaml`)")
+	}
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	a, err := newApp(ctx, cfg, getenv, log, time.Now)
+	if err != nil {
+		return err
+	}
+	defer a.db.Close()
+
+	m := &metrics{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := a.db.View(ctx, func(tx mamori.Tx) error { _, err := tx.CasesOf("-"); return err }); err != nil {
+			log.Error("not ready", "err", err)
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) { m.write(r.Context(), w, a) })
+
+	var wg sync.WaitGroup
+	mode := "local sandbox"
+	if slackOn {
+		scfg := slack.Config{BotToken: bot, SigningSecret: secret, AppToken: appToken,
+			APIURL: getenv("SLACK_API_URL"), Clock: time.Now, Log: log, Policy: cfg.policy}
+		adapter, err := slack.New(scfg, a.service)
+		if err != nil {
+			return err
+		}
+		defer adapter.Close()
+		a.worker.Senders[mamori.PlatformSlack] = slack.NewSender(scfg)
+		if secret != "" {
+			for _, p := range []string{"/slack/commands", "/slack/interactivity", "/slack/events"} {
+				mux.Handle("POST "+p, adapter)
+			}
+			mode = "slack http"
+		}
+		if appToken != "" {
+			mode = "slack socket mode"
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := adapter.RunSocketMode(ctx); err != nil && ctx.Err() == nil {
+					log.Error("socket mode stopped", "err", err)
+				}
+			}()
+		}
+	} else {
+		// No platform: messages for the local platform are only logged
+		// (without their text); `mamori chat` is the interactive sandbox.
+		a.worker.Senders[mamori.PlatformLocal] = logSender{log}
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); a.worker.Run(ctx) }()
+
+	addr := getenv("MAMORI_ADDR")
+	if addr == "" {
+		addr = ":8080"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("MAMORI_ADDR %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: m.wrap(mux), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	log.Info("mamori serving", "addr", ln.Addr().String(), "mode", mode, "policy", cfg.policy.ID,
+		"config", orExample(cfg.path), "version", version)
+	if mode == "local sandbox" {
+		log.Info("no Slack credentials: try the conversation with `mamori chat`; see the README to connect Slack")
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = srv.Shutdown(sctx)
+	}
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	log.Info("mamori stopped")
+	return err
+}
+
+// logSender stands in for a platform when none is configured.
+type logSender struct{ log *slog.Logger }
+
+func (s logSender) Send(_ context.Context, it mamori.OutboxItem, _ *mamori.Posted) (mamori.Posted, error) {
+	s.log.Info("local delivery", "id", it.ID, "kind", it.Target.Kind, "to", it.Target.ID)
+	return mamori.Posted{Channel: it.Target.ID, TS: fmt.Sprint(it.ID)}, nil
+}
+
+// metrics counts requests for /metrics in Prometheus' text format.
+type metrics struct {
+	requests [6]atomic.Int64 // by status class 0xx..5xx
+	slow     atomic.Int64
+}
+
+func (m *metrics) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(sw, r)
+		if c := sw.code / 100; c >= 0 && c < len(m.requests) {
+			m.requests[c].Add(1)
+		}
+		if time.Since(start) > time.Second {
+			m.slow.Add(1)
+		}
+	})
+}
+
+func (m *metrics) write(ctx context.Context, w io.Writer, a *app) {
+	fmt.Fprintln(w, "# HELP mamori_http_requests_total HTTP requests served, by status class.")
+	fmt.Fprintln(w, "# TYPE mamori_http_requests_total counter")
+	for c := 1; c < len(m.requests); c++ {
+		fmt.Fprintf(w, "mamori_http_requests_total{code=\"%dxx\"} %d\n", c, m.requests[c].Load())
+	}
+	fmt.Fprintln(w, "# HELP mamori_http_slow_requests_total HTTP requests that took over one second.")
+	fmt.Fprintln(w, "# TYPE mamori_http_slow_requests_total counter")
+	fmt.Fprintf(w, "mamori_http_slow_requests_total %d\n", m.slow.Load())
+	fmt.Fprintln(w, "# HELP mamori_outbox_messages Messages in the outbox by status (capped at 10000).")
+	fmt.Fprintln(w, "# TYPE mamori_outbox_messages gauge")
+	for _, s := range []string{mamori.OutboxPending, mamori.OutboxFailed} {
+		items, err := a.db.ListOutbox(ctx, s, 10000)
+		if err == nil {
+			fmt.Fprintf(w, "mamori_outbox_messages{status=%q} %d\n", s, len(items))
+		}
+	}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func manifest(args []string, stdout io.Writer, getenv func(string) string) error {
+	if len(args) == 0 || args[0] != "slack" {
+		return errors.New("usage: mamori manifest slack [-url https://your.host] [-socket] (Teams comes later)")
+	}
+	fs := flag.NewFlagSet("manifest", flag.ContinueOnError)
+	url := fs.String("url", "https://mamori.example.com", "the public base URL of `mamori serve` (HTTP mode)")
+	socket := fs.Bool("socket", false, "Socket Mode: no public URL needed")
+	name := fs.String("name", "Mamori", "the bot's display name")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	command := "/kasuhara"
+	if p := getenv("MAMORI_CONFIG"); p != "" {
+		cfg, err := loadConfig(p)
+		if err != nil {
+			return err
+		}
+		command = cfg.command
+	}
+	_, err := io.WriteString(stdout, slack.Manifest(command, *name, strings.TrimRight(*url, "/"), *socket))
+	return err
+}

@@ -1,0 +1,220 @@
+package flows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/mamori-oss/mamori"
+)
+
+// Sender delivers one outbox item on one platform. prev is where an
+// earlier message with the same Ref landed (update it in place), or nil.
+type Sender interface {
+	Send(ctx context.Context, item mamori.OutboxItem, prev *mamori.Posted) (mamori.Posted, error)
+}
+
+// JobRunner does one due job.
+type JobRunner interface {
+	RunJob(ctx context.Context, j mamori.Job) error
+}
+
+// Worker delivers the outbox and runs due jobs. Several workers (on
+// several replicas) may run at once: rows are claimed with a lease.
+type Worker struct {
+	Store   mamori.Store
+	Senders map[string]Sender // by platform
+	Jobs    JobRunner
+	Clock   mamori.Clock
+	Log     *slog.Logger
+	// Lease is how long a claimed row is ours (default 1 minute).
+	Lease time.Duration
+	// GiveUpAfter is how long a message is retried before it is marked
+	// failed (default 24 hours). GaveUp is then called, if set.
+	GiveUpAfter time.Duration
+	GaveUp      func(ctx context.Context, item mamori.OutboxItem, err error)
+	// Poll is how often the worker looks for due rows (default 1 s).
+	Poll time.Duration
+
+	kick chan struct{}
+}
+
+// Kick wakes the worker now. It never blocks.
+func (w *Worker) Kick() {
+	if w.kick == nil {
+		return
+	}
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Init prepares Kick; call it before the worker is shared.
+func (w *Worker) Init() *Worker {
+	w.kick = make(chan struct{}, 1)
+	return w
+}
+
+// Run works until ctx is done.
+func (w *Worker) Run(ctx context.Context) {
+	if w.kick == nil {
+		w.Init()
+	}
+	poll := w.Poll
+	if poll == 0 {
+		poll = time.Second
+	}
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		if _, err := w.Drain(ctx); err != nil && ctx.Err() == nil {
+			w.Log.Error("worker pass failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-w.kick:
+		}
+	}
+}
+
+// Drain runs due jobs and sends due messages until none is left that is
+// due now, and returns how many messages it sent.
+func (w *Worker) Drain(ctx context.Context) (int, error) {
+	sent := 0
+	for {
+		ran, err := w.runJobs(ctx)
+		if err != nil {
+			return sent, err
+		}
+		n, claimed, err := w.sendBatch(ctx)
+		sent += n
+		if err != nil {
+			return sent, err
+		}
+		if claimed == 0 && ran == 0 {
+			return sent, nil
+		}
+	}
+}
+
+func (w *Worker) lease() time.Duration {
+	if w.Lease == 0 {
+		return time.Minute
+	}
+	return w.Lease
+}
+
+func (w *Worker) runJobs(ctx context.Context) (int, error) {
+	if w.Jobs == nil {
+		return 0, nil
+	}
+	jobs, err := w.Store.ClaimJobs(ctx, w.Clock(), w.lease(), 32)
+	if err != nil {
+		return 0, fmt.Errorf("claim jobs: %w", err)
+	}
+	for _, j := range jobs {
+		if err := w.Jobs.RunJob(ctx, j); err != nil {
+			// The lease runs out and the job is claimed again later.
+			w.Log.Error("job failed", "kind", j.Kind, "id", j.ID, "attempts", j.Attempts, "err", err)
+			continue
+		}
+		if err := w.Store.DoneJob(ctx, j.ID, w.Clock()); err != nil {
+			return 0, fmt.Errorf("job done: %w", err)
+		}
+	}
+	return len(jobs), nil
+}
+
+// sendBatch claims due messages and sends them in order. When one to a
+// target fails, the later ones to the same target wait with it, so a
+// conversation never arrives out of order.
+func (w *Worker) sendBatch(ctx context.Context) (sent, claimed int, err error) {
+	items, err := w.Store.ClaimOutbox(ctx, w.Clock(), w.lease(), 32)
+	if err != nil {
+		return 0, 0, fmt.Errorf("claim outbox: %w", err)
+	}
+	blocked := map[mamori.Target]time.Time{}
+	for _, it := range items {
+		if next, ok := blocked[it.Target]; ok {
+			if err := w.Store.RetryOutbox(ctx, it.ID, next, "waiting for an earlier message", false); err != nil {
+				return sent, len(items), err
+			}
+			continue
+		}
+		next, err := w.send(ctx, it)
+		if err != nil {
+			return sent, len(items), err
+		}
+		if !next.IsZero() {
+			blocked[it.Target] = next
+			continue
+		}
+		sent++
+	}
+	return sent, len(items), nil
+}
+
+// send delivers one item. It returns when the target is next due if the
+// send failed, or the zero time.
+func (w *Worker) send(ctx context.Context, it mamori.OutboxItem) (time.Time, error) {
+	s, ok := w.Senders[it.Target.Platform]
+	if !ok {
+		err := &mamori.PermanentError{Err: fmt.Errorf("no sender for platform %q", it.Target.Platform)}
+		return w.failed(ctx, it, err)
+	}
+	var prev *mamori.Posted
+	if it.Message.Ref != "" {
+		p, err := w.Store.PostedRef(ctx, it.Message.Ref)
+		if err == nil {
+			prev = &p
+		} else if !errors.Is(err, mamori.ErrNotFound) {
+			return time.Time{}, err
+		}
+	}
+	posted, err := s.Send(ctx, it, prev)
+	if err != nil {
+		return w.failed(ctx, it, err)
+	}
+	return time.Time{}, w.Store.SentOutbox(ctx, it.ID, posted, w.Clock())
+}
+
+func (w *Worker) failed(ctx context.Context, it mamori.OutboxItem, sendErr error) (time.Time, error) {
+	now := w.Clock()
+	giveUpAfter := w.GiveUpAfter
+	if giveUpAfter == 0 {
+		giveUpAfter = 24 * time.Hour
+	}
+	var perm *mamori.PermanentError
+	var ra *mamori.RetryAfterError
+	next := now.Add(Backoff(it.Attempts))
+	if errors.As(sendErr, &ra) {
+		next = now.Add(ra.After)
+	}
+	giveUp := errors.As(sendErr, &perm) || next.Sub(it.Created) > giveUpAfter
+	w.Log.Warn("send failed", "id", it.ID, "platform", it.Target.Platform, "kind", it.Target.Kind,
+		"attempts", it.Attempts, "give_up", giveUp, "err", sendErr)
+	if err := w.Store.RetryOutbox(ctx, it.ID, next, sendErr.Error(), giveUp); err != nil {
+		return next, err
+	}
+	if giveUp && w.GaveUp != nil {
+		w.GaveUp(ctx, it, sendErr)
+	}
+	return next, nil
+}
+
+// Backoff is the wait before attempt n+1: exponential from 1 s, at most
+// 5 minutes, with up to 50% jitter so replicas do not retry in step.
+func Backoff(attempts int) time.Duration {
+	if attempts < 1 {
+		attempts = 1
+	}
+	d := time.Second << min(attempts-1, 9)
+	d = min(d, 5*time.Minute)
+	return d + time.Duration(rand.Int64N(int64(d/2)+1))
+}

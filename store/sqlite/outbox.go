@@ -1,0 +1,227 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/mamori-oss/mamori"
+)
+
+const outboxColumns = `id, key, target, sealed_message, lang, created, attempts, status, last_error`
+
+func (db *DB) scanOutbox(row interface{ Scan(...any) error }) (mamori.OutboxItem, error) {
+	var (
+		m       mamori.OutboxItem
+		target  string
+		msg     []byte
+		created int64
+	)
+	if err := row.Scan(&m.ID, &m.Key, &target, &msg, &m.Lang, &created, &m.Attempts, &m.Status, &m.LastErr); err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal([]byte(target), &m.Target); err != nil {
+		return m, fmt.Errorf("outbox %d target: %w", m.ID, err)
+	}
+	if err := openJSON(db.sealer, msg, outboxAAD(m.Key), &m.Message); err != nil {
+		return m, fmt.Errorf("outbox %d message: %w", m.ID, err)
+	}
+	m.Created = fromMillis(created)
+	return m, nil
+}
+
+func (db *DB) queryOutbox(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args ...any) ([]mamori.OutboxItem, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []mamori.OutboxItem
+	for rows.Next() {
+		m, err := db.scanOutbox(rows)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, m)
+	}
+	return items, rows.Err()
+}
+
+// ClaimOutbox leases up to limit pending items that are due at now and not
+// leased by another worker, oldest first.
+func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]mamori.OutboxItem, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var items []mamori.OutboxItem
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		items, err = db.queryOutbox(ctx, tx, `SELECT `+outboxColumns+` FROM outbox
+			WHERE status = 'pending' AND next_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
+			ORDER BY id LIMIT ?2`, millis(now), limit)
+		if err != nil {
+			return err
+		}
+		until := millis(now.Add(lease))
+		for i := range items {
+			_, err := tx.ExecContext(ctx, `UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE id = ?`, until, items[i].ID)
+			if err != nil {
+				return err
+			}
+			items[i].Attempts++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	return items, nil
+}
+
+// SentOutbox marks an item sent and, when its message has a Ref, records
+// where it was posted.
+func (db *DB) SentOutbox(ctx context.Context, id int64, p mamori.Posted, now time.Time) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		var ref string
+		if err := tx.QueryRowContext(ctx, `SELECT ref FROM outbox WHERE id = ?`, id).Scan(&ref); err != nil {
+			return notFound(err, fmt.Sprintf("outbox %d", id))
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'sent', sent_at = ?, lease_until = NULL WHERE id = ?`, millis(now), id)
+		if err != nil || ref == "" {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO posted_refs (ref, channel, ts) VALUES (?, ?, ?)
+			ON CONFLICT (ref) DO UPDATE SET channel = excluded.channel, ts = excluded.ts`, ref, p.Channel, p.TS)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sent outbox: %w", err)
+	}
+	return nil
+}
+
+// RetryOutbox releases an item's lease after a failed attempt, due again
+// at next, or marks it failed for good with giveUp. A sent item stays sent.
+func (db *DB) RetryOutbox(ctx context.Context, id int64, next time.Time, errText string, giveUp bool) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE outbox
+			SET next_at = ?, last_error = ?, lease_until = NULL,
+				status = CASE WHEN status = 'pending' AND ? THEN 'failed' ELSE status END
+			WHERE id = ?`, millis(next), errText, giveUp, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("outbox %d: %w", id, mamori.ErrNotFound)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("retry outbox: %w", err)
+	}
+	return nil
+}
+
+// PostedRef returns where the message with that Ref was last posted.
+func (db *DB) PostedRef(ctx context.Context, ref string) (mamori.Posted, error) {
+	var p mamori.Posted
+	err := db.ro.QueryRowContext(ctx, `SELECT channel, ts FROM posted_refs WHERE ref = ?`, ref).Scan(&p.Channel, &p.TS)
+	if err != nil {
+		return mamori.Posted{}, notFound(err, "posted ref")
+	}
+	return p, nil
+}
+
+// ListOutbox lists up to limit items with that status, oldest first.
+// A limit of 0 or less lists them all.
+func (db *DB) ListOutbox(ctx context.Context, status string, limit int) ([]mamori.OutboxItem, error) {
+	if limit <= 0 {
+		limit = -1 // no limit, in SQLite
+	}
+	items, err := db.queryOutbox(ctx, db.ro, `SELECT `+outboxColumns+` FROM outbox
+		WHERE status = ? ORDER BY id LIMIT ?`, status, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list outbox: %w", err)
+	}
+	return items, nil
+}
+
+// ClaimJobs leases up to limit pending jobs that are due at now and not
+// leased by another worker, earliest due first.
+func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]mamori.Job, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var jobs []mamori.Job
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id, key, kind, due, sealed_payload, attempts FROM jobs
+			WHERE status = 'pending' AND due <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
+			ORDER BY due, id LIMIT ?2`, millis(now), limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				j       mamori.Job
+				due     int64
+				payload []byte
+			)
+			if err := rows.Scan(&j.ID, &j.Key, &j.Kind, &due, &payload, &j.Attempts); err != nil {
+				return err
+			}
+			j.Due = fromMillis(due)
+			if payload != nil {
+				pt, err := db.sealer.Open(payload, jobAAD(j.Key))
+				if err != nil {
+					return fmt.Errorf("job %d payload: %w", j.ID, err)
+				}
+				j.Payload = json.RawMessage(pt)
+			}
+			jobs = append(jobs, j)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		until := millis(now.Add(lease))
+		for i := range jobs {
+			_, err := tx.ExecContext(ctx, `UPDATE jobs SET lease_until = ?, attempts = attempts + 1 WHERE id = ?`, until, jobs[i].ID)
+			if err != nil {
+				return err
+			}
+			jobs[i].Attempts++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim jobs: %w", err)
+	}
+	return jobs, nil
+}
+
+// DoneJob marks a pending job done. A job already done or canceled stays
+// as it is.
+func (db *DB) DoneJob(ctx context.Context, id int64, now time.Time) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		var status string
+		if err := tx.QueryRowContext(ctx, `SELECT status FROM jobs WHERE id = ?`, id).Scan(&status); err != nil {
+			return notFound(err, fmt.Sprintf("job %d", id))
+		}
+		if status != "pending" {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE jobs SET status = 'done', done_at = ?, lease_until = NULL WHERE id = ?`, millis(now), id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("done job: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,258 @@
+// Package sqlite implements mamori.Store on a SQLite database file.
+//
+// It is the store for a single server: one file, written through one
+// connection in BEGIN IMMEDIATE transactions and read through a separate
+// read-only pool, in WAL mode with synchronous=FULL so a commit survives
+// a power cut. Migrations are embedded and run by goose on Open.
+//
+// Confidential data — conversations, case answers, outgoing messages and
+// job payloads — is sealed with package seal before it is written, each
+// blob bound to its row; the remaining columns hold no confidential text.
+// All times are stored as UTC unix milliseconds.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+	"github.com/pressly/goose/v3"
+
+	"github.com/mamori-oss/mamori"
+	"github.com/mamori-oss/mamori/store/seal"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// busyTimeout is how long a writer waits for another process's write
+// transaction (a backup, a second instance during a deploy) to finish.
+const busyTimeout = 5 * time.Second
+
+// DB is a Mamori store in one SQLite file.
+type DB struct {
+	rw     *sql.DB // one connection: SQLite has one writer anyway
+	ro     *sql.DB // read-only, for View and listings
+	sealer *seal.Sealer
+	log    *slog.Logger
+	path   string
+}
+
+var _ mamori.Store = (*DB)(nil)
+
+// Open opens or creates the database file at path, creating its directory
+// if needed, and migrates it to the current schema. The file is created
+// readable only by its owner. sealer seals confidential data; opening an
+// existing database with another key succeeds, but reading sealed data
+// then fails. log may be nil.
+func Open(ctx context.Context, path string, sealer *seal.Sealer, log *slog.Logger) (*DB, error) {
+	if sealer == nil {
+		return nil, errors.New("sqlite: no sealer")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if path == "" || path == ":memory:" {
+		return nil, errors.New("sqlite: need a database file path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	if err := createFile(abs); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+
+	db := &DB{sealer: sealer, log: log, path: abs}
+	uri := "file:" + (&url.URL{Path: abs}).EscapedPath()
+	db.rw, err = sql.Open("sqlite3", uri+"?"+url.Values{
+		"_journal_mode": {"WAL"},
+		"_txlock":       {"immediate"},
+		"_busy_timeout": {fmt.Sprint(busyTimeout.Milliseconds())},
+		"_foreign_keys": {"on"},
+		"_synchronous":  {"FULL"},
+	}.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	db.rw.SetMaxOpenConns(1)
+	db.rw.SetConnMaxLifetime(0)
+	db.rw.SetConnMaxIdleTime(0)
+
+	if err := db.setup(ctx); err != nil {
+		db.rw.Close()
+		return nil, err
+	}
+
+	// The read pool opens after the migrations so the file is in WAL mode
+	// and has its schema.
+	db.ro, err = sql.Open("sqlite3", uri+"?"+url.Values{
+		"mode":          {"ro"},
+		"_busy_timeout": {fmt.Sprint(busyTimeout.Milliseconds())},
+		"_foreign_keys": {"on"},
+	}.Encode())
+	if err == nil {
+		err = db.ro.PingContext(ctx)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open read pool: %w", err)
+	}
+	return db, nil
+}
+
+// createFile creates an empty database file with owner-only permissions,
+// which SQLite's WAL and shared-memory files then inherit.
+func createFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+func (db *DB) setup(ctx context.Context) error {
+	var mode string
+	if err := db.rw.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", db.path, err)
+	}
+	if mode != "wal" {
+		return fmt.Errorf("sqlite: open %s: journal mode is %q, want wal", db.path, mode)
+	}
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db.rw, fsys)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate %s: %w", db.path, err)
+	}
+	for _, r := range results {
+		db.log.Info("sqlite: migrated", "path", db.path, "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
+	}
+	return nil
+}
+
+// Close closes the database. It may be called more than once.
+func (db *DB) Close() error {
+	var err error
+	if db.ro != nil {
+		err = db.ro.Close()
+	}
+	if cerr := db.rw.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Update runs fn in one BEGIN IMMEDIATE transaction, committing it if fn
+// returns nil and rolling it back otherwise; fn's error is returned as it
+// is. A panic in fn rolls back too, and goes on panicking.
+func (db *DB) Update(ctx context.Context, fn func(mamori.Tx) error) error {
+	return db.run(ctx, db.rw, fn)
+}
+
+// View runs fn in a read-only transaction that sees one snapshot.
+// Writes inside fn fail.
+func (db *DB) View(ctx context.Context, fn func(mamori.Tx) error) error {
+	return db.run(ctx, db.ro, fn)
+}
+
+func (db *DB) run(ctx context.Context, pool *sql.DB, fn func(mamori.Tx) error) (err error) {
+	sqlTx, err := pool.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+				db.log.Error("sqlite: rollback", "err", rerr)
+			}
+		}
+	}()
+	if err := fn(&tx{ctx: ctx, tx: sqlTx, sealer: db.sealer}); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	committed = true
+	return nil
+}
+
+// write runs fn in a write transaction, for the Outbox and Jobs methods.
+func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	sqlTx, err := db.rw.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	if err := fn(sqlTx); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// Backup writes a consistent copy of the database to dest with VACUUM INTO,
+// without stopping writers. dest must not exist; it is created readable
+// only by its owner. The copy holds the same sealed blobs, so it needs the
+// same key to be read.
+func (db *DB) Backup(ctx context.Context, dest string) error {
+	f, err := os.OpenFile(dest, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("sqlite: backup: %w", err)
+	}
+	f.Close()
+	// VACUUM INTO accepts an existing empty file, keeping its permissions.
+	if _, err := db.ro.ExecContext(ctx, "VACUUM INTO ?", dest); err != nil {
+		os.Remove(dest)
+		return fmt.Errorf("sqlite: backup to %s: %w", dest, err)
+	}
+	return nil
+}
+
+// millis is how times are stored: UTC unix milliseconds, which sort and
+// compare as numbers.
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// notFound maps sql.ErrNoRows to mamori.ErrNotFound.
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, mamori.ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
+func isUnique(err error) bool {
+	var e sqlite3.Error
+	if errors.As(err, &e) {
+		return e.ExtendedCode == sqlite3.ErrConstraintUnique || e.ExtendedCode == sqlite3.ErrConstraintPrimaryKey
+	}
+	return false
+}

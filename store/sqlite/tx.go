@@ -1,0 +1,281 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/mamori-oss/mamori"
+	"github.com/mamori-oss/mamori/store/seal"
+)
+
+// tx is a mamori.Tx in one SQLite transaction.
+type tx struct {
+	ctx    context.Context
+	tx     *sql.Tx
+	sealer *seal.Sealer
+}
+
+var _ mamori.Tx = (*tx)(nil)
+
+// AAD prefixes bind sealed blobs to their rows.
+func convAAD(userKey string) []byte { return []byte("conv:" + userKey) }
+func caseAAD(number string) []byte   { return []byte("case:" + number) }
+func outboxAAD(key string) []byte    { return []byte("outbox:" + key) }
+func jobAAD(key string) []byte       { return []byte("job:" + key) }
+
+// sealJSON marshals v and seals it.
+func (t *tx) sealJSON(v any, aad []byte) ([]byte, error) {
+	return sealJSON(t.sealer, v, aad)
+}
+
+func sealJSON(s *seal.Sealer, v any, aad []byte) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return s.Seal(b, aad), nil
+}
+
+func openJSON(s *seal.Sealer, sealed []byte, aad []byte, v any) error {
+	b, err := s.Open(sealed, aad)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+func (t *tx) Seen(key string, at time.Time) (bool, error) {
+	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO seen (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, key, millis(at))
+	if err != nil {
+		return false, fmt.Errorf("seen: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("seen: %w", err)
+	}
+	return n == 1, nil
+}
+
+func (t *tx) Conversation(userKey string) (mamori.Conversation, error) {
+	var sealed []byte
+	err := t.tx.QueryRowContext(t.ctx, `SELECT sealed_state FROM conversations WHERE user_key = ?`, userKey).Scan(&sealed)
+	if err != nil {
+		return mamori.Conversation{}, notFound(err, "conversation")
+	}
+	var c mamori.Conversation
+	if err := openJSON(t.sealer, sealed, convAAD(userKey), &c); err != nil {
+		return mamori.Conversation{}, fmt.Errorf("conversation %s: %w", userKey, err)
+	}
+	return c, nil
+}
+
+func (t *tx) PutConversation(c mamori.Conversation) error {
+	if c.User.ID == "" {
+		return fmt.Errorf("put conversation: no user: %w", mamori.ErrInvalid)
+	}
+	key := c.User.Key()
+	sealed, err := t.sealJSON(c, convAAD(key))
+	if err != nil {
+		return fmt.Errorf("put conversation: %w", err)
+	}
+	_, err = t.tx.ExecContext(t.ctx, `
+		INSERT INTO conversations (user_key, sealed_state, updated) VALUES (?, ?, ?)
+		ON CONFLICT (user_key) DO UPDATE SET sealed_state = excluded.sealed_state, updated = excluded.updated`,
+		key, sealed, millis(c.Updated))
+	if err != nil {
+		return fmt.Errorf("put conversation: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) DeleteConversation(userKey string) error {
+	if _, err := t.tx.ExecContext(t.ctx, `DELETE FROM conversations WHERE user_key = ?`, userKey); err != nil {
+		return fmt.Errorf("delete conversation: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) NextNumber(kind string, year int) (int, error) {
+	var n int
+	err := t.tx.QueryRowContext(t.ctx, `
+		INSERT INTO case_numbers (kind, year, last_number) VALUES (?, ?, 1)
+		ON CONFLICT (kind, year) DO UPDATE SET last_number = last_number + 1
+		RETURNING last_number`, kind, year).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("next number: %w", err)
+	}
+	return n, nil
+}
+
+func (t *tx) InsertCase(c mamori.Case) error {
+	if c.Number == "" {
+		return fmt.Errorf("insert case: no number: %w", mamori.ErrInvalid)
+	}
+	reporter, err := json.Marshal(c.Reporter)
+	if err != nil {
+		return fmt.Errorf("insert case: %w", err)
+	}
+	behaviours, err := json.Marshal(c.Behaviours)
+	if err != nil {
+		return fmt.Errorf("insert case: %w", err)
+	}
+	answers, err := t.sealJSON(c.Answers, caseAAD(c.Number))
+	if err != nil {
+		return fmt.Errorf("insert case: %w", err)
+	}
+	_, err = t.tx.ExecContext(t.ctx, `
+		INSERT INTO cases (number, kind, reporter_key, reporter, department, route, channel,
+			status, urgency, suggestion, crime, behaviours, created, sealed_answers)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.Number, c.Kind, c.Reporter.Key(), string(reporter), c.Department, c.Route, c.Channel,
+		c.Status, c.Urgency, c.Suggestion, c.Crime, string(behaviours), millis(c.Created), answers)
+	if isUnique(err) {
+		return fmt.Errorf("insert case %s: %w", c.Number, mamori.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("insert case %s: %w", c.Number, err)
+	}
+	return nil
+}
+
+const caseColumns = `number, kind, reporter, department, route, channel, status,
+	urgency, suggestion, crime, behaviours, created, sealed_answers`
+
+func (t *tx) scanCase(row interface{ Scan(...any) error }) (mamori.Case, error) {
+	var (
+		c                    mamori.Case
+		reporter, behaviours string
+		created              int64
+		answers              []byte
+	)
+	err := row.Scan(&c.Number, &c.Kind, &reporter, &c.Department, &c.Route, &c.Channel, &c.Status,
+		&c.Urgency, &c.Suggestion, &c.Crime, &behaviours, &created, &answers)
+	if err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal([]byte(reporter), &c.Reporter); err != nil {
+		return c, fmt.Errorf("case %s reporter: %w", c.Number, err)
+	}
+	if err := json.Unmarshal([]byte(behaviours), &c.Behaviours); err != nil {
+		return c, fmt.Errorf("case %s behaviours: %w", c.Number, err)
+	}
+	c.Created = fromMillis(created)
+	if err := openJSON(t.sealer, answers, caseAAD(c.Number), &c.Answers); err != nil {
+		return c, fmt.Errorf("case %s answers: %w", c.Number, err)
+	}
+	return c, nil
+}
+
+func (t *tx) Case(number string) (mamori.Case, error) {
+	row := t.tx.QueryRowContext(t.ctx, `SELECT `+caseColumns+` FROM cases WHERE number = ?`, number)
+	c, err := t.scanCase(row)
+	if err != nil {
+		return mamori.Case{}, notFound(err, "case "+number)
+	}
+	return c, nil
+}
+
+func (t *tx) CasesOf(userKey string) ([]mamori.Case, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+caseColumns+` FROM cases
+		WHERE reporter_key = ? ORDER BY created DESC, id DESC`, userKey)
+	if err != nil {
+		return nil, fmt.Errorf("cases of: %w", err)
+	}
+	defer rows.Close()
+	var cases []mamori.Case
+	for rows.Next() {
+		c, err := t.scanCase(rows)
+		if err != nil {
+			return nil, fmt.Errorf("cases of: %w", err)
+		}
+		cases = append(cases, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cases of: %w", err)
+	}
+	return cases, nil
+}
+
+func (t *tx) Enqueue(m mamori.OutboxItem) error {
+	if m.Key == "" {
+		return fmt.Errorf("enqueue: no key: %w", mamori.ErrInvalid)
+	}
+	target, err := json.Marshal(m.Target)
+	if err != nil {
+		return fmt.Errorf("enqueue: %w", err)
+	}
+	msg, err := t.sealJSON(m.Message, outboxAAD(m.Key))
+	if err != nil {
+		return fmt.Errorf("enqueue: %w", err)
+	}
+	// An item is due as soon as it is created.
+	_, err = t.tx.ExecContext(t.ctx, `
+		INSERT INTO outbox (key, target, ref, sealed_message, lang, status, next_at, created)
+		VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)
+		ON CONFLICT (key) DO NOTHING`,
+		m.Key, string(target), m.Message.Ref, msg, string(m.Lang), millis(m.Created), millis(m.Created))
+	if err != nil {
+		return fmt.Errorf("enqueue: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) Schedule(j mamori.Job) error {
+	if j.Key == "" {
+		return fmt.Errorf("schedule: no key: %w", mamori.ErrInvalid)
+	}
+	var payload []byte
+	if len(j.Payload) > 0 {
+		payload = t.sealer.Seal(j.Payload, jobAAD(j.Key))
+	}
+	// The partial unique index on pending keys turns a second pending job
+	// with the same key into a no-op.
+	_, err := t.tx.ExecContext(t.ctx, `
+		INSERT INTO jobs (key, kind, due, sealed_payload, status) VALUES (?, ?, ?, ?, 'pending')
+		ON CONFLICT DO NOTHING`,
+		j.Key, j.Kind, millis(j.Due), payload)
+	if err != nil {
+		return fmt.Errorf("schedule: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) CancelJobs(key string) error {
+	_, err := t.tx.ExecContext(t.ctx, `UPDATE jobs SET status = 'canceled', lease_until = NULL
+		WHERE key = ? AND status = 'pending'`, key)
+	if err != nil {
+		return fmt.Errorf("cancel jobs: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) Audit(e mamori.AuditEntry) error {
+	var (
+		lastID int64
+		prev   string
+	)
+	err := t.tx.QueryRowContext(t.ctx, `SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1`).Scan(&lastID, &prev)
+	if err != nil && err != sql.ErrNoRows {
+		return fmt.Errorf("audit: %w", err)
+	}
+	r := auditRow{
+		ID:      lastID + 1,
+		At:      millis(e.At),
+		Actor:   e.Actor,
+		Action:  e.Action,
+		Subject: e.Subject,
+		Detail:  e.Detail,
+		Prev:    prev,
+	}
+	_, err = t.tx.ExecContext(t.ctx, `
+		INSERT INTO audit (id, at, actor, action, subject, detail, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.At, r.Actor, r.Action, r.Subject, r.Detail, r.Prev, r.hash())
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,968 @@
+// Package storetest is the conformance suite every mamori.Store
+// implementation runs, so the backends behave alike: each backend's tests
+// call Run with a function opening a new, empty store.
+//
+// Times given to the store are whole milliseconds in UTC; a store must keep
+// at least that precision and return equal instants.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/mamori-oss/mamori"
+)
+
+// Run runs the suite. open returns a new, empty store for one subtest;
+// Run closes it when the subtest ends.
+func Run(t *testing.T, open func(t *testing.T) mamori.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s mamori.Store)
+	}{
+		{"Seen", testSeen},
+		{"Conversation", testConversation},
+		{"NextNumber", testNextNumber},
+		{"NextNumberConcurrent", testNextNumberConcurrent},
+		{"Cases", testCases},
+		{"Rollback", testRollback},
+		{"View", testView},
+		{"Enqueue", testEnqueue},
+		{"ClaimOutbox", testClaimOutbox},
+		{"ClaimOutboxExclusive", testClaimOutboxExclusive},
+		{"RetryOutbox", testRetryOutbox},
+		{"SentOutbox", testSentOutbox},
+		{"ListOutbox", testListOutbox},
+		{"Schedule", testSchedule},
+		{"CancelJobs", testCancelJobs},
+		{"ClaimJobs", testClaimJobs},
+		{"DoneJob", testDoneJob},
+		{"Audit", testAudit},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() {
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			tt.fn(t, s)
+		})
+	}
+}
+
+// t0 is the suite's "now": whole milliseconds, UTC.
+var t0 = time.Date(2026, 4, 1, 9, 30, 0, 123_000_000, time.UTC)
+
+// MustUpdate runs fn in an Update and fails the test on error.
+func MustUpdate(tb testing.TB, s mamori.Store, fn func(mamori.Tx) error) {
+	tb.Helper()
+	if err := s.Update(context.Background(), fn); err != nil {
+		tb.Fatalf("Update: %v", err)
+	}
+}
+
+// MustView runs fn in a View and fails the test on error.
+func MustView(tb testing.TB, s mamori.Store, fn func(mamori.Tx) error) {
+	tb.Helper()
+	if err := s.View(context.Background(), fn); err != nil {
+		tb.Fatalf("View: %v", err)
+	}
+}
+
+// Users, conversations, cases and messages the tests store.
+
+var alice = mamori.User{Platform: mamori.PlatformSlack, ID: "U01ALICE", Name: "山田 花子", Email: "hanako@example.com", Lang: mamori.JA}
+
+var bob = mamori.User{Platform: mamori.PlatformTeams, ID: "29:bob", Name: "Bob", Lang: mamori.EN}
+
+// Answers returns answers with every field set, confidential ones included.
+func Answers() mamori.Answers {
+	return mamori.Answers{
+		Safety:     "safe",
+		ForWhom:    "self",
+		Department: "sales",
+		When:       "2026-03-31 15:00",
+		Channel:    "phone",
+		Place:      "本店 2F",
+		Customer:   "顧客 太郎",
+		Demand:     "返金",
+		Fault:      "no",
+		Behaviours: []string{"shouting", "threats"},
+		Narrative:  "秘密のナラティブ",
+		Words:      "お前を許さない",
+		Duration:   "30m",
+		Repeat:     "yes",
+		Witnesses:  "佐藤",
+		Evidence:   "recording",
+		Files:      []mamori.File{{ID: "F1", Name: "call.m4a", URL: "https://files.example/F1"}},
+		Wellbeing:  "hard",
+		Talk:       "yes",
+		Route:      mamori.RouteDepartment,
+	}
+}
+
+func conversation(u mamori.User) mamori.Conversation {
+	return mamori.Conversation{
+		User:      u,
+		Flow:      mamori.FlowReport,
+		Step:      "narrative",
+		History:   []string{"safety", "for_whom"},
+		Editing:   true,
+		Answers:   Answers(),
+		AlertSent: true,
+		Started:   t0,
+		Updated:   t0.Add(time.Minute),
+	}
+}
+
+func newCase(number string, u mamori.User, created time.Time) mamori.Case {
+	return mamori.Case{
+		Number:     number,
+		Kind:       mamori.KindReport,
+		Reporter:   u,
+		Department: "sales",
+		Route:      mamori.RouteDepartment,
+		Channel:    "C0SUPERVISORS",
+		Status:     mamori.StatusNew,
+		Urgency:    mamori.UrgencyHigh,
+		Suggestion: mamori.SuggestKasuhara,
+		Crime:      true,
+		Behaviours: []string{"shouting", "threats"},
+		Created:    created,
+		Answers:    Answers(),
+	}
+}
+
+func message(ref string) mamori.Message {
+	return mamori.Message{
+		Ref:    ref,
+		Header: "確認",
+		Text:   "秘密のナラティブ",
+		Fields: []mamori.Field{{Label: "顧客", Value: "顧客 太郎"}},
+		Step:   "summary",
+		Choices: []mamori.Choice{
+			{Value: "submit", Label: "送信", Style: mamori.StylePrimary},
+			{Value: "cancel", Label: "取消", Style: mamori.StyleDanger},
+		},
+		Multi: &mamori.Multi{
+			Options:  []mamori.Choice{{Value: "a", Label: "A"}, {Value: "b", Label: "B"}},
+			Selected: []string{"a"},
+			Submit:   mamori.Choice{Value: "ok", Label: "OK"},
+		},
+		Prompt:   "入力してください",
+		Controls: []mamori.Choice{{Value: "back", Label: "戻る"}},
+		Note:     "note",
+		Urgent:   true,
+	}
+}
+
+func item(key string, created time.Time) mamori.OutboxItem {
+	return mamori.OutboxItem{
+		Key:     key,
+		Target:  mamori.Target{Platform: mamori.PlatformSlack, Kind: mamori.TargetUser, ID: "U01ALICE"},
+		Message: message(""),
+		Lang:    mamori.JA,
+		Created: created,
+	}
+}
+
+func enqueue(tb testing.TB, s mamori.Store, items ...mamori.OutboxItem) {
+	tb.Helper()
+	MustUpdate(tb, s, func(tx mamori.Tx) error {
+		for _, m := range items {
+			if err := tx.Enqueue(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func schedule(tb testing.TB, s mamori.Store, jobs ...mamori.Job) {
+	tb.Helper()
+	MustUpdate(tb, s, func(tx mamori.Tx) error {
+		for _, j := range jobs {
+			if err := tx.Schedule(j); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func claimOutbox(tb testing.TB, s mamori.Store, now time.Time, lease time.Duration, limit int) []mamori.OutboxItem {
+	tb.Helper()
+	items, err := s.ClaimOutbox(context.Background(), now, lease, limit)
+	if err != nil {
+		tb.Fatalf("ClaimOutbox: %v", err)
+	}
+	return items
+}
+
+func claimJobs(tb testing.TB, s mamori.Store, now time.Time, lease time.Duration, limit int) []mamori.Job {
+	tb.Helper()
+	jobs, err := s.ClaimJobs(context.Background(), now, lease, limit)
+	if err != nil {
+		tb.Fatalf("ClaimJobs: %v", err)
+	}
+	return jobs
+}
+
+func keys(items []mamori.OutboxItem) []string {
+	var ks []string
+	for _, m := range items {
+		ks = append(ks, m.Key)
+	}
+	return ks
+}
+
+func jobKeys(jobs []mamori.Job) []string {
+	var ks []string
+	for _, j := range jobs {
+		ks = append(ks, j.Key)
+	}
+	return ks
+}
+
+// ignoreID leaves out store-assigned ids.
+var ignoreID = cmpopts.IgnoreFields(mamori.OutboxItem{}, "ID")
+
+func testSeen(t *testing.T, s mamori.Store) {
+	MustUpdate(t, s, func(tx mamori.Tx) error {
+		for i, want := range []bool{true, false} {
+			fresh, err := tx.Seen("Ev01", t0)
+			if err != nil {
+				return err
+			}
+			if fresh != want {
+				t.Errorf("Seen(Ev01) #%d = %v, want %v", i+1, fresh, want)
+			}
+		}
+		return nil
+	})
+	// Across transactions too, and other keys are fresh.
+	MustUpdate(t, s, func(tx mamori.Tx) error {
+		for _, c := range []struct {
+			key  string
+			want bool
+		}{{"Ev01", false}, {"Ev02", true}, {"Ev02", false}} {
+			fresh, err := tx.Seen(c.key, t0.Add(time.Second))
+			if err != nil {
+				return err
+			}
+			if fresh != c.want {
+				t.Errorf("Seen(%s) = %v, want %v", c.key, fresh, c.want)
+			}
+		}
+		return nil
+	})
+}
+
+func testConversation(t *testing.T, s mamori.Store) {
+	want := conversation(alice)
+	MustUpdate(t, s, func(tx mamori.Tx) error {
+		if _, err := tx.Conversation(alice.Key()); !errors.Is(err, mamori.ErrNotFound) {
+			t.Errorf("Conversation before Put: err = %v, want ErrNotFound", err)
+		}
+		return tx.PutConversation(want)
+	})
+	MustView(t, s, func(tx mamori.Tx) error {
+		got, err := tx.Conversation(alice.Key())
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Conversation round trip (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+
+	// Put replaces; other users are separate.
+	next := want
+	next.Step = "summary"
+	next.Answers.Narrative = "書き直したナラティブ"
+	next.Updated = t0.Add(2 * time.Minute)
+	other := conversation(bob)
+	other.Flow = mamori.FlowConsult
+	MustUpdate(t, s, func(tx mamori.Tx) error {
+		if err := tx.PutConversation(next); err != nil {
+			return err
+		}
+		return tx.PutConversation(other)
+	})
+	MustView(t, s, func(tx mamori.Tx) error {
+		for _, w := range []mamori.Conversation{next, other} {
+			got, err := tx.Conversation(w.User.Key())
+			if err != nil {
+				return err
+			}
+			if diff := cmp.Diff(w, got); diff != "" {
+				t.Errorf("Conversation(%s) (-want +got):\n%s", w.User.Key(), diff)
+			}
+		}
+		return nil
+	})
+
+	MustUpdate(t, s, func(tx mamori.Tx) error {
+		if err := tx.DeleteConversation(alice.Key()); err != nil {
+			return err
+		}
+		// Deleting what is not there is not an error.
+		return tx.DeleteConversation("slack:UNKNOWN")
+	})
+	MustView(t, s, func(tx mamori.Tx) error {
+		if _, err := tx.Conversation(alice.Key()); !errors.Is(err, mamori.ErrNotFound) {
+			t.Errorf("Conversation after Delete: err = %v, want ErrNotFound", err)
+		}
+		if _, err := tx.Conversation(bob.Key()); err != nil {
+			t.Errorf("Conversation(bob) after deleting alice's: %v", err)
+		}
+		return nil
+	})
+}
+
+func testNextNumber(t *testing.T, s mamori.Store) {
+	steps := []struct {
+		kind string
+		year int
+		want int
+	}{
+		{mamori.KindReport, 2026, 1},
+		{mamori.KindReport, 2026, 2},
+		{mamori.KindConsult, 2026, 1},
+		{mamori.KindReport, 2027, 1},
+		{mamori.KindReport, 2026, 3},
+		{mamori.KindConsult, 2026, 2},
+		{mamori.KindReport, 2027, 2},
+	}
+	for _, st := range steps {
+		MustUpdate(t, s, func(tx mamori.Tx) error {
+			got, err := tx.NextNumber(st.kind, st.year)
+			if err != nil {
+				return err
+			}
+			if got != st.want {
+				t.Errorf("NextNumber(%s, %d) = %d, want %d", st.kind, st.year, got, st.want)
+			}
+			return nil
+		})
+	}
+	// Several in one transaction.
+	MustUpdate(t, s, func(tx mamori.Tx) error {
+		for want := 4; want <= 6; want++ {
+			got, err := tx.NextNumber(mamori.KindReport, 2026)
+			if err != nil {
+				return err
+			}
+			if got != want {
+				t.Errorf("NextNumber in one tx = %d, want %d", got, want)
+			}
+		}
+		return nil
+	})
+}
+
+func testNextNumberConcurrent(t *testing.T, s mamori.Store) {
+	const workers, each = 4, 10
+	var (
+		mu   sync.Mutex
+		got  []int
+		wg   sync.WaitGroup
+		errs = make(chan error, workers)
+	)
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				err := s.Update(context.Background(), func(tx mamori.Tx) error {
+					n, err := tx.NextNumber(mamori.KindReport, 2026)
+					if err != nil {
+						return err
+					}
+					mu.Lock()
+					got = append(got, n)
+					mu.Unlock()
+					return nil
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("Update: %v", err)
+	}
+	sort.Ints(got)
+	var want []int
+	for i := 1; i <= workers*each; i++ {
+		want = append(want, i)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("numbers from concurrent updates (-want +got):\n%s", diff)
+	}
+}
+
+func testCases(t *testing.T, s mamori.Store) {
+	c1 := newCase("KH-2026-0001", alice, t0)
+	c2 := newCase("SD-2026-0001", alice, t0.Add(time.Hour))
+	c2.Kind = mamori.KindConsult
+	c2.Status = mamori.StatusOpen
+	c2.Route = mamori.RouteHR
+	c2.Crime = false
+	c2.Behaviours = nil
+	c2.Answers = mamori.Answers{Worry: "相談内容", Contact: "yes"}
+	c3 := newCase("KH-2026-0002", alice, t0.Add(2*time.Hour))
+	c3.Department = ""
+	cb := newCase("KH-2026-0003", bob, t0.Add(30*time.Minute))
+
+	MustUpdate(t, s, func(tx mamori.Tx) error {
+		if _, err := tx.Case("KH-2026-0001"); !errors.Is(err, mamori.ErrNotFound) {
+			t.Errorf("Case before insert: err = %v, want ErrNotFound", err)
+		}
+		for _, c := range []mamori.Case{c1, c2, c3, cb} {
+			if err := tx.InsertCase(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+
+	MustView(t, s, func(tx mamori.Tx) error {
+		for _, want := range []mamori.Case{c1, c2, c3, cb} {
+			got, err := tx.Case(want.Number)
+			if err != nil {
+				return err
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Case(%s) (-want +got):\n%s", want.Number, diff)
+			}
+		}
+		if _, err := tx.Case("KH-2026-9999"); !errors.Is(err, mamori.ErrNotFound) {
+			t.Errorf("Case(unknown): err = %v, want ErrNotFound", err)
+		}
+
+		got, err := tx.CasesOf(alice.Key())
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff([]mamori.Case{c3, c2, c1}, got); diff != "" {
+			t.Errorf("CasesOf(alice), want newest first (-want +got):\n%s", diff)
+		}
+		got, err = tx.CasesOf(bob.Key())
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff([]mamori.Case{cb}, got); diff != "" {
+			t.Errorf("CasesOf(bob) (-want +got):\n%s", diff)
+		}
+		got, err = tx.CasesOf("slack:UNKNOWN")
+		if err != nil {
+			return err
+		}
+		if len(got) != 0 {
+			t.Errorf("CasesOf(unknown) = %d cases, want none", len(got))
+		}
+		return nil
+	})
+
+	// A duplicate number is a conflict, and the first case stays.
+	dup := newCase("KH-2026-0001", bob, t0.Add(3*time.Hour))
+	err := s.Update(context.Background(), func(tx mamori.Tx) error { return tx.InsertCase(dup) })
+	if !errors.Is(err, mamori.ErrConflict) {
+		t.Errorf("InsertCase(duplicate): err = %v, want ErrConflict", err)
+	}
+	MustView(t, s, func(tx mamori.Tx) error {
+		got, err := tx.Case("KH-2026-0001")
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(c1, got); diff != "" {
+			t.Errorf("Case after duplicate insert (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+}
+
+func testRollback(t *testing.T, s mamori.Store) {
+	errBoom := errors.New("boom")
+	err := s.Update(context.Background(), func(tx mamori.Tx) error {
+		if _, err := tx.Seen("Ev01", t0); err != nil {
+			return err
+		}
+		if err := tx.PutConversation(conversation(alice)); err != nil {
+			return err
+		}
+		if _, err := tx.NextNumber(mamori.KindReport, 2026); err != nil {
+			return err
+		}
+		if err := tx.InsertCase(newCase("KH-2026-0001", alice, t0)); err != nil {
+			return err
+		}
+		if err := tx.Enqueue(item("m1", t0)); err != nil {
+			return err
+		}
+		if err := tx.Schedule(mamori.Job{Key: "j1", Kind: "remind", Due: t0}); err != nil {
+			return err
+		}
+		if err := tx.Audit(mamori.AuditEntry{At: t0, Actor: "system", Action: "case.submitted", Subject: "KH-2026-0001"}); err != nil {
+			return err
+		}
+		return fmt.Errorf("wrapped: %w", errBoom)
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("Update returned %v, want fn's error", err)
+	}
+
+	MustUpdate(t, s, func(tx mamori.Tx) error {
+		if fresh, err := tx.Seen("Ev01", t0); err != nil || !fresh {
+			t.Errorf("Seen after rollback = %v, %v; want fresh", fresh, err)
+		}
+		if _, err := tx.Conversation(alice.Key()); !errors.Is(err, mamori.ErrNotFound) {
+			t.Errorf("Conversation after rollback: err = %v, want ErrNotFound", err)
+		}
+		if n, err := tx.NextNumber(mamori.KindReport, 2026); err != nil || n != 1 {
+			t.Errorf("NextNumber after rollback = %d, %v; want 1", n, err)
+		}
+		if _, err := tx.Case("KH-2026-0001"); !errors.Is(err, mamori.ErrNotFound) {
+			t.Errorf("Case after rollback: err = %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	if items := claimOutbox(t, s, t0.Add(time.Hour), time.Minute, 10); len(items) != 0 {
+		t.Errorf("ClaimOutbox after rollback = %v, want none", keys(items))
+	}
+	if jobs := claimJobs(t, s, t0.Add(time.Hour), time.Minute, 10); len(jobs) != 0 {
+		t.Errorf("ClaimJobs after rollback = %v, want none", jobKeys(jobs))
+	}
+}
+
+func testView(t *testing.T, s mamori.Store) {
+	MustUpdate(t, s, func(tx mamori.Tx) error { return tx.PutConversation(conversation(alice)) })
+	MustView(t, s, func(tx mamori.Tx) error {
+		_, err := tx.Conversation(alice.Key())
+		return err
+	})
+	errBoom := errors.New("boom")
+	if err := s.View(context.Background(), func(tx mamori.Tx) error { return errBoom }); !errors.Is(err, errBoom) {
+		t.Errorf("View returned %v, want fn's error", err)
+	}
+	// A View cannot write.
+	err := s.View(context.Background(), func(tx mamori.Tx) error { return tx.Enqueue(item("m1", t0)) })
+	if err == nil {
+		t.Errorf("Enqueue in a View succeeded, want an error")
+	}
+	if items := claimOutbox(t, s, t0.Add(time.Hour), time.Minute, 10); len(items) != 0 {
+		t.Errorf("ClaimOutbox after Enqueue in View = %v, want none", keys(items))
+	}
+}
+
+func testEnqueue(t *testing.T, s mamori.Store) {
+	first := item("reply:Ev01", t0)
+	enqueue(t, s, first)
+	// The same key again, with another message, is ignored.
+	again := item("reply:Ev01", t0.Add(time.Second))
+	again.Message = mamori.Message{Text: "other"}
+	enqueue(t, s, again)
+
+	got := claimOutbox(t, s, t0.Add(time.Minute), time.Minute, 10)
+	want := first
+	want.Status = mamori.OutboxPending
+	want.Attempts = 1
+	if diff := cmp.Diff([]mamori.OutboxItem{want}, got, ignoreID); diff != "" {
+		t.Errorf("claimed after enqueueing a key twice (-want +got):\n%s", diff)
+	}
+	if len(got) == 1 && got[0].ID == 0 {
+		t.Errorf("claimed item has no ID")
+	}
+
+	if err := s.Update(context.Background(), func(tx mamori.Tx) error { return tx.Enqueue(item("", t0)) }); !errors.Is(err, mamori.ErrInvalid) {
+		t.Errorf("Enqueue without key: err = %v, want ErrInvalid", err)
+	}
+}
+
+func testClaimOutbox(t *testing.T, s mamori.Store) {
+	ctx := context.Background()
+	enqueue(t, s, item("m1", t0), item("m2", t0.Add(time.Second)), item("m3", t0.Add(2*time.Second)))
+
+	// Nothing is due before it was created.
+	if got := claimOutbox(t, s, t0.Add(-time.Second), time.Minute, 10); len(got) != 0 {
+		t.Errorf("claim before due = %v, want none", keys(got))
+	}
+	if got, err := s.ClaimOutbox(ctx, t0.Add(time.Minute), time.Minute, 0); err != nil || len(got) != 0 {
+		t.Errorf("claim with limit 0 = %v, %v; want none", keys(got), err)
+	}
+
+	now := t0.Add(10 * time.Second)
+	got := claimOutbox(t, s, now, time.Minute, 2)
+	if diff := cmp.Diff([]string{"m1", "m2"}, keys(got)); diff != "" {
+		t.Errorf("first claim, oldest first (-want +got):\n%s", diff)
+	}
+	for _, m := range got {
+		if m.Attempts != 1 {
+			t.Errorf("%s: Attempts = %d, want 1", m.Key, m.Attempts)
+		}
+	}
+	// Leased items are not claimed again while the lease holds.
+	got = claimOutbox(t, s, now.Add(30*time.Second), time.Minute, 10)
+	if diff := cmp.Diff([]string{"m3"}, keys(got)); diff != "" {
+		t.Errorf("claim during lease (-want +got):\n%s", diff)
+	}
+	if got := claimOutbox(t, s, now.Add(59*time.Second), time.Minute, 10); len(got) != 0 {
+		t.Errorf("claim just before lease end = %v, want none", keys(got))
+	}
+	// An expired lease (a worker that crashed) frees them again.
+	got = claimOutbox(t, s, now.Add(time.Minute), time.Minute, 10)
+	if diff := cmp.Diff([]string{"m1", "m2"}, keys(got)); diff != "" {
+		t.Errorf("claim after lease expiry (-want +got):\n%s", diff)
+	}
+	for _, m := range got {
+		if m.Attempts != 2 {
+			t.Errorf("%s: Attempts after second claim = %d, want 2", m.Key, m.Attempts)
+		}
+	}
+}
+
+func testClaimOutboxExclusive(t *testing.T, s mamori.Store) {
+	const n, workers = 30, 4
+	var items []mamori.OutboxItem
+	for i := range n {
+		items = append(items, item(fmt.Sprintf("m%02d", i), t0))
+	}
+	enqueue(t, s, items...)
+
+	var (
+		mu      sync.Mutex
+		claimed = map[string]int{}
+		wg      sync.WaitGroup
+		errs    = make(chan error, workers)
+	)
+	for range workers {
+		wg.Go(func() {
+			for {
+				got, err := s.ClaimOutbox(context.Background(), t0.Add(time.Second), time.Hour, 3)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, m := range got {
+					claimed[m.Key]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("ClaimOutbox: %v", err)
+	}
+	if len(claimed) != n {
+		t.Errorf("claimed %d distinct items, want %d", len(claimed), n)
+	}
+	for k, c := range claimed {
+		if c != 1 {
+			t.Errorf("%s claimed %d times, want once", k, c)
+		}
+	}
+}
+
+func testRetryOutbox(t *testing.T, s mamori.Store) {
+	ctx := context.Background()
+	enqueue(t, s, item("m1", t0), item("m2", t0))
+	got := claimOutbox(t, s, t0, time.Minute, 10)
+	if len(got) != 2 {
+		t.Fatalf("claimed %d items, want 2", len(got))
+	}
+	m1, m2 := got[0], got[1]
+
+	// A retry releases the lease; the item is due again at next.
+	next := t0.Add(10 * time.Second)
+	if err := s.RetryOutbox(ctx, m1.ID, next, "rate limited", false); err != nil {
+		t.Fatal(err)
+	}
+	if got := claimOutbox(t, s, next.Add(-time.Millisecond), time.Minute, 10); len(got) != 0 {
+		t.Errorf("claim before retry is due = %v, want none", keys(got))
+	}
+	got = claimOutbox(t, s, next, time.Minute, 10)
+	if diff := cmp.Diff([]string{"m1"}, keys(got)); diff != "" {
+		t.Fatalf("claim when retry is due (-want +got):\n%s", diff)
+	}
+	if got[0].Attempts != 2 || got[0].LastErr != "rate limited" || got[0].Status != mamori.OutboxPending {
+		t.Errorf("retried item: Attempts %d, LastErr %q, Status %q; want 2, %q, %q",
+			got[0].Attempts, got[0].LastErr, got[0].Status, "rate limited", mamori.OutboxPending)
+	}
+
+	// Giving up marks it failed; it is never claimed again.
+	if err := s.RetryOutbox(ctx, m2.ID, t0, "channel_not_found", true); err != nil {
+		t.Fatal(err)
+	}
+	// m1's lease is long past by then, so it may come back; m2 must not.
+	for _, m := range claimOutbox(t, s, t0.Add(24*time.Hour), time.Minute, 10) {
+		if m.Key == "m2" {
+			t.Errorf("failed item m2 claimed again")
+		}
+	}
+	failed, err := s.ListOutbox(ctx, mamori.OutboxFailed, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(failed) != 1 || failed[0].Key != "m2" || failed[0].LastErr != "channel_not_found" || failed[0].Status != mamori.OutboxFailed {
+		t.Errorf("ListOutbox(failed) = %+v, want m2 failed with channel_not_found", failed)
+	}
+
+	if err := s.RetryOutbox(ctx, 999999, t0, "x", false); !errors.Is(err, mamori.ErrNotFound) {
+		t.Errorf("RetryOutbox(unknown): err = %v, want ErrNotFound", err)
+	}
+}
+
+func testSentOutbox(t *testing.T, s mamori.Store) {
+	ctx := context.Background()
+	withRef := item("card:KH-2026-0001", t0)
+	withRef.Message = message("case:KH-2026-0001")
+	withRef.Target = mamori.Target{Platform: mamori.PlatformSlack, Kind: mamori.TargetChannel, ID: "C0SUPERVISORS"}
+	enqueue(t, s, withRef, item("plain", t0))
+
+	if _, err := s.PostedRef(ctx, "case:KH-2026-0001"); !errors.Is(err, mamori.ErrNotFound) {
+		t.Errorf("PostedRef before sending: err = %v, want ErrNotFound", err)
+	}
+	got := claimOutbox(t, s, t0, time.Minute, 10)
+	if len(got) != 2 {
+		t.Fatalf("claimed %d items, want 2", len(got))
+	}
+	p := mamori.Posted{Channel: "C0SUPERVISORS", TS: "1711962000.000100"}
+	if err := s.SentOutbox(ctx, got[0].ID, p, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SentOutbox(ctx, got[1].ID, mamori.Posted{Channel: "D01", TS: "1.2"}, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	posted, err := s.PostedRef(ctx, "case:KH-2026-0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if posted != p {
+		t.Errorf("PostedRef = %+v, want %+v", posted, p)
+	}
+	if _, err := s.PostedRef(ctx, ""); !errors.Is(err, mamori.ErrNotFound) {
+		t.Errorf("PostedRef(\"\") after sending a message without Ref: err = %v, want ErrNotFound", err)
+	}
+
+	// Sent items are never claimed again, even after the lease.
+	if got := claimOutbox(t, s, t0.Add(time.Hour), time.Minute, 10); len(got) != 0 {
+		t.Errorf("claim after sent = %v, want none", keys(got))
+	}
+	sent, err := s.ListOutbox(ctx, mamori.OutboxSent, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"card:KH-2026-0001", "plain"}, keys(sent)); diff != "" {
+		t.Errorf("ListOutbox(sent) (-want +got):\n%s", diff)
+	}
+
+	// A later message with the same Ref, sent elsewhere, moves the ref.
+	update := item("card:KH-2026-0001:judged", t0.Add(time.Minute))
+	update.Message = message("case:KH-2026-0001")
+	enqueue(t, s, update)
+	got = claimOutbox(t, s, t0.Add(time.Minute), time.Minute, 10)
+	if len(got) != 1 {
+		t.Fatalf("claimed %d items, want 1", len(got))
+	}
+	p2 := mamori.Posted{Channel: "C0SUPERVISORS", TS: "1711962060.000200"}
+	if err := s.SentOutbox(ctx, got[0].ID, p2, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if posted, err := s.PostedRef(ctx, "case:KH-2026-0001"); err != nil || posted != p2 {
+		t.Errorf("PostedRef after update = %+v, %v; want %+v", posted, err, p2)
+	}
+
+	if err := s.SentOutbox(ctx, 999999, p, t0); !errors.Is(err, mamori.ErrNotFound) {
+		t.Errorf("SentOutbox(unknown): err = %v, want ErrNotFound", err)
+	}
+}
+
+func testListOutbox(t *testing.T, s mamori.Store) {
+	ctx := context.Background()
+	a, b, c := item("a", t0), item("b", t0.Add(time.Second)), item("c", t0.Add(2*time.Second))
+	b.Target = mamori.Target{Platform: mamori.PlatformTeams, Kind: mamori.TargetChannel, ID: "19:abc@thread.tacv2"}
+	b.Lang = mamori.EN
+	b.Message = message("ref-b")
+	enqueue(t, s, a, b, c)
+
+	got, err := s.ListOutbox(ctx, mamori.OutboxPending, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []mamori.OutboxItem
+	for _, m := range []mamori.OutboxItem{a, b, c} {
+		m.Status = mamori.OutboxPending
+		want = append(want, m)
+	}
+	if diff := cmp.Diff(want, got, ignoreID); diff != "" {
+		t.Errorf("ListOutbox(pending) (-want +got):\n%s", diff)
+	}
+	got, err = s.ListOutbox(ctx, mamori.OutboxPending, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"a", "b"}, keys(got)); diff != "" {
+		t.Errorf("ListOutbox(pending, 2) (-want +got):\n%s", diff)
+	}
+	got, err = s.ListOutbox(ctx, mamori.OutboxSent, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 {
+		t.Errorf("ListOutbox(sent) = %v, want none", keys(got))
+	}
+}
+
+func testSchedule(t *testing.T, s mamori.Store) {
+	payload := json.RawMessage(`{"case":"KH-2026-0001","note":"秘密のナラティブ"}`)
+	first := mamori.Job{Key: "checkin:KH-2026-0001", Kind: "checkin", Due: t0.Add(24 * time.Hour), Payload: payload}
+	schedule(t, s, first)
+	// The same key while the first is pending is left alone.
+	schedule(t, s, mamori.Job{Key: "checkin:KH-2026-0001", Kind: "other", Due: t0.Add(time.Hour)})
+	schedule(t, s, mamori.Job{Key: "remind:slack:U01ALICE", Kind: "remind", Due: t0.Add(48 * time.Hour)})
+
+	if got := claimJobs(t, s, t0.Add(2*time.Hour), time.Minute, 10); len(got) != 0 {
+		t.Errorf("claim before due = %v, want none (the duplicate must not change Due)", jobKeys(got))
+	}
+	got := claimJobs(t, s, t0.Add(72*time.Hour), time.Minute, 10)
+	want := []mamori.Job{
+		{Key: "checkin:KH-2026-0001", Kind: "checkin", Due: first.Due, Payload: payload, Attempts: 1},
+		{Key: "remind:slack:U01ALICE", Kind: "remind", Due: t0.Add(48 * time.Hour), Attempts: 1},
+	}
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(mamori.Job{}, "ID")); diff != "" {
+		t.Errorf("claimed jobs, earliest due first (-want +got):\n%s", diff)
+	}
+
+	if err := s.Update(context.Background(), func(tx mamori.Tx) error { return tx.Schedule(mamori.Job{Kind: "x", Due: t0}) }); !errors.Is(err, mamori.ErrInvalid) {
+		t.Errorf("Schedule without key: err = %v, want ErrInvalid", err)
+	}
+}
+
+func testCancelJobs(t *testing.T, s mamori.Store) {
+	schedule(t, s,
+		mamori.Job{Key: "remind:a", Kind: "remind", Due: t0},
+		mamori.Job{Key: "remind:b", Kind: "remind", Due: t0},
+	)
+	MustUpdate(t, s, func(tx mamori.Tx) error {
+		if err := tx.CancelJobs("remind:a"); err != nil {
+			return err
+		}
+		return tx.CancelJobs("remind:none")
+	})
+	got := claimJobs(t, s, t0, time.Minute, 10)
+	if diff := cmp.Diff([]string{"remind:b"}, jobKeys(got)); diff != "" {
+		t.Errorf("claim after cancel (-want +got):\n%s", diff)
+	}
+	// A canceled key can be scheduled anew.
+	schedule(t, s, mamori.Job{Key: "remind:a", Kind: "remind", Due: t0.Add(time.Hour)})
+	got = claimJobs(t, s, t0.Add(time.Hour), time.Minute, 10)
+	if diff := cmp.Diff([]string{"remind:a"}, jobKeys(got)); diff != "" {
+		t.Errorf("claim after rescheduling a canceled key (-want +got):\n%s", diff)
+	}
+	// Canceling a leased job stops it coming back after the lease.
+	MustUpdate(t, s, func(tx mamori.Tx) error { return tx.CancelJobs("remind:a") })
+	got = claimJobs(t, s, t0.Add(3*time.Hour), time.Minute, 10)
+	if diff := cmp.Diff([]string{"remind:b"}, jobKeys(got)); diff != "" {
+		t.Errorf("claim after canceling a leased job (-want +got):\n%s", diff)
+	}
+}
+
+func testClaimJobs(t *testing.T, s mamori.Store) {
+	schedule(t, s,
+		mamori.Job{Key: "late", Kind: "k", Due: t0.Add(time.Hour)},
+		mamori.Job{Key: "early", Kind: "k", Due: t0},
+		mamori.Job{Key: "mid", Kind: "k", Due: t0.Add(30 * time.Minute)},
+	)
+	if got := claimJobs(t, s, t0.Add(-time.Millisecond), time.Minute, 10); len(got) != 0 {
+		t.Errorf("claim before due = %v, want none", jobKeys(got))
+	}
+	now := t0.Add(45 * time.Minute)
+	got := claimJobs(t, s, now, time.Minute, 1)
+	if diff := cmp.Diff([]string{"early"}, jobKeys(got)); diff != "" {
+		t.Errorf("claim limit 1 (-want +got):\n%s", diff)
+	}
+	got = claimJobs(t, s, now, time.Minute, 10)
+	if diff := cmp.Diff([]string{"mid"}, jobKeys(got)); diff != "" {
+		t.Errorf("second claim, while early is leased (-want +got):\n%s", diff)
+	}
+	if got := claimJobs(t, s, now.Add(59*time.Second), time.Minute, 10); len(got) != 0 {
+		t.Errorf("claim during leases = %v, want none", jobKeys(got))
+	}
+	got = claimJobs(t, s, now.Add(time.Minute), time.Minute, 10)
+	if diff := cmp.Diff([]string{"early", "mid"}, jobKeys(got)); diff != "" {
+		t.Errorf("claim after lease expiry (-want +got):\n%s", diff)
+	}
+	for _, j := range got {
+		if j.Attempts != 2 {
+			t.Errorf("%s: Attempts = %d, want 2", j.Key, j.Attempts)
+		}
+	}
+	if got, err := s.ClaimJobs(context.Background(), now, time.Minute, 0); err != nil || len(got) != 0 {
+		t.Errorf("claim with limit 0 = %v, %v; want none", jobKeys(got), err)
+	}
+}
+
+func testDoneJob(t *testing.T, s mamori.Store) {
+	ctx := context.Background()
+	schedule(t, s, mamori.Job{Key: "checkin:1", Kind: "checkin", Due: t0})
+	got := claimJobs(t, s, t0, time.Minute, 10)
+	if len(got) != 1 {
+		t.Fatalf("claimed %d jobs, want 1", len(got))
+	}
+	if err := s.DoneJob(ctx, got[0].ID, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// Done twice is fine (a worker retrying its own bookkeeping).
+	if err := s.DoneJob(ctx, got[0].ID, t0.Add(2*time.Second)); err != nil {
+		t.Errorf("DoneJob twice: %v", err)
+	}
+	if got := claimJobs(t, s, t0.Add(time.Hour), time.Minute, 10); len(got) != 0 {
+		t.Errorf("claim after done = %v, want none", jobKeys(got))
+	}
+	// A done key can be scheduled again.
+	schedule(t, s, mamori.Job{Key: "checkin:1", Kind: "checkin", Due: t0.Add(time.Hour)})
+	if got := claimJobs(t, s, t0.Add(time.Hour), time.Minute, 10); len(got) != 1 {
+		t.Errorf("claim after rescheduling a done key = %v, want it", jobKeys(got))
+	}
+	if err := s.DoneJob(ctx, 999999, t0); !errors.Is(err, mamori.ErrNotFound) {
+		t.Errorf("DoneJob(unknown): err = %v, want ErrNotFound", err)
+	}
+}
+
+func testAudit(t *testing.T, s mamori.Store) {
+	MustUpdate(t, s, func(tx mamori.Tx) error {
+		for i, e := range []mamori.AuditEntry{
+			{At: t0, Actor: alice.Key(), Action: "case.submitted", Subject: "KH-2026-0001"},
+			{At: t0.Add(time.Second), Actor: "system", Action: "case.routed", Subject: "KH-2026-0001", Detail: "department=sales"},
+		} {
+			if err := tx.Audit(e); err != nil {
+				return fmt.Errorf("entry %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	MustUpdate(t, s, func(tx mamori.Tx) error {
+		return tx.Audit(mamori.AuditEntry{At: t0.Add(time.Minute), Actor: "slack:U0SUP", Action: "case.viewed", Subject: "KH-2026-0001"})
+	})
+}
