@@ -269,6 +269,9 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	switch {
 	case in.Kind == mamori.InputStart:
 		if c.Flow != "" && c.Step != stepDone {
+			if c.Step != stepResume {
+				c.History = append(c.History, c.Step)
+			}
 			c.Step = stepResume
 			c.Paused = false
 			return c, ask(env, c, "")
@@ -300,10 +303,10 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 				return c, Out{Replies: []mamori.Message{policyMessage(env, l), menu(env, l, false)}}
 			}
 		}
+		c.Step = stepMenu
 		if in.Kind == mamori.InputFile {
 			return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "files.outside")), menu(env, l, false)}}
 		}
-		c.Step = stepMenu
 		return c, Out{Replies: []mamori.Message{menu(env, l, true)}}
 	}
 
@@ -608,12 +611,11 @@ func summaryStep(c mamori.Conversation) string {
 	return stepSummary
 }
 
-// needsFollowUp reports whether an edited answer opened a question that
-// has no answer yet (a colleague's name, a department).
+// needsFollowUp reports whether an edited answer opened a conditional
+// question that has no answer yet (a colleague's name, a department).
 func needsFollowUp(env Env, c mamori.Conversation) bool {
-	n := next(env, c, c.Step)
-	q, ok := lookup(n)
-	if !ok || q.answer == nil || q.optional {
+	q, ok := lookup(next(env, c, c.Step))
+	if !ok || q.answer == nil || q.asked == nil {
 		return false
 	}
 	return *q.answer(&c.Answers) == ""

@@ -1,0 +1,653 @@
+package flows
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/mamori-oss/mamori"
+)
+
+var testNow = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+
+func testOrg() *mamori.Org {
+	return &mamori.Org{
+		HRChannel: "C0HR", HR: []string{"UHR"},
+		Departments: []mamori.Department{
+			{ID: "store", Name: mamori.Text{JA: "店舗運営部", EN: "Store operations"}, SupervisorChannel: "C0STORE",
+				Supervisors: []string{"USUP", "boss@example.com"}, Members: []string{"UME", "me@example.com"}},
+			{ID: "support", Name: mamori.Text{JA: "サポート部", EN: "Support"}, SupervisorChannel: "C0SUP",
+				Supervisors: []string{"USUP2"}, Members: []string{"UYAMADA"}},
+			{ID: "nosup", Name: mamori.Text{JA: "監督者なし", EN: "No supervisors"}, SupervisorChannel: "C0NOSUP",
+				Members: []string{"ULONE"}},
+		},
+	}
+}
+
+// MustPolicy loads a preset or fails the test.
+func MustPolicy(tb testing.TB, name string) *mamori.Policy {
+	tb.Helper()
+	p, err := mamori.Preset(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// driver plays a user through Step and keeps the state, as a host would.
+type driver struct {
+	t    *testing.T
+	env  Env
+	user mamori.User
+	c    mamori.Conversation
+	out  Out
+	all  []Out
+}
+
+func newDriver(t *testing.T, user string, l mamori.Lang) *driver {
+	t.Helper()
+	return &driver{t: t, env: Env{Policy: MustPolicy(t, "mhlw-2022"), Org: testOrg(), Now: testNow},
+		user: mamori.User{Platform: mamori.PlatformSlack, ID: user, Lang: l}}
+}
+
+func (d *driver) do(in mamori.Input) Out {
+	d.t.Helper()
+	in.User = d.user
+	d.c, d.out = Step(d.env, d.c, in)
+	d.all = append(d.all, d.out)
+	if len(d.out.Replies) == 0 && d.out.Submit == "" && !d.out.End {
+		d.t.Fatalf("step %q: no reply to %+v", d.c.Step, in)
+	}
+	for _, m := range d.out.Replies {
+		checkTexts(d.t, m)
+	}
+	return d.out
+}
+
+func (d *driver) start(v string) Out { return d.do(mamori.Input{Kind: mamori.InputStart, Value: v}) }
+func (d *driver) choose(v string) Out {
+	return d.do(mamori.Input{Kind: mamori.InputChoice, Step: d.c.Step, Value: v})
+}
+func (d *driver) say(s string) Out { return d.do(mamori.Input{Kind: mamori.InputText, Text: s}) }
+func (d *driver) multi(vs ...string) Out {
+	return d.do(mamori.Input{Kind: mamori.InputMulti, Step: d.c.Step, Values: vs})
+}
+
+// expect fails unless the conversation is at step.
+func (d *driver) expect(step string) {
+	d.t.Helper()
+	if d.c.Step != step {
+		d.t.Fatalf("at step %q, want %q (last replies: %s)", d.c.Step, step, texts(d.out))
+	}
+}
+
+func texts(o Out) string {
+	var b strings.Builder
+	for _, m := range o.Replies {
+		b.WriteString(m.Header + " " + m.Text + " | ")
+	}
+	return b.String()
+}
+
+// checkTexts fails on a text key that was not found (T returns the key).
+func checkTexts(t *testing.T, m mamori.Message) {
+	t.Helper()
+	all := []string{m.Header, m.Text, m.Prompt, m.Note}
+	for _, c := range append(append(m.Choices, m.Controls...), mamori.Choice{}) {
+		all = append(all, c.Label)
+	}
+	for _, f := range m.Fields {
+		all = append(all, f.Label, f.Value)
+	}
+	for _, s := range all {
+		if s != "" && !strings.ContainsAny(s, " 　。、（）") && strings.Count(s, ".") >= 1 && strings.ToLower(s) == s && !strings.Contains(s, "@") {
+			t.Errorf("text looks like a missing key: %q", s)
+		}
+		if strings.Contains(s, "%!") {
+			t.Errorf("bad format in text: %q", s)
+		}
+	}
+}
+
+// answerAll walks a report from safety to the summary with plain answers.
+func (d *driver) answerAll() {
+	d.t.Helper()
+	steps := map[string]func(){
+		stepSafety:     func() { d.choose("safe") },
+		stepForWhom:    func() { d.choose("self") },
+		stepColleague:  func() { d.say("田中さん") },
+		stepDepartment: func() { d.choose("store") },
+		stepWhen:       func() { d.choose("today") },
+		stepChannel:    func() { d.choose("phone") },
+		stepPlace:      func() { d.say("本店") },
+		stepCustomer:   func() { d.say("山田様") },
+		stepDemand:     func() { d.say("全額返金") },
+		stepFault:      func() { d.choose("no") },
+		stepBehaviours: func() { d.multi("verbal_attack", "dogeza") },
+		stepNarrative:  func() { d.say("電話で1時間怒鳴られた") },
+		stepWords:      func() { d.say("土下座しろ") },
+		stepDuration:   func() { d.choose("over60") },
+		stepRepeat:     func() { d.choose("before") },
+		stepWitnesses:  func() { d.choose(navSkip) },
+		stepEvidence:   func() { d.choose("recording") },
+		stepWellbeing:  func() { d.choose("hard") },
+		stepTalk:       func() { d.choose("no") },
+		stepRoute:      func() { d.choose(mamori.RouteDepartment) },
+	}
+	for i := 0; d.c.Step != stepSummary; i++ {
+		f, ok := steps[d.c.Step]
+		if !ok || i > 40 {
+			d.t.Fatalf("stuck at step %q", d.c.Step)
+		}
+		f()
+	}
+}
+
+func TestReportHappyPath(t *testing.T) {
+	for _, l := range []mamori.Lang{mamori.JA, mamori.EN} {
+		t.Run(string(l), func(t *testing.T) {
+			d := newDriver(t, "UME", l)
+			d.start("")
+			d.expect(stepMenu)
+			if got := d.out.Replies[0].Choices; len(got) != 3 {
+				t.Fatalf("menu has %d choices, want report, consult, policy", len(got))
+			}
+			d.choose(mamori.StartReport)
+			d.expect(stepSafety) // safety first
+			d.answerAll()
+			want := mamori.Answers{Safety: "safe", ForWhom: "self", When: "today", Channel: "phone", Place: "本店",
+				Customer: "山田様", Demand: "全額返金", Fault: "no", Behaviours: []string{"verbal_attack", "dogeza"},
+				Narrative: "電話で1時間怒鳴られた", Words: "土下座しろ", Duration: "over60", Repeat: "before",
+				Evidence: "recording", Wellbeing: "hard", Talk: "no", Route: mamori.RouteDepartment}
+			if diff := cmp.Diff(want, d.c.Answers); diff != "" {
+				t.Fatalf("answers (-want +got):\n%s", diff)
+			}
+			sum := d.out.Replies[0]
+			if len(sum.Fields) < 15 || sum.Choices[0].Value != "submit" {
+				t.Fatalf("summary: %+v", sum)
+			}
+			if d.choose("submit"); d.out.Submit != mamori.KindReport {
+				t.Fatalf("submit: %+v", d.out)
+			}
+		})
+	}
+}
+
+func TestOneQuestionAtATime(t *testing.T) {
+	d := newDriver(t, "UME", mamori.JA)
+	d.start(mamori.StartReport)
+	seen := map[string]bool{}
+	for d.c.Step != stepSummary {
+		if seen[d.c.Step] {
+			t.Fatalf("step %q asked twice", d.c.Step)
+		}
+		seen[d.c.Step] = true
+		var questions int
+		for _, m := range d.out.Replies {
+			if m.Step != "" {
+				questions++
+			}
+		}
+		if questions != 1 {
+			t.Fatalf("step %q: %d questions at once", d.c.Step, questions)
+		}
+		d.answerOne()
+	}
+	// The directory knows UME's department, so it is not asked; the
+	// colleague's name is not asked of someone reporting for themself.
+	for _, s := range []string{stepDepartment, stepColleague} {
+		if seen[s] {
+			t.Errorf("%s asked, should not be", s)
+		}
+	}
+}
+
+func (d *driver) answerOne() {
+	d.t.Helper()
+	q, _ := lookup(d.c.Step)
+	switch {
+	case q.kind == kMulti:
+		d.multi()
+	case q.kind == kText:
+		d.say("テキスト")
+	default:
+		d.choose(q.options(d.env, mamori.JA)[0].Value)
+	}
+}
+
+func TestSafetyAlert(t *testing.T) {
+	for _, answer := range []string{"danger", "injured"} {
+		t.Run(answer, func(t *testing.T) {
+			d := newDriver(t, "UME", mamori.JA)
+			d.start(mamori.StartReport)
+			out := d.choose(answer)
+			if !out.Alert || out.Audit != "safety.alert" {
+				t.Fatalf("no alert: %+v", out)
+			}
+			if !out.Replies[0].Urgent || !strings.Contains(out.Replies[0].Text, "110") || !strings.Contains(out.Replies[0].Text, "119") {
+				t.Fatalf("emergency guidance missing: %+v", out.Replies[0])
+			}
+			d.expect(stepForWhom) // the report goes on
+			// Going back and answering again does not alert twice.
+			d.choose(navBack)
+			d.expect(stepSafety)
+			if out := d.choose(answer); out.Alert {
+				t.Fatal("alerted twice")
+			}
+			a := Alert(d.env, d.c, mamori.JA)
+			if !strings.Contains(a.Text, "<@UME>") || !a.Urgent {
+				t.Fatalf("alert: %+v", a)
+			}
+		})
+	}
+	d := newDriver(t, "UME", mamori.JA)
+	d.start(mamori.StartReport)
+	if out := d.choose("safe"); out.Alert {
+		t.Fatal("alert for someone safe")
+	}
+}
+
+func TestNavigation(t *testing.T) {
+	t.Run("back", func(t *testing.T) {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		d.choose("safe")
+		d.choose("self")
+		d.expect(stepWhen)
+		d.say("戻る")
+		d.expect(stepForWhom)
+		if note := d.out.Replies[0].Note; !strings.Contains(note, "自分のこと") {
+			t.Fatalf("the earlier answer is not shown: %q", note)
+		}
+		d.choose(navKeep)
+		d.expect(stepWhen)
+		if d.c.Answers.ForWhom != "self" {
+			t.Fatal("keep lost the answer")
+		}
+	})
+	t.Run("back at first question", func(t *testing.T) {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		d.do(mamori.Input{Kind: mamori.InputChoice, Step: stepSafety, Value: navBack})
+		d.expect(stepSafety)
+	})
+	t.Run("cancel asks first", func(t *testing.T) {
+		d := newDriver(t, "UME", mamori.EN)
+		d.start(mamori.StartReport)
+		d.choose("safe")
+		d.choose(navCancel)
+		d.expect(stepCancel)
+		d.choose("no")
+		d.expect(stepForWhom)
+		if d.c.Answers.Safety != "safe" {
+			t.Fatal("cancel-then-continue lost an answer")
+		}
+		d.say("cancel")
+		d.expect(stepCancel)
+		if out := d.choose("yes"); !out.End || out.Audit != "conversation.cancelled" {
+			t.Fatalf("cancel: %+v", out)
+		}
+	})
+	t.Run("later and resume", func(t *testing.T) {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		d.choose("safe")
+		d.say("あとで")
+		if !d.out.Paused || !d.c.Paused {
+			t.Fatalf("not paused: %+v", d.out)
+		}
+		// The first message after a pause brings the question back and is
+		// not taken as its answer.
+		d.say("こんにちは")
+		d.expect(stepForWhom)
+		if d.c.Answers.ForWhom != "" || d.c.Paused {
+			t.Fatal("greeting taken as an answer")
+		}
+		// The slash command offers to continue or start over.
+		d.start("")
+		d.expect(stepResume)
+		d.choose("continue")
+		d.expect(stepForWhom)
+		d.start("")
+		d.choose("restart")
+		d.expect(stepSafety)
+		if d.c.Answers.Safety != "" {
+			t.Fatal("start over kept answers")
+		}
+	})
+	t.Run("stale click", func(t *testing.T) {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		d.choose("safe")
+		d.do(mamori.Input{Kind: mamori.InputChoice, Step: stepSafety, Value: "danger"})
+		if d.out.Alert || d.c.Answers.Safety != "safe" {
+			t.Fatal("a stale click changed the answer")
+		}
+		d.expect(stepForWhom)
+	})
+	t.Run("edit from summary", func(t *testing.T) {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		d.answerAll()
+		d.choose("edit")
+		d.expect(stepEdit)
+		d.choose(stepCustomer)
+		d.expect(stepCustomer)
+		d.say("佐藤様")
+		d.expect(stepSummary)
+		if d.c.Answers.Customer != "佐藤様" || d.c.Answers.Narrative == "" {
+			t.Fatalf("edit: %+v", d.c.Answers)
+		}
+		// Editing "for whom" to a colleague asks the colleague's name
+		// before going back to the summary.
+		d.choose("edit")
+		d.choose(stepForWhom)
+		d.choose("colleague")
+		d.expect(stepColleague)
+		d.say("田中さん")
+		d.expect(stepSummary)
+	})
+	t.Run("wrong kind of answer", func(t *testing.T) {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		d.say("えっと")
+		d.expect(stepSafety)
+		if !strings.Contains(d.out.Replies[0].Text, "⚠️") {
+			t.Fatalf("no explanation: %q", d.out.Replies[0].Text)
+		}
+		d.say("1") // a typed option number works
+		d.expect(stepForWhom)
+		d.choose("self")
+		d.choose("today")
+		d.choose("phone")
+		d.expect(stepPlace)
+		d.say(strings.Repeat("あ", MaxText+1))
+		d.expect(stepPlace)
+		if !strings.Contains(d.out.Replies[0].Text, "4000") {
+			t.Fatalf("too long not explained: %q", d.out.Replies[0].Text)
+		}
+		d.choose(navSkip)
+		d.expect(stepCustomer)
+	})
+	t.Run("typed behaviours", func(t *testing.T) {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		for d.c.Step != stepBehaviours {
+			d.answerOne()
+		}
+		d.say("２，４") // full-width digits and comma
+		d.expect(stepNarrative)
+		if diff := cmp.Diff([]string{"verbal_attack", "dogeza"}, d.c.Answers.Behaviours); diff != "" {
+			t.Fatal(diff)
+		}
+	})
+	t.Run("unknown behaviour ids are dropped", func(t *testing.T) {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		for d.c.Step != stepBehaviours {
+			d.answerOne()
+		}
+		d.multi("dogeza", "made_up", "dogeza")
+		if diff := cmp.Diff([]string{"dogeza"}, d.c.Answers.Behaviours); diff != "" {
+			t.Fatal(diff)
+		}
+	})
+}
+
+func TestFiles(t *testing.T) {
+	d := newDriver(t, "UME", mamori.JA)
+	d.do(mamori.Input{Kind: mamori.InputFile, Files: []mamori.File{{ID: "F1", Name: "a.jpg"}}})
+	d.expect(stepMenu) // outside a report: explained, not kept
+	d.start(mamori.StartReport)
+	d.choose("safe")
+	d.do(mamori.Input{Kind: mamori.InputFile, Files: []mamori.File{{ID: "F1", Name: "a.jpg"}}})
+	d.expect(stepForWhom)
+	d.do(mamori.Input{Kind: mamori.InputFile, Text: "1", Files: []mamori.File{{ID: "F2", Name: "b.m4a"}}})
+	d.expect(stepWhen) // text sent with the file answers the question
+	if len(d.c.Answers.Files) != 2 {
+		t.Fatalf("files: %+v", d.c.Answers.Files)
+	}
+}
+
+func TestProxyReportAndDepartments(t *testing.T) {
+	t.Run("for a colleague", func(t *testing.T) {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		d.choose("safe")
+		d.choose("colleague")
+		d.expect(stepColleague)
+		d.say("田中さん")
+		d.expect(stepWhen)
+		if d.c.Answers.Colleague != "田中さん" {
+			t.Fatal("colleague not kept")
+		}
+	})
+	t.Run("unknown department is asked", func(t *testing.T) {
+		d := newDriver(t, "UNEW", mamori.JA)
+		d.start(mamori.StartReport)
+		d.choose("safe")
+		d.choose("self")
+		d.expect(stepDepartment)
+		d.choose("support")
+		d.expect(stepWhen)
+		d.answerAll()
+		k := BuildCase(d.env, d.c, "KH-2026-0001")
+		if k.Department != "support" || k.Channel != "C0SUP" || k.Route != mamori.RouteDepartment {
+			t.Fatalf("case: %+v", k)
+		}
+	})
+	t.Run("department by email", func(t *testing.T) {
+		d := newDriver(t, "UOTHER", mamori.JA)
+		d.user.Email = "Me@Example.com"
+		d.start(mamori.StartReport)
+		d.answerAll()
+		if k := BuildCase(d.env, d.c, "KH-2026-0001"); k.Department != "store" {
+			t.Fatalf("department: %q", k.Department)
+		}
+	})
+	t.Run("not listed goes to HR", func(t *testing.T) {
+		d := newDriver(t, "UNEW", mamori.JA)
+		d.start(mamori.StartReport)
+		d.choose("safe")
+		d.choose("self")
+		d.choose("unknown")
+		d.answerAll()
+		k := BuildCase(d.env, d.c, "KH-2026-0001")
+		if k.Route != mamori.RouteHR || k.Channel != "C0HR" {
+			t.Fatalf("case: %+v", k)
+		}
+	})
+}
+
+func TestAlternateRoute(t *testing.T) {
+	tests := []struct {
+		name  string
+		user  string
+		setup func(d *driver)
+		route string
+		chan_ string
+	}{
+		{"supervisors", "UME", func(d *driver) {}, mamori.RouteDepartment, "C0STORE"},
+		{"reporter asks for HR", "UME", func(d *driver) { d.c.Answers.Route = mamori.RouteHR }, mamori.RouteHR, "C0HR"},
+		{"supervisor named", "UME", func(d *driver) { d.c.Answers.Narrative = "上司の <@USUP> も同席して怒鳴った" }, mamori.RouteHR, "C0HR"},
+		{"supervisor named by email", "UME", func(d *driver) { d.c.Answers.Witnesses = "boss@example.com" }, mamori.RouteHR, "C0HR"},
+		{"no supervisors", "ULONE", func(d *driver) {}, mamori.RouteHR, "C0HR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := newDriver(t, tt.user, mamori.JA)
+			d.start(mamori.StartReport)
+			d.answerAll()
+			tt.setup(d)
+			k := BuildCase(d.env, d.c, "KH-2026-0001")
+			if k.Route != tt.route || k.Channel != tt.chan_ {
+				t.Fatalf("route %q to %q, want %q to %q", k.Route, k.Channel, tt.route, tt.chan_)
+			}
+			card := Card(d.env, k, mamori.JA, nil)
+			if card.Text != d.env.Policy.T(mamori.JA, "card.next."+tt.route) {
+				t.Fatalf("card does not say where it went: %q", card.Text)
+			}
+		})
+	}
+	// With no supervisors, the route question is not asked at all.
+	d := newDriver(t, "ULONE", mamori.JA)
+	d.start(mamori.StartReport)
+	for d.c.Step != stepSummary {
+		if d.c.Step == stepRoute {
+			t.Fatal("route asked with no supervisors")
+		}
+		d.answerOne()
+	}
+}
+
+func TestConsultation(t *testing.T) {
+	d := newDriver(t, "UME", mamori.JA)
+	d.start("")
+	d.choose(mamori.StartConsult)
+	d.expect(stepWorry)
+	d.say("毎週来るお客様の言い方がきついのですが、カスハラでしょうか")
+	d.expect(stepContact)
+	d.choose("yes")
+	d.expect(stepCSummary)
+	if out := d.choose("submit"); out.Submit != mamori.KindConsult {
+		t.Fatalf("submit: %+v", out)
+	}
+	k := BuildCase(d.env, d.c, "SD-2026-0001")
+	if k.Kind != mamori.KindConsult || k.Route != mamori.RouteHR || k.Channel != "C0HR" {
+		t.Fatalf("consultation: %+v", k)
+	}
+	card := Card(d.env, k, mamori.JA, nil)
+	for _, f := range card.Fields {
+		if strings.Contains(f.Value, "カスハラでしょうか") {
+			t.Fatal("consultation text on the card")
+		}
+	}
+	sub := Submitted(d.env, k, mamori.JA)
+	if sub[0].Choices[0].Value != "from:SD-2026-0001" {
+		t.Fatalf("no way to turn it into a report: %+v", sub[0])
+	}
+
+	// Later it becomes a report without retyping.
+	r := newDriver(t, "UME", mamori.JA)
+	r.env.Consultation = &k
+	r.do(mamori.Input{Kind: mamori.InputChoice, Step: stepDone, Value: "from:SD-2026-0001"})
+	r.expect(stepSafety)
+	if r.c.Answers.Narrative != k.Answers.Worry || r.c.Answers.FromConsultation != "SD-2026-0001" {
+		t.Fatalf("not carried over: %+v", r.c.Answers)
+	}
+	// Someone else's consultation cannot be used.
+	o := newDriver(t, "UYAMADA", mamori.JA)
+	o.env.Consultation = &k
+	o.do(mamori.Input{Kind: mamori.InputChoice, Step: stepDone, Value: "from:SD-2026-0001"})
+	if o.c.Flow != "" {
+		t.Fatal("someone else's consultation became their report")
+	}
+}
+
+func TestPolicyAndMenu(t *testing.T) {
+	for _, name := range mamori.Presets() {
+		for _, l := range []mamori.Lang{mamori.JA, mamori.EN} {
+			d := newDriver(t, "UME", l)
+			d.env.Policy = MustPolicy(t, name)
+			d.start(mamori.StartPolicy)
+			m := d.out.Replies[0]
+			for _, b := range d.env.Policy.Behaviours {
+				if !strings.Contains(m.Text, b.Label.In(l)) {
+					t.Errorf("%s/%s: policy text misses %q", name, l, b.Label.In(l))
+				}
+			}
+			if d.out.Replies[1].Step != stepMenu {
+				t.Errorf("no menu after the policy")
+			}
+		}
+	}
+	d := newDriver(t, "UME", mamori.JA)
+	d.say("こんにちは")
+	d.expect(stepMenu)
+	d.say("報告したい")
+	d.expect(stepMenu) // free text at the menu shows the menu again
+}
+
+func TestSuggestions(t *testing.T) {
+	for _, name := range []string{"mhlw-2022", "seed-000", "seed-004"} {
+		p := MustPolicy(t, name)
+		for _, b := range p.Behaviours {
+			t.Run(name+"/"+b.ID, func(t *testing.T) {
+				s, crime := Suggest(p, mamori.Answers{Behaviours: []string{b.ID}})
+				want := mamori.SuggestKasuhara
+				if b.Group == mamori.GroupDepends {
+					want = mamori.SuggestDepends
+				}
+				if s != want {
+					t.Errorf("suggestion %q, want %q", s, want)
+				}
+				if crime != (b.Crime || b.Immediate) {
+					t.Errorf("crime %v, want %v", crime, b.Crime || b.Immediate)
+				}
+				if b.Immediate && Urgency(p, mamori.Answers{Behaviours: []string{b.ID}}) != mamori.UrgencyUrgent {
+					t.Error("violence is not urgent")
+				}
+			})
+		}
+	}
+	p := MustPolicy(t, "seed-004")
+	if s, _ := Suggest(p, mamori.Answers{}); s != mamori.SuggestUnclear {
+		t.Errorf("nothing listed: %q", s)
+	}
+	if s, crime := Suggest(p, mamori.Answers{Safety: "injured"}); s != mamori.SuggestKasuhara || !crime {
+		t.Errorf("injury: %q %v", s, crime)
+	}
+	if u := Urgency(p, mamori.Answers{Safety: "danger"}); u != mamori.UrgencyUrgent {
+		t.Errorf("danger: %q", u)
+	}
+	if u := Urgency(p, mamori.Answers{Wellbeing: "very_hard"}); u != mamori.UrgencyHigh {
+		t.Errorf("very hard: %q", u)
+	}
+	if u := Urgency(p, mamori.Answers{}); u != mamori.UrgencyNormal {
+		t.Errorf("nothing: %q", u)
+	}
+}
+
+func TestCardKeepsSecrets(t *testing.T) {
+	for _, l := range []mamori.Lang{mamori.JA, mamori.EN} {
+		d := newDriver(t, "UME", l)
+		d.start(mamori.StartReport)
+		d.answerAll()
+		k := BuildCase(d.env, d.c, "KH-2026-0007")
+		card := Card(d.env, k, l, nil)
+		all := card.Header + card.Text + card.Note
+		for _, f := range card.Fields {
+			all += f.Label + f.Value
+		}
+		for _, secret := range []string{"山田様", "怒鳴られた", "土下座しろ", "全額返金", "本店", "UME"} {
+			if strings.Contains(all, secret) {
+				t.Errorf("%s: card shows %q", l, secret)
+			}
+		}
+		if !strings.Contains(card.Header, "KH-2026-0007") || card.Ref != "card:KH-2026-0007" {
+			t.Errorf("card: %+v", card)
+		}
+		if card.Choices[0].Value != "details:KH-2026-0007" {
+			t.Errorf("details button: %+v", card.Choices)
+		}
+		det := details(d.env, k, l, nil)
+		found := false
+		for _, f := range det.Fields {
+			found = found || strings.Contains(f.Value, "怒鳴られた")
+		}
+		if !found {
+			t.Error("details lack the narrative")
+		}
+	}
+}
+
+func TestNumber(t *testing.T) {
+	if got := Number(mamori.KindReport, 2026, 42); got != "KH-2026-0042" {
+		t.Fatal(got)
+	}
+	if got := Number(mamori.KindConsult, 2027, 7); got != "SD-2027-0007" {
+		t.Fatal(got)
+	}
+}
