@@ -241,7 +241,13 @@ func details(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.M
 	if k.Answers.FromConsultation != "" {
 		m.Text += "\n" + fmt.Sprintf(env.Policy.T(l, "details.from_consultation"), k.Answers.FromConsultation)
 	}
-	m.Fields = append(m.Fields, summaryFields(env, c, l)...)
+	// The card already shows the contact channel and the behaviours.
+	skip := map[string]bool{env.Policy.T(l, "s."+stepChannel): true, env.Policy.T(l, "s."+stepBehaviours): true}
+	for _, f := range summaryFields(env, c, l) {
+		if !skip[f.Label] {
+			m.Fields = append(m.Fields, f)
+		}
+	}
 	m.Note = env.Policy.T(l, "details.note")
 	return m
 }

@@ -47,6 +47,9 @@ func ModalView(m mamori.Message) slackapi.ModalViewRequest {
 	if title == "" {
 		title = "Mamori"
 	}
+	if width(m.Header) <= maxModalTitle && !m.Urgent {
+		m.Header = "" // the title says it all
+	}
 	return slackapi.ModalViewRequest{
 		Type:       slackapi.VTModal,
 		CallbackID: "mamori.details",
@@ -353,16 +356,22 @@ func truncate(s string, n int) string {
 		return s
 	}
 	var b strings.Builder
-	w := 0
+	w, midWord := 0, false
 	for _, r := range s {
 		rw := width(string(r))
 		if w+rw > n-1 {
+			midWord = r != ' ' && b.Len() > 0 && !strings.HasSuffix(b.String(), " ")
 			break
 		}
 		b.WriteRune(r)
 		w += rw
 	}
-	return b.String() + "…"
+	out := b.String()
+	// Latin text is cut at a word boundary when one is near.
+	if i := strings.LastIndexByte(out, ' '); midWord && i > len(out)/2 {
+		out = out[:i]
+	}
+	return strings.TrimRight(out, " ") + "…"
 }
 
 // truncateBytes keeps values (ids, not prose) within n, on a rune boundary.
@@ -385,4 +394,3 @@ func joinNonEmpty(sep string, parts ...string) string {
 	}
 	return strings.Join(keep, sep)
 }
-

@@ -228,12 +228,12 @@ func clickPayload(t *testing.T, user, channel string, blocks []map[string]any, v
 				}
 				return map[string]any{
 					"type": "block_actions", "token": "legacy", "api_app_id": "A0MAMORI",
-					"user":      map[string]any{"id": user, "username": "someone", "name": "someone", "team_id": "T0000001"},
-					"team":      map[string]any{"id": "T0000001", "domain": "example"},
-					"container": map[string]any{"type": "message", "message_ts": "1790000000.000200", "channel_id": channel, "is_ephemeral": false},
-					"channel":   map[string]any{"id": channel, "name": "directmessage"},
-					"trigger_id": "1790000001.738474920.trigger" + user,
-					"message":    map[string]any{"type": "message", "ts": "1790000000.000200", "blocks": blocks},
+					"user":         map[string]any{"id": user, "username": "someone", "name": "someone", "team_id": "T0000001"},
+					"team":         map[string]any{"id": "T0000001", "domain": "example"},
+					"container":    map[string]any{"type": "message", "message_ts": "1790000000.000200", "channel_id": channel, "is_ephemeral": false},
+					"channel":      map[string]any{"id": channel, "name": "directmessage"},
+					"trigger_id":   "1790000001.738474920.trigger" + user,
+					"message":      map[string]any{"type": "message", "ts": "1790000000.000200", "blocks": blocks},
 					"response_url": "https://hooks.slack.com/actions/T0000001/1/xyz",
 					"actions":      []any{act},
 				}
@@ -540,11 +540,11 @@ func TestSlashCommand(t *testing.T) {
 			if status != http.StatusOK {
 				t.Fatalf("status = %d", status)
 			}
-			var ack struct{ ResponseType, Text string }
+			var ack map[string]string
 			if err := json.Unmarshal([]byte(body), &ack); err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(struct{ ResponseType, Text string }{"ephemeral", tt.wantAck}, ack); diff != "" {
+			if diff := cmp.Diff(map[string]string{"response_type": "ephemeral", "text": tt.wantAck}, ack); diff != "" {
 				t.Errorf("ack (-want +got):\n%s", diff)
 			}
 			in := h.flows.Inputs()
@@ -714,7 +714,7 @@ func TestCardDetails(t *testing.T) {
 			t.Fatal(err)
 		}
 		raw := opens[0].Get("view")
-		if view.Type != "modal" || !strings.Contains(raw, "He shouted &lt;!channel&gt;.") {
+		if view.Type != "modal" || !strings.Contains(raw, "He shouted \\u0026lt;!channel\\u0026gt;.") {
 			t.Errorf("view = %s", raw)
 		}
 		if v := h.flows.Viewers(); len(v) != 1 || v[0].ID != "USUP" || v[0].Email != "sato@example.co.jp" {

@@ -32,11 +32,15 @@ type reply struct {
 	after func(ctx context.Context)
 }
 
-func ok() reply                          { return reply{status: http.StatusOK} }
-func bad(text string) reply              { return reply{status: http.StatusBadRequest, text: text} }
-func ephemeralAck(text string) reply     { return reply{status: http.StatusOK, body: ephemeralBody(text)} }
-func ephemeralBody(text string) any      { return map[string]string{"response_type": "ephemeral", "text": text} }
-func failed() reply                      { return reply{status: http.StatusInternalServerError, text: "temporary failure; retry"} }
+func ok() reply                      { return reply{status: http.StatusOK} }
+func bad(text string) reply          { return reply{status: http.StatusBadRequest, text: text} }
+func ephemeralAck(text string) reply { return reply{status: http.StatusOK, body: ephemeralBody(text)} }
+func ephemeralBody(text string) any {
+	return map[string]string{"response_type": "ephemeral", "text": text}
+}
+func failed() reply {
+	return reply{status: http.StatusInternalServerError, text: "temporary failure; retry"}
+}
 func (r reply) then(fn func(context.Context)) reply { r.after = fn; return r }
 
 // slashCommand is the part of a slash command Mamori reads. Over HTTP it

@@ -22,9 +22,9 @@ var _ mamori.Tx = (*tx)(nil)
 
 // AAD prefixes bind sealed blobs to their rows.
 func convAAD(userKey string) []byte { return []byte("conv:" + userKey) }
-func caseAAD(number string) []byte   { return []byte("case:" + number) }
-func outboxAAD(key string) []byte    { return []byte("outbox:" + key) }
-func jobAAD(key string) []byte       { return []byte("job:" + key) }
+func caseAAD(number string) []byte  { return []byte("case:" + number) }
+func outboxAAD(key string) []byte   { return []byte("outbox:" + key) }
+func jobAAD(key string) []byte      { return []byte("job:" + key) }
 
 // sealJSON marshals v and seals it.
 func (t *tx) sealJSON(v any, aad []byte) ([]byte, error) {

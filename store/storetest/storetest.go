@@ -870,7 +870,7 @@ func testCancelJobs(t *testing.T, s mamori.Store) {
 		}
 		return tx.CancelJobs("remind:none")
 	})
-	got := claimJobs(t, s, t0, time.Minute, 10)
+	got := claimJobs(t, s, t0, 24*time.Hour, 10)
 	if diff := cmp.Diff([]string{"remind:b"}, jobKeys(got)); diff != "" {
 		t.Errorf("claim after cancel (-want +got):\n%s", diff)
 	}
@@ -882,9 +882,12 @@ func testCancelJobs(t *testing.T, s mamori.Store) {
 	}
 	// Canceling a leased job stops it coming back after the lease.
 	MustUpdate(t, s, func(tx mamori.Tx) error { return tx.CancelJobs("remind:a") })
-	got = claimJobs(t, s, t0.Add(3*time.Hour), time.Minute, 10)
+	if got := claimJobs(t, s, t0.Add(3*time.Hour), time.Minute, 10); len(got) != 0 {
+		t.Errorf("claim after canceling a leased job = %v, want none", jobKeys(got))
+	}
+	got = claimJobs(t, s, t0.Add(25*time.Hour), time.Minute, 10)
 	if diff := cmp.Diff([]string{"remind:b"}, jobKeys(got)); diff != "" {
-		t.Errorf("claim after canceling a leased job (-want +got):\n%s", diff)
+		t.Errorf("claim after remind:b's lease (-want +got):\n%s", diff)
 	}
 }
 
