@@ -38,7 +38,7 @@ func TestRoundTrip(t *testing.T) {
 		if sealed[0] != version1 {
 			t.Errorf("version byte = %d, want %d", sealed[0], version1)
 		}
-		if len(pt) > 0 && bytes.Contains(sealed, pt) {
+		if len(pt) >= 8 && bytes.Contains(sealed, pt) { // shorter ones may occur by chance
 			t.Errorf("sealed blob contains the plaintext")
 		}
 		got, err := s.Open(sealed, []byte("case:KH-2026-0001"))
