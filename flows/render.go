@@ -201,6 +201,9 @@ func summaryFields(env Env, c mamori.Conversation, l mamori.Lang) []mamori.Field
 		names := make([]string, len(c.Answers.Files))
 		for i, f := range c.Answers.Files {
 			names[i] = f.Name
+			if f.URL != "" {
+				names[i] += " " + f.URL
+			}
 		}
 		fs = append(fs, mamori.Field{Label: env.Policy.T(l, "s.files"), Value: strings.Join(names, "\n")})
 	}

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/slack-go/slack/socketmode"
@@ -22,7 +24,7 @@ func (a *Adapter) RunSocketMode(ctx context.Context) error {
 	if a.cfg.AppToken == "" {
 		return errors.New("slack: socket mode needs an app token")
 	}
-	sm := socketmode.New(a.api)
+	sm := socketmode.New(a.api, socketmode.OptionLog(slogOutput{a.log}))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
@@ -101,4 +103,12 @@ func (a *Adapter) socketCommand(ctx context.Context, payload []byte) reply {
 		return bad("malformed slash command")
 	}
 	return a.command(ctx, c)
+}
+
+// slogOutput carries the socketmode client's own log lines to slog.
+type slogOutput struct{ log *slog.Logger }
+
+func (o slogOutput) Output(_ int, s string) error {
+	o.log.Debug("slack: socketmode: " + strings.TrimSpace(s))
+	return nil
 }

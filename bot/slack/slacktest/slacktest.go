@@ -5,6 +5,7 @@
 package slacktest
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // Identity of the bot the fake answers for in auth.test.
@@ -91,6 +94,9 @@ type Server struct {
 	// slash: "http://127.0.0.1:port/api/".
 	URL   string
 	Token string
+	// AppToken is the app-level token apps.connections.open accepts
+	// (Socket Mode); "xapp-test" unless changed before use.
+	AppToken string
 
 	srv *httptest.Server
 
@@ -102,6 +108,13 @@ type Server struct {
 	viewSeq  int
 	notify   chan struct{}
 	channels map[string]bool // channels the fake refuses: channel_not_found
+
+	// Socket Mode.
+	conn     *websocket.Conn
+	connMu   sync.Mutex // serialises writes to conn
+	envSeq   int
+	acks     map[string]json.RawMessage
+	socketUp chan struct{}
 }
 
 // New starts a fake on 127.0.0.1 that accepts token and stops it when the
@@ -110,6 +123,9 @@ func New(tb testing.TB, token string) *Server {
 	tb.Helper()
 	s := &Server{
 		Token:    token,
+		AppToken: "xapp-test",
+		acks:     map[string]json.RawMessage{},
+		socketUp: make(chan struct{}),
 		users:    map[string]User{},
 		fail:     map[string][]*failure{},
 		notify:   make(chan struct{}, 1),
@@ -222,6 +238,10 @@ func Sign(secret string, ts time.Time, body []byte) http.Header {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/socket" {
+		s.serveSocket(w, r)
+		return
+	}
 	method, ok := strings.CutPrefix(r.URL.Path, "/api/")
 	if !ok || r.Method != http.MethodPost {
 		http.NotFound(w, r)
@@ -237,6 +257,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	token := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 	switch ct {
 	case "application/json":
+		c.JSON = map[string]any{}
+		if len(bytes.TrimSpace(body)) == 0 {
+			break
+		}
 		if err := json.Unmarshal(body, &c.JSON); err != nil {
 			s.answer(w, &c, http.StatusOK, map[string]any{"ok": false, "error": "invalid_json"})
 			return
@@ -250,6 +274,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if token == "" {
 			token = c.Params.Get("token")
 		}
+	}
+	if method == "apps.connections.open" {
+		if token != s.AppToken {
+			s.answer(w, &c, http.StatusOK, errBody("invalid_auth"))
+			return
+		}
+		s.answer(w, &c, http.StatusOK, map[string]any{"ok": true, "url": "ws" + strings.TrimPrefix(s.srv.URL, "http") + "/socket"})
+		return
 	}
 	if token != s.Token {
 		s.answer(w, &c, http.StatusOK, errBody("invalid_auth"))
@@ -404,4 +436,119 @@ func (s *Server) reply(c *Call) map[string]any {
 		return map[string]any{"ok": true, "view": view}
 	}
 	return errBody("unknown_method")
+}
+
+var upgrader = websocket.Upgrader{}
+
+// serveSocket is the Socket Mode WebSocket: it says hello, keeps the
+// connection alive with pings, and records the acknowledgements.
+func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
+	conn, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	s.connMu.Lock()
+	err = conn.WriteJSON(map[string]any{"type": "hello", "num_connections": 1,
+		"connection_info": map[string]any{"app_id": "A0MAMORI"}, "debug_info": map[string]any{"host": "slacktest"}})
+	s.connMu.Unlock()
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	first := s.conn == nil
+	s.conn = conn
+	s.mu.Unlock()
+	if first {
+		close(s.socketUp)
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				s.connMu.Lock()
+				err := conn.WriteControl(websocket.PingMessage, []byte("ping"), time.Now().Add(time.Second))
+				s.connMu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}
+	}()
+	for {
+		var res struct {
+			EnvelopeID string          `json:"envelope_id"`
+			Payload    json.RawMessage `json:"payload"`
+		}
+		if err := conn.ReadJSON(&res); err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.acks[res.EnvelopeID] = res.Payload
+		s.mu.Unlock()
+		select {
+		case s.notify <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// SendEnvelope sends a Socket Mode request of type typ ("events_api",
+// "interactive", "slash_commands") carrying payload, once a client is
+// connected, and returns its envelope id.
+func (s *Server) SendEnvelope(tb testing.TB, typ string, payload any) string {
+	tb.Helper()
+	select {
+	case <-s.socketUp:
+	case <-time.After(10 * time.Second):
+		tb.Fatal("slacktest: no Socket Mode connection")
+	}
+	s.mu.Lock()
+	s.envSeq++
+	id := fmt.Sprintf("env-%04d", s.envSeq)
+	conn := s.conn
+	s.mu.Unlock()
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	msg := map[string]any{"type": typ, "envelope_id": id, "payload": payload, "accepts_response_payload": typ != "events_api"}
+	if typ == "events_api" {
+		msg["retry_attempt"] = 0
+		msg["retry_reason"] = ""
+	}
+	if err := conn.WriteJSON(msg); err != nil {
+		tb.Fatalf("slacktest: send envelope: %v", err)
+	}
+	return id
+}
+
+// Ack returns the acknowledgement of an envelope and whether it came.
+func (s *Server) Ack(envelopeID string) (json.RawMessage, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.acks[envelopeID]
+	return p, ok
+}
+
+// WaitAck waits for the acknowledgement of an envelope and returns its
+// payload; it fails the test after timeout.
+func (s *Server) WaitAck(tb testing.TB, envelopeID string, timeout time.Duration) json.RawMessage {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if p, ok := s.Ack(envelopeID); ok {
+			return p
+		}
+		select {
+		case <-s.notify:
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	tb.Fatalf("slacktest: envelope %s not acknowledged after %s", envelopeID, timeout)
+	return nil
 }
