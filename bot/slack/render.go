@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -287,9 +288,15 @@ func mrkdwn(s string) *slackapi.TextBlockObject {
 
 // escape makes text safe for mrkdwn: what a person typed can never become
 // a mention (<!channel>, <@U…>) or a disguised link.
+// escape makes s safe as mrkdwn: nothing typed becomes a link or a
+// special mention such as <!channel>. User mentions (<@U123>), which flows
+// use to name a person, stay mentions.
 func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+	s = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+	return userMention.ReplaceAllString(s, "<@$1>")
 }
+
+var userMention = regexp.MustCompile(`&lt;@([UW][A-Z0-9]{2,20})&gt;`)
 
 // split escapes s and cuts it into pieces of at most n characters,
 // preferring to cut at a line break, then at a space, never inside an

@@ -132,7 +132,8 @@ func newClient(cfg Config) *slackapi.Client {
 	return slackapi.New(cfg.BotToken, opts...)
 }
 
-// Close ends the work still running after acks and waits for it.
+// Close ends the work still running after acks and waits for it. Call it
+// once the HTTP server and Socket Mode have stopped.
 func (a *Adapter) Close() error {
 	a.end()
 	a.wg.Wait()

@@ -21,7 +21,11 @@ import (
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/bot/slack"
 	"github.com/mamori-oss/mamori/bot/slack/slacktest"
+	"github.com/mamori-oss/mamori/flows"
 )
+
+// The adapter takes the real engine.
+var _ slack.Flows = (*flows.Service)(nil)
 
 const (
 	botToken = "xoxb-test-token"
@@ -738,6 +742,29 @@ func TestCardDetails(t *testing.T) {
 		}
 		if n := len(h.api.Calls("views.open")); n != 1 {
 			t.Errorf("views.open calls = %d, want still 1", n)
+		}
+	})
+
+	t.Run("unknown case", func(t *testing.T) {
+		gone := card()
+		gone.Choices[0].Value = "details:KH-2026-9999"
+		h.interact(clickPayload(t, "USUP", "CSUP", blocksOf(t, gone), "details:KH-2026-9999"))
+		c := h.api.WaitCalls(t, "chat.postEphemeral", 2, 5*time.Second)[1]
+		if c.Get("user") != "USUP" || !strings.Contains(c.Get("text"), "うまくいきませんでした") || strings.Contains(c.Get("text"), "not found") {
+			t.Errorf("ephemeral = %v", c.Params)
+		}
+	})
+
+	t.Run("forbidden from App Home", func(t *testing.T) {
+		p := clickPayload(t, "UEN", "", blocks, "details:KH-2026-0042")
+		delete(p, "channel")
+		p["container"] = map[string]any{"type": "view", "view_id": "V1"}
+		if status, _ := h.interact(p); status != http.StatusOK {
+			t.Fatalf("status = %d", status)
+		}
+		opens := h.api.Calls("views.open")
+		if len(opens) != 2 || !strings.Contains(opens[1].Get("view"), "Only the case") {
+			t.Errorf("views.open = %+v", opens)
 		}
 	})
 

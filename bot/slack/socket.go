@@ -46,7 +46,9 @@ func (a *Adapter) RunSocketMode(ctx context.Context) error {
 				a.log.Info("slack: socket mode connected")
 			case socketmode.EventTypeConnectionError, socketmode.EventTypeIncomingError,
 				socketmode.EventTypeErrorBadMessage, socketmode.EventTypeErrorWriteFailed:
-				a.log.Warn("slack: socket mode trouble", "type", evt.Type, "detail", fmt.Sprint(evt.Data))
+				if ctx.Err() == nil {
+					a.log.Warn("slack: socket mode trouble", "type", evt.Type, "detail", fmt.Sprint(evt.Data))
+				}
 			case socketmode.EventTypeInvalidAuth:
 				a.log.Error("slack: socket mode: invalid app token")
 			case socketmode.EventTypeEventsAPI, socketmode.EventTypeInteractive, socketmode.EventTypeSlashCommand:

@@ -438,7 +438,8 @@ func (s *Server) reply(c *Call) map[string]any {
 	return errBody("unknown_method")
 }
 
-var upgrader = websocket.Upgrader{}
+// upgrader accepts any origin: slack-go sends one of its own.
+var upgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 
 // serveSocket is the Socket Mode WebSocket: it says hello, keeps the
 // connection alive with pings, and records the acknowledgements.
