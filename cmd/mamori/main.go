@@ -119,6 +119,7 @@ type app struct {
 	service *flows.Service
 	worker  *flows.Worker
 	log     *slog.Logger
+	clock   mamori.Clock
 }
 
 func newApp(ctx context.Context, cfg *loaded, getenv func(string) string, log *slog.Logger, clock mamori.Clock) (*app, error) {
@@ -126,7 +127,7 @@ func newApp(ctx context.Context, cfg *loaded, getenv func(string) string, log *s
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, db: db, log: log}
+	a := &app{cfg: cfg, db: db, log: log, clock: clock}
 	a.worker = (&flows.Worker{Store: db, Senders: map[string]flows.Sender{}, Clock: clock, Log: log}).Init()
 	a.service = &flows.Service{Store: db, Policy: cfg.policy, Org: cfg.org, Clock: clock, Log: log,
 		Location: cfg.loc, RemindAfter: cfg.remind, Kick: a.worker.Kick}
@@ -151,7 +152,7 @@ func (a *app) gaveUp(ctx context.Context, it mamori.OutboxItem, sendErr error) {
 	m := mamori.Message{Urgent: true, Header: a.cfg.policy.T(l, "undelivered.header"),
 		Text: fmt.Sprintf(a.cfg.policy.T(l, "undelivered.text"), who)}
 	err := a.db.Update(ctx, func(tx mamori.Tx) error {
-		return tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("undelivered:%d", it.ID), Target: hr, Message: m, Lang: l, Created: time.Now()})
+		return tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("undelivered:%d", it.ID), Target: hr, Message: m, Lang: l, Created: a.clock()})
 	})
 	if err != nil {
 		a.log.Error("could not tell HR about an undelivered message", "id", it.ID, "err", err)

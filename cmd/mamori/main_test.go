@@ -1,0 +1,1050 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/mamori-oss/mamori"
+	"github.com/mamori-oss/mamori/bot/slack/slacktest"
+)
+
+// These tests drive the binary through run, with real SQLite files in a
+// temporary directory and, for serve, a loopback fake of Slack's Web API.
+
+// testEnv is the whole environment run sees: nothing leaks in from the
+// machine running the tests.
+type testEnv map[string]string
+
+func (e testEnv) get(key string) string { return e[key] }
+
+// newEnv returns an environment with a fresh database and key file.
+func newEnv(tb testing.TB) testEnv {
+	tb.Helper()
+	dir := tb.TempDir()
+	return testEnv{
+		"MAMORI_DB":       filepath.Join(dir, "mamori.db"),
+		"MAMORI_KEY_FILE": filepath.Join(dir, "mamori.key"),
+	}
+}
+
+// syncBuffer is a bytes.Buffer several goroutines may write.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// MustRun runs the command in args and returns what it printed.
+func MustRun(tb testing.TB, e testEnv, stdin string, args ...string) string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	if err := run(ctx, args, strings.NewReader(stdin), &stdout, &stderr, e.get); err != nil {
+		tb.Fatalf("mamori %s: %v\nstderr:\n%s\nstdout:\n%s", strings.Join(args, " "), err, stderr.String(), stdout.String())
+	}
+	if stderr.Len() > 0 {
+		tb.Errorf("mamori %s wrote to stderr:\n%s", strings.Join(args, " "), stderr.String())
+	}
+	return stdout.String()
+}
+
+// typeChat runs `mamori chat` with lines typed in, one per line.
+func typeChat(tb testing.TB, e testEnv, lines []string, args ...string) string {
+	tb.Helper()
+	return MustRun(tb, e, strings.Join(lines, "\n")+"\n", append([]string{"chat"}, args...)...)
+}
+
+// builtinPolicy is the policy of the built-in example configuration, for
+// its texts: the tests look for what a person reads, in their language.
+func builtinPolicy(tb testing.TB) *mamori.Policy {
+	tb.Helper()
+	cfg, err := loadConfig("")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cfg.policy
+}
+
+// report is one report typed into the terminal: the free-text answers
+// (the confidential ones among them must never reach a channel).
+type report struct {
+	when, place, customer, demand, narrative, words, witnesses string
+}
+
+var reports = map[mamori.Lang]report{
+	mamori.JA: {
+		when:      "昨日の15時ごろ",
+		place:     "新宿店のレジ",
+		customer:  "青い帽子の常連客",
+		demand:    "返金と店長の土下座",
+		narrative: "大声で三十分怒鳴られ、カウンターを叩かれた",
+		words:     "「辞めさせてやる」と何度も言われた",
+		witnesses: "同僚の鈴木さん",
+	},
+	mamori.EN: {
+		when:      "yesterday around 3pm",
+		place:     "the Shinjuku store till",
+		customer:  "regular in a blue cap",
+		demand:    "a refund and a kneeling apology",
+		narrative: "He shouted at me for thirty minutes and banged the counter",
+		words:     "He kept saying he would get me fired",
+		witnesses: "my colleague Suzuki",
+	},
+}
+
+// firstHalf starts a report from the menu and answers up to the place.
+func (r report) firstHalf() []string {
+	return []string{
+		"1",    // menu: report
+		"1",    // safety: safe
+		"1",    // for whom: myself
+		r.when, // typed, not a button
+		"1",    // contact channel: in person
+		r.place,
+	}
+}
+
+// secondHalf answers the rest and submits.
+func (r report) secondHalf() []string {
+	return []string{
+		r.customer,
+		r.demand,
+		"2",   // our fault: no
+		"1,3", // behaviours: physical attack, intimidation
+		r.narrative,
+		r.words,
+		"2", // duration: 10–30 minutes
+		"1", // repeat: first time
+		r.witnesses,
+		"file:rec.m4a", // evidence file, then the evidence answer
+		"2",            // evidence: a recording
+		"2",            // wellbeing: a bit hard
+		"1",            // talk: yes
+		"1",            // route: the department's supervisors
+		"1",            // summary: submit
+	}
+}
+
+func (r report) confidential() []string {
+	return []string{r.customer, r.demand, r.narrative, r.words, r.witnesses, r.place}
+}
+
+var caseNumber = regexp.MustCompile(`KH-\d{4}-\d{4}`)
+
+// frame returns the channel message printed in the frame titled
+// "┌── #channel", or "" when there is none.
+func frame(out, channel string) string {
+	start := strings.Index(out, "┌── "+channel+" ")
+	if start < 0 {
+		return ""
+	}
+	end := strings.Index(out[start:], "└")
+	if end < 0 {
+		return out[start:]
+	}
+	return out[start : start+end]
+}
+
+// frames returns every channel message printed.
+func frames(out string) []string {
+	var fs []string
+	for rest := out; ; {
+		i := strings.Index(rest, "┌── ")
+		if i < 0 {
+			return fs
+		}
+		rest = rest[i:]
+		j := strings.Index(rest, "└")
+		if j < 0 {
+			return append(fs, rest)
+		}
+		fs = append(fs, rest[:j])
+		rest = rest[j:]
+	}
+}
+
+func TestChatReport(t *testing.T) {
+	p := builtinPolicy(t)
+	for _, l := range []mamori.Lang{mamori.JA, mamori.EN} {
+		t.Run(string(l), func(t *testing.T) {
+			r := reports[l]
+			e := newEnv(t)
+			lines := append(r.firstHalf(), r.secondHalf()...)
+			out := typeChat(t, e, append(lines, "/quit"), "-lang", string(l))
+
+			number := caseNumber.FindString(out)
+			if number == "" || !strings.HasSuffix(number, "-0001") {
+				t.Fatalf("no case number KH-<year>-0001 in the output:\n%s", out)
+			}
+			if want := fmt.Sprintf(p.T(l, "submitted.header.report"), number); !strings.Contains(out, want) {
+				t.Errorf("the reporter was not told %q:\n%s", want, out)
+			}
+			for _, answer := range append(r.confidential(), r.when, "rec.m4a") {
+				if !strings.Contains(out, answer) {
+					t.Errorf("the summary lacks the answer %q", answer)
+				}
+			}
+
+			// The card in the supervisor channel (in the organisation's
+			// language) has the number and nothing confidential.
+			card := frame(out, "#store-supervisors")
+			if card == "" {
+				t.Fatalf("no card in #store-supervisors:\n%s", out)
+			}
+			if !strings.Contains(card, number) {
+				t.Errorf("the card lacks %s:\n%s", number, card)
+			}
+			if frame(out, "#hr-desk") == "" {
+				t.Errorf("the reporter asked to talk, but #hr-desk got nothing:\n%s", out)
+			}
+			for _, f := range frames(out) {
+				for _, secret := range r.confidential() {
+					if strings.Contains(f, secret) {
+						t.Errorf("a channel message shows %q:\n%s", secret, f)
+					}
+				}
+			}
+
+			// The department's supervisor may read the details; a member
+			// of another department may not.
+			out = typeChat(t, e, []string{"/as sato", "/details " + number, "/as yamada", "/details " + number, "/quit"}, "-lang", string(l))
+			asYamada := fmt.Sprintf(p.T(l, "local.as"), "yamada")
+			sato, yamada, found := strings.Cut(out, asYamada)
+			if !found {
+				t.Fatalf("no %q in the output:\n%s", asYamada, out)
+			}
+			for _, answer := range []string{r.narrative, r.customer, r.words, "rec.m4a"} {
+				if !strings.Contains(sato, answer) {
+					t.Errorf("the supervisor's details lack %q:\n%s", answer, sato)
+				}
+			}
+			if !strings.Contains(yamada, p.T(l, "details.refused")) {
+				t.Errorf("yamada was not refused:\n%s", yamada)
+			}
+			for _, secret := range r.confidential() {
+				if strings.Contains(yamada, secret) {
+					t.Errorf("yamada was shown %q:\n%s", secret, yamada)
+				}
+			}
+		})
+	}
+}
+
+func TestChatResumeAfterRestart(t *testing.T) {
+	p := builtinPolicy(t)
+	l := mamori.JA
+	r := reports[l]
+	e := newEnv(t)
+
+	// The first session stops halfway, without saying "later".
+	out := typeChat(t, e, append(r.firstHalf(), "/quit"))
+	if !strings.Contains(out, p.T(l, "q.customer")) {
+		t.Fatalf("the first session did not reach the customer question:\n%s", out)
+	}
+
+	// The second opens with the offer to continue, picks up at the first
+	// unanswered question and submits.
+	out = typeChat(t, e, append([]string{"1"}, append(r.secondHalf(), "/quit")...))
+	resume := strings.Index(out, p.T(l, "resume.report"))
+	if resume < 0 || !strings.Contains(out, "続きから") {
+		t.Fatalf("the second session did not offer to continue:\n%s", out)
+	}
+	if strings.Contains(out, p.T(l, "menu.greeting")) {
+		t.Errorf("the second session greeted with the menu instead of resuming")
+	}
+	if i := strings.Index(out, p.T(l, "q.customer")); i < resume {
+		t.Errorf("after continuing, the customer question was not next:\n%s", out)
+	}
+	if strings.Contains(out, p.T(l, "q.place")) {
+		t.Errorf("an answered question was asked again:\n%s", out)
+	}
+	_, summary, found := strings.Cut(out, p.T(l, "summary.header.report"))
+	if !found {
+		t.Fatalf("no summary:\n%s", out)
+	}
+	summary, _, _ = strings.Cut(summary, p.T(l, "summary.submit.report"))
+	for _, answer := range []string{p.T(l, "a.safety.safe"), p.T(l, "a.for_whom.self"), r.when, "対面", r.place, r.customer, r.narrative} {
+		if !strings.Contains(summary, answer) {
+			t.Errorf("the summary lacks %q:\n%s", answer, summary)
+		}
+	}
+	number := caseNumber.FindString(out)
+	if number == "" || !strings.HasSuffix(number, "-0001") {
+		t.Fatalf("want case KH-<year>-0001, got %q:\n%s", number, out)
+	}
+	if strings.Contains(out, "-0002") {
+		t.Errorf("a second case was filed:\n%s", out)
+	}
+
+	// A third session: the report is done (the menu, no resume), filed
+	// once.
+	second := strings.TrimSuffix(number, "0001") + "0002"
+	out = typeChat(t, e, []string{"/details " + second, "/details " + number, "/quit"})
+	if strings.Contains(out, p.T(l, "resume.report")) || !strings.Contains(out, p.T(l, "menu.greeting")) {
+		t.Errorf("after submitting, the next session should open with the menu:\n%s", out)
+	}
+	if !strings.Contains(out, p.T(l, "details.not_found")) {
+		t.Errorf("%s exists:\n%s", second, out)
+	}
+	if !strings.Contains(out, r.narrative) {
+		t.Errorf("the reporter cannot read %s:\n%s", number, out)
+	}
+}
+
+func TestServeStartupErrors(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	good := string(exampleConfig)
+	change := func(old, new string) string {
+		if !strings.Contains(good, old) {
+			t.Fatalf("the example configuration has no %q", old)
+		}
+		return strings.Replace(good, old, new, 1)
+	}
+	unknownKey := file("unknown.yaml", good+"\nfavourite_colour: blue\n")
+	noHR := file("nohr.yaml", change(`channel: "#hr-desk"`, `channel: ""`))
+	badPreset := file("preset.yaml", change("policy: mhlw-2022", "policy: mhlw-1999"))
+	badLang := file("lang.yaml", change("language: ja", "language: fr"))
+	slackEnv := testEnv{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+
+	for _, tc := range []struct {
+		name string
+		env  testEnv
+		want []string // every one must be in the error
+	}{
+		{"secret without bot token", testEnv{"SLACK_SIGNING_SECRET": "s"}, []string{"SLACK_BOT_TOKEN"}},
+		{"app token without bot token", testEnv{"SLACK_APP_TOKEN": "xapp-1"}, []string{"SLACK_BOT_TOKEN"}},
+		{"bot token alone", testEnv{"SLACK_BOT_TOKEN": "xoxb-1"}, []string{"SLACK_SIGNING_SECRET"}},
+		{"app token of the wrong kind", testEnv{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xoxb-2"}, []string{"SLACK_APP_TOKEN", "xapp-"}},
+		{"slack without config", slackEnv, []string{"MAMORI_CONFIG"}},
+		{"config missing", testEnv{"MAMORI_CONFIG": filepath.Join(dir, "nope.yaml")}, []string{"MAMORI_CONFIG", "nope.yaml"}},
+		{"unknown key", testEnv{"MAMORI_CONFIG": unknownKey}, []string{"MAMORI_CONFIG", "favourite_colour"}},
+		{"no hr channel", testEnv{"MAMORI_CONFIG": noHR}, []string{"hr.channel"}},
+		{"unknown preset", testEnv{"MAMORI_CONFIG": badPreset}, []string{"policy", "mhlw-1999", "mhlw-2022"}},
+		{"bad language", testEnv{"MAMORI_CONFIG": badLang}, []string{"language", "fr"}},
+		{"slack with a bad config", merge(slackEnv, testEnv{"MAMORI_CONFIG": unknownKey}), []string{"favourite_colour"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := merge(newEnv(t), tc.env)
+			// Nothing may start: an address that cannot be bound would
+			// show up as a different error if serve got that far.
+			e["MAMORI_ADDR"] = "256.0.0.1:1"
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			err := run(ctx, []string{"serve"}, strings.NewReader(""), &stdout, &stderr, e.get)
+			if err == nil {
+				t.Fatal("serve started")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "xoxb-1") {
+				t.Errorf("error %q shows the token", err)
+			}
+		})
+	}
+}
+
+func merge(envs ...testEnv) testEnv {
+	out := testEnv{}
+	for _, e := range envs {
+		for k, v := range e {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func TestManifestSlack(t *testing.T) {
+	e := newEnv(t)
+	out := MustRun(t, e, "", "manifest", "slack", "-url", "https://mamori.example.co.jp/")
+	var m map[string]any
+	if err := yaml.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("the manifest is not YAML: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"/kasuhara",
+		"https://mamori.example.co.jp/slack/commands",
+		"https://mamori.example.co.jp/slack/interactivity",
+		"https://mamori.example.co.jp/slack/events",
+		"message.im",
+		"chat:write",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the manifest lacks %q:\n%s", want, out)
+		}
+	}
+
+	// The command comes from the configuration; Socket Mode has no URLs.
+	path := filepath.Join(t.TempDir(), "mamori.yaml")
+	cfg := strings.Replace(string(exampleConfig), "slash_command: /kasuhara", "slash_command: /mamori-report", 1)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e["MAMORI_CONFIG"] = path
+	out = MustRun(t, e, "", "manifest", "slack", "-socket")
+	if !strings.Contains(out, "/mamori-report") || strings.Contains(out, "/slack/") {
+		t.Errorf("socket-mode manifest for /mamori-report:\n%s", out)
+	}
+
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"manifest", "teams"}, strings.NewReader(""), &stdout, io.Discard, e.get); err == nil {
+		t.Error("manifest teams: no error")
+	}
+}
+
+// The end-to-end test below plays Slack: it signs requests with the
+// signing secret, sends what Slack sends, and reads what Mamori posted
+// from the fake Web API — including the blocks whose ids and values a
+// click sends back.
+
+const (
+	testBotToken = "xoxb-test-token"
+	testSecret   = "test-signing-secret"
+
+	reporter   = "U0TANAKA"
+	supervisor = "U0SATO"
+	outsider   = "U0YAMADA"
+)
+
+const slackConfig = `organisation: テスト株式会社
+language: ja
+timezone: Asia/Tokyo
+policy: mhlw-2022
+slash_command: /kasuhara
+remind_after: 24h
+hr:
+  channel: C0HR
+  members: [U0HR]
+departments:
+  - id: store
+    name: {ja: 店舗運営部, en: Store operations}
+    supervisor_channel: C0STORE
+    supervisors: [U0SATO]
+    members: [U0TANAKA]
+  - id: support
+    name: {ja: カスタマーサポート部, en: Customer support}
+    supervisor_channel: C0SUPPORT
+    supervisors: [U0SUZUKI]
+    members: [U0YAMADA]
+`
+
+// slackRig is a running `mamori serve` and the fake Slack around it.
+type slackRig struct {
+	t      *testing.T
+	api    *slacktest.Server
+	base   string // http://127.0.0.1:port, once serve listens
+	client *http.Client
+	logs   *syncBuffer
+	env    testEnv
+	stop   func() error
+
+	seq  int // for trigger ids, event ids and action timestamps
+	seen int // DM posts to the reporter already read
+}
+
+// listening returns the address serve logged it listens on, or "".
+func listening(logs string) string {
+	for _, line := range strings.Split(logs, "\n") {
+		var rec struct{ Msg, Addr string }
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "mamori serving" {
+			return rec.Addr
+		}
+	}
+	return ""
+}
+
+func startServe(t *testing.T) *slackRig {
+	t.Helper()
+	api := slacktest.New(t, testBotToken)
+	for _, u := range []slacktest.User{
+		{ID: reporter, Name: "tanaka", RealName: "田中 花子", Email: "tanaka@example.co.jp", Locale: "ja-JP"},
+		{ID: supervisor, Name: "sato", RealName: "佐藤 一郎", Email: "sato@example.co.jp", Locale: "ja-JP"},
+		{ID: outsider, Name: "yamada", RealName: "山田 太郎", Email: "yamada@example.co.jp", Locale: "ja-JP"},
+	} {
+		api.AddUser(u)
+	}
+	e := newEnv(t)
+	e["MAMORI_CONFIG"] = filepath.Join(t.TempDir(), "mamori.yaml")
+	if err := os.WriteFile(e["MAMORI_CONFIG"], []byte(slackConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e["MAMORI_ADDR"] = "127.0.0.1:0" // any free port: serve logs which
+	e["SLACK_BOT_TOKEN"] = testBotToken
+	e["SLACK_SIGNING_SECRET"] = testSecret
+	e["SLACK_API_URL"] = api.URL
+
+	r := &slackRig{t: t, api: api, client: &http.Client{Timeout: 10 * time.Second}, logs: &syncBuffer{}, env: e}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	var runErr error
+	go func() {
+		defer close(stopped)
+		runErr = run(ctx, []string{"serve"}, strings.NewReader(""), io.Discard, r.logs, e.get)
+	}()
+	r.stop = func() error {
+		cancel()
+		select {
+		case <-stopped:
+			return runErr
+		case <-time.After(15 * time.Second):
+			return errors.New("serve did not stop within 15 s of its context ending")
+		}
+	}
+	// Registered after the fake's, so it runs first: serve stops while
+	// the fake still answers.
+	t.Cleanup(func() {
+		if err := r.stop(); err != nil {
+			t.Error(err)
+		}
+		if t.Failed() {
+			t.Logf("serve logs:\n%s", r.logs.String())
+		}
+	})
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case <-stopped:
+			t.Fatalf("serve stopped at once: %v\n%s", runErr, r.logs.String())
+		default:
+		}
+		if r.base == "" {
+			if addr := listening(r.logs.String()); addr != "" {
+				r.base = "http://" + addr
+			}
+		}
+		if r.base != "" {
+			if code, _ := r.get("/healthz"); code == http.StatusOK {
+				return r
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no /healthz after 10 s\n%s", r.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r *slackRig) get(path string) (int, string) {
+	resp, err := r.client.Get(r.base + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (r *slackRig) next(prefix string) string {
+	r.seq++
+	return fmt.Sprintf("%s%06d", prefix, r.seq)
+}
+
+// post sends body to path as Slack would, signed with secret at ts.
+func (r *slackRig) post(path, contentType string, body []byte, secret string, ts time.Time, extra http.Header) int {
+	r.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, r.base+path, bytes.NewReader(body))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("User-Agent", "Slackbot 1.0 (+https://api.slack.com/robots)")
+	if secret != "" {
+		for k, v := range slacktest.Sign(secret, ts, body) {
+			req.Header[k] = v
+		}
+	}
+	for k, v := range extra {
+		req.Header[k] = v
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		r.t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+// send posts a correctly signed request and wants it answered 200.
+func (r *slackRig) send(path, contentType string, body []byte) {
+	r.t.Helper()
+	if code := r.post(path, contentType, body, testSecret, time.Now(), nil); code != http.StatusOK {
+		r.t.Fatalf("POST %s answered %d, want 200\n%s", path, code, body)
+	}
+}
+
+const formType = "application/x-www-form-urlencoded"
+
+func (r *slackRig) command(user, text string) {
+	r.t.Helper()
+	body := url.Values{
+		"token":        {"legacy-verification-token"},
+		"team_id":      {slacktest.TeamID},
+		"channel_id":   {"C0GENERAL"},
+		"channel_name": {"general"},
+		"user_id":      {user},
+		"command":      {"/kasuhara"},
+		"text":         {text},
+		"trigger_id":   {r.next("trigger.")},
+		"response_url": {"https://hooks.slack.com/commands/T0000001/1/x"},
+	}.Encode()
+	r.send("/slack/commands", formType, []byte(body))
+}
+
+// messageEvent is a message.im event callback; ev holds the event's fields
+// beyond the common ones.
+func (r *slackRig) messageEvent(user string, ev map[string]any) []byte {
+	ts := r.next("1700000100.")
+	ev["type"] = "message"
+	ev["channel_type"] = "im"
+	ev["channel"] = "D" + user
+	ev["user"] = user
+	ev["ts"] = ts
+	ev["event_ts"] = ts
+	b, err := json.Marshal(map[string]any{
+		"token":      "legacy-verification-token",
+		"team_id":    slacktest.TeamID,
+		"api_app_id": "A0MAMORI",
+		"type":       "event_callback",
+		"event_id":   r.next("Ev"),
+		"event_time": time.Now().Unix(),
+		"event":      ev,
+	})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return b
+}
+
+// say sends text as a DM from user and returns the request body.
+func (r *slackRig) say(user, text string) []byte {
+	r.t.Helper()
+	b := r.messageEvent(user, map[string]any{"text": text})
+	r.send("/slack/events", "application/json", b)
+	return b
+}
+
+// blocks is a message's Block Kit, as JSON values.
+type blocks []map[string]any
+
+// posted is one chat.postMessage the fake received.
+type posted struct {
+	channel string
+	text    string // the fallback text and the blocks' JSON, for searching
+	blocks  blocks
+}
+
+func (r *slackRig) posts(channel string) []posted {
+	r.t.Helper()
+	var out []posted
+	for _, c := range r.api.Calls("chat.postMessage") {
+		if c.Error != "" || c.Get("channel") != channel {
+			continue
+		}
+		p := posted{channel: channel, text: c.Get("text") + "\n" + c.Get("blocks")}
+		if c.Get("blocks") != "" {
+			if err := c.Decode("blocks", &p.blocks); err != nil {
+				r.t.Fatal(err)
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// waitPost waits for a post to channel, from the from-th on, that match
+// accepts, and returns it and its index.
+func (r *slackRig) waitPost(channel string, from int, what string, match func(posted) bool) (posted, int) {
+	r.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ps := r.posts(channel)
+		for i := from; i < len(ps); i++ {
+			if match(ps[i]) {
+				return ps[i], i
+			}
+		}
+		if time.Now().After(deadline) {
+			var got []string
+			for _, p := range ps[min(from, len(ps)):] {
+				got = append(got, p.text)
+			}
+			r.t.Fatalf("no post to %s with %s after 10 s; since #%d it got:\n%s", channel, what, from, strings.Join(got, "\n---\n"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stepOf parses a block id "<kind>/<n>/<step>".
+func stepOf(id string) string {
+	parts := strings.SplitN(id, "/", 3)
+	if len(parts) != 3 {
+		return ""
+	}
+	return parts[2]
+}
+
+func (b blocks) hasStep(step string) bool {
+	for _, blk := range b {
+		if id, _ := blk["block_id"].(string); stepOf(id) == step {
+			return true
+		}
+	}
+	return false
+}
+
+// question waits for the reporter's next DM that asks step and returns
+// its blocks and its index among the DMs.
+func (r *slackRig) question(step string) (blocks, int) {
+	r.t.Helper()
+	p, i := r.waitPost("D"+reporter, r.seen, "step "+step, func(p posted) bool { return p.blocks.hasStep(step) })
+	r.seen = i + 1
+	return p.blocks, i
+}
+
+// elements lists the elements of the actions blocks, each with its block id.
+func (b blocks) elements() (ids []string, elems []map[string]any) {
+	for _, blk := range b {
+		if blk["type"] != "actions" {
+			continue
+		}
+		id, _ := blk["block_id"].(string)
+		list, _ := blk["elements"].([]any)
+		for _, e := range list {
+			if m, ok := e.(map[string]any); ok {
+				ids = append(ids, id)
+				elems = append(elems, m)
+			}
+		}
+	}
+	return ids, elems
+}
+
+// button returns the action a click on the button with value sends.
+func (r *slackRig) button(b blocks, value string) map[string]any {
+	r.t.Helper()
+	ids, elems := b.elements()
+	for i, e := range elems {
+		if e["type"] == "button" && e["value"] == value {
+			return map[string]any{"type": "button", "block_id": ids[i], "action_id": e["action_id"],
+				"value": value, "text": e["text"], "action_ts": r.next("1700000200.")}
+		}
+	}
+	r.t.Fatalf("no button with value %q in %v", value, b)
+	return nil
+}
+
+// interact sends a block_actions payload for action on a message with
+// blocks in channel, with the inputs' state.
+func (r *slackRig) interact(user, channel string, b blocks, action map[string]any, state map[string]any) {
+	r.t.Helper()
+	p := map[string]any{
+		"type":       "block_actions",
+		"api_app_id": "A0MAMORI",
+		"token":      "legacy-verification-token",
+		"team":       map[string]any{"id": slacktest.TeamID, "domain": "test"},
+		"user":       map[string]any{"id": user, "team_id": slacktest.TeamID},
+		"trigger_id": r.next("trigger."),
+		"container":  map[string]any{"type": "message", "channel_id": channel, "is_ephemeral": false},
+		"channel":    map[string]any{"id": channel},
+		"message":    map[string]any{"type": "message", "user": slacktest.BotUserID, "blocks": b},
+		"actions":    []any{action},
+	}
+	if state != nil {
+		p["state"] = map[string]any{"values": state}
+	}
+	j, err := json.Marshal(p)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.send("/slack/interactivity", formType, []byte(url.Values{"payload": {string(j)}}.Encode()))
+}
+
+// click presses the button with value on the reporter's DM message b.
+func (r *slackRig) click(b blocks, value string) {
+	r.t.Helper()
+	r.interact(reporter, "D"+reporter, b, r.button(b, value), nil)
+}
+
+// tick checks the options with values in b's checkboxes and presses its
+// submit button; the state carries every checkbox block, as Slack's does.
+func (r *slackRig) tick(b blocks, values ...string) {
+	r.t.Helper()
+	want := map[string]bool{}
+	for _, v := range values {
+		want[v] = true
+	}
+	state := map[string]any{}
+	var submit map[string]any
+	ids, elems := b.elements()
+	found := 0
+	for i, e := range elems {
+		switch e["type"] {
+		case "checkboxes":
+			selected := []any{}
+			opts, _ := e["options"].([]any)
+			for _, o := range opts {
+				if om, _ := o.(map[string]any); want[fmt.Sprint(om["value"])] {
+					selected = append(selected, om)
+					found++
+				}
+			}
+			state[ids[i]] = map[string]any{fmt.Sprint(e["action_id"]): map[string]any{"type": "checkboxes", "selected_options": selected}}
+		case "button":
+			if strings.HasPrefix(ids[i], "submit/") {
+				submit = map[string]any{"type": "button", "block_id": ids[i], "action_id": e["action_id"],
+					"value": e["value"], "action_ts": r.next("1700000200.")}
+			}
+		}
+	}
+	if submit == nil || found != len(values) {
+		r.t.Fatalf("multi-select: submit %v, %d of %v found in %v", submit, found, values, b)
+	}
+	r.interact(reporter, "D"+reporter, b, submit, state)
+}
+
+// options lists the values of b's checkboxes, in order.
+func (b blocks) options() []string {
+	var vs []string
+	_, elems := b.elements()
+	for _, e := range elems {
+		if e["type"] != "checkboxes" {
+			continue
+		}
+		opts, _ := e["options"].([]any)
+		for _, o := range opts {
+			if om, ok := o.(map[string]any); ok {
+				vs = append(vs, fmt.Sprint(om["value"]))
+			}
+		}
+	}
+	return vs
+}
+
+func TestServeSlack(t *testing.T) {
+	r := startServe(t)
+	policy := builtinPolicy(t) // the configuration's policy is the same preset
+	rep := reports[mamori.JA]
+	const forged = "偽物のメッセージ"
+
+	if code, body := r.get("/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz: %d %s", code, body)
+	}
+
+	// /kasuhara opens the menu in a DM.
+	r.command(reporter, "")
+	b, _ := r.question("menu")
+	r.click(b, mamori.StartReport)
+	safety, _ := r.question("safety")
+	r.click(safety, "safe")
+	b, _ = r.question("for_whom")
+	r.click(b, "self")
+	r.question("when")
+	r.say(reporter, rep.when)
+	b, _ = r.question("channel")
+	r.click(b, "in_person")
+	r.question("place")
+	r.say(reporter, rep.place)
+	r.question("customer")
+	r.say(reporter, rep.customer)
+	r.question("demand")
+	r.say(reporter, rep.demand)
+	b, _ = r.question("fault")
+	r.click(b, "no")
+
+	// Behaviours: one option from each checkbox block (ten a block).
+	b, _ = r.question("behaviours")
+	opts := b.options()
+	if len(opts) < 11 {
+		t.Fatalf("want the policy's 12 behaviours, got %v", opts)
+	}
+	r.tick(b, opts[2], opts[10])
+
+	// Forged requests are refused and change nothing.
+	r.question("narrative")
+	for _, f := range []struct {
+		name   string
+		secret string
+		ts     time.Time
+	}{
+		{"wrong secret", "not-the-secret", time.Now()},
+		{"unsigned", "", time.Now()},
+		{"stale", testSecret, time.Now().Add(-6 * time.Minute)},
+	} {
+		body := r.messageEvent(reporter, map[string]any{"text": forged})
+		if code := r.post("/slack/events", "application/json", body, f.secret, f.ts, nil); code != http.StatusUnauthorized {
+			t.Errorf("%s: answered %d, want 401", f.name, code)
+		}
+	}
+	forgedClick, _ := json.Marshal(map[string]any{"type": "block_actions", "user": map[string]any{"id": reporter},
+		"actions": []any{map[string]any{"block_id": "control/0/narrative", "action_id": "control/1", "value": "nav:cancel", "action_ts": "1"}}})
+	if code := r.post("/slack/interactivity", formType, []byte(url.Values{"payload": {string(forgedClick)}}.Encode()), "wrong", time.Now(), nil); code != http.StatusUnauthorized {
+		t.Errorf("forged click: answered %d, want 401", code)
+	}
+
+	// A delivery Slack retries (same event_id) is answered but not acted on.
+	narrative := r.say(reporter, rep.narrative)
+	_, words := r.question("words")
+	retry := http.Header{"X-Slack-Retry-Num": {"1"}, "X-Slack-Retry-Reason": {"http_timeout"}}
+	if code := r.post("/slack/events", "application/json", narrative, testSecret, time.Now(), retry); code != http.StatusOK {
+		t.Fatalf("retried event answered %d, want 200", code)
+	}
+	// A click on an old message changes nothing and brings the current
+	// question back; its notice must be the next post, with no reply to
+	// the retry before it.
+	r.click(safety, "safe")
+	_, i := r.waitPost("D"+reporter, r.seen, "the stale-click notice", func(p posted) bool { return strings.Contains(p.text, policy.T(mamori.JA, "nav.stale")) })
+	if i != words+1 {
+		t.Errorf("the retried event got a reply: the stale-click notice came %d posts after the words question, want 1", i-words)
+	}
+	again, i := r.waitPost("D"+reporter, i+1, "the question after the notice", func(posted) bool { return true })
+	if !again.blocks.hasStep("words") {
+		t.Fatalf("the retried event was taken as an answer: the current question is no longer the words one:\n%s", again.text)
+	}
+	r.seen = i + 1
+	r.say(reporter, rep.words)
+	b, _ = r.question("duration")
+	r.click(b, "under30")
+	b, _ = r.question("repeat")
+	r.click(b, "first")
+	b, _ = r.question("witnesses")
+	r.click(b, "nav:skip")
+
+	// A file sent in the DM is evidence.
+	evidence, _ := r.question("evidence")
+	r.send("/slack/events", "application/json", r.messageEvent(reporter, map[string]any{
+		"subtype": "file_share", "text": "",
+		"files": []any{map[string]any{"id": "F0REC", "name": "rec.m4a", "title": "rec.m4a",
+			"permalink": "https://test.slack.com/files/U0TANAKA/F0REC/rec.m4a"}},
+	}))
+	_, i = r.waitPost("D"+reporter, r.seen, "the file receipt", func(p posted) bool { return strings.Contains(p.text, "rec.m4a") })
+	r.seen = i + 1
+	r.click(evidence, "recording")
+	b, _ = r.question("wellbeing")
+	r.click(b, "hard")
+	b, _ = r.question("talk")
+	r.click(b, "yes")
+	b, _ = r.question("route")
+	r.click(b, mamori.RouteDepartment)
+
+	b, _ = r.question("summary")
+	summary, _ := json.Marshal(b)
+	for _, answer := range []string{rep.when, rep.place, rep.customer, rep.demand, rep.narrative, rep.words, "rec.m4a"} {
+		if !strings.Contains(string(summary), answer) {
+			t.Errorf("the summary lacks %q", answer)
+		}
+	}
+	if strings.Contains(string(summary), forged) {
+		t.Errorf("a forged request's text reached the summary")
+	}
+	r.click(b, "submit")
+
+	// The reporter gets the case number in the DM.
+	receipt, i := r.waitPost("D"+reporter, r.seen, "a case number", func(p posted) bool { return caseNumber.MatchString(p.text) })
+	r.seen = i + 1
+	number := caseNumber.FindString(receipt.text)
+	if !strings.HasSuffix(number, "-0001") {
+		t.Errorf("case number %s, want KH-<year>-0001", number)
+	}
+	_, i = r.waitPost("D"+reporter, r.seen, "the care resources", func(p posted) bool { return strings.Contains(p.text, policy.T(mamori.JA, "care.header")) })
+	r.seen = i + 1
+
+	// The supervisor channel gets a card with the number and nothing
+	// confidential; HR is asked to reach out, also without detail.
+	card, _ := r.waitPost("C0STORE", 0, number, func(p posted) bool { return strings.Contains(p.text, number) })
+	care, _ := r.waitPost("C0HR", 0, number, func(p posted) bool { return strings.Contains(p.text, number) })
+	for _, p := range []posted{card, care} {
+		for _, secret := range append(rep.confidential(), forged) {
+			if strings.Contains(p.text, secret) {
+				t.Errorf("the post to %s shows %q:\n%s", p.channel, secret, p.text)
+			}
+		}
+	}
+
+	// The card's details button: a modal for the supervisor, a private
+	// refusal for someone from another department.
+	r.interact(supervisor, "C0STORE", card.blocks, r.button(card.blocks, mamori.CardDetails+":"+number), nil)
+	views := r.api.WaitCalls(t, "views.open", 1, 10*time.Second)
+	if view := views[0].Get("view"); !strings.Contains(view, rep.narrative) || !strings.Contains(view, rep.customer) {
+		t.Errorf("the supervisor's modal lacks the narrative or the customer:\n%s", view)
+	}
+	r.interact(outsider, "C0STORE", card.blocks, r.button(card.blocks, mamori.CardDetails+":"+number), nil)
+	eph := r.api.WaitCalls(t, "chat.postEphemeral", 1, 10*time.Second)
+	if got := eph[0]; got.Get("user") != outsider || got.Get("channel") != "C0STORE" ||
+		!strings.Contains(got.Get("text"), policy.T(mamori.JA, "details.refused")) ||
+		strings.Contains(got.Get("blocks")+got.Get("text"), rep.narrative) {
+		t.Errorf("the refusal: user %s channel %s\n%s", got.Get("user"), got.Get("channel"), got.Get("blocks"))
+	}
+	if n := len(r.api.Calls("views.open")); n != 1 {
+		t.Errorf("%d modals opened, want only the supervisor's", n)
+	}
+
+	// Nothing was left undelivered or failed; no Web API call failed.
+	for _, c := range r.api.Calls() {
+		if c.Error != "" || c.Status != http.StatusOK {
+			t.Errorf("Web API %s answered %d %s", c.Method, c.Status, c.Error)
+		}
+	}
+	code, metrics := r.get("/metrics")
+	if code != http.StatusOK || !strings.Contains(metrics, "mamori_http_requests_total") {
+		t.Errorf("/metrics: %d\n%s", code, metrics)
+	}
+	if !strings.Contains(metrics, `mamori_http_requests_total{code="5xx"} 0`) ||
+		!strings.Contains(metrics, `mamori_http_requests_total{code="4xx"} 4`) {
+		t.Errorf("/metrics: want no 5xx and the four forged requests as 4xx:\n%s", metrics)
+	}
+
+	if err := r.stop(); err != nil {
+		t.Fatalf("serve returned %v", err)
+	}
+	// Confidential answers are never logged.
+	for _, secret := range rep.confidential() {
+		if strings.Contains(r.logs.String(), secret) {
+			t.Errorf("the log shows %q", secret)
+		}
+	}
+	// Every message in the outbox was sent.
+	for _, status := range []string{mamori.OutboxPending, mamori.OutboxFailed} {
+		if out := MustRun(t, r.env, "", "outbox", "-status", status); !strings.HasPrefix(out, "0 "+status) {
+			t.Errorf("outbox -status %s:\n%s", status, out)
+		}
+	}
+}
