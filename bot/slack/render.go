@@ -341,6 +341,9 @@ func split(s string, n int) []string {
 	if t := strings.TrimSpace(cur.String()); t != "" {
 		out = append(out, t)
 	}
+	for i := range out {
+		out[i] = userMention.ReplaceAllString(out[i], "<@$1>")
+	}
 	return out
 }
 

@@ -1032,6 +1032,9 @@ func TestServeSlack(t *testing.T) {
 		t.Errorf("/metrics: want no 5xx and the four forged requests as 4xx:\n%s", metrics)
 	}
 
+	if testing.Verbose() {
+		t.Logf("what Slack received:\n%s", transcript(r.api.Calls()))
+	}
 	if err := r.stop(); err != nil {
 		t.Fatalf("serve returned %v", err)
 	}
@@ -1047,4 +1050,50 @@ func TestServeSlack(t *testing.T) {
 			t.Errorf("outbox -status %s:\n%s", status, out)
 		}
 	}
+}
+
+// transcript renders the Web API calls that carry text as a person would
+// read them, for `go test -v -run TestServeSlack ./cmd/mamori`.
+func transcript(calls []slacktest.Call) string {
+	var b strings.Builder
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if t, ok := x["text"].(string); ok && x["type"] != nil {
+				b.WriteString("    " + strings.ReplaceAll(t, "\n", "\n    ") + "\n")
+			}
+			for _, k := range []string{"blocks", "elements", "fields", "text", "options", "view", "title", "accessory"} {
+				if k == "text" {
+					if _, isString := x[k].(string); isString {
+						continue
+					}
+				}
+				if c, ok := x[k]; ok {
+					walk(c)
+				}
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	for _, c := range calls {
+		switch c.Method {
+		case "chat.postMessage", "chat.update", "chat.postEphemeral", "views.open", "views.publish":
+		default:
+			continue
+		}
+		fmt.Fprintf(&b, "── %s %s\n", c.Method, c.Get("channel"))
+		var blocks any
+		if c.Decode("blocks", &blocks) == nil {
+			walk(blocks)
+		}
+		var view any
+		if c.Decode("view", &view) == nil {
+			walk(view)
+		}
+	}
+	return b.String()
 }
