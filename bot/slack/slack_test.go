@@ -608,6 +608,15 @@ func TestButtonClick(t *testing.T) {
 	if again := h.flows.Inputs()[2]; again.Delivery != in[0].Delivery {
 		t.Errorf("redelivered click id %q, want %q", again.Delivery, in[0].Delivery)
 	}
+	// The answered question is updated in place: its buttons give way to
+	// the answer.
+	up := h.api.WaitCalls(t, "chat.update", 1, 5*time.Second)[0]
+	if up.Get("channel") != "DUEN" || up.Get("ts") != "1790000000.000200" {
+		t.Errorf("update = %v", up.Params)
+	}
+	if b := up.Get("blocks"); strings.Contains(b, `"button"`) || !strings.Contains(b, "✓") {
+		t.Errorf("updated blocks = %s", b)
+	}
 }
 
 func TestButtonClickFailure(t *testing.T) {

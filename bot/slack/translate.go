@@ -215,6 +215,7 @@ type interaction struct {
 	Container struct {
 		Type      string `json:"type"`
 		ChannelID string `json:"channel_id"`
+		MessageTS string `json:"message_ts"`
 	} `json:"container"`
 	Actions []blockAction `json:"actions"`
 	State   *viewState    `json:"state"`
@@ -229,6 +230,9 @@ type interaction struct {
 }
 
 type blockAction struct {
+	Text *struct {
+		Text string `json:"text"`
+	} `json:"text"`
 	Type            string   `json:"type"`
 	ActionID        string   `json:"action_id"`
 	BlockID         string   `json:"block_id"`
@@ -239,6 +243,9 @@ type blockAction struct {
 
 type option struct {
 	Value string `json:"value"`
+	Text  *struct {
+		Text string `json:"text"`
+	} `json:"text,omitempty"`
 }
 
 type viewState struct {
@@ -285,14 +292,73 @@ func (a *Adapter) interaction(ctx context.Context, body []byte) reply {
 		in := mamori.Input{Kind: mamori.InputChoice, Step: step, Value: act.Value}
 		in.User = a.user(ctx, p.User.ID)
 		in.Delivery = actionDelivery(p.User.ID, act)
-		return a.handle(ctx, in, channel)
+		label := ""
+		if act.Text != nil {
+			label = act.Text.Text
+		}
+		return a.answered(a.handle(ctx, in, channel), body, channel, p.Container.MessageTS, label)
 	case kindSubmit:
 		in := mamori.Input{Kind: mamori.InputMulti, Step: step, Value: act.Value, Values: p.selected(step)}
 		in.User = a.user(ctx, p.User.ID)
 		in.Delivery = actionDelivery(p.User.ID, act)
-		return a.handle(ctx, in, channel)
+		return a.answered(a.handle(ctx, in, channel), body, channel, p.Container.MessageTS, p.selectedLabels())
 	}
 	return ok()
+}
+
+// answered, after a click in a DM was committed, updates the question in
+// place: its buttons give way to a line with the answer, as Slack apps do,
+// so an old question cannot be clicked by mistake. It is cosmetic: when it
+// fails, nothing is lost.
+func (a *Adapter) answered(res reply, body []byte, channel, ts, label string) reply {
+	if res.status != http.StatusOK || res.after != nil || ts == "" || !strings.HasPrefix(channel, "D") {
+		return res
+	}
+	var raw struct {
+		Message struct {
+			Blocks slackapi.Blocks `json:"blocks"`
+		} `json:"message"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil || len(raw.Message.Blocks.BlockSet) == 0 {
+		return res
+	}
+	var keep []slackapi.Block
+	for _, b := range raw.Message.Blocks.BlockSet {
+		if kind, _, ours := parseBlockID(b.ID()); ours && kind != "" {
+			continue // the buttons and checkboxes
+		}
+		keep = append(keep, b)
+	}
+	if label == "" {
+		label = "…"
+	}
+	keep = append(keep, contextBlock("✓ "+label))
+	return res.then(func(ctx context.Context) {
+		_, _, _, err := a.api.UpdateMessageContext(ctx, channel, ts,
+			slackapi.MsgOptionText("✓ "+label, false), slackapi.MsgOptionBlocks(keep...))
+		if err != nil {
+			a.log.Warn("slack: could not mark a question answered", "err", err)
+		}
+	})
+}
+
+// selectedLabels lists the labels of the ticked checkboxes.
+func (p *interaction) selectedLabels() string {
+	if p.State == nil {
+		return ""
+	}
+	var labels []string
+	for _, actions := range p.State.Values {
+		for _, v := range actions {
+			for _, o := range v.SelectedOptions {
+				if o.Text != nil {
+					labels = append(labels, o.Text.Text)
+				}
+			}
+		}
+	}
+	sort.Strings(labels)
+	return strings.Join(labels, "、")
 }
 
 // actionDelivery names one click: Slack does not resend clicks, but Socket
