@@ -82,14 +82,18 @@ func (t *Terminal) Send(_ context.Context, it mamori.OutboxItem, prev *mamori.Po
 	return p, nil
 }
 
-var mention = regexp.MustCompile(`<@([^>]+)>`)
+var (
+	mention = regexp.MustCompile(`<@([^>]+)>`)
+	bold    = regexp.MustCompile(`\*([^*\n]+)\*`)
+)
 
 // print writes m with prefix on every line; with numbered, its buttons get
 // numbers the next input can use.
 func (t *Terminal) print(prefix string, m mamori.Message, numbered bool) {
 	w := func(format string, a ...any) {
 		for _, line := range strings.Split(fmt.Sprintf(format, a...), "\n") {
-			fmt.Fprintln(t.Out, prefix+mention.ReplaceAllString(line, "@$1"))
+			line = bold.ReplaceAllString(mention.ReplaceAllString(line, "@$1"), "$1")
+			fmt.Fprintln(t.Out, prefix+line)
 		}
 	}
 	if m.Header != "" {
