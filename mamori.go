@@ -51,6 +51,9 @@ var (
 	ErrForbidden = errors.New("forbidden")
 	ErrInvalid   = errors.New("invalid input")
 	ErrConflict  = errors.New("conflict")
+	// ErrStale says an input was a click on an earlier message: it was
+	// answered (the current question again) but changed nothing.
+	ErrStale = errors.New("stale input")
 )
 
 // Clock returns the current time; injected so schedules are testable.

@@ -131,8 +131,17 @@ func ParsePolicy(b []byte) (*Policy, error) {
 		p.Texts = map[string]Text{}
 	}
 	for k, v := range def.Texts {
-		if _, ok := p.Texts[k]; !ok {
+		own, ok := p.Texts[k]
+		if !ok {
 			p.Texts[k] = v
+			continue
+		}
+		// An override must keep the placeholders, or a message would show
+		// %!(EXTRA …) to a user.
+		for _, t := range []string{own.JA, own.EN} {
+			if verbs(t) != verbs(v.JA) {
+				return nil, fmt.Errorf("policy %s: text %q must keep the placeholders %q: %w", p.ID, k, verbs(v.JA), ErrInvalid)
+			}
 		}
 	}
 	if len(p.Channels) == 0 {
@@ -142,6 +151,18 @@ func ParsePolicy(b []byte) (*Policy, error) {
 		p.Actions = def.Actions
 	}
 	return &p, p.Validate()
+}
+
+// verbs lists a text's fmt verbs in order ("%s%d").
+func verbs(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s)-1; i++ {
+		if s[i] == '%' {
+			b.WriteString(s[i : i+2])
+			i++
+		}
+	}
+	return b.String()
 }
 
 // Validate reports the first thing wrong with the policy.

@@ -52,7 +52,7 @@ func Suggest(p *mamori.Policy, a mamori.Answers) (suggestion string, crime bool)
 }
 
 // Urgency ranks a report: danger, injury or violence is urgent; a possible
-// crime or a reporter who is struggling is high.
+// crime is high.
 func Urgency(p *mamori.Policy, a mamori.Answers) string {
 	if a.Safety == "danger" || a.Safety == "injured" {
 		return mamori.UrgencyUrgent
@@ -62,7 +62,9 @@ func Urgency(p *mamori.Policy, a mamori.Answers) string {
 			return mamori.UrgencyUrgent
 		}
 	}
-	if _, crime := Suggest(p, a); crime || a.Wellbeing == "very_hard" {
+	// How the reporter feels is not part of it: the card is seen by the
+	// whole channel, and HR gets a care request instead.
+	if _, crime := Suggest(p, a); crime {
 		return mamori.UrgencyHigh
 	}
 	return mamori.UrgencyNormal
@@ -171,6 +173,9 @@ func Card(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.Mess
 	}
 	m.Choices = []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: t(l, "card.details"), Style: mamori.StylePrimary}}
 	m.Note = t(l, "card.note")
+	if k.Kind == mamori.KindConsult {
+		m.Note = t(l, "card.note.consult")
+	}
 	return m
 }
 
@@ -192,6 +197,7 @@ func Submitted(env Env, k mamori.Case, l mamori.Lang) []mamori.Message {
 	}
 	if k.Kind == mamori.KindConsult {
 		done.Text = t(l, "submitted.text.consult")
+		done.Note = t(l, "submitted.privacy.consult")
 		done.Step = stepDone
 		done.Choices = []mamori.Choice{{Value: "from:" + k.Number, Label: t(l, "consult.to_report")}}
 	}

@@ -68,8 +68,13 @@ func circled(n int) string {
 }
 
 // emergency is the guidance shown at once to someone in danger or hurt.
-func emergency(env Env, l mamori.Lang) mamori.Message {
-	return mamori.Message{Urgent: true, Header: env.Policy.T(l, "emergency.header"), Text: env.Policy.T(l, "emergency.text")}
+// It says who was alerted: HR alone when the department is not known yet.
+func emergency(env Env, l mamori.Lang, departmentKnown bool) mamori.Message {
+	key := "emergency.text"
+	if !departmentKnown {
+		key = "emergency.text.hr"
+	}
+	return mamori.Message{Urgent: true, Header: env.Policy.T(l, "emergency.header"), Text: env.Policy.T(l, key)}
 }
 
 // ask renders the current step of c as the message to send, with problem

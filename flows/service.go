@@ -54,7 +54,9 @@ const (
 )
 
 // Handle applies one user input. When it returns nil, the state change and
-// every message it caused are committed; the caller may acknowledge.
+// every message it caused are committed; the caller may acknowledge. It
+// returns mamori.ErrStale, also committed, for a click on an earlier
+// question: the user was shown the current one.
 func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 	now := s.Clock()
 	if in.User.ID == "" || in.User.Platform == "" {
@@ -64,6 +66,7 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 		in.User.Lang = mamori.JA
 	}
 	key := in.User.Key()
+	stale := false
 	err := s.Store.Update(ctx, func(tx mamori.Tx) error {
 		if in.Delivery != "" {
 			fresh, err := tx.Seen(in.Delivery, now)
@@ -88,6 +91,7 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 		}
 		wasFlow := c.Flow
 		nc, out := Step(env, c, in)
+		stale = out.Stale
 		replies := out.Replies
 		target := mamori.Target{Platform: in.User.Platform, Kind: mamori.TargetUser, ID: in.User.ID}
 		n := 0
@@ -165,6 +169,9 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 	}
 	if s.Kick != nil {
 		s.Kick()
+	}
+	if stale {
+		return fmt.Errorf("handle %s: %w", in.Kind, mamori.ErrStale)
 	}
 	return nil
 }

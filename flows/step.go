@@ -82,6 +82,9 @@ type Out struct {
 	Paused bool
 	// Audit names what happened, for the audit trail ("" for nothing).
 	Audit string
+	// Stale is set when the input was a click on an earlier question: it
+	// changed nothing.
+	Stale bool
 }
 
 type kind int
@@ -261,6 +264,13 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	c.Updated = env.Now
 	var out Out
 
+	// The menu's report and consult buttons (also on App Home) inside a
+	// flow offer to resume it, like the slash command.
+	if in.Kind == mamori.InputChoice && in.Step == stepMenu && c.Flow != "" && c.Step != stepDone &&
+		(in.Value == mamori.StartReport || in.Value == mamori.StartConsult) {
+		in = mamori.Input{Kind: mamori.InputStart, User: in.User}
+	}
+
 	// A click that turns a consultation into a report works from anywhere.
 	if in.Kind == mamori.InputChoice && strings.HasPrefix(in.Value, "from:") {
 		return fromConsultation(env, c, in)
@@ -285,9 +295,9 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		c = mamori.Conversation{User: c.User, Step: stepMenu, Started: env.Now, Updated: env.Now}
 		return c, Out{Replies: []mamori.Message{menu(env, l, true)}}
 
-	case c.Paused:
-		// The first word after "continue later" brings the question back
-		// rather than being taken as its answer.
+	case c.Paused && in.Kind != mamori.InputText && in.Kind != mamori.InputFile:
+		// A click after "continue later" brings the question back. Typed
+		// text and files go on below and are kept: nothing typed is lost.
 		c.Paused = false
 		out.Replies = append(out.Replies, text(env.Policy.T(l, "nav.welcome_back")))
 		o := ask(env, c, "")
@@ -310,7 +320,19 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		return c, Out{Replies: []mamori.Message{menu(env, l, true)}}
 	}
 
-	// Inside a flow. Files are evidence whenever they come.
+	// Inside a flow. Typed text at the resume prompt, or after a pause,
+	// answers the question that was waiting.
+	if c.Paused || (c.Step == stepResume && in.Kind != mamori.InputChoice) {
+		if c.Step == stepResume {
+			if c.Step = pop(&c); c.Step == "" {
+				c.Step = next(env, c, "")
+			}
+		}
+		c.Paused = false
+		out.Replies = append(out.Replies, text(env.Policy.T(l, "nav.welcome_back")))
+	}
+
+	// Files are evidence whenever they come.
 	if in.Kind == mamori.InputFile {
 		c.Answers.Files = append(c.Answers.Files, in.Files...)
 		names := make([]string, len(in.Files))
@@ -327,6 +349,7 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	// A click on a message of an earlier step is stale: say so and ask the
 	// current question again. Nothing is changed.
 	if (in.Kind == mamori.InputChoice || in.Kind == mamori.InputMulti) && in.Step != c.Step {
+		out.Stale = true
 		out.Replies = append(out.Replies, text(env.Policy.T(l, "nav.stale")))
 		o := ask(env, c, "")
 		out.Replies = append(out.Replies, o.Replies...)
@@ -411,13 +434,17 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		c.AlertSent = true
 		out.Alert = true
 		out.Audit = "safety.alert"
-		out.Replies = append(out.Replies, emergency(env, l))
+		_, known := department(env, c)
+		out.Replies = append(out.Replies, emergency(env, l, known))
 	}
 	c.History = append(c.History, c.Step)
-	if c.Editing && !needsFollowUp(env, c) {
+	switch f := followUp(env, c); {
+	case c.Editing && f != "":
+		c.Step = f
+	case c.Editing:
 		c.Editing = false
 		c.Step = summaryStep(c)
-	} else {
+	default:
 		c.Step = next(env, c, c.Step)
 	}
 	o := ask(env, c, "")
@@ -439,6 +466,8 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 			*slot = ""
 		}
 		return ""
+	case value == navSkip:
+		return env.Policy.T(l, "nav.required")
 	case value == navKeep:
 		if (slot != nil && *slot != "") || (q.kind == kMulti && len(c.Answers.Behaviours) > 0) {
 			return ""
@@ -611,14 +640,21 @@ func summaryStep(c mamori.Conversation) string {
 	return stepSummary
 }
 
-// needsFollowUp reports whether an edited answer opened a conditional
-// question that has no answer yet (a colleague's name, a department).
-func needsFollowUp(env Env, c mamori.Conversation) bool {
-	q, ok := lookup(next(env, c, c.Step))
-	if !ok || q.answer == nil || q.asked == nil {
-		return false
+// followUp returns a conditional question that an edited answer opened
+// and that has no answer yet (a colleague's name, a department, where the
+// report goes), or "". An optional one counts only right after the edit,
+// so a skipped one is not asked again at every edit.
+func followUp(env Env, c mamori.Conversation) string {
+	after := next(env, c, c.Step)
+	for _, q := range questions {
+		if q.flow != c.Flow || q.asked == nil || q.answer == nil || !q.asked(env, c) || *q.answer(&c.Answers) != "" {
+			continue
+		}
+		if !q.optional || q.step == after {
+			return q.step
+		}
 	}
-	return *q.answer(&c.Answers) == ""
+	return ""
 }
 
 func begin(env Env, c mamori.Conversation, flow string) (mamori.Conversation, Out) {

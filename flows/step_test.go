@@ -298,12 +298,11 @@ func TestNavigation(t *testing.T) {
 		if !d.out.Paused || !d.c.Paused {
 			t.Fatalf("not paused: %+v", d.out)
 		}
-		// The first message after a pause brings the question back and is
-		// not taken as its answer.
-		d.say("こんにちは")
+		// A click after a pause brings the question back.
+		d.do(mamori.Input{Kind: mamori.InputChoice, Step: "menu", Value: "x"})
 		d.expect(stepForWhom)
 		if d.c.Answers.ForWhom != "" || d.c.Paused {
-			t.Fatal("greeting taken as an answer")
+			t.Fatal("click taken as an answer")
 		}
 		// The slash command offers to continue or start over.
 		d.start("")
@@ -392,6 +391,99 @@ func TestNavigation(t *testing.T) {
 		d.multi("dogeza", "made_up", "dogeza")
 		if diff := cmp.Diff([]string{"dogeza"}, d.c.Answers.Behaviours); diff != "" {
 			t.Fatal(diff)
+		}
+	})
+}
+
+func TestNothingTypedIsLost(t *testing.T) {
+	t.Run("after a pause", func(t *testing.T) {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		for d.c.Step != stepNarrative {
+			d.answerOne()
+		}
+		d.choose(navLater)
+		d.say("大声で怒鳴られた")
+		if d.c.Answers.Narrative != "大声で怒鳴られた" || d.c.Paused {
+			t.Fatalf("typed answer lost: %+v", d.c.Answers)
+		}
+		d.expect(stepWords)
+		if !strings.Contains(texts(d.out), "おかえり") {
+			t.Errorf("no welcome back: %s", texts(d.out))
+		}
+	})
+	t.Run("at the resume prompt", func(t *testing.T) {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		for d.c.Step != stepNarrative {
+			d.answerOne()
+		}
+		d.start("")
+		d.expect(stepResume)
+		d.say("大声で怒鳴られた")
+		if d.c.Answers.Narrative != "大声で怒鳴られた" {
+			t.Fatalf("typed answer lost: %+v", d.c.Answers)
+		}
+		d.expect(stepWords)
+	})
+	t.Run("home button inside a flow resumes", func(t *testing.T) {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		d.choose("safe")
+		d.do(mamori.Input{Kind: mamori.InputChoice, Step: stepMenu, Value: mamori.StartReport})
+		d.expect(stepResume)
+		if d.out.Stale {
+			t.Fatal("home button treated as stale")
+		}
+		d.choose("continue")
+		d.expect(stepForWhom)
+	})
+	t.Run("a required question cannot be skipped", func(t *testing.T) {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		for d.c.Step != stepNarrative {
+			d.answerOne()
+		}
+		d.say("スキップ")
+		d.expect(stepNarrative)
+		if d.c.Answers.Narrative != "" {
+			t.Fatalf("skip saved as the narrative: %q", d.c.Answers.Narrative)
+		}
+	})
+	t.Run("a stale click is flagged", func(t *testing.T) {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		d.choose("safe")
+		if out := d.do(mamori.Input{Kind: mamori.InputChoice, Step: stepSafety, Value: "safe"}); !out.Stale {
+			t.Fatal("not flagged stale")
+		}
+	})
+	t.Run("editing the department asks where it goes", func(t *testing.T) {
+		d := newDriver(t, "UNEW", mamori.JA)
+		d.start(mamori.StartReport)
+		d.choose("safe")
+		d.choose("self")
+		d.choose("unknown")
+		d.answerAll()
+		if d.c.Answers.Route != "" {
+			t.Fatal("route asked with no department")
+		}
+		d.choose("edit")
+		d.choose(stepDepartment)
+		d.choose("store")
+		d.expect(stepRoute)
+		d.choose(mamori.RouteHR)
+		d.expect(stepSummary)
+		if k := BuildCase(d.env, d.c, "KH-2026-0001"); k.Route != mamori.RouteHR {
+			t.Fatalf("route: %+v", k)
+		}
+	})
+	t.Run("the alert says who was told", func(t *testing.T) {
+		d := newDriver(t, "UNEW", mamori.JA)
+		d.start(mamori.StartReport)
+		d.choose("danger")
+		if !strings.Contains(d.out.Replies[0].Text, "人事の相談窓口") || strings.Contains(d.out.Replies[0].Text, "上長") {
+			t.Fatalf("unknown department: %q", d.out.Replies[0].Text)
 		}
 	})
 }
@@ -602,7 +694,8 @@ func TestSuggestions(t *testing.T) {
 	if u := Urgency(p, mamori.Answers{Safety: "danger"}); u != mamori.UrgencyUrgent {
 		t.Errorf("danger: %q", u)
 	}
-	if u := Urgency(p, mamori.Answers{Wellbeing: "very_hard"}); u != mamori.UrgencyHigh {
+	// How the reporter feels stays off the shared card's urgency.
+	if u := Urgency(p, mamori.Answers{Wellbeing: "very_hard"}); u != mamori.UrgencyNormal {
 		t.Errorf("very hard: %q", u)
 	}
 	if u := Urgency(p, mamori.Answers{}); u != mamori.UrgencyNormal {

@@ -177,7 +177,11 @@ func (w *Worker) send(ctx context.Context, it mamori.OutboxItem) (time.Time, err
 			return time.Time{}, err
 		}
 	}
-	posted, err := s.Send(ctx, it, prev)
+	// A send that hangs must end well before the lease, or another worker
+	// could take the item over and send it a second time.
+	sctx, cancel := context.WithTimeout(ctx, w.lease()/3)
+	posted, err := s.Send(sctx, it, prev)
+	cancel()
 	if err != nil {
 		return w.failed(ctx, it, err)
 	}

@@ -212,7 +212,7 @@ func (t *Terminal) Run(ctx context.Context) error {
 
 func (t *Terminal) handle(ctx context.Context, in mamori.Input) error {
 	in.User = t.User
-	if err := t.Flows.Handle(ctx, in); err != nil {
+	if err := t.Flows.Handle(ctx, in); err != nil && !errors.Is(err, mamori.ErrStale) {
 		return err
 	}
 	if t.Drain != nil {

@@ -840,3 +840,13 @@ func (panicky) CaseDetails(context.Context, mamori.User, string) (mamori.Message
 	panic("boom")
 }
 func (panicky) Home(context.Context, mamori.User) (mamori.Message, error) { panic("boom") }
+
+func TestTypedTextIsUnescaped(t *testing.T) {
+	h := newHarness(t)
+	// Slack sends "A&B <3" as "A&amp;B &lt;3"; the flows keep what was typed.
+	h.event(dm("UJA", "A&amp;B &lt;3 &gt; &amp;lt;"), "Ev0900", nil)
+	in := h.flows.Inputs()
+	if len(in) != 1 || in[0].Text != "A&B <3 > &lt;" {
+		t.Fatalf("inputs = %+v", in)
+	}
+}

@@ -47,7 +47,9 @@ func (a *Adapter) RunSocketMode(ctx context.Context) error {
 			case socketmode.EventTypeConnectionError, socketmode.EventTypeIncomingError,
 				socketmode.EventTypeErrorBadMessage, socketmode.EventTypeErrorWriteFailed:
 				if ctx.Err() == nil {
-					a.log.Warn("slack: socket mode trouble", "type", evt.Type, "detail", fmt.Sprint(evt.Data))
+					// Only the cause: a bad message's data holds the raw
+					// envelope, which can be what someone typed.
+					a.log.Warn("slack: socket mode trouble", "type", evt.Type, "err", socketCause(evt.Data))
 				}
 			case socketmode.EventTypeInvalidAuth:
 				a.log.Error("slack: socket mode: invalid app token")
@@ -113,4 +115,18 @@ type slogOutput struct{ log *slog.Logger }
 func (o slogOutput) Output(_ int, s string) error {
 	o.log.Debug("slack: socketmode: " + strings.TrimSpace(s))
 	return nil
+}
+
+// socketCause returns the error in a Socket Mode trouble event's data,
+// without the payload it may carry.
+func socketCause(data any) string {
+	switch d := data.(type) {
+	case *socketmode.ErrorBadMessage:
+		return fmt.Sprint(d.Cause)
+	case *socketmode.ErrorWriteFailed:
+		return fmt.Sprint(d.Cause)
+	case error:
+		return d.Error()
+	}
+	return fmt.Sprintf("%T", data)
 }

@@ -30,6 +30,9 @@ type reply struct {
 	text string
 	// after runs once the acknowledgement is sent.
 	after func(ctx context.Context)
+	// stale marks a click on an earlier question: acknowledged, but the
+	// clicked message is not marked answered.
+	stale bool
 }
 
 func ok() reply                      { return reply{status: http.StatusOK} }
@@ -149,6 +152,8 @@ func (a *Adapter) events(ctx context.Context, body []byte, socket bool) reply {
 	return ok()
 }
 
+var slackUnescape = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
+
 // message turns a direct message to the bot into text or file input.
 func (a *Adapter) message(ctx context.Context, eventID string, ev event) reply {
 	// Only what a person typed or sent: no edits, deletions, joins, bots.
@@ -159,7 +164,8 @@ func (a *Adapter) message(ctx context.Context, eventID string, ev event) reply {
 	if ev.User == a.botUserID(ctx) {
 		return ok()
 	}
-	text := strings.TrimSpace(ev.Text)
+	// Slack escapes &, < and > in message text; keep what the person typed.
+	text := strings.TrimSpace(slackUnescape.Replace(ev.Text))
 	if text == "" && len(ev.Files) == 0 {
 		return ok()
 	}
@@ -184,6 +190,9 @@ func (a *Adapter) handle(ctx context.Context, in mamori.Input, channel string) r
 	err := a.flows.Handle(ctx, in)
 	if err == nil {
 		return ok()
+	}
+	if errors.Is(err, mamori.ErrStale) {
+		return reply{status: http.StatusOK, stale: true}
 	}
 	a.log.Error("slack: handle failed", "user", in.User.ID, "kind", in.Kind, "delivery", in.Delivery, "err", err)
 	oops := func(ctx context.Context) {
@@ -311,7 +320,7 @@ func (a *Adapter) interaction(ctx context.Context, body []byte) reply {
 // so an old question cannot be clicked by mistake. It is cosmetic: when it
 // fails, nothing is lost.
 func (a *Adapter) answered(res reply, body []byte, channel, ts, label string) reply {
-	if res.status != http.StatusOK || res.after != nil || ts == "" || !strings.HasPrefix(channel, "D") {
+	if res.status != http.StatusOK || res.stale || res.after != nil || ts == "" || !strings.HasPrefix(channel, "D") {
 		return res
 	}
 	var raw struct {

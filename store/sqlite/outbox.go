@@ -35,20 +35,34 @@ func (db *DB) scanOutbox(row interface{ Scan(...any) error }) (mamori.OutboxItem
 func (db *DB) queryOutbox(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, query string, args ...any) ([]mamori.OutboxItem, error) {
+	items, _, err := db.queryOutboxSkipping(ctx, q, query, args...)
+	return items, err
+}
+
+// queryOutboxSkipping reads items, setting aside those that cannot be
+// read (a damaged row, a blob sealed with another key) so that one bad
+// row does not stop every other message.
+func (db *DB) queryOutboxSkipping(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args ...any) (items []mamori.OutboxItem, bad []int64, err error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rows.Close()
-	var items []mamori.OutboxItem
 	for rows.Next() {
 		m, err := db.scanOutbox(rows)
 		if err != nil {
-			return nil, err
+			if m.ID == 0 {
+				return nil, nil, err
+			}
+			db.log.Error("sqlite: unreadable outbox item", "id", m.ID, "err", err)
+			bad = append(bad, m.ID)
+			continue
 		}
 		items = append(items, m)
 	}
-	return items, rows.Err()
+	return items, bad, rows.Err()
 }
 
 // ClaimOutbox leases up to limit pending items that are due at now and not
@@ -59,12 +73,22 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 	}
 	var items []mamori.OutboxItem
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		var err error
-		items, err = db.queryOutbox(ctx, tx, `SELECT `+outboxColumns+` FROM outbox
+		var (
+			err error
+			bad []int64
+		)
+		items, bad, err = db.queryOutboxSkipping(ctx, tx, `SELECT `+outboxColumns+` FROM outbox
 			WHERE status = 'pending' AND next_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
+			AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.target = outbox.target AND o.status = 'pending'
+				AND o.id < outbox.id AND (o.next_at > ?1 OR o.lease_until > ?1))
 			ORDER BY id LIMIT ?2`, millis(now), limit)
 		if err != nil {
 			return err
+		}
+		for _, id := range bad {
+			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'failed', last_error = 'unreadable: damaged or sealed with another key' WHERE id = ?`, id); err != nil {
+				return err
+			}
 		}
 		until := millis(now.Add(lease))
 		for i := range items {

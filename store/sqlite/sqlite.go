@@ -149,6 +149,27 @@ func (db *DB) setup(ctx context.Context) error {
 	for _, r := range results {
 		db.log.Info("sqlite: migrated", "path", db.path, "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
 	}
+	return db.checkKey(ctx)
+}
+
+// checkKey fails when the database was written with another key, so a
+// lost or swapped key file stops the start instead of making every
+// confidential row unreadable.
+func (db *DB) checkKey(ctx context.Context) error {
+	const known = "mamori"
+	aad := []byte("key_check")
+	var sealed []byte
+	err := db.rw.QueryRowContext(ctx, `SELECT sealed FROM key_check WHERE id = 1`).Scan(&sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		_, err = db.rw.ExecContext(ctx, `INSERT INTO key_check (id, sealed) VALUES (1, ?)`, db.sealer.Seal([]byte(known), aad))
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: key check: %w", err)
+	}
+	if b, err := db.sealer.Open(sealed, aad); err != nil || string(b) != known {
+		return fmt.Errorf("sqlite: %s was written with another encryption key: restore its key file or MAMORI_ENCRYPTION_KEY", db.path)
+	}
 	return nil
 }
 

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) mamori.Store) {
 		{"Enqueue", testEnqueue},
 		{"ClaimOutbox", testClaimOutbox},
 		{"ClaimOutboxExclusive", testClaimOutboxExclusive},
+		{"ClaimOutboxInOrder", testClaimOutboxInOrder},
 		{"RetryOutbox", testRetryOutbox},
 		{"SentOutbox", testSentOutbox},
 		{"ListOutbox", testListOutbox},
@@ -596,7 +597,11 @@ func testEnqueue(t *testing.T, s mamori.Store) {
 
 func testClaimOutbox(t *testing.T, s mamori.Store) {
 	ctx := context.Background()
-	enqueue(t, s, item("m1", t0), item("m2", t0.Add(time.Second)), item("m3", t0.Add(2*time.Second)))
+	// One target each: the order of messages to one target is
+	// testClaimOutboxInOrder's.
+	m1, m2, m3 := item("m1", t0), item("m2", t0.Add(time.Second)), item("m3", t0.Add(2*time.Second))
+	m2.Target.ID, m3.Target.ID = "U02", "U03"
+	enqueue(t, s, m1, m2, m3)
 
 	// Nothing is due before it was created.
 	if got := claimOutbox(t, s, t0.Add(-time.Second), time.Minute, 10); len(got) != 0 {
@@ -636,11 +641,43 @@ func testClaimOutbox(t *testing.T, s mamori.Store) {
 	}
 }
 
+// testClaimOutboxInOrder: while an older message to a target waits for a
+// retry or is leased, a newer one to the same target is not claimed, so a
+// conversation never arrives out of order; other targets go on.
+func testClaimOutboxInOrder(t *testing.T, s mamori.Store) {
+	ctx := context.Background()
+	a1, a2, b1 := item("a1", t0), item("a2", t0), item("b1", t0)
+	b1.Target.ID = "U02BOB"
+	enqueue(t, s, a1, a2, b1)
+	got := claimOutbox(t, s, t0, time.Minute, 1)
+	if diff := cmp.Diff([]string{"a1"}, keys(got)); diff != "" {
+		t.Fatalf("first claim (-want +got):\n%s", diff)
+	}
+	if err := s.RetryOutbox(ctx, got[0].ID, t0.Add(time.Hour), "429", false); err != nil {
+		t.Fatal(err)
+	}
+	got = claimOutbox(t, s, t0.Add(time.Second), time.Minute, 10)
+	if diff := cmp.Diff([]string{"b1"}, keys(got)); diff != "" {
+		t.Errorf("claim while a1 waits (-want +got):\n%s", diff)
+	}
+	for _, m := range got {
+		if err := s.SentOutbox(ctx, m.ID, mamori.Posted{Channel: "D1", TS: "1"}, t0.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got = claimOutbox(t, s, t0.Add(2*time.Hour), time.Minute, 10)
+	if diff := cmp.Diff([]string{"a1", "a2"}, keys(got)); diff != "" {
+		t.Errorf("claim after a1 is due (-want +got):\n%s", diff)
+	}
+}
+
 func testClaimOutboxExclusive(t *testing.T, s mamori.Store) {
 	const n, workers = 30, 4
 	var items []mamori.OutboxItem
 	for i := range n {
-		items = append(items, item(fmt.Sprintf("m%02d", i), t0))
+		it := item(fmt.Sprintf("m%02d", i), t0)
+		it.Target.ID = fmt.Sprintf("U%02d", i) // one target each: order per target is another test
+		items = append(items, it)
 	}
 	enqueue(t, s, items...)
 
