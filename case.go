@@ -94,8 +94,34 @@ const (
 
 // Case statuses.
 const (
-	StatusNew  = "new"
-	StatusOpen = "open" // consultations
+	StatusNew      = "new"
+	StatusOpen     = "open"  // consultations
+	StatusTaken    = "taken" // a supervisor is on it
+	StatusMoreInfo = "more_info"
+	StatusJudged   = "judged"
+	StatusReopened = "reopened"
+)
+
+// Decision is a supervisor's judgement of a report on the policy's two
+// criteria. It is confidential: stores keep it encrypted.
+type Decision struct {
+	Facts    string    `json:"facts,omitempty"`   // facts confirmed
+	Validity string    `json:"validity"`          // ① valid, partly, invalid, unclear
+	Means    string    `json:"means"`             // ② acceptable, unacceptable
+	Fault    string    `json:"fault,omitempty"`   // yes, no, unsure
+	Outcome  string    `json:"outcome"`           // Outcome*
+	Actions  []string  `json:"actions,omitempty"` // policy action ids
+	Note     string    `json:"note,omitempty"`
+	By       string    `json:"by"` // user key
+	At       time.Time `json:"at"`
+}
+
+// Outcomes of a judgement.
+const (
+	OutcomeKasuhara   = "kasuhara"
+	OutcomeLegitimate = "legitimate" // normal complaint handling
+	OutcomeMoreInfo   = "more_info"
+	OutcomeMedical    = "medical" // the policy's illness exception
 )
 
 // Case is a submitted report or consultation. Answers are confidential;
@@ -115,4 +141,8 @@ type Case struct {
 	Behaviours []string  `json:"behaviours,omitempty"`
 	Created    time.Time `json:"created"`
 	Answers    Answers   `json:"answers"`
+	// Assignee is the user key of whoever took the case.
+	Assignee string    `json:"assignee,omitempty"`
+	Decision *Decision `json:"decision,omitempty"`
+	Updated  time.Time `json:"updated,omitempty"`
 }

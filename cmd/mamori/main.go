@@ -34,6 +34,8 @@ Usage:
   mamori outbox [-status pending|failed|sent]
                                         list messages waiting to be sent
   mamori backup FILE                    write a consistent copy of the database
+  mamori audit verify                   check the audit trail's hash chain (exit 1 on a break)
+  mamori audit show SUBJECT             list the audit trail of a case (KH-…) or a user
   mamori version
 
 Environment:
@@ -77,6 +79,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return outbox(ctx, args[1:], stdout, getenv)
 	case "backup":
 		return backup(ctx, args[1:], stdout, getenv)
+	case "audit":
+		return audit(ctx, args[1:], stdout, getenv)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "mamori", version)
 		return nil
@@ -234,5 +238,32 @@ func backup(ctx context.Context, args []string, stdout io.Writer, getenv func(st
 		return err
 	}
 	fmt.Fprintf(stdout, "backup written to %s (the key file is needed to read it)\n", args[0])
+	return nil
+}
+
+func audit(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	if len(args) == 0 || (args[0] == "show" && len(args) != 2) || (args[0] != "show" && args[0] != "verify") {
+		return fmt.Errorf("usage: mamori audit verify | mamori audit show SUBJECT")
+	}
+	db, err := openStore(ctx, getenv, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if args[0] == "verify" {
+		n, err := db.VerifyAudit(ctx)
+		if err != nil {
+			return fmt.Errorf("audit trail broken after %d good entries: %w", n, err)
+		}
+		fmt.Fprintf(stdout, "audit trail intact: %d entries\n", n)
+		return nil
+	}
+	trail, err := db.AuditTrail(ctx, args[1])
+	if err != nil {
+		return err
+	}
+	for _, e := range trail {
+		fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", e.At.Format(time.RFC3339), e.Actor, e.Action, e.Detail)
+	}
 	return nil
 }

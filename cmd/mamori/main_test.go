@@ -203,6 +203,13 @@ func TestChatReport(t *testing.T) {
 			if number == "" || !strings.HasSuffix(number, "-0001") {
 				t.Fatalf("no case number KH-<year>-0001 in the output:\n%s", out)
 			}
+			// Every step is in an intact audit trail.
+			if v := MustRun(t, e, "", "audit", "verify"); !strings.Contains(v, "audit trail intact") {
+				t.Errorf("audit verify: %s", v)
+			}
+			if trail := MustRun(t, e, "", "audit", "show", number); !strings.Contains(trail, "report.submitted") {
+				t.Errorf("audit show %s:\n%s", number, trail)
+			}
 			if want := fmt.Sprintf(p.T(l, "submitted.header.report"), number); !strings.Contains(out, want) {
 				t.Errorf("the reporter was not told %q:\n%s", want, out)
 			}

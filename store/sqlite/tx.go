@@ -142,17 +142,38 @@ func (t *tx) InsertCase(c mamori.Case) error {
 }
 
 const caseColumns = `number, kind, reporter, department, route, channel, status,
-	urgency, suggestion, crime, behaviours, created, sealed_answers`
+	urgency, suggestion, crime, behaviours, created, sealed_answers, assignee, sealed_decision, updated`
+
+func decisionAAD(number string) []byte { return []byte("decision:" + number) }
+
+func (t *tx) UpdateCase(c mamori.Case) error {
+	var decision []byte
+	if c.Decision != nil {
+		var err error
+		if decision, err = t.sealJSON(c.Decision, decisionAAD(c.Number)); err != nil {
+			return fmt.Errorf("update case: %w", err)
+		}
+	}
+	res, err := t.tx.ExecContext(t.ctx, `UPDATE cases SET status = ?, assignee = ?, sealed_decision = ?, updated = ?
+		WHERE number = ?`, c.Status, c.Assignee, decision, millis(c.Updated), c.Number)
+	if err != nil {
+		return fmt.Errorf("update case %s: %w", c.Number, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("update case %s: %w", c.Number, mamori.ErrNotFound)
+	}
+	return nil
+}
 
 func (t *tx) scanCase(row interface{ Scan(...any) error }) (mamori.Case, error) {
 	var (
 		c                    mamori.Case
 		reporter, behaviours string
-		created              int64
-		answers              []byte
+		created, updated     int64
+		answers, decision    []byte
 	)
 	err := row.Scan(&c.Number, &c.Kind, &reporter, &c.Department, &c.Route, &c.Channel, &c.Status,
-		&c.Urgency, &c.Suggestion, &c.Crime, &behaviours, &created, &answers)
+		&c.Urgency, &c.Suggestion, &c.Crime, &behaviours, &created, &answers, &c.Assignee, &decision, &updated)
 	if err != nil {
 		return c, err
 	}
@@ -165,6 +186,15 @@ func (t *tx) scanCase(row interface{ Scan(...any) error }) (mamori.Case, error) 
 	c.Created = fromMillis(created)
 	if err := openJSON(t.sealer, answers, caseAAD(c.Number), &c.Answers); err != nil {
 		return c, fmt.Errorf("case %s answers: %w", c.Number, err)
+	}
+	if decision != nil {
+		c.Decision = new(mamori.Decision)
+		if err := openJSON(t.sealer, decision, decisionAAD(c.Number), c.Decision); err != nil {
+			return c, fmt.Errorf("case %s decision: %w", c.Number, err)
+		}
+	}
+	if updated != 0 {
+		c.Updated = fromMillis(updated)
 	}
 	return c, nil
 }

@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) mamori.Store) {
 		{"NextNumber", testNextNumber},
 		{"NextNumberConcurrent", testNextNumberConcurrent},
 		{"Cases", testCases},
+		{"UpdateCase", testUpdateCase},
 		{"Rollback", testRollback},
 		{"View", testView},
 		{"Enqueue", testEnqueue},
@@ -414,6 +415,35 @@ func testNextNumberConcurrent(t *testing.T, s mamori.Store) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("numbers from concurrent updates (-want +got):\n%s", diff)
+	}
+}
+
+func testUpdateCase(t *testing.T, s mamori.Store) {
+	c := newCase("KH-2026-0101", alice, t0)
+	MustUpdate(t, s, func(tx mamori.Tx) error { return tx.InsertCase(c) })
+	c.Status = mamori.StatusJudged
+	c.Assignee = "slack:U0SUP"
+	c.Updated = t0.Add(time.Hour)
+	c.Decision = &mamori.Decision{Facts: "録音で確認", Validity: "invalid", Means: "unacceptable", Outcome: mamori.OutcomeKasuhara,
+		Actions: []string{"warn", "police"}, Note: "再発時は出入り禁止", By: "slack:U0SUP", At: t0.Add(time.Hour)}
+	// The answers cannot be changed through an update.
+	changed := c
+	changed.Answers.Narrative = "書き換え"
+	MustUpdate(t, s, func(tx mamori.Tx) error { return tx.UpdateCase(changed) })
+	MustView(t, s, func(tx mamori.Tx) error {
+		got, err := tx.Case(c.Number)
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(c, got); diff != "" {
+			t.Errorf("case after update (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+	missing := newCase("KH-2026-0999", alice, t0)
+	err := s.Update(context.Background(), func(tx mamori.Tx) error { return tx.UpdateCase(missing) })
+	if !errors.Is(err, mamori.ErrNotFound) {
+		t.Errorf("UpdateCase of a missing case: err = %v, want ErrNotFound", err)
 	}
 }
 

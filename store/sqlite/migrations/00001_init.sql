@@ -71,16 +71,6 @@ CREATE TABLE outbox (
 	sent_at        INTEGER
 );
 CREATE INDEX outbox_due ON outbox (status, next_at);
--- Messages to one target go out in order: a claim skips an item while an
--- older one to the same target waits.
-CREATE INDEX outbox_target ON outbox (target, status, id);
-
--- A sealed known value: opening the database with another key fails at
--- once instead of leaving rows nobody can read.
-CREATE TABLE key_check (
-	id     INTEGER PRIMARY KEY CHECK (id = 1),
-	sealed BLOB NOT NULL
-);
 
 -- Where a message with a Ref was posted, for updates in place.
 CREATE TABLE posted_refs (
@@ -135,7 +125,6 @@ END;
 
 -- +goose Down
 
-DROP TABLE key_check;
 DROP TABLE audit;
 DROP TABLE jobs;
 DROP TABLE posted_refs;
