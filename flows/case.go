@@ -170,6 +170,23 @@ func Card(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.Mess
 		if k.Crime {
 			m.Fields = append(m.Fields, mamori.Field{Label: t(l, "card.crime"), Value: t(l, "card.crime.text")})
 		}
+		m.Fields = append(m.Fields, mamori.Field{Label: t(l, "card.status"), Value: t(l, "status."+k.Status)})
+		if k.Assignee != "" {
+			m.Fields = append(m.Fields, mamori.Field{Label: t(l, "card.assignee"), Value: mention(k.Assignee)})
+		}
+		if d := k.Decision; d != nil {
+			m.Fields = append(m.Fields, mamori.Field{Label: t(l, "card.decision"), Value: t(l, "decision."+d.Outcome)})
+			if len(d.Actions) > 0 {
+				labels := make([]string, len(d.Actions))
+				for i, a := range d.Actions {
+					labels[i] = mamori.Label(env.Policy.Actions, a, l)
+				}
+				m.Fields = append(m.Fields, mamori.Field{Label: t(l, "card.actions"), Value: strings.Join(labels, "\n")})
+			}
+		}
+		if k.Status != mamori.StatusNew {
+			m.Text = t(l, "card.next.status."+k.Status)
+		}
 	}
 	m.Choices = []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: t(l, "card.details"), Style: mamori.StylePrimary}}
 	m.Note = t(l, "card.note")
@@ -177,6 +194,14 @@ func Card(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.Mess
 		m.Note = t(l, "card.note.consult")
 	}
 	return m
+}
+
+// mention turns a user key ("slack:U123") into a mention of its user.
+func mention(userKey string) string {
+	if _, id, ok := strings.Cut(userKey, ":"); ok {
+		return "<@" + id + ">"
+	}
+	return userKey
 }
 
 func departmentName(env Env, id string, l mamori.Lang) string {

@@ -1,0 +1,207 @@
+package flows_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/mamori-oss/mamori"
+	"github.com/mamori-oss/mamori/flows"
+)
+
+// filed files one report from UME and returns its number.
+func (r *rig) filed(edit func(*mamori.Input)) string {
+	r.t.Helper()
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})
+	r.reportToSummary("UME")
+	r.click("UME", "submit")
+	var number string
+	r.db.View(context.Background(), func(tx mamori.Tx) error {
+		cs, _ := tx.CasesOf("slack:UME")
+		number = cs[0].Number
+		return nil
+	})
+	return number
+}
+
+func (r *rig) kase(number string) mamori.Case {
+	r.t.Helper()
+	var k mamori.Case
+	if err := r.db.View(context.Background(), func(tx mamori.Tx) error {
+		var err error
+		k, err = tx.Case(number)
+		return err
+	}); err != nil {
+		r.t.Fatal(err)
+	}
+	return k
+}
+
+func TestJudgement(t *testing.T) {
+	ctx := context.Background()
+	for _, outcome := range []string{mamori.OutcomeKasuhara, mamori.OutcomeLegitimate, mamori.OutcomeMoreInfo, mamori.OutcomeMedical} {
+		t.Run(outcome, func(t *testing.T) {
+			r := newRig(t)
+			n := r.filed(nil)
+			sup := user("USUP")
+			if m, err := r.svc.Take(ctx, sup, n); err != nil || !strings.Contains(m.Text, n) {
+				t.Fatalf("take: %+v %v", m, err)
+			}
+			r.worker.Drain(ctx)
+			if k := r.kase(n); k.Status != mamori.StatusTaken || k.Assignee != "slack:USUP" {
+				t.Fatalf("after take: %+v", k)
+			}
+			cards := r.sent.to(mamori.TargetChannel, "C0STORE")
+			if len(cards) != 2 || r.sent.prevs[len(r.sent.prevs)-1] == nil {
+				t.Fatalf("card not updated in place: %d cards", len(cards))
+			}
+			if !strings.Contains(cards[1].Text, "事実を確認") {
+				t.Errorf("card after take: %q", cards[1].Text)
+			}
+			k := r.kase(n)
+			d := flows.SuggestDecision(r.svc.Policy, k)
+			d.Outcome, d.Facts = outcome, "録音で確認した"
+			if _, err := r.svc.Judge(ctx, sup, n, d); err != nil {
+				t.Fatal(err)
+			}
+			r.worker.Drain(ctx)
+			k = r.kase(n)
+			want := mamori.StatusJudged
+			if outcome == mamori.OutcomeMoreInfo {
+				want = mamori.StatusMoreInfo
+			}
+			if k.Status != want || k.Decision == nil || k.Decision.By != "slack:USUP" || k.Decision.Facts != "録音で確認した" {
+				t.Fatalf("after judge: %+v %+v", k, k.Decision)
+			}
+			got := r.sent.to(mamori.TargetUser, "UME")
+			tell, care := got[len(got)-2], got[len(got)-1]
+			if tell.Text != r.svc.Policy.T(mamori.JA, "outcome."+outcome) || len(care.Fields) == 0 {
+				t.Fatalf("reporter told: %+v / %+v", tell, care)
+			}
+			last := r.sent.to(mamori.TargetChannel, "C0STORE")
+			card := last[len(last)-1]
+			var shown string
+			for _, f := range card.Fields {
+				shown += f.Value + "\n"
+			}
+			if !strings.Contains(shown, r.svc.Policy.T(mamori.JA, "decision."+outcome)) || strings.Contains(shown, "録音で確認") {
+				t.Fatalf("card after judgement:\n%s", shown)
+			}
+			trail, _ := r.db.AuditTrail(ctx, n)
+			if trail[len(trail)-1].Action != "case.judge" || !strings.Contains(trail[len(trail)-1].Detail, "outcome="+outcome) {
+				t.Fatalf("audit: %+v", trail[len(trail)-1])
+			}
+		})
+	}
+}
+
+func TestJudgementAuthority(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	n := r.filed(nil)
+	d := mamori.Decision{Validity: "invalid", Means: "unacceptable", Outcome: mamori.OutcomeKasuhara}
+	for _, who := range []string{"UOTHER", "USTRANGER", "UME"} {
+		m, err := r.svc.Judge(ctx, user(who), n, d)
+		if !errors.Is(err, mamori.ErrForbidden) || m.Text == "" {
+			t.Errorf("%s judged: %v", who, err)
+		}
+	}
+	if m, _ := r.svc.Take(ctx, user("UME"), n); !strings.Contains(m.Text, "あなたが報告") {
+		t.Errorf("reporter's refusal: %q", m.Text)
+	}
+	trail, _ := r.db.AuditTrail(ctx, n)
+	refused := 0
+	for _, e := range trail {
+		if strings.HasSuffix(e.Action, "_refused") {
+			refused++
+		}
+	}
+	if refused != 4 {
+		t.Errorf("%d refusals audited, want 4", refused)
+	}
+	if k := r.kase(n); k.Status != mamori.StatusNew || k.Decision != nil {
+		t.Fatalf("a refused action changed the case: %+v", k)
+	}
+	// HR may act on any case.
+	if _, err := r.svc.Judge(ctx, user("UHR"), n, d); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSupervisorNamedInReport(t *testing.T) {
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})
+	for i := 0; i < 40 && r.last("UME").Step != "narrative"; i++ {
+		r.answer("UME")
+	}
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "USUP さんも同席していた"})
+	r.reportToSummary("UME")
+	r.click("UME", "submit")
+	// The case went to HR, and the named supervisor may not judge it.
+	if len(r.sent.to(mamori.TargetChannel, "C0HR")) == 0 {
+		t.Fatal("not routed to HR")
+	}
+	if _, err := r.svc.Take(context.Background(), user("USUP"), "KH-2026-0001"); !errors.Is(err, mamori.ErrForbidden) {
+		t.Fatalf("named supervisor took the case: %v", err)
+	}
+}
+
+func TestJudgeInputAndReopen(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	n := r.filed(nil)
+	sup := user("USUP")
+	bad := []mamori.Decision{
+		{Validity: "maybe", Means: "unacceptable", Outcome: mamori.OutcomeKasuhara},
+		{Validity: "invalid", Means: "rude", Outcome: mamori.OutcomeKasuhara},
+		{Validity: "invalid", Means: "unacceptable", Outcome: "guilty"},
+		{Validity: "invalid", Means: "unacceptable", Outcome: mamori.OutcomeKasuhara, Actions: []string{"jail"}},
+		{Validity: "invalid", Means: "unacceptable", Outcome: mamori.OutcomeKasuhara, Note: strings.Repeat("あ", flows.MaxText+1)},
+	}
+	for _, d := range bad {
+		if m, err := r.svc.Judge(ctx, sup, n, d); !errors.Is(err, mamori.ErrInvalid) || m.Text == "" {
+			t.Errorf("%+v accepted: %v", d, err)
+		}
+	}
+	if m, err := r.svc.Reopen(ctx, sup, n, "理由"); !errors.Is(err, mamori.ErrInvalid) {
+		t.Errorf("reopened an undecided case: %+v %v", m, err)
+	}
+	d := mamori.Decision{Validity: "invalid", Means: "unacceptable", Outcome: mamori.OutcomeKasuhara, Actions: []string{"warn"}}
+	if _, err := r.svc.Judge(ctx, sup, n, d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.svc.Judge(ctx, sup, n, d); !errors.Is(err, mamori.ErrInvalid) {
+		t.Errorf("judged twice: %v", err)
+	}
+	if _, err := r.svc.Reopen(ctx, sup, n, "  "); !errors.Is(err, mamori.ErrInvalid) {
+		t.Errorf("reopened without a reason: %v", err)
+	}
+	if _, err := r.svc.Reopen(ctx, user("UHR"), n, "新しい録音が見つかった"); err != nil {
+		t.Fatal(err)
+	}
+	k := r.kase(n)
+	if k.Status != mamori.StatusReopened || !strings.Contains(k.Decision.Note, "新しい録音") {
+		t.Fatalf("after reopen: %+v", k)
+	}
+	d.Outcome = mamori.OutcomeLegitimate
+	if _, err := r.svc.Judge(ctx, sup, n, d); err != nil {
+		t.Fatalf("judging a reopened case: %v", err)
+	}
+	if _, err := r.svc.Take(ctx, sup, "KH-2026-9999"); !errors.Is(err, mamori.ErrNotFound) {
+		t.Errorf("missing case: %v", err)
+	}
+}
+
+func TestSuggestDecision(t *testing.T) {
+	p, _ := mamori.Preset("seed-004")
+	k := mamori.Case{Suggestion: mamori.SuggestKasuhara, Crime: true, Behaviours: []string{"physical_attack"}, Answers: mamori.Answers{Fault: "no"}}
+	d := flows.SuggestDecision(p, k)
+	if d.Outcome != mamori.OutcomeKasuhara || d.Means != "unacceptable" || d.Validity != "invalid" || len(d.Actions) != 1 || d.Actions[0] != "police" {
+		t.Fatalf("violence: %+v", d)
+	}
+	d = flows.SuggestDecision(p, mamori.Case{Suggestion: mamori.SuggestDepends, Behaviours: []string{"compensation"}, Answers: mamori.Answers{Fault: "yes"}})
+	if d.Outcome != mamori.OutcomeMoreInfo || d.Means != "acceptable" || d.Validity != "unclear" || d.Actions != nil {
+		t.Fatalf("depends: %+v", d)
+	}
+}
