@@ -235,3 +235,21 @@ func hasAction(p *mamori.Policy, id string) bool {
 	}
 	return false
 }
+
+// Suggestion returns the pre-filled judgement for actor to start from, if
+// actor may judge the case.
+func (s *Service) Suggestion(ctx context.Context, actor mamori.User, number string) (mamori.Decision, error) {
+	var d mamori.Decision
+	err := s.Store.View(ctx, func(tx mamori.Tx) error {
+		k, err := tx.Case(number)
+		if err != nil {
+			return err
+		}
+		if err := s.mayAct(actor, k); err != nil {
+			return err
+		}
+		d = SuggestDecision(s.Policy, k)
+		return nil
+	})
+	return d, err
+}

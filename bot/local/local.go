@@ -21,6 +21,10 @@ import (
 type Flows interface {
 	Handle(ctx context.Context, in mamori.Input) error
 	CaseDetails(ctx context.Context, viewer mamori.User, number string) (mamori.Message, error)
+	Take(ctx context.Context, actor mamori.User, number string) (mamori.Message, error)
+	Judge(ctx context.Context, actor mamori.User, number string, d mamori.Decision) (mamori.Message, error)
+	Reopen(ctx context.Context, actor mamori.User, number, reason string) (mamori.Message, error)
+	Suggestion(ctx context.Context, actor mamori.User, number string) (mamori.Decision, error)
 }
 
 // Terminal is a chat in a terminal. It is also the outbox Sender for the
@@ -260,6 +264,8 @@ func (t *Terminal) parse(ctx context.Context, line string) (*mamori.Input, bool)
 				t.print("🔒 ", m, false)
 			}
 			t.mu.Unlock()
+		case "/take", "/judge", "/reopen":
+			t.caseAction(ctx, f)
 		case "/start", "/kasuhara":
 			v := ""
 			if len(f) > 1 {
@@ -317,4 +323,52 @@ func pick(line string, values []string) ([]string, bool) {
 		out = append(out, values[n-1])
 	}
 	return out, true
+}
+
+// caseAction runs a supervisor's command on a case:
+//
+//	/take N
+//	/judge N [outcome] [action,action] [note…]   (the rest from the policy's suggestion)
+//	/reopen N reason…
+func (t *Terminal) caseAction(ctx context.Context, f []string) {
+	l := t.User.Lang
+	if len(f) < 2 {
+		fmt.Fprintln(t.Out, t.Policy.T(l, "local.help"))
+		return
+	}
+	var m mamori.Message
+	var err error
+	switch f[0] {
+	case "/take":
+		m, err = t.Flows.Take(ctx, t.User, f[1])
+	case "/reopen":
+		m, err = t.Flows.Reopen(ctx, t.User, f[1], strings.Join(f[2:], " "))
+	case "/judge":
+		var d mamori.Decision
+		if d, err = t.Flows.Suggestion(ctx, t.User, f[1]); err == nil {
+			if len(f) > 2 {
+				d.Outcome = f[2]
+			}
+			if len(f) > 3 {
+				d.Actions = strings.Split(f[3], ",")
+			}
+			if len(f) > 4 {
+				d.Note = strings.Join(f[4:], " ")
+			}
+			m, err = t.Flows.Judge(ctx, t.User, f[1], d)
+		} else {
+			m, err = t.Flows.Judge(ctx, t.User, f[1], d) // for the refusal's words
+		}
+	}
+	if err != nil && !errors.Is(err, mamori.ErrForbidden) && !errors.Is(err, mamori.ErrNotFound) && !errors.Is(err, mamori.ErrInvalid) {
+		fmt.Fprintln(t.Out, t.Policy.T(l, "error"))
+		return
+	}
+	t.mu.Lock()
+	fmt.Fprintln(t.Out)
+	t.print("", m, false)
+	t.mu.Unlock()
+	if t.Drain != nil {
+		t.Drain(ctx)
+	}
 }
