@@ -207,7 +207,7 @@ func (s *Service) Judge(ctx context.Context, actor mamori.User, number string, d
 // note.
 func (s *Service) Reopen(ctx context.Context, actor mamori.User, number, reason string) (mamori.Message, error) {
 	l := actor.Lang
-	return s.act(ctx, actor, number, "reopen", func(_ mamori.Tx, env Env, k *mamori.Case) (string, error) {
+	return s.act(ctx, actor, number, "reopen", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
 		reason = strings.TrimSpace(reason)
 		switch {
 		case k.Status != mamori.StatusJudged && k.Status != mamori.StatusMoreInfo:
@@ -223,7 +223,7 @@ func (s *Service) Reopen(ctx context.Context, actor mamori.User, number, reason 
 		}
 		from := k.Status
 		k.Status = mamori.StatusReopened
-		return "from=" + from, nil
+		return "from=" + from, s.scheduleDeadlines(tx, *k, env.Now, false)
 	})
 }
 

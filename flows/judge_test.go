@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/flows"
@@ -203,5 +204,89 @@ func TestSuggestDecision(t *testing.T) {
 	d = flows.SuggestDecision(p, mamori.Case{Suggestion: mamori.SuggestDepends, Behaviours: []string{"compensation"}, Answers: mamori.Answers{Fault: "yes"}})
 	if d.Outcome != mamori.OutcomeMoreInfo || d.Means != "acceptable" || d.Validity != "unclear" || d.Actions != nil {
 		t.Fatalf("depends: %+v", d)
+	}
+}
+
+func TestDeadlines(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	n := r.filed(nil) // a normal case: 24 h to take, 72 h to judge
+	step := func(d time.Duration) {
+		r.clock.Add(d)
+		if _, err := r.worker.Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	channel := func() int { return len(r.sent.to(mamori.TargetChannel, "C0STORE")) }
+	hr := func() int { return len(r.sent.to(mamori.TargetChannel, "C0HR")) }
+	c0, h0 := channel(), hr()
+
+	step(23 * time.Hour)
+	if channel() != c0 {
+		t.Fatal("reminded before the deadline")
+	}
+	r.restart() // reminders are rows: a restart loses none
+	step(2 * time.Hour)
+	if channel() != c0+1 || !strings.Contains(r.sent.to(mamori.TargetChannel, "C0STORE")[c0].Header, n) {
+		t.Fatalf("no take reminder after 25 h: %d", channel()-c0)
+	}
+	step(24 * time.Hour)
+	if channel() != c0+1 {
+		t.Fatal("take reminder repeated")
+	}
+	// Taken but not judged: escalation to HR at 72 h, and again.
+	if _, err := r.svc.Take(ctx, user("USUP"), n); err != nil {
+		t.Fatal(err)
+	}
+	step(24 * time.Hour) // 73 h
+	if hr() != h0+1 {
+		t.Fatalf("no escalation at 73 h: %d", hr()-h0)
+	}
+	esc := r.sent.to(mamori.TargetChannel, "C0HR")[h0]
+	if !esc.Urgent || !strings.Contains(esc.Header, n) || strings.Contains(esc.Text, "秘密") {
+		t.Fatalf("escalation: %+v", esc)
+	}
+	step(72 * time.Hour)
+	if hr() != h0+2 {
+		t.Fatalf("escalation not repeated: %d", hr()-h0)
+	}
+	// A decision stops it at once.
+	if _, err := r.svc.Judge(ctx, user("USUP"), n, mamori.Decision{Validity: "invalid", Means: "unacceptable", Outcome: mamori.OutcomeKasuhara}); err != nil {
+		t.Fatal(err)
+	}
+	step(500 * time.Hour)
+	if hr() != h0+2 {
+		t.Fatal("escalated after the decision")
+	}
+	trail, _ := r.db.AuditTrail(ctx, n)
+	var esc2 int
+	for _, e := range trail {
+		if e.Action == "case.escalate" {
+			esc2++
+		}
+	}
+	if esc2 != 2 {
+		t.Errorf("%d escalations audited, want 2", esc2)
+	}
+}
+
+func TestUrgentDeadlines(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})
+	r.click("UME", "injured")
+	r.reportToSummary("UME")
+	r.click("UME", "submit")
+	h0 := len(r.sent.to(mamori.TargetChannel, "C0HR"))
+	c0 := len(r.sent.to(mamori.TargetChannel, "C0STORE"))
+	r.clock.Add(61 * time.Minute)
+	r.worker.Drain(ctx)
+	if len(r.sent.to(mamori.TargetChannel, "C0STORE")) != c0+1 {
+		t.Fatal("no take reminder after an hour for an urgent case")
+	}
+	r.clock.Add(3 * time.Hour)
+	r.worker.Drain(ctx)
+	if len(r.sent.to(mamori.TargetChannel, "C0HR")) != h0+1 {
+		t.Fatal("urgent case not escalated after 4 h")
 	}
 }

@@ -32,6 +32,11 @@ type Service struct {
 	// RemindAfter is how long a paused conversation waits before a
 	// gentle reminder; zero means 24 hours.
 	RemindAfter time.Duration
+	// Deadlines: a case not taken within Take gets a reminder in its
+	// channel; one not judged within Judge is escalated to HR, and again
+	// every Judge until someone decides. Urgent cases use the Urgent pair.
+	// Zero means the defaults: 24 h and 72 h, urgent 1 h and 4 h.
+	Deadlines Deadlines
 	// Kick, when set, is called after a commit that enqueued messages,
 	// to wake the outbox worker early. The row is what counts.
 	Kick func()
@@ -50,8 +55,102 @@ func (s *Service) orgLang() mamori.Lang {
 
 // Job kinds.
 const (
-	jobRemind = "conversation.remind"
+	jobRemind   = "conversation.remind"
+	jobTake     = "case.take_reminder"
+	jobEscalate = "case.escalate"
 )
+
+// Deadlines are how long a case may wait.
+type Deadlines struct {
+	Take, Judge             time.Duration
+	UrgentTake, UrgentJudge time.Duration
+}
+
+// For returns the take and judge deadlines for an urgency.
+func (d Deadlines) For(urgency string) (take, judge time.Duration) {
+	or := func(v, def time.Duration) time.Duration {
+		if v > 0 {
+			return v
+		}
+		return def
+	}
+	if urgency == mamori.UrgencyUrgent {
+		return or(d.UrgentTake, time.Hour), or(d.UrgentJudge, 4*time.Hour)
+	}
+	return or(d.Take, 24*time.Hour), or(d.Judge, 72*time.Hour)
+}
+
+type casePayload struct {
+	Number string `json:"number"`
+	Round  int    `json:"round"`
+}
+
+// scheduleDeadlines adds the reminder and the escalation for case k,
+// counted from now.
+func (s *Service) scheduleDeadlines(tx mamori.Tx, k mamori.Case, now time.Time, takeToo bool) error {
+	take, judge := s.Deadlines.For(k.Urgency)
+	if takeToo {
+		p, _ := json.Marshal(casePayload{Number: k.Number})
+		if err := tx.Schedule(mamori.Job{Key: jobTake + ":" + k.Number, Kind: jobTake, Due: now.Add(take), Payload: p}); err != nil {
+			return err
+		}
+	}
+	p, _ := json.Marshal(casePayload{Number: k.Number, Round: 1})
+	return tx.Schedule(mamori.Job{Key: fmt.Sprintf("%s:%s:%d", jobEscalate, k.Number, now.UnixNano()), Kind: jobEscalate, Due: now.Add(judge), Payload: p})
+}
+
+// runDeadline reminds or escalates a case that has not moved. A case
+// that moved makes the job do nothing: reminders stop at once.
+func (s *Service) runDeadline(ctx context.Context, j mamori.Job, now time.Time) error {
+	var p casePayload
+	if err := json.Unmarshal(j.Payload, &p); err != nil {
+		return fmt.Errorf("job %d: %w", j.ID, err)
+	}
+	return s.Store.Update(ctx, func(tx mamori.Tx) error {
+		k, err := tx.Case(p.Number)
+		if errors.Is(err, mamori.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		l := s.orgLang()
+		take, judge := s.Deadlines.For(k.Urgency)
+		var m mamori.Message
+		target := s.channel(k.Reporter.Platform, k.Channel)
+		switch j.Kind {
+		case jobTake:
+			if k.Status != mamori.StatusNew {
+				return nil
+			}
+			m = mamori.Message{Header: fmt.Sprintf(s.Policy.T(l, "deadline.take.header"), k.Number),
+				Text: fmt.Sprintf(s.Policy.T(l, "deadline.take.text"), hours(take)), Urgent: k.Urgency == mamori.UrgencyUrgent}
+		case jobEscalate:
+			if k.Status == mamori.StatusJudged {
+				return nil
+			}
+			waited := now.Sub(k.Created)
+			m = mamori.Message{Urgent: true, Header: fmt.Sprintf(s.Policy.T(l, "deadline.escalate.header"), k.Number),
+				Text: fmt.Sprintf(s.Policy.T(l, "deadline.escalate.text"), hours(waited), departmentName(s.env(now), k.Department, l),
+					s.Policy.T(l, "status."+k.Status)),
+				Note: s.Policy.T(l, "card.note")}
+			target = s.channel(k.Reporter.Platform, s.Org.HRChannel)
+			// Again, until someone decides.
+			next, _ := json.Marshal(casePayload{Number: k.Number, Round: p.Round + 1})
+			if err := tx.Schedule(mamori.Job{Key: fmt.Sprintf("%s:%s:%d", jobEscalate, k.Number, now.UnixNano()),
+				Kind: jobEscalate, Due: now.Add(judge), Payload: next}); err != nil {
+				return err
+			}
+		}
+		if err := tx.Audit(mamori.AuditEntry{At: now, Actor: "system", Action: j.Kind, Subject: k.Number,
+			Detail: fmt.Sprintf("round=%d status=%s", p.Round, k.Status)}); err != nil {
+			return err
+		}
+		return tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("job:%d", j.ID), Target: target, Message: m, Lang: l, Created: now})
+	})
+}
+
+// hours says a duration in whole hours, at least one.
+func hours(d time.Duration) int { return max(1, int(d.Round(time.Hour)/time.Hour)) }
 
 // Handle applies one user input. When it returns nil, the state change and
 // every message it caused are committed; the caller may acknowledge. It
@@ -213,6 +312,11 @@ func (s *Service) file(tx mamori.Tx, env Env, c mamori.Conversation) (mamori.Cas
 	if err := tx.InsertCase(k); err != nil {
 		return mamori.Case{}, err
 	}
+	if k.Kind == mamori.KindReport {
+		if err := s.scheduleDeadlines(tx, k, env.Now, true); err != nil {
+			return mamori.Case{}, err
+		}
+	}
 	detail := "route=" + k.Route + " urgency=" + k.Urgency
 	if k.Answers.FromConsultation != "" {
 		detail += " from=" + k.Answers.FromConsultation
@@ -328,6 +432,8 @@ func (s *Service) RunJob(ctx context.Context, j mamori.Job) error {
 			return tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("job:%d", j.ID), Lang: l, Created: now,
 				Target: mamori.Target{Platform: c.User.Platform, Kind: mamori.TargetUser, ID: c.User.ID}, Message: m})
 		})
+	case jobTake, jobEscalate:
+		return s.runDeadline(ctx, j, now)
 	}
 	s.Log.Warn("unknown job kind", "kind", j.Kind, "id", j.ID)
 	return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/mamori-oss/mamori"
+	"github.com/mamori-oss/mamori/flows"
 )
 
 //go:embed mamori.example.yaml
@@ -25,7 +26,13 @@ type config struct {
 	Policy       string        `yaml:"policy"`
 	SlashCommand string        `yaml:"slash_command"`
 	RemindAfter  time.Duration `yaml:"remind_after"`
-	HR           struct {
+	Deadlines    struct {
+		Take        time.Duration `yaml:"take"`
+		Judge       time.Duration `yaml:"judge"`
+		UrgentTake  time.Duration `yaml:"urgent_take"`
+		UrgentJudge time.Duration `yaml:"urgent_judge"`
+	} `yaml:"deadlines"`
+	HR struct {
 		Channel string   `yaml:"channel"`
 		Members []string `yaml:"members"`
 	} `yaml:"hr"`
@@ -40,13 +47,14 @@ type config struct {
 
 // loaded is the configuration turned into what the packages take.
 type loaded struct {
-	org      *mamori.Org
-	policy   *mamori.Policy
-	loc      *time.Location
-	command  string
-	remind   time.Duration
-	path     string // "" for the embedded example
-	embedded bool
+	org       *mamori.Org
+	policy    *mamori.Policy
+	loc       *time.Location
+	command   string
+	remind    time.Duration
+	deadlines flows.Deadlines
+	path      string // "" for the embedded example
+	embedded  bool
 }
 
 // loadConfig reads the file at path, or the embedded example when path is
@@ -64,7 +72,15 @@ func loadConfig(path string) (*loaded, error) {
 		return nil, fmt.Errorf("MAMORI_CONFIG %s: %s", orExample(path), yaml.FormatError(err, false, true))
 	}
 	where := "MAMORI_CONFIG " + orExample(path)
-	l := &loaded{path: path, embedded: path == "", command: c.SlashCommand, remind: c.RemindAfter}
+	l := &loaded{path: path, embedded: path == "", command: c.SlashCommand, remind: c.RemindAfter,
+		deadlines: flows.Deadlines{Take: c.Deadlines.Take, Judge: c.Deadlines.Judge,
+			UrgentTake: c.Deadlines.UrgentTake, UrgentJudge: c.Deadlines.UrgentJudge}}
+	for name, d := range map[string]time.Duration{"take": c.Deadlines.Take, "judge": c.Deadlines.Judge,
+		"urgent_take": c.Deadlines.UrgentTake, "urgent_judge": c.Deadlines.UrgentJudge, "remind_after": c.RemindAfter} {
+		if d < 0 {
+			return nil, fmt.Errorf("MAMORI_CONFIG %s: %s must not be negative", orExample(path), name)
+		}
+	}
 	if l.command == "" {
 		l.command = "/kasuhara"
 	}
