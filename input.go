@@ -49,6 +49,9 @@ const StepCard = "card"
 // Card actions.
 const (
 	CardDetails = "details"
+	CardTake    = "take"
+	CardJudge   = "judge"
+	CardReopen  = "reopen"
 )
 
 // RetryAfterError is returned by a sender that was rate limited.

@@ -188,12 +188,37 @@ func Card(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.Mess
 			m.Text = t(l, "card.next.status."+k.Status)
 		}
 	}
-	m.Choices = []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: t(l, "card.details"), Style: mamori.StylePrimary}}
+	m.Choices = cardActions(env, k, l)
 	m.Note = t(l, "card.note")
 	if k.Kind == mamori.KindConsult {
 		m.Note = t(l, "card.note.consult")
 	}
 	return m
+}
+
+// cardActions are the card's buttons for what can be done next: take and
+// judge an open report, reopen a decided one, and always the details.
+func cardActions(env Env, k mamori.Case, l mamori.Lang) []mamori.Choice {
+	t := env.Policy.T
+	b := func(action, label, style string) mamori.Choice {
+		return mamori.Choice{Value: action + ":" + k.Number, Label: t(l, label), Style: style}
+	}
+	var cs []mamori.Choice
+	if k.Kind == mamori.KindReport {
+		switch k.Status {
+		case mamori.StatusJudged, mamori.StatusMoreInfo:
+			cs = append(cs, b(mamori.CardReopen, "card.reopen", ""))
+			if k.Status == mamori.StatusMoreInfo {
+				cs = append([]mamori.Choice{b(mamori.CardJudge, "card.judge", mamori.StylePrimary)}, cs...)
+			}
+		default:
+			if k.Assignee == "" || k.Status == mamori.StatusReopened {
+				cs = append(cs, b(mamori.CardTake, "card.take", mamori.StylePrimary))
+			}
+			cs = append(cs, b(mamori.CardJudge, "card.judge", ""))
+		}
+	}
+	return append(cs, b(mamori.CardDetails, "card.details", ""))
 }
 
 // mention turns a user key ("slack:U123") into a mention of its user.

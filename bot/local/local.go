@@ -144,8 +144,8 @@ func (t *Terminal) print(prefix string, m mamori.Message, numbered bool) {
 		for _, c := range cs {
 			if !numbered {
 				if m.Step == mamori.StepCard {
-					if number, ok := strings.CutPrefix(c.Value, mamori.CardDetails+":"); ok {
-						buttons = append(buttons, "["+c.Label+": /details "+number+"]")
+					if action, number, ok := strings.Cut(c.Value, ":"); ok {
+						buttons = append(buttons, "["+c.Label+": /"+action+" "+number+"]")
 						continue
 					}
 				}
