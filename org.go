@@ -62,3 +62,14 @@ func (o *Org) IsSupervisor(u User, id string) bool {
 	d, ok := o.Department(id)
 	return ok && matches(d.Supervisors, u)
 }
+
+// Supervises lists the ids of the departments u supervises.
+func (o *Org) Supervises(u User) []string {
+	var ids []string
+	for _, d := range o.Departments {
+		if matches(d.Supervisors, u) {
+			ids = append(ids, d.ID)
+		}
+	}
+	return ids
+}

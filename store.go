@@ -38,6 +38,8 @@ type Tx interface {
 	Case(number string) (Case, error) // ErrNotFound if none
 	// CasesOf lists the cases a user reported, newest first.
 	CasesOf(userKey string) ([]Case, error)
+	// Cases lists the cases that match f, oldest first.
+	Cases(f CaseFilter) ([]Case, error)
 
 	// Enqueue adds a message to the outbox. An item whose Key is already
 	// there is ignored (idempotency).
@@ -50,6 +52,14 @@ type Tx interface {
 
 	// Audit appends an entry to the audit trail.
 	Audit(e AuditEntry) error
+}
+
+// CaseFilter selects cases; zero fields select everything.
+type CaseFilter struct {
+	Departments []string  // any of these departments
+	Open        bool      // only cases not yet decided (status other than judged)
+	From, To    time.Time // created in [From, To)
+	Limit       int
 }
 
 // OutboxItem is a message waiting to be sent.

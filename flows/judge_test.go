@@ -290,3 +290,39 @@ func TestUrgentDeadlines(t *testing.T) {
 		t.Fatal("urgent case not escalated after 4 h")
 	}
 }
+
+func TestHomeByRole(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	n := r.filed(nil)
+	fields := func(u string) string {
+		m, err := r.svc.Home(ctx, user(u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, f := range m.Fields {
+			b.WriteString(f.Label + "=" + f.Value + "\n")
+		}
+		return b.String()
+	}
+	if got := fields("UOTHER"); strings.Contains(got, n) {
+		t.Errorf("a colleague sees the case:\n%s", got)
+	}
+	if got := fields("UME"); !strings.Contains(got, n) || strings.Contains(got, "未完了") {
+		t.Errorf("reporter's home:\n%s", got)
+	}
+	if got := fields("USUP"); !strings.Contains(got, "あなたの部署の未完了") || !strings.Contains(got, n) || strings.Contains(got, "期限超過") {
+		t.Errorf("supervisor's home:\n%s", got)
+	}
+	r.clock.Add(80 * time.Hour)
+	if got := fields("UHR"); !strings.Contains(got, "すべての未完了") || !strings.Contains(got, "期限超過") {
+		t.Errorf("HR's home:\n%s", got)
+	}
+	if _, err := r.svc.Judge(ctx, user("USUP"), n, mamori.Decision{Validity: "invalid", Means: "unacceptable", Outcome: mamori.OutcomeKasuhara}); err != nil {
+		t.Fatal(err)
+	}
+	if got := fields("USUP"); !strings.Contains(got, "未完了の案件はありません") {
+		t.Errorf("decided case still open:\n%s", got)
+	}
+}

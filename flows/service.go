@@ -390,6 +390,38 @@ func (s *Service) Home(ctx context.Context, u mamori.User) (mamori.Message, erro
 				Value: s.local(k.Created).Format("2006-01-02") + " · " + t(l, "status."+k.Status),
 			})
 		}
+		// Supervisors see their departments' open cases, HR all of them,
+		// oldest first with the overdue marked.
+		var f *mamori.CaseFilter
+		title := "home.department_cases"
+		if s.Org.IsHR(u) {
+			f, title = &mamori.CaseFilter{Open: true, Limit: 50}, "home.all_cases"
+		} else if ids := s.Org.Supervises(u); len(ids) > 0 {
+			f = &mamori.CaseFilter{Open: true, Departments: ids, Limit: 50}
+		}
+		if f == nil {
+			return nil
+		}
+		open, err := tx.Cases(*f)
+		if err != nil {
+			return err
+		}
+		if len(cases) == 0 {
+			m.Fields = append(m.Fields, mamori.Field{Label: t(l, "home.cases"), Value: t(l, "home.no_cases")})
+		}
+		m.Fields = append(m.Fields, mamori.Field{Label: t(l, title), Value: ""})
+		if len(open) == 0 {
+			m.Fields[len(m.Fields)-1].Value = t(l, "home.no_open")
+		}
+		now := s.Clock()
+		for _, k := range open {
+			_, judge := s.Deadlines.For(k.Urgency)
+			v := s.local(k.Created).Format("2006-01-02") + " · " + t(l, "status."+k.Status) + " · " + t(l, "urgency."+k.Urgency)
+			if now.Sub(k.Created) > judge {
+				v += " · " + t(l, "home.overdue")
+			}
+			m.Fields = append(m.Fields, mamori.Field{Label: k.Number, Value: v})
+		}
 		return nil
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mamori-oss/mamori"
@@ -206,6 +207,46 @@ func (t *tx) Case(number string) (mamori.Case, error) {
 		return mamori.Case{}, notFound(err, "case "+number)
 	}
 	return c, nil
+}
+
+func (t *tx) Cases(f mamori.CaseFilter) ([]mamori.Case, error) {
+	q := `SELECT ` + caseColumns + ` FROM cases WHERE 1 = 1`
+	var args []any
+	if len(f.Departments) > 0 {
+		q += ` AND department IN (?` + strings.Repeat(`, ?`, len(f.Departments)-1) + `)`
+		for _, d := range f.Departments {
+			args = append(args, d)
+		}
+	}
+	if f.Open {
+		q += ` AND status <> '` + mamori.StatusJudged + `'`
+	}
+	if !f.From.IsZero() {
+		q += ` AND created >= ?`
+		args = append(args, millis(f.From))
+	}
+	if !f.To.IsZero() {
+		q += ` AND created < ?`
+		args = append(args, millis(f.To))
+	}
+	q += ` ORDER BY created, id`
+	if f.Limit > 0 {
+		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
+	}
+	rows, err := t.tx.QueryContext(t.ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("cases: %w", err)
+	}
+	defer rows.Close()
+	var cases []mamori.Case
+	for rows.Next() {
+		c, err := t.scanCase(rows)
+		if err != nil {
+			return nil, fmt.Errorf("cases: %w", err)
+		}
+		cases = append(cases, c)
+	}
+	return cases, rows.Err()
 }
 
 func (t *tx) CasesOf(userKey string) ([]mamori.Case, error) {

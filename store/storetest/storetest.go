@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) mamori.Store) {
 		{"NextNumberConcurrent", testNextNumberConcurrent},
 		{"Cases", testCases},
 		{"UpdateCase", testUpdateCase},
+		{"CaseFilter", testCaseFilter},
 		{"Rollback", testRollback},
 		{"View", testView},
 		{"Enqueue", testEnqueue},
@@ -415,6 +416,51 @@ func testNextNumberConcurrent(t *testing.T, s mamori.Store) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("numbers from concurrent updates (-want +got):\n%s", diff)
+	}
+}
+
+func testCaseFilter(t *testing.T, s mamori.Store) {
+	a := newCase("KH-2026-0201", alice, t0.Add(2*time.Hour))
+	b := newCase("KH-2026-0202", bob, t0)
+	b.Department = "other"
+	c := newCase("KH-2026-0203", alice, t0.Add(time.Hour))
+	c.Status = mamori.StatusJudged
+	MustUpdate(t, s, func(tx mamori.Tx) error {
+		for _, k := range []mamori.Case{a, b, c} {
+			if err := tx.InsertCase(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	numbers := func(f mamori.CaseFilter) []string {
+		var out []string
+		MustView(t, s, func(tx mamori.Tx) error {
+			cs, err := tx.Cases(f)
+			for _, k := range cs {
+				out = append(out, k.Number)
+			}
+			return err
+		})
+		return out
+	}
+	for _, tt := range []struct {
+		name string
+		f    mamori.CaseFilter
+		want []string
+	}{
+		{"all, oldest first", mamori.CaseFilter{}, []string{"KH-2026-0202", "KH-2026-0203", "KH-2026-0201"}},
+		{"open", mamori.CaseFilter{Open: true}, []string{"KH-2026-0202", "KH-2026-0201"}},
+		{"department", mamori.CaseFilter{Departments: []string{a.Department}}, []string{"KH-2026-0203", "KH-2026-0201"}},
+		{"departments", mamori.CaseFilter{Departments: []string{a.Department, "other"}, Open: true}, []string{"KH-2026-0202", "KH-2026-0201"}},
+		{"from", mamori.CaseFilter{From: t0.Add(time.Hour)}, []string{"KH-2026-0203", "KH-2026-0201"}},
+		{"to", mamori.CaseFilter{To: t0.Add(time.Hour)}, []string{"KH-2026-0202"}},
+		{"limit", mamori.CaseFilter{Limit: 1}, []string{"KH-2026-0202"}},
+		{"none", mamori.CaseFilter{Departments: []string{"nobody"}}, nil},
+	} {
+		if diff := cmp.Diff(tt.want, numbers(tt.f)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
+		}
 	}
 }
 
