@@ -34,6 +34,9 @@ Usage:
   mamori outbox [-status pending|failed|sent]
                                         list messages waiting to be sent
   mamori backup FILE                    write a consistent copy of the database
+  mamori export -by NAME [-case N | -from DAY -to DAY] [-format json|csv] [-o FILE]
+                                        write cases, decrypted, with decisions and audit
+                                        trail, for legal or police use (recorded in the trail)
   mamori audit verify                   check the audit trail's hash chain (exit 1 on a break)
   mamori audit show SUBJECT             list the audit trail of a case (KH-…) or a user
   mamori version
@@ -81,6 +84,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return backup(ctx, args[1:], stdout, getenv)
 	case "audit":
 		return audit(ctx, args[1:], stdout, getenv)
+	case "export":
+		return export(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "mamori", version)
 		return nil
