@@ -14,6 +14,9 @@ type Conversation struct {
 	// menu: answering returns to the summary.
 	Editing bool    `json:"editing,omitempty"`
 	Answers Answers `json:"answers"`
+	// Reply is the case number whose question the user is answering: the
+	// next text they send goes to that case's thread.
+	Reply string `json:"reply,omitempty"`
 	// Paused is set by "continue later": the next message resumes.
 	Paused    bool      `json:"paused,omitempty"`
 	AlertSent bool      `json:"alert_sent,omitempty"`

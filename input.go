@@ -52,6 +52,7 @@ const (
 	CardTake    = "take"
 	CardJudge   = "judge"
 	CardReopen  = "reopen"
+	CardAsk     = "ask"
 )
 
 // RetryAfterError is returned by a sender that was rate limited.

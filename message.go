@@ -62,6 +62,9 @@ type Target struct {
 	Platform string `json:"platform"`
 	Kind     string `json:"kind"` // TargetUser or TargetChannel
 	ID       string `json:"id"`
+	// Thread, when set, is the Ref of the message whose thread this one
+	// goes in (a case card's thread).
+	Thread string `json:"thread,omitempty"`
 }
 
 // Target kinds.

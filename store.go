@@ -73,6 +73,9 @@ type OutboxItem struct {
 	Attempts int       `json:"attempts"`
 	Status   string    `json:"status"`
 	LastErr  string    `json:"last_error,omitempty"`
+	// InThread is where the Target.Thread message landed; the worker sets
+	// it before sending.
+	InThread *Posted `json:"-"`
 }
 
 // Outbox statuses.

@@ -253,3 +253,35 @@ func (s *Service) Suggestion(ctx context.Context, actor mamori.User, number stri
 	})
 	return d, err
 }
+
+// Ask sends actor's question to the reporter's DM, with a button to
+// answer; the answer comes back into the case thread. The question is
+// noted in the thread too.
+func (s *Service) Ask(ctx context.Context, actor mamori.User, number, question string) (mamori.Message, error) {
+	l := actor.Lang
+	return s.act(ctx, actor, number, "ask", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
+		question = strings.TrimSpace(question)
+		switch {
+		case question == "":
+			return "", s.invalid(l, "ask.empty")
+		case utf8.RuneCountInString(question) > MaxText:
+			return "", s.invalid(l, "nav.too_long", MaxText)
+		}
+		rl := k.Reporter.Lang
+		dm := mamori.Message{Step: "reply", Header: fmt.Sprintf(s.Policy.T(rl, "ask.header"), k.Number), Text: question,
+			Choices: []mamori.Choice{{Value: "reply:" + k.Number, Label: s.Policy.T(rl, "ask.answer"), Style: mamori.StylePrimary}},
+			Note:    s.Policy.T(rl, "ask.note")}
+		to := mamori.Target{Platform: k.Reporter.Platform, Kind: mamori.TargetUser, ID: k.Reporter.ID}
+		if err := tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":ask:" + k.Number, Target: to, Message: dm, Lang: rl, Created: env.Now}); err != nil {
+			return "", err
+		}
+		ol := s.orgLang()
+		t := s.channel(k.Reporter.Platform, k.Channel)
+		t.Thread = "card:" + k.Number
+		note := mamori.Message{Header: fmt.Sprintf(s.Policy.T(ol, "ask.thread"), mention(actor.Key())), Text: question}
+		if err := tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":asked:" + k.Number, Target: t, Message: note, Lang: ol, Created: env.Now}); err != nil {
+			return "", err
+		}
+		return "", nil
+	})
+}

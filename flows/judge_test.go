@@ -326,3 +326,64 @@ func TestHomeByRole(t *testing.T) {
 		t.Errorf("decided case still open:\n%s", got)
 	}
 }
+
+func TestAskTheReporter(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	n := r.filed(nil)
+	// The reporter has started another report meanwhile.
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})
+	r.click("UME", "safe")
+
+	if _, err := r.svc.Ask(ctx, user("UOTHER"), n, "いつですか"); !errors.Is(err, mamori.ErrForbidden) {
+		t.Fatalf("a colleague asked: %v", err)
+	}
+	if _, err := r.svc.Ask(ctx, user("USUP"), n, "  "); !errors.Is(err, mamori.ErrInvalid) {
+		t.Fatalf("empty question: %v", err)
+	}
+	if _, err := r.svc.Ask(ctx, user("USUP"), n, "相手は何回来店していますか？"); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	dms := r.sent.to(mamori.TargetUser, "UME")
+	q := dms[len(dms)-1]
+	if q.Text != "相手は何回来店していますか？" || q.Choices[0].Value != "reply:"+n {
+		t.Fatalf("question DM: %+v", q)
+	}
+	// The question is noted in the case thread, under the card.
+	var thread []mamori.OutboxItem
+	for i, it := range r.sent.items {
+		if it.Target.Thread == "card:"+n {
+			thread = append(thread, it)
+			if it.InThread == nil || it.InThread.TS == "" {
+				t.Errorf("thread message %d without its parent", i)
+			}
+		}
+	}
+	if len(thread) != 1 {
+		t.Fatalf("thread: %+v", thread)
+	}
+	// Someone else cannot answer it.
+	r.do(mamori.Input{Kind: mamori.InputChoice, User: user("UOTHER"), Step: "reply", Value: "reply:" + n})
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UOTHER"), Text: "なりすまし"})
+	r.click("UME", "reply:"+n)
+	r.restart() // the pending answer survives a restart
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "三回目です"})
+	var answers []string
+	for _, it := range r.sent.items {
+		if it.Target.Thread == "card:"+n {
+			answers = append(answers, it.Message.Text)
+		}
+	}
+	if len(answers) != 2 || answers[1] != "三回目です" {
+		t.Fatalf("thread after the answer: %q", answers)
+	}
+	// The report in progress goes on where it was.
+	if m := r.last("UME"); m.Step != "for_whom" {
+		t.Fatalf("report in progress lost: at %q", m.Step)
+	}
+	trail, _ := r.db.AuditTrail(ctx, n)
+	if trail[len(trail)-1].Action != "case.reply" {
+		t.Fatalf("audit: %+v", trail[len(trail)-1])
+	}
+}

@@ -180,8 +180,8 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 			return err
 		}
 		env := s.env(now)
-		if in.Kind == mamori.InputChoice && strings.HasPrefix(in.Value, "from:") {
-			k, err := tx.Case(strings.TrimPrefix(in.Value, "from:"))
+		if number, ok := caseClick(in); ok {
+			k, err := tx.Case(number)
 			if err == nil {
 				env.Consultation = &k
 			} else if !errors.Is(err, mamori.ErrNotFound) {
@@ -230,6 +230,11 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 			}
 			out.End = true
 		}
+		if r := out.Reply; r != nil {
+			if err := s.reply(tx, now, nc.User, r); err != nil {
+				return err
+			}
+		}
 		for _, m := range replies {
 			if err := enqueue(target, m, nc.User.Lang); err != nil {
 				return err
@@ -243,13 +248,16 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 		if err := tx.CancelJobs(jobRemind + ":" + key); err != nil {
 			return err
 		}
-		if out.End || (nc.Flow == "" && wasFlow == "" && nc.Step == stepMenu) {
+		if out.End || (nc.Flow == "" && wasFlow == "" && nc.Step == stepMenu && nc.Reply == "") {
 			// Nothing worth keeping: a finished or cancelled report, or
 			// someone who only looked at the menu.
 			if err := tx.DeleteConversation(key); err != nil && !errors.Is(err, mamori.ErrNotFound) {
 				return err
 			}
 			return nil
+		}
+		if nc.Flow == "" && nc.Step == "" && nc.Reply == "" {
+			return tx.DeleteConversation(key)
 		}
 		if out.Paused || nc.Flow != "" {
 			after := s.RemindAfter
@@ -275,9 +283,42 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 	return nil
 }
 
+// caseClick returns the case a click names: "from:N" (turn a
+// consultation into a report) or "reply:N" (answer a question).
+func caseClick(in mamori.Input) (string, bool) {
+	if in.Kind != mamori.InputChoice {
+		return "", false
+	}
+	for _, p := range []string{"from:", "reply:"} {
+		if n, ok := strings.CutPrefix(in.Value, p); ok {
+			return n, true
+		}
+	}
+	return "", false
+}
+
 type remindPayload struct {
 	User    mamori.User `json:"user"`
 	Updated time.Time   `json:"updated"`
+}
+
+// reply puts a reporter's answer in the case thread.
+func (s *Service) reply(tx mamori.Tx, now time.Time, u mamori.User, r *Reply) error {
+	k, err := tx.Case(r.Number)
+	if err != nil {
+		return err
+	}
+	if k.Reporter.Key() != u.Key() {
+		return fmt.Errorf("reply to %s: %w", r.Number, mamori.ErrForbidden)
+	}
+	l := s.orgLang()
+	m := mamori.Message{Header: fmt.Sprintf(s.Policy.T(l, "reply.header"), k.Number), Text: r.Text, Note: s.Policy.T(l, "details.note")}
+	t := s.channel(k.Reporter.Platform, k.Channel)
+	t.Thread = "card:" + k.Number
+	if err := tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":reply:" + k.Number, Target: t, Message: m, Lang: l, Created: now}); err != nil {
+		return err
+	}
+	return tx.Audit(mamori.AuditEntry{At: now, Actor: u.Key(), Action: "case.reply", Subject: k.Number})
 }
 
 // channel targets a configured channel on platform.

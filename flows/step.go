@@ -85,6 +85,13 @@ type Out struct {
 	// Stale is set when the input was a click on an earlier question: it
 	// changed nothing.
 	Stale bool
+	// Reply carries the reporter's answer to a supervisor's question.
+	Reply *Reply
+}
+
+// Reply is a reporter's answer to a question about case Number.
+type Reply struct {
+	Number, Text string
 }
 
 type kind int
@@ -269,6 +276,36 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	if in.Kind == mamori.InputChoice && in.Step == stepMenu && c.Flow != "" && c.Step != stepDone &&
 		(in.Value == mamori.StartReport || in.Value == mamori.StartConsult) {
 		in = mamori.Input{Kind: mamori.InputStart, User: in.User}
+	}
+
+	// Answering a supervisor's question works from anywhere, and does not
+	// disturb a report in progress.
+	if in.Kind == mamori.InputChoice && strings.HasPrefix(in.Value, "reply:") {
+		k := env.Consultation
+		if k == nil || k.Reporter.Key() != c.User.Key() || "reply:"+k.Number != in.Value {
+			return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "details.not_found"))}}
+		}
+		c.Reply = k.Number
+		return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(env.Policy.T(l, "reply.prompt"), k.Number))}}
+	}
+	if c.Reply != "" {
+		number := c.Reply
+		c.Reply = ""
+		if in.Kind == mamori.InputText && strings.TrimSpace(in.Text) != "" {
+			typed := strings.TrimSpace(in.Text)
+			if utf8.RuneCountInString(typed) > MaxText {
+				c.Reply = number
+				return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText))}}
+			}
+			out := Out{Reply: &Reply{Number: number, Text: typed},
+				Replies: []mamori.Message{text(fmt.Sprintf(env.Policy.T(l, "reply.sent"), number))}}
+			if c.Flow != "" && c.Step != stepDone {
+				o := ask(env, c, "")
+				out.Replies = append(out.Replies, o.Replies...)
+			}
+			return c, out
+		}
+		// Anything else: they moved on; the question can be answered later.
 	}
 
 	// A click that turns a consultation into a report works from anywhere.

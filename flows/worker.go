@@ -180,6 +180,17 @@ func (w *Worker) send(ctx context.Context, it mamori.OutboxItem) (time.Time, err
 	// A send that hangs must end well before the lease, or another worker
 	// could take the item over and send it a second time.
 	sctx, cancel := context.WithTimeout(ctx, w.lease()/3)
+	if it.Target.Thread != "" {
+		p, err := w.Store.PostedRef(ctx, it.Target.Thread)
+		if err == nil {
+			it.InThread = &p
+		} else if !errors.Is(err, mamori.ErrNotFound) {
+			cancel()
+			return time.Time{}, err
+		}
+		// A thread whose parent was never posted: the message goes to the
+		// channel itself rather than nowhere.
+	}
 	posted, err := s.Send(sctx, it, prev)
 	cancel()
 	if err != nil {

@@ -24,6 +24,7 @@ type Flows interface {
 	Take(ctx context.Context, actor mamori.User, number string) (mamori.Message, error)
 	Judge(ctx context.Context, actor mamori.User, number string, d mamori.Decision) (mamori.Message, error)
 	Reopen(ctx context.Context, actor mamori.User, number, reason string) (mamori.Message, error)
+	Ask(ctx context.Context, actor mamori.User, number, question string) (mamori.Message, error)
 	Suggestion(ctx context.Context, actor mamori.User, number string) (mamori.Decision, error)
 }
 
@@ -68,6 +69,9 @@ func (t *Terminal) Send(_ context.Context, it mamori.OutboxItem, prev *mamori.Po
 	m := it.Message
 	if it.Target.Kind == mamori.TargetChannel {
 		title := "#" + strings.TrimPrefix(it.Target.ID, "#")
+		if it.Target.Thread != "" {
+			title += " › " + t.Policy.T(t.User.Lang, "local.thread") + " " + strings.TrimPrefix(it.Target.Thread, "card:")
+		}
 		if prev != nil {
 			title += " (" + t.Policy.T(t.User.Lang, "local.updated") + ")"
 		}
@@ -264,7 +268,7 @@ func (t *Terminal) parse(ctx context.Context, line string) (*mamori.Input, bool)
 				t.print("🔒 ", m, false)
 			}
 			t.mu.Unlock()
-		case "/take", "/judge", "/reopen":
+		case "/take", "/judge", "/reopen", "/ask":
 			t.caseAction(ctx, f)
 		case "/start", "/kasuhara":
 			v := ""
@@ -343,6 +347,8 @@ func (t *Terminal) caseAction(ctx context.Context, f []string) {
 		m, err = t.Flows.Take(ctx, t.User, f[1])
 	case "/reopen":
 		m, err = t.Flows.Reopen(ctx, t.User, f[1], strings.Join(f[2:], " "))
+	case "/ask":
+		m, err = t.Flows.Ask(ctx, t.User, f[1], strings.Join(f[2:], " "))
 	case "/judge":
 		var d mamori.Decision
 		if d, err = t.Flows.Suggestion(ctx, t.User, f[1]); err == nil {

@@ -81,6 +81,9 @@ func (s *Sender) Send(ctx context.Context, item mamori.OutboxItem, prev *mamori.
 	default:
 		return mamori.Posted{}, &mamori.PermanentError{Err: fmt.Errorf("slack: unknown target kind %q", t.Kind)}
 	}
+	if item.InThread != nil && item.InThread.TS != "" {
+		opts = append(opts, slackapi.MsgOptionTS(item.InThread.TS))
+	}
 	ch, ts, err := s.api.PostMessageContext(ctx, channel, opts...)
 	if err != nil {
 		if t.Kind == mamori.TargetUser && slackCode(err) == "channel_not_found" {
