@@ -53,7 +53,7 @@ func ModalView(m mamori.Message) slackapi.ModalViewRequest {
 	}
 	return slackapi.ModalViewRequest{
 		Type:       slackapi.VTModal,
-		CallbackID: "mamori.details",
+		CallbackID: callbackDetails,
 		Title:      plain(truncate(title, maxModalTitle)),
 		Blocks:     slackapi.Blocks{BlockSet: render(m, maxViewBlocks)},
 	}

@@ -174,6 +174,45 @@ var goldenHome = mamori.Message{
 	Note: "入力途中の報告があります。「報告する」から続けられます。",
 }
 
+// goldenJudge are the judge and reopen modals: seed 004 (with its medical
+// exception) in Japanese, the MHLW manual (without) in English.
+func goldenJudge(t *testing.T) map[string]any {
+	t.Helper()
+	seed, err := mamori.Preset("seed-004")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mhlw, err := mamori.Preset("mhlw-2022")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]any{
+		"judge_modal_ja": slack.JudgeModal(seed, slack.JudgeForm{
+			Number: "KH-2026-0042", Channel: "C0STORE", Lang: mamori.JA,
+			Suggested: mamori.Decision{Validity: "invalid", Means: "unacceptable", Fault: "no",
+				Outcome: mamori.OutcomeKasuhara, Actions: []string{"police"}},
+			About: []mamori.Field{
+				{Label: "言動の分類", Value: "身体的な攻撃（暴行、傷害）\n威圧的な言動"},
+				{Label: "方針からの目安", Value: "カスハラの可能性が高い（要求にかかわらず不相当な言動あり）"},
+				{Label: "注意", Value: "犯罪にあたる可能性があります。警察への相談を検討してください。"},
+			},
+			Behaviours: "身体的な攻撃（暴行、傷害） / 威圧的な言動",
+		}),
+		"judge_modal_en": slack.JudgeModal(mhlw, slack.JudgeForm{
+			Number: "KH-2026-0043", Channel: "C0STORE", Lang: mamori.EN,
+			Suggested: mamori.Decision{Validity: "unclear", Means: "acceptable", Fault: "unsure",
+				Outcome: mamori.OutcomeMoreInfo},
+			About: []mamori.Field{
+				{Label: "Behaviour", Value: "Demanding money as compensation"},
+				{Label: "Policy suggests", Value: "Depends on whether the demand is valid (criterion ①)"},
+			},
+			Behaviours: "Demanding money as compensation",
+		}),
+		"reopen_modal_ja": slack.ReopenModal(seed, mamori.JA, "KH-2026-0042", "C0STORE"),
+		"reopen_modal_en": slack.ReopenModal(mhlw, mamori.EN, "KH-2026-0043", "C0STORE"),
+	}
+}
+
 func TestGolden(t *testing.T) {
 	cases := map[string]any{}
 	for name, m := range goldenMessages {
@@ -181,6 +220,9 @@ func TestGolden(t *testing.T) {
 	}
 	cases["details_modal_en"] = slack.ModalView(goldenModal)
 	cases["home_ja"] = slack.HomeView(goldenHome)
+	for name, f := range goldenJudge(t) {
+		cases[name] = f
+	}
 	for name, v := range cases {
 		t.Run(name, func(t *testing.T) {
 			got, err := json.MarshalIndent(v, "", "  ")
@@ -270,8 +312,13 @@ func checkLimits(t *testing.T, raw []byte) {
 	case map[string]any:
 		blocks, _ = x["blocks"].([]any)
 		max = 100
-		if title, ok := x["title"].(map[string]any); ok && units(title["text"].(string)) > 24 {
-			t.Errorf("modal title too long: %q", title["text"])
+		for _, k := range []string{"title", "submit", "close"} {
+			if o, ok := x[k].(map[string]any); ok && units(o["text"].(string)) > 24 {
+				t.Errorf("modal %s too long: %q", k, o["text"])
+			}
+		}
+		if md, _ := x["private_metadata"].(string); len(md) > 3000 {
+			t.Errorf("private_metadata %d long", len(md))
 		}
 	}
 	if len(blocks) > max {
@@ -367,6 +414,50 @@ func checkLimits(t *testing.T, raw []byte) {
 						}
 					}
 				}
+			}
+		case "input":
+			if n := units(text(b["label"])); n > 2000 || n == 0 {
+				t.Errorf("input label %d long", n)
+			}
+			if h, ok := b["hint"]; ok && units(text(h)) > 2000 {
+				t.Errorf("input hint too long")
+			}
+			if _, ok := b["block_id"].(string); !ok {
+				t.Errorf("input without block_id")
+			}
+			e := b["element"].(map[string]any)
+			switch e["type"] {
+			case "plain_text_input":
+				if n, _ := e["max_length"].(float64); n > 3000 || n == 0 {
+					t.Errorf("plain_text_input max_length %v", e["max_length"])
+				}
+				if v, _ := e["initial_value"].(string); units(v) > 3000 {
+					t.Errorf("initial value too long")
+				}
+			case "radio_buttons", "checkboxes":
+				opts := e["options"].([]any)
+				if len(opts) > 10 || len(opts) == 0 {
+					t.Errorf("%d %s options", len(opts), e["type"])
+				}
+				values := map[string]bool{}
+				for _, o := range opts {
+					o := o.(map[string]any)
+					values[o["value"].(string)] = true
+					if n := units(text(o["text"])); n > 75 {
+						t.Errorf("option text %d long: %q", n, text(o["text"]))
+					}
+				}
+				initial, _ := e["initial_options"].([]any)
+				if io, ok := e["initial_option"]; ok {
+					initial = append(initial, io)
+				}
+				for _, o := range initial {
+					if !values[o.(map[string]any)["value"].(string)] {
+						t.Errorf("initial option not among the options")
+					}
+				}
+			default:
+				t.Errorf("unexpected input element %v", e["type"])
 			}
 		default:
 			t.Errorf("unexpected block type %v", b["type"])

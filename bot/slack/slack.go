@@ -29,6 +29,17 @@ type Flows interface {
 	CaseDetails(ctx context.Context, viewer mamori.User, number string) (mamori.Message, error)
 	// Home returns the App Home content for u.
 	Home(ctx context.Context, u mamori.User) (mamori.Message, error)
+
+	// Take, Judge and Reopen act on a case for a supervisor or HR. They
+	// commit before returning; the message is for the actor alone: the
+	// confirmation, or with mamori.ErrForbidden, ErrNotFound or
+	// ErrInvalid the refusal in the actor's words.
+	Take(ctx context.Context, actor mamori.User, number string) (mamori.Message, error)
+	Judge(ctx context.Context, actor mamori.User, number string, d mamori.Decision) (mamori.Message, error)
+	Reopen(ctx context.Context, actor mamori.User, number, reason string) (mamori.Message, error)
+	// Suggestion returns the policy's pre-filled judgement of a case, or
+	// mamori.ErrForbidden when actor may not act on it.
+	Suggestion(ctx context.Context, actor mamori.User, number string) (mamori.Decision, error)
 }
 
 // Config is what the adapter needs, as plain values.

@@ -45,6 +45,84 @@ type fakeFlows struct {
 	home      mamori.Message
 	homeFor   []mamori.User
 	viewers   []mamori.User
+
+	// Take, Judge, Reopen and Suggestion: their answers and their calls.
+	acts       map[string]detailsAnswer // by method
+	judge      func(d mamori.Decision) (mamori.Message, error)
+	suggestion mamori.Decision
+	suggestErr error
+	caseCalls  []caseCall
+}
+
+// caseCall is one call of Take, Judge, Reopen or Suggestion.
+type caseCall struct {
+	Method   string
+	User     mamori.User
+	Number   string
+	Decision mamori.Decision
+	Reason   string
+}
+
+func (f *fakeFlows) act(c caseCall) (mamori.Message, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.caseCalls = append(f.caseCalls, c)
+	if c.Method == "Judge" && f.judge != nil {
+		return f.judge(c.Decision)
+	}
+	a, ok := f.acts[c.Method]
+	if !ok {
+		return mamori.Message{Text: c.Method + " done: " + c.Number}, nil
+	}
+	return a.msg, a.err
+}
+
+func (f *fakeFlows) Take(ctx context.Context, actor mamori.User, number string) (mamori.Message, error) {
+	return f.act(caseCall{Method: "Take", User: actor, Number: number})
+}
+
+func (f *fakeFlows) Judge(ctx context.Context, actor mamori.User, number string, d mamori.Decision) (mamori.Message, error) {
+	return f.act(caseCall{Method: "Judge", User: actor, Number: number, Decision: d})
+}
+
+func (f *fakeFlows) Reopen(ctx context.Context, actor mamori.User, number, reason string) (mamori.Message, error) {
+	return f.act(caseCall{Method: "Reopen", User: actor, Number: number, Reason: reason})
+}
+
+func (f *fakeFlows) Suggestion(ctx context.Context, actor mamori.User, number string) (mamori.Decision, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.caseCalls = append(f.caseCalls, caseCall{Method: "Suggestion", User: actor, Number: number})
+	return f.suggestion, f.suggestErr
+}
+
+// CaseCalls returns the calls of Take, Judge, Reopen and Suggestion.
+func (f *fakeFlows) CaseCalls() []caseCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]caseCall(nil), f.caseCalls...)
+}
+
+func (f *fakeFlows) setJudge(fn func(d mamori.Decision) (mamori.Message, error)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.judge = fn
+}
+
+func (f *fakeFlows) setSuggestion(d mamori.Decision, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.suggestion, f.suggestErr = d, err
+}
+
+func (f *fakeFlows) setAct(method string, a detailsAnswer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.acts[method] = a
+}
+
+func newFakeFlows() *fakeFlows {
+	return &fakeFlows{details: map[string]detailsAnswer{}, acts: map[string]detailsAnswer{}}
 }
 
 type detailsAnswer struct {
@@ -101,13 +179,21 @@ func (f *fakeFlows) setErr(err error) {
 	f.handleErr = err
 }
 
-// testPolicy holds the adapter's texts as presets/texts.yaml will.
+// testPolicy is seed 004 (its actions, its medical exception, the built-in
+// texts) with the adapter's own texts as the tests know them.
 func testPolicy() *mamori.Policy {
-	return &mamori.Policy{ID: "test", Texts: map[string]mamori.Text{
+	p, err := mamori.Preset("seed-004")
+	if err != nil {
+		panic(err)
+	}
+	for k, v := range map[string]mamori.Text{
 		"slack.command_ack": {JA: "Mamori とのDMを確認してください。", EN: "Check your direct messages with Mamori."},
 		"slack.error":       {JA: "うまくいきませんでした。もう一度お試しください。", EN: "Something went wrong. Please try again."},
 		"slack.too_long":    {JA: "メッセージが長すぎます。分けて送ってください。", EN: "That message is too long. Please send it in parts."},
-	}}
+	} {
+		p.Texts[k] = v
+	}
+	return p
 }
 
 // harness is an adapter served over loopback HTTP, talking to a fake Web API.
@@ -124,7 +210,7 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{t: t, api: slacktest.New(t, botToken), flows: &fakeFlows{details: map[string]detailsAnswer{}},
+	h := &harness{t: t, api: slacktest.New(t, botToken), flows: newFakeFlows(),
 		now: time.Date(2026, 10, 1, 9, 0, 0, 0, jst)}
 	h.api.AddUser(slacktest.User{ID: "UJA", Name: "hanako", RealName: "山田 花子", Email: "hanako@example.co.jp", Locale: "ja-JP"})
 	h.api.AddUser(slacktest.User{ID: "UEN", Name: "alex", RealName: "Alex Smith", Email: "alex@example.com", Locale: "en-US"})
@@ -778,9 +864,11 @@ func TestCardDetails(t *testing.T) {
 	})
 
 	t.Run("other card actions go to the flows", func(t *testing.T) {
-		h.interact(clickPayload(t, "USUP", "CSUP", blocks, "take:KH-2026-0042"))
+		other := card()
+		other.Choices[1].Value = "ack:KH-2026-0042"
+		h.interact(clickPayload(t, "USUP", "CSUP", blocksOf(t, other), "ack:KH-2026-0042"))
 		in := h.flows.Inputs()
-		if len(in) != 1 || in[0].Kind != mamori.InputChoice || in[0].Step != mamori.StepCard || in[0].Value != "take:KH-2026-0042" {
+		if len(in) != 1 || in[0].Kind != mamori.InputChoice || in[0].Step != mamori.StepCard || in[0].Value != "ack:KH-2026-0042" {
 			t.Errorf("inputs = %+v", in)
 		}
 	})
@@ -840,6 +928,18 @@ func (panicky) CaseDetails(context.Context, mamori.User, string) (mamori.Message
 	panic("boom")
 }
 func (panicky) Home(context.Context, mamori.User) (mamori.Message, error) { panic("boom") }
+func (panicky) Take(context.Context, mamori.User, string) (mamori.Message, error) {
+	panic("boom")
+}
+func (panicky) Judge(context.Context, mamori.User, string, mamori.Decision) (mamori.Message, error) {
+	panic("boom")
+}
+func (panicky) Reopen(context.Context, mamori.User, string, string) (mamori.Message, error) {
+	panic("boom")
+}
+func (panicky) Suggestion(context.Context, mamori.User, string) (mamori.Decision, error) {
+	panic("boom")
+}
 
 func TestTypedTextIsUnescaped(t *testing.T) {
 	h := newHarness(t)

@@ -16,7 +16,7 @@ import (
 func TestSocketMode(t *testing.T) {
 	api := slacktest.New(t, botToken)
 	api.AddUser(slacktest.User{ID: "UEN", Name: "alex", Email: "alex@example.com", Locale: "en-US"})
-	flows := &fakeFlows{details: map[string]detailsAnswer{}}
+	flows := newFakeFlows()
 	ad, err := slack.New(slack.Config{BotToken: botToken, AppToken: api.AppToken, APIURL: api.URL,
 		Log: slog.New(slog.DiscardHandler), Policy: testPolicy()}, flows)
 	if err != nil {

@@ -232,9 +232,11 @@ type interaction struct {
 		Blocks []payloadBlock `json:"blocks"`
 	} `json:"message"`
 	View *struct {
-		ID     string         `json:"id"`
-		State  *viewState     `json:"state"`
-		Blocks []payloadBlock `json:"blocks"`
+		ID              string         `json:"id"`
+		CallbackID      string         `json:"callback_id"`
+		PrivateMetadata string         `json:"private_metadata"`
+		State           *viewState     `json:"state"`
+		Blocks          []payloadBlock `json:"blocks"`
 	} `json:"view"`
 }
 
@@ -257,11 +259,19 @@ type option struct {
 	} `json:"text,omitempty"`
 }
 
+// viewState holds the inputs' current values: block id → action id →
+// value.
 type viewState struct {
-	Values map[string]map[string]struct {
-		Type            string   `json:"type"`
-		SelectedOptions []option `json:"selected_options"`
-	} `json:"values"`
+	Values map[string]map[string]stateValue `json:"values"`
+}
+
+// stateValue is one input's value: typed text, a radio button or select
+// choice, or the ticked checkboxes.
+type stateValue struct {
+	Type            string   `json:"type"`
+	Value           *string  `json:"value"`
+	SelectedOption  *option  `json:"selected_option"`
+	SelectedOptions []option `json:"selected_options"`
 }
 
 type payloadBlock struct {
@@ -277,8 +287,12 @@ func (a *Adapter) interaction(ctx context.Context, body []byte) reply {
 	if err := json.Unmarshal(body, &p); err != nil {
 		return bad("malformed interaction payload: not JSON")
 	}
-	if p.Type != "block_actions" {
-		return ok() // view_submission, view_closed, shortcuts: nothing to do
+	switch p.Type {
+	case "block_actions":
+	case "view_submission":
+		return a.viewSubmission(ctx, p)
+	default:
+		return ok() // view_closed, shortcuts: nothing to do
 	}
 	if p.User.ID == "" || len(p.Actions) == 0 {
 		return bad("malformed block_actions payload")
@@ -294,8 +308,17 @@ func (a *Adapter) interaction(ctx context.Context, body []byte) reply {
 		return ok() // a checkbox toggled; the submit button reads them all
 	case kindChoice, kindControl:
 		if step == mamori.StepCard {
-			if number, isDetails := strings.CutPrefix(act.Value, mamori.CardDetails+":"); isDetails {
-				return a.details(ctx, p, number, channel)
+			if action, number, found := strings.Cut(act.Value, ":"); found && number != "" {
+				switch action {
+				case mamori.CardDetails:
+					return a.details(ctx, p, number, channel)
+				case mamori.CardTake:
+					return a.take(ctx, p, number, channel)
+				case mamori.CardJudge:
+					return a.judgeClick(ctx, p, number, channel)
+				case mamori.CardReopen:
+					return a.reopenClick(ctx, p, number, channel)
+				}
 			}
 		}
 		in := mamori.Input{Kind: mamori.InputChoice, Step: step, Value: act.Value}

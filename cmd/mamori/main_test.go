@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -675,6 +676,7 @@ type blocks []map[string]any
 // posted is one chat.postMessage the fake received.
 type posted struct {
 	channel string
+	ts      string // the timestamp Slack gave it
 	text    string // the fallback text and the blocks' JSON, for searching
 	blocks  blocks
 }
@@ -687,6 +689,7 @@ func (r *slackRig) posts(channel string) []posted {
 			continue
 		}
 		p := posted{channel: channel, text: c.Get("text") + "\n" + c.Get("blocks")}
+		p.ts, _ = c.Reply["ts"].(string)
 		if c.Get("blocks") != "" {
 			if err := c.Decode("blocks", &p.blocks); err != nil {
 				r.t.Fatal(err)
@@ -1024,6 +1027,8 @@ func TestServeSlack(t *testing.T) {
 		t.Errorf("%d modals opened, want only the supervisor's", n)
 	}
 
+	r.judge(policy, card, number)
+
 	// Nothing was left undelivered or failed; no Web API call failed.
 	for _, c := range r.api.Calls() {
 		if c.Error != "" || c.Status != http.StatusOK {
@@ -1059,6 +1064,190 @@ func TestServeSlack(t *testing.T) {
 	}
 }
 
+// judge plays the supervisor's side of case number, whose card is card:
+// someone from another department may not take it; the supervisor takes
+// it, judges it in the modal, and the card and the reporter hear of it.
+func (r *slackRig) judge(policy *mamori.Policy, card posted, number string) {
+	t := r.t
+	t.Helper()
+	ja := func(key string, a ...any) string { return fmt.Sprintf(policy.T(mamori.JA, key), a...) }
+	ephemerals := len(r.api.Calls("chat.postEphemeral"))
+	whisper := func(user, want string) {
+		t.Helper()
+		ephemerals++
+		got := r.api.WaitCalls(t, "chat.postEphemeral", ephemerals, 10*time.Second)[ephemerals-1]
+		if got.Get("user") != user || got.Get("channel") != "C0STORE" || !strings.Contains(got.Get("text"), want) {
+			t.Errorf("ephemeral to %s in %s: %q, want %q to %s", got.Get("user"), got.Get("channel"), got.Get("text"), want, user)
+		}
+	}
+	if card.ts == "" {
+		t.Fatal("the card was posted without a ts")
+	}
+	// cardUpdate waits for the card, updated in place, to show want.
+	cardUpdate := func(want ...string) blocks {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			for _, c := range r.api.Calls("chat.update") {
+				if c.Get("channel") != "C0STORE" || c.Get("ts") != card.ts {
+					continue
+				}
+				var b blocks
+				if err := c.Decode("blocks", &b); err != nil {
+					t.Fatal(err)
+				}
+				texts := strings.Join(b.texts(), "\n")
+				found := 0
+				for _, w := range want {
+					if strings.Contains(texts, w) {
+						found++
+					}
+				}
+				if found == len(want) {
+					return b
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no update of the card %s showing %q:\n%s", card.ts, want, transcript(r.api.Calls("chat.update")))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	// Someone from another department may not take it: a private refusal.
+	take := mamori.CardTake + ":" + number
+	r.interact(outsider, "C0STORE", card.blocks, r.button(card.blocks, take), nil)
+	whisper(outsider, ja("judge.refused"))
+
+	// The supervisor takes it: the card shows who has it.
+	r.interact(supervisor, "C0STORE", card.blocks, r.button(card.blocks, take), nil)
+	whisper(supervisor, ja("judge.done.take", number))
+	taken := cardUpdate("<@"+supervisor+">", ja("status.taken"))
+
+	// Judge: a modal pre-filled with the policy's suggestion.
+	opened := len(r.api.Calls("views.open"))
+	r.interact(supervisor, "C0STORE", taken, r.button(taken, mamori.CardJudge+":"+number), nil)
+	open := r.api.WaitCalls(t, "views.open", opened+1, 10*time.Second)[opened]
+	if v := open.Get("view"); !strings.Contains(v, "mamori.judge") || !strings.Contains(v, ja("card.suggestion")) {
+		t.Errorf("the judge modal:\n%s", v)
+	}
+	form, err := slacktest.OpenedForm(open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range []error{
+		form.Type("judge.facts", "防犯カメラの映像で確認"),
+		form.Choose("judge.validity", "invalid"),
+		form.Choose("judge.means", "unacceptable"),
+		form.Choose("judge.outcome", mamori.OutcomeKasuhara),
+		form.Choose("judge.actions", "warn"),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ack := r.submit(form.Submission(supervisor))
+	if ack["response_action"] != "clear" {
+		t.Fatalf("the submission was answered %v", ack)
+	}
+	whisper(supervisor, ja("judge.done.judge", number))
+
+	// The card shows the decision, in place.
+	cardUpdate(ja("status.judged"), ja("card.decision")+"*\n"+ja("decision.kasuhara"), ja("card.actions")+"*\n"+mamori.Label(policy.Actions, "warn", mamori.JA))
+
+	// The reporter is told, with the care resources again.
+	_, i := r.waitPost("D"+reporter, r.seen, "the outcome", func(p posted) bool {
+		return strings.Contains(p.text, ja("outcome.header", number)) && strings.Contains(p.text, policy.T(mamori.JA, "outcome.kasuhara"))
+	})
+	r.seen = i + 1
+	_, i = r.waitPost("D"+reporter, r.seen, "the care resources", func(p posted) bool { return strings.Contains(p.text, ja("care.header")) })
+	r.seen = i + 1
+
+	// Judged once: a second submission is refused in the modal.
+	ack = r.submit(form.Submission(supervisor))
+	if errs, _ := ack["errors"].(map[string]any); ack["response_action"] != "errors" || errs["judge.outcome"] != ja("judge.already_judged") {
+		t.Errorf("a second submission was answered %v", ack)
+	}
+	trail := r.auditTrail(number)
+	for _, want := range []string{"case.take_refused", "case.take", "case.judge"} {
+		if !slices.Contains(trail, want) {
+			t.Errorf("the audit trail of %s lacks %s: %v", number, want, trail)
+		}
+	}
+}
+
+// auditTrail lists the actions `mamori audit show` prints for a case.
+func (r *slackRig) auditTrail(number string) []string {
+	var actions []string
+	for _, line := range strings.Split(strings.TrimSpace(MustRun(r.t, r.env, "", "audit", "show", number)), "\n") {
+		if f := strings.Split(line, "\t"); len(f) >= 3 {
+			actions = append(actions, f[2])
+		}
+	}
+	return actions
+}
+
+// texts lists every text in b, as Slack shows it (mrkdwn, unescaped
+// newlines).
+func (b blocks) texts() []string {
+	var out []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if s, ok := x["text"].(string); ok {
+				out = append(out, s)
+			}
+			for _, c := range x {
+				walk(c)
+			}
+		case []any:
+			for _, c := range x {
+				walk(c)
+			}
+		}
+	}
+	for _, blk := range b {
+		walk(map[string]any(blk))
+	}
+	return out
+}
+
+// submit sends a view_submission as Slack would and returns Mamori's
+// answer, which Slack reads to close the modal or show its errors.
+func (r *slackRig) submit(payload map[string]any) map[string]any {
+	r.t.Helper()
+	j, err := json.Marshal(payload)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	body := []byte(url.Values{"payload": {string(j)}}.Encode())
+	req, err := http.NewRequest(http.MethodPost, r.base+"/slack/interactivity", bytes.NewReader(body))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", formType)
+	for k, v := range slacktest.Sign(testSecret, time.Now(), body) {
+		req.Header[k] = v
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		r.t.Fatalf("view_submission answered %d: %s", resp.StatusCode, b)
+	}
+	var out map[string]any
+	if len(bytes.TrimSpace(b)) > 0 {
+		if err := json.Unmarshal(b, &out); err != nil {
+			r.t.Fatalf("view_submission answer %q: %v", b, err)
+		}
+	}
+	return out
+}
+
 // transcript renders the Web API calls that carry text as a person would
 // read them, for `go test -v -run TestServeSlack ./cmd/mamori`.
 func transcript(calls []slacktest.Call) string {
@@ -1070,7 +1259,7 @@ func transcript(calls []slacktest.Call) string {
 			if t, ok := x["text"].(string); ok && x["type"] != nil {
 				b.WriteString("    " + strings.ReplaceAll(t, "\n", "\n    ") + "\n")
 			}
-			for _, k := range []string{"blocks", "elements", "fields", "text", "options", "view", "title", "accessory"} {
+			for _, k := range []string{"title", "blocks", "elements", "fields", "text", "label", "element", "options", "hint", "view", "accessory", "submit"} {
 				if k == "text" {
 					if _, isString := x[k].(string); isString {
 						continue

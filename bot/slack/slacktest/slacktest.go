@@ -52,6 +52,9 @@ type Call struct {
 	// Status is the HTTP status the fake answered; Error the ok:false code.
 	Status int
 	Error  string
+	// Reply is the JSON body the fake answered with (the ts it gave a
+	// message, the id it gave a view), or nil for an HTTP error.
+	Reply map[string]any
 }
 
 // Get returns the parameter named key as a string: a form field, a JSON
@@ -318,6 +321,7 @@ func errBody(code string) map[string]any { return map[string]any{"ok": false, "e
 
 func (s *Server) answer(w http.ResponseWriter, c *Call, status int, body map[string]any) {
 	c.Status = status
+	c.Reply = body
 	if ok, _ := body["ok"].(bool); !ok {
 		c.Error, _ = body["error"].(string)
 	}
