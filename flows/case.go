@@ -217,6 +217,9 @@ func cardActions(env Env, k mamori.Case, l mamori.Lang) []mamori.Choice {
 			}
 			cs = append(cs, b(mamori.CardJudge, "card.judge", ""))
 		}
+		if k.Status != mamori.StatusJudged {
+			cs = append(cs, b(mamori.CardAsk, "card.ask", ""))
+		}
 	}
 	return append(cs, b(mamori.CardDetails, "card.details", ""))
 }

@@ -24,6 +24,7 @@ const (
 	callbackDetails = "mamori.details"
 	callbackJudge   = "mamori.judge"
 	callbackReopen  = "mamori.reopen"
+	callbackAsk     = "mamori.ask"
 )
 
 // Block ids of the judge and reopen modals' inputs; each input's action id
@@ -37,6 +38,7 @@ const (
 	blockActions  = "judge.actions"
 	blockNote     = "judge.note"
 	blockReason   = "reopen.reason"
+	blockQuestion = "ask.question"
 	inputAction   = "value"
 )
 
@@ -161,18 +163,28 @@ func JudgeModal(p *mamori.Policy, f JudgeForm) slackapi.ModalViewRequest {
 
 // ReopenModal asks why a decided case is reopened.
 func ReopenModal(p *mamori.Policy, l mamori.Lang, number, channel string) slackapi.ModalViewRequest {
+	return textModal(p, l, number, channel, callbackReopen, blockReason, "judge.reopen", "card.reopen")
+}
+
+// AskModal asks for the question to send to the reporter.
+func AskModal(p *mamori.Policy, l mamori.Lang, number, channel string) slackapi.ModalViewRequest {
+	return textModal(p, l, number, channel, callbackAsk, blockQuestion, "ask", "card.ask")
+}
+
+// textModal is a modal with one required text input; its texts are
+// <prefix>.title, <prefix>.label and <prefix>.intro.
+func textModal(p *mamori.Policy, l mamori.Lang, number, channel, callback, block, prefix, submit string) slackapi.ModalViewRequest {
 	t := func(key string) string { return p.T(l, key) }
-	reason := textInput(blockReason, t("judge.reopen.label"), "", false)
 	return slackapi.ModalViewRequest{
 		Type:            slackapi.VTModal,
-		CallbackID:      callbackReopen,
-		Title:           plain(truncate(t("judge.reopen.title"), maxModalTitle)),
-		Submit:          plain(truncate(t("card.reopen"), maxModalTitle)),
+		CallbackID:      callback,
+		Title:           plain(truncate(t(prefix+".title"), maxModalTitle)),
+		Submit:          plain(truncate(t(submit), maxModalTitle)),
 		Close:           plain(truncate(t("judge.modal.cancel"), maxModalTitle)),
 		PrivateMetadata: modalMeta{Case: number, Channel: channel}.encode(),
 		Blocks: slackapi.Blocks{BlockSet: []slackapi.Block{
-			slackapi.NewSectionBlock(mrkdwn(truncate(escape(sprintf(t("judge.reopen.intro"), number)), maxSectionText)), nil, nil),
-			reason,
+			slackapi.NewSectionBlock(mrkdwn(truncate(escape(sprintf(t(prefix+".intro"), number)), maxSectionText)), nil, nil),
+			textInput(block, t(prefix+".label"), "", false),
 		}},
 	}
 }
@@ -346,24 +358,35 @@ func (a *Adapter) aboutCase(l mamori.Lang, m mamori.Message) (about []mamori.Fie
 	return about, behaviours
 }
 
-// reopenClick asks a clicker who may act on the case for the reason.
-func (a *Adapter) reopenClick(ctx context.Context, p interaction, number, channel string) reply {
+// textClick opens the reopen or the ask modal for a clicker who may act
+// on the case; anyone else is told why not.
+func (a *Adapter) textClick(ctx context.Context, p interaction, action, number, channel string) reply {
 	u := a.user(ctx, p.User.ID)
 	if _, err := a.flows.Suggestion(ctx, u, number); err != nil {
 		if !refusal(err) {
-			a.log.Error("slack: reopen check failed", "case", number, "user", u.ID, "err", err)
+			a.log.Error("slack: permission check failed", "action", action, "case", number, "user", u.ID, "err", err)
 			return ok().then(a.whisperError(channel, u))
 		}
-		// Reopen without a reason refuses in the person's words and
+		// The action with no text refuses in the person's words and
 		// audits the attempt; it changes nothing.
-		m, rerr := a.flows.Reopen(ctx, u, number, "")
-		a.log.Info("slack: reopen refused", "case", number, "user", u.ID, "reason", err)
+		var m mamori.Message
+		var rerr error
+		if action == mamori.CardAsk {
+			m, rerr = a.flows.Ask(ctx, u, number, "")
+		} else {
+			m, rerr = a.flows.Reopen(ctx, u, number, "")
+		}
+		a.log.Info("slack: action refused", "action", action, "case", number, "user", u.ID, "reason", err)
 		if !errors.Is(rerr, mamori.ErrForbidden) && !errors.Is(rerr, mamori.ErrNotFound) {
 			m = textMessage(a.cfg.Policy.T(u.Lang, "slack.error"))
 		}
 		return ok().then(a.whisper(ctx, p.TriggerID, channel, u.ID, m))
 	}
-	if _, err := a.api.OpenViewContext(ctx, p.TriggerID, ReopenModal(a.cfg.Policy, u.Lang, number, channel)); err != nil {
+	view := ReopenModal(a.cfg.Policy, u.Lang, number, channel)
+	if action == mamori.CardAsk {
+		view = AskModal(a.cfg.Policy, u.Lang, number, channel)
+	}
+	if _, err := a.api.OpenViewContext(ctx, p.TriggerID, view); err != nil {
 		a.log.Error("slack: views.open failed", "case", number, "err", err)
 		return ok().then(a.whisperError(channel, u))
 	}
@@ -378,7 +401,7 @@ func (a *Adapter) viewSubmission(ctx context.Context, p interaction) reply {
 		return bad("malformed view_submission payload")
 	}
 	switch p.View.CallbackID {
-	case callbackJudge, callbackReopen:
+	case callbackJudge, callbackReopen, callbackAsk:
 	default:
 		return ok() // the details modal has nothing to submit
 	}
@@ -399,6 +422,9 @@ func (a *Adapter) viewSubmission(ctx context.Context, p interaction) reply {
 		if errors.Is(err, mamori.ErrInvalid) {
 			field = decisionField(a.cfg.Policy, d)
 		}
+	} else if p.View.CallbackID == callbackAsk {
+		field = blockQuestion
+		m, err = a.flows.Ask(ctx, u, meta.Case, p.View.State.text(blockQuestion))
 	} else {
 		m, err = a.flows.Reopen(ctx, u, meta.Case, p.View.State.text(blockReason))
 	}

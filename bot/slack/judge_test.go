@@ -28,6 +28,7 @@ func judgeCard() mamori.Message {
 			{Value: mamori.CardTake + ":" + judgeCase, Label: "担当する", Style: mamori.StylePrimary},
 			{Value: mamori.CardJudge + ":" + judgeCase, Label: "判断する"},
 			{Value: mamori.CardReopen + ":" + judgeCase, Label: "再開する"},
+			{Value: mamori.CardAsk + ":" + judgeCase, Label: "報告者に質問する"},
 			{Value: mamori.CardDetails + ":" + judgeCase, Label: "詳細を見る"},
 		},
 	}
@@ -423,5 +424,27 @@ func TestViewSubmissionOverSocketMode(t *testing.T) {
 	eph := api.WaitCalls(t, "chat.postEphemeral", 1, 5*time.Second)[0]
 	if eph.Get("channel") != "CSUP" || !strings.Contains(eph.Get("text"), "記録しました") {
 		t.Errorf("confirmation = %v", eph.Params)
+	}
+}
+
+func TestCardAsk(t *testing.T) {
+	h := newHarness(t)
+	blocks := blocksOf(t, judgeCard())
+	h.interact(clickPayload(t, "UEN", "CSUP", blocks, "ask:"+judgeCase))
+	form := h.openedForm(1)
+	if v := h.api.Calls("views.open")[0].Get("view"); !strings.Contains(v, `"callback_id":"mamori.ask"`) || !strings.Contains(v, "Ask the reporter") {
+		t.Errorf("ask modal = %s", v)
+	}
+	h.flows.setAct("Ask", detailsAnswer{msg: mamori.Message{Text: "Your question was sent."}})
+	if err := form.Type("ask.question", "How many times has the customer called?"); err != nil {
+		t.Fatal(err)
+	}
+	status, ack := h.submit(form.Submission("UEN"))
+	if status != http.StatusOK || ack["response_action"] != "clear" {
+		t.Errorf("submission answered %d %v", status, ack)
+	}
+	calls := h.flows.CaseCalls()
+	if last := calls[len(calls)-1]; last.Method != "Ask" || last.Reason != "How many times has the customer called?" || last.Number != judgeCase {
+		t.Errorf("calls = %+v", calls)
 	}
 }

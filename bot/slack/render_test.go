@@ -210,6 +210,8 @@ func goldenJudge(t *testing.T) map[string]any {
 		}),
 		"reopen_modal_ja": slack.ReopenModal(seed, mamori.JA, "KH-2026-0042", "C0STORE"),
 		"reopen_modal_en": slack.ReopenModal(mhlw, mamori.EN, "KH-2026-0043", "C0STORE"),
+		"ask_modal_ja":    slack.AskModal(seed, mamori.JA, "KH-2026-0042", "C0STORE"),
+		"ask_modal_en":    slack.AskModal(mhlw, mamori.EN, "KH-2026-0043", "C0STORE"),
 	}
 }
 

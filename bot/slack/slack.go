@@ -37,6 +37,8 @@ type Flows interface {
 	Take(ctx context.Context, actor mamori.User, number string) (mamori.Message, error)
 	Judge(ctx context.Context, actor mamori.User, number string, d mamori.Decision) (mamori.Message, error)
 	Reopen(ctx context.Context, actor mamori.User, number, reason string) (mamori.Message, error)
+	// Ask sends a supervisor's question to the reporter.
+	Ask(ctx context.Context, actor mamori.User, number, question string) (mamori.Message, error)
 	// Suggestion returns the policy's pre-filled judgement of a case, or
 	// mamori.ErrForbidden when actor may not act on it.
 	Suggestion(ctx context.Context, actor mamori.User, number string) (mamori.Decision, error)

@@ -89,6 +89,10 @@ func (f *fakeFlows) Reopen(ctx context.Context, actor mamori.User, number, reaso
 	return f.act(caseCall{Method: "Reopen", User: actor, Number: number, Reason: reason})
 }
 
+func (f *fakeFlows) Ask(ctx context.Context, actor mamori.User, number, question string) (mamori.Message, error) {
+	return f.act(caseCall{Method: "Ask", User: actor, Number: number, Reason: question})
+}
+
 func (f *fakeFlows) Suggestion(ctx context.Context, actor mamori.User, number string) (mamori.Decision, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -935,6 +939,9 @@ func (panicky) Judge(context.Context, mamori.User, string, mamori.Decision) (mam
 	panic("boom")
 }
 func (panicky) Reopen(context.Context, mamori.User, string, string) (mamori.Message, error) {
+	panic("boom")
+}
+func (panicky) Ask(context.Context, mamori.User, string, string) (mamori.Message, error) {
 	panic("boom")
 }
 func (panicky) Suggestion(context.Context, mamori.User, string) (mamori.Decision, error) {

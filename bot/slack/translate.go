@@ -316,8 +316,8 @@ func (a *Adapter) interaction(ctx context.Context, body []byte) reply {
 					return a.take(ctx, p, number, channel)
 				case mamori.CardJudge:
 					return a.judgeClick(ctx, p, number, channel)
-				case mamori.CardReopen:
-					return a.reopenClick(ctx, p, number, channel)
+				case mamori.CardReopen, mamori.CardAsk:
+					return a.textClick(ctx, p, action, number, channel)
 				}
 			}
 		}
