@@ -180,6 +180,11 @@ func (s *Service) Judge(ctx context.Context, actor mamori.User, number string, d
 			}
 		}
 		d.By, d.At = actor.Key(), env.Now
+		if prev := k.Decision; prev != nil && prev.Note != "" {
+			// A reopened case keeps its history: earlier notes and the
+			// reasons for reopening come first.
+			d.Note = strings.TrimSpace(prev.Note + "\n" + d.Note)
+		}
 		k.Decision = &d
 		k.Status = mamori.StatusJudged
 		if d.Outcome == mamori.OutcomeMoreInfo {
@@ -197,6 +202,23 @@ func (s *Service) Judge(ctx context.Context, actor mamori.User, number string, d
 				Target: to, Message: m, Lang: rl, Created: env.Now}); err != nil {
 				return "", err
 			}
+		}
+		// The case thread records the decision: outcome and response, not
+		// the facts or the note, which stay behind "view details".
+		ol := s.orgLang()
+		labels := make([]string, len(d.Actions))
+		for i, a := range d.Actions {
+			labels[i] = mamori.Label(s.Policy.Actions, a, ol)
+		}
+		th := s.channel(k.Reporter.Platform, k.Channel)
+		th.Thread = "card:" + k.Number
+		note := mamori.Message{Header: fmt.Sprintf(s.Policy.T(ol, "judge.thread"), mention(actor.Key())),
+			Fields: []mamori.Field{{Label: s.Policy.T(ol, "card.decision"), Value: s.Policy.T(ol, "decision."+d.Outcome)}}}
+		if len(labels) > 0 {
+			note.Fields = append(note.Fields, mamori.Field{Label: s.Policy.T(ol, "card.actions"), Value: strings.Join(labels, "\n")})
+		}
+		if err := tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":judged:" + k.Number, Target: th, Message: note, Lang: ol, Created: env.Now}); err != nil {
+			return "", err
 		}
 		suggested := SuggestDecision(s.Policy, *k).Outcome
 		return fmt.Sprintf("outcome=%s suggested=%s validity=%s means=%s actions=%s", d.Outcome, suggested, d.Validity, d.Means, strings.Join(d.Actions, ",")), nil

@@ -387,3 +387,62 @@ func TestAskTheReporter(t *testing.T) {
 		t.Fatalf("audit: %+v", trail[len(trail)-1])
 	}
 }
+
+// TestJudgementAcrossRestarts restarts Mamori between every pair of
+// steps of a case's life and checks that nothing is lost or sent twice.
+func TestJudgementAcrossRestarts(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	n := r.filed(nil)
+	sup := user("USUP")
+	steps := []func(){
+		func() { r.svc.Take(ctx, sup, n) },
+		func() { r.svc.Ask(ctx, sup, n, "何回目ですか") },
+		func() { r.click("UME", "reply:"+n) },
+		func() { r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "三回目です"}) },
+		func() {
+			r.svc.Judge(ctx, sup, n, mamori.Decision{Validity: "invalid", Means: "unacceptable", Outcome: mamori.OutcomeKasuhara, Actions: []string{"warn"}})
+		},
+		func() { r.svc.Reopen(ctx, user("UHR"), n, "新しい証拠") },
+		func() {
+			r.svc.Judge(ctx, user("UHR"), n, mamori.Decision{Validity: "invalid", Means: "unacceptable", Outcome: mamori.OutcomeKasuhara, Actions: []string{"refuse"}})
+		},
+	}
+	for i, step := range steps {
+		step()
+		r.restart()
+		if _, err := r.worker.Drain(ctx); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		before := len(r.sent.items)
+		r.restart()
+		if n, _ := r.worker.Drain(ctx); n != 0 || len(r.sent.items) != before {
+			t.Fatalf("step %d: %d messages sent again after a restart", i, n)
+		}
+	}
+	k := r.kase(n)
+	if k.Status != mamori.StatusJudged || k.Decision.Actions[0] != "refuse" || !strings.Contains(k.Decision.Note, "新しい証拠") {
+		t.Fatalf("case: %+v %+v", k, k.Decision)
+	}
+	var thread []string
+	for _, it := range r.sent.items {
+		if it.Target.Thread == "card:"+n {
+			thread = append(thread, it.Message.Header)
+		}
+	}
+	if len(thread) != 4 { // question, answer, two decisions
+		t.Fatalf("thread: %q", thread)
+	}
+	trail, _ := r.db.AuditTrail(ctx, n)
+	var actions []string
+	for _, e := range trail {
+		actions = append(actions, e.Action)
+	}
+	want := "report.submitted case.take case.ask case.reply case.judge case.reopen case.judge"
+	if got := strings.Join(actions, " "); got != want {
+		t.Fatalf("audit trail:\n got %s\nwant %s", got, want)
+	}
+	if _, err := r.db.VerifyAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
