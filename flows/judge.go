@@ -212,7 +212,7 @@ func (s *Service) Judge(ctx context.Context, actor mamori.User, number string, d
 		}
 		th := s.channel(k.Reporter.Platform, k.Channel)
 		th.Thread = "card:" + k.Number
-		note := mamori.Message{Header: fmt.Sprintf(s.Policy.T(ol, "judge.thread"), mention(actor.Key())),
+		note := mamori.Message{Text: fmt.Sprintf(s.Policy.T(ol, "judge.thread"), mention(actor.Key())),
 			Fields: []mamori.Field{{Label: s.Policy.T(ol, "card.decision"), Value: s.Policy.T(ol, "decision."+d.Outcome)}}}
 		if len(labels) > 0 {
 			note.Fields = append(note.Fields, mamori.Field{Label: s.Policy.T(ol, "card.actions"), Value: strings.Join(labels, "\n")})
@@ -300,7 +300,7 @@ func (s *Service) Ask(ctx context.Context, actor mamori.User, number, question s
 		ol := s.orgLang()
 		t := s.channel(k.Reporter.Platform, k.Channel)
 		t.Thread = "card:" + k.Number
-		note := mamori.Message{Header: fmt.Sprintf(s.Policy.T(ol, "ask.thread"), mention(actor.Key())), Text: question}
+		note := mamori.Message{Text: fmt.Sprintf(s.Policy.T(ol, "ask.thread"), mention(actor.Key())) + "\n" + question}
 		if err := tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":asked:" + k.Number, Target: t, Message: note, Lang: ol, Created: env.Now}); err != nil {
 			return "", err
 		}

@@ -427,7 +427,7 @@ func TestJudgementAcrossRestarts(t *testing.T) {
 	var thread []string
 	for _, it := range r.sent.items {
 		if it.Target.Thread == "card:"+n {
-			thread = append(thread, it.Message.Header)
+			thread = append(thread, it.Message.Header+it.Message.Text)
 		}
 	}
 	if len(thread) != 4 { // question, answer, two decisions

@@ -1124,8 +1124,42 @@ func (r *slackRig) judge(policy *mamori.Policy, card posted, number string) {
 	whisper(supervisor, ja("judge.done.take", number))
 	taken := cardUpdate("<@"+supervisor+">", ja("status.taken"))
 
-	// Judge: a modal pre-filled with the policy's suggestion.
+	// Ask the reporter: the question reaches their DM, the answer the
+	// case thread under the card.
 	opened := len(r.api.Calls("views.open"))
+	r.interact(supervisor, "C0STORE", taken, r.button(taken, mamori.CardAsk+":"+number), nil)
+	askForm, err := slacktest.OpenedForm(r.api.WaitCalls(t, "views.open", opened+1, 10*time.Second)[opened])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := askForm.Type("ask.question", "相手は何回目の来店ですか？"); err != nil {
+		t.Fatal(err)
+	}
+	if ack := r.submit(askForm.Submission(supervisor)); ack["response_action"] != "clear" {
+		t.Fatalf("the question was answered %v", ack)
+	}
+	whisper(supervisor, ja("judge.done.ask", number))
+	q, i := r.waitPost("D"+reporter, r.seen, "the question", func(p posted) bool { return strings.Contains(p.text, "何回目の来店") })
+	r.seen = i + 1
+	r.interact(reporter, "D"+reporter, q.blocks, r.button(q.blocks, "reply:"+number), nil)
+	_, i = r.waitPost("D"+reporter, r.seen, "the answer prompt", func(p posted) bool { return strings.Contains(p.text, ja("reply.prompt", number)) })
+	r.seen = i + 1
+	r.say(reporter, "三回目です")
+	deadline := time.Now().Add(10 * time.Second)
+	for answered := false; !answered; {
+		for _, c := range r.api.Calls("chat.postMessage") {
+			if c.Get("channel") == "C0STORE" && c.Get("thread_ts") == card.ts && strings.Contains(c.Get("blocks"), "三回目です") {
+				answered = true
+			}
+		}
+		if !answered && time.Now().After(deadline) {
+			t.Fatalf("the answer did not reach the case thread:\n%s", transcript(r.api.Calls("chat.postMessage")))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	// Judge: a modal pre-filled with the policy's suggestion.
+	opened = len(r.api.Calls("views.open"))
 	r.interact(supervisor, "C0STORE", taken, r.button(taken, mamori.CardJudge+":"+number), nil)
 	open := r.api.WaitCalls(t, "views.open", opened+1, 10*time.Second)[opened]
 	if v := open.Get("view"); !strings.Contains(v, "mamori.judge") || !strings.Contains(v, ja("card.suggestion")) {
@@ -1156,7 +1190,7 @@ func (r *slackRig) judge(policy *mamori.Policy, card posted, number string) {
 	cardUpdate(ja("status.judged"), ja("card.decision")+"*\n"+ja("decision.kasuhara"), ja("card.actions")+"*\n"+mamori.Label(policy.Actions, "warn", mamori.JA))
 
 	// The reporter is told, with the care resources again.
-	_, i := r.waitPost("D"+reporter, r.seen, "the outcome", func(p posted) bool {
+	_, i = r.waitPost("D"+reporter, r.seen, "the outcome", func(p posted) bool {
 		return strings.Contains(p.text, ja("outcome.header", number)) && strings.Contains(p.text, policy.T(mamori.JA, "outcome.kasuhara"))
 	})
 	r.seen = i + 1
@@ -1169,7 +1203,7 @@ func (r *slackRig) judge(policy *mamori.Policy, card posted, number string) {
 		t.Errorf("a second submission was answered %v", ack)
 	}
 	trail := r.auditTrail(number)
-	for _, want := range []string{"case.take_refused", "case.take", "case.judge"} {
+	for _, want := range []string{"case.take_refused", "case.take", "case.ask", "case.reply", "case.judge"} {
 		if !slices.Contains(trail, want) {
 			t.Errorf("the audit trail of %s lacks %s: %v", number, want, trail)
 		}
