@@ -10,12 +10,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf16"
 
 	"github.com/goccy/go-yaml"
 
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/bot/slack"
+	"github.com/mamori-oss/mamori/flows"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json")
@@ -224,6 +226,9 @@ func TestGolden(t *testing.T) {
 	cases["home_ja"] = slack.HomeView(goldenHome)
 	for name, f := range goldenJudge(t) {
 		cases[name] = f
+	}
+	for name, m := range goldenCards(t) {
+		cases[name] = slack.Blocks(m)
 	}
 	for name, v := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -528,4 +533,38 @@ func TestManifest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// goldenCards are real case cards from the flows, as a supervisor channel
+// sees them: new and decided, in both languages.
+func goldenCards(t *testing.T) map[string]mamori.Message {
+	p, err := mamori.Preset("seed-004")
+	if err != nil {
+		t.Fatal(err)
+	}
+	org := &mamori.Org{HRChannel: "C0HR", Departments: []mamori.Department{{ID: "store",
+		Name: mamori.Text{JA: "店舗運営部", EN: "Store operations"}, SupervisorChannel: "C0STORE", Supervisors: []string{"U0SATO"}}}}
+	at := time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
+	env := flows.Env{Policy: p, Org: org, Now: at}
+	k := mamori.Case{Number: "KH-2026-0042", Kind: mamori.KindReport, Reporter: mamori.User{Platform: "slack", ID: "U0TANAKA"},
+		Department: "store", Route: mamori.RouteDepartment, Channel: "C0STORE", Status: mamori.StatusNew,
+		Urgency: mamori.UrgencyUrgent, Suggestion: mamori.SuggestKasuhara, Crime: true,
+		Behaviours: []string{"physical_attack", "compensation"}, Created: at,
+		Answers: mamori.Answers{Channel: "in_person", Narrative: "秘密", Customer: "秘密"}}
+	judged := k
+	judged.Status, judged.Assignee = mamori.StatusJudged, "slack:U0SATO"
+	judged.Decision = &mamori.Decision{Validity: "invalid", Means: "unacceptable", Outcome: mamori.OutcomeKasuhara,
+		Actions: []string{"warn", "police"}, Facts: "秘密", By: "slack:U0SATO", At: at}
+	tokyo := time.FixedZone("JST", 9*3600)
+	cards := map[string]mamori.Message{}
+	for _, l := range []mamori.Lang{mamori.JA, mamori.EN} {
+		cards["case_card_new_"+string(l)] = flows.Card(env, k, l, tokyo)
+		cards["case_card_judged_"+string(l)] = flows.Card(env, judged, l, tokyo)
+	}
+	for name, m := range cards {
+		if b, _ := json.Marshal(slack.Blocks(m)); bytes.Contains(b, []byte("秘密")) {
+			t.Errorf("%s shows confidential text", name)
+		}
+	}
+	return cards
 }
