@@ -46,6 +46,14 @@ type Terminal struct {
 	seq     int
 	actions []action // what the numbers of the last message mean
 	multi   *multi
+	// others keeps the buttons of the last message to each other person,
+	// so that after /as they can click them.
+	others map[string]buttons
+}
+
+type buttons struct {
+	actions []action
+	multi   *multi
 }
 
 type action struct {
@@ -82,7 +90,16 @@ func (t *Terminal) Send(_ context.Context, it mamori.OutboxItem, prev *mamori.Po
 	}
 	if it.Target.ID != t.User.ID {
 		fmt.Fprintf(t.Out, "\n✉ → @%s\n", it.Target.ID)
-		t.print("  ", m, false)
+		mine := buttons{t.actions, t.multi}
+		t.actions, t.multi = nil, nil
+		t.print("  ", m, true)
+		if t.actions != nil || t.multi != nil {
+			if t.others == nil {
+				t.others = map[string]buttons{}
+			}
+			t.others[it.Target.ID] = buttons{t.actions, t.multi}
+		}
+		t.actions, t.multi = mine.actions, mine.multi
 		return p, nil
 	}
 	fmt.Fprintln(t.Out)
@@ -248,8 +265,13 @@ func (t *Terminal) parse(ctx context.Context, line string) (*mamori.Input, bool)
 			}
 		case "/as":
 			if len(f) == 2 {
+				if t.others == nil {
+					t.others = map[string]buttons{}
+				}
+				t.others[t.User.ID] = buttons{t.actions, t.multi}
 				t.User.ID = f[1]
-				t.actions, t.multi = nil, nil
+				b := t.others[f[1]]
+				t.actions, t.multi = b.actions, b.multi
 				fmt.Fprintf(t.Out, t.Policy.T(l, "local.as")+"\n", f[1])
 			} else {
 				fmt.Fprintln(t.Out, t.Policy.T(l, "local.help"))
