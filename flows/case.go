@@ -87,9 +87,15 @@ func Route(env Env, c mamori.Conversation) (route, dept, channel string) {
 // namesSupervisor reports whether the report's free text mentions one of
 // the department's supervisors, by id (<@U123> or U123) or email.
 func namesSupervisor(d mamori.Department, a mamori.Answers) bool {
-	all := strings.Join([]string{a.Narrative, a.Words, a.Customer, a.Witnesses, a.Demand, a.Colleague, a.Place}, "\n")
-	for _, s := range d.Supervisors {
-		if len(s) >= 3 && strings.Contains(all, s) {
+	return mentions(a, d.Supervisors...)
+}
+
+// mentions reports whether the report's free text holds one of ids (user
+// ids or emails; case does not matter).
+func mentions(a mamori.Answers, ids ...string) bool {
+	all := strings.ToLower(strings.Join([]string{a.Narrative, a.Words, a.Customer, a.Witnesses, a.Demand, a.Colleague, a.Place}, "\n"))
+	for _, id := range ids {
+		if len(id) >= 3 && strings.Contains(all, strings.ToLower(id)) {
 			return true
 		}
 	}

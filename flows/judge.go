@@ -31,19 +31,13 @@ func (s *Service) mayAct(actor mamori.User, k mamori.Case) error {
 		}
 		return mamori.ErrForbidden
 	}
-	if actor.Key() == k.Reporter.Key() || names(k.Answers, actor) {
+	if actor.Key() == k.Reporter.Key() || mentions(k.Answers, actor.ID, actor.Email) {
 		return errOwnCase
 	}
 	if s.Org.IsHR(actor) || (k.Route == mamori.RouteDepartment && s.Org.IsSupervisor(actor, k.Department)) {
 		return nil
 	}
 	return mamori.ErrForbidden
-}
-
-// names reports whether the report's free text mentions u by id or email.
-func names(a mamori.Answers, u mamori.User) bool {
-	all := strings.Join([]string{a.Narrative, a.Words, a.Customer, a.Witnesses, a.Demand, a.Colleague, a.Place}, "\n")
-	return (len(u.ID) >= 3 && strings.Contains(all, u.ID)) || (u.Email != "" && strings.Contains(strings.ToLower(all), strings.ToLower(u.Email)))
 }
 
 // SuggestDecision pre-fills a judgement from the policy and the report:
