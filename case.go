@@ -148,4 +148,7 @@ type Case struct {
 	Assignee string    `json:"assignee,omitempty"`
 	Decision *Decision `json:"decision,omitempty"`
 	Updated  time.Time `json:"updated,omitempty"`
+	// CheckinsStopped is set when the reporter asked for no more care
+	// check-ins.
+	CheckinsStopped bool `json:"checkins_stopped,omitempty"`
 }

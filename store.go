@@ -32,8 +32,8 @@ type Tx interface {
 	// NextNumber returns the next sequence number of kind in year, from 1.
 	NextNumber(kind string, year int) (int, error)
 	InsertCase(c Case) error
-	// UpdateCase stores a case's status, assignee, decision and update
-	// time; its number, reporter and answers never change.
+	// UpdateCase stores a case's status, assignee, decision, update time
+	// and check-in choice; its number, reporter and answers never change.
 	UpdateCase(c Case) error          // ErrNotFound if none
 	Case(number string) (Case, error) // ErrNotFound if none
 	// CasesOf lists the cases a user reported, newest first.

@@ -37,6 +37,8 @@ type Service struct {
 	// every Judge until someone decides. Urgent cases use the Urgent pair.
 	// Zero means the defaults: 24 h and 72 h, urgent 1 h and 4 h.
 	Deadlines Deadlines
+	// Care says when check-ins go out.
+	Care Care
 	// Kick, when set, is called after a commit that enqueued messages,
 	// to wake the outbox worker early. The row is what counts.
 	Kick func()
@@ -235,6 +237,11 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 				return err
 			}
 		}
+		if c := out.Checkin; c != nil {
+			if err := s.checkedIn(tx, now, nc.User, c); err != nil {
+				return err
+			}
+		}
 		for _, m := range replies {
 			if err := enqueue(target, m, nc.User.Lang); err != nil {
 				return err
@@ -288,6 +295,9 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 func caseClick(in mamori.Input) (string, bool) {
 	if in.Kind != mamori.InputChoice {
 		return "", false
+	}
+	if n, _, ok := checkinClick(in); ok {
+		return n, true
 	}
 	for _, p := range []string{"from:", "reply:"} {
 		if n, ok := strings.CutPrefix(in.Value, p); ok {
@@ -355,6 +365,9 @@ func (s *Service) file(tx mamori.Tx, env Env, c mamori.Conversation) (mamori.Cas
 	}
 	if k.Kind == mamori.KindReport {
 		if err := s.scheduleDeadlines(tx, k, env.Now, true); err != nil {
+			return mamori.Case{}, err
+		}
+		if err := s.scheduleCheckins(tx, k, env.Now); err != nil {
 			return mamori.Case{}, err
 		}
 	}
@@ -507,6 +520,8 @@ func (s *Service) RunJob(ctx context.Context, j mamori.Job) error {
 		})
 	case jobTake, jobEscalate:
 		return s.runDeadline(ctx, j, now)
+	case jobCheckin:
+		return s.Store.Update(ctx, func(tx mamori.Tx) error { return s.runCheckin(tx, j, now) })
 	}
 	s.Log.Warn("unknown job kind", "kind", j.Kind, "id", j.ID)
 	return nil

@@ -87,6 +87,8 @@ type Out struct {
 	Stale bool
 	// Reply carries the reporter's answer to a supervisor's question.
 	Reply *Reply
+	// Checkin carries the answer to a care check-in.
+	Checkin *Checkin
 }
 
 // Reply is a reporter's answer to a question about case Number.
@@ -276,6 +278,24 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	if in.Kind == mamori.InputChoice && in.Step == stepMenu && c.Flow != "" && c.Step != stepDone &&
 		(in.Value == mamori.StartReport || in.Value == mamori.StartConsult) {
 		in = mamori.Input{Kind: mamori.InputStart, User: in.User}
+	}
+
+	// A check-in answer works from anywhere, and does not disturb a report
+	// in progress.
+	if number, answer, ok := checkinClick(in); ok {
+		k := env.Consultation
+		if k == nil || k.Reporter.Key() != c.User.Key() || k.Number != number {
+			return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "details.not_found"))}}
+		}
+		out := Out{Checkin: &Checkin{Number: number, Answer: answer}, Replies: []mamori.Message{text(env.Policy.T(l, "checkin.thanks."+answer))}}
+		if answer == checkinHard || answer == checkinTalk {
+			out.Replies = append(out.Replies, CareMessage(env, l))
+		}
+		if c.Flow != "" && c.Step != stepDone {
+			o := ask(env, c, "")
+			out.Replies = append(out.Replies, o.Replies...)
+		}
+		return c, out
 	}
 
 	// Answering a supervisor's question works from anywhere, and does not

@@ -32,6 +32,13 @@ type config struct {
 		UrgentTake  time.Duration `yaml:"urgent_take"`
 		UrgentJudge time.Duration `yaml:"urgent_judge"`
 	} `yaml:"deadlines"`
+	Care struct {
+		Checkins     []time.Duration `yaml:"checkins"`
+		WorkingHours struct {
+			Start int `yaml:"start"`
+			End   int `yaml:"end"`
+		} `yaml:"working_hours"`
+	} `yaml:"care"`
 	HR struct {
 		Channel string   `yaml:"channel"`
 		Members []string `yaml:"members"`
@@ -53,6 +60,7 @@ type loaded struct {
 	command   string
 	remind    time.Duration
 	deadlines flows.Deadlines
+	care      flows.Care
 	path      string // "" for the embedded example
 	embedded  bool
 }
@@ -75,6 +83,16 @@ func loadConfig(path string) (*loaded, error) {
 	l := &loaded{path: path, embedded: path == "", command: c.SlashCommand, remind: c.RemindAfter,
 		deadlines: flows.Deadlines{Take: c.Deadlines.Take, Judge: c.Deadlines.Judge,
 			UrgentTake: c.Deadlines.UrgentTake, UrgentJudge: c.Deadlines.UrgentJudge}}
+	wh := c.Care.WorkingHours
+	if wh.Start < 0 || wh.End > 24 || ((wh.Start != 0 || wh.End != 0) && wh.Start >= wh.End) {
+		return nil, fmt.Errorf("MAMORI_CONFIG %s: care.working_hours: start must be before end, within 0–24", orExample(path))
+	}
+	for _, d := range c.Care.Checkins {
+		if d <= 0 {
+			return nil, fmt.Errorf("MAMORI_CONFIG %s: care.checkins must be positive durations like 24h", orExample(path))
+		}
+	}
+	l.care = flows.Care{Offsets: c.Care.Checkins, StartHour: wh.Start, EndHour: wh.End}
 	for name, d := range map[string]time.Duration{"take": c.Deadlines.Take, "judge": c.Deadlines.Judge,
 		"urgent_take": c.Deadlines.UrgentTake, "urgent_judge": c.Deadlines.UrgentJudge, "remind_after": c.RemindAfter} {
 		if d < 0 {

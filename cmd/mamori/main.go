@@ -139,7 +139,7 @@ func newApp(ctx context.Context, cfg *loaded, getenv func(string) string, log *s
 	a := &app{cfg: cfg, db: db, log: log, clock: clock}
 	a.worker = (&flows.Worker{Store: db, Senders: map[string]flows.Sender{}, Clock: clock, Log: log}).Init()
 	a.service = &flows.Service{Store: db, Policy: cfg.policy, Org: cfg.org, Clock: clock, Log: log,
-		Location: cfg.loc, RemindAfter: cfg.remind, Deadlines: cfg.deadlines, Kick: a.worker.Kick}
+		Location: cfg.loc, RemindAfter: cfg.remind, Deadlines: cfg.deadlines, Care: cfg.care, Kick: a.worker.Kick}
 	a.worker.Jobs = a.service
 	a.worker.GaveUp = a.gaveUp
 	return a, nil

@@ -143,7 +143,7 @@ func (t *tx) InsertCase(c mamori.Case) error {
 }
 
 const caseColumns = `number, kind, reporter, department, route, channel, status,
-	urgency, suggestion, crime, behaviours, created, sealed_answers, assignee, sealed_decision, updated`
+	urgency, suggestion, crime, behaviours, created, sealed_answers, assignee, sealed_decision, updated, checkins_stopped`
 
 func decisionAAD(number string) []byte { return []byte("decision:" + number) }
 
@@ -155,8 +155,8 @@ func (t *tx) UpdateCase(c mamori.Case) error {
 			return fmt.Errorf("update case: %w", err)
 		}
 	}
-	res, err := t.tx.ExecContext(t.ctx, `UPDATE cases SET status = ?, assignee = ?, sealed_decision = ?, updated = ?
-		WHERE number = ?`, c.Status, c.Assignee, decision, millis(c.Updated), c.Number)
+	res, err := t.tx.ExecContext(t.ctx, `UPDATE cases SET status = ?, assignee = ?, sealed_decision = ?, updated = ?,
+		checkins_stopped = ? WHERE number = ?`, c.Status, c.Assignee, decision, millis(c.Updated), c.CheckinsStopped, c.Number)
 	if err != nil {
 		return fmt.Errorf("update case %s: %w", c.Number, err)
 	}
@@ -174,7 +174,7 @@ func (t *tx) scanCase(row interface{ Scan(...any) error }) (mamori.Case, error) 
 		answers, decision    []byte
 	)
 	err := row.Scan(&c.Number, &c.Kind, &reporter, &c.Department, &c.Route, &c.Channel, &c.Status,
-		&c.Urgency, &c.Suggestion, &c.Crime, &behaviours, &created, &answers, &c.Assignee, &decision, &updated)
+		&c.Urgency, &c.Suggestion, &c.Crime, &behaviours, &created, &answers, &c.Assignee, &decision, &updated, &c.CheckinsStopped)
 	if err != nil {
 		return c, err
 	}

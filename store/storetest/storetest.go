@@ -470,6 +470,7 @@ func testUpdateCase(t *testing.T, s mamori.Store) {
 	c.Status = mamori.StatusJudged
 	c.Assignee = "slack:U0SUP"
 	c.Updated = t0.Add(time.Hour)
+	c.CheckinsStopped = true
 	c.Decision = &mamori.Decision{Facts: "録音で確認", Validity: "invalid", Means: "unacceptable", Outcome: mamori.OutcomeKasuhara,
 		Actions: []string{"warn", "police"}, Note: "再発時は出入り禁止", By: "slack:U0SUP", At: t0.Add(time.Hour)}
 	// The answers cannot be changed through an update.

@@ -1,0 +1,174 @@
+package flows
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mamori-oss/mamori"
+)
+
+// Care check-ins: "how are you?" some days after a report, in working
+// hours. An answer that is not fine, or a wish to talk, reaches HR; the
+// reporter can stop them at any time.
+
+const jobCheckin = "care.checkin"
+
+// Check-in answers.
+const (
+	checkinFine = "fine"
+	checkinHard = "hard"
+	checkinTalk = "talk"
+	checkinStop = "stop"
+)
+
+// Care is when check-ins go out.
+type Care struct {
+	// Offsets after submission; nil means +1, +7 and +30 days.
+	Offsets []time.Duration
+	// Working hours, in the organisation's time zone: from StartHour to
+	// EndHour on weekdays. Zero means 9 to 18.
+	StartHour, EndHour int
+}
+
+func (c Care) offsets() []time.Duration {
+	if c.Offsets != nil {
+		return c.Offsets
+	}
+	return []time.Duration{24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour}
+}
+
+// WorkingTime returns t, or the next moment in working hours after it:
+// never on a weekend or outside the working day of loc.
+func (c Care) WorkingTime(t time.Time, loc *time.Location) time.Time {
+	start, end := c.StartHour, c.EndHour
+	if start == 0 && end == 0 {
+		start, end = 9, 18
+	}
+	if loc != nil {
+		t = t.In(loc)
+	}
+	for range 8 {
+		day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, t.Location())
+		open, close := day.Add(time.Duration(start)*time.Hour), day.Add(time.Duration(end)*time.Hour)
+		weekend := t.Weekday() == time.Saturday || t.Weekday() == time.Sunday
+		switch {
+		case !weekend && t.Before(open):
+			return open
+		case !weekend && t.Before(close):
+			return t
+		}
+		t = day.AddDate(0, 0, 1)
+	}
+	return t
+}
+
+type checkinPayload struct {
+	Number string `json:"number"`
+	Round  int    `json:"round"`
+}
+
+// scheduleCheckins adds the check-ins for a new report.
+func (s *Service) scheduleCheckins(tx mamori.Tx, k mamori.Case, now time.Time) error {
+	for i, off := range s.Care.offsets() {
+		p, _ := json.Marshal(checkinPayload{Number: k.Number, Round: i + 1})
+		due := s.Care.WorkingTime(now.Add(off), s.Location)
+		if err := tx.Schedule(mamori.Job{Key: fmt.Sprintf("%s:%s:%d", jobCheckin, k.Number, i+1), Kind: jobCheckin, Due: due, Payload: p}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runCheckin asks the reporter how they are, unless they asked for no
+// more check-ins. A job that comes due outside working hours (after an
+// outage) waits for the next working moment.
+func (s *Service) runCheckin(tx mamori.Tx, j mamori.Job, now time.Time) error {
+	var p checkinPayload
+	if err := json.Unmarshal(j.Payload, &p); err != nil {
+		return fmt.Errorf("job %d: %w", j.ID, err)
+	}
+	k, err := tx.Case(p.Number)
+	if errors.Is(err, mamori.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if k.CheckinsStopped {
+		return nil
+	}
+	if w := s.Care.WorkingTime(now, s.Location); w.After(now) {
+		return tx.Schedule(mamori.Job{Key: fmt.Sprintf("%s:%s:%d:later", jobCheckin, k.Number, p.Round), Kind: jobCheckin, Due: w, Payload: j.Payload})
+	}
+	l := k.Reporter.Lang
+	t := func(key string) string { return s.Policy.T(l, key) }
+	v := func(answer string) string { return "checkin:" + k.Number + ":" + answer }
+	m := mamori.Message{Step: "checkin", Header: fmt.Sprintf(t("checkin.header"), k.Number), Text: t("checkin.text"),
+		Choices: []mamori.Choice{
+			{Value: v(checkinFine), Label: t("checkin.fine"), Style: mamori.StylePrimary},
+			{Value: v(checkinHard), Label: t("checkin.hard")},
+			{Value: v(checkinTalk), Label: t("checkin.talk")},
+		},
+		Controls: []mamori.Choice{{Value: v(checkinStop), Label: t("checkin.stop")}},
+		Note:     t("checkin.note")}
+	to := mamori.Target{Platform: k.Reporter.Platform, Kind: mamori.TargetUser, ID: k.Reporter.ID}
+	if err := tx.Audit(mamori.AuditEntry{At: now, Actor: "system", Action: "care.checkin_sent", Subject: k.Number, Detail: fmt.Sprintf("round=%d", p.Round)}); err != nil {
+		return err
+	}
+	return tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("job:%d", j.ID), Target: to, Message: m, Lang: l, Created: now})
+}
+
+// Checkin is a reporter's answer to a check-in about case Number.
+type Checkin struct {
+	Number, Answer string
+}
+
+// checkinClick reads a check-in button: "checkin:<number>:<answer>".
+func checkinClick(in mamori.Input) (number, answer string, ok bool) {
+	rest, ok := strings.CutPrefix(in.Value, "checkin:")
+	if !ok || in.Kind != mamori.InputChoice {
+		return "", "", false
+	}
+	i := strings.LastIndex(rest, ":")
+	if i < 0 {
+		return "", "", false
+	}
+	number, answer = rest[:i], rest[i+1:]
+	switch answer {
+	case checkinFine, checkinHard, checkinTalk, checkinStop:
+		return number, answer, true
+	}
+	return "", "", false
+}
+
+// checkedIn records a check-in answer: HR hears of one that is not fine,
+// and "stop" ends the check-ins for the case.
+func (s *Service) checkedIn(tx mamori.Tx, now time.Time, u mamori.User, c *Checkin) error {
+	k, err := tx.Case(c.Number)
+	if err != nil {
+		return err
+	}
+	if k.Reporter.Key() != u.Key() {
+		return fmt.Errorf("check-in for %s: %w", c.Number, mamori.ErrForbidden)
+	}
+	if err := tx.Audit(mamori.AuditEntry{At: now, Actor: u.Key(), Action: "care.checkin", Subject: k.Number, Detail: "answer=" + c.Answer}); err != nil {
+		return err
+	}
+	switch c.Answer {
+	case checkinStop:
+		k.CheckinsStopped, k.Updated = true, now
+		return tx.UpdateCase(k)
+	case checkinHard, checkinTalk:
+		if s.Org.HRChannel == "" {
+			return nil
+		}
+		l := s.orgLang()
+		m := mamori.Message{Urgent: c.Answer == checkinTalk, Header: fmt.Sprintf(s.Policy.T(l, "care.request.header"), k.Number),
+			Text: fmt.Sprintf(s.Policy.T(l, "checkin.request."+c.Answer), "<@"+k.Reporter.ID+">"), Note: s.Policy.T(l, "card.note")}
+		return tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":care:" + k.Number, Target: s.channel(k.Reporter.Platform, s.Org.HRChannel),
+			Message: m, Lang: l, Created: now})
+	}
+	return nil
+}
