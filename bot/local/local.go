@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mamori-oss/mamori"
 )
@@ -41,6 +42,9 @@ type Terminal struct {
 	Drain func(ctx context.Context)
 	// Policy gives the terminal's own few texts.
 	Policy *mamori.Policy
+	// Skip, when set, moves the demo clock forward (/skip 25h), so
+	// reminders and check-ins due later can be seen now.
+	Skip func(d time.Duration) time.Time
 
 	mu      sync.Mutex
 	seq     int
@@ -290,6 +294,21 @@ func (t *Terminal) parse(ctx context.Context, line string) (*mamori.Input, bool)
 				t.print("🔒 ", m, false)
 			}
 			t.mu.Unlock()
+		case "/skip":
+			var d time.Duration
+			var err error
+			if len(f) == 2 {
+				d, err = parseSkip(f[1])
+			}
+			if t.Skip == nil || len(f) != 2 || err != nil || d <= 0 {
+				fmt.Fprintln(t.Out, t.Policy.T(l, "local.help"))
+				break
+			}
+			now := t.Skip(d)
+			fmt.Fprintf(t.Out, t.Policy.T(l, "local.skipped")+"\n", now.Format("2006-01-02 (Mon) 15:04"))
+			if t.Drain != nil {
+				t.Drain(ctx)
+			}
 		case "/take", "/judge", "/reopen", "/ask":
 			t.caseAction(ctx, f)
 		case "/start", "/kasuhara":
@@ -399,4 +418,13 @@ func (t *Terminal) caseAction(ctx context.Context, f []string) {
 	if t.Drain != nil {
 		t.Drain(ctx)
 	}
+}
+
+// parseSkip reads a duration like 25h, 90m or 7d.
+func parseSkip(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		return time.Duration(n) * 24 * time.Hour, err
+	}
+	return time.ParseDuration(s)
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -184,7 +185,11 @@ func chat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := newApp(ctx, cfg, getenv, log, time.Now)
+	// A demo clock: /skip moves it forward, so follow-ups due days later
+	// can be seen now. It only ever runs ahead of the real time.
+	var ahead atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+	a, err := newApp(ctx, cfg, getenv, log, clock)
 	if err != nil {
 		return err
 	}
@@ -192,6 +197,10 @@ func chat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	t := &local.Terminal{In: stdin, Out: stdout, Flows: a.service, Policy: cfg.policy,
 		User: mamori.User{Platform: mamori.PlatformLocal, ID: *user, Lang: mamori.Lang(*lang)}}
 	a.worker.Senders[mamori.PlatformLocal] = t
+	t.Skip = func(d time.Duration) time.Time {
+		ahead.Add(int64(d))
+		return clock().In(cfg.loc)
+	}
 	t.Drain = func(ctx context.Context) {
 		if _, err := a.worker.Drain(ctx); err != nil {
 			log.Error("delivery failed", "err", err)
