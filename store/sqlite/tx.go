@@ -233,39 +233,31 @@ func (t *tx) Cases(f mamori.CaseFilter) ([]mamori.Case, error) {
 	if f.Limit > 0 {
 		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
 	}
-	rows, err := t.tx.QueryContext(t.ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("cases: %w", err)
-	}
-	defer rows.Close()
-	var cases []mamori.Case
-	for rows.Next() {
-		c, err := t.scanCase(rows)
-		if err != nil {
-			return nil, fmt.Errorf("cases: %w", err)
-		}
-		cases = append(cases, c)
-	}
-	return cases, rows.Err()
+	return t.queryCases("cases", q, args...)
 }
 
 func (t *tx) CasesOf(userKey string) ([]mamori.Case, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+caseColumns+` FROM cases
+	return t.queryCases("cases of", `SELECT `+caseColumns+` FROM cases
 		WHERE reporter_key = ? ORDER BY created DESC, id DESC`, userKey)
+}
+
+// queryCases runs a query over caseColumns and reads every case.
+func (t *tx) queryCases(what, q string, args ...any) ([]mamori.Case, error) {
+	rows, err := t.tx.QueryContext(t.ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("cases of: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	var cases []mamori.Case
 	for rows.Next() {
 		c, err := t.scanCase(rows)
 		if err != nil {
-			return nil, fmt.Errorf("cases of: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		cases = append(cases, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("cases of: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return cases, nil
 }
