@@ -151,4 +151,8 @@ type Case struct {
 	// CheckinsStopped is set when the reporter asked for no more care
 	// check-ins.
 	CheckinsStopped bool `json:"checkins_stopped,omitempty"`
+	// Taken and Judged are when the case was first taken and last judged,
+	// for the statistics (time to first response, to judgement).
+	Taken  time.Time `json:"taken,omitzero"`
+	Judged time.Time `json:"judged,omitzero"`
 }

@@ -29,6 +29,15 @@ type Message struct {
 	Note string `json:"note,omitempty"`
 	// Urgent marks an alert that needs attention now.
 	Urgent bool `json:"urgent,omitempty"`
+	// Image is a picture sent with the message (a chart).
+	Image *Image `json:"image,omitempty"`
+}
+
+// Image is a PNG sent with a message.
+type Image struct {
+	Name string `json:"name"` // file name, e.g. "kasuhara-2026-10.png"
+	Alt  string `json:"alt"`  // what it shows, for screen readers
+	PNG  []byte `json:"png"`
 }
 
 // Choice is one button or option.

@@ -3,6 +3,7 @@ package mamori
 import (
 	"embed"
 	"fmt"
+	"io/fs"
 	"sort"
 	"strings"
 
@@ -95,7 +96,7 @@ func Presets() []string {
 	var names []string
 	for _, e := range ents {
 		n := strings.TrimSuffix(e.Name(), ".yaml")
-		if n != "texts" {
+		if !strings.HasPrefix(n, "texts") {
 			names = append(names, n)
 		}
 	}
@@ -115,13 +116,30 @@ func Preset(name string) (*Policy, error) {
 // ParsePolicy reads a policy file. Texts it leaves out come from the
 // built-in texts, so an organisation's file need only hold what differs.
 func ParsePolicy(b []byte) (*Policy, error) {
-	base, err := presets.ReadFile("presets/texts.yaml")
-	if err != nil {
-		return nil, err
-	}
-	var def Policy
-	if err := yaml.Unmarshal(base, &def); err != nil {
-		return nil, fmt.Errorf("built-in texts: %w", err)
+	// The built-in texts: texts.yaml, and texts-*.yaml by subject.
+	files, _ := fs.Glob(presets, "presets/texts*.yaml")
+	def := Policy{Texts: map[string]Text{}}
+	for _, f := range files {
+		base, err := presets.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var part Policy
+		if err := yaml.Unmarshal(base, &part); err != nil {
+			return nil, fmt.Errorf("built-in texts %s: %w", f, err)
+		}
+		for k, v := range part.Texts {
+			if _, dup := def.Texts[k]; dup {
+				return nil, fmt.Errorf("built-in texts %s: %q is defined twice", f, k)
+			}
+			def.Texts[k] = v
+		}
+		if len(part.Channels) > 0 {
+			def.Channels = part.Channels
+		}
+		if len(part.Actions) > 0 {
+			def.Actions = part.Actions
+		}
 	}
 	var p Policy
 	if err := yaml.UnmarshalWithOptions(b, &p, yaml.DisallowUnknownField()); err != nil {

@@ -52,6 +52,82 @@ type Tx interface {
 
 	// Audit appends an entry to the audit trail.
 	Audit(e AuditEntry) error
+
+	// InsertCareTask stores a new care task and returns its id. A task
+	// for the same case and Reason that is still open is returned instead.
+	InsertCareTask(c CareTask) (id int64, fresh bool, err error)
+	UpdateCareTask(c CareTask) error         // ErrNotFound if none
+	CareTask(id int64) (CareTask, error)     // ErrNotFound if none
+	CareTasks(open bool) ([]CareTask, error) // oldest first; open: not closed
+
+	// Assign records a training assignment; one that exists for the same
+	// programme, user and round is left as it is and fresh is false.
+	Assign(a Assignment) (fresh bool, err error)
+	Assignment(programme, userKey string, round int) (Assignment, error) // ErrNotFound if none
+	// PutAssignment stores an assignment's Done and Nudged.
+	PutAssignment(a Assignment) error
+	// Assignments lists the assignments that match f, oldest due first.
+	Assignments(f AssignmentFilter) ([]Assignment, error)
+}
+
+// CareTask is a follow-up HR owes a reporter: opened by a wish to talk
+// at intake, or a check-in answer that is not fine. Reason and notes are
+// health-related: stores keep them encrypted.
+type CareTask struct {
+	ID       int64      `json:"id"`
+	Number   string     `json:"number"` // the case
+	Reporter User       `json:"reporter"`
+	Reason   string     `json:"reason"` // CareReason*
+	Status   string     `json:"status"` // CareOpen, CareAcked, CareClosed
+	Assignee string     `json:"assignee,omitempty"`
+	Due      time.Time  `json:"due"`
+	Created  time.Time  `json:"created"`
+	Updated  time.Time  `json:"updated"`
+	Notes    []CareNote `json:"notes,omitempty"`
+}
+
+// CareNote records a contact HR made.
+type CareNote struct {
+	At   time.Time `json:"at"`
+	By   string    `json:"by"` // user key
+	Text string    `json:"text"`
+}
+
+// Care task statuses.
+const (
+	CareOpen   = "open"
+	CareAcked  = "acknowledged"
+	CareClosed = "closed"
+)
+
+// Care task reasons.
+const (
+	CareReasonTalk      = "intake_talk"      // asked to talk at intake
+	CareReasonVeryHard  = "intake_very_hard" // very hard at intake
+	CareReasonCheckHard = "checkin_hard"     // a check-in: a little hard
+	CareReasonCheckTalk = "checkin_talk"     // a check-in: would like to talk
+)
+
+// Assignment is one person's round of a training programme.
+type Assignment struct {
+	Programme  string    `json:"programme"`
+	User       User      `json:"user"`
+	Department string    `json:"department,omitempty"`
+	Round      int       `json:"round"`
+	Assigned   time.Time `json:"assigned"`
+	Due        time.Time `json:"due"`
+	Done       time.Time `json:"done,omitzero"`
+	Nudged     time.Time `json:"nudged,omitzero"` // the last nudge
+}
+
+// AssignmentFilter selects assignments; zero fields select everything.
+type AssignmentFilter struct {
+	Programme   string
+	Round       int
+	Departments []string
+	// OverdueAt selects assignments not done and due before it.
+	OverdueAt time.Time
+	Limit     int
 }
 
 // CaseFilter selects cases; zero fields select everything.
@@ -105,6 +181,9 @@ type Outbox interface {
 	PostedRef(ctx context.Context, ref string) (Posted, error) // ErrNotFound if none
 	// ListOutbox lists items with that status, oldest first.
 	ListOutbox(ctx context.Context, status string, limit int) ([]OutboxItem, error)
+	// CountOutbox counts the items whose key starts with prefix, by
+	// status: the progress of a campaign.
+	CountOutbox(ctx context.Context, prefix string) (map[string]int, error)
 }
 
 // Job is work due later: a reminder, a check-in.
