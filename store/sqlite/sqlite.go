@@ -277,3 +277,18 @@ func isUnique(err error) bool {
 	}
 	return false
 }
+
+// millisOrZero stores the zero time as 0, for columns that may be unset.
+func millisOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return millis(t)
+}
+
+func timeOrZero(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return fromMillis(ms)
+}

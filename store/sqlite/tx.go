@@ -143,7 +143,7 @@ func (t *tx) InsertCase(c mamori.Case) error {
 }
 
 const caseColumns = `number, kind, reporter, department, route, channel, status,
-	urgency, suggestion, crime, behaviours, created, sealed_answers, assignee, sealed_decision, updated, checkins_stopped`
+	urgency, suggestion, crime, behaviours, created, sealed_answers, assignee, sealed_decision, updated, checkins_stopped, taken, judged`
 
 func decisionAAD(number string) []byte { return []byte("decision:" + number) }
 
@@ -156,7 +156,8 @@ func (t *tx) UpdateCase(c mamori.Case) error {
 		}
 	}
 	res, err := t.tx.ExecContext(t.ctx, `UPDATE cases SET status = ?, assignee = ?, sealed_decision = ?, updated = ?,
-		checkins_stopped = ? WHERE number = ?`, c.Status, c.Assignee, decision, millis(c.Updated), c.CheckinsStopped, c.Number)
+		checkins_stopped = ?, taken = ?, judged = ? WHERE number = ?`, c.Status, c.Assignee, decision, millis(c.Updated),
+		c.CheckinsStopped, millisOrZero(c.Taken), millisOrZero(c.Judged), c.Number)
 	if err != nil {
 		return fmt.Errorf("update case %s: %w", c.Number, err)
 	}
@@ -171,10 +172,12 @@ func (t *tx) scanCase(row interface{ Scan(...any) error }) (mamori.Case, error) 
 		c                    mamori.Case
 		reporter, behaviours string
 		created, updated     int64
+		taken, judged        int64
 		answers, decision    []byte
 	)
 	err := row.Scan(&c.Number, &c.Kind, &reporter, &c.Department, &c.Route, &c.Channel, &c.Status,
-		&c.Urgency, &c.Suggestion, &c.Crime, &behaviours, &created, &answers, &c.Assignee, &decision, &updated, &c.CheckinsStopped)
+		&c.Urgency, &c.Suggestion, &c.Crime, &behaviours, &created, &answers, &c.Assignee, &decision, &updated, &c.CheckinsStopped,
+		&taken, &judged)
 	if err != nil {
 		return c, err
 	}
@@ -194,9 +197,7 @@ func (t *tx) scanCase(row interface{ Scan(...any) error }) (mamori.Case, error) 
 			return c, fmt.Errorf("case %s decision: %w", c.Number, err)
 		}
 	}
-	if updated != 0 {
-		c.Updated = fromMillis(updated)
-	}
+	c.Updated, c.Taken, c.Judged = timeOrZero(updated), timeOrZero(taken), timeOrZero(judged)
 	return c, nil
 }
 

@@ -50,6 +50,9 @@ func Run(t *testing.T, open func(t *testing.T) mamori.Store) {
 		{"ClaimJobs", testClaimJobs},
 		{"DoneJob", testDoneJob},
 		{"Audit", testAudit},
+		{"CareTasks", testCareTasks},
+		{"Training", testTraining},
+		{"CountOutbox", testCountOutbox},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -471,6 +474,7 @@ func testUpdateCase(t *testing.T, s mamori.Store) {
 	c.Assignee = "slack:U0SUP"
 	c.Updated = t0.Add(time.Hour)
 	c.CheckinsStopped = true
+	c.Taken, c.Judged = t0.Add(10*time.Minute), t0.Add(time.Hour)
 	c.Decision = &mamori.Decision{Facts: "録音で確認", Validity: "invalid", Means: "unacceptable", Outcome: mamori.OutcomeKasuhara,
 		Actions: []string{"warn", "police"}, Note: "再発時は出入り禁止", By: "slack:U0SUP", At: t0.Add(time.Hour)}
 	// The answers cannot be changed through an update.
@@ -1082,4 +1086,182 @@ func testAudit(t *testing.T, s mamori.Store) {
 	MustUpdate(t, s, func(tx mamori.Tx) error {
 		return tx.Audit(mamori.AuditEntry{At: t0.Add(time.Minute), Actor: "slack:U0SUP", Action: "case.viewed", Subject: "KH-2026-0001"})
 	})
+}
+
+func testCareTasks(t *testing.T, s mamori.Store) {
+	k := newCase("KH-2026-0201", alice, t0)
+	task := mamori.CareTask{Number: k.Number, Reporter: alice, Reason: mamori.CareReasonCheckHard, Status: mamori.CareOpen,
+		Due: t0.Add(24 * time.Hour), Created: t0}
+	var id int64
+	MustUpdate(t, s, func(tx mamori.Tx) error {
+		if err := tx.InsertCase(k); err != nil {
+			return err
+		}
+		var fresh bool
+		var err error
+		if id, fresh, err = tx.InsertCareTask(task); err != nil || !fresh {
+			return fmt.Errorf("InsertCareTask = %d, %v, %v; want a fresh task", id, fresh, err)
+		}
+		// The same case and reason while the first is open: the same task.
+		again, fresh, err := tx.InsertCareTask(task)
+		if err != nil || fresh || again != id {
+			return fmt.Errorf("InsertCareTask again = %d, %v, %v; want %d, not fresh", again, fresh, err, id)
+		}
+		// Another reason is another task.
+		other := task
+		other.Reason = mamori.CareReasonCheckTalk
+		if _, fresh, err := tx.InsertCareTask(other); err != nil || !fresh {
+			return fmt.Errorf("InsertCareTask other reason: %v, %v", fresh, err)
+		}
+		return nil
+	})
+	task.ID, task.Updated = id, t0
+	MustView(t, s, func(tx mamori.Tx) error {
+		got, err := tx.CareTask(id)
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(task, got); diff != "" {
+			t.Errorf("care task (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+	task.Status, task.Assignee, task.Updated = mamori.CareClosed, "slack:U0HR", t0.Add(time.Hour)
+	task.Notes = []mamori.CareNote{{At: t0.Add(time.Hour), By: "slack:U0HR", Text: "電話で話した。産業医面談を予約。"}}
+	MustUpdate(t, s, func(tx mamori.Tx) error { return tx.UpdateCareTask(task) })
+	MustView(t, s, func(tx mamori.Tx) error {
+		got, err := tx.CareTask(id)
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(task, got); diff != "" {
+			t.Errorf("care task after update (-want +got):\n%s", diff)
+		}
+		open, err := tx.CareTasks(true)
+		if err != nil {
+			return err
+		}
+		if len(open) != 1 || open[0].Reason != mamori.CareReasonCheckTalk {
+			t.Errorf("open care tasks = %+v, want the talk one", open)
+		}
+		all, err := tx.CareTasks(false)
+		if err != nil {
+			return err
+		}
+		if len(all) != 2 || all[0].ID != id {
+			t.Errorf("all care tasks = %d, want 2, oldest first", len(all))
+		}
+		if _, err := tx.CareTask(9999); !errors.Is(err, mamori.ErrNotFound) {
+			t.Errorf("CareTask(9999): err = %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	// A closed task does not stop a new one for the same reason.
+	MustUpdate(t, s, func(tx mamori.Tx) error {
+		n, fresh, err := tx.InsertCareTask(mamori.CareTask{Number: k.Number, Reporter: alice, Reason: mamori.CareReasonCheckHard,
+			Due: t0.Add(48 * time.Hour), Created: t0.Add(2 * time.Hour)})
+		if err != nil || !fresh || n == id {
+			return fmt.Errorf("InsertCareTask after close = %d, %v, %v; want a new task", n, fresh, err)
+		}
+		return nil
+	})
+	missing := task
+	missing.ID = 9999
+	if err := s.Update(context.Background(), func(tx mamori.Tx) error { return tx.UpdateCareTask(missing) }); !errors.Is(err, mamori.ErrNotFound) {
+		t.Errorf("UpdateCareTask of a missing task: err = %v, want ErrNotFound", err)
+	}
+}
+
+func testTraining(t *testing.T, s mamori.Store) {
+	bob := mamori.User{Platform: mamori.PlatformSlack, ID: "U0BOB", Lang: mamori.EN}
+	a := mamori.Assignment{Programme: "basics", User: alice, Department: "sales", Round: 1, Assigned: t0, Due: t0.Add(14 * 24 * time.Hour)}
+	b := mamori.Assignment{Programme: "basics", User: bob, Department: "support", Round: 1, Assigned: t0, Due: t0.Add(7 * 24 * time.Hour)}
+	MustUpdate(t, s, func(tx mamori.Tx) error {
+		for _, x := range []mamori.Assignment{a, b} {
+			if fresh, err := tx.Assign(x); err != nil || !fresh {
+				return fmt.Errorf("Assign %s: %v, %v", x.User.ID, fresh, err)
+			}
+		}
+		changed := a
+		changed.Due = t0
+		if fresh, err := tx.Assign(changed); err != nil || fresh {
+			return fmt.Errorf("Assign again: fresh=%v, %v; want not fresh", fresh, err)
+		}
+		next := a
+		next.Round = 2
+		if fresh, err := tx.Assign(next); err != nil || !fresh {
+			return fmt.Errorf("Assign round 2: %v, %v", fresh, err)
+		}
+		return nil
+	})
+	a.Done = t0.Add(time.Hour)
+	b.Nudged = t0.Add(8 * 24 * time.Hour)
+	MustUpdate(t, s, func(tx mamori.Tx) error {
+		if err := tx.PutAssignment(a); err != nil {
+			return err
+		}
+		return tx.PutAssignment(b)
+	})
+	MustView(t, s, func(tx mamori.Tx) error {
+		got, err := tx.Assignment("basics", alice.Key(), 1)
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(a, got); diff != "" {
+			t.Errorf("assignment (-want +got):\n%s", diff)
+		}
+		if _, err := tx.Assignment("basics", alice.Key(), 3); !errors.Is(err, mamori.ErrNotFound) {
+			t.Errorf("Assignment round 3: err = %v, want ErrNotFound", err)
+		}
+		for _, tt := range []struct {
+			f    mamori.AssignmentFilter
+			want []string
+		}{
+			{mamori.AssignmentFilter{Programme: "basics", Round: 1}, []string{"U0BOB", "U01ALICE"}},
+			{mamori.AssignmentFilter{Programme: "basics"}, []string{"U0BOB", "U01ALICE", "U01ALICE"}},
+			{mamori.AssignmentFilter{Departments: []string{"sales"}, Round: 1}, []string{"U01ALICE"}},
+			{mamori.AssignmentFilter{OverdueAt: t0.Add(10 * 24 * time.Hour)}, []string{"U0BOB"}},
+			{mamori.AssignmentFilter{Programme: "other"}, nil},
+			{mamori.AssignmentFilter{Limit: 1}, []string{"U0BOB"}},
+		} {
+			list, err := tx.Assignments(tt.f)
+			if err != nil {
+				return err
+			}
+			var ids []string
+			for _, x := range list {
+				ids = append(ids, x.User.ID)
+			}
+			if diff := cmp.Diff(tt.want, ids); diff != "" {
+				t.Errorf("Assignments(%+v) (-want +got):\n%s", tt.f, diff)
+			}
+		}
+		return nil
+	})
+	if err := s.Update(context.Background(), func(tx mamori.Tx) error {
+		return tx.PutAssignment(mamori.Assignment{Programme: "none", User: alice, Round: 1})
+	}); !errors.Is(err, mamori.ErrNotFound) {
+		t.Errorf("PutAssignment of a missing one: err = %v, want ErrNotFound", err)
+	}
+}
+
+func testCountOutbox(t *testing.T, s mamori.Store) {
+	enqueue(t, s, item("training:basics:1:a", t0), item("training:basics:1:b", t0), item("training:basics:1:c", t0),
+		item("training:basics:10:a", t0), item("training:basic", t0), item("other", t0))
+	claimed := claimOutbox(t, s, t0, time.Minute, 2)
+	ctx := context.Background()
+	if err := s.SentOutbox(ctx, claimed[0].ID, mamori.Posted{Channel: "D1", TS: "1.1"}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RetryOutbox(ctx, claimed[1].ID, t0, "gone", true); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.CountOutbox(ctx, "training:basics:1:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{mamori.OutboxSent: 1, mamori.OutboxFailed: 1, mamori.OutboxPending: 1}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("CountOutbox (-want +got):\n%s", diff)
+	}
 }
