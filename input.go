@@ -55,9 +55,11 @@ const (
 	CardAsk     = "ask"
 )
 
-// RetryAfterError is returned by a sender that was rate limited.
+// RetryAfterError is returned by a sender that was rate limited, or that
+// held a message back itself to keep within a rate limit (Paced).
 type RetryAfterError struct {
 	After time.Duration
+	Paced bool // held back by the sender; nothing failed
 }
 
 func (e *RetryAfterError) Error() string { return fmt.Sprintf("rate limited: retry after %s", e.After) }
@@ -68,3 +70,12 @@ type PermanentError struct{ Err error }
 
 func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
 func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Care task and training card actions. Their values are
+// "<action>:<task id>" and "<action>:<case number>".
+const (
+	CareAck        = "care_ack"
+	CareNoteAction = "care_note"
+	CareCloseTask  = "care_close"
+	CardTrain      = "train" // assign the recommended training
+)

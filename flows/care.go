@@ -31,6 +31,10 @@ type Care struct {
 	// Working hours, in the organisation's time zone: from StartHour to
 	// EndHour on weekdays. Zero means 9 to 18.
 	StartHour, EndHour int
+	// TaskDue is how long HR has for a care task (default 24 hours, moved
+	// into working hours); RemindEvery is how often an open one is
+	// brought up again after that (default 24 hours).
+	TaskDue, RemindEvery time.Duration
 }
 
 func (c Care) offsets() []time.Duration {
@@ -160,15 +164,10 @@ func (s *Service) checkedIn(tx mamori.Tx, now time.Time, u mamori.User, c *Check
 	case checkinStop:
 		k.CheckinsStopped, k.Updated = true, now
 		return tx.UpdateCase(k)
-	case checkinHard, checkinTalk:
-		if s.Org.HRChannel == "" {
-			return nil
-		}
-		l := s.orgLang()
-		m := mamori.Message{Urgent: c.Answer == checkinTalk, Header: fmt.Sprintf(s.Policy.T(l, "care.request.header"), k.Number),
-			Text: fmt.Sprintf(s.Policy.T(l, "checkin.request."+c.Answer), "<@"+k.Reporter.ID+">"), Note: s.Policy.T(l, "card.note")}
-		return tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":care:" + k.Number, Target: s.channel(k.Reporter.Platform, s.Org.HRChannel),
-			Message: m, Lang: l, Created: now})
+	case checkinHard:
+		return s.openCareTask(tx, now, k, mamori.CareReasonCheckHard)
+	case checkinTalk:
+		return s.openCareTask(tx, now, k, mamori.CareReasonCheckTalk)
 	}
 	return nil
 }

@@ -2,6 +2,8 @@ package flows_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -67,11 +69,12 @@ func TestCheckins(t *testing.T) {
 		t.Fatalf("check-ins by Monday 9:00: %+v", got)
 	}
 	hr0 := len(r.sent.to(mamori.TargetChannel, "C0HR"))
-	// Not fine: HR hears of it; the reporter is thanked and shown care.
+	// Not fine: HR gets a care task; the reporter is thanked and shown care.
 	r.click("UME", "checkin:"+n+":hard")
 	hr := r.sent.to(mamori.TargetChannel, "C0HR")
-	if len(hr) != hr0+1 || !strings.Contains(hr[len(hr)-1].Text, "<@UME>") || strings.Contains(hr[len(hr)-1].Text, "秘密") {
-		t.Fatalf("HR care request: %+v", hr)
+	if len(hr) != hr0+1 || !strings.HasPrefix(hr[hr0].Ref, "care:") || !strings.Contains(fmt.Sprint(hr[hr0].Fields), "<@UME>") ||
+		!strings.Contains(fmt.Sprint(hr[hr0].Fields), "少しつらい") || strings.Contains(fmt.Sprint(hr[hr0]), "秘密") {
+		t.Fatalf("HR care task: %+v", hr[hr0:])
 	}
 	dms := r.sent.to(mamori.TargetUser, "UME")
 	if len(dms[len(dms)-1].Fields) == 0 {
@@ -109,5 +112,113 @@ func TestCheckins(t *testing.T) {
 	}
 	if strings.Join(answers, " ") != "answer=hard answer=stop" {
 		t.Fatalf("audited answers: %v", answers)
+	}
+}
+
+func TestCareTasks(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t) // Friday 2026-11-20 10:00 in Tokyo
+	n := r.filed(nil)
+	advance := func(d time.Duration) {
+		r.clock.Add(d)
+		if _, err := r.worker.Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cards := func() []mamori.Message {
+		var out []mamori.Message
+		for _, m := range r.sent.to(mamori.TargetChannel, "C0HR") {
+			if m.Ref == "care:1" {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	reminders := func() []string {
+		var out []string
+		for _, it := range r.sent.items {
+			if it.Target.Thread == "care:1" {
+				out = append(out, it.Message.Text)
+			}
+		}
+		return out
+	}
+	// The report asked to talk: a care task, due the next working day.
+	c := cards()
+	if len(c) != 1 || !c[0].Urgent || !strings.Contains(fmt.Sprint(c[0].Fields), "2026-11-23 09:00") ||
+		!strings.Contains(fmt.Sprint(c[0].Fields), n) || strings.Contains(fmt.Sprint(c[0]), "秘密") {
+		t.Fatalf("care card: %+v", c)
+	}
+	// Only HR may act on it, and the refusal is audited.
+	if _, err := r.svc.CareAction(ctx, user("USUP"), mamori.CareAck, "1", ""); !errors.Is(err, mamori.ErrForbidden) {
+		t.Fatalf("supervisor ack: %v", err)
+	}
+	if _, err := r.svc.CareAction(ctx, user("UHR"), mamori.CareAck, "99", ""); !errors.Is(err, mamori.ErrNotFound) {
+		t.Fatalf("ack of a missing task: %v", err)
+	}
+	// Not acknowledged by Monday 9:00: a reminder in the card's thread,
+	// then every working day.
+	advance(70 * time.Hour) // Monday 08:00
+	if len(reminders()) != 0 {
+		t.Fatal("reminded before the due time")
+	}
+	r.restart()
+	advance(time.Hour)
+	if rs := reminders(); len(rs) != 1 || !strings.Contains(rs[0], "まだ受け付けられていません") {
+		t.Fatalf("reminders at due: %q", rs)
+	}
+	m, err := r.svc.CareAction(ctx, user("UHR"), mamori.CareAck, "1", "")
+	if err != nil || !strings.Contains(m.Text, n) {
+		t.Fatalf("ack: %v %+v", err, m)
+	}
+	if _, err := r.svc.CareAction(ctx, user("UHR"), mamori.CareAck, "1", ""); !errors.Is(err, mamori.ErrConflict) {
+		t.Fatalf("second ack: %v", err)
+	}
+	if _, err := r.svc.CareAction(ctx, user("UHR"), mamori.CareNoteAction, "1", "  "); !errors.Is(err, mamori.ErrInvalid) {
+		t.Fatalf("empty note: %v", err)
+	}
+	if _, err := r.svc.CareAction(ctx, user("UHR"), mamori.CareNoteAction, "1", "電話で話した。産業医面談を予約。"); err != nil {
+		t.Fatal(err)
+	}
+	advance(time.Minute)
+	c = cards()
+	last := c[len(c)-1]
+	if last.Urgent || !strings.Contains(fmt.Sprint(last.Fields), "<@UHR>") || !strings.Contains(fmt.Sprint(last.Fields), "1 件") ||
+		strings.Contains(fmt.Sprint(last), "産業医面談") {
+		t.Fatalf("card after ack and note: %+v", last)
+	}
+	advance(24 * time.Hour) // Tuesday 09:01: acknowledged but not closed
+	if rs := reminders(); len(rs) != 2 || !strings.Contains(rs[1], "<@UHR>") {
+		t.Fatalf("reminders while acknowledged: %q", rs)
+	}
+	if _, err := r.svc.CareAction(ctx, user("UHR"), mamori.CareCloseTask, "1", ""); err != nil {
+		t.Fatal(err)
+	}
+	advance(5 * 24 * time.Hour)
+	if rs := reminders(); len(rs) != 2 {
+		t.Fatalf("reminders after close: %q", rs)
+	}
+	c = cards()
+	if last := c[len(c)-1]; len(last.Choices) != 1 || !strings.Contains(fmt.Sprint(last.Fields), "完了") {
+		t.Fatalf("closed card: %+v", last)
+	}
+	if _, err := r.svc.CareAction(ctx, user("UHR"), mamori.CareNoteAction, "1", "もう一度"); !errors.Is(err, mamori.ErrConflict) {
+		t.Fatalf("note on a closed task: %v", err)
+	}
+	var task mamori.CareTask
+	r.db.View(ctx, func(tx mamori.Tx) error { task, _ = tx.CareTask(1); return nil })
+	if task.Status != mamori.CareClosed || len(task.Notes) != 1 || task.Notes[0].By != "slack:UHR" {
+		t.Fatalf("task: %+v", task)
+	}
+	trail, _ := r.db.AuditTrail(ctx, n)
+	var actions []string
+	for _, e := range trail {
+		if strings.HasPrefix(e.Action, "care.") {
+			actions = append(actions, e.Action)
+		}
+	}
+	want := "care.task_opened care.task_refused care.task_reminder care.ack care.note care.task_reminder care.close"
+	if got := strings.Join(actions, " "); got != want {
+		t.Fatalf("audit:\n got %s\nwant %s", got, want)
 	}
 }

@@ -146,6 +146,9 @@ func (s *Service) Take(ctx context.Context, actor mamori.User, number string) (m
 			detail += " from=" + k.Assignee
 		}
 		k.Assignee, k.Status = actor.Key(), mamori.StatusTaken
+		if k.Taken.IsZero() {
+			k.Taken = s.Clock()
+		}
 		return detail, nil
 	})
 }
@@ -187,6 +190,12 @@ func (s *Service) Judge(ctx context.Context, actor mamori.User, number string, d
 		if k.Assignee == "" {
 			k.Assignee = actor.Key()
 		}
+		if k.Taken.IsZero() {
+			k.Taken = env.Now
+		}
+		if k.Status == mamori.StatusJudged {
+			k.Judged = env.Now
+		}
 		rl := k.Reporter.Lang
 		tell := mamori.Message{Header: fmt.Sprintf(s.Policy.T(rl, "outcome.header"), k.Number),
 			Text: s.Policy.T(rl, "outcome."+d.Outcome)}
@@ -213,6 +222,11 @@ func (s *Service) Judge(ctx context.Context, actor mamori.User, number string, d
 		}
 		if err := tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":judged:" + k.Number, Target: th, Message: note, Lang: ol, Created: env.Now}); err != nil {
 			return "", err
+		}
+		if d.Outcome == mamori.OutcomeKasuhara {
+			if err := s.recommendTraining(tx, env.Now, *k); err != nil {
+				return "", err
+			}
 		}
 		suggested := SuggestDecision(s.Policy, *k).Outcome
 		return fmt.Sprintf("outcome=%s suggested=%s validity=%s means=%s actions=%s", d.Outcome, suggested, d.Validity, d.Means, strings.Join(d.Actions, ",")), nil

@@ -39,6 +39,11 @@ type Service struct {
 	Deadlines Deadlines
 	// Care says when check-ins go out.
 	Care Care
+	// Training lists the training programmes.
+	Training []Programme
+	// Platform is where messages to people who never wrote to Mamori go
+	// (training reminders); default Slack.
+	Platform string
 	// Kick, when set, is called after a commit that enqueued messages,
 	// to wake the outbox worker early. The row is what counts.
 	Kick func()
@@ -166,6 +171,12 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 	if in.User.Lang == "" {
 		in.User.Lang = mamori.JA
 	}
+	if done, err := s.trainingDone(ctx, in); done {
+		if err != nil {
+			return fmt.Errorf("handle %s: %w", in.Kind, err)
+		}
+		return nil
+	}
 	key := in.User.Key()
 	stale := false
 	err := s.Store.Update(ctx, func(tx mamori.Tx) error {
@@ -223,12 +234,13 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 			if err := tx.Enqueue(mamori.OutboxItem{Key: "card:" + k.Number, Target: s.channel(in.User.Platform, k.Channel), Message: card, Lang: s.orgLang(), Created: now}); err != nil {
 				return err
 			}
-			if k.Kind == mamori.KindReport && (k.Answers.Talk == "yes" || k.Answers.Wellbeing == "very_hard") && s.Org.HRChannel != "" {
-				m := mamori.Message{Header: fmt.Sprintf(s.Policy.T(s.orgLang(), "care.request.header"), k.Number),
-					Text: fmt.Sprintf(s.Policy.T(s.orgLang(), "care.request.text"), "<@"+k.Reporter.ID+">"), Note: s.Policy.T(s.orgLang(), "card.note")}
-				if err := tx.Enqueue(mamori.OutboxItem{Key: "care:" + k.Number, Target: s.channel(in.User.Platform, s.Org.HRChannel), Message: m, Lang: s.orgLang(), Created: now}); err != nil {
-					return err
-				}
+			if k.Kind == mamori.KindReport && k.Answers.Talk == "yes" {
+				err = s.openCareTask(tx, now, k, mamori.CareReasonTalk)
+			} else if k.Kind == mamori.KindReport && k.Answers.Wellbeing == "very_hard" {
+				err = s.openCareTask(tx, now, k, mamori.CareReasonVeryHard)
+			}
+			if err != nil {
+				return err
 			}
 			out.End = true
 		}
@@ -481,6 +493,24 @@ func (s *Service) Home(ctx context.Context, u mamori.User) (mamori.Message, erro
 	if err != nil {
 		return mamori.Message{}, fmt.Errorf("home: %w", err)
 	}
+	// Supervisors see their departments' training completion, HR all.
+	var depts []string
+	if !s.Org.IsHR(u) {
+		depts = s.Org.Supervises(u)
+	}
+	if s.Org.IsHR(u) || len(depts) > 0 {
+		rows, err := s.TrainingReport(ctx, depts, l)
+		if err != nil {
+			return mamori.Message{}, fmt.Errorf("home: %w", err)
+		}
+		if len(rows) > 0 {
+			m.Fields = append(m.Fields, mamori.Field{Label: t(l, "home.training"), Value: ""})
+		}
+		for _, r := range rows {
+			m.Fields = append(m.Fields, mamori.Field{Label: r.Name + " · " + r.Department,
+				Value: fmt.Sprintf(t(l, "home.training.row"), r.Done, r.Assigned, r.Overdue)})
+		}
+	}
 	if len(m.Fields) == 0 {
 		m.Fields = []mamori.Field{{Label: t(l, "home.cases"), Value: t(l, "home.no_cases")}}
 	}
@@ -522,6 +552,12 @@ func (s *Service) RunJob(ctx context.Context, j mamori.Job) error {
 		return s.runDeadline(ctx, j, now)
 	case jobCheckin:
 		return s.Store.Update(ctx, func(tx mamori.Tx) error { return s.runCheckin(tx, j, now) })
+	case jobTraining:
+		return s.runTraining(ctx, j, now)
+	case jobProgress:
+		return s.runProgress(ctx, j, now)
+	case jobCareRemind:
+		return s.Store.Update(ctx, func(tx mamori.Tx) error { return s.runCareRemind(tx, j, now) })
 	}
 	s.Log.Warn("unknown job kind", "kind", j.Kind, "id", j.ID)
 	return nil

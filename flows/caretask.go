@@ -1,0 +1,234 @@
+package flows
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mamori-oss/mamori"
+)
+
+// Care tasks: a reporter who asked to talk, or who is not fine, is a task
+// for HR with a due date. HR acknowledges it, notes the contacts made and
+// closes it; an open task is brought up again until it is closed.
+
+const jobCareRemind = "care.task_reminder"
+
+func (c Care) taskDue() time.Duration {
+	if c.TaskDue > 0 {
+		return c.TaskDue
+	}
+	return 24 * time.Hour
+}
+
+func (c Care) remindEvery() time.Duration {
+	if c.RemindEvery > 0 {
+		return c.RemindEvery
+	}
+	return 24 * time.Hour
+}
+
+type careRemindPayload struct {
+	ID    int64 `json:"id"`
+	Round int   `json:"round"`
+}
+
+// openCareTask opens a care task for case k, or, when one for the same
+// reason is still open, adds the news to its thread.
+func (s *Service) openCareTask(tx mamori.Tx, now time.Time, k mamori.Case, reason string) error {
+	if s.Org.HRChannel == "" {
+		return nil
+	}
+	due := s.Care.WorkingTime(now.Add(s.Care.taskDue()), s.Location)
+	task := mamori.CareTask{Number: k.Number, Reporter: k.Reporter, Reason: reason, Status: mamori.CareOpen, Due: due, Created: now}
+	id, fresh, err := tx.InsertCareTask(task)
+	if err != nil {
+		return err
+	}
+	l := s.orgLang()
+	hr := s.channel(k.Reporter.Platform, s.Org.HRChannel)
+	key := fmt.Sprintf("care:%d:%s", id, replyKey(mamori.Input{}, 0))
+	if !fresh {
+		hr.Thread = careRef(id)
+		m := mamori.Message{Text: fmt.Sprintf(s.Policy.T(l, "caretask.again"), s.Policy.T(l, "caretask.reason."+reason))}
+		return tx.Enqueue(mamori.OutboxItem{Key: key, Target: hr, Message: m, Lang: l, Created: now})
+	}
+	task.ID = id
+	if err := tx.Enqueue(mamori.OutboxItem{Key: key, Target: hr, Message: s.careCard(task, l), Lang: l, Created: now}); err != nil {
+		return err
+	}
+	p, _ := json.Marshal(careRemindPayload{ID: id, Round: 1})
+	if err := tx.Schedule(mamori.Job{Key: fmt.Sprintf("%s:%d", jobCareRemind, id), Kind: jobCareRemind, Due: due, Payload: p}); err != nil {
+		return err
+	}
+	return tx.Audit(mamori.AuditEntry{At: now, Actor: "system", Action: "care.task_opened", Subject: k.Number, Detail: fmt.Sprintf("task=%d", id)})
+}
+
+func careRef(id int64) string { return fmt.Sprintf("care:%d", id) }
+
+// careCard is HR's card for a task: who, which case, what they said, the
+// due date and where it stands. The report itself stays behind "view
+// details".
+func (s *Service) careCard(c mamori.CareTask, l mamori.Lang) mamori.Message {
+	t := func(key string) string { return s.Policy.T(l, key) }
+	m := mamori.Message{Ref: careRef(c.ID), Step: mamori.StepCard, Urgent: c.Status == mamori.CareOpen && (c.Reason == mamori.CareReasonTalk || c.Reason == mamori.CareReasonCheckTalk),
+		Header: fmt.Sprintf(t("caretask.header"), c.Number),
+		Text:   t("caretask.next." + c.Status),
+		Fields: []mamori.Field{
+			{Label: t("caretask.who"), Value: "<@" + c.Reporter.ID + ">"},
+			{Label: t("caretask.case"), Value: c.Number},
+			{Label: t("caretask.said"), Value: t("caretask.reason." + c.Reason)},
+			{Label: t("caretask.due"), Value: s.local(c.Due).Format("2006-01-02 15:04")},
+			{Label: t("caretask.status"), Value: t("caretask.status." + c.Status)},
+		},
+		Note: t("caretask.note")}
+	if c.Assignee != "" {
+		m.Fields = append(m.Fields, mamori.Field{Label: t("caretask.assignee"), Value: mention(c.Assignee)})
+	}
+	if n := len(c.Notes); n > 0 {
+		m.Fields = append(m.Fields, mamori.Field{Label: t("caretask.contacts"),
+			Value: fmt.Sprintf(t("caretask.contacts.value"), n, s.local(c.Notes[n-1].At).Format("2006-01-02 15:04"))})
+	}
+	id := strconv.FormatInt(c.ID, 10)
+	b := func(action, label, style string) mamori.Choice {
+		return mamori.Choice{Value: action + ":" + id, Label: t(label), Style: style}
+	}
+	switch c.Status {
+	case mamori.CareOpen:
+		m.Choices = append(m.Choices, b(mamori.CareAck, "caretask.ack", mamori.StylePrimary))
+		fallthrough
+	case mamori.CareAcked:
+		m.Choices = append(m.Choices, b(mamori.CareNoteAction, "caretask.note_contact", ""), b(mamori.CareCloseTask, "caretask.close", ""))
+	}
+	m.Choices = append(m.Choices, mamori.Choice{Value: mamori.CardDetails + ":" + c.Number, Label: t("card.details")})
+	return m
+}
+
+// CareAction is HR acting on care task id: acknowledge it, note a
+// contact made (text), or close it (with an optional last note). Only HR
+// may; the card is updated in place and the action audited. It returns a
+// message for the actor alone.
+func (s *Service) CareAction(ctx context.Context, actor mamori.User, action, id, note string) (mamori.Message, error) {
+	now := s.Clock()
+	l := actor.Lang
+	if l == "" {
+		l = mamori.JA
+	}
+	t := func(key string) string { return s.Policy.T(l, key) }
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return text(t("caretask.not_found")), fmt.Errorf("care task %q: %w", id, mamori.ErrNotFound)
+	}
+	note = strings.TrimSpace(note)
+	var reply mamori.Message
+	var result error
+	err = s.Store.Update(ctx, func(tx mamori.Tx) error {
+		c, err := tx.CareTask(n)
+		if errors.Is(err, mamori.ErrNotFound) {
+			reply, result = text(t("caretask.not_found")), err
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if !s.Org.IsHR(actor) {
+			reply, result = text(t("caretask.refused")), mamori.ErrForbidden
+			return tx.Audit(mamori.AuditEntry{At: now, Actor: actor.Key(), Action: "care.task_refused", Subject: c.Number, Detail: fmt.Sprintf("task=%d", c.ID)})
+		}
+		switch {
+		case c.Status == mamori.CareClosed:
+			reply, result = text(t("caretask.already_closed")), mamori.ErrConflict
+			return nil
+		case action == mamori.CareNoteAction && note == "":
+			reply, result = text(t("caretask.note_empty")), mamori.ErrInvalid
+			return nil
+		case utf8.RuneCountInString(note) > MaxText:
+			reply, result = text(fmt.Sprintf(t("nav.too_long"), MaxText)), mamori.ErrInvalid
+			return nil
+		}
+		switch action {
+		case mamori.CareAck:
+			if c.Status == mamori.CareAcked {
+				reply, result = text(fmt.Sprintf(t("caretask.already_acked"), mention(c.Assignee))), mamori.ErrConflict
+				return nil
+			}
+			c.Status = mamori.CareAcked
+		case mamori.CareNoteAction:
+			if c.Status == mamori.CareOpen {
+				c.Status = mamori.CareAcked
+			}
+		case mamori.CareCloseTask:
+			c.Status = mamori.CareClosed
+		default:
+			return fmt.Errorf("care action %q: %w", action, mamori.ErrInvalid)
+		}
+		if c.Assignee == "" {
+			c.Assignee = actor.Key()
+		}
+		if note != "" {
+			c.Notes = append(c.Notes, mamori.CareNote{At: now, By: actor.Key(), Text: note})
+		}
+		c.Updated = now
+		if err := tx.UpdateCareTask(c); err != nil {
+			return err
+		}
+		ol := s.orgLang()
+		if err := tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("care:%d:%s", c.ID, replyKey(mamori.Input{}, 0)),
+			Target: s.channel(c.Reporter.Platform, s.Org.HRChannel), Message: s.careCard(c, ol), Lang: ol, Created: now}); err != nil {
+			return err
+		}
+		reply = text(fmt.Sprintf(t("caretask.done."+action), c.Number))
+		return tx.Audit(mamori.AuditEntry{At: now, Actor: actor.Key(), Action: "care." + strings.TrimPrefix(action, "care_"),
+			Subject: c.Number, Detail: fmt.Sprintf("task=%d", c.ID)})
+	})
+	if err != nil {
+		return text(t("error")), fmt.Errorf("care %s: %w", action, err)
+	}
+	if s.Kick != nil {
+		s.Kick()
+	}
+	return reply, result
+}
+
+// runCareRemind brings an open care task up again in its thread, and
+// schedules the next reminder, until it is closed.
+func (s *Service) runCareRemind(tx mamori.Tx, j mamori.Job, now time.Time) error {
+	var p careRemindPayload
+	if err := json.Unmarshal(j.Payload, &p); err != nil {
+		return fmt.Errorf("job %d: %w", j.ID, err)
+	}
+	c, err := tx.CareTask(p.ID)
+	if errors.Is(err, mamori.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if c.Status == mamori.CareClosed {
+		return nil
+	}
+	if w := s.Care.WorkingTime(now, s.Location); w.After(now) {
+		return tx.Schedule(mamori.Job{Key: fmt.Sprintf("%s:%d:%d:later", jobCareRemind, c.ID, p.Round), Kind: jobCareRemind, Due: w, Payload: j.Payload})
+	}
+	l := s.orgLang()
+	who := s.Policy.T(l, "caretask.remind.nobody")
+	if c.Assignee != "" {
+		who = mention(c.Assignee)
+	}
+	hr := s.channel(c.Reporter.Platform, s.Org.HRChannel)
+	hr.Thread = careRef(c.ID)
+	m := mamori.Message{Urgent: c.Status == mamori.CareOpen,
+		Text: fmt.Sprintf(s.Policy.T(l, "caretask.remind."+c.Status), c.Number, s.local(c.Due).Format("2006-01-02 15:04"), who)}
+	if err := tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("job:%d", j.ID), Target: hr, Message: m, Lang: l, Created: now}); err != nil {
+		return err
+	}
+	next, _ := json.Marshal(careRemindPayload{ID: c.ID, Round: p.Round + 1})
+	if err := tx.Schedule(mamori.Job{Key: fmt.Sprintf("%s:%d:%d", jobCareRemind, c.ID, p.Round+1), Kind: jobCareRemind,
+		Due: s.Care.WorkingTime(now.Add(s.Care.remindEvery()), s.Location), Payload: next}); err != nil {
+		return err
+	}
+	return tx.Audit(mamori.AuditEntry{At: now, Actor: "system", Action: jobCareRemind, Subject: c.Number, Detail: fmt.Sprintf("task=%d round=%d status=%s", c.ID, p.Round, c.Status)})
+}
