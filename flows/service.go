@@ -556,6 +556,8 @@ func (s *Service) RunJob(ctx context.Context, j mamori.Job) error {
 		return s.runTraining(ctx, j, now)
 	case jobProgress:
 		return s.runProgress(ctx, j, now)
+	case jobStats:
+		return s.runStats(ctx, j, now)
 	case jobCareRemind:
 		return s.Store.Update(ctx, func(tx mamori.Tx) error { return s.runCareRemind(tx, j, now) })
 	}

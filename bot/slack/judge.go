@@ -25,6 +25,7 @@ const (
 	callbackJudge   = "mamori.judge"
 	callbackReopen  = "mamori.reopen"
 	callbackAsk     = "mamori.ask"
+	callbackCare    = "mamori.care_note"
 )
 
 // Block ids of the judge and reopen modals' inputs; each input's action id
@@ -39,6 +40,7 @@ const (
 	blockNote     = "judge.note"
 	blockReason   = "reopen.reason"
 	blockQuestion = "ask.question"
+	blockCareNote = "care.note"
 	inputAction   = "value"
 )
 
@@ -187,6 +189,11 @@ func textModal(p *mamori.Policy, l mamori.Lang, number, channel, callback, block
 			textInput(block, t(prefix+".label"), "", false),
 		}},
 	}
+}
+
+// CareNoteModal asks HR what contact was made for care task id.
+func CareNoteModal(p *mamori.Policy, l mamori.Lang, id, channel string) slackapi.ModalViewRequest {
+	return textModal(p, l, id, channel, callbackCare, blockCareNote, "caretask.modal", "caretask.modal.submit")
 }
 
 func medicalException(p *mamori.Policy) (mamori.Exception, bool) {
@@ -393,6 +400,33 @@ func (a *Adapter) textClick(ctx context.Context, p interaction, action, number, 
 	return ok()
 }
 
+// careClick acts on a care task (acknowledge, close) or assigns the
+// recommended training, for HR. "Note a contact" opens a modal, after
+// the flows have said HR may (an empty note is refused as invalid, and
+// anything else is the answer to show).
+func (a *Adapter) careClick(ctx context.Context, p interaction, action, id, channel string) reply {
+	u := a.user(ctx, p.User.ID)
+	var m mamori.Message
+	var err error
+	if action == mamori.CardTrain {
+		m, err = a.flows.AssignTraining(ctx, u, id)
+	} else {
+		m, err = a.flows.CareAction(ctx, u, action, id, "")
+	}
+	if action == mamori.CareNoteAction && errors.Is(err, mamori.ErrInvalid) {
+		if _, err := a.api.OpenViewContext(ctx, p.TriggerID, CareNoteModal(a.cfg.Policy, u.Lang, id, channel)); err != nil {
+			a.log.Error("slack: views.open failed", "care", id, "err", err)
+			return ok().then(a.whisperError(channel, u))
+		}
+		return ok()
+	}
+	if err != nil && !refusal(err) && !errors.Is(err, mamori.ErrConflict) {
+		a.log.Error("slack: care action failed", "action", action, "id", id, "user", u.ID, "err", err)
+		return ok().then(a.whisperError(channel, u))
+	}
+	return ok().then(a.whisper(ctx, p.TriggerID, channel, u.ID, m))
+}
+
 // viewSubmission answers the submission of a judge or reopen modal. Slack
 // waits for the answer: nil closes the modal, errors keep it open with the
 // message under the input concerned.
@@ -401,7 +435,7 @@ func (a *Adapter) viewSubmission(ctx context.Context, p interaction) reply {
 		return bad("malformed view_submission payload")
 	}
 	switch p.View.CallbackID {
-	case callbackJudge, callbackReopen, callbackAsk:
+	case callbackJudge, callbackReopen, callbackAsk, callbackCare:
 	default:
 		return ok() // the details modal has nothing to submit
 	}
@@ -422,6 +456,9 @@ func (a *Adapter) viewSubmission(ctx context.Context, p interaction) reply {
 		if errors.Is(err, mamori.ErrInvalid) {
 			field = decisionField(a.cfg.Policy, d)
 		}
+	} else if p.View.CallbackID == callbackCare {
+		field = blockCareNote
+		m, err = a.flows.CareAction(ctx, u, mamori.CareNoteAction, meta.Case, p.View.State.text(blockCareNote))
 	} else if p.View.CallbackID == callbackAsk {
 		field = blockQuestion
 		m, err = a.flows.Ask(ctx, u, meta.Case, p.View.State.text(blockQuestion))

@@ -42,6 +42,11 @@ type Flows interface {
 	// Suggestion returns the policy's pre-filled judgement of a case, or
 	// mamori.ErrForbidden when actor may not act on it.
 	Suggestion(ctx context.Context, actor mamori.User, number string) (mamori.Decision, error)
+	// CareAction acknowledges, notes a contact on, or closes a care task
+	// for HR; AssignTraining assigns the training a case recommends. Like
+	// Take, the message is for the actor alone.
+	CareAction(ctx context.Context, actor mamori.User, action, id, note string) (mamori.Message, error)
+	AssignTraining(ctx context.Context, actor mamori.User, number string) (mamori.Message, error)
 }
 
 // Config is what the adapter needs, as plain values.

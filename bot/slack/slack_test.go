@@ -93,6 +93,14 @@ func (f *fakeFlows) Ask(ctx context.Context, actor mamori.User, number, question
 	return f.act(caseCall{Method: "Ask", User: actor, Number: number, Reason: question})
 }
 
+func (f *fakeFlows) CareAction(ctx context.Context, actor mamori.User, action, id, note string) (mamori.Message, error) {
+	return f.act(caseCall{Method: "Care:" + action, User: actor, Number: id, Reason: note})
+}
+
+func (f *fakeFlows) AssignTraining(ctx context.Context, actor mamori.User, number string) (mamori.Message, error) {
+	return f.act(caseCall{Method: "AssignTraining", User: actor, Number: number})
+}
+
 func (f *fakeFlows) Suggestion(ctx context.Context, actor mamori.User, number string) (mamori.Decision, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -932,6 +940,12 @@ func (panicky) CaseDetails(context.Context, mamori.User, string) (mamori.Message
 	panic("boom")
 }
 func (panicky) Home(context.Context, mamori.User) (mamori.Message, error) { panic("boom") }
+func (panicky) CareAction(context.Context, mamori.User, string, string, string) (mamori.Message, error) {
+	panic("boom")
+}
+func (panicky) AssignTraining(context.Context, mamori.User, string) (mamori.Message, error) {
+	panic("boom")
+}
 func (panicky) Take(context.Context, mamori.User, string) (mamori.Message, error) {
 	panic("boom")
 }

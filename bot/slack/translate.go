@@ -318,6 +318,8 @@ func (a *Adapter) interaction(ctx context.Context, body []byte) reply {
 					return a.judgeClick(ctx, p, number, channel)
 				case mamori.CardReopen, mamori.CardAsk:
 					return a.textClick(ctx, p, action, number, channel)
+				case mamori.CareAck, mamori.CareCloseTask, mamori.CareNoteAction, mamori.CardTrain:
+					return a.careClick(ctx, p, action, number, channel)
 				}
 			}
 		}
