@@ -38,7 +38,21 @@ type config struct {
 			Start int `yaml:"start"`
 			End   int `yaml:"end"`
 		} `yaml:"working_hours"`
+		TaskDue     time.Duration `yaml:"task_due"`
+		RemindEvery time.Duration `yaml:"remind_every"`
+		Resources   []mamori.Care `yaml:"resources"`
 	} `yaml:"care"`
+	Training []struct {
+		ID          string      `yaml:"id"`
+		Name        mamori.Text `yaml:"name"`
+		Link        string      `yaml:"link"`
+		Audience    any         `yaml:"audience"`
+		EveryMonths int         `yaml:"every_months"`
+		Start       string      `yaml:"start"`
+		DueDays     int         `yaml:"due_days"`
+		NudgeDays   int         `yaml:"nudge_days"`
+		Response    bool        `yaml:"response"`
+	} `yaml:"training"`
 	HR struct {
 		Channel string   `yaml:"channel"`
 		Members []string `yaml:"members"`
@@ -61,6 +75,7 @@ type loaded struct {
 	remind    time.Duration
 	deadlines flows.Deadlines
 	care      flows.Care
+	training  []flows.Programme
 	path      string // "" for the embedded example
 	embedded  bool
 }
@@ -92,9 +107,11 @@ func loadConfig(path string) (*loaded, error) {
 			return nil, fmt.Errorf("MAMORI_CONFIG %s: care.checkins must be positive durations like 24h", orExample(path))
 		}
 	}
-	l.care = flows.Care{Offsets: c.Care.Checkins, StartHour: wh.Start, EndHour: wh.End}
+	l.care = flows.Care{Offsets: c.Care.Checkins, StartHour: wh.Start, EndHour: wh.End,
+		TaskDue: c.Care.TaskDue, RemindEvery: c.Care.RemindEvery}
 	for name, d := range map[string]time.Duration{"take": c.Deadlines.Take, "judge": c.Deadlines.Judge,
-		"urgent_take": c.Deadlines.UrgentTake, "urgent_judge": c.Deadlines.UrgentJudge, "remind_after": c.RemindAfter} {
+		"urgent_take": c.Deadlines.UrgentTake, "urgent_judge": c.Deadlines.UrgentJudge, "remind_after": c.RemindAfter,
+		"care.task_due": c.Care.TaskDue, "care.remind_every": c.Care.RemindEvery} {
 		if d < 0 {
 			return nil, fmt.Errorf("MAMORI_CONFIG %s: %s must not be negative", orExample(path), name)
 		}
@@ -143,6 +160,68 @@ func loadConfig(path string) (*loaded, error) {
 			SupervisorChannel: d.SupervisorChannel, Supervisors: d.Supervisors, Members: d.Members})
 	}
 	l.org = org
+	responses := 0
+	for i, p := range c.Training {
+		at := fmt.Sprintf("%s: training[%d]", where, i)
+		if p.ID == "" || strings.Contains(p.ID, ":") {
+			return nil, fmt.Errorf("%s: id is missing (letters, digits, - and _)", at)
+		}
+		if p.Name.JA == "" {
+			return nil, fmt.Errorf("%s (%s): name.ja is missing", at, p.ID)
+		}
+		if p.Name.EN == "" {
+			p.Name.EN = p.Name.JA
+		}
+		prog := flows.Programme{ID: p.ID, Name: p.Name, Link: p.Link, Response: p.Response,
+			Every: time.Duration(p.EveryMonths) * 730 * time.Hour, // a month is 730 hours on average
+			Due:   time.Duration(p.DueDays) * 24 * time.Hour, NudgeEvery: time.Duration(p.NudgeDays) * 24 * time.Hour}
+		if p.EveryMonths < 0 || p.DueDays < 0 || p.NudgeDays < 0 {
+			return nil, fmt.Errorf("%s (%s): every_months, due_days and nudge_days must not be negative", at, p.ID)
+		}
+		if p.Response {
+			responses++
+		}
+		switch a := p.Audience.(type) {
+		case nil:
+			if !p.Response {
+				return nil, fmt.Errorf("%s (%s): audience is missing: everyone, supervisors, or a list of department ids", at, p.ID)
+			}
+		case string:
+			switch a {
+			case "everyone":
+				prog.Everyone = true
+			case "supervisors":
+				prog.Supervisors = true
+			default:
+				return nil, fmt.Errorf("%s (%s): audience must be everyone, supervisors, or a list of department ids, not %q", at, p.ID, a)
+			}
+		case []any:
+			for _, d := range a {
+				id, _ := d.(string)
+				if id == "supervisors" {
+					prog.Supervisors = true
+					continue
+				}
+				if _, ok := org.Department(id); !ok {
+					return nil, fmt.Errorf("%s (%s): audience: no department %q", at, p.ID, id)
+				}
+				prog.Departments = append(prog.Departments, id)
+			}
+		default:
+			return nil, fmt.Errorf("%s (%s): audience must be everyone, supervisors, or a list of department ids", at, p.ID)
+		}
+		if p.Audience == nil {
+			prog.Start = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC) // only by recommendation
+		} else if p.Start == "" {
+			prog.Start = time.Date(2000, 1, 1, 0, 0, 0, 0, loc)
+		} else if prog.Start, err = time.ParseInLocation("2006-01-02", p.Start, loc); err != nil {
+			return nil, fmt.Errorf("%s (%s): start must be a date like 2026-10-01", at, p.ID)
+		}
+		l.training = append(l.training, prog)
+	}
+	if responses > 1 {
+		return nil, fmt.Errorf("%s: only one training programme may have response: true", where)
+	}
 	name := c.Policy
 	if name == "" {
 		name = "mhlw-2022"
@@ -160,6 +239,21 @@ func loadConfig(path string) (*loaded, error) {
 			return nil, fmt.Errorf("%s: policy %q is neither a preset (%s) nor a .yaml file", where, name, strings.Join(mamori.Presets(), ", "))
 		}
 		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	// The organisation's own care resources replace the policy's.
+	for i, r := range c.Care.Resources {
+		if r.Name.JA == "" || r.Contact == "" {
+			return nil, fmt.Errorf("%s: care.resources[%d]: name.ja and contact are needed", where, i)
+		}
+		if r.Name.EN == "" {
+			c.Care.Resources[i].Name.EN = r.Name.JA
+		}
+		if r.Detail.EN == "" {
+			c.Care.Resources[i].Detail.EN = r.Detail.JA
+		}
+	}
+	if len(c.Care.Resources) > 0 {
+		l.policy.Care = c.Care.Resources
 	}
 	return l, nil
 }

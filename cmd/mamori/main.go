@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,8 +14,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/mamori-oss/mamori"
@@ -38,6 +41,8 @@ Usage:
   mamori export -by NAME [-case N | -from DAY -to DAY] [-format json|csv] [-o FILE]
                                         write cases, decrypted, with decisions and audit
                                         trail, for legal or police use (recorded in the trail)
+  mamori training report [-department ID] [-lang ja|en] [-csv]
+                                        training completion by programme and department
   mamori audit verify                   check the audit trail's hash chain (exit 1 on a break)
   mamori audit show SUBJECT             list the audit trail of a case (KH-…) or a user
   mamori version
@@ -87,6 +92,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return audit(ctx, args[1:], stdout, getenv)
 	case "export":
 		return export(ctx, args[1:], stdout, stderr, getenv)
+	case "training":
+		return training(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "mamori", version)
 		return nil
@@ -140,10 +147,23 @@ func newApp(ctx context.Context, cfg *loaded, getenv func(string) string, log *s
 	a := &app{cfg: cfg, db: db, log: log, clock: clock}
 	a.worker = (&flows.Worker{Store: db, Senders: map[string]flows.Sender{}, Clock: clock, Log: log}).Init()
 	a.service = &flows.Service{Store: db, Policy: cfg.policy, Org: cfg.org, Clock: clock, Log: log,
-		Location: cfg.loc, RemindAfter: cfg.remind, Deadlines: cfg.deadlines, Care: cfg.care, Kick: a.worker.Kick}
+		Location: cfg.loc, RemindAfter: cfg.remind, Deadlines: cfg.deadlines, Care: cfg.care, Training: cfg.training,
+		Kick: a.worker.Kick}
 	a.worker.Jobs = a.service
 	a.worker.GaveUp = a.gaveUp
 	return a, nil
+}
+
+// schedule makes sure the recurring jobs are in the schedule: today's
+// training pass and the next monthly statistics. Safe on every start.
+func (a *app) schedule(ctx context.Context) error {
+	if err := a.service.ScheduleTraining(ctx); err != nil {
+		return fmt.Errorf("schedule training: %w", err)
+	}
+	if err := a.service.ScheduleStats(ctx); err != nil {
+		return fmt.Errorf("schedule statistics: %w", err)
+	}
+	return nil
 }
 
 // gaveUp tells HR about a message that could not be delivered, so nothing
@@ -197,6 +217,10 @@ func chat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	t := &local.Terminal{In: stdin, Out: stdout, Flows: a.service, Policy: cfg.policy,
 		User: mamori.User{Platform: mamori.PlatformLocal, ID: *user, Lang: mamori.Lang(*lang)}}
 	a.worker.Senders[mamori.PlatformLocal] = t
+	a.service.Platform = mamori.PlatformLocal
+	if err := a.schedule(ctx); err != nil {
+		return err
+	}
 	t.Skip = func(d time.Duration) time.Time {
 		ahead.Add(int64(d))
 		return clock().In(cfg.loc)
@@ -237,6 +261,61 @@ func outbox(ctx context.Context, args []string, stdout io.Writer, getenv func(st
 			it.Target.Platform, it.Target.Kind, it.Target.ID, it.Attempts, it.LastErr)
 	}
 	return nil
+}
+
+// training prints the completion report: per programme round and
+// department, how many were assigned, are done and are overdue.
+func training(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 || args[0] != "report" {
+		return fmt.Errorf("usage: mamori training report [-department ID] [-lang ja|en] [-csv]")
+	}
+	fs := flag.NewFlagSet("training report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dept := fs.String("department", "", "only this department (an id from the configuration)")
+	lang := fs.String("lang", "ja", "language of names: ja or en")
+	asCSV := fs.Bool("csv", false, "write CSV")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(getenv("MAMORI_CONFIG"))
+	if err != nil {
+		return err
+	}
+	var depts []string
+	if *dept != "" {
+		if _, ok := cfg.org.Department(*dept); !ok {
+			return fmt.Errorf("-department: no department %q in the configuration", *dept)
+		}
+		depts = []string{*dept}
+	}
+	a, err := newApp(ctx, cfg, getenv, slog.New(slog.DiscardHandler), time.Now)
+	if err != nil {
+		return err
+	}
+	defer a.db.Close()
+	rows, err := a.service.TrainingReport(ctx, depts, mamori.Lang(*lang))
+	if err != nil {
+		return err
+	}
+	if *asCSV {
+		w := csv.NewWriter(stdout)
+		w.Write([]string{"programme", "name", "round", "department", "assigned", "done", "overdue"})
+		for _, r := range rows {
+			w.Write([]string{r.Programme, r.Name, strconv.Itoa(r.Round), r.Department, strconv.Itoa(r.Assigned), strconv.Itoa(r.Done), strconv.Itoa(r.Overdue)})
+		}
+		w.Flush()
+		return w.Error()
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(stdout, "no training assigned yet")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "programme\tround\tdepartment\tassigned\tdone\toverdue\tcompletion")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d%%\n", r.Name, r.Round, r.Department, r.Assigned, r.Done, r.Overdue, 100*r.Done/max(1, r.Assigned))
+	}
+	return tw.Flush()
 }
 
 func backup(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {

@@ -95,6 +95,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		// No platform: messages for the local platform are only logged
 		// (without their text); `mamori chat` is the interactive sandbox.
 		a.worker.Senders[mamori.PlatformLocal] = logSender{log}
+		a.service.Platform = mamori.PlatformLocal
+	}
+	if err := a.schedule(ctx); err != nil {
+		return err
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); a.worker.Run(ctx) }()
