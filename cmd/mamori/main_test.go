@@ -346,6 +346,9 @@ func TestServeStartupErrors(t *testing.T) {
 	noHR := file("nohr.yaml", change(`channel: "#hr-desk"`, `channel: ""`))
 	badPreset := file("preset.yaml", change("policy: mhlw-2022", "policy: mhlw-1999"))
 	badLang := file("lang.yaml", change("language: ja", "language: fr"))
+	badAudience := file("audience.yaml", change("audience: everyone", "audience: [warehouse]"))
+	badStart := file("start.yaml", change("start: 2026-10-01", "start: October"))
+	noContact := file("contact.yaml", change(`contact: "健康管理室 内線 5678"`, `contact: ""`))
 	slackEnv := testEnv{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
 
 	for _, tc := range []struct {
@@ -363,6 +366,9 @@ func TestServeStartupErrors(t *testing.T) {
 		{"no hr channel", testEnv{"MAMORI_CONFIG": noHR}, []string{"hr.channel"}},
 		{"unknown preset", testEnv{"MAMORI_CONFIG": badPreset}, []string{"policy", "mhlw-1999", "mhlw-2022"}},
 		{"bad language", testEnv{"MAMORI_CONFIG": badLang}, []string{"language", "fr"}},
+		{"training for a department that is not there", testEnv{"MAMORI_CONFIG": badAudience}, []string{"training[0]", "basics", "warehouse"}},
+		{"training start not a date", testEnv{"MAMORI_CONFIG": badStart}, []string{"training[0]", "start", "2026-10-01"}},
+		{"care resource without contact", testEnv{"MAMORI_CONFIG": noContact}, []string{"care.resources[1]", "contact"}},
 		{"slack with a bad config", merge(slackEnv, testEnv{"MAMORI_CONFIG": unknownKey}), []string{"favourite_colour"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
