@@ -237,7 +237,14 @@ func (s *Service) StatsMessage(sum Summary, l mamori.Lang) (mamori.Message, erro
 	if done, assigned := sum.TrainingTotal(); assigned > 0 {
 		lines := []string{fmt.Sprintf(t("stats.training.value"), done, assigned, percent(done, assigned))}
 		for _, p := range sum.Training {
-			lines = append(lines, fmt.Sprintf(t("stats.training.programme"), p.Programme, p.Round, p.Done, p.Assigned, percent(p.Done, p.Assigned)))
+			name := p.Programme
+			if prog, ok := s.programme(p.Programme); ok {
+				name = prog.Name.In(l)
+				if _, number, ok := strings.Cut(p.Programme, ":"); ok {
+					name += " (" + number + ")"
+				}
+			}
+			lines = append(lines, fmt.Sprintf(t("stats.training.programme"), name, p.Round, p.Done, p.Assigned, percent(p.Done, p.Assigned)))
 		}
 		training = strings.Join(lines, "\n")
 	}

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -27,6 +29,8 @@ type Flows interface {
 	Reopen(ctx context.Context, actor mamori.User, number, reason string) (mamori.Message, error)
 	Ask(ctx context.Context, actor mamori.User, number, question string) (mamori.Message, error)
 	Suggestion(ctx context.Context, actor mamori.User, number string) (mamori.Decision, error)
+	CareAction(ctx context.Context, actor mamori.User, action, id, note string) (mamori.Message, error)
+	AssignTraining(ctx context.Context, actor mamori.User, number string) (mamori.Message, error)
 }
 
 // Terminal is a chat in a terminal. It is also the outbox Sender for the
@@ -45,6 +49,9 @@ type Terminal struct {
 	// Skip, when set, moves the demo clock forward (/skip 25h), so
 	// reminders and check-ins due later can be seen now.
 	Skip func(d time.Duration) time.Time
+	// ImageDir, when set, is where images sent with messages (charts)
+	// are written, so they can be opened.
+	ImageDir string
 
 	mu      sync.Mutex
 	seq     int
@@ -197,6 +204,16 @@ func (t *Terminal) print(prefix string, m mamori.Message, numbered bool) {
 	if m.Note != "" {
 		w("  ※ %s", strings.ReplaceAll(m.Note, "\n", "\n  ※ "))
 	}
+	if img := m.Image; img != nil {
+		where := img.Name
+		if t.ImageDir != "" {
+			path := filepath.Join(t.ImageDir, filepath.Base(img.Name))
+			if err := os.WriteFile(path, img.PNG, 0o600); err == nil {
+				where = path
+			}
+		}
+		w("  🖼 %s — %s", where, img.Alt)
+	}
 }
 
 // Run reads lines until EOF or /quit. It opens with the menu.
@@ -309,7 +326,7 @@ func (t *Terminal) parse(ctx context.Context, line string) (*mamori.Input, bool)
 			if t.Drain != nil {
 				t.Drain(ctx)
 			}
-		case "/take", "/judge", "/reopen", "/ask":
+		case "/take", "/judge", "/reopen", "/ask", "/care_ack", "/care_note", "/care_close", "/train":
 			t.caseAction(ctx, f)
 		case "/start", "/kasuhara":
 			v := ""
@@ -390,6 +407,10 @@ func (t *Terminal) caseAction(ctx context.Context, f []string) {
 		m, err = t.Flows.Reopen(ctx, t.User, f[1], strings.Join(f[2:], " "))
 	case "/ask":
 		m, err = t.Flows.Ask(ctx, t.User, f[1], strings.Join(f[2:], " "))
+	case "/care_ack", "/care_note", "/care_close":
+		m, err = t.Flows.CareAction(ctx, t.User, f[0][1:], f[1], strings.Join(f[2:], " "))
+	case "/train":
+		m, err = t.Flows.AssignTraining(ctx, t.User, f[1])
 	case "/judge":
 		var d mamori.Decision
 		if d, err = t.Flows.Suggestion(ctx, t.User, f[1]); err == nil {
@@ -407,7 +428,8 @@ func (t *Terminal) caseAction(ctx context.Context, f []string) {
 			m, err = t.Flows.Judge(ctx, t.User, f[1], d) // for the refusal's words
 		}
 	}
-	if err != nil && !errors.Is(err, mamori.ErrForbidden) && !errors.Is(err, mamori.ErrNotFound) && !errors.Is(err, mamori.ErrInvalid) {
+	if err != nil && !errors.Is(err, mamori.ErrForbidden) && !errors.Is(err, mamori.ErrNotFound) && !errors.Is(err, mamori.ErrInvalid) &&
+		!errors.Is(err, mamori.ErrConflict) {
 		fmt.Fprintln(t.Out, t.Policy.T(l, "error"))
 		return
 	}

@@ -214,7 +214,11 @@ func chat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return err
 	}
 	defer a.db.Close()
-	t := &local.Terminal{In: stdin, Out: stdout, Flows: a.service, Policy: cfg.policy,
+	dbPath := getenv("MAMORI_DB")
+	if dbPath == "" {
+		dbPath = "mamori.db"
+	}
+	t := &local.Terminal{In: stdin, Out: stdout, Flows: a.service, Policy: cfg.policy, ImageDir: filepath.Dir(dbPath),
 		User: mamori.User{Platform: mamori.PlatformLocal, ID: *user, Lang: mamori.Lang(*lang)}}
 	a.worker.Senders[mamori.PlatformLocal] = t
 	a.service.Platform = mamori.PlatformLocal
