@@ -59,7 +59,7 @@ func (s *Service) openCareTask(tx mamori.Tx, now time.Time, k mamori.Case, reaso
 		return tx.Enqueue(mamori.OutboxItem{Key: key, Target: hr, Message: m, Lang: l, Created: now})
 	}
 	task.ID = id
-	if err := tx.Enqueue(mamori.OutboxItem{Key: key, Target: hr, Message: s.careCard(task, l), Lang: l, Created: now}); err != nil {
+	if err := tx.Enqueue(mamori.OutboxItem{Key: key, Target: hr, Message: s.CareCard(task, l), Lang: l, Created: now}); err != nil {
 		return err
 	}
 	p, _ := json.Marshal(careRemindPayload{ID: id, Round: 1})
@@ -71,10 +71,10 @@ func (s *Service) openCareTask(tx mamori.Tx, now time.Time, k mamori.Case, reaso
 
 func careRef(id int64) string { return fmt.Sprintf("care:%d", id) }
 
-// careCard is HR's card for a task: who, which case, what they said, the
+// CareCard is HR's card for a task: who, which case, what they said, the
 // due date and where it stands. The report itself stays behind "view
 // details".
-func (s *Service) careCard(c mamori.CareTask, l mamori.Lang) mamori.Message {
+func (s *Service) CareCard(c mamori.CareTask, l mamori.Lang) mamori.Message {
 	t := func(key string) string { return s.Policy.T(l, key) }
 	m := mamori.Message{Ref: careRef(c.ID), Step: mamori.StepCard, Urgent: c.Status == mamori.CareOpen && (c.Reason == mamori.CareReasonTalk || c.Reason == mamori.CareReasonCheckTalk),
 		Header: fmt.Sprintf(t("caretask.header"), c.Number),
@@ -178,7 +178,7 @@ func (s *Service) CareAction(ctx context.Context, actor mamori.User, action, id,
 		}
 		ol := s.orgLang()
 		if err := tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("care:%d:%s", c.ID, replyKey(mamori.Input{}, 0)),
-			Target: s.channel(c.Reporter.Platform, s.Org.HRChannel), Message: s.careCard(c, ol), Lang: ol, Created: now}); err != nil {
+			Target: s.channel(c.Reporter.Platform, s.Org.HRChannel), Message: s.CareCard(c, ol), Lang: ol, Created: now}); err != nil {
 			return err
 		}
 		reply = text(fmt.Sprintf(t("caretask.done."+action), c.Number))

@@ -196,7 +196,7 @@ func (s *Service) assign(ctx context.Context, p Programme, key string, round int
 					continue
 				}
 				n++
-				if err := tx.Enqueue(s.trainingReminder(p, a, false, now)); err != nil {
+				if err := tx.Enqueue(s.TrainingReminder(p, a, false, now)); err != nil {
 					return err
 				}
 			}
@@ -219,9 +219,9 @@ func (s *Service) assign(ctx context.Context, p Programme, key string, round int
 // trainingKey is the outbox key prefix of a programme round's messages.
 func trainingKey(key string, round int) string { return fmt.Sprintf("training:%s:%d:", key, round) }
 
-// trainingReminder is the DM asking a to do the training, or, as a
+// TrainingReminder is the DM asking a to do the training, or, as a
 // nudge, reminding that it is overdue.
-func (s *Service) trainingReminder(p Programme, a mamori.Assignment, nudge bool, now time.Time) mamori.OutboxItem {
+func (s *Service) TrainingReminder(p Programme, a mamori.Assignment, nudge bool, now time.Time) mamori.OutboxItem {
 	l := a.User.Lang
 	t := func(k string) string { return s.Policy.T(l, k) }
 	ref := trainingKey(a.Programme, a.Round) + a.User.ID
@@ -287,7 +287,7 @@ func (s *Service) nudge(ctx context.Context, now time.Time) error {
 				if err := tx.PutAssignment(a); err != nil {
 					return err
 				}
-				if err := tx.Enqueue(s.trainingReminder(p, a, true, now)); err != nil {
+				if err := tx.Enqueue(s.TrainingReminder(p, a, true, now)); err != nil {
 					return err
 				}
 			}

@@ -230,6 +230,12 @@ func TestGolden(t *testing.T) {
 	for name, m := range goldenCards(t) {
 		cases[name] = slack.Blocks(m)
 	}
+	checkGolden(t, cases)
+}
+
+// checkGolden compares each value's JSON with testdata/<name>.golden.json
+// (or rewrites them with -update) and checks Slack's limits.
+func checkGolden(t *testing.T, cases map[string]any) {
 	for name, v := range cases {
 		t.Run(name, func(t *testing.T) {
 			got, err := json.MarshalIndent(v, "", "  ")
