@@ -60,6 +60,12 @@ type Tx interface {
 	CareTask(id int64) (CareTask, error)     // ErrNotFound if none
 	CareTasks(open bool) ([]CareTask, error) // oldest first; open: not closed
 
+	// PutReference stores how to reach a user or channel on a platform
+	// later (a Bot Framework conversation reference), under key; the
+	// adapter alone knows what data means. Replaces an earlier one.
+	PutReference(key string, data []byte, at time.Time) error
+	Reference(key string) ([]byte, error) // ErrNotFound if none
+
 	// Assign records a training assignment; one that exists for the same
 	// programme, user and round is left as it is and fresh is false.
 	Assign(a Assignment) (fresh bool, err error)

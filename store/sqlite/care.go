@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/mamori-oss/mamori"
 )
@@ -243,4 +244,24 @@ func (db *DB) CountOutbox(ctx context.Context, prefix string) (map[string]int, e
 		counts[status] = n
 	}
 	return counts, rows.Err()
+}
+
+func (t *tx) PutReference(key string, data []byte, at time.Time) error {
+	if key == "" {
+		return fmt.Errorf("put reference: no key: %w", mamori.ErrInvalid)
+	}
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO refs (key, data, updated) VALUES (?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET data = excluded.data, updated = excluded.updated`, key, data, millis(at))
+	if err != nil {
+		return fmt.Errorf("put reference: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) Reference(key string) ([]byte, error) {
+	var data []byte
+	if err := t.tx.QueryRowContext(t.ctx, `SELECT data FROM refs WHERE key = ?`, key).Scan(&data); err != nil {
+		return nil, notFound(err, "reference")
+	}
+	return data, nil
 }

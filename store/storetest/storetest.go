@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) mamori.Store) {
 		{"CareTasks", testCareTasks},
 		{"Training", testTraining},
 		{"CountOutbox", testCountOutbox},
+		{"Reference", testReference},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1264,4 +1265,23 @@ func testCountOutbox(t *testing.T, s mamori.Store) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("CountOutbox (-want +got):\n%s", diff)
 	}
+}
+
+func testReference(t *testing.T, s mamori.Store) {
+	MustUpdate(t, s, func(tx mamori.Tx) error {
+		if _, err := tx.Reference("teams:user:29:1abc"); !errors.Is(err, mamori.ErrNotFound) {
+			return fmt.Errorf("missing reference: err = %v, want ErrNotFound", err)
+		}
+		if err := tx.PutReference("teams:user:29:1abc", []byte(`{"v":1}`), t0); err != nil {
+			return err
+		}
+		return tx.PutReference("teams:user:29:1abc", []byte(`{"v":2}`), t0.Add(time.Hour))
+	})
+	MustView(t, s, func(tx mamori.Tx) error {
+		got, err := tx.Reference("teams:user:29:1abc")
+		if err != nil || string(got) != `{"v":2}` {
+			t.Errorf("Reference = %s, %v; want the latest", got, err)
+		}
+		return nil
+	})
 }
