@@ -104,7 +104,7 @@ func (s *Service) runCheckin(tx mamori.Tx, j mamori.Job, now time.Time) error {
 		return nil
 	}
 	if w := s.Care.WorkingTime(now, s.Location); w.After(now) {
-		return tx.Schedule(mamori.Job{Key: fmt.Sprintf("%s:%s:%d:later", jobCheckin, k.Number, p.Round), Kind: jobCheckin, Due: w, Payload: j.Payload})
+		return tx.Schedule(mamori.Job{Key: fmt.Sprintf("%s:%s:%d:later:%d", jobCheckin, k.Number, p.Round, w.Unix()), Kind: jobCheckin, Due: w, Payload: j.Payload})
 	}
 	l := k.Reporter.Lang
 	t := func(key string) string { return s.Policy.T(l, key) }

@@ -222,3 +222,35 @@ func TestCareTasks(t *testing.T) {
 		t.Fatalf("audit:\n got %s\nwant %s", got, want)
 	}
 }
+
+// A worker that only runs in the evenings (an outage, a laptop asleep)
+// defers a check-in again and again until working hours, and never drops it.
+func TestCheckinDeferredTwice(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t) // Friday 2026-11-20 10:00 in Tokyo
+	n := r.filed(nil)
+	advance := func(d time.Duration) {
+		r.clock.Add(d)
+		if _, err := r.worker.Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkins := func() int {
+		c := 0
+		for _, m := range r.sent.to(mamori.TargetUser, "UME") {
+			if m.Step == "checkin" {
+				c++
+			}
+		}
+		return c
+	}
+	advance(82 * time.Hour) // Monday 20:00: due at 9:00, now after hours
+	advance(24 * time.Hour) // Tuesday 20:00
+	if c := checkins(); c != 0 {
+		t.Fatalf("a check-in after working hours: %d", c)
+	}
+	advance(14 * time.Hour) // Wednesday 10:00
+	if c := checkins(); c != 1 {
+		t.Fatalf("check-ins for %s by Wednesday morning: %d, want 1", n, c)
+	}
+}

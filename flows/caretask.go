@@ -211,7 +211,7 @@ func (s *Service) runCareRemind(tx mamori.Tx, j mamori.Job, now time.Time) error
 		return nil
 	}
 	if w := s.Care.WorkingTime(now, s.Location); w.After(now) {
-		return tx.Schedule(mamori.Job{Key: fmt.Sprintf("%s:%d:%d:later", jobCareRemind, c.ID, p.Round), Kind: jobCareRemind, Due: w, Payload: j.Payload})
+		return tx.Schedule(mamori.Job{Key: fmt.Sprintf("%s:%d:%d:later:%d", jobCareRemind, c.ID, p.Round, w.Unix()), Kind: jobCareRemind, Due: w, Payload: j.Payload})
 	}
 	l := s.orgLang()
 	who := s.Policy.T(l, "caretask.remind.nobody")
