@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/mamori-oss/mamori"
@@ -15,6 +16,14 @@ import (
 // earlier message with the same Ref landed (update it in place), or nil.
 type Sender interface {
 	Send(ctx context.Context, item mamori.OutboxItem, prev *mamori.Posted) (mamori.Posted, error)
+}
+
+// ConcurrentSender is a Sender that may be called for several targets at
+// once: up to Concurrency() Sends, each to a different target. The worker
+// calls any other Sender one item at a time, in the order of the outbox.
+type ConcurrentSender interface {
+	Sender
+	Concurrency() int
 }
 
 // JobRunner does one due job.
@@ -39,7 +48,8 @@ type Worker struct {
 	// Poll is how often the worker looks for due rows (default 1 s).
 	Poll time.Duration
 
-	kick chan struct{}
+	kick     chan struct{}
+	gaveUpMu sync.Mutex // GaveUp is called by one send at a time
 }
 
 // Kick wakes the worker now. It never blocks.
@@ -131,25 +141,98 @@ func (w *Worker) runJobs(ctx context.Context) (int, error) {
 	return len(jobs), nil
 }
 
-// sendBatch claims due messages and sends them in order. When one to a
-// target fails, the later ones to the same target wait with it, so a
-// conversation never arrives out of order.
+// batchSize is how many messages one pass claims.
+const batchSize = 32
+
+// sendBatch claims due messages and sends them. The messages to one target
+// go in order, one at a time: when one fails, the later ones wait with it,
+// so a conversation never arrives out of order. Targets on a
+// ConcurrentSender's platform are sent to side by side; the rest go one
+// item at a time in the outbox's order.
 func (w *Worker) sendBatch(ctx context.Context) (sent, claimed int, err error) {
-	items, err := w.Store.ClaimOutbox(ctx, w.Clock(), w.lease(), 32)
+	claimedAt := w.Clock()
+	items, err := w.Store.ClaimOutbox(ctx, claimedAt, w.lease(), batchSize)
 	if err != nil {
 		return 0, 0, fmt.Errorf("claim outbox: %w", err)
 	}
+	// A lane is sent in order by one goroutine: one per target on a
+	// concurrent platform, one per platform otherwise.
+	type lane struct {
+		items []mamori.OutboxItem
+		sem   chan struct{}
+	}
+	var (
+		lanes []*lane
+		byKey = map[string]*lane{}
+		sems  = map[string]chan struct{}{}
+	)
+	for _, it := range items {
+		key, sem := "platform:"+it.Target.Platform, chan struct{}(nil)
+		if cs, ok := w.Senders[it.Target.Platform].(ConcurrentSender); ok && cs.Concurrency() > 1 {
+			key = fmt.Sprintf("target:%s/%s/%s/%s", it.Target.Platform, it.Target.Kind, it.Target.ID, it.Target.Thread)
+			if sem = sems[it.Target.Platform]; sem == nil {
+				sem = make(chan struct{}, cs.Concurrency())
+				sems[it.Target.Platform] = sem
+			}
+		}
+		l := byKey[key]
+		if l == nil {
+			l = &lane{sem: sem}
+			byKey[key] = l
+			lanes = append(lanes, l)
+		}
+		l.items = append(l.items, it)
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		errs  []error
+		nsent int
+	)
+	for _, l := range lanes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if l.sem != nil {
+				l.sem <- struct{}{}
+				defer func() { <-l.sem }()
+			}
+			n, err := w.sendLane(ctx, l.items, claimedAt)
+			mu.Lock()
+			nsent += n
+			if err != nil {
+				errs = append(errs, err)
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return nsent, len(items), errors.Join(errs...)
+}
+
+// sendLane sends items in order. A target whose message failed has its
+// later messages wait until the failed one is due again.
+func (w *Worker) sendLane(ctx context.Context, items []mamori.OutboxItem, claimedAt time.Time) (sent int, err error) {
 	blocked := map[mamori.Target]time.Time{}
 	for _, it := range items {
 		if next, ok := blocked[it.Target]; ok {
 			if err := w.Store.RetryOutbox(ctx, it.ID, next, "waiting for an earlier message", false); err != nil {
-				return sent, len(items), err
+				return sent, err
 			}
+			continue
+		}
+		// A send may last lease/3; one that could outlast the lease is not
+		// started, or another worker could claim the item and send it too.
+		if now := w.Clock(); now.After(claimedAt.Add(w.lease() / 2)) {
+			if err := w.Store.RetryOutbox(ctx, it.ID, now, "lease ran short; sent on the next pass", false); err != nil {
+				return sent, err
+			}
+			blocked[it.Target] = now
 			continue
 		}
 		next, err := w.send(ctx, it)
 		if err != nil {
-			return sent, len(items), err
+			return sent, err
 		}
 		if !next.IsZero() {
 			blocked[it.Target] = next
@@ -157,7 +240,7 @@ func (w *Worker) sendBatch(ctx context.Context) (sent, claimed int, err error) {
 		}
 		sent++
 	}
-	return sent, len(items), nil
+	return sent, nil
 }
 
 // send delivers one item. It returns when the target is next due if the
@@ -196,6 +279,9 @@ func (w *Worker) send(ctx context.Context, it mamori.OutboxItem) (time.Time, err
 	if err != nil {
 		return w.failed(ctx, it, err)
 	}
+	// Between Slack's answer and this commit is the one window in which a
+	// crash sends the message twice: the item is claimed again after its
+	// lease, and Slack has no idempotency key.
 	return time.Time{}, w.Store.SentOutbox(ctx, it.ID, posted, w.Clock())
 }
 
@@ -207,29 +293,43 @@ func (w *Worker) failed(ctx context.Context, it mamori.OutboxItem, sendErr error
 	}
 	var perm *mamori.PermanentError
 	var ra *mamori.RetryAfterError
-	next := now.Add(Backoff(it.Attempts))
+	next := now.Add(backoff(it.Attempts, now.Sub(it.Created)))
 	if errors.As(sendErr, &ra) {
 		next = now.Add(ra.After)
 	}
 	giveUp := errors.As(sendErr, &perm) || next.Sub(it.Created) > giveUpAfter
-	w.Log.Warn("send failed", "id", it.ID, "platform", it.Target.Platform, "kind", it.Target.Kind,
+	level := slog.LevelWarn
+	if ra != nil && ra.Paced && !giveUp {
+		// The sender keeping to a rate limit: routine in a campaign.
+		level = slog.LevelDebug
+	}
+	w.Log.Log(ctx, level, "send failed", "id", it.ID, "platform", it.Target.Platform, "kind", it.Target.Kind,
 		"attempts", it.Attempts, "give_up", giveUp, "err", sendErr)
 	if err := w.Store.RetryOutbox(ctx, it.ID, next, sendErr.Error(), giveUp); err != nil {
 		return next, err
 	}
 	if giveUp && w.GaveUp != nil {
+		w.gaveUpMu.Lock()
 		w.GaveUp(ctx, it, sendErr)
+		w.gaveUpMu.Unlock()
 	}
 	return next, nil
 }
 
 // Backoff is the wait before attempt n+1: exponential from 1 s, at most
 // 5 minutes, with up to 50% jitter so replicas do not retry in step.
-func Backoff(attempts int) time.Duration {
+func Backoff(attempts int) time.Duration { return backoff(attempts, 5*time.Minute) }
+
+// backoff is Backoff for an item age old, waiting no longer than its age
+// (but at least 1 s): an item's attempts count its claims, which include
+// waiting behind an earlier message and a sender's own pacing, so in a
+// campaign they overstate the failures; the cap keeps retries doubling in
+// real time instead.
+func backoff(attempts int, age time.Duration) time.Duration {
 	if attempts < 1 {
 		attempts = 1
 	}
 	d := time.Second << min(attempts-1, 9)
-	d = min(d, 5*time.Minute)
+	d = min(d, 5*time.Minute, max(age, time.Second))
 	return d + time.Duration(rand.Int64N(int64(d/2)+1))
 }

@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"bytes"
 	"regexp"
 	"strconv"
 	"strings"
@@ -403,4 +404,25 @@ func joinNonEmpty(sep string, parts ...string) string {
 		}
 	}
 	return strings.Join(keep, sep)
+}
+
+// maxAltText is the longest alt text files.getUploadURLExternal accepts.
+const maxAltText = 1000
+
+// imageUpload is the upload of img to channel, in the thread of threadTS
+// when set: the PNG under its name, with its alt text for screen readers.
+func imageUpload(img *mamori.Image, channel, threadTS string) slackapi.UploadFileParameters {
+	name := img.Name
+	if name == "" {
+		name = "image.png"
+	}
+	return slackapi.UploadFileParameters{
+		Reader:          bytes.NewReader(img.PNG),
+		FileSize:        len(img.PNG),
+		Filename:        name,
+		Title:           name,
+		AltTxt:          truncate(img.Alt, maxAltText),
+		Channel:         channel,
+		ThreadTimestamp: threadTS,
+	}
 }

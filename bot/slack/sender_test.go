@@ -15,7 +15,7 @@ import (
 func newSender(t *testing.T) (*slack.Sender, *slacktest.Server) {
 	t.Helper()
 	api := slacktest.New(t, botToken)
-	api.AddUser(slacktest.User{ID: "UJA", Name: "hanako", Locale: "ja-JP"})
+	api.AddUser(slacktest.User{ID: "UJA", Name: "hanako", Email: "hanako@example.co.jp", Locale: "ja-JP"})
 	return slack.NewSender(slack.Config{BotToken: botToken, APIURL: api.URL}), api
 }
 
@@ -39,15 +39,17 @@ func TestSenderDirectMessage(t *testing.T) {
 	if p1.Channel != "DUJA" || p1.TS == "" || p2.TS <= p1.TS {
 		t.Errorf("posted %+v then %+v", p1, p2)
 	}
-	if n := len(api.Calls("conversations.open")); n != 1 {
-		t.Errorf("conversations.open calls = %d, want 1 (cached)", n)
+	// A DM is posted to the user's id: no conversations.open (Tier 3) per
+	// recipient, which would make a campaign to thousands take hours.
+	if n := len(api.Calls("conversations.open")); n != 0 {
+		t.Errorf("conversations.open calls = %d, want 0", n)
 	}
 	posts := api.Calls("chat.postMessage")
 	if len(posts) != 2 {
 		t.Fatalf("chat.postMessage calls = %d", len(posts))
 	}
 	c := posts[0]
-	if c.Get("channel") != "DUJA" || c.Get("text") != "報告を受け付けました\n受付番号 KH-2026-0042" {
+	if c.Get("channel") != "UJA" || c.Channel() != "DUJA" || c.Get("text") != "報告を受け付けました\n受付番号 KH-2026-0042" {
 		t.Errorf("post = %v", c.Params)
 	}
 	var blocks []map[string]any
@@ -103,8 +105,8 @@ func TestSenderErrors(t *testing.T) {
 					t.Errorf("err = %v, want RetryAfterError 30s", err)
 				}
 			}, false},
-		{"rate limited opening the DM", func(api *slacktest.Server) { api.RateLimit("conversations.open", 7, 1) },
-			item(mamori.TargetUser, "UJA", m), func(t *testing.T, err error) {
+		{"rate limited looking up an email", func(api *slacktest.Server) { api.RateLimit("users.lookupByEmail", 7, 1) },
+			item(mamori.TargetUser, "hanako@example.co.jp", m), func(t *testing.T, err error) {
 				var ra *mamori.RetryAfterError
 				if !errors.As(err, &ra) || ra.After != 7*time.Second {
 					t.Errorf("err = %v, want RetryAfterError 7s", err)
@@ -117,7 +119,11 @@ func TestSenderErrors(t *testing.T) {
 		{"invalid auth", func(api *slacktest.Server) { api.Fail("chat.postMessage", "invalid_auth", 1) },
 			item(mamori.TargetChannel, "CSUP", m), permanent("invalid_auth"), false},
 		{"unknown user", func(*slacktest.Server) {},
-			item(mamori.TargetUser, "UNOBODY", m), permanent("user_not_found"), false},
+			item(mamori.TargetUser, "UNOBODY", m), permanent("channel_not_found"), false},
+		{"unknown email", func(*slacktest.Server) {},
+			item(mamori.TargetUser, "nobody@example.co.jp", m), permanent("users_not_found"), false},
+		{"server error looking up an email", func(api *slacktest.Server) { api.ServerError("users.lookupByEmail", 1) },
+			item(mamori.TargetUser, "hanako@example.co.jp", m), transient, true},
 		{"not slack", func(*slacktest.Server) {},
 			mamori.OutboxItem{Target: mamori.Target{Platform: mamori.PlatformTeams, Kind: mamori.TargetUser, ID: "x"}, Message: m},
 			func(t *testing.T, err error) {
@@ -162,5 +168,187 @@ func transient(t *testing.T, err error) {
 	var ra *mamori.RetryAfterError
 	if err == nil || errors.As(err, &pe) || errors.As(err, &ra) {
 		t.Errorf("err = %v, want a plain (retried) error", err)
+	}
+}
+
+func TestSenderEmailTarget(t *testing.T) {
+	s, api := newSender(t)
+	ctx := context.Background()
+	for range 2 {
+		p, err := s.Send(ctx, item(mamori.TargetUser, "Hanako@Example.co.jp", mamori.Message{Text: "hi"}), nil)
+		if err != nil || p.Channel != "DUJA" {
+			t.Fatalf("posted %+v, %v", p, err)
+		}
+	}
+	if n := len(api.Calls("users.lookupByEmail")); n != 1 {
+		t.Errorf("users.lookupByEmail calls = %d, want 1 (cached)", n)
+	}
+	for _, c := range api.Calls("chat.postMessage") {
+		if c.Get("channel") != "UJA" {
+			t.Errorf("posted to %q, want UJA", c.Get("channel"))
+		}
+	}
+}
+
+func TestSenderImage(t *testing.T) {
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR fake chart")
+	img := &mamori.Image{Name: "kasuhara-2026-10.png", Alt: "10月の報告件数: 店舗 12 件", PNG: png}
+	ctx := context.Background()
+
+	t.Run("after the message", func(t *testing.T) {
+		s, api := newSender(t)
+		p, err := s.Send(ctx, item(mamori.TargetUser, "UJA", mamori.Message{Header: "10月の報告", Image: img}), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var order []string
+		for _, c := range api.Calls() {
+			order = append(order, c.Method)
+		}
+		if want := "chat.postMessage files.getUploadURLExternal files.completeUploadExternal"; strings.Join(order, " ") != want {
+			t.Errorf("calls = %v, want %s", order, want)
+		}
+		fs := api.Files()
+		if len(fs) != 1 {
+			t.Fatalf("files = %+v", fs)
+		}
+		f := fs[0]
+		if string(f.Data) != string(png) || f.Channel != p.Channel || f.Name != img.Name || f.AltText != img.Alt || f.Length != len(png) {
+			t.Errorf("file = %+v, message at %+v", f, p)
+		}
+	})
+
+	t.Run("in a thread", func(t *testing.T) {
+		s, api := newSender(t)
+		it := item(mamori.TargetChannel, "CSUP", mamori.Message{Text: "chart", Image: img})
+		it.InThread = &mamori.Posted{Channel: "CSUP", TS: "1700000000.000001"}
+		if _, err := s.Send(ctx, it, nil); err != nil {
+			t.Fatal(err)
+		}
+		if fs := api.Files(); len(fs) != 1 || fs[0].ThreadTS != "1700000000.000001" || fs[0].Channel != "CSUP" {
+			t.Errorf("files = %+v", fs)
+		}
+	})
+
+	t.Run("upload fails, the retry sends only the image", func(t *testing.T) {
+		s, api := newSender(t)
+		api.ServerError("files.completeUploadExternal", 1)
+		it := item(mamori.TargetUser, "UJA", mamori.Message{Text: "chart", Image: img})
+		_, err := s.Send(ctx, it, nil)
+		transient(t, err)
+		p, err := s.Send(ctx, it, nil)
+		if err != nil || p.Channel != "DUJA" {
+			t.Fatalf("retry: %+v, %v", p, err)
+		}
+		if n := len(api.Calls("chat.postMessage")); n != 1 {
+			t.Errorf("chat.postMessage calls = %d, want 1", n)
+		}
+		if fs := api.Files(); len(fs) != 1 || string(fs[0].Data) != string(png) {
+			t.Errorf("files = %+v", fs)
+		}
+	})
+
+	t.Run("uploads disabled", func(t *testing.T) {
+		s, api := newSender(t)
+		api.Fail("files.getUploadURLExternal", "file_uploads_disabled", 1)
+		p, err := s.Send(ctx, item(mamori.TargetUser, "UJA", mamori.Message{Text: "chart", Image: img}), nil)
+		if err != nil || p.TS == "" {
+			t.Fatalf("the message is out, the image never will be: want no error, got %+v, %v", p, err)
+		}
+		if fs := api.Files(); len(fs) != 0 {
+			t.Errorf("files = %+v", fs)
+		}
+	})
+}
+
+func TestSenderPacing(t *testing.T) {
+	ctx := context.Background()
+	m := mamori.Message{Text: "hello"}
+	newPaced := func(t *testing.T, l slack.Limits) (*slack.Sender, *slacktest.Server) {
+		api := slacktest.New(t, botToken)
+		return slack.NewSender(slack.Config{BotToken: botToken, APIURL: api.URL}, slack.WithLimits(l)), api
+	}
+	paced := func(t *testing.T, err error, max time.Duration) {
+		t.Helper()
+		var ra *mamori.RetryAfterError
+		if !errors.As(err, &ra) || !ra.Paced || ra.After <= 0 || ra.After > max {
+			t.Errorf("err = %v, want a paced RetryAfterError of at most %s", err, max)
+		}
+	}
+
+	t.Run("a channel not yet due is handed back at once", func(t *testing.T) {
+		s, api := newPaced(t, slack.Limits{Channel: slack.Rate{PerMinute: 60, Burst: 1}})
+		if _, err := s.Send(ctx, item(mamori.TargetChannel, "CSUP", m), nil); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_, err := s.Send(ctx, item(mamori.TargetChannel, "CSUP", m), nil)
+		paced(t, err, time.Second)
+		if time.Since(start) > 100*time.Millisecond {
+			t.Errorf("a paced send blocked for %s", time.Since(start))
+		}
+		// Another channel goes meanwhile.
+		if _, err := s.Send(ctx, item(mamori.TargetChannel, "COTHER", m), nil); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(api.Calls("chat.postMessage")); n != 2 {
+			t.Errorf("chat.postMessage calls = %d, want 2", n)
+		}
+	})
+
+	t.Run("the workspace budget is waited for", func(t *testing.T) {
+		s, _ := newPaced(t, slack.Limits{Workspace: slack.Rate{PerMinute: 600, Burst: 1}})
+		start := time.Now()
+		for _, ch := range []string{"C1", "C2", "C3"} {
+			if _, err := s.Send(ctx, item(mamori.TargetChannel, ch, m), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if d := time.Since(start); d < 180*time.Millisecond {
+			t.Errorf("3 posts at 10 a second took %s", d)
+		}
+	})
+
+	t.Run("a long wait for the workspace is handed back", func(t *testing.T) {
+		s, _ := newPaced(t, slack.Limits{Workspace: slack.Rate{PerMinute: 6, Burst: 1}, MaxWait: 50 * time.Millisecond})
+		if _, err := s.Send(ctx, item(mamori.TargetChannel, "C1", m), nil); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.Send(ctx, item(mamori.TargetChannel, "C2", m), nil)
+		paced(t, err, 10*time.Second)
+	})
+
+	t.Run("after a 429 the channel waits Retry-After", func(t *testing.T) {
+		s, api := newPaced(t, slack.DefaultLimits())
+		api.RateLimit("chat.postMessage", 30, 1)
+		_, err := s.Send(ctx, item(mamori.TargetChannel, "CSUP", m), nil)
+		var ra *mamori.RetryAfterError
+		if !errors.As(err, &ra) || ra.Paced || ra.After != 30*time.Second {
+			t.Fatalf("err = %v, want Slack's RetryAfterError 30s", err)
+		}
+		_, err = s.Send(ctx, item(mamori.TargetChannel, "CSUP", m), nil)
+		paced(t, err, 30*time.Second)
+		if _, err := s.Send(ctx, item(mamori.TargetChannel, "COTHER", m), nil); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(api.Calls("chat.postMessage")); n != 2 {
+			t.Errorf("chat.postMessage calls = %d, want 2 (none to CSUP while it waits)", n)
+		}
+	})
+}
+
+func TestSenderDirectMessageUpdatedInPlace(t *testing.T) {
+	s, api := newSender(t)
+	ctx := context.Background()
+	p, err := s.Send(ctx, item(mamori.TargetUser, "UJA", mamori.Message{Ref: "care:1", Text: "お元気ですか"}), nil)
+	if err != nil || p.Channel != "DUJA" {
+		t.Fatalf("posted %+v, %v", p, err)
+	}
+	u, err := s.Send(ctx, item(mamori.TargetUser, "UJA", mamori.Message{Ref: "care:1", Text: "回答ありがとうございました"}), &p)
+	if err != nil || u != p {
+		t.Fatalf("updated %+v, %v; want at %+v", u, err, p)
+	}
+	if ups := api.Calls("chat.update"); len(ups) != 1 || ups[0].Get("channel") != "DUJA" || ups[0].Error != "" {
+		t.Errorf("chat.update = %+v", ups)
 	}
 }

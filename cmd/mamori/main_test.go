@@ -691,7 +691,7 @@ func (r *slackRig) posts(channel string) []posted {
 	r.t.Helper()
 	var out []posted
 	for _, c := range r.api.Calls("chat.postMessage") {
-		if c.Error != "" || c.Get("channel") != channel {
+		if c.Error != "" || c.Channel() != channel {
 			continue
 		}
 		p := posted{channel: channel, text: c.Get("text") + "\n" + c.Get("blocks")}

@@ -2,6 +2,9 @@
 // speaks Slack's wire format — form-encoded or JSON bodies, a Bearer token,
 // {"ok":true,...} or {"ok":false,"error":"..."} answers, HTTP 429 with
 // Retry-After — for the methods Mamori calls, and records every call.
+//
+// On request it also behaves like Slack under load: it enforces Slack's
+// rate limits (Enforce) and fails a share of calls (SetStorm).
 package slacktest
 
 import (
@@ -55,6 +58,17 @@ type Call struct {
 	// Reply is the JSON body the fake answered with (the ts it gave a
 	// message, the id it gave a view), or nil for an HTTP error.
 	Reply map[string]any
+	// At is when the call arrived.
+	At time.Time
+}
+
+// Channel returns the channel a call posted in: for a post to a user's id,
+// the DM channel Slack answered with; otherwise the channel parameter.
+func (c Call) Channel() string {
+	if ch, ok := c.Reply["channel"].(string); ok && ch != "" {
+		return ch
+	}
+	return c.Get("channel")
 }
 
 // Get returns the parameter named key as a string: a form field, a JSON
@@ -112,6 +126,14 @@ type Server struct {
 	notify   chan struct{}
 	channels map[string]bool // channels the fake refuses: channel_not_found
 
+	latency    time.Duration
+	limits     *enforcer
+	violations map[string]int
+	storm      *storm
+	files      map[string]*File
+	fileOrder  []string
+	fileSeq    int
+
 	// Socket Mode.
 	conn     *websocket.Conn
 	connMu   sync.Mutex // serialises writes to conn
@@ -140,7 +162,8 @@ func New(tb testing.TB, token string) *Server {
 	return s
 }
 
-// AddUser makes users.info and conversations.open know u.
+// AddUser makes users.info, users.lookupByEmail, conversations.open and
+// chat.postMessage to a user id know u.
 func (s *Server) AddUser(u User) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -245,12 +268,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.serveSocket(w, r)
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, "/upload/v1/") {
+		s.serveUpload(w, r)
+		return
+	}
 	method, ok := strings.CutPrefix(r.URL.Path, "/api/")
 	if !ok || r.Method != http.MethodPost {
 		http.NotFound(w, r)
 		return
 	}
-	c := Call{Method: method}
+	c := Call{Method: method, At: time.Now()}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
 	if err != nil {
 		http.Error(w, "read error", http.StatusBadRequest)
@@ -290,6 +317,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.answer(w, &c, http.StatusOK, errBody("invalid_auth"))
 		return
 	}
+	if d := s.delay(); d > 0 {
+		time.Sleep(d)
+	}
 
 	s.mu.Lock()
 	if fs := s.fail[method]; len(fs) > 0 {
@@ -313,6 +343,35 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Unlock()
+
+	switch hit, after := s.stormHit(method); hit {
+	case 0:
+	case -1:
+		c.Error = "dropped"
+		s.record(c)
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		http.Error(w, "dropped", http.StatusBadGateway)
+		return
+	case http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", strconv.Itoa(after))
+		s.answer(w, &c, hit, errBody("ratelimited"))
+		return
+	default:
+		c.Status = hit
+		s.record(c)
+		http.Error(w, "<html>service unavailable</html>", hit)
+		return
+	}
+	if wait := s.overLimit(&c, c.At); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(wait)))
+		s.answer(w, &c, http.StatusTooManyRequests, errBody("ratelimited"))
+		return
+	}
 
 	s.answer(w, &c, http.StatusOK, s.reply(&c))
 }
@@ -391,8 +450,39 @@ func (s *Server) reply(c *Call) map[string]any {
 		}
 		return map[string]any{"ok": true, "channel": map[string]any{"id": "D" + users}}
 
+	case "users.lookupByEmail":
+		email := strings.ToLower(c.Get("email"))
+		s.mu.Lock()
+		var u User
+		found := false
+		for _, x := range s.users {
+			if email != "" && strings.ToLower(x.Email) == email {
+				u, found = x, true
+				break
+			}
+		}
+		s.mu.Unlock()
+		if !found {
+			return errBody("users_not_found")
+		}
+		return map[string]any{"ok": true, "user": map[string]any{"id": u.ID, "team_id": TeamID, "name": u.Name,
+			"real_name": u.RealName, "is_bot": u.IsBot, "profile": map[string]any{"real_name": u.RealName, "email": u.Email}}}
+
+	case "files.getUploadURLExternal":
+		return s.getUploadURL(c)
+
+	case "files.completeUploadExternal":
+		return s.completeUpload(c)
+
 	case "chat.postMessage", "chat.update", "chat.postEphemeral":
 		ch := c.Get("channel")
+		if c.Method == "chat.postMessage" && isUserID(ch) {
+			// A post to a user's id lands in the app's DM with that user.
+			if _, ok := s.user(ch); !ok {
+				return errBody("channel_not_found")
+			}
+			ch = "D" + ch
+		}
 		switch {
 		case ch == "":
 			return errBody("channel_not_found")
