@@ -477,6 +477,11 @@ departments:
     supervisor_channel: C0SUPPORT
     supervisors: [U0SUZUKI]
     members: [U0YAMADA]
+training:
+  - id: response
+    name: {ja: カスハラ対応研修, en: Responding to customer harassment}
+    link: https://lms.example/response
+    response: true
 `
 
 // slackRig is a running `mamori serve` and the fake Slack around it.
@@ -511,6 +516,7 @@ func startServe(t *testing.T) *slackRig {
 		{ID: reporter, Name: "tanaka", RealName: "田中 花子", Email: "tanaka@example.co.jp", Locale: "ja-JP"},
 		{ID: supervisor, Name: "sato", RealName: "佐藤 一郎", Email: "sato@example.co.jp", Locale: "ja-JP"},
 		{ID: outsider, Name: "yamada", RealName: "山田 太郎", Email: "yamada@example.co.jp", Locale: "ja-JP"},
+		{ID: "U0HR", Name: "kato", RealName: "加藤 人事", Email: "kato@example.co.jp", Locale: "ja-JP"},
 	} {
 		api.AddUser(u)
 	}
@@ -1034,6 +1040,7 @@ func TestServeSlack(t *testing.T) {
 	}
 
 	r.judge(policy, card, number)
+	r.care(policy, care, number)
 
 	// Nothing was left undelivered or failed; no Web API call failed.
 	for _, c := range r.api.Calls() {
@@ -1210,6 +1217,94 @@ func (r *slackRig) judge(policy *mamori.Policy, card posted, number string) {
 	}
 	trail := r.auditTrail(number)
 	for _, want := range []string{"case.take_refused", "case.take", "case.ask", "case.reply", "case.judge"} {
+		if !slices.Contains(trail, want) {
+			t.Errorf("the audit trail of %s lacks %s: %v", number, want, trail)
+		}
+	}
+}
+
+// care plays HR after a report from someone who asked to talk: the care
+// task card in the HR channel is acknowledged, a contact is noted in a
+// private form and the card follows in place; the training the カスハラ
+// decision recommends is assigned to the department with one click.
+func (r *slackRig) care(policy *mamori.Policy, card posted, number string) {
+	t := r.t
+	t.Helper()
+	const hr = "U0HR"
+	ja := func(key string, a ...any) string { return fmt.Sprintf(policy.T(mamori.JA, key), a...) }
+	if !strings.Contains(card.text, ja("caretask.header", number)) || !strings.Contains(card.text, reporter) {
+		t.Fatalf("the HR card is not a care task for %s:\n%s", number, card.text)
+	}
+	ephemerals := len(r.api.Calls("chat.postEphemeral"))
+	whisper := func(user, want string) {
+		t.Helper()
+		ephemerals++
+		got := r.api.WaitCalls(t, "chat.postEphemeral", ephemerals, 10*time.Second)[ephemerals-1]
+		if got.Get("user") != user || got.Get("channel") != "C0HR" || !strings.Contains(got.Get("text"), want) {
+			t.Errorf("ephemeral to %s in %s: %q, want %q to %s", got.Get("user"), got.Get("channel"), got.Get("text"), want, user)
+		}
+	}
+	updated := func(want string) blocks {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			for _, c := range r.api.Calls("chat.update") {
+				var b blocks
+				if c.Get("channel") == "C0HR" && c.Get("ts") == card.ts && c.Decode("blocks", &b) == nil &&
+					strings.Contains(strings.Join(b.texts(), "\n"), want) {
+					return b
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the care card was not updated to show %q:\n%s", want, transcript(r.api.Calls("chat.update")))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	m := regexp.MustCompile(mamori.CareAck + `:(\d+)`).FindStringSubmatch(card.text)
+	if m == nil {
+		t.Fatalf("no acknowledge button on the care card:\n%s", card.text)
+	}
+	id := m[1]
+	// A supervisor is not HR: a private refusal.
+	r.interact(supervisor, "C0HR", card.blocks, r.button(card.blocks, mamori.CareAck+":"+id), nil)
+	whisper(supervisor, ja("caretask.refused"))
+	r.interact(hr, "C0HR", card.blocks, r.button(card.blocks, mamori.CareAck+":"+id), nil)
+	whisper(hr, ja("caretask.done.care_ack", number))
+	acked := updated(ja("caretask.status.acknowledged"))
+
+	opened := len(r.api.Calls("views.open"))
+	r.interact(hr, "C0HR", acked, r.button(acked, mamori.CareNoteAction+":"+id), nil)
+	form, err := slacktest.OpenedForm(r.api.WaitCalls(t, "views.open", opened+1, 10*time.Second)[opened])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ack := r.submit(form.Submission(hr)); ack["response_action"] != "errors" {
+		t.Errorf("an empty note was answered %v", ack)
+	}
+	if err := form.Type("care.note", "電話で話し、産業医面談を予約した"); err != nil {
+		t.Fatal(err)
+	}
+	if ack := r.submit(form.Submission(hr)); ack["response_action"] != "clear" {
+		t.Fatalf("the note was answered %v", ack)
+	}
+	whisper(hr, ja("caretask.done.care_note", number))
+	updated(ja("caretask.contacts"))
+	for _, c := range r.api.Calls("chat.update", "chat.postMessage") {
+		if strings.Contains(c.Get("blocks")+c.Get("text"), "産業医面談") {
+			t.Errorf("the contact note reached a channel: %s", c.Get("channel"))
+		}
+	}
+
+	// The カスハラ decision recommends the response training: one click.
+	rec, _ := r.waitPost("C0HR", 0, "the training recommendation", func(p posted) bool { return strings.Contains(p.text, mamori.CardTrain+":"+number) })
+	r.interact(hr, "C0HR", rec.blocks, r.button(rec.blocks, mamori.CardTrain+":"+number), nil)
+	whisper(hr, "カスハラ対応研修")
+	r.waitPost("D"+reporter, r.seen, "the training reminder", func(p posted) bool {
+		return strings.Contains(p.text, ja("training.header", "カスハラ対応研修")) && strings.Contains(p.text, "https://lms.example/response")
+	})
+	trail := r.auditTrail(number)
+	for _, want := range []string{"care.task_opened", "care.task_refused", "care.ack", "care.note", "training.assigned"} {
 		if !slices.Contains(trail, want) {
 			t.Errorf("the audit trail of %s lacks %s: %v", number, want, trail)
 		}
