@@ -51,12 +51,7 @@ func TestCheckins(t *testing.T) {
 		}
 		return out
 	}
-	advance := func(d time.Duration) {
-		r.clock.Add(d)
-		if _, err := r.worker.Drain(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	advance := r.advance
 	// +1 day is a Saturday: the check-in waits for Monday 9:00.
 	advance(24 * time.Hour)
 	if len(checkins()) != 0 {
@@ -119,12 +114,7 @@ func TestCareTasks(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t) // Friday 2026-11-20 10:00 in Tokyo
 	n := r.filed(nil)
-	advance := func(d time.Duration) {
-		r.clock.Add(d)
-		if _, err := r.worker.Drain(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	advance := r.advance
 	cards := func() []mamori.Message {
 		var out []mamori.Message
 		for _, m := range r.sent.to(mamori.TargetChannel, "C0HR") {
@@ -226,15 +216,9 @@ func TestCareTasks(t *testing.T) {
 // A worker that only runs in the evenings (an outage, a laptop asleep)
 // defers a check-in again and again until working hours, and never drops it.
 func TestCheckinDeferredTwice(t *testing.T) {
-	ctx := context.Background()
 	r := newRig(t) // Friday 2026-11-20 10:00 in Tokyo
 	n := r.filed(nil)
-	advance := func(d time.Duration) {
-		r.clock.Add(d)
-		if _, err := r.worker.Drain(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	advance := r.advance
 	checkins := func() int {
 		c := 0
 		for _, m := range r.sent.to(mamori.TargetUser, "UME") {
@@ -252,5 +236,14 @@ func TestCheckinDeferredTwice(t *testing.T) {
 	advance(14 * time.Hour) // Wednesday 10:00
 	if c := checkins(); c != 1 {
 		t.Fatalf("check-ins for %s by Wednesday morning: %d, want 1", n, c)
+	}
+}
+
+// advance moves the clock on by d and runs whatever came due.
+func (r *rig) advance(d time.Duration) {
+	r.t.Helper()
+	r.clock.Add(d)
+	if _, err := r.worker.Drain(context.Background()); err != nil {
+		r.t.Fatal(err)
 	}
 }

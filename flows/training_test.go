@@ -31,12 +31,7 @@ func TestTraining(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	advance := func(d time.Duration) {
-		r.clock.Add(d)
-		if _, err := r.worker.Drain(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	advance := r.advance
 	reminders := func(id string) []mamori.Message {
 		var out []mamori.Message
 		for _, m := range r.sent.to(mamori.TargetUser, id) {
