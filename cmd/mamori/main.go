@@ -31,9 +31,11 @@ const usage = `mamori — a chatbot that runs your customer-harassment (カス�
 
 Usage:
   mamori chat [-user ID] [-lang ja|en]   try it in this terminal (no Slack needed)
-  mamori serve                          run the bot (Slack HTTP or Socket Mode)
+  mamori serve                          run the bot (Slack HTTP or Socket Mode, Teams)
   mamori manifest slack [-url URL] [-socket]
                                         print the Slack app manifest
+  mamori manifest teams [-o mamori-teams.zip] [-url https://your.site] [-version 1.0.0]
+                                        write the Teams app package to upload
   mamori config                         print a commented example configuration
   mamori outbox [-status pending|failed|sent]
                                         list messages waiting to be sent
@@ -55,6 +57,8 @@ Environment:
                          next to the database, made on first run)
   MAMORI_KEY_FILE        where that key file is (default mamori.key beside MAMORI_DB)
   SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, SLACK_API_URL
+  MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD, MICROSOFT_APP_TENANT_ID,
+  MAMORI_TEAMS_OPENID_METADATA_URL, MAMORI_TEAMS_TOKEN_URL
 `
 
 var version = "dev"

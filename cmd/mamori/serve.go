@@ -63,6 +63,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		io.WriteString(w, "ready\n")
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) { m.write(r.Context(), w, a) })
+	teamsOn, err := setupTeams(ctx, a, mux, getenv, log)
+	if err != nil {
+		return err
+	}
 
 	var wg sync.WaitGroup
 	mode := "local sandbox"
@@ -91,6 +95,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 				}
 			}()
 		}
+	} else if teamsOn {
+		mode = "teams"
 	} else {
 		// No platform: messages for the local platform are only logged
 		// (without their text); `mamori chat` is the interactive sandbox.
@@ -193,8 +199,11 @@ func (w *statusWriter) WriteHeader(code int) {
 }
 
 func manifest(args []string, stdout io.Writer, getenv func(string) string) error {
+	if len(args) > 0 && args[0] == "teams" {
+		return manifestTeams(args[1:], stdout, getenv)
+	}
 	if len(args) == 0 || args[0] != "slack" {
-		return errors.New("usage: mamori manifest slack [-url https://your.host] [-socket] (Teams comes later)")
+		return errors.New("usage: mamori manifest slack [-url https://your.host] [-socket] | mamori manifest teams [-o FILE] [-url URL]")
 	}
 	fs := flag.NewFlagSet("manifest", flag.ContinueOnError)
 	url := fs.String("url", "https://mamori.example.com", "the public base URL of `mamori serve` (HTTP mode)")

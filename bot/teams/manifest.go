@@ -1,0 +1,159 @@
+package teams
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"math"
+	"net/url"
+	"time"
+)
+
+// ManifestOptions are what the Teams app package names.
+type ManifestOptions struct {
+	AppID   string // the bot's Microsoft App ID; also the Teams app's id
+	Name    string // short name, default "Mamori"
+	Website string // the organisation's page about Mamori (https)
+	Version string // the package's version, default "1.0.0"
+}
+
+// Commands are the personal chat's command list: each is also typed.
+var Commands = []struct{ Title, Description string }{
+	{"menu", "メニューを開く / Open the menu"},
+	{"report", "カスハラを報告する / Report an incident"},
+	{"consult", "カスハラか迷うときに相談する / Consult, if you are unsure"},
+	{"policy", "会社の方針を見る / Read the company policy"},
+	{"home", "自分の案件・担当の案件を見る / Your cases and the cases you handle"},
+}
+
+// Manifest returns manifest.json of the Teams app: the bot, in personal
+// chats and teams, with its command list.
+func Manifest(o ManifestOptions) ([]byte, error) {
+	if o.AppID == "" {
+		return nil, fmt.Errorf("teams manifest: no app id")
+	}
+	if o.Name == "" {
+		o.Name = "Mamori"
+	}
+	if o.Version == "" {
+		o.Version = "1.0.0"
+	}
+	site, err := url.Parse(o.Website)
+	if err != nil || site.Scheme != "https" || site.Host == "" {
+		return nil, fmt.Errorf("teams manifest: the website must be an https URL, not %q", o.Website)
+	}
+	var commands []map[string]string
+	for _, c := range Commands {
+		commands = append(commands, map[string]string{"title": c.Title, "description": c.Description})
+	}
+	m := map[string]any{
+		"$schema":         "https://developer.microsoft.com/en-us/json-schemas/teams/v1.17/MicrosoftTeams.schema.json",
+		"manifestVersion": "1.17",
+		"version":         o.Version,
+		"id":              o.AppID,
+		"developer": map[string]string{"name": o.Name, "websiteUrl": site.String(),
+			"privacyUrl": site.JoinPath("privacy").String(), "termsOfUseUrl": site.JoinPath("terms").String()},
+		"name": map[string]string{"short": truncate(o.Name, 30), "full": truncate(o.Name+"（守り）カスハラ対策 / customer-harassment care", 100)},
+		"description": map[string]string{
+			"short": "カスハラの報告・相談・ケア / Customer-harassment reports and care",
+			"full": "Mamori（守り）は会社のカスタマーハラスメント対策方針をTeamsで運用します。従業員は個人チャットで報告・相談し、" +
+				"上長はチャネルで二つの基準に沿って判断し、人事がケアと研修で支えます。 / Mamori runs the company's customer-harassment " +
+				"(kasuhara) policy in Teams: employees report or consult confidentially in a personal chat, supervisors judge cases " +
+				"on the policy's two criteria in their channel, and HR follows up with care, training and records.",
+		},
+		"icons":       map[string]string{"color": "color.png", "outline": "outline.png"},
+		"accentColor": "#2C4A6E",
+		"bots": []any{map[string]any{
+			"botId": o.AppID, "scopes": []string{"personal", "team"}, "supportsFiles": true, "isNotificationOnly": false,
+			"commandLists": []any{map[string]any{"scopes": []string{"personal"}, "commands": commands}},
+		}},
+		"permissions":  []string{"identity", "messageTeamMembers"},
+		"validDomains": []string{site.Hostname()},
+	}
+	return json.MarshalIndent(m, "", "  ")
+}
+
+// Package writes the app package — manifest.json and both icons — as the
+// zip Teams uploads.
+func Package(w io.Writer, o ManifestOptions) error {
+	manifest, err := Manifest(o)
+	if err != nil {
+		return err
+	}
+	z := zip.NewWriter(w)
+	// A fixed time: the same options give the same bytes.
+	at := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	for _, f := range []struct {
+		name string
+		data func() ([]byte, error)
+	}{
+		{"manifest.json", func() ([]byte, error) { return manifest, nil }},
+		{"color.png", func() ([]byte, error) { return icon(192, false) }},
+		{"outline.png", func() ([]byte, error) { return icon(32, true) }},
+	} {
+		b, err := f.data()
+		if err != nil {
+			return err
+		}
+		fw, err := z.CreateHeader(&zip.FileHeader{Name: f.name, Method: zip.Deflate, Modified: at})
+		if err != nil {
+			return err
+		}
+		if _, err := fw.Write(b); err != nil {
+			return err
+		}
+	}
+	return z.Close()
+}
+
+// icon draws Mamori's shield: white on the accent colour (192×192), or
+// white on transparent (the 32×32 outline Teams asks for).
+func icon(size int, outline bool) ([]byte, error) {
+	img := image.NewNRGBA(image.Rect(0, 0, size, size))
+	accent := color.NRGBA{0x2c, 0x4a, 0x6e, 0xff}
+	white := color.NRGBA{0xff, 0xff, 0xff, 0xff}
+	for y := range size {
+		for x := range size {
+			// Centred coordinates in [-1, 1].
+			fx := (float64(x)+0.5)/float64(size)*2 - 1
+			fy := (float64(y)+0.5)/float64(size)*2 - 1
+			in := shield(fx, fy, 0.62)
+			edge := in && !shield(fx, fy, 0.62-4.0/float64(size))
+			switch {
+			case outline && edge:
+				img.SetNRGBA(x, y, white)
+			case outline:
+			case in && !edge && shield(fx, fy, 0.40) && !shield(fx, fy, 0.40-6.0/float64(size)):
+				img.SetNRGBA(x, y, accent)
+			case in:
+				img.SetNRGBA(x, y, white)
+			default:
+				img.SetNRGBA(x, y, accent)
+			}
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// shield reports whether (x, y) is inside a shield of half-width w: flat
+// top, straight sides, a curved point at the bottom.
+func shield(x, y, w float64) bool {
+	top, mid, bottom := -w*1.1, 0.0, w*1.35
+	switch {
+	case y < top || y > bottom:
+		return false
+	case y <= mid:
+		return math.Abs(x) <= w
+	}
+	t := (y - mid) / (bottom - mid)
+	return math.Abs(x) <= w*math.Sqrt(1-t*t)
+}

@@ -1,0 +1,377 @@
+package teams
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/mamori-oss/mamori"
+)
+
+// This file renders mamori.Message as an Adaptive Card (schema 1.5) for
+// Teams: buttons are Action.Execute (universal actions, answered with an
+// invoke response) with an Action.Submit fallback for older clients; the
+// case card's buttons that open a form use Teams dialogs (task/fetch).
+
+// Card limits. Teams refuses a message over about 28 KB; the card is kept
+// under MaxCard, cutting long text first and leaving the actions whole.
+const (
+	MaxCard        = 26 << 10
+	maxPerSet      = 5   // buttons per ActionSet: Teams shows up to six
+	maxButtonTitle = 40  // a longer title is cut with "…"
+	maxExcerpt     = 120 // the question kept in an answered card
+	shortField     = 120 // a longer field, or one with a line break, gets its own lines
+	maxFallback    = 1000
+
+	// CardContentType is an Adaptive Card attachment's content type.
+	CardContentType = "application/vnd.microsoft.card.adaptive"
+	cardSchema      = "http://adaptivecards.io/schemas/adaptive-card.json"
+	cardVersion     = "1.5"
+	// verb is every Action.Execute's verb: the data says the rest.
+	verb = "mamori"
+	// multiInput is the id of a multi-select's Input.ChoiceSet.
+	multiInput = "mamori.multi"
+)
+
+// Kinds of buttons, in the action data's "k".
+const (
+	kindChoice  = "choice"
+	kindControl = "control"
+	kindSubmit  = "submit"
+	kindForm    = "form" // a dialog's submit button
+)
+
+// card is an Adaptive Card as JSON values; maps marshal in key order, so
+// the JSON is stable for golden files.
+type card = map[string]any
+
+// actionData is what a button sends back: Action.Execute's data, or the
+// activity's value for Action.Submit and task/fetch.
+type actionData struct {
+	Mamori int    `json:"mamori"`      // 1: ours
+	Kind   string `json:"k"`           // kindChoice, …
+	Step   string `json:"s,omitempty"` // the message's Step
+	Value  string `json:"v,omitempty"`
+	Label  string `json:"l,omitempty"` // the button's title, for the answered card
+	// Question is the start of the question, for the answered card.
+	Question string `json:"q,omitempty"`
+	// Form names a dialog's form; Case what it is about.
+	Form string `json:"f,omitempty"`
+	Case string `json:"c,omitempty"`
+}
+
+// Names resolves a mention's user id to a display name; nil, or "", shows
+// the id.
+type Names func(id string) string
+
+// Card renders m as an Adaptive Card within MaxCard: the picture goes
+// first (its alt text stays), then long text is cut.
+func Card(m mamori.Message, names Names) card {
+	for limit := 20000; ; limit /= 2 {
+		c := render(m, names, limit)
+		if b, _ := json.Marshal(c); len(b) <= MaxCard || limit < 100 {
+			return c
+		}
+		if m.Image != nil && len(m.Image.PNG) > 0 {
+			m.Image = &mamori.Image{Name: m.Image.Name, Alt: m.Image.Alt}
+			limit *= 2
+		}
+	}
+}
+
+// render builds the card, with every text cut to limit characters.
+func render(m mamori.Message, names Names, limit int) card {
+	var body []any
+	var mentions mentionSet
+	text := func(s string) string { return mentions.md(truncate(s, limit), names) }
+
+	if m.Header != "" || m.Urgent {
+		h := m.Header
+		if m.Urgent {
+			h = strings.TrimSpace("🚨 " + h)
+		}
+		tb := card{"type": "TextBlock", "text": truncate(h, 200), "size": "Large", "weight": "Bolder", "wrap": true, "style": "heading"}
+		if m.Urgent {
+			tb["color"] = "Attention"
+			body = append(body, card{"type": "Container", "style": "attention", "bleed": true, "items": []any{tb}})
+		} else {
+			body = append(body, tb)
+		}
+	}
+	if t := strings.TrimSpace(m.Text); t != "" {
+		body = append(body, card{"type": "TextBlock", "text": text(t), "wrap": true})
+	}
+	body = append(body, fieldElements(m.Fields, text)...)
+	if m.Image != nil && len(m.Image.PNG) > 0 {
+		body = append(body, card{"type": "Image", "url": "data:image/png;base64," + base64.StdEncoding.EncodeToString(m.Image.PNG),
+			"altText": truncate(m.Image.Alt, 1000), "size": "Stretch"})
+	} else if m.Image != nil && m.Image.Alt != "" {
+		body = append(body, card{"type": "TextBlock", "text": text(m.Image.Alt), "wrap": true, "isSubtle": true})
+	}
+
+	question := ""
+	if len(m.Fields) == 0 && m.Multi == nil {
+		question = truncate(strings.TrimSpace(joinNonEmpty(" ", m.Header, firstLine(m.Text))), maxExcerpt)
+	}
+	if m.Multi != nil && len(m.Multi.Options) > 0 {
+		var choices []any
+		for _, o := range m.Multi.Options {
+			choices = append(choices, card{"title": strings.TrimSpace(o.Label), "value": o.Value})
+		}
+		in := card{"type": "Input.ChoiceSet", "id": multiInput, "isMultiSelect": true, "style": "expanded", "wrap": true, "choices": choices}
+		if len(m.Multi.Selected) > 0 {
+			in["value"] = strings.Join(m.Multi.Selected, ",")
+		}
+		body = append(body, in)
+		submit := m.Multi.Submit
+		if submit.Style == "" {
+			submit.Style = mamori.StylePrimary
+		}
+		body = append(body, actionSets([]mamori.Choice{submit}, func(c mamori.Choice) card {
+			return button(c, actionData{Mamori: 1, Kind: kindSubmit, Step: m.Step, Value: c.Value, Label: c.Label})
+		})...)
+	}
+	body = append(body, actionSets(m.Choices, func(c mamori.Choice) card {
+		return choiceButton(m.Step, kindChoice, c, question)
+	})...)
+	if m.Prompt != "" {
+		body = append(body, card{"type": "TextBlock", "text": text(m.Prompt), "wrap": true, "isSubtle": true, "size": "Small"})
+	}
+	body = append(body, actionSets(m.Controls, func(c mamori.Choice) card {
+		return choiceButton(m.Step, kindControl, c, question)
+	})...)
+	if m.Note != "" {
+		body = append(body, card{"type": "TextBlock", "text": text(m.Note), "wrap": true, "isSubtle": true, "size": "Small", "separator": true})
+	}
+	if body == nil {
+		body = []any{}
+	}
+	c := card{"type": "AdaptiveCard", "$schema": cardSchema, "version": cardVersion, "body": body,
+		"fallbackText": Fallback(m), "msteams": mentions.msteams()}
+	return c
+}
+
+// choiceButton is a button of a message: on a case or care card, a
+// dialog for the actions that ask for text, Action.Execute otherwise.
+func choiceButton(step, kind string, c mamori.Choice, question string) card {
+	d := actionData{Mamori: 1, Kind: kind, Step: step, Value: c.Value, Label: c.Label, Question: question}
+	if step == mamori.StepCard {
+		d.Question = ""
+		if action, _, _ := strings.Cut(c.Value, ":"); dialogActions[action] {
+			return dialogButton(c, d)
+		}
+	}
+	return button(c, d)
+}
+
+// dialogActions open a Teams dialog (task/fetch) on a card: the case's
+// detail, and the forms that take text.
+var dialogActions = map[string]bool{
+	mamori.CardDetails: true, mamori.CardJudge: true, mamori.CardReopen: true,
+	mamori.CardAsk: true, mamori.CareNoteAction: true,
+}
+
+// button is an Action.Execute with its Action.Submit fallback.
+func button(c mamori.Choice, d actionData) card {
+	title := truncate(c.Label, maxButtonTitle)
+	b := card{"type": "Action.Execute", "title": title, "verb": verb, "data": d}
+	fb := card{"type": "Action.Submit", "title": title, "data": d}
+	if s := style(c.Style); s != "" {
+		b["style"], fb["style"] = s, s
+	}
+	b["fallback"] = fb
+	return b
+}
+
+// dialogButton opens a dialog: an Action.Submit with msteams task/fetch.
+func dialogButton(c mamori.Choice, d actionData) card {
+	data := map[string]any{"msteams": map[string]any{"type": "task/fetch"}}
+	raw, _ := json.Marshal(d)
+	json.Unmarshal(raw, &data)
+	b := card{"type": "Action.Submit", "title": truncate(c.Label, maxButtonTitle), "data": data}
+	if s := style(c.Style); s != "" {
+		b["style"] = s
+	}
+	return b
+}
+
+func style(s string) string {
+	switch s {
+	case mamori.StylePrimary:
+		return "positive"
+	case mamori.StyleDanger:
+		return "destructive"
+	}
+	return ""
+}
+
+// actionSets puts buttons in rows of at most maxPerSet.
+func actionSets(choices []mamori.Choice, mk func(mamori.Choice) card) []any {
+	var sets []any
+	for i := 0; i < len(choices); i += maxPerSet {
+		var actions []any
+		for _, c := range choices[i:min(i+maxPerSet, len(choices))] {
+			actions = append(actions, mk(c))
+		}
+		sets = append(sets, card{"type": "ActionSet", "actions": actions})
+	}
+	return sets
+}
+
+// fieldElements renders label/value pairs: short ones in a FactSet, long
+// ones, those with a line break or a mention, as a label and a text; a
+// field with no value is a subheading.
+func fieldElements(fields []mamori.Field, text func(string) string) []any {
+	var out []any
+	var facts []any
+	flush := func() {
+		if len(facts) > 0 {
+			out = append(out, card{"type": "FactSet", "facts": facts})
+			facts = nil
+		}
+	}
+	for _, f := range fields {
+		label, value := strings.TrimSpace(f.Label), strings.TrimSpace(f.Value)
+		switch {
+		case value == "" && label == "":
+			continue
+		case value == "":
+			flush()
+			out = append(out, card{"type": "TextBlock", "text": text(label), "weight": "Bolder", "wrap": true, "separator": true})
+		case utf8.RuneCountInString(value) <= shortField && !strings.Contains(value, "\n") && !strings.Contains(value, "<@") && label != "":
+			facts = append(facts, card{"title": text(label), "value": text(value)})
+		default:
+			flush()
+			if label != "" {
+				out = append(out, card{"type": "TextBlock", "text": text(label), "weight": "Bolder", "wrap": true, "spacing": "Medium"})
+			}
+			out = append(out, card{"type": "TextBlock", "text": text(value), "wrap": true, "spacing": "Small"})
+		}
+	}
+	flush()
+	return out
+}
+
+// Answered is the card a question becomes once answered in place (the
+// invoke response to its button): the question, and the answer ticked.
+func Answered(question, label string) card {
+	if label == "" {
+		label = "…"
+	}
+	var body []any
+	if question != "" {
+		body = append(body, card{"type": "TextBlock", "text": md(question), "wrap": true, "isSubtle": true})
+	}
+	body = append(body, card{"type": "TextBlock", "text": md("✓ " + label), "wrap": true, "weight": "Bolder"})
+	return card{"type": "AdaptiveCard", "$schema": cardSchema, "version": cardVersion, "body": body,
+		"fallbackText": "✓ " + label}
+}
+
+// Fallback is the plain text of a message: the notification and what a
+// client that shows no cards shows.
+func Fallback(m mamori.Message) string {
+	var parts []string
+	if m.Urgent {
+		parts = append(parts, "🚨")
+	}
+	for _, s := range []string{m.Header, m.Text} {
+		if s != "" {
+			parts = append(parts, plainMentions.ReplaceAllString(s, "@$1"))
+		}
+	}
+	s := strings.Join(parts, " ")
+	if s == "" {
+		s = firstNonEmpty(m.Prompt, m.Note)
+	}
+	return truncate(strings.ReplaceAll(s, "*", ""), maxFallback)
+}
+
+var (
+	bold          = regexp.MustCompile(`\*([^*\n]+)\*`)
+	mention       = regexp.MustCompile(`<@([^<>\s]{1,100})>`)
+	plainMentions = mention
+)
+
+// md turns the flows' text (*bold*, line breaks) into Teams markdown.
+// What a person typed cannot become a link: "](" loses its meaning.
+func md(s string) string {
+	s = strings.ReplaceAll(s, "](", "]\u200b(")
+	return bold.ReplaceAllString(s, "**$1**")
+}
+
+// mentionSet collects the mentions of one card: each <@id> becomes
+// <at>name</at> with its msteams entity.
+type mentionSet struct {
+	entities []any
+	seen     map[string]string // id → the <at> text
+}
+
+func (ms *mentionSet) md(s string, names Names) string {
+	s = md(s)
+	return mention.ReplaceAllStringFunc(s, func(m string) string {
+		id := mention.FindStringSubmatch(m)[1]
+		if at, ok := ms.seen[id]; ok {
+			return at
+		}
+		name := ""
+		if names != nil {
+			name = names(id)
+		}
+		if name == "" {
+			name = id
+		}
+		at := "<at>" + strings.NewReplacer("<", "", ">", "").Replace(name) + "</at>"
+		if ms.seen == nil {
+			ms.seen = map[string]string{}
+		}
+		ms.seen[id] = at
+		ms.entities = append(ms.entities, card{"type": "mention", "text": at, "mentioned": card{"id": id, "name": name}})
+		return at
+	})
+}
+
+func (ms *mentionSet) msteams() card {
+	c := card{"width": "Full"}
+	if len(ms.entities) > 0 {
+		c["entities"] = ms.entities
+	}
+	return c
+}
+
+// truncate shortens s to at most n characters, ending with "…" when cut.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return strings.TrimRight(string(r[:max(n-1, 0)]), " ") + "…"
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func joinNonEmpty(sep string, parts ...string) string {
+	var keep []string
+	for _, p := range parts {
+		if p != "" {
+			keep = append(keep, p)
+		}
+	}
+	return strings.Join(keep, sep)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+
+	"github.com/mamori-oss/mamori"
+	"github.com/mamori-oss/mamori/bot/teams"
+)
+
+// setupTeams connects Microsoft Teams. With MICROSOFT_APP_ID it serves
+// the Bot Connector on POST /api/messages with JWT authentication and
+// sends with the single-tenant bot's tokens; enabled is then true. With
+// no app id it still serves /api/messages, to a local emulator on
+// loopback only, and sends without a token. Its errors name the setting
+// that is missing or wrong.
+func setupTeams(ctx context.Context, a *app, mux *http.ServeMux, getenv func(string) string, log *slog.Logger) (enabled bool, err error) {
+	id, pw, tenant := getenv("MICROSOFT_APP_ID"), getenv("MICROSOFT_APP_PASSWORD"), getenv("MICROSOFT_APP_TENANT_ID")
+	meta, tokenURL := getenv("MAMORI_TEAMS_OPENID_METADATA_URL"), getenv("MAMORI_TEAMS_TOKEN_URL")
+	enabled = id != ""
+	switch {
+	case !enabled && (pw != "" || tenant != ""):
+		return false, errors.New("MICROSOFT_APP_ID is not set: it is needed with MICROSOFT_APP_PASSWORD and MICROSOFT_APP_TENANT_ID (the Application (client) ID of the bot's app registration)")
+	case enabled && pw == "":
+		return false, errors.New("MICROSOFT_APP_PASSWORD is not set: the bot needs the client secret of its app registration with MICROSOFT_APP_ID")
+	case enabled && tenant == "":
+		return false, errors.New("MICROSOFT_APP_TENANT_ID is not set: bots created since 31 July 2025 are single-tenant and get their tokens from their own tenant (the Directory (tenant) ID of the app registration)")
+	case enabled && a.cfg.embedded:
+		return false, errors.New("MAMORI_CONFIG is not set: Teams needs your departments and channel ids (start from `mamori config > mamori.yaml`)")
+	}
+	for name, v := range map[string]string{"MAMORI_TEAMS_OPENID_METADATA_URL": meta, "MAMORI_TEAMS_TOKEN_URL": tokenURL} {
+		if v == "" {
+			continue
+		}
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return false, fmt.Errorf("%s must be an https URL, not %q", name, v)
+		}
+	}
+	cfg := teams.Config{AppID: id, Password: pw, TenantID: tenant, OpenIDMetadataURL: meta, TokenURL: tokenURL,
+		Command: a.cfg.command, Clock: a.clock, Log: log, Policy: a.cfg.policy}
+	adapter, err := teams.New(cfg, a.service, teams.StoreRefs(a.db, a.clock))
+	if err != nil {
+		return false, err
+	}
+	go func() {
+		<-ctx.Done()
+		adapter.Close()
+	}()
+	mux.Handle("POST "+teams.Path, adapter)
+	a.worker.Senders[mamori.PlatformTeams] = adapter.Sender()
+	if !enabled {
+		log.Info("teams: no MICROSOFT_APP_ID; " + teams.Path + " takes unauthenticated activities from a local emulator on loopback only")
+		return false, nil
+	}
+	if getenv("SLACK_BOT_TOKEN") == "" && getenv("SLACK_APP_TOKEN") == "" && getenv("SLACK_SIGNING_SECRET") == "" {
+		// Teams alone: people who never wrote (training) are reached there.
+		a.service.Platform = mamori.PlatformTeams
+	}
+	log.Info("teams: serving the Bot Connector", "path", teams.Path, "app_id", id, "tenant", tenant)
+	return true, nil
+}
+
+// manifestTeams writes the Teams app package: manifest.json with the bot
+// (personal and team scopes, the command list) and both icons, zipped to
+// upload in Teams (Apps → Manage your apps → Upload an app).
+func manifestTeams(args []string, stdout io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("manifest teams", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	out := fs.String("o", "mamori-teams.zip", "where to write the app package (- for standard output)")
+	site := fs.String("url", "https://mamori.example.com", "your organisation's https page about Mamori (privacy and terms below it)")
+	name := fs.String("name", "Mamori", "the app's short name")
+	version := fs.String("version", "1.0.0", "the package version (raise it for each upload)")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("usage: mamori manifest teams [-o mamori-teams.zip] [-url https://your.site] [-name Mamori] [-version 1.0.0]: %w", err)
+	}
+	id := getenv("MICROSOFT_APP_ID")
+	if id == "" {
+		return errors.New("MICROSOFT_APP_ID is not set: the Teams app package names the bot by its app id")
+	}
+	opts := teams.ManifestOptions{AppID: id, Name: *name, Website: *site, Version: *version}
+	if *out == "-" {
+		return teams.Package(stdout, opts)
+	}
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("manifest teams: %w", err)
+	}
+	if err := teams.Package(f, opts); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: upload it in Teams (Apps → Manage your apps → Upload an app), then add Mamori to the teams whose channels are in your configuration\n", *out)
+	return nil
+}
