@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -23,8 +22,6 @@ import (
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/bot/local"
 	"github.com/mamori-oss/mamori/flows"
-	"github.com/mamori-oss/mamori/store/seal"
-	"github.com/mamori-oss/mamori/store/sqlite"
 )
 
 const usage = `mamori — a chatbot that runs your customer-harassment (カスハラ) policy.
@@ -39,7 +36,10 @@ Usage:
   mamori config                         print a commented example configuration
   mamori outbox [-status pending|failed|sent]
                                         list messages waiting to be sent
-  mamori backup FILE                    write a consistent copy of the database
+  mamori backup FILE                    write a consistent copy of the database (SQLite;
+                                        with PostgreSQL use pg_dump)
+  mamori migrate                        apply the database migrations (every command
+                                        also applies them when it opens the database)
   mamori export -by NAME [-case N | -from DAY -to DAY] [-format json|csv] [-o FILE]
                                         write cases, decrypted, with decisions and audit
                                         trail, for legal or police use (recorded in the trail)
@@ -51,11 +51,13 @@ Usage:
 
 Environment:
   MAMORI_CONFIG          the YAML configuration (default: the built-in example)
-  MAMORI_DB              SQLite database file (default mamori.db)
+  MAMORI_DB              SQLite database file (default mamori.db), or a
+                         postgres:// URL to share one PostgreSQL database
   MAMORI_ADDR            HTTP listen address for serve (default :8080)
   MAMORI_ENCRYPTION_KEY  base64 key for data at rest (default: a key file
                          next to the database, made on first run)
-  MAMORI_KEY_FILE        where that key file is (default mamori.key beside MAMORI_DB)
+  MAMORI_KEY_FILE        where that key file is (default mamori.key beside MAMORI_DB;
+                         with PostgreSQL set it or MAMORI_ENCRYPTION_KEY)
   SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, SLACK_API_URL
   MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD, MICROSOFT_APP_TENANT_ID,
   MAMORI_TEAMS_OPENID_METADATA_URL, MAMORI_TEAMS_TOKEN_URL
@@ -92,6 +94,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return outbox(ctx, args[1:], stdout, getenv)
 	case "backup":
 		return backup(ctx, args[1:], stdout, getenv)
+	case "migrate":
+		return migrate(ctx, args[1:], stdout, stderr, getenv)
 	case "audit":
 		return audit(ctx, args[1:], stdout, getenv)
 	case "export":
@@ -108,35 +112,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return fmt.Errorf("unknown command %q (try: mamori help)", args[0])
 }
 
-// openStore opens the database named by MAMORI_DB with its key.
-func openStore(ctx context.Context, getenv func(string) string, log *slog.Logger) (*sqlite.DB, error) {
-	path := getenv("MAMORI_DB")
-	if path == "" {
-		path = "mamori.db"
-	}
-	keyFile := getenv("MAMORI_KEY_FILE")
-	if keyFile == "" {
-		keyFile = filepath.Join(filepath.Dir(path), "mamori.key")
-	}
-	key, err := seal.LoadKey(getenv("MAMORI_ENCRYPTION_KEY"), keyFile)
-	if err != nil {
-		return nil, err
-	}
-	s, err := seal.New(key)
-	if err != nil {
-		return nil, fmt.Errorf("MAMORI_ENCRYPTION_KEY: %w", err)
-	}
-	db, err := sqlite.Open(ctx, path, s, log)
-	if err != nil {
-		return nil, fmt.Errorf("MAMORI_DB %s: %w", path, err)
-	}
-	return db, nil
-}
-
 // app is Mamori wired: store, flows and the worker.
 type app struct {
 	cfg     *loaded
-	db      *sqlite.DB
+	db      storeDB
 	service *flows.Service
 	worker  *flows.Worker
 	log     *slog.Logger
@@ -218,11 +197,7 @@ func chat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return err
 	}
 	defer a.db.Close()
-	dbPath := getenv("MAMORI_DB")
-	if dbPath == "" {
-		dbPath = "mamori.db"
-	}
-	t := &local.Terminal{In: stdin, Out: stdout, Flows: a.service, Policy: cfg.policy, ImageDir: filepath.Dir(dbPath),
+	t := &local.Terminal{In: stdin, Out: stdout, Flows: a.service, Policy: cfg.policy, ImageDir: dataDir(getenv),
 		User: mamori.User{Platform: mamori.PlatformLocal, ID: *user, Lang: mamori.Lang(*lang)}}
 	a.worker.Senders[mamori.PlatformLocal] = t
 	a.service.Platform = mamori.PlatformLocal

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/mamori-oss/mamori"
+	"github.com/mamori-oss/mamori/store/postgres"
+	"github.com/mamori-oss/mamori/store/seal"
+	"github.com/mamori-oss/mamori/store/sqlite"
+)
+
+// storeDB is what the commands need of a store: mamori.Store and the
+// operator's audit and backup commands.
+type storeDB interface {
+	mamori.Store
+	VerifyAudit(ctx context.Context) (n int, err error)
+	AuditTrail(ctx context.Context, subject string) ([]mamori.AuditEntry, error)
+	// Backup writes a consistent copy to dest, or says how to make one.
+	Backup(ctx context.Context, dest string) error
+}
+
+var (
+	_ storeDB = (*sqlite.DB)(nil)
+	_ storeDB = (*postgres.DB)(nil)
+)
+
+// dbPath is MAMORI_DB: a SQLite file, or a postgres:// URL.
+func dbPath(getenv func(string) string) string {
+	if p := getenv("MAMORI_DB"); p != "" {
+		return p
+	}
+	return "mamori.db"
+}
+
+// dataDir is where local files go beside the database: the SQLite
+// file's directory, or the working directory with PostgreSQL.
+func dataDir(getenv func(string) string) string {
+	if p := dbPath(getenv); !postgres.IsURL(p) {
+		return filepath.Dir(p)
+	}
+	return "."
+}
+
+// openStore opens the database named by MAMORI_DB with its key: a
+// postgres:// or postgresql:// URL opens PostgreSQL, anything else is a
+// SQLite file. Either is migrated on open.
+func openStore(ctx context.Context, getenv func(string) string, log *slog.Logger) (storeDB, error) {
+	path := dbPath(getenv)
+	pg := postgres.IsURL(path)
+	keyFile := getenv("MAMORI_KEY_FILE")
+	if keyFile == "" {
+		if pg && getenv(seal.EnvVar) == "" {
+			// A key file made on one replica would not be on the others.
+			return nil, errors.New("MAMORI_ENCRYPTION_KEY is not set: with PostgreSQL every replica needs the same key (or set MAMORI_KEY_FILE to a file each one has)")
+		}
+		keyFile = filepath.Join(filepath.Dir(path), "mamori.key")
+	}
+	key, err := seal.LoadKey(getenv(seal.EnvVar), keyFile)
+	if err != nil {
+		return nil, err
+	}
+	s, err := seal.New(key)
+	if err != nil {
+		return nil, fmt.Errorf("MAMORI_ENCRYPTION_KEY: %w", err)
+	}
+	if pg {
+		db, err := postgres.Open(ctx, path, s, log)
+		if err != nil {
+			// Not the URL: it may hold a password. The error names the
+			// server and database.
+			return nil, fmt.Errorf("MAMORI_DB: %w", err)
+		}
+		return db, nil
+	}
+	db, err := sqlite.Open(ctx, path, s, log)
+	if err != nil {
+		return nil, fmt.Errorf("MAMORI_DB %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// migrate applies the database migrations and says so. Every command
+// migrates on open; this one does only that, for a deploy step that runs
+// before the replicas start.
+func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) != 0 {
+		return errors.New("usage: mamori migrate")
+	}
+	db, err := openStore(ctx, getenv, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return err
+	}
+	if err := db.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "database schema is up to date")
+	return nil
+}

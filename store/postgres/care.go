@@ -1,0 +1,266 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mamori-oss/mamori"
+)
+
+// careSealed is the confidential part of a care task.
+type careSealed struct {
+	Reason string            `json:"reason"`
+	Notes  []mamori.CareNote `json:"notes,omitempty"`
+}
+
+// openKey keeps one open task per case and reason.
+func openKey(c mamori.CareTask) any {
+	if c.Status == mamori.CareClosed {
+		return nil
+	}
+	return c.Number + ":" + c.Reason
+}
+
+func (t *tx) InsertCareTask(c mamori.CareTask) (int64, bool, error) {
+	if c.Number == "" || c.Reason == "" {
+		return 0, false, fmt.Errorf("insert care task: no case or reason: %w", mamori.ErrInvalid)
+	}
+	if c.Status == "" {
+		c.Status = mamori.CareOpen
+	}
+	reporter, err := json.Marshal(c.Reporter)
+	if err != nil {
+		return 0, false, fmt.Errorf("insert care task: %w", err)
+	}
+	// The id is in the seal's associated data, so the row is made first
+	// with an empty blob and sealed once the id is known. An open task
+	// for the same case and reason (another replica's, just committed
+	// included) makes the insert do nothing; that task is returned.
+	var id int64
+	err = t.tx.QueryRowContext(t.ctx, `INSERT INTO care_tasks (number, reporter, status, assignee, due, created, updated, open_key, sealed_care)
+		VALUES ($1, $2, $3, $4, $5, $6, $6, $7, '\x') ON CONFLICT (open_key) DO NOTHING RETURNING id`, c.Number, string(reporter), c.Status, c.Assignee,
+		millis(c.Due), millis(c.Created), openKey(c)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		if err := t.tx.QueryRowContext(t.ctx, `SELECT id FROM care_tasks WHERE open_key = $1`, openKey(c)).Scan(&id); err != nil {
+			return 0, false, fmt.Errorf("insert care task: %w", err)
+		}
+		return id, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("insert care task: %w", err)
+	}
+	c.ID, c.Updated = id, c.Created
+	return id, true, t.UpdateCareTask(c)
+}
+
+func (t *tx) UpdateCareTask(c mamori.CareTask) error {
+	sealed, err := t.sealJSON(careSealed{Reason: c.Reason, Notes: c.Notes}, careAAD(c.ID))
+	if err != nil {
+		return fmt.Errorf("update care task: %w", err)
+	}
+	res, err := t.tx.ExecContext(t.ctx, `UPDATE care_tasks SET status = $1, assignee = $2, due = $3, updated = $4, open_key = $5, sealed_care = $6
+		WHERE id = $7`, c.Status, c.Assignee, millis(c.Due), millis(c.Updated), openKey(c), sealed, c.ID)
+	if err != nil {
+		return fmt.Errorf("update care task %d: %w", c.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("update care task %d: %w", c.ID, mamori.ErrNotFound)
+	}
+	return nil
+}
+
+const careColumns = `id, number, reporter, status, assignee, due, created, updated, sealed_care`
+
+func (t *tx) scanCareTask(row interface{ Scan(...any) error }) (mamori.CareTask, error) {
+	var (
+		c                     mamori.CareTask
+		reporter              string
+		due, created, updated int64
+		sealed                []byte
+	)
+	if err := row.Scan(&c.ID, &c.Number, &reporter, &c.Status, &c.Assignee, &due, &created, &updated, &sealed); err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal([]byte(reporter), &c.Reporter); err != nil {
+		return c, fmt.Errorf("care task %d reporter: %w", c.ID, err)
+	}
+	var s careSealed
+	if err := openJSON(t.sealer, sealed, careAAD(c.ID), &s); err != nil {
+		return c, fmt.Errorf("care task %d: %w", c.ID, err)
+	}
+	c.Reason, c.Notes = s.Reason, s.Notes
+	c.Due, c.Created, c.Updated = fromMillis(due), fromMillis(created), fromMillis(updated)
+	return c, nil
+}
+
+func (t *tx) CareTask(id int64) (mamori.CareTask, error) {
+	c, err := t.scanCareTask(t.tx.QueryRowContext(t.ctx, `SELECT `+careColumns+` FROM care_tasks WHERE id = $1`+t.forUpdate(), id))
+	if err != nil {
+		return mamori.CareTask{}, notFound(err, fmt.Sprintf("care task %d", id))
+	}
+	return c, nil
+}
+
+func (t *tx) CareTasks(open bool) ([]mamori.CareTask, error) {
+	q := `SELECT ` + careColumns + ` FROM care_tasks`
+	if open {
+		q += ` WHERE status <> '` + mamori.CareClosed + `'`
+	}
+	rows, err := t.tx.QueryContext(t.ctx, q+` ORDER BY created, id`)
+	if err != nil {
+		return nil, fmt.Errorf("care tasks: %w", err)
+	}
+	defer rows.Close()
+	var tasks []mamori.CareTask
+	for rows.Next() {
+		c, err := t.scanCareTask(rows)
+		if err != nil {
+			return nil, fmt.Errorf("care tasks: %w", err)
+		}
+		tasks = append(tasks, c)
+	}
+	return tasks, rows.Err()
+}
+
+func (t *tx) Assign(a mamori.Assignment) (bool, error) {
+	if a.Programme == "" || a.User.ID == "" || a.Round < 1 {
+		return false, fmt.Errorf("assign: no programme, user or round: %w", mamori.ErrInvalid)
+	}
+	user, err := json.Marshal(a.User)
+	if err != nil {
+		return false, fmt.Errorf("assign: %w", err)
+	}
+	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO training (programme, user_key, round, "user", department, assigned, due, done, nudged)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`, a.Programme, a.User.Key(), a.Round, string(user), a.Department,
+		millis(a.Assigned), millis(a.Due), millisOrZero(a.Done), millisOrZero(a.Nudged))
+	if err != nil {
+		return false, fmt.Errorf("assign: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+const trainingColumns = `programme, round, "user", department, assigned, due, done, nudged`
+
+func scanAssignment(row interface{ Scan(...any) error }) (mamori.Assignment, error) {
+	var (
+		a                           mamori.Assignment
+		user                        string
+		assigned, due, done, nudged int64
+	)
+	if err := row.Scan(&a.Programme, &a.Round, &user, &a.Department, &assigned, &due, &done, &nudged); err != nil {
+		return a, err
+	}
+	if err := json.Unmarshal([]byte(user), &a.User); err != nil {
+		return a, fmt.Errorf("assignment user: %w", err)
+	}
+	a.Assigned, a.Due, a.Done, a.Nudged = fromMillis(assigned), fromMillis(due), timeOrZero(done), timeOrZero(nudged)
+	return a, nil
+}
+
+func (t *tx) Assignment(programme, userKey string, round int) (mamori.Assignment, error) {
+	a, err := scanAssignment(t.tx.QueryRowContext(t.ctx, `SELECT `+trainingColumns+` FROM training
+		WHERE programme = $1 AND user_key = $2 AND round = $3`+t.forUpdate(), programme, userKey, round))
+	if err != nil {
+		return mamori.Assignment{}, notFound(err, "assignment")
+	}
+	return a, nil
+}
+
+func (t *tx) PutAssignment(a mamori.Assignment) error {
+	res, err := t.tx.ExecContext(t.ctx, `UPDATE training SET done = $1, nudged = $2, due = $3
+		WHERE programme = $4 AND user_key = $5 AND round = $6`, millisOrZero(a.Done), millisOrZero(a.Nudged), millis(a.Due),
+		a.Programme, a.User.Key(), a.Round)
+	if err != nil {
+		return fmt.Errorf("put assignment: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("put assignment: %w", mamori.ErrNotFound)
+	}
+	return nil
+}
+
+func (t *tx) Assignments(f mamori.AssignmentFilter) ([]mamori.Assignment, error) {
+	q := `SELECT ` + trainingColumns + ` FROM training WHERE true`
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if f.Programme != "" {
+		q += ` AND programme = ` + arg(f.Programme)
+	}
+	if f.Round > 0 {
+		q += ` AND round = ` + arg(f.Round)
+	}
+	if len(f.Departments) > 0 {
+		q += ` AND department = ANY(` + arg(f.Departments) + `)`
+	}
+	if !f.OverdueAt.IsZero() {
+		q += ` AND done = 0 AND due < ` + arg(millis(f.OverdueAt))
+	}
+	q += ` ORDER BY due, programme, user_key`
+	if f.Limit > 0 {
+		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
+	}
+	rows, err := t.tx.QueryContext(t.ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("assignments: %w", err)
+	}
+	defer rows.Close()
+	var list []mamori.Assignment
+	for rows.Next() {
+		a, err := scanAssignment(rows)
+		if err != nil {
+			return nil, fmt.Errorf("assignments: %w", err)
+		}
+		list = append(list, a)
+	}
+	return list, rows.Err()
+}
+
+// CountOutbox counts the items whose key starts with prefix, by status.
+func (db *DB) CountOutbox(ctx context.Context, prefix string) (map[string]int, error) {
+	// The key is COLLATE "C": key >= prefix AND key < prefix+U+10FFFF
+	// compares bytes and uses the key's index.
+	rows, err := db.db.QueryContext(ctx, `SELECT status, count(*) FROM outbox WHERE key >= $1 AND key < $2 GROUP BY status`,
+		prefix, prefix+"\U0010FFFF")
+	if err != nil {
+		return nil, fmt.Errorf("count outbox: %w", err)
+	}
+	defer rows.Close()
+	counts := map[string]int{}
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, fmt.Errorf("count outbox: %w", err)
+		}
+		counts[status] = n
+	}
+	return counts, rows.Err()
+}
+
+func (t *tx) PutReference(key string, data []byte, at time.Time) error {
+	if key == "" {
+		return fmt.Errorf("put reference: no key: %w", mamori.ErrInvalid)
+	}
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO refs (key, data, updated) VALUES ($1, $2, $3)
+		ON CONFLICT (key) DO UPDATE SET data = excluded.data, updated = excluded.updated`, key, data, millis(at))
+	if err != nil {
+		return fmt.Errorf("put reference: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) Reference(key string) ([]byte, error) {
+	var data []byte
+	if err := t.tx.QueryRowContext(t.ctx, `SELECT data FROM refs WHERE key = $1`, key).Scan(&data); err != nil {
+		return nil, notFound(err, "reference")
+	}
+	return data, nil
+}

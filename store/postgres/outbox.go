@@ -1,0 +1,284 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/mamori-oss/mamori"
+)
+
+const outboxColumns = `id, key, target, sealed_message, lang, created, attempts, status, last_error`
+
+func (db *DB) scanOutbox(row interface{ Scan(...any) error }) (mamori.OutboxItem, error) {
+	var (
+		m       mamori.OutboxItem
+		target  string
+		msg     []byte
+		created int64
+	)
+	if err := row.Scan(&m.ID, &m.Key, &target, &msg, &m.Lang, &created, &m.Attempts, &m.Status, &m.LastErr); err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal([]byte(target), &m.Target); err != nil {
+		return m, fmt.Errorf("outbox %d target: %w", m.ID, err)
+	}
+	if err := openJSON(db.sealer, msg, outboxAAD(m.Key), &m.Message); err != nil {
+		return m, fmt.Errorf("outbox %d message: %w", m.ID, err)
+	}
+	m.Created = fromMillis(created)
+	return m, nil
+}
+
+type querier interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}
+
+// queryOutbox reads items, setting aside those that cannot be read (a
+// damaged row, a blob sealed with another key) so that one bad row does
+// not stop every other message.
+func (db *DB) queryOutbox(ctx context.Context, q querier, query string, args ...any) (items []mamori.OutboxItem, bad []int64, err error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		m, err := db.scanOutbox(rows)
+		if err != nil {
+			if m.ID == 0 {
+				return nil, nil, err
+			}
+			db.log.Error("postgres: unreadable outbox item", "id", m.ID, "err", err)
+			bad = append(bad, m.ID)
+			continue
+		}
+		items = append(items, m)
+	}
+	return items, bad, rows.Err()
+}
+
+// ClaimOutbox leases up to limit pending items that are due at now and not
+// leased by another worker, oldest first.
+//
+// The rows are locked FOR UPDATE SKIP LOCKED, so replicas claiming at once
+// take different rows without waiting for each other. A replica skipping
+// a row another one is claiming must not take a newer item to the same
+// target, or that target would get its messages out of order; so, once
+// the rows are locked, an item is let go when an older pending item to
+// its target is not among them.
+func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]mamori.OutboxItem, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var items []mamori.OutboxItem
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		var (
+			err error
+			bad []int64
+		)
+		items, bad, err = db.queryOutbox(ctx, tx, `SELECT `+outboxColumns+` FROM outbox
+			WHERE status = 'pending' AND next_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
+			AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.target = outbox.target AND o.status = 'pending'
+				AND o.id < outbox.id AND (o.next_at > $1 OR o.lease_until > $1))
+			ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`, millis(now), limit)
+		if err != nil {
+			return err
+		}
+		held := make([]int64, 0, len(items)+len(bad))
+		for _, m := range items {
+			held = append(held, m.ID)
+		}
+		held = append(held, bad...)
+		if len(held) == 0 {
+			return nil
+		}
+		if len(bad) > 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'failed', last_error = 'unreadable: damaged or sealed with another key'
+				WHERE id = ANY($1)`, bad); err != nil {
+				return err
+			}
+		}
+		behind, err := int64s(ctx, tx, `SELECT x.id FROM outbox x WHERE x.id = ANY($1) AND EXISTS (
+			SELECT 1 FROM outbox o WHERE o.target = x.target AND o.status = 'pending' AND o.id < x.id AND o.id <> ALL($1))`, held)
+		if err != nil {
+			return err
+		}
+		items = slices.DeleteFunc(items, func(m mamori.OutboxItem) bool { return slices.Contains(behind, m.ID) })
+		ids := make([]int64, len(items))
+		for i := range items {
+			ids[i] = items[i].ID
+			items[i].Attempts++
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE outbox SET lease_until = $1, attempts = attempts + 1 WHERE id = ANY($2)`,
+			millis(now.Add(lease)), ids)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	return items, nil
+}
+
+// int64s runs a query returning one number a row.
+func int64s(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ns []int64
+	for rows.Next() {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		ns = append(ns, n)
+	}
+	return ns, rows.Err()
+}
+
+// SentOutbox marks an item sent and, when its message has a Ref, records
+// where it was posted.
+func (db *DB) SentOutbox(ctx context.Context, id int64, p mamori.Posted, now time.Time) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		var ref string
+		if err := tx.QueryRowContext(ctx, `UPDATE outbox SET status = 'sent', sent_at = $1, lease_until = NULL WHERE id = $2 RETURNING ref`,
+			millis(now), id).Scan(&ref); err != nil {
+			return notFound(err, fmt.Sprintf("outbox %d", id))
+		}
+		if ref == "" {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO posted_refs (ref, channel, ts) VALUES ($1, $2, $3)
+			ON CONFLICT (ref) DO UPDATE SET channel = excluded.channel, ts = excluded.ts`, ref, p.Channel, p.TS)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sent outbox: %w", err)
+	}
+	return nil
+}
+
+// RetryOutbox releases an item's lease after a failed attempt, due again
+// at next, or marks it failed for good with giveUp. A sent item stays sent.
+func (db *DB) RetryOutbox(ctx context.Context, id int64, next time.Time, errText string, giveUp bool) error {
+	res, err := db.db.ExecContext(ctx, `UPDATE outbox
+		SET next_at = $1, last_error = $2, lease_until = NULL,
+			status = CASE WHEN status = 'pending' AND $3::boolean THEN 'failed' ELSE status END
+		WHERE id = $4`, millis(next), errText, giveUp, id)
+	if err != nil {
+		return fmt.Errorf("retry outbox: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("retry outbox: %w", err)
+	} else if n == 0 {
+		return fmt.Errorf("retry outbox: outbox %d: %w", id, mamori.ErrNotFound)
+	}
+	return nil
+}
+
+// PostedRef returns where the message with that Ref was last posted.
+func (db *DB) PostedRef(ctx context.Context, ref string) (mamori.Posted, error) {
+	var p mamori.Posted
+	err := db.db.QueryRowContext(ctx, `SELECT channel, ts FROM posted_refs WHERE ref = $1`, ref).Scan(&p.Channel, &p.TS)
+	if err != nil {
+		return mamori.Posted{}, notFound(err, "posted ref")
+	}
+	return p, nil
+}
+
+// ListOutbox lists up to limit items with that status, oldest first.
+// A limit of 0 or less lists them all.
+func (db *DB) ListOutbox(ctx context.Context, status string, limit int) ([]mamori.OutboxItem, error) {
+	var lim any // LIMIT NULL: no limit
+	if limit > 0 {
+		lim = limit
+	}
+	items, _, err := db.queryOutbox(ctx, db.db, `SELECT `+outboxColumns+` FROM outbox
+		WHERE status = $1 ORDER BY id LIMIT $2`, status, lim)
+	if err != nil {
+		return nil, fmt.Errorf("list outbox: %w", err)
+	}
+	return items, nil
+}
+
+// ClaimJobs leases up to limit pending jobs that are due at now and not
+// leased by another worker, earliest due first. FOR UPDATE SKIP LOCKED
+// lets replicas claiming at once take different jobs without waiting.
+func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]mamori.Job, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var jobs []mamori.Job
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id, key, kind, due, sealed_payload, attempts FROM jobs
+			WHERE status = 'pending' AND due <= $1 AND (lease_until IS NULL OR lease_until <= $1)
+			ORDER BY due, id LIMIT $2 FOR UPDATE SKIP LOCKED`, millis(now), limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				j       mamori.Job
+				due     int64
+				payload []byte
+			)
+			if err := rows.Scan(&j.ID, &j.Key, &j.Kind, &due, &payload, &j.Attempts); err != nil {
+				return err
+			}
+			j.Due = fromMillis(due)
+			if payload != nil {
+				pt, err := db.sealer.Open(payload, jobAAD(j.Key))
+				if err != nil {
+					return fmt.Errorf("job %d payload: %w", j.ID, err)
+				}
+				j.Payload = json.RawMessage(pt)
+			}
+			jobs = append(jobs, j)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		if len(jobs) == 0 {
+			return nil
+		}
+		ids := make([]int64, len(jobs))
+		for i := range jobs {
+			ids[i] = jobs[i].ID
+			jobs[i].Attempts++
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE jobs SET lease_until = $1, attempts = attempts + 1 WHERE id = ANY($2)`,
+			millis(now.Add(lease)), ids)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim jobs: %w", err)
+	}
+	return jobs, nil
+}
+
+// DoneJob marks a pending job done. A job already done or canceled stays
+// as it is.
+func (db *DB) DoneJob(ctx context.Context, id int64, now time.Time) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		var status string
+		if err := tx.QueryRowContext(ctx, `SELECT status FROM jobs WHERE id = $1 FOR UPDATE`, id).Scan(&status); err != nil {
+			return notFound(err, fmt.Sprintf("job %d", id))
+		}
+		if status != "pending" {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE jobs SET status = 'done', done_at = $1, lease_until = NULL WHERE id = $2`, millis(now), id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("done job: %w", err)
+	}
+	return nil
+}
