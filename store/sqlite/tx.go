@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mamori-oss/mamori"
+	"github.com/mamori-oss/mamori/store/audit"
 	"github.com/mamori-oss/mamori/store/seal"
 )
 
@@ -325,7 +326,7 @@ func (t *tx) Audit(e mamori.AuditEntry) error {
 	if err != nil && err != sql.ErrNoRows {
 		return fmt.Errorf("audit: %w", err)
 	}
-	r := auditRow{
+	r := audit.Row{
 		ID:      lastID + 1,
 		At:      millis(e.At),
 		Actor:   e.Actor,
@@ -337,7 +338,7 @@ func (t *tx) Audit(e mamori.AuditEntry) error {
 	_, err = t.tx.ExecContext(t.ctx, `
 		INSERT INTO audit (id, at, actor, action, subject, detail, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.At, r.Actor, r.Action, r.Subject, r.Detail, r.Prev, r.hash())
+		r.ID, r.At, r.Actor, r.Action, r.Subject, r.Detail, r.Prev, r.Hash())
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
