@@ -385,14 +385,25 @@ func (s *Service) trainingDone(ctx context.Context, in mamori.Input) (bool, erro
 		return false, nil
 	}
 	now := s.Clock()
-	parts := strings.Split(rest, ":")
+	// "<programme>[:<case>]:<round>:<user id>": programme ids and case
+	// numbers hold no colon and are not numbers; a user id may hold colons
+	// (Teams "29:…").
+	parts := strings.SplitN(rest, ":", 4)
+	if len(parts) >= 3 {
+		if _, err := strconv.Atoi(parts[1]); err == nil {
+			parts = append(parts[:1], strings.SplitN(strings.Join(parts[1:], ":"), ":", 2)...)
+		}
+	}
 	if len(parts) < 3 {
 		return true, fmt.Errorf("training done %q: %w", in.Value, mamori.ErrInvalid)
 	}
 	id := parts[len(parts)-1]
 	round, err := strconv.Atoi(parts[len(parts)-2])
 	key := strings.Join(parts[:len(parts)-2], ":")
-	if err != nil || (id != in.User.ID && !strings.EqualFold(id, in.User.Email)) {
+	if err != nil {
+		return true, fmt.Errorf("training done %q: %w", in.Value, mamori.ErrInvalid)
+	}
+	if id != in.User.ID && !strings.EqualFold(id, in.User.Email) {
 		return true, fmt.Errorf("training done: %w", mamori.ErrForbidden)
 	}
 	l := in.User.Lang

@@ -171,3 +171,26 @@ func TestRecommendTraining(t *testing.T) {
 		t.Fatalf("report: %v %+v", err, rows)
 	}
 }
+
+// A user id with colons (Teams "29:…") can still mark its training done.
+func TestTrainingDoneColonID(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	r.svc.Org.Departments[0].Members = append(r.svc.Org.Departments[0].Members, "29:1abc")
+	r.svc.Training = programmes()
+	if err := r.svc.ScheduleTraining(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.advance(0)
+	ms := r.sent.to(mamori.TargetUser, "29:1abc")
+	if len(ms) != 1 || ms[0].Choices[0].Value != "done:basics:1:29:1abc" {
+		t.Fatalf("reminder: %+v", ms)
+	}
+	if err := r.svc.Handle(ctx, mamori.Input{Kind: mamori.InputChoice, User: user("29:1abc"), Step: "training", Value: ms[0].Choices[0].Value}); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := r.svc.TrainingReport(ctx, nil, mamori.JA)
+	if len(rows) != 1 || rows[0].Done != 1 {
+		t.Fatalf("report: %+v", rows)
+	}
+}
