@@ -47,6 +47,8 @@ Usage:
                                         training completion by programme and department
   mamori audit verify                   check the audit trail's hash chain (exit 1 on a break)
   mamori audit show SUBJECT             list the audit trail of a case (KH-…) or a user
+  mamori bench [-url URL] [-n 10000] [-c 64] [-mix slack|teams|both] [-fake-slack ADDR] [-teams-keys ADDR]
+                                        load-test a running serve with signed requests (see the README)
   mamori version
 
 Environment:
@@ -102,6 +104,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return export(ctx, args[1:], stdout, stderr, getenv)
 	case "training":
 		return training(ctx, args[1:], stdout, stderr, getenv)
+	case "bench":
+		return bench(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "mamori", version)
 		return nil
