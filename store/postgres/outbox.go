@@ -9,29 +9,8 @@ import (
 	"time"
 
 	"github.com/mamori-oss/mamori"
+	"github.com/mamori-oss/mamori/store/sqlrow"
 )
-
-const outboxColumns = `id, key, target, sealed_message, lang, created, attempts, status, last_error`
-
-func (db *DB) scanOutbox(row interface{ Scan(...any) error }) (mamori.OutboxItem, error) {
-	var (
-		m       mamori.OutboxItem
-		target  string
-		msg     []byte
-		created int64
-	)
-	if err := row.Scan(&m.ID, &m.Key, &target, &msg, &m.Lang, &created, &m.Attempts, &m.Status, &m.LastErr); err != nil {
-		return m, err
-	}
-	if err := json.Unmarshal([]byte(target), &m.Target); err != nil {
-		return m, fmt.Errorf("outbox %d target: %w", m.ID, err)
-	}
-	if err := openJSON(db.sealer, msg, outboxAAD(m.Key), &m.Message); err != nil {
-		return m, fmt.Errorf("outbox %d message: %w", m.ID, err)
-	}
-	m.Created = fromMillis(created)
-	return m, nil
-}
 
 type querier interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
@@ -47,7 +26,7 @@ func (db *DB) queryOutbox(ctx context.Context, q querier, query string, args ...
 	}
 	defer rows.Close()
 	for rows.Next() {
-		m, err := db.scanOutbox(rows)
+		m, err := sqlrow.ScanOutbox(db.sealer, rows)
 		if err != nil {
 			if m.ID == 0 {
 				return nil, nil, err
@@ -80,11 +59,11 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 			err error
 			bad []int64
 		)
-		items, bad, err = db.queryOutbox(ctx, tx, `SELECT `+outboxColumns+` FROM outbox
+		items, bad, err = db.queryOutbox(ctx, tx, `SELECT `+sqlrow.OutboxColumns+` FROM outbox
 			WHERE status = 'pending' AND next_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
 			AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.target = outbox.target AND o.status = 'pending'
 				AND o.id < outbox.id AND (o.next_at > $1 OR o.lease_until > $1))
-			ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`, millis(now), limit)
+			ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`, sqlrow.Millis(now), limit)
 		if err != nil {
 			return err
 		}
@@ -114,7 +93,7 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 			items[i].Attempts++
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE outbox SET lease_until = $1, attempts = attempts + 1 WHERE id = ANY($2)`,
-			millis(now.Add(lease)), ids)
+			sqlrow.Millis(now.Add(lease)), ids)
 		return err
 	})
 	if err != nil {
@@ -147,8 +126,8 @@ func (db *DB) SentOutbox(ctx context.Context, id int64, p mamori.Posted, now tim
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		var ref string
 		if err := tx.QueryRowContext(ctx, `UPDATE outbox SET status = 'sent', sent_at = $1, lease_until = NULL WHERE id = $2 RETURNING ref`,
-			millis(now), id).Scan(&ref); err != nil {
-			return notFound(err, fmt.Sprintf("outbox %d", id))
+			sqlrow.Millis(now), id).Scan(&ref); err != nil {
+			return sqlrow.NotFound(err, fmt.Sprintf("outbox %d", id))
 		}
 		if ref == "" {
 			return nil
@@ -169,7 +148,7 @@ func (db *DB) RetryOutbox(ctx context.Context, id int64, next time.Time, errText
 	res, err := db.db.ExecContext(ctx, `UPDATE outbox
 		SET next_at = $1, last_error = $2, lease_until = NULL,
 			status = CASE WHEN status = 'pending' AND $3::boolean THEN 'failed' ELSE status END
-		WHERE id = $4`, millis(next), errText, giveUp, id)
+		WHERE id = $4`, sqlrow.Millis(next), errText, giveUp, id)
 	if err != nil {
 		return fmt.Errorf("retry outbox: %w", err)
 	}
@@ -186,7 +165,7 @@ func (db *DB) PostedRef(ctx context.Context, ref string) (mamori.Posted, error) 
 	var p mamori.Posted
 	err := db.db.QueryRowContext(ctx, `SELECT channel, ts FROM posted_refs WHERE ref = $1`, ref).Scan(&p.Channel, &p.TS)
 	if err != nil {
-		return mamori.Posted{}, notFound(err, "posted ref")
+		return mamori.Posted{}, sqlrow.NotFound(err, "posted ref")
 	}
 	return p, nil
 }
@@ -198,7 +177,7 @@ func (db *DB) ListOutbox(ctx context.Context, status string, limit int) ([]mamor
 	if limit > 0 {
 		lim = limit
 	}
-	items, _, err := db.queryOutbox(ctx, db.db, `SELECT `+outboxColumns+` FROM outbox
+	items, _, err := db.queryOutbox(ctx, db.db, `SELECT `+sqlrow.OutboxColumns+` FROM outbox
 		WHERE status = $1 ORDER BY id LIMIT $2`, status, lim)
 	if err != nil {
 		return nil, fmt.Errorf("list outbox: %w", err)
@@ -217,7 +196,7 @@ func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration,
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT id, key, kind, due, sealed_payload, attempts FROM jobs
 			WHERE status = 'pending' AND due <= $1 AND (lease_until IS NULL OR lease_until <= $1)
-			ORDER BY due, id LIMIT $2 FOR UPDATE SKIP LOCKED`, millis(now), limit)
+			ORDER BY due, id LIMIT $2 FOR UPDATE SKIP LOCKED`, sqlrow.Millis(now), limit)
 		if err != nil {
 			return err
 		}
@@ -231,9 +210,9 @@ func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration,
 			if err := rows.Scan(&j.ID, &j.Key, &j.Kind, &due, &payload, &j.Attempts); err != nil {
 				return err
 			}
-			j.Due = fromMillis(due)
+			j.Due = sqlrow.FromMillis(due)
 			if payload != nil {
-				pt, err := db.sealer.Open(payload, jobAAD(j.Key))
+				pt, err := db.sealer.Open(payload, sqlrow.JobAAD(j.Key))
 				if err != nil {
 					return fmt.Errorf("job %d payload: %w", j.ID, err)
 				}
@@ -254,7 +233,7 @@ func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration,
 			jobs[i].Attempts++
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE jobs SET lease_until = $1, attempts = attempts + 1 WHERE id = ANY($2)`,
-			millis(now.Add(lease)), ids)
+			sqlrow.Millis(now.Add(lease)), ids)
 		return err
 	})
 	if err != nil {
@@ -269,12 +248,12 @@ func (db *DB) DoneJob(ctx context.Context, id int64, now time.Time) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		var status string
 		if err := tx.QueryRowContext(ctx, `SELECT status FROM jobs WHERE id = $1 FOR UPDATE`, id).Scan(&status); err != nil {
-			return notFound(err, fmt.Sprintf("job %d", id))
+			return sqlrow.NotFound(err, fmt.Sprintf("job %d", id))
 		}
 		if status != "pending" {
 			return nil
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE jobs SET status = 'done', done_at = $1, lease_until = NULL WHERE id = $2`, millis(now), id)
+		_, err := tx.ExecContext(ctx, `UPDATE jobs SET status = 'done', done_at = $1, lease_until = NULL WHERE id = $2`, sqlrow.Millis(now), id)
 		return err
 	})
 	if err != nil {

@@ -223,37 +223,8 @@ func (db *DB) Backup(ctx context.Context, dest string) error {
 	return ErrNoBackup
 }
 
-// millis is how times are stored: UTC unix milliseconds, which sort and
-// compare as numbers.
-func millis(t time.Time) int64 { return t.UnixMilli() }
-
-func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
-
-// notFound maps sql.ErrNoRows to mamori.ErrNotFound.
-func notFound(err error, what string) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, mamori.ErrNotFound)
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
-
 // isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
 func isUnique(err error) bool {
 	var e *pgconn.PgError
 	return errors.As(err, &e) && e.Code == "23505"
-}
-
-// millisOrZero stores the zero time as 0, for columns that may be unset.
-func millisOrZero(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return millis(t)
-}
-
-func timeOrZero(ms int64) time.Time {
-	if ms == 0 {
-		return time.Time{}
-	}
-	return fromMillis(ms)
 }

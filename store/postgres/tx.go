@@ -11,6 +11,7 @@ import (
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/store/audit"
 	"github.com/mamori-oss/mamori/store/seal"
+	"github.com/mamori-oss/mamori/store/sqlrow"
 )
 
 // tx is a mamori.Tx in one PostgreSQL transaction.
@@ -33,34 +34,8 @@ func (t *tx) forUpdate() string {
 	return ``
 }
 
-// AAD prefixes bind sealed blobs to their rows; they are the SQLite
-// backend's, so a row sealed by one reads the same in the other.
-func convAAD(userKey string) []byte                      { return []byte("conv:" + userKey) }
-func caseAAD(number string) []byte                       { return []byte("case:" + number) }
-func decisionAAD(number string) []byte                   { return []byte("decision:" + number) }
-func outboxAAD(key string) []byte                        { return []byte("outbox:" + key) }
-func jobAAD(key string) []byte                           { return []byte("job:" + key) }
-func careAAD(id int64) []byte                            { return fmt.Appendf(nil, "care:%d", id) }
-func (t *tx) sealJSON(v any, aad []byte) ([]byte, error) { return sealJSON(t.sealer, v, aad) }
-
-func sealJSON(s *seal.Sealer, v any, aad []byte) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return s.Seal(b, aad), nil
-}
-
-func openJSON(s *seal.Sealer, sealed []byte, aad []byte, v any) error {
-	b, err := s.Open(sealed, aad)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
-}
-
 func (t *tx) Seen(key string, at time.Time) (bool, error) {
-	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO seen (key, at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, millis(at))
+	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO seen (key, at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, sqlrow.Millis(at))
 	if err != nil {
 		return false, fmt.Errorf("seen: %w", err)
 	}
@@ -75,10 +50,10 @@ func (t *tx) Conversation(userKey string) (mamori.Conversation, error) {
 	var sealed []byte
 	err := t.tx.QueryRowContext(t.ctx, `SELECT sealed_state FROM conversations WHERE user_key = $1`+t.forUpdate(), userKey).Scan(&sealed)
 	if err != nil {
-		return mamori.Conversation{}, notFound(err, "conversation")
+		return mamori.Conversation{}, sqlrow.NotFound(err, "conversation")
 	}
 	var c mamori.Conversation
-	if err := openJSON(t.sealer, sealed, convAAD(userKey), &c); err != nil {
+	if err := sqlrow.OpenJSON(t.sealer, sealed, sqlrow.ConvAAD(userKey), &c); err != nil {
 		return mamori.Conversation{}, fmt.Errorf("conversation %s: %w", userKey, err)
 	}
 	return c, nil
@@ -89,14 +64,14 @@ func (t *tx) PutConversation(c mamori.Conversation) error {
 		return fmt.Errorf("put conversation: no user: %w", mamori.ErrInvalid)
 	}
 	key := c.User.Key()
-	sealed, err := t.sealJSON(c, convAAD(key))
+	sealed, err := sqlrow.SealJSON(t.sealer, c, sqlrow.ConvAAD(key))
 	if err != nil {
 		return fmt.Errorf("put conversation: %w", err)
 	}
 	_, err = t.tx.ExecContext(t.ctx, `
 		INSERT INTO conversations (user_key, sealed_state, updated) VALUES ($1, $2, $3)
 		ON CONFLICT (user_key) DO UPDATE SET sealed_state = excluded.sealed_state, updated = excluded.updated`,
-		key, sealed, millis(c.Updated))
+		key, sealed, sqlrow.Millis(c.Updated))
 	if err != nil {
 		return fmt.Errorf("put conversation: %w", err)
 	}
@@ -136,7 +111,7 @@ func (t *tx) InsertCase(c mamori.Case) error {
 	if err != nil {
 		return fmt.Errorf("insert case: %w", err)
 	}
-	answers, err := t.sealJSON(c.Answers, caseAAD(c.Number))
+	answers, err := sqlrow.SealJSON(t.sealer, c.Answers, sqlrow.CaseAAD(c.Number))
 	if err != nil {
 		return fmt.Errorf("insert case: %w", err)
 	}
@@ -148,7 +123,7 @@ func (t *tx) InsertCase(c mamori.Case) error {
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT (number) DO NOTHING`,
 		c.Number, c.Kind, c.Reporter.Key(), string(reporter), c.Department, c.Route, c.Channel,
-		c.Status, c.Urgency, c.Suggestion, c.Crime, string(behaviours), millis(c.Created), answers)
+		c.Status, c.Urgency, c.Suggestion, c.Crime, string(behaviours), sqlrow.Millis(c.Created), answers)
 	if isUnique(err) {
 		return fmt.Errorf("insert case %s: %w", c.Number, mamori.ErrConflict)
 	}
@@ -163,20 +138,17 @@ func (t *tx) InsertCase(c mamori.Case) error {
 	return nil
 }
 
-const caseColumns = `number, kind, reporter, department, route, channel, status,
-	urgency, suggestion, crime, behaviours, created, sealed_answers, assignee, sealed_decision, updated, checkins_stopped, taken, judged`
-
 func (t *tx) UpdateCase(c mamori.Case) error {
 	var decision []byte
 	if c.Decision != nil {
 		var err error
-		if decision, err = t.sealJSON(c.Decision, decisionAAD(c.Number)); err != nil {
+		if decision, err = sqlrow.SealJSON(t.sealer, c.Decision, sqlrow.DecisionAAD(c.Number)); err != nil {
 			return fmt.Errorf("update case: %w", err)
 		}
 	}
 	res, err := t.tx.ExecContext(t.ctx, `UPDATE cases SET status = $1, assignee = $2, sealed_decision = $3, updated = $4,
-		checkins_stopped = $5, taken = $6, judged = $7 WHERE number = $8`, c.Status, c.Assignee, decision, millis(c.Updated),
-		c.CheckinsStopped, millisOrZero(c.Taken), millisOrZero(c.Judged), c.Number)
+		checkins_stopped = $5, taken = $6, judged = $7 WHERE number = $8`, c.Status, c.Assignee, decision, sqlrow.Millis(c.Updated),
+		c.CheckinsStopped, sqlrow.MillisOrZero(c.Taken), sqlrow.MillisOrZero(c.Judged), c.Number)
 	if err != nil {
 		return fmt.Errorf("update case %s: %w", c.Number, err)
 	}
@@ -186,51 +158,17 @@ func (t *tx) UpdateCase(c mamori.Case) error {
 	return nil
 }
 
-func (t *tx) scanCase(row interface{ Scan(...any) error }) (mamori.Case, error) {
-	var (
-		c                    mamori.Case
-		reporter, behaviours string
-		created, updated     int64
-		taken, judged        int64
-		answers, decision    []byte
-	)
-	err := row.Scan(&c.Number, &c.Kind, &reporter, &c.Department, &c.Route, &c.Channel, &c.Status,
-		&c.Urgency, &c.Suggestion, &c.Crime, &behaviours, &created, &answers, &c.Assignee, &decision, &updated, &c.CheckinsStopped,
-		&taken, &judged)
-	if err != nil {
-		return c, err
-	}
-	if err := json.Unmarshal([]byte(reporter), &c.Reporter); err != nil {
-		return c, fmt.Errorf("case %s reporter: %w", c.Number, err)
-	}
-	if err := json.Unmarshal([]byte(behaviours), &c.Behaviours); err != nil {
-		return c, fmt.Errorf("case %s behaviours: %w", c.Number, err)
-	}
-	c.Created = fromMillis(created)
-	if err := openJSON(t.sealer, answers, caseAAD(c.Number), &c.Answers); err != nil {
-		return c, fmt.Errorf("case %s answers: %w", c.Number, err)
-	}
-	if decision != nil {
-		c.Decision = new(mamori.Decision)
-		if err := openJSON(t.sealer, decision, decisionAAD(c.Number), c.Decision); err != nil {
-			return c, fmt.Errorf("case %s decision: %w", c.Number, err)
-		}
-	}
-	c.Updated, c.Taken, c.Judged = timeOrZero(updated), timeOrZero(taken), timeOrZero(judged)
-	return c, nil
-}
-
 func (t *tx) Case(number string) (mamori.Case, error) {
-	row := t.tx.QueryRowContext(t.ctx, `SELECT `+caseColumns+` FROM cases WHERE number = $1`+t.forUpdate(), number)
-	c, err := t.scanCase(row)
+	row := t.tx.QueryRowContext(t.ctx, `SELECT `+sqlrow.CaseColumns+` FROM cases WHERE number = $1`+t.forUpdate(), number)
+	c, err := sqlrow.ScanCase(t.sealer, row)
 	if err != nil {
-		return mamori.Case{}, notFound(err, "case "+number)
+		return mamori.Case{}, sqlrow.NotFound(err, "case "+number)
 	}
 	return c, nil
 }
 
 func (t *tx) Cases(f mamori.CaseFilter) ([]mamori.Case, error) {
-	q := `SELECT ` + caseColumns + ` FROM cases WHERE true`
+	q := `SELECT ` + sqlrow.CaseColumns + ` FROM cases WHERE true`
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
@@ -243,10 +181,10 @@ func (t *tx) Cases(f mamori.CaseFilter) ([]mamori.Case, error) {
 		q += ` AND status <> '` + mamori.StatusJudged + `'`
 	}
 	if !f.From.IsZero() {
-		q += ` AND created >= ` + arg(millis(f.From))
+		q += ` AND created >= ` + arg(sqlrow.Millis(f.From))
 	}
 	if !f.To.IsZero() {
-		q += ` AND created < ` + arg(millis(f.To))
+		q += ` AND created < ` + arg(sqlrow.Millis(f.To))
 	}
 	q += ` ORDER BY created, id`
 	if f.Limit > 0 {
@@ -256,11 +194,11 @@ func (t *tx) Cases(f mamori.CaseFilter) ([]mamori.Case, error) {
 }
 
 func (t *tx) CasesOf(userKey string) ([]mamori.Case, error) {
-	return t.queryCases("cases of", `SELECT `+caseColumns+` FROM cases
+	return t.queryCases("cases of", `SELECT `+sqlrow.CaseColumns+` FROM cases
 		WHERE reporter_key = $1 ORDER BY created DESC, id DESC`, userKey)
 }
 
-// queryCases runs a query over caseColumns and reads every case.
+// queryCases runs a query over sqlrow.CaseColumns and reads every case.
 func (t *tx) queryCases(what, q string, args ...any) ([]mamori.Case, error) {
 	rows, err := t.tx.QueryContext(t.ctx, q, args...)
 	if err != nil {
@@ -269,7 +207,7 @@ func (t *tx) queryCases(what, q string, args ...any) ([]mamori.Case, error) {
 	defer rows.Close()
 	var cases []mamori.Case
 	for rows.Next() {
-		c, err := t.scanCase(rows)
+		c, err := sqlrow.ScanCase(t.sealer, rows)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
@@ -289,7 +227,7 @@ func (t *tx) Enqueue(m mamori.OutboxItem) error {
 	if err != nil {
 		return fmt.Errorf("enqueue: %w", err)
 	}
-	msg, err := t.sealJSON(m.Message, outboxAAD(m.Key))
+	msg, err := sqlrow.SealJSON(t.sealer, m.Message, sqlrow.OutboxAAD(m.Key))
 	if err != nil {
 		return fmt.Errorf("enqueue: %w", err)
 	}
@@ -298,7 +236,7 @@ func (t *tx) Enqueue(m mamori.OutboxItem) error {
 		INSERT INTO outbox (key, target, ref, sealed_message, lang, status, next_at, created)
 		VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)
 		ON CONFLICT (key) DO NOTHING`,
-		m.Key, string(target), m.Message.Ref, msg, string(m.Lang), millis(m.Created))
+		m.Key, string(target), m.Message.Ref, msg, string(m.Lang), sqlrow.Millis(m.Created))
 	if err != nil {
 		return fmt.Errorf("enqueue: %w", err)
 	}
@@ -311,14 +249,14 @@ func (t *tx) Schedule(j mamori.Job) error {
 	}
 	var payload []byte
 	if len(j.Payload) > 0 {
-		payload = t.sealer.Seal(j.Payload, jobAAD(j.Key))
+		payload = t.sealer.Seal(j.Payload, sqlrow.JobAAD(j.Key))
 	}
 	// The partial unique index on pending keys turns a second pending job
 	// with the same key into a no-op.
 	_, err := t.tx.ExecContext(t.ctx, `
 		INSERT INTO jobs (key, kind, due, sealed_payload, status) VALUES ($1, $2, $3, $4, 'pending')
 		ON CONFLICT DO NOTHING`,
-		j.Key, j.Kind, millis(j.Due), payload)
+		j.Key, j.Kind, sqlrow.Millis(j.Due), payload)
 	if err != nil {
 		return fmt.Errorf("schedule: %w", err)
 	}
@@ -351,7 +289,7 @@ func (t *tx) Audit(e mamori.AuditEntry) error {
 	}
 	r := audit.Row{
 		ID:      lastID + 1,
-		At:      millis(e.At),
+		At:      sqlrow.Millis(e.At),
 		Actor:   e.Actor,
 		Action:  e.Action,
 		Subject: e.Subject,

@@ -9,15 +9,8 @@ import (
 	"time"
 
 	"github.com/mamori-oss/mamori"
+	"github.com/mamori-oss/mamori/store/sqlrow"
 )
-
-// careSealed is the confidential part of a care task.
-type careSealed struct {
-	Reason string            `json:"reason"`
-	Notes  []mamori.CareNote `json:"notes,omitempty"`
-}
-
-func careAAD(id int64) []byte { return fmt.Appendf(nil, "care:%d", id) }
 
 // openKey keeps one open task per case and reason.
 func openKey(c mamori.CareTask) any {
@@ -49,7 +42,7 @@ func (t *tx) InsertCareTask(c mamori.CareTask) (int64, bool, error) {
 	// with an empty blob and sealed once the id is known.
 	err = t.tx.QueryRowContext(t.ctx, `INSERT INTO care_tasks (number, reporter, status, assignee, due, created, updated, open_key, sealed_care)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, x'') RETURNING id`, c.Number, string(reporter), c.Status, c.Assignee,
-		millis(c.Due), millis(c.Created), millis(c.Created), openKey(c)).Scan(&id)
+		sqlrow.Millis(c.Due), sqlrow.Millis(c.Created), sqlrow.Millis(c.Created), openKey(c)).Scan(&id)
 	if err != nil {
 		return 0, false, fmt.Errorf("insert care task: %w", err)
 	}
@@ -58,12 +51,12 @@ func (t *tx) InsertCareTask(c mamori.CareTask) (int64, bool, error) {
 }
 
 func (t *tx) UpdateCareTask(c mamori.CareTask) error {
-	sealed, err := t.sealJSON(careSealed{Reason: c.Reason, Notes: c.Notes}, careAAD(c.ID))
+	sealed, err := sqlrow.SealJSON(t.sealer, sqlrow.CareSealed{Reason: c.Reason, Notes: c.Notes}, sqlrow.CareAAD(c.ID))
 	if err != nil {
 		return fmt.Errorf("update care task: %w", err)
 	}
 	res, err := t.tx.ExecContext(t.ctx, `UPDATE care_tasks SET status = ?, assignee = ?, due = ?, updated = ?, open_key = ?, sealed_care = ?
-		WHERE id = ?`, c.Status, c.Assignee, millis(c.Due), millis(c.Updated), openKey(c), sealed, c.ID)
+		WHERE id = ?`, c.Status, c.Assignee, sqlrow.Millis(c.Due), sqlrow.Millis(c.Updated), openKey(c), sealed, c.ID)
 	if err != nil {
 		return fmt.Errorf("update care task %d: %w", c.ID, err)
 	}
@@ -73,40 +66,16 @@ func (t *tx) UpdateCareTask(c mamori.CareTask) error {
 	return nil
 }
 
-const careColumns = `id, number, reporter, status, assignee, due, created, updated, sealed_care`
-
-func (t *tx) scanCareTask(row interface{ Scan(...any) error }) (mamori.CareTask, error) {
-	var (
-		c                     mamori.CareTask
-		reporter              string
-		due, created, updated int64
-		sealed                []byte
-	)
-	if err := row.Scan(&c.ID, &c.Number, &reporter, &c.Status, &c.Assignee, &due, &created, &updated, &sealed); err != nil {
-		return c, err
-	}
-	if err := json.Unmarshal([]byte(reporter), &c.Reporter); err != nil {
-		return c, fmt.Errorf("care task %d reporter: %w", c.ID, err)
-	}
-	var s careSealed
-	if err := openJSON(t.sealer, sealed, careAAD(c.ID), &s); err != nil {
-		return c, fmt.Errorf("care task %d: %w", c.ID, err)
-	}
-	c.Reason, c.Notes = s.Reason, s.Notes
-	c.Due, c.Created, c.Updated = fromMillis(due), fromMillis(created), fromMillis(updated)
-	return c, nil
-}
-
 func (t *tx) CareTask(id int64) (mamori.CareTask, error) {
-	c, err := t.scanCareTask(t.tx.QueryRowContext(t.ctx, `SELECT `+careColumns+` FROM care_tasks WHERE id = ?`, id))
+	c, err := sqlrow.ScanCareTask(t.sealer, t.tx.QueryRowContext(t.ctx, `SELECT `+sqlrow.CareColumns+` FROM care_tasks WHERE id = ?`, id))
 	if err != nil {
-		return mamori.CareTask{}, notFound(err, fmt.Sprintf("care task %d", id))
+		return mamori.CareTask{}, sqlrow.NotFound(err, fmt.Sprintf("care task %d", id))
 	}
 	return c, nil
 }
 
 func (t *tx) CareTasks(open bool) ([]mamori.CareTask, error) {
-	q := `SELECT ` + careColumns + ` FROM care_tasks`
+	q := `SELECT ` + sqlrow.CareColumns + ` FROM care_tasks`
 	if open {
 		q += ` WHERE status <> '` + mamori.CareClosed + `'`
 	}
@@ -117,7 +86,7 @@ func (t *tx) CareTasks(open bool) ([]mamori.CareTask, error) {
 	defer rows.Close()
 	var tasks []mamori.CareTask
 	for rows.Next() {
-		c, err := t.scanCareTask(rows)
+		c, err := sqlrow.ScanCareTask(t.sealer, rows)
 		if err != nil {
 			return nil, fmt.Errorf("care tasks: %w", err)
 		}
@@ -136,7 +105,7 @@ func (t *tx) Assign(a mamori.Assignment) (bool, error) {
 	}
 	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO training (programme, user_key, round, user, department, assigned, due, done, nudged)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, a.Programme, a.User.Key(), a.Round, string(user), a.Department,
-		millis(a.Assigned), millis(a.Due), millisOrZero(a.Done), millisOrZero(a.Nudged))
+		sqlrow.Millis(a.Assigned), sqlrow.Millis(a.Due), sqlrow.MillisOrZero(a.Done), sqlrow.MillisOrZero(a.Nudged))
 	if err != nil {
 		return false, fmt.Errorf("assign: %w", err)
 	}
@@ -146,34 +115,18 @@ func (t *tx) Assign(a mamori.Assignment) (bool, error) {
 
 const trainingColumns = `programme, round, user, department, assigned, due, done, nudged`
 
-func scanAssignment(row interface{ Scan(...any) error }) (mamori.Assignment, error) {
-	var (
-		a                           mamori.Assignment
-		user                        string
-		assigned, due, done, nudged int64
-	)
-	if err := row.Scan(&a.Programme, &a.Round, &user, &a.Department, &assigned, &due, &done, &nudged); err != nil {
-		return a, err
-	}
-	if err := json.Unmarshal([]byte(user), &a.User); err != nil {
-		return a, fmt.Errorf("assignment user: %w", err)
-	}
-	a.Assigned, a.Due, a.Done, a.Nudged = fromMillis(assigned), fromMillis(due), timeOrZero(done), timeOrZero(nudged)
-	return a, nil
-}
-
 func (t *tx) Assignment(programme, userKey string, round int) (mamori.Assignment, error) {
-	a, err := scanAssignment(t.tx.QueryRowContext(t.ctx, `SELECT `+trainingColumns+` FROM training
+	a, err := sqlrow.ScanAssignment(t.tx.QueryRowContext(t.ctx, `SELECT `+trainingColumns+` FROM training
 		WHERE programme = ? AND user_key = ? AND round = ?`, programme, userKey, round))
 	if err != nil {
-		return mamori.Assignment{}, notFound(err, "assignment")
+		return mamori.Assignment{}, sqlrow.NotFound(err, "assignment")
 	}
 	return a, nil
 }
 
 func (t *tx) PutAssignment(a mamori.Assignment) error {
 	res, err := t.tx.ExecContext(t.ctx, `UPDATE training SET done = ?, nudged = ?, due = ?
-		WHERE programme = ? AND user_key = ? AND round = ?`, millisOrZero(a.Done), millisOrZero(a.Nudged), millis(a.Due),
+		WHERE programme = ? AND user_key = ? AND round = ?`, sqlrow.MillisOrZero(a.Done), sqlrow.MillisOrZero(a.Nudged), sqlrow.Millis(a.Due),
 		a.Programme, a.User.Key(), a.Round)
 	if err != nil {
 		return fmt.Errorf("put assignment: %w", err)
@@ -203,7 +156,7 @@ func (t *tx) Assignments(f mamori.AssignmentFilter) ([]mamori.Assignment, error)
 	}
 	if !f.OverdueAt.IsZero() {
 		q += ` AND done = 0 AND due < ?`
-		args = append(args, millis(f.OverdueAt))
+		args = append(args, sqlrow.Millis(f.OverdueAt))
 	}
 	q += ` ORDER BY due, programme, user_key`
 	if f.Limit > 0 {
@@ -216,7 +169,7 @@ func (t *tx) Assignments(f mamori.AssignmentFilter) ([]mamori.Assignment, error)
 	defer rows.Close()
 	var list []mamori.Assignment
 	for rows.Next() {
-		a, err := scanAssignment(rows)
+		a, err := sqlrow.ScanAssignment(rows)
 		if err != nil {
 			return nil, fmt.Errorf("assignments: %w", err)
 		}
@@ -251,7 +204,7 @@ func (t *tx) PutReference(key string, data []byte, at time.Time) error {
 		return fmt.Errorf("put reference: no key: %w", mamori.ErrInvalid)
 	}
 	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO refs (key, data, updated) VALUES (?, ?, ?)
-		ON CONFLICT (key) DO UPDATE SET data = excluded.data, updated = excluded.updated`, key, data, millis(at))
+		ON CONFLICT (key) DO UPDATE SET data = excluded.data, updated = excluded.updated`, key, data, sqlrow.Millis(at))
 	if err != nil {
 		return fmt.Errorf("put reference: %w", err)
 	}
@@ -261,7 +214,7 @@ func (t *tx) PutReference(key string, data []byte, at time.Time) error {
 func (t *tx) Reference(key string) ([]byte, error) {
 	var data []byte
 	if err := t.tx.QueryRowContext(t.ctx, `SELECT data FROM refs WHERE key = ?`, key).Scan(&data); err != nil {
-		return nil, notFound(err, "reference")
+		return nil, sqlrow.NotFound(err, "reference")
 	}
 	return data, nil
 }

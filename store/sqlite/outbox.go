@@ -8,29 +8,8 @@ import (
 	"time"
 
 	"github.com/mamori-oss/mamori"
+	"github.com/mamori-oss/mamori/store/sqlrow"
 )
-
-const outboxColumns = `id, key, target, sealed_message, lang, created, attempts, status, last_error`
-
-func (db *DB) scanOutbox(row interface{ Scan(...any) error }) (mamori.OutboxItem, error) {
-	var (
-		m       mamori.OutboxItem
-		target  string
-		msg     []byte
-		created int64
-	)
-	if err := row.Scan(&m.ID, &m.Key, &target, &msg, &m.Lang, &created, &m.Attempts, &m.Status, &m.LastErr); err != nil {
-		return m, err
-	}
-	if err := json.Unmarshal([]byte(target), &m.Target); err != nil {
-		return m, fmt.Errorf("outbox %d target: %w", m.ID, err)
-	}
-	if err := openJSON(db.sealer, msg, outboxAAD(m.Key), &m.Message); err != nil {
-		return m, fmt.Errorf("outbox %d message: %w", m.ID, err)
-	}
-	m.Created = fromMillis(created)
-	return m, nil
-}
 
 func (db *DB) queryOutbox(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
@@ -51,7 +30,7 @@ func (db *DB) queryOutboxSkipping(ctx context.Context, q interface {
 	}
 	defer rows.Close()
 	for rows.Next() {
-		m, err := db.scanOutbox(rows)
+		m, err := sqlrow.ScanOutbox(db.sealer, rows)
 		if err != nil {
 			if m.ID == 0 {
 				return nil, nil, err
@@ -77,11 +56,11 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 			err error
 			bad []int64
 		)
-		items, bad, err = db.queryOutboxSkipping(ctx, tx, `SELECT `+outboxColumns+` FROM outbox
+		items, bad, err = db.queryOutboxSkipping(ctx, tx, `SELECT `+sqlrow.OutboxColumns+` FROM outbox
 			WHERE status = 'pending' AND next_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
 			AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.target = outbox.target AND o.status = 'pending'
 				AND o.id < outbox.id AND (o.next_at > ?1 OR o.lease_until > ?1))
-			ORDER BY id LIMIT ?2`, millis(now), limit)
+			ORDER BY id LIMIT ?2`, sqlrow.Millis(now), limit)
 		if err != nil {
 			return err
 		}
@@ -90,7 +69,7 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 				return err
 			}
 		}
-		until := millis(now.Add(lease))
+		until := sqlrow.Millis(now.Add(lease))
 		for i := range items {
 			_, err := tx.ExecContext(ctx, `UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE id = ?`, until, items[i].ID)
 			if err != nil {
@@ -112,9 +91,9 @@ func (db *DB) SentOutbox(ctx context.Context, id int64, p mamori.Posted, now tim
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		var ref string
 		if err := tx.QueryRowContext(ctx, `SELECT ref FROM outbox WHERE id = ?`, id).Scan(&ref); err != nil {
-			return notFound(err, fmt.Sprintf("outbox %d", id))
+			return sqlrow.NotFound(err, fmt.Sprintf("outbox %d", id))
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'sent', sent_at = ?, lease_until = NULL WHERE id = ?`, millis(now), id)
+		_, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'sent', sent_at = ?, lease_until = NULL WHERE id = ?`, sqlrow.Millis(now), id)
 		if err != nil || ref == "" {
 			return err
 		}
@@ -135,7 +114,7 @@ func (db *DB) RetryOutbox(ctx context.Context, id int64, next time.Time, errText
 		res, err := tx.ExecContext(ctx, `UPDATE outbox
 			SET next_at = ?, last_error = ?, lease_until = NULL,
 				status = CASE WHEN status = 'pending' AND ? THEN 'failed' ELSE status END
-			WHERE id = ?`, millis(next), errText, giveUp, id)
+			WHERE id = ?`, sqlrow.Millis(next), errText, giveUp, id)
 		if err != nil {
 			return err
 		}
@@ -157,7 +136,7 @@ func (db *DB) PostedRef(ctx context.Context, ref string) (mamori.Posted, error) 
 	var p mamori.Posted
 	err := db.ro.QueryRowContext(ctx, `SELECT channel, ts FROM posted_refs WHERE ref = ?`, ref).Scan(&p.Channel, &p.TS)
 	if err != nil {
-		return mamori.Posted{}, notFound(err, "posted ref")
+		return mamori.Posted{}, sqlrow.NotFound(err, "posted ref")
 	}
 	return p, nil
 }
@@ -168,7 +147,7 @@ func (db *DB) ListOutbox(ctx context.Context, status string, limit int) ([]mamor
 	if limit <= 0 {
 		limit = -1 // no limit, in SQLite
 	}
-	items, err := db.queryOutbox(ctx, db.ro, `SELECT `+outboxColumns+` FROM outbox
+	items, err := db.queryOutbox(ctx, db.ro, `SELECT `+sqlrow.OutboxColumns+` FROM outbox
 		WHERE status = ? ORDER BY id LIMIT ?`, status, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list outbox: %w", err)
@@ -186,7 +165,7 @@ func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration,
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT id, key, kind, due, sealed_payload, attempts FROM jobs
 			WHERE status = 'pending' AND due <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
-			ORDER BY due, id LIMIT ?2`, millis(now), limit)
+			ORDER BY due, id LIMIT ?2`, sqlrow.Millis(now), limit)
 		if err != nil {
 			return err
 		}
@@ -200,9 +179,9 @@ func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration,
 			if err := rows.Scan(&j.ID, &j.Key, &j.Kind, &due, &payload, &j.Attempts); err != nil {
 				return err
 			}
-			j.Due = fromMillis(due)
+			j.Due = sqlrow.FromMillis(due)
 			if payload != nil {
-				pt, err := db.sealer.Open(payload, jobAAD(j.Key))
+				pt, err := db.sealer.Open(payload, sqlrow.JobAAD(j.Key))
 				if err != nil {
 					return fmt.Errorf("job %d payload: %w", j.ID, err)
 				}
@@ -214,7 +193,7 @@ func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration,
 			return err
 		}
 		rows.Close()
-		until := millis(now.Add(lease))
+		until := sqlrow.Millis(now.Add(lease))
 		for i := range jobs {
 			_, err := tx.ExecContext(ctx, `UPDATE jobs SET lease_until = ?, attempts = attempts + 1 WHERE id = ?`, until, jobs[i].ID)
 			if err != nil {
@@ -236,12 +215,12 @@ func (db *DB) DoneJob(ctx context.Context, id int64, now time.Time) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		var status string
 		if err := tx.QueryRowContext(ctx, `SELECT status FROM jobs WHERE id = ?`, id).Scan(&status); err != nil {
-			return notFound(err, fmt.Sprintf("job %d", id))
+			return sqlrow.NotFound(err, fmt.Sprintf("job %d", id))
 		}
 		if status != "pending" {
 			return nil
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE jobs SET status = 'done', done_at = ?, lease_until = NULL WHERE id = ?`, millis(now), id)
+		_, err := tx.ExecContext(ctx, `UPDATE jobs SET status = 'done', done_at = ?, lease_until = NULL WHERE id = ?`, sqlrow.Millis(now), id)
 		return err
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/store/audit"
 	"github.com/mamori-oss/mamori/store/seal"
+	"github.com/mamori-oss/mamori/store/sqlrow"
 )
 
 // tx is a mamori.Tx in one SQLite transaction.
@@ -22,35 +23,8 @@ type tx struct {
 
 var _ mamori.Tx = (*tx)(nil)
 
-// AAD prefixes bind sealed blobs to their rows.
-func convAAD(userKey string) []byte { return []byte("conv:" + userKey) }
-func caseAAD(number string) []byte  { return []byte("case:" + number) }
-func outboxAAD(key string) []byte   { return []byte("outbox:" + key) }
-func jobAAD(key string) []byte      { return []byte("job:" + key) }
-
-// sealJSON marshals v and seals it.
-func (t *tx) sealJSON(v any, aad []byte) ([]byte, error) {
-	return sealJSON(t.sealer, v, aad)
-}
-
-func sealJSON(s *seal.Sealer, v any, aad []byte) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return s.Seal(b, aad), nil
-}
-
-func openJSON(s *seal.Sealer, sealed []byte, aad []byte, v any) error {
-	b, err := s.Open(sealed, aad)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
-}
-
 func (t *tx) Seen(key string, at time.Time) (bool, error) {
-	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO seen (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, key, millis(at))
+	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO seen (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, key, sqlrow.Millis(at))
 	if err != nil {
 		return false, fmt.Errorf("seen: %w", err)
 	}
@@ -65,10 +39,10 @@ func (t *tx) Conversation(userKey string) (mamori.Conversation, error) {
 	var sealed []byte
 	err := t.tx.QueryRowContext(t.ctx, `SELECT sealed_state FROM conversations WHERE user_key = ?`, userKey).Scan(&sealed)
 	if err != nil {
-		return mamori.Conversation{}, notFound(err, "conversation")
+		return mamori.Conversation{}, sqlrow.NotFound(err, "conversation")
 	}
 	var c mamori.Conversation
-	if err := openJSON(t.sealer, sealed, convAAD(userKey), &c); err != nil {
+	if err := sqlrow.OpenJSON(t.sealer, sealed, sqlrow.ConvAAD(userKey), &c); err != nil {
 		return mamori.Conversation{}, fmt.Errorf("conversation %s: %w", userKey, err)
 	}
 	return c, nil
@@ -79,14 +53,14 @@ func (t *tx) PutConversation(c mamori.Conversation) error {
 		return fmt.Errorf("put conversation: no user: %w", mamori.ErrInvalid)
 	}
 	key := c.User.Key()
-	sealed, err := t.sealJSON(c, convAAD(key))
+	sealed, err := sqlrow.SealJSON(t.sealer, c, sqlrow.ConvAAD(key))
 	if err != nil {
 		return fmt.Errorf("put conversation: %w", err)
 	}
 	_, err = t.tx.ExecContext(t.ctx, `
 		INSERT INTO conversations (user_key, sealed_state, updated) VALUES (?, ?, ?)
 		ON CONFLICT (user_key) DO UPDATE SET sealed_state = excluded.sealed_state, updated = excluded.updated`,
-		key, sealed, millis(c.Updated))
+		key, sealed, sqlrow.Millis(c.Updated))
 	if err != nil {
 		return fmt.Errorf("put conversation: %w", err)
 	}
@@ -124,7 +98,7 @@ func (t *tx) InsertCase(c mamori.Case) error {
 	if err != nil {
 		return fmt.Errorf("insert case: %w", err)
 	}
-	answers, err := t.sealJSON(c.Answers, caseAAD(c.Number))
+	answers, err := sqlrow.SealJSON(t.sealer, c.Answers, sqlrow.CaseAAD(c.Number))
 	if err != nil {
 		return fmt.Errorf("insert case: %w", err)
 	}
@@ -133,7 +107,7 @@ func (t *tx) InsertCase(c mamori.Case) error {
 			status, urgency, suggestion, crime, behaviours, created, sealed_answers)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.Number, c.Kind, c.Reporter.Key(), string(reporter), c.Department, c.Route, c.Channel,
-		c.Status, c.Urgency, c.Suggestion, c.Crime, string(behaviours), millis(c.Created), answers)
+		c.Status, c.Urgency, c.Suggestion, c.Crime, string(behaviours), sqlrow.Millis(c.Created), answers)
 	if isUnique(err) {
 		return fmt.Errorf("insert case %s: %w", c.Number, mamori.ErrConflict)
 	}
@@ -143,22 +117,17 @@ func (t *tx) InsertCase(c mamori.Case) error {
 	return nil
 }
 
-const caseColumns = `number, kind, reporter, department, route, channel, status,
-	urgency, suggestion, crime, behaviours, created, sealed_answers, assignee, sealed_decision, updated, checkins_stopped, taken, judged`
-
-func decisionAAD(number string) []byte { return []byte("decision:" + number) }
-
 func (t *tx) UpdateCase(c mamori.Case) error {
 	var decision []byte
 	if c.Decision != nil {
 		var err error
-		if decision, err = t.sealJSON(c.Decision, decisionAAD(c.Number)); err != nil {
+		if decision, err = sqlrow.SealJSON(t.sealer, c.Decision, sqlrow.DecisionAAD(c.Number)); err != nil {
 			return fmt.Errorf("update case: %w", err)
 		}
 	}
 	res, err := t.tx.ExecContext(t.ctx, `UPDATE cases SET status = ?, assignee = ?, sealed_decision = ?, updated = ?,
-		checkins_stopped = ?, taken = ?, judged = ? WHERE number = ?`, c.Status, c.Assignee, decision, millis(c.Updated),
-		c.CheckinsStopped, millisOrZero(c.Taken), millisOrZero(c.Judged), c.Number)
+		checkins_stopped = ?, taken = ?, judged = ? WHERE number = ?`, c.Status, c.Assignee, decision, sqlrow.Millis(c.Updated),
+		c.CheckinsStopped, sqlrow.MillisOrZero(c.Taken), sqlrow.MillisOrZero(c.Judged), c.Number)
 	if err != nil {
 		return fmt.Errorf("update case %s: %w", c.Number, err)
 	}
@@ -168,51 +137,17 @@ func (t *tx) UpdateCase(c mamori.Case) error {
 	return nil
 }
 
-func (t *tx) scanCase(row interface{ Scan(...any) error }) (mamori.Case, error) {
-	var (
-		c                    mamori.Case
-		reporter, behaviours string
-		created, updated     int64
-		taken, judged        int64
-		answers, decision    []byte
-	)
-	err := row.Scan(&c.Number, &c.Kind, &reporter, &c.Department, &c.Route, &c.Channel, &c.Status,
-		&c.Urgency, &c.Suggestion, &c.Crime, &behaviours, &created, &answers, &c.Assignee, &decision, &updated, &c.CheckinsStopped,
-		&taken, &judged)
-	if err != nil {
-		return c, err
-	}
-	if err := json.Unmarshal([]byte(reporter), &c.Reporter); err != nil {
-		return c, fmt.Errorf("case %s reporter: %w", c.Number, err)
-	}
-	if err := json.Unmarshal([]byte(behaviours), &c.Behaviours); err != nil {
-		return c, fmt.Errorf("case %s behaviours: %w", c.Number, err)
-	}
-	c.Created = fromMillis(created)
-	if err := openJSON(t.sealer, answers, caseAAD(c.Number), &c.Answers); err != nil {
-		return c, fmt.Errorf("case %s answers: %w", c.Number, err)
-	}
-	if decision != nil {
-		c.Decision = new(mamori.Decision)
-		if err := openJSON(t.sealer, decision, decisionAAD(c.Number), c.Decision); err != nil {
-			return c, fmt.Errorf("case %s decision: %w", c.Number, err)
-		}
-	}
-	c.Updated, c.Taken, c.Judged = timeOrZero(updated), timeOrZero(taken), timeOrZero(judged)
-	return c, nil
-}
-
 func (t *tx) Case(number string) (mamori.Case, error) {
-	row := t.tx.QueryRowContext(t.ctx, `SELECT `+caseColumns+` FROM cases WHERE number = ?`, number)
-	c, err := t.scanCase(row)
+	row := t.tx.QueryRowContext(t.ctx, `SELECT `+sqlrow.CaseColumns+` FROM cases WHERE number = ?`, number)
+	c, err := sqlrow.ScanCase(t.sealer, row)
 	if err != nil {
-		return mamori.Case{}, notFound(err, "case "+number)
+		return mamori.Case{}, sqlrow.NotFound(err, "case "+number)
 	}
 	return c, nil
 }
 
 func (t *tx) Cases(f mamori.CaseFilter) ([]mamori.Case, error) {
-	q := `SELECT ` + caseColumns + ` FROM cases WHERE 1 = 1`
+	q := `SELECT ` + sqlrow.CaseColumns + ` FROM cases WHERE 1 = 1`
 	var args []any
 	if len(f.Departments) > 0 {
 		q += ` AND department IN (?` + strings.Repeat(`, ?`, len(f.Departments)-1) + `)`
@@ -225,11 +160,11 @@ func (t *tx) Cases(f mamori.CaseFilter) ([]mamori.Case, error) {
 	}
 	if !f.From.IsZero() {
 		q += ` AND created >= ?`
-		args = append(args, millis(f.From))
+		args = append(args, sqlrow.Millis(f.From))
 	}
 	if !f.To.IsZero() {
 		q += ` AND created < ?`
-		args = append(args, millis(f.To))
+		args = append(args, sqlrow.Millis(f.To))
 	}
 	q += ` ORDER BY created, id`
 	if f.Limit > 0 {
@@ -239,11 +174,11 @@ func (t *tx) Cases(f mamori.CaseFilter) ([]mamori.Case, error) {
 }
 
 func (t *tx) CasesOf(userKey string) ([]mamori.Case, error) {
-	return t.queryCases("cases of", `SELECT `+caseColumns+` FROM cases
+	return t.queryCases("cases of", `SELECT `+sqlrow.CaseColumns+` FROM cases
 		WHERE reporter_key = ? ORDER BY created DESC, id DESC`, userKey)
 }
 
-// queryCases runs a query over caseColumns and reads every case.
+// queryCases runs a query over sqlrow.CaseColumns and reads every case.
 func (t *tx) queryCases(what, q string, args ...any) ([]mamori.Case, error) {
 	rows, err := t.tx.QueryContext(t.ctx, q, args...)
 	if err != nil {
@@ -252,7 +187,7 @@ func (t *tx) queryCases(what, q string, args ...any) ([]mamori.Case, error) {
 	defer rows.Close()
 	var cases []mamori.Case
 	for rows.Next() {
-		c, err := t.scanCase(rows)
+		c, err := sqlrow.ScanCase(t.sealer, rows)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
@@ -272,7 +207,7 @@ func (t *tx) Enqueue(m mamori.OutboxItem) error {
 	if err != nil {
 		return fmt.Errorf("enqueue: %w", err)
 	}
-	msg, err := t.sealJSON(m.Message, outboxAAD(m.Key))
+	msg, err := sqlrow.SealJSON(t.sealer, m.Message, sqlrow.OutboxAAD(m.Key))
 	if err != nil {
 		return fmt.Errorf("enqueue: %w", err)
 	}
@@ -281,7 +216,7 @@ func (t *tx) Enqueue(m mamori.OutboxItem) error {
 		INSERT INTO outbox (key, target, ref, sealed_message, lang, status, next_at, created)
 		VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)
 		ON CONFLICT (key) DO NOTHING`,
-		m.Key, string(target), m.Message.Ref, msg, string(m.Lang), millis(m.Created), millis(m.Created))
+		m.Key, string(target), m.Message.Ref, msg, string(m.Lang), sqlrow.Millis(m.Created), sqlrow.Millis(m.Created))
 	if err != nil {
 		return fmt.Errorf("enqueue: %w", err)
 	}
@@ -294,14 +229,14 @@ func (t *tx) Schedule(j mamori.Job) error {
 	}
 	var payload []byte
 	if len(j.Payload) > 0 {
-		payload = t.sealer.Seal(j.Payload, jobAAD(j.Key))
+		payload = t.sealer.Seal(j.Payload, sqlrow.JobAAD(j.Key))
 	}
 	// The partial unique index on pending keys turns a second pending job
 	// with the same key into a no-op.
 	_, err := t.tx.ExecContext(t.ctx, `
 		INSERT INTO jobs (key, kind, due, sealed_payload, status) VALUES (?, ?, ?, ?, 'pending')
 		ON CONFLICT DO NOTHING`,
-		j.Key, j.Kind, millis(j.Due), payload)
+		j.Key, j.Kind, sqlrow.Millis(j.Due), payload)
 	if err != nil {
 		return fmt.Errorf("schedule: %w", err)
 	}
@@ -328,7 +263,7 @@ func (t *tx) Audit(e mamori.AuditEntry) error {
 	}
 	r := audit.Row{
 		ID:      lastID + 1,
-		At:      millis(e.At),
+		At:      sqlrow.Millis(e.At),
 		Actor:   e.Actor,
 		Action:  e.Action,
 		Subject: e.Subject,
