@@ -293,9 +293,14 @@ func mrkdwn(s string) *slackapi.TextBlockObject {
 // special mention such as <!channel>. User mentions (<@U123>), which flows
 // use to name a person, stay mentions.
 func escape(s string) string {
-	s = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+	s = escaper.Replace(s)
+	if !strings.Contains(s, "&lt;@") {
+		return s
+	}
 	return userMention.ReplaceAllString(s, "<@$1>")
 }
+
+var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 var userMention = regexp.MustCompile(`&lt;@([UW][A-Z0-9]{2,20})&gt;`)
 

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
@@ -93,10 +95,13 @@ type Adapter struct {
 	users map[string]cachedUser
 	botID string // the bot's own user id, from auth.test
 
-	bg  chan struct{} // bounds the work done after an ack
-	wg  sync.WaitGroup
-	ctx context.Context // for work after an ack; ended by Close
-	end context.CancelFunc
+	bg chan struct{} // bounds the work done after an ack
+	// dropped counts background work refused when bg was full;
+	// droppedLog is when that was last logged (unix ns).
+	dropped, droppedLog atomic.Int64
+	wg                  sync.WaitGroup
+	ctx                 context.Context // for work after an ack; ended by Close
+	end                 context.CancelFunc
 }
 
 type cachedUser struct {
@@ -147,7 +152,19 @@ func newClient(cfg Config) *slackapi.Client {
 	if cfg.AppToken != "" {
 		opts = append(opts, slackapi.OptionAppLevelToken(cfg.AppToken))
 	}
-	return slackapi.New(cfg.BotToken, opts...)
+	return slackapi.New(cfg.BotToken, append(opts, slackapi.OptionHTTPClient(apiClient))...)
+}
+
+// apiClient keeps connections to Slack open for reuse: the default keeps
+// two, so a busy server would open (and TLS-handshake) a connection for
+// most calls.
+var apiClient = &http.Client{
+	Timeout: 30 * time.Second,
+	Transport: func() http.RoundTripper {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 32
+		return t
+	}(),
 }
 
 // Close ends the work still running after acks and waits for it. Call it
@@ -167,7 +184,13 @@ func (a *Adapter) later(what string, fn func(ctx context.Context)) {
 	select {
 	case a.bg <- struct{}{}:
 	default:
-		a.log.Warn("slack: too busy, dropped background work", "what", what)
+		// Counted, and logged at most once a minute: under load this
+		// would otherwise be a line per request.
+		n := a.dropped.Add(1)
+		if now := a.now().UnixNano(); now-a.droppedLog.Load() > int64(time.Minute) {
+			a.droppedLog.Store(now)
+			a.log.Warn("slack: too busy, dropped background work", "what", what, "dropped", n)
+		}
 		return
 	}
 	a.wg.Add(1)

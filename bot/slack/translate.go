@@ -348,26 +348,28 @@ func (a *Adapter) answered(res reply, body []byte, channel, ts, label string) re
 	if res.status != http.StatusOK || res.stale || res.after != nil || ts == "" || !strings.HasPrefix(channel, "D") {
 		return res
 	}
-	var raw struct {
-		Message struct {
-			Blocks slackapi.Blocks `json:"blocks"`
-		} `json:"message"`
-	}
-	if err := json.Unmarshal(body, &raw); err != nil || len(raw.Message.Blocks.BlockSet) == 0 {
-		return res
-	}
-	var keep []slackapi.Block
-	for _, b := range raw.Message.Blocks.BlockSet {
-		if kind, _, ours := parseBlockID(b.ID()); ours && kind != "" {
-			continue // the buttons and checkboxes
-		}
-		keep = append(keep, b)
-	}
-	if label == "" {
-		label = "…"
-	}
-	keep = append(keep, contextBlock("✓ "+label))
+	// The message is decoded only if the update runs: a busy server
+	// drops it (see later) without paying for it.
 	return res.then(func(ctx context.Context) {
+		var raw struct {
+			Message struct {
+				Blocks slackapi.Blocks `json:"blocks"`
+			} `json:"message"`
+		}
+		if err := json.Unmarshal(body, &raw); err != nil || len(raw.Message.Blocks.BlockSet) == 0 {
+			return
+		}
+		var keep []slackapi.Block
+		for _, b := range raw.Message.Blocks.BlockSet {
+			if kind, _, ours := parseBlockID(b.ID()); ours && kind != "" {
+				continue // the buttons and checkboxes
+			}
+			keep = append(keep, b)
+		}
+		if label == "" {
+			label = "…"
+		}
+		keep = append(keep, contextBlock("✓ "+label))
 		_, _, _, err := a.api.UpdateMessageContext(ctx, channel, ts,
 			slackapi.MsgOptionText("✓ "+label, false), slackapi.MsgOptionBlocks(keep...))
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	// SQLite's writer waits for its fsync inside a cgo call, which keeps
+	// the scheduler's only P on one core: nothing else would run, not
+	// even reading the next requests to commit with it. A second P lets
+	// them (the OS still shares the one core).
+	if getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < 2 {
+		runtime.GOMAXPROCS(2)
+	}
 	bot, secret, appToken := getenv("SLACK_BOT_TOKEN"), getenv("SLACK_SIGNING_SECRET"), getenv("SLACK_APP_TOKEN")
 	slackOn := bot != "" || secret != "" || appToken != ""
 	switch {

@@ -51,7 +51,7 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 		return nil, nil
 	}
 	var items []mamori.OutboxItem
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var (
 			err error
 			bad []int64
@@ -88,7 +88,7 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 // SentOutbox marks an item sent and, when its message has a Ref, records
 // where it was posted.
 func (db *DB) SentOutbox(ctx context.Context, id int64, p mamori.Posted, now time.Time) error {
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var ref string
 		if err := tx.QueryRowContext(ctx, `SELECT ref FROM outbox WHERE id = ?`, id).Scan(&ref); err != nil {
 			return sqlrow.NotFound(err, fmt.Sprintf("outbox %d", id))
@@ -110,7 +110,7 @@ func (db *DB) SentOutbox(ctx context.Context, id int64, p mamori.Posted, now tim
 // RetryOutbox releases an item's lease after a failed attempt, due again
 // at next, or marks it failed for good with giveUp. A sent item stays sent.
 func (db *DB) RetryOutbox(ctx context.Context, id int64, next time.Time, errText string, giveUp bool) error {
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE outbox
 			SET next_at = ?, last_error = ?, lease_until = NULL,
 				status = CASE WHEN status = 'pending' AND ? THEN 'failed' ELSE status END
@@ -162,7 +162,7 @@ func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration,
 		return nil, nil
 	}
 	var jobs []mamori.Job
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT id, key, kind, due, sealed_payload, attempts FROM jobs
 			WHERE status = 'pending' AND due <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
 			ORDER BY due, id LIMIT ?2`, sqlrow.Millis(now), limit)
@@ -212,7 +212,7 @@ func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration,
 // DoneJob marks a pending job done. A job already done or canceled stays
 // as it is.
 func (db *DB) DoneJob(ctx context.Context, id int64, now time.Time) error {
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var status string
 		if err := tx.QueryRowContext(ctx, `SELECT status FROM jobs WHERE id = ?`, id).Scan(&status); err != nil {
 			return sqlrow.NotFound(err, fmt.Sprintf("job %d", id))

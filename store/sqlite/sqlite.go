@@ -22,6 +22,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -38,13 +40,23 @@ var migrations embed.FS
 // transaction (a backup, a second instance during a deploy) to finish.
 const busyTimeout = 5 * time.Second
 
+// readConns bounds the read pool.
+const readConns = 4
+
 // DB is a Mamori store in one SQLite file.
 type DB struct {
-	rw     *sql.DB // one connection: SQLite has one writer anyway
+	rw     *sql.DB // one connection, used by the committer: SQLite has one writer anyway
 	ro     *sql.DB // read-only, for View and listings
 	sealer *seal.Sealer
 	log    *slog.Logger
 	path   string
+
+	ops       chan *op // writes for the committer (commit.go)
+	quit      chan struct{}
+	stopped   chan struct{}
+	closeOnce sync.Once
+	commits   atomic.Int64
+	committed atomic.Int64
 }
 
 var _ mamori.Store = (*DB)(nil)
@@ -80,6 +92,8 @@ func Open(ctx context.Context, path string, sealer *seal.Sealer, log *slog.Logge
 		"_busy_timeout": {fmt.Sprint(busyTimeout.Milliseconds())},
 		"_foreign_keys": {"on"},
 		"_synchronous":  {"FULL"},
+		// The committer runs the same few statements again and again.
+		"_stmt_cache_size": {"64"},
 	}.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
@@ -93,14 +107,21 @@ func Open(ctx context.Context, path string, sealer *seal.Sealer, log *slog.Logge
 		return nil, err
 	}
 
+	db.ops, db.quit, db.stopped = make(chan *op), make(chan struct{}), make(chan struct{})
+	go db.committer()
+
 	// The read pool opens after the migrations so the file is in WAL mode
-	// and has its schema.
+	// and has its schema. A few connections are enough: reads are short,
+	// and each connection keeps its own page cache.
 	db.ro, err = sql.Open("sqlite3", uri+"?"+url.Values{
-		"mode":          {"ro"},
-		"_busy_timeout": {fmt.Sprint(busyTimeout.Milliseconds())},
-		"_foreign_keys": {"on"},
+		"mode":             {"ro"},
+		"_stmt_cache_size": {"32"},
+		"_busy_timeout":    {fmt.Sprint(busyTimeout.Milliseconds())},
+		"_foreign_keys":    {"on"},
 	}.Encode())
 	if err == nil {
+		db.ro.SetMaxOpenConns(readConns)
+		db.ro.SetMaxIdleConns(readConns)
 		err = db.ro.PingContext(ctx)
 	}
 	if err != nil {
@@ -175,6 +196,11 @@ func (db *DB) checkKey(ctx context.Context) error {
 
 // Close closes the database. It may be called more than once.
 func (db *DB) Close() error {
+	if db.quit != nil {
+		db.closeCommitter()
+		w, c := db.CommitStats()
+		db.log.Info("DEBUG commits", "writes", w, "commits", c)
+	}
 	var err error
 	if db.ro != nil {
 		err = db.ro.Close()
@@ -185,56 +211,33 @@ func (db *DB) Close() error {
 	return err
 }
 
-// Update runs fn in one BEGIN IMMEDIATE transaction, committing it if fn
+// Update runs fn in a BEGIN IMMEDIATE transaction, committing it if fn
 // returns nil and rolling it back otherwise; fn's error is returned as it
-// is. A panic in fn rolls back too, and goes on panicking.
+// is. A panic in fn rolls back too, and goes on panicking in the caller.
+// Concurrent updates are committed together (see commit.go); each returns
+// only when its own changes are on disk. fn's statements are not
+// interrupted when ctx ends once it has started.
 func (db *DB) Update(ctx context.Context, fn func(mamori.Tx) error) error {
-	return db.run(ctx, db.rw, fn)
+	return db.commit(ctx, func(sqlTx *sql.Tx) error {
+		return fn(&tx{ctx: context.WithoutCancel(ctx), tx: sqlTx, sealer: db.sealer})
+	})
 }
 
 // View runs fn in a read-only transaction that sees one snapshot.
 // Writes inside fn fail.
-func (db *DB) View(ctx context.Context, fn func(mamori.Tx) error) error {
-	return db.run(ctx, db.ro, fn)
-}
-
-func (db *DB) run(ctx context.Context, pool *sql.DB, fn func(mamori.Tx) error) (err error) {
-	sqlTx, err := pool.BeginTx(ctx, nil)
+func (db *DB) View(ctx context.Context, fn func(mamori.Tx) error) (err error) {
+	sqlTx, err := db.ro.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
-				db.log.Error("sqlite: rollback", "err", rerr)
-			}
-		}
-	}()
-	if err := fn(&tx{ctx: ctx, tx: sqlTx, sealer: db.sealer}); err != nil {
-		return err
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	committed = true
-	return nil
+	defer sqlTx.Rollback()
+	return fn(&tx{ctx: ctx, tx: sqlTx, sealer: db.sealer})
 }
 
 // write runs fn in a write transaction, for the Outbox and Jobs methods.
-func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
-	sqlTx, err := db.rw.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	if err := fn(sqlTx); err != nil {
-		sqlTx.Rollback()
-		return err
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	return nil
+// Like Update's, fn's ctx does not end with the caller's.
+func (db *DB) write(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+	return db.commit(ctx, func(sqlTx *sql.Tx) error { return fn(context.WithoutCancel(ctx), sqlTx) })
 }
 
 // Backup writes a consistent copy of the database to dest with VACUUM INTO,
