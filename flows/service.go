@@ -264,29 +264,31 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 				return err
 			}
 		}
-		if err := tx.CancelJobs(jobRemind + ":" + key); err != nil {
-			return err
-		}
+		// The reminder to come back: scheduled once when a report starts;
+		// each step after that leaves it as it is, and when it falls due
+		// it moves itself to a day after the last step (see RunJob). So a
+		// step costs no job writes.
+		cancelRemind := func() error { return tx.CancelJobs(jobRemind + ":" + key) }
 		if out.End || (nc.Flow == "" && wasFlow == "" && nc.Step == stepMenu && nc.Reply == "") {
 			// Nothing worth keeping: a finished or cancelled report, or
 			// someone who only looked at the menu.
 			if err := tx.DeleteConversation(key); err != nil && !errors.Is(err, mamori.ErrNotFound) {
 				return err
 			}
-			return nil
+			return cancelRemind()
 		}
 		if nc.Flow == "" && nc.Step == "" && nc.Reply == "" {
-			return tx.DeleteConversation(key)
-		}
-		if out.Paused || nc.Flow != "" {
-			after := s.RemindAfter
-			if after == 0 {
-				after = 24 * time.Hour
-			}
-			payload, _ := json.Marshal(remindPayload{User: nc.User, Updated: now})
-			if err := tx.Schedule(mamori.Job{Key: jobRemind + ":" + key, Kind: jobRemind, Due: now.Add(after), Payload: payload}); err != nil {
+			if err := tx.DeleteConversation(key); err != nil {
 				return err
 			}
+			return cancelRemind()
+		}
+		if out.Paused || nc.Flow != "" {
+			if err := s.scheduleRemind(tx, nc.User, now); err != nil {
+				return err
+			}
+		} else if err := cancelRemind(); err != nil {
+			return err
 		}
 		return tx.PutConversation(nc)
 	})
@@ -317,6 +319,17 @@ func caseClick(in mamori.Input) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// scheduleRemind schedules the reminder to come back to a report left
+// unfinished, a day (RemindAfter) after last, unless one is pending.
+func (s *Service) scheduleRemind(tx mamori.Tx, u mamori.User, last time.Time) error {
+	after := s.RemindAfter
+	if after == 0 {
+		after = 24 * time.Hour
+	}
+	payload, _ := json.Marshal(remindPayload{User: u, Updated: last})
+	return tx.Schedule(mamori.Job{Key: jobRemind + ":" + u.Key(), Kind: jobRemind, Due: last.Add(after), Payload: payload})
 }
 
 type remindPayload struct {
@@ -528,11 +541,20 @@ func (s *Service) RunJob(ctx context.Context, j mamori.Job) error {
 		}
 		return s.Store.Update(ctx, func(tx mamori.Tx) error {
 			c, err := tx.Conversation(p.User.Key())
-			if errors.Is(err, mamori.ErrNotFound) || (err == nil && (c.Flow == "" || c.Updated.After(p.Updated))) {
-				return nil // finished, cancelled or moved on since
+			if errors.Is(err, mamori.ErrNotFound) || (err == nil && c.Flow == "") {
+				return nil // finished or cancelled
 			}
 			if err != nil {
 				return err
+			}
+			if c.Updated.After(p.Updated) {
+				// Moved on since it was scheduled: due a day after the
+				// last step instead. This job is done; its successor takes
+				// its key.
+				if err := tx.CancelJobs(j.Key); err != nil {
+					return err
+				}
+				return s.scheduleRemind(tx, c.User, c.Updated)
 			}
 			l := c.User.Lang
 			m := mamori.Message{Step: stepResume, Text: s.Policy.T(l, "remind.text"),

@@ -376,6 +376,45 @@ func TestHome(t *testing.T) {
 	}
 }
 
+// TestReminderFollowsLastStep: the reminder is due a day after the last
+// step, however many steps came after the first, and never after the
+// report is cancelled.
+func TestReminderFollowsLastStep(t *testing.T) {
+	r := newRig(t)
+	drain := func() {
+		t.Helper()
+		if _, err := r.worker.Drain(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})
+	r.clock.Add(20 * time.Hour)
+	r.click("UME", "safe") // the last step: the reminder is due 20 h + 24 h after the start
+	before := len(r.sent.to(mamori.TargetUser, "UME"))
+	r.clock.Add(5 * time.Hour) // a day after the first step
+	drain()
+	if len(r.sent.to(mamori.TargetUser, "UME")) != before {
+		t.Fatal("reminded a day after the first step, not the last")
+	}
+	r.clock.Add(20 * time.Hour) // a day and an hour after the last step
+	drain()
+	got := r.sent.to(mamori.TargetUser, "UME")
+	if len(got) != before+1 || got[before].Step != "resume" {
+		t.Fatalf("no reminder a day after the last step: %d → %d", before, len(got))
+	}
+
+	// Cancelled: no reminder.
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport, User: user("UTWO")})
+	r.click("UTWO", "nav:cancel")
+	r.click("UTWO", "yes")
+	n := len(r.sent.to(mamori.TargetUser, "UTWO"))
+	r.clock.Add(72 * time.Hour)
+	drain()
+	if got := r.sent.to(mamori.TargetUser, "UTWO"); len(got) != n {
+		t.Fatalf("reminded after cancelling: %+v", got[n:])
+	}
+}
+
 func TestReminderAfterPause(t *testing.T) {
 	r := newRig(t)
 	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})

@@ -382,7 +382,7 @@ func serverMemory(c *http.Client, base string, pid int) []string {
 			if strings.HasPrefix(line, "#") {
 				continue
 			}
-			for _, p := range []string{"process_resident_memory_bytes", "go_memstats_heap_inuse_bytes", "go_memstats_sys_bytes", "go_goroutines", "mamori_outbox_messages"} {
+			for _, p := range []string{"process_resident_memory_bytes", "go_memstats_heap_alloc_bytes", "go_memstats_sys_bytes", "go_goroutines", "mamori_outbox_messages", "mamori_store_"} {
 				if strings.HasPrefix(line, p) {
 					out = append(out, line)
 				}

@@ -9,7 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
+	rtmetrics "runtime/metrics"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -186,13 +189,53 @@ func (m *metrics) write(ctx context.Context, w io.Writer, a *app) {
 	fmt.Fprintln(w, "# HELP mamori_http_slow_requests_total HTTP requests that took over one second.")
 	fmt.Fprintln(w, "# TYPE mamori_http_slow_requests_total counter")
 	fmt.Fprintf(w, "mamori_http_slow_requests_total %d\n", m.slow.Load())
-	fmt.Fprintln(w, "# HELP mamori_outbox_messages Messages in the outbox by status (capped at 10000).")
+	fmt.Fprintln(w, "# HELP mamori_outbox_messages Messages in the outbox by status.")
 	fmt.Fprintln(w, "# TYPE mamori_outbox_messages gauge")
-	for _, s := range []string{mamori.OutboxPending, mamori.OutboxFailed} {
-		items, err := a.db.ListOutbox(ctx, s, 10000)
-		if err == nil {
-			fmt.Fprintf(w, "mamori_outbox_messages{status=%q} %d\n", s, len(items))
+	if counts, err := a.db.CountOutbox(ctx, ""); err == nil {
+		for _, s := range []string{mamori.OutboxPending, mamori.OutboxFailed} {
+			fmt.Fprintf(w, "mamori_outbox_messages{status=%q} %d\n", s, counts[s])
 		}
+	}
+	if cs, ok := a.db.(interface{ CommitStats() (int64, int64) }); ok {
+		writes, commits := cs.CommitStats()
+		fmt.Fprintln(w, "# HELP mamori_store_writes_total Write transactions asked of the store.")
+		fmt.Fprintln(w, "# TYPE mamori_store_writes_total counter")
+		fmt.Fprintf(w, "mamori_store_writes_total %d\n", writes)
+		fmt.Fprintln(w, "# HELP mamori_store_commits_total Commits (fsyncs) that carried them: writes are committed together.")
+		fmt.Fprintln(w, "# TYPE mamori_store_commits_total counter")
+		fmt.Fprintf(w, "mamori_store_commits_total %d\n", commits)
+	}
+	writeMemory(w)
+}
+
+// writeMemory writes the process's memory: the resident set (Linux) and
+// the Go runtime's own figures, under the names Prometheus' Go client
+// uses.
+func writeMemory(w io.Writer) {
+	if b, err := os.ReadFile("/proc/self/statm"); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 1 {
+			if pages, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+				fmt.Fprintln(w, "# HELP process_resident_memory_bytes Resident memory size in bytes.")
+				fmt.Fprintln(w, "# TYPE process_resident_memory_bytes gauge")
+				fmt.Fprintf(w, "process_resident_memory_bytes %d\n", pages*int64(os.Getpagesize()))
+			}
+		}
+	}
+	samples := []rtmetrics.Sample{
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/total:bytes"},
+		{Name: "/sched/goroutines:goroutines"},
+	}
+	rtmetrics.Read(samples)
+	for i, m := range []struct{ name, help, typ string }{
+		{"go_memstats_heap_alloc_bytes", "Bytes of allocated heap objects.", "gauge"},
+		{"go_memstats_sys_bytes", "Bytes of memory obtained from the OS by the Go runtime.", "gauge"},
+		{"go_goroutines", "Goroutines that currently exist.", "gauge"},
+	} {
+		if samples[i].Value.Kind() != rtmetrics.KindUint64 {
+			continue
+		}
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", m.name, m.help, m.name, m.typ, m.name, samples[i].Value.Uint64())
 	}
 }
 
