@@ -16,6 +16,7 @@ import (
 	"time"
 
 	slackapi "github.com/slack-go/slack"
+	"golang.org/x/time/rate"
 
 	"github.com/mamori-oss/mamori"
 )
@@ -99,6 +100,7 @@ type Adapter struct {
 	// dropped counts background work refused when bg was full;
 	// droppedLog is when that was last logged (unix ns).
 	dropped, droppedLog atomic.Int64
+	cosmetic            *rate.Limiter // chat.update calls that only tidy up
 	wg                  sync.WaitGroup
 	ctx                 context.Context // for work after an ack; ended by Close
 	end                 context.CancelFunc
@@ -131,6 +133,9 @@ func New(cfg Config, f Flows) (*Adapter, error) {
 		log:   cfg.Log,
 		users: map[string]cachedUser{},
 		bg:    make(chan struct{}, maxBackground),
+		// Marking questions answered may use 20 of chat.update's 50+ a
+		// minute (Tier 3), leaving the rest to the outbox's card updates.
+		cosmetic: rate.NewLimiter(rate.Limit(20.0/60), 5),
 	}
 	if a.now == nil {
 		a.now = time.Now

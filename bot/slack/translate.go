@@ -343,9 +343,14 @@ func (a *Adapter) interaction(ctx context.Context, body []byte) reply {
 // answered, after a click in a DM was committed, updates the question in
 // place: its buttons give way to a line with the answer, as Slack apps do,
 // so an old question cannot be clicked by mistake. It is cosmetic: when it
-// fails, nothing is lost.
+// fails, nothing is lost. It has a share of chat.update's rate limit of
+// its own; past that, under heavy use, questions keep their buttons
+// (clicking one again is answered as a stale click).
 func (a *Adapter) answered(res reply, body []byte, channel, ts, label string) reply {
 	if res.status != http.StatusOK || res.stale || res.after != nil || ts == "" || !strings.HasPrefix(channel, "D") {
+		return res
+	}
+	if !a.cosmetic.Allow() {
 		return res
 	}
 	// The message is decoded only if the update runs: a busy server
