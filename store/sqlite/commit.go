@@ -83,6 +83,11 @@ func (db *DB) committer() {
 		}
 		db.commits.Add(1)
 		db.committed.Add(int64(len(batch)))
+		if db.restartWAL.Swap(false) {
+			if _, err := db.rw.Exec("PRAGMA wal_checkpoint(RESTART)"); err != nil {
+				db.log.Warn("sqlite: restart the WAL", "err", err)
+			}
+		}
 	}
 }
 
@@ -170,5 +175,52 @@ func (db *DB) closeCommitter() {
 	case <-db.stopped:
 	case <-time.After(time.Minute):
 		db.log.Error("sqlite: committer did not stop within a minute")
+	}
+}
+
+// Checkpoints. A WAL checkpoint copies committed pages into the database
+// file and fsyncs it: several milliseconds with a busy WAL. SQLite runs it
+// inside the commit that crosses wal_autocheckpoint, which would stall
+// every write waiting behind that commit. Instead the write connection
+// never checkpoints, and a checkpointer on its own connection runs PASSIVE
+// checkpoints beside the writes (they wait for no one and block no one),
+// at most every checkpointEvery while there are writes.
+const checkpointEvery = 200 * time.Millisecond
+
+// walFramesLimit is the WAL length (in pages) past which the committer
+// starts the WAL over. Under steady writes the checkpointer's PASSIVE
+// checkpoints never find the WAL idle, and only the writer can restart
+// it: between two groups, with a RESTART checkpoint that has little left
+// to copy.
+const walFramesLimit = 4096
+
+func (db *DB) checkpointer(ck *sql.DB) {
+	defer close(db.ckStopped)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	var last int64
+	for {
+		select {
+		case <-db.quit:
+			// A last full checkpoint leaves the database file whole.
+			if _, err := ck.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+				db.log.Warn("sqlite: final checkpoint", "err", err)
+			}
+			return
+		case <-t.C:
+		}
+		if n := db.commits.Load(); n == last {
+			continue
+		} else {
+			last = n
+		}
+		var busy, frames, done int
+		if err := ck.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done); err != nil {
+			db.log.Warn("sqlite: checkpoint", "err", err)
+			continue
+		}
+		if frames > walFramesLimit {
+			db.restartWAL.Store(true)
+		}
 	}
 }

@@ -51,12 +51,16 @@ type DB struct {
 	log    *slog.Logger
 	path   string
 
+	ck        *sql.DB  // one connection, for checkpoints (commit.go)
 	ops       chan *op // writes for the committer (commit.go)
 	quit      chan struct{}
 	stopped   chan struct{}
+	ckStopped chan struct{}
 	closeOnce sync.Once
 	commits   atomic.Int64
-	committed atomic.Int64
+	// restartWAL asks the committer to start the WAL over (commit.go).
+	restartWAL atomic.Bool
+	committed  atomic.Int64
 }
 
 var _ mamori.Store = (*DB)(nil)
@@ -107,8 +111,25 @@ func Open(ctx context.Context, path string, sealer *seal.Sealer, log *slog.Logge
 		return nil, err
 	}
 
-	db.ops, db.quit, db.stopped = make(chan *op), make(chan struct{}), make(chan struct{})
+	// Checkpoints are the checkpointer's, not the commits'.
+	// After a restart, a WAL file longer than 16 MB is cut back to that.
+	if _, err := db.rw.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 16777216"); err != nil {
+		db.rw.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+	db.ck, err = sql.Open("sqlite3", uri+"?"+url.Values{
+		"_busy_timeout": {fmt.Sprint(busyTimeout.Milliseconds())},
+		"_synchronous":  {"FULL"},
+	}.Encode())
+	if err != nil {
+		db.rw.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	db.ck.SetMaxOpenConns(1)
+	db.ops, db.quit = make(chan *op), make(chan struct{})
+	db.stopped, db.ckStopped = make(chan struct{}), make(chan struct{})
 	go db.committer()
+	go db.checkpointer(db.ck)
 
 	// The read pool opens after the migrations so the file is in WAL mode
 	// and has its schema. A few connections are enough: reads are short,
