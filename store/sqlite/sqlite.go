@@ -219,8 +219,8 @@ func (db *DB) checkKey(ctx context.Context) error {
 func (db *DB) Close() error {
 	if db.quit != nil {
 		db.closeCommitter()
-		w, c := db.CommitStats()
-		db.log.Info("DEBUG commits", "writes", w, "commits", c)
+		<-db.ckStopped
+		db.ck.Close()
 	}
 	var err error
 	if db.ro != nil {
