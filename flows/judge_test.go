@@ -456,3 +456,63 @@ func TestJudgementAcrossRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestJobRunTwice: a worker that dies after a job committed but before it
+// marked the job done leaves it to run again after the lease. The second
+// run changes nothing: no second message, audit entry or escalation round.
+func TestJobRunTwice(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	n := r.filed(nil)
+	if _, err := r.svc.Take(ctx, user("USUP"), n); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Add(73 * time.Hour)
+	jobs, err := r.db.ClaimJobs(ctx, r.clock.Now(), time.Minute, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var esc *mamori.Job
+	for i := range jobs {
+		if jobs[i].Kind == "case.escalate" {
+			esc = &jobs[i]
+		}
+	}
+	if esc == nil {
+		t.Fatalf("no escalation job due at 73 h: %+v", jobs)
+	}
+	for range 2 { // the first worker's run, then the one after its lease
+		if err := r.svc.RunJob(ctx, *esc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.clock.Add(2 * time.Minute) // the other claimed jobs' leases run out
+	if _, err := r.worker.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	count := func() (msgs, audited int) {
+		for _, m := range r.sent.to(mamori.TargetChannel, "C0HR") {
+			if strings.Contains(m.Header, n) && m.Urgent && !strings.HasPrefix(m.Ref, "care:") {
+				msgs++
+			}
+		}
+		trail, _ := r.db.AuditTrail(ctx, n)
+		for _, e := range trail {
+			if e.Action == "case.escalate" {
+				audited++
+			}
+		}
+		return msgs, audited
+	}
+	if msgs, audited := count(); msgs != 1 || audited != 1 {
+		t.Fatalf("after running the escalation twice: %d messages, %d audit entries, want 1 and 1: %+v", msgs, audited, r.sent.to(mamori.TargetChannel, "C0HR"))
+	}
+	// The next round comes once, not twice.
+	r.clock.Add(73 * time.Hour)
+	if _, err := r.worker.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, audited := count(); msgs != 2 || audited != 2 {
+		t.Fatalf("next round: %d messages, %d audit entries, want 2 and 2", msgs, audited)
+	}
+}

@@ -114,6 +114,9 @@ func (s *Service) runDeadline(ctx context.Context, j mamori.Job, now time.Time) 
 		return fmt.Errorf("job %d: %w", j.ID, err)
 	}
 	return s.Store.Update(ctx, func(tx mamori.Tx) error {
+		if again, err := ranBefore(tx, j, now); again || err != nil {
+			return err
+		}
 		k, err := tx.Case(p.Number)
 		if errors.Is(err, mamori.ErrNotFound) {
 			return nil
@@ -143,7 +146,9 @@ func (s *Service) runDeadline(ctx context.Context, j mamori.Job, now time.Time) 
 			target = s.channel(k.Reporter.Platform, s.Org.HRChannel)
 			// Again, until someone decides.
 			next, _ := json.Marshal(casePayload{Number: k.Number, Round: p.Round + 1})
-			if err := tx.Schedule(mamori.Job{Key: fmt.Sprintf("%s:%s:%d", jobEscalate, k.Number, now.UnixNano()),
+			// The key names the round, so a job run twice (its worker died
+			// before marking it done) does not fork the chain.
+			if err := tx.Schedule(mamori.Job{Key: fmt.Sprintf("%s:%s:round:%d", jobEscalate, k.Number, p.Round+1),
 				Kind: jobEscalate, Due: now.Add(judge), Payload: next}); err != nil {
 				return err
 			}
@@ -154,6 +159,14 @@ func (s *Service) runDeadline(ctx context.Context, j mamori.Job, now time.Time) 
 		}
 		return tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("job:%d", j.ID), Target: target, Message: m, Lang: l, Created: now})
 	})
+}
+
+// ranBefore records, in the job's own transaction, that it ran, and
+// reports whether it had already: a worker that dies after the commit but
+// before marking the job done leaves it to run again after its lease.
+func ranBefore(tx mamori.Tx, j mamori.Job, now time.Time) (bool, error) {
+	fresh, err := tx.Seen(fmt.Sprintf("job:%d", j.ID), now)
+	return !fresh, err
 }
 
 // hours says a duration in whole hours, at least one.
@@ -540,6 +553,9 @@ func (s *Service) RunJob(ctx context.Context, j mamori.Job) error {
 			return fmt.Errorf("job %d: %w", j.ID, err)
 		}
 		return s.Store.Update(ctx, func(tx mamori.Tx) error {
+			if again, err := ranBefore(tx, j, now); again || err != nil {
+				return err
+			}
 			c, err := tx.Conversation(p.User.Key())
 			if errors.Is(err, mamori.ErrNotFound) || (err == nil && c.Flow == "") {
 				return nil // finished or cancelled
@@ -573,7 +589,12 @@ func (s *Service) RunJob(ctx context.Context, j mamori.Job) error {
 	case jobTake, jobEscalate:
 		return s.runDeadline(ctx, j, now)
 	case jobCheckin:
-		return s.Store.Update(ctx, func(tx mamori.Tx) error { return s.runCheckin(tx, j, now) })
+		return s.Store.Update(ctx, func(tx mamori.Tx) error {
+			if again, err := ranBefore(tx, j, now); again || err != nil {
+				return err
+			}
+			return s.runCheckin(tx, j, now)
+		})
 	case jobTraining:
 		return s.runTraining(ctx, j, now)
 	case jobProgress:
@@ -581,7 +602,12 @@ func (s *Service) RunJob(ctx context.Context, j mamori.Job) error {
 	case jobStats:
 		return s.runStats(ctx, j, now)
 	case jobCareRemind:
-		return s.Store.Update(ctx, func(tx mamori.Tx) error { return s.runCareRemind(tx, j, now) })
+		return s.Store.Update(ctx, func(tx mamori.Tx) error {
+			if again, err := ranBefore(tx, j, now); again || err != nil {
+				return err
+			}
+			return s.runCareRemind(tx, j, now)
+		})
 	}
 	s.Log.Warn("unknown job kind", "kind", j.Kind, "id", j.ID)
 	return nil
