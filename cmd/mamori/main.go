@@ -131,14 +131,34 @@ func newApp(ctx context.Context, cfg *loaded, getenv func(string) string, log *s
 	if err != nil {
 		return nil, err
 	}
+	lease, err := workerLease(getenv("MAMORI_WORKER_LEASE"))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	a := &app{cfg: cfg, db: db, log: log, clock: clock}
-	a.worker = (&flows.Worker{Store: db, Senders: map[string]flows.Sender{}, Clock: clock, Log: log}).Init()
+	a.worker = (&flows.Worker{Store: db, Senders: map[string]flows.Sender{}, Clock: clock, Log: log, Lease: lease}).Init()
 	a.service = &flows.Service{Store: db, Policy: cfg.policy, Org: cfg.org, Clock: clock, Log: log,
 		Location: cfg.loc, RemindAfter: cfg.remind, Deadlines: cfg.deadlines, Care: cfg.care, Training: cfg.training,
 		Kick: a.worker.Kick}
 	a.worker.Jobs = a.service
 	a.worker.GaveUp = a.gaveUp
 	return a, nil
+}
+
+// workerLease reads MAMORI_WORKER_LEASE: how long a replica holds a job
+// or message it claimed before another may take it over if it died. A
+// send is cut off at a third of it and may wait 2 s for a rate limit, so
+// it is at least 10 s. "" is the worker's default (one minute).
+func workerLease(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 10*time.Second {
+		return 0, fmt.Errorf("MAMORI_WORKER_LEASE %q: want a duration of at least 10s, such as 1m", v)
+	}
+	return d, nil
 }
 
 // schedule makes sure the recurring jobs are in the schedule: today's

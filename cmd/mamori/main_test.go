@@ -370,6 +370,8 @@ func TestServeStartupErrors(t *testing.T) {
 		{"training start not a date", testEnv{"MAMORI_CONFIG": badStart}, []string{"training[0]", "start", "2026-10-01"}},
 		{"care resource without contact", testEnv{"MAMORI_CONFIG": noContact}, []string{"care.resources[1]", "contact"}},
 		{"slack with a bad config", merge(slackEnv, testEnv{"MAMORI_CONFIG": unknownKey}), []string{"favourite_colour"}},
+		{"lease too short", testEnv{"MAMORI_WORKER_LEASE": "2s"}, []string{"MAMORI_WORKER_LEASE", "10s"}},
+		{"lease not a duration", testEnv{"MAMORI_WORKER_LEASE": "soon"}, []string{"MAMORI_WORKER_LEASE", "soon"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := merge(newEnv(t), tc.env)
