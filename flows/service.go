@@ -297,8 +297,12 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 			return cancelRemind()
 		}
 		if out.Paused || nc.Flow != "" {
-			if err := s.scheduleRemind(tx, nc.User, now); err != nil {
-				return err
+			// One is pending unless the report starts now or comes back
+			// after the reminder was sent.
+			if wasFlow == "" || c.Step == stepResume || out.Paused {
+				if err := s.scheduleRemind(tx, nc.User, now); err != nil {
+					return err
+				}
 			}
 		} else if err := cancelRemind(); err != nil {
 			return err

@@ -402,6 +402,14 @@ func TestReminderFollowsLastStep(t *testing.T) {
 	if len(got) != before+1 || got[before].Step != "resume" {
 		t.Fatalf("no reminder a day after the last step: %d → %d", before, len(got))
 	}
+	// Back after the reminder, then gone again: reminded again a day later.
+	r.click("UME", "continue")
+	before = len(r.sent.to(mamori.TargetUser, "UME"))
+	r.clock.Add(25 * time.Hour)
+	drain()
+	if got := r.sent.to(mamori.TargetUser, "UME"); len(got) != before+1 || got[before].Step != "resume" {
+		t.Fatalf("no second reminder after coming back: %d → %d", before, len(got))
+	}
 
 	// Cancelled: no reminder.
 	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport, User: user("UTWO")})
