@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,5 +82,326 @@ func TestSocketMode(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if _, acked := api.Ack(env); acked {
 		t.Error("failed event was acknowledged")
+	}
+}
+
+// sharedFlows stands in for flows.Service over one database shared by
+// replicas: a delivery handled once is acknowledged but not acted on
+// again, as tx.Seen makes it. A delivery listed in slow takes that long
+// the first time; a gate, when set, holds every Handle until closed.
+type sharedFlows struct {
+	*fakeFlows
+	mu      sync.Mutex
+	offered map[string]int // deliveries, and how often they came
+	slow    map[string]time.Duration
+	gate    chan struct{}
+	started chan string // the delivery of each Handle that began
+}
+
+func newSharedFlows() *sharedFlows {
+	return &sharedFlows{fakeFlows: newFakeFlows(), offered: map[string]int{}, slow: map[string]time.Duration{},
+		started: make(chan string, 100)}
+}
+
+func (f *sharedFlows) Handle(ctx context.Context, in mamori.Input) error {
+	f.mu.Lock()
+	f.offered[in.Delivery]++
+	again := in.Delivery != "" && f.offered[in.Delivery] > 1
+	delay := f.slow[in.Delivery]
+	gate := f.gate
+	f.mu.Unlock()
+	f.started <- in.Delivery
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if again {
+		return nil // already handled: acknowledged, not acted on
+	}
+	time.Sleep(delay)
+	return f.fakeFlows.Handle(ctx, in)
+}
+
+func (f *sharedFlows) Offered(delivery string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.offered[delivery]
+}
+
+// replica runs RunSocketMode for an adapter of its own on api, as one
+// `mamori serve` would, and returns what stops it and waits.
+func replica(t *testing.T, api *slacktest.Server, f slack.Flows) (stop func() error) {
+	t.Helper()
+	ad, err := slack.New(slack.Config{BotToken: botToken, AppToken: api.AppToken, APIURL: api.URL,
+		Log: slog.New(slog.DiscardHandler), Policy: testPolicy()}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ad.RunSocketMode(ctx) }()
+	var once sync.Once
+	var result error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case result = <-done:
+			case <-time.After(10 * time.Second):
+				result = errors.New("RunSocketMode did not stop")
+			}
+			ad.Close()
+		})
+		return result
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil && !errors.Is(err, context.Canceled) {
+			t.Error(err)
+		}
+	})
+	return stop
+}
+
+// waitAcks waits until an envelope was acknowledged n times and returns
+// the connections the acknowledgements came on.
+func waitAcks(t *testing.T, api *slacktest.Server, env string, n int) []int {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if conns := api.AckConns(env); len(conns) >= n {
+			return conns
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("envelope %s acknowledged on %v, want %d acknowledgements", env, api.AckConns(env), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func event(id, user, text string) map[string]any {
+	return map[string]any{"type": "event_callback", "event_id": id, "team_id": slacktest.TeamID, "event": dm(user, text)}
+}
+
+// TestSocketModeReplicas: two replicas, each with its own connection,
+// share the envelopes; an envelope sent again on the other connection —
+// after its acknowledgement was lost, or because it was slow — carries the
+// same delivery, so the shared store acts on it once.
+func TestSocketModeReplicas(t *testing.T) {
+	api := slacktest.New(t, botToken)
+	api.AddUser(slacktest.User{ID: "UEN", Name: "alex", Locale: "en-US"})
+	api.SetRedelivery(400*time.Millisecond, 3)
+	f := newSharedFlows()
+	replica(t, api, f)
+	replica(t, api, f)
+	conns := api.WaitConnections(t, 2, 5*time.Second)
+
+	// Round-robin over both; each acknowledged on its own connection.
+	var envs []string
+	for i := range 6 {
+		envs = append(envs, api.SendEnvelope(t, "events_api", event(fmt.Sprintf("EvR%d", i), "UEN", fmt.Sprintf("message %d", i))))
+	}
+	for i, env := range envs {
+		got := waitAcks(t, api, env, 1)
+		d := api.Deliveries(env)
+		if len(d) != 1 || d[0].Conn != conns[i%2] || got[0] != d[0].Conn {
+			t.Errorf("envelope %d: sent %+v, acknowledged on %v; want once on connection %d", i, d, got, conns[i%2])
+		}
+	}
+
+	// A retry of an acknowledged event, a click and a slash command, on
+	// the other connection: acknowledged there, acted on once.
+	click := clickPayload(t, "UEN", "DUEN", blocksOf(t, question()), "safe")
+	command := map[string]any{"command": "/kasuhara", "text": "report", "user_id": "UEN", "channel_id": "C0GENERAL", "trigger_id": "T.replicas"}
+	for _, c := range []struct {
+		typ      string
+		payload  any
+		delivery string
+	}{
+		{"events_api", event("EvR9", "UEN", "once only"), "EvR9"},
+		{"interactive", click, ""},
+		{"slash_commands", command, "command:T.replicas"},
+	} {
+		env := api.SendEnvelope(t, c.typ, c.payload)
+		first := waitAcks(t, api, env, 1)[0]
+		again := api.Resend(t, env)
+		acks := waitAcks(t, api, env, 2)
+		if again == first || acks[1] != again {
+			t.Errorf("%s: first acknowledged on %d, sent again on %d, acknowledgements %v", c.typ, first, again, acks)
+		}
+		ins := f.Inputs()
+		in := ins[len(ins)-1]
+		if c.delivery != "" && in.Delivery != c.delivery {
+			t.Errorf("%s: delivery %q, want %q", c.typ, in.Delivery, c.delivery)
+		}
+		if in.Delivery == "" || f.Offered(in.Delivery) != 2 {
+			t.Errorf("%s: delivery %q offered %d times, want 2 with one key", c.typ, in.Delivery, f.Offered(in.Delivery))
+		}
+	}
+	if n := len(f.Inputs()); n != 9 {
+		t.Errorf("%d inputs acted on, want 9: %+v", n, f.Inputs())
+	}
+
+	// A slow envelope is sent again on the other connection while the
+	// first replica still works on it; both acknowledge it, once acted on.
+	f.mu.Lock()
+	f.slow["EvSlow"] = time.Second
+	f.mu.Unlock()
+	env := api.SendEnvelope(t, "events_api", event("EvSlow", "UEN", "slow"))
+	acks := waitAcks(t, api, env, 2)
+	d := api.Deliveries(env)
+	if len(d) != 2 || d[1].Attempt != 1 || d[1].Reason == "" || d[1].Conn == d[0].Conn || acks[0] != d[1].Conn || acks[1] != d[0].Conn {
+		t.Errorf("slow envelope: sent %+v, acknowledged on %v; want a retry on the other connection, acknowledged first", d, acks)
+	}
+	if n := len(f.Inputs()); n != 10 || f.Offered("EvSlow") != 2 {
+		t.Errorf("slow envelope: %d inputs, offered %d times; want acted on once", n, f.Offered("EvSlow"))
+	}
+}
+
+// TestSocketModeRefresh: Slack asks for a new connection; the replica
+// opens one before the old one closes, serves the old one meanwhile, and
+// loses nothing even without redelivery.
+func TestSocketModeRefresh(t *testing.T) {
+	for _, reason := range []string{"refresh_requested", "warning"} {
+		t.Run(reason, func(t *testing.T) {
+			api := slacktest.New(t, botToken)
+			api.AddUser(slacktest.User{ID: "UEN", Name: "alex", Locale: "en-US"})
+			api.SetRedelivery(0, 0) // whatever is lost stays lost
+			api.SetDisconnectGrace(time.Second)
+			f := newSharedFlows()
+			replica(t, api, f)
+			old := api.WaitConnections(t, 1, 5*time.Second)[0]
+			api.WaitAck(t, api.SendEnvelope(t, "events_api", event("EvF0", "UEN", "before")), 5*time.Second)
+
+			api.Disconnect(t, old, reason)
+			// Slack may still send on the old connection before it closes.
+			late := api.SendEnvelopeOn(t, old, "events_api", event("EvF1", "UEN", "late on the old one"))
+			next := api.WaitConnections(t, 1, 5*time.Second)[0]
+			if next == old {
+				t.Fatalf("no new connection after %s", reason)
+			}
+			if conns := waitAcks(t, api, late, 1); conns[0] != old {
+				t.Errorf("late envelope acknowledged on %v, want on the old connection %d", conns, old)
+			}
+			for i := range 4 {
+				env := api.SendEnvelope(t, "events_api", event(fmt.Sprintf("EvF%d", i+2), "UEN", "after"))
+				if conns := waitAcks(t, api, env, 1); conns[0] != next {
+					t.Errorf("envelope after the refresh acknowledged on %v, want %d", conns, next)
+				}
+			}
+			// The old connection closing is no reason for yet another.
+			time.Sleep(1500 * time.Millisecond)
+			if n := api.Opened(); n != 2 {
+				t.Errorf("%d connections opened, want 2", n)
+			}
+			if n := len(f.Inputs()); n != 6 {
+				t.Errorf("%d inputs, want 6", n)
+			}
+		})
+	}
+}
+
+// TestSocketModeStopDrains: a replica that stops takes no new envelope but
+// finishes and acknowledges those in flight; a click in flight shows no
+// error to its clicker.
+func TestSocketModeStopDrains(t *testing.T) {
+	api := slacktest.New(t, botToken)
+	api.AddUser(slacktest.User{ID: "UEN", Name: "alex", Locale: "en-US"})
+	api.SetRedelivery(0, 0)
+	f := newSharedFlows()
+	f.gate = make(chan struct{})
+	stop := replica(t, api, f)
+	conn := api.WaitConnections(t, 1, 5*time.Second)[0]
+
+	click := api.SendEnvelope(t, "interactive", clickPayload(t, "UEN", "DUEN", blocksOf(t, question()), "safe"))
+	<-f.started
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	time.Sleep(200 * time.Millisecond) // the stop has begun
+	late := api.SendEnvelopeOn(t, conn, "events_api", event("EvLate", "UEN", "too late"))
+	time.Sleep(200 * time.Millisecond)
+	close(f.gate)
+	if err := <-stopped; !errors.Is(err, context.Canceled) {
+		t.Errorf("RunSocketMode returned %v", err)
+	}
+	// Written before the close: the fake reads it in its own time.
+	api.WaitAck(t, click, time.Second)
+	if _, ok := api.Ack(late); ok || f.Offered("EvLate") != 0 {
+		t.Error("an envelope arriving while stopping was taken: it should be left for another replica")
+	}
+	if n := len(f.Inputs()); n != 1 {
+		t.Errorf("%d inputs, want the click", n)
+	}
+	if c := api.Calls("chat.postEphemeral"); len(c) != 0 {
+		t.Errorf("the clicker was shown an error: %v", c[0].Get("text"))
+	}
+}
+
+// TestSocketModeReconnects: a connection lost without a word is replaced
+// after a short backoff.
+func TestSocketModeReconnects(t *testing.T) {
+	api := slacktest.New(t, botToken)
+	api.AddUser(slacktest.User{ID: "UEN", Name: "alex", Locale: "en-US"})
+	f := newSharedFlows()
+	replica(t, api, f)
+	first := api.WaitConnections(t, 1, 5*time.Second)[0]
+	api.Drop(t, first)
+	deadline := time.Now().Add(5 * time.Second)
+	for api.Opened() < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if conns := api.WaitConnections(t, 1, 5*time.Second); conns[0] == first {
+		t.Fatalf("connections %v after the drop", conns)
+	}
+	api.WaitAck(t, api.SendEnvelope(t, "events_api", event("EvBack", "UEN", "back")), 5*time.Second)
+}
+
+// TestSocketModeTooManyConnections: Slack keeps ten connections for an
+// app and refuses the eleventh; the eleventh replica backs off instead of
+// asking again and again.
+func TestSocketModeTooManyConnections(t *testing.T) {
+	api := slacktest.New(t, botToken)
+	f := newSharedFlows()
+	for range slacktest.MaxSocketConnections {
+		replica(t, api, f)
+	}
+	api.WaitConnections(t, slacktest.MaxSocketConnections, 10*time.Second)
+	opens := len(api.Calls("apps.connections.open"))
+	eleventh := replica(t, api, f)
+	time.Sleep(2 * time.Second)
+	if n := api.Refused(); n != 1 {
+		t.Errorf("the eleventh replica was refused %d times in 2 s, want once, then a backoff", n)
+	}
+	if n := len(api.Calls("apps.connections.open")) - opens; n != 1 {
+		t.Errorf("the eleventh replica called apps.connections.open %d times in 2 s, want once", n)
+	}
+	if n := len(api.Connections()); n != slacktest.MaxSocketConnections {
+		t.Errorf("%d connections, want %d", n, slacktest.MaxSocketConnections)
+	}
+	start := time.Now()
+	if err := eleventh(); !errors.Is(err, context.Canceled) || time.Since(start) > time.Second {
+		t.Errorf("the waiting replica stopped with %v after %s", err, time.Since(start))
+	}
+}
+
+// TestSocketModeBadAppToken: an app token Slack refuses ends Socket Mode
+// with the reason at once; no retry would help.
+func TestSocketModeBadAppToken(t *testing.T) {
+	api := slacktest.New(t, botToken)
+	ad, err := slack.New(slack.Config{BotToken: botToken, AppToken: "xapp-revoked", APIURL: api.URL,
+		Log: slog.New(slog.DiscardHandler), Policy: testPolicy()}, newFakeFlows())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ad.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := ad.RunSocketMode(ctx); err == nil || !strings.Contains(err.Error(), "invalid_auth") || ctx.Err() != nil {
+		t.Errorf("RunSocketMode with a refused token = %v, want invalid_auth at once", err)
+	}
+	if n := len(api.Calls("apps.connections.open")); n != 1 {
+		t.Errorf("apps.connections.open called %d times, want once", n)
 	}
 }

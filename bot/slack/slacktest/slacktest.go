@@ -5,6 +5,10 @@
 //
 // On request it also behaves like Slack under load: it enforces Slack's
 // rate limits (Enforce) and fails a share of calls (SetStorm).
+//
+// It also plays Slack's side of Socket Mode for several clients at once:
+// up to MaxSocketConnections connections, envelopes spread over them,
+// redelivery of what is not acknowledged in time, disconnect messages.
 package slacktest
 
 import (
@@ -19,6 +23,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -134,12 +139,20 @@ type Server struct {
 	fileOrder  []string
 	fileSeq    int
 
-	// Socket Mode.
-	conn     *websocket.Conn
-	connMu   sync.Mutex // serialises writes to conn
-	envSeq   int
-	acks     map[string]json.RawMessage
-	socketUp chan struct{}
+	// Socket Mode, under mu.
+	sockets    map[int]*socketConn // open connections, by number
+	socketSeq  int                 // connections that said hello
+	refusals   int                 // connections refused: too many
+	rr         int                 // round-robin position
+	envSeq     int
+	envelopes  map[string]*envelope
+	deliveries []Delivery
+	acks       map[string][]ack // every acknowledgement, in order
+	redeliver  time.Duration    // 0: no redelivery
+	retries    int
+	grace      time.Duration // from a disconnect message to the close
+	socketsSet chan struct{} // closed and replaced when sockets change
+	closed     bool
 }
 
 // New starts a fake on 127.0.0.1 that accepts token and stops it when the
@@ -147,18 +160,26 @@ type Server struct {
 func New(tb testing.TB, token string) *Server {
 	tb.Helper()
 	s := &Server{
-		Token:    token,
-		AppToken: "xapp-test",
-		acks:     map[string]json.RawMessage{},
-		socketUp: make(chan struct{}),
-		users:    map[string]User{},
-		fail:     map[string][]*failure{},
-		notify:   make(chan struct{}, 1),
-		channels: map[string]bool{},
+		Token:      token,
+		AppToken:   "xapp-test",
+		users:      map[string]User{},
+		fail:       map[string][]*failure{},
+		notify:     make(chan struct{}, 1),
+		channels:   map[string]bool{},
+		sockets:    map[int]*socketConn{},
+		envelopes:  map[string]*envelope{},
+		acks:       map[string][]ack{},
+		redeliver:  AckTimeout,
+		retries:    MaxRetries,
+		grace:      DisconnectGrace,
+		socketsSet: make(chan struct{}),
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL + "/api/"
-	tb.Cleanup(s.srv.Close)
+	tb.Cleanup(func() {
+		s.closeSockets()
+		s.srv.Close()
+	})
 	return s
 }
 
@@ -532,30 +553,130 @@ func (s *Server) reply(c *Call) map[string]any {
 	return errBody("unknown_method")
 }
 
-// upgrader accepts any origin: slack-go sends one of its own.
+// Socket Mode, as Slack runs it for one app
+// (https://docs.slack.dev/apis/events-api/using-socket-mode): each
+// apps.connections.open gives a WebSocket URL; Slack keeps up to
+// MaxSocketConnections connections open at once and refuses another with
+// a disconnect message, reason too_many_websockets; it sends each
+// envelope on one open connection; an envelope not acknowledged in time
+// comes again, with retry_attempt counted up, on another connection when
+// there is one; a disconnect message (refresh_requested, warning) tells a
+// client to open a new connection before Slack closes this one.
+const (
+	// MaxSocketConnections is how many Socket Mode connections an app may
+	// have open at once.
+	MaxSocketConnections = 10
+	// AckTimeout is how long the fake waits for an envelope's
+	// acknowledgement before sending it again (Slack: about 3 seconds).
+	AckTimeout = 3 * time.Second
+	// MaxRetries is how many times an envelope is sent again before the
+	// fake gives up on it, as Slack does.
+	MaxRetries = 3
+	// DisconnectGrace is how long a connection stays open after its
+	// disconnect message (Slack's warning comes about 10 seconds ahead).
+	DisconnectGrace = 10 * time.Second
+)
+
+// Delivery is one sending of an envelope on a Socket Mode connection.
+type Delivery struct {
+	EnvelopeID string
+	Type       string
+	// Conn is the connection it went out on: connections are numbered
+	// from 1 in the order they said hello.
+	Conn int
+	// Attempt is its retry_attempt: 0 the first time. Reason is its
+	// retry_reason.
+	Attempt int
+	Reason  string
+	// Lost is set when the connection was closed or the write failed:
+	// the client never saw this sending.
+	Lost bool
+	At   time.Time
+}
+
+type ack struct {
+	payload json.RawMessage
+	conn    int
+}
+
+type envelope struct {
+	id, typ string
+	payload json.RawMessage
+	attempt int // retry_attempt of the last sending
+	conn    int // connection of the last sending
+	timer   *time.Timer
+}
+
+// socketConn is one open Socket Mode connection.
+type socketConn struct {
+	n       int
+	ws      *websocket.Conn
+	wmu     sync.Mutex // serialises writes
+	leaving bool       // sent a disconnect: no more envelopes, under Server.mu
+}
+
+func (c *socketConn) write(v any) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	return c.ws.WriteJSON(v)
+}
+
+// SetRedelivery sets how long an envelope may go unacknowledged before it
+// is sent again, and how many times it is; after <= 0 turns redelivery
+// off. The default is AckTimeout and MaxRetries.
+func (s *Server) SetRedelivery(after time.Duration, retries int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.redeliver, s.retries = after, retries
+}
+
+// SetDisconnectGrace sets how long a connection told to leave stays open
+// before the fake closes it; the default is DisconnectGrace.
+func (s *Server) SetDisconnectGrace(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.grace = d
+}
+
+// upgrader accepts any origin: clients send one of their own.
 var upgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 
-// serveSocket is the Socket Mode WebSocket: it says hello, keeps the
-// connection alive with pings, and records the acknowledgements.
+// serveSocket is a Socket Mode WebSocket: it says hello (or refuses a
+// connection too many), keeps the connection alive with pings, and
+// records the acknowledgements that come back on it.
 func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
-	conn, err := upgrader.Upgrade(w, r, nil)
+	ws, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return
 	}
-	defer conn.Close()
-	s.connMu.Lock()
-	err = conn.WriteJSON(map[string]any{"type": "hello", "num_connections": 1,
-		"connection_info": map[string]any{"app_id": "A0MAMORI"}, "debug_info": map[string]any{"host": "slacktest"}})
-	s.connMu.Unlock()
-	if err != nil {
-		return
-	}
+	defer ws.Close()
+	c := &socketConn{ws: ws}
 	s.mu.Lock()
-	first := s.conn == nil
-	s.conn = conn
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	if len(s.sockets) >= MaxSocketConnections {
+		s.refusals++
+		s.mu.Unlock()
+		c.write(map[string]any{"type": "disconnect", "reason": "too_many_websockets", "debug_info": map[string]any{"host": "slacktest"}})
+		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+		return
+	}
+	s.socketSeq++
+	c.n = s.socketSeq
+	// Registered before hello, so that an envelope sent once the client
+	// saw hello finds the connection.
+	s.sockets[c.n] = c
+	open := len(s.sockets)
+	s.socketsChanged()
 	s.mu.Unlock()
-	if first {
-		close(s.socketUp)
+	defer s.dropSocket(c)
+	if err := c.write(map[string]any{"type": "hello", "num_connections": open,
+		"connection_info": map[string]any{"app_id": "A0MAMORI"},
+		"debug_info":      map[string]any{"host": "slacktest", "build_number": 1, "approximate_connection_time": 18060}}); err != nil {
+		return
 	}
 	done := make(chan struct{})
 	defer close(done)
@@ -567,10 +688,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 			case <-done:
 				return
 			case <-t.C:
-				s.connMu.Lock()
-				err := conn.WriteControl(websocket.PingMessage, []byte("ping"), time.Now().Add(time.Second))
-				s.connMu.Unlock()
-				if err != nil {
+				if ws.WriteControl(websocket.PingMessage, []byte("ping"), time.Now().Add(time.Second)) != nil {
 					return
 				}
 			}
@@ -581,11 +699,18 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 			EnvelopeID string          `json:"envelope_id"`
 			Payload    json.RawMessage `json:"payload"`
 		}
-		if err := conn.ReadJSON(&res); err != nil {
+		if err := ws.ReadJSON(&res); err != nil {
 			return
 		}
+		if res.EnvelopeID == "" {
+			continue
+		}
 		s.mu.Lock()
-		s.acks[res.EnvelopeID] = res.Payload
+		s.acks[res.EnvelopeID] = append(s.acks[res.EnvelopeID], ack{payload: res.Payload, conn: c.n})
+		if e := s.envelopes[res.EnvelopeID]; e != nil && e.timer != nil {
+			e.timer.Stop()
+			e.timer = nil
+		}
 		s.mu.Unlock()
 		select {
 		case s.notify <- struct{}{}:
@@ -594,40 +719,323 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// SendEnvelope sends a Socket Mode request of type typ ("events_api",
-// "interactive", "slash_commands") carrying payload, once a client is
-// connected, and returns its envelope id.
-func (s *Server) SendEnvelope(tb testing.TB, typ string, payload any) string {
-	tb.Helper()
-	select {
-	case <-s.socketUp:
-	case <-time.After(10 * time.Second):
-		tb.Fatal("slacktest: no Socket Mode connection")
-	}
-	s.mu.Lock()
-	s.envSeq++
-	id := fmt.Sprintf("env-%04d", s.envSeq)
-	conn := s.conn
-	s.mu.Unlock()
-	s.connMu.Lock()
-	defer s.connMu.Unlock()
-	msg := map[string]any{"type": typ, "envelope_id": id, "payload": payload, "accepts_response_payload": typ != "events_api"}
-	if typ == "events_api" {
-		msg["retry_attempt"] = 0
-		msg["retry_reason"] = ""
-	}
-	if err := conn.WriteJSON(msg); err != nil {
-		tb.Fatalf("slacktest: send envelope: %v", err)
-	}
-	return id
+// socketsChanged wakes whoever waits for a connection; s.mu is held.
+func (s *Server) socketsChanged() {
+	close(s.socketsSet)
+	s.socketsSet = make(chan struct{})
 }
 
-// Ack returns the acknowledgement of an envelope and whether it came.
+func (s *Server) dropSocket(c *socketConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sockets[c.n] == c {
+		delete(s.sockets, c.n)
+		s.socketsChanged()
+	}
+}
+
+// closeSockets stops redelivery and closes every connection: the test is
+// over.
+func (s *Server) closeSockets() {
+	s.mu.Lock()
+	s.closed = true
+	for _, e := range s.envelopes {
+		if e.timer != nil {
+			e.timer.Stop()
+			e.timer = nil
+		}
+	}
+	var open []*socketConn
+	for _, c := range s.sockets {
+		open = append(open, c)
+	}
+	s.mu.Unlock()
+	for _, c := range open {
+		c.ws.Close()
+	}
+}
+
+// routable returns the open connections not told to leave, in order;
+// s.mu is held.
+func (s *Server) routable() []*socketConn {
+	var out []*socketConn
+	for _, c := range s.sockets {
+		if !c.leaving {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b *socketConn) int { return a.n - b.n })
+	return out
+}
+
+// pick returns the next connection round-robin, another than avoid when
+// there is one, or nil when none is open; s.mu is held.
+func (s *Server) pick(avoid int) *socketConn {
+	open := s.routable()
+	for range len(open) {
+		c := open[s.rr%len(open)]
+		s.rr++
+		if c.n != avoid || len(open) == 1 {
+			return c
+		}
+	}
+	return nil
+}
+
+// Connections returns the numbers of the connections envelopes go to:
+// open and not told to leave.
+func (s *Server) Connections() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ns []int
+	for _, c := range s.routable() {
+		ns = append(ns, c.n)
+	}
+	return ns
+}
+
+// Opened returns how many connections said hello so far.
+func (s *Server) Opened() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.socketSeq
+}
+
+// Refused returns how many connections were refused as one too many.
+func (s *Server) Refused() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refusals
+}
+
+// WaitConnections waits until exactly n connections take envelopes and
+// returns their numbers; it fails the test after timeout.
+func (s *Server) WaitConnections(tb testing.TB, n int, timeout time.Duration) []int {
+	tb.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		open, changed := s.routable(), s.socketsSet
+		s.mu.Unlock()
+		if len(open) == n {
+			return s.Connections()
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			tb.Fatalf("slacktest: %d Socket Mode connections after %s, want %d", len(open), timeout, n)
+			return nil
+		}
+	}
+}
+
+// SendEnvelope sends a Socket Mode request of type typ ("events_api",
+// "interactive", "slash_commands") carrying payload on the next open
+// connection, round-robin, once one is open, and returns its envelope id.
+// Unless acknowledged within the redelivery time it is sent again.
+func (s *Server) SendEnvelope(tb testing.TB, typ string, payload any) string {
+	tb.Helper()
+	return s.send(tb, 0, typ, payload)
+}
+
+// SendEnvelopeOn is SendEnvelope on connection conn, even one told to
+// leave or already closed: then the sending is lost, as Slack's would be,
+// and only redelivery brings the envelope to the client.
+func (s *Server) SendEnvelopeOn(tb testing.TB, conn int, typ string, payload any) string {
+	tb.Helper()
+	return s.send(tb, conn, typ, payload)
+}
+
+func (s *Server) send(tb testing.TB, conn int, typ string, payload any) string {
+	tb.Helper()
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		tb.Fatalf("slacktest: envelope payload: %v", err)
+	}
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		var c *socketConn
+		switch {
+		case conn > s.socketSeq || conn < 0:
+			s.mu.Unlock()
+			tb.Fatalf("slacktest: no Socket Mode connection %d", conn)
+		case conn > 0:
+			c = s.sockets[conn]
+			if c == nil {
+				c = &socketConn{n: conn} // closed: the sending is lost
+			}
+		default:
+			c = s.pick(0)
+		}
+		if c != nil {
+			s.envSeq++
+			e := &envelope{id: fmt.Sprintf("env-%04d", s.envSeq), typ: typ, payload: raw}
+			s.envelopes[e.id] = e
+			s.mu.Unlock()
+			s.deliver(e, c, "")
+			return e.id
+		}
+		changed := s.socketsSet
+		s.mu.Unlock()
+		select {
+		case <-changed:
+		case <-deadline.C:
+			tb.Fatal("slacktest: no Socket Mode connection")
+		}
+	}
+}
+
+// deliver sends e on c (a closed connection has no ws: the sending is
+// lost) and arms its redelivery.
+func (s *Server) deliver(e *envelope, c *socketConn, reason string) {
+	s.mu.Lock()
+	e.conn = c.n
+	d := Delivery{EnvelopeID: e.id, Type: e.typ, Conn: c.n, Attempt: e.attempt, Reason: reason, At: time.Now()}
+	msg := map[string]any{"type": e.typ, "envelope_id": e.id, "payload": e.payload,
+		"accepts_response_payload": e.typ != "events_api", "retry_attempt": e.attempt, "retry_reason": reason}
+	i := len(s.deliveries)
+	s.deliveries = append(s.deliveries, d)
+	s.arm(e)
+	s.mu.Unlock()
+	if c.ws == nil || c.write(msg) != nil {
+		s.mu.Lock()
+		s.deliveries[i].Lost = true
+		s.mu.Unlock()
+	}
+}
+
+// arm starts e's redelivery timer, unless acknowledged or out of
+// retries; s.mu is held.
+func (s *Server) arm(e *envelope) {
+	if e.timer != nil {
+		e.timer.Stop()
+		e.timer = nil
+	}
+	if len(s.acks[e.id]) > 0 || s.closed || s.redeliver <= 0 || e.attempt >= s.retries {
+		return
+	}
+	e.timer = time.AfterFunc(s.redeliver, func() { s.timeout(e) })
+}
+
+// timeout sends e again, unacknowledged after the redelivery time, on
+// another connection when there is one; with none open, it waits.
+func (s *Server) timeout(e *envelope) {
+	s.mu.Lock()
+	if len(s.acks[e.id]) > 0 || s.closed {
+		s.mu.Unlock()
+		return
+	}
+	c := s.pick(e.conn)
+	if c == nil {
+		e.timer = time.AfterFunc(50*time.Millisecond, func() { s.timeout(e) })
+		s.mu.Unlock()
+		return
+	}
+	e.attempt++
+	s.mu.Unlock()
+	s.deliver(e, c, "timeout")
+}
+
+// Resend sends an envelope again at once, acknowledged or not, with
+// retry_attempt counted up, on another connection than its last when
+// there is one — as Slack does when an acknowledgement is lost on the way
+// — and returns the connection it went to.
+func (s *Server) Resend(tb testing.TB, envelopeID string) int {
+	tb.Helper()
+	s.mu.Lock()
+	e := s.envelopes[envelopeID]
+	if e == nil {
+		s.mu.Unlock()
+		tb.Fatalf("slacktest: no envelope %s", envelopeID)
+	}
+	c := s.pick(e.conn)
+	if c == nil {
+		s.mu.Unlock()
+		tb.Fatalf("slacktest: no Socket Mode connection to resend %s on", envelopeID)
+	}
+	e.attempt++
+	s.mu.Unlock()
+	s.deliver(e, c, "timeout")
+	return c.n
+}
+
+// Disconnect sends a disconnect message with reason ("refresh_requested",
+// "warning", "link_disabled") on connection conn: no envelope goes to it
+// any more, and the fake closes it after the disconnect grace unless the
+// client does first.
+func (s *Server) Disconnect(tb testing.TB, conn int, reason string) {
+	tb.Helper()
+	s.mu.Lock()
+	c := s.sockets[conn]
+	if c == nil {
+		s.mu.Unlock()
+		tb.Fatalf("slacktest: Socket Mode connection %d is not open", conn)
+	}
+	c.leaving = true
+	grace := s.grace
+	s.socketsChanged()
+	s.mu.Unlock()
+	if err := c.write(map[string]any{"type": "disconnect", "reason": reason, "debug_info": map[string]any{"host": "slacktest"}}); err != nil {
+		tb.Errorf("slacktest: disconnect on %d: %v", conn, err)
+	}
+	time.AfterFunc(grace, func() {
+		c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, reason), time.Now().Add(time.Second))
+		c.ws.Close()
+	})
+}
+
+// Drop closes connection conn at once, without a word, as a network
+// failure would.
+func (s *Server) Drop(tb testing.TB, conn int) {
+	tb.Helper()
+	s.mu.Lock()
+	c := s.sockets[conn]
+	s.mu.Unlock()
+	if c == nil {
+		tb.Fatalf("slacktest: Socket Mode connection %d is not open", conn)
+	}
+	c.ws.Close()
+}
+
+// Deliveries returns the sendings of the given envelopes, or of all when
+// none are given, in order.
+func (s *Server) Deliveries(envelopeIDs ...string) []Delivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Delivery
+	for _, d := range s.deliveries {
+		if len(envelopeIDs) == 0 || contains(envelopeIDs, d.EnvelopeID) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Ack returns the first acknowledgement of an envelope and whether it
+// came.
 func (s *Server) Ack(envelopeID string) (json.RawMessage, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, ok := s.acks[envelopeID]
-	return p, ok
+	as := s.acks[envelopeID]
+	if len(as) == 0 {
+		return nil, false
+	}
+	return as[0].payload, true
+}
+
+// AckConns returns the connections each acknowledgement of an envelope
+// came on, in order: an envelope sent twice may be acknowledged twice.
+func (s *Server) AckConns(envelopeID string) []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ns []int
+	for _, a := range s.acks[envelopeID] {
+		ns = append(ns, a.conn)
+	}
+	return ns
 }
 
 // WaitAck waits for the acknowledgement of an envelope and returns its
