@@ -150,6 +150,10 @@ func (s *Service) CareAction(ctx context.Context, actor mamori.User, action, id,
 			reply, result = text(fmt.Sprintf(t("nav.too_long"), MaxText)), mamori.ErrInvalid
 			return nil
 		}
+		if again, err := deliveredBefore(ctx, tx, now); again || err != nil {
+			reply = text(fmt.Sprintf(t("caretask.done."+action), c.Number))
+			return err
+		}
 		switch action {
 		case mamori.CareAck:
 			if c.Status == mamori.CareAcked {

@@ -75,7 +75,12 @@ func (s *Service) act(ctx context.Context, actor mamori.User, number, action str
 	l := actor.Lang
 	var result error
 	var reply mamori.Message
+	done := text(fmt.Sprintf(s.Policy.T(l, "judge.done."+action), number))
 	err := s.Store.Update(ctx, func(tx mamori.Tx) error {
+		if again, err := deliveredBefore(ctx, tx, now); again || err != nil {
+			reply = done
+			return err
+		}
 		k, err := tx.Case(number)
 		if errors.Is(err, mamori.ErrNotFound) {
 			reply, result = text(s.Policy.T(l, "details.not_found")), err
@@ -94,8 +99,10 @@ func (s *Service) act(ctx context.Context, actor mamori.User, number, action str
 		env := s.env(now)
 		detail, err := fn(tx, env, &k)
 		if errors.Is(err, mamori.ErrInvalid) || errors.Is(err, mamori.ErrConflict) {
+			// Rolled back, so the delivery is not kept as done: the same
+			// submission sent again is answered the same way.
 			reply, result = text(err.Error()), err
-			return nil
+			return errRefused
 		} else if err != nil {
 			return err
 		}
@@ -110,9 +117,12 @@ func (s *Service) act(ctx context.Context, actor mamori.User, number, action str
 			Target: s.channel(k.Reporter.Platform, k.Channel), Message: card, Lang: s.orgLang(), Created: now}); err != nil {
 			return err
 		}
-		reply = text(fmt.Sprintf(s.Policy.T(l, "judge.done."+action), k.Number))
+		reply = done
 		return tx.Audit(mamori.AuditEntry{At: now, Actor: actor.Key(), Action: "case." + action, Subject: number, Detail: detail})
 	})
+	if errors.Is(err, errRefused) {
+		err = nil
+	}
 	if err != nil {
 		return text(s.Policy.T(l, "error")), fmt.Errorf("case %s: %w", action, err)
 	}

@@ -516,3 +516,54 @@ func TestJobRunTwice(t *testing.T) {
 		t.Fatalf("next round: %d messages, %d audit entries, want 2 and 2", msgs, audited)
 	}
 }
+
+// TestActionDeliveredTwice: a submission the platform delivers again
+// (Slack's Socket Mode redelivers what was not acknowledged) is acted on
+// once and answered as the first time; a refused one is refused again.
+func TestActionDeliveredTwice(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	n := r.filed(nil)
+	sub := flows.WithDelivery(ctx, "slack:submit:T1")
+	var answers []string
+	for range 2 {
+		m, err := r.svc.Ask(sub, user("USUP"), n, "何時ごろでしたか？")
+		if err != nil {
+			t.Fatal(err)
+		}
+		answers = append(answers, m.Text)
+	}
+	if answers[0] != answers[1] {
+		t.Errorf("answered %q, then %q", answers[0], answers[1])
+	}
+	if _, err := r.worker.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var asked int
+	for _, m := range r.sent.to(mamori.TargetUser, "UME") {
+		if m.Step == "reply" {
+			asked++
+		}
+	}
+	if asked != 1 {
+		t.Errorf("the question reached the reporter %d times, want once", asked)
+	}
+	trail, _ := r.db.AuditTrail(ctx, n)
+	var audited int
+	for _, e := range trail {
+		if e.Action == "case.ask" {
+			audited++
+		}
+	}
+	if audited != 1 {
+		t.Errorf("%d asks audited, want 1", audited)
+	}
+
+	// Refused (nothing picked), then the same delivery again: refused again.
+	bad := flows.WithDelivery(ctx, "slack:submit:T2")
+	for i := range 2 {
+		if _, err := r.svc.Judge(bad, user("USUP"), n, mamori.Decision{}); !errors.Is(err, mamori.ErrInvalid) {
+			t.Fatalf("empty judgement, delivery %d: %v, want ErrInvalid", i+1, err)
+		}
+	}
+}

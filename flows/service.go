@@ -169,6 +169,31 @@ func ranBefore(tx mamori.Tx, j mamori.Job, now time.Time) (bool, error) {
 	return !fresh, err
 }
 
+type deliveryKey struct{}
+
+// WithDelivery returns ctx carrying the platform's id for one delivery
+// of an action (a Slack view submission's trigger_id): Take, Judge,
+// Reopen, Ask and CareAction given the same id again — a platform
+// redelivering what it thinks was lost, as Slack's Socket Mode does — do
+// nothing more and answer as the first time did.
+func WithDelivery(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, deliveryKey{}, id)
+}
+
+// deliveredBefore records ctx's delivery id, if any, in tx and reports
+// whether it had been recorded already.
+func deliveredBefore(ctx context.Context, tx mamori.Tx, now time.Time) (bool, error) {
+	id, _ := ctx.Value(deliveryKey{}).(string)
+	if id == "" {
+		return false, nil
+	}
+	fresh, err := tx.Seen("action:"+id, now)
+	return !fresh, err
+}
+
+// errRefused rolls back an action that was refused, keeping the reply.
+var errRefused = errors.New("refused")
+
 // hours says a duration in whole hours, at least one.
 func hours(d time.Duration) int { return max(1, int(d.Round(time.Hour)/time.Hour)) }
 

@@ -12,6 +12,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/mamori-oss/mamori"
+	"github.com/mamori-oss/mamori/flows"
 )
 
 // This file is the supervisor's side of the case card: take, judge (a
@@ -444,6 +445,10 @@ func (a *Adapter) viewSubmission(ctx context.Context, p interaction) reply {
 		return bad("malformed view_submission: no case")
 	}
 	u := a.user(ctx, p.User.ID)
+	if p.TriggerID != "" {
+		// Socket Mode redelivers a submission it thinks was lost.
+		ctx = flows.WithDelivery(ctx, "slack:submit:"+p.TriggerID)
+	}
 	var (
 		m     mamori.Message
 		err   error
