@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -40,37 +37,6 @@ func TestSocketModeReplicas(t *testing.T) {
 	t.Run("postgres", func(t *testing.T) {
 		testSocketReplicas(t, postgresEnv(t))
 	})
-}
-
-// postgresEnv is an environment on a schema of its own on the server
-// MAMORI_TEST_POSTGRES names, dropped when the test ends.
-func postgresEnv(t *testing.T) testEnv {
-	t.Helper()
-	base := os.Getenv("MAMORI_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("MAMORI_TEST_POSTGRES is not set: set it to a PostgreSQL URL to run the PostgreSQL tests")
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema := "mamori_sock_" + strings.ToLower(rand.Text()[:12])
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		admin.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-		admin.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return testEnv{"MAMORI_DB": u.String(), "MAMORI_ENCRYPTION_KEY": strings.Repeat("42", 32)}
 }
 
 // socketReporters are the people reporting at once, all of the store

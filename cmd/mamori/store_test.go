@@ -45,28 +45,7 @@ func TestPostgresNeedsKey(t *testing.T) {
 // TestPostgresCommands runs the operator's commands against PostgreSQL
 // in a schema of its own on the server MAMORI_TEST_POSTGRES names.
 func TestPostgresCommands(t *testing.T) {
-	base := os.Getenv("MAMORI_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("MAMORI_TEST_POSTGRES is not set: set it to a PostgreSQL URL to run the PostgreSQL tests")
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	schema := "mamori_cmd_" + strings.ToLower(rand.Text()[:12])
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`) })
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	e := testEnv{"MAMORI_DB": u.String(), "MAMORI_ENCRYPTION_KEY": strings.Repeat("42", 32)}
+	e := postgresEnv(t)
 
 	if out, stderr, err := runErr(e, "migrate"); err != nil || !strings.Contains(out, "up to date") || !strings.Contains(stderr, "postgres: migrated") {
 		t.Fatalf("mamori migrate = %q, %q, %v; want the migrations applied", out, stderr, err)
@@ -84,4 +63,35 @@ func TestPostgresCommands(t *testing.T) {
 	if _, _, err := runErr(e, "migrate"); err == nil || !strings.Contains(err.Error(), "another encryption key") {
 		t.Errorf("mamori migrate with another key: err = %v, want refused", err)
 	}
+}
+
+// postgresEnv is an environment on a schema of its own on the server
+// MAMORI_TEST_POSTGRES names, dropped when the test ends.
+func postgresEnv(t *testing.T) testEnv {
+	t.Helper()
+	base := os.Getenv("MAMORI_TEST_POSTGRES")
+	if base == "" {
+		t.Skip("MAMORI_TEST_POSTGRES is not set: set it to a PostgreSQL URL to run the PostgreSQL tests")
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := "mamori_test_" + strings.ToLower(rand.Text()[:12])
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		admin.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
+		admin.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return testEnv{"MAMORI_DB": u.String(), "MAMORI_ENCRYPTION_KEY": strings.Repeat("42", 32)}
 }
