@@ -3,6 +3,7 @@ package slacktest
 import (
 	"fmt"
 	"slices"
+	"sync/atomic"
 )
 
 // Form is a modal as a person fills it in: its inputs hold their initial
@@ -135,9 +136,12 @@ func (f *Form) Submission(user string) map[string]any {
 		"user":                  map[string]any{"id": user, "username": user, "name": user, "team_id": TeamID},
 		"api_app_id":            "A0MAMORI",
 		"token":                 "legacy-verification-token",
-		"trigger_id":            "1700000300.trigger." + user,
+		"trigger_id":            fmt.Sprintf("1700000300.%d.trigger.%s", submissions.Add(1), user), // new for each submission, as Slack's
 		"view":                  view,
 		"response_urls":         []any{},
 		"is_enterprise_install": false,
 	}
 }
+
+// submissions numbers the submissions made, for their trigger ids.
+var submissions atomic.Int64
