@@ -832,12 +832,15 @@ func (r *slackRig) click(b blocks, value string) {
 // submit button; the state carries every checkbox block, as Slack's does.
 func (r *slackRig) tick(b blocks, values ...string) {
 	r.t.Helper()
-	want := map[string]bool{}
-	for _, v := range values {
-		want[v] = true
-	}
-	state := map[string]any{}
-	var submit map[string]any
+	submit, state := b.ticked(r.t, r.next("1700000200."), values...)
+	r.interact(reporter, "D"+reporter, b, submit, state)
+}
+
+// ticked returns b's submit action (at actionTS) and the state of its
+// checkboxes with values ticked, as Slack sends them.
+func (b blocks) ticked(t testing.TB, actionTS string, values ...string) (submit, state map[string]any) {
+	t.Helper()
+	state = map[string]any{}
 	ids, elems := b.elements()
 	found := 0
 	for i, e := range elems {
@@ -846,7 +849,7 @@ func (r *slackRig) tick(b blocks, values ...string) {
 			selected := []any{}
 			opts, _ := e["options"].([]any)
 			for _, o := range opts {
-				if om, _ := o.(map[string]any); want[fmt.Sprint(om["value"])] {
+				if om, _ := o.(map[string]any); slices.Contains(values, fmt.Sprint(om["value"])) {
 					selected = append(selected, om)
 					found++
 				}
@@ -855,14 +858,14 @@ func (r *slackRig) tick(b blocks, values ...string) {
 		case "button":
 			if strings.HasPrefix(ids[i], "submit/") {
 				submit = map[string]any{"type": "button", "block_id": ids[i], "action_id": e["action_id"],
-					"value": e["value"], "action_ts": r.next("1700000200.")}
+					"value": e["value"], "action_ts": actionTS}
 			}
 		}
 	}
 	if submit == nil || found != len(values) {
-		r.t.Fatalf("multi-select: submit %v, %d of %v found in %v", submit, found, values, b)
+		t.Fatalf("multi-select: submit %v, %d of %v found in %v", submit, found, values, b)
 	}
-	r.interact(reporter, "D"+reporter, b, submit, state)
+	return submit, state
 }
 
 // options lists the values of b's checkboxes, in order.

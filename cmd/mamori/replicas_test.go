@@ -279,32 +279,16 @@ func replicaConfig(reps []*person) string {
 	for _, r := range reps {
 		members[r.dept] = append(members[r.dept], r.id)
 	}
-	return fmt.Sprintf(`organisation: テスト株式会社
-language: ja
-timezone: Asia/Tokyo
-policy: mhlw-2022
-slash_command: /kasuhara
-remind_after: 24h
-deadlines:
-  take: %s
-  urgent_take: %s
-  judge: 1000h
-  urgent_judge: 1000h
-hr:
-  channel: C0HR
-  members: [U0HR]
-departments:
-  - id: store
-    name: {ja: 店舗運営部, en: Store operations}
-    supervisor_channel: C0STORE
-    supervisors: [U0SATO]
-    members: [%s]
-  - id: support
-    name: {ja: カスタマーサポート部, en: Customer support}
-    supervisor_channel: C0SUPPORT
-    supervisors: [U0SUZUKI]
-    members: [%s]
-`, takeAfter, takeAfter, strings.Join(members["store"], ", "), strings.Join(members["support"], ", "))
+	// slackConfig, with the deadlines and these members.
+	cfg := strings.NewReplacer(
+		"remind_after: 24h\n", fmt.Sprintf("remind_after: 24h\ndeadlines:\n  take: %s\n  urgent_take: %s\n  judge: 1000h\n  urgent_judge: 1000h\n", takeAfter, takeAfter),
+		"members: [U0TANAKA]", "members: ["+strings.Join(members["store"], ", ")+"]",
+		"members: [U0YAMADA]", "members: ["+strings.Join(members["support"], ", ")+"]",
+	).Replace(slackConfig)
+	if strings.Count(cfg, "deadlines:") != 1 || strings.Contains(cfg, "U0TANAKA") {
+		panic("replicaConfig: slackConfig changed its shape")
+	}
+	return cfg
 }
 
 // reportInput is one thing a reporter does: the slash command, typed

@@ -526,30 +526,5 @@ func (s *socketDriver) interaction(r *socketReporter, action, state map[string]a
 // ticked in b, as slackRig.tick sends them.
 func (s *socketDriver) ticked(b blocks, values ...string) (submit, state map[string]any) {
 	s.t.Helper()
-	state = map[string]any{}
-	ids, elems := b.elements()
-	found := 0
-	for i, e := range elems {
-		switch e["type"] {
-		case "checkboxes":
-			selected := []any{}
-			opts, _ := e["options"].([]any)
-			for _, o := range opts {
-				if om, _ := o.(map[string]any); slices.Contains(values, fmt.Sprint(om["value"])) {
-					selected = append(selected, om)
-					found++
-				}
-			}
-			state[ids[i]] = map[string]any{fmt.Sprint(e["action_id"]): map[string]any{"type": "checkboxes", "selected_options": selected}}
-		case "button":
-			if strings.HasPrefix(ids[i], "submit/") {
-				submit = map[string]any{"type": "button", "block_id": ids[i], "action_id": e["action_id"],
-					"value": e["value"], "action_ts": s.rig.next("1700000200.")}
-			}
-		}
-	}
-	if submit == nil || found != len(values) {
-		s.t.Fatalf("multi-select: submit %v, %d of %v found in %v", submit, found, values, b)
-	}
-	return submit, state
+	return b.ticked(s.t, s.rig.next("1700000200."), values...)
 }
