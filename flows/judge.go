@@ -77,10 +77,6 @@ func (s *Service) act(ctx context.Context, actor mamori.User, number, action str
 	var reply mamori.Message
 	done := text(fmt.Sprintf(s.Policy.T(l, "judge.done."+action), number))
 	err := s.Store.Update(ctx, func(tx mamori.Tx) error {
-		if again, err := deliveredBefore(ctx, tx, now); again || err != nil {
-			reply = done
-			return err
-		}
 		k, err := tx.Case(number)
 		if errors.Is(err, mamori.ErrNotFound) {
 			reply, result = text(s.Policy.T(l, "details.not_found")), err
@@ -95,6 +91,10 @@ func (s *Service) act(ctx context.Context, actor mamori.User, number, action str
 			}
 			reply, result = text(s.Policy.T(l, key)), err
 			return tx.Audit(mamori.AuditEntry{At: now, Actor: actor.Key(), Action: "case." + action + "_refused", Subject: number})
+		}
+		if again, err := deliveredBefore(ctx, tx, now); again || err != nil {
+			reply = done
+			return err
 		}
 		env := s.env(now)
 		detail, err := fn(tx, env, &k)

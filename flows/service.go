@@ -113,10 +113,7 @@ func (s *Service) runDeadline(ctx context.Context, j mamori.Job, now time.Time) 
 	if err := json.Unmarshal(j.Payload, &p); err != nil {
 		return fmt.Errorf("job %d: %w", j.ID, err)
 	}
-	return s.Store.Update(ctx, func(tx mamori.Tx) error {
-		if again, err := ranBefore(tx, j, now); again || err != nil {
-			return err
-		}
+	return s.jobUpdate(ctx, j, now, func(tx mamori.Tx) error {
 		k, err := tx.Case(p.Number)
 		if errors.Is(err, mamori.ErrNotFound) {
 			return nil
@@ -161,12 +158,17 @@ func (s *Service) runDeadline(ctx context.Context, j mamori.Job, now time.Time) 
 	})
 }
 
-// ranBefore records, in the job's own transaction, that it ran, and
-// reports whether it had already: a worker that dies after the commit but
-// before marking the job done leaves it to run again after its lease.
-func ranBefore(tx mamori.Tx, j mamori.Job, now time.Time) (bool, error) {
-	fresh, err := tx.Seen(fmt.Sprintf("job:%d", j.ID), now)
-	return !fresh, err
+// jobUpdate runs a job's work in one transaction that also records the
+// run, so a job whose worker died after the commit but before marking it
+// done, and which runs again after its lease, does nothing the second
+// time.
+func (s *Service) jobUpdate(ctx context.Context, j mamori.Job, now time.Time, fn func(mamori.Tx) error) error {
+	return s.Store.Update(ctx, func(tx mamori.Tx) error {
+		if fresh, err := tx.Seen(fmt.Sprintf("job:%d", j.ID), now); err != nil || !fresh {
+			return err
+		}
+		return fn(tx)
+	})
 }
 
 type deliveryKey struct{}
@@ -324,7 +326,7 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 		if out.Paused || nc.Flow != "" {
 			// One is pending unless the report starts now or comes back
 			// after the reminder was sent.
-			if wasFlow == "" || c.Step == stepResume || out.Paused {
+			if wasFlow == "" || c.Step == stepResume {
 				if err := s.scheduleRemind(tx, nc.User, now); err != nil {
 					return err
 				}
@@ -581,10 +583,7 @@ func (s *Service) RunJob(ctx context.Context, j mamori.Job) error {
 		if err := json.Unmarshal(j.Payload, &p); err != nil {
 			return fmt.Errorf("job %d: %w", j.ID, err)
 		}
-		return s.Store.Update(ctx, func(tx mamori.Tx) error {
-			if again, err := ranBefore(tx, j, now); again || err != nil {
-				return err
-			}
+		return s.jobUpdate(ctx, j, now, func(tx mamori.Tx) error {
 			c, err := tx.Conversation(p.User.Key())
 			if errors.Is(err, mamori.ErrNotFound) || (err == nil && c.Flow == "") {
 				return nil // finished or cancelled
@@ -618,12 +617,7 @@ func (s *Service) RunJob(ctx context.Context, j mamori.Job) error {
 	case jobTake, jobEscalate:
 		return s.runDeadline(ctx, j, now)
 	case jobCheckin:
-		return s.Store.Update(ctx, func(tx mamori.Tx) error {
-			if again, err := ranBefore(tx, j, now); again || err != nil {
-				return err
-			}
-			return s.runCheckin(tx, j, now)
-		})
+		return s.jobUpdate(ctx, j, now, func(tx mamori.Tx) error { return s.runCheckin(tx, j, now) })
 	case jobTraining:
 		return s.runTraining(ctx, j, now)
 	case jobProgress:
@@ -631,12 +625,7 @@ func (s *Service) RunJob(ctx context.Context, j mamori.Job) error {
 	case jobStats:
 		return s.runStats(ctx, j, now)
 	case jobCareRemind:
-		return s.Store.Update(ctx, func(tx mamori.Tx) error {
-			if again, err := ranBefore(tx, j, now); again || err != nil {
-				return err
-			}
-			return s.runCareRemind(tx, j, now)
-		})
+		return s.jobUpdate(ctx, j, now, func(tx mamori.Tx) error { return s.runCareRemind(tx, j, now) })
 	}
 	s.Log.Warn("unknown job kind", "kind", j.Kind, "id", j.ID)
 	return nil

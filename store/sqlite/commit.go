@@ -107,39 +107,30 @@ func (db *DB) runBatch(batch []*op) {
 		fail(fmt.Errorf("sqlite: begin: %w", err))
 		return
 	}
-	single := len(batch) == 1
 	ran := 0
 	for _, o := range batch {
 		if err := o.ctx.Err(); err != nil {
 			o.err = err
 			continue
 		}
-		if !single {
-			if _, err := sqlTx.Exec("SAVEPOINT w"); err != nil {
-				sqlTx.Rollback()
-				fail(fmt.Errorf("sqlite: savepoint: %w", err))
-				return
-			}
+		if _, err := sqlTx.Exec("SAVEPOINT w"); err != nil {
+			sqlTx.Rollback()
+			fail(fmt.Errorf("sqlite: savepoint: %w", err))
+			return
 		}
 		o.err, o.panic = call(o.fn, sqlTx)
+		undo := "RELEASE w"
 		if o.err == nil && o.panic == nil {
 			ran++
-		} else if single {
-			sqlTx.Rollback()
-			return
-		} else if _, err := sqlTx.Exec("ROLLBACK TO w"); err != nil {
+		} else {
+			undo = "ROLLBACK TO w; RELEASE w"
+		}
+		if _, err := sqlTx.Exec(undo); err != nil {
 			// SQLite rolled the whole transaction back (an I/O error, a
 			// full disk): nothing in this batch is committed.
 			sqlTx.Rollback()
-			fail(fmt.Errorf("sqlite: rollback to savepoint: %w", err))
+			fail(fmt.Errorf("sqlite: savepoint: %w", err))
 			return
-		}
-		if !single {
-			if _, err := sqlTx.Exec("RELEASE w"); err != nil {
-				sqlTx.Rollback()
-				fail(fmt.Errorf("sqlite: release savepoint: %w", err))
-				return
-			}
 		}
 	}
 	if ran == 0 {
@@ -161,8 +152,9 @@ func call(fn func(*sql.Tx) error, tx *sql.Tx) (err error, panicked any) {
 	return fn(tx), nil
 }
 
-// CommitStats reports the writes committed and the transactions that
-// committed them, for /metrics: their ratio is the mean group size.
+// CommitStats reports the writes asked of the committer and the
+// transactions it ran for them, for /metrics: their ratio is the mean
+// group size.
 func (db *DB) CommitStats() (writes, commits int64) {
 	return db.committed.Load(), db.commits.Load()
 }
@@ -209,11 +201,11 @@ func (db *DB) checkpointer(ck *sql.DB) {
 			return
 		case <-t.C:
 		}
-		if n := db.commits.Load(); n == last {
-			continue
-		} else {
-			last = n
+		n := db.commits.Load()
+		if n == last {
+			continue // no writes since the last one
 		}
+		last = n
 		var busy, frames, done int
 		if err := ck.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done); err != nil {
 			db.log.Warn("sqlite: checkpoint", "err", err)

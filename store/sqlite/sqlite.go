@@ -51,16 +51,16 @@ type DB struct {
 	log    *slog.Logger
 	path   string
 
-	ck        *sql.DB  // one connection, for checkpoints (commit.go)
-	ops       chan *op // writes for the committer (commit.go)
-	quit      chan struct{}
-	stopped   chan struct{}
-	ckStopped chan struct{}
-	closeOnce sync.Once
-	commits   atomic.Int64
-	// restartWAL asks the committer to start the WAL over (commit.go).
-	restartWAL atomic.Bool
-	committed  atomic.Int64
+	// The committer and the checkpointer (commit.go).
+	ck         *sql.DB  // one connection, for checkpoints
+	ops        chan *op // writes for the committer
+	quit       chan struct{}
+	stopped    chan struct{}
+	ckStopped  chan struct{}
+	closeOnce  sync.Once
+	committed  atomic.Int64 // writes taken
+	commits    atomic.Int64 // transactions run for them
+	restartWAL atomic.Bool  // asks the committer to start the WAL over
 }
 
 var _ mamori.Store = (*DB)(nil)
@@ -246,7 +246,7 @@ func (db *DB) Update(ctx context.Context, fn func(mamori.Tx) error) error {
 
 // View runs fn in a read-only transaction that sees one snapshot.
 // Writes inside fn fail.
-func (db *DB) View(ctx context.Context, fn func(mamori.Tx) error) (err error) {
+func (db *DB) View(ctx context.Context, fn func(mamori.Tx) error) error {
 	sqlTx, err := db.ro.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
