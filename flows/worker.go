@@ -287,6 +287,13 @@ func (w *Worker) send(ctx context.Context, it mamori.OutboxItem) (time.Time, err
 
 func (w *Worker) failed(ctx context.Context, it mamori.OutboxItem, sendErr error) (time.Time, error) {
 	now := w.Clock()
+	if ctx.Err() != nil {
+		// Stopping, not failing: the item is handed back at once, for
+		// the next start or another replica, instead of waiting out its
+		// lease.
+		w.Log.Debug("send stopped", "id", it.ID, "platform", it.Target.Platform)
+		return now, w.Store.RetryOutbox(context.WithoutCancel(ctx), it.ID, now, "stopped before it was sent", false)
+	}
 	giveUpAfter := w.GiveUpAfter
 	if giveUpAfter == 0 {
 		giveUpAfter = 24 * time.Hour

@@ -224,6 +224,28 @@ func TestWorkerPacingIsNotAWarning(t *testing.T) {
 	}
 }
 
+// TestWorkerStopHandsBack: a send cut short by the worker stopping is no
+// failure: nothing is logged as a warning, and the message is due again
+// at once rather than after its lease.
+func TestWorkerStopHandsBack(t *testing.T) {
+	now := time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)
+	db := wkStore(t)
+	wkEnqueue(t, db, wkItem("s1", "UA", "hello", now))
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &laneSender{fail: func(mamori.OutboxItem) error { cancel(); return ctx.Err() }}
+	var logs bytes.Buffer
+	w := &flows.Worker{Store: db, Senders: map[string]flows.Sender{mamori.PlatformSlack: s}, Clock: func() time.Time { return now },
+		Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	w.Drain(ctx)
+	if strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("a stop was logged as a failure:\n%s", logs.String())
+	}
+	items, err := db.ClaimOutbox(context.Background(), now, time.Minute, 10)
+	if err != nil || len(items) != 1 {
+		t.Fatalf("after the stop, claim = %v, %v; want the message back at once", items, err)
+	}
+}
+
 // A message held back many times (each claim counts as an attempt) is
 // retried after a failure no later than its age allows, not minutes later.
 func TestWorkerBackoffFollowsAge(t *testing.T) {
