@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/mamori-oss/mamori"
@@ -45,22 +47,35 @@ func (db *DB) queryOutboxSkipping(ctx context.Context, q interface {
 }
 
 // ClaimOutbox leases up to limit pending items that are due at now and not
-// leased by another worker, oldest first.
+// leased by another worker, oldest first. An item waits while an older
+// pending item to its target is not yet due or is leased, so that a
+// target gets its messages in order.
+//
+// It walks the pending items in outbox order and stops at the limit, so a
+// claim costs the items ahead of the ones it takes, not the whole backlog;
+// and it looks no further when nothing at all is due.
 func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]mamori.OutboxItem, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	var items []mamori.OutboxItem
 	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		var (
-			err error
-			bad []int64
-		)
+		at := sqlrow.Millis(now)
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM outbox WHERE status = 'pending' AND next_at <= ?1
+			AND (lease_until IS NULL OR lease_until <= ?1) LIMIT 1`, at).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		ids, err := claimable(ctx, tx, at, limit)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		var bad []int64
 		items, bad, err = db.queryOutboxSkipping(ctx, tx, `SELECT `+sqlrow.OutboxColumns+` FROM outbox
-			WHERE status = 'pending' AND next_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
-			AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.target = outbox.target AND o.status = 'pending'
-				AND o.id < outbox.id AND (o.next_at > ?1 OR o.lease_until > ?1))
-			ORDER BY id LIMIT ?2`, sqlrow.Millis(now), limit)
+			WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`, idList(ids))
 		if err != nil {
 			return err
 		}
@@ -83,6 +98,54 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
 	return items, nil
+}
+
+// claimable returns the ids of up to limit pending items that may be sent
+// at the time at, in outbox order: due, not leased, and with no older
+// pending item to the same target that is not.
+func claimable(ctx context.Context, tx *sql.Tx, at int64, limit int) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, target, next_at, lease_until FROM outbox INDEXED BY outbox_pending
+		WHERE status = 'pending' ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var (
+		ids     []int64
+		waiting = map[string]bool{} // targets with an older item not yet sendable
+	)
+	for len(ids) < limit && rows.Next() {
+		var (
+			id     int64
+			target string
+			next   int64
+			until  sql.NullInt64
+		)
+		if err := rows.Scan(&id, &target, &next, &until); err != nil {
+			return nil, err
+		}
+		switch {
+		case waiting[target]:
+		case next > at || until.Valid && until.Int64 > at:
+			waiting[target] = true
+		default:
+			ids = append(ids, id)
+		}
+	}
+	return ids, rows.Err()
+}
+
+// idList is ids as a JSON array, for json_each.
+func idList(ids []int64) string {
+	b := make([]byte, 0, 8*len(ids)+2)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, ']'))
 }
 
 // SentOutbox marks an item sent and, when its message has a Ref, records

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) mamori.Store) {
 		{"ClaimOutbox", testClaimOutbox},
 		{"ClaimOutboxExclusive", testClaimOutboxExclusive},
 		{"ClaimOutboxInOrder", testClaimOutboxInOrder},
+		{"ClaimOutboxBacklog", testClaimOutboxBacklog},
 		{"RetryOutbox", testRetryOutbox},
 		{"SentOutbox", testSentOutbox},
 		{"ListOutbox", testListOutbox},
@@ -750,6 +751,35 @@ func testClaimOutboxInOrder(t *testing.T, s mamori.Store) {
 	got = claimOutbox(t, s, t0.Add(2*time.Hour), time.Minute, 10)
 	if diff := cmp.Diff([]string{"a1", "a2"}, keys(got)); diff != "" {
 		t.Errorf("claim after a1 is due (-want +got):\n%s", diff)
+	}
+}
+
+// testClaimOutboxBacklog: behind a long backlog to one target that waits,
+// the few messages to other targets are still found, in order.
+func testClaimOutboxBacklog(t *testing.T, s mamori.Store) {
+	ctx := context.Background()
+	var backlog []mamori.OutboxItem
+	for i := range 300 {
+		backlog = append(backlog, item(fmt.Sprintf("a%03d", i), t0))
+	}
+	enqueue(t, s, backlog...)
+	others := []mamori.OutboxItem{item("b", t0), item("c", t0), item("b2", t0)}
+	others[0].Target.ID, others[1].Target.ID, others[2].Target.ID = "U02BOB", "U03CAROL", "U02BOB"
+	enqueue(t, s, others...)
+	got := claimOutbox(t, s, t0, time.Minute, 1)
+	if diff := cmp.Diff([]string{"a000"}, keys(got)); diff != "" {
+		t.Fatalf("first claim (-want +got):\n%s", diff)
+	}
+	if err := s.RetryOutbox(ctx, got[0].ID, t0.Add(time.Hour), "429", false); err != nil {
+		t.Fatal(err)
+	}
+	got = claimOutbox(t, s, t0.Add(time.Second), time.Minute, 10)
+	if diff := cmp.Diff([]string{"b", "c", "b2"}, keys(got)); diff != "" {
+		t.Errorf("claim behind the waiting backlog (-want +got):\n%s", diff)
+	}
+	got = claimOutbox(t, s, t0.Add(2*time.Hour), time.Minute, 3)
+	if diff := cmp.Diff([]string{"a000", "a001", "a002"}, keys(got)); diff != "" {
+		t.Errorf("claim once the backlog is due (-want +got):\n%s", diff)
 	}
 }
 
