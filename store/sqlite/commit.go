@@ -27,7 +27,7 @@ var errClosed = errors.New("sqlite: database is closed")
 // op is one write waiting for the committer.
 type op struct {
 	ctx   context.Context
-	fn    func(*sql.Tx) error
+	fn    func(querier) error
 	err   error
 	panic any // what fn panicked with, re-raised in the caller
 	done  chan struct{}
@@ -35,7 +35,7 @@ type op struct {
 
 // commit runs fn in the next group transaction and waits until that
 // transaction is committed or fn's part of it rolled back.
-func (db *DB) commit(ctx context.Context, fn func(*sql.Tx) error) error {
+func (db *DB) commit(ctx context.Context, fn func(querier) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -54,6 +54,14 @@ func (db *DB) commit(ctx context.Context, fn func(*sql.Tx) error) error {
 		panic(o.panic)
 	}
 	return o.err
+}
+
+// querier runs statements: the committer's connection, inside its group
+// transaction, or a read transaction.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // committer runs batches of writes until Close.
@@ -84,7 +92,7 @@ func (db *DB) committer() {
 		db.commits.Add(1)
 		db.committed.Add(int64(len(batch)))
 		if db.restartWAL.Swap(false) {
-			if _, err := db.rw.Exec("PRAGMA wal_checkpoint(RESTART)"); err != nil {
+			if _, err := db.conn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(RESTART)"); err != nil {
 				db.log.Warn("sqlite: restart the WAL", "err", err)
 			}
 		}
@@ -92,6 +100,14 @@ func (db *DB) committer() {
 }
 
 // runBatch runs the batch in one transaction and sets each op's err.
+//
+// The transaction is begun and ended with statements on the committer's
+// own connection rather than with database/sql's Tx: a Tx's context can
+// end, so database/sql watches every query made in one with a goroutine of
+// its own, a goroutine and a thread switch per statement. The statements
+// here run under a context that never ends (the transaction outlives any
+// one request: a caller that goes away must not roll back the others'
+// writes), and database/sql then adds nothing.
 func (db *DB) runBatch(batch []*op) {
 	fail := func(err error) {
 		for _, o := range batch {
@@ -100,10 +116,18 @@ func (db *DB) runBatch(batch []*op) {
 			}
 		}
 	}
-	// The transaction outlives any one request: a caller that goes away
-	// must not roll back the others' writes.
-	sqlTx, err := db.rw.BeginTx(context.Background(), nil)
-	if err != nil {
+	bg := context.Background()
+	exec := func(stmt string) error {
+		_, err := db.conn.ExecContext(bg, stmt)
+		return err
+	}
+	abort := func(what string, err error) {
+		// SQLite may have rolled the whole transaction back already (an
+		// I/O error, a full disk); either way nothing in it is committed.
+		exec("ROLLBACK")
+		fail(fmt.Errorf("sqlite: %s: %w", what, err))
+	}
+	if err := exec("BEGIN IMMEDIATE"); err != nil {
 		fail(fmt.Errorf("sqlite: begin: %w", err))
 		return
 	}
@@ -113,43 +137,39 @@ func (db *DB) runBatch(batch []*op) {
 			o.err = err
 			continue
 		}
-		if _, err := sqlTx.Exec("SAVEPOINT w"); err != nil {
-			sqlTx.Rollback()
-			fail(fmt.Errorf("sqlite: savepoint: %w", err))
+		if err := exec("SAVEPOINT w"); err != nil {
+			abort("savepoint", err)
 			return
 		}
-		o.err, o.panic = call(o.fn, sqlTx)
+		o.err, o.panic = call(o.fn, db.conn)
 		undo := "RELEASE w"
 		if o.err == nil && o.panic == nil {
 			ran++
 		} else {
 			undo = "ROLLBACK TO w; RELEASE w"
 		}
-		if _, err := sqlTx.Exec(undo); err != nil {
-			// SQLite rolled the whole transaction back (an I/O error, a
-			// full disk): nothing in this batch is committed.
-			sqlTx.Rollback()
-			fail(fmt.Errorf("sqlite: savepoint: %w", err))
+		if err := exec(undo); err != nil {
+			abort("savepoint", err)
 			return
 		}
 	}
 	if ran == 0 {
-		sqlTx.Rollback()
+		exec("ROLLBACK")
 		return
 	}
-	if err := sqlTx.Commit(); err != nil {
-		fail(fmt.Errorf("sqlite: commit: %w", err))
+	if err := exec("COMMIT"); err != nil {
+		abort("commit", err)
 	}
 }
 
 // call runs fn, turning a panic into a value for its caller to re-raise.
-func call(fn func(*sql.Tx) error, tx *sql.Tx) (err error, panicked any) {
+func call(fn func(querier) error, q querier) (err error, panicked any) {
 	defer func() {
 		if p := recover(); p != nil {
 			panicked = p
 		}
 	}()
-	return fn(tx), nil
+	return fn(q), nil
 }
 
 // CommitStats reports the writes asked of the committer and the

@@ -59,7 +59,7 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 		return nil, nil
 	}
 	var items []mamori.OutboxItem
-	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx querier) error {
 		at := sqlrow.Millis(now)
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM outbox WHERE status = 'pending' AND next_at <= ?1
@@ -103,7 +103,7 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 // claimable returns the ids of up to limit pending items that may be sent
 // at the time at, in outbox order: due, not leased, and with no older
 // pending item to the same target that is not.
-func claimable(ctx context.Context, tx *sql.Tx, at int64, limit int) ([]int64, error) {
+func claimable(ctx context.Context, tx querier, at int64, limit int) ([]int64, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT id, target, next_at, lease_until FROM outbox INDEXED BY outbox_pending
 		WHERE status = 'pending' ORDER BY id`)
 	if err != nil {
@@ -151,7 +151,7 @@ func idList(ids []int64) string {
 // SentOutbox marks an item sent and, when its message has a Ref, records
 // where it was posted.
 func (db *DB) SentOutbox(ctx context.Context, id int64, p mamori.Posted, now time.Time) error {
-	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx querier) error {
 		var ref string
 		if err := tx.QueryRowContext(ctx, `SELECT ref FROM outbox WHERE id = ?`, id).Scan(&ref); err != nil {
 			return sqlrow.NotFound(err, fmt.Sprintf("outbox %d", id))
@@ -173,7 +173,7 @@ func (db *DB) SentOutbox(ctx context.Context, id int64, p mamori.Posted, now tim
 // RetryOutbox releases an item's lease after a failed attempt, due again
 // at next, or marks it failed for good with giveUp. A sent item stays sent.
 func (db *DB) RetryOutbox(ctx context.Context, id int64, next time.Time, errText string, giveUp bool) error {
-	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx querier) error {
 		res, err := tx.ExecContext(ctx, `UPDATE outbox
 			SET next_at = ?, last_error = ?, lease_until = NULL,
 				status = CASE WHEN status = 'pending' AND ? THEN 'failed' ELSE status END
@@ -225,7 +225,7 @@ func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration,
 		return nil, nil
 	}
 	var jobs []mamori.Job
-	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx querier) error {
 		rows, err := tx.QueryContext(ctx, `SELECT id, key, kind, due, sealed_payload, attempts FROM jobs
 			WHERE status = 'pending' AND due <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
 			ORDER BY due, id LIMIT ?2`, sqlrow.Millis(now), limit)
@@ -275,7 +275,7 @@ func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration,
 // DoneJob marks a pending job done. A job already done or canceled stays
 // as it is.
 func (db *DB) DoneJob(ctx context.Context, id int64, now time.Time) error {
-	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx querier) error {
 		var status string
 		if err := tx.QueryRowContext(ctx, `SELECT status FROM jobs WHERE id = ?`, id).Scan(&status); err != nil {
 			return sqlrow.NotFound(err, fmt.Sprintf("job %d", id))

@@ -45,7 +45,8 @@ const readConns = 4
 
 // DB is a Mamori store in one SQLite file.
 type DB struct {
-	rw     *sql.DB // one connection, used by the committer: SQLite has one writer anyway
+	rw     *sql.DB   // one connection: SQLite has one writer anyway
+	conn   *sql.Conn // rw's connection, the committer's once the migrations are done
 	ro     *sql.DB // read-only, for View and listings
 	sealer *seal.Sealer
 	log    *slog.Logger
@@ -126,6 +127,11 @@ func Open(ctx context.Context, path string, sealer *seal.Sealer, log *slog.Logge
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 	db.ck.SetMaxOpenConns(1)
+	if db.conn, err = db.rw.Conn(ctx); err != nil {
+		db.ck.Close()
+		db.rw.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
 	db.ops, db.quit = make(chan *op), make(chan struct{})
 	db.stopped, db.ckStopped = make(chan struct{}), make(chan struct{})
 	go db.committer()
@@ -221,6 +227,7 @@ func (db *DB) Close() error {
 		db.closeCommitter()
 		<-db.ckStopped
 		db.ck.Close()
+		db.conn.Close()
 	}
 	var err error
 	if db.ro != nil {
@@ -239,8 +246,8 @@ func (db *DB) Close() error {
 // only when its own changes are on disk. fn's statements are not
 // interrupted when ctx ends once it has started.
 func (db *DB) Update(ctx context.Context, fn func(mamori.Tx) error) error {
-	return db.commit(ctx, func(sqlTx *sql.Tx) error {
-		return fn(&tx{ctx: context.WithoutCancel(ctx), tx: sqlTx, sealer: db.sealer})
+	return db.commit(ctx, func(q querier) error {
+		return fn(&tx{ctx: context.WithoutCancel(ctx), tx: q, sealer: db.sealer})
 	})
 }
 
@@ -257,8 +264,8 @@ func (db *DB) View(ctx context.Context, fn func(mamori.Tx) error) error {
 
 // write runs fn in a write transaction, for the Outbox and Jobs methods.
 // Like Update's, fn's ctx does not end with the caller's.
-func (db *DB) write(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
-	return db.commit(ctx, func(sqlTx *sql.Tx) error { return fn(context.WithoutCancel(ctx), sqlTx) })
+func (db *DB) write(ctx context.Context, fn func(context.Context, querier) error) error {
+	return db.commit(ctx, func(q querier) error { return fn(context.WithoutCancel(ctx), q) })
 }
 
 // Backup writes a consistent copy of the database to dest with VACUUM INTO,

@@ -17,7 +17,7 @@ import (
 // tx is a mamori.Tx in one SQLite transaction.
 type tx struct {
 	ctx    context.Context
-	tx     *sql.Tx
+	tx     querier
 	sealer *seal.Sealer
 }
 
