@@ -47,7 +47,7 @@ const readConns = 4
 type DB struct {
 	rw     *sql.DB   // one connection: SQLite has one writer anyway
 	conn   *sql.Conn // rw's connection, the committer's once the migrations are done
-	ro     *sql.DB // read-only, for View and listings
+	ro     *sql.DB   // read-only, for View and listings
 	sealer *seal.Sealer
 	log    *slog.Logger
 	path   string
