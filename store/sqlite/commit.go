@@ -116,11 +116,7 @@ func (db *DB) runBatch(batch []*op) {
 			}
 		}
 	}
-	bg := context.Background()
-	exec := func(stmt string) error {
-		_, err := db.conn.ExecContext(bg, stmt)
-		return err
-	}
+	exec := db.execPrepared
 	abort := func(what string, err error) {
 		// SQLite may have rolled the whole transaction back already (an
 		// I/O error, a full disk); either way nothing in it is committed.
@@ -142,13 +138,16 @@ func (db *DB) runBatch(batch []*op) {
 			return
 		}
 		o.err, o.panic = call(o.fn, db.conn)
-		undo := "RELEASE w"
+		var err error
 		if o.err == nil && o.panic == nil {
 			ran++
 		} else {
-			undo = "ROLLBACK TO w; RELEASE w"
+			err = exec("ROLLBACK TO w")
 		}
-		if err := exec(undo); err != nil {
+		if err == nil {
+			err = exec("RELEASE w")
+		}
+		if err != nil {
 			abort("savepoint", err)
 			return
 		}
@@ -160,6 +159,22 @@ func (db *DB) runBatch(batch []*op) {
 	if err := exec("COMMIT"); err != nil {
 		abort("commit", err)
 	}
+}
+
+// execPrepared runs one of the committer's own statements (BEGIN,
+// SAVEPOINT, COMMIT…), each prepared once on its connection rather than
+// parsed again for every write. Only the committer calls it.
+func (db *DB) execPrepared(stmt string) error {
+	s := db.stmts[stmt]
+	if s == nil {
+		var err error
+		if s, err = db.conn.PrepareContext(context.Background(), stmt); err != nil {
+			return err
+		}
+		db.stmts[stmt] = s
+	}
+	_, err := s.ExecContext(context.Background())
+	return err
 }
 
 // call runs fn, turning a panic into a value for its caller to re-raise.

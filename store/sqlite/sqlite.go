@@ -45,9 +45,10 @@ const readConns = 4
 
 // DB is a Mamori store in one SQLite file.
 type DB struct {
-	rw     *sql.DB   // one connection: SQLite has one writer anyway
-	conn   *sql.Conn // rw's connection, the committer's once the migrations are done
-	ro     *sql.DB   // read-only, for View and listings
+	rw     *sql.DB              // one connection: SQLite has one writer anyway
+	conn   *sql.Conn            // rw's connection, the committer's once the migrations are done
+	stmts  map[string]*sql.Stmt // the committer's prepared BEGIN, COMMIT…, on conn
+	ro     *sql.DB              // read-only, for View and listings
 	sealer *seal.Sealer
 	log    *slog.Logger
 	path   string
@@ -132,6 +133,7 @@ func Open(ctx context.Context, path string, sealer *seal.Sealer, log *slog.Logge
 		db.rw.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
+	db.stmts = map[string]*sql.Stmt{}
 	db.ops, db.quit = make(chan *op), make(chan struct{})
 	db.stopped, db.ckStopped = make(chan struct{}), make(chan struct{})
 	go db.committer()
