@@ -42,7 +42,8 @@ type Tx interface {
 	Cases(f CaseFilter) ([]Case, error)
 
 	// Enqueue adds a message to the outbox. An item whose Key is already
-	// there is ignored (idempotency).
+	// there is ignored (idempotency), except that a store need not look
+	// for a Key beginning with FreshKey.
 	Enqueue(m OutboxItem) error
 	// Schedule adds a job. A job whose Key is already there and not done
 	// is left as it is.
@@ -143,6 +144,12 @@ type CaseFilter struct {
 	From, To    time.Time // created in [From, To)
 	Limit       int
 }
+
+// FreshKey begins the outbox keys that are unique by construction: random,
+// or made from a platform delivery that the same transaction recorded with
+// Seen. A store need not look such a key up before adding its item, which
+// spares every step an index entry at a random place.
+const FreshKey = "in:"
 
 // OutboxItem is a message waiting to be sent.
 type OutboxItem struct {

@@ -405,8 +405,9 @@ func (s *Service) channel(platform, id string) mamori.Target {
 	return mamori.Target{Platform: platform, Kind: mamori.TargetChannel, ID: id}
 }
 
-// replyKey makes the outbox key of the n-th reply to in: stable for a
-// platform delivery (so a retry adds nothing), random otherwise.
+// replyKey makes the outbox key of the n-th reply to in: made from a
+// platform delivery (which Handle records with Seen first, so a retry adds
+// nothing), random otherwise; either way a mamori.FreshKey.
 func replyKey(in mamori.Input, n int) string {
 	id := in.Delivery
 	if id == "" {
@@ -414,7 +415,7 @@ func replyKey(in mamori.Input, n int) string {
 		rand.Read(b[:])
 		id = hex.EncodeToString(b[:])
 	}
-	return fmt.Sprintf("in:%s:%d", id, n)
+	return fmt.Sprintf("%s%s:%d", mamori.FreshKey, id, n)
 }
 
 // file numbers and stores conversation c as a case, with its audit entry.

@@ -180,9 +180,18 @@ func (t *tx) Assignments(f mamori.AssignmentFilter) ([]mamori.Assignment, error)
 
 // CountOutbox counts the items whose key starts with prefix, by status.
 func (db *DB) CountOutbox(ctx context.Context, prefix string) (map[string]int, error) {
-	// key >= prefix AND key < prefix+U+10FFFF uses the key's index.
-	rows, err := db.ro.QueryContext(ctx, `SELECT status, count(*) FROM outbox WHERE key >= ? AND key < ? GROUP BY status`,
-		prefix, prefix+"\U0010FFFF")
+	q, args := `SELECT status, count(*) FROM outbox GROUP BY status`, []any(nil)
+	switch {
+	case prefix == "":
+	case strings.HasPrefix(prefix, mamori.FreshKey), strings.HasPrefix(mamori.FreshKey, prefix):
+		// Such keys are not in outbox_key: every item is looked at.
+		q, args = `SELECT status, count(*) FROM outbox WHERE key >= ? AND key < ? GROUP BY status`, []any{prefix, prefix + "\U0010FFFF"}
+	default:
+		// key >= prefix AND key < prefix+U+10FFFF uses outbox_key, whose
+		// condition the query repeats.
+		q, args = `SELECT status, count(*) FROM outbox WHERE key >= ? AND key < ? AND substr(key, 1, 3) <> 'in:' GROUP BY status`, []any{prefix, prefix + "\U0010FFFF"}
+	}
+	rows, err := db.ro.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("count outbox: %w", err)
 	}

@@ -215,7 +215,7 @@ func (t *tx) Enqueue(m mamori.OutboxItem) error {
 	_, err = t.tx.ExecContext(t.ctx, `
 		INSERT INTO outbox (key, target, ref, sealed_message, lang, status, next_at, created)
 		VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)
-		ON CONFLICT (key) DO NOTHING`,
+		ON CONFLICT DO NOTHING`,
 		m.Key, string(target), m.Message.Ref, msg, string(m.Lang), sqlrow.Millis(m.Created), sqlrow.Millis(m.Created))
 	if err != nil {
 		return fmt.Errorf("enqueue: %w", err)
