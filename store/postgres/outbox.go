@@ -59,11 +59,21 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 			err error
 			bad []int64
 		)
+		at := sqlrow.Millis(now)
+		var due bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE status = 'pending' AND next_at <= $1
+			AND (lease_until IS NULL OR lease_until <= $1))`, at).Scan(&due); err != nil || !due {
+			return err
+		}
+		cands, err := claimable(ctx, tx, at, limit)
+		if err != nil || len(cands) == 0 {
+			return err
+		}
+		// Another replica may have leased some of them meanwhile: they are
+		// checked again once locked.
 		items, bad, err = db.queryOutbox(ctx, tx, `SELECT `+sqlrow.OutboxColumns+` FROM outbox
-			WHERE status = 'pending' AND next_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
-			AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.target = outbox.target AND o.status = 'pending'
-				AND o.id < outbox.id AND (o.next_at > $1 OR o.lease_until > $1))
-			ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`, sqlrow.Millis(now), limit)
+			WHERE id = ANY($1) AND status = 'pending' AND next_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
+			ORDER BY id FOR UPDATE SKIP LOCKED`, cands, at)
 		if err != nil {
 			return err
 		}
@@ -100,6 +110,54 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
 	return items, nil
+}
+
+// claimable returns the ids of up to limit pending items that may be sent
+// at the time at, in outbox order: due, not leased, and with no older
+// pending item to the same target that is not. It reads the pending items
+// a page at a time and stops at the limit, so a claim costs the items
+// ahead of the ones it takes, not the whole backlog.
+func claimable(ctx context.Context, q querier, at int64, limit int) ([]int64, error) {
+	const page = 500
+	var (
+		ids     []int64
+		waiting = map[string]bool{} // targets with an older item not yet sendable
+		after   int64
+	)
+	for {
+		rows, err := q.QueryContext(ctx, `SELECT id, target, next_at, lease_until FROM outbox
+			WHERE status = 'pending' AND id > $1 ORDER BY id LIMIT $2`, after, page)
+		if err != nil {
+			return nil, err
+		}
+		n := 0
+		for len(ids) < limit && rows.Next() {
+			var (
+				target string
+				next   int64
+				until  sql.NullInt64
+			)
+			if err := rows.Scan(&after, &target, &next, &until); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			n++
+			switch {
+			case waiting[target]:
+			case next > at || until.Valid && until.Int64 > at:
+				waiting[target] = true
+			default:
+				ids = append(ids, after)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if len(ids) >= limit || n < page {
+			return ids, nil
+		}
+	}
 }
 
 // int64s runs a query returning one number a row.
