@@ -34,7 +34,7 @@ func TestExport(t *testing.T) {
 	}
 
 	file := filepath.Join(t.TempDir(), "cases.csv")
-	today := time.Now().Format("2006-01-02")
+	today := time.Now().In(time.FixedZone("JST", 9*3600)).Format("2006-01-02") // the organisation's day
 	MustRunStderr(t, e, "export", "-by", "hr", "-format", "csv", "-from", today, "-to", today, "-o", file)
 	st, err := os.Stat(file)
 	if err != nil || st.Mode().Perm() != 0o600 {
