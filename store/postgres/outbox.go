@@ -113,49 +113,33 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 }
 
 // claimable returns the ids of up to limit pending items that may be sent
-// at the time at, in outbox order: due, not leased, and with no older
-// pending item to the same target that is not. It reads the pending items
-// a page at a time and stops at the limit, so a claim costs the items
+// at the time at (see sqlrow.Claim). It reads the pending items in order,
+// a page at a time, and stops at the limit, so a claim costs the items
 // ahead of the ones it takes, not the whole backlog.
 func claimable(ctx context.Context, q querier, at int64, limit int) ([]int64, error) {
 	const page = 500
-	var (
-		ids     []int64
-		waiting = map[string]bool{} // targets with an older item not yet sendable
-		after   int64
-	)
+	c := sqlrow.Claim{At: at, Limit: limit}
+	var after int64
 	for {
-		rows, err := q.QueryContext(ctx, `SELECT id, target, next_at, lease_until FROM outbox
+		rows, err := q.QueryContext(ctx, `SELECT `+sqlrow.PendingColumns+` FROM outbox
 			WHERE status = 'pending' AND id > $1 ORDER BY id LIMIT $2`, after, page)
 		if err != nil {
 			return nil, err
 		}
 		n := 0
-		for len(ids) < limit && rows.Next() {
-			var (
-				target string
-				next   int64
-				until  sql.NullInt64
-			)
-			if err := rows.Scan(&after, &target, &next, &until); err != nil {
+		for !c.Full() && rows.Next() {
+			if after, err = c.Next(rows); err != nil {
 				rows.Close()
 				return nil, err
 			}
 			n++
-			switch {
-			case waiting[target]:
-			case next > at || until.Valid && until.Int64 > at:
-				waiting[target] = true
-			default:
-				ids = append(ids, after)
-			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
-		if len(ids) >= limit || n < page {
-			return ids, nil
+		if c.Full() || n < page {
+			return c.IDs, nil
 		}
 	}
 }

@@ -101,38 +101,21 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 }
 
 // claimable returns the ids of up to limit pending items that may be sent
-// at the time at, in outbox order: due, not leased, and with no older
-// pending item to the same target that is not.
+// at the time at (see sqlrow.Claim), walking the pending items in order.
 func claimable(ctx context.Context, tx querier, at int64, limit int) ([]int64, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, target, next_at, lease_until FROM outbox INDEXED BY outbox_pending
+	rows, err := tx.QueryContext(ctx, `SELECT `+sqlrow.PendingColumns+` FROM outbox INDEXED BY outbox_pending
 		WHERE status = 'pending' ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var (
-		ids     []int64
-		waiting = map[string]bool{} // targets with an older item not yet sendable
-	)
-	for len(ids) < limit && rows.Next() {
-		var (
-			id     int64
-			target string
-			next   int64
-			until  sql.NullInt64
-		)
-		if err := rows.Scan(&id, &target, &next, &until); err != nil {
+	c := sqlrow.Claim{At: at, Limit: limit}
+	for !c.Full() && rows.Next() {
+		if _, err := c.Next(rows); err != nil {
 			return nil, err
 		}
-		switch {
-		case waiting[target]:
-		case next > at || until.Valid && until.Int64 > at:
-			waiting[target] = true
-		default:
-			ids = append(ids, id)
-		}
 	}
-	return ids, rows.Err()
+	return c.IDs, rows.Err()
 }
 
 // idList is ids as a JSON array, for json_each.

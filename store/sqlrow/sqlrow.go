@@ -186,3 +186,46 @@ func ScanAssignment(row Scanner) (mamori.Assignment, error) {
 	a.Assigned, a.Due, a.Done, a.Nudged = FromMillis(assigned), FromMillis(due), TimeOrZero(done), TimeOrZero(nudged)
 	return a, nil
 }
+
+// PendingColumns are the columns a Claim reads of each pending outbox item.
+const PendingColumns = `id, target, next_at, lease_until`
+
+// Claim picks the outbox items a claim at At may take, from the pending
+// items read in outbox order: due, not leased, and with no older pending
+// item to the same target that is not (a target gets its messages in
+// order). The store reads items until Full.
+type Claim struct {
+	At    int64 // unix milliseconds
+	Limit int
+	IDs   []int64 // picked, in outbox order
+
+	waiting map[string]bool // targets with an older item not yet sendable
+}
+
+// Next reads one pending item, selected with PendingColumns, and returns
+// its id.
+func (c *Claim) Next(row Scanner) (int64, error) {
+	var (
+		id     int64
+		target string
+		next   int64
+		until  sql.NullInt64
+	)
+	if err := row.Scan(&id, &target, &next, &until); err != nil {
+		return 0, err
+	}
+	switch {
+	case c.waiting[target]:
+	case next > c.At || until.Valid && until.Int64 > c.At:
+		if c.waiting == nil {
+			c.waiting = map[string]bool{}
+		}
+		c.waiting[target] = true
+	default:
+		c.IDs = append(c.IDs, id)
+	}
+	return id, nil
+}
+
+// Full reports whether Limit items are picked.
+func (c *Claim) Full() bool { return len(c.IDs) >= c.Limit }
