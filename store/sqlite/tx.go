@@ -227,12 +227,20 @@ func (t *tx) Schedule(j mamori.Job) error {
 	if j.Key == "" {
 		return fmt.Errorf("schedule: no key: %w", mamori.ErrInvalid)
 	}
+	// A job already pending under the key is left as it is: looked up
+	// first, as it mostly is (a report's reminder, scheduled at each
+	// start), which costs a read instead of a write that does nothing.
+	var pending bool
+	if err := t.tx.QueryRowContext(t.ctx, `SELECT EXISTS (SELECT 1 FROM jobs WHERE key = ? AND status = 'pending')`, j.Key).Scan(&pending); err != nil {
+		return fmt.Errorf("schedule: %w", err)
+	} else if pending {
+		return nil
+	}
 	var payload []byte
 	if len(j.Payload) > 0 {
 		payload = t.sealer.Seal(j.Payload, sqlrow.JobAAD(j.Key))
 	}
-	// The partial unique index on pending keys turns a second pending job
-	// with the same key into a no-op.
+	// The partial unique index on pending keys makes sure of it.
 	_, err := t.tx.ExecContext(t.ctx, `
 		INSERT INTO jobs (key, kind, due, sealed_payload, status) VALUES (?, ?, ?, ?, 'pending')
 		ON CONFLICT DO NOTHING`,
