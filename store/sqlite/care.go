@@ -180,18 +180,14 @@ func (t *tx) Assignments(f mamori.AssignmentFilter) ([]mamori.Assignment, error)
 
 // CountOutbox counts the items whose key starts with prefix, by status.
 func (db *DB) CountOutbox(ctx context.Context, prefix string) (map[string]int, error) {
-	q, args := `SELECT status, count(*) FROM outbox GROUP BY status`, []any(nil)
-	switch {
-	case prefix == "":
-	case strings.HasPrefix(prefix, mamori.FreshKey), strings.HasPrefix(mamori.FreshKey, prefix):
-		// Such keys are not in outbox_key: every item is looked at.
-		q, args = `SELECT status, count(*) FROM outbox WHERE key >= ? AND key < ? GROUP BY status`, []any{prefix, prefix + "\U0010FFFF"}
-	default:
-		// key >= prefix AND key < prefix+U+10FFFF uses outbox_key, whose
-		// condition the query repeats.
-		q, args = `SELECT status, count(*) FROM outbox WHERE key >= ? AND key < ? AND substr(key, 1, 3) <> 'in:' GROUP BY status`, []any{prefix, prefix + "\U0010FFFF"}
+	// key >= prefix AND key < prefix+U+10FFFF uses outbox_key when the
+	// query repeats its condition; fresh keys are not in it, and a prefix
+	// that may begin one looks at every item.
+	q := `SELECT status, count(*) FROM outbox WHERE key >= ? AND key < ?`
+	if !strings.HasPrefix(prefix, mamori.FreshKey) && !strings.HasPrefix(mamori.FreshKey, prefix) {
+		q += ` AND substr(key, 1, 3) <> 'in:'`
 	}
-	rows, err := db.ro.QueryContext(ctx, q, args...)
+	rows, err := db.ro.QueryContext(ctx, q+` GROUP BY status`, prefix, prefix+"\U0010FFFF")
 	if err != nil {
 		return nil, fmt.Errorf("count outbox: %w", err)
 	}

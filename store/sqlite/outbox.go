@@ -4,9 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/mamori-oss/mamori"
@@ -61,21 +59,19 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 	var items []mamori.OutboxItem
 	err := db.write(ctx, func(ctx context.Context, tx querier) error {
 		at := sqlrow.Millis(now)
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM outbox WHERE status = 'pending' AND next_at <= ?1
-			AND (lease_until IS NULL OR lease_until <= ?1) LIMIT 1`, at).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		} else if err != nil {
+		var due bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE status = 'pending' AND next_at <= ?1
+			AND (lease_until IS NULL OR lease_until <= ?1))`, at).Scan(&due); err != nil || !due {
 			return err
 		}
 		ids, err := claimable(ctx, tx, at, limit)
 		if err != nil || len(ids) == 0 {
 			return err
 		}
+		list, _ := json.Marshal(ids) // for json_each
 		var bad []int64
 		items, bad, err = db.queryOutboxSkipping(ctx, tx, `SELECT `+sqlrow.OutboxColumns+` FROM outbox
-			WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`, idList(ids))
+			WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`, string(list))
 		if err != nil {
 			return err
 		}
@@ -116,19 +112,6 @@ func claimable(ctx context.Context, tx querier, at int64, limit int) ([]int64, e
 		}
 	}
 	return c.IDs, rows.Err()
-}
-
-// idList is ids as a JSON array, for json_each.
-func idList(ids []int64) string {
-	b := make([]byte, 0, 8*len(ids)+2)
-	b = append(b, '[')
-	for i, id := range ids {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, id, 10)
-	}
-	return string(append(b, ']'))
 }
 
 // SentOutbox marks an item sent and, when its message has a Ref, records

@@ -1295,6 +1295,14 @@ func testCountOutbox(t *testing.T, s mamori.Store) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("CountOutbox (-want +got):\n%s", diff)
 	}
+	// Fresh keys (which a store need not index) are counted too.
+	enqueue(t, s, item(mamori.FreshKey+"ev1:1", t0), item(mamori.FreshKey+"ev1:2", t0))
+	if got, err := s.CountOutbox(ctx, mamori.FreshKey+"ev1:"); err != nil || got[mamori.OutboxPending] != 2 {
+		t.Errorf("CountOutbox(fresh) = %v, %v; want 2 pending", got, err)
+	}
+	if got, err := s.CountOutbox(ctx, ""); err != nil || got[mamori.OutboxPending] != 6 {
+		t.Errorf("CountOutbox(all) = %v, %v; want 6 pending", got, err)
+	}
 }
 
 func testReference(t *testing.T, s mamori.Store) {
