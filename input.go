@@ -19,6 +19,10 @@ type Input struct {
 	// Delivery is the platform's id for this delivery (event id, action
 	// id); a second Input with the same Delivery is ignored.
 	Delivery string `json:"delivery,omitempty"`
+	// Respond is the platform's short-lived handle for answering this
+	// input where it was made (Slack's response_url); empty if none.
+	// Handle passes it on to the replies to this input (Message.Respond).
+	Respond string `json:"respond,omitempty"`
 }
 
 // InputKind says what the user did.

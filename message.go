@@ -31,6 +31,10 @@ type Message struct {
 	Urgent bool `json:"urgent,omitempty"`
 	// Image is a picture sent with the message (a chart).
 	Image *Image `json:"image,omitempty"`
+	// Respond, on a reply to the user's own input, is the handle that
+	// input came with (Input.Respond): a sender may answer through it
+	// instead of posting anew, when it is still valid.
+	Respond string `json:"respond,omitempty"`
 }
 
 // Image is a PNG sent with a message.

@@ -1,0 +1,177 @@
+package flows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mamori-oss/mamori"
+)
+
+// Handle applies one user input. When it returns nil, the state change and
+// every message it caused are committed; the caller may acknowledge. It
+// returns mamori.ErrStale, also committed, for a click on an earlier
+// question: the user was shown the current one.
+func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
+	now := s.Clock()
+	if in.User.ID == "" || in.User.Platform == "" {
+		return fmt.Errorf("handle: no user: %w", mamori.ErrInvalid)
+	}
+	if in.User.Lang == "" {
+		in.User.Lang = mamori.JA
+	}
+	if done, err := s.trainingDone(ctx, in); done {
+		if err != nil {
+			return fmt.Errorf("handle %s: %w", in.Kind, err)
+		}
+		return nil
+	}
+	key := in.User.Key()
+	stale := false
+	err := s.Store.Update(ctx, func(tx mamori.Tx) error {
+		if in.Delivery != "" {
+			fresh, err := tx.Seen(in.Delivery, now)
+			if err != nil || !fresh {
+				return err // a retried delivery: already answered
+			}
+		}
+		c, err := tx.Conversation(key)
+		if errors.Is(err, mamori.ErrNotFound) {
+			c = mamori.Conversation{}
+		} else if err != nil {
+			return err
+		}
+		env := s.env(now)
+		if number, ok := caseClick(in); ok {
+			k, err := tx.Case(number)
+			if err == nil {
+				env.Consultation = &k
+			} else if !errors.Is(err, mamori.ErrNotFound) {
+				return err
+			}
+		}
+		wasFlow := c.Flow
+		nc, out := Step(env, c, in)
+		stale = out.Stale
+		replies := out.Replies
+		target := mamori.Target{Platform: in.User.Platform, Kind: mamori.TargetUser, ID: in.User.ID}
+		n := 0
+		enqueue := func(t mamori.Target, m mamori.Message, l mamori.Lang) error {
+			n++
+			return tx.Enqueue(mamori.OutboxItem{Key: replyKey(in, n), Target: t, Message: m, Lang: l, Created: now})
+		}
+		if out.Alert {
+			a := Alert(env, nc, s.orgLang())
+			if d, ok := department(env, nc); ok && d.SupervisorChannel != "" {
+				if err := enqueue(s.channel(in.User.Platform, d.SupervisorChannel), a, s.orgLang()); err != nil {
+					return err
+				}
+			}
+			if s.Org.HRChannel != "" {
+				if err := enqueue(s.channel(in.User.Platform, s.Org.HRChannel), a, s.orgLang()); err != nil {
+					return err
+				}
+			}
+		}
+		if out.Submit != "" {
+			k, err := s.file(tx, env, nc)
+			if err != nil {
+				return err
+			}
+			replies = append(replies, Submitted(env, k, nc.User.Lang)...)
+			card := Card(env, k, s.orgLang(), s.Location)
+			if err := tx.Enqueue(mamori.OutboxItem{Key: "card:" + k.Number, Target: s.channel(in.User.Platform, k.Channel), Message: card, Lang: s.orgLang(), Created: now}); err != nil {
+				return err
+			}
+			if k.Kind == mamori.KindReport && k.Answers.Talk == "yes" {
+				err = s.openCareTask(tx, now, k, mamori.CareReasonTalk)
+			} else if k.Kind == mamori.KindReport && k.Answers.Wellbeing == "very_hard" {
+				err = s.openCareTask(tx, now, k, mamori.CareReasonVeryHard)
+			}
+			if err != nil {
+				return err
+			}
+			out.End = true
+		}
+		if r := out.Reply; r != nil {
+			if err := s.reply(tx, now, nc.User, r); err != nil {
+				return err
+			}
+		}
+		if c := out.Checkin; c != nil {
+			if err := s.checkedIn(tx, now, nc.User, c); err != nil {
+				return err
+			}
+		}
+		for _, m := range replies {
+			m.Respond = in.Respond
+			if err := enqueue(target, m, nc.User.Lang); err != nil {
+				return err
+			}
+		}
+		if out.Audit != "" {
+			if err := tx.Audit(mamori.AuditEntry{At: now, Actor: key, Action: out.Audit, Subject: key}); err != nil {
+				return err
+			}
+		}
+		// The reminder to come back: scheduled once when a report starts;
+		// each step after that leaves it as it is, and when it falls due
+		// it moves itself to a day after the last step (see RunJob). So a
+		// step costs no job writes.
+		cancelRemind := func() error { return tx.CancelJobs(jobRemind + ":" + key) }
+		if out.End || (nc.Flow == "" && wasFlow == "" && nc.Step == stepMenu && nc.Reply == "") {
+			// Nothing worth keeping: a finished or cancelled report, or
+			// someone who only looked at the menu.
+			if err := tx.DeleteConversation(key); err != nil && !errors.Is(err, mamori.ErrNotFound) {
+				return err
+			}
+			return cancelRemind()
+		}
+		if nc.Flow == "" && nc.Step == "" && nc.Reply == "" {
+			if err := tx.DeleteConversation(key); err != nil {
+				return err
+			}
+			return cancelRemind()
+		}
+		if out.Paused || nc.Flow != "" {
+			// One is pending unless the report starts now or comes back
+			// after the reminder was sent.
+			if wasFlow == "" || c.Step == stepResume {
+				if err := s.scheduleRemind(tx, nc.User, now); err != nil {
+					return err
+				}
+			}
+		} else if err := cancelRemind(); err != nil {
+			return err
+		}
+		return tx.PutConversation(nc)
+	})
+	if err != nil {
+		return fmt.Errorf("handle %s: %w", in.Kind, err)
+	}
+	if s.Kick != nil {
+		s.Kick()
+	}
+	if stale {
+		return fmt.Errorf("handle %s: %w", in.Kind, mamori.ErrStale)
+	}
+	return nil
+}
+
+// caseClick returns the case a click names: "from:N" (turn a
+// consultation into a report) or "reply:N" (answer a question).
+func caseClick(in mamori.Input) (string, bool) {
+	if in.Kind != mamori.InputChoice {
+		return "", false
+	}
+	if n, _, ok := checkinClick(in); ok {
+		return n, true
+	}
+	for _, p := range []string{"from:", "reply:"} {
+		if n, ok := strings.CutPrefix(in.Value, p); ok {
+			return n, true
+		}
+	}
+	return "", false
+}
