@@ -46,10 +46,16 @@ type Worker struct {
 	GiveUpAfter time.Duration
 	GaveUp      func(ctx context.Context, item mamori.OutboxItem, err error)
 	// Poll is how often the worker looks for due rows (default 1 s).
+	// A message handed back to be sent sooner (a channel's pace, a
+	// Retry-After) wakes the worker when it is due rather than at the
+	// next poll.
 	Poll time.Duration
 
 	kick     chan struct{}
 	gaveUpMu sync.Mutex // GaveUp is called by one send at a time
+
+	dueMu sync.Mutex
+	due   time.Time // the earliest a message handed back since the last pass is due again
 }
 
 // Kick wakes the worker now. It never blocks.
@@ -78,12 +84,21 @@ func (w *Worker) Run(ctx context.Context) {
 	if poll == 0 {
 		poll = time.Second
 	}
-	t := time.NewTicker(poll)
+	t := time.NewTimer(poll)
 	defer t.Stop()
 	for {
+		w.takeDue()
 		if _, err := w.Drain(ctx); err != nil && ctx.Err() == nil {
 			w.Log.Error("worker pass failed", "err", err)
 		}
+		// A conversation's next message held back for a channel's pace
+		// is due in a fraction of a second: waiting for the next poll
+		// would add up to a second to every answer.
+		wait := poll
+		if due := w.takeDue(); !due.IsZero() {
+			wait = min(poll, max(due.Sub(w.Clock()), minWake))
+		}
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
@@ -91,6 +106,28 @@ func (w *Worker) Run(ctx context.Context) {
 		case <-w.kick:
 		}
 	}
+}
+
+// minWake is the shortest wait between passes for a message due again: a
+// pace of a millisecond must not make the worker spin.
+const minWake = 5 * time.Millisecond
+
+// noteDue remembers that a message handed back is due again at t.
+func (w *Worker) noteDue(t time.Time) {
+	w.dueMu.Lock()
+	defer w.dueMu.Unlock()
+	if w.due.IsZero() || t.Before(w.due) {
+		w.due = t
+	}
+}
+
+// takeDue returns and forgets the earliest time noted by noteDue.
+func (w *Worker) takeDue() time.Time {
+	w.dueMu.Lock()
+	defer w.dueMu.Unlock()
+	t := w.due
+	w.due = time.Time{}
+	return t
 }
 
 // Drain runs due jobs and sends due messages until none is left that is
@@ -314,6 +351,9 @@ func (w *Worker) failed(ctx context.Context, it mamori.OutboxItem, sendErr error
 		"attempts", it.Attempts, "give_up", giveUp, "err", sendErr)
 	if err := w.Store.RetryOutbox(ctx, it.ID, next, sendErr.Error(), giveUp); err != nil {
 		return next, err
+	}
+	if !giveUp {
+		w.noteDue(next)
 	}
 	if giveUp && w.GaveUp != nil {
 		w.gaveUpMu.Lock()

@@ -277,3 +277,41 @@ func TestWorkerBackoffFollowsAge(t *testing.T) {
 		t.Fatalf("sent %d, %v after the capped backoff", sent, err)
 	}
 }
+
+// TestWorkerWakesWhenPacedMessageIsDue: a message the sender hands back
+// for a short pace goes when it is due, not at the next poll (here an
+// hour away): a conversation's next question must not wait for a poll.
+func TestWorkerWakesWhenPacedMessageIsDue(t *testing.T) {
+	db := wkStore(t)
+	wkEnqueue(t, db, wkItem("w1", "UA", "next question", time.Now()))
+	var mu sync.Mutex
+	paced := 0
+	s := &laneSender{fail: func(mamori.OutboxItem) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if paced < 2 {
+			paced++
+			return &mamori.RetryAfterError{After: 50 * time.Millisecond, Paced: true}
+		}
+		return nil
+	}}
+	w := (&flows.Worker{Store: db, Senders: map[string]flows.Sender{mamori.PlatformSlack: s}, Clock: time.Now,
+		Log: slog.New(slog.DiscardHandler), Poll: time.Hour}).Init()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s.mu.Lock()
+		got := strings.Join(s.got["UA"], " ")
+		s.mu.Unlock()
+		if got == "next question" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s the paced message was not sent (got %q); the worker waits for its hour-long poll", got)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
