@@ -45,6 +45,11 @@ type Tx interface {
 	// there is ignored (idempotency), except that a store need not look
 	// for a Key beginning with FreshKey.
 	Enqueue(m OutboxItem) error
+	// OutboxPending reports whether an outbox item to t created at or
+	// after since is still pending (not sent, not failed): a question
+	// the person has not been shown yet. It runs on every typed message,
+	// so it must be cheap even behind a long backlog.
+	OutboxPending(t Target, since time.Time) (bool, error)
 	// Schedule adds a job. A job whose Key is already there and not done
 	// is left as it is.
 	Schedule(j Job) error

@@ -243,6 +243,22 @@ func (t *tx) Enqueue(m mamori.OutboxItem) error {
 	return nil
 }
 
+// OutboxPending looks through outbox_target (target, status, id): the
+// items to one target, of which few are pending.
+func (t *tx) OutboxPending(to mamori.Target, since time.Time) (bool, error) {
+	target, err := json.Marshal(to)
+	if err != nil {
+		return false, fmt.Errorf("outbox pending: %w", err)
+	}
+	var pending bool
+	err = t.tx.QueryRowContext(t.ctx, `SELECT EXISTS (SELECT 1 FROM outbox
+		WHERE target = $1 AND status = 'pending' AND created >= $2)`, string(target), sqlrow.Millis(since)).Scan(&pending)
+	if err != nil {
+		return false, fmt.Errorf("outbox pending: %w", err)
+	}
+	return pending, nil
+}
+
 func (t *tx) Schedule(j mamori.Job) error {
 	if j.Key == "" {
 		return fmt.Errorf("schedule: no key: %w", mamori.ErrInvalid)

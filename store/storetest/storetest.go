@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) mamori.Store) {
 		{"RetryOutbox", testRetryOutbox},
 		{"SentOutbox", testSentOutbox},
 		{"ListOutbox", testListOutbox},
+		{"OutboxPending", testOutboxPending},
 		{"Schedule", testSchedule},
 		{"CancelJobs", testCancelJobs},
 		{"ClaimJobs", testClaimJobs},
@@ -879,6 +880,102 @@ func testRetryOutbox(t *testing.T, s mamori.Store) {
 
 	if err := s.RetryOutbox(ctx, 999999, t0, "x", false); !errors.Is(err, mamori.ErrNotFound) {
 		t.Errorf("RetryOutbox(unknown): err = %v, want ErrNotFound", err)
+	}
+}
+
+// testOutboxPending: an item to the target created at or after since
+// counts while it is pending — waiting, retried or leased — and no longer
+// once sent or failed; older items, other targets and a thread of the
+// same target do not count.
+func testOutboxPending(t *testing.T, s mamori.Store) {
+	ctx := context.Background()
+	alice := item("", t0).Target
+	bob, thread := alice, alice
+	bob.ID = "U02BOB"
+	thread.Thread = "case:2026-0001"
+	pending := func(to mamori.Target, since time.Time) bool {
+		t.Helper()
+		var p bool
+		MustView(t, s, func(tx mamori.Tx) error {
+			var err error
+			p, err = tx.OutboxPending(to, since)
+			return err
+		})
+		return p
+	}
+	if pending(alice, time.Time{}) {
+		t.Errorf("OutboxPending on an empty outbox = true")
+	}
+
+	// Within the transaction that enqueues it, the item is there.
+	MustUpdate(t, s, func(tx mamori.Tx) error {
+		if err := tx.Enqueue(item("old", t0.Add(-time.Hour))); err != nil {
+			return err
+		}
+		if err := tx.Enqueue(item("q1", t0)); err != nil {
+			return err
+		}
+		p, err := tx.OutboxPending(alice, t0)
+		if err == nil && !p {
+			t.Errorf("OutboxPending in the enqueuing transaction = false, want true")
+		}
+		return err
+	})
+	for _, c := range []struct {
+		name  string
+		to    mamori.Target
+		since time.Time
+		want  bool
+	}{
+		{"at its creation", alice, t0, true},
+		{"before it", alice, t0.Add(-time.Minute), true},
+		{"after it (only an older item pending)", alice, t0.Add(time.Millisecond), false},
+		{"another target", bob, t0.Add(-2 * time.Hour), false},
+		{"a thread of the target", thread, t0.Add(-2 * time.Hour), false},
+	} {
+		if got := pending(c.to, c.since); got != c.want {
+			t.Errorf("OutboxPending %s = %v, want %v", c.name, got, c.want)
+		}
+	}
+
+	// Leased and retried, it is still pending; sent, it is not.
+	got := claimOutbox(t, s, t0, time.Minute, 10)
+	if diff := cmp.Diff([]string{"old", "q1"}, keys(got)); diff != "" {
+		t.Fatalf("claim (-want +got):\n%s", diff)
+	}
+	if !pending(alice, t0) {
+		t.Errorf("OutboxPending while leased = false, want true")
+	}
+	if err := s.RetryOutbox(ctx, got[1].ID, t0.Add(time.Second), "429", false); err != nil {
+		t.Fatal(err)
+	}
+	if !pending(alice, t0) {
+		t.Errorf("OutboxPending while waiting for a retry = false, want true")
+	}
+	if err := s.SentOutbox(ctx, got[1].ID, mamori.Posted{Channel: "D1", TS: "1"}, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if pending(alice, t0) {
+		t.Errorf("OutboxPending once sent = true, want false")
+	}
+	if !pending(alice, t0.Add(-time.Hour)) {
+		t.Errorf("OutboxPending since the older item = false, want true")
+	}
+
+	// Failed for good, it is not pending either.
+	enqueue(t, s, item("q2", t0.Add(time.Minute)))
+	if err := s.RetryOutbox(ctx, got[0].ID, t0, "channel_not_found", true); err != nil {
+		t.Fatal(err)
+	}
+	q2 := claimOutbox(t, s, t0.Add(time.Minute), time.Minute, 10)
+	if diff := cmp.Diff([]string{"q2"}, keys(q2)); diff != "" {
+		t.Fatalf("claim q2 (-want +got):\n%s", diff)
+	}
+	if err := s.RetryOutbox(ctx, q2[0].ID, t0, "channel_not_found", true); err != nil {
+		t.Fatal(err)
+	}
+	if pending(alice, t0.Add(-2*time.Hour)) {
+		t.Errorf("OutboxPending with only failed and sent items = true, want false")
 	}
 }
 
