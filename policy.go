@@ -16,6 +16,26 @@ type Text struct {
 	EN string `yaml:"en" json:"en"`
 }
 
+// UnmarshalYAML reads a text as a map of languages ({ja: …, en: …}) or,
+// for a text that is the same in every language (a phone number, an
+// address; what older configurations wrote for a care contact), as a
+// plain string: it is then the Japanese text, which In gives for every
+// language. A policy's own texts still need both languages (Validate).
+func (t *Text) UnmarshalYAML(unmarshal func(any) error) error {
+	var s string
+	if err := unmarshal(&s); err == nil {
+		*t = Text{JA: s}
+		return nil
+	}
+	type plain Text // without this method
+	var p plain
+	if err := unmarshal(&p); err != nil {
+		return err
+	}
+	*t = Text(p)
+	return nil
+}
+
 // In returns the text in l, falling back to Japanese.
 func (t Text) In(l Lang) string {
 	if l == EN && t.EN != "" {
@@ -80,11 +100,13 @@ type Option struct {
 	Label Text   `yaml:"label"`
 }
 
-// Care is one care resource offered to the employee.
+// Care is one care resource offered to the employee. Contact is how to
+// reach it, per language ("内線 1234" / "ext. 1234"); a plain string is
+// the same for every language.
 type Care struct {
-	Name    Text   `yaml:"name"`
-	Detail  Text   `yaml:"detail"`
-	Contact string `yaml:"contact"`
+	Name    Text `yaml:"name"`
+	Detail  Text `yaml:"detail"`
+	Contact Text `yaml:"contact"`
 }
 
 //go:embed presets/*.yaml

@@ -353,9 +353,7 @@ func checkTexts(t *testing.T, p *mamori.Policy) {
 	for _, c := range p.Care {
 		check("care", c.Name)
 		check("care "+c.Name.EN, c.Detail)
-		if c.Contact == "" {
-			t.Errorf("care %s: no contact", c.Name.EN)
-		}
+		check("care "+c.Name.EN+" contact", c.Contact)
 	}
 }
 
@@ -397,4 +395,60 @@ func readSeed(t *testing.T, name string) []string {
 		t.Fatal(err)
 	}
 	return lines
+}
+
+func TestTextYAML(t *testing.T) {
+	const base = `id: test
+behaviours:
+  - id: violence
+    group: regardless
+    label: {ja: 暴力, en: Violence}
+care:
+`
+	tests := []struct {
+		name, yaml string
+		want       mamori.Text
+		en         string // Contact.In(EN)
+	}{
+		{"per language", `  - name: {ja: 窓口, en: Desk}
+    contact: {ja: 内線 1234, en: ext. 1234}
+`, mamori.Text{JA: "内線 1234", EN: "ext. 1234"}, "ext. 1234"},
+		{"plain string (older configurations)", `  - name: {ja: 窓口, en: Desk}
+    contact: "0120-000-000"
+`, mamori.Text{JA: "0120-000-000"}, "0120-000-000"},
+		{"japanese only", `  - name: {ja: 窓口, en: Desk}
+    contact: {ja: 社内ポータル}
+`, mamori.Text{JA: "社内ポータル"}, "社内ポータル"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := mamori.ParsePolicy([]byte(base + tt.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.Care[0].Contact; got != tt.want {
+				t.Errorf("contact = %+v, want %+v", got, tt.want)
+			}
+			if got := p.Care[0].Contact.In(mamori.EN); got != tt.en {
+				t.Errorf("contact in English = %q, want %q", got, tt.en)
+			}
+		})
+	}
+	bad := map[string]string{
+		"unknown language": `  - name: {ja: 窓口, en: Desk}
+    contact: {ja: 内線, fr: poste}
+`,
+		"a list": `  - name: {ja: 窓口, en: Desk}
+    contact: [内線, ext]
+`,
+	}
+	for name, y := range bad {
+		if _, err := mamori.ParsePolicy([]byte(base + y)); err == nil {
+			t.Errorf("%s: ParsePolicy accepted:\n%s", name, y)
+		}
+	}
+	// A policy's own texts still need both languages, as a string or not.
+	if _, err := mamori.ParsePolicy([]byte(base + "texts:\n  hello: こんにちは\n")); !errors.Is(err, mamori.ErrInvalid) {
+		t.Errorf("a text as a plain string: err = %v, want ErrInvalid (no English)", err)
+	}
 }

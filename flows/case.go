@@ -268,8 +268,8 @@ func CareMessage(env Env, l mamori.Lang) mamori.Message {
 	m := mamori.Message{Header: env.Policy.T(l, "care.header"), Text: env.Policy.T(l, "care.text")}
 	for _, c := range env.Policy.Care {
 		v := c.Detail.In(l)
-		if c.Contact != "" {
-			v = strings.TrimSpace(v + "\n" + c.Contact)
+		if contact := c.Contact.In(l); contact != "" {
+			v = strings.TrimSpace(v + "\n" + contact)
 		}
 		m.Fields = append(m.Fields, mamori.Field{Label: c.Name.In(l), Value: v})
 	}

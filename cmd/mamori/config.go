@@ -242,14 +242,18 @@ func loadConfig(path string) (*loaded, error) {
 	}
 	// The organisation's own care resources replace the policy's.
 	for i, r := range c.Care.Resources {
-		if r.Name.JA == "" || r.Contact == "" {
-			return nil, fmt.Errorf("%s: care.resources[%d]: name.ja and contact are needed", where, i)
+		if r.Name.JA == "" || r.Contact.JA == "" {
+			return nil, fmt.Errorf("%s: care.resources[%d]: name.ja and contact (or contact.ja) are needed", where, i)
 		}
 		if r.Name.EN == "" {
 			c.Care.Resources[i].Name.EN = r.Name.JA
 		}
 		if r.Detail.EN == "" {
 			c.Care.Resources[i].Detail.EN = r.Detail.JA
+		}
+		// A contact given once (a phone number) reads the same in English.
+		if r.Contact.EN == "" {
+			c.Care.Resources[i].Contact.EN = r.Contact.JA
 		}
 	}
 	if len(c.Care.Resources) > 0 {
