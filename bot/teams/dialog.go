@@ -81,7 +81,7 @@ func JudgeDialog(p *mamori.Policy, f JudgeForm) Dialog {
 	if len(about) == 0 && d.Outcome != "" {
 		about = []mamori.Field{{Label: t("card.suggestion"), Value: t("decision." + d.Outcome)}}
 	}
-	body = append(body, fieldElements(about, md)...)
+	body = append(body, fieldElements(about, maxInput, md)...)
 
 	body = append(body, textInput(inFacts, t("judge.facts"), d.Facts, false))
 
@@ -158,7 +158,7 @@ func DetailsDialog(m mamori.Message, names Names) Dialog {
 
 func formCard(body []any, submit string, d actionData) card {
 	return card{"type": "AdaptiveCard", "$schema": cardSchema, "version": cardVersion, "body": body,
-		"actions": []any{card{"type": "Action.Submit", "title": truncate(submit, maxButtonTitle), "style": "positive", "data": d}}}
+		"actions": []any{card{"type": "Action.Submit", "title": cutTitle(submit), "style": "positive", "data": d}}}
 }
 
 func errorBlock(text string) []any {

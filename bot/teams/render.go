@@ -19,8 +19,12 @@ import (
 // under MaxCard, cutting long text first and leaving the actions whole.
 const (
 	MaxCard        = 26 << 10
-	maxPerSet      = 5   // buttons per ActionSet: Teams shows up to six
-	maxButtonTitle = 40  // a longer title is cut with "…"
+	maxPerSet      = 5  // buttons per ActionSet: Teams shows up to six
+	maxButtonTitle = 40 // a longer title is cut, at a word if it can, with "…"
+	// maxButtonWidth is the widest label, in columns (a Japanese
+	// character is two), a button shows whole on a phone; choices with a
+	// wider one are rows of wrapping text instead.
+	maxButtonWidth = 24
 	maxExcerpt     = 120 // the question kept in an answered card
 	shortField     = 120 // a longer field, or one with a line break, gets its own lines
 	maxFallback    = 1000
@@ -85,7 +89,9 @@ func Card(m mamori.Message, names Names) card {
 func render(m mamori.Message, names Names, limit int) card {
 	var body []any
 	var mentions mentionSet
-	text := func(s string) string { return mentions.md(truncate(s, limit), names) }
+	mdm := func(s string) string { return mentions.md(s, names) }
+	text := func(s string) string { return mdm(truncate(s, limit)) }
+	blocks := func(s string, props card) []any { return textBlocks(truncate(s, limit), props, mdm) }
 
 	if m.Header != "" || m.Urgent {
 		h := m.Header
@@ -101,14 +107,14 @@ func render(m mamori.Message, names Names, limit int) card {
 		}
 	}
 	if t := strings.TrimSpace(m.Text); t != "" {
-		body = append(body, card{"type": "TextBlock", "text": text(t), "wrap": true})
+		body = append(body, blocks(t, nil)...)
 	}
-	body = append(body, fieldElements(m.Fields, text)...)
+	body = append(body, fieldElements(m.Fields, limit, mdm)...)
 	if m.Image != nil && len(m.Image.PNG) > 0 {
 		body = append(body, card{"type": "Image", "url": "data:image/png;base64," + base64.StdEncoding.EncodeToString(m.Image.PNG),
 			"altText": truncate(m.Image.Alt, 1000), "size": "Stretch"})
 	} else if m.Image != nil && m.Image.Alt != "" {
-		body = append(body, card{"type": "TextBlock", "text": text(m.Image.Alt), "wrap": true, "isSubtle": true})
+		body = append(body, blocks(m.Image.Alt, card{"isSubtle": true})...)
 	}
 
 	question := ""
@@ -133,17 +139,17 @@ func render(m mamori.Message, names Names, limit int) card {
 			return button(c, actionData{Mamori: 1, Kind: kindSubmit, Step: m.Step, Value: c.Value, Label: c.Label})
 		})...)
 	}
-	body = append(body, actionSets(m.Choices, func(c mamori.Choice) card {
+	body = append(body, buttons(m.Choices, text, func(c mamori.Choice) card {
 		return choiceButton(m.Step, kindChoice, c, question)
 	})...)
 	if m.Prompt != "" {
-		body = append(body, card{"type": "TextBlock", "text": text(m.Prompt), "wrap": true, "isSubtle": true, "size": "Small"})
+		body = append(body, blocks(m.Prompt, card{"isSubtle": true, "size": "Small"})...)
 	}
-	body = append(body, actionSets(m.Controls, func(c mamori.Choice) card {
+	body = append(body, buttons(m.Controls, text, func(c mamori.Choice) card {
 		return choiceButton(m.Step, kindControl, c, question)
 	})...)
 	if m.Note != "" {
-		body = append(body, card{"type": "TextBlock", "text": text(m.Note), "wrap": true, "isSubtle": true, "size": "Small", "separator": true})
+		body = append(body, blocks(m.Note, card{"isSubtle": true, "size": "Small", "separator": true})...)
 	}
 	if body == nil {
 		body = []any{}
@@ -175,7 +181,7 @@ var dialogActions = map[string]bool{
 
 // button is an Action.Execute with its Action.Submit fallback.
 func button(c mamori.Choice, d actionData) card {
-	title := truncate(c.Label, maxButtonTitle)
+	title := cutTitle(c.Label)
 	b := card{"type": "Action.Execute", "title": title, "verb": verb, "data": d}
 	fb := card{"type": "Action.Submit", "title": title, "data": d}
 	if s := style(c.Style); s != "" {
@@ -190,7 +196,7 @@ func dialogButton(c mamori.Choice, d actionData) card {
 	data := map[string]any{"msteams": map[string]any{"type": "task/fetch"}}
 	raw, _ := json.Marshal(d)
 	json.Unmarshal(raw, &data)
-	b := card{"type": "Action.Submit", "title": truncate(c.Label, maxButtonTitle), "data": data}
+	b := card{"type": "Action.Submit", "title": cutTitle(c.Label), "data": data}
 	if s := style(c.Style); s != "" {
 		b["style"] = s
 	}
@@ -205,6 +211,38 @@ func style(s string) string {
 		return "destructive"
 	}
 	return ""
+}
+
+// buttons renders choices as buttons, or, when a label is too wide for
+// a button on a phone (Teams cuts it off), as rows: each a full-width
+// container of wrapping text that acts as its button when selected.
+func buttons(choices []mamori.Choice, text func(string) string, mk func(mamori.Choice) card) []any {
+	wide := false
+	for _, c := range choices {
+		wide = wide || width(c.Label) > maxButtonWidth
+	}
+	if !wide {
+		return actionSets(choices, mk)
+	}
+	var rows []any
+	for _, c := range choices {
+		tb := card{"type": "TextBlock", "text": text(strings.TrimSpace(c.Label)), "wrap": true, "color": "Accent"}
+		switch c.Style {
+		case mamori.StylePrimary:
+			tb["weight"] = "Bolder"
+		case mamori.StyleDanger:
+			tb["color"] = "Attention"
+		}
+		// The action's title is not shown; screen readers read it whole.
+		sa := mk(c)
+		sa["title"] = oneLine(c.Label)
+		if fb, ok := sa["fallback"].(card); ok {
+			fb["title"] = sa["title"]
+		}
+		rows = append(rows, card{"type": "Container", "style": "emphasis", "spacing": "Small",
+			"selectAction": sa, "items": []any{tb}})
+	}
+	return rows
 }
 
 // actionSets puts buttons in rows of at most maxPerSet.
@@ -222,8 +260,8 @@ func actionSets(choices []mamori.Choice, mk func(mamori.Choice) card) []any {
 
 // fieldElements renders label/value pairs: short ones in a FactSet, long
 // ones, those with a line break or a mention, as a label and a text; a
-// field with no value is a subheading.
-func fieldElements(fields []mamori.Field, text func(string) string) []any {
+// field with no value is a subheading. Texts are cut to limit characters.
+func fieldElements(fields []mamori.Field, limit int, md func(string) string) []any {
 	var out []any
 	var facts []any
 	flush := func() {
@@ -232,6 +270,7 @@ func fieldElements(fields []mamori.Field, text func(string) string) []any {
 			facts = nil
 		}
 	}
+	text := func(s string) string { return md(truncate(s, limit)) }
 	for _, f := range fields {
 		label, value := strings.TrimSpace(f.Label), strings.TrimSpace(f.Value)
 		switch {
@@ -239,20 +278,63 @@ func fieldElements(fields []mamori.Field, text func(string) string) []any {
 			continue
 		case value == "":
 			flush()
-			out = append(out, card{"type": "TextBlock", "text": text(label), "weight": "Bolder", "wrap": true, "separator": true})
-		case utf8.RuneCountInString(value) <= shortField && !strings.Contains(value, "\n") && !strings.Contains(value, "<@") && label != "":
+			out = append(out, card{"type": "TextBlock", "text": text(oneLine(label)), "weight": "Bolder", "wrap": true, "separator": true})
+		case utf8.RuneCountInString(value) <= shortField && !strings.Contains(value, "\n") && !strings.Contains(value, "<@") &&
+			label != "" && !strings.Contains(label, "\n"):
 			facts = append(facts, card{"title": text(label), "value": text(value)})
 		default:
 			flush()
 			if label != "" {
-				out = append(out, card{"type": "TextBlock", "text": text(label), "weight": "Bolder", "wrap": true, "spacing": "Medium"})
+				out = append(out, card{"type": "TextBlock", "text": text(oneLine(label)), "weight": "Bolder", "wrap": true, "spacing": "Medium"})
 			}
-			out = append(out, card{"type": "TextBlock", "text": text(value), "wrap": true, "spacing": "Small"})
+			out = append(out, textBlocks(truncate(value, limit), card{"spacing": "Small"}, md)...)
 		}
 	}
 	flush()
 	return out
 }
+
+// textBlocks renders s as TextBlocks with props: one for each paragraph
+// (a blank line apart), the first with props' spacing and separator.
+// Teams' markdown drops a single line break, so md makes each one a
+// paragraph break within the block.
+func textBlocks(s string, props card, md func(string) string) []any {
+	var out []any
+	for i, p := range paragraphs(s) {
+		tb := card{"type": "TextBlock", "text": md(p), "wrap": true}
+		for k, v := range props {
+			if i == 0 || (k != "spacing" && k != "separator") {
+				tb[k] = v
+			}
+		}
+		out = append(out, tb)
+	}
+	return out
+}
+
+// paragraphs splits s at blank lines, each paragraph trimmed.
+func paragraphs(s string) []string {
+	var out []string
+	var cur []string
+	flush := func() {
+		if len(cur) > 0 {
+			out = append(out, strings.Join(cur, "\n"))
+			cur = nil
+		}
+	}
+	for _, line := range strings.Split(strings.ReplaceAll(strings.TrimSpace(s), "\r\n", "\n"), "\n") {
+		if strings.TrimSpace(line) == "" {
+			flush()
+			continue
+		}
+		cur = append(cur, strings.TrimRight(line, " \t\r"))
+	}
+	flush()
+	return out
+}
+
+// oneLine is s with its line breaks as spaces (a heading).
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // Answered is the card a question becomes once answered in place (the
 // invoke response to its button): the question, and the answer ticked.
@@ -294,11 +376,28 @@ var (
 	plainMentions = mention
 )
 
-// md turns the flows' text (*bold*, line breaks) into Teams markdown.
-// What a person typed cannot become a link: "](" loses its meaning.
+// md turns the flows' text (*bold*, line breaks) into Teams markdown:
+// a line break is kept as a blank line ("\n\n"), since Teams shows a
+// single "\n" as a space. What a person typed cannot become a link:
+// "](" loses its meaning.
 func md(s string) string {
 	s = strings.ReplaceAll(s, "](", "]\u200b(")
-	return bold.ReplaceAllString(s, "**$1**")
+	s = bold.ReplaceAllString(s, "**$1**")
+	return breaks(s)
+}
+
+// breaks makes every line break, or run of them, one blank line.
+func breaks(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	var lines []string
+	for _, line := range strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n") {
+		if line = strings.TrimRight(line, " \t\r"); line != "" {
+			lines = append(lines, line)
+		}
+	}
+	return strings.Join(lines, "\n\n")
 }
 
 // mentionSet collects the mentions of one card: each <@id> becomes
@@ -347,6 +446,39 @@ func truncate(s string, n int) string {
 	}
 	r := []rune(s)
 	return strings.TrimRight(string(r[:max(n-1, 0)]), " ") + "…"
+}
+
+// cutTitle is a button's title: the label, or when longer than
+// maxButtonTitle its start, cut at a word where there is one.
+func cutTitle(label string) string {
+	label = oneLine(label)
+	if utf8.RuneCountInString(label) <= maxButtonTitle {
+		return label
+	}
+	r := []rune(label)[:maxButtonTitle-1]
+	if i := strings.LastIndexByte(string(r), ' '); i > len(string(r))/2 {
+		return strings.TrimRight(string(r)[:i], " ,;:(-") + "…"
+	}
+	return strings.TrimRight(string(r), " ") + "…"
+}
+
+// width is how many columns s takes: two for a Japanese or other wide
+// character, one for the rest.
+func width(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if wide(r) {
+			n++
+		}
+	}
+	return n
+}
+
+func wide(r rune) bool {
+	return (r >= 0x1100 && r <= 0x115F) || (r >= 0x2E80 && r <= 0xA4CF) || (r >= 0xAC00 && r <= 0xD7A3) ||
+		(r >= 0xF900 && r <= 0xFAFF) || (r >= 0xFE30 && r <= 0xFE4F) || (r >= 0xFF00 && r <= 0xFF60) ||
+		(r >= 0xFFE0 && r <= 0xFFE6) || (r >= 0x1F300 && r <= 0x1FAFF) || (r >= 0x20000 && r <= 0x3FFFD)
 }
 
 func firstLine(s string) string {

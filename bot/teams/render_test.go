@@ -122,6 +122,35 @@ func goldenFlows(t *testing.T, p *mamori.Policy) map[string]mamori.Message {
 	return out
 }
 
+// goldenSteps are what the conversation itself says, from flows.Step:
+// the welcome menu, the policy page, and the safety card of someone in
+// danger, in both languages.
+func goldenSteps(t *testing.T, p *mamori.Policy) map[string]mamori.Message {
+	t.Helper()
+	env := flows.Env{Policy: p, Org: &mamori.Org{}, Now: time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)}
+	out := map[string]mamori.Message{}
+	for _, l := range []mamori.Lang{mamori.JA, mamori.EN} {
+		s := "_" + string(l)
+		u := mamori.User{Platform: mamori.PlatformTeams, ID: "aad-tanaka", Lang: l}
+		_, o := flows.Step(env, mamori.Conversation{}, mamori.Input{Kind: mamori.InputStart, User: u})
+		out["welcome"+s] = o.Replies[0]
+		_, o = flows.Step(env, mamori.Conversation{}, mamori.Input{Kind: mamori.InputStart, User: u, Value: mamori.StartPolicy})
+		out["policy"+s] = o.Replies[0]
+		c, o := flows.Step(env, mamori.Conversation{}, mamori.Input{Kind: mamori.InputStart, User: u, Value: mamori.StartReport})
+		safety := o.Replies[len(o.Replies)-1]
+		_, o = flows.Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: u, Step: safety.Step, Value: "danger"})
+		for _, m := range o.Replies {
+			if m.Urgent {
+				out["safety"+s] = m
+			}
+		}
+		if _, ok := out["safety"+s]; !ok {
+			t.Fatalf("no safety card after danger: %+v", o.Replies)
+		}
+	}
+	return out
+}
+
 func TestGolden(t *testing.T) {
 	p, err := mamori.Preset("seed-004") // with the medical exception
 	if err != nil {
@@ -132,6 +161,9 @@ func TestGolden(t *testing.T) {
 	}
 	cases := map[string]any{}
 	for name, m := range goldenMessages(t, p) {
+		cases[name] = teams.Card(m, names)
+	}
+	for name, m := range goldenSteps(t, p) {
 		cases[name] = teams.Card(m, names)
 	}
 	for name, m := range goldenFlows(t, p) {
@@ -235,8 +267,21 @@ func checkCard(t *testing.T, v any) {
 					t.Errorf("Action.Execute %v without its Action.Submit fallback", o["title"])
 				}
 			case "TextBlock":
-				if s, _ := o["text"].(string); strings.Contains(s, "](http") {
+				s, _ := o["text"].(string)
+				if strings.Contains(s, "](http") {
 					t.Errorf("a markdown link in %q", s)
+				}
+				if lone := strings.ReplaceAll(s, "\n\n", ""); strings.Contains(lone, "\n") {
+					t.Errorf("a single line break, which Teams does not show, in %q", s)
+				}
+				if o["wrap"] != true {
+					t.Errorf("a TextBlock that does not wrap: %q", s)
+				}
+			}
+			switch o["type"] {
+			case "Action.Execute", "Action.Submit":
+				if title, _ := o["title"].(string); strings.HasSuffix(title, "…") {
+					t.Errorf("a button title cut off: %q", title)
 				}
 			}
 			for _, c := range o {
