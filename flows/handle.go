@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/mamori-oss/mamori"
 )
@@ -43,6 +44,16 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 			return err
 		}
 		env := s.env(now)
+		env.Location = s.Location
+		if c.Flow != "" && c.Step != stepDone && (in.Kind == mamori.InputText || in.Kind == mamori.InputFile) {
+			// Typed text may only answer a question the person has seen:
+			// the one they are at went out with their last step.
+			pending, err := tx.OutboxPending(mamori.Target{Platform: in.User.Platform, Kind: mamori.TargetUser, ID: in.User.ID}, c.Updated)
+			if err != nil {
+				return err
+			}
+			env.Unshown = pending
+		}
 		if number, ok := caseClick(in); ok {
 			k, err := tx.Case(number)
 			if err == nil {
@@ -104,7 +115,7 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 				return err
 			}
 		}
-		for _, m := range replies {
+		for _, m := range compact(replies) {
 			m.Respond = in.Respond
 			if err := enqueue(target, m, nc.User.Lang); err != nil {
 				return err
@@ -174,4 +185,60 @@ func caseClick(in mamori.Input) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// reminder is the gentle reminder about a report (or a question for HR)
+// left unfinished: which one, how far it got, and continue or delete.
+func (s *Service) reminder(c mamori.Conversation, now time.Time) mamori.Message {
+	l := c.User.Lang
+	t := s.Policy.T
+	env := s.env(now)
+	step := c.Step
+	if step == stepResume && len(c.History) > 0 {
+		step = c.History[len(c.History)-1]
+	}
+	c.Step = step
+	n, total := progress(env, c)
+	m := mamori.Message{Step: stepResume,
+		Text: fmt.Sprintf(t(l, "remind.text."+c.Flow), showDate(s.local(c.Started).Format(dateLayout), l)),
+		Choices: []mamori.Choice{
+			{Value: "continue", Label: t(l, "resume.continue"), Style: mamori.StylePrimary},
+			{Value: "delete", Label: t(l, "resume.delete"), Style: mamori.StyleDanger},
+		}}
+	if n > 0 {
+		m.Note = fmt.Sprintf(t(l, "remind.progress"), n-1, total)
+	}
+	return m
+}
+
+// compact folds each plain line of text (a greeting, "saved", a hint)
+// into the message after it, so a step reaches the person as one message:
+// one post, quicker on screen and within a platform's per-conversation
+// pace.
+func compact(ms []mamori.Message) []mamori.Message {
+	out := make([]mamori.Message, 0, len(ms))
+	var carry string
+	for _, m := range ms {
+		plain := m.Text != "" && m.Header == "" && len(m.Fields) == 0 && len(m.Choices) == 0 && m.Multi == nil &&
+			m.Prompt == "" && len(m.Controls) == 0 && m.Note == "" && !m.Urgent && m.Image == nil && m.Ref == "" && m.Step == ""
+		if carry != "" {
+			if m.Image == nil && !m.Urgent {
+				m.Text = carry + "\n\n" + m.Text
+				m.Text = strings.TrimSuffix(m.Text, "\n\n")
+				carry = ""
+			} else {
+				out = append(out, mamori.Message{Text: carry})
+				carry = ""
+			}
+		}
+		if plain {
+			carry = m.Text
+			continue
+		}
+		out = append(out, m)
+	}
+	if carry != "" {
+		out = append(out, mamori.Message{Text: carry})
+	}
+	return out
 }

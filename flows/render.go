@@ -235,6 +235,14 @@ func display(env Env, c mamori.Conversation, step string, l mamori.Lang) string 
 	if v == "" || q.options == nil {
 		return v
 	}
+	if q.step == stepWhen {
+		if d := showDate(v, l); d != "" {
+			return d
+		}
+		if v == "now" { // kept by versions before the dates
+			return env.Policy.T(l, "a.when.now")
+		}
+	}
 	for _, o := range q.options(env, l) {
 		if o.Value == v {
 			return o.Label

@@ -434,9 +434,8 @@ func (s *Service) RunJob(ctx context.Context, j mamori.Job) error {
 				}
 				return s.scheduleRemind(tx, c.User, c.Updated)
 			}
+			m := s.reminder(c, now)
 			l := c.User.Lang
-			m := mamori.Message{Step: stepResume, Text: s.Policy.T(l, "remind.text"),
-				Choices: []mamori.Choice{{Value: "continue", Label: s.Policy.T(l, "resume.continue"), Style: mamori.StylePrimary}}}
 			if c.Step != stepResume {
 				c.History = append(c.History, c.Step)
 				c.Step = stepResume

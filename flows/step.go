@@ -66,6 +66,13 @@ type Env struct {
 	// Consultation is the consultation a "turn into a report" click names,
 	// loaded by the host; nil otherwise.
 	Consultation *mamori.Case
+	// Location is the organisation's time zone: "today" is stored as
+	// its date. Nil means Now's.
+	Location *time.Location
+	// Unshown is set by the host when the question the user is at has
+	// not reached them yet (it is still in the outbox): typed text then
+	// cannot be an answer to it.
+	Unshown bool
 }
 
 // Out is what a step asks the host to do besides storing the new state.
@@ -153,8 +160,10 @@ var questions = []question{
 			return !known && len(env.Org.Departments) > 0
 		}},
 	{step: stepWhen, kind: kBoth, flow: mamori.FlowReport,
-		options: fixed(stepWhen, "now", "today", "yesterday"),
+		options: fixed(stepWhen, whenToday, whenYesterday, whenEarlier),
 		answer:  func(a *mamori.Answers) *string { return &a.When }},
+	{step: stepNarrative, kind: kText, flow: mamori.FlowReport,
+		answer: func(a *mamori.Answers) *string { return &a.Narrative }},
 	{step: stepChannel, kind: kChoice, flow: mamori.FlowReport,
 		options: func(env Env, l mamori.Lang) []mamori.Choice {
 			cs := make([]mamori.Choice, len(env.Policy.Channels))
@@ -170,9 +179,6 @@ var questions = []question{
 		answer: func(a *mamori.Answers) *string { return &a.Customer }},
 	{step: stepDemand, kind: kText, flow: mamori.FlowReport, optional: true,
 		answer: func(a *mamori.Answers) *string { return &a.Demand }},
-	{step: stepFault, kind: kChoice, flow: mamori.FlowReport,
-		options: fixed(stepFault, "yes", "no", "unsure"),
-		answer:  func(a *mamori.Answers) *string { return &a.Fault }},
 	{step: stepBehaviours, kind: kMulti, flow: mamori.FlowReport,
 		options: func(env Env, l mamori.Lang) []mamori.Choice {
 			cs := make([]mamori.Choice, len(env.Policy.Behaviours))
@@ -181,8 +187,6 @@ var questions = []question{
 			}
 			return cs
 		}},
-	{step: stepNarrative, kind: kText, flow: mamori.FlowReport,
-		answer: func(a *mamori.Answers) *string { return &a.Narrative }},
 	{step: stepWords, kind: kText, flow: mamori.FlowReport, optional: true,
 		answer: func(a *mamori.Answers) *string { return &a.Words }},
 	{step: stepDuration, kind: kBoth, flow: mamori.FlowReport, optional: true,
@@ -191,11 +195,15 @@ var questions = []question{
 	{step: stepRepeat, kind: kChoice, flow: mamori.FlowReport,
 		options: fixed(stepRepeat, "first", "before", "unsure"),
 		answer:  func(a *mamori.Answers) *string { return &a.Repeat }},
-	{step: stepWitnesses, kind: kText, flow: mamori.FlowReport, optional: true,
-		answer: func(a *mamori.Answers) *string { return &a.Witnesses }},
+	{step: stepWitnesses, kind: kBoth, flow: mamori.FlowReport, optional: true,
+		options: fixed(stepWitnesses, "nobody"),
+		answer:  func(a *mamori.Answers) *string { return &a.Witnesses }},
 	{step: stepEvidence, kind: kBoth, flow: mamori.FlowReport, optional: true,
-		options: fixed(stepEvidence, "none", "recording", "photo", "messages"),
+		options: fixed(stepEvidence, "none", "recording", "photo", "cctv", "messages"),
 		answer:  func(a *mamori.Answers) *string { return &a.Evidence }},
+	{step: stepFault, kind: kChoice, flow: mamori.FlowReport,
+		options: fixed(stepFault, "yes", "no", "unsure"),
+		answer:  func(a *mamori.Answers) *string { return &a.Fault }},
 	{step: stepWellbeing, kind: kChoice, flow: mamori.FlowReport,
 		options: fixed(stepWellbeing, "ok", "hard", "very_hard"),
 		answer:  func(a *mamori.Answers) *string { return &a.Wellbeing }},
@@ -216,6 +224,16 @@ var questions = []question{
 		options: fixed(stepContact, "yes", "no"),
 		answer:  func(a *mamori.Answers) *string { return &a.Contact }},
 }
+
+// The "when" choices. Today and yesterday are stored as the date they
+// name in the organisation's time zone ("2026-12-05"), so the record
+// does not change meaning as days pass; "earlier" asks for the date.
+const (
+	whenToday     = "today"
+	whenYesterday = "yesterday"
+	whenEarlier   = "earlier"
+	dateLayout    = "2006-01-02"
+)
 
 func lookup(step string) (question, bool) {
 	for _, q := range questions {
@@ -248,6 +266,15 @@ func next(env Env, c mamori.Conversation, from string) string {
 			continue
 		}
 		if q.asked == nil || q.asked(env, c) {
+			return q.step
+		}
+	}
+	// A required question that applies and has no answer comes before the
+	// summary, wherever it stands: a report begun before the questions
+	// were reordered may have passed it.
+	for _, q := range questions {
+		if q.flow == c.Flow && !q.optional && q.answer != nil && q.step != from &&
+			(q.asked == nil || q.asked(env, c)) && *q.answer(&c.Answers) == "" {
 			return q.step
 		}
 	}
@@ -336,12 +363,8 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	switch {
 	case in.Kind == mamori.InputStart:
 		if c.Flow != "" && c.Step != stepDone {
-			if c.Step != stepResume {
-				c.History = append(c.History, c.Step)
-			}
-			c.Step = stepResume
-			c.Paused = false
-			return c, ask(env, c, "")
+			// Coming back: the question that was waiting, at once.
+			return comeBack(env, c, "resume."+c.Flow)
 		}
 		switch in.Value {
 		case mamori.StartReport, mamori.StartConsult:
@@ -352,14 +375,21 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		c = mamori.Conversation{User: c.User, Step: stepMenu, Started: env.Now, Updated: env.Now}
 		return c, Out{Replies: []mamori.Message{menu(env, l, true)}}
 
-	case c.Paused && in.Kind != mamori.InputText && in.Kind != mamori.InputFile:
-		// A click after "continue later" brings the question back. Typed
-		// text and files go on below and are kept: nothing typed is lost.
-		c.Paused = false
-		out.Replies = append(out.Replies, text(env.Policy.T(l, "nav.welcome_back")))
-		o := ask(env, c, "")
-		out.Replies = append(out.Replies, o.Replies...)
+	case c.Paused && in.Kind == mamori.InputFile:
+		// Files are evidence whenever they come: kept, then the question.
+		c, files := keepFiles(env, c, in)
+		c, out = comeBack(env, c, "nav.welcome_back")
+		out.Replies = append(files.Replies, out.Replies...)
 		return c, out
+
+	case c.Paused && !((in.Kind == mamori.InputChoice || in.Kind == mamori.InputMulti) && in.Step == c.Step) &&
+		!(in.Kind == mamori.InputText && typedCommand(strings.TrimSpace(in.Text)) != ""):
+		// Back after "continue later": whatever they sent (a greeting, a
+		// click on an older message) brings the waiting question back; it
+		// is never taken as the answer to a question they cannot see. A
+		// click on that question's own buttons, or a typed "back" or
+		// "cancel", goes on below.
+		return comeBack(env, c, "nav.welcome_back")
 
 	case c.Step == "" || c.Step == stepMenu || c.Step == stepDone:
 		if in.Kind == mamori.InputChoice && in.Step == stepMenu {
@@ -377,27 +407,40 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		return c, Out{Replies: []mamori.Message{menu(env, l, true)}}
 	}
 
-	// Inside a flow. Typed text at the resume prompt, or after a pause,
-	// answers the question that was waiting.
-	if c.Paused || (c.Step == stepResume && in.Kind != mamori.InputChoice) {
-		if c.Step == stepResume {
-			if c.Step = pop(&c); c.Step == "" {
-				c.Step = next(env, c, "")
-			}
+	// Inside a flow.
+	c.Paused = false
+
+	// At the reminder's "continue / delete" message, anything but its
+	// buttons brings the waiting question back; nothing is taken as an
+	// answer to a question not on screen.
+	if c.Step == stepResume && in.Kind != mamori.InputChoice {
+		var files Out
+		if in.Kind == mamori.InputFile {
+			c, files = keepFiles(env, c, in)
 		}
-		c.Paused = false
-		out.Replies = append(out.Replies, text(env.Policy.T(l, "nav.welcome_back")))
+		c, out = comeBack(env, c, "nav.welcome_back")
+		out.Replies = append(files.Replies, out.Replies...)
+		return c, out
 	}
 
-	// Files are evidence whenever they come.
+	// The question they are at has not reached them yet (a replica died
+	// while posting it, or the platform is slow): typed text cannot be
+	// its answer. The question arrives on its own; files are kept.
+	if env.Unshown && in.Kind == mamori.InputFile {
+		c, out = keepFiles(env, c, in)
+		return c, out
+	}
+	if env.Unshown && in.Kind == mamori.InputText && typedCommand(strings.TrimSpace(in.Text)) == "" {
+		return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "nav.in_flight"))}}
+	}
+
+	// Files are evidence whenever they come: kept, and the question
+	// shown again (or answered by the text sent with them).
 	if in.Kind == mamori.InputFile {
-		c.Answers.Files = append(c.Answers.Files, in.Files...)
-		names := make([]string, len(in.Files))
-		for i, f := range in.Files {
-			names[i] = f.Name
-		}
-		out.Replies = append(out.Replies, text(fmt.Sprintf(env.Policy.T(l, "files.saved"), strings.Join(names, ", "))))
+		c, out = keepFiles(env, c, in)
 		if strings.TrimSpace(in.Text) == "" {
+			o := ask(env, c, "")
+			out.Replies = append(out.Replies, o.Replies...)
 			return c, out
 		}
 		in.Kind = mamori.InputText
@@ -440,6 +483,15 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			return c, ask(env, c, "")
 		case "restart":
 			return begin(env, mamori.Conversation{User: c.User, Started: env.Now, Updated: env.Now}, c.Flow)
+		case "delete":
+			// Delete asks first, as cancel does; "no" goes back to the
+			// question that was waiting.
+			if c.Step = pop(&c); c.Step == "" {
+				c.Step = next(env, c, "")
+			}
+			c.History = append(c.History, c.Step)
+			c.Step = stepCancel
+			return c, ask(env, c, "")
 		}
 		return c, ask(env, c, env.Policy.T(l, "nav.use_buttons"))
 	case stepCancel:
@@ -557,13 +609,11 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 		return ""
 	case kChoice, kBoth:
 		if in.Kind == mamori.InputChoice && hasOption(opts, value) {
-			*slot = value
-			return ""
+			return choose(env, q, slot, value, l)
 		}
 		if in.Kind == mamori.InputText {
 			if v, ok := matchOption(typed, opts); ok {
-				*slot = v
-				return ""
+				return choose(env, q, slot, v, l)
 			}
 			if q.kind == kBoth && typed != "" {
 				if utf8.RuneCountInString(typed) > MaxText {
@@ -584,6 +634,40 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 		*slot = typed
 		return ""
 	}
+}
+
+// choose keeps option v as the answer to q. "Today" and "yesterday" are
+// kept as dates; "earlier" asks for one.
+func choose(env Env, q question, slot *string, v string, l mamori.Lang) string {
+	if q.step == stepWhen {
+		loc := env.Location
+		if loc == nil {
+			loc = env.Now.Location()
+		}
+		switch v {
+		case whenToday:
+			v = env.Now.In(loc).Format(dateLayout)
+		case whenYesterday:
+			v = env.Now.In(loc).AddDate(0, 0, -1).Format(dateLayout)
+		case whenEarlier:
+			return env.Policy.T(l, "when.type_date")
+		}
+	}
+	*slot = v
+	return ""
+}
+
+// showDate says a stored date ("2026-12-05") in the reader's language,
+// or returns "" when s is not one.
+func showDate(s string, l mamori.Lang) string {
+	d, err := time.Parse(dateLayout, s)
+	if err != nil {
+		return ""
+	}
+	if l == mamori.EN {
+		return d.Format("2 Jan 2006")
+	}
+	return d.Format("2006年1月2日")
 }
 
 func hasOption(opts []mamori.Choice, v string) bool {
@@ -712,6 +796,31 @@ func followUp(env Env, c mamori.Conversation) string {
 		}
 	}
 	return ""
+}
+
+// keepFiles adds the files of in to the report as evidence and says so.
+func keepFiles(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation, Out) {
+	c.Answers.Files = append(c.Answers.Files, in.Files...)
+	names := make([]string, len(in.Files))
+	for i, f := range in.Files {
+		names[i] = f.Name
+	}
+	return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(env.Policy.T(c.User.Lang, "files.saved"), strings.Join(names, ", ")))}}
+}
+
+// comeBack brings a conversation that was left (paused, reminded, or
+// started again from the menu) back to the question that was waiting,
+// and shows it with greeting first.
+func comeBack(env Env, c mamori.Conversation, greeting string) (mamori.Conversation, Out) {
+	c.Paused = false
+	if c.Step == stepResume {
+		if c.Step = pop(&c); c.Step == "" {
+			c.Step = next(env, c, "")
+		}
+	}
+	out := ask(env, c, "")
+	out.Replies = append([]mamori.Message{text(env.Policy.T(c.User.Lang, greeting))}, out.Replies...)
+	return c, out
 }
 
 func begin(env Env, c mamori.Conversation, flow string) (mamori.Conversation, Out) {

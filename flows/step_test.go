@@ -157,7 +157,7 @@ func TestReportHappyPath(t *testing.T) {
 			d.choose(mamori.StartReport)
 			d.expect(stepSafety) // safety first
 			d.answerAll()
-			want := mamori.Answers{Safety: "safe", ForWhom: "self", When: "today", Channel: "phone", Place: "本店",
+			want := mamori.Answers{Safety: "safe", ForWhom: "self", When: "2026-11-20", Channel: "phone", Place: "本店",
 				Customer: "山田様", Demand: "全額返金", Fault: "no", Behaviours: []string{"verbal_attack", "dogeza"},
 				Narrative: "電話で1時間怒鳴られた", Words: "土下座しろ", Duration: "over60", Repeat: "before",
 				Evidence: "recording", Wellbeing: "hard", Talk: "no", Route: mamori.RouteDepartment}
@@ -298,22 +298,45 @@ func TestNavigation(t *testing.T) {
 		if !d.out.Paused || !d.c.Paused {
 			t.Fatalf("not paused: %+v", d.out)
 		}
-		// A click after a pause brings the question back.
+		// A click on an older message after a pause brings the question back.
 		d.do(mamori.Input{Kind: mamori.InputChoice, Step: "menu", Value: "x"})
 		d.expect(stepForWhom)
 		if d.c.Answers.ForWhom != "" || d.c.Paused {
 			t.Fatal("click taken as an answer")
 		}
-		// The slash command offers to continue or start over.
+		// The slash command shows the waiting question at once.
 		d.start("")
-		d.expect(stepResume)
+		d.expect(stepForWhom)
+		if r := d.out.Replies; len(r) != 2 || !strings.Contains(r[0].Text, "書きかけ") || r[1].Step != stepForWhom {
+			t.Fatalf("resume: %s", texts(d.out))
+		}
+		// A click on the waiting question's own button after a pause answers it.
+		d.say("あとで")
+		d.choose("self")
+		if d.c.Answers.ForWhom != "self" || d.c.Paused {
+			t.Fatalf("click on the shown question lost: %+v", d.c)
+		}
+	})
+	t.Run("the reminder's buttons", func(t *testing.T) {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		d.choose("safe")
+		// What the reminder job does to the state.
+		d.c.History = append(d.c.History, d.c.Step)
+		d.c.Step = stepResume
 		d.choose("continue")
 		d.expect(stepForWhom)
-		d.start("")
-		d.choose("restart")
-		d.expect(stepSafety)
-		if d.c.Answers.Safety != "" {
-			t.Fatal("start over kept answers")
+		d.c.History = append(d.c.History, d.c.Step)
+		d.c.Step = stepResume
+		d.choose("delete")
+		d.expect(stepCancel)
+		d.choose("no")
+		d.expect(stepForWhom)
+		d.c.History = append(d.c.History, d.c.Step)
+		d.c.Step = stepResume
+		d.choose("delete")
+		if out := d.choose("yes"); !out.End {
+			t.Fatalf("delete: %+v", out)
 		}
 	})
 	t.Run("stale click", func(t *testing.T) {
@@ -360,6 +383,7 @@ func TestNavigation(t *testing.T) {
 		d.expect(stepForWhom)
 		d.choose("self")
 		d.choose("today")
+		d.say("電話で怒鳴られた")
 		d.choose("phone")
 		d.expect(stepPlace)
 		d.say(strings.Repeat("あ", MaxText+1))
@@ -377,7 +401,7 @@ func TestNavigation(t *testing.T) {
 			d.answerOne()
 		}
 		d.say("２，４") // full-width digits and comma
-		d.expect(stepNarrative)
+		d.expect(stepWords)
 		if diff := cmp.Diff([]string{"verbal_attack", "dogeza"}, d.c.Answers.Behaviours); diff != "" {
 			t.Fatal(diff)
 		}
@@ -403,40 +427,69 @@ func TestNothingTypedIsLost(t *testing.T) {
 			d.answerOne()
 		}
 		d.choose(navLater)
-		d.say("大声で怒鳴られた")
-		if d.c.Answers.Narrative != "大声で怒鳴られた" || d.c.Paused {
-			t.Fatalf("typed answer lost: %+v", d.c.Answers)
+		// The message sent on coming back is a greeting, not the answer:
+		// the waiting question is shown again.
+		d.say("すみません、続きをお願いします")
+		if d.c.Answers.Narrative != "" || d.c.Paused {
+			t.Fatalf("returning message stored as an answer: %+v", d.c.Answers)
 		}
-		d.expect(stepWords)
-		if !strings.Contains(texts(d.out), "おかえり") {
-			t.Errorf("no welcome back: %s", texts(d.out))
+		d.expect(stepNarrative)
+		if !strings.Contains(texts(d.out), "おかえり") || d.out.Replies[len(d.out.Replies)-1].Step != stepNarrative {
+			t.Errorf("no welcome back with the question: %s", texts(d.out))
+		}
+		d.say("大声で怒鳴られた")
+		if d.c.Answers.Narrative != "大声で怒鳴られた" {
+			t.Fatalf("answer to the shown question lost: %+v", d.c.Answers)
+		}
+		d.expect(stepChannel)
+	})
+	t.Run("after the reminder", func(t *testing.T) {
+		d := newDriver(t, "UME", mamori.EN)
+		d.start(mamori.StartReport)
+		for d.c.Step != stepWhen {
+			d.answerOne()
+		}
+		d.c.History = append(d.c.History, d.c.Step)
+		d.c.Step = stepResume
+		d.say("hi")
+		d.expect(stepWhen)
+		if d.c.Answers.When != "" {
+			t.Fatalf("hi stored as an answer: %+v", d.c.Answers)
 		}
 	})
-	t.Run("at the resume prompt", func(t *testing.T) {
+	t.Run("home button inside a flow shows the waiting question", func(t *testing.T) {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		d.choose("safe")
+		d.do(mamori.Input{Kind: mamori.InputChoice, Step: stepMenu, Value: mamori.StartReport})
+		d.expect(stepForWhom)
+		if d.out.Stale {
+			t.Fatal("home button treated as stale")
+		}
+		d.choose("self")
+		d.expect(stepWhen)
+	})
+	t.Run("a question not yet shown", func(t *testing.T) {
 		d := newDriver(t, "UME", mamori.JA)
 		d.start(mamori.StartReport)
 		for d.c.Step != stepNarrative {
 			d.answerOne()
 		}
-		d.start("")
-		d.expect(stepResume)
+		d.env.Unshown = true
+		d.say("まだですか？")
+		if d.c.Answers.Narrative != "" || !strings.Contains(texts(d.out), "回答にしていません") {
+			t.Fatalf("typed text at an unseen question: %+v / %s", d.c.Answers, texts(d.out))
+		}
+		d.expect(stepNarrative)
+		d.do(mamori.Input{Kind: mamori.InputFile, Files: []mamori.File{{ID: "F1", Name: "a.jpg"}}})
+		if len(d.c.Answers.Files) != 1 {
+			t.Fatal("file lost")
+		}
+		d.env.Unshown = false
 		d.say("大声で怒鳴られた")
 		if d.c.Answers.Narrative != "大声で怒鳴られた" {
-			t.Fatalf("typed answer lost: %+v", d.c.Answers)
+			t.Fatalf("answer lost: %+v", d.c.Answers)
 		}
-		d.expect(stepWords)
-	})
-	t.Run("home button inside a flow resumes", func(t *testing.T) {
-		d := newDriver(t, "UME", mamori.JA)
-		d.start(mamori.StartReport)
-		d.choose("safe")
-		d.do(mamori.Input{Kind: mamori.InputChoice, Step: stepMenu, Value: mamori.StartReport})
-		d.expect(stepResume)
-		if d.out.Stale {
-			t.Fatal("home button treated as stale")
-		}
-		d.choose("continue")
-		d.expect(stepForWhom)
 	})
 	t.Run("a required question cannot be skipped", func(t *testing.T) {
 		d := newDriver(t, "UME", mamori.JA)
@@ -747,4 +800,111 @@ func TestNumber(t *testing.T) {
 	if got := Number(mamori.KindConsult, 2027, 7); got != "SD-2027-0007" {
 		t.Fatal(got)
 	}
+}
+
+func TestQuestionsFeelLikeHelp(t *testing.T) {
+	t.Run("own words first, the company's part late", func(t *testing.T) {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		var order []string
+		for d.c.Step != stepSummary {
+			order = append(order, d.c.Step)
+			d.answerOne()
+		}
+		pos := map[string]int{}
+		for i, s := range order {
+			pos[s] = i
+		}
+		if pos[stepNarrative] != pos[stepWhen]+1 {
+			t.Errorf("the narrative does not follow the basics: %v", order)
+		}
+		for _, s := range []string{stepChannel, stepBehaviours, stepWords, stepDemand} {
+			if pos[s] < pos[stepNarrative] {
+				t.Errorf("%s asked before the person's own words: %v", s, order)
+			}
+		}
+		if pos[stepFault] < pos[stepEvidence] {
+			t.Errorf("the company's part is asked early: %v", order)
+		}
+	})
+	t.Run("today and yesterday are dates in the organisation's zone", func(t *testing.T) {
+		tokyo := time.FixedZone("JST", 9*3600)
+		for _, tc := range []struct {
+			choice, want string
+			typed        bool
+		}{{"today", "2026-11-21", false}, {"yesterday", "2026-11-20", false}, {"1", "2026-11-21", true}, {"昨日", "2026-11-20", true}} {
+			d := newDriver(t, "UME", mamori.JA)
+			d.env.Now = time.Date(2026, 11, 20, 16, 0, 0, 0, time.UTC) // 01:00 on the 21st in Tokyo
+			d.env.Location = tokyo
+			d.start(mamori.StartReport)
+			for d.c.Step != stepWhen {
+				d.answerOne()
+			}
+			if tc.typed {
+				d.say(tc.choice)
+			} else {
+				d.choose(tc.choice)
+			}
+			if d.c.Answers.When != tc.want {
+				t.Errorf("%s: when = %q, want %q", tc.choice, d.c.Answers.When, tc.want)
+			}
+			if got := display(d.env, d.c, stepWhen, mamori.JA); !strings.Contains(got, "2026年11月") {
+				t.Errorf("%s: shown as %q", tc.choice, got)
+			}
+		}
+		d := newDriver(t, "UME", mamori.EN)
+		d.start(mamori.StartReport)
+		for d.c.Step != stepWhen {
+			d.answerOne()
+		}
+		d.choose("earlier")
+		d.expect(stepWhen)
+		if d.c.Answers.When != "" || !strings.Contains(texts(d.out), "type the date") {
+			t.Fatalf("earlier: %+v %s", d.c.Answers, texts(d.out))
+		}
+		d.say("3 December, evening")
+		if d.c.Answers.When != "3 December, evening" {
+			t.Fatalf("typed date: %q", d.c.Answers.When)
+		}
+	})
+	t.Run("choices: nobody else there, CCTV, durations that do not overlap", func(t *testing.T) {
+		d := newDriver(t, "UME", mamori.EN)
+		d.start(mamori.StartReport)
+		for d.c.Step != stepDuration {
+			d.answerOne()
+		}
+		var labels []string
+		for _, c := range d.out.Replies[len(d.out.Replies)-1].Choices {
+			labels = append(labels, c.Label)
+		}
+		if diff := cmp.Diff([]string{"Under 10 minutes", "10 to 29 minutes", "30 to 59 minutes", "An hour or more", "Skip"}, labels); diff != "" {
+			t.Errorf("durations: %s", diff)
+		}
+		for d.c.Step != stepWitnesses {
+			d.answerOne()
+		}
+		d.choose("nobody")
+		if d.c.Answers.Witnesses != "nobody" {
+			t.Fatalf("witnesses: %q", d.c.Answers.Witnesses)
+		}
+		d.expect(stepEvidence)
+		d.choose("cctv")
+		if got := display(d.env, d.c, stepEvidence, mamori.JA); got != "防犯カメラの映像" {
+			t.Fatalf("evidence shown as %q", got)
+		}
+	})
+	t.Run("a report begun before the reordering still asks its own words", func(t *testing.T) {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		for d.c.Step != stepNarrative {
+			d.answerOne()
+		}
+		// Stored by the old order: at the behaviours, no narrative yet.
+		d.c.Step = stepWitnesses
+		d.choose(navSkip)
+		for d.c.Step != stepSummary && d.c.Step != stepNarrative {
+			d.answerOne()
+		}
+		d.expect(stepNarrative)
+	})
 }
