@@ -189,6 +189,12 @@ type Posted struct {
 type Outbox interface {
 	// ClaimOutbox leases up to limit due pending items until now+lease.
 	ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxItem, error)
+	// RenewOutbox extends to until the leases of the items still held as
+	// claimed: pending, leased past now and claimed no more often than
+	// their Attempts say (each claim counts one, so an item another
+	// worker claimed since does not match). It returns the ids renewed;
+	// an item missing from them is no longer the caller's to send.
+	RenewOutbox(ctx context.Context, items []OutboxItem, now, until time.Time) ([]int64, error)
 	// SentOutbox marks an item sent and remembers where it landed, under
 	// the message's Ref when it has one.
 	SentOutbox(ctx context.Context, id int64, p Posted, now time.Time) error

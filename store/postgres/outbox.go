@@ -162,6 +162,39 @@ func int64s(ctx context.Context, q querier, query string, args ...any) ([]int64,
 	return ns, rows.Err()
 }
 
+// RenewOutbox extends the leases of the items still held as claimed, in
+// one statement.
+func (db *DB) RenewOutbox(ctx context.Context, items []mamori.OutboxItem, now, until time.Time) ([]int64, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	ids, attempts := make([]int64, len(items)), make([]int64, len(items))
+	for i, it := range items {
+		ids[i], attempts[i] = it.ID, int64(it.Attempts)
+	}
+	rows, err := db.db.QueryContext(ctx, `UPDATE outbox o SET lease_until = $1
+		FROM unnest($2::bigint[], $3::bigint[]) AS c (id, attempts)
+		WHERE o.id = c.id AND o.attempts = c.attempts AND o.status = 'pending' AND o.lease_until > $4
+		RETURNING o.id`, sqlrow.Millis(until), ids, attempts, sqlrow.Millis(now))
+	if err != nil {
+		return nil, fmt.Errorf("renew outbox: %w", err)
+	}
+	defer rows.Close()
+	var kept []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("renew outbox: %w", err)
+		}
+		kept = append(kept, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("renew outbox: %w", err)
+	}
+	slices.Sort(kept)
+	return kept, nil
+}
+
 // SentOutbox marks an item sent and, when its message has a Ref, records
 // where it was posted.
 func (db *DB) SentOutbox(ctx context.Context, id int64, p mamori.Posted, now time.Time) error {

@@ -114,6 +114,35 @@ func claimable(ctx context.Context, tx querier, at int64, limit int) ([]int64, e
 	return c.IDs, rows.Err()
 }
 
+// RenewOutbox extends the leases of the items still held as claimed.
+func (db *DB) RenewOutbox(ctx context.Context, items []mamori.OutboxItem, now, until time.Time) ([]int64, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	var kept []int64
+	err := db.write(ctx, func(ctx context.Context, tx querier) error {
+		kept = kept[:0] // a write may run again
+		for _, it := range items {
+			res, err := tx.ExecContext(ctx, `UPDATE outbox SET lease_until = ?
+				WHERE id = ? AND attempts = ? AND status = 'pending' AND lease_until > ?`,
+				sqlrow.Millis(until), it.ID, it.Attempts, sqlrow.Millis(now))
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 1 {
+				kept = append(kept, it.ID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("renew outbox: %w", err)
+	}
+	return kept, nil
+}
+
 // SentOutbox marks an item sent and, when its message has a Ref, records
 // where it was posted.
 func (db *DB) SentOutbox(ctx context.Context, id int64, p mamori.Posted, now time.Time) error {

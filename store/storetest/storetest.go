@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) mamori.Store) {
 		{"ClaimOutboxInOrder", testClaimOutboxInOrder},
 		{"ClaimOutboxBacklog", testClaimOutboxBacklog},
 		{"RetryOutbox", testRetryOutbox},
+		{"RenewOutbox", testRenewOutbox},
 		{"SentOutbox", testSentOutbox},
 		{"ListOutbox", testListOutbox},
 		{"OutboxPending", testOutboxPending},
@@ -976,6 +977,79 @@ func testOutboxPending(t *testing.T, s mamori.Store) {
 	}
 	if pending(alice, t0.Add(-2*time.Hour)) {
 		t.Errorf("OutboxPending with only failed and sent items = true, want false")
+	}
+}
+
+// testRenewOutbox: a worker renews the leases of what it holds; an item
+// whose lease ran out, that another worker claimed since, or that is sent
+// is not renewed.
+func testRenewOutbox(t *testing.T, s mamori.Store) {
+	ctx := context.Background()
+	renew := func(items []mamori.OutboxItem, now, until time.Time) []int64 {
+		t.Helper()
+		kept, err := s.RenewOutbox(ctx, items, now, until)
+		if err != nil {
+			t.Fatalf("RenewOutbox: %v", err)
+		}
+		return kept
+	}
+	if kept := renew(nil, t0, t0.Add(time.Second)); len(kept) != 0 {
+		t.Errorf("RenewOutbox(nothing) = %v, want none", kept)
+	}
+	a, b, c := item("a", t0), item("b", t0), item("c", t0)
+	b.Target.ID, c.Target.ID = "U02BOB", "U03CAROL"
+	enqueue(t, s, a, b, c)
+	held := claimOutbox(t, s, t0, 3*time.Second, 10)
+	if diff := cmp.Diff([]string{"a", "b", "c"}, keys(held)); diff != "" {
+		t.Fatalf("claim (-want +got):\n%s", diff)
+	}
+	ids := func(items ...mamori.OutboxItem) []int64 {
+		var ids []int64
+		for _, m := range items {
+			ids = append(ids, m.ID)
+		}
+		return ids
+	}
+
+	// Renewed, the leases outlast the claim's.
+	if diff := cmp.Diff(ids(held...), renew(held, t0.Add(2*time.Second), t0.Add(5*time.Second))); diff != "" {
+		t.Errorf("renewed (-want +got):\n%s", diff)
+	}
+	if got := claimOutbox(t, s, t0.Add(4*time.Second), time.Minute, 10); len(got) != 0 {
+		t.Errorf("claim while renewed = %v, want none", keys(got))
+	}
+
+	// Sent, c is not renewed; the others are, once more.
+	if err := s.SentOutbox(ctx, held[2].ID, mamori.Posted{Channel: "D3", TS: "1"}, t0.Add(4*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ids(held[0], held[1]), renew(held, t0.Add(4*time.Second), t0.Add(7*time.Second))); diff != "" {
+		t.Errorf("renewed with one sent (-want +got):\n%s", diff)
+	}
+
+	// The leases run out; another worker claims b. Neither is renewed:
+	// a's lease is over, b is the other worker's.
+	other := claimOutbox(t, s, t0.Add(7*time.Second), time.Minute, 1)
+	if diff := cmp.Diff([]string{"a"}, keys(other)); diff != "" {
+		t.Fatalf("claim after the leases ran out (-want +got):\n%s", diff)
+	}
+	if err := s.RetryOutbox(ctx, other[0].ID, t0.Add(time.Hour), "429", false); err != nil {
+		t.Fatal(err)
+	}
+	other = claimOutbox(t, s, t0.Add(7*time.Second), time.Minute, 1)
+	if diff := cmp.Diff([]string{"b"}, keys(other)); diff != "" {
+		t.Fatalf("second claim (-want +got):\n%s", diff)
+	}
+	if kept := renew(held[:2], t0.Add(8*time.Second), t0.Add(11*time.Second)); len(kept) != 0 {
+		t.Errorf("renewed after the leases ran out = %v, want none", kept)
+	}
+	// The other worker's lease is untouched: b is not claimable until it ends.
+	if got := claimOutbox(t, s, t0.Add(7*time.Second+time.Minute-time.Millisecond), time.Minute, 10); len(got) != 0 {
+		t.Errorf("claim during the other worker's lease = %v, want none", keys(got))
+	}
+	// Its own claim it renews.
+	if diff := cmp.Diff(ids(other...), renew(other, t0.Add(8*time.Second), t0.Add(2*time.Minute))); diff != "" {
+		t.Errorf("the other worker's renewal (-want +got):\n%s", diff)
 	}
 }
 
