@@ -24,6 +24,26 @@ type activity struct {
 	Timestamp      json.RawMessage `json:"timestamp,omitempty"`
 	LocalTimestamp json.RawMessage `json:"localTimestamp,omitempty"`
 	Expiration     json.RawMessage `json:"expiration,omitempty"`
+	// Entities are read for the clientInfo's locale (schema.Entity keeps
+	// only the type).
+	Entities []struct {
+		Type   string `json:"type"`
+		Locale string `json:"locale"`
+	} `json:"entities,omitempty"`
+}
+
+// locale is the sender's locale: the activity's, else its client's; ""
+// when Teams did not say.
+func (act *activity) locale() string {
+	if act.Locale != "" {
+		return act.Locale
+	}
+	for _, e := range act.Entities {
+		if e.Type == "clientInfo" && e.Locale != "" {
+			return e.Locale
+		}
+	}
+	return ""
 }
 
 // reply is the answer to one activity.

@@ -101,6 +101,17 @@ func (a *Adapter) action(ctx context.Context, act *activity, u mamori.User, d ac
 		return tell(a.cfg.Policy.T(u.Lang, "teams.error"))
 	}
 	switch d.Kind {
+	case kindHome:
+		// The overview takes the clicked card's place; without
+		// Action.Execute it is posted.
+		if !invoked {
+			return answer(http.StatusOK).then(func(ctx context.Context) { a.home(ctx, act, u) })
+		}
+		c, err := a.homeCard(ctx, u)
+		if err != nil {
+			return oops()
+		}
+		return invokeCard(c)
 	case kindForm:
 		// A dialog's form sent by a client without dialogs.
 		r := a.submitForm(ctx, u, d, values)

@@ -45,6 +45,7 @@ const (
 	kindControl = "control"
 	kindSubmit  = "submit"
 	kindForm    = "form" // a dialog's submit button
+	kindHome    = "home" // shows the overview (homeValue)
 )
 
 // card is an Adaptive Card as JSON values; maps marshal in key order, so
@@ -162,6 +163,9 @@ func render(m mamori.Message, names Names, limit int) card {
 // choiceButton is a button of a message: on a case or care card, a
 // dialog for the actions that ask for text, Action.Execute otherwise.
 func choiceButton(step, kind string, c mamori.Choice, question string) card {
+	if c.Value == homeValue {
+		return button(c, actionData{Mamori: 1, Kind: kindHome, Label: c.Label})
+	}
 	d := actionData{Mamori: 1, Kind: kind, Step: step, Value: c.Value, Label: c.Label, Question: question}
 	if step == mamori.StepCard {
 		d.Question = ""

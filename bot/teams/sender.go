@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,7 +90,13 @@ type Sender struct {
 	refs  Refs
 	appID string
 	log   *slog.Logger
+	// policy, when set, titles the button the personal chat's menu gets
+	// to show the person's cases.
+	policy *mamori.Policy
 }
+
+// stepMenu is the Step of the flows' menu (and of Home).
+const stepMenu = "menu"
 
 var (
 	_ flows.Sender           = (*Sender)(nil)
@@ -117,7 +124,12 @@ func (s *Sender) Send(ctx context.Context, item mamori.OutboxItem, prev *mamori.
 	if err != nil {
 		return mamori.Posted{}, err
 	}
-	act := s.activity(ctx, item.Message)
+	m := item.Message
+	if s.policy != nil && t.Kind == mamori.TargetUser && m.Step == stepMenu {
+		// The personal chat's menu also leads to the person's cases.
+		m.Controls = append(slices.Clip(m.Controls), homeChoice(s.policy, item.Lang, "teams.home"))
+	}
+	act := s.activity(ctx, m)
 	if prev != nil && prev.Channel != "" && prev.TS != "" {
 		err := s.conn.Update(ctx, ref.ServiceURL, prev.Channel, prev.TS, act)
 		if err == nil {

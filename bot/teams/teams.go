@@ -156,7 +156,12 @@ func New(cfg Config, f Flows, refs Refs) (*Adapter, error) {
 
 // Sender returns the outbox's Sender for Teams, sharing the adapter's
 // token cache.
-func (a *Adapter) Sender() *Sender { return NewSender(a.conn, a.refs, a.cfg.AppID, a.log) }
+// The personal chat's menu gets a button showing the person's cases.
+func (a *Adapter) Sender() *Sender {
+	s := NewSender(a.conn, a.refs, a.cfg.AppID, a.log)
+	s.policy = a.cfg.Policy
+	return s
+}
 
 // Authenticated reports whether activities are checked with JWTs (an app
 // id is set), rather than accepted from loopback only.
@@ -197,13 +202,13 @@ func (a *Adapter) later(what string, fn func(ctx context.Context)) {
 
 // user returns the mamori.User of an activity's sender: the Entra object
 // id as ID (the 29:… id when there is none, as in an emulator), the
-// language from the activity's locale, and the email the Connector
-// gives, cached for ten minutes. When the Connector cannot say, the
-// request goes on without an email.
+// language from the activity's locale (Japanese when there is none), and
+// the email the Connector gives, cached for ten minutes. When the
+// Connector cannot say, the request goes on without an email.
 func (a *Adapter) user(ctx context.Context, act *activity) mamori.User {
 	from := act.From
 	u := mamori.User{Platform: mamori.PlatformTeams, ID: firstNonEmpty(from.AadObjectID, from.ID), Name: from.Name,
-		Lang: mamori.LangFromLocale(act.Locale)}
+		Lang: mamori.LangFromLocale(act.locale())}
 	now := a.now()
 	a.mu.Lock()
 	c, ok := a.users[from.ID]

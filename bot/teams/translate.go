@@ -127,8 +127,10 @@ var startWords = map[string]string{
 	"policy": mamori.StartPolicy, "方針": mamori.StartPolicy,
 }
 
-// homeWords show the overview (Slack's App Home).
-var homeWords = map[string]bool{"home": true, "ホーム": true}
+// homeWords show the overview (Slack's App Home): the person's cases,
+// each with its status and what comes next.
+var homeWords = map[string]bool{"home": true, "ホーム": true, "my cases": true, "status": true,
+	"状況": true, "自分の案件": true, "案件": true}
 
 // command reads a typed command: "menu", "/kasuhara 報告", "report".
 func (a *Adapter) command(text string) (start string, home, ok bool) {
@@ -261,17 +263,38 @@ func (a *Adapter) sayLater(act *activity, l mamori.Lang, key string) func(contex
 
 // home posts the overview in the person's 1:1 chat.
 func (a *Adapter) home(ctx context.Context, act *activity, u mamori.User) {
-	m, err := a.flows.Home(ctx, u)
+	c, err := a.homeCard(ctx, u)
 	if err != nil {
-		a.log.Error("teams: home failed", "user", u.ID, "err", err)
 		a.sayLater(act, u.Lang, "teams.error")(ctx)
 		return
 	}
+	m := mamori.Message{Header: a.cfg.Policy.T(u.Lang, "home.header")}
 	out := outActivity{Type: "message", Summary: truncate(Fallback(m), 200),
-		Attachments: []schema.Attachment{{ContentType: CardContentType, Content: Card(m, nil)}}}
+		Attachments: []schema.Attachment{{ContentType: CardContentType, Content: c}}}
 	if _, err := a.conn.Send(ctx, act.ServiceURL, act.Conversation.ID, out); err != nil {
 		a.log.Error("teams: could not post the overview", "user", u.ID, "err", err)
 	}
+}
+
+// homeCard is the overview of u's cases (flows' Home), with a button
+// that shows it again, up to date.
+func (a *Adapter) homeCard(ctx context.Context, u mamori.User) (card, error) {
+	m, err := a.flows.Home(ctx, u)
+	if err != nil {
+		a.log.Error("teams: home failed", "user", u.ID, "err", err)
+		return nil, err
+	}
+	m.Controls = append(m.Controls, homeChoice(a.cfg.Policy, u.Lang, "teams.home.refresh"))
+	return Card(m, nil), nil
+}
+
+// homeValue is the value of the button that shows the overview; it is
+// the adapter's, never handed to the flows.
+const homeValue = "teams:home"
+
+// homeChoice is the button that shows the overview, titled by key.
+func homeChoice(p *mamori.Policy, l mamori.Lang, key string) mamori.Choice {
+	return mamori.Choice{Value: homeValue, Label: p.T(l, key)}
 }
 
 // ours reads Mamori's action data from an activity's value (Action.Submit)
@@ -318,10 +341,22 @@ func (a *Adapter) installed(ctx context.Context, act *activity) reply {
 	}
 	u := a.user(ctx, act)
 	a.remember(ctx, act, u)
-	in := mamori.Input{Kind: mamori.InputStart, User: u, Delivery: "teams:welcome:" + act.Conversation.ID}
+	// The welcome is the menu in the person's language; when Teams did
+	// not say which, in English and then Japanese (the default, last, so
+	// it stays the conversation's). Their first click or message carries
+	// their locale, and Mamori goes on in that language.
+	welcome := []mamori.Input{{Kind: mamori.InputStart, User: u, Delivery: "teams:welcome:" + act.Conversation.ID}}
+	if act.locale() == "" {
+		en := welcome[0]
+		en.User.Lang, en.Delivery = mamori.EN, en.Delivery+":"+string(mamori.EN)
+		welcome = []mamori.Input{en, welcome[0]}
+	}
 	return answer(http.StatusOK).then(func(ctx context.Context) {
-		if err := a.flows.Handle(ctx, in); err != nil && !errors.Is(err, mamori.ErrStale) {
-			a.log.Error("teams: welcome failed", "user", u.ID, "err", err)
+		for _, in := range welcome {
+			if err := a.flows.Handle(ctx, in); err != nil && !errors.Is(err, mamori.ErrStale) {
+				a.log.Error("teams: welcome failed", "user", u.ID, "lang", in.User.Lang, "err", err)
+				return
+			}
 		}
 	})
 }
