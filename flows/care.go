@@ -106,6 +106,10 @@ func (s *Service) runCheckin(tx mamori.Tx, j mamori.Job, now time.Time) error {
 	if w := s.Care.WorkingTime(now, s.Location); w.After(now) {
 		return tx.Schedule(mamori.Job{Key: fmt.Sprintf("%s:%s:%d:later:%d", jobCheckin, k.Number, p.Round, w.Unix()), Kind: jobCheckin, Due: w, Payload: j.Payload})
 	}
+	task, open, err := openCareTaskFor(tx, k)
+	if err != nil {
+		return err
+	}
 	l := k.Reporter.Lang
 	t := func(key string) string { return s.Policy.T(l, key) }
 	v := func(answer string) string { return "checkin:" + k.Number + ":" + answer }
@@ -117,8 +121,22 @@ func (s *Service) runCheckin(tx mamori.Tx, j mamori.Job, now time.Time) error {
 		},
 		Controls: []mamori.Choice{{Value: v(checkinStop), Label: t("checkin.stop")}},
 		Note:     t("checkin.note")}
+	detail := fmt.Sprintf("round=%d", p.Round)
+	if open {
+		// HR already knows and owes them a call: asking "how are you?"
+		// as if nothing had happened would make them tell it again. Say
+		// that someone is on it, and ask only whether anything changed,
+		// with no need to answer.
+		m.Header = fmt.Sprintf(t("checkin.open.header"), k.Number)
+		m.Text = t("checkin.open.text." + task.Status)
+		m.Choices = []mamori.Choice{
+			{Value: v(checkinFine), Label: t("checkin.open.fine")},
+			{Value: v(checkinTalk), Label: t("checkin.open.talk"), Style: mamori.StylePrimary},
+		}
+		detail += fmt.Sprintf(" task=%d", task.ID)
+	}
 	to := mamori.Target{Platform: k.Reporter.Platform, Kind: mamori.TargetUser, ID: k.Reporter.ID}
-	if err := tx.Audit(mamori.AuditEntry{At: now, Actor: "system", Action: "care.checkin_sent", Subject: k.Number, Detail: fmt.Sprintf("round=%d", p.Round)}); err != nil {
+	if err := tx.Audit(mamori.AuditEntry{At: now, Actor: "system", Action: "care.checkin_sent", Subject: k.Number, Detail: detail}); err != nil {
 		return err
 	}
 	return tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("job:%d", j.ID), Target: to, Message: m, Lang: l, Created: now})
@@ -148,7 +166,9 @@ func checkinClick(in mamori.Input) (number, answer string, ok bool) {
 }
 
 // checkedIn records a check-in answer: HR hears of one that is not fine,
-// and "stop" ends the check-ins for the case.
+// and "stop" ends the check-ins for the case. While a care task is open
+// for the case, every answer but "stop" goes to it (fine included: HR
+// wants to know that too), never to a second task.
 func (s *Service) checkedIn(tx mamori.Tx, now time.Time, u mamori.User, c *Checkin) error {
 	k, err := tx.Case(c.Number)
 	if err != nil {
@@ -168,6 +188,12 @@ func (s *Service) checkedIn(tx mamori.Tx, now time.Time, u mamori.User, c *Check
 		return s.openCareTask(tx, now, k, mamori.CareReasonCheckHard)
 	case checkinTalk:
 		return s.openCareTask(tx, now, k, mamori.CareReasonCheckTalk)
+	case checkinFine:
+		c, open, err := openCareTaskFor(tx, k)
+		if err != nil || !open || s.Org.HRChannel == "" {
+			return err
+		}
+		return s.addToCareTask(tx, now, c, careSaidFine)
 	}
 	return nil
 }

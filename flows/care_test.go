@@ -60,16 +60,19 @@ func TestCheckins(t *testing.T) {
 	r.restart()
 	advance(47 * time.Hour) // Monday 09:00 in Tokyo
 	got := checkins()
-	if len(got) != 1 || !strings.Contains(got[0].Header, n) || len(got[0].Choices) != 3 {
+	// The report asked to talk, so a care task is open: the check-in
+	// knows it and does not ask "how are you?" as if nothing happened.
+	if len(got) != 1 || !strings.Contains(got[0].Header, n) || len(got[0].Choices) != 2 || !strings.Contains(got[0].Text, "担当者から連絡します") {
 		t.Fatalf("check-ins by Monday 9:00: %+v", got)
 	}
 	hr0 := len(r.sent.to(mamori.TargetChannel, "C0HR"))
-	// Not fine: HR gets a care task; the reporter is thanked and shown care.
+	// Not fine: it goes to HR's open task; the reporter is thanked and shown care.
 	r.click("UME", "checkin:"+n+":hard")
-	hr := r.sent.to(mamori.TargetChannel, "C0HR")
-	if len(hr) != hr0+1 || !strings.HasPrefix(hr[hr0].Ref, "care:") || !strings.Contains(fmt.Sprint(hr[hr0].Fields), "<@UME>") ||
-		!strings.Contains(fmt.Sprint(hr[hr0].Fields), "少しつらい") || strings.Contains(fmt.Sprint(hr[hr0]), "秘密") {
-		t.Fatalf("HR care task: %+v", hr[hr0:])
+	hr := r.sent.to(mamori.TargetChannel, "C0HR")[hr0:]
+	if len(hr) != 2 || hr[0].Ref != "care:1" || !strings.Contains(fmt.Sprint(hr[0].Fields), "<@UME>") ||
+		!strings.Contains(fmt.Sprint(hr[0].Fields), "少しつらい") || strings.Contains(fmt.Sprint(hr), "秘密") ||
+		!strings.Contains(hr[1].Text, "少しつらい") {
+		t.Fatalf("HR care task: %+v", hr)
 	}
 	dms := r.sent.to(mamori.TargetUser, "UME")
 	if len(dms[len(dms)-1].Fields) == 0 {
@@ -245,5 +248,151 @@ func (r *rig) advance(d time.Duration) {
 	r.clock.Add(d)
 	if _, err := r.worker.Drain(context.Background()); err != nil {
 		r.t.Fatal(err)
+	}
+}
+
+// One open care task per person and case: later check-in answers are
+// entries of that task, its card is updated in place, and the check-ins
+// know it is open. Once it is closed, a check-in asks afresh and a hard
+// answer opens a new one.
+func TestCareTaskOnePerCase(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t) // Friday 2026-11-20 10:00 in Tokyo; the report asks to talk
+	n := r.filed(nil)
+	checkins := func() []mamori.Message {
+		var out []mamori.Message
+		for _, m := range r.sent.to(mamori.TargetUser, "UME") {
+			if m.Step == "checkin" {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	hrItems := func() []mamori.OutboxItem {
+		var out []mamori.OutboxItem
+		for _, it := range r.sent.items {
+			if it.Target.ID == "C0HR" && (it.Message.Ref != "" || it.Target.Thread != "") {
+				out = append(out, it)
+			}
+		}
+		return out
+	}
+	tasks := func() []mamori.CareTask {
+		var all []mamori.CareTask
+		r.db.View(ctx, func(tx mamori.Tx) error { all, _ = tx.CareTasks(false); return nil })
+		return all
+	}
+	if ts := tasks(); len(ts) != 1 || ts[0].Reason != mamori.CareReasonTalk {
+		t.Fatalf("tasks after the report: %+v", ts)
+	}
+	if _, err := r.svc.CareAction(ctx, user("UHR"), mamori.CareAck, "1", ""); err != nil {
+		t.Fatal(err)
+	}
+	r.advance(71 * time.Hour) // Monday 09:00: the first check-in
+	c := checkins()
+	if len(c) != 1 || !strings.Contains(c[0].Text, "担当者が受け止めています") || len(c[0].Choices) != 2 || len(c[0].Controls) != 1 {
+		t.Fatalf("check-in while the task is acknowledged: %+v", c)
+	}
+	before := len(hrItems())
+	r.click("UME", c[0].Choices[1].Value) // "I'd like to talk soon"
+	r.click("UME", "checkin:"+n+":fine")
+	if ts := tasks(); len(ts) != 1 {
+		t.Fatalf("a second task: %+v", ts)
+	}
+	task := tasks()[0]
+	if len(task.Notes) != 2 || task.Notes[0].By != "slack:UME" || task.Notes[0].Text != mamori.CareReasonCheckTalk ||
+		task.Notes[1].Text != "checkin_fine" || task.Status != mamori.CareAcked || task.Assignee != "slack:UHR" {
+		t.Fatalf("task after two answers: %+v", task)
+	}
+	items := hrItems()[before:]
+	var cards, thread []mamori.OutboxItem
+	for _, it := range items {
+		if it.Message.Ref == "care:1" {
+			cards = append(cards, it)
+		} else if it.Target.Thread == "care:1" {
+			thread = append(thread, it)
+		}
+	}
+	if len(cards)+len(thread) != len(items) || len(cards) != 2 || len(thread) != 2 {
+		t.Fatalf("HR got %d items: %d card updates, %d in the thread; want 2 and 2", len(items), len(cards), len(thread))
+	}
+	// There is one card: each update replaces it in place.
+	seen := 0
+	for i, it := range r.sent.items {
+		if it.Message.Ref == "care:1" {
+			if (seen == 0) != (r.sent.prevs[i] == nil) {
+				t.Fatalf("card %d of task 1: posted anew %v", seen, r.sent.prevs[i] == nil)
+			}
+			seen++
+		}
+	}
+	last := cards[1].Message
+	said := fmt.Sprint(last.Fields)
+	if !strings.Contains(said, "話を聞いてほしい") || !strings.Contains(said, "「大丈夫」") || !strings.Contains(said, "2026-11-23") ||
+		strings.Contains(said, "連絡記録") || !strings.Contains(thread[0].Message.Text, "<@UHR>") || !thread[0].Message.Urgent {
+		t.Fatalf("card and thread after the answers: %+v\n%+v", last, thread)
+	}
+	// HR's own contact notes are counted apart from the reporter's answers.
+	if _, err := r.svc.CareAction(ctx, user("UHR"), mamori.CareNoteAction, "1", "電話した"); err != nil {
+		t.Fatal(err)
+	}
+	r.advance(time.Minute)
+	cs := r.sent.to(mamori.TargetChannel, "C0HR")
+	if f := fmt.Sprint(cs[len(cs)-1].Fields); !strings.Contains(f, "1 件") {
+		t.Fatalf("contacts after one note: %s", f)
+	}
+	if _, err := r.svc.CareAction(ctx, user("UHR"), mamori.CareCloseTask, "1", ""); err != nil {
+		t.Fatal(err)
+	}
+	// +7 days: the task is closed, so the check-in asks afresh; a hard
+	// answer opens a new task with a card of its own.
+	r.advance(7 * 24 * time.Hour)
+	c = checkins()
+	if len(c) != 2 || len(c[1].Choices) != 3 || !strings.Contains(c[1].Text, "いかがですか") {
+		t.Fatalf("check-in after the task closed: %+v", c[len(c)-1])
+	}
+	r.click("UME", "checkin:"+n+":hard")
+	if ts := tasks(); len(ts) != 2 || ts[1].Status != mamori.CareOpen || ts[1].Reason != mamori.CareReasonCheckHard || len(ts[1].Notes) != 0 {
+		t.Fatalf("tasks after a hard answer: %+v", ts)
+	}
+	if cs := r.sent.to(mamori.TargetChannel, "C0HR"); cs[len(cs)-1].Ref != "care:2" {
+		t.Fatalf("no card for the new task: %+v", cs[len(cs)-1])
+	}
+	// The audit trail says a task was added to, never what was said.
+	trail, _ := r.db.AuditTrail(ctx, n)
+	added := 0
+	for _, e := range trail {
+		if e.Action == "care.task_added" {
+			added++
+			if e.Detail != "task=1" {
+				t.Errorf("audit detail %q", e.Detail)
+			}
+		}
+	}
+	if added != 2 {
+		t.Errorf("care.task_added audited %d times, want 2", added)
+	}
+}
+
+// A check-in in English, while a task is open, is in English.
+func TestCheckinOpenTaskEnglish(t *testing.T) {
+	r := newRig(t)
+	r.filed(nil)
+	r.advance(71 * time.Hour)
+	var c mamori.Message
+	for _, m := range r.sent.to(mamori.TargetUser, "UME") {
+		if m.Step == "checkin" {
+			c = m
+		}
+	}
+	p := r.svc.Policy
+	if c.Text != p.T(mamori.JA, "checkin.open.text.open") {
+		t.Fatalf("check-in: %+v", c)
+	}
+	for _, k := range []string{"checkin.open.header", "checkin.open.text.open", "checkin.open.text.acknowledged", "checkin.open.fine",
+		"checkin.open.talk", "caretask.reason.checkin_fine", "caretask.said.entry", "caretask.again.assignee"} {
+		if en := p.T(mamori.EN, k); en == k || en == p.T(mamori.JA, k) {
+			t.Errorf("%s has no English", k)
+		}
 	}
 }

@@ -38,11 +38,38 @@ type careRemindPayload struct {
 	Round int   `json:"round"`
 }
 
-// openCareTask opens a care task for case k, or, when one for the same
-// reason is still open, adds the news to its thread.
+// careSaidFine is what a check-in's "fine" adds to an open task; a task
+// is never opened for it.
+const careSaidFine = "checkin_fine"
+
+// openCareTaskFor returns the care task still open for case k, if any:
+// there is at most one per case (and so per person and case), whatever
+// was said when it was opened.
+func openCareTaskFor(tx mamori.Tx, k mamori.Case) (mamori.CareTask, bool, error) {
+	open, err := tx.CareTasks(true)
+	if err != nil {
+		return mamori.CareTask{}, false, err
+	}
+	for _, c := range open {
+		if c.Number == k.Number && c.Reporter.Key() == k.Reporter.Key() {
+			return c, true, nil
+		}
+	}
+	return mamori.CareTask{}, false, nil
+}
+
+// openCareTask opens a care task for case k, or, when one is still open
+// for the case, adds what the reporter said to it: one task per person
+// and case, one card in the HR channel.
 func (s *Service) openCareTask(tx mamori.Tx, now time.Time, k mamori.Case, reason string) error {
 	if s.Org.HRChannel == "" {
 		return nil
+	}
+	if c, ok, err := openCareTaskFor(tx, k); err != nil || ok {
+		if err != nil {
+			return err
+		}
+		return s.addToCareTask(tx, now, c, reason)
 	}
 	due := s.Care.WorkingTime(now.Add(s.Care.taskDue()), s.Location)
 	task := mamori.CareTask{Number: k.Number, Reporter: k.Reporter, Reason: reason, Status: mamori.CareOpen, Due: due, Created: now}
@@ -50,14 +77,16 @@ func (s *Service) openCareTask(tx mamori.Tx, now time.Time, k mamori.Case, reaso
 	if err != nil {
 		return err
 	}
+	if !fresh {
+		c, err := tx.CareTask(id)
+		if err != nil {
+			return err
+		}
+		return s.addToCareTask(tx, now, c, reason)
+	}
 	l := s.orgLang()
 	hr := s.channel(k.Reporter.Platform, s.Org.HRChannel)
 	key := fmt.Sprintf("care:%d:%s", id, replyKey(mamori.Input{}, 0))
-	if !fresh {
-		hr.Thread = careRef(id)
-		m := mamori.Message{Text: fmt.Sprintf(s.Policy.T(l, "caretask.again"), s.Policy.T(l, "caretask.reason."+reason))}
-		return tx.Enqueue(mamori.OutboxItem{Key: key, Target: hr, Message: m, Lang: l, Created: now})
-	}
 	task.ID = id
 	if err := tx.Enqueue(mamori.OutboxItem{Key: key, Target: hr, Message: s.CareCard(task, l), Lang: l, Created: now}); err != nil {
 		return err
@@ -69,6 +98,52 @@ func (s *Service) openCareTask(tx mamori.Tx, now time.Time, k mamori.Case, reaso
 	return tx.Audit(mamori.AuditEntry{At: now, Actor: "system", Action: "care.task_opened", Subject: k.Number, Detail: fmt.Sprintf("task=%d", id)})
 }
 
+// addToCareTask records a later answer of the reporter (said: a
+// CareReason, or careSaidFine) on their open task: an entry of its own,
+// stored encrypted like HR's notes; the card is updated in place and the
+// answer said in its thread, so HR reads the whole story in one place.
+// Its status, assignee and due date stay: whoever took it goes on.
+func (s *Service) addToCareTask(tx mamori.Tx, now time.Time, c mamori.CareTask, said string) error {
+	c.Notes = append(c.Notes, mamori.CareNote{At: now, By: c.Reporter.Key(), Text: said})
+	c.Updated = now
+	if err := tx.UpdateCareTask(c); err != nil {
+		return err
+	}
+	l := s.orgLang()
+	hr := s.channel(c.Reporter.Platform, s.Org.HRChannel)
+	if err := tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("care:%d:%s", c.ID, replyKey(mamori.Input{}, 0)), Target: hr,
+		Message: s.CareCard(c, l), Lang: l, Created: now}); err != nil {
+		return err
+	}
+	hr.Thread = careRef(c.ID)
+	m := mamori.Message{Urgent: wantsTalk(said), Text: fmt.Sprintf(s.Policy.T(l, "caretask.again"), s.Policy.T(l, "caretask.reason."+said))}
+	if c.Assignee != "" {
+		m.Text += "\n" + fmt.Sprintf(s.Policy.T(l, "caretask.again.assignee"), mention(c.Assignee))
+	}
+	if err := tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("care:%d:%s", c.ID, replyKey(mamori.Input{}, 1)), Target: hr, Message: m, Lang: l, Created: now}); err != nil {
+		return err
+	}
+	return tx.Audit(mamori.AuditEntry{At: now, Actor: "system", Action: "care.task_added", Subject: c.Number, Detail: fmt.Sprintf("task=%d", c.ID)})
+}
+
+// wantsTalk reports whether what was said is a wish to talk.
+func wantsTalk(said string) bool {
+	return said == mamori.CareReasonTalk || said == mamori.CareReasonCheckTalk
+}
+
+// careEntries splits a task's notes into the reporter's later answers
+// and HR's contacts.
+func careEntries(c mamori.CareTask) (said, contacts []mamori.CareNote) {
+	for _, n := range c.Notes {
+		if n.By == c.Reporter.Key() {
+			said = append(said, n)
+		} else {
+			contacts = append(contacts, n)
+		}
+	}
+	return said, contacts
+}
+
 func careRef(id int64) string { return fmt.Sprintf("care:%d", id) }
 
 // CareCard is HR's card for a task: who, which case, what they said, the
@@ -76,13 +151,24 @@ func careRef(id int64) string { return fmt.Sprintf("care:%d", id) }
 // details".
 func (s *Service) CareCard(c mamori.CareTask, l mamori.Lang) mamori.Message {
 	t := func(key string) string { return s.Policy.T(l, key) }
-	m := mamori.Message{Ref: careRef(c.ID), Step: mamori.StepCard, Urgent: c.Status == mamori.CareOpen && (c.Reason == mamori.CareReasonTalk || c.Reason == mamori.CareReasonCheckTalk),
+	said, contacts := careEntries(c)
+	talk := wantsTalk(c.Reason)
+	// What they said: when the task opened, then each later answer, dated.
+	saidText := t("caretask.reason." + c.Reason)
+	if len(said) > 0 {
+		saidText = fmt.Sprintf(t("caretask.said.entry"), s.local(c.Created).Format("2006-01-02"), saidText)
+	}
+	for _, n := range said {
+		talk = talk || wantsTalk(n.Text)
+		saidText += "\n" + fmt.Sprintf(t("caretask.said.entry"), s.local(n.At).Format("2006-01-02"), t("caretask.reason."+n.Text))
+	}
+	m := mamori.Message{Ref: careRef(c.ID), Step: mamori.StepCard, Urgent: c.Status == mamori.CareOpen && talk,
 		Header: fmt.Sprintf(t("caretask.header"), c.Number),
 		Text:   t("caretask.next." + c.Status),
 		Fields: []mamori.Field{
 			{Label: t("caretask.who"), Value: "<@" + c.Reporter.ID + ">"},
 			{Label: t("caretask.case"), Value: c.Number},
-			{Label: t("caretask.said"), Value: t("caretask.reason." + c.Reason)},
+			{Label: t("caretask.said"), Value: saidText},
 			{Label: t("caretask.due"), Value: s.local(c.Due).Format("2006-01-02 15:04")},
 			{Label: t("caretask.status"), Value: t("caretask.status." + c.Status)},
 		},
@@ -90,9 +176,9 @@ func (s *Service) CareCard(c mamori.CareTask, l mamori.Lang) mamori.Message {
 	if c.Assignee != "" {
 		m.Fields = append(m.Fields, mamori.Field{Label: t("caretask.assignee"), Value: mention(c.Assignee)})
 	}
-	if n := len(c.Notes); n > 0 {
+	if n := len(contacts); n > 0 {
 		m.Fields = append(m.Fields, mamori.Field{Label: t("caretask.contacts"),
-			Value: fmt.Sprintf(t("caretask.contacts.value"), n, s.local(c.Notes[n-1].At).Format("2006-01-02 15:04"))})
+			Value: fmt.Sprintf(t("caretask.contacts.value"), n, s.local(contacts[n-1].At).Format("2006-01-02 15:04"))})
 	}
 	id := strconv.FormatInt(c.ID, 10)
 	b := func(action, label, style string) mamori.Choice {
