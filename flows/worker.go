@@ -39,8 +39,14 @@ type Worker struct {
 	Jobs    JobRunner
 	Clock   mamori.Clock
 	Log     *slog.Logger
-	// Lease is how long a claimed row is ours (default 1 minute).
+	// Lease is how long a claimed job is ours (default 1 minute); a send
+	// is cut off at a third of it.
 	Lease time.Duration
+	// Hold is how long a claimed message is ours (default 3 s) unless the
+	// worker renews it, which it does every Hold/4 while it holds it. A
+	// replica that dies leaves its messages to others within Hold; one
+	// that cannot renew stops its sends when a third of Hold is left.
+	Hold time.Duration
 	// GiveUpAfter is how long a message is retried before it is marked
 	// failed (default 24 hours). GaveUp is then called, if set.
 	GiveUpAfter time.Duration
@@ -157,6 +163,13 @@ func (w *Worker) lease() time.Duration {
 	return w.Lease
 }
 
+func (w *Worker) hold() time.Duration {
+	if w.Hold == 0 {
+		return 3 * time.Second
+	}
+	return w.Hold
+}
+
 func (w *Worker) runJobs(ctx context.Context) (int, error) {
 	if w.Jobs == nil {
 		return 0, nil
@@ -187,11 +200,16 @@ const batchSize = 32
 // ConcurrentSender's platform are sent to side by side; the rest go one
 // item at a time in the outbox's order.
 func (w *Worker) sendBatch(ctx context.Context) (sent, claimed int, err error) {
-	claimedAt := w.Clock()
-	items, err := w.Store.ClaimOutbox(ctx, claimedAt, w.lease(), batchSize)
+	claimedAt, started := w.Clock(), time.Now()
+	items, err := w.Store.ClaimOutbox(ctx, claimedAt, w.hold(), batchSize)
 	if err != nil {
 		return 0, 0, fmt.Errorf("claim outbox: %w", err)
 	}
+	if len(items) == 0 {
+		return 0, 0, nil
+	}
+	ctx, h := w.keep(ctx, items, started)
+	defer h.close()
 	// A lane is sent in order by one goroutine: one per target on a
 	// concurrent platform, one per platform otherwise.
 	type lane struct {
@@ -234,7 +252,7 @@ func (w *Worker) sendBatch(ctx context.Context) (sent, claimed int, err error) {
 				l.sem <- struct{}{}
 				defer func() { <-l.sem }()
 			}
-			n, err := w.sendLane(ctx, l.items, claimedAt)
+			n, err := w.sendLane(ctx, h, l.items)
 			mu.Lock()
 			nsent += n
 			if err != nil {
@@ -249,25 +267,24 @@ func (w *Worker) sendBatch(ctx context.Context) (sent, claimed int, err error) {
 
 // sendLane sends items in order. A target whose message failed has its
 // later messages wait until the failed one is due again.
-func (w *Worker) sendLane(ctx context.Context, items []mamori.OutboxItem, claimedAt time.Time) (sent int, err error) {
+func (w *Worker) sendLane(ctx context.Context, h *holding, items []mamori.OutboxItem) (sent int, err error) {
 	blocked := map[mamori.Target]time.Time{}
 	for _, it := range items {
-		if next, ok := blocked[it.Target]; ok {
-			if err := w.Store.RetryOutbox(ctx, it.ID, next, "waiting for an earlier message", false); err != nil {
-				return sent, err
-			}
-			continue
+		// Leases not renewed in time: another worker may have the items
+		// now, so this one leaves them alone.
+		if context.Cause(ctx) == errHoldLost {
+			return sent, nil
 		}
-		// A send may last lease/3; one that could outlast the lease is not
-		// started, or another worker could claim the item and send it too.
-		if now := w.Clock(); now.After(claimedAt.Add(w.lease() / 2)) {
-			if err := w.Store.RetryOutbox(ctx, it.ID, now, "lease ran short; sent on the next pass", false); err != nil {
+		if next, ok := blocked[it.Target]; ok {
+			err := w.Store.RetryOutbox(ctx, it.ID, next, "waiting for an earlier message", false)
+			h.release(it.ID)
+			if err != nil {
 				return sent, err
 			}
-			blocked[it.Target] = now
 			continue
 		}
 		next, err := w.send(ctx, it)
+		h.release(it.ID)
 		if err != nil {
 			return sent, err
 		}
@@ -318,12 +335,18 @@ func (w *Worker) send(ctx context.Context, it mamori.OutboxItem) (time.Time, err
 	}
 	// Between Slack's answer and this commit is the one window in which a
 	// crash sends the message twice: the item is claimed again after its
-	// lease, and Slack has no idempotency key.
-	return time.Time{}, w.Store.SentOutbox(ctx, it.ID, posted, w.Clock())
+	// lease, and Slack has no idempotency key. Stopping, or a lease not
+	// renewed, does not keep a sent message from being marked sent.
+	return time.Time{}, w.Store.SentOutbox(context.WithoutCancel(ctx), it.ID, posted, w.Clock())
 }
 
 func (w *Worker) failed(ctx context.Context, it mamori.OutboxItem, sendErr error) (time.Time, error) {
 	now := w.Clock()
+	if context.Cause(ctx) == errHoldLost {
+		// Another worker may have the item now: it is theirs to write.
+		w.Log.Warn("send stopped: lease not renewed", "id", it.ID, "platform", it.Target.Platform)
+		return now, nil
+	}
 	if ctx.Err() != nil {
 		// Stopping, not failing: the item is handed back at once, for
 		// the next start or another replica, instead of waiting out its
@@ -379,4 +402,95 @@ func backoff(attempts int, age time.Duration) time.Duration {
 	d := time.Second << min(attempts-1, 9)
 	d = min(d, 5*time.Minute, max(age, time.Second))
 	return d + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// errHoldLost is the cause of a batch's context when the leases of the
+// messages it holds could not be renewed in time: another worker may take
+// them over, so this one neither sends them nor writes them.
+var errHoldLost = errors.New("outbox lease not renewed in time")
+
+// holding keeps the leases of a batch of claimed messages: every Hold/4 it
+// renews those not yet done (RenewOutbox). If no renewal succeeds until a
+// third of Hold is left, it cancels the batch's context with errHoldLost,
+// so no send outlasts the lease: a dead replica's messages go to another
+// within Hold, a live one's never go twice.
+type holding struct {
+	w      *Worker
+	cancel context.CancelCauseFunc
+	stop   chan struct{}
+	done   chan struct{}
+
+	mu   sync.Mutex
+	held map[int64]mamori.OutboxItem
+}
+
+// keep starts holding items, claimed for Hold by a claim that started
+// at started (real time), and returns the context their sends run in.
+func (w *Worker) keep(ctx context.Context, items []mamori.OutboxItem, started time.Time) (context.Context, *holding) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	h := &holding{w: w, cancel: cancel, stop: make(chan struct{}), done: make(chan struct{}),
+		held: make(map[int64]mamori.OutboxItem, len(items))}
+	for _, it := range items {
+		h.held[it.ID] = it
+	}
+	go h.run(ctx, started)
+	return ctx, h
+}
+
+// release stops renewing an item: it was sent or handed back.
+func (h *holding) release(id int64) {
+	h.mu.Lock()
+	delete(h.held, id)
+	h.mu.Unlock()
+}
+
+// close stops renewing; the batch is over.
+func (h *holding) close() {
+	close(h.stop)
+	<-h.done
+	h.cancel(nil)
+}
+
+func (h *holding) run(ctx context.Context, claimed time.Time) {
+	defer close(h.done)
+	hold := h.w.hold()
+	// Real time, not the injected clock: this is about the process
+	// running its sends, measured from just before the claim ended (a
+	// renewal counts from just before it started).
+	keepFor := hold - hold/3
+	lose := time.AfterFunc(keepFor-time.Since(claimed), func() { h.cancel(errHoldLost) })
+	defer lose.Stop()
+	tick := time.NewTicker(hold / 4)
+	defer tick.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		h.mu.Lock()
+		items := make([]mamori.OutboxItem, 0, len(h.held))
+		for _, it := range h.held {
+			items = append(items, it)
+		}
+		h.mu.Unlock()
+		if len(items) == 0 {
+			continue
+		}
+		started, now := time.Now(), h.w.Clock()
+		kept, err := h.w.Store.RenewOutbox(ctx, items, now, now.Add(hold))
+		if err != nil {
+			if ctx.Err() == nil {
+				h.w.Log.Warn("outbox lease not renewed", "items", len(items), "err", err)
+			}
+			continue
+		}
+		// An item not renewed was done meanwhile; one whose lease ran out
+		// was not renewed in time, and lose has fired or fires first.
+		if len(kept) > 0 && !lose.Reset(keepFor-time.Since(started)) {
+			return // it fired already
+		}
+	}
 }
