@@ -127,7 +127,8 @@ func (r report) firstHalf() []string {
 		"1",    // safety: safe
 		"1",    // for whom: myself
 		r.when, // typed, not a button
-		"1",    // contact channel: in person
+		r.narrative,
+		"1", // contact channel: in person
 		r.place,
 	}
 }
@@ -137,15 +138,14 @@ func (r report) secondHalf() []string {
 	return []string{
 		r.customer,
 		r.demand,
-		"2",   // our fault: no
 		"1,3", // behaviours: physical attack, intimidation
-		r.narrative,
 		r.words,
-		"2", // duration: 10–30 minutes
+		"2", // duration: 10–29 minutes
 		"1", // repeat: first time
 		r.witnesses,
 		"file:rec.m4a", // evidence file, then the evidence answer
 		"2",            // evidence: a recording
+		"2",            // anything to fix: nothing I know of
 		"2",            // wellbeing: a bit hard
 		"1",            // talk: yes
 		"1",            // route: the department's supervisors
@@ -277,12 +277,12 @@ func TestChatResumeAfterRestart(t *testing.T) {
 		t.Fatalf("the first session did not reach the customer question:\n%s", out)
 	}
 
-	// The second opens with the offer to continue, picks up at the first
-	// unanswered question and submits.
-	out = typeChat(t, e, append([]string{"1"}, append(r.secondHalf(), "/quit")...))
+	// The second opens with the waiting question itself, picks up at the
+	// first unanswered question and submits.
+	out = typeChat(t, e, append(r.secondHalf(), "/quit"))
 	resume := strings.Index(out, p.T(l, "resume.report"))
-	if resume < 0 || !strings.Contains(out, "続きから") {
-		t.Fatalf("the second session did not offer to continue:\n%s", out)
+	if resume < 0 {
+		t.Fatalf("the second session did not say there is an unfinished report:\n%s", out)
 	}
 	if strings.Contains(out, p.T(l, "menu.greeting")) {
 		t.Errorf("the second session greeted with the menu instead of resuming")
@@ -906,24 +906,6 @@ func TestServeSlack(t *testing.T) {
 	r.click(b, "self")
 	r.question("when")
 	r.say(reporter, rep.when)
-	b, _ = r.question("channel")
-	r.click(b, "in_person")
-	r.question("place")
-	r.say(reporter, rep.place)
-	r.question("customer")
-	r.say(reporter, rep.customer)
-	r.question("demand")
-	r.say(reporter, rep.demand)
-	b, _ = r.question("fault")
-	r.click(b, "no")
-
-	// Behaviours: one option from each checkbox block (ten a block).
-	b, _ = r.question("behaviours")
-	opts := b.options()
-	if len(opts) < 11 {
-		t.Fatalf("want the policy's 12 behaviours, got %v", opts)
-	}
-	r.tick(b, opts[2], opts[10])
 
 	// Forged requests are refused and change nothing.
 	r.question("narrative")
@@ -949,24 +931,39 @@ func TestServeSlack(t *testing.T) {
 
 	// A delivery Slack retries (same event_id) is answered but not acted on.
 	narrative := r.say(reporter, rep.narrative)
-	_, words := r.question("words")
+	b, words := r.question("channel")
 	retry := http.Header{"X-Slack-Retry-Num": {"1"}, "X-Slack-Retry-Reason": {"http_timeout"}}
 	if code := r.post("/slack/events", "application/json", narrative, testSecret, time.Now(), retry); code != http.StatusOK {
 		t.Fatalf("retried event answered %d, want 200", code)
 	}
 	// A click on an old message changes nothing and brings the current
-	// question back; its notice must be the next post, with no reply to
-	// the retry before it.
+	// question back with a notice, in one post that must be the next
+	// one, with no reply to the retry before it.
 	r.click(safety, "safe")
-	_, i := r.waitPost("D"+reporter, r.seen, "the stale-click notice", func(p posted) bool { return strings.Contains(p.text, policy.T(mamori.JA, "nav.stale")) })
+	again, i := r.waitPost("D"+reporter, r.seen, "the stale-click notice", func(p posted) bool { return strings.Contains(p.text, policy.T(mamori.JA, "nav.stale")) })
 	if i != words+1 {
-		t.Errorf("the retried event got a reply: the stale-click notice came %d posts after the words question, want 1", i-words)
+		t.Errorf("the retried event got a reply: the stale-click notice came %d posts after the channel question, want 1", i-words)
 	}
-	again, i := r.waitPost("D"+reporter, i+1, "the question after the notice", func(posted) bool { return true })
-	if !again.blocks.hasStep("words") {
-		t.Fatalf("the retried event was taken as an answer: the current question is no longer the words one:\n%s", again.text)
+	if !again.blocks.hasStep("channel") {
+		t.Fatalf("the retried event was taken as an answer: the current question is no longer the channel one:\n%s", again.text)
 	}
 	r.seen = i + 1
+	r.click(b, "in_person")
+	r.question("place")
+	r.say(reporter, rep.place)
+	r.question("customer")
+	r.say(reporter, rep.customer)
+	r.question("demand")
+	r.say(reporter, rep.demand)
+
+	// Behaviours: one option from each checkbox block (ten a block).
+	b, _ = r.question("behaviours")
+	opts := b.options()
+	if len(opts) < 11 {
+		t.Fatalf("want the policy's 12 behaviours, got %v", opts)
+	}
+	r.tick(b, opts[2], opts[10])
+	r.question("words")
 	r.say(reporter, rep.words)
 	b, _ = r.question("duration")
 	r.click(b, "under30")
@@ -985,6 +982,8 @@ func TestServeSlack(t *testing.T) {
 	_, i = r.waitPost("D"+reporter, r.seen, "the file receipt", func(p posted) bool { return strings.Contains(p.text, "rec.m4a") })
 	r.seen = i + 1
 	r.click(evidence, "recording")
+	b, _ = r.question("fault")
+	r.click(b, "no")
 	b, _ = r.question("wellbeing")
 	r.click(b, "hard")
 	b, _ = r.question("talk")
