@@ -11,6 +11,10 @@ type Org struct {
 	HRChannel   string       `json:"hr_channel"`
 	HR          []string     `json:"hr"` // user ids or emails
 	Departments []Department `json:"departments"`
+	// Langs gives the language of people who read another than Lang, by
+	// user id or email, for what Mamori sends them before they have used
+	// it (a training reminder); once they have, their platform's is known.
+	Langs map[string]Lang `json:"langs,omitempty"`
 }
 
 // Department is one unit whose supervisors judge its cases.
@@ -52,6 +56,22 @@ func (o *Org) Department(id string) (Department, bool) {
 		}
 	}
 	return Department{}, false
+}
+
+// LangOf returns the language the directory gives u, by id or email.
+func (o *Org) LangOf(u User) (Lang, bool) {
+	if l, ok := o.Langs[u.ID]; ok && u.ID != "" {
+		return l, true
+	}
+	if u.Email == "" {
+		return "", false
+	}
+	for id, l := range o.Langs {
+		if strings.EqualFold(id, u.Email) {
+			return l, true
+		}
+	}
+	return "", false
 }
 
 // IsHR reports whether u is on the HR desk.

@@ -196,6 +196,9 @@ func (s *Service) assign(ctx context.Context, p Programme, key string, round int
 					continue
 				}
 				n++
+				if a.User.Lang, err = s.personLang(tx, a.User); err != nil {
+					return err
+				}
 				if err := tx.Enqueue(s.TrainingReminder(p, a, false, now)); err != nil {
 					return err
 				}
@@ -243,6 +246,33 @@ func (s *Service) TrainingReminder(p Programme, a mamori.Assignment, nudge bool,
 		Message: m, Lang: l, Created: now}
 }
 
+// personLang is the language to write to u in unasked (a reminder, a
+// nudge): the one they last used with Mamori — in a conversation still
+// going, else in their latest report — else the directory's, else the
+// organisation's. It is looked up when the message is made, so a nudge
+// follows a language changed since the assignment.
+func (s *Service) personLang(tx mamori.Tx, u mamori.User) (mamori.Lang, error) {
+	key := u.Key()
+	c, err := tx.Conversation(key)
+	switch {
+	case err == nil && c.User.Lang != "":
+		return c.User.Lang, nil
+	case err != nil && !errors.Is(err, mamori.ErrNotFound):
+		return "", err
+	}
+	cases, err := tx.CasesOf(key)
+	if err != nil {
+		return "", err
+	}
+	if len(cases) > 0 && cases[0].Reporter.Lang != "" {
+		return cases[0].Reporter.Lang, nil
+	}
+	if l, ok := s.Org.LangOf(u); ok {
+		return l, nil
+	}
+	return s.orgLang(), nil
+}
+
 // programme finds the programme of an assignment key.
 func (s *Service) programme(key string) (Programme, bool) {
 	id, _, _ := strings.Cut(key, ":")
@@ -285,6 +315,10 @@ func (s *Service) nudge(ctx context.Context, now time.Time) error {
 				p, _ := s.programme(a.Programme)
 				a.Nudged = now
 				if err := tx.PutAssignment(a); err != nil {
+					return err
+				}
+				var err error
+				if a.User.Lang, err = s.personLang(tx, a.User); err != nil {
 					return err
 				}
 				if err := tx.Enqueue(s.TrainingReminder(p, a, true, now)); err != nil {
@@ -461,6 +495,7 @@ func (s *Service) recommendTraining(tx mamori.Tx, now time.Time, k mamori.Case) 
 	t := func(key string) string { return s.Policy.T(l, key) }
 	m := mamori.Message{Step: mamori.StepCard, Header: fmt.Sprintf(t("training.recommend.header"), k.Number),
 		Text:    fmt.Sprintf(t("training.recommend.text"), departmentName(s.env(now), k.Department, l), p.Name.In(l)),
+		Note:    t("training.recommend.note"),
 		Choices: []mamori.Choice{{Value: mamori.CardTrain + ":" + k.Number, Label: t("training.recommend.assign"), Style: mamori.StylePrimary}}}
 	return tx.Enqueue(mamori.OutboxItem{Key: "recommend:" + k.Number + ":" + replyKey(mamori.Input{}, 0), Target: s.channel(k.Reporter.Platform, s.Org.HRChannel),
 		Message: m, Lang: l, Created: now})
@@ -493,8 +528,13 @@ func (s *Service) AssignTraining(ctx context.Context, actor mamori.User, number 
 	} else if err != nil {
 		return text(t("error")), err
 	}
+	// The reporter is left out: being sent the training for what was done
+	// to them reads as blame. The rest of the department takes it.
 	var people []member
 	for _, m := range s.audience(Programme{Departments: []string{k.Department}}) {
+		if isPerson(m.user.ID, k.Reporter) {
+			continue
+		}
 		m.user.Platform = k.Reporter.Platform
 		people = append(people, m)
 	}
@@ -515,6 +555,12 @@ func (s *Service) AssignTraining(ctx context.Context, actor mamori.User, number 
 		return text(t("error")), err
 	}
 	return text(fmt.Sprintf(t("training.assign.done"), p.Name.In(l), departmentName(s.env(now), k.Department, l), n)), nil
+}
+
+// isPerson reports whether a directory entry (a user id or an email)
+// names u.
+func isPerson(entry string, u mamori.User) bool {
+	return entry != "" && (entry == u.ID || (u.Email != "" && strings.EqualFold(entry, u.Email)))
 }
 
 // TrainingRow is one line of the completion report.

@@ -149,8 +149,12 @@ func TestRecommendTraining(t *testing.T) {
 	if _, err := r.svc.AssignTraining(ctx, user("USUP"), n); !errors.Is(err, mamori.ErrForbidden) {
 		t.Fatalf("supervisor assigned: %v", err)
 	}
+	if !strings.Contains(rec.Note, "報告した本人には割り当てません") {
+		t.Fatalf("the recommendation does not say the reporter is left out: %+v", rec)
+	}
+	// The reporter (UME) is not assigned it: that would read as blame.
 	m, err := r.svc.AssignTraining(ctx, user("UHR"), n)
-	if err != nil || !strings.Contains(m.Text, "3 人") {
+	if err != nil || !strings.Contains(m.Text, "2 人") {
 		t.Fatalf("assign: %v %+v", err, m)
 	}
 	if m, err := r.svc.AssignTraining(ctx, user("UHR"), n); err != nil || !strings.Contains(m.Text, "0 人") {
@@ -159,15 +163,20 @@ func TestRecommendTraining(t *testing.T) {
 	if _, err := r.worker.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{"USUP", "UME", "UOTHER"} {
+	for _, id := range []string{"USUP", "UOTHER"} {
 		ms := r.sent.to(mamori.TargetUser, id)
 		if last := ms[len(ms)-1]; !strings.Contains(last.Header, "カスハラ対応研修") || last.Choices[0].Value != "done:response:"+n+":1:"+id {
 			t.Fatalf("assignment to %s: %+v", id, last)
 		}
 	}
-	r.do(mamori.Input{Kind: mamori.InputChoice, User: user("UME"), Step: "training", Value: "done:response:" + n + ":1:UME"})
+	for _, m := range r.sent.to(mamori.TargetUser, "UME") {
+		if strings.Contains(m.Header, "カスハラ対応研修") || strings.Contains(m.Ref, "training:") {
+			t.Fatalf("the reporter was assigned the training: %+v", m)
+		}
+	}
+	r.do(mamori.Input{Kind: mamori.InputChoice, User: user("UOTHER"), Step: "training", Value: "done:response:" + n + ":1:UOTHER"})
 	rows, err := r.svc.TrainingReport(ctx, []string{"store"}, mamori.EN)
-	if err != nil || len(rows) != 1 || rows[0].Name != "Responding to harassment ("+n+")" || rows[0].Done != 1 || rows[0].Assigned != 3 {
+	if err != nil || len(rows) != 1 || rows[0].Name != "Responding to harassment ("+n+")" || rows[0].Done != 1 || rows[0].Assigned != 2 {
 		t.Fatalf("report: %v %+v", err, rows)
 	}
 }
@@ -192,5 +201,93 @@ func TestTrainingDoneColonID(t *testing.T) {
 	rows, _ := r.svc.TrainingReport(ctx, nil, mamori.JA)
 	if len(rows) != 1 || rows[0].Done != 1 {
 		t.Fatalf("report: %+v", rows)
+	}
+}
+
+// The reporter is recognised by email too, when the directory lists
+// people by email.
+func TestRecommendTrainingReporterByEmail(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	r.svc.Training = programmes()
+	r.svc.Org.Departments[0].Members = []string{"Me@Example.co.jp", "UOTHER"}
+	me := user("UMEID")
+	me.Email = "me@example.co.jp"
+	k := mamori.Case{Number: "KH-2026-0042", Kind: mamori.KindReport, Reporter: me, Department: "store",
+		Status: mamori.StatusNew, Created: r.clock.Now(), Updated: r.clock.Now()}
+	if err := r.db.Update(ctx, func(tx mamori.Tx) error { return tx.InsertCase(k) }); err != nil {
+		t.Fatal(err)
+	}
+	m, err := r.svc.AssignTraining(ctx, user("UHR"), k.Number)
+	if err != nil || !strings.Contains(m.Text, "2 人") { // USUP and UOTHER
+		t.Fatalf("assign: %v %+v", err, m)
+	}
+	r.advance(0)
+	if ms := r.sent.to(mamori.TargetUser, "Me@Example.co.jp"); len(ms) != 0 {
+		t.Fatalf("the reporter, listed by email, was assigned it: %+v", ms)
+	}
+}
+
+// Training reminders and nudges are in the person's language: the one of
+// their conversation with Mamori, else of their latest report, else the
+// directory's, else the organisation's.
+func TestTrainingLanguage(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t) // Friday 2026-11-20 10:00 in Tokyo
+	en := func(id string) mamori.User { u := user(id); u.Lang = mamori.EN; return u }
+	r.svc.Org.Departments[0].Members = append(r.svc.Org.Departments[0].Members, "UNEW", "bob@example.co.jp")
+	r.svc.Org.Langs = map[string]mamori.Lang{"UOTHER": mamori.EN, "BOB@example.co.jp": mamori.EN}
+	// USUP is in the middle of a report, in English.
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport, User: en("USUP")})
+	r.svc.Training = programmes()
+	if err := r.svc.ScheduleTraining(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.advance(0)
+	reminder := func(id string) mamori.Message {
+		t.Helper()
+		ms := r.sent.to(mamori.TargetUser, id)
+		for i := len(ms) - 1; i >= 0; i-- {
+			if strings.Contains(ms[i].Ref, "training:basics:") {
+				return ms[i]
+			}
+		}
+		t.Fatalf("no training reminder to %s", id)
+		return mamori.Message{}
+	}
+	for id, want := range map[string]string{
+		"USUP":              "Training: Harassment basics", // their conversation
+		"UOTHER":            "Training: Harassment basics", // the directory, by id
+		"bob@example.co.jp": "Training: Harassment basics", // the directory, by email
+		"UME":               "研修のお知らせ：カスハラ基礎研修",        // the organisation's
+		"UNEW":              "研修のお知らせ：カスハラ基礎研修",
+	} {
+		if got := reminder(id); got.Header != want || (want[0] == 'T') != strings.Contains(got.Text, "Please complete") {
+			t.Errorf("reminder to %s: %q / %q, want %q", id, got.Header, got.Text, want)
+		}
+	}
+	// UME reports something in English meanwhile, and UOTHER's directory
+	// entry goes: the nudges follow.
+	k := mamori.Case{Number: "KH-2026-0042", Kind: mamori.KindReport, Reporter: en("UME"), Department: "store",
+		Status: mamori.StatusNew, Created: r.clock.Now(), Updated: r.clock.Now()}
+	if err := r.db.Update(ctx, func(tx mamori.Tx) error { return tx.InsertCase(k) }); err != nil {
+		t.Fatal(err)
+	}
+	delete(r.svc.Org.Langs, "UOTHER")
+	r.advance(17 * 24 * time.Hour) // Monday 7 December: overdue, in working hours
+	nudge := func(id string) mamori.Message {
+		t.Helper()
+		ms := r.sent.to(mamori.TargetUser, id)
+		if m := ms[len(ms)-1]; strings.Contains(m.Ref, "training:basics:") {
+			return m
+		}
+		t.Fatalf("no nudge to %s: %+v", id, ms[len(ms)-1])
+		return mamori.Message{}
+	}
+	if m := nudge("UME"); m.Header != "Training overdue: Harassment basics" {
+		t.Errorf("nudge to UME, who last reported in English: %q", m.Header)
+	}
+	if m := nudge("UOTHER"); m.Header != "研修の期限が過ぎています：カスハラ基礎研修" {
+		t.Errorf("nudge to UOTHER, no longer listed as English: %q", m.Header)
 	}
 }

@@ -22,6 +22,9 @@ var exampleConfig []byte
 type config struct {
 	Organisation string        `yaml:"organisation"`
 	Language     string        `yaml:"language"`
+	// Languages lists, by language, the people who read another language
+	// than Language (Slack user ids or emails).
+	Languages map[string][]string `yaml:"languages"`
 	Timezone     string        `yaml:"timezone"`
 	Policy       string        `yaml:"policy"`
 	SlashCommand string        `yaml:"slash_command"`
@@ -138,6 +141,17 @@ func loadConfig(path string) (*loaded, error) {
 		org.Lang = mamori.EN
 	default:
 		return nil, fmt.Errorf("%s: language must be ja or en, not %q", where, c.Language)
+	}
+	for lang, people := range c.Languages {
+		if lang != string(mamori.JA) && lang != string(mamori.EN) {
+			return nil, fmt.Errorf("%s: languages: %q is not ja or en", where, lang)
+		}
+		for _, id := range people {
+			if org.Langs == nil {
+				org.Langs = map[string]mamori.Lang{}
+			}
+			org.Langs[id] = mamori.Lang(lang)
+		}
 	}
 	if org.HRChannel == "" {
 		return nil, fmt.Errorf("%s: hr.channel is missing: consultations, alerts and escalations go there", where)
