@@ -259,7 +259,7 @@ func TestTrainingLanguage(t *testing.T) {
 		"USUP":              "Training: Harassment basics", // their conversation
 		"UOTHER":            "Training: Harassment basics", // the directory, by id
 		"bob@example.co.jp": "Training: Harassment basics", // the directory, by email
-		"UME":               "研修のお知らせ：カスハラ基礎研修",        // the organisation's
+		"UME":               "研修のお知らせ：カスハラ基礎研修",            // the organisation's
 		"UNEW":              "研修のお知らせ：カスハラ基礎研修",
 	} {
 		if got := reminder(id); got.Header != want || (want[0] == 'T') != strings.Contains(got.Text, "Please complete") {

@@ -20,15 +20,15 @@ var exampleConfig []byte
 
 // config is the YAML configuration file.
 type config struct {
-	Organisation string        `yaml:"organisation"`
-	Language     string        `yaml:"language"`
+	Organisation string `yaml:"organisation"`
+	Language     string `yaml:"language"`
 	// Languages lists, by language, the people who read another language
 	// than Language (Slack user ids or emails).
-	Languages map[string][]string `yaml:"languages"`
-	Timezone     string        `yaml:"timezone"`
-	Policy       string        `yaml:"policy"`
-	SlashCommand string        `yaml:"slash_command"`
-	RemindAfter  time.Duration `yaml:"remind_after"`
+	Languages    map[string][]string `yaml:"languages"`
+	Timezone     string              `yaml:"timezone"`
+	Policy       string              `yaml:"policy"`
+	SlashCommand string              `yaml:"slash_command"`
+	RemindAfter  time.Duration       `yaml:"remind_after"`
 	Deadlines    struct {
 		Take        time.Duration `yaml:"take"`
 		Judge       time.Duration `yaml:"judge"`
