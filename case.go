@@ -105,8 +105,10 @@ const (
 	StatusReopened = "reopened"
 )
 
-// Decision is a supervisor's judgement of a report on the policy's two
-// criteria. It is confidential: stores keep it encrypted.
+// Decision is the supervisors' confidential record of a report: the
+// questions put to the reporter and their answers and, once judged, the
+// judgement on the policy's two criteria. Outcome is empty until a
+// judgement is recorded. Stores keep it encrypted.
 type Decision struct {
 	Facts    string    `json:"facts,omitempty"`   // facts confirmed
 	Validity string    `json:"validity"`          // ① valid, partly, invalid, unclear
@@ -117,6 +119,21 @@ type Decision struct {
 	Note     string    `json:"note,omitempty"`
 	By       string    `json:"by"` // user key
 	At       time.Time `json:"at"`
+	// Questions are what supervisors or HR asked the reporter, with the
+	// answers, oldest first. Only those who may see the case read them.
+	Questions []Question `json:"questions,omitempty"`
+}
+
+// Decided reports whether d holds a judgement, not only questions.
+func (d *Decision) Decided() bool { return d != nil && d.Outcome != "" }
+
+// Question is one question to the reporter and its answer.
+type Question struct {
+	By       string    `json:"by"` // user key of who asked
+	Text     string    `json:"text"`
+	At       time.Time `json:"at"`
+	Answer   string    `json:"answer,omitempty"`
+	Answered time.Time `json:"answered,omitzero"`
 }
 
 // Outcomes of a judgement.

@@ -180,7 +180,7 @@ func Card(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.Mess
 		if k.Assignee != "" {
 			m.Fields = append(m.Fields, mamori.Field{Label: t(l, "card.assignee"), Value: mention(k.Assignee)})
 		}
-		if d := k.Decision; d != nil {
+		if d := k.Decision; d.Decided() {
 			m.Fields = append(m.Fields, mamori.Field{Label: t(l, "card.decision"), Value: t(l, "decision."+d.Outcome)})
 			if len(d.Actions) > 0 {
 				labels := make([]string, len(d.Actions))
@@ -198,6 +198,8 @@ func Card(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.Mess
 	m.Note = t(l, "card.note")
 	if k.Kind == mamori.KindConsult {
 		m.Note = t(l, "card.note.consult")
+	} else if k.Route == mamori.RouteHR {
+		m.Note = t(l, "card.note.hr")
 	}
 	return m
 }
@@ -245,9 +247,18 @@ func departmentName(env Env, id string, l mamori.Lang) string {
 	return env.Policy.T(l, "a.department.unknown")
 }
 
-// Submitted is what the reporter reads at once after filing: the number,
-// no adverse treatment, how data is handled, and the care resources.
+// Submitted is what the reporter reads at once after filing, counted
+// with the default deadlines and care settings: see Service.Submitted.
 func Submitted(env Env, k mamori.Case, l mamori.Lang) []mamori.Message {
+	return (&Service{Policy: env.Policy, Org: env.Org}).Submitted(env, k, l)
+}
+
+// Submitted is what the reporter reads at once after filing: the number,
+// no adverse treatment, who will look at it and by when (from the
+// deadlines), when HR will be in touch if they asked to talk, what they
+// will hear next, who can see their answers — and the care resources,
+// once.
+func (s *Service) Submitted(env Env, k mamori.Case, l mamori.Lang) []mamori.Message {
 	t := env.Policy.T
 	done := mamori.Message{
 		Header: fmt.Sprintf(t(l, "submitted.header."+k.Kind), k.Number),
@@ -259,8 +270,40 @@ func Submitted(env Env, k mamori.Case, l mamori.Lang) []mamori.Message {
 		done.Note = t(l, "submitted.privacy.consult")
 		done.Step = stepDone
 		done.Choices = []mamori.Choice{{Value: "from:" + k.Number, Label: t(l, "consult.to_report")}}
+		return []mamori.Message{done, CareMessage(env, l)}
 	}
+	if k.Route == mamori.RouteHR {
+		done.Note = t(l, "submitted.privacy.hr")
+	}
+	take, judge := s.Deadlines.For(k.Urgency)
+	next := []string{
+		fmt.Sprintf(t(l, "submitted.next.take."+k.Route), s.when(k.Created.Add(take), l)),
+		fmt.Sprintf(t(l, "submitted.next.judge"), s.when(k.Created.Add(judge), l)),
+		t(l, "submitted.next.tell"),
+	}
+	if k.Answers.Talk == "yes" {
+		// When the care task opened for it is due.
+		due := s.Care.WorkingTime(k.Created.Add(s.Care.taskDue()), s.Location)
+		next = append(next, fmt.Sprintf(t(l, "submitted.next.talk"), s.when(due, l)))
+	}
+	done.Text += "\n\n*" + t(l, "submitted.next") + "*\n• " + strings.Join(next, "\n• ")
 	return []mamori.Message{done, CareMessage(env, l)}
+}
+
+// when says a moment to a person: the day, the weekday and the time, in
+// the organisation's time zone.
+func (s *Service) when(t time.Time, l mamori.Lang) string {
+	t = s.local(t)
+	return s.day(t, l) + " " + t.Format("15:04")
+}
+
+// day says a day to a person, with its weekday.
+func (s *Service) day(t time.Time, l mamori.Lang) string {
+	t = s.local(t)
+	if l == mamori.EN {
+		return t.Format("Mon Jan 2")
+	}
+	return fmt.Sprintf("%d月%d日（%s）", t.Month(), t.Day(), []string{"日", "月", "火", "水", "木", "金", "土"}[t.Weekday()])
 }
 
 // CareMessage lists the care resources from the policy.
@@ -294,8 +337,18 @@ func Alert(env Env, c mamori.Conversation, l mamori.Lang) mamori.Message {
 	}
 }
 
-// details is the confidential view of a case for an authorised viewer.
+// details is the confidential view of a case for an authorised viewer
+// who may also see the health-related answers.
 func details(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.Message {
+	return detailsFor(env, k, l, loc, true)
+}
+
+// detailsFor is the confidential view of a case for an authorised viewer:
+// the report, and the questions put to the reporter with their answers.
+// How the reporter feels and whether they want to talk are shown only
+// when health is set (the reporter and HR): HR follows them up, not the
+// line supervisor.
+func detailsFor(env Env, k mamori.Case, l mamori.Lang, loc *time.Location, health bool) mamori.Message {
 	c := mamori.Conversation{Flow: k.Kind, User: k.Reporter, Answers: k.Answers}
 	if k.Kind == mamori.KindConsult {
 		c.Flow = mamori.FlowConsult
@@ -308,11 +361,36 @@ func details(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.M
 	}
 	// The card already shows the contact channel and the behaviours.
 	skip := map[string]bool{env.Policy.T(l, "s."+stepChannel): true, env.Policy.T(l, "s."+stepBehaviours): true}
+	if !health {
+		skip[env.Policy.T(l, "s."+stepWellbeing)] = true
+		skip[env.Policy.T(l, "s."+stepTalk)] = true
+	}
 	for _, f := range summaryFields(env, c, l) {
 		if !skip[f.Label] {
 			m.Fields = append(m.Fields, f)
 		}
 	}
+	at := func(t time.Time) string {
+		if loc != nil {
+			t = t.In(loc)
+		}
+		return t.Format("2006-01-02 15:04")
+	}
+	if k.Decision != nil {
+		for _, q := range k.Decision.Questions {
+			if q.Text != "" {
+				m.Fields = append(m.Fields, mamori.Field{Label: fmt.Sprintf(env.Policy.T(l, "details.question"), at(q.At)), Value: q.Text})
+			}
+			if q.Answer == "" {
+				m.Fields = append(m.Fields, mamori.Field{Label: env.Policy.T(l, "details.answer.pending"), Value: env.Policy.T(l, "details.answer.none")})
+			} else {
+				m.Fields = append(m.Fields, mamori.Field{Label: fmt.Sprintf(env.Policy.T(l, "details.answer"), at(q.Answered)), Value: q.Answer})
+			}
+		}
+	}
 	m.Note = env.Policy.T(l, "details.note")
+	if !health && k.Kind == mamori.KindReport {
+		m.Note += "\n" + env.Policy.T(l, "details.health_hidden")
+	}
 	return m
 }

@@ -90,7 +90,7 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 			if err != nil {
 				return err
 			}
-			replies = append(replies, Submitted(env, k, nc.User.Lang)...)
+			replies = append(replies, s.Submitted(env, k, nc.User.Lang)...)
 			card := Card(env, k, s.orgLang(), s.Location)
 			if err := tx.Enqueue(mamori.OutboxItem{Key: "card:" + k.Number, Target: s.channel(in.User.Platform, k.Channel), Message: card, Lang: s.orgLang(), Created: now}); err != nil {
 				return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/mamori-oss/mamori"
@@ -88,6 +89,8 @@ func (s *Service) act(ctx context.Context, actor mamori.User, number, action str
 			key := "judge.refused"
 			if errors.Is(err, errOwnCase) {
 				key = "judge.own_case"
+			} else if k.Route == mamori.RouteHR {
+				key = "judge.refused.hr"
 			}
 			reply, result = text(s.Policy.T(l, key)), err
 			return tx.Audit(mamori.AuditEntry{At: now, Actor: actor.Key(), Action: "case." + action + "_refused", Subject: number})
@@ -145,9 +148,11 @@ type quietInvalid struct{}
 func (quietInvalid) Error() string        { return "" }
 func (quietInvalid) Is(target error) bool { return target == mamori.ErrInvalid }
 
-// Take assigns the case to actor. The card shows who has it.
+// Take assigns the case to actor. The card shows who has it; the
+// reporter hears that someone is on it and by when a decision is due,
+// without a name.
 func (s *Service) Take(ctx context.Context, actor mamori.User, number string) (mamori.Message, error) {
-	return s.act(ctx, actor, number, "take", func(_ mamori.Tx, _ Env, k *mamori.Case) (string, error) {
+	return s.act(ctx, actor, number, "take", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
 		if k.Status == mamori.StatusJudged {
 			return "", s.invalid(actor.Lang, "judge.already_judged")
 		}
@@ -155,12 +160,90 @@ func (s *Service) Take(ctx context.Context, actor mamori.User, number string) (m
 		if k.Assignee != "" && k.Assignee != actor.Key() {
 			detail += " from=" + k.Assignee
 		}
+		// Told once when the case is first taken (or taken again after a
+		// reopening), not when it changes hands.
+		first := k.Status == mamori.StatusNew || k.Status == mamori.StatusReopened
 		k.Assignee, k.Status = actor.Key(), mamori.StatusTaken
 		if k.Taken.IsZero() {
-			k.Taken = s.Clock()
+			k.Taken = env.Now
 		}
-		return detail, nil
+		if !first {
+			return detail, nil
+		}
+		rl := reporterLang(*k)
+		text := s.Policy.T(rl, s.routed(*k, "status.taken.text"))
+		if _, judge := s.Deadlines.For(k.Urgency); k.Judged.IsZero() && k.Created.Add(judge).After(env.Now) {
+			text += fmt.Sprintf(s.Policy.T(rl, "status.by"), s.when(k.Created.Add(judge), rl))
+		} else {
+			text += s.Policy.T(rl, "status.soon")
+		}
+		m := mamori.Message{Header: fmt.Sprintf(s.Policy.T(rl, "status.taken.header"), k.Number), Text: text}
+		return detail, s.tell(tx, env.Now, *k, "taken", m)
 	})
+}
+
+// reporterLang is the language of the reporter of k: Japanese unless they
+// use English.
+func reporterLang(k mamori.Case) mamori.Lang {
+	if k.Reporter.Lang == mamori.EN {
+		return mamori.EN
+	}
+	return mamori.JA
+}
+
+// routed returns key, or its ".hr" variant for a case that went to HR
+// alone: its texts say that only HR sees it.
+func (s *Service) routed(k mamori.Case, key string) string {
+	if k.Route == mamori.RouteHR {
+		return key + ".hr"
+	}
+	return key
+}
+
+// tell puts messages to the reporter of case k in the outbox.
+func (s *Service) tell(tx mamori.Tx, now time.Time, k mamori.Case, what string, ms ...mamori.Message) error {
+	to := mamori.Target{Platform: k.Reporter.Platform, Kind: mamori.TargetUser, ID: k.Reporter.ID}
+	key := replyKey(mamori.Input{}, 0)
+	for i, m := range ms {
+		if err := tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("%s:%s:%s:%d", key, what, k.Number, i),
+			Target: to, Message: m, Lang: reporterLang(k), Created: now}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// outcomeMessage tells the reporter the decision on case k in considerate
+// words: what it means, what the company will do (the policy's actions,
+// as the reporter should hear them) and how to ask HR or disagree.
+func (s *Service) outcomeMessage(k mamori.Case, d mamori.Decision) mamori.Message {
+	l := reporterLang(k)
+	t := s.Policy.T
+	text := t(l, "outcome."+d.Outcome)
+	// Nothing is decided while more information is gathered: no actions
+	// to announce, and questions rather than disagreement.
+	more := d.Outcome == mamori.OutcomeMoreInfo
+	if len(d.Actions) > 0 && !more {
+		var acts []string
+		for _, a := range d.Actions {
+			// A policy's own action without words for the reporter is
+			// named by its label.
+			v := t(l, "outcome.action."+a)
+			if v == "outcome.action."+a {
+				v = mamori.Label(s.Policy.Actions, a, l)
+			}
+			acts = append(acts, v)
+		}
+		text += "\n\n*" + t(l, "outcome.actions") + "*\n• " + strings.Join(acts, "\n• ")
+	}
+	if more {
+		text += "\n\n" + t(l, "outcome.questions")
+	} else {
+		text += "\n\n" + t(l, "outcome.disagree")
+	}
+	// The menu's consult button: a confidential question to HR's desk.
+	return mamori.Message{Header: fmt.Sprintf(t(l, "outcome.header"), k.Number), Text: text, Step: stepMenu,
+		Choices: []mamori.Choice{{Value: mamori.StartConsult, Label: t(l, "outcome.ask_hr")}}}
 }
 
 // Judge records actor's judgement. The card is updated in place and the
@@ -187,10 +270,14 @@ func (s *Service) Judge(ctx context.Context, actor mamori.User, number string, d
 			}
 		}
 		d.By, d.At = actor.Key(), env.Now
-		if prev := k.Decision; prev != nil && prev.Note != "" {
+		if prev := k.Decision; prev != nil {
 			// A reopened case keeps its history: earlier notes and the
-			// reasons for reopening come first.
-			d.Note = strings.TrimSpace(prev.Note + "\n" + d.Note)
+			// reasons for reopening come first; the questions asked and
+			// answered stay.
+			if prev.Note != "" {
+				d.Note = strings.TrimSpace(prev.Note + "\n" + d.Note)
+			}
+			d.Questions = prev.Questions
 		}
 		k.Decision = &d
 		k.Status = mamori.StatusJudged
@@ -206,15 +293,8 @@ func (s *Service) Judge(ctx context.Context, actor mamori.User, number string, d
 		if k.Status == mamori.StatusJudged {
 			k.Judged = env.Now
 		}
-		rl := k.Reporter.Lang
-		tell := mamori.Message{Header: fmt.Sprintf(s.Policy.T(rl, "outcome.header"), k.Number),
-			Text: s.Policy.T(rl, "outcome."+d.Outcome)}
-		to := mamori.Target{Platform: k.Reporter.Platform, Kind: mamori.TargetUser, ID: k.Reporter.ID}
-		for i, m := range []mamori.Message{tell, CareMessage(env, rl)} {
-			if err := tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("%s:outcome:%s:%d", replyKey(mamori.Input{}, 0), k.Number, i),
-				Target: to, Message: m, Lang: rl, Created: env.Now}); err != nil {
-				return "", err
-			}
+		if err := s.tell(tx, env.Now, *k, "outcome", s.outcomeMessage(*k, d), CareMessage(env, reporterLang(*k))); err != nil {
+			return "", err
 		}
 		// The case thread records the decision: outcome and response, not
 		// the facts or the note, which stay behind "view details".
@@ -263,6 +343,15 @@ func (s *Service) Reopen(ctx context.Context, actor mamori.User, number, reason 
 		}
 		from := k.Status
 		k.Status = mamori.StatusReopened
+		// The reporter hears that it is looked at again, and by when; not
+		// the reason, which is the supervisors' note.
+		rl := reporterLang(*k)
+		_, judge := s.Deadlines.For(k.Urgency)
+		m := mamori.Message{Header: fmt.Sprintf(s.Policy.T(rl, "status.reopened.header"), k.Number),
+			Text: s.Policy.T(rl, "status.reopened.text") + fmt.Sprintf(s.Policy.T(rl, "status.by"), s.when(env.Now.Add(judge), rl))}
+		if err := s.tell(tx, env.Now, *k, "reopened", m); err != nil {
+			return "", err
+		}
 		return "from=" + from, s.scheduleDeadlines(tx, *k, env.Now, false)
 	})
 }
@@ -295,8 +384,9 @@ func (s *Service) Suggestion(ctx context.Context, actor mamori.User, number stri
 }
 
 // Ask sends actor's question to the reporter's DM, with a button to
-// answer; the answer comes back into the case thread. The question is
-// noted in the thread too.
+// answer, and keeps it in the case's confidential record, where the
+// answer joins it. The case thread only hears that a question was asked
+// (and later that it was answered): both are read behind "view details".
 func (s *Service) Ask(ctx context.Context, actor mamori.User, number, question string) (mamori.Message, error) {
 	l := actor.Lang
 	return s.act(ctx, actor, number, "ask", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
@@ -307,21 +397,31 @@ func (s *Service) Ask(ctx context.Context, actor mamori.User, number, question s
 		case utf8.RuneCountInString(question) > MaxText:
 			return "", s.invalid(l, "nav.too_long", MaxText)
 		}
-		rl := k.Reporter.Lang
-		dm := mamori.Message{Step: "reply", Header: fmt.Sprintf(s.Policy.T(rl, "ask.header"), k.Number), Text: question,
+		if k.Decision == nil {
+			k.Decision = &mamori.Decision{}
+		}
+		k.Decision.Questions = append(k.Decision.Questions, mamori.Question{By: actor.Key(), Text: question, At: env.Now})
+		rl := reporterLang(*k)
+		// Who asks, as the reporter should hear it: HR, or their
+		// supervisors — never a name.
+		header := "ask.header"
+		if s.Org.IsHR(actor) && !s.Org.IsSupervisor(actor, k.Department) {
+			header = "ask.header.hr"
+		}
+		dm := mamori.Message{Step: "reply", Header: fmt.Sprintf(s.Policy.T(rl, header), k.Number), Text: question,
 			Choices: []mamori.Choice{{Value: "reply:" + k.Number, Label: s.Policy.T(rl, "ask.answer"), Style: mamori.StylePrimary}},
-			Note:    s.Policy.T(rl, "ask.note")}
-		to := mamori.Target{Platform: k.Reporter.Platform, Kind: mamori.TargetUser, ID: k.Reporter.ID}
-		if err := tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":ask:" + k.Number, Target: to, Message: dm, Lang: rl, Created: env.Now}); err != nil {
+			Note:    s.Policy.T(rl, s.routed(*k, "ask.note"))}
+		if err := s.tell(tx, env.Now, *k, "ask", dm); err != nil {
 			return "", err
 		}
 		ol := s.orgLang()
 		t := s.channel(k.Reporter.Platform, k.Channel)
 		t.Thread = "card:" + k.Number
-		note := mamori.Message{Text: fmt.Sprintf(s.Policy.T(ol, "ask.thread"), mention(actor.Key())) + "\n" + question}
+		note := mamori.Message{Step: mamori.StepCard, Text: fmt.Sprintf(s.Policy.T(ol, "ask.thread"), mention(actor.Key())),
+			Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(ol, "card.details")}}}
 		if err := tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":asked:" + k.Number, Target: t, Message: note, Lang: ol, Created: env.Now}); err != nil {
 			return "", err
 		}
-		return "", nil
+		return fmt.Sprintf("question=%d", len(k.Decision.Questions)), nil
 	})
 }

@@ -3,6 +3,7 @@ package flows_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +63,7 @@ func TestJudgement(t *testing.T) {
 			}
 			k := r.kase(n)
 			d := flows.SuggestDecision(r.svc.Policy, k)
-			d.Outcome, d.Facts = outcome, "録音で確認した"
+			d.Outcome, d.Facts, d.Actions = outcome, "録音で確認した", []string{"warn", "external_body"}
 			if _, err := r.svc.Judge(ctx, sup, n, d); err != nil {
 				t.Fatal(err)
 			}
@@ -77,8 +78,27 @@ func TestJudgement(t *testing.T) {
 			}
 			got := r.sent.to(mamori.TargetUser, "UME")
 			tell, care := got[len(got)-2], got[len(got)-1]
-			if tell.Text != r.svc.Policy.T(mamori.JA, "outcome."+outcome) || len(care.Fields) == 0 {
+			ja := func(key string) string { return r.svc.Policy.T(mamori.JA, key) }
+			if !strings.HasPrefix(tell.Text, ja("outcome."+outcome)) || care.Header != ja("care.header") || len(care.Fields) == 0 {
 				t.Fatalf("reporter told: %+v / %+v", tell, care)
+			}
+			// What the company will do, in words for the reporter, and
+			// how to ask HR or disagree: the consult button.
+			actions := []string{ja("outcome.action.warn"), ja("outcome.action.external_body")}
+			for _, a := range actions {
+				if has := strings.Contains(tell.Text, a); has != (outcome != mamori.OutcomeMoreInfo) {
+					t.Errorf("the reporter told %q: %v\n%s", a, has, tell.Text)
+				}
+			}
+			if len(tell.Choices) != 1 || tell.Choices[0].Value != mamori.StartConsult || tell.Step != "menu" {
+				t.Errorf("no way to ask HR: %+v", tell.Choices)
+			}
+			if strings.Contains(tell.Text+care.Text, "録音で確認") || strings.Contains(tell.Text, "USUP") {
+				t.Errorf("the facts or the supervisor told to the reporter:\n%s", tell.Text)
+			}
+			// Care once in this moment: one list, one 「ひとりで抱えないでください」.
+			if n := strings.Count(tell.Text+care.Text, "ひとりで抱え"); n != 1 {
+				t.Errorf("「ひとりで抱えないでください」 %d times", n)
 			}
 			last := r.sent.to(mamori.TargetChannel, "C0STORE")
 			card := last[len(last)-1]
@@ -360,7 +380,11 @@ func TestAskTheReporter(t *testing.T) {
 	if q.Text != "相手は何回来店していますか？" || q.Choices[0].Value != "reply:"+n {
 		t.Fatalf("question DM: %+v", q)
 	}
-	// The question is noted in the case thread, under the card.
+	if q.Header != "上長からの質問（"+n+"）" || q.Note != r.svc.Policy.T(mamori.JA, "ask.note") {
+		t.Errorf("question DM: %q / %q", q.Header, q.Note)
+	}
+	// The case thread, under the card, hears that a question was asked;
+	// the question itself is in the case's confidential record.
 	var thread []mamori.OutboxItem
 	for i, it := range r.sent.items {
 		if it.Target.Thread == "card:"+n {
@@ -370,8 +394,11 @@ func TestAskTheReporter(t *testing.T) {
 			}
 		}
 	}
-	if len(thread) != 1 {
+	if len(thread) != 1 || strings.Contains(thread[0].Message.Text, "来店") {
 		t.Fatalf("thread: %+v", thread)
+	}
+	if qs := r.kase(n).Decision.Questions; len(qs) != 1 || qs[0].Text != "相手は何回来店していますか？" || qs[0].By != "slack:USUP" || qs[0].Answer != "" {
+		t.Fatalf("the question kept: %+v", qs)
 	}
 	// Someone else cannot answer it.
 	r.do(mamori.Input{Kind: mamori.InputChoice, User: user("UOTHER"), Step: "reply", Value: "reply:" + n})
@@ -379,22 +406,50 @@ func TestAskTheReporter(t *testing.T) {
 	r.click("UME", "reply:"+n)
 	r.restart() // the pending answer survives a restart
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "三回目です"})
-	var answers []string
+	// The answer is kept with its question; the thread gets only a
+	// notice, with the button that opens the details.
+	var notices []mamori.Message
 	for _, it := range r.sent.items {
 		if it.Target.Thread == "card:"+n {
-			answers = append(answers, it.Message.Text)
+			notices = append(notices, it.Message)
 		}
 	}
-	if len(answers) != 2 || answers[1] != "三回目です" {
-		t.Fatalf("thread after the answer: %q", answers)
+	if len(notices) != 2 || len(notices[1].Choices) != 1 || notices[1].Choices[0].Value != "details:"+n || notices[1].Step != mamori.StepCard {
+		t.Fatalf("thread after the answer: %+v", notices)
+	}
+	for _, it := range r.sent.items {
+		if it.Target.Kind == mamori.TargetChannel && strings.Contains(fmt.Sprintf("%+v", it.Message), "三回目") {
+			t.Errorf("the answer reached channel %s: %+v", it.Target.ID, it.Message)
+		}
+	}
+	k := r.kase(n)
+	if qs := k.Decision.Questions; len(qs) != 1 || qs[0].Answer != "三回目です" || !qs[0].Answered.Equal(r.clock.Now()) {
+		t.Fatalf("the answer kept: %+v", qs)
+	}
+	if k.Status != mamori.StatusNew || k.Decision.Decided() {
+		t.Fatalf("a question decided the case: %s %+v", k.Status, k.Decision)
+	}
+	// Behind the details gate: the supervisor reads both; a colleague is
+	// refused.
+	m, err := r.svc.CaseDetails(ctx, user("USUP"), n)
+	if err != nil || !strings.Contains(fmt.Sprintf("%+v", m.Fields), "相手は何回来店していますか？") || !strings.Contains(fmt.Sprintf("%+v", m.Fields), "三回目です") {
+		t.Fatalf("details for the supervisor: %v %+v", err, m.Fields)
+	}
+	if m, err := r.svc.CaseDetails(ctx, user("UOTHER"), n); !errors.Is(err, mamori.ErrForbidden) || strings.Contains(m.Text, "三回目") {
+		t.Fatalf("details for a colleague: %v %+v", err, m)
 	}
 	// The report in progress goes on where it was.
 	if m := r.last("UME"); m.Step != "for_whom" {
 		t.Fatalf("report in progress lost: at %q", m.Step)
 	}
 	trail, _ := r.db.AuditTrail(ctx, n)
-	if trail[len(trail)-1].Action != "case.reply" {
-		t.Fatalf("audit: %+v", trail[len(trail)-1])
+	var actions []string
+	for _, e := range trail[1:] { // after the submission
+		actions = append(actions, e.Action+" "+e.Detail)
+	}
+	want := "care.task_opened task=1|case.ask_refused |case.ask question=1|case.reply question=1|case.viewed |case.view_refused "
+	if got := strings.Join(actions, "|"); got != want {
+		t.Fatalf("audit:\n got %s\nwant %s", got, want)
 	}
 }
 
@@ -433,6 +488,10 @@ func TestJudgementAcrossRestarts(t *testing.T) {
 	k := r.kase(n)
 	if k.Status != mamori.StatusJudged || k.Decision.Actions[0] != "refuse" || !strings.Contains(k.Decision.Note, "新しい証拠") {
 		t.Fatalf("case: %+v %+v", k, k.Decision)
+	}
+	// Two decisions later the question and its answer are still there.
+	if qs := k.Decision.Questions; len(qs) != 1 || qs[0].Text != "何回目ですか" || qs[0].Answer != "三回目です" {
+		t.Fatalf("questions after two decisions: %+v", qs)
 	}
 	var thread []string
 	for _, it := range r.sent.items {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/mamori-oss/mamori"
@@ -135,10 +136,17 @@ func (s *Service) runDeadline(ctx context.Context, j mamori.Job, now time.Time) 
 				return nil
 			}
 			waited := now.Sub(k.Created)
+			// A report that came straight to HR is HR's own to decide:
+			// there is no department to ask, and its supervisors may not
+			// see it.
+			text, note := "deadline.escalate.text", "card.note"
+			if k.Route == mamori.RouteHR {
+				text, note = "deadline.escalate.text.hr", "card.note.hr"
+			}
 			m = mamori.Message{Urgent: true, Header: fmt.Sprintf(s.Policy.T(l, "deadline.escalate.header"), k.Number),
-				Text: fmt.Sprintf(s.Policy.T(l, "deadline.escalate.text"), hours(waited), departmentName(s.env(now), k.Department, l),
+				Text: fmt.Sprintf(s.Policy.T(l, text), hours(waited), departmentName(s.env(now), k.Department, l),
 					s.Policy.T(l, "status."+k.Status)),
-				Note: s.Policy.T(l, "card.note")}
+				Note: s.Policy.T(l, note)}
 			target = s.channel(k.Reporter.Platform, s.Org.HRChannel)
 			// Again, until someone decides.
 			next, _ := json.Marshal(casePayload{Number: k.Number, Round: p.Round + 1})
@@ -214,7 +222,10 @@ type remindPayload struct {
 	Updated time.Time   `json:"updated"`
 }
 
-// reply puts a reporter's answer in the case thread.
+// reply keeps a reporter's answer in the case's confidential record, with
+// the question it answers, and tells the case thread that an answer came
+// — only that: the channel may hold people who may not see the case, so
+// the answer itself is read behind "view details".
 func (s *Service) reply(tx mamori.Tx, now time.Time, u mamori.User, r *Reply) error {
 	k, err := tx.Case(r.Number)
 	if err != nil {
@@ -223,14 +234,43 @@ func (s *Service) reply(tx mamori.Tx, now time.Time, u mamori.User, r *Reply) er
 	if k.Reporter.Key() != u.Key() {
 		return fmt.Errorf("reply to %s: %w", r.Number, mamori.ErrForbidden)
 	}
+	if k.Decision == nil {
+		k.Decision = &mamori.Decision{}
+	}
+	qs := k.Decision.Questions
+	// The answer goes with the oldest question still open; a second
+	// answer to one already answered (its button pressed again) adds to
+	// the last one.
+	i := len(qs) - 1
+	for j := range qs {
+		if qs[j].Answer == "" {
+			i = j
+			break
+		}
+	}
+	if i < 0 { // asked before questions were kept
+		qs, i = append(qs, mamori.Question{At: now}), 0
+	}
+	qs[i].Answer = strings.TrimSpace(qs[i].Answer + "\n\n" + r.Text)
+	qs[i].Answered = now
+	k.Decision.Questions = qs
+	k.Updated = now
+	if err := tx.UpdateCase(k); err != nil {
+		return err
+	}
 	l := s.orgLang()
-	m := mamori.Message{Header: fmt.Sprintf(s.Policy.T(l, "reply.header"), k.Number), Text: r.Text, Note: s.Policy.T(l, "details.note")}
+	text := "reply.notice"
+	if k.Route == mamori.RouteHR {
+		text = "reply.notice.hr"
+	}
+	m := mamori.Message{Step: mamori.StepCard, Header: fmt.Sprintf(s.Policy.T(l, "reply.header"), k.Number), Text: s.Policy.T(l, text),
+		Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(l, "reply.read"), Style: mamori.StylePrimary}}}
 	t := s.channel(k.Reporter.Platform, k.Channel)
 	t.Thread = "card:" + k.Number
 	if err := tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":reply:" + k.Number, Target: t, Message: m, Lang: l, Created: now}); err != nil {
 		return err
 	}
-	return tx.Audit(mamori.AuditEntry{At: now, Actor: u.Key(), Action: "case.reply", Subject: k.Number})
+	return tx.Audit(mamori.AuditEntry{At: now, Actor: u.Key(), Action: "case.reply", Subject: k.Number, Detail: fmt.Sprintf("question=%d", i+1)})
 }
 
 // channel targets a configured channel on platform.
@@ -289,6 +329,13 @@ func (s *Service) mayView(viewer mamori.User, k mamori.Case) bool {
 	return k.Kind == mamori.KindReport && k.Route == mamori.RouteDepartment && s.Org.IsSupervisor(viewer, k.Department)
 }
 
+// seesHealth reports whether viewer, who may view case k, may also see
+// how the reporter feels and whether they want to talk: the reporter and
+// HR, who follows them up — not the line supervisor.
+func (s *Service) seesHealth(viewer mamori.User, k mamori.Case) bool {
+	return viewer.Key() == k.Reporter.Key() || s.Org.IsHR(viewer)
+}
+
 // CaseDetails returns the confidential detail of a case for viewer, who
 // must be the reporter, a supervisor of the case's department, or HR.
 // Otherwise it returns a polite refusal message and mamori.ErrForbidden.
@@ -308,10 +355,14 @@ func (s *Service) CaseDetails(ctx context.Context, viewer mamori.User, number st
 		}
 		action := "case.viewed"
 		if s.mayView(viewer, k) {
-			m = details(s.env(now), k, l, s.Location)
+			m = detailsFor(s.env(now), k, l, s.Location, s.seesHealth(viewer, k))
 		} else {
 			action = "case.view_refused"
-			m, result = text(s.Policy.T(l, "details.refused")), mamori.ErrForbidden
+			refused := "details.refused"
+			if k.Route == mamori.RouteHR {
+				refused = "details.refused.hr"
+			}
+			m, result = text(s.Policy.T(l, refused)), mamori.ErrForbidden
 		}
 		return tx.Audit(mamori.AuditEntry{At: now, Actor: viewer.Key(), Action: action, Subject: number})
 	})
@@ -341,10 +392,11 @@ func (s *Service) Home(ctx context.Context, u mamori.User) (mamori.Message, erro
 		if err != nil {
 			return err
 		}
+		now := s.Clock()
 		for _, k := range cases {
 			m.Fields = append(m.Fields, mamori.Field{
 				Label: k.Number,
-				Value: s.local(k.Created).Format("2006-01-02") + " · " + t(l, "status."+k.Status),
+				Value: s.local(k.Created).Format("2006-01-02") + " · " + t(l, "status."+k.Status) + "\n" + s.nextStep(k, now, l),
 			})
 		}
 		// Supervisors see their departments' open cases, HR all of them,
@@ -370,7 +422,6 @@ func (s *Service) Home(ctx context.Context, u mamori.User) (mamori.Message, erro
 		if len(open) == 0 {
 			m.Fields[len(m.Fields)-1].Value = t(l, "home.no_open")
 		}
-		now := s.Clock()
 		for _, k := range open {
 			_, judge := s.Deadlines.For(k.Urgency)
 			v := s.local(k.Created).Format("2006-01-02") + " · " + t(l, "status."+k.Status) + " · " + t(l, "urgency."+k.Urgency)
@@ -462,4 +513,50 @@ func (s *Service) RunJob(ctx context.Context, j mamori.Job) error {
 	}
 	s.Log.Warn("unknown job kind", "kind", j.Kind, "id", j.ID)
 	return nil
+}
+
+// nextStep tells the reporter of case k what happens next, and by when
+// where the deadlines say: "担当者が決まるのを待っています（12月6日（土）ごろまでに）".
+func (s *Service) nextStep(k mamori.Case, now time.Time, l mamori.Lang) string {
+	t := s.Policy.T
+	if k.Kind == mamori.KindConsult {
+		return t(l, "home.next.consult")
+	}
+	if k.Status != mamori.StatusJudged && k.Decision != nil {
+		for _, q := range k.Decision.Questions {
+			if q.Answer == "" {
+				return t(l, "home.next.question")
+			}
+		}
+	}
+	route := func(key string) string {
+		if k.Route == mamori.RouteHR {
+			return key + ".hr"
+		}
+		return key
+	}
+	by := s.day
+	if k.Urgency == mamori.UrgencyUrgent {
+		by = s.when
+	}
+	take, judge := s.Deadlines.For(k.Urgency)
+	// The deadlines count from the filing until the first decision; a
+	// reopened case has no date to promise.
+	takeBy, judgeBy := k.Created.Add(take), k.Created.Add(judge)
+	switch {
+	case k.Status == mamori.StatusJudged:
+		return t(l, "home.next.judged")
+	case k.Status == mamori.StatusMoreInfo:
+		return t(l, "home.next.more_info")
+	case k.Status == mamori.StatusReopened || !k.Judged.IsZero():
+		return t(l, "home.next.reopened")
+	case !judgeBy.After(now):
+		return t(l, route("home.next.late"))
+	case k.Status == mamori.StatusNew && takeBy.After(now):
+		return fmt.Sprintf(t(l, route("home.next.new")), by(takeBy, l))
+	case k.Status == mamori.StatusNew:
+		return fmt.Sprintf(t(l, route("home.next.waiting")), by(judgeBy, l))
+	default:
+		return fmt.Sprintf(t(l, "home.next.taken"), by(judgeBy, l))
+	}
 }
