@@ -1,21 +1,28 @@
 package flows
 
 import (
+	"bufio"
 	"bytes"
+	"compress/gzip"
+	_ "embed"
+	"encoding/hex"
 	"fmt"
 	"image"
 	"image/color"
 	"image/draw"
 	"image/png"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/mamori-oss/mamori"
 )
 
 // The summary's chart: horizontal bars drawn with the standard library
-// and a small built-in pixel font, so rendering needs no font file and
-// no dependency. The font is ASCII only; Japanese names go in the
-// message's fields and the image's alternative text.
+// and a bitmap font built in (chartfont.hex.gz: GNU Unifont's Japanese
+// glyphs, 8 or 16 pixels wide and 16 high, for ASCII, Latin-1 and all of
+// JIS X 0208), so the labels are the policy's own words in the reader's
+// language, and rendering needs no font file and no dependency.
 
 // panel is one bar chart with a title.
 type panel struct {
@@ -46,28 +53,27 @@ var outcomeColours = map[string]color.RGBA{
 	statsUndecided:           {0x99, 0x99, 0x99, 0xff},
 }
 
-// bars turns counts into bars, coloured by id when colours has one.
-func bars(cs []Count, colours map[string]color.RGBA) []bar {
+// bars turns counts into bars labelled with name(id), coloured by id when
+// colours has one.
+func bars(cs []Count, name func(string) string, colours map[string]color.RGBA) []bar {
 	out := make([]bar, len(cs))
 	for i, c := range cs {
 		col, ok := colours[c.ID]
 		if !ok {
 			col = chartBar
 		}
-		out[i] = bar{Label: c.ID, N: c.N, Colour: col}
+		out[i] = bar{Label: name(c.ID), N: c.N, Colour: col}
 	}
 	return out
 }
 
-// Chart geometry, in pixels. The font is drawn at twice its size so it
-// reads on a phone.
+// Chart geometry, in pixels.
 const (
-	chartWidth  = 640
+	chartWidth  = 800
 	chartMargin = 16
-	chartScale  = 2
-	chartAdv    = (glyphW + 1) * chartScale // one character's advance
-	chartRow    = 12 * chartScale           // one bar's row
-	chartLabel  = 20                        // longest label, in characters
+	chartRow    = 24  // one bar's row; a glyph is 16 high
+	chartLabel  = 320 // the widest label (20 full-width characters)
+	chartHalf   = 8   // a half-width glyph's advance
 )
 
 // chart draws the panels under a title and encodes them as a PNG.
@@ -83,18 +89,18 @@ func chart(title string, panels ...panel) ([]byte, error) {
 	labelW := 0
 	for _, p := range panels {
 		for _, b := range p.Bars {
-			labelW = max(labelW, min(len(b.Label), chartLabel))
+			labelW = max(labelW, textWidth(fitText(b.Label, chartLabel)))
 		}
 	}
-	x0 := chartMargin + labelW*chartAdv + chartAdv // where bars start
-	xMax := chartWidth - chartMargin - 5*chartAdv  // room for the count
+	x0 := chartMargin + labelW + chartHalf         // where bars start
+	xMax := chartWidth - chartMargin - 6*chartHalf // room for the count
 
 	y := chartMargin
-	drawText(img, chartMargin, y, title, chartInk)
+	drawText(img, chartMargin, y, fitText(title, chartWidth-2*chartMargin), chartInk)
 	y += chartRow
 	for _, p := range panels {
 		y += chartMargin
-		drawText(img, chartMargin, y, p.Title, chartInk)
+		drawText(img, chartMargin, y, fitText(p.Title, chartWidth-2*chartMargin), chartInk)
 		y += chartRow
 		top := 1
 		for _, b := range p.Bars {
@@ -102,14 +108,11 @@ func chart(title string, panels ...panel) ([]byte, error) {
 		}
 		fill(img, image.Rect(x0-1, y-2, x0, y+chartRow*max(1, len(p.Bars))), chartRule)
 		for _, b := range p.Bars {
-			label := b.Label
-			if len(label) > chartLabel {
-				label = label[:chartLabel-1] + "."
-			}
-			drawText(img, x0-chartAdv-len(label)*chartAdv, y+2, label, chartInk)
+			label := fitText(b.Label, chartLabel)
+			drawText(img, x0-chartHalf-textWidth(label), y+3, label, chartInk)
 			w := max(2, (xMax-x0)*b.N/top)
-			fill(img, image.Rect(x0, y+1, x0+w, y+chartRow-3), b.Colour)
-			drawText(img, x0+w+chartAdv/2, y+2, fmt.Sprint(b.N), chartInk)
+			fill(img, image.Rect(x0, y+2, x0+w, y+chartRow-2), b.Colour)
+			drawText(img, x0+w+chartHalf/2, y+3, fmt.Sprint(b.N), chartInk)
 			y += chartRow
 		}
 		if len(p.Bars) == 0 {
@@ -127,74 +130,82 @@ func fill(img *image.RGBA, r image.Rectangle, c color.RGBA) {
 	draw.Draw(img, r, image.NewUniform(c), image.Point{}, draw.Src)
 }
 
-// drawText draws s with its top left corner at (x, y). Capitals are drawn as
-// small letters and anything the font lacks as "?".
-func drawText(img *image.RGBA, x, y int, s string, c color.RGBA) {
-	for _, r := range strings.ToLower(s) {
-		g, ok := glyphs[r]
-		if !ok {
-			g = glyphs['?']
+//go:embed chartfont.hex.gz
+var chartFontData []byte
+
+// chartFont is the font, read on first use: rune → its rows, one byte a
+// row for a half-width glyph (16 bytes), two for a full-width one (32).
+var chartFont = sync.OnceValue(func() map[rune][]byte {
+	z, err := gzip.NewReader(bytes.NewReader(chartFontData))
+	if err != nil {
+		panic("chart font: " + err.Error()) // embedded: cannot happen
+	}
+	font := make(map[rune][]byte, 8000)
+	sc := bufio.NewScanner(z)
+	for sc.Scan() {
+		code, bits, ok := strings.Cut(sc.Text(), ":")
+		if !ok || strings.HasPrefix(code, "#") {
+			continue
 		}
-		for row, bits := range g {
-			for col := range glyphW {
-				if bits&(1<<(glyphW-1-col)) != 0 {
-					fill(img, image.Rect(x+col*chartScale, y+row*chartScale, x+(col+1)*chartScale, y+(row+1)*chartScale), c)
+		r, err1 := strconv.ParseUint(code, 16, 32)
+		b, err2 := hex.DecodeString(bits)
+		if err1 != nil || err2 != nil || (len(b) != 16 && len(b) != 32) {
+			continue
+		}
+		font[rune(r)] = b
+	}
+	return font
+})
+
+// glyph returns r's rows and width; what the font lacks is a "?".
+func glyph(r rune) ([]byte, int) {
+	f := chartFont()
+	g, ok := f[r]
+	if !ok {
+		g = f['?']
+	}
+	return g, len(g) / 2
+}
+
+// textWidth is how wide s is drawn, in pixels.
+func textWidth(s string) int {
+	w := 0
+	for _, r := range s {
+		_, gw := glyph(r)
+		w += gw
+	}
+	return w
+}
+
+// fitText returns s, or as much of it as fits in width with "…" after.
+func fitText(s string, width int) string {
+	if textWidth(s) <= width {
+		return s
+	}
+	ell := textWidth("…")
+	w := 0
+	for i, r := range s {
+		_, gw := glyph(r)
+		if w+gw+ell > width {
+			return s[:i] + "…"
+		}
+		w += gw
+	}
+	return s
+}
+
+// drawText draws s with its top left corner at (x, y).
+func drawText(img *image.RGBA, x, y int, s string, c color.RGBA) {
+	for _, r := range s {
+		g, w := glyph(r)
+		bytesPerRow := w / 8
+		for row := range 16 {
+			for col := range w {
+				if g[row*bytesPerRow+col/8]&(0x80>>(col%8)) != 0 {
+					img.SetRGBA(x+col, y+row, c)
 				}
 			}
 		}
-		x += chartAdv
+		x += w
 	}
-}
-
-const glyphW = 5
-
-// glyphs is a 5×7 pixel font, one row a number, the leftmost pixel the
-// highest bit: what ids, counts and dates need.
-var glyphs = map[rune][7]uint8{
-	' ': {},
-	'0': {0b01110, 0b10001, 0b10011, 0b10101, 0b11001, 0b10001, 0b01110},
-	'1': {0b00100, 0b01100, 0b00100, 0b00100, 0b00100, 0b00100, 0b01110},
-	'2': {0b01110, 0b10001, 0b00001, 0b00010, 0b00100, 0b01000, 0b11111},
-	'3': {0b11111, 0b00010, 0b00100, 0b00010, 0b00001, 0b10001, 0b01110},
-	'4': {0b00010, 0b00110, 0b01010, 0b10010, 0b11111, 0b00010, 0b00010},
-	'5': {0b11111, 0b10000, 0b11110, 0b00001, 0b00001, 0b10001, 0b01110},
-	'6': {0b00110, 0b01000, 0b10000, 0b11110, 0b10001, 0b10001, 0b01110},
-	'7': {0b11111, 0b00001, 0b00010, 0b00100, 0b01000, 0b01000, 0b01000},
-	'8': {0b01110, 0b10001, 0b10001, 0b01110, 0b10001, 0b10001, 0b01110},
-	'9': {0b01110, 0b10001, 0b10001, 0b01111, 0b00001, 0b00010, 0b01100},
-	'a': {0b00000, 0b00000, 0b01110, 0b00001, 0b01111, 0b10001, 0b01111},
-	'b': {0b10000, 0b10000, 0b10110, 0b11001, 0b10001, 0b10001, 0b11110},
-	'c': {0b00000, 0b00000, 0b01110, 0b10000, 0b10000, 0b10001, 0b01110},
-	'd': {0b00001, 0b00001, 0b01101, 0b10011, 0b10001, 0b10001, 0b01111},
-	'e': {0b00000, 0b00000, 0b01110, 0b10001, 0b11111, 0b10000, 0b01110},
-	'f': {0b00110, 0b01001, 0b01000, 0b11100, 0b01000, 0b01000, 0b01000},
-	'g': {0b00000, 0b01111, 0b10001, 0b10001, 0b01111, 0b00001, 0b01110},
-	'h': {0b10000, 0b10000, 0b10110, 0b11001, 0b10001, 0b10001, 0b10001},
-	'i': {0b00100, 0b00000, 0b01100, 0b00100, 0b00100, 0b00100, 0b01110},
-	'j': {0b00010, 0b00000, 0b00110, 0b00010, 0b00010, 0b10010, 0b01100},
-	'k': {0b10000, 0b10000, 0b10010, 0b10100, 0b11000, 0b10100, 0b10010},
-	'l': {0b01100, 0b00100, 0b00100, 0b00100, 0b00100, 0b00100, 0b01110},
-	'm': {0b00000, 0b00000, 0b11010, 0b10101, 0b10101, 0b10001, 0b10001},
-	'n': {0b00000, 0b00000, 0b10110, 0b11001, 0b10001, 0b10001, 0b10001},
-	'o': {0b00000, 0b00000, 0b01110, 0b10001, 0b10001, 0b10001, 0b01110},
-	'p': {0b00000, 0b00000, 0b11110, 0b10001, 0b11110, 0b10000, 0b10000},
-	'q': {0b00000, 0b00000, 0b01101, 0b10011, 0b01111, 0b00001, 0b00001},
-	'r': {0b00000, 0b00000, 0b10110, 0b11001, 0b10000, 0b10000, 0b10000},
-	's': {0b00000, 0b00000, 0b01110, 0b10000, 0b01110, 0b00001, 0b11110},
-	't': {0b01000, 0b01000, 0b11100, 0b01000, 0b01000, 0b01001, 0b00110},
-	'u': {0b00000, 0b00000, 0b10001, 0b10001, 0b10001, 0b10011, 0b01101},
-	'v': {0b00000, 0b00000, 0b10001, 0b10001, 0b10001, 0b01010, 0b00100},
-	'w': {0b00000, 0b00000, 0b10001, 0b10001, 0b10101, 0b10101, 0b01010},
-	'x': {0b00000, 0b00000, 0b10001, 0b01010, 0b00100, 0b01010, 0b10001},
-	'y': {0b00000, 0b00000, 0b10001, 0b10001, 0b01111, 0b00001, 0b01110},
-	'z': {0b00000, 0b00000, 0b11111, 0b00010, 0b00100, 0b01000, 0b11111},
-	'_': {0b00000, 0b00000, 0b00000, 0b00000, 0b00000, 0b00000, 0b11111},
-	'-': {0b00000, 0b00000, 0b00000, 0b11111, 0b00000, 0b00000, 0b00000},
-	'.': {0b00000, 0b00000, 0b00000, 0b00000, 0b00000, 0b01100, 0b01100},
-	':': {0b00000, 0b01100, 0b01100, 0b00000, 0b01100, 0b01100, 0b00000},
-	'/': {0b00000, 0b00001, 0b00010, 0b00100, 0b01000, 0b10000, 0b00000},
-	'%': {0b11000, 0b11001, 0b00010, 0b00100, 0b01000, 0b10011, 0b00011},
-	'(': {0b00010, 0b00100, 0b01000, 0b01000, 0b01000, 0b00100, 0b00010},
-	')': {0b01000, 0b00100, 0b00010, 0b00010, 0b00010, 0b00100, 0b01000},
-	'?': {0b01110, 0b10001, 0b00001, 0b00010, 0b00100, 0b00000, 0b00100},
 }

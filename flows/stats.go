@@ -207,9 +207,8 @@ func spread(ds []time.Duration) Durations {
 }
 
 // StatsMessage is the summary for the HR channel in l, with a bar chart
-// by behaviour and by decision. The chart's labels are ids, because its
-// font has no Japanese; the names are in the fields and the image's
-// alternative text.
+// by behaviour and by decision, labelled with the policy's names in l
+// (the image's alternative text says the same).
 func (s *Service) StatsMessage(sum Summary, l mamori.Lang) (mamori.Message, error) {
 	t := func(key string) string { return s.Policy.T(l, key) }
 	env := s.env(s.Clock())
@@ -254,9 +253,9 @@ func (s *Service) StatsMessage(sum Summary, l mamori.Lang) (mamori.Message, erro
 		return m, nil // nothing to draw
 	}
 	month := s.local(sum.From).Format("2006-01")
-	png, err := chart("reports "+month,
-		panel{Title: "by behaviour", Bars: bars(sum.Behaviours, nil)},
-		panel{Title: "by decision", Bars: bars(sum.Outcomes, outcomeColours)})
+	png, err := chart(fmt.Sprintf(t("stats.chart.title"), period),
+		panel{Title: t("stats.by_behaviour"), Bars: bars(sum.Behaviours, func(id string) string { return s.behaviourName(id, l) }, nil)},
+		panel{Title: t("stats.by_outcome"), Bars: bars(sum.Outcomes, func(id string) string { return s.outcomeName(id, l) }, outcomeColours)})
 	if err != nil {
 		return mamori.Message{}, fmt.Errorf("stats chart: %w", err)
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"image/png"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -234,8 +236,14 @@ func TestStatsMessage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if b := img.Bounds(); b.Dx() != 640 || b.Dy() < 200 || b.Dy() > 1000 {
+			if b := img.Bounds(); b.Dx() != 800 || b.Dy() < 200 || b.Dy() > 1000 {
 				t.Errorf("chart size %v", b)
+			}
+			// MAMORI_CHART_DIR=/tmp/charts keeps the charts, to look at.
+			if dir := os.Getenv("MAMORI_CHART_DIR"); dir != "" {
+				if err := os.WriteFile(filepath.Join(dir, "stats-"+string(tt.lang)+".png"), m.Image.PNG, 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 		})
 	}
