@@ -294,7 +294,10 @@ func (s *Service) Submitted(env Env, k mamori.Case, l mamori.Lang) []mamori.Mess
 // the organisation's time zone.
 func (s *Service) when(t time.Time, l mamori.Lang) string {
 	t = s.local(t)
-	return s.day(t, l) + " " + t.Format("15:04")
+	if l == mamori.EN {
+		return s.day(t, l) + ", " + t.Format("15:04")
+	}
+	return s.day(t, l) + t.Format("15:04")
 }
 
 // day says a day to a person, with its weekday.

@@ -516,3 +516,313 @@ func TestInvalidInput(t *testing.T) {
 		t.Fatalf("got %+v", m)
 	}
 }
+
+// fileAs files a report from u, answering every question with its first
+// choice or a text, but sending it to route.
+func (r *rig) fileAs(u mamori.User, route string) string {
+	r.t.Helper()
+	r.do(mamori.Input{Kind: mamori.InputStart, User: u, Value: mamori.StartReport})
+	for i := 0; ; i++ {
+		if i > 40 {
+			r.t.Fatal("report never reached the summary")
+		}
+		m := r.last(u.ID)
+		switch {
+		case m.Step == "summary":
+			r.do(mamori.Input{Kind: mamori.InputChoice, User: u, Step: m.Step, Value: "submit"})
+			var number string
+			r.db.View(context.Background(), func(tx mamori.Tx) error {
+				cs, _ := tx.CasesOf(u.Key())
+				number = cs[0].Number
+				return nil
+			})
+			return number
+		case m.Step == "route":
+			r.do(mamori.Input{Kind: mamori.InputChoice, User: u, Step: m.Step, Value: route})
+		case m.Multi != nil:
+			r.do(mamori.Input{Kind: mamori.InputMulti, User: u, Step: m.Step, Values: []string{"verbal_attack"}})
+		case m.Prompt != "" && (len(m.Choices) == 0 || m.Choices[0].Value == "nav:skip"):
+			r.do(mamori.Input{Kind: mamori.InputText, User: u, Text: "秘密の出来事 " + m.Step})
+		default:
+			r.do(mamori.Input{Kind: mamori.InputChoice, User: u, Step: m.Step, Value: m.Choices[0].Value})
+		}
+	}
+}
+
+// messageText is everything a person reads in m.
+func messageText(m mamori.Message) string {
+	s := m.Header + "\n" + m.Text + "\n" + m.Note + "\n" + m.Prompt
+	for _, f := range m.Fields {
+		s += "\n" + f.Label + "\n" + f.Value
+	}
+	for _, c := range m.Choices {
+		s += "\n" + c.Label
+	}
+	return s
+}
+
+// TestReporterKeptInformed follows a report from sending to a decision
+// and a reopening, on both routes and in both languages: the reporter
+// hears at each moment what happened and what comes next, by when, in
+// their language, with the care resources once, never a supervisor's
+// name, and — for a report sent to HR alone — nothing that says a
+// supervisor sees it or asks.
+func TestReporterKeptInformed(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		route string
+		lang  mamori.Lang
+		actor string // who takes, asks and judges
+	}{
+		{mamori.RouteDepartment, mamori.JA, "USUP"},
+		{mamori.RouteDepartment, mamori.EN, "USUP"},
+		{mamori.RouteHR, mamori.JA, "UHR"},
+		{mamori.RouteHR, mamori.EN, "UHR"},
+	} {
+		t.Run(tt.route+"/"+string(tt.lang), func(t *testing.T) {
+			r := newRig(t)
+			p := r.svc.Policy
+			l := tt.lang
+			T := func(key string, a ...any) string { return fmt.Sprintf(p.T(l, key), a...) }
+			me := user("UME")
+			me.Lang = l
+			actor := user(tt.actor)
+			seen := 0
+			// moment returns what the reporter received since the last
+			// moment.
+			moment := func() []mamori.Message {
+				t.Helper()
+				if _, err := r.worker.Drain(ctx); err != nil {
+					t.Fatal(err)
+				}
+				all := r.sent.to(mamori.TargetUser, "UME")
+				got := all[seen:]
+				seen = len(all)
+				for _, m := range got {
+					text := messageText(m)
+					if strings.Contains(text, "USUP") || strings.Contains(text, "UHR") {
+						t.Errorf("a name told to the reporter:\n%s", text)
+					}
+					if tt.route == mamori.RouteHR {
+						for _, wrong := range []string{"部署の上長と人事", "上長から", "supervisors and HR", "from your supervisor", "supervisors' and HR"} {
+							if strings.Contains(text, wrong) {
+								t.Errorf("a report sent to HR alone is told %q:\n%s", wrong, text)
+							}
+						}
+					}
+					if l == mamori.EN && strings.ContainsAny(text, "あいうえおかがきくけこさしすせそたちつてとなにのはまもやよらりるれろをん") {
+						t.Errorf("Japanese told to an English reader:\n%s", text)
+					}
+				}
+				// The care resources come at most once a moment, and with
+				// them 「ひとりで抱えないでください」 once.
+				var care, alone int
+				for _, m := range got {
+					if m.Header == T("care.header") {
+						care++
+					}
+					alone += strings.Count(messageText(m), T("care.text"))
+				}
+				if care > 1 || alone > 1 {
+					t.Errorf("care resources %d times, their words %d times in one moment", care, alone)
+				}
+				return got
+			}
+			// Filed on Friday 20 November 2026 at 10:00 in Tokyo.
+			n := r.fileAs(me, tt.route)
+			seen = len(r.sent.to(mamori.TargetUser, "UME")) - 2
+			got := moment()
+			if len(got) != 2 {
+				t.Fatalf("on sending: %d messages, want the receipt and the care resources", len(got))
+			}
+			receipt := got[0]
+			if k := r.kase(n); k.Route != tt.route {
+				t.Fatalf("routed %s, want %s", k.Route, tt.route)
+			}
+			for _, want := range []string{
+				T("submitted.header.report", n),
+				T("submitted.next.take."+tt.route, map[mamori.Lang]string{mamori.JA: "11月21日（土）10:00", mamori.EN: "Sat Nov 21, 10:00"}[l]),
+				T("submitted.next.judge", map[mamori.Lang]string{mamori.JA: "11月23日（月）10:00", mamori.EN: "Mon Nov 23, 10:00"}[l]),
+				T("submitted.next.tell"),
+				// Asked to talk: the care task is due a day later, in
+				// working hours — Monday morning.
+				T("submitted.next.talk", map[mamori.Lang]string{mamori.JA: "11月23日（月）09:00", mamori.EN: "Mon Nov 23, 09:00"}[l]),
+			} {
+				if !strings.Contains(messageText(receipt), want) {
+					t.Errorf("the receipt lacks %q:\n%s", want, messageText(receipt))
+				}
+			}
+			privacy := map[string]string{mamori.RouteDepartment: "submitted.privacy", mamori.RouteHR: "submitted.privacy.hr"}[tt.route]
+			if receipt.Note != T(privacy) {
+				t.Errorf("the receipt's privacy note: %q, want %q", receipt.Note, T(privacy))
+			}
+			home := func(want string) {
+				t.Helper()
+				m, err := r.svc.Home(ctx, me)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, f := range m.Fields {
+					if f.Label == n && strings.Contains(f.Value, want) {
+						return
+					}
+				}
+				t.Errorf("home lacks %q for %s: %+v", want, n, m.Fields)
+			}
+			next := map[string]string{mamori.RouteDepartment: "home.next.new", mamori.RouteHR: "home.next.new.hr"}[tt.route]
+			home(T(next, map[mamori.Lang]string{mamori.JA: "11月21日（土）", mamori.EN: "Sat Nov 21"}[l]))
+
+			// Taken: told, with the day a decision is due; once only.
+			if _, err := r.svc.Take(ctx, actor, n); err != nil {
+				t.Fatal(err)
+			}
+			got = moment()
+			taken := map[string]string{mamori.RouteDepartment: "status.taken.text", mamori.RouteHR: "status.taken.text.hr"}[tt.route]
+			if len(got) != 1 || got[0].Header != T("status.taken.header", n) ||
+				got[0].Text != T(taken)+T("status.by", map[mamori.Lang]string{mamori.JA: "11月23日（月）10:00", mamori.EN: "Mon Nov 23, 10:00"}[l]) {
+				t.Fatalf("on taking: %+v", got)
+			}
+			home(T("home.next.taken", map[mamori.Lang]string{mamori.JA: "11月23日（月）", mamori.EN: "Mon Nov 23"}[l]))
+			if _, err := r.svc.Take(ctx, user("UHR2"), n); err == nil {
+				t.Fatal("someone else took it")
+			}
+			if got := moment(); len(got) != 0 {
+				t.Fatalf("told again: %+v", got)
+			}
+
+			// Asked: who asks, as the route says; who will read the answer.
+			question := map[mamori.Lang]string{mamori.JA: "何時ごろでしたか？", mamori.EN: "About what time was it?"}[l]
+			if _, err := r.svc.Ask(ctx, actor, n, question); err != nil {
+				t.Fatal(err)
+			}
+			got = moment()
+			header, note := "ask.header", "ask.note"
+			if tt.route == mamori.RouteHR {
+				header, note = "ask.header.hr", "ask.note.hr"
+			}
+			if len(got) != 1 || got[0].Header != T(header, n) || got[0].Note != T(note) {
+				t.Fatalf("the question: %+v", got)
+			}
+			home(T("home.next.question"))
+			r.do(mamori.Input{Kind: mamori.InputChoice, User: me, Step: "reply", Value: "reply:" + n})
+			r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "19時45分ごろです"})
+			moment()
+
+			// Decided: the outcome, what the company will do, how to ask
+			// HR or disagree; the care resources once.
+			d := mamori.Decision{Validity: "invalid", Means: "unacceptable", Outcome: mamori.OutcomeKasuhara, Actions: []string{"warn", "refuse"}, Facts: "録画で確認"}
+			if _, err := r.svc.Judge(ctx, actor, n, d); err != nil {
+				t.Fatal(err)
+			}
+			got = moment()
+			if len(got) != 2 || got[1].Header != T("care.header") {
+				t.Fatalf("on the decision: %+v", got)
+			}
+			tell := got[0]
+			for _, want := range []string{T("outcome.header", n), T("outcome.kasuhara"), T("outcome.action.warn"), T("outcome.action.refuse"), T("outcome.disagree"), T("outcome.ask_hr")} {
+				if !strings.Contains(messageText(tell), want) {
+					t.Errorf("the decision lacks %q:\n%s", want, messageText(tell))
+				}
+			}
+			if strings.Contains(messageText(tell), "録画") {
+				t.Errorf("the facts told to the reporter")
+			}
+			home(T("home.next.judged"))
+			// The consult button starts a confidential question to HR.
+			r.do(mamori.Input{Kind: mamori.InputChoice, User: me, Step: tell.Step, Value: tell.Choices[0].Value})
+			if m := r.last("UME"); m.Step != "c_worry" {
+				t.Fatalf("the consult button led to %q", m.Step)
+			}
+			r.do(mamori.Input{Kind: mamori.InputChoice, User: me, Step: "c_worry", Value: "nav:cancel"})
+			r.do(mamori.Input{Kind: mamori.InputChoice, User: me, Step: "cancel", Value: "yes"})
+			moment()
+
+			// Reopened: told, with when a decision is due again.
+			r.clock.Add(time.Hour)
+			if _, err := r.svc.Reopen(ctx, actor, n, "新しい録画が見つかった"); err != nil {
+				t.Fatal(err)
+			}
+			got = moment()
+			if len(got) != 1 || got[0].Header != T("status.reopened.header", n) ||
+				got[0].Text != T("status.reopened.text")+T("status.by", map[mamori.Lang]string{mamori.JA: "11月23日（月）11:00", mamori.EN: "Mon Nov 23, 11:00"}[l]) {
+				t.Fatalf("on reopening: %+v", got)
+			}
+			if strings.Contains(messageText(got[0]), "新しい録画") {
+				t.Error("the reason for reopening told to the reporter")
+			}
+			home(T("home.next.reopened"))
+		})
+	}
+}
+
+// TestHRRouteTexts: a report sent to HR alone says so to everyone: its
+// card, its escalation, and the refusals a supervisor gets.
+func TestHRRouteTexts(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	p := r.svc.Policy
+	ja := func(key string) string { return p.T(mamori.JA, key) }
+	n := r.fileAs(user("UME"), mamori.RouteHR)
+	if len(r.sent.to(mamori.TargetChannel, "C0STORE")) != 0 {
+		t.Fatal("the supervisors' channel heard of it")
+	}
+	card := r.sent.to(mamori.TargetChannel, "C0HR")[0]
+	if card.Note != ja("card.note.hr") {
+		t.Errorf("card note: %q", card.Note)
+	}
+	m, err := r.svc.CaseDetails(ctx, user("USUP"), n)
+	if !errors.Is(err, mamori.ErrForbidden) || m.Text != ja("details.refused.hr") {
+		t.Errorf("details to the supervisor: %v %q", err, m.Text)
+	}
+	m, err = r.svc.Take(ctx, user("USUP"), n)
+	if !errors.Is(err, mamori.ErrForbidden) || m.Text != ja("judge.refused.hr") {
+		t.Errorf("take by the supervisor: %v %q", err, m.Text)
+	}
+	r.clock.Add(73 * time.Hour)
+	if _, err := r.worker.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var esc *mamori.Message
+	for _, m := range r.sent.to(mamori.TargetChannel, "C0HR") {
+		if m.Urgent && strings.Contains(m.Header, n) {
+			esc = &m
+		}
+	}
+	if esc == nil || !strings.Contains(esc.Text, "人事に直接届いた報告") || strings.Contains(esc.Text, "部署に確認") || esc.Note != ja("card.note.hr") {
+		t.Fatalf("escalation: %+v", esc)
+	}
+}
+
+// TestHealthAnswersForHROnly: how the reporter feels and whether they
+// want to talk are HR's to follow up; the line supervisor's details view
+// leaves them out and says so.
+func TestHealthAnswersForHROnly(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	n := r.fileAs(user("UME"), mamori.RouteDepartment)
+	for _, tt := range []struct {
+		who    string
+		health bool
+	}{{"USUP", false}, {"UHR", true}, {"UME", true}} {
+		m, err := r.svc.CaseDetails(ctx, user(tt.who), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var labels []string
+		for _, f := range m.Fields {
+			labels = append(labels, f.Label)
+		}
+		got := strings.Join(labels, "|")
+		for _, label := range []string{"いまの気持ち", "話したい"} {
+			if strings.Contains(got, label) != tt.health {
+				t.Errorf("%s sees %q: %v\n%s", tt.who, label, !tt.health, got)
+			}
+		}
+		if !strings.Contains(got, "出来事") {
+			t.Errorf("%s does not see the narrative: %s", tt.who, got)
+		}
+		if hidden := strings.Contains(m.Note, r.svc.Policy.T(mamori.JA, "details.health_hidden")); hidden == tt.health {
+			t.Errorf("%s's note: %q", tt.who, m.Note)
+		}
+	}
+}
