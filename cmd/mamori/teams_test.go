@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -137,15 +138,6 @@ func startTeams(t *testing.T, fake *teamstest.Fake, e testEnv) *teamsRig {
 		time.Sleep(20 * time.Millisecond)
 	}
 	r.url = r.base + "/api/messages"
-	// Until serve.go calls setupTeams, /api/messages is not there.
-	resp, err := http.Post(r.url, "application/json", strings.NewReader("{}"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		t.Skip("serve does not route /api/messages: serve.go does not call setupTeams yet")
-	}
 	return r
 }
 
@@ -320,14 +312,18 @@ func TestServeTeams(t *testing.T) {
 	click(r.question("for_whom"), "self")
 	r.question("when")
 	r.say(rep.when)
+	r.question("narrative")
+	narrative := fake.Message(tTanaka, rep.narrative)
+	r.send(narrative)
 	click(r.question("channel"), "in_person")
+	// A delivery the Connector retries (same activity id) is not taken twice.
+	r.send(narrative)
 	r.question("place")
 	r.say(rep.place)
 	r.question("customer")
 	r.say(rep.customer)
 	r.question("demand")
 	r.say(rep.demand)
-	click(r.question("fault"), "no")
 	behaviours := r.question("behaviours")
 	opts := choiceValues(behaviours)
 	if len(opts) < 11 {
@@ -338,12 +334,7 @@ func TestServeTeams(t *testing.T) {
 		submit = firstSubmit(behaviours)
 	}
 	r.send(fake.Execute(tTanaka, personal, submit, map[string]any{"mamori.multi": opts[2] + "," + opts[10]}))
-	r.question("narrative")
-	narrative := fake.Message(tTanaka, rep.narrative)
-	r.send(narrative)
 	r.question("words")
-	// A delivery the Connector retries (same activity id) is not taken twice.
-	r.send(narrative)
 	r.say(rep.words)
 	click(r.question("duration"), "under30")
 	click(r.question("repeat"), "first")
@@ -357,6 +348,7 @@ func TestServeTeams(t *testing.T) {
 	_, i := fake.Wait(t, r.dm(tTanaka), r.seen, "the file receipt", func(a teamstest.Activity) bool { return strings.Contains(a.JSON(), "rec.m4a") })
 	r.seen = i + 1
 	click(evidence, "recording")
+	click(r.question("fault"), "no")
 	click(r.question("wellbeing"), "hard")
 	click(r.question("talk"), "yes")
 	click(r.question("route"), mamori.RouteDepartment)
@@ -427,7 +419,10 @@ func TestServeTeams(t *testing.T) {
 	r.seen = i + 1
 	click(q.Card(), "reply:"+number)
 	r.say("三回目です")
-	fake.Wait(t, storeConv.ID+";messageid="+card.ID, 0, "the answer in the thread", func(a teamstest.Activity) bool { return strings.Contains(a.JSON(), "三回目です") })
+	// The thread hears of the answer (after the question's note).
+	fake.Wait(t, storeConv.ID+";messageid="+card.ID, 1, "the answer in the thread", func(a teamstest.Activity) bool {
+		return strings.Contains(a.JSON(), number) || strings.Contains(a.JSON(), "三回目です")
+	})
 
 	// Judge: a form pre-filled with the policy's suggestion.
 	kind, form, _ = taskOf(t, r.dialog(tSato, storeConv, taken.Card(), mamori.CardJudge+":"+number))
@@ -503,8 +498,9 @@ func TestServeTeams(t *testing.T) {
 		t.Error("the token endpoint was not tried")
 	}
 	fake.SetTokenDown(false)
+	// The care task says so: a new card, or the open one updated in place.
 	task, _ := fake.Wait(t, hrConv.ID, 0, "the care task", func(a teamstest.Activity) bool {
-		return a.Method == "POST" && strings.Contains(a.JSON(), number) && hasStep(a.Card(), mamori.StepCard) &&
+		return strings.Contains(a.JSON(), number) && hasStep(a.Card(), mamori.StepCard) &&
 			strings.Contains(texts(a.Card()), policy.T(mamori.JA, "caretask.reason.checkin_talk"))
 	})
 	fake.Wait(t, r.dm(tTanaka), r.seen, "the thanks", func(a teamstest.Activity) bool { return strings.Contains(texts(a.Card()), ja("checkin.thanks.talk")) })
@@ -544,6 +540,9 @@ func TestServeTeams(t *testing.T) {
 		if out := MustRun(t, env, "", "outbox", "-status", status); !strings.HasPrefix(out, "0 "+status) {
 			t.Errorf("outbox -status %s:\n%s", status, out)
 		}
+	}
+	for i, a := range fake.Activities("") {
+		checkLineBreaks(t, fmt.Sprintf("activity #%d to %s", i, a.Conversation), a.Card())
 	}
 	if testing.Verbose() {
 		t.Logf("what Teams received:\n%s", teamsTranscript(fake.Activities("")))
@@ -671,9 +670,6 @@ func TestServeTeamsStartupErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("serve started")
 			}
-			if strings.Contains(err.Error(), "MAMORI_ADDR") {
-				t.Skip("serve does not call setupTeams yet")
-			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)
@@ -719,8 +715,6 @@ func TestManifestTeams(t *testing.T) {
 	var stdout bytes.Buffer
 	if err := run(context.Background(), []string{"manifest", "teams"}, strings.NewReader(""), &stdout, io.Discard, e.get); err == nil {
 		t.Fatal("no error without MICROSOFT_APP_ID")
-	} else if strings.Contains(err.Error(), "manifest slack") {
-		t.Skip("serve.go's manifest does not call manifestTeams yet")
 	} else if !strings.Contains(err.Error(), "MICROSOFT_APP_ID") {
 		t.Errorf("error %q does not name MICROSOFT_APP_ID", err)
 	}
@@ -780,5 +774,249 @@ func TestManifestTeams(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// japanese matches what an English reader must never be shown: kana,
+// kanji, and Japanese punctuation and full-width forms.
+var japanese = regexp.MustCompile(`[\p{Hiragana}\p{Katakana}\p{Han}\x{3000}-\x{303F}\x{FF00}-\x{FFEF}]`)
+
+// noJapanese fails t when s, something Teams showed en, has Japanese.
+func noJapanese(t *testing.T, what, s string) {
+	t.Helper()
+	if loc := japanese.FindStringIndex(s); loc != nil {
+		from, to := max(loc[0]-60, 0), min(loc[1]+60, len(s))
+		t.Errorf("%s shows Japanese to an English reader: …%s…", what, s[from:to])
+	}
+}
+
+// checkLineBreaks fails t for a TextBlock whose line break Teams would
+// not show (a single "\n"), or that does not wrap.
+func checkLineBreaks(t *testing.T, what string, card map[string]any) {
+	t.Helper()
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if x["type"] == "TextBlock" {
+				s, _ := x["text"].(string)
+				if strings.Contains(strings.ReplaceAll(s, "\n\n", ""), "\n") {
+					t.Errorf("%s: a single line break, shown by Teams as a space, in %q", what, s)
+				}
+				if x["wrap"] != true {
+					t.Errorf("%s: a TextBlock that does not wrap: %q", what, s)
+				}
+			}
+			for _, c := range x {
+				walk(c)
+			}
+		case []any:
+			for _, c := range x {
+				walk(c)
+			}
+		}
+	}
+	walk(card)
+}
+
+// questionStep is the Step of a card's buttons when it asks a question
+// of the report ("" for the menu and for cards without buttons).
+func questionStep(card map[string]any) string {
+	b, _ := json.Marshal(card)
+	m := regexp.MustCompile(`"s":"([^"]+)"`).FindSubmatch(b)
+	if m == nil || string(m[1]) == "menu" {
+		return ""
+	}
+	return string(m[1])
+}
+
+// choiceValuesOf lists the values of a card's buttons of kind k, in order.
+func choiceValuesOf(card map[string]any, k string) []string {
+	var out []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if d, ok := x["data"].(map[string]any); ok && d["k"] == k && x["type"] == "Action.Execute" {
+				out = append(out, fmt.Sprint(d["v"]))
+			}
+			for _, key := range []string{"body", "items", "actions", "selectAction"} {
+				walk(x[key])
+			}
+		case []any:
+			for _, c := range x {
+				walk(c)
+			}
+		}
+	}
+	walk(card)
+	return out
+}
+
+// homeButton returns the data of a card's button that shows the cases.
+func homeButton(card map[string]any) map[string]any {
+	var data map[string]any
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if d, ok := x["data"].(map[string]any); ok && d["k"] == "home" && data == nil {
+				data = d
+			}
+			for _, c := range x {
+				walk(c)
+			}
+		case []any:
+			for _, c := range x {
+				walk(c)
+			}
+		}
+	}
+	walk(card)
+	return data
+}
+
+// An English speaker (Teams locale en-US) is welcomed, reads the policy,
+// sees their cases and starts a report, and is shown not one Japanese
+// character — in what Mamori posts to their chat, nor in what it answers
+// their clicks with — though the organisation's language is Japanese.
+// The cards keep their line breaks.
+func TestServeTeamsEnglish(t *testing.T) {
+	fake := teamstest.New(t, teamstest.Options{AppID: teamsAppID, Password: "test-client-secret"})
+	for _, m := range []teamstest.Member{tTanaka, tSato, tYamada, tHR} {
+		fake.AddMember(m)
+	}
+	r := startTeams(t, fake, teamsEnv(t, fake))
+	policy := builtinPolicy(t)
+	en := func(key string) string { return policy.T(mamori.EN, key) }
+	supportConv := teamstest.Channel("19:support@thread.tacv2", "Support supervisors", "19:team@thread.tacv2", "テスト株式会社")
+	r.send(fake.Added(tHR, supportConv))
+	r.send(fake.Added(tHR, hrConv))
+
+	me := tYamada
+	chat := teamstest.Personal(me)
+	seen := 0
+	var answers []string // what Mamori answered the clicks with
+	next := func(what string, match func(teamstest.Activity) bool) map[string]any {
+		t.Helper()
+		a, i := fake.Wait(t, r.dm(me), seen, what, match)
+		seen = i + 1
+		return a.Card()
+	}
+	question := func(step string) map[string]any {
+		t.Helper()
+		return next("step "+step, func(a teamstest.Activity) bool { return hasStep(a.Card(), step) })
+	}
+	click := func(card map[string]any, value string) map[string]any {
+		t.Helper()
+		body := r.click(me, chat, card, value, nil)
+		b, _ := json.Marshal(body)
+		answers = append(answers, string(b))
+		return body
+	}
+	say := func(text string) { t.Helper(); r.send(fake.Message(me, text)) }
+
+	// Welcomed in English, with a way to the person's cases.
+	r.send(fake.Added(me, chat))
+	menu := question("menu")
+	if !strings.Contains(texts(menu), en("menu.report")) || !strings.Contains(texts(menu), en("menu.greeting")) {
+		t.Errorf("the welcome: %s", texts(menu))
+	}
+	home := homeButton(menu)
+	if home == nil {
+		t.Fatalf("the menu has no button to the person's cases: %s", texts(menu))
+	}
+	// The button shows the cases in the menu's place.
+	body := r.send(fake.Execute(me, chat, home, nil))
+	b, _ := json.Marshal(body)
+	answers = append(answers, string(b))
+	if body["type"] != "application/vnd.microsoft.card.adaptive" || !strings.Contains(string(b), en("home.header")) ||
+		!strings.Contains(string(b), en("home.no_cases")) {
+		t.Errorf("the cases button was answered %s", b)
+	}
+	// Typed, too.
+	say("my cases")
+	next("the overview", func(a teamstest.Activity) bool { return strings.Contains(texts(a.Card()), en("home.header")) })
+
+	// The policy page: paragraphs and lines kept.
+	click(menu, mamori.StartPolicy)
+	page := next("the policy", func(a teamstest.Activity) bool { return strings.Contains(texts(a.Card()), en("policy.definition")) })
+	blocks := 0
+	for _, e := range page["body"].([]any) {
+		if e.(map[string]any)["type"] == "TextBlock" {
+			blocks++
+		}
+	}
+	if blocks < 3 || !strings.Contains(texts(page), "\n\n") {
+		t.Errorf("the policy page runs together (%d text blocks): %s", blocks, texts(page))
+	}
+	menu = question("menu")
+
+	// A report begins; the questions are answered as they come (the
+	// first button, or a typed answer), whatever their order.
+	say("report")
+	click(question("safety"), "safe")
+	for n := 0; n < 6; n++ {
+		q := next("the next question", func(a teamstest.Activity) bool { return questionStep(a.Card()) != "" })
+		switch choices := choiceValuesOf(q, "choice"); {
+		case n == 2:
+			say(strings.Repeat("x", 10001)) // too long: the adapter's own words
+			next("the too-long notice", func(a teamstest.Activity) bool { return strings.Contains(a.JSON(), en("teams.too_long")) })
+			say("A regular caller, I think")
+		case len(choiceValues(q)) > 0:
+			r.send(fake.Execute(me, chat, firstSubmit(q), map[string]any{"mamori.multi": choiceValues(q)[0]}))
+		case len(choices) > 0:
+			click(q, choices[0])
+		default:
+			say("Yesterday around 3 pm, at the Shinjuku call centre.\nHe shouted for half an hour.")
+		}
+	}
+	q := next("the next question", func(a teamstest.Activity) bool { return questionStep(a.Card()) != "" })
+	click(q, "nav:later")
+	next("paused", func(a teamstest.Activity) bool { return strings.Contains(a.JSON(), "Mamori") || a.Card() != nil })
+
+	// Everything this person was shown.
+	time.Sleep(200 * time.Millisecond) // let the last replies arrive
+	all := fake.Activities(r.dm(me))
+	if len(all) < 12 {
+		t.Errorf("only %d activities to %s", len(all), me.Name)
+	}
+	for i, a := range all {
+		what := fmt.Sprintf("activity #%d (%s)", i, strings.Join(a.Texts(), " | "))
+		noJapanese(t, what, a.JSON())
+		checkLineBreaks(t, what, a.Card())
+	}
+	for i, s := range answers {
+		noJapanese(t, fmt.Sprintf("invoke response #%d", i), s)
+	}
+	if testing.Verbose() {
+		t.Logf("what %s received:\n%s", me.Name, teamsTranscript(all))
+	}
+}
+
+// An installation whose locale Teams does not give is welcomed in both
+// languages, English first and Japanese (the default) last; delivered
+// again, it is not welcomed twice.
+func TestServeTeamsWelcomeWithoutLocale(t *testing.T) {
+	fake := teamstest.New(t, teamstest.Options{AppID: teamsAppID, Password: "test-client-secret"})
+	kim := teamstest.Member{ID: "29:kim", AadObjectID: "aad-kim", Name: "Kim", Email: "kim@example.co.jp", Installed: true}
+	fake.AddMember(kim)
+	r := startTeams(t, fake, teamsEnv(t, fake))
+	policy := builtinPolicy(t)
+	added := fake.Added(kim, teamstest.Personal(kim))
+	delete(added, "locale")
+	delete(added, "entities")
+	r.send(added)
+	r.send(added) // the Connector's retry
+	isMenu := func(a teamstest.Activity) bool { return hasStep(a.Card(), "menu") }
+	first, i := fake.Wait(t, r.dm(kim), 0, "a welcome", isMenu)
+	second, _ := fake.Wait(t, r.dm(kim), i+1, "a second welcome", isMenu)
+	if !strings.Contains(texts(first.Card()), policy.T(mamori.EN, "menu.greeting")) ||
+		!strings.Contains(texts(second.Card()), policy.T(mamori.JA, "menu.greeting")) {
+		t.Errorf("the welcomes:\n%s\n%s", texts(first.Card()), texts(second.Card()))
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(fake.Activities(r.dm(kim))); n != 2 {
+		t.Errorf("%d posts to the new chat, want the two welcomes:\n%s", n, teamsTranscript(fake.Activities(r.dm(kim))))
 	}
 }
