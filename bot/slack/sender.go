@@ -22,13 +22,15 @@ import (
 // a paced mamori.RetryAfterError, so the worker goes on with others.
 type Sender struct {
 	api         *slackapi.Client
+	apiURL      string
 	log         *slog.Logger
 	lim         *limiter
 	concurrency int
 
-	mu     sync.Mutex
-	emails map[string]string      // email → user id
-	images map[string]postedImage // item key → its posted message, image still to upload
+	mu        sync.Mutex
+	emails    map[string]string       // email → user id
+	images    map[string]postedImage  // item key → its posted message, image still to upload
+	responses map[string]*responseUse // response_url → its uses (respond.go)
 }
 
 type postedImage struct {
@@ -63,8 +65,8 @@ func NewSender(cfg Config, opts ...SenderOption) *Sender {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Sender{api: newClient(cfg), log: log, lim: newLimiter(DefaultLimits()), concurrency: 8,
-		emails: map[string]string{}, images: map[string]postedImage{}}
+	s := &Sender{api: newClient(cfg), apiURL: cfg.APIURL, log: log, lim: newLimiter(DefaultLimits()), concurrency: 8,
+		emails: map[string]string{}, images: map[string]postedImage{}, responses: map[string]*responseUse{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -104,9 +106,23 @@ func (s *Sender) Send(ctx context.Context, item mamori.OutboxItem, prev *mamori.
 		}
 		return p, nil
 	}
+	blocks, text := Blocks(item.Message), Fallback(item.Message)
+	if s.mayRespond(item, prev) {
+		// A reply to a click goes where the click was, as a new message
+		// in the DM: at once, whatever the DM's chat.postMessage pace.
+		err := respond(ctx, item.Message.Respond, responseMessage{Text: text, Blocks: slackapi.Blocks{BlockSet: blocks}, ResponseType: "in_channel"})
+		if err == nil {
+			return mamori.Posted{Channel: t.ID}, nil
+		}
+		if ctx.Err() != nil {
+			return mamori.Posted{}, ctx.Err()
+		}
+		s.responseFailed(item.Message.Respond)
+		s.log.Info("slack: response_url failed; posting instead", "key", item.Key, "err", err)
+	}
 	opts := []slackapi.MsgOption{
-		slackapi.MsgOptionBlocks(Blocks(item.Message)...),
-		slackapi.MsgOptionText(Fallback(item.Message), false),
+		slackapi.MsgOptionBlocks(blocks...),
+		slackapi.MsgOptionText(text, false),
 	}
 	if prev != nil && prev.Channel != "" && prev.TS != "" {
 		if err := s.lim.take(ctx, "chat.update", ""); err != nil {

@@ -352,3 +352,119 @@ func TestSenderDirectMessageUpdatedInPlace(t *testing.T) {
 		t.Errorf("chat.update = %+v", ups)
 	}
 }
+
+// TestSenderRespond: a reply to a click goes through the click's
+// response_url as a new message in the DM — no chat.postMessage, so the
+// DM's one-a-second pace does not hold it back — while the url has uses
+// left (four: the fifth is the adapter's mark) and is young enough. A
+// message to be updated in place later (Ref) needs a ts, which a
+// response_url does not give: it is posted. A url Slack refuses is not
+// tried again, and its message is posted instead.
+func TestSenderRespond(t *testing.T) {
+	_, api := newSender(t)
+	// Unpaced, so the posts here are not held back for the DM's pace.
+	s := slack.NewSender(slack.Config{BotToken: botToken, APIURL: api.URL}, slack.WithLimits(slack.Limits{}))
+	ctx := context.Background()
+	url := api.ResponseURL("DUJA", "1700000000.000001", "UJA")
+	reply := func(text string, age time.Duration) mamori.OutboxItem {
+		it := item(mamori.TargetUser, "UJA", mamori.Message{Text: text, Respond: url})
+		it.Created = time.Now().Add(-age)
+		return it
+	}
+	send := func(t *testing.T, it mamori.OutboxItem) mamori.Posted {
+		t.Helper()
+		p, err := s.Send(ctx, it, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", it.Message.Text, err)
+		}
+		return p
+	}
+	for _, text := range []string{"q1", "q2", "q3", "q4"} {
+		send(t, reply(text, 0))
+	}
+	if n := len(api.Calls("chat.postMessage")); n != 0 {
+		t.Fatalf("%d chat.postMessage calls, want the replies through the response_url", n)
+	}
+	for _, c := range api.Calls("response_url") {
+		if c.Get("response_type") != "in_channel" || c.Get("replace_original") != "false" {
+			t.Errorf("response %v: want a new message in the DM", c.JSON)
+		}
+	}
+	// The fifth use is the mark's: this one is posted.
+	if p := send(t, reply("q5", 0)); p.TS == "" {
+		t.Errorf("q5 posted %+v, want a ts", p)
+	}
+	var got []string
+	for _, m := range api.Messages("DUJA") {
+		if m.Ephemeral {
+			t.Errorf("%q is ephemeral", m.Text)
+		}
+		got = append(got, m.Text+" "+m.Via)
+	}
+	want := "q1 response_url|q2 response_url|q3 response_url|q4 response_url|q5 chat.postMessage"
+	if strings.Join(got, "|") != want {
+		t.Errorf("the DM shows %q, want %q", strings.Join(got, "|"), want)
+	}
+
+	fresh := func() string { return api.ResponseURL("DUJA", "1700000000.000002", "UJA") }
+	for _, tt := range []struct {
+		name string
+		it   func() mamori.OutboxItem
+	}{
+		{"with a Ref", func() mamori.OutboxItem {
+			it := reply("ref", 0)
+			it.Message.Respond, it.Message.Ref = fresh(), "training:x"
+			return it
+		}},
+		{"older than its life", func() mamori.OutboxItem {
+			it := reply("old", 26*time.Minute)
+			it.Message.Respond = fresh()
+			return it
+		}},
+		{"not Slack's url", func() mamori.OutboxItem {
+			it := reply("elsewhere", 0)
+			it.Message.Respond = "https://attacker.example/actions/1"
+			return it
+		}},
+		{"to a channel", func() mamori.OutboxItem {
+			it := item(mamori.TargetChannel, "C0STORE", mamori.Message{Text: "card", Respond: fresh()})
+			it.Created = time.Now()
+			return it
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before, responses := len(api.Calls("chat.postMessage")), len(api.Calls("response_url"))
+			if p := send(t, tt.it()); p.TS == "" {
+				t.Errorf("posted %+v, want a ts", p)
+			}
+			if len(api.Calls("chat.postMessage")) != before+1 || len(api.Calls("response_url")) != responses {
+				t.Errorf("want one chat.postMessage and no response")
+			}
+		})
+	}
+
+	t.Run("expired", func(t *testing.T) {
+		u := fresh()
+		api.ExpireResponseURLs()
+		before := len(api.Calls("chat.postMessage"))
+		for _, text := range []string{"e1", "e2"} {
+			it := reply(text, 0)
+			it.Message.Respond = u
+			if p := send(t, it); p.TS == "" {
+				t.Errorf("%s posted %+v, want a ts", text, p)
+			}
+		}
+		if n := len(api.Calls("chat.postMessage")) - before; n != 2 {
+			t.Errorf("%d posts, want both messages posted", n)
+		}
+		var refused int
+		for _, c := range api.Calls("response_url") {
+			if c.Error == "expired_url" {
+				refused++
+			}
+		}
+		if refused != 1 {
+			t.Errorf("the expired url was tried %d times, want once", refused)
+		}
+	})
+}

@@ -301,8 +301,20 @@ func (h *harness) event(ev map[string]any, eventID string, extra http.Header) (i
 	return h.post("/slack/events", "application/json", body, 0, extra)
 }
 
+// responseURLPlaceholder in a payload stands for a response_url of the
+// harness's fake, filled in by interact: a test never reaches Slack.
+const responseURLPlaceholder = "response_url of the fake"
+
 func (h *harness) interact(payload map[string]any) (int, string) {
 	h.t.Helper()
+	if payload["response_url"] == responseURLPlaceholder {
+		c, _ := payload["container"].(map[string]any)
+		ch, _ := c["channel_id"].(string)
+		ts, _ := c["message_ts"].(string)
+		u, _ := payload["user"].(map[string]any)
+		id, _ := u["id"].(string)
+		payload["response_url"] = h.api.ResponseURL(ch, ts, id)
+	}
 	b, _ := json.Marshal(payload)
 	return h.post("/slack/interactivity", formType, []byte(url.Values{"payload": {string(b)}}.Encode()), 0, nil)
 }
@@ -336,7 +348,7 @@ func clickPayload(t *testing.T, user, channel string, blocks []map[string]any, v
 					"channel":      map[string]any{"id": channel, "name": "directmessage"},
 					"trigger_id":   "1790000001.738474920.trigger" + user,
 					"message":      map[string]any{"type": "message", "ts": "1790000000.000200", "blocks": blocks},
-					"response_url": "https://hooks.slack.com/actions/T0000001/1/xyz",
+					"response_url": responseURLPlaceholder,
 					"actions":      []any{act},
 				}
 			}
@@ -706,14 +718,66 @@ func TestButtonClick(t *testing.T) {
 	if again := h.flows.Inputs()[2]; again.Delivery != in[0].Delivery {
 		t.Errorf("redelivered click id %q, want %q", again.Delivery, in[0].Delivery)
 	}
-	// The answered question is updated in place: its buttons give way to
-	// the answer.
-	up := h.api.WaitCalls(t, "chat.update", 1, 5*time.Second)[0]
-	if up.Get("channel") != "DUEN" || up.Get("ts") != "1790000000.000200" {
-		t.Errorf("update = %v", up.Params)
+	// The replies to a click in the DM may go through its response_url.
+	if in[0].Respond == "" || !strings.HasPrefix(in[0].Respond, h.api.URL[:len(h.api.URL)-len("api/")]) {
+		t.Errorf("click's Respond = %q, want the payload's response_url", in[0].Respond)
+	}
+	// The answered question is replaced in place through the response_url
+	// (no chat.update, whose rate limit would leave most questions with
+	// buttons): its buttons give way to the answer.
+	up := h.api.WaitCalls(t, "response_url", 1, 5*time.Second)[0]
+	if up.Get("replace_original") != "true" {
+		t.Errorf("mark = %v, want replace_original", up.JSON)
 	}
 	if b := up.Get("blocks"); strings.Contains(b, `"button"`) || !strings.Contains(b, "✓") {
 		t.Errorf("updated blocks = %s", b)
+	}
+	if n := len(h.api.Calls("chat.update")); n != 0 {
+		t.Errorf("%d chat.update calls, want the marks through response_url", n)
+	}
+}
+
+// TestButtonClickWithoutResponseURL: a click that brings no usable
+// response_url is marked answered with chat.update, and its replies have
+// no Respond. A response_url that is not Slack's (or the configured API
+// host's) is never used.
+func TestButtonClickWithoutResponseURL(t *testing.T) {
+	for name, u := range map[string]any{"none": nil, "foreign": "https://attacker.example/actions/1"} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			p := clickPayload(t, "UEN", "DUEN", blocksOf(t, question()), "safe")
+			if u == nil {
+				delete(p, "response_url")
+			} else {
+				p["response_url"] = u
+			}
+			if status, _ := h.interact(p); status != http.StatusOK {
+				t.Fatalf("status = %d", status)
+			}
+			if in := h.flows.Inputs(); len(in) != 1 || in[0].Respond != "" {
+				t.Errorf("inputs = %+v, want one without Respond", in)
+			}
+			up := h.api.WaitCalls(t, "chat.update", 1, 5*time.Second)[0]
+			if up.Get("channel") != "DUEN" || up.Get("ts") != "1790000000.000200" {
+				t.Errorf("update = %v", up.Params)
+			}
+			if b := up.Get("blocks"); strings.Contains(b, `"button"`) || !strings.Contains(b, "✓") {
+				t.Errorf("updated blocks = %s", b)
+			}
+		})
+	}
+}
+
+// TestClickOutsideDMHasNoRespond: the flows' replies go to the clicker's
+// DM, so a click elsewhere (a channel) must not hand them a response_url
+// that would answer in that channel.
+func TestClickOutsideDMHasNoRespond(t *testing.T) {
+	h := newHarness(t)
+	if status, _ := h.interact(clickPayload(t, "UEN", "C0STORE", blocksOf(t, question()), "safe")); status != http.StatusOK {
+		t.Fatalf("status = %d", status)
+	}
+	if in := h.flows.Inputs(); len(in) != 1 || in[0].Respond != "" {
+		t.Errorf("inputs = %+v, want one without Respond", in)
 	}
 }
 

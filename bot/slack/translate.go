@@ -215,7 +215,9 @@ func textMessage(s string) mamori.Message { return mamori.Message{Text: s} }
 type interaction struct {
 	Type      string `json:"type"`
 	TriggerID string `json:"trigger_id"`
-	User      struct {
+	// ResponseURL answers a click where it was made (respond.go).
+	ResponseURL string `json:"response_url"`
+	User        struct {
 		ID string `json:"id"`
 	} `json:"user"`
 	Channel struct {
@@ -326,31 +328,46 @@ func (a *Adapter) interaction(ctx context.Context, body []byte) reply {
 		in := mamori.Input{Kind: mamori.InputChoice, Step: step, Value: act.Value}
 		in.User = a.user(ctx, p.User.ID)
 		in.Delivery = actionDelivery(p.User.ID, act)
+		in.Respond = p.respondInDM(channel, a.cfg.APIURL)
 		label := ""
 		if act.Text != nil {
 			label = act.Text.Text
 		}
-		return a.answered(a.handle(ctx, in, channel), body, channel, p.Container.MessageTS, label)
+		return a.answered(a.handle(ctx, in, channel), body, channel, p.Container.MessageTS, label, in.Respond)
 	case kindSubmit:
 		in := mamori.Input{Kind: mamori.InputMulti, Step: step, Value: act.Value, Values: p.selected(step)}
 		in.User = a.user(ctx, p.User.ID)
 		in.Delivery = actionDelivery(p.User.ID, act)
-		return a.answered(a.handle(ctx, in, channel), body, channel, p.Container.MessageTS, p.selectedLabels())
+		in.Respond = p.respondInDM(channel, a.cfg.APIURL)
+		return a.answered(a.handle(ctx, in, channel), body, channel, p.Container.MessageTS, p.selectedLabels(), in.Respond)
 	}
 	return ok()
 }
 
+// respondInDM returns the click's response_url when the click was in the
+// app's DM with the clicker, where the flows' replies to it go; a
+// response_url elsewhere would answer in that channel.
+func (p *interaction) respondInDM(channel, apiURL string) string {
+	if !strings.HasPrefix(channel, "D") || p.Container.Type == "view" || !responseURLOK(p.ResponseURL, apiURL) {
+		return ""
+	}
+	return p.ResponseURL
+}
+
 // answered, after a click in a DM was committed, updates the question in
 // place: its buttons give way to a line with the answer, as Slack apps do,
-// so an old question cannot be clicked by mistake. It is cosmetic: when it
-// fails, nothing is lost. It has a share of chat.update's rate limit of
-// its own; past that, under heavy use, questions keep their buttons
-// (clicking one again is answered as a stale click).
-func (a *Adapter) answered(res reply, body []byte, channel, ts, label string) reply {
+// so an old question cannot be clicked by mistake. With the click's
+// response_url (respond) that is one of its five uses, outside the Web
+// API's rate limits, so every question is marked. Without one it is a
+// chat.update with a share of that method's rate limit of its own; past
+// that, under heavy use, questions keep their buttons (clicking one again
+// is answered as a stale click). It is cosmetic: when it fails, nothing
+// is lost.
+func (a *Adapter) answered(res reply, body []byte, channel, ts, label, respondURL string) reply {
 	if res.status != http.StatusOK || res.stale || res.after != nil || ts == "" || !strings.HasPrefix(channel, "D") {
 		return res
 	}
-	if !a.cosmetic.Allow() {
+	if respondURL == "" && !a.cosmetic.Allow() {
 		return res
 	}
 	// The message is decoded only if the update runs: a busy server
@@ -375,6 +392,16 @@ func (a *Adapter) answered(res reply, body []byte, channel, ts, label string) re
 			label = "…"
 		}
 		keep = append(keep, contextBlock("✓ "+label))
+		if respondURL != "" {
+			err := respond(ctx, respondURL, responseMessage{Text: "✓ " + label, Blocks: slackapi.Blocks{BlockSet: keep}, ReplaceOriginal: true})
+			if err == nil {
+				return
+			}
+			a.log.Info("slack: response_url could not mark a question answered; trying chat.update", "err", err)
+			if !a.cosmetic.Allow() {
+				return
+			}
+		}
 		_, _, _, err := a.api.UpdateMessageContext(ctx, channel, ts,
 			slackapi.MsgOptionText("✓ "+label, false), slackapi.MsgOptionBlocks(keep...))
 		if err != nil {

@@ -139,6 +139,12 @@ type Server struct {
 	fileOrder  []string
 	fileSeq    int
 
+	// What channels show, and the response_urls handed out (respond.go).
+	history map[string][]Message
+	changed chan struct{}
+	hooks   map[string]*responseHook
+	hookSeq int
+
 	// Socket Mode, under mu.
 	sockets    map[int]*socketConn // open connections, by number
 	socketSeq  int                 // connections that said hello
@@ -293,6 +299,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.serveUpload(w, r)
 		return
 	}
+	if id, ok := strings.CutPrefix(r.URL.Path, "/actions/"); ok {
+		s.serveResponse(w, r, id)
+		return
+	}
 	method, ok := strings.CutPrefix(r.URL.Path, "/api/")
 	if !ok || r.Method != http.MethodPost {
 		http.NotFound(w, r)
@@ -394,7 +404,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	s.answer(w, &c, http.StatusOK, s.reply(&c))
+	reply := s.reply(&c)
+	if c.Method == "chat.postMessage" || c.Method == "chat.update" {
+		s.keep(&c, reply)
+	}
+	s.answer(w, &c, http.StatusOK, reply)
 }
 
 func errBody(code string) map[string]any { return map[string]any{"ok": false, "error": code} }
