@@ -23,12 +23,50 @@ type ManifestOptions struct {
 }
 
 // Commands are the personal chat's command list: each is also typed.
-var Commands = []struct{ Title, Description string }{
-	{"menu", "メニューを開く / Open the menu"},
-	{"report", "カスハラを報告する / Report an incident"},
-	{"consult", "カスハラか迷うときに相談する / Consult, if you are unsure"},
-	{"policy", "会社の方針を見る / Read the company policy"},
-	{"home", "自分の案件・担当の案件を見る / Your cases and the cases you handle"},
+// The manifest's descriptions are in both languages; Teams clients in
+// English read English's alone (the package's localization files).
+var Commands = []struct{ Title, Description, English string }{
+	{"menu", "メニューを開く / Open the menu", "Open the menu"},
+	{"report", "カスハラを報告する / Report an incident", "Report an incident"},
+	{"consult", "カスハラか迷うときに相談する / Consult, if you are unsure", "Ask for advice, if you are unsure"},
+	{"policy", "会社の方針を見る / Read the company policy", "Read the company policy"},
+	{"home", "自分の案件と状況・担当の案件を見る / Your cases, their status, and the cases you handle",
+		"Your cases, their status, and the cases you handle"},
+}
+
+// englishTags are the client languages given the English localization
+// file; any other language reads the manifest's own texts, which have
+// both languages.
+var englishTags = []string{"en-us", "en-gb"}
+
+const (
+	manifestSchema     = "https://developer.microsoft.com/en-us/json-schemas/teams/v1.17/MicrosoftTeams.schema.json"
+	localizationSchema = "https://developer.microsoft.com/en-us/json-schemas/teams/v1.17/MicrosoftTeams.Localization.schema.json"
+	englishFile        = "en.json"
+	shortDescription   = "Customer-harassment reports and care"
+	fullDescription    = "Mamori runs the company's customer-harassment " +
+		"(kasuhara) policy in Teams: employees report or consult confidentially in a personal chat, supervisors judge cases " +
+		"on the policy's two criteria in their channel, and HR follows up with care, training and records."
+)
+
+// Localization returns the English localization file of the package:
+// the app's name, descriptions and command list in English alone.
+func Localization(o ManifestOptions) ([]byte, error) {
+	if o.Name == "" {
+		o.Name = "Mamori"
+	}
+	m := map[string]any{
+		"$schema":           localizationSchema,
+		"name.short":        truncate(o.Name, 30),
+		"name.full":         truncate(o.Name+" — customer-harassment care", 100),
+		"description.short": shortDescription,
+		"description.full":  fullDescription,
+	}
+	for i, c := range Commands {
+		m[fmt.Sprintf("bots[0].commandLists[0].commands[%d].title", i)] = c.Title
+		m[fmt.Sprintf("bots[0].commandLists[0].commands[%d].description", i)] = c.English
+	}
+	return json.MarshalIndent(m, "", "  ")
 }
 
 // Manifest returns manifest.json of the Teams app: the bot, in personal
@@ -47,12 +85,16 @@ func Manifest(o ManifestOptions) ([]byte, error) {
 	if err != nil || site.Scheme != "https" || site.Host == "" {
 		return nil, fmt.Errorf("teams manifest: the website must be an https URL, not %q", o.Website)
 	}
+	var additional []any
+	for _, tag := range englishTags {
+		additional = append(additional, map[string]string{"languageTag": tag, "file": englishFile})
+	}
 	var commands []map[string]string
 	for _, c := range Commands {
 		commands = append(commands, map[string]string{"title": c.Title, "description": c.Description})
 	}
 	m := map[string]any{
-		"$schema":         "https://developer.microsoft.com/en-us/json-schemas/teams/v1.17/MicrosoftTeams.schema.json",
+		"$schema":         manifestSchema,
 		"manifestVersion": "1.17",
 		"version":         o.Version,
 		"id":              o.AppID,
@@ -60,11 +102,9 @@ func Manifest(o ManifestOptions) ([]byte, error) {
 			"privacyUrl": site.JoinPath("privacy").String(), "termsOfUseUrl": site.JoinPath("terms").String()},
 		"name": map[string]string{"short": truncate(o.Name, 30), "full": truncate(o.Name+"（守り）カスハラ対策 / customer-harassment care", 100)},
 		"description": map[string]string{
-			"short": "カスハラの報告・相談・ケア / Customer-harassment reports and care",
+			"short": "カスハラの報告・相談・ケア / " + shortDescription,
 			"full": "Mamori（守り）は会社のカスタマーハラスメント対策方針をTeamsで運用します。従業員は個人チャットで報告・相談し、" +
-				"上長はチャネルで二つの基準に沿って判断し、人事がケアと研修で支えます。 / Mamori runs the company's customer-harassment " +
-				"(kasuhara) policy in Teams: employees report or consult confidentially in a personal chat, supervisors judge cases " +
-				"on the policy's two criteria in their channel, and HR follows up with care, training and records.",
+				"上長はチャネルで二つの基準に沿って判断し、人事がケアと研修で支えます。 / " + fullDescription,
 		},
 		"icons":       map[string]string{"color": "color.png", "outline": "outline.png"},
 		"accentColor": "#2C4A6E",
@@ -72,16 +112,21 @@ func Manifest(o ManifestOptions) ([]byte, error) {
 			"botId": o.AppID, "scopes": []string{"personal", "team"}, "supportsFiles": true, "isNotificationOnly": false,
 			"commandLists": []any{map[string]any{"scopes": []string{"personal"}, "commands": commands}},
 		}},
-		"permissions":  []string{"identity", "messageTeamMembers"},
-		"validDomains": []string{site.Hostname()},
+		"permissions":      []string{"identity", "messageTeamMembers"},
+		"localizationInfo": map[string]any{"defaultLanguageTag": "ja-jp", "additionalLanguages": additional},
+		"validDomains":     []string{site.Hostname()},
 	}
 	return json.MarshalIndent(m, "", "  ")
 }
 
-// Package writes the app package — manifest.json and both icons — as the
-// zip Teams uploads.
+// Package writes the app package — manifest.json, the English
+// localization file and both icons — as the zip Teams uploads.
 func Package(w io.Writer, o ManifestOptions) error {
 	manifest, err := Manifest(o)
+	if err != nil {
+		return err
+	}
+	english, err := Localization(o)
 	if err != nil {
 		return err
 	}
@@ -93,6 +138,7 @@ func Package(w io.Writer, o ManifestOptions) error {
 		data func() ([]byte, error)
 	}{
 		{"manifest.json", func() ([]byte, error) { return manifest, nil }},
+		{englishFile, func() ([]byte, error) { return english, nil }},
 		{"color.png", func() ([]byte, error) { return icon(192, false) }},
 		{"outline.png", func() ([]byte, error) { return icon(32, true) }},
 	} {

@@ -755,6 +755,38 @@ func TestManifestTeams(t *testing.T) {
 		len(m.Bots[0].CommandLists[0].Commands) < 4 || !slices.Equal(m.ValidDomains, []string{"mamori.example.co.jp"}) {
 		t.Errorf("manifest.json:\n%s", files["manifest.json"])
 	}
+	// Teams in English reads the English file alone: no Japanese in it,
+	// every command described.
+	var loc struct {
+		LocalizationInfo struct {
+			DefaultLanguageTag  string `json:"defaultLanguageTag"`
+			AdditionalLanguages []struct {
+				LanguageTag string `json:"languageTag"`
+				File        string `json:"file"`
+			} `json:"additionalLanguages"`
+		} `json:"localizationInfo"`
+	}
+	if err := json.Unmarshal(files["manifest.json"], &loc); err != nil {
+		t.Fatal(err)
+	}
+	english := false
+	for _, l := range loc.LocalizationInfo.AdditionalLanguages {
+		english = english || l.LanguageTag == "en-us"
+		b, ok := files[l.File]
+		if !ok {
+			t.Errorf("%s's file %s is not in the package", l.LanguageTag, l.File)
+			continue
+		}
+		noJapanese(t, l.File, string(b))
+		for i := range m.Bots[0].CommandLists[0].Commands {
+			if key := fmt.Sprintf("bots[0].commandLists[0].commands[%d].description", i); !bytes.Contains(b, []byte(key)) {
+				t.Errorf("%s lacks %s", l.File, key)
+			}
+		}
+	}
+	if loc.LocalizationInfo.DefaultLanguageTag != "ja-jp" || !english {
+		t.Errorf("localizationInfo %+v", loc.LocalizationInfo)
+	}
 	for name, size := range map[string]int{m.Icons.Color: 192, m.Icons.Outline: 32} {
 		img, err := png.Decode(bytes.NewReader(files[name]))
 		if err != nil {
