@@ -339,7 +339,7 @@ func (a *Adapter) interaction(ctx context.Context, body []byte) reply {
 		in.User = a.user(ctx, p.User.ID)
 		in.Delivery = actionDelivery(p.User.ID, act)
 		in.Respond = p.respondInDM(channel, a.cfg.APIURL)
-		return a.answered(a.handle(ctx, in, channel), body, channel, p.Container.MessageTS, p.selectedLabels(), in.Respond)
+		return a.answered(a.handle(ctx, in, channel), body, channel, p.Container.MessageTS, p.selectedLabels(in.User.Lang), in.Respond)
 	}
 	return ok()
 }
@@ -410,8 +410,9 @@ func (a *Adapter) answered(res reply, body []byte, channel, ts, label, respondUR
 	})
 }
 
-// selectedLabels lists the labels of the ticked checkboxes.
-func (p *interaction) selectedLabels() string {
+// selectedLabels lists the labels of the ticked checkboxes, separated
+// as the reader's language does.
+func (p *interaction) selectedLabels(l mamori.Lang) string {
 	if p.State == nil {
 		return ""
 	}
@@ -426,6 +427,9 @@ func (p *interaction) selectedLabels() string {
 		}
 	}
 	sort.Strings(labels)
+	if l == mamori.EN {
+		return strings.Join(labels, ", ")
+	}
 	return strings.Join(labels, "、")
 }
 

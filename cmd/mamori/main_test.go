@@ -761,6 +761,7 @@ func (r *slackRig) question(step string) (blocks, int) {
 	r.t.Helper()
 	p, i := r.waitPost("D"+reporter, r.seen, "step "+step, func(p posted) bool { return p.blocks.hasStep(step) })
 	r.seen = i + 1
+	r.delivered(reporter)
 	return p.blocks, i
 }
 
