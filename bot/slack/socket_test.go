@@ -87,19 +87,20 @@ func TestSocketMode(t *testing.T) {
 
 // sharedFlows stands in for flows.Service over one database shared by
 // replicas: a delivery handled once is acknowledged but not acted on
-// again, as tx.Seen makes it. A delivery listed in slow takes that long
-// the first time; a gate, when set, holds every Handle until closed.
+// again, as tx.Seen makes it. A delivery listed in slow is held the first
+// time until its channel is closed; a gate, when set, holds every Handle
+// until closed.
 type sharedFlows struct {
 	*fakeFlows
 	mu      sync.Mutex
 	offered map[string]int // deliveries, and how often they came
-	slow    map[string]time.Duration
+	slow    map[string]chan struct{}
 	gate    chan struct{}
 	started chan string // the delivery of each Handle that began
 }
 
 func newSharedFlows() *sharedFlows {
-	return &sharedFlows{fakeFlows: newFakeFlows(), offered: map[string]int{}, slow: map[string]time.Duration{},
+	return &sharedFlows{fakeFlows: newFakeFlows(), offered: map[string]int{}, slow: map[string]chan struct{}{},
 		started: make(chan string, 100)}
 }
 
@@ -107,7 +108,7 @@ func (f *sharedFlows) Handle(ctx context.Context, in mamori.Input) error {
 	f.mu.Lock()
 	f.offered[in.Delivery]++
 	again := in.Delivery != "" && f.offered[in.Delivery] > 1
-	delay := f.slow[in.Delivery]
+	hold := f.slow[in.Delivery]
 	gate := f.gate
 	f.mu.Unlock()
 	f.started <- in.Delivery
@@ -121,7 +122,13 @@ func (f *sharedFlows) Handle(ctx context.Context, in mamori.Input) error {
 	if again {
 		return nil // already handled: acknowledged, not acted on
 	}
-	time.Sleep(delay)
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	return f.fakeFlows.Handle(ctx, in)
 }
 
@@ -192,7 +199,9 @@ func event(id, user, text string) map[string]any {
 func TestSocketModeReplicas(t *testing.T) {
 	api := slacktest.New(t, botToken)
 	api.AddUser(slacktest.User{ID: "UEN", Name: "alex", Locale: "en-US"})
-	api.SetRedelivery(400*time.Millisecond, 3)
+	// No redelivery on a timer: each sending is one the test makes,
+	// whatever the machine's load.
+	api.SetRedelivery(0, 0)
 	f := newSharedFlows()
 	replica(t, api, f)
 	replica(t, api, f)
@@ -246,10 +255,22 @@ func TestSocketModeReplicas(t *testing.T) {
 
 	// A slow envelope is sent again on the other connection while the
 	// first replica still works on it; both acknowledge it, once acted on.
+	// The first handling is held until the retry is acknowledged, and the
+	// retry goes once that handling began (as Slack's would after its
+	// timeout): the order does not hang on the machine's speed.
+	slow := make(chan struct{})
 	f.mu.Lock()
-	f.slow["EvSlow"] = time.Second
+	f.slow["EvSlow"] = slow
 	f.mu.Unlock()
 	env := api.SendEnvelope(t, "events_api", event("EvSlow", "UEN", "slow"))
+	for d := range f.started {
+		if d == "EvSlow" {
+			break
+		}
+	}
+	api.Resend(t, env)
+	waitAcks(t, api, env, 1)
+	close(slow)
 	acks := waitAcks(t, api, env, 2)
 	d := api.Deliveries(env)
 	if len(d) != 2 || d[1].Attempt != 1 || d[1].Reason == "" || d[1].Conn == d[0].Conn || acks[0] != d[1].Conn || acks[1] != d[0].Conn {
