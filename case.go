@@ -18,7 +18,10 @@ type Conversation struct {
 	// next text they send goes to that case's thread.
 	Reply string `json:"reply,omitempty"`
 	// Paused is set by "continue later": the next message resumes.
-	Paused    bool      `json:"paused,omitempty"`
+	Paused bool `json:"paused,omitempty"`
+	// Draft is text sent after a long silence, kept until the person
+	// says it answers the question shown again (or sends another).
+	Draft     string    `json:"draft,omitempty"`
 	AlertSent bool      `json:"alert_sent,omitempty"`
 	Started   time.Time `json:"started"`
 	Updated   time.Time `json:"updated"`

@@ -52,7 +52,14 @@ const (
 	navCancel = "nav:cancel"
 	navSkip   = "nav:skip"
 	navKeep   = "nav:keep"
+	navDraft  = "nav:draft" // the text sent after a silence is the answer
 )
+
+// IdleAfter is how long a conversation may rest before typed text is no
+// longer taken straight as the answer to the question shown back then:
+// the person is asked first, so a "hello" after a night is not filed as
+// what happened.
+const IdleAfter = time.Hour
 
 // MaxText is the longest free-text answer kept. Longer text is refused
 // with a clear message, never cut silently.
@@ -297,6 +304,7 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	if c.Started.IsZero() {
 		c.Started = env.Now
 	}
+	idle := env.Now.Sub(c.Updated) >= IdleAfter && !c.Updated.IsZero()
 	c.Updated = env.Now
 	var out Out
 
@@ -460,6 +468,26 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	if in.Kind == mamori.InputText {
 		value = typedCommand(strings.TrimSpace(in.Text))
 	}
+	if value == "" && in.Kind == mamori.InputText && idle {
+		if q, ok := lookup(c.Step); ok && takesText(env, q, in.Text, l) {
+			// Back after a long silence: show the question again and ask
+			// whether what they sent answers it. Nothing is lost either way.
+			c.Draft = strings.TrimSpace(in.Text)
+			out := ask(env, c, "")
+			m := &out.Replies[len(out.Replies)-1]
+			m.Text = env.Policy.T(l, "nav.draft") + "\n\n" + m.Text
+			m.Choices = append([]mamori.Choice{{Value: navDraft, Label: env.Policy.T(l, "nav.draft_keep"), Style: mamori.StylePrimary}}, m.Choices...)
+			return c, out
+		}
+	}
+	if value == navDraft {
+		if c.Draft == "" {
+			return c, ask(env, c, "")
+		}
+		in = mamori.Input{Kind: mamori.InputText, User: in.User, Text: c.Draft}
+		value = ""
+	}
+	c.Draft = ""
 	switch value {
 	case navBack:
 		return back(env, c)
@@ -668,6 +696,19 @@ func showDate(s string, l mamori.Lang) string {
 		return d.Format("2 Jan 2006")
 	}
 	return d.Format("2006年1月2日")
+}
+
+// takesText reports whether q would keep typed as free text (not as one
+// of its options).
+func takesText(env Env, q question, typed string, l mamori.Lang) bool {
+	switch q.kind {
+	case kText:
+		return strings.TrimSpace(typed) != ""
+	case kBoth:
+		_, option := matchOption(typed, q.options(env, l))
+		return !option && strings.TrimSpace(typed) != ""
+	}
+	return false
 }
 
 func hasOption(opts []mamori.Choice, v string) bool {

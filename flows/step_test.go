@@ -443,6 +443,45 @@ func TestNothingTypedIsLost(t *testing.T) {
 		}
 		d.expect(stepChannel)
 	})
+	t.Run("hours later, without a pause", func(t *testing.T) {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		for d.c.Step != stepNarrative {
+			d.answerOne()
+		}
+		d.env.Now = d.env.Now.Add(5 * time.Hour)
+		d.say("こんにちは")
+		d.expect(stepNarrative)
+		if d.c.Answers.Narrative != "" || d.c.Draft != "こんにちは" {
+			t.Fatalf("text after a silence filed at once: %+v", d.c)
+		}
+		q := d.out.Replies[len(d.out.Replies)-1]
+		if q.Step != stepNarrative || q.Choices[0].Value != navDraft || !strings.Contains(q.Text, "答えにしますか") {
+			t.Fatalf("the question with the offer: %+v", q)
+		}
+		// Sending the real answer instead keeps it.
+		d.say("大声で怒鳴られた")
+		if d.c.Answers.Narrative != "大声で怒鳴られた" || d.c.Draft != "" {
+			t.Fatalf("answer after the offer: %+v", d.c)
+		}
+		// Or the draft, with one click.
+		for d.c.Step != stepWords {
+			d.answerOne()
+		}
+		d.env.Now = d.env.Now.Add(25 * time.Hour)
+		d.say("「辞めさせてやる」")
+		d.choose(navDraft)
+		if d.c.Answers.Words != "「辞めさせてやる」" {
+			t.Fatalf("draft not kept: %+v", d.c.Answers)
+		}
+		d.expect(stepDuration)
+		// A typed option number after a silence is an answer as it is.
+		d.env.Now = d.env.Now.Add(3 * time.Hour)
+		d.say("1")
+		if d.c.Answers.Duration != "under10" {
+			t.Fatalf("typed option: %+v", d.c.Answers)
+		}
+	})
 	t.Run("after the reminder", func(t *testing.T) {
 		d := newDriver(t, "UME", mamori.EN)
 		d.start(mamori.StartReport)
