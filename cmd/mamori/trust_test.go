@@ -434,7 +434,9 @@ func TestServeHRRoute(t *testing.T) {
 
 	number, _ := r.fileReport(mamori.RouteHR)
 	from := r.seen
-	card, _ := r.waitPost("C0HR", 0, number, func(p posted) bool { return strings.Contains(p.text, number) && strings.Contains(p.text, mamori.CardTake) })
+	card, _ := r.waitPost("C0HR", 0, number, func(p posted) bool {
+		return strings.Contains(p.text, number) && strings.Contains(p.text, mamori.CardTake)
+	})
 	if !strings.Contains(card.text, ja("card.note.hr")) || !strings.Contains(card.text, ja("card.next.hr")) {
 		t.Errorf("the HR card:\n%s", card.text)
 	}
