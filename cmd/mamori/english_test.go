@@ -210,21 +210,34 @@ func (r *slackRig) waitMessage(channel string, from int, what string, match func
 // (a person cannot type in that moment; a test can).
 func (r *slackRig) delivered(user string) {
 	r.t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+r.env["MAMORI_DB"]+"?mode=ro&_busy_timeout=5000")
+	waitDelivered(r.t, r.env["MAMORI_DB"], user)
+}
+
+// waitDelivered waits until no pending outbox item in the SQLite file db
+// is addressed to any of ids.
+func waitDelivered(t testing.TB, db string, ids ...string) {
+	t.Helper()
+	conn, err := sql.Open("sqlite3", "file:"+db+"?mode=ro&_busy_timeout=5000")
 	if err != nil {
-		r.t.Fatal(err)
+		t.Fatal(err)
 	}
-	defer db.Close()
-	target := fmt.Sprintf("%%\"id\":%q%%", user)
+	defer conn.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		var n int
-		err := db.QueryRow(`SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND target LIKE ?`, target).Scan(&n)
-		if err == nil && n == 0 {
+		pending, err := 0, error(nil)
+		for _, id := range ids {
+			var n int
+			if err = conn.QueryRow(`SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND target LIKE ?`,
+				fmt.Sprintf("%%\"id\":%q%%", id)).Scan(&n); err != nil {
+				break
+			}
+			pending += n
+		}
+		if err == nil && pending == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("messages to %s still pending after 10 s (%d, %v)", user, n, err)
+			t.Fatalf("messages to %v still pending after 10 s (%d, %v)", ids, pending, err)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -190,6 +190,7 @@ func (r *teamsRig) question(step string) map[string]any {
 	r.t.Helper()
 	a, i := r.fake.Wait(r.t, r.dm(tTanaka), r.seen, "step "+step, func(a teamstest.Activity) bool { return a.Method == "POST" && hasStep(a.Card(), step) })
 	r.seen = i + 1
+	waitDelivered(r.t, r.env["MAMORI_DB"], tTanaka.ID, tTanaka.AadObjectID)
 	return a.Card()
 }
 
@@ -933,6 +934,7 @@ func TestServeTeamsEnglish(t *testing.T) {
 		t.Helper()
 		a, i := fake.Wait(t, r.dm(me), seen, what, match)
 		seen = i + 1
+		waitDelivered(t, r.env["MAMORI_DB"], me.ID, me.AadObjectID)
 		return a.Card()
 	}
 	question := func(step string) map[string]any {
@@ -1006,6 +1008,15 @@ func TestServeTeamsEnglish(t *testing.T) {
 	q := next("the next question", func(a teamstest.Activity) bool { return questionStep(a.Card()) != "" })
 	click(q, "nav:later")
 	next("paused", func(a teamstest.Activity) bool { return strings.Contains(a.JSON(), "Mamori") || a.Card() != nil })
+	// Back by typing: "hi" brings the waiting question back and is not
+	// taken as its answer.
+	say("hi")
+	back := next("the question again", func(a teamstest.Activity) bool {
+		return questionStep(a.Card()) != "" && strings.Contains(texts(a.Card()), en("nav.welcome_back"))
+	})
+	if got, want := questionStep(back), questionStep(q); got != want {
+		t.Errorf("after \"hi\" the question is %q, want %q again", got, want)
+	}
 
 	// Everything this person was shown.
 	time.Sleep(200 * time.Millisecond) // let the last replies arrive
