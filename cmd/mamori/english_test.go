@@ -1,9 +1,10 @@
 package main
 
 import (
-	"database/sql"
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -210,34 +211,41 @@ func (r *slackRig) waitMessage(channel string, from int, what string, match func
 // (a person cannot type in that moment; a test can).
 func (r *slackRig) delivered(user string) {
 	r.t.Helper()
-	waitDelivered(r.t, r.env["MAMORI_DB"], user)
+	waitDelivered(r.t, r.env, mamori.PlatformSlack, user)
 }
 
-// waitDelivered waits until no pending outbox item in the SQLite file db
-// is addressed to any of ids.
-func waitDelivered(t testing.TB, db string, ids ...string) {
+// waitDelivered waits until no pending outbox item in the store env
+// names (SQLite or PostgreSQL) is addressed to platform's user id.
+func waitDelivered(t testing.TB, env testEnv, platform, id string) {
 	t.Helper()
-	conn, err := sql.Open("sqlite3", "file:"+db+"?mode=ro&_busy_timeout=5000")
-	if err != nil {
+	if err := delivered(env, platform, id, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	deadline := time.Now().Add(10 * time.Second)
+}
+
+// delivered waits up to within until nothing to platform's user id is
+// pending in the store env names.
+func delivered(env testEnv, platform, id string, within time.Duration) error {
+	db, err := openStore(context.Background(), env.get, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	to := mamori.Target{Platform: platform, Kind: mamori.TargetUser, ID: id}
+	deadline := time.Now().Add(within)
 	for {
-		pending, err := 0, error(nil)
-		for _, id := range ids {
-			var n int
-			if err = conn.QueryRow(`SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND target LIKE ?`,
-				fmt.Sprintf("%%\"id\":%q%%", id)).Scan(&n); err != nil {
-				break
-			}
-			pending += n
+		var pending bool
+		if err := db.View(context.Background(), func(tx mamori.Tx) (err error) {
+			pending, err = tx.OutboxPending(to, time.Time{})
+			return err
+		}); err != nil {
+			return err
 		}
-		if err == nil && pending == 0 {
-			return
+		if !pending {
+			return nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("messages to %v still pending after 10 s (%d, %v)", ids, pending, err)
+			return fmt.Errorf("messages to %s still pending after %s", id, within)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

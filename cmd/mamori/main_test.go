@@ -1307,9 +1307,16 @@ func (r *slackRig) care(policy *mamori.Policy, card posted, number string) {
 	rec, _ := r.waitPost("C0HR", 0, "the training recommendation", func(p posted) bool { return strings.Contains(p.text, mamori.CardTrain+":"+number) })
 	r.interact(hr, "C0HR", rec.blocks, r.button(rec.blocks, mamori.CardTrain+":"+number), nil)
 	whisper(hr, "カスハラ対応研修")
-	r.waitPost("D"+reporter, r.seen, "the training reminder", func(p posted) bool {
+	// The department gets the training; its reporter does not (it would
+	// read as blame).
+	r.waitPost("D"+supervisor, 0, "the training reminder", func(p posted) bool {
 		return strings.Contains(p.text, ja("training.header", "カスハラ対応研修")) && strings.Contains(p.text, "https://lms.example/response")
 	})
+	for _, p := range r.posts("D" + reporter) {
+		if strings.Contains(p.text, "https://lms.example/response") {
+			t.Errorf("the reporter was assigned the training their case recommends:\n%s", p.text)
+		}
+	}
 	trail := r.auditTrail(number)
 	for _, want := range []string{"care.task_opened", "care.task_refused", "care.ack", "care.note", "training.assigned"} {
 		if !slices.Contains(trail, want) {

@@ -698,7 +698,18 @@ func (c *replicaRig) drive(ctx context.Context, r *person) {
 // question waits for the DM asking step.
 func (c *replicaRig) question(ctx context.Context, r *person, step string) (blocks, error) {
 	p, err := c.waitDM(ctx, r, "the question "+step, func(p posted) bool { return p.blocks.hasStep(step) })
-	return p.blocks, err
+	if err != nil {
+		return nil, err
+	}
+	// Typed text may only answer a question marked sent: wait for that
+	// (a replica killed mid-post leaves it pending until its lease ends).
+	env := testEnv{"MAMORI_DB": c.dbURL}
+	for _, kv := range c.env {
+		if k, v, _ := strings.Cut(kv, "="); k == "MAMORI_ENCRYPTION_KEY" {
+			env[k] = v
+		}
+	}
+	return p.blocks, delivered(env, mamori.PlatformSlack, r.id, 25*time.Second)
 }
 
 // waitDM waits for a post in r's DM, after those already read, that match

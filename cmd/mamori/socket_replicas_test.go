@@ -459,6 +459,9 @@ func (s *socketDriver) next(r *socketReporter) {
 	want := r.script[r.step].step
 	p, i := s.rig.waitPost("D"+r.id, r.seen, "step "+want, func(p posted) bool { return p.blocks.hasStep(want) })
 	r.q, r.seen = p, i+1
+	if r.script[r.step].kind == "say" {
+		waitDelivered(s.t, s.rig.env, mamori.PlatformSlack, r.id)
+	}
 }
 
 // answer sends r's next answer on whichever connection Slack picks.

@@ -190,7 +190,7 @@ func (r *teamsRig) question(step string) map[string]any {
 	r.t.Helper()
 	a, i := r.fake.Wait(r.t, r.dm(tTanaka), r.seen, "step "+step, func(a teamstest.Activity) bool { return a.Method == "POST" && hasStep(a.Card(), step) })
 	r.seen = i + 1
-	waitDelivered(r.t, r.env["MAMORI_DB"], tTanaka.ID, tTanaka.AadObjectID)
+	waitDelivered(r.t, r.env, mamori.PlatformTeams, tTanaka.AadObjectID)
 	return a.Card()
 }
 
@@ -934,7 +934,7 @@ func TestServeTeamsEnglish(t *testing.T) {
 		t.Helper()
 		a, i := fake.Wait(t, r.dm(me), seen, what, match)
 		seen = i + 1
-		waitDelivered(t, r.env["MAMORI_DB"], me.ID, me.AadObjectID)
+		waitDelivered(t, r.env, mamori.PlatformTeams, me.AadObjectID)
 		return a.Card()
 	}
 	question := func(step string) map[string]any {
