@@ -394,6 +394,8 @@ func TestServeThreadPrivacy(t *testing.T) {
 	}
 	if testing.Verbose() {
 		t.Logf("what the reporter read:\n%s", transcript(dmCalls(r.api.Calls("chat.postMessage"))))
+		t.Logf("App Home:\n%s", r.home())
+		t.Logf("the case thread:\n%s", transcript(threadCalls(r.api.Calls("chat.postMessage"), card.ts)))
 	}
 	for _, c := range r.api.Calls() {
 		if c.Error != "" || c.Status != http.StatusOK {
@@ -410,11 +412,22 @@ func TestServeThreadPrivacy(t *testing.T) {
 	}
 }
 
+// threadCalls keeps the calls to the thread of the message at ts.
+func threadCalls(calls []slacktest.Call, ts string) []slacktest.Call {
+	var out []slacktest.Call
+	for _, c := range calls {
+		if c.Get("thread_ts") == ts {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // dmCalls keeps the calls to a DM.
 func dmCalls(calls []slacktest.Call) []slacktest.Call {
 	var out []slacktest.Call
 	for _, c := range calls {
-		if strings.HasPrefix(c.Get("channel"), "D") {
+		if strings.HasPrefix(c.Channel(), "D") {
 			out = append(out, c)
 		}
 	}
