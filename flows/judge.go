@@ -403,9 +403,10 @@ func (s *Service) Ask(ctx context.Context, actor mamori.User, number, question s
 		k.Decision.Questions = append(k.Decision.Questions, mamori.Question{By: actor.Key(), Text: question, At: env.Now})
 		rl := reporterLang(*k)
 		// Who asks, as the reporter should hear it: HR, or their
-		// supervisors — never a name.
+		// supervisors — never a name. A report sent to HR alone is
+		// asked about by HR, whoever else they are.
 		header := "ask.header"
-		if s.Org.IsHR(actor) && !s.Org.IsSupervisor(actor, k.Department) {
+		if k.Route == mamori.RouteHR || (s.Org.IsHR(actor) && !s.Org.IsSupervisor(actor, k.Department)) {
 			header = "ask.header.hr"
 		}
 		dm := mamori.Message{Step: "reply", Header: fmt.Sprintf(s.Policy.T(rl, header), k.Number), Text: question,
