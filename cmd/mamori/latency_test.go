@@ -46,6 +46,7 @@ func BenchmarkConversation(b *testing.B) {
 		{1, 0},
 		{8, 0},
 		{8, 100 * time.Millisecond},
+		{8, 200 * time.Millisecond}, // about Tokyo to Slack and back
 	} {
 		b.Run(fmt.Sprintf("reporters=%d/rtt=%s", c.reporters, c.rtt), func(b *testing.B) {
 			conversationBench(b, c.reporters, c.rtt)
