@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -226,6 +227,9 @@ func waitDelivered(t testing.TB, env testEnv, platform, id string) {
 // delivered waits up to within until nothing to platform's user id is
 // pending in the store env names.
 func delivered(env testEnv, platform, id string, within time.Duration) error {
+	if env["MAMORI_DB"] == "" {
+		return errors.New("delivered: the test's environment names no database")
+	}
 	db, err := openStore(context.Background(), env.get, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err

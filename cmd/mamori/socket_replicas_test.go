@@ -79,7 +79,7 @@ func testSocketReplicas(t *testing.T, e testEnv) {
 		t.Fatalf("connections %v, want %d kept", conns, connA)
 	}
 
-	s := &socketDriver{t: t, api: api, rig: &slackRig{t: t, api: api}, policy: builtinPolicy(t)}
+	s := &socketDriver{t: t, api: api, rig: &slackRig{t: t, api: api, env: e}, policy: builtinPolicy(t)}
 	reps := make([]*socketReporter, len(socketReporters))
 	for i, id := range socketReporters {
 		reps[i] = &socketReporter{id: id, script: socketScript(reports[mamori.JA], id)}
