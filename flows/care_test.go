@@ -78,6 +78,13 @@ func TestCheckins(t *testing.T) {
 	if len(dms[len(dms)-1].Fields) == 0 {
 		t.Fatal("no care resources after a hard answer")
 	}
+	var said strings.Builder
+	for _, m := range dms[len(dms)-2:] {
+		said.WriteString(m.Header + m.Text + m.Note)
+	}
+	if n := strings.Count(said.String(), "ひとりで抱え"); n != 1 {
+		t.Errorf("「ひとりで抱えないで」 said %d times after a hard answer:\n%s", n, said.String())
+	}
 	// Nobody else can answer it.
 	r.do(mamori.Input{Kind: mamori.InputChoice, User: user("UOTHER"), Step: "checkin", Value: "checkin:" + n + ":stop"})
 	if r.kase(n).CheckinsStopped {
@@ -394,5 +401,22 @@ func TestCheckinOpenTaskEnglish(t *testing.T) {
 		if en := p.T(mamori.EN, k); en == k || en == p.T(mamori.JA, k) {
 			t.Errorf("%s has no English", k)
 		}
+	}
+}
+
+// TestCheckinTalkSaysWhen: "I'd like to talk" at a check-in says by when
+// HR will be in touch (the care task's due time, in working hours).
+func TestCheckinTalkSaysWhen(t *testing.T) {
+	r := newRig(t) // Friday 2026-11-20 10:00 in Tokyo
+	n := r.filed(nil)
+	r.advance(71 * time.Hour) // Monday 09:00: the first check-in
+	r.click("UME", "checkin:"+n+":talk")
+	dms := r.sent.to(mamori.TargetUser, "UME")
+	var said strings.Builder
+	for _, m := range dms[max(0, len(dms)-2):] {
+		said.WriteString(m.Text)
+	}
+	if !strings.Contains(said.String(), "ごろまでに連絡します") {
+		t.Errorf("the answer to \"I'd like to talk\" does not say when:\n%s", said.String())
 	}
 }

@@ -45,6 +45,9 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 		}
 		env := s.env(now)
 		env.Location = s.Location
+		if _, answer, ok := checkinClick(in); ok && answer == checkinTalk {
+			env.TalkBy = s.when(s.Care.WorkingTime(now.Add(s.Care.taskDue()), s.Location), in.User.Lang)
+		}
 		if c.Flow != "" && c.Step != stepDone && (in.Kind == mamori.InputText || in.Kind == mamori.InputFile) {
 			// Typed text may only answer a question the person has seen:
 			// the one they are at went out with their last step.

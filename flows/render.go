@@ -117,6 +117,9 @@ func ask(env Env, c mamori.Conversation, problem string) Out {
 		}
 		m.Controls = nav(false)
 		m.Note = t(l, "summary.note."+c.Flow)
+		if route, _, _ := Route(env, c); c.Flow == mamori.FlowReport && route == mamori.RouteHR {
+			m.Note = t(l, "summary.note.report.hr")
+		}
 	case stepEdit:
 		m.Text = t(l, "edit.which")
 		for _, q := range questions {

@@ -80,6 +80,9 @@ type Env struct {
 	// not reached them yet (it is still in the outbox): typed text then
 	// cannot be an answer to it.
 	Unshown bool
+	// TalkBy says, in the user's language, by when HR gets in touch with
+	// someone who asks to talk now (a check-in answer); "" if unknown.
+	TalkBy string
 }
 
 // Out is what a step asks the host to do besides storing the new state.
@@ -322,7 +325,11 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		if k == nil || k.Reporter.Key() != c.User.Key() || k.Number != number {
 			return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "details.not_found"))}}
 		}
-		out := Out{Checkin: &Checkin{Number: number, Answer: answer}, Replies: []mamori.Message{text(env.Policy.T(l, "checkin.thanks."+answer))}}
+		thanks := env.Policy.T(l, "checkin.thanks."+answer)
+		if answer == checkinTalk && env.TalkBy != "" {
+			thanks = fmt.Sprintf(env.Policy.T(l, "checkin.thanks.talk_by"), env.TalkBy)
+		}
+		out := Out{Checkin: &Checkin{Number: number, Answer: answer}, Replies: []mamori.Message{text(thanks)}}
 		if answer == checkinHard || answer == checkinTalk {
 			out.Replies = append(out.Replies, CareMessage(env, l))
 		}

@@ -947,3 +947,18 @@ func TestQuestionsFeelLikeHelp(t *testing.T) {
 		d.expect(stepNarrative)
 	})
 }
+
+func TestSummaryNoteFollowsTheRoute(t *testing.T) {
+	for route, want := range map[string]string{mamori.RouteDepartment: "上長と人事", mamori.RouteHR: "人事だけ"} {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		for d.c.Step != stepRoute {
+			d.answerOne()
+		}
+		d.choose(route)
+		d.expect(stepSummary)
+		if note := d.out.Replies[len(d.out.Replies)-1].Note; !strings.Contains(note, want) {
+			t.Errorf("route %s: the summary says %q", route, note)
+		}
+	}
+}

@@ -141,7 +141,7 @@ func writeCSV(w io.Writer, records []exported, p *mamori.Policy, l mamori.Lang) 
 	header := []string{"number", "kind", "created", "department", "route", "status", "urgency", "suggestion", "possible_crime",
 		"reporter", "contact_channel", "behaviours", "when", "place", "customer", "demand", "fault", "narrative", "words",
 		"duration", "repeat", "witnesses", "evidence", "files", "consultation", "decision", "validity", "means", "actions",
-		"facts", "note", "decided_by", "decided_at", "audit"}
+		"facts", "note", "decided_by", "decided_at", "questions", "audit"}
 	if err := cw.Write(header); err != nil {
 		return err
 	}
@@ -161,8 +161,18 @@ func writeCSV(w io.Writer, records []exported, p *mamori.Policy, l mamori.Lang) 
 		}
 		var d mamori.Decision
 		decided := ""
+		var questions []string
 		if r.Decision != nil {
 			d = *r.Decision
+			for _, q := range d.Questions {
+				line := q.At.Format(time.RFC3339) + " Q " + q.By + ": " + q.Text
+				if !q.Answered.IsZero() {
+					line += "\n" + q.Answered.Format(time.RFC3339) + " A: " + q.Answer
+				}
+				questions = append(questions, line)
+			}
+		}
+		if r.Decision.Decided() {
 			decided = d.At.Format(time.RFC3339)
 		}
 		var actions []string
@@ -174,7 +184,7 @@ func writeCSV(w io.Writer, records []exported, p *mamori.Policy, l mamori.Lang) 
 			mamori.Label(p.Channels, a.Channel, l), strings.Join(behaviours, "; "), a.When, a.Place, a.Customer, a.Demand,
 			a.Fault, firstOf(a.Narrative, a.Worry), a.Words, a.Duration, a.Repeat, a.Witnesses, a.Evidence,
 			strings.Join(files, "; "), a.FromConsultation, decisionLabel(p, d.Outcome, l), d.Validity, d.Means,
-			strings.Join(actions, "; "), d.Facts, d.Note, d.By, decided, strings.Join(audit, "\n")}
+			strings.Join(actions, "; "), d.Facts, d.Note, d.By, decided, strings.Join(questions, "\n"), strings.Join(audit, "\n")}
 		if err := cw.Write(row); err != nil {
 			return err
 		}
