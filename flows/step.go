@@ -243,6 +243,9 @@ const (
 	whenYesterday = "yesterday"
 	whenEarlier   = "earlier"
 	dateLayout    = "2006-01-02"
+	// askDate is what record returns for "earlier": not a problem, a
+	// request to type the date.
+	askDate = "\x00date"
 )
 
 func lookup(step string) (question, bool) {
@@ -571,7 +574,13 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		c.Step = stepMenu
 		return c, Out{Replies: []mamori.Message{menu(env, l, true)}}
 	}
-	if problem := record(env, &c, q, in, value); problem != "" {
+	if problem := record(env, &c, q, in, value); problem == askDate {
+		// "Earlier": no buttons this time, just the date to type.
+		out := ask(env, c, "")
+		m := &out.Replies[len(out.Replies)-1]
+		m.Text, m.Choices, m.Prompt = env.Policy.T(l, "when.type_date"), nil, env.Policy.T(l, "prompt.text")
+		return c, out
+	} else if problem != "" {
 		return c, ask(env, c, problem)
 	}
 	if c.Step == stepSafety && (c.Answers.Safety == "danger" || c.Answers.Safety == "injured") && !c.AlertSent {
@@ -685,7 +694,7 @@ func choose(env Env, q question, slot *string, v string, l mamori.Lang) string {
 		case whenYesterday:
 			v = env.Now.In(loc).AddDate(0, 0, -1).Format(dateLayout)
 		case whenEarlier:
-			return env.Policy.T(l, "when.type_date")
+			return askDate
 		}
 	}
 	*slot = v
