@@ -21,9 +21,6 @@ func TestConfigContactsAndLanguages(t *testing.T) {
 	if len(c) != 4 || c[0].Contact.In(mamori.EN) != "ext. 1234 / soudan@example.co.jp" || c[0].Contact.In(mamori.JA) != "内線 1234 / soudan@example.co.jp" {
 		t.Fatalf("care resources: %+v", c)
 	}
-	if c[1].Contact.EN != "健康管理室 内線 5678" {
-		t.Errorf("a contact as a plain string: %+v", c[1].Contact)
-	}
 	dir := t.TempDir()
 	write := func(name, text string) string {
 		p := filepath.Join(dir, name)
@@ -31,6 +28,17 @@ func TestConfigContactsAndLanguages(t *testing.T) {
 			t.Fatal(err)
 		}
 		return p
+	}
+	old := `contact: {ja: "健康管理室 内線 5678", en: "Health office, ext. 5678"}`
+	if !strings.Contains(string(exampleConfig), old) {
+		t.Fatalf("the example configuration has no %s", old)
+	}
+	plain, err := loadConfig(write("plain.yaml", strings.Replace(string(exampleConfig), old, `contact: "健康管理室 内線 5678"`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := plain.policy.Care[1].Contact; c.EN != "健康管理室 内線 5678" || c.JA != "健康管理室 内線 5678" {
+		t.Errorf("a contact as a plain string: %+v", c)
 	}
 	good := string(exampleConfig) + "\nlanguages:\n  en: [U0ALEX, alex@example.co.jp]\n"
 	l, err = loadConfig(write("langs.yaml", good))

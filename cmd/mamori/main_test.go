@@ -348,7 +348,7 @@ func TestServeStartupErrors(t *testing.T) {
 	badLang := file("lang.yaml", change("language: ja", "language: fr"))
 	badAudience := file("audience.yaml", change("audience: everyone", "audience: [warehouse]"))
 	badStart := file("start.yaml", change("start: 2026-10-01", "start: October"))
-	noContact := file("contact.yaml", change(`contact: "健康管理室 内線 5678"`, `contact: ""`))
+	noContact := file("contact.yaml", change(`contact: {ja: "健康管理室 内線 5678", en: "Health office, ext. 5678"}`, `contact: ""`))
 	slackEnv := testEnv{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
 
 	for _, tc := range []struct {
