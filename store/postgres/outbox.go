@@ -336,3 +336,25 @@ func (db *DB) DoneJob(ctx context.Context, id int64, now time.Time) error {
 	}
 	return nil
 }
+
+// CountOutbox counts the items whose key starts with prefix, by status.
+func (db *DB) CountOutbox(ctx context.Context, prefix string) (map[string]int, error) {
+	// The key is COLLATE "C": key >= prefix AND key < prefix+U+10FFFF
+	// compares bytes and uses the key's index.
+	rows, err := db.db.QueryContext(ctx, `SELECT status, count(*) FROM outbox WHERE key >= $1 AND key < $2 GROUP BY status`,
+		prefix, prefix+"\U0010FFFF")
+	if err != nil {
+		return nil, fmt.Errorf("count outbox: %w", err)
+	}
+	defer rows.Close()
+	counts := map[string]int{}
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, fmt.Errorf("count outbox: %w", err)
+		}
+		counts[status] = n
+	}
+	return counts, rows.Err()
+}

@@ -36,6 +36,7 @@ import (
 
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/store/seal"
+	"github.com/mamori-oss/mamori/store/sqlrow"
 )
 
 //go:embed migrations/*.sql
@@ -192,7 +193,7 @@ func (db *DB) run(ctx context.Context, opts *sql.TxOptions, fn func(mamori.Tx) e
 			}
 		}
 	}()
-	if err := fn(&tx{ctx: ctx, tx: sqlTx, sealer: db.sealer, write: opts == nil}); err != nil {
+	if err := fn(&sqlrow.Tx{Ctx: ctx, Q: sqlTx, Sealer: db.sealer, Dialect: dialect, Write: opts == nil}); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -221,6 +222,18 @@ func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
 // Backup returns ErrNoBackup: use pg_dump.
 func (db *DB) Backup(ctx context.Context, dest string) error {
 	return ErrNoBackup
+}
+
+// dialect is PostgreSQL's: $N placeholders; an Update locks the rows it
+// reads to change; IN lists are arrays; appenders to the audit chain take
+// a table lock, which does not block readers and is held only until the
+// transaction ends.
+var dialect = &sqlrow.Dialect{
+	Dollar:    true,
+	LockRows:  true,
+	Arrays:    true,
+	AuditLock: `LOCK TABLE audit IN SHARE ROW EXCLUSIVE MODE`,
+	IsUnique:  isUnique,
 }
 
 // isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.

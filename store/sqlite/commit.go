@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/mamori-oss/mamori/store/sqlrow"
 )
 
 // Group commit. Every write — Update, and the Outbox and Jobs methods —
@@ -58,11 +60,7 @@ func (db *DB) commit(ctx context.Context, fn func(querier) error) error {
 
 // querier runs statements: the committer's connection, inside its group
 // transaction, or a read transaction.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
+type querier = sqlrow.Querier
 
 // committer runs batches of writes until Close.
 func (db *DB) committer() {

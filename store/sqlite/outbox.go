@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mamori-oss/mamori"
@@ -285,4 +286,30 @@ func (db *DB) DoneJob(ctx context.Context, id int64, now time.Time) error {
 		return fmt.Errorf("done job: %w", err)
 	}
 	return nil
+}
+
+// CountOutbox counts the items whose key starts with prefix, by status.
+func (db *DB) CountOutbox(ctx context.Context, prefix string) (map[string]int, error) {
+	// key >= prefix AND key < prefix+U+10FFFF uses outbox_key when the
+	// query repeats its condition; fresh keys are not in it, and a prefix
+	// that may begin one looks at every item.
+	q := `SELECT status, count(*) FROM outbox WHERE key >= ? AND key < ?`
+	if !strings.HasPrefix(prefix, mamori.FreshKey) && !strings.HasPrefix(mamori.FreshKey, prefix) {
+		q += ` AND substr(key, 1, 3) <> 'in:'`
+	}
+	rows, err := db.ro.QueryContext(ctx, q+` GROUP BY status`, prefix, prefix+"\U0010FFFF")
+	if err != nil {
+		return nil, fmt.Errorf("count outbox: %w", err)
+	}
+	defer rows.Close()
+	counts := map[string]int{}
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, fmt.Errorf("count outbox: %w", err)
+		}
+		counts[status] = n
+	}
+	return counts, rows.Err()
 }

@@ -31,6 +31,7 @@ import (
 
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/store/seal"
+	"github.com/mamori-oss/mamori/store/sqlrow"
 )
 
 //go:embed migrations/*.sql
@@ -249,7 +250,7 @@ func (db *DB) Close() error {
 // interrupted when ctx ends once it has started.
 func (db *DB) Update(ctx context.Context, fn func(mamori.Tx) error) error {
 	return db.commit(ctx, func(q querier) error {
-		return fn(&tx{ctx: context.WithoutCancel(ctx), tx: q, sealer: db.sealer})
+		return fn(&sqlrow.Tx{Ctx: context.WithoutCancel(ctx), Q: q, Sealer: db.sealer, Dialect: dialect, Write: true})
 	})
 }
 
@@ -261,7 +262,7 @@ func (db *DB) View(ctx context.Context, fn func(mamori.Tx) error) error {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
 	defer sqlTx.Rollback()
-	return fn(&tx{ctx: ctx, tx: sqlTx, sealer: db.sealer})
+	return fn(&sqlrow.Tx{Ctx: ctx, Q: sqlTx, Sealer: db.sealer, Dialect: dialect})
 }
 
 // write runs fn in a write transaction, for the Outbox and Jobs methods.
@@ -287,6 +288,10 @@ func (db *DB) Backup(ctx context.Context, dest string) error {
 	}
 	return nil
 }
+
+// dialect is SQLite's: ? placeholders, no row locks (one writer), IN
+// lists of placeholders.
+var dialect = &sqlrow.Dialect{IsUnique: isUnique}
 
 // isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
 func isUnique(err error) bool {
