@@ -215,7 +215,7 @@ func (s *Service) reminder(c mamori.Conversation, now time.Time) mamori.Message 
 }
 
 // compact folds each plain line of text (a greeting, "saved", a hint)
-// into the message after it, so a step reaches the person as one message:
+// into the question after it, so a step reaches the person as one message:
 // one post, quicker on screen and within a platform's per-conversation
 // pace.
 func compact(ms []mamori.Message) []mamori.Message {
@@ -225,7 +225,7 @@ func compact(ms []mamori.Message) []mamori.Message {
 		plain := m.Text != "" && m.Header == "" && len(m.Fields) == 0 && len(m.Choices) == 0 && m.Multi == nil &&
 			m.Prompt == "" && len(m.Controls) == 0 && m.Note == "" && !m.Urgent && m.Image == nil && m.Ref == "" && m.Step == ""
 		if carry != "" {
-			if m.Image == nil && !m.Urgent {
+			if m.Step != "" && m.Image == nil && !m.Urgent {
 				m.Text = carry + "\n\n" + m.Text
 				m.Text = strings.TrimSuffix(m.Text, "\n\n")
 				carry = ""

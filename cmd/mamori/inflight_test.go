@@ -193,29 +193,10 @@ func (d *inbox) wait(what string, match func(posted) bool) posted {
 func (d *inbox) question(step string) blocks {
 	d.t.Helper()
 	p := d.wait("step "+step, func(p posted) bool { return p.blocks.hasStep(step) })
-	db, err := openStore(context.Background(), d.env.get, slog.New(slog.DiscardHandler))
-	if err != nil {
-		d.t.Fatal(err)
+	if err := delivered(d.env, mamori.PlatformSlack, reporter, 20*time.Second); err != nil {
+		d.t.Fatalf("after the %s question was posted: %v", step, err)
 	}
-	defer db.Close()
-	to := mamori.Target{Platform: mamori.PlatformSlack, Kind: mamori.TargetUser, ID: reporter}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var pending bool
-		if err := db.View(context.Background(), func(tx mamori.Tx) (err error) {
-			pending, err = tx.OutboxPending(to, time.Time{})
-			return err
-		}); err != nil {
-			d.t.Fatal(err)
-		}
-		if !pending {
-			return p.blocks
-		}
-		if time.Now().After(deadline) {
-			d.t.Fatalf("messages to the reporter still pending 20 s after the %s question was posted", step)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return p.blocks
 }
 
 // count is how many posts asked the question step.

@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -504,7 +505,9 @@ func TestServeTeams(t *testing.T) {
 		return strings.Contains(a.JSON(), number) && hasStep(a.Card(), mamori.StepCard) &&
 			strings.Contains(texts(a.Card()), policy.T(mamori.JA, "caretask.reason.checkin_talk"))
 	})
-	fake.Wait(t, r.dm(tTanaka), r.seen, "the thanks", func(a teamstest.Activity) bool { return strings.Contains(texts(a.Card()), ja("checkin.thanks.talk")) })
+	// Thanked, with by when HR gets in touch.
+	talkBy, _, _ := strings.Cut(policy.T(mamori.JA, "checkin.thanks.talk_by"), "%s")
+	fake.Wait(t, r.dm(tTanaka), r.seen, "the thanks", func(a teamstest.Activity) bool { return strings.Contains(strings.Join(a.Texts(), " "), talkBy) })
 
 	// HR acknowledges the task; its card says so in place.
 	ackValue := ""
@@ -555,78 +558,65 @@ func withClaims(c teamstest.Claims, change func(*teamstest.Claims)) teamstest.Cl
 	return c
 }
 
+// walkCard calls visit on every object of a card, in order, leaving out
+// fallbacks (they repeat what they stand in for).
+func walkCard(v any, visit func(map[string]any)) {
+	switch x := v.(type) {
+	case map[string]any:
+		visit(x)
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			if k != "fallback" {
+				walkCard(x[k], visit)
+			}
+		}
+	case []any:
+		for _, c := range x {
+			walkCard(c, visit)
+		}
+	}
+}
+
 // choiceValues lists the values of a card's multi-select, in order.
 func choiceValues(card map[string]any) []string {
 	var out []string
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			if x["type"] == "Input.ChoiceSet" {
-				for _, c := range x["choices"].([]any) {
-					out = append(out, fmt.Sprint(c.(map[string]any)["value"]))
-				}
-			}
-			for _, c := range x {
-				walk(c)
-			}
-		case []any:
-			for _, c := range x {
-				walk(c)
+	walkCard(card, func(x map[string]any) {
+		if x["type"] == "Input.ChoiceSet" {
+			for _, c := range x["choices"].([]any) {
+				out = append(out, fmt.Sprint(c.(map[string]any)["value"]))
 			}
 		}
-	}
-	walk(card)
+	})
 	return out
 }
 
 // choiceValuesAll lists the values of every button of a card.
-func choiceValuesAll(card map[string]any) []string {
+func choiceValuesAll(card map[string]any) []string { return choiceValuesOf(card, "") }
+
+// choiceValuesOf lists the values of a card's buttons of kind k (any
+// kind for ""), in order.
+func choiceValuesOf(card map[string]any, k string) []string {
 	var out []string
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			if d, ok := x["data"].(map[string]any); ok && x["type"] == "Action.Execute" {
-				out = append(out, fmt.Sprint(d["v"]))
-			}
-			for k, c := range x {
-				if k != "fallback" {
-					walk(c)
-				}
-			}
-		case []any:
-			for _, c := range x {
-				walk(c)
-			}
+	walkCard(card, func(x map[string]any) {
+		if d, ok := x["data"].(map[string]any); ok && x["type"] == "Action.Execute" && (k == "" || d["k"] == k) {
+			out = append(out, fmt.Sprint(d["v"]))
 		}
-	}
-	walk(card)
+	})
 	return out
 }
 
-// firstSubmit returns the data of a card's multi-select submit button.
-func firstSubmit(card map[string]any) map[string]any {
+// button returns the data of a card's first button of kind k.
+func button(card map[string]any, k string) map[string]any {
 	var data map[string]any
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			if d, ok := x["data"].(map[string]any); ok && d["k"] == "submit" && data == nil {
-				data = d
-			}
-			for _, c := range x {
-				walk(c)
-			}
-		case []any:
-			for _, c := range x {
-				walk(c)
-			}
+	walkCard(card, func(x map[string]any) {
+		if d, ok := x["data"].(map[string]any); ok && d["k"] == k && data == nil {
+			data = d
 		}
-	}
-	walk(card)
+	})
 	return data
 }
+
+// firstSubmit returns the data of a card's multi-select submit button.
+func firstSubmit(card map[string]any) map[string]any { return button(card, "submit") }
 
 // teamsTranscript renders what the bot posted as a person reads it, for
 // `go test -v -run TestServeTeams ./cmd/mamori`.
@@ -863,51 +853,8 @@ func questionStep(card map[string]any) string {
 	return string(m[1])
 }
 
-// choiceValuesOf lists the values of a card's buttons of kind k, in order.
-func choiceValuesOf(card map[string]any, k string) []string {
-	var out []string
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			if d, ok := x["data"].(map[string]any); ok && d["k"] == k && x["type"] == "Action.Execute" {
-				out = append(out, fmt.Sprint(d["v"]))
-			}
-			for _, key := range []string{"body", "items", "actions", "selectAction"} {
-				walk(x[key])
-			}
-		case []any:
-			for _, c := range x {
-				walk(c)
-			}
-		}
-	}
-	walk(card)
-	return out
-}
-
 // homeButton returns the data of a card's button that shows the cases.
-func homeButton(card map[string]any) map[string]any {
-	var data map[string]any
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			if d, ok := x["data"].(map[string]any); ok && d["k"] == "home" && data == nil {
-				data = d
-			}
-			for _, c := range x {
-				walk(c)
-			}
-		case []any:
-			for _, c := range x {
-				walk(c)
-			}
-		}
-	}
-	walk(card)
-	return data
-}
+func homeButton(card map[string]any) map[string]any { return button(card, "home") }
 
 // An English speaker (Teams locale en-US) is welcomed, reads the policy,
 // sees their cases and starts a report, and is shown not one Japanese
