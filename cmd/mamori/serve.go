@@ -137,6 +137,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	log.Info("mamori serving", "addr", ln.Addr().String(), "mode", mode, "policy", cfg.policy.ID,
 		"config", orExample(cfg.path), "version", version)
+	if isMem(dbPath(getenv)) {
+		log.Warn("in-memory store (MAMORI_DB=mem:): for demos only — every report, case and message is lost when mamori stops")
+	}
 	if mode == "local sandbox" {
 		log.Info("no Slack credentials: try the conversation with `mamori chat`; see the README to connect Slack")
 	}

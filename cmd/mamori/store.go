@@ -7,8 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 
 	"github.com/mamori-oss/mamori"
+	"github.com/mamori-oss/mamori/store/mem"
 	"github.com/mamori-oss/mamori/store/postgres"
 	"github.com/mamori-oss/mamori/store/seal"
 	"github.com/mamori-oss/mamori/store/sqlite"
@@ -27,9 +29,16 @@ type storeDB interface {
 var (
 	_ storeDB = (*sqlite.DB)(nil)
 	_ storeDB = (*postgres.DB)(nil)
+	_ storeDB = (*mem.DB)(nil)
 )
 
-// dbPath is MAMORI_DB: a SQLite file, or a postgres:// URL.
+// memDB is the MAMORI_DB that keeps everything in memory, for demos.
+const memDB = "mem:"
+
+// isMem reports whether MAMORI_DB names the in-memory store.
+func isMem(path string) bool { return strings.HasPrefix(path, memDB) }
+
+// dbPath is MAMORI_DB: a SQLite file, a postgres:// URL, or mem:.
 func dbPath(getenv func(string) string) string {
 	if p := getenv("MAMORI_DB"); p != "" {
 		return p
@@ -38,9 +47,9 @@ func dbPath(getenv func(string) string) string {
 }
 
 // dataDir is where local files go beside the database: the SQLite
-// file's directory, or the working directory with PostgreSQL.
+// file's directory, or the working directory with PostgreSQL or mem:.
 func dataDir(getenv func(string) string) string {
-	if p := dbPath(getenv); !postgres.IsURL(p) {
+	if p := dbPath(getenv); !postgres.IsURL(p) && !isMem(p) {
 		return filepath.Dir(p)
 	}
 	return "."
@@ -48,9 +57,14 @@ func dataDir(getenv func(string) string) string {
 
 // openStore opens the database named by MAMORI_DB with its key: a
 // postgres:// or postgresql:// URL opens PostgreSQL, anything else is a
-// SQLite file. Either is migrated on open.
+// SQLite file. Either is migrated on open. mem: keeps everything in
+// memory, with no key: it is lost at exit, and the log says so.
 func openStore(ctx context.Context, getenv func(string) string, log *slog.Logger) (storeDB, error) {
 	path := dbPath(getenv)
+	if isMem(path) {
+		log.Warn("MAMORI_DB=mem: the data is kept in memory only and is lost when mamori exits")
+		return mem.New(), nil
+	}
 	pg := postgres.IsURL(path)
 	keyFile := getenv("MAMORI_KEY_FILE")
 	if keyFile == "" {
