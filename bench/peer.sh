@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# bench/peer.sh — Mamori against its peer, a minimal Bolt for JavaScript app
+# (bench/bolt: @slack/bolt pinned, acknowledges and does nothing else), under
+# the same load: `mamori bench -mix slack` (signed slash commands, clicks and
+# DM events).
+#
+# For each client count and repetition, the systems alternate (mamori, bolt,
+# mamori, bolt, …). Each measurement is a fresh server process — for Mamori
+# with a fresh SQLite file on disk and key — pinned to one core with taskset
+# (SERVER_CPU), the load generator pinned to another (LOAD_CPU); WARMUP
+# requests are sent first and not counted, then N measured. It prints, per
+# client count, the median and min–max over REPS of throughput, p99 and
+# peak RSS (VmHWM, over the process's life, warm-up included) and the ratios
+# of Mamori's medians to Bolt's. Quote ratios from one run of this script,
+# never absolute figures from different runs.
+#
+#   bench/peer.sh                                   # 2,000 + 20,000 requests, 16 and 64 clients, 3 repetitions
+#   N=5000 WARMUP=500 REPS=1 CLIENTS=16 bench/peer.sh   # a quick look
+#
+# Needs Go, a C compiler, Node.js ≥ 20 with npm, taskset (util-linux) and
+# two cores. Everything listens on 127.0.0.1; npm is run without audit, fund
+# or update checks, and `npm ci` uses the cache first (NPM_CI=0 skips it and
+# uses bench/bolt/node_modules as it is). It is a manual benchmark: .ci/run
+# does not run it.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root="$PWD"
+
+N="${N:-20000}"
+WARMUP="${WARMUP:-2000}"
+REPS="${REPS:-3}"
+CLIENTS="${CLIENTS:-16 64}"
+SERVER_CPU="${SERVER_CPU:-0}"
+LOAD_CPU="${LOAD_CPU:-1}"
+MAMORI_PORT="${MAMORI_PORT:-18080}"
+BOLT_PORT="${BOLT_PORT:-18081}"
+FAKES_PORT="${FAKES_PORT:-18090}"
+CAP="${CAP:-120}"        # seconds: the most one bench run may take (mamori bench -duration)
+NPM_CI="${NPM_CI:-1}"
+KEEP="${KEEP:-0}"        # 1: keep the work directory (raw outputs, server logs)
+SECRET="bench-secret"
+
+export npm_config_fund=false npm_config_audit=false npm_config_update_notifier=false
+
+for v in N WARMUP REPS CAP MAMORI_PORT BOLT_PORT FAKES_PORT; do
+  if ! [[ "${!v}" =~ ^[0-9]+$ ]]; then echo "$v must be a whole number, not '${!v}'" >&2; exit 2; fi
+done
+if [ "$N" -lt 1 ] || [ "$REPS" -lt 1 ]; then echo "N and REPS must be 1 or more" >&2; exit 2; fi
+for c in $CLIENTS; do
+  if ! [[ "$c" =~ ^[1-9][0-9]*$ ]]; then echo "CLIENTS must be whole numbers, not '$c'" >&2; exit 2; fi
+done
+for cmd in go node npm taskset curl; do
+  command -v "$cmd" >/dev/null 2>&1 || { echo "peer.sh needs $cmd" >&2; exit 2; }
+done
+ncpu="$(nproc)"
+if [ "$ncpu" -lt 2 ] || [ "$SERVER_CPU" = "$LOAD_CPU" ]; then
+  echo "peer.sh needs two cores, server and load apart (have $ncpu; SERVER_CPU=$SERVER_CPU LOAD_CPU=$LOAD_CPU)" >&2
+  exit 2
+fi
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/mamori-peer.XXXXXX")"
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do
+    kill "$p" 2>/dev/null || true
+  done
+  for p in "${pids[@]}"; do
+    wait "$p" 2>/dev/null || true
+  done
+  if [ "$KEEP" = 1 ]; then
+    echo "raw outputs kept in $work"
+  else
+    rm -rf "$work"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# forget drops pid from the processes to stop on exit.
+forget() {
+  local keep=() p
+  for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  pids=("${keep[@]}")
+}
+
+# The database must be on a disk: on tmpfs an fsync costs nothing and
+# Mamori's figures would be flattered.
+if [ "$(stat -f -c %T "$work")" = tmpfs ]; then
+  echo "warning: $work is on tmpfs, so SQLite's fsyncs are free; set TMPDIR to a directory on disk" >&2
+fi
+
+echo "==> building mamori"
+go build -o "$work/mamori" ./cmd/mamori
+mamori="$work/mamori"
+# serve needs a configuration for Slack: the example one (its channel ids
+# are only ever sent to the fake Web API).
+"$mamori" config >"$work/mamori.yaml"
+
+echo "==> installing bench/bolt"
+if [ "$NPM_CI" = 1 ]; then
+  (cd bench/bolt && npm ci --prefer-offline --no-audit --no-fund --loglevel=error)
+elif [ ! -d bench/bolt/node_modules ]; then
+  echo "NPM_CI=0 but bench/bolt/node_modules is missing" >&2
+  exit 2
+fi
+bolt_version="$(cd bench/bolt && node -p "require('@slack/bolt/package.json').version")"
+
+echo "==> the fakes Mamori talks to (fake Slack Web API on 127.0.0.1:$FAKES_PORT)"
+taskset -c "$LOAD_CPU" "$mamori" bench -n 0 -fake-slack "127.0.0.1:$FAKES_PORT" >"$work/fakes.log" 2>&1 &
+fakes=$!
+pids+=("$fakes")
+
+# wait_up waits until url answers 200, or fails after 30 s or if pid exits.
+wait_up() {
+  local url="$1" pid="$2" i
+  for i in $(seq 300); do
+    if curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+wait_up "http://127.0.0.1:$FAKES_PORT/api/auth.test" "$fakes" || { echo "the fakes did not start:" >&2; cat "$work/fakes.log" >&2; exit 1; }
+
+# start_server SYSTEM DIR starts a fresh server pinned to SERVER_CPU, and
+# sets server_pid and server_url.
+start_server() {
+  local sys="$1" dir="$2"
+  mkdir -p "$dir"
+  case "$sys" in
+    mamori)
+      (cd "$dir" && exec env MAMORI_ADDR="127.0.0.1:$MAMORI_PORT" MAMORI_DB="$dir/mamori.db" MAMORI_KEY_FILE="$dir/mamori.key" \
+        MAMORI_CONFIG="$work/mamori.yaml" \
+        SLACK_BOT_TOKEN=xoxb-bench SLACK_SIGNING_SECRET="$SECRET" SLACK_API_URL="http://127.0.0.1:$FAKES_PORT/api/" \
+        taskset -c "$SERVER_CPU" "$mamori" serve) >"$dir/server.log" 2>&1 &
+      server_url="http://127.0.0.1:$MAMORI_PORT"
+      ;;
+    bolt)
+      (cd "$root/bench/bolt" && exec env NODE_ENV=production PORT="$BOLT_PORT" SLACK_SIGNING_SECRET="$SECRET" \
+        taskset -c "$SERVER_CPU" node app.js) >"$dir/server.log" 2>&1 &
+      server_url="http://127.0.0.1:$BOLT_PORT"
+      ;;
+  esac
+  server_pid=$!
+  pids+=("$server_pid")
+  if ! wait_up "$server_url/healthz" "$server_pid"; then
+    echo "$sys did not start:" >&2
+    cat "$dir/server.log" >&2
+    exit 1
+  fi
+}
+
+stop_server() {
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  forget "$server_pid"
+}
+
+# load N C [PID] runs mamori bench pinned to LOAD_CPU against server_url.
+load() {
+  local n="$1" c="$2" pid="${3:-0}"
+  SLACK_SIGNING_SECRET="$SECRET" timeout $((CAP + 60)) taskset -c "$LOAD_CPU" \
+    "$mamori" bench -url "$server_url" -mix slack -n "$n" -c "$c" -duration "${CAP}s" -pid "$pid"
+}
+
+results="$work/results.tsv"
+: >"$results"
+echo "==> mamori (this tree, $(go version | awk '{print $3}')) vs bolt $bolt_version (node $(node --version));" \
+  "$WARMUP warm-up + $N requests, clients: $CLIENTS, $REPS repetitions; server on CPU $SERVER_CPU, load on CPU $LOAD_CPU"
+echo "    load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+run=0
+for c in $CLIENTS; do
+  for rep in $(seq "$REPS"); do
+    for sys in mamori bolt; do
+      run=$((run + 1))
+      dir="$work/run$run-$sys-c$c"
+      start_server "$sys" "$dir"
+      if [ "$WARMUP" -gt 0 ]; then
+        load "$WARMUP" "$c" >"$dir/warmup.txt" 2>&1 || { echo "$sys warm-up failed:" >&2; cat "$dir/warmup.txt" >&2; exit 1; }
+      fi
+      load "$N" "$c" "$server_pid" >"$dir/bench.txt" 2>&1 || true
+      stop_server
+      # requests DONE in T: R req/s / errors E / latency … p99 Xms / VmHWM … → NkB
+      line="$(awk -v c="$c" -v sys="$sys" -v rep="$rep" '
+        /^requests / { done = $2; rps = $(NF-1) }
+        /^errors /   { errs = $2 }
+        /^latency /  { for (i = 1; i < NF; i++) if ($i == "p99") { p99 = $(i+1); sub(/ms$/, "", p99) } }
+        /VmHWM/      { hwm = $NF; sub(/kB$/, "", hwm) }
+        END { if (done == "") exit 1; printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c, sys, rep, rps, p99, hwm / 1024, errs, done }
+      ' "$dir/bench.txt")" || { echo "$sys: no result from mamori bench:" >&2; cat "$dir/bench.txt" >&2; exit 1; }
+      printf '%s\n' "$line" >>"$results"
+      IFS=$'\t' read -r _ _ _ rps p99 rss errs done <<<"$line"
+      printf '    c=%-3s rep %s %-6s %7s req/s  p99 %6s ms  peak RSS %6.1f MB  errors %s' "$c" "$rep" "$sys" "$rps" "$p99" "$rss" "$errs"
+      if [ "$done" != "$N" ]; then printf '  (only %s of %s requests in %ss)' "$done" "$N" "$CAP"; fi
+      if [ "$errs" != 0 ]; then printf '  (%s)' "$(grep '^errors' "$dir/bench.txt")"; fi
+      printf '\n'
+      if [ "$KEEP" != 1 ]; then rm -f "$dir/mamori.db" "$dir/mamori.db-wal" "$dir/mamori.db-shm"; fi
+    done
+  done
+done
+echo "    load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# The table: medians (min–max) over the repetitions, and Mamori's medians
+# over Bolt's with the issue's targets.
+echo
+awk -F'\t' -v reps="$REPS" -v n="$N" '
+  function med(s,    a, k, m) {
+    k = split(s, a, " "); asort_num(a, k)
+    m = (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+    lo = a[1]; hi = a[k]
+    return m
+  }
+  function asort_num(a, k,    i, j, t) {
+    for (i = 2; i <= k; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+  }
+  function cell(s, fmt,    m) { m = med(s); return sprintf(fmt " (" fmt "-" fmt ")", m, lo, hi) }
+  {
+    key = $1 SUBSEP $2
+    rps[key] = rps[key] " " $4; p99[key] = p99[key] " " $5; rss[key] = rss[key] " " $6; errs[key] += $7
+    if (!($1 in seen)) { seen[$1] = 1; order[++nc] = $1 }
+  }
+  END {
+    printf "%-7s  %-6s  %-26s  %-26s  %-26s  %s\n", "clients", "system", "req/s median (min-max)", "p99 ms median (min-max)", "peak RSS MB median (min-max)", "errors"
+    for (i = 1; i <= nc; i++) {
+      c = order[i]
+      for (s = 1; s <= 2; s++) {
+        sys = (s == 1) ? "mamori" : "bolt"; key = c SUBSEP sys
+        printf "%-7s  %-6s  %-26s  %-26s  %-26s  %d\n", c, sys, cell(rps[key], "%.0f"), cell(p99[key], "%.1f"), cell(rss[key], "%.1f"), errs[key]
+      }
+      r = med(rps[c SUBSEP "mamori"]) / med(rps[c SUBSEP "bolt"])
+      p = med(p99[c SUBSEP "mamori"]) / med(p99[c SUBSEP "bolt"])
+      m = med(rss[c SUBSEP "mamori"]) / med(rss[c SUBSEP "bolt"])
+      printf "%-7s  %-6s  %-26s  %-26s  %-26s\n", c, "ratio", \
+        sprintf("%.2f× (target ≥ 2: %s)", r, r >= 2 ? "met" : "not met"), \
+        sprintf("%.2f× (target ≤ 0.5: %s)", p, p <= 0.5 ? "met" : "not met"), \
+        sprintf("%.2f× (target ≤ 0.2: %s)", m, m <= 0.2 ? "met" : "not met")
+    }
+    printf "\nratio = Mamori median / Bolt median, from this run; %d repetitions of %d requests each.\n", reps, n
+  }
+' "$results"
