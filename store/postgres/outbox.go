@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -16,28 +15,10 @@ type querier interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }
 
-// queryOutbox reads items, setting aside those that cannot be read (a
-// damaged row, a blob sealed with another key) so that one bad row does
-// not stop every other message.
-func (db *DB) queryOutbox(ctx context.Context, q querier, query string, args ...any) (items []mamori.OutboxItem, bad []int64, err error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		m, err := sqlrow.ScanOutbox(db.sealer, rows)
-		if err != nil {
-			if m.ID == 0 {
-				return nil, nil, err
-			}
-			db.log.Error("postgres: unreadable outbox item", "id", m.ID, "err", err)
-			bad = append(bad, m.ID)
-			continue
-		}
-		items = append(items, m)
-	}
-	return items, bad, rows.Err()
+// tx is a sqlrow.Tx on q, for the statements the SQL stores share; write
+// for one in a write transaction, whose reads of rows to change lock them.
+func (db *DB) tx(ctx context.Context, q sqlrow.Querier, write bool) *sqlrow.Tx {
+	return &sqlrow.Tx{Ctx: ctx, Q: q, Sealer: db.sealer, Dialect: dialect, Write: write}
 }
 
 // ClaimOutbox leases up to limit pending items that are due at now and not
@@ -59,10 +40,9 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 			err error
 			bad []int64
 		)
+		t := db.tx(ctx, tx, true)
 		at := sqlrow.Millis(now)
-		var due bool
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE status = 'pending' AND next_at <= $1
-			AND (lease_until IS NULL OR lease_until <= $1))`, at).Scan(&due); err != nil || !due {
+		if due, err := t.AnyDue(at); err != nil || !due {
 			return err
 		}
 		cands, err := claimable(ctx, tx, at, limit)
@@ -71,7 +51,7 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 		}
 		// Another replica may have leased some of them meanwhile: they are
 		// checked again once locked.
-		items, bad, err = db.queryOutbox(ctx, tx, `SELECT `+sqlrow.OutboxColumns+` FROM outbox
+		items, bad, err = t.QueryOutbox(db.log, `SELECT `+sqlrow.OutboxColumns+` FROM outbox
 			WHERE id = ANY($1) AND status = 'pending' AND next_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
 			ORDER BY id FOR UPDATE SKIP LOCKED`, cands, at)
 		if err != nil {
@@ -85,11 +65,8 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 		if len(held) == 0 {
 			return nil
 		}
-		if len(bad) > 0 {
-			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'failed', last_error = 'unreadable: damaged or sealed with another key'
-				WHERE id = ANY($1)`, bad); err != nil {
-				return err
-			}
+		if err := t.FailUnreadable(bad); err != nil {
+			return err
 		}
 		behind, err := int64s(ctx, tx, `SELECT x.id FROM outbox x WHERE x.id = ANY($1) AND EXISTS (
 			SELECT 1 FROM outbox o WHERE o.target = x.target AND o.status = 'pending' AND o.id < x.id AND o.id <> ALL($1))`, held)
@@ -195,65 +172,32 @@ func (db *DB) RenewOutbox(ctx context.Context, items []mamori.OutboxItem, now, u
 	return kept, nil
 }
 
-// SentOutbox marks an item sent and, when its message has a Ref, records
-// where it was posted.
+// SentOutbox marks an item sent (see sqlrow.Tx.SentOutbox).
 func (db *DB) SentOutbox(ctx context.Context, id int64, p mamori.Posted, now time.Time) error {
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		var ref string
-		if err := tx.QueryRowContext(ctx, `UPDATE outbox SET status = 'sent', sent_at = $1, lease_until = NULL WHERE id = $2 RETURNING ref`,
-			sqlrow.Millis(now), id).Scan(&ref); err != nil {
-			return sqlrow.NotFound(err, fmt.Sprintf("outbox %d", id))
-		}
-		if ref == "" {
-			return nil
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO posted_refs (ref, channel, ts) VALUES ($1, $2, $3)
-			ON CONFLICT (ref) DO UPDATE SET channel = excluded.channel, ts = excluded.ts`, ref, p.Channel, p.TS)
-		return err
-	})
-	if err != nil {
+	if err := db.write(ctx, func(tx *sql.Tx) error { return db.tx(ctx, tx, true).SentOutbox(id, p, now) }); err != nil {
 		return fmt.Errorf("sent outbox: %w", err)
 	}
 	return nil
 }
 
-// RetryOutbox releases an item's lease after a failed attempt, due again
-// at next, or marks it failed for good with giveUp. A sent item stays sent.
+// RetryOutbox releases an item's lease or gives it up (see
+// sqlrow.Tx.RetryOutbox), in one statement.
 func (db *DB) RetryOutbox(ctx context.Context, id int64, next time.Time, errText string, giveUp bool) error {
-	res, err := db.db.ExecContext(ctx, `UPDATE outbox
-		SET next_at = $1, last_error = $2, lease_until = NULL,
-			status = CASE WHEN status = 'pending' AND $3::boolean THEN 'failed' ELSE status END
-		WHERE id = $4`, sqlrow.Millis(next), errText, giveUp, id)
-	if err != nil {
+	if err := db.tx(ctx, db.db, false).RetryOutbox(id, next, errText, giveUp); err != nil {
 		return fmt.Errorf("retry outbox: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("retry outbox: %w", err)
-	} else if n == 0 {
-		return fmt.Errorf("retry outbox: outbox %d: %w", id, mamori.ErrNotFound)
 	}
 	return nil
 }
 
 // PostedRef returns where the message with that Ref was last posted.
 func (db *DB) PostedRef(ctx context.Context, ref string) (mamori.Posted, error) {
-	var p mamori.Posted
-	err := db.db.QueryRowContext(ctx, `SELECT channel, ts FROM posted_refs WHERE ref = $1`, ref).Scan(&p.Channel, &p.TS)
-	if err != nil {
-		return mamori.Posted{}, sqlrow.NotFound(err, "posted ref")
-	}
-	return p, nil
+	return db.tx(ctx, db.db, false).PostedRef(ref)
 }
 
 // ListOutbox lists up to limit items with that status, oldest first.
 // A limit of 0 or less lists them all.
 func (db *DB) ListOutbox(ctx context.Context, status string, limit int) ([]mamori.OutboxItem, error) {
-	var lim any // LIMIT NULL: no limit
-	if limit > 0 {
-		lim = limit
-	}
-	items, _, err := db.queryOutbox(ctx, db.db, `SELECT `+sqlrow.OutboxColumns+` FROM outbox
-		WHERE status = $1 ORDER BY id LIMIT $2`, status, lim)
+	items, err := db.tx(ctx, db.db, false).ListOutbox(db.log, status, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list outbox: %w", err)
 	}
@@ -268,47 +212,8 @@ func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration,
 		return nil, nil
 	}
 	var jobs []mamori.Job
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id, key, kind, due, sealed_payload, attempts FROM jobs
-			WHERE status = 'pending' AND due <= $1 AND (lease_until IS NULL OR lease_until <= $1)
-			ORDER BY due, id LIMIT $2 FOR UPDATE SKIP LOCKED`, sqlrow.Millis(now), limit)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				j       mamori.Job
-				due     int64
-				payload []byte
-			)
-			if err := rows.Scan(&j.ID, &j.Key, &j.Kind, &due, &payload, &j.Attempts); err != nil {
-				return err
-			}
-			j.Due = sqlrow.FromMillis(due)
-			if payload != nil {
-				pt, err := db.sealer.Open(payload, sqlrow.JobAAD(j.Key))
-				if err != nil {
-					return fmt.Errorf("job %d payload: %w", j.ID, err)
-				}
-				j.Payload = json.RawMessage(pt)
-			}
-			jobs = append(jobs, j)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows.Close()
-		if len(jobs) == 0 {
-			return nil
-		}
-		ids := make([]int64, len(jobs))
-		for i := range jobs {
-			ids[i] = jobs[i].ID
-			jobs[i].Attempts++
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE jobs SET lease_until = $1, attempts = attempts + 1 WHERE id = ANY($2)`,
-			sqlrow.Millis(now.Add(lease)), ids)
+	err := db.write(ctx, func(tx *sql.Tx) (err error) {
+		jobs, err = db.tx(ctx, tx, true).ClaimJobs(now, lease, limit)
 		return err
 	})
 	if err != nil {
@@ -317,21 +222,10 @@ func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration,
 	return jobs, nil
 }
 
-// DoneJob marks a pending job done. A job already done or canceled stays
-// as it is.
+// DoneJob marks a pending job done, its row locked. A job already done or
+// canceled stays as it is.
 func (db *DB) DoneJob(ctx context.Context, id int64, now time.Time) error {
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		var status string
-		if err := tx.QueryRowContext(ctx, `SELECT status FROM jobs WHERE id = $1 FOR UPDATE`, id).Scan(&status); err != nil {
-			return sqlrow.NotFound(err, fmt.Sprintf("job %d", id))
-		}
-		if status != "pending" {
-			return nil
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE jobs SET status = 'done', done_at = $1, lease_until = NULL WHERE id = $2`, sqlrow.Millis(now), id)
-		return err
-	})
-	if err != nil {
+	if err := db.write(ctx, func(tx *sql.Tx) error { return db.tx(ctx, tx, true).DoneJob(id, now) }); err != nil {
 		return fmt.Errorf("done job: %w", err)
 	}
 	return nil

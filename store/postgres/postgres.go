@@ -233,6 +233,7 @@ var dialect = &sqlrow.Dialect{
 	LockRows:  true,
 	Arrays:    true,
 	AuditLock: `LOCK TABLE audit IN SHARE ROW EXCLUSIVE MODE`,
+	ClaimLock: ` FOR UPDATE SKIP LOCKED`,
 	IsUnique:  isUnique,
 }
 

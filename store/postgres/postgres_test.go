@@ -344,3 +344,30 @@ func TestOpenErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestUnreadableOutbox: an item that cannot be opened is failed for good
+// by the claim, and the others are still sent.
+func TestUnreadableOutbox(t *testing.T) {
+	u, raw := MustSchema(t)
+	db := MustOpen(t, u)
+	ctx := context.Background()
+	MustUpdate(t, db, func(tx mamori.Tx) error {
+		for _, id := range []string{"U1", "U2"} {
+			to := mamori.Target{Platform: mamori.PlatformSlack, Kind: mamori.TargetUser, ID: id}
+			if err := tx.Enqueue(mamori.OutboxItem{Key: "k" + id, Target: to, Lang: mamori.JA, Created: t0}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if _, err := raw.Exec(`UPDATE outbox SET sealed_message = '\x00' WHERE key = 'kU1'`); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.ClaimOutbox(ctx, t0, time.Minute, 10)
+	if err != nil || len(got) != 1 || got[0].Key != "kU2" {
+		t.Fatalf("ClaimOutbox = %+v, %v; want kU2 alone", got, err)
+	}
+	if failed, err := db.CountOutbox(ctx, "kU1"); err != nil || failed["failed"] != 1 {
+		t.Errorf("CountOutbox(kU1) = %v, %v; want it failed", failed, err)
+	}
+}

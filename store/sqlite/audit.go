@@ -5,6 +5,7 @@ import (
 
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/store/audit"
+	"github.com/mamori-oss/mamori/store/sqlrow"
 )
 
 // ErrAuditBroken is returned by VerifyAudit when the audit chain does not
@@ -17,5 +18,5 @@ func (db *DB) VerifyAudit(ctx context.Context) (int, error) { return audit.Verif
 
 // AuditTrail returns the audit entries about subject, oldest first.
 func (db *DB) AuditTrail(ctx context.Context, subject string) ([]mamori.AuditEntry, error) {
-	return audit.Trail(ctx, db.ro, `SELECT at, actor, action, subject, detail FROM audit WHERE subject = ? ORDER BY id`, subject)
+	return audit.Trail(ctx, db.ro, dialect.Q(sqlrow.AuditTrail), subject)
 }

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -12,37 +11,9 @@ import (
 	"github.com/mamori-oss/mamori/store/sqlrow"
 )
 
-func (db *DB) queryOutbox(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, query string, args ...any) ([]mamori.OutboxItem, error) {
-	items, _, err := db.queryOutboxSkipping(ctx, q, query, args...)
-	return items, err
-}
-
-// queryOutboxSkipping reads items, setting aside those that cannot be
-// read (a damaged row, a blob sealed with another key) so that one bad
-// row does not stop every other message.
-func (db *DB) queryOutboxSkipping(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, query string, args ...any) (items []mamori.OutboxItem, bad []int64, err error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		m, err := sqlrow.ScanOutbox(db.sealer, rows)
-		if err != nil {
-			if m.ID == 0 {
-				return nil, nil, err
-			}
-			db.log.Error("sqlite: unreadable outbox item", "id", m.ID, "err", err)
-			bad = append(bad, m.ID)
-			continue
-		}
-		items = append(items, m)
-	}
-	return items, bad, rows.Err()
+// tx is a sqlrow.Tx on q, for the statements the SQL stores share.
+func (db *DB) tx(ctx context.Context, q querier) *sqlrow.Tx {
+	return &sqlrow.Tx{Ctx: ctx, Q: q, Sealer: db.sealer, Dialect: dialect, Write: true}
 }
 
 // ClaimOutbox leases up to limit pending items that are due at now and not
@@ -59,10 +30,9 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 	}
 	var items []mamori.OutboxItem
 	err := db.write(ctx, func(ctx context.Context, tx querier) error {
+		t := db.tx(ctx, tx)
 		at := sqlrow.Millis(now)
-		var due bool
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE status = 'pending' AND next_at <= ?1
-			AND (lease_until IS NULL OR lease_until <= ?1))`, at).Scan(&due); err != nil || !due {
+		if due, err := t.AnyDue(at); err != nil || !due {
 			return err
 		}
 		ids, err := claimable(ctx, tx, at, limit)
@@ -71,15 +41,13 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 		}
 		list, _ := json.Marshal(ids) // for json_each
 		var bad []int64
-		items, bad, err = db.queryOutboxSkipping(ctx, tx, `SELECT `+sqlrow.OutboxColumns+` FROM outbox
+		items, bad, err = t.QueryOutbox(db.log, `SELECT `+sqlrow.OutboxColumns+` FROM outbox
 			WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`, string(list))
 		if err != nil {
 			return err
 		}
-		for _, id := range bad {
-			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'failed', last_error = 'unreadable: damaged or sealed with another key' WHERE id = ?`, id); err != nil {
-				return err
-			}
+		if err := t.FailUnreadable(bad); err != nil {
+			return err
 		}
 		until := sqlrow.Millis(now.Add(lease))
 		for i := range items {
@@ -144,45 +112,20 @@ func (db *DB) RenewOutbox(ctx context.Context, items []mamori.OutboxItem, now, u
 	return kept, nil
 }
 
-// SentOutbox marks an item sent and, when its message has a Ref, records
-// where it was posted.
+// SentOutbox marks an item sent (see sqlrow.Tx.SentOutbox).
 func (db *DB) SentOutbox(ctx context.Context, id int64, p mamori.Posted, now time.Time) error {
-	err := db.write(ctx, func(ctx context.Context, tx querier) error {
-		var ref string
-		if err := tx.QueryRowContext(ctx, `SELECT ref FROM outbox WHERE id = ?`, id).Scan(&ref); err != nil {
-			return sqlrow.NotFound(err, fmt.Sprintf("outbox %d", id))
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'sent', sent_at = ?, lease_until = NULL WHERE id = ?`, sqlrow.Millis(now), id)
-		if err != nil || ref == "" {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO posted_refs (ref, channel, ts) VALUES (?, ?, ?)
-			ON CONFLICT (ref) DO UPDATE SET channel = excluded.channel, ts = excluded.ts`, ref, p.Channel, p.TS)
-		return err
-	})
+	err := db.write(ctx, func(ctx context.Context, q querier) error { return db.tx(ctx, q).SentOutbox(id, p, now) })
 	if err != nil {
 		return fmt.Errorf("sent outbox: %w", err)
 	}
 	return nil
 }
 
-// RetryOutbox releases an item's lease after a failed attempt, due again
-// at next, or marks it failed for good with giveUp. A sent item stays sent.
+// RetryOutbox releases an item's lease or gives it up (see
+// sqlrow.Tx.RetryOutbox).
 func (db *DB) RetryOutbox(ctx context.Context, id int64, next time.Time, errText string, giveUp bool) error {
-	err := db.write(ctx, func(ctx context.Context, tx querier) error {
-		res, err := tx.ExecContext(ctx, `UPDATE outbox
-			SET next_at = ?, last_error = ?, lease_until = NULL,
-				status = CASE WHEN status = 'pending' AND ? THEN 'failed' ELSE status END
-			WHERE id = ?`, sqlrow.Millis(next), errText, giveUp, id)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return fmt.Errorf("outbox %d: %w", id, mamori.ErrNotFound)
-		}
-		return nil
+	err := db.write(ctx, func(ctx context.Context, q querier) error {
+		return db.tx(ctx, q).RetryOutbox(id, next, errText, giveUp)
 	})
 	if err != nil {
 		return fmt.Errorf("retry outbox: %w", err)
@@ -192,22 +135,13 @@ func (db *DB) RetryOutbox(ctx context.Context, id int64, next time.Time, errText
 
 // PostedRef returns where the message with that Ref was last posted.
 func (db *DB) PostedRef(ctx context.Context, ref string) (mamori.Posted, error) {
-	var p mamori.Posted
-	err := db.ro.QueryRowContext(ctx, `SELECT channel, ts FROM posted_refs WHERE ref = ?`, ref).Scan(&p.Channel, &p.TS)
-	if err != nil {
-		return mamori.Posted{}, sqlrow.NotFound(err, "posted ref")
-	}
-	return p, nil
+	return db.tx(ctx, db.ro).PostedRef(ref)
 }
 
 // ListOutbox lists up to limit items with that status, oldest first.
 // A limit of 0 or less lists them all.
 func (db *DB) ListOutbox(ctx context.Context, status string, limit int) ([]mamori.OutboxItem, error) {
-	if limit <= 0 {
-		limit = -1 // no limit, in SQLite
-	}
-	items, err := db.queryOutbox(ctx, db.ro, `SELECT `+sqlrow.OutboxColumns+` FROM outbox
-		WHERE status = ? ORDER BY id LIMIT ?`, status, limit)
+	items, err := db.tx(ctx, db.ro).ListOutbox(db.log, status, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list outbox: %w", err)
 	}
@@ -221,46 +155,9 @@ func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration,
 		return nil, nil
 	}
 	var jobs []mamori.Job
-	err := db.write(ctx, func(ctx context.Context, tx querier) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id, key, kind, due, sealed_payload, attempts FROM jobs
-			WHERE status = 'pending' AND due <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
-			ORDER BY due, id LIMIT ?2`, sqlrow.Millis(now), limit)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				j       mamori.Job
-				due     int64
-				payload []byte
-			)
-			if err := rows.Scan(&j.ID, &j.Key, &j.Kind, &due, &payload, &j.Attempts); err != nil {
-				return err
-			}
-			j.Due = sqlrow.FromMillis(due)
-			if payload != nil {
-				pt, err := db.sealer.Open(payload, sqlrow.JobAAD(j.Key))
-				if err != nil {
-					return fmt.Errorf("job %d payload: %w", j.ID, err)
-				}
-				j.Payload = json.RawMessage(pt)
-			}
-			jobs = append(jobs, j)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows.Close()
-		until := sqlrow.Millis(now.Add(lease))
-		for i := range jobs {
-			_, err := tx.ExecContext(ctx, `UPDATE jobs SET lease_until = ?, attempts = attempts + 1 WHERE id = ?`, until, jobs[i].ID)
-			if err != nil {
-				return err
-			}
-			jobs[i].Attempts++
-		}
-		return nil
+	err := db.write(ctx, func(ctx context.Context, q querier) (err error) {
+		jobs, err = db.tx(ctx, q).ClaimJobs(now, lease, limit)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim jobs: %w", err)
@@ -271,18 +168,7 @@ func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration,
 // DoneJob marks a pending job done. A job already done or canceled stays
 // as it is.
 func (db *DB) DoneJob(ctx context.Context, id int64, now time.Time) error {
-	err := db.write(ctx, func(ctx context.Context, tx querier) error {
-		var status string
-		if err := tx.QueryRowContext(ctx, `SELECT status FROM jobs WHERE id = ?`, id).Scan(&status); err != nil {
-			return sqlrow.NotFound(err, fmt.Sprintf("job %d", id))
-		}
-		if status != "pending" {
-			return nil
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE jobs SET status = 'done', done_at = ?, lease_until = NULL WHERE id = ?`, sqlrow.Millis(now), id)
-		return err
-	})
-	if err != nil {
+	if err := db.write(ctx, func(ctx context.Context, q querier) error { return db.tx(ctx, q).DoneJob(id, now) }); err != nil {
 		return fmt.Errorf("done job: %w", err)
 	}
 	return nil

@@ -31,6 +31,10 @@ type Dialect struct {
 	// appenders follow one another, each reading the row the one before
 	// committed.
 	AuditLock string
+	// ClaimLock ends the query that claims jobs: PostgreSQL's
+	// FOR UPDATE SKIP LOCKED lets replicas claiming at once take different
+	// rows without waiting for each other.
+	ClaimLock string
 	// IsUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
 	IsUnique func(error) bool
 }
