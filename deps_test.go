@@ -3,6 +3,7 @@ package mamori_test
 import (
 	"bytes"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -26,7 +27,31 @@ var platformOrStorage = []string{
 	module + "/bot",
 	module + "/store",
 	module + "/cmd",
+	module + "/integration",
 }
+
+// flowsTestBans are what the flows' tests (and their helpers,
+// flows/flowstest) must never reach, not even through a dependency: no
+// platform, no wiring, no database but the one store they test against.
+// They may use a real store (store/sqlite on a file, STYLE.md "Tests"):
+// the domain declares the interfaces, a store implements them, and its
+// imports point down. Tests that need a platform too live in integration/.
+var flowsTestBans = []string{
+	"github.com/slack-go",
+	"github.com/infracloudio",
+	"github.com/gorilla/websocket",
+	"github.com/jackc",
+	"github.com/lib/pq",
+	"modernc.org/sqlite",
+	"net/http",
+	module + "/bot",
+	module + "/cmd",
+	module + "/integration",
+}
+
+// storeOnly are what the flows' tests reach only through a store, never
+// by importing them.
+var storeOnly = []string{"database/sql", "github.com/mattn/go-sqlite3"}
 
 // under reports whether import path p is pkg or below it.
 func under(p, pkg string) bool {
@@ -66,7 +91,7 @@ func goList(tb testing.TB, args ...string) []string {
 // TestDomainDeps fails when the domain or the flows import a platform or
 // a database package, directly or through anything they import.
 func TestDomainDeps(t *testing.T) {
-	for _, pkg := range []string{".", "./flows"} {
+	for _, pkg := range []string{".", "./flows/..."} {
 		t.Run(pkg, func(t *testing.T) {
 			deps := goList(t, "-deps", pkg)
 			if len(deps) < 2 {
@@ -81,10 +106,46 @@ func TestDomainDeps(t *testing.T) {
 	}
 }
 
+// TestDomainTestDeps is TestDomainDeps for the tests: the domain's tests
+// keep to its rules; the flows' tests may use a real store but reach no
+// platform, directly or through anything they import, and no database
+// but through the store.
+func TestDomainTestDeps(t *testing.T) {
+	for _, tc := range []struct {
+		pkg  string
+		bans []string
+	}{
+		{".", platformOrStorage},
+		{"./flows/...", flowsTestBans},
+	} {
+		t.Run(tc.pkg, func(t *testing.T) {
+			deps := goList(t, "-deps", "-test", tc.pkg)
+			if !slices.ContainsFunc(deps, func(d string) bool { return strings.HasSuffix(d, ".test") }) {
+				t.Fatalf("go list -deps -test %s listed no test binary: %q", tc.pkg, deps)
+			}
+			for _, ban := range tc.bans {
+				if hits := within(deps, ban); len(hits) > 0 {
+					t.Errorf("the tests of %s depend on %s: move a test that needs them to integration/ or cmd/", tc.pkg, strings.Join(hits, ", "))
+				}
+			}
+			const sep = "\t"
+			for _, line := range goList(t, "-f", "{{.ImportPath}}"+sep+`{{join .TestImports " "}} {{join .XTestImports " "}}`, tc.pkg) {
+				pkg, imports, _ := strings.Cut(line, sep)
+				for _, ban := range storeOnly {
+					if hits := within(strings.Fields(imports), ban); len(hits) > 0 {
+						t.Errorf("the tests of %s import %s: use a store (store/sqlite) instead", pkg, strings.Join(hits, ", "))
+					}
+				}
+			}
+		})
+	}
+}
+
 // TestLayerDeps checks the direction between the outer layers: adapters
-// (bot/) and stores (store/) never reach cmd/, and neither knows the
-// other. Test files count too, through their direct imports: a bot test
-// that needs a real store belongs in cmd/.
+// (bot/) and stores (store/) never reach cmd/ or integration/, and neither
+// knows the other; integration/ tests them together and never reaches
+// cmd/. Test files count too, through their direct imports: a bot test
+// that needs a real store belongs in integration/ or cmd/.
 func TestLayerDeps(t *testing.T) {
 	const sep = "\t"
 	format := "{{.ImportPath}}" + sep + `{{join .Deps " "}} {{join .TestImports " "}} {{join .XTestImports " "}}`
@@ -92,10 +153,11 @@ func TestLayerDeps(t *testing.T) {
 		from string   // packages at or below this path
 		not  []string // may not reach these
 	}{
-		{from: module + "/bot", not: []string{module + "/cmd", module + "/store"}},
-		{from: module + "/store", not: []string{module + "/cmd", module + "/bot"}},
+		{from: module + "/bot", not: []string{module + "/cmd", module + "/integration", module + "/store"}},
+		{from: module + "/store", not: []string{module + "/cmd", module + "/integration", module + "/bot"}},
+		{from: module + "/integration", not: []string{module + "/cmd"}},
 	}
-	lines := goList(t, "-f", format, "./bot/...", "./store/...")
+	lines := goList(t, "-f", format, "./bot/...", "./store/...", "./integration/...")
 	checked := map[string]bool{}
 	for _, line := range lines {
 		pkg, deps, ok := strings.Cut(line, sep)
@@ -116,7 +178,7 @@ func TestLayerDeps(t *testing.T) {
 	}
 	for _, r := range rules {
 		if !checked[r.from] {
-			t.Errorf("no package under %s was listed; is the layout still bot/ and store/?", r.from)
+			t.Errorf("no package under %s was listed; is the layout still bot/, store/ and integration/?", r.from)
 		}
 	}
 }

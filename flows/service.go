@@ -49,6 +49,24 @@ type Service struct {
 	Kick func()
 }
 
+// NewService returns a Service keeping its state in store, for policy
+// and org, with the defaults: a nil clock is time.Now, a nil log discards,
+// and case numbers take their year in Asia/Tokyo (UTC+9 where the zone
+// database is missing). The caller sets the other fields.
+func NewService(store mamori.Store, policy *mamori.Policy, org *mamori.Org, clock mamori.Clock, log *slog.Logger) *Service {
+	if clock == nil {
+		clock = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	loc, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		loc = time.FixedZone("JST", 9*60*60)
+	}
+	return &Service{Store: store, Policy: policy, Org: org, Clock: clock, Log: log, Location: loc}
+}
+
 func (s *Service) env(now time.Time) Env {
 	return Env{Policy: s.Policy, Org: s.Org, Now: now}
 }

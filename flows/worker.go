@@ -31,14 +31,69 @@ type JobRunner interface {
 	RunJob(ctx context.Context, j mamori.Job) error
 }
 
+// Timers is what the worker waits on: the poll between passes and the
+// renewal of the leases it holds. It is tailscale's tstime.Clock: the wall
+// clock in production (RealTimers), a fake one in tests
+// (flows/flowstest.Clock), so a test of minutes of retries and pacing runs
+// in milliseconds.
+type Timers interface {
+	Now() time.Time
+	NewTimer(d time.Duration) (TimerController, <-chan time.Time)
+	NewTicker(d time.Duration) (TickerController, <-chan time.Time)
+	AfterFunc(d time.Duration, f func()) TimerController
+}
+
+// TimerController is a *time.Timer's controls.
+type TimerController interface {
+	Reset(d time.Duration) bool
+	Stop() bool
+}
+
+// TickerController is a *time.Ticker's controls.
+type TickerController interface {
+	Reset(d time.Duration)
+	Stop()
+}
+
+// RealTimers are the wall clock's timers.
+type RealTimers struct{}
+
+var _ Timers = RealTimers{}
+
+// Now returns time.Now().
+func (RealTimers) Now() time.Time { return time.Now() }
+
+// NewTimer returns a time.Timer and its channel.
+func (RealTimers) NewTimer(d time.Duration) (TimerController, <-chan time.Time) {
+	t := time.NewTimer(d)
+	return t, t.C
+}
+
+// NewTicker returns a time.Ticker and its channel.
+func (RealTimers) NewTicker(d time.Duration) (TickerController, <-chan time.Time) {
+	t := time.NewTicker(d)
+	return t, t.C
+}
+
+// AfterFunc is time.AfterFunc.
+func (RealTimers) AfterFunc(d time.Duration, f func()) TimerController { return time.AfterFunc(d, f) }
+
 // Worker delivers the outbox and runs due jobs. Several workers (on
 // several replicas) may run at once: rows are claimed with a lease.
+// NewWorker sets the defaults; a Worker made as a literal gets the same
+// ones when a field is left nil.
 type Worker struct {
 	Store   mamori.Store
 	Senders map[string]Sender // by platform
 	Jobs    JobRunner
-	Clock   mamori.Clock
-	Log     *slog.Logger
+	// Clock is the time rows are due by (a demo clock may jump ahead);
+	// default time.Now.
+	Clock mamori.Clock
+	// Timers are what the worker waits on, and the real time its leases
+	// are held in (default RealTimers): a Clock that jumps ahead must not
+	// cut a send short.
+	Timers Timers
+	Log    *slog.Logger
 	// Lease is how long a claimed job is ours (default 1 minute); a send
 	// is cut off at a third of it.
 	Lease time.Duration
@@ -64,6 +119,28 @@ type Worker struct {
 	due   time.Time // the earliest a message handed back since the last pass is due again
 }
 
+// NewWorker returns a Worker delivering store's outbox, with no senders
+// yet, ready to Kick. A nil clock is time.Now; a nil log discards.
+func NewWorker(store mamori.Store, clock mamori.Clock, log *slog.Logger) *Worker {
+	w := &Worker{Store: store, Senders: map[string]Sender{}, Clock: clock, Log: log}
+	w.defaults()
+	return w.Init()
+}
+
+// defaults fills in what was left nil. Run and Drain call it, so a Worker
+// made as a literal works too; it is not safe to call while the worker runs.
+func (w *Worker) defaults() {
+	if w.Clock == nil {
+		w.Clock = time.Now
+	}
+	if w.Timers == nil {
+		w.Timers = RealTimers{}
+	}
+	if w.Log == nil {
+		w.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
 // Kick wakes the worker now. It never blocks.
 func (w *Worker) Kick() {
 	if w.kick == nil {
@@ -86,15 +163,25 @@ func (w *Worker) Run(ctx context.Context) {
 	if w.kick == nil {
 		w.Init()
 	}
+	w.defaults()
 	poll := w.Poll
 	if poll == 0 {
 		poll = time.Second
 	}
-	t := time.NewTimer(poll)
-	defer t.Stop()
+	// The timer is made after the first pass, so that a fake clock sees
+	// the worker waiting only once a pass is over (flowstest.Clock.Idle).
+	var (
+		t  TimerController
+		tc <-chan time.Time
+	)
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
 	for {
 		w.takeDue()
-		if _, err := w.Drain(ctx); err != nil && ctx.Err() == nil {
+		if _, err := w.drain(ctx); err != nil && ctx.Err() == nil {
 			w.Log.Error("worker pass failed", "err", err)
 		}
 		// A conversation's next message held back for a channel's pace
@@ -104,11 +191,15 @@ func (w *Worker) Run(ctx context.Context) {
 		if due := w.takeDue(); !due.IsZero() {
 			wait = min(poll, max(due.Sub(w.Clock()), minWake))
 		}
-		t.Reset(wait)
+		if t == nil {
+			t, tc = w.Timers.NewTimer(wait)
+		} else {
+			t.Reset(wait)
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-tc:
 		case <-w.kick:
 		}
 	}
@@ -139,6 +230,11 @@ func (w *Worker) takeDue() time.Time {
 // Drain runs due jobs and sends due messages until none is left that is
 // due now, and returns how many messages it sent.
 func (w *Worker) Drain(ctx context.Context) (int, error) {
+	w.defaults()
+	return w.drain(ctx)
+}
+
+func (w *Worker) drain(ctx context.Context) (int, error) {
 	sent := 0
 	for {
 		ran, err := w.runJobs(ctx)
@@ -200,7 +296,7 @@ const batchSize = 32
 // ConcurrentSender's platform are sent to side by side; the rest go one
 // item at a time in the outbox's order.
 func (w *Worker) sendBatch(ctx context.Context) (sent, claimed int, err error) {
-	claimedAt, started := w.Clock(), time.Now()
+	claimedAt, started := w.Clock(), w.Timers.Now()
 	items, err := w.Store.ClaimOutbox(ctx, claimedAt, w.hold(), batchSize)
 	if err != nil {
 		return 0, 0, fmt.Errorf("claim outbox: %w", err)
@@ -454,13 +550,14 @@ func (h *holding) close() {
 func (h *holding) run(ctx context.Context, claimed time.Time) {
 	defer close(h.done)
 	hold := h.w.hold()
-	// Real time, not the injected clock: this is about the process
-	// running its sends, measured from just before the claim ended (a
-	// renewal counts from just before it started).
+	// Timers, not Clock: this is about the process running its sends in
+	// real time, measured from just before the claim ended (a renewal
+	// counts from just before it started).
+	timers := h.w.Timers
 	keepFor := hold - hold/3
-	lose := time.AfterFunc(keepFor-time.Since(claimed), func() { h.cancel(errHoldLost) })
+	lose := timers.AfterFunc(keepFor-timers.Now().Sub(claimed), func() { h.cancel(errHoldLost) })
 	defer lose.Stop()
-	tick := time.NewTicker(hold / 4)
+	tick, tc := timers.NewTicker(hold / 4)
 	defer tick.Stop()
 	for {
 		select {
@@ -468,7 +565,7 @@ func (h *holding) run(ctx context.Context, claimed time.Time) {
 			return
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-tc:
 		}
 		h.mu.Lock()
 		items := make([]mamori.OutboxItem, 0, len(h.held))
@@ -479,7 +576,7 @@ func (h *holding) run(ctx context.Context, claimed time.Time) {
 		if len(items) == 0 {
 			continue
 		}
-		started, now := time.Now(), h.w.Clock()
+		started, now := timers.Now(), h.w.Clock()
 		kept, err := h.w.Store.RenewOutbox(ctx, items, now, now.Add(hold))
 		if err != nil {
 			if ctx.Err() == nil {
@@ -489,7 +586,7 @@ func (h *holding) run(ctx context.Context, claimed time.Time) {
 		}
 		// An item not renewed was done meanwhile; one whose lease ran out
 		// was not renewed in time, and lose has fired or fires first.
-		if len(kept) > 0 && !lose.Reset(keepFor-time.Since(started)) {
+		if len(kept) > 0 && !lose.Reset(keepFor-timers.Now().Sub(started)) {
 			return // it fired already
 		}
 	}

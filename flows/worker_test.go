@@ -13,6 +13,7 @@ import (
 
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/flows"
+	"github.com/mamori-oss/mamori/flows/flowstest"
 	"github.com/mamori-oss/mamori/store/seal"
 	"github.com/mamori-oss/mamori/store/sqlite"
 )
@@ -282,8 +283,10 @@ func TestWorkerBackoffFollowsAge(t *testing.T) {
 // for a short pace goes when it is due, not at the next poll (here an
 // hour away): a conversation's next question must not wait for a poll.
 func TestWorkerWakesWhenPacedMessageIsDue(t *testing.T) {
+	t0 := time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)
+	clock := flowstest.NewClock(t0)
 	db := wkStore(t)
-	wkEnqueue(t, db, wkItem("w1", "UA", "next question", time.Now()))
+	wkEnqueue(t, db, wkItem("w1", "UA", "next question", t0))
 	var mu sync.Mutex
 	paced := 0
 	s := &laneSender{fail: func(mamori.OutboxItem) error {
@@ -295,23 +298,14 @@ func TestWorkerWakesWhenPacedMessageIsDue(t *testing.T) {
 		}
 		return nil
 	}}
-	w := (&flows.Worker{Store: db, Senders: map[string]flows.Sender{mamori.PlatformSlack: s}, Clock: time.Now,
-		Log: slog.New(slog.DiscardHandler), Poll: time.Hour}).Init()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); w.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	w := flows.NewWorker(db, clock.Now, nil)
+	w.Timers, w.Senders[mamori.PlatformSlack], w.Poll = clock, s, time.Hour
+	sent := func() bool {
 		s.mu.Lock()
-		got := strings.Join(s.got["UA"], " ")
-		s.mu.Unlock()
-		if got == "next question" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 30 s the paced message was not sent (got %q); the worker waits for its hour-long poll", got)
-		}
-		time.Sleep(5 * time.Millisecond)
+		defer s.mu.Unlock()
+		return strings.Join(s.got["UA"], " ") == "next question"
+	}
+	if d := runOnClock(t, w, clock, sent, time.Minute); d > 200*time.Millisecond {
+		t.Errorf("sent after %s, want about 100 ms (twice 50 ms)", d)
 	}
 }

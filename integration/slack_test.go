@@ -1,9 +1,11 @@
-package flows_test
+package integration_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -12,14 +14,59 @@ import (
 	"github.com/mamori-oss/mamori/bot/slack"
 	"github.com/mamori-oss/mamori/bot/slack/slacktest"
 	"github.com/mamori-oss/mamori/flows"
+	"github.com/mamori-oss/mamori/flows/flowstest"
+	"github.com/mamori-oss/mamori/store/seal"
 	"github.com/mamori-oss/mamori/store/sqlite"
 )
+
+// load runs the tests that take real time: Slack's limits and a storm's
+// Retry-After are enforced on the wall clock by the fake and the sender.
+var load = flag.Bool("load", false, "run the real-time load tests (tens of seconds)")
+
+func needLoad(tb testing.TB) {
+	tb.Helper()
+	if !*load {
+		tb.Skip("a real-time load test: run with -load")
+	}
+}
 
 // These tests run the outbox worker with the real Slack sender against
 // the loopback fake of Slack's Web API, on a real SQLite file: the whole
 // way a message takes, with Slack misbehaving or enforcing its limits.
-// They live here rather than in bot/slack because an adapter's tests may
-// not reach a store (deps_test.go); the flows' tests may.
+// They live here rather than in bot/slack or flows because an adapter's
+// tests may not reach a store and the flows' tests may not reach a
+// platform (deps_test.go). flows' worker tests run the same storms and
+// campaigns on a fake clock against a fake at the Sender boundary.
+
+// wkStore opens a store on a new SQLite file.
+func wkStore(tb testing.TB) *sqlite.DB {
+	tb.Helper()
+	s, err := seal.New(make([]byte, 32))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "mamori.db"), s, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+func wkEnqueue(tb testing.TB, db *sqlite.DB, items ...mamori.OutboxItem) {
+	tb.Helper()
+	err := db.Update(context.Background(), func(tx mamori.Tx) error {
+		for _, it := range items {
+			if err := tx.Enqueue(it); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
 
 // campToken is the bot token the fake accepts.
 const campToken = "xoxb-campaign"
@@ -90,6 +137,7 @@ func campDelivered(api *slacktest.Server) map[string][]string {
 }
 
 func TestSlackStorms(t *testing.T) {
+	needLoad(t)
 	tests := []struct {
 		name  string
 		storm slacktest.Storm
@@ -199,6 +247,7 @@ func runCampaign(tb testing.TB, n int, perSecond float64, latency time.Duration)
 }
 
 func TestSlackCampaign(t *testing.T) {
+	needLoad(t)
 	n, perSecond := 10000, 1000.0
 	if testing.Short() {
 		n = 1000
@@ -264,11 +313,25 @@ func TestSlackGiveUpAlertsHR(t *testing.T) {
 	api := slacktest.New(t, campToken)
 	api.AddUser(slacktest.User{ID: "UGONE", Name: "gone"})
 	api.SetStorm(slacktest.Storm{Methods: []string{"chat.postMessage"}, ServerErrors: 1})
-	wkEnqueue(t, db, campItem("giveup:1", "UGONE", "hello", time.Now()))
+	t0 := time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)
+	wkEnqueue(t, db, campItem("giveup:1", "UGONE", "hello", t0))
 	var g campGaveUp
 	w := campWorker(db, slack.NewSender(slack.Config{BotToken: campToken, APIURL: api.URL}), &g)
 	w.GiveUpAfter = 1500 * time.Millisecond
-	campDrain(t, db, w, "giveup:", 1, 20*time.Second)
+	// On a fake clock: the retries' backoff passes at once. The sender's
+	// own pace (one a second per channel, bursts of 3) is on the wall
+	// clock; the two attempts here fit in its burst.
+	clock := flowstest.NewClock(t0)
+	w.Clock, w.Timers = clock.Now, clock
+	for range 10 {
+		if _, err := w.Drain(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if g.len() > 0 {
+			break
+		}
+		clock.Advance(2 * time.Second) // past any backoff of the first attempts (1-1.5 s, 2-3 s)
+	}
 	if g.len() != 1 {
 		t.Fatalf("gave up on %d messages, want 1", g.len())
 	}
