@@ -3,6 +3,7 @@ package flows_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -307,5 +308,47 @@ func TestWorkerWakesWhenPacedMessageIsDue(t *testing.T) {
 	}
 	if d := runOnClock(t, w, clock, sent, time.Minute); d > 200*time.Millisecond {
 		t.Errorf("sent after %s, want about 100 ms (twice 50 ms)", d)
+	}
+}
+
+// TestDefaults: a Worker or Service given no clock and no logger works on
+// the wall clock and logs nowhere; neither panics.
+func TestDefaults(t *testing.T) {
+	db := wkStore(t)
+	p, err := mamori.Preset("seed-004")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := flows.NewService(db, p, org(), nil, nil)
+	if svc.Clock == nil || svc.Log == nil || svc.Location == nil {
+		t.Fatalf("NewService left a default unset: %+v", svc)
+	}
+	if err := svc.Handle(context.Background(), mamori.Input{User: user("UME"), Kind: mamori.InputStart, Value: mamori.StartReport}); err != nil {
+		t.Fatal(err)
+	}
+	s := &laneSender{fail: func(mamori.OutboxItem) error { return errors.New("502 bad gateway") }}
+	for _, tt := range []struct {
+		name string
+		w    *flows.Worker
+	}{
+		{"NewWorker", flows.NewWorker(db, nil, nil)},
+		{"a literal", &flows.Worker{Store: db}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// Each finds a message due (the service's, then one of its
+			// own), and logs its failure.
+			if tt.name != "NewWorker" {
+				wkEnqueue(t, db, wkItem("d1", "UA", "hello", time.Now()))
+			}
+			before := len(s.order)
+			tt.w.Senders = map[string]flows.Sender{mamori.PlatformSlack: s}
+			tt.w.Kick() // no panic, made ready or not
+			if _, err := tt.w.Drain(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if len(s.order) == before {
+				t.Error("no message reached the sender")
+			}
+		})
 	}
 }
