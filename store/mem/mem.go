@@ -58,10 +58,8 @@ func New() *DB {
 		convs:    map[string][]byte{},
 		numbers:  map[numberKey]int{},
 		cases:    map[string]caseRow{},
-		outbox:   map[int64]outRow{},
 		outKeys:  map[string]int64{},
 		posted:   map[string]mamori.Posted{},
-		jobs:     map[int64]jobRow{},
 		jobKeys:  map[string]int64{},
 		care:     map[int64]careRow{},
 		careOpen: map[string]int64{},
@@ -183,15 +181,13 @@ type state struct {
 	cases   map[string]caseRow
 	caseSeq int64
 
-	outbox  map[int64]outRow
+	outbox  vec[outRow]
 	outKeys map[string]int64
 	pending []int64 // pending outbox ids, in order
-	outSeq  int64
 	posted  map[string]mamori.Posted
 
-	jobs    map[int64]jobRow
+	jobs    vec[jobRow]
 	jobKeys map[string]int64 // pending job key → id
-	jobSeq  int64
 
 	// audit only grows: a transaction appends past the end of the
 	// published slice, which no reader looks at.
@@ -213,7 +209,8 @@ const (
 	tConvs
 	tNumbers
 	tCases
-	tOutbox
+	tPending
+	tOutKeys
 	tPosted
 	tJobs
 	tCare
@@ -225,6 +222,7 @@ const (
 func (s *state) begin() *state {
 	next := *s
 	next.owned = 0
+	next.outbox, next.jobs = s.outbox.begin(), s.jobs.begin()
 	return &next
 }
 
@@ -246,14 +244,17 @@ func (s *state) own(t table) {
 	if need&tCases != 0 {
 		s.cases = maps.Clone(s.cases)
 	}
-	if need&tOutbox != 0 {
-		s.outbox, s.outKeys, s.pending = maps.Clone(s.outbox), maps.Clone(s.outKeys), slices.Clone(s.pending)
+	if need&tPending != 0 {
+		s.pending = slices.Clone(s.pending) // the rows are a vec
+	}
+	if need&tOutKeys != 0 {
+		s.outKeys = maps.Clone(s.outKeys)
 	}
 	if need&tPosted != 0 {
 		s.posted = maps.Clone(s.posted)
 	}
 	if need&tJobs != 0 {
-		s.jobs, s.jobKeys = maps.Clone(s.jobs), maps.Clone(s.jobKeys)
+		s.jobKeys = maps.Clone(s.jobKeys) // the rows are a vec
 	}
 	if need&tCare != 0 {
 		s.care, s.careOpen = maps.Clone(s.care), maps.Clone(s.careOpen)
@@ -598,7 +599,7 @@ func (t *tx) Enqueue(m mamori.OutboxItem) error {
 	if m.Key == "" {
 		return fmt.Errorf("enqueue: no key: %w", mamori.ErrInvalid)
 	}
-	if err := t.writable("enqueue", tOutbox); err != nil {
+	if err := t.writable("enqueue", tPending|tOutKeys); err != nil {
 		return err
 	}
 	if _, ok := t.s.outKeys[m.Key]; ok {
@@ -608,11 +609,10 @@ func (t *tx) Enqueue(m mamori.OutboxItem) error {
 	if err != nil {
 		return fmt.Errorf("enqueue: %w", err)
 	}
-	t.s.outSeq++
-	id := t.s.outSeq
 	// An item is due as soon as it is created.
-	t.s.outbox[id] = outRow{id: id, key: m.Key, target: m.Target, ref: m.Message.Ref, message: msg, lang: m.Lang,
-		status: mamori.OutboxPending, nextAt: millis(m.Created), created: millis(m.Created)}
+	id := t.s.outbox.n + 1
+	t.s.outbox.add(outRow{id: id, key: m.Key, target: m.Target, ref: m.Message.Ref, message: msg, lang: m.Lang,
+		status: mamori.OutboxPending, nextAt: millis(m.Created), created: millis(m.Created)})
 	t.s.outKeys[m.Key] = id
 	t.s.pending = append(t.s.pending, id)
 	return nil
@@ -622,7 +622,7 @@ func (t *tx) Enqueue(m mamori.OutboxItem) error {
 func (t *tx) OutboxPending(to mamori.Target, since time.Time) (bool, error) {
 	at := millis(since)
 	for _, id := range t.s.pending {
-		if r := t.s.outbox[id]; r.target == to && r.created >= at {
+		if r, _ := t.s.outbox.get(id); r.target == to && r.created >= at {
 			return true, nil
 		}
 	}
@@ -643,9 +643,10 @@ func (t *tx) Schedule(j mamori.Job) error {
 	if len(j.Payload) > 0 {
 		payload = slices.Clone([]byte(j.Payload))
 	}
-	t.s.jobSeq++
-	id := t.s.jobSeq
-	t.s.jobs[id] = jobRow{id: id, key: j.Key, kind: j.Kind, due: millis(j.Due), payload: payload, status: "pending"}
+	id := t.s.jobs.add(jobRow{key: j.Key, kind: j.Kind, due: millis(j.Due), payload: payload, status: "pending"})
+	r, _ := t.s.jobs.get(id)
+	r.id = id
+	t.s.jobs.set(id, r)
 	t.s.jobKeys[j.Key] = id
 	return nil
 }
@@ -655,9 +656,9 @@ func (t *tx) CancelJobs(key string) error {
 		return err
 	}
 	if id, ok := t.s.jobKeys[key]; ok {
-		r := t.s.jobs[id]
+		r, _ := t.s.jobs.get(id)
 		r.status, r.leased = "canceled", false
-		t.s.jobs[id] = r
+		t.s.jobs.set(id, r)
 		delete(t.s.jobKeys, key)
 	}
 	return nil
@@ -921,7 +922,7 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 			if len(picked) >= limit {
 				break
 			}
-			r := s.outbox[id]
+			r, _ := s.outbox.get(id)
 			switch {
 			case waiting[r.target]:
 			case r.nextAt > at || r.leased && r.leaseUntil > at:
@@ -936,13 +937,12 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 		if len(picked) == 0 {
 			return nil
 		}
-		s.own(tOutbox)
 		items = items[:0]
 		for _, id := range picked {
-			r := s.outbox[id]
+			r, _ := s.outbox.get(id)
 			r.leased, r.leaseUntil = true, until
 			r.attempts++
-			s.outbox[id] = r
+			s.outbox.set(id, r)
 			m, err := r.read()
 			if err != nil {
 				return err
@@ -964,14 +964,13 @@ func (db *DB) RenewOutbox(ctx context.Context, items []mamori.OutboxItem, now, u
 	}
 	var kept []int64
 	err := db.write(ctx, func(s *state) error {
-		s.own(tOutbox)
 		for _, it := range items {
-			r, ok := s.outbox[it.ID]
+			r, ok := s.outbox.get(it.ID)
 			if !ok || r.attempts != it.Attempts || r.status != mamori.OutboxPending || !r.leased || r.leaseUntil <= millis(now) {
 				continue
 			}
 			r.leaseUntil = millis(until)
-			s.outbox[it.ID] = r
+			s.outbox.set(it.ID, r)
 			kept = append(kept, it.ID)
 		}
 		return nil
@@ -983,9 +982,11 @@ func (db *DB) RenewOutbox(ctx context.Context, items []mamori.OutboxItem, now, u
 }
 
 // settle records r and keeps the pending list in step with its status.
+// Only a transaction's own pending list is changed in place (own).
 func (s *state) settle(r outRow) {
-	s.outbox[r.id] = r
+	s.outbox.set(r.id, r)
 	if r.status != mamori.OutboxPending {
+		s.own(tPending)
 		s.pending = slices.DeleteFunc(s.pending, func(id int64) bool { return id == r.id })
 	}
 }
@@ -994,11 +995,11 @@ func (s *state) settle(r outRow) {
 // where it was posted.
 func (db *DB) SentOutbox(ctx context.Context, id int64, p mamori.Posted, now time.Time) error {
 	err := db.write(ctx, func(s *state) error {
-		r, ok := s.outbox[id]
+		r, ok := s.outbox.get(id)
 		if !ok {
 			return fmt.Errorf("outbox %d: %w", id, mamori.ErrNotFound)
 		}
-		s.own(tOutbox | tPosted)
+		s.own(tPosted)
 		r.status, r.leased = mamori.OutboxSent, false
 		s.settle(r)
 		if r.ref != "" {
@@ -1016,11 +1017,10 @@ func (db *DB) SentOutbox(ctx context.Context, id int64, p mamori.Posted, now tim
 // at next, or marks it failed for good with giveUp. A sent item stays sent.
 func (db *DB) RetryOutbox(ctx context.Context, id int64, next time.Time, errText string, giveUp bool) error {
 	err := db.write(ctx, func(s *state) error {
-		r, ok := s.outbox[id]
+		r, ok := s.outbox.get(id)
 		if !ok {
 			return fmt.Errorf("outbox %d: %w", id, mamori.ErrNotFound)
 		}
-		s.own(tOutbox)
 		r.nextAt, r.lastErr, r.leased = millis(next), errText, false
 		if r.status == mamori.OutboxPending && giveUp {
 			r.status = mamori.OutboxFailed
@@ -1058,19 +1058,20 @@ func (db *DB) ListOutbox(ctx context.Context, status string, limit int) ([]mamor
 	if status == mamori.OutboxPending {
 		ids = s.pending
 	} else {
-		for id, r := range s.outbox {
+		s.outbox.all(func(id int64, r outRow) bool {
 			if r.status == status {
 				ids = append(ids, id)
 			}
-		}
-		slices.Sort(ids)
+			return limit <= 0 || len(ids) < limit
+		})
 	}
 	if limit > 0 && len(ids) > limit {
 		ids = ids[:limit]
 	}
 	var items []mamori.OutboxItem
 	for _, id := range ids {
-		m, err := s.outbox[id].read()
+		r, _ := s.outbox.get(id)
+		m, err := r.read()
 		if err != nil {
 			return nil, fmt.Errorf("list outbox: %w", err)
 		}
@@ -1086,11 +1087,12 @@ func (db *DB) CountOutbox(ctx context.Context, prefix string) (map[string]int, e
 		return nil, err
 	}
 	counts := map[string]int{}
-	for _, r := range s.outbox {
+	s.outbox.all(func(_ int64, r outRow) bool {
 		if strings.HasPrefix(r.key, prefix) {
 			counts[r.status]++
 		}
-	}
+		return true
+	})
 	return counts, nil
 }
 
@@ -1107,7 +1109,7 @@ func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration,
 		at := millis(now)
 		var due []jobRow
 		for _, id := range s.jobKeys {
-			if r := s.jobs[id]; r.due <= at && (!r.leased || r.leaseUntil <= at) {
+			if r, _ := s.jobs.get(id); r.due <= at && (!r.leased || r.leaseUntil <= at) {
 				due = append(due, r)
 			}
 		}
@@ -1123,12 +1125,11 @@ func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration,
 		if len(due) == 0 {
 			return nil
 		}
-		s.own(tJobs)
 		jobs = jobs[:0]
 		for _, r := range due {
 			r.leased, r.leaseUntil = true, millis(now.Add(lease))
 			r.attempts++
-			s.jobs[r.id] = r
+			s.jobs.set(r.id, r)
 			j := mamori.Job{ID: r.id, Key: r.key, Kind: r.kind, Due: fromMillis(r.due), Attempts: r.attempts}
 			if r.payload != nil {
 				j.Payload = json.RawMessage(slices.Clone(r.payload))
@@ -1147,7 +1148,7 @@ func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration,
 // as it is.
 func (db *DB) DoneJob(ctx context.Context, id int64, now time.Time) error {
 	err := db.write(ctx, func(s *state) error {
-		r, ok := s.jobs[id]
+		r, ok := s.jobs.get(id)
 		if !ok {
 			return fmt.Errorf("job %d: %w", id, mamori.ErrNotFound)
 		}
@@ -1156,7 +1157,7 @@ func (db *DB) DoneJob(ctx context.Context, id int64, now time.Time) error {
 		}
 		s.own(tJobs)
 		r.status, r.leased = "done", false
-		s.jobs[id] = r
+		s.jobs.set(id, r)
 		delete(s.jobKeys, r.key)
 		return nil
 	})

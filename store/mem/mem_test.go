@@ -3,6 +3,7 @@ package mem_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -88,5 +89,43 @@ func TestAudit(t *testing.T) {
 	}
 	if err := db.Backup(ctx, t.TempDir()+"/copy"); err == nil {
 		t.Errorf("Backup of an in-memory store succeeded")
+	}
+}
+
+// BenchmarkCampaign enqueues 10,000 messages in one transaction and sends
+// them, claimed 100 at a time: a change touches its rows' chunks, not the
+// whole outbox.
+func BenchmarkCampaign(b *testing.B) {
+	ctx := context.Background()
+	now := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	for b.Loop() {
+		db := mem.New()
+		storetest.MustUpdate(b, db, func(tx mamori.Tx) error {
+			for i := range 10000 {
+				m := mamori.OutboxItem{Key: fmt.Sprintf("training:basics:1:U%05d", i), Created: now, Message: mamori.Message{Text: "研修のお知らせ"},
+					Target: mamori.Target{Platform: mamori.PlatformSlack, Kind: mamori.TargetUser, ID: fmt.Sprintf("U%05d", i)}}
+				if err := tx.Enqueue(m); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for {
+			items, err := db.ClaimOutbox(ctx, now, time.Minute, 100)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(items) == 0 {
+				break
+			}
+			for _, it := range items {
+				if err := db.SentOutbox(ctx, it.ID, mamori.Posted{Channel: "D1", TS: "1"}, now); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		if c, err := db.CountOutbox(ctx, "training:"); err != nil || c[mamori.OutboxSent] != 10000 {
+			b.Fatalf("CountOutbox = %v, %v; want 10000 sent", c, err)
+		}
 	}
 }
