@@ -237,18 +237,5 @@ func (db *DB) CountOutbox(ctx context.Context, prefix string) (map[string]int, e
 	// compares bytes and uses the key's index.
 	rows, err := db.db.QueryContext(ctx, `SELECT status, count(*) FROM outbox WHERE key >= $1 AND key < $2 GROUP BY status`,
 		prefix, prefix+"\U0010FFFF")
-	if err != nil {
-		return nil, fmt.Errorf("count outbox: %w", err)
-	}
-	defer rows.Close()
-	counts := map[string]int{}
-	for rows.Next() {
-		var status string
-		var n int
-		if err := rows.Scan(&status, &n); err != nil {
-			return nil, fmt.Errorf("count outbox: %w", err)
-		}
-		counts[status] = n
-	}
-	return counts, rows.Err()
+	return sqlrow.CountByStatus(rows, err)
 }

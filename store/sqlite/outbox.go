@@ -184,18 +184,5 @@ func (db *DB) CountOutbox(ctx context.Context, prefix string) (map[string]int, e
 		q += ` AND substr(key, 1, 3) <> 'in:'`
 	}
 	rows, err := db.ro.QueryContext(ctx, q+` GROUP BY status`, prefix, prefix+"\U0010FFFF")
-	if err != nil {
-		return nil, fmt.Errorf("count outbox: %w", err)
-	}
-	defer rows.Close()
-	counts := map[string]int{}
-	for rows.Next() {
-		var status string
-		var n int
-		if err := rows.Scan(&status, &n); err != nil {
-			return nil, fmt.Errorf("count outbox: %w", err)
-		}
-		counts[status] = n
-	}
-	return counts, rows.Err()
+	return sqlrow.CountByStatus(rows, err)
 }

@@ -55,15 +55,8 @@ func (t *Tx) UpdateCareTask(c mamori.CareTask) error {
 	if err != nil {
 		return fmt.Errorf("update care task: %w", err)
 	}
-	res, err := t.exec(`UPDATE care_tasks SET status = ?, assignee = ?, due = ?, updated = ?, open_key = ?, sealed_care = ?
-		WHERE id = ?`, c.Status, c.Assignee, Millis(c.Due), Millis(c.Updated), openKey(c), sealed, c.ID)
-	if err != nil {
-		return fmt.Errorf("update care task %d: %w", c.ID, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("update care task %d: %w", c.ID, mamori.ErrNotFound)
-	}
-	return nil
+	return t.update(fmt.Sprintf("update care task %d", c.ID), `UPDATE care_tasks SET status = ?, assignee = ?, due = ?, updated = ?,
+		open_key = ?, sealed_care = ? WHERE id = ?`, c.Status, c.Assignee, Millis(c.Due), Millis(c.Updated), openKey(c), sealed, c.ID)
 }
 
 func (t *Tx) CareTask(id int64) (mamori.CareTask, error) {
@@ -118,16 +111,9 @@ func (t *Tx) Assignment(programme, userKey string, round int) (mamori.Assignment
 }
 
 func (t *Tx) PutAssignment(a mamori.Assignment) error {
-	res, err := t.exec(`UPDATE training SET done = ?, nudged = ?, due = ?
+	return t.update("put assignment", `UPDATE training SET done = ?, nudged = ?, due = ?
 		WHERE programme = ? AND user_key = ? AND round = ?`, MillisOrZero(a.Done), MillisOrZero(a.Nudged), Millis(a.Due),
 		a.Programme, a.User.Key(), a.Round)
-	if err != nil {
-		return fmt.Errorf("put assignment: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("put assignment: %w", mamori.ErrNotFound)
-	}
-	return nil
 }
 
 func (t *Tx) Assignments(f mamori.AssignmentFilter) ([]mamori.Assignment, error) {

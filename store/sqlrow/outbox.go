@@ -1,6 +1,7 @@
 package sqlrow
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -184,3 +185,22 @@ func (t *Tx) DoneJob(id int64, now time.Time) error {
 
 // AuditTrail returns the audit entries about subject, oldest first.
 const AuditTrail = `SELECT at, actor, action, subject, detail FROM audit WHERE subject = ? ORDER BY id`
+
+// CountByStatus reads CountOutbox's rows (status, count), as
+// QueryContext returned them.
+func CountByStatus(rows *sql.Rows, err error) (map[string]int, error) {
+	if err != nil {
+		return nil, fmt.Errorf("count outbox: %w", err)
+	}
+	defer rows.Close()
+	counts := map[string]int{}
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, fmt.Errorf("count outbox: %w", err)
+		}
+		counts[status] = n
+	}
+	return counts, rows.Err()
+}

@@ -30,6 +30,19 @@ func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
 	return t.Q.ExecContext(t.Ctx, t.Dialect.Q(query), args...)
 }
 
+// update runs an UPDATE of one row and says what (in its error) when it
+// fails or finds no row: mamori.ErrNotFound.
+func (t *Tx) update(what, query string, args ...any) error {
+	res, err := t.exec(query, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%s: %w", what, mamori.ErrNotFound)
+	}
+	return nil
+}
+
 func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
 	return t.Q.QueryContext(t.Ctx, t.Dialect.Q(query), args...)
 }
@@ -159,16 +172,9 @@ func (t *Tx) UpdateCase(c mamori.Case) error {
 			return fmt.Errorf("update case: %w", err)
 		}
 	}
-	res, err := t.exec(`UPDATE cases SET status = ?, assignee = ?, sealed_decision = ?, updated = ?,
+	return t.update("update case "+c.Number, `UPDATE cases SET status = ?, assignee = ?, sealed_decision = ?, updated = ?,
 		checkins_stopped = ?, taken = ?, judged = ? WHERE number = ?`, c.Status, c.Assignee, decision, Millis(c.Updated),
 		c.CheckinsStopped, MillisOrZero(c.Taken), MillisOrZero(c.Judged), c.Number)
-	if err != nil {
-		return fmt.Errorf("update case %s: %w", c.Number, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("update case %s: %w", c.Number, mamori.ErrNotFound)
-	}
-	return nil
 }
 
 func (t *Tx) Case(number string) (mamori.Case, error) {
