@@ -135,7 +135,7 @@ func (db *DB) runBatch(batch []*op) {
 			abort("savepoint", err)
 			return
 		}
-		o.err, o.panic = call(o.fn, db.conn)
+		o.err, o.panic = call(o.fn, (*prepared)(db))
 		var err error
 		if o.err == nil && o.panic == nil {
 			ran++
@@ -160,19 +160,65 @@ func (db *DB) runBatch(batch []*op) {
 }
 
 // execPrepared runs one of the committer's own statements (BEGIN,
-// SAVEPOINT, COMMIT…), each prepared once on its connection rather than
-// parsed again for every write. Only the committer calls it.
+// SAVEPOINT, COMMIT…). Only the committer calls it.
 func (db *DB) execPrepared(stmt string) error {
-	s := db.stmts[stmt]
-	if s == nil {
-		var err error
-		if s, err = db.conn.PrepareContext(context.Background(), stmt); err != nil {
-			return err
-		}
-		db.stmts[stmt] = s
-	}
-	_, err := s.ExecContext(context.Background())
+	_, err := (*prepared)(db).ExecContext(context.Background(), stmt)
 	return err
+}
+
+// maxStmts bounds the committer's prepared statements: the store's
+// statements are a fixed set, but one built with an IN-list of many
+// placeholders is run as it is rather than kept.
+const maxStmts = 512
+
+// prepared is the committer's connection as the writes see it: each
+// statement is prepared once on it and kept, rather than parsed again
+// for every write (SQLite's parse is a large part of a small write).
+// Only the committer uses it.
+type prepared DB
+
+func (p *prepared) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s := p.stmts[query]; s != nil {
+		return s, nil
+	}
+	if len(p.stmts) >= maxStmts {
+		return nil, nil
+	}
+	s, err := p.conn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	p.stmts[query] = s
+	return s, nil
+}
+
+func (p *prepared) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	s, err := p.stmt(ctx, query)
+	if err != nil || s == nil {
+		if err != nil {
+			return nil, err
+		}
+		return p.conn.ExecContext(ctx, query, args...)
+	}
+	return s.ExecContext(ctx, args...)
+}
+
+func (p *prepared) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	s, err := p.stmt(ctx, query)
+	if err != nil || s == nil {
+		if err != nil {
+			return nil, err
+		}
+		return p.conn.QueryContext(ctx, query, args...)
+	}
+	return s.QueryContext(ctx, args...)
+}
+
+func (p *prepared) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if s, err := p.stmt(ctx, query); err == nil && s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return p.conn.QueryRowContext(ctx, query, args...)
 }
 
 // call runs fn, turning a panic into a value for its caller to re-raise.
