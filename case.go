@@ -106,6 +106,7 @@ const (
 	StatusMoreInfo = "more_info"
 	StatusJudged   = "judged"
 	StatusReopened = "reopened"
+	StatusClosed   = "closed" // a consultation HR has closed
 )
 
 // Decision is the supervisors' confidential record of a report: the
@@ -113,19 +114,74 @@ const (
 // judgement on the policy's two criteria. Outcome is empty until a
 // judgement is recorded. Stores keep it encrypted.
 type Decision struct {
-	Facts    string    `json:"facts,omitempty"`   // facts confirmed
-	Validity string    `json:"validity"`          // ① valid, partly, invalid, unclear
-	Means    string    `json:"means"`             // ② acceptable, unacceptable
-	Fault    string    `json:"fault,omitempty"`   // yes, no, unsure
-	Outcome  string    `json:"outcome"`           // Outcome*
-	Actions  []string  `json:"actions,omitempty"` // policy action ids
-	Note     string    `json:"note,omitempty"`
-	By       string    `json:"by"` // user key
-	At       time.Time `json:"at"`
+	Facts    string   `json:"facts,omitempty"`   // facts confirmed
+	Validity string   `json:"validity"`          // ① valid, partly, invalid, unclear
+	Means    string   `json:"means"`             // ② acceptable, unacceptable
+	Fault    string   `json:"fault,omitempty"`   // yes, no, unsure
+	Outcome  string   `json:"outcome"`           // Outcome*
+	Actions  []string `json:"actions,omitempty"` // policy action ids
+	// Reason says why the outcome goes against the criteria as chosen
+	// (see flows.Contradicts); required then.
+	Reason string    `json:"reason,omitempty"`
+	Note   string    `json:"note,omitempty"`
+	By     string    `json:"by"` // user key
+	At     time.Time `json:"at"`
 	// Questions are what supervisors or HR asked the reporter, with the
 	// answers, oldest first. Only those who may see the case read them.
 	Questions []Question `json:"questions,omitempty"`
+	// History are the earlier judgements of a reopened case, oldest
+	// first, each with why it was reopened.
+	History []PastDecision `json:"history,omitempty"`
+	// Consultation is what HR did with a consultation: ConsultResolved
+	// or ConsultConverted once closed.
+	Consultation string `json:"consultation,omitempty"`
 }
+
+// PastDecision is a judgement that was reopened, and why.
+type PastDecision struct {
+	Outcome    string    `json:"outcome"`
+	Actions    []string  `json:"actions,omitempty"`
+	By         string    `json:"by"`
+	At         time.Time `json:"at"`
+	Reopened   time.Time `json:"reopened"`
+	ReopenedBy string    `json:"reopened_by"`
+	Reason     string    `json:"reason"`
+}
+
+// Recommended reports whether an earlier judgement of the case, since
+// reopened, already had outcome o (and so already led to what o leads
+// to, such as HR's training recommendation).
+func (d *Decision) Recommended(o string) bool {
+	if d == nil {
+		return false
+	}
+	for _, p := range d.History {
+		if p.Outcome == o {
+			return true
+		}
+	}
+	return false
+}
+
+// Past is d's history (none for nil).
+func (d *Decision) Past() []PastDecision {
+	if d == nil {
+		return nil
+	}
+	return d.History
+}
+
+// Waiting reports whether the last question put to the reporter is
+// still unanswered.
+func (d *Decision) Waiting() bool {
+	return d != nil && len(d.Questions) > 0 && d.Questions[len(d.Questions)-1].Answer == ""
+}
+
+// What HR did when closing a consultation.
+const (
+	ConsultResolved  = "resolved"
+	ConsultConverted = "converted" // the employee was invited to make it a report
+)
 
 // Decided reports whether d holds a judgement, not only questions.
 func (d *Decision) Decided() bool { return d != nil && d.Outcome != "" }

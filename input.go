@@ -83,3 +83,11 @@ const (
 	CareCloseTask  = "care_close"
 	CardTrain      = "train" // assign the recommended training
 )
+
+// Consultation card actions, for HR. Their values are
+// "<action>:<consultation number>".
+const (
+	ConsultTake  = "consult_take"
+	ConsultReply = "consult_reply"
+	ConsultClose = "consult_close"
+)

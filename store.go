@@ -118,6 +118,7 @@ const (
 	CareReasonVeryHard  = "intake_very_hard" // very hard at intake
 	CareReasonCheckHard = "checkin_hard"     // a check-in: a little hard
 	CareReasonCheckTalk = "checkin_talk"     // a check-in: would like to talk
+	CareReasonContact   = "consult_contact"  // a consultation: please contact me
 )
 
 // Assignment is one person's round of a training programme.

@@ -199,7 +199,7 @@ func (s *Service) CareCard(c mamori.CareTask, l mamori.Lang) mamori.Message {
 // contact made (text), or close it (with an optional last note). Only HR
 // may; the card is updated in place and the action audited. It returns a
 // message for the actor alone.
-func (s *Service) CareAction(ctx context.Context, actor mamori.User, action, id, note string) (mamori.Message, error) {
+func (s *Service) careAction(ctx context.Context, actor mamori.User, action, id, note string) (mamori.Message, error) {
 	now := s.Clock()
 	l := actor.Lang
 	if l == "" {

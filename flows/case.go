@@ -155,28 +155,16 @@ func Card(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.Mess
 	} else {
 		m.Header = fmt.Sprintf(t(l, "card.header"), k.Number)
 		m.Urgent = k.Urgency == mamori.UrgencyUrgent
-		var behaviours []string
-		for _, id := range k.Behaviours {
-			if b, ok := env.Policy.Behaviour(id); ok {
-				behaviours = append(behaviours, b.Label.In(l))
-			}
-		}
-		if len(behaviours) == 0 {
-			behaviours = []string{t(l, "summary.none")}
-		}
 		m.Text = t(l, "card.next."+k.Route)
-		m.Fields = []mamori.Field{
-			{Label: t(l, "card.urgency"), Value: t(l, "urgency."+k.Urgency)},
-			{Label: t(l, "card.received"), Value: date.Format("2006-01-02 15:04")},
-			{Label: t(l, "card.department"), Value: departmentName(env, k.Department, l)},
-			{Label: t(l, "card.channel"), Value: mamori.Label(env.Policy.Channels, k.Answers.Channel, l)},
-			{Label: t(l, "card.behaviours"), Value: strings.Join(behaviours, "\n")},
-			{Label: t(l, "card.suggestion"), Value: t(l, "suggest."+k.Suggestion)},
+		m.Fields = caseFacts(env, k, l, loc)
+		status := t(l, "status."+k.Status)
+		if k.Decision.Waiting() {
+			status = t(l, "status.waiting")
 		}
-		if k.Crime {
-			m.Fields = append(m.Fields, mamori.Field{Label: t(l, "card.crime"), Value: t(l, "card.crime.text")})
+		m.Fields = append(m.Fields, mamori.Field{Label: t(l, "card.status"), Value: status})
+		if n := len(k.Decision.Past()); k.Status == mamori.StatusReopened && n > 0 {
+			m.Fields = append(m.Fields, mamori.Field{Label: t(l, "card.reopened"), Value: k.Decision.Past()[n-1].Reason})
 		}
-		m.Fields = append(m.Fields, mamori.Field{Label: t(l, "card.status"), Value: t(l, "status."+k.Status)})
 		if k.Assignee != "" {
 			m.Fields = append(m.Fields, mamori.Field{Label: t(l, "card.assignee"), Value: mention(k.Assignee)})
 		}
@@ -193,6 +181,9 @@ func Card(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.Mess
 		if k.Status != mamori.StatusNew {
 			m.Text = t(l, "card.next.status."+k.Status)
 		}
+		if k.Decision.Waiting() && k.Status != mamori.StatusJudged {
+			m.Text = t(l, "card.next.waiting")
+		}
 	}
 	m.Choices = cardActions(env, k, l)
 	m.Note = t(l, "card.note")
@@ -204,6 +195,67 @@ func Card(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.Mess
 	return m
 }
 
+// caseFacts are what a supervisor needs to triage report k at a glance:
+// urgency, when it came in and happened, where, for how long, whether it
+// happened before, whether there is evidence, the behaviours, whether
+// the reporter asked to talk, and the policy's suggestion. Never the
+// narrative, the demand or who the customer is.
+func caseFacts(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) []mamori.Field {
+	t := env.Policy.T
+	date := k.Created
+	if loc != nil {
+		date = date.In(loc)
+	}
+	a := k.Answers
+	var behaviours []string
+	for _, id := range k.Behaviours {
+		if b, ok := env.Policy.Behaviour(id); ok {
+			behaviours = append(behaviours, b.Label.In(l))
+		}
+	}
+	if len(behaviours) == 0 {
+		behaviours = []string{t(l, "summary.none")}
+	}
+	evidence := t(l, "card.no")
+	if (a.Evidence != "" && a.Evidence != "none") || len(a.Files) > 0 {
+		evidence = t(l, "card.yes")
+	}
+	fs := []mamori.Field{
+		{Label: t(l, "card.urgency"), Value: t(l, "urgency."+k.Urgency)},
+		{Label: t(l, "card.received"), Value: date.Format("2006-01-02 15:04")},
+	}
+	if a.When != "" {
+		fs = append(fs, mamori.Field{Label: t(l, "s.when"), Value: clip(a.When, 40)})
+	}
+	fs = append(fs,
+		mamori.Field{Label: t(l, "card.department"), Value: departmentName(env, k.Department, l)},
+		mamori.Field{Label: t(l, "card.channel"), Value: mamori.Label(env.Policy.Channels, a.Channel, l)})
+	if a.Duration != "" {
+		fs = append(fs, mamori.Field{Label: t(l, "s.duration"), Value: t(l, "a.duration."+a.Duration)})
+	}
+	if a.Repeat != "" {
+		fs = append(fs, mamori.Field{Label: t(l, "s.repeat"), Value: t(l, "a.repeat."+a.Repeat)})
+	}
+	fs = append(fs, mamori.Field{Label: t(l, "card.evidence"), Value: evidence},
+		mamori.Field{Label: t(l, "card.behaviours"), Value: strings.Join(behaviours, "\n")})
+	if a.Talk == "yes" {
+		fs = append(fs, mamori.Field{Label: t(l, "card.talk"), Value: t(l, "card.talk.yes")})
+	}
+	fs = append(fs, mamori.Field{Label: t(l, "card.suggestion"), Value: t(l, "suggest."+k.Suggestion)})
+	if k.Crime {
+		fs = append(fs, mamori.Field{Label: t(l, "card.crime"), Value: t(l, "card.crime.text")})
+	}
+	return fs
+}
+
+// clip shortens s to n characters.
+func clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
 // cardActions are the card's buttons for what can be done next: take and
 // judge an open report, reopen a decided one, and always the details.
 func cardActions(env Env, k mamori.Case, l mamori.Lang) []mamori.Choice {
@@ -212,6 +264,12 @@ func cardActions(env Env, k mamori.Case, l mamori.Lang) []mamori.Choice {
 		return mamori.Choice{Value: action + ":" + k.Number, Label: t(l, label), Style: style}
 	}
 	var cs []mamori.Choice
+	if k.Kind == mamori.KindConsult && k.Status != mamori.StatusClosed {
+		if k.Assignee == "" {
+			cs = append(cs, b(mamori.ConsultTake, "card.take", mamori.StylePrimary))
+		}
+		cs = append(cs, b(mamori.ConsultReply, "consult.reply.button", ""), b(mamori.ConsultClose, "consult.close.button", ""))
+	}
 	if k.Kind == mamori.KindReport {
 		switch k.Status {
 		case mamori.StatusJudged, mamori.StatusMoreInfo:

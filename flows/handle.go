@@ -102,6 +102,10 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 				err = s.openCareTask(tx, now, k, mamori.CareReasonTalk)
 			} else if k.Kind == mamori.KindReport && k.Answers.Wellbeing == "very_hard" {
 				err = s.openCareTask(tx, now, k, mamori.CareReasonVeryHard)
+			} else if k.Kind == mamori.KindConsult && k.Answers.Contact == "yes" {
+				// "Please contact me" is tracked like a care task: due
+				// by a time, reminded until HR acts.
+				err = s.openCareTask(tx, now, k, mamori.CareReasonContact)
 			}
 			if err != nil {
 				return err

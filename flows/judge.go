@@ -14,7 +14,7 @@ import (
 // Values of the two criteria.
 var (
 	validities = []string{"valid", "partly", "invalid", "unclear"}
-	means      = []string{"acceptable", "unacceptable"}
+	meanses    = []string{"acceptable", "unacceptable"}
 	outcomes   = []string{mamori.OutcomeKasuhara, mamori.OutcomeLegitimate, mamori.OutcomeMoreInfo, mamori.OutcomeMedical}
 )
 
@@ -26,13 +26,16 @@ var errOwnCase = fmt.Errorf("own case: %w", mamori.ErrForbidden)
 // a supervisor of its department when it went there — and never the
 // reporter or someone the report names.
 func (s *Service) mayAct(actor mamori.User, k mamori.Case) error {
+	if actor.Key() == k.Reporter.Key() {
+		return errOwnCase
+	}
 	if k.Kind != mamori.KindReport {
 		if s.Org.IsHR(actor) {
 			return nil
 		}
 		return mamori.ErrForbidden
 	}
-	if actor.Key() == k.Reporter.Key() || mentions(k.Answers, actor.ID, actor.Email) {
+	if mentions(k.Answers, actor.ID, actor.Email) {
 		return errOwnCase
 	}
 	if s.Org.IsHR(actor) || (k.Route == mamori.RouteDepartment && s.Org.IsSupervisor(actor, k.Department)) {
@@ -151,10 +154,10 @@ func (quietInvalid) Is(target error) bool { return target == mamori.ErrInvalid }
 // Take assigns the case to actor. The card shows who has it; the
 // reporter hears that someone is on it and by when a decision is due,
 // without a name.
-func (s *Service) Take(ctx context.Context, actor mamori.User, number string) (mamori.Message, error) {
+func (s *Service) take(ctx context.Context, actor mamori.User, number string) (mamori.Message, error) {
 	return s.act(ctx, actor, number, "take", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
-		if k.Status == mamori.StatusJudged {
-			return "", s.invalid(actor.Lang, "judge.already_judged")
+		if err := s.mayDo(actor.Lang, mamori.CardTake, *k); err != nil {
+			return "", err
 		}
 		detail := "assignee=" + actor.Key()
 		if k.Assignee != "" && k.Assignee != actor.Key() {
@@ -216,10 +219,22 @@ func (s *Service) tell(tx mamori.Tx, now time.Time, k mamori.Case, what string, 
 // outcomeMessage tells the reporter the decision on case k in considerate
 // words: what it means, what the company will do (the policy's actions,
 // as the reporter should hear them) and how to ask HR or disagree.
-func (s *Service) outcomeMessage(k mamori.Case, d mamori.Decision) mamori.Message {
+//
+// After a reopening (before is the outcome it replaces) it says the
+// decision was reviewed, and whether it changed.
+func (s *Service) outcomeMessage(k mamori.Case, d mamori.Decision, before string) mamori.Message {
 	l := reporterLang(k)
 	t := s.Policy.T
 	text := t(l, "outcome."+d.Outcome)
+	header := fmt.Sprintf(t(l, "outcome.header"), k.Number)
+	if before != "" {
+		header = fmt.Sprintf(t(l, "outcome.reviewed.header"), k.Number)
+		if before == d.Outcome {
+			text = t(l, "outcome.reviewed.same") + "\n\n" + text
+		} else {
+			text = fmt.Sprintf(t(l, "outcome.reviewed.changed"), t(l, "decision."+before), t(l, "decision."+d.Outcome)) + "\n\n" + text
+		}
+	}
 	// Nothing is decided while more information is gathered: no actions
 	// to announce, and questions rather than disagreement.
 	more := d.Outcome == mamori.OutcomeMoreInfo
@@ -242,42 +257,37 @@ func (s *Service) outcomeMessage(k mamori.Case, d mamori.Decision) mamori.Messag
 		text += "\n\n" + t(l, "outcome.disagree")
 	}
 	// The menu's consult button: a confidential question to HR's desk.
-	return mamori.Message{Header: fmt.Sprintf(t(l, "outcome.header"), k.Number), Text: text, Step: stepMenu,
+	return mamori.Message{Header: header, Text: text, Step: stepMenu,
 		Choices: []mamori.Choice{{Value: mamori.StartConsult, Label: t(l, "outcome.ask_hr")}}}
 }
 
-// Judge records actor's judgement. The card is updated in place and the
-// reporter is told the outcome in words that fit it, with the care
-// resources again.
-func (s *Service) Judge(ctx context.Context, actor mamori.User, number string, d mamori.Decision) (mamori.Message, error) {
+// judge records actor's judgement from the judge form's values. The card
+// is updated in place and the reporter is told the outcome in words that
+// fit it, with the care resources again; after a reopening, that the
+// decision was reviewed and what it is now.
+func (s *Service) judge(ctx context.Context, actor mamori.User, number string, v mamori.Values) (mamori.Message, error) {
 	l := actor.Lang
 	return s.act(ctx, actor, number, "judge", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
-		switch {
-		case k.Status == mamori.StatusJudged:
-			return "", s.invalid(l, "judge.already_judged")
-		case !contains(validities, d.Validity):
-			return "", s.invalid(l, "judge.pick", s.Policy.T(l, "judge.validity"))
-		case !contains(means, d.Means):
-			return "", s.invalid(l, "judge.pick", s.Policy.T(l, "judge.means"))
-		case !contains(outcomes, d.Outcome):
-			return "", s.invalid(l, "judge.pick", s.Policy.T(l, "judge.outcome"))
-		case utf8.RuneCountInString(d.Facts) > MaxText || utf8.RuneCountInString(d.Note) > MaxText:
-			return "", s.invalid(l, "nav.too_long", MaxText)
+		if err := s.mayDo(l, mamori.CardJudge, *k); err != nil {
+			return "", err
 		}
-		for _, a := range d.Actions {
-			if !hasAction(s.Policy, a) {
-				return "", s.invalid(l, "judge.pick", s.Policy.T(l, "judge.actions"))
-			}
+		d, err := s.decision(l, v)
+		if err != nil {
+			return "", err
 		}
 		d.By, d.At = actor.Key(), env.Now
+		var before string // the outcome this judgement replaces, after a reopening
 		if prev := k.Decision; prev != nil {
 			// A reopened case keeps its history: earlier notes and the
 			// reasons for reopening come first; the questions asked and
-			// answered stay.
+			// answered and the earlier decisions stay.
 			if prev.Note != "" {
 				d.Note = strings.TrimSpace(prev.Note + "\n" + d.Note)
 			}
-			d.Questions = prev.Questions
+			d.Questions, d.History = prev.Questions, prev.History
+			if n := len(d.History); n > 0 {
+				before = d.History[n-1].Outcome
+			}
 		}
 		k.Decision = &d
 		k.Status = mamori.StatusJudged
@@ -293,7 +303,7 @@ func (s *Service) Judge(ctx context.Context, actor mamori.User, number string, d
 		if k.Status == mamori.StatusJudged {
 			k.Judged = env.Now
 		}
-		if err := s.tell(tx, env.Now, *k, "outcome", s.outcomeMessage(*k, d), CareMessage(env, reporterLang(*k))); err != nil {
+		if err := s.tell(tx, env.Now, *k, "outcome", s.outcomeMessage(*k, d, before), CareMessage(env, reporterLang(*k))); err != nil {
 			return "", err
 		}
 		// The case thread records the decision: outcome and response, not
@@ -313,33 +323,41 @@ func (s *Service) Judge(ctx context.Context, actor mamori.User, number string, d
 		if err := tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":judged:" + k.Number, Target: th, Message: note, Lang: ol, Created: env.Now}); err != nil {
 			return "", err
 		}
-		if d.Outcome == mamori.OutcomeKasuhara {
+		// HR hears the training recommendation once per case, not again
+		// when a reopened case is judged カスハラ again.
+		if d.Outcome == mamori.OutcomeKasuhara && !d.Recommended(mamori.OutcomeKasuhara) {
 			if err := s.recommendTraining(tx, env.Now, *k); err != nil {
 				return "", err
 			}
 		}
 		suggested := SuggestDecision(s.Policy, *k).Outcome
-		return fmt.Sprintf("outcome=%s suggested=%s validity=%s means=%s actions=%s", d.Outcome, suggested, d.Validity, d.Means, strings.Join(d.Actions, ",")), nil
+		return fmt.Sprintf("outcome=%s suggested=%s validity=%s means=%s actions=%s contradicts=%t rejudged=%t", d.Outcome, suggested, d.Validity, d.Means,
+			strings.Join(d.Actions, ","), Contradicts(d.Means, d.Outcome), before != ""), nil
 	})
 }
 
-// Reopen opens a judged case again, with a reason kept in the decision's
-// note.
-func (s *Service) Reopen(ctx context.Context, actor mamori.User, number, reason string) (mamori.Message, error) {
+// reopen opens a judged case again, with a reason. The decision is
+// cleared, so the card shows the case as open and why; it is kept in the
+// decision's history, with the reason.
+func (s *Service) reopen(ctx context.Context, actor mamori.User, number, reason string) (mamori.Message, error) {
 	l := actor.Lang
 	return s.act(ctx, actor, number, "reopen", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
 		reason = strings.TrimSpace(reason)
-		switch {
-		case k.Status != mamori.StatusJudged && k.Status != mamori.StatusMoreInfo:
-			return "", s.invalid(l, "judge.not_judged")
-		case reason == "":
-			return "", s.invalid(l, "judge.reason")
-		case utf8.RuneCountInString(reason) > MaxText:
-			return "", s.invalid(l, "nav.too_long", MaxText)
+		if err := s.mayDo(l, mamori.CardReopen, *k); err != nil {
+			return "", err
 		}
-		if k.Decision != nil {
-			k.Decision.Note = strings.TrimSpace(k.Decision.Note + "\n" + fmt.Sprintf(s.Policy.T(s.orgLang(), "judge.reopen_note"),
+		switch {
+		case reason == "":
+			return "", &mamori.FieldError{Field: fieldReason, Message: s.Policy.T(l, "judge.reason")}
+		case utf8.RuneCountInString(reason) > MaxText:
+			return "", &mamori.FieldError{Field: fieldReason, Message: fmt.Sprintf(s.Policy.T(l, "nav.too_long"), MaxText)}
+		}
+		if d := k.Decision; d != nil {
+			d.Note = strings.TrimSpace(d.Note + "\n" + fmt.Sprintf(s.Policy.T(s.orgLang(), "judge.reopen_note"),
 				env.Now.Format("2006-01-02"), reason))
+			k.Decision = &mamori.Decision{Note: d.Note, Questions: d.Questions,
+				History: append(d.History, mamori.PastDecision{Outcome: d.Outcome, Actions: d.Actions, By: d.By, At: d.At,
+					Reopened: env.Now, ReopenedBy: actor.Key(), Reason: reason})}
 		}
 		from := k.Status
 		k.Status = mamori.StatusReopened
@@ -387,15 +405,33 @@ func (s *Service) Suggestion(ctx context.Context, actor mamori.User, number stri
 // answer, and keeps it in the case's confidential record, where the
 // answer joins it. The case thread only hears that a question was asked
 // (and later that it was answered): both are read behind "view details".
-func (s *Service) Ask(ctx context.Context, actor mamori.User, number, question string) (mamori.Message, error) {
+//
+// On a consultation it is HR's reply, which may cite the policy's
+// clauses (behaviour ids) so the employee learns which applies.
+func (s *Service) ask(ctx context.Context, actor mamori.User, number, question string, clauses []string) (mamori.Message, error) {
 	l := actor.Lang
+	kind := mamori.CardAsk
 	return s.act(ctx, actor, number, "ask", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
+		if k.Kind == mamori.KindConsult {
+			kind = mamori.ConsultReply
+		}
+		if err := s.mayDo(l, kind, *k); err != nil {
+			return "", err
+		}
 		question = strings.TrimSpace(question)
 		switch {
 		case question == "":
-			return "", s.invalid(l, "ask.empty")
+			return "", &mamori.FieldError{Field: fieldQuestion, Message: s.Policy.T(l, "ask.empty")}
 		case utf8.RuneCountInString(question) > MaxText:
-			return "", s.invalid(l, "nav.too_long", MaxText)
+			return "", &mamori.FieldError{Field: fieldQuestion, Message: fmt.Sprintf(s.Policy.T(l, "nav.too_long"), MaxText)}
+		}
+		for _, c := range clauses {
+			if _, ok := s.Policy.Behaviour(c); !ok {
+				return "", &mamori.FieldError{Field: fieldClauses, Message: fmt.Sprintf(s.Policy.T(l, "judge.pick"), s.Policy.T(l, "consult.reply.clauses"))}
+			}
+		}
+		if k.Kind == mamori.KindConsult {
+			return s.replyConsult(tx, env, actor, k, question, clauses)
 		}
 		if k.Decision == nil {
 			k.Decision = &mamori.Decision{}

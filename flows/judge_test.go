@@ -63,7 +63,15 @@ func TestJudgement(t *testing.T) {
 			}
 			k := r.kase(n)
 			d := flows.SuggestDecision(r.svc.Policy, k)
-			d.Outcome, d.Facts, d.Actions = outcome, "録音で確認した", []string{"warn", "external_body"}
+			// Actions follow a decision of カスハラ only; a decision
+			// against ② needs its reason.
+			d.Outcome, d.Facts, d.Actions = outcome, "録音で確認した", nil
+			if outcome == mamori.OutcomeKasuhara {
+				d.Actions = []string{"warn", "external_body"}
+			}
+			if flows.Contradicts(d.Means, d.Outcome) {
+				d.Reason = "お客様の要望には応えるべき点があった"
+			}
 			if _, err := r.svc.Judge(ctx, sup, n, d); err != nil {
 				t.Fatal(err)
 			}
@@ -86,7 +94,7 @@ func TestJudgement(t *testing.T) {
 			// how to ask HR or disagree: the consult button.
 			actions := []string{ja("outcome.action.warn"), ja("outcome.action.external_body")}
 			for _, a := range actions {
-				if has := strings.Contains(tell.Text, a); has != (outcome != mamori.OutcomeMoreInfo) {
+				if has := strings.Contains(tell.Text, a); has != (outcome == mamori.OutcomeKasuhara) {
 					t.Errorf("the reporter told %q: %v\n%s", a, has, tell.Text)
 				}
 			}
@@ -205,7 +213,7 @@ func TestJudgeInputAndReopen(t *testing.T) {
 	if k.Status != mamori.StatusReopened || !strings.Contains(k.Decision.Note, "新しい録音") {
 		t.Fatalf("after reopen: %+v", k)
 	}
-	d.Outcome = mamori.OutcomeLegitimate
+	d.Outcome, d.Actions, d.Means = mamori.OutcomeLegitimate, nil, "acceptable"
 	if _, err := r.svc.Judge(ctx, sup, n, d); err != nil {
 		t.Fatalf("judging a reopened case: %v", err)
 	}

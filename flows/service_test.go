@@ -296,8 +296,10 @@ func TestConsultationBecomesReport(t *testing.T) {
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "これはカスハラでしょうか"})
 	r.click("UME", "yes")
 	r.click("UME", "submit")
+	// The card, and the care task "please contact me" opens.
 	hr := r.sent.to(mamori.TargetChannel, "C0HR")
-	if len(hr) != 1 || !strings.Contains(hr[0].Header, "SD-2026-0001") || strings.Contains(hr[0].Text, "カスハラでしょうか") {
+	if len(hr) != 2 || !strings.Contains(hr[0].Header, "SD-2026-0001") || strings.Contains(hr[0].Text, "カスハラでしょうか") ||
+		!strings.Contains(hr[1].Header, "ケアの依頼") {
 		t.Fatalf("HR card: %+v", hr)
 	}
 	r.click("UME", "from:SD-2026-0001")

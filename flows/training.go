@@ -504,7 +504,7 @@ func (s *Service) recommendTraining(tx mamori.Tx, now time.Time, k mamori.Case) 
 // AssignTraining assigns the response training to the department of case
 // number, for HR, after the recommendation. A second click assigns no one
 // twice.
-func (s *Service) AssignTraining(ctx context.Context, actor mamori.User, number string) (mamori.Message, error) {
+func (s *Service) assignTraining(ctx context.Context, actor mamori.User, number string) (mamori.Message, error) {
 	now := s.Clock()
 	l := actor.Lang
 	t := func(key string) string { return s.Policy.T(l, key) }

@@ -1,0 +1,420 @@
+package flows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/mamori-oss/mamori"
+)
+
+// The supervisors' and HR's side as data: every button on a case card, a
+// care card or a consultation names an Action; Open answers the click
+// with a Form to fill in or, for a one-click action, does it; Submit acts
+// on a filled-in form. The adapters render forms and pass values back;
+// every rule (who may, which outcomes the policy has, what a decision
+// must say) is here.
+
+// Form field ids.
+const (
+	fieldFacts    = "facts"
+	fieldValidity = "validity"
+	fieldMeans    = "means"
+	fieldFault    = "fault"
+	fieldOutcome  = "outcome"
+	fieldActions  = "actions"
+	fieldReason   = "reason"
+	fieldNote     = "note"
+	fieldQuestion = "question"
+	fieldMessage  = "message"
+	fieldClauses  = "clauses"
+	fieldResult   = "result"
+)
+
+// faults are the answers to "was it our fault".
+var faults = []string{"yes", "no", "unsure"}
+
+// Outcomes returns the outcomes a judgement may have under p: the
+// medical exception only where the policy has it.
+func Outcomes(p *mamori.Policy) []string {
+	var out []string
+	for _, o := range outcomes {
+		if o == mamori.OutcomeMedical {
+			if _, ok := medicalException(p); !ok {
+				continue
+			}
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+func medicalException(p *mamori.Policy) (mamori.Exception, bool) {
+	for _, e := range p.Exceptions {
+		if e.ID == mamori.OutcomeMedical {
+			return e, true
+		}
+	}
+	return mamori.Exception{}, false
+}
+
+// Open answers a click on action a by actor: the form to fill in, or for
+// a one-click action (take, acknowledge, close, assign training) the
+// action done and its message. A click by someone who may not act is
+// refused in their words (and audited) with the error saying why.
+func (s *Service) Open(ctx context.Context, actor mamori.User, a mamori.Action) (*mamori.Form, mamori.Message, error) {
+	actor.Lang = langOr(actor.Lang)
+	switch a.Kind {
+	case mamori.CardTake:
+		m, err := s.take(ctx, actor, a.Subject)
+		return nil, m, err
+	case mamori.ConsultTake:
+		m, err := s.consultTake(ctx, actor, a.Subject)
+		return nil, m, err
+	case mamori.CareAck, mamori.CareCloseTask:
+		m, err := s.careAction(ctx, actor, a.Kind, a.Subject, "")
+		return nil, m, err
+	case mamori.CardTrain:
+		m, err := s.assignTraining(ctx, actor, a.Subject)
+		return nil, m, err
+	case mamori.CareNoteAction:
+		return s.careNoteForm(ctx, actor, a)
+	case mamori.CardJudge, mamori.CardReopen, mamori.CardAsk, mamori.ConsultReply, mamori.ConsultClose:
+		return s.caseForm(ctx, actor, a)
+	}
+	return nil, text(s.Policy.T(actor.Lang, "form.unknown")), fmt.Errorf("action %q: %w", a.Kind, mamori.ErrInvalid)
+}
+
+// Submit acts on form a filled in by actor with values v. A refusal of a
+// value is a *mamori.FieldError naming the field; the message says it
+// in the actor's words.
+func (s *Service) Submit(ctx context.Context, actor mamori.User, a mamori.Action, v mamori.Values) (mamori.Message, error) {
+	actor.Lang = langOr(actor.Lang)
+	switch a.Kind {
+	case mamori.CardJudge:
+		return s.judge(ctx, actor, a.Subject, v)
+	case mamori.CardReopen:
+		return s.reopen(ctx, actor, a.Subject, v.Text(fieldReason))
+	case mamori.CardAsk, mamori.ConsultReply:
+		return s.ask(ctx, actor, a.Subject, v.Text(fieldQuestion), v[fieldClauses])
+	case mamori.CareNoteAction:
+		return s.careAction(ctx, actor, a.Kind, a.Subject, v.Text(fieldNote))
+	case mamori.ConsultClose:
+		return s.closeConsult(ctx, actor, a.Subject, v.One(fieldResult), v.Text(fieldNote))
+	}
+	_, m, err := s.Open(ctx, actor, a)
+	return m, err
+}
+
+func langOr(l mamori.Lang) mamori.Lang {
+	if l == "" {
+		return mamori.JA
+	}
+	return l
+}
+
+// caseForm is the form for a on a case, for an actor who may act on it
+// and a case in a state where a can be done.
+func (s *Service) caseForm(ctx context.Context, actor mamori.User, a mamori.Action) (*mamori.Form, mamori.Message, error) {
+	l := actor.Lang
+	var form *mamori.Form
+	var reply mamori.Message
+	var result error
+	err := s.Store.Update(ctx, func(tx mamori.Tx) error {
+		k, err := tx.Case(a.Subject)
+		if errors.Is(err, mamori.ErrNotFound) {
+			reply, result = text(s.Policy.T(l, "details.not_found")), err
+			return nil
+		} else if err != nil {
+			return err
+		}
+		now := s.Clock()
+		if err := s.mayAct(actor, k); err != nil {
+			reply, result = text(s.Policy.T(l, refusalKey(k, err))), err
+			return tx.Audit(mamori.AuditEntry{At: now, Actor: actor.Key(), Action: "case." + a.Kind + "_refused", Subject: k.Number})
+		}
+		if err := s.mayDo(l, a.Kind, k); err != nil {
+			reply, result = text(err.Error()), err
+			return nil
+		}
+		f := s.buildForm(s.env(now), l, a, k)
+		form = &f
+		return nil
+	})
+	if err != nil {
+		return nil, text(s.Policy.T(l, "error")), fmt.Errorf("form %s: %w", a.Kind, err)
+	}
+	return form, reply, result
+}
+
+func refusalKey(k mamori.Case, err error) string {
+	switch {
+	case errors.Is(err, errOwnCase):
+		return "judge.own_case"
+	case k.Kind == mamori.KindConsult:
+		return "consult.refused"
+	case k.Route == mamori.RouteHR:
+		return "judge.refused.hr"
+	}
+	return "judge.refused"
+}
+
+// mayDo refuses action kind on case k in its state, in words for l.
+func (s *Service) mayDo(l mamori.Lang, kind string, k mamori.Case) error {
+	report := k.Kind == mamori.KindReport
+	switch kind {
+	case mamori.CardTake:
+		if !report {
+			return s.invalid(l, "form.not_report")
+		}
+		if k.Status == mamori.StatusJudged {
+			return s.invalid(l, "judge.already_judged")
+		}
+	case mamori.CardJudge:
+		if !report {
+			return s.invalid(l, "form.not_report")
+		}
+		if k.Status == mamori.StatusJudged {
+			return s.invalid(l, "judge.already_judged")
+		}
+	case mamori.CardReopen:
+		if !report {
+			return s.invalid(l, "form.not_report")
+		}
+		if k.Status != mamori.StatusJudged && k.Status != mamori.StatusMoreInfo {
+			return s.invalid(l, "judge.not_judged")
+		}
+	case mamori.CardAsk:
+		if !report {
+			return s.invalid(l, "form.not_report")
+		}
+		if k.Status == mamori.StatusJudged {
+			return s.invalid(l, "judge.already_judged")
+		}
+	case mamori.ConsultTake, mamori.ConsultReply, mamori.ConsultClose:
+		if report {
+			return s.invalid(l, "form.not_consult")
+		}
+		if k.Status == mamori.StatusClosed {
+			return s.invalid(l, "consult.already_closed")
+		}
+	}
+	return nil
+}
+
+// buildForm builds the form for a on case k.
+func (s *Service) buildForm(env Env, l mamori.Lang, a mamori.Action, k mamori.Case) mamori.Form {
+	t := func(key string) string { return s.Policy.T(l, key) }
+	f := mamori.Form{Action: a, Cancel: t("judge.modal.cancel")}
+	text := func(id, label string, required bool, lines int) mamori.FormField {
+		return mamori.FormField{ID: id, Kind: mamori.FieldText, Label: label, Required: required, Lines: lines, Max: MaxText}
+	}
+	switch a.Kind {
+	case mamori.CardJudge:
+		return s.judgeForm(env, l, a, k)
+	case mamori.CardReopen:
+		f.Title, f.Submit = t("judge.reopen.title"), t("card.reopen")
+		f.Intro = fmt.Sprintf(t("judge.reopen.intro"), k.Number)
+		f.Fields = []mamori.FormField{text(fieldReason, t("judge.reopen.label"), true, 3)}
+	case mamori.CardAsk:
+		f.Title, f.Submit = t("ask.title"), t("card.ask")
+		f.Intro = fmt.Sprintf(t("ask.intro"), k.Number)
+		f.Fields = []mamori.FormField{text(fieldQuestion, t("ask.label"), true, 3)}
+	case mamori.ConsultReply:
+		f.Title, f.Submit = t("consult.reply.title"), t("consult.reply.submit")
+		f.Intro = fmt.Sprintf(t("consult.reply.intro"), k.Number)
+		f.Fields = []mamori.FormField{text(fieldQuestion, t("consult.reply.label"), true, 5)}
+		if opts := s.clauses(l); len(opts) > 0 {
+			f.Fields = append(f.Fields, mamori.FormField{ID: fieldClauses, Kind: mamori.FieldMany, Label: t("consult.reply.clauses"),
+				Hint: t("consult.reply.clauses.hint"), Options: opts})
+		}
+		f.Note = t("consult.reply.note")
+	case mamori.ConsultClose:
+		f.Title, f.Submit = t("consult.close.title"), t("consult.close.submit")
+		f.Intro = fmt.Sprintf(t("consult.close.intro"), k.Number)
+		f.Fields = []mamori.FormField{
+			{ID: fieldResult, Kind: mamori.FieldOne, Label: t("consult.close.result"), Required: true, Options: []mamori.Choice{
+				{Value: consultResolved, Label: t("consult.close.resolved")},
+				{Value: consultConvert, Label: t("consult.close.convert")},
+			}},
+			text(fieldNote, t("consult.close.note"), false, 3),
+		}
+	}
+	return f
+}
+
+// clauses are the policy's behaviours HR may cite in a reply.
+func (s *Service) clauses(l mamori.Lang) []mamori.Choice {
+	var out []mamori.Choice
+	for _, b := range s.Policy.Behaviours {
+		out = append(out, mamori.Choice{Value: b.ID, Label: b.Label.In(l)})
+	}
+	return out
+}
+
+// judgeForm is the judgement on the two criteria: nothing is chosen for
+// the supervisor; the policy's suggestion is shown beside the choices.
+func (s *Service) judgeForm(env Env, l mamori.Lang, a mamori.Action, k mamori.Case) mamori.Form {
+	t := func(key string) string { return s.Policy.T(l, key) }
+	sug := SuggestDecision(s.Policy, k)
+	f := mamori.Form{Action: a, Title: t("judge.modal.title"), Submit: t("judge.modal.submit"), Cancel: t("judge.modal.cancel"),
+		Intro: fmt.Sprintf(t("judge.modal.intro"), k.Number), About: caseFacts(env, k, l, s.Location), Note: t("judge.modal.note")}
+	opts := func(values []string, prefix string) []mamori.Choice {
+		cs := make([]mamori.Choice, len(values))
+		for i, v := range values {
+			cs[i] = mamori.Choice{Value: v, Label: t(prefix + v)}
+		}
+		return cs
+	}
+	var examples []string
+	for _, e := range s.Policy.InvalidDemand {
+		examples = append(examples, e.In(l))
+	}
+	validity := mamori.FormField{ID: fieldValidity, Kind: mamori.FieldOne, Label: t("judge.validity"), Required: true,
+		Options: opts(validities, "judge.validity.")}
+	if len(examples) > 0 {
+		validity.Hint = fmt.Sprintf(t("judge.validity.examples"), strings.Join(examples, " / "))
+	}
+	means := mamori.FormField{ID: fieldMeans, Kind: mamori.FieldOne, Label: t("judge.means"), Required: true,
+		Options: opts(meanses, "judge.means.")}
+	if b := s.behaviourLabels(k, l); len(b) > 0 {
+		means.Hint = fmt.Sprintf(t("judge.means.reported"), strings.Join(b, " / "))
+	}
+	fault := mamori.FormField{ID: fieldFault, Kind: mamori.FieldOne, Label: t("s.fault"), Options: opts(faults, "a.fault.")}
+	if k.Answers.Fault != "" {
+		fault.Hint = fmt.Sprintf(t("judge.fault.reported"), t("a.fault."+k.Answers.Fault))
+	}
+	outcome := mamori.FormField{ID: fieldOutcome, Kind: mamori.FieldOne, Label: t("judge.outcome"), Required: true,
+		Options: opts(Outcomes(s.Policy), "decision."), Hint: fmt.Sprintf(t("judge.suggested"), t("decision."+sug.Outcome))}
+	if e, ok := medicalException(s.Policy); ok {
+		outcome.Hint += "\n" + t("decision.medical") + ": " + e.Guidance.In(l)
+	}
+	f.Fields = []mamori.FormField{
+		{ID: fieldFacts, Kind: mamori.FieldText, Label: t("judge.facts"), Lines: 3, Max: MaxText},
+		validity, means, fault, outcome,
+	}
+	if len(s.Policy.Actions) > 0 {
+		acts := make([]mamori.Choice, len(s.Policy.Actions))
+		for i, x := range s.Policy.Actions {
+			acts[i] = mamori.Choice{Value: x.ID, Label: x.Label.In(l)}
+		}
+		hint := t("judge.actions.hint")
+		if k.Crime {
+			hint += "\n" + t("card.crime.text")
+		}
+		f.Fields = append(f.Fields, mamori.FormField{ID: fieldActions, Kind: mamori.FieldMany, Label: t("judge.actions"), Hint: hint, Options: acts})
+	}
+	f.Fields = append(f.Fields,
+		mamori.FormField{ID: fieldReason, Kind: mamori.FieldText, Label: t("judge.contradiction.label"), Hint: t("judge.contradiction.hint"), Lines: 2, Max: MaxText},
+		mamori.FormField{ID: fieldNote, Kind: mamori.FieldText, Label: t("judge.note"), Lines: 2, Max: MaxText})
+	return f
+}
+
+func (s *Service) behaviourLabels(k mamori.Case, l mamori.Lang) []string {
+	var out []string
+	for _, id := range k.Behaviours {
+		if b, ok := s.Policy.Behaviour(id); ok {
+			out = append(out, b.Label.In(l))
+		}
+	}
+	return out
+}
+
+// Contradicts reports whether an outcome goes against the two criteria
+// as chosen: customer harassment while the means are within what
+// society accepts, or a legitimate complaint while they are beyond it.
+// Such a decision needs a stated reason.
+func Contradicts(means, outcome string) bool {
+	return (outcome == mamori.OutcomeKasuhara && means == "acceptable") ||
+		(outcome == mamori.OutcomeLegitimate && means == "unacceptable")
+}
+
+// decision reads a judge form's values, refusing what the policy does not
+// allow, field by field.
+func (s *Service) decision(l mamori.Lang, v mamori.Values) (mamori.Decision, error) {
+	t := func(key string) string { return s.Policy.T(l, key) }
+	d := mamori.Decision{Facts: v.Text(fieldFacts), Validity: v.One(fieldValidity), Means: v.One(fieldMeans),
+		Fault: v.One(fieldFault), Outcome: v.One(fieldOutcome), Actions: v[fieldActions], Reason: v.Text(fieldReason), Note: v.Text(fieldNote)}
+	pick := func(field, label string) error {
+		return &mamori.FieldError{Field: field, Message: fmt.Sprintf(t("judge.pick"), t(label))}
+	}
+	switch {
+	case !contains(validities, d.Validity):
+		return d, pick(fieldValidity, "judge.validity")
+	case !contains(meanses, d.Means):
+		return d, pick(fieldMeans, "judge.means")
+	case d.Fault != "" && !contains(faults, d.Fault):
+		return d, pick(fieldFault, "s.fault")
+	case !contains(Outcomes(s.Policy), d.Outcome):
+		return d, pick(fieldOutcome, "judge.outcome")
+	}
+	for _, id := range []string{fieldFacts, fieldReason, fieldNote} {
+		if n := len([]rune(v.Text(id))); n > MaxText {
+			return d, &mamori.FieldError{Field: id, Message: fmt.Sprintf(t("nav.too_long"), MaxText)}
+		}
+	}
+	for _, a := range d.Actions {
+		if !hasAction(s.Policy, a) {
+			return d, pick(fieldActions, "judge.actions")
+		}
+	}
+	if len(d.Actions) > 0 && d.Outcome != mamori.OutcomeKasuhara {
+		return d, &mamori.FieldError{Field: fieldActions, Message: fmt.Sprintf(t("judge.actions.only_kasuhara"), t("decision."+d.Outcome))}
+	}
+	if Contradicts(d.Means, d.Outcome) && d.Reason == "" {
+		return d, &mamori.FieldError{Field: fieldReason, Message: fmt.Sprintf(t("judge.contradiction"),
+			t("judge.means."+d.Means), t("decision."+d.Outcome))}
+	}
+	return d, nil
+}
+
+// careNoteForm asks HR what contact was made for a care task.
+func (s *Service) careNoteForm(ctx context.Context, actor mamori.User, a mamori.Action) (*mamori.Form, mamori.Message, error) {
+	l := actor.Lang
+	t := func(key string) string { return s.Policy.T(l, key) }
+	id, err := strconv.ParseInt(a.Subject, 10, 64)
+	if err != nil {
+		return nil, text(t("caretask.not_found")), fmt.Errorf("care task %q: %w", a.Subject, mamori.ErrNotFound)
+	}
+	var form *mamori.Form
+	var reply mamori.Message
+	var result error
+	err = s.Store.Update(ctx, func(tx mamori.Tx) error {
+		c, err := tx.CareTask(id)
+		if errors.Is(err, mamori.ErrNotFound) {
+			reply, result = text(t("caretask.not_found")), err
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if !s.Org.IsHR(actor) {
+			reply, result = text(t("caretask.refused")), mamori.ErrForbidden
+			return tx.Audit(mamori.AuditEntry{At: s.Clock(), Actor: actor.Key(), Action: "care.task_refused", Subject: c.Number, Detail: fmt.Sprintf("task=%d", c.ID)})
+		}
+		if c.Status == mamori.CareClosed {
+			reply, result = text(t("caretask.already_closed")), mamori.ErrConflict
+			return nil
+		}
+		form = &mamori.Form{Action: a, Title: t("caretask.modal.title"), Submit: t("caretask.modal.submit"), Cancel: t("judge.modal.cancel"),
+			Intro:  fmt.Sprintf(t("caretask.modal.intro"), c.Number),
+			Fields: []mamori.FormField{{ID: fieldNote, Kind: mamori.FieldText, Label: t("caretask.modal.label"), Required: true, Lines: 3, Max: MaxText}}}
+		return nil
+	})
+	if err != nil {
+		return nil, text(t("error")), fmt.Errorf("care note form: %w", err)
+	}
+	return form, reply, result
+}
+
+// DecisionValues are d as the judge form's values: what a terminal
+// command or a test submits.
+func DecisionValues(d mamori.Decision) mamori.Values {
+	v := mamori.Values{fieldFacts: {d.Facts}, fieldValidity: {d.Validity}, fieldMeans: {d.Means}, fieldFault: {d.Fault},
+		fieldOutcome: {d.Outcome}, fieldReason: {d.Reason}, fieldNote: {d.Note}}
+	if len(d.Actions) > 0 {
+		v[fieldActions] = d.Actions
+	}
+	return v
+}
