@@ -152,6 +152,16 @@ func Card(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.Mess
 			{Label: t(l, "card.received"), Value: date.Format("2006-01-02 15:04")},
 			{Label: t(l, "card.contact"), Value: t(l, "a."+stepContact+"."+k.Answers.Contact)},
 		}
+		if k.Status != "" {
+			status := t(l, "status."+k.Status)
+			if k.Decision.Waiting() && k.Status != mamori.StatusClosed {
+				status = t(l, "status.waiting.employee")
+			}
+			m.Fields = append(m.Fields, mamori.Field{Label: t(l, "card.status"), Value: status})
+		}
+		if k.Assignee != "" {
+			m.Fields = append(m.Fields, mamori.Field{Label: t(l, "card.assignee"), Value: mention(k.Assignee)})
+		}
 	} else {
 		m.Header = fmt.Sprintf(t(l, "card.header"), k.Number)
 		m.Urgent = k.Urgency == mamori.UrgencyUrgent

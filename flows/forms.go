@@ -98,7 +98,7 @@ func (s *Service) Submit(ctx context.Context, actor mamori.User, a mamori.Action
 	case mamori.CardReopen:
 		return s.reopen(ctx, actor, a.Subject, v.Text(fieldReason))
 	case mamori.CardAsk, mamori.ConsultReply:
-		return s.ask(ctx, actor, a.Subject, v.Text(fieldQuestion), v[fieldClauses])
+		return s.ask(ctx, actor, a.Kind, a.Subject, v.Text(fieldQuestion), v[fieldClauses])
 	case mamori.CareNoteAction:
 		return s.careAction(ctx, actor, a.Kind, a.Subject, v.Text(fieldNote))
 	case mamori.ConsultClose:

@@ -408,13 +408,13 @@ func (s *Service) Suggestion(ctx context.Context, actor mamori.User, number stri
 //
 // On a consultation it is HR's reply, which may cite the policy's
 // clauses (behaviour ids) so the employee learns which applies.
-func (s *Service) ask(ctx context.Context, actor mamori.User, number, question string, clauses []string) (mamori.Message, error) {
+func (s *Service) ask(ctx context.Context, actor mamori.User, kind, number, question string, clauses []string) (mamori.Message, error) {
 	l := actor.Lang
-	kind := mamori.CardAsk
-	return s.act(ctx, actor, number, "ask", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
-		if k.Kind == mamori.KindConsult {
-			kind = mamori.ConsultReply
-		}
+	action := "ask"
+	if kind == mamori.ConsultReply {
+		action = kind
+	}
+	return s.act(ctx, actor, number, action, func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
 		if err := s.mayDo(l, kind, *k); err != nil {
 			return "", err
 		}

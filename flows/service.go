@@ -277,11 +277,19 @@ func (s *Service) reply(tx mamori.Tx, now time.Time, u mamori.User, r *Reply) er
 		return err
 	}
 	l := s.orgLang()
-	text := "reply.notice"
+	text, header := "reply.notice", "reply.header"
 	if k.Route == mamori.RouteHR {
 		text = "reply.notice.hr"
 	}
-	m := mamori.Message{Step: mamori.StepCard, Header: fmt.Sprintf(s.Policy.T(l, "reply.header"), k.Number), Text: s.Policy.T(l, text),
+	if k.Kind == mamori.KindConsult {
+		text, header = "reply.notice.consult", "reply.header.consult"
+	}
+	// The card no longer waits for the answer.
+	if err := tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":card:" + k.Number, Target: s.channel(k.Reporter.Platform, k.Channel),
+		Message: Card(s.env(now), k, l, s.Location), Lang: l, Created: now}); err != nil {
+		return err
+	}
+	m := mamori.Message{Step: mamori.StepCard, Header: fmt.Sprintf(s.Policy.T(l, header), k.Number), Text: s.Policy.T(l, text),
 		Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(l, "reply.read"), Style: mamori.StylePrimary}}}
 	t := s.channel(k.Reporter.Platform, k.Channel)
 	t.Thread = "card:" + k.Number

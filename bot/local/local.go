@@ -24,13 +24,10 @@ import (
 type Flows interface {
 	Handle(ctx context.Context, in mamori.Input) error
 	CaseDetails(ctx context.Context, viewer mamori.User, number string) (mamori.Message, error)
-	Take(ctx context.Context, actor mamori.User, number string) (mamori.Message, error)
-	Judge(ctx context.Context, actor mamori.User, number string, d mamori.Decision) (mamori.Message, error)
-	Reopen(ctx context.Context, actor mamori.User, number, reason string) (mamori.Message, error)
-	Ask(ctx context.Context, actor mamori.User, number, question string) (mamori.Message, error)
-	Suggestion(ctx context.Context, actor mamori.User, number string) (mamori.Decision, error)
-	CareAction(ctx context.Context, actor mamori.User, action, id, note string) (mamori.Message, error)
-	AssignTraining(ctx context.Context, actor mamori.User, number string) (mamori.Message, error)
+	// Open answers a supervisor's or HR's button: a form to fill in, or
+	// the one-click action done; Submit acts on a filled-in form.
+	Open(ctx context.Context, actor mamori.User, a mamori.Action) (*mamori.Form, mamori.Message, error)
+	Submit(ctx context.Context, actor mamori.User, a mamori.Action, v mamori.Values) (mamori.Message, error)
 }
 
 // Terminal is a chat in a terminal. It is also the outbox Sender for the
@@ -60,6 +57,16 @@ type Terminal struct {
 	// others keeps the buttons of the last message to each other person,
 	// so that after /as they can click them.
 	others map[string]buttons
+	// form is the form being filled in, a field at a time.
+	form *filling
+}
+
+// filling is a form being filled in at the terminal: field i is asked.
+type filling struct {
+	form   mamori.Form
+	i      int
+	values mamori.Values
+	again  bool // field i was refused: submit once it is answered
 }
 
 type buttons struct {
@@ -270,6 +277,10 @@ func (t *Terminal) handle(ctx context.Context, in mamori.Input) error {
 // parse turns a typed line into an input, or runs a terminal command.
 func (t *Terminal) parse(ctx context.Context, line string) (*mamori.Input, bool) {
 	l := t.User.Lang
+	if t.form != nil && (line == "/cancel" || !strings.HasPrefix(line, "/")) {
+		t.fill(ctx, line)
+		return nil, false
+	}
 	if strings.HasPrefix(line, "/") {
 		f := strings.Fields(line)
 		switch f[0] {
@@ -326,7 +337,8 @@ func (t *Terminal) parse(ctx context.Context, line string) (*mamori.Input, bool)
 			if t.Drain != nil {
 				t.Drain(ctx)
 			}
-		case "/take", "/judge", "/reopen", "/ask", "/care_ack", "/care_note", "/care_close", "/train":
+		case "/take", "/judge", "/reopen", "/ask", "/care_ack", "/care_note", "/care_close", "/train",
+			"/consult_take", "/consult_reply", "/consult_close":
 			t.caseAction(ctx, f)
 		case "/start", "/kasuhara":
 			v := ""
@@ -387,50 +399,40 @@ func pick(line string, values []string) ([]string, bool) {
 	return out, true
 }
 
-// caseAction runs a supervisor's command on a case:
-//
-//	/take N
-//	/judge N [outcome] [action,action] [note…]   (the rest from the policy's suggestion)
-//	/reopen N reason…
+// caseAction runs a supervisor's or HR's command, a card's button typed
+// out: "/<action> <case or task>". An action with a form asks its fields
+// one at a time; text after the subject answers a form of one text
+// field at once ("/ask N question…", "/reopen N reason…").
 func (t *Terminal) caseAction(ctx context.Context, f []string) {
 	l := t.User.Lang
 	if len(f) < 2 {
 		fmt.Fprintln(t.Out, t.Policy.T(l, "local.help"))
 		return
 	}
-	var m mamori.Message
-	var err error
-	switch f[0] {
-	case "/take":
-		m, err = t.Flows.Take(ctx, t.User, f[1])
-	case "/reopen":
-		m, err = t.Flows.Reopen(ctx, t.User, f[1], strings.Join(f[2:], " "))
-	case "/ask":
-		m, err = t.Flows.Ask(ctx, t.User, f[1], strings.Join(f[2:], " "))
-	case "/care_ack", "/care_note", "/care_close":
-		m, err = t.Flows.CareAction(ctx, t.User, f[0][1:], f[1], strings.Join(f[2:], " "))
-	case "/train":
-		m, err = t.Flows.AssignTraining(ctx, t.User, f[1])
-	case "/judge":
-		var d mamori.Decision
-		if d, err = t.Flows.Suggestion(ctx, t.User, f[1]); err == nil {
-			if len(f) > 2 {
-				d.Outcome = f[2]
-			}
-			if len(f) > 3 {
-				d.Actions = strings.Split(f[3], ",")
-			}
-			if len(f) > 4 {
-				d.Note = strings.Join(f[4:], " ")
-			}
-			m, err = t.Flows.Judge(ctx, t.User, f[1], d)
-		} else {
-			m, err = t.Flows.Judge(ctx, t.User, f[1], d) // for the refusal's words
+	a := mamori.Action{Kind: f[0][1:], Subject: f[1]}
+	form, m, err := t.Flows.Open(ctx, t.User, a)
+	if err == nil && form != nil {
+		rest := strings.Join(f[2:], " ")
+		if rest != "" && len(form.Fields) == 1 && form.Fields[0].Kind == mamori.FieldText {
+			t.submit(ctx, a, mamori.Values{form.Fields[0].ID: {rest}})
+			return
 		}
+		t.form = &filling{form: *form, values: mamori.Values{}}
+		t.mu.Lock()
+		fmt.Fprintln(t.Out)
+		t.print("", mamori.Message{Header: form.Title, Text: form.Intro, Fields: form.About, Note: form.Note}, false)
+		t.mu.Unlock()
+		t.ask()
+		return
 	}
+	t.show(ctx, m, err)
+}
+
+// show prints the answer to an action, and what it sent.
+func (t *Terminal) show(ctx context.Context, m mamori.Message, err error) {
 	if err != nil && !errors.Is(err, mamori.ErrForbidden) && !errors.Is(err, mamori.ErrNotFound) && !errors.Is(err, mamori.ErrInvalid) &&
 		!errors.Is(err, mamori.ErrConflict) {
-		fmt.Fprintln(t.Out, t.Policy.T(l, "error"))
+		fmt.Fprintln(t.Out, t.Policy.T(t.User.Lang, "error"))
 		return
 	}
 	t.mu.Lock()
@@ -440,6 +442,97 @@ func (t *Terminal) caseAction(ctx context.Context, f []string) {
 	if t.Drain != nil {
 		t.Drain(ctx)
 	}
+}
+
+// ask prints the form's current field.
+func (t *Terminal) ask() {
+	l := t.User.Lang
+	fl := t.form
+	fd := fl.form.Fields[fl.i]
+	label := fmt.Sprintf("(%d/%d) %s", fl.i+1, len(fl.form.Fields), fd.Label)
+	if fd.Required {
+		label += " *"
+	}
+	fmt.Fprintln(t.Out, label)
+	for i, o := range fd.Options {
+		fmt.Fprintf(t.Out, "  %2d. %s\n", i+1, o.Label)
+	}
+	if fd.Hint != "" {
+		fmt.Fprintln(t.Out, "  ※ "+strings.ReplaceAll(fd.Hint, "\n", "\n  ※ "))
+	}
+	how := "local.form.text"
+	switch fd.Kind {
+	case mamori.FieldOne:
+		how = "local.form.one"
+	case mamori.FieldMany:
+		how = "local.form.many"
+	}
+	fmt.Fprintln(t.Out, "  ✎ "+t.Policy.T(l, how))
+}
+
+// fill takes line as the answer to the form's current field, and submits
+// the form after its last.
+func (t *Terminal) fill(ctx context.Context, line string) {
+	l := t.User.Lang
+	fl := t.form
+	if line == "/cancel" {
+		t.form = nil
+		fmt.Fprintln(t.Out, t.Policy.T(l, "local.form.cancelled"))
+		return
+	}
+	fd := fl.form.Fields[fl.i]
+	var v []string
+	switch {
+	case line == "-":
+	case fd.Kind == mamori.FieldText:
+		v = []string{line}
+	default:
+		values := make([]string, len(fd.Options))
+		for i, o := range fd.Options {
+			values[i] = o.Value
+		}
+		picked, ok := pick(line, values)
+		if !ok || (fd.Kind == mamori.FieldOne && len(picked) != 1) {
+			fmt.Fprintln(t.Out, t.Policy.T(l, "local.form.again"))
+			t.ask()
+			return
+		}
+		v = picked
+	}
+	if len(v) == 0 && fd.Required {
+		fmt.Fprintln(t.Out, t.Policy.T(l, "local.form.required"))
+		t.ask()
+		return
+	}
+	if len(v) > 0 {
+		fl.values[fd.ID] = v
+	} else {
+		delete(fl.values, fd.ID)
+	}
+	if fl.i++; fl.i < len(fl.form.Fields) && !fl.again {
+		t.ask()
+		return
+	}
+	t.submit(ctx, fl.form.Action, fl.values)
+}
+
+// submit sends a filled-in form; a refused field is asked again, with
+// why, keeping the other answers.
+func (t *Terminal) submit(ctx context.Context, a mamori.Action, v mamori.Values) {
+	m, err := t.Flows.Submit(ctx, t.User, a, v)
+	var fe *mamori.FieldError
+	if errors.As(err, &fe) && t.form != nil {
+		for i, fd := range t.form.form.Fields {
+			if fd.ID == fe.Field {
+				t.form.i, t.form.again = i, true
+				fmt.Fprintln(t.Out, "⚠ "+fe.Message)
+				t.ask()
+				return
+			}
+		}
+	}
+	t.form = nil
+	t.show(ctx, m, err)
 }
 
 // parseSkip reads a duration like 25h, 90m or 7d.
