@@ -139,7 +139,7 @@ func (s *Service) caseForm(ctx context.Context, actor mamori.User, a mamori.Acti
 			reply, result = text(err.Error()), err
 			return nil
 		}
-		f := s.buildForm(s.env(now), l, a, k)
+		f := FormFor(s.env(now), l, a, k)
 		form = &f
 		return nil
 	})
@@ -204,16 +204,17 @@ func (s *Service) mayDo(l mamori.Lang, kind string, k mamori.Case) error {
 	return nil
 }
 
-// buildForm builds the form for a on case k.
-func (s *Service) buildForm(env Env, l mamori.Lang, a mamori.Action, k mamori.Case) mamori.Form {
-	t := func(key string) string { return s.Policy.T(l, key) }
+// FormFor builds the form for action a on case k, in language l. (Who
+// may open it is checked by Open.)
+func FormFor(env Env, l mamori.Lang, a mamori.Action, k mamori.Case) mamori.Form {
+	t := func(key string) string { return env.Policy.T(l, key) }
 	f := mamori.Form{Action: a, Cancel: t("judge.modal.cancel")}
 	text := func(id, label string, required bool, lines int) mamori.FormField {
 		return mamori.FormField{ID: id, Kind: mamori.FieldText, Label: label, Required: required, Lines: lines, Max: MaxText}
 	}
 	switch a.Kind {
 	case mamori.CardJudge:
-		return s.judgeForm(env, l, a, k)
+		return judgeForm(env, l, a, k)
 	case mamori.CardReopen:
 		f.Title, f.Submit = t("judge.reopen.title"), t("card.reopen")
 		f.Intro = fmt.Sprintf(t("judge.reopen.intro"), k.Number)
@@ -226,7 +227,7 @@ func (s *Service) buildForm(env Env, l mamori.Lang, a mamori.Action, k mamori.Ca
 		f.Title, f.Submit = t("consult.reply.title"), t("consult.reply.submit")
 		f.Intro = fmt.Sprintf(t("consult.reply.intro"), k.Number)
 		f.Fields = []mamori.FormField{text(fieldQuestion, t("consult.reply.label"), true, 5)}
-		if opts := s.clauses(l); len(opts) > 0 {
+		if opts := clauses(env.Policy, l); len(opts) > 0 {
 			f.Fields = append(f.Fields, mamori.FormField{ID: fieldClauses, Kind: mamori.FieldMany, Label: t("consult.reply.clauses"),
 				Hint: t("consult.reply.clauses.hint"), Options: opts})
 		}
@@ -246,9 +247,9 @@ func (s *Service) buildForm(env Env, l mamori.Lang, a mamori.Action, k mamori.Ca
 }
 
 // clauses are the policy's behaviours HR may cite in a reply.
-func (s *Service) clauses(l mamori.Lang) []mamori.Choice {
+func clauses(p *mamori.Policy, l mamori.Lang) []mamori.Choice {
 	var out []mamori.Choice
-	for _, b := range s.Policy.Behaviours {
+	for _, b := range p.Behaviours {
 		out = append(out, mamori.Choice{Value: b.ID, Label: b.Label.In(l)})
 	}
 	return out
@@ -256,11 +257,12 @@ func (s *Service) clauses(l mamori.Lang) []mamori.Choice {
 
 // judgeForm is the judgement on the two criteria: nothing is chosen for
 // the supervisor; the policy's suggestion is shown beside the choices.
-func (s *Service) judgeForm(env Env, l mamori.Lang, a mamori.Action, k mamori.Case) mamori.Form {
-	t := func(key string) string { return s.Policy.T(l, key) }
-	sug := SuggestDecision(s.Policy, k)
+func judgeForm(env Env, l mamori.Lang, a mamori.Action, k mamori.Case) mamori.Form {
+	p := env.Policy
+	t := func(key string) string { return p.T(l, key) }
+	sug := SuggestDecision(p, k)
 	f := mamori.Form{Action: a, Title: t("judge.modal.title"), Submit: t("judge.modal.submit"), Cancel: t("judge.modal.cancel"),
-		Intro: fmt.Sprintf(t("judge.modal.intro"), k.Number), About: caseFacts(env, k, l, s.Location), Note: t("judge.modal.note")}
+		Intro: fmt.Sprintf(t("judge.modal.intro"), k.Number), About: caseFacts(env, k, l, env.Location), Note: t("judge.modal.note")}
 	opts := func(values []string, prefix string) []mamori.Choice {
 		cs := make([]mamori.Choice, len(values))
 		for i, v := range values {
@@ -269,7 +271,7 @@ func (s *Service) judgeForm(env Env, l mamori.Lang, a mamori.Action, k mamori.Ca
 		return cs
 	}
 	var examples []string
-	for _, e := range s.Policy.InvalidDemand {
+	for _, e := range p.InvalidDemand {
 		examples = append(examples, e.In(l))
 	}
 	validity := mamori.FormField{ID: fieldValidity, Kind: mamori.FieldOne, Label: t("judge.validity"), Required: true,
@@ -279,7 +281,7 @@ func (s *Service) judgeForm(env Env, l mamori.Lang, a mamori.Action, k mamori.Ca
 	}
 	means := mamori.FormField{ID: fieldMeans, Kind: mamori.FieldOne, Label: t("judge.means"), Required: true,
 		Options: opts(meanses, "judge.means.")}
-	if b := s.behaviourLabels(k, l); len(b) > 0 {
+	if b := behaviourLabels(p, k, l); len(b) > 0 {
 		means.Hint = fmt.Sprintf(t("judge.means.reported"), strings.Join(b, " / "))
 	}
 	fault := mamori.FormField{ID: fieldFault, Kind: mamori.FieldOne, Label: t("s.fault"), Options: opts(faults, "a.fault.")}
@@ -287,17 +289,17 @@ func (s *Service) judgeForm(env Env, l mamori.Lang, a mamori.Action, k mamori.Ca
 		fault.Hint = fmt.Sprintf(t("judge.fault.reported"), t("a.fault."+k.Answers.Fault))
 	}
 	outcome := mamori.FormField{ID: fieldOutcome, Kind: mamori.FieldOne, Label: t("judge.outcome"), Required: true,
-		Options: opts(Outcomes(s.Policy), "decision."), Hint: fmt.Sprintf(t("judge.suggested"), t("decision."+sug.Outcome))}
-	if e, ok := medicalException(s.Policy); ok {
+		Options: opts(Outcomes(p), "decision."), Hint: fmt.Sprintf(t("judge.suggested"), t("decision."+sug.Outcome))}
+	if e, ok := medicalException(p); ok {
 		outcome.Hint += "\n" + t("decision.medical") + ": " + e.Guidance.In(l)
 	}
 	f.Fields = []mamori.FormField{
 		{ID: fieldFacts, Kind: mamori.FieldText, Label: t("judge.facts"), Lines: 3, Max: MaxText},
 		validity, means, fault, outcome,
 	}
-	if len(s.Policy.Actions) > 0 {
-		acts := make([]mamori.Choice, len(s.Policy.Actions))
-		for i, x := range s.Policy.Actions {
+	if len(p.Actions) > 0 {
+		acts := make([]mamori.Choice, len(p.Actions))
+		for i, x := range p.Actions {
 			acts[i] = mamori.Choice{Value: x.ID, Label: x.Label.In(l)}
 		}
 		hint := t("judge.actions.hint")
@@ -312,10 +314,10 @@ func (s *Service) judgeForm(env Env, l mamori.Lang, a mamori.Action, k mamori.Ca
 	return f
 }
 
-func (s *Service) behaviourLabels(k mamori.Case, l mamori.Lang) []string {
+func behaviourLabels(p *mamori.Policy, k mamori.Case, l mamori.Lang) []string {
 	var out []string
 	for _, id := range k.Behaviours {
-		if b, ok := s.Policy.Behaviour(id); ok {
+		if b, ok := p.Behaviour(id); ok {
 			out = append(out, b.Label.In(l))
 		}
 	}
@@ -397,15 +399,23 @@ func (s *Service) careNoteForm(ctx context.Context, actor mamori.User, a mamori.
 			reply, result = text(t("caretask.already_closed")), mamori.ErrConflict
 			return nil
 		}
-		form = &mamori.Form{Action: a, Title: t("caretask.modal.title"), Submit: t("caretask.modal.submit"), Cancel: t("judge.modal.cancel"),
-			Intro:  fmt.Sprintf(t("caretask.modal.intro"), c.Number),
-			Fields: []mamori.FormField{{ID: fieldNote, Kind: mamori.FieldText, Label: t("caretask.modal.label"), Required: true, Lines: 3, Max: MaxText}}}
+		f := CareNoteForm(s.Policy, l, a, c.Number)
+		form = &f
 		return nil
 	})
 	if err != nil {
 		return nil, text(t("error")), fmt.Errorf("care note form: %w", err)
 	}
 	return form, reply, result
+}
+
+// CareNoteForm asks HR what contact was made for a care task about case
+// number.
+func CareNoteForm(p *mamori.Policy, l mamori.Lang, a mamori.Action, number string) mamori.Form {
+	t := func(key string) string { return p.T(l, key) }
+	return mamori.Form{Action: a, Title: t("caretask.modal.title"), Submit: t("caretask.modal.submit"), Cancel: t("judge.modal.cancel"),
+		Intro:  fmt.Sprintf(t("caretask.modal.intro"), number),
+		Fields: []mamori.FormField{{ID: fieldNote, Kind: mamori.FieldText, Label: t("caretask.modal.label"), Required: true, Lines: 3, Max: MaxText}}}
 }
 
 // DecisionValues are d as the judge form's values: what a terminal

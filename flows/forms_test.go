@@ -1,0 +1,393 @@
+package flows_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mamori-oss/mamori"
+	"github.com/mamori-oss/mamori/flows"
+)
+
+func action(kind, subject string) mamori.Action { return mamori.Action{Kind: kind, Subject: subject} }
+
+func fieldOf(f *mamori.Form, id string) *mamori.FormField {
+	for i := range f.Fields {
+		if f.Fields[i].ID == id {
+			return &f.Fields[i]
+		}
+	}
+	return nil
+}
+
+func values(f *mamori.FormField) []string {
+	var out []string
+	for _, o := range f.Options {
+		out = append(out, o.Value)
+	}
+	return out
+}
+
+// TestJudgeFormEveryPreset opens the judge form and judges with every
+// outcome each of the three presets allows: nothing is chosen for the
+// supervisor, the suggestion is shown as one, the medical exception only
+// where the policy has it, and the flows refuse what the policy does not.
+func TestJudgeFormEveryPreset(t *testing.T) {
+	ctx := context.Background()
+	for _, preset := range []string{"mhlw-2022", "seed-000", "seed-004"} {
+		p, err := mamori.Preset(preset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, medical := func() (mamori.Exception, bool) {
+			for _, e := range p.Exceptions {
+				if e.ID == mamori.OutcomeMedical {
+					return e, true
+				}
+			}
+			return mamori.Exception{}, false
+		}()
+		want := []string{mamori.OutcomeKasuhara, mamori.OutcomeLegitimate, mamori.OutcomeMoreInfo}
+		if medical {
+			want = append(want, mamori.OutcomeMedical)
+		}
+		for _, outcome := range append(slices.Clone(want), mamori.OutcomeMedical, "bogus") {
+			t.Run(preset+"/"+outcome, func(t *testing.T) {
+				r := newRig(t)
+				r.svc.Policy = p
+				n := r.filed(nil)
+				sup := user("USUP")
+				form, m, err := r.svc.Open(ctx, sup, action(mamori.CardJudge, n))
+				if err != nil || form == nil {
+					t.Fatalf("open: %+v %v", m, err)
+				}
+				for _, id := range []string{"validity", "means", "outcome", "actions", "fault"} {
+					if f := fieldOf(form, id); f != nil && len(f.Value) > 0 {
+						t.Errorf("%s is chosen for the supervisor: %v", id, f.Value)
+					}
+				}
+				if got := values(fieldOf(form, "outcome")); !slices.Equal(got, want) {
+					t.Errorf("outcomes offered %v, want %v", got, want)
+				}
+				if !strings.Contains(fieldOf(form, "outcome").Hint, "目安") || len(form.About) == 0 {
+					t.Errorf("no suggestion or facts on the form: %q %+v", fieldOf(form, "outcome").Hint, form.About)
+				}
+				for _, f := range form.About {
+					if strings.Contains(f.Value, "怒鳴") {
+						t.Errorf("the narrative is on the form: %+v", f)
+					}
+				}
+				v := mamori.Values{"validity": {"invalid"}, "means": {"unacceptable"}, "outcome": {outcome}}
+				if outcome == mamori.OutcomeLegitimate {
+					v["validity"], v["means"] = []string{"valid"}, []string{"acceptable"}
+				}
+				_, err = r.svc.Submit(ctx, sup, action(mamori.CardJudge, n), v)
+				allowed := slices.Contains(want, outcome)
+				var fe *mamori.FieldError
+				if allowed && err != nil {
+					t.Fatalf("judging %s: %v", outcome, err)
+				}
+				if !allowed && (!errors.As(err, &fe) || fe.Field != "outcome") {
+					t.Fatalf("judging %s under %s: %v, want a refusal of the outcome", outcome, preset, err)
+				}
+				if k := r.kase(n); allowed != k.Decision.Decided() {
+					t.Errorf("decided = %v", k.Decision.Decided())
+				}
+			})
+		}
+	}
+}
+
+// TestJudgeRules: the two criteria are required, a decision against ②
+// needs a reason, responses follow a decision of カスハラ only.
+func TestJudgeRules(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	n := r.filed(nil)
+	sup := user("USUP")
+	a := action(mamori.CardJudge, n)
+	refused := func(v mamori.Values, field string) {
+		t.Helper()
+		m, err := r.svc.Submit(ctx, sup, a, v)
+		var fe *mamori.FieldError
+		if !errors.As(err, &fe) || fe.Field != field || !errors.Is(err, mamori.ErrInvalid) || m.Text == "" {
+			t.Fatalf("%v: %+v %v, want a refusal of %s", v, m, err, field)
+		}
+		if r.kase(n).Decision.Decided() {
+			t.Fatalf("%v was recorded", v)
+		}
+	}
+	refused(mamori.Values{"outcome": {"kasuhara"}}, "validity")
+	refused(mamori.Values{"validity": {"invalid"}, "outcome": {"kasuhara"}}, "means")
+	refused(mamori.Values{"validity": {"invalid"}, "means": {"unacceptable"}}, "outcome")
+	// ① valid, ② acceptable and カスハラ is not accepted without a word.
+	refused(mamori.Values{"validity": {"valid"}, "means": {"acceptable"}, "outcome": {"kasuhara"}}, "reason")
+	refused(mamori.Values{"validity": {"invalid"}, "means": {"unacceptable"}, "outcome": {"legitimate"}}, "reason")
+	// No police on "needs more information".
+	refused(mamori.Values{"validity": {"unclear"}, "means": {"acceptable"}, "outcome": {"more_info"}, "actions": {"police"}}, "actions")
+	refused(mamori.Values{"validity": {"invalid"}, "means": {"unacceptable"}, "outcome": {"kasuhara"}, "actions": {"nuke"}}, "actions")
+
+	if _, err := r.svc.Submit(ctx, sup, a, mamori.Values{"validity": {"valid"}, "means": {"acceptable"}, "outcome": {"kasuhara"},
+		"reason": {"録音で、要求は妥当でも態様が度を越していた"}, "actions": {"warn"}}); err != nil {
+		t.Fatal(err)
+	}
+	k := r.kase(n)
+	if d := k.Decision; d.Outcome != mamori.OutcomeKasuhara || d.Reason == "" || !slices.Equal(d.Actions, []string{"warn"}) {
+		t.Fatalf("decision: %+v", d)
+	}
+	if _, err := r.svc.Submit(ctx, sup, a, mamori.Values{"validity": {"invalid"}, "means": {"unacceptable"}, "outcome": {"kasuhara"}}); !errors.Is(err, mamori.ErrInvalid) {
+		t.Errorf("judged twice: %v", err)
+	}
+}
+
+// TestReopenRejudge: the card shows the reopen reason without the old
+// decision; the reporter hears the case was reopened and later that the
+// decision changed (not a copy of the first message); HR gets one
+// training recommendation.
+func TestReopenRejudge(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	r.svc.Training = programmes()
+	n := r.filed(nil)
+	sup := user("USUP")
+	kasuhara := mamori.Values{"validity": {"invalid"}, "means": {"unacceptable"}, "outcome": {"kasuhara"}}
+	if _, err := r.svc.Submit(ctx, sup, action(mamori.CardJudge, n), kasuhara); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	recommended := func() int {
+		c := 0
+		for _, m := range r.sent.to(mamori.TargetChannel, "C0HR") {
+			if strings.Contains(m.Header, "研修") {
+				c++
+			}
+		}
+		return c
+	}
+	if recommended() != 1 {
+		t.Fatalf("training recommended %d times", recommended())
+	}
+	if _, err := r.svc.Submit(ctx, sup, action(mamori.CardReopen, n), mamori.Values{"reason": {"  "}}); !errors.Is(err, mamori.ErrInvalid) {
+		t.Fatalf("reopened without a reason: %v", err)
+	}
+	if _, err := r.svc.Submit(ctx, user("UHR"), action(mamori.CardReopen, n), mamori.Values{"reason": {"新しい録音が届いた"}}); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	k := r.kase(n)
+	if k.Status != mamori.StatusReopened || k.Decision.Decided() || len(k.Decision.History) != 1 || k.Decision.History[0].Outcome != mamori.OutcomeKasuhara {
+		t.Fatalf("after reopen: %+v %+v", k, k.Decision)
+	}
+	cards := r.sent.to(mamori.TargetChannel, "C0STORE")
+	card := cards[len(cards)-1]
+	var reason, decision bool
+	for _, f := range card.Fields {
+		reason = reason || f.Value == "新しい録音が届いた"
+		decision = decision || f.Label == "判断"
+	}
+	if !reason || decision {
+		t.Errorf("card after reopen: reason shown %v, old decision shown %v: %+v", reason, decision, card.Fields)
+	}
+	if ms := r.sent.to(mamori.TargetUser, "UME"); !strings.Contains(ms[len(ms)-1].Header, "もう一度") {
+		t.Errorf("reporter not told of the reopening: %+v", ms[len(ms)-1])
+	}
+	if _, err := r.svc.Submit(ctx, sup, action(mamori.CardJudge, n), kasuhara); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	var told mamori.Message
+	for _, m := range r.sent.to(mamori.TargetUser, "UME") {
+		if strings.Contains(m.Header, n) && strings.Contains(m.Header, "見直し") {
+			told = m
+		}
+	}
+	if !strings.Contains(told.Text, "判断は変わりませんでした") {
+		t.Errorf("re-judged the same: %+v", told)
+	}
+	if recommended() != 1 {
+		t.Errorf("training recommended %d times after re-judging", recommended())
+	}
+	// Reopened again and judged otherwise: the reporter hears the change.
+	r.svc.Submit(ctx, sup, action(mamori.CardReopen, n), mamori.Values{"reason": {"本社の判断"}})
+	r.svc.Submit(ctx, sup, action(mamori.CardJudge, n), mamori.Values{"validity": {"valid"}, "means": {"acceptable"}, "outcome": {"legitimate"}})
+	r.worker.Drain(ctx)
+	ms := r.sent.to(mamori.TargetUser, "UME")
+	if m := ms[len(ms)-2]; !strings.Contains(m.Text, "「カスハラ」から「正当なクレーム") {
+		t.Errorf("changed decision: %+v", m)
+	}
+}
+
+// TestFormAuthorisation: supervisors of the department and HR act on a
+// report; a supervisor of another department, a colleague, the reporter
+// and a person named in the report do not; only HR acts on a
+// consultation and on care tasks. Each refusal is audited.
+func TestFormAuthorisation(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	n := r.filed(func(in *mamori.Input) {})
+	kinds := []string{mamori.CardJudge, mamori.CardAsk, mamori.CardTake}
+	for _, who := range []string{"USUP", "UHR"} {
+		for _, kind := range kinds {
+			form, m, err := r.svc.Open(ctx, user(who), action(kind, n))
+			if err != nil {
+				t.Errorf("%s %s: %+v %v", who, kind, m, err)
+			}
+			if kind != mamori.CardTake && form == nil {
+				t.Errorf("%s %s: no form", who, kind)
+			}
+		}
+	}
+	for _, who := range []string{"UOTHER", "UME", "USTRANGER"} {
+		for _, kind := range append(kinds, mamori.CardReopen) {
+			form, m, err := r.svc.Open(ctx, user(who), action(kind, n))
+			if !errors.Is(err, mamori.ErrForbidden) || form != nil || m.Text == "" {
+				t.Errorf("%s %s: %v %v", who, kind, form, err)
+			}
+			if _, err := r.svc.Submit(ctx, user(who), action(mamori.CardJudge, n),
+				mamori.Values{"validity": {"invalid"}, "means": {"unacceptable"}, "outcome": {"kasuhara"}}); !errors.Is(err, mamori.ErrForbidden) {
+				t.Errorf("%s judged: %v", who, err)
+			}
+		}
+	}
+	var refusals int
+	es, _ := r.db.AuditTrail(ctx, n)
+	for _, e := range es {
+		if strings.HasSuffix(e.Action, "_refused") {
+			refusals++
+		}
+	}
+	if refusals == 0 {
+		t.Error("refusals not audited")
+	}
+	if r.kase(n).Decision.Decided() {
+		t.Error("a refused judgement was recorded")
+	}
+}
+
+// TestConsultationHR: HR takes a consultation, replies from a form
+// citing the policy, the employee answers back, HR closes it suggesting a
+// report; "please contact me" is a tracked task closed with it. The HR
+// channel's thread never carries the text.
+func TestConsultationHR(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartConsult})
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "毎日同じ方から1時間の電話があります"})
+	r.click("UME", "yes")
+	r.click("UME", "submit")
+	n := "SD-2026-0001"
+	hr := user("UHR")
+	// Supervisors and the employee are not the HR desk.
+	for _, who := range []string{"USUP", "UME"} {
+		if _, _, err := r.svc.Open(ctx, user(who), action(mamori.ConsultReply, n)); !errors.Is(err, mamori.ErrForbidden) {
+			t.Errorf("%s opened the reply form: %v", who, err)
+		}
+	}
+	// A consultation has no judge form, a report no consultation form.
+	if _, _, err := r.svc.Open(ctx, hr, action(mamori.CardJudge, n)); !errors.Is(err, mamori.ErrInvalid) {
+		t.Errorf("judge a consultation: %v", err)
+	}
+	if _, _, err := r.svc.Open(ctx, hr, action(mamori.ConsultTake, n)); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	if ms := r.sent.to(mamori.TargetUser, "UME"); !strings.Contains(ms[len(ms)-1].Header, n) {
+		t.Errorf("employee not told HR has it: %+v", ms[len(ms)-1])
+	}
+	form, _, err := r.svc.Open(ctx, hr, action(mamori.ConsultReply, n))
+	if err != nil || form == nil || fieldOf(form, "clauses") == nil {
+		t.Fatalf("reply form: %+v %v", form, err)
+	}
+	clause := fieldOf(form, "clauses").Options[4].Value
+	const reply = "方針の「継続的・執拗な言動」にあたる可能性があります。"
+	if _, err := r.svc.Submit(ctx, hr, action(mamori.ConsultReply, n), mamori.Values{"question": {""}}); !errors.Is(err, mamori.ErrInvalid) {
+		t.Errorf("empty reply: %v", err)
+	}
+	if _, err := r.svc.Submit(ctx, hr, action(mamori.ConsultReply, n), mamori.Values{"question": {reply}, "clauses": {clause}}); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	dm := r.last("UME")
+	if !strings.Contains(dm.Text, reply) || !strings.Contains(dm.Text, "方針の該当項目") || dm.Choices[0].Value != "reply:"+n {
+		t.Fatalf("reply in the DM: %+v", dm)
+	}
+	r.click("UME", "reply:"+n)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "昨日も電話があり録音しています"})
+	if k := r.kase(n); len(k.Decision.Questions) != 1 || !strings.Contains(k.Decision.Questions[0].Answer, "録音") {
+		t.Fatalf("answer not kept: %+v", k.Decision)
+	}
+	for _, m := range r.sent.to(mamori.TargetChannel, "C0HR") {
+		if strings.Contains(m.Text, "録音") || strings.Contains(m.Text, "継続的") || strings.Contains(m.Text, "毎日同じ") {
+			t.Errorf("text in the HR channel: %+v", m)
+		}
+	}
+	if _, err := r.svc.Submit(ctx, hr, action(mamori.ConsultClose, n), mamori.Values{"result": {"maybe"}}); !errors.Is(err, mamori.ErrInvalid) {
+		t.Errorf("close without a result: %v", err)
+	}
+	if _, err := r.svc.Submit(ctx, hr, action(mamori.ConsultClose, n), mamori.Values{"result": {mamori.ConsultConverted}, "note": {"報告をすすめた"}}); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	k := r.kase(n)
+	if k.Status != mamori.StatusClosed || k.Decision.Consultation != mamori.ConsultConverted {
+		t.Fatalf("after close: %+v", k)
+	}
+	dm = r.last("UME")
+	if len(dm.Choices) != 1 || dm.Choices[0].Value != "from:"+n {
+		t.Fatalf("no way to make it a report: %+v", dm)
+	}
+	var open int
+	r.db.View(ctx, func(tx mamori.Tx) error {
+		ts, _ := tx.CareTasks(true)
+		open = len(ts)
+		return nil
+	})
+	if open != 0 {
+		t.Errorf("%d care tasks still open after closing", open)
+	}
+	if _, _, err := r.svc.Open(ctx, hr, action(mamori.ConsultReply, n)); !errors.Is(err, mamori.ErrInvalid) {
+		t.Errorf("reply to a closed consultation: %v", err)
+	}
+	// The employee's button still turns it into a report.
+	r.click("UME", "from:"+n)
+	if m := r.last("UME"); m.Step != "safety" {
+		t.Errorf("report did not start: %+v", m)
+	}
+}
+
+// TestCardTriage: the card tells what a supervisor needs at a glance and
+// that a question waits for the reporter; never the narrative.
+func TestCardTriage(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	n := r.filed(nil)
+	if _, err := r.svc.Submit(ctx, user("USUP"), action(mamori.CardAsk, n), mamori.Values{"question": {"何回目ですか？"}}); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	cards := r.sent.to(mamori.TargetChannel, "C0STORE")
+	card := cards[len(cards)-1]
+	labels := map[string]string{}
+	for _, f := range card.Fields {
+		labels[f.Label] = f.Value
+	}
+	for _, l := range []string{"記録・証拠", "時間", "繰り返し", "状況"} {
+		if labels[l] == "" {
+			t.Errorf("card lacks %s: %+v", l, card.Fields)
+		}
+	}
+	if labels["状況"] != "報告者の回答待ち" {
+		t.Errorf("status %q", labels["状況"])
+	}
+	r.click("UME", "reply:"+n)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "3回目です"})
+	cards = r.sent.to(mamori.TargetChannel, "C0STORE")
+	for _, f := range cards[len(cards)-1].Fields {
+		if f.Label == "状況" && f.Value == "報告者の回答待ち" {
+			t.Errorf("still waiting after the answer")
+		}
+	}
+	_ = flows.Contradicts
+}
