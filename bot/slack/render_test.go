@@ -17,6 +17,7 @@ import (
 
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/bot/slack"
+	"github.com/mamori-oss/mamori/flows/flowstest"
 	"github.com/mamori-oss/mamori/flows"
 )
 
@@ -176,45 +177,25 @@ var goldenHome = mamori.Message{
 	Note: "入力途中の報告があります。「報告する」から続けられます。",
 }
 
-// goldenJudge are the judge and reopen modals: seed 004 (with its medical
-// exception) in Japanese, the MHLW manual (without) in English.
-func goldenJudge(t *testing.T) map[string]any {
+// goldenForms are every form of the supervisors and HR as modals, built
+// by the flows: seed 004 (with its medical exception) in Japanese, the
+// MHLW manual (without) in English.
+func goldenForms(t *testing.T) map[string]any {
 	t.Helper()
-	seed, err := mamori.Preset("seed-004")
-	if err != nil {
-		t.Fatal(err)
+	out := map[string]any{}
+	for _, pl := range []struct {
+		preset string
+		lang   mamori.Lang
+	}{{"seed-004", mamori.JA}, {"mhlw-2022", mamori.EN}} {
+		p, err := mamori.Preset(pl.preset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for kind, f := range flowstest.Forms(p, pl.lang) {
+			out["form_"+kind+"_"+string(pl.lang)] = slack.FormModal(f, "C0STORE")
+		}
 	}
-	mhlw, err := mamori.Preset("mhlw-2022")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return map[string]any{
-		"judge_modal_ja": slack.JudgeModal(seed, slack.JudgeForm{
-			Number: "KH-2026-0042", Channel: "C0STORE", Lang: mamori.JA,
-			Suggested: mamori.Decision{Validity: "invalid", Means: "unacceptable", Fault: "no",
-				Outcome: mamori.OutcomeKasuhara, Actions: []string{"police"}},
-			About: []mamori.Field{
-				{Label: "言動の分類", Value: "身体的な攻撃（暴行、傷害）\n威圧的な言動"},
-				{Label: "方針からの目安", Value: "カスハラの可能性が高い（要求にかかわらず不相当な言動あり）"},
-				{Label: "注意", Value: "犯罪にあたる可能性があります。警察への相談を検討してください。"},
-			},
-			Behaviours: "身体的な攻撃（暴行、傷害） / 威圧的な言動",
-		}),
-		"judge_modal_en": slack.JudgeModal(mhlw, slack.JudgeForm{
-			Number: "KH-2026-0043", Channel: "C0STORE", Lang: mamori.EN,
-			Suggested: mamori.Decision{Validity: "unclear", Means: "acceptable", Fault: "unsure",
-				Outcome: mamori.OutcomeMoreInfo},
-			About: []mamori.Field{
-				{Label: "Behaviour", Value: "Demanding money as compensation"},
-				{Label: "Policy suggests", Value: "Depends on whether the demand is valid (criterion ①)"},
-			},
-			Behaviours: "Demanding money as compensation",
-		}),
-		"reopen_modal_ja": slack.ReopenModal(seed, mamori.JA, "KH-2026-0042", "C0STORE"),
-		"reopen_modal_en": slack.ReopenModal(mhlw, mamori.EN, "KH-2026-0043", "C0STORE"),
-		"ask_modal_ja":    slack.AskModal(seed, mamori.JA, "KH-2026-0042", "C0STORE"),
-		"ask_modal_en":    slack.AskModal(mhlw, mamori.EN, "KH-2026-0043", "C0STORE"),
-	}
+	return out
 }
 
 func TestGolden(t *testing.T) {
@@ -224,7 +205,7 @@ func TestGolden(t *testing.T) {
 	}
 	cases["details_modal_en"] = slack.ModalView(goldenModal)
 	cases["home_ja"] = slack.HomeView(goldenHome)
-	for name, f := range goldenJudge(t) {
+	for name, f := range goldenForms(t) {
 		cases[name] = f
 	}
 	for name, m := range goldenCards(t) {
@@ -447,9 +428,13 @@ func checkLimits(t *testing.T, raw []byte) {
 				if v, _ := e["initial_value"].(string); units(v) > 3000 {
 					t.Errorf("initial value too long")
 				}
-			case "radio_buttons", "checkboxes":
+			case "radio_buttons", "checkboxes", "static_select", "multi_static_select":
 				opts := e["options"].([]any)
-				if len(opts) > 10 || len(opts) == 0 {
+				most := 10
+				if strings.HasSuffix(e["type"].(string), "static_select") {
+					most = 100
+				}
+				if len(opts) > most || len(opts) == 0 {
 					t.Errorf("%d %s options", len(opts), e["type"])
 				}
 				values := map[string]bool{}

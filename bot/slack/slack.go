@@ -33,23 +33,13 @@ type Flows interface {
 	// Home returns the App Home content for u.
 	Home(ctx context.Context, u mamori.User) (mamori.Message, error)
 
-	// Take, Judge and Reopen act on a case for a supervisor or HR. They
-	// commit before returning; the message is for the actor alone: the
-	// confirmation, or with mamori.ErrForbidden, ErrNotFound or
-	// ErrInvalid the refusal in the actor's words.
-	Take(ctx context.Context, actor mamori.User, number string) (mamori.Message, error)
-	Judge(ctx context.Context, actor mamori.User, number string, d mamori.Decision) (mamori.Message, error)
-	Reopen(ctx context.Context, actor mamori.User, number, reason string) (mamori.Message, error)
-	// Ask sends a supervisor's question to the reporter.
-	Ask(ctx context.Context, actor mamori.User, number, question string) (mamori.Message, error)
-	// Suggestion returns the policy's pre-filled judgement of a case, or
-	// mamori.ErrForbidden when actor may not act on it.
-	Suggestion(ctx context.Context, actor mamori.User, number string) (mamori.Decision, error)
-	// CareAction acknowledges, notes a contact on, or closes a care task
-	// for HR; AssignTraining assigns the training a case recommends. Like
-	// Take, the message is for the actor alone.
-	CareAction(ctx context.Context, actor mamori.User, action, id, note string) (mamori.Message, error)
-	AssignTraining(ctx context.Context, actor mamori.User, number string) (mamori.Message, error)
+	// Open answers a click on a supervisor's or HR's button: the form
+	// to fill in, or the one-click action done with a message for the
+	// actor alone (with mamori.ErrForbidden, ErrNotFound, ErrInvalid or
+	// ErrConflict, the refusal in the actor's words). Submit acts on a
+	// filled-in form; a refused value is a *mamori.FieldError.
+	Open(ctx context.Context, actor mamori.User, a mamori.Action) (*mamori.Form, mamori.Message, error)
+	Submit(ctx context.Context, actor mamori.User, a mamori.Action, v mamori.Values) (mamori.Message, error)
 }
 
 // Config is what the adapter needs, as plain values.

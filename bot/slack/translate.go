@@ -310,19 +310,11 @@ func (a *Adapter) interaction(ctx context.Context, body []byte) reply {
 		return ok() // a checkbox toggled; the submit button reads them all
 	case kindChoice, kindControl:
 		if step == mamori.StepCard {
-			if action, number, found := strings.Cut(act.Value, ":"); found && number != "" {
-				switch action {
-				case mamori.CardDetails:
-					return a.details(ctx, p, number, channel)
-				case mamori.CardTake:
-					return a.take(ctx, p, number, channel)
-				case mamori.CardJudge:
-					return a.judgeClick(ctx, p, number, channel)
-				case mamori.CardReopen, mamori.CardAsk:
-					return a.textClick(ctx, p, action, number, channel)
-				case mamori.CareAck, mamori.CareCloseTask, mamori.CareNoteAction, mamori.CardTrain:
-					return a.careClick(ctx, p, action, number, channel)
+			if action, found := mamori.ParseAction(act.Value); found {
+				if action.Kind == mamori.CardDetails {
+					return a.details(ctx, p, action.Subject, channel)
 				}
+				return a.act(ctx, p, action, channel)
 			}
 		}
 		in := mamori.Input{Kind: mamori.InputChoice, Step: step, Value: act.Value}
