@@ -27,6 +27,7 @@ func checkReport(t *testing.T, out string, n int) {
 // Slack fake of the other tests: signed commands, clicks and events, all
 // acknowledged.
 func TestBenchSlack(t *testing.T) {
+	t.Parallel()
 	r := startServe(t)
 	const users = 40
 	for i := range users {
@@ -50,6 +51,7 @@ func TestBenchSlack(t *testing.T) {
 // them, and sends Slack requests and Teams activities with JWTs signed by
 // the bench's key.
 func TestBenchBoth(t *testing.T) {
+	t.Parallel()
 	keyFile := filepath.Join(t.TempDir(), "bench.pem")
 	key, err := benchKey(keyFile)
 	if err != nil {

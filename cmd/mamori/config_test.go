@@ -13,6 +13,7 @@ import (
 // string (an older configuration) reads the same in both; languages
 // name the people who read the other language.
 func TestConfigContactsAndLanguages(t *testing.T) {
+	t.Parallel()
 	l, err := loadConfig("")
 	if err != nil {
 		t.Fatal(err)

@@ -72,6 +72,7 @@ func (r *slackRig) dmQuestion(user string, from int, want func(step string) bool
 // Japanese character: questions, buttons, notes, the receipt, the care
 // resources, and what they hear when the case is taken.
 func TestServeSlackEnglish(t *testing.T) {
+	t.Parallel()
 	r := startServe(t)
 	const smith = "U0SMITH"
 	r.api.AddUser(slacktest.User{ID: smith, Name: "smith", RealName: "Jo Smith", Email: "smith@example.co.jp", Locale: "en-US"})
@@ -250,6 +251,33 @@ func delivered(env testEnv, platform, id string, within time.Duration) error {
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("messages to %s still pending after %s", id, within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitDrained waits until nothing is pending in the outbox of the store
+// env names: what a test checks last was seen on the fake, but the worker
+// may still be sending what came with it, and stopping serve now would
+// leave that pending.
+func waitDrained(t testing.TB, env testEnv) {
+	t.Helper()
+	db, err := openStore(context.Background(), env.get, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := db.CountOutbox(context.Background(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c[mamori.OutboxPending] == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d messages still pending after 10 s", c[mamori.OutboxPending])
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -15,6 +15,7 @@ import (
 )
 
 func TestExport(t *testing.T) {
+	t.Parallel()
 	r := reports[mamori.JA]
 	e := newEnv(t)
 	out := typeChat(t, e, append(append(r.firstHalf(), r.secondHalf()...), "/as sato", "/take KH-"+year()+"-0001",

@@ -39,10 +39,16 @@ const inflightBound = 5 * time.Second
 // at once, before the question has reached them. The question must go out
 // within inflightBound of the restart, what was typed must not answer the
 // question they had not seen, and their next message must.
-func TestInflightAfterCrash(t *testing.T) { testInflight(t, newEnv(t)) }
+func TestInflightAfterCrash(t *testing.T) {
+	t.Parallel()
+	testInflight(t, newEnv(t))
+}
 
 // TestPostgresInflightAfterCrash is TestInflightAfterCrash on PostgreSQL.
-func TestPostgresInflightAfterCrash(t *testing.T) { testInflight(t, postgresEnv(t)) }
+func TestPostgresInflightAfterCrash(t *testing.T) {
+	t.Parallel()
+	testInflight(t, postgresEnv(t))
+}
 
 func testInflight(t *testing.T, e testEnv) {
 	api := slacktest.New(t, testBotToken)

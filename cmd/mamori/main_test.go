@@ -192,6 +192,7 @@ func frames(out string) []string {
 }
 
 func TestChatReport(t *testing.T) {
+	t.Parallel()
 	p := builtinPolicy(t)
 	for _, l := range []mamori.Lang{mamori.JA, mamori.EN} {
 		t.Run(string(l), func(t *testing.T) {
@@ -266,6 +267,7 @@ func TestChatReport(t *testing.T) {
 }
 
 func TestChatResumeAfterRestart(t *testing.T) {
+	t.Parallel()
 	p := builtinPolicy(t)
 	l := mamori.JA
 	r := reports[l]
@@ -327,6 +329,7 @@ func TestChatResumeAfterRestart(t *testing.T) {
 }
 
 func TestServeStartupErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := func(name, content string) string {
 		path := filepath.Join(dir, name)
@@ -408,6 +411,7 @@ func merge(envs ...testEnv) testEnv {
 }
 
 func TestManifestSlack(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	out := MustRun(t, e, "", "manifest", "slack", "-url", "https://mamori.example.co.jp/")
 	var m map[string]any
@@ -888,6 +892,7 @@ func (b blocks) options() []string {
 }
 
 func TestServeSlack(t *testing.T) {
+	t.Parallel()
 	r := startServe(t)
 	policy := builtinPolicy(t) // the configuration's policy is the same preset
 	rep := reports[mamori.JA]
@@ -1065,6 +1070,7 @@ func TestServeSlack(t *testing.T) {
 	if testing.Verbose() {
 		t.Logf("what Slack received:\n%s", transcript(r.api.Calls()))
 	}
+	waitDrained(t, r.env)
 	if err := r.stop(); err != nil {
 		t.Fatalf("serve returned %v", err)
 	}

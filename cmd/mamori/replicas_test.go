@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,10 +44,25 @@ import (
 // replicaEnv makes the test binary run `mamori serve` instead of the tests.
 const replicaEnv = "MAMORI_TEST_REPLICA"
 
+// The end-to-end tests spend their time waiting — on Slack's pace of a
+// message a second to a DM, on leases running out — not on the CPU, and
+// each has its own ports, files and fake platform: unless -parallel is
+// given, up to testParallel of them run at once (not GOMAXPROCS, which is
+// 2 on a small machine).
+const testParallel = 8
+
 func TestMain(m *testing.M) {
 	if os.Getenv(replicaEnv) != "" {
 		main() // os.Args[1:] is "serve"; main exits 1 on an error
 		os.Exit(0)
+	}
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		if err := flag.Set("test.parallel", strconv.Itoa(testParallel)); err != nil {
+			panic(err)
+		}
 	}
 	os.Exit(m.Run())
 }
@@ -84,6 +100,7 @@ const (
 // received from the killed replica, not yet marked sent), which is
 // counted.
 func TestPostgresReplicas(t *testing.T) {
+	t.Parallel()
 	pg := postgresEnv(t)
 	dbURL, key := pg["MAMORI_DB"], pg["MAMORI_ENCRYPTION_KEY"]
 	raw, err := sql.Open("pgx", dbURL)

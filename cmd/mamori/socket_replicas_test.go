@@ -29,6 +29,7 @@ import (
 // has one case with every answer, every message went out once, and
 // nothing was acted on twice.
 func TestSocketModeReplicas(t *testing.T) {
+	t.Parallel()
 	t.Run("sqlite", func(t *testing.T) {
 		// Two serves on one SQLite file: two handles, as two processes
 		// would have, each waiting on the other's writes (busy timeout).
@@ -149,8 +150,11 @@ func testSocketReplicas(t *testing.T, e testEnv) {
 		s.rig.waitPost("C0STORE", 0, n, func(p posted) bool { return strings.Contains(p.text, n) })
 		s.rig.waitPost("C0HR", 0, n, func(p posted) bool { return strings.Contains(p.text, n) })
 	}
-	// Let retries still in the air land, and the outbox drain.
-	time.Sleep(2 * time.Second)
+	// Let retries still in the air land, and the outbox drain: once every
+	// envelope is acknowledged the fake sends none again, and a copy still
+	// being handled is finished before a stops (its effects checked below).
+	settle(t, api)
+	waitDrained(t, e)
 
 	// The envelopes: spread over the connections, all acknowledged, the
 	// resent ones on the other connection too.
@@ -298,6 +302,28 @@ func testSocketReplicas(t *testing.T, e testEnv) {
 	}
 	if testing.Verbose() {
 		t.Logf("%d envelopes first sent (by connection %v), %d sent again, %d posts", len(api.Deliveries())-retried, firsts, retried, posts)
+	}
+}
+
+// settle waits until every envelope the fake sent was acknowledged at
+// least once, after which it sends none again (an unacknowledged one
+// comes again after the redelivery time); after 10 s it returns, and the
+// checks that follow name what was not.
+func settle(t *testing.T, api *slacktest.Server) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		all := true
+		for _, d := range api.Deliveries() {
+			if _, ok := api.Ack(d.EnvelopeID); !ok {
+				all = false
+				break
+			}
+		}
+		if all {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -22,6 +22,7 @@ func runErr(e testEnv, args ...string) (stdout, stderr string, err error) {
 }
 
 func TestMigrateSQLite(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	out, stderr, err := runErr(e, "migrate")
 	if err != nil || !strings.Contains(out, "up to date") || !strings.Contains(stderr, "migrated") {
@@ -35,6 +36,7 @@ func TestMigrateSQLite(t *testing.T) {
 // TestPostgresNeedsKey: a key file made beside a URL would differ on
 // every replica; PostgreSQL needs the key named.
 func TestPostgresNeedsKey(t *testing.T) {
+	t.Parallel()
 	e := testEnv{"MAMORI_DB": "postgres://mamori@127.0.0.1:1/mamori"}
 	_, _, err := runErr(e, "migrate")
 	if err == nil || !strings.Contains(err.Error(), "MAMORI_ENCRYPTION_KEY") {
@@ -45,6 +47,7 @@ func TestPostgresNeedsKey(t *testing.T) {
 // TestPostgresCommands runs the operator's commands against PostgreSQL
 // in a schema of its own on the server MAMORI_TEST_POSTGRES names.
 func TestPostgresCommands(t *testing.T) {
+	t.Parallel()
 	e := postgresEnv(t)
 
 	if out, stderr, err := runErr(e, "migrate"); err != nil || !strings.Contains(out, "up to date") || !strings.Contains(stderr, "postgres: migrated") {

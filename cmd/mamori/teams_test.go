@@ -261,6 +261,7 @@ func invokeText(body map[string]any) string {
 }
 
 func TestServeTeams(t *testing.T) {
+	t.Parallel()
 	fake := teamstest.New(t, teamstest.Options{AppID: teamsAppID, Password: "test-client-secret"})
 	for _, m := range []teamstest.Member{tTanaka, tSato, tYamada, tHR} {
 		fake.AddMember(m)
@@ -529,6 +530,7 @@ func TestServeTeams(t *testing.T) {
 			t.Errorf("the audit trail of %s lacks %s: %v", number, want, trail)
 		}
 	}
+	waitDrained(t, env)
 	if err := r.stop(); err != nil {
 		t.Fatalf("serve returned %v", err)
 	}
@@ -632,6 +634,7 @@ func teamsTranscript(as []teamstest.Activity) string {
 }
 
 func TestServeTeamsStartupErrors(t *testing.T) {
+	t.Parallel()
 	fake := teamstest.New(t, teamstest.Options{AppID: teamsAppID, Password: "test-client-secret"})
 	full := teamsEnv(t, fake)
 	without := func(keys ...string) testEnv {
@@ -677,6 +680,7 @@ func TestServeTeamsStartupErrors(t *testing.T) {
 // its activities need no token, and the bot fetches none; anything that
 // would send replies off the machine is refused.
 func TestServeTeamsEmulator(t *testing.T) {
+	t.Parallel()
 	fake := teamstest.New(t, teamstest.Options{}) // a Connector that wants no token
 	fake.AddMember(tTanaka)
 	env := teamsEnv(t, fake)
@@ -702,6 +706,7 @@ func TestServeTeamsEmulator(t *testing.T) {
 }
 
 func TestManifestTeams(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	var stdout bytes.Buffer
 	if err := run(context.Background(), []string{"manifest", "teams"}, strings.NewReader(""), &stdout, io.Discard, e.get); err == nil {
@@ -862,6 +867,7 @@ func homeButton(card map[string]any) map[string]any { return button(card, "home"
 // their clicks with — though the organisation's language is Japanese.
 // The cards keep their line breaks.
 func TestServeTeamsEnglish(t *testing.T) {
+	t.Parallel()
 	fake := teamstest.New(t, teamstest.Options{AppID: teamsAppID, Password: "test-client-secret"})
 	for _, m := range []teamstest.Member{tTanaka, tSato, tYamada, tHR} {
 		fake.AddMember(m)
@@ -988,6 +994,7 @@ func TestServeTeamsEnglish(t *testing.T) {
 // languages, English first and Japanese (the default) last; delivered
 // again, it is not welcomed twice.
 func TestServeTeamsWelcomeWithoutLocale(t *testing.T) {
+	t.Parallel()
 	fake := teamstest.New(t, teamstest.Options{AppID: teamsAppID, Password: "test-client-secret"})
 	kim := teamstest.Member{ID: "29:kim", AadObjectID: "aad-kim", Name: "Kim", Email: "kim@example.co.jp", Installed: true}
 	fake.AddMember(kim)

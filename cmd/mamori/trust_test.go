@@ -228,6 +228,7 @@ func (r *slackRig) channelTexts() string {
 // of the case: taken, asked, decided, reopened — and App Home says what
 // comes next.
 func TestServeThreadPrivacy(t *testing.T) {
+	t.Parallel()
 	r := startServe(t)
 	policy := builtinPolicy(t)
 	ja := func(key string, a ...any) string { return fmt.Sprintf(policy.T(mamori.JA, key), a...) }
@@ -440,6 +441,7 @@ func dmCalls(calls []slacktest.Call) []slacktest.Call {
 // only HR sees the details, and the supervisor is refused them in those
 // words.
 func TestServeHRRoute(t *testing.T) {
+	t.Parallel()
 	r := startServe(t)
 	policy := builtinPolicy(t)
 	ja := func(key string, a ...any) string { return fmt.Sprintf(policy.T(mamori.JA, key), a...) }
