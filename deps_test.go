@@ -144,34 +144,51 @@ func TestDomainTestDeps(t *testing.T) {
 // TestLayerDeps checks the direction between the outer layers: adapters
 // (bot/) and stores (store/) never reach cmd/ or integration/, and neither
 // knows the other; integration/ tests them together and never reaches
-// cmd/. Test files count too, through their direct imports: a bot test
-// that needs a real store belongs in integration/ or cmd/.
+// cmd/. For the adapters that holds of their code (its dependencies); their
+// tests may use one store, store/mem: the in-memory implementation of the
+// domain's Store, held to the same conformance suite as SQLite and
+// PostgreSQL, under the real flows, so the adapter tests need no fake of
+// the flows and stay fast. No other store, not even through a dependency:
+// a bot test that needs a database belongs in integration/ or cmd/.
 func TestLayerDeps(t *testing.T) {
 	const sep = "\t"
-	format := "{{.ImportPath}}" + sep + `{{join .Deps " "}} {{join .TestImports " "}} {{join .XTestImports " "}}`
+	format := "{{.ImportPath}}" + sep + `{{join .Deps " "}}` + sep + `{{join .TestImports " "}} {{join .XTestImports " "}}`
 	rules := []struct {
-		from string   // packages at or below this path
-		not  []string // may not reach these
+		from     string   // packages at or below this path
+		not      []string // may not reach these
+		testsMay []string // but their tests may import these (and what they import)
 	}{
-		{from: module + "/bot", not: []string{module + "/cmd", module + "/integration", module + "/store"}},
+		{from: module + "/bot", not: []string{module + "/cmd", module + "/integration", module + "/store"},
+			testsMay: []string{module + "/store/mem"}},
 		{from: module + "/store", not: []string{module + "/cmd", module + "/integration", module + "/bot"}},
 		{from: module + "/integration", not: []string{module + "/cmd"}},
 	}
 	lines := goList(t, "-f", format, "./bot/...", "./store/...", "./integration/...")
 	checked := map[string]bool{}
 	for _, line := range lines {
-		pkg, deps, ok := strings.Cut(line, sep)
-		if !ok {
+		f := strings.Split(line, sep)
+		if len(f) != 3 {
 			t.Fatalf("go list: unexpected line %q", line)
 		}
+		pkg, deps, testImports := f[0], strings.Fields(f[1]), strings.Fields(f[2])
 		for _, r := range rules {
 			if !under(pkg, r.from) {
 				continue
 			}
 			checked[r.from] = true
 			for _, ban := range r.not {
-				if hits := within(strings.Fields(deps), ban); len(hits) > 0 {
+				if hits := within(deps, ban); len(hits) > 0 {
 					t.Errorf("%s depends on %s: %s must not reach %s", pkg, strings.Join(hits, ", "), r.from, ban)
+				}
+				var hits []string
+				for _, imp := range within(testImports, ban) {
+					if !slices.ContainsFunc(r.testsMay, func(ok string) bool { return under(imp, ok) }) {
+						hits = append(hits, imp)
+					}
+				}
+				if len(hits) > 0 {
+					t.Errorf("the tests of %s import %s: %s must not reach %s (its tests may use %s)", pkg, strings.Join(hits, ", "),
+						r.from, ban, strings.Join(r.testsMay, ", "))
 				}
 			}
 		}
@@ -179,6 +196,37 @@ func TestLayerDeps(t *testing.T) {
 	for _, r := range rules {
 		if !checked[r.from] {
 			t.Errorf("no package under %s was listed; is the layout still bot/, store/ and integration/?", r.from)
+		}
+	}
+}
+
+// botTestBans are what the adapters' tests (their test binaries, with
+// everything linked in) must never reach: the stores but store/mem, the
+// database drivers, the wiring. (database/sql itself comes in with
+// store/audit, which store/mem shares with the SQL stores; without a
+// driver it reaches no database.)
+var botTestBans = []string{
+	module + "/store/sqlite",
+	module + "/store/postgres",
+	module + "/store/sqlrow",
+	module + "/cmd",
+	module + "/integration",
+	"github.com/mattn/go-sqlite3",
+	"modernc.org/sqlite",
+	"github.com/jackc",
+	"github.com/lib/pq",
+}
+
+// TestBotTestDeps checks the adapters' test binaries as a whole: store/mem
+// may bring nothing of a database with it.
+func TestBotTestDeps(t *testing.T) {
+	deps := goList(t, "-deps", "-test", "./bot/...")
+	if !slices.ContainsFunc(deps, func(d string) bool { return strings.HasSuffix(d, ".test") }) {
+		t.Fatalf("go list -deps -test ./bot/... listed no test binary: %q", deps)
+	}
+	for _, ban := range botTestBans {
+		if hits := within(deps, ban); len(hits) > 0 {
+			t.Errorf("the tests of ./bot/... depend on %s: only store/mem may serve them; move a test that needs a database to integration/ or cmd/", strings.Join(hits, ", "))
 		}
 	}
 }
