@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,14 +15,75 @@ import (
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/bot/slack"
 	"github.com/mamori-oss/mamori/bot/slack/slacktest"
+	"github.com/mamori-oss/mamori/flows"
+	"github.com/mamori-oss/mamori/store/mem"
 )
+
+// shared is the store replicas of mamori serve share, each with flows of
+// its own over it. Service.Kick runs once a handling has committed,
+// before Handle returns: holding it holds that handling, its work done,
+// as a slow database would.
+type shared struct {
+	db *mem.DB
+
+	mu   sync.Mutex
+	hold chan struct{} // holds the next handling until closed
+	held chan struct{} // a handling is being held
+}
+
+func newShared(t *testing.T) *shared {
+	_, db := newFlows(t, nil)
+	return &shared{db: db, held: make(chan struct{}, 16)}
+}
+
+// flows returns a replica's flows over the shared store.
+func (s *shared) flows() *flows.Service {
+	svc := flows.NewService(s.db, testPolicy(), testOrg(), nil, nil)
+	svc.Location = jst
+	svc.Kick = s.kick
+	return svc
+}
+
+// holdNext holds the next handling that commits until release is closed.
+func (s *shared) holdNext(release chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hold = release
+}
+
+func (s *shared) kick() {
+	s.mu.Lock()
+	release := s.hold
+	s.hold = nil
+	s.mu.Unlock()
+	if release == nil {
+		return
+	}
+	s.held <- struct{}{}
+	select {
+	case <-release:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// safetyQuestion is a question with buttons as the flows ask one; a
+// click on it goes to the flows, whatever they make of it.
+func safetyQuestion() mamori.Message {
+	return mamori.Message{
+		Text: "Are you safe now?", Step: "safety",
+		Choices: []mamori.Choice{
+			{Value: "safe", Label: "I am safe", Style: mamori.StylePrimary},
+			{Value: "danger", Label: "I am in danger", Style: mamori.StyleDanger},
+		},
+	}
+}
 
 func TestSocketMode(t *testing.T) {
 	api := slacktest.New(t, botToken)
-	api.AddUser(slacktest.User{ID: "UEN", Name: "alex", Email: "alex@example.com", Locale: "en-US"})
-	flows := newFakeFlows()
+	api.AddUser(alex)
+	svc, db := newFlows(t, nil)
 	ad, err := slack.New(slack.Config{BotToken: botToken, AppToken: api.AppToken, APIURL: api.URL,
-		Log: slog.New(slog.DiscardHandler), Policy: testPolicy()}, flows)
+		Log: slog.New(slog.DiscardHandler), Policy: testPolicy()}, svc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,92 +112,37 @@ func TestSocketMode(t *testing.T) {
 	if err := json.Unmarshal(api.WaitAck(t, env, 5*time.Second), &ack); err != nil || ack["text"] != "Check your direct messages with Mamori." {
 		t.Errorf("slash command ack = %v (%v)", ack, err)
 	}
+	c, _ := conversation(t, db, "UEN")
+	if c.Flow != mamori.FlowConsult {
+		t.Fatalf("after the command: %+v, want a consultation", c)
+	}
 
-	// A click.
-	env = api.SendEnvelope(t, "interactive", clickPayload(t, "UEN", "DUEN", blocksOf(t, question()), "safe"))
+	// A click on the consultation's question: "later".
+	q := question(t, db, "UEN")
+	env = api.SendEnvelope(t, "interactive", clickPayload(t, "UEN", "DUEN", blocksOf(t, q), "nav:later"))
 	api.WaitAck(t, env, 5*time.Second)
+	if c, _ := conversation(t, db, "UEN"); !c.Paused || c.Step != q.Step {
+		t.Errorf("after the click: %+v, want the consultation paused at %s", c, q.Step)
+	}
 
-	want := []mamori.Input{
-		{Kind: mamori.InputText, Text: "hello over a socket", Delivery: "EvS1"},
-		{Kind: mamori.InputStart, Value: mamori.StartConsult, Delivery: "command:T.1"},
-		{Kind: mamori.InputChoice, Step: "safety", Value: "safe"},
+	ds := deliveries(t, db)
+	if len(ds) != 3 || ds[0] != "EvS1" || ds[1] != "command:T.1" || !strings.HasPrefix(ds[2], "action:") {
+		t.Errorf("deliveries = %q", ds)
 	}
-	got := flows.Inputs()
-	if len(got) != len(want) {
-		t.Fatalf("inputs = %+v", got)
-	}
-	for i, in := range got {
-		if in.Kind != want[i].Kind || in.Text != want[i].Text || in.Value != want[i].Value || in.Step != want[i].Step ||
-			(want[i].Delivery != "" && in.Delivery != want[i].Delivery) || in.User.Lang != mamori.EN {
-			t.Errorf("input %d = %+v, want %+v", i, in, want[i])
+	for _, r := range dms(t, db, "UEN") {
+		if r.Lang != mamori.EN {
+			t.Errorf("a reply in %s: %+v", r.Lang, r.Message)
 		}
 	}
 
 	// A failing Handle leaves the event unacknowledged for redelivery.
-	flows.setErr(errors.New("locked"))
+	db.Close()
 	env = api.SendEnvelope(t, "events_api", map[string]any{"type": "event_callback", "event_id": "EvS2",
 		"event": dm("UEN", "again")})
-	deadline := time.Now().Add(5 * time.Second)
-	for len(flows.Inputs()) < 4 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
 	if _, acked := api.Ack(env); acked {
 		t.Error("failed event was acknowledged")
 	}
-}
-
-// sharedFlows stands in for flows.Service over one database shared by
-// replicas: a delivery handled once is acknowledged but not acted on
-// again, as tx.Seen makes it. A delivery listed in slow is held the first
-// time until its channel is closed; a gate, when set, holds every Handle
-// until closed.
-type sharedFlows struct {
-	*fakeFlows
-	mu      sync.Mutex
-	offered map[string]int // deliveries, and how often they came
-	slow    map[string]chan struct{}
-	gate    chan struct{}
-	started chan string // the delivery of each Handle that began
-}
-
-func newSharedFlows() *sharedFlows {
-	return &sharedFlows{fakeFlows: newFakeFlows(), offered: map[string]int{}, slow: map[string]chan struct{}{},
-		started: make(chan string, 100)}
-}
-
-func (f *sharedFlows) Handle(ctx context.Context, in mamori.Input) error {
-	f.mu.Lock()
-	f.offered[in.Delivery]++
-	again := in.Delivery != "" && f.offered[in.Delivery] > 1
-	hold := f.slow[in.Delivery]
-	gate := f.gate
-	f.mu.Unlock()
-	f.started <- in.Delivery
-	if gate != nil {
-		select {
-		case <-gate:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	if again {
-		return nil // already handled: acknowledged, not acted on
-	}
-	if hold != nil {
-		select {
-		case <-hold:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return f.fakeFlows.Handle(ctx, in)
-}
-
-func (f *sharedFlows) Offered(delivery string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.offered[delivery]
 }
 
 // replica runs RunSocketMode for an adapter of its own on api, as one
@@ -202,9 +209,9 @@ func TestSocketModeReplicas(t *testing.T) {
 	// No redelivery on a timer: each sending is one the test makes,
 	// whatever the machine's load.
 	api.SetRedelivery(0, 0)
-	f := newSharedFlows()
-	replica(t, api, f)
-	replica(t, api, f)
+	f := newShared(t)
+	replica(t, api, f.flows())
+	replica(t, api, f.flows())
 	conns := api.WaitConnections(t, 2, 5*time.Second)
 
 	// Round-robin over both; each acknowledged on its own connection.
@@ -222,7 +229,7 @@ func TestSocketModeReplicas(t *testing.T) {
 
 	// A retry of an acknowledged event, a click and a slash command, on
 	// the other connection: acknowledged there, acted on once.
-	click := clickPayload(t, "UEN", "DUEN", blocksOf(t, question()), "safe")
+	click := clickPayload(t, "UEN", "DUEN", blocksOf(t, safetyQuestion()), "safe")
 	command := map[string]any{"command": "/kasuhara", "text": "report", "user_id": "UEN", "channel_id": "C0GENERAL", "trigger_id": "T.replicas"}
 	for _, c := range []struct {
 		typ      string
@@ -235,22 +242,22 @@ func TestSocketModeReplicas(t *testing.T) {
 	} {
 		env := api.SendEnvelope(t, c.typ, c.payload)
 		first := waitAcks(t, api, env, 1)[0]
+		ds := deliveries(t, f.db)
+		if last := ds[len(ds)-1]; (c.delivery != "" && last != c.delivery) || (c.delivery == "" && !strings.HasPrefix(last, "action:")) {
+			t.Errorf("%s: delivery %q, want %q", c.typ, last, c.delivery)
+		}
 		again := api.Resend(t, env)
 		acks := waitAcks(t, api, env, 2)
 		if again == first || acks[1] != again {
 			t.Errorf("%s: first acknowledged on %d, sent again on %d, acknowledgements %v", c.typ, first, again, acks)
 		}
-		ins := f.Inputs()
-		in := ins[len(ins)-1]
-		if c.delivery != "" && in.Delivery != c.delivery {
-			t.Errorf("%s: delivery %q, want %q", c.typ, in.Delivery, c.delivery)
-		}
-		if in.Delivery == "" || f.Offered(in.Delivery) != 2 {
-			t.Errorf("%s: delivery %q offered %d times, want 2 with one key", c.typ, in.Delivery, f.Offered(in.Delivery))
+		// Sent again, it carried the same delivery: nothing new was done.
+		if after := deliveries(t, f.db); !slices.Equal(after, ds) {
+			t.Errorf("%s: deliveries acted on %q after it was sent again, want %q", c.typ, after, ds)
 		}
 	}
-	if n := len(f.Inputs()); n != 9 {
-		t.Errorf("%d inputs acted on, want 9: %+v", n, f.Inputs())
+	if ds := deliveries(t, f.db); len(ds) != 9 {
+		t.Errorf("%d deliveries acted on, want 9: %q", len(ds), ds)
 	}
 
 	// A slow envelope is sent again on the other connection while the
@@ -259,15 +266,9 @@ func TestSocketModeReplicas(t *testing.T) {
 	// retry goes once that handling began (as Slack's would after its
 	// timeout): the order does not hang on the machine's speed.
 	slow := make(chan struct{})
-	f.mu.Lock()
-	f.slow["EvSlow"] = slow
-	f.mu.Unlock()
+	f.holdNext(slow)
 	env := api.SendEnvelope(t, "events_api", event("EvSlow", "UEN", "slow"))
-	for d := range f.started {
-		if d == "EvSlow" {
-			break
-		}
-	}
+	<-f.held
 	api.Resend(t, env)
 	waitAcks(t, api, env, 1)
 	close(slow)
@@ -276,8 +277,8 @@ func TestSocketModeReplicas(t *testing.T) {
 	if len(d) != 2 || d[1].Attempt != 1 || d[1].Reason == "" || d[1].Conn == d[0].Conn || acks[0] != d[1].Conn || acks[1] != d[0].Conn {
 		t.Errorf("slow envelope: sent %+v, acknowledged on %v; want a retry on the other connection, acknowledged first", d, acks)
 	}
-	if n := len(f.Inputs()); n != 10 || f.Offered("EvSlow") != 2 {
-		t.Errorf("slow envelope: %d inputs, offered %d times; want acted on once", n, f.Offered("EvSlow"))
+	if ds := deliveries(t, f.db); len(ds) != 10 || ds[9] != "EvSlow" {
+		t.Errorf("slow envelope: deliveries acted on %q, want it last, once", ds)
 	}
 }
 
@@ -291,8 +292,8 @@ func TestSocketModeRefresh(t *testing.T) {
 			api.AddUser(slacktest.User{ID: "UEN", Name: "alex", Locale: "en-US"})
 			api.SetRedelivery(0, 0) // whatever is lost stays lost
 			api.SetDisconnectGrace(time.Second)
-			f := newSharedFlows()
-			replica(t, api, f)
+			f := newShared(t)
+			replica(t, api, f.flows())
 			old := api.WaitConnections(t, 1, 5*time.Second)[0]
 			api.WaitAck(t, api.SendEnvelope(t, "events_api", event("EvF0", "UEN", "before")), 5*time.Second)
 
@@ -317,8 +318,8 @@ func TestSocketModeRefresh(t *testing.T) {
 			if n := api.Opened(); n != 2 {
 				t.Errorf("%d connections opened, want 2", n)
 			}
-			if n := len(f.Inputs()); n != 6 {
-				t.Errorf("%d inputs, want 6", n)
+			if ds := deliveries(t, f.db); len(ds) != 6 {
+				t.Errorf("deliveries acted on %q, want 6", ds)
 			}
 		})
 	}
@@ -331,29 +332,31 @@ func TestSocketModeStopDrains(t *testing.T) {
 	api := slacktest.New(t, botToken)
 	api.AddUser(slacktest.User{ID: "UEN", Name: "alex", Locale: "en-US"})
 	api.SetRedelivery(0, 0)
-	f := newSharedFlows()
-	f.gate = make(chan struct{})
-	stop := replica(t, api, f)
+	f := newShared(t)
+	gate := make(chan struct{})
+	f.holdNext(gate)
+	stop := replica(t, api, f.flows())
 	conn := api.WaitConnections(t, 1, 5*time.Second)[0]
 
-	click := api.SendEnvelope(t, "interactive", clickPayload(t, "UEN", "DUEN", blocksOf(t, question()), "safe"))
-	<-f.started
+	click := api.SendEnvelope(t, "interactive", clickPayload(t, "UEN", "DUEN", blocksOf(t, safetyQuestion()), "safe"))
+	<-f.held
 	stopped := make(chan error, 1)
 	go func() { stopped <- stop() }()
 	time.Sleep(200 * time.Millisecond) // the stop has begun
 	late := api.SendEnvelopeOn(t, conn, "events_api", event("EvLate", "UEN", "too late"))
 	time.Sleep(200 * time.Millisecond)
-	close(f.gate)
+	close(gate)
 	if err := <-stopped; !errors.Is(err, context.Canceled) {
 		t.Errorf("RunSocketMode returned %v", err)
 	}
 	// Written before the close: the fake reads it in its own time.
 	api.WaitAck(t, click, time.Second)
-	if _, ok := api.Ack(late); ok || f.Offered("EvLate") != 0 {
+	ds := deliveries(t, f.db)
+	if _, ok := api.Ack(late); ok || slices.Contains(ds, "EvLate") {
 		t.Error("an envelope arriving while stopping was taken: it should be left for another replica")
 	}
-	if n := len(f.Inputs()); n != 1 {
-		t.Errorf("%d inputs, want the click", n)
+	if len(ds) != 1 || !strings.HasPrefix(ds[0], "action:") {
+		t.Errorf("deliveries acted on %q, want the click", ds)
 	}
 	if c := api.Calls("chat.postEphemeral"); len(c) != 0 {
 		t.Errorf("the clicker was shown an error: %v", c[0].Get("text"))
@@ -365,8 +368,7 @@ func TestSocketModeStopDrains(t *testing.T) {
 func TestSocketModeReconnects(t *testing.T) {
 	api := slacktest.New(t, botToken)
 	api.AddUser(slacktest.User{ID: "UEN", Name: "alex", Locale: "en-US"})
-	f := newSharedFlows()
-	replica(t, api, f)
+	replica(t, api, newShared(t).flows())
 	first := api.WaitConnections(t, 1, 5*time.Second)[0]
 	api.Drop(t, first)
 	deadline := time.Now().Add(5 * time.Second)
@@ -384,13 +386,13 @@ func TestSocketModeReconnects(t *testing.T) {
 // asking again and again.
 func TestSocketModeTooManyConnections(t *testing.T) {
 	api := slacktest.New(t, botToken)
-	f := newSharedFlows()
+	f := newShared(t)
 	for range slacktest.MaxSocketConnections {
-		replica(t, api, f)
+		replica(t, api, f.flows())
 	}
 	api.WaitConnections(t, slacktest.MaxSocketConnections, 10*time.Second)
 	opens := len(api.Calls("apps.connections.open"))
-	eleventh := replica(t, api, f)
+	eleventh := replica(t, api, f.flows())
 	time.Sleep(2 * time.Second)
 	if n := api.Refused(); n != 1 {
 		t.Errorf("the eleventh replica was refused %d times in 2 s, want once, then a backoff", n)
@@ -412,7 +414,7 @@ func TestSocketModeTooManyConnections(t *testing.T) {
 func TestSocketModeBadAppToken(t *testing.T) {
 	api := slacktest.New(t, botToken)
 	ad, err := slack.New(slack.Config{BotToken: botToken, AppToken: "xapp-revoked", APIURL: api.URL,
-		Log: slog.New(slog.DiscardHandler), Policy: testPolicy()}, newFakeFlows())
+		Log: slog.New(slog.DiscardHandler), Policy: testPolicy()}, newShared(t).flows())
 	if err != nil {
 		t.Fatal(err)
 	}
