@@ -6,43 +6,22 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/bot/teams"
 	"github.com/mamori-oss/mamori/bot/teams/teamstest"
+	"github.com/mamori-oss/mamori/store/mem"
 )
 
-// memRefs keeps references in memory (the store's are tested in cmd/).
-type memRefs struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func (r *memRefs) Reference(_ context.Context, key string) ([]byte, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	b, ok := r.m[key]
-	if !ok {
-		return nil, mamori.ErrNotFound
-	}
-	return b, nil
-}
-
-func (r *memRefs) PutReference(_ context.Context, key string, data []byte) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.m == nil {
-		r.m = map[string][]byte{}
-	}
-	r.m[key] = append([]byte(nil), data...)
-	return nil
-}
-
-func (r *memRefs) put(t *testing.T, key string, ref teams.Ref) {
+// putRef stores how to reach key, as the adapter does when someone
+// writes.
+func putRef(t *testing.T, refs teams.Refs, key string, ref teams.Ref) {
+	t.Helper()
 	b, _ := json.Marshal(ref)
-	r.PutReference(context.Background(), key, b)
+	if err := refs.PutReference(context.Background(), key, b); err != nil {
+		t.Fatal(err)
+	}
 }
 
 var (
@@ -53,18 +32,22 @@ var (
 
 const storeChannel = "19:store@thread.tacv2"
 
-func newSender(t *testing.T) (*teamstest.Fake, *teams.Sender, *memRefs, *teams.Tokens) {
+// newSender returns a sender on a fake Bot Connector, keeping references
+// in the in-memory store.
+func newSender(t *testing.T) (*teamstest.Fake, *teams.Sender, teams.Refs, *teams.Tokens) {
 	f := teamstest.New(t, teamstest.Options{AppID: appID, Password: "pw"})
 	for _, m := range []teamstest.Member{tanaka, sato, hidden} {
 		f.AddMember(m)
 	}
-	refs := &memRefs{}
+	db := mem.New()
+	t.Cleanup(func() { db.Close() })
+	refs := teams.StoreRefs(db, nil)
 	tokens := &teams.Tokens{URL: f.TokenURL, AppID: appID, Password: "pw"}
 	conn := &teams.Connector{Tokens: tokens}
 	s := teams.NewSender(conn, refs, appID, slog.New(slog.DiscardHandler))
-	refs.put(t, "teams:service", teams.Ref{ServiceURL: f.ServiceURL, Tenant: teamstest.Tenant, Bot: f.BotID()})
-	refs.put(t, "teams:channel:"+storeChannel, teams.Ref{ServiceURL: f.ServiceURL, Conversation: storeChannel, Tenant: teamstest.Tenant})
-	refs.put(t, "teams:user:aad-tanaka", teams.Ref{ServiceURL: f.ServiceURL, Conversation: teamstest.PersonalConv(tanaka.ID), User: tanaka.ID, Name: tanaka.Name})
+	putRef(t, refs, "teams:service", teams.Ref{ServiceURL: f.ServiceURL, Tenant: teamstest.Tenant, Bot: f.BotID()})
+	putRef(t, refs, "teams:channel:"+storeChannel, teams.Ref{ServiceURL: f.ServiceURL, Conversation: storeChannel, Tenant: teamstest.Tenant})
+	putRef(t, refs, "teams:user:aad-tanaka", teams.Ref{ServiceURL: f.ServiceURL, Conversation: teamstest.PersonalConv(tanaka.ID), User: tanaka.ID, Name: tanaka.Name})
 	return f, s, refs, tokens
 }
 
