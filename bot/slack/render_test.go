@@ -17,8 +17,8 @@ import (
 
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/bot/slack"
-	"github.com/mamori-oss/mamori/flows/flowstest"
 	"github.com/mamori-oss/mamori/flows"
+	"github.com/mamori-oss/mamori/flows/flowstest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/mamori-oss/mamori"
 )
@@ -117,19 +116,10 @@ func (a *Adapter) action(ctx context.Context, act *activity, u mamori.User, d ac
 		r := a.submitForm(ctx, u, d, values)
 		return tell(formOutcome(r))
 	case kindChoice, kindControl:
-		if d.Step == mamori.StepCard {
-			action, id, found := strings.Cut(d.Value, ":")
-			if found && id != "" {
-				if dialogActions[action] {
-					// Without dialogs: the form's answer as a message.
-					return tell(formOutcome(a.openDialog(ctx, u, d)))
-				}
-				m, err := a.cardAction(ctx, u, action, id)
-				if err != nil {
-					return oops()
-				}
-				return tell(Fallback(m))
-			}
+		if _, found := mamori.ParseAction(d.Value); found && d.Step == mamori.StepCard {
+			// A card's button from a client without dialogs: the
+			// answer as a message.
+			return tell(formOutcome(a.openDialog(ctx, u, d)))
 		}
 		in := mamori.Input{Kind: mamori.InputChoice, User: u, Step: d.Step, Value: d.Value, Delivery: delivery(act)}
 		return a.answered(ctx, in, d, invoked, act)
@@ -173,123 +163,44 @@ func (a *Adapter) handleFailed(act *activity, in mamori.Input, err error) reply 
 	return answer(status).then(a.sayLater(act, in.User.Lang, "teams.error"))
 }
 
-// cardAction takes a case, or acts on a care task or training, for the
-// clicker. A refusal is a message like any other; only a failure is an
-// error.
-func (a *Adapter) cardAction(ctx context.Context, u mamori.User, action, id string) (mamori.Message, error) {
-	var m mamori.Message
-	var err error
-	switch action {
-	case mamori.CardTake:
-		m, err = a.flows.Take(ctx, u, id)
-	case mamori.CardTrain:
-		m, err = a.flows.AssignTraining(ctx, u, id)
-	case mamori.CareAck, mamori.CareCloseTask:
-		m, err = a.flows.CareAction(ctx, u, action, id, "")
-	default:
-		return mamori.Message{}, errors.New("teams: unknown card action " + action)
-	}
-	if err != nil && !refusal(err) {
-		a.log.Error("teams: card action failed", "action", action, "id", id, "user", u.ID, "err", err)
-		return m, err
-	}
-	if err != nil {
-		a.log.Info("teams: card action refused", "action", action, "id", id, "user", u.ID, "reason", err)
-	}
-	return m, nil
-}
-
 // refusal reports whether err is one the flows explain in their message.
 func refusal(err error) bool {
 	return errors.Is(err, mamori.ErrForbidden) || errors.Is(err, mamori.ErrNotFound) ||
 		errors.Is(err, mamori.ErrInvalid) || errors.Is(err, mamori.ErrConflict)
 }
 
-// openDialog answers task/fetch: the case's detail, or a form for someone
-// who may act on the case; anyone else gets the flows' refusal.
+// openDialog answers task/fetch on a card's button: the case's detail,
+// the form the action needs, or the one-click action done and its
+// message; a refusal is the flows' words.
 func (a *Adapter) openDialog(ctx context.Context, u mamori.User, d actionData) reply {
-	action, id, _ := strings.Cut(d.Value, ":")
 	oops := taskMessage(a.cfg.Policy.T(u.Lang, "teams.error"))
-	switch action {
-	case mamori.CardDetails:
-		m, err := a.flows.CaseDetails(ctx, u, id)
+	action, ok := mamori.ParseAction(d.Value)
+	if !ok {
+		return oops
+	}
+	if action.Kind == mamori.CardDetails {
+		m, err := a.flows.CaseDetails(ctx, u, action.Subject)
 		switch {
 		case err == nil:
 			return taskDialog(DetailsDialog(m, nil))
 		case refusal(err):
-			a.log.Info("teams: case details refused", "case", id, "user", u.ID)
+			a.log.Info("teams: case details refused", "case", action.Subject, "user", u.ID)
 			return taskMessage(Fallback(m))
 		}
-		a.log.Error("teams: case details failed", "case", id, "user", u.ID, "err", err)
-		return oops
-	case mamori.CareNoteAction:
-		m, err := a.flows.CareAction(ctx, u, mamori.CareNoteAction, id, "")
-		switch {
-		case errors.Is(err, mamori.ErrInvalid):
-			return taskDialog(TextDialog(a.cfg.Policy, u.Lang, formCare, id, "", ""))
-		case err == nil || refusal(err):
-			return taskMessage(Fallback(m))
-		}
-		a.log.Error("teams: care action failed", "id", id, "user", u.ID, "err", err)
-		return oops
-	case mamori.CardJudge, mamori.CardReopen, mamori.CardAsk:
-	default:
+		a.log.Error("teams: case details failed", "case", action.Subject, "user", u.ID, "err", err)
 		return oops
 	}
-	sug, err := a.flows.Suggestion(ctx, u, id)
-	if err != nil {
-		if !refusal(err) {
-			a.log.Error("teams: suggestion failed", "case", id, "user", u.ID, "err", err)
-			return oops
-		}
-		// The action with nothing to do refuses in the person's words
-		// and audits the attempt; it changes nothing.
-		var m mamori.Message
-		var rerr error
-		switch action {
-		case mamori.CardJudge:
-			m, rerr = a.flows.Judge(ctx, u, id, mamori.Decision{})
-		case mamori.CardAsk:
-			m, rerr = a.flows.Ask(ctx, u, id, "")
-		default:
-			m, rerr = a.flows.Reopen(ctx, u, id, "")
-		}
-		a.log.Info("teams: action refused", "action", action, "case", id, "user", u.ID, "reason", err)
-		if !errors.Is(rerr, mamori.ErrForbidden) && !errors.Is(rerr, mamori.ErrNotFound) {
-			return oops
-		}
-		return taskMessage(Fallback(m))
+	form, m, err := a.flows.Open(ctx, u, action)
+	switch {
+	case err != nil && !refusal(err):
+		a.log.Error("teams: action failed", "action", action.Kind, "subject", action.Subject, "user", u.ID, "err", err)
+		return oops
+	case err != nil:
+		a.log.Info("teams: action refused", "action", action.Kind, "subject", action.Subject, "user", u.ID, "reason", err)
+	case form != nil:
+		return taskDialog(FormDialog(*form, "", nil))
 	}
-	switch action {
-	case mamori.CardReopen:
-		return taskDialog(TextDialog(a.cfg.Policy, u.Lang, formReopen, id, "", ""))
-	case mamori.CardAsk:
-		return taskDialog(TextDialog(a.cfg.Policy, u.Lang, formAsk, id, "", ""))
-	}
-	return taskDialog(JudgeDialog(a.cfg.Policy, a.judgeForm(ctx, u, id, sug)))
-}
-
-// judgeForm fills the judge form with what the card says of the case,
-// from the detail the judge may see anyway; without it the form works.
-func (a *Adapter) judgeForm(ctx context.Context, u mamori.User, number string, d mamori.Decision) JudgeForm {
-	f := JudgeForm{Number: number, Lang: u.Lang, Suggested: d}
-	m, err := a.flows.CaseDetails(ctx, u, number)
-	if err != nil {
-		a.log.Warn("teams: case details for the judge form failed", "case", number, "err", err)
-		return f
-	}
-	t := func(key string) string { return a.cfg.Policy.T(u.Lang, key) }
-	want := map[string]bool{t("card.behaviours"): true, t("card.suggestion"): true, t("card.crime"): true}
-	for _, fl := range m.Fields {
-		if want[fl.Label] {
-			f.About = append(f.About, fl)
-			want[fl.Label] = false
-		}
-		if fl.Label == t("card.behaviours") {
-			f.Behaviours = strings.ReplaceAll(strings.TrimSpace(fl.Value), "\n", " / ")
-		}
-	}
-	return f
+	return taskMessage(Fallback(m))
 }
 
 // submitForm answers task/submit: the flows act, and the dialog closes
@@ -297,43 +208,30 @@ func (a *Adapter) judgeForm(ctx context.Context, u mamori.User, number string, d
 // was typed.
 func (a *Adapter) submitForm(ctx context.Context, u mamori.User, d actionData, v formValues) reply {
 	p := a.cfg.Policy
+	action := mamori.Action{Kind: d.Form, Subject: d.Case}
+	if action.Kind == "" || action.Subject == "" {
+		return taskMessage(p.T(u.Lang, "teams.error"))
+	}
+	typed := v.values()
 	again := func(errText string) reply {
-		if d.Form == formJudge {
-			f := a.judgeForm(ctx, u, d.Case, parseDecision(v))
-			f.Error = errText
-			return taskDialog(JudgeDialog(p, f))
+		form, m, err := a.flows.Open(ctx, u, action)
+		if err != nil || form == nil {
+			// No longer open to this person (decided meanwhile, or
+			// no longer allowed): say why instead.
+			return taskMessage(Fallback(m))
 		}
-		return taskDialog(TextDialog(p, u.Lang, d.Form, d.Case, errText, v.text(inText)))
+		return taskDialog(FormDialog(*form, errText, typed))
 	}
-	if d.Case == "" {
-		return taskMessage(p.T(u.Lang, "teams.error"))
-	}
-	if err := tooLong(v); err != nil {
-		return again(p.T(u.Lang, "teams.too_long"))
-	}
-	var m mamori.Message
-	var err error
-	switch d.Form {
-	case formJudge:
-		m, err = a.flows.Judge(ctx, u, d.Case, parseDecision(v))
-	case formReopen:
-		m, err = a.flows.Reopen(ctx, u, d.Case, v.text(inText))
-	case formAsk:
-		m, err = a.flows.Ask(ctx, u, d.Case, v.text(inText))
-	case formCare:
-		m, err = a.flows.CareAction(ctx, u, mamori.CareNoteAction, d.Case, v.text(inText))
-	default:
-		return taskMessage(p.T(u.Lang, "teams.error"))
-	}
+	m, err := a.flows.Submit(ctx, u, action, typed)
 	switch {
 	case err == nil:
 		return taskMessage(Fallback(m))
 	case refusal(err):
-		a.log.Info("teams: form refused", "form", d.Form, "case", d.Case, "user", u.ID, "reason", err)
+		a.log.Info("teams: form refused", "action", action.Kind, "subject", action.Subject, "user", u.ID, "reason", err)
 		return again(Fallback(m))
 	}
 	// Keep the form and what was typed: the person can send it again.
-	a.log.Error("teams: form failed", "form", d.Form, "case", d.Case, "user", u.ID, "err", err)
+	a.log.Error("teams: form failed", "action", action.Kind, "subject", action.Subject, "user", u.ID, "err", err)
 	return again(p.T(u.Lang, "teams.error"))
 }
 

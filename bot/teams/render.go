@@ -169,18 +169,11 @@ func choiceButton(step, kind string, c mamori.Choice, question string) card {
 	d := actionData{Mamori: 1, Kind: kind, Step: step, Value: c.Value, Label: c.Label, Question: question}
 	if step == mamori.StepCard {
 		d.Question = ""
-		if action, _, _ := strings.Cut(c.Value, ":"); dialogActions[action] {
+		if _, ok := mamori.ParseAction(c.Value); ok {
 			return dialogButton(c, d)
 		}
 	}
 	return button(c, d)
-}
-
-// dialogActions open a Teams dialog (task/fetch) on a card: the case's
-// detail, and the forms that take text.
-var dialogActions = map[string]bool{
-	mamori.CardDetails: true, mamori.CardJudge: true, mamori.CardReopen: true,
-	mamori.CardAsk: true, mamori.CareNoteAction: true,
 }
 
 // button is an Action.Execute with its Action.Submit fallback.

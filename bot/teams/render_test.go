@@ -15,6 +15,7 @@ import (
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/bot/teams"
 	"github.com/mamori-oss/mamori/flows"
+	"github.com/mamori-oss/mamori/flows/flowstest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json")
@@ -184,15 +185,11 @@ func TestGolden(t *testing.T) {
 	for _, l := range []mamori.Lang{mamori.JA, mamori.EN} {
 		s := "_" + string(l)
 		cases["details_dialog"+s] = teams.DetailsDialog(details, names)
-		cases["judge_dialog"+s] = teams.JudgeDialog(p, teams.JudgeForm{Number: "KH-2026-0042", Lang: l,
-			Suggested:  mamori.Decision{Validity: "invalid", Means: "unacceptable", Fault: "no", Outcome: mamori.OutcomeKasuhara, Actions: []string{"police"}},
-			About:      []mamori.Field{{Label: p.T(l, "card.behaviours"), Value: p.Behaviours[0].Label.In(l)}, {Label: p.T(l, "card.crime"), Value: p.T(l, "card.crime.text")}},
-			Behaviours: p.Behaviours[0].Label.In(l)})
-		cases["judge_dialog_refused"+s] = teams.JudgeDialog(p, teams.JudgeForm{Number: "KH-2026-0042", Lang: l,
-			Suggested: mamori.Decision{Facts: "録画で確認"}, Error: p.T(l, "judge.already_judged")})
-		for _, form := range []string{"reopen", "ask", "care_note"} {
-			cases[form+"_dialog"+s] = teams.TextDialog(p, l, form, "KH-2026-0042", "", "")
+		for kind, f := range flowstest.Forms(p, l) {
+			cases["form_"+kind+"_dialog"+s] = teams.FormDialog(f, "", nil)
 		}
+		judge := flowstest.Forms(p, l)[mamori.CardJudge]
+		cases["form_judge_dialog_refused"+s] = teams.FormDialog(judge, p.T(l, "judge.already_judged"), mamori.Values{"facts": {"録画で確認"}})
 		cases["answered"+s] = teams.Answered(p.T(l, "q.safety"), p.T(l, "a.safety.safe"))
 	}
 	checkGolden(t, cases)

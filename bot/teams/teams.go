@@ -32,19 +32,13 @@ type Flows interface {
 	CaseDetails(ctx context.Context, viewer mamori.User, number string) (mamori.Message, error)
 	// Home returns the overview for u (Slack's App Home).
 	Home(ctx context.Context, u mamori.User) (mamori.Message, error)
-	// Take, Judge, Reopen and Ask act on a case; the message is for the
-	// actor alone: the confirmation, or with mamori.ErrForbidden,
-	// ErrNotFound or ErrInvalid the refusal in the actor's words.
-	Take(ctx context.Context, actor mamori.User, number string) (mamori.Message, error)
-	Judge(ctx context.Context, actor mamori.User, number string, d mamori.Decision) (mamori.Message, error)
-	Reopen(ctx context.Context, actor mamori.User, number, reason string) (mamori.Message, error)
-	Ask(ctx context.Context, actor mamori.User, number, question string) (mamori.Message, error)
-	// Suggestion returns the policy's pre-filled judgement, or
-	// mamori.ErrForbidden when actor may not act on the case.
-	Suggestion(ctx context.Context, actor mamori.User, number string) (mamori.Decision, error)
-	// CareAction and AssignTraining act on care tasks and training for HR.
-	CareAction(ctx context.Context, actor mamori.User, action, id, note string) (mamori.Message, error)
-	AssignTraining(ctx context.Context, actor mamori.User, number string) (mamori.Message, error)
+	// Open answers a click on a supervisor's or HR's button: the form
+	// to fill in, or the one-click action done with a message for the
+	// actor alone (with mamori.ErrForbidden, ErrNotFound, ErrInvalid or
+	// ErrConflict, the refusal in the actor's words). Submit acts on a
+	// filled-in form; a refused value is a *mamori.FieldError.
+	Open(ctx context.Context, actor mamori.User, a mamori.Action) (*mamori.Form, mamori.Message, error)
+	Submit(ctx context.Context, actor mamori.User, a mamori.Action, v mamori.Values) (mamori.Message, error)
 }
 
 // Config is what the adapter needs, as plain values.
