@@ -1,6 +1,7 @@
 package mamori
 
 import (
+	"fmt"
 	"strings"
 )
 
@@ -85,12 +86,40 @@ func (v Values) One(id string) string {
 	return v[id][0]
 }
 
-// FieldError refuses a submitted form, naming the field at fault and
-// saying why in the actor's words. It is an ErrInvalid.
-type FieldError struct {
-	Field   string
-	Message string
+// Refusal is a typed "no" to an action or a submitted form: the key of
+// the policy's words that say why, their arguments, and the field at
+// fault when one is. It is an ErrInvalid. Its Error names the key, never
+// the words: those are for the person, in their language (Policy.Say).
+type Refusal struct {
+	Field string
+	Key   string
+	Args  []any
 }
 
-func (e *FieldError) Error() string        { return e.Message }
-func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
+func (e *Refusal) Error() string {
+	if e.Field != "" {
+		return "refused " + e.Field + ": " + e.Key
+	}
+	return "refused: " + e.Key
+}
+
+func (e *Refusal) Is(target error) bool { return target == ErrInvalid }
+
+// TextKey is a Refusal argument that is itself a text key, said in the
+// reader's language.
+type TextKey string
+
+// Say returns the words of refusal r in l.
+func (p *Policy) Say(l Lang, r *Refusal) string {
+	args := make([]any, len(r.Args))
+	for i, a := range r.Args {
+		if k, ok := a.(TextKey); ok {
+			a = p.T(l, string(k))
+		}
+		args[i] = a
+	}
+	if len(args) == 0 {
+		return p.T(l, r.Key)
+	}
+	return fmt.Sprintf(p.T(l, r.Key), args...)
+}

@@ -19,7 +19,7 @@ import (
 // that the desk has it.
 func (s *Service) consultTake(ctx context.Context, actor mamori.User, number string) (mamori.Message, error) {
 	return s.act(ctx, actor, number, "consult_take", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
-		if err := s.mayDo(actor.Lang, mamori.ConsultTake, *k); err != nil {
+		if err := s.mayDo(mamori.ConsultTake, *k); err != nil {
 			return "", err
 		}
 		first := k.Assignee == ""
@@ -87,16 +87,15 @@ const (
 // over, nothing to retype). An open "please contact me" task closes with
 // it.
 func (s *Service) closeConsult(ctx context.Context, actor mamori.User, number, result, note string) (mamori.Message, error) {
-	l := actor.Lang
 	return s.act(ctx, actor, number, "consult_close", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
-		if err := s.mayDo(l, mamori.ConsultClose, *k); err != nil {
+		if err := s.mayDo(mamori.ConsultClose, *k); err != nil {
 			return "", err
 		}
 		switch {
 		case result != consultResolved && result != consultConvert:
-			return "", &mamori.FieldError{Field: fieldResult, Message: fmt.Sprintf(s.Policy.T(l, "judge.pick"), s.Policy.T(l, "consult.close.result"))}
+			return "", refuse(fieldResult, "judge.pick", mamori.TextKey("consult.close.result"))
 		case utf8.RuneCountInString(note) > MaxText:
-			return "", &mamori.FieldError{Field: fieldNote, Message: fmt.Sprintf(s.Policy.T(l, "nav.too_long"), MaxText)}
+			return "", refuse(fieldNote, "nav.too_long", MaxText)
 		}
 		if k.Decision == nil {
 			k.Decision = &mamori.Decision{}

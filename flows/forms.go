@@ -88,7 +88,7 @@ func (s *Service) Open(ctx context.Context, actor mamori.User, a mamori.Action) 
 }
 
 // Submit acts on form a filled in by actor with values v. A refusal of a
-// value is a *mamori.FieldError naming the field; the message says it
+// value is a *mamori.Refusal naming the field; the message says it
 // in the actor's words.
 func (s *Service) Submit(ctx context.Context, actor mamori.User, a mamori.Action, v mamori.Values) (mamori.Message, error) {
 	actor.Lang = langOr(actor.Lang)
@@ -135,8 +135,8 @@ func (s *Service) caseForm(ctx context.Context, actor mamori.User, a mamori.Acti
 			reply, result = text(s.Policy.T(l, refusalKey(k, err))), err
 			return tx.Audit(mamori.AuditEntry{At: now, Actor: actor.Key(), Action: "case." + a.Kind + "_refused", Subject: k.Number})
 		}
-		if err := s.mayDo(l, a.Kind, k); err != nil {
-			reply, result = text(err.Error()), err
+		if err := s.mayDo(a.Kind, k); err != nil {
+			reply, result = text(s.say(l, err)), err
 			return nil
 		}
 		f := FormFor(s.env(now), l, a, k)
@@ -162,43 +162,43 @@ func refusalKey(k mamori.Case, err error) string {
 }
 
 // mayDo refuses action kind on case k in its state, in words for l.
-func (s *Service) mayDo(l mamori.Lang, kind string, k mamori.Case) error {
+func (s *Service) mayDo(kind string, k mamori.Case) error {
 	report := k.Kind == mamori.KindReport
 	switch kind {
 	case mamori.CardTake:
 		if !report {
-			return s.invalid(l, "form.not_report")
+			return refuse("", "form.not_report")
 		}
 		if k.Status == mamori.StatusJudged {
-			return s.invalid(l, "judge.already_judged")
+			return refuse("", "judge.already_judged")
 		}
 	case mamori.CardJudge:
 		if !report {
-			return s.invalid(l, "form.not_report")
+			return refuse("", "form.not_report")
 		}
 		if k.Status == mamori.StatusJudged {
-			return s.invalid(l, "judge.already_judged")
+			return refuse("", "judge.already_judged")
 		}
 	case mamori.CardReopen:
 		if !report {
-			return s.invalid(l, "form.not_report")
+			return refuse("", "form.not_report")
 		}
 		if k.Status != mamori.StatusJudged && k.Status != mamori.StatusMoreInfo {
-			return s.invalid(l, "judge.not_judged")
+			return refuse("", "judge.not_judged")
 		}
 	case mamori.CardAsk:
 		if !report {
-			return s.invalid(l, "form.not_report")
+			return refuse("", "form.not_report")
 		}
 		if k.Status == mamori.StatusJudged {
-			return s.invalid(l, "judge.already_judged")
+			return refuse("", "judge.already_judged")
 		}
 	case mamori.ConsultTake, mamori.ConsultReply, mamori.ConsultClose:
 		if report {
-			return s.invalid(l, "form.not_consult")
+			return refuse("", "form.not_consult")
 		}
 		if k.Status == mamori.StatusClosed {
-			return s.invalid(l, "consult.already_closed")
+			return refuse("", "consult.already_closed")
 		}
 	}
 	return nil
@@ -335,12 +335,11 @@ func Contradicts(means, outcome string) bool {
 
 // decision reads a judge form's values, refusing what the policy does not
 // allow, field by field.
-func (s *Service) decision(l mamori.Lang, v mamori.Values) (mamori.Decision, error) {
-	t := func(key string) string { return s.Policy.T(l, key) }
+func (s *Service) decision(v mamori.Values) (mamori.Decision, error) {
 	d := mamori.Decision{Facts: v.Text(fieldFacts), Validity: v.One(fieldValidity), Means: v.One(fieldMeans),
 		Fault: v.One(fieldFault), Outcome: v.One(fieldOutcome), Actions: v[fieldActions], Reason: v.Text(fieldReason), Note: v.Text(fieldNote)}
 	pick := func(field, label string) error {
-		return &mamori.FieldError{Field: field, Message: fmt.Sprintf(t("judge.pick"), t(label))}
+		return refuse(field, "judge.pick", mamori.TextKey(label))
 	}
 	switch {
 	case !contains(validities, d.Validity):
@@ -354,7 +353,7 @@ func (s *Service) decision(l mamori.Lang, v mamori.Values) (mamori.Decision, err
 	}
 	for _, id := range []string{fieldFacts, fieldReason, fieldNote} {
 		if n := len([]rune(v.Text(id))); n > MaxText {
-			return d, &mamori.FieldError{Field: id, Message: fmt.Sprintf(t("nav.too_long"), MaxText)}
+			return d, refuse(id, "nav.too_long", MaxText)
 		}
 	}
 	for _, a := range d.Actions {
@@ -363,11 +362,11 @@ func (s *Service) decision(l mamori.Lang, v mamori.Values) (mamori.Decision, err
 		}
 	}
 	if len(d.Actions) > 0 && d.Outcome != mamori.OutcomeKasuhara {
-		return d, &mamori.FieldError{Field: fieldActions, Message: fmt.Sprintf(t("judge.actions.only_kasuhara"), t("decision."+d.Outcome))}
+		return d, refuse(fieldActions, "judge.actions.only_kasuhara", mamori.TextKey("decision."+d.Outcome))
 	}
 	if Contradicts(d.Means, d.Outcome) && d.Reason == "" {
-		return d, &mamori.FieldError{Field: fieldReason, Message: fmt.Sprintf(t("judge.contradiction"),
-			t("judge.means."+d.Means), t("decision."+d.Outcome))}
+		return d, refuse(fieldReason, "judge.contradiction",
+			mamori.TextKey("judge.means."+d.Means), mamori.TextKey("decision."+d.Outcome))
 	}
 	return d, nil
 }

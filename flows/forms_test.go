@@ -85,7 +85,7 @@ func TestJudgeFormEveryPreset(t *testing.T) {
 				}
 				_, err = r.svc.Submit(ctx, sup, action(mamori.CardJudge, n), v)
 				allowed := slices.Contains(want, outcome)
-				var fe *mamori.FieldError
+				var fe *mamori.Refusal
 				if allowed && err != nil {
 					t.Fatalf("judging %s: %v", outcome, err)
 				}
@@ -111,9 +111,14 @@ func TestJudgeRules(t *testing.T) {
 	refused := func(v mamori.Values, field string) {
 		t.Helper()
 		m, err := r.svc.Submit(ctx, sup, a, v)
-		var fe *mamori.FieldError
+		var fe *mamori.Refusal
 		if !errors.As(err, &fe) || fe.Field != field || !errors.Is(err, mamori.ErrInvalid) || m.Text == "" {
 			t.Fatalf("%v: %+v %v, want a refusal of %s", v, m, err, field)
+		}
+		// A typed refusal: the words are in the message, the error names
+		// only the key.
+		if fe.Key == "" || strings.Contains(err.Error(), m.Text) || m.Text != r.svc.Policy.Say(mamori.JA, fe) {
+			t.Fatalf("%v: refusal %+v (%q), message %q", v, fe, err, m.Text)
 		}
 		if r.kase(n).Decision.Decided() {
 			t.Fatalf("%v was recorded", v)

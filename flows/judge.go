@@ -107,7 +107,7 @@ func (s *Service) act(ctx context.Context, actor mamori.User, number, action str
 		if errors.Is(err, mamori.ErrInvalid) || errors.Is(err, mamori.ErrConflict) {
 			// Rolled back, so the delivery is not kept as done: the same
 			// submission sent again is answered the same way.
-			reply, result = text(err.Error()), err
+			reply, result = text(s.say(l, err)), err
 			return errRefused
 		} else if err != nil {
 			return err
@@ -138,25 +138,28 @@ func (s *Service) act(ctx context.Context, actor mamori.User, number, action str
 	return reply, result
 }
 
-// invalid is a refusal in the actor's words.
-func (s *Service) invalid(l mamori.Lang, key string, a ...any) error {
-	return fmt.Errorf("%s%w", fmt.Sprintf(s.Policy.T(l, key), a...), errQuiet)
+// refuse is a typed refusal: the key of the words that say why, their
+// arguments, and the field at fault when there is one.
+func refuse(field, key string, args ...any) error {
+	return &mamori.Refusal{Field: field, Key: key, Args: args}
 }
 
-// errQuiet marks an error whose text is already a sentence for the user.
-var errQuiet = quietInvalid{}
-
-type quietInvalid struct{}
-
-func (quietInvalid) Error() string        { return "" }
-func (quietInvalid) Is(target error) bool { return target == mamori.ErrInvalid }
+// say is what err means to the actor: a refusal's words, or that
+// something went wrong.
+func (s *Service) say(l mamori.Lang, err error) string {
+	var r *mamori.Refusal
+	if errors.As(err, &r) {
+		return s.Policy.Say(l, r)
+	}
+	return s.Policy.T(l, "error")
+}
 
 // Take assigns the case to actor. The card shows who has it; the
 // reporter hears that someone is on it and by when a decision is due,
 // without a name.
 func (s *Service) take(ctx context.Context, actor mamori.User, number string) (mamori.Message, error) {
 	return s.act(ctx, actor, number, "take", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
-		if err := s.mayDo(actor.Lang, mamori.CardTake, *k); err != nil {
+		if err := s.mayDo(mamori.CardTake, *k); err != nil {
 			return "", err
 		}
 		detail := "assignee=" + actor.Key()
@@ -266,12 +269,11 @@ func (s *Service) outcomeMessage(k mamori.Case, d mamori.Decision, before string
 // fit it, with the care resources again; after a reopening, that the
 // decision was reviewed and what it is now.
 func (s *Service) judge(ctx context.Context, actor mamori.User, number string, v mamori.Values) (mamori.Message, error) {
-	l := actor.Lang
 	return s.act(ctx, actor, number, "judge", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
-		if err := s.mayDo(l, mamori.CardJudge, *k); err != nil {
+		if err := s.mayDo(mamori.CardJudge, *k); err != nil {
 			return "", err
 		}
-		d, err := s.decision(l, v)
+		d, err := s.decision(v)
 		if err != nil {
 			return "", err
 		}
@@ -340,17 +342,16 @@ func (s *Service) judge(ctx context.Context, actor mamori.User, number string, v
 // cleared, so the card shows the case as open and why; it is kept in the
 // decision's history, with the reason.
 func (s *Service) reopen(ctx context.Context, actor mamori.User, number, reason string) (mamori.Message, error) {
-	l := actor.Lang
 	return s.act(ctx, actor, number, "reopen", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
 		reason = strings.TrimSpace(reason)
-		if err := s.mayDo(l, mamori.CardReopen, *k); err != nil {
+		if err := s.mayDo(mamori.CardReopen, *k); err != nil {
 			return "", err
 		}
 		switch {
 		case reason == "":
-			return "", &mamori.FieldError{Field: fieldReason, Message: s.Policy.T(l, "judge.reason")}
+			return "", refuse(fieldReason, "judge.reason")
 		case utf8.RuneCountInString(reason) > MaxText:
-			return "", &mamori.FieldError{Field: fieldReason, Message: fmt.Sprintf(s.Policy.T(l, "nav.too_long"), MaxText)}
+			return "", refuse(fieldReason, "nav.too_long", MaxText)
 		}
 		if d := k.Decision; d != nil {
 			d.Note = strings.TrimSpace(d.Note + "\n" + fmt.Sprintf(s.Policy.T(s.orgLang(), "judge.reopen_note"),
@@ -409,25 +410,24 @@ func (s *Service) Suggestion(ctx context.Context, actor mamori.User, number stri
 // On a consultation it is HR's reply, which may cite the policy's
 // clauses (behaviour ids) so the employee learns which applies.
 func (s *Service) ask(ctx context.Context, actor mamori.User, kind, number, question string, clauses []string) (mamori.Message, error) {
-	l := actor.Lang
 	action := "ask"
 	if kind == mamori.ConsultReply {
 		action = kind
 	}
 	return s.act(ctx, actor, number, action, func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
-		if err := s.mayDo(l, kind, *k); err != nil {
+		if err := s.mayDo(kind, *k); err != nil {
 			return "", err
 		}
 		question = strings.TrimSpace(question)
 		switch {
 		case question == "":
-			return "", &mamori.FieldError{Field: fieldQuestion, Message: s.Policy.T(l, "ask.empty")}
+			return "", refuse(fieldQuestion, "ask.empty")
 		case utf8.RuneCountInString(question) > MaxText:
-			return "", &mamori.FieldError{Field: fieldQuestion, Message: fmt.Sprintf(s.Policy.T(l, "nav.too_long"), MaxText)}
+			return "", refuse(fieldQuestion, "nav.too_long", MaxText)
 		}
 		for _, c := range clauses {
 			if _, ok := s.Policy.Behaviour(c); !ok {
-				return "", &mamori.FieldError{Field: fieldClauses, Message: fmt.Sprintf(s.Policy.T(l, "judge.pick"), s.Policy.T(l, "consult.reply.clauses"))}
+				return "", refuse(fieldClauses, "judge.pick", mamori.TextKey("consult.reply.clauses"))
 			}
 		}
 		if k.Kind == mamori.KindConsult {

@@ -520,12 +520,12 @@ func (t *Terminal) fill(ctx context.Context, line string) {
 // why, keeping the other answers.
 func (t *Terminal) submit(ctx context.Context, a mamori.Action, v mamori.Values) {
 	m, err := t.Flows.Submit(ctx, t.User, a, v)
-	var fe *mamori.FieldError
-	if errors.As(err, &fe) && t.form != nil {
+	var r *mamori.Refusal
+	if errors.As(err, &r) && r.Field != "" && t.form != nil {
 		for i, fd := range t.form.form.Fields {
-			if fd.ID == fe.Field {
+			if fd.ID == r.Field {
 				t.form.i, t.form.again = i, true
-				fmt.Fprintln(t.Out, "⚠ "+fe.Message)
+				fmt.Fprintln(t.Out, "⚠ "+m.Text)
 				t.ask()
 				return
 			}

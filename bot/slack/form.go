@@ -225,7 +225,7 @@ func (a *Adapter) viewSubmission(ctx context.Context, p interaction) reply {
 	}
 	values := formValues(p.View.State)
 	m, err := a.flows.Submit(ctx, u, meta.Action, values)
-	var fe *mamori.FieldError
+	var r *mamori.Refusal
 	switch {
 	case err == nil:
 		res := reply{status: http.StatusOK, body: slackapi.NewClearViewSubmissionResponse()}
@@ -233,9 +233,9 @@ func (a *Adapter) viewSubmission(ctx context.Context, p interaction) reply {
 			return res
 		}
 		return res.then(func(ctx context.Context) { a.ephemeral(ctx, meta.Channel, u.ID, m) })
-	case errors.As(err, &fe) && hasBlock(p.View.State, fe.Field):
-		a.log.Info("slack: submission refused", "action", meta.Action.Kind, "subject", meta.Action.Subject, "user", u.ID, "field", fe.Field)
-		return fieldError(fe.Field, fe.Message)
+	case errors.As(err, &r) && hasBlock(p.View.State, r.Field):
+		a.log.Info("slack: submission refused", "action", meta.Action.Kind, "subject", meta.Action.Subject, "user", u.ID, "field", r.Field, "reason", r.Key)
+		return fieldError(r.Field, Fallback(m))
 	case refusal(err):
 		a.log.Info("slack: submission refused", "action", meta.Action.Kind, "subject", meta.Action.Subject, "user", u.ID, "reason", err)
 		view := ModalView(m)

@@ -37,7 +37,7 @@ type Flows interface {
 	// to fill in, or the one-click action done with a message for the
 	// actor alone (with mamori.ErrForbidden, ErrNotFound, ErrInvalid or
 	// ErrConflict, the refusal in the actor's words). Submit acts on a
-	// filled-in form; a refused value is a *mamori.FieldError.
+	// filled-in form; a refused value is a *mamori.Refusal naming the field.
 	Open(ctx context.Context, actor mamori.User, a mamori.Action) (*mamori.Form, mamori.Message, error)
 	Submit(ctx context.Context, actor mamori.User, a mamori.Action, v mamori.Values) (mamori.Message, error)
 }
