@@ -416,14 +416,3 @@ func CareNoteForm(p *mamori.Policy, l mamori.Lang, a mamori.Action, number strin
 		Intro:  fmt.Sprintf(t("caretask.modal.intro"), number),
 		Fields: []mamori.FormField{{ID: fieldNote, Kind: mamori.FieldText, Label: t("caretask.modal.label"), Required: true, Lines: 3, Max: MaxText}}}
 }
-
-// DecisionValues are d as the judge form's values: what a terminal
-// command or a test submits.
-func DecisionValues(d mamori.Decision) mamori.Values {
-	v := mamori.Values{fieldFacts: {d.Facts}, fieldValidity: {d.Validity}, fieldMeans: {d.Means}, fieldFault: {d.Fault},
-		fieldOutcome: {d.Outcome}, fieldReason: {d.Reason}, fieldNote: {d.Note}}
-	if len(d.Actions) > 0 {
-		v[fieldActions] = d.Actions
-	}
-	return v
-}

@@ -384,24 +384,6 @@ func hasAction(p *mamori.Policy, id string) bool {
 	return false
 }
 
-// Suggestion returns the pre-filled judgement for actor to start from, if
-// actor may judge the case.
-func (s *Service) Suggestion(ctx context.Context, actor mamori.User, number string) (mamori.Decision, error) {
-	var d mamori.Decision
-	err := s.Store.View(ctx, func(tx mamori.Tx) error {
-		k, err := tx.Case(number)
-		if err != nil {
-			return err
-		}
-		if err := s.mayAct(actor, k); err != nil {
-			return err
-		}
-		d = SuggestDecision(s.Policy, k)
-		return nil
-	})
-	return d, err
-}
-
 // Ask sends actor's question to the reporter's DM, with a button to
 // answer, and keeps it in the case's confidential record, where the
 // answer joins it. The case thread only hears that a question was asked

@@ -6,8 +6,8 @@ import (
 	"github.com/mamori-oss/mamori"
 )
 
-// TODO(issue 13): the adapters' old entry points, until they use Open and
-// Submit; then this file goes.
+// The supervisors' and HR's actions by name, for the tests written
+// before Open and Submit: each goes through them, as an adapter does.
 
 func (s *Service) Take(ctx context.Context, actor mamori.User, number string) (mamori.Message, error) {
 	_, m, err := s.Open(ctx, actor, mamori.Action{Kind: mamori.CardTake, Subject: number})
@@ -15,7 +15,7 @@ func (s *Service) Take(ctx context.Context, actor mamori.User, number string) (m
 }
 
 func (s *Service) Judge(ctx context.Context, actor mamori.User, number string, d mamori.Decision) (mamori.Message, error) {
-	return s.Submit(ctx, actor, mamori.Action{Kind: mamori.CardJudge, Subject: number}, DecisionValues(d))
+	return s.Submit(ctx, actor, mamori.Action{Kind: mamori.CardJudge, Subject: number}, decisionValues(d))
 }
 
 func (s *Service) Reopen(ctx context.Context, actor mamori.User, number, reason string) (mamori.Message, error) {
@@ -27,9 +27,25 @@ func (s *Service) Ask(ctx context.Context, actor mamori.User, number, question s
 }
 
 func (s *Service) CareAction(ctx context.Context, actor mamori.User, action, id, note string) (mamori.Message, error) {
-	return s.careAction(ctx, actor, action, id, note)
+	a := mamori.Action{Kind: action, Subject: id}
+	if action == mamori.CareNoteAction {
+		return s.Submit(ctx, actor, a, mamori.Values{fieldNote: {note}})
+	}
+	_, m, err := s.Open(ctx, actor, a)
+	return m, err
 }
 
 func (s *Service) AssignTraining(ctx context.Context, actor mamori.User, number string) (mamori.Message, error) {
-	return s.assignTraining(ctx, actor, number)
+	_, m, err := s.Open(ctx, actor, mamori.Action{Kind: mamori.CardTrain, Subject: number})
+	return m, err
+}
+
+// decisionValues are d as the judge form's values.
+func decisionValues(d mamori.Decision) mamori.Values {
+	v := mamori.Values{fieldFacts: {d.Facts}, fieldValidity: {d.Validity}, fieldMeans: {d.Means}, fieldFault: {d.Fault},
+		fieldOutcome: {d.Outcome}, fieldReason: {d.Reason}, fieldNote: {d.Note}}
+	if len(d.Actions) > 0 {
+		v[fieldActions] = d.Actions
+	}
+	return v
 }
