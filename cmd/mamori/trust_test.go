@@ -271,7 +271,7 @@ func TestServeThreadPrivacy(t *testing.T) {
 
 	// Asked: the question reaches the reporter's DM only.
 	form := r.modal(supervisor, "C0STORE", card.blocks, mamori.CardAsk+":"+number)
-	if err := form.Type("ask.question", question); err != nil {
+	if err := form.Type("question", question); err != nil {
 		t.Fatal(err)
 	}
 	if ack := r.submit(form.Submission(supervisor)); ack["response_action"] != "clear" {
@@ -332,10 +332,10 @@ func TestServeThreadPrivacy(t *testing.T) {
 	// the way to HR; the care resources once.
 	form = r.modal(supervisor, "C0STORE", card.blocks, mamori.CardJudge+":"+number)
 	for _, err := range []error{
-		form.Choose("judge.validity", "invalid"),
-		form.Choose("judge.means", "unacceptable"),
-		form.Choose("judge.outcome", mamori.OutcomeKasuhara),
-		form.Choose("judge.actions", "warn", "refuse"),
+		form.Choose("validity", "invalid"),
+		form.Choose("means", "unacceptable"),
+		form.Choose("outcome", mamori.OutcomeKasuhara),
+		form.Choose("actions", "warn", "refuse"),
 	} {
 		if err != nil {
 			t.Fatal(err)
@@ -356,7 +356,7 @@ func TestServeThreadPrivacy(t *testing.T) {
 
 	// Reopened: the reporter hears it, not the reason.
 	form = r.modal(supervisor, "C0STORE", r.updated(card, mamori.CardReopen+":"+number), mamori.CardReopen+":"+number)
-	if err := form.Type("reopen.reason", "防犯カメラの映像が新しく見つかった"); err != nil {
+	if err := form.Type("reason", "防犯カメラの映像が新しく見つかった"); err != nil {
 		t.Fatal(err)
 	}
 	if ack := r.submit(form.Submission(supervisor)); ack["response_action"] != "clear" {
@@ -481,7 +481,7 @@ func TestServeHRRoute(t *testing.T) {
 	_, i := r.waitPost("D"+reporter, r.seen, "the news it is taken", func(p posted) bool { return strings.Contains(p.text, ja("status.taken.text.hr")) })
 	r.seen = i + 1
 	form := r.modal(hr, "C0HR", card.blocks, mamori.CardAsk+":"+number)
-	if err := form.Type("ask.question", "いまはお店に出られていますか？"); err != nil {
+	if err := form.Type("question", "いまはお店に出られていますか？"); err != nil {
 		t.Fatal(err)
 	}
 	if ack := r.submit(form.Submission(hr)); ack["response_action"] != "clear" {
@@ -503,10 +503,10 @@ func TestServeHRRoute(t *testing.T) {
 	}
 	form = r.modal(hr, "C0HR", card.blocks, mamori.CardJudge+":"+number)
 	for _, err := range []error{
-		form.Choose("judge.validity", "invalid"),
-		form.Choose("judge.means", "unacceptable"),
-		form.Choose("judge.outcome", mamori.OutcomeKasuhara),
-		form.Choose("judge.actions", "police"),
+		form.Choose("validity", "invalid"),
+		form.Choose("means", "unacceptable"),
+		form.Choose("outcome", mamori.OutcomeKasuhara),
+		form.Choose("actions", "police"),
 	} {
 		if err != nil {
 			t.Fatal(err)

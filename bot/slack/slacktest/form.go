@@ -112,6 +112,45 @@ func (f *Form) Choose(block string, values ...string) error {
 	return nil
 }
 
+// Chosen lists the values of the options selected in block (none for a
+// text input or an unknown block).
+func (f *Form) Chosen(block string) []string {
+	v := f.values[block]
+	var out []string
+	if o, ok := v["selected_option"].(map[string]any); ok {
+		out = append(out, fmt.Sprint(o["value"]))
+	}
+	opts, _ := v["selected_options"].([]any)
+	for _, o := range opts {
+		if m, ok := o.(map[string]any); ok {
+			out = append(out, fmt.Sprint(m["value"]))
+		}
+	}
+	return out
+}
+
+// Missing lists, in the modal's order, the required inputs (those not
+// marked optional) left empty: Slack does not send a submission until
+// they are filled in.
+func (f *Form) Missing() []string {
+	var out []string
+	blocks, _ := f.view["blocks"].([]any)
+	for _, b := range blocks {
+		block, _ := b.(map[string]any)
+		id, _ := block["block_id"].(string)
+		if block["type"] != "input" || block["optional"] == true {
+			continue
+		}
+		v := f.values[id]
+		if s, _ := v["value"].(string); s == "" && v["type"] == "plain_text_input" {
+			out = append(out, id)
+		} else if v["type"] != "plain_text_input" && len(f.Chosen(id)) == 0 {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // Submission is the view_submission payload Slack sends when user
 // submits the form.
 func (f *Form) Submission(user string) map[string]any {
