@@ -17,6 +17,9 @@ type Conversation struct {
 	// Reply is the case number whose question the user is answering: the
 	// next text they send goes to that case's thread.
 	Reply string `json:"reply,omitempty"`
+	// Witness is the case number whose witness statement the user is
+	// giving: the next text they send is it.
+	Witness string `json:"witness,omitempty"`
 	// Paused is set by "continue later": the next message resumes.
 	Paused bool `json:"paused,omitempty"`
 	// Draft is text sent after a long silence, kept until the person
@@ -135,6 +138,35 @@ type Decision struct {
 	// Consultation is what HR did with a consultation: ConsultResolved
 	// or ConsultConverted once closed.
 	Consultation string `json:"consultation,omitempty"`
+	// Witnesses are the colleagues asked for a statement, with what they
+	// said. Only those who may see the case read them; a reopening keeps
+	// them.
+	Witnesses []Witness `json:"witnesses,omitempty"`
+}
+
+// Witness is a colleague asked by a supervisor or HR for a statement on
+// a case, and the statement once given. Like the reporter, a witness is
+// protected from unfair treatment for speaking.
+type Witness struct {
+	User      User      `json:"user"`
+	By        string    `json:"by"` // user key of who asked
+	Asked     time.Time `json:"asked"`
+	Question  string    `json:"question,omitempty"`
+	Statement string    `json:"statement,omitempty"`
+	Given     time.Time `json:"given,omitzero"`
+}
+
+// Witness returns the index of the statement asked of user key, or -1.
+func (d *Decision) Witness(key string) int {
+	if d == nil {
+		return -1
+	}
+	for i, w := range d.Witnesses {
+		if w.User.Key() == key {
+			return i
+		}
+	}
+	return -1
 }
 
 // PastDecision is a judgement that was reopened, and why.

@@ -67,6 +67,7 @@ const (
 	FieldText = "text" // free text
 	FieldOne  = "one"  // one of Options
 	FieldMany = "many" // any of Options
+	FieldUser = "user" // a person in the workspace, by platform id
 )
 
 // Values are a submitted form's values by field id: a text or the one

@@ -57,6 +57,10 @@ const (
 	CardJudge   = "judge"
 	CardReopen  = "reopen"
 	CardAsk     = "ask"
+	// CardWitness asks a colleague for a witness statement: the form
+	// names them; they get a button in their DM whose value is
+	// "witness:<case number>".
+	CardWitness = "witness"
 )
 
 // RetryAfterError is returned by a sender that was rate limited, or that

@@ -251,6 +251,9 @@ func caseFacts(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) []mamo
 	if a.Talk == "yes" {
 		fs = append(fs, mamori.Field{Label: t(l, "card.talk"), Value: t(l, "card.talk.yes")})
 	}
+	if f, ok := witnessCount(env, k.Decision, l); ok {
+		fs = append(fs, f)
+	}
 	fs = append(fs, mamori.Field{Label: t(l, "card.suggestion"), Value: t(l, "suggest."+k.Suggestion)})
 	if k.Crime {
 		fs = append(fs, mamori.Field{Label: t(l, "card.crime"), Value: t(l, "card.crime.text")})
@@ -294,7 +297,7 @@ func cardActions(env Env, k mamori.Case, l mamori.Lang) []mamori.Choice {
 			cs = append(cs, b(mamori.CardJudge, "card.judge", ""))
 		}
 		if k.Status != mamori.StatusJudged {
-			cs = append(cs, b(mamori.CardAsk, "card.ask", ""))
+			cs = append(cs, b(mamori.CardAsk, "card.ask", ""), b(mamori.CardWitness, "card.witness", ""))
 		}
 	}
 	return append(cs, b(mamori.CardDetails, "card.details", ""))
@@ -459,6 +462,7 @@ func detailsFor(env Env, k mamori.Case, l mamori.Lang, loc *time.Location, healt
 			}
 		}
 	}
+	m.Fields = append(m.Fields, witnessFields(env, k.Decision, l, at)...)
 	m.Note = env.Policy.T(l, "details.note")
 	if !health && k.Kind == mamori.KindReport {
 		m.Note += "\n" + env.Policy.T(l, "details.health_hidden")

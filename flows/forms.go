@@ -81,7 +81,7 @@ func (s *Service) Open(ctx context.Context, actor mamori.User, a mamori.Action) 
 		return nil, m, err
 	case mamori.CareNoteAction:
 		return s.careNoteForm(ctx, actor, a)
-	case mamori.CardJudge, mamori.CardReopen, mamori.CardAsk, mamori.ConsultReply, mamori.ConsultClose:
+	case mamori.CardJudge, mamori.CardReopen, mamori.CardAsk, mamori.CardWitness, mamori.ConsultReply, mamori.ConsultClose:
 		return s.caseForm(ctx, actor, a)
 	}
 	return nil, text(s.Policy.T(actor.Lang, "form.unknown")), fmt.Errorf("action %q: %w", a.Kind, mamori.ErrInvalid)
@@ -99,6 +99,13 @@ func (s *Service) Submit(ctx context.Context, actor mamori.User, a mamori.Action
 		return s.reopen(ctx, actor, a.Subject, v.Text(fieldReason))
 	case mamori.CardAsk, mamori.ConsultReply:
 		return s.ask(ctx, actor, a.Kind, a.Subject, v.Text(fieldQuestion), v[fieldClauses])
+	case mamori.CardWitness:
+		return s.act(ctx, actor, a.Subject, "witness", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
+			if err := s.mayDo(a.Kind, *k); err != nil {
+				return "", err
+			}
+			return s.askWitness(tx, env, actor, k, v.One(fieldWitness), v.Text(fieldQuestion))
+		})
 	case mamori.CareNoteAction:
 		return s.careAction(ctx, actor, a.Kind, a.Subject, v.Text(fieldNote))
 	case mamori.ConsultClose:
@@ -186,7 +193,7 @@ func (s *Service) mayDo(kind string, k mamori.Case) error {
 		if k.Status != mamori.StatusJudged && k.Status != mamori.StatusMoreInfo {
 			return refuse("", "judge.not_judged")
 		}
-	case mamori.CardAsk:
+	case mamori.CardAsk, mamori.CardWitness:
 		if !report {
 			return refuse("", "form.not_report")
 		}
@@ -215,6 +222,8 @@ func FormFor(env Env, l mamori.Lang, a mamori.Action, k mamori.Case) mamori.Form
 	switch a.Kind {
 	case mamori.CardJudge:
 		return judgeForm(env, l, a, k)
+	case mamori.CardWitness:
+		return witnessForm(env, l, a, k)
 	case mamori.CardReopen:
 		f.Title, f.Submit = t("judge.reopen.title"), t("card.reopen")
 		f.Intro = fmt.Sprintf(t("judge.reopen.intro"), k.Number)

@@ -117,6 +117,11 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 				return err
 			}
 		}
+		if w := out.Witness; w != nil {
+			if err := s.witnessStatement(tx, now, nc.User, w); err != nil {
+				return err
+			}
+		}
 		if c := out.Checkin; c != nil {
 			if err := s.checkedIn(tx, now, nc.User, c); err != nil {
 				return err
@@ -138,7 +143,7 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 		// it moves itself to a day after the last step (see RunJob). So a
 		// step costs no job writes.
 		cancelRemind := func() error { return tx.CancelJobs(jobRemind + ":" + key) }
-		if out.End || (nc.Flow == "" && wasFlow == "" && nc.Step == stepMenu && nc.Reply == "") {
+		if out.End || (nc.Flow == "" && wasFlow == "" && nc.Step == stepMenu && nc.Reply == "" && nc.Witness == "") {
 			// Nothing worth keeping: a finished or cancelled report, or
 			// someone who only looked at the menu.
 			if err := tx.DeleteConversation(key); err != nil && !errors.Is(err, mamori.ErrNotFound) {
@@ -146,7 +151,7 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 			}
 			return cancelRemind()
 		}
-		if nc.Flow == "" && nc.Step == "" && nc.Reply == "" {
+		if nc.Flow == "" && nc.Step == "" && nc.Reply == "" && nc.Witness == "" {
 			if err := tx.DeleteConversation(key); err != nil {
 				return err
 			}
@@ -186,7 +191,7 @@ func caseClick(in mamori.Input) (string, bool) {
 	if n, _, ok := checkinClick(in); ok {
 		return n, true
 	}
-	for _, p := range []string{"from:", "reply:"} {
+	for _, p := range []string{"from:", "reply:", witnessPrefix} {
 		if n, ok := strings.CutPrefix(in.Value, p); ok {
 			return n, true
 		}

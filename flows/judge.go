@@ -282,11 +282,12 @@ func (s *Service) judge(ctx context.Context, actor mamori.User, number string, v
 		if prev := k.Decision; prev != nil {
 			// A reopened case keeps its history: earlier notes and the
 			// reasons for reopening come first; the questions asked and
-			// answered and the earlier decisions stay.
+			// answered, the witness statements and the earlier decisions
+			// stay.
 			if prev.Note != "" {
 				d.Note = strings.TrimSpace(prev.Note + "\n" + d.Note)
 			}
-			d.Questions, d.History = prev.Questions, prev.History
+			d.Questions, d.Witnesses, d.History = prev.Questions, prev.Witnesses, prev.History
 			if n := len(d.History); n > 0 {
 				before = d.History[n-1].Outcome
 			}
@@ -356,7 +357,7 @@ func (s *Service) reopen(ctx context.Context, actor mamori.User, number, reason 
 		if d := k.Decision; d != nil {
 			d.Note = strings.TrimSpace(d.Note + "\n" + fmt.Sprintf(s.Policy.T(s.orgLang(), "judge.reopen_note"),
 				env.Now.Format("2006-01-02"), reason))
-			k.Decision = &mamori.Decision{Note: d.Note, Questions: d.Questions,
+			k.Decision = &mamori.Decision{Note: d.Note, Questions: d.Questions, Witnesses: d.Witnesses,
 				History: append(d.History, mamori.PastDecision{Outcome: d.Outcome, Actions: d.Actions, By: d.By, At: d.At,
 					Reopened: env.Now, ReopenedBy: actor.Key(), Reason: reason})}
 		}

@@ -104,6 +104,8 @@ type Out struct {
 	Stale bool
 	// Reply carries the reporter's answer to a supervisor's question.
 	Reply *Reply
+	// Witness carries a colleague's witness statement.
+	Witness *Reply
 	// Checkin carries the answer to a care check-in.
 	Checkin *Checkin
 }
@@ -352,6 +354,16 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		}
 		c.Reply = k.Number
 		return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(env.Policy.T(l, "reply.prompt"), k.Number))}}
+	}
+	if in.Kind == mamori.InputChoice && strings.HasPrefix(in.Value, witnessPrefix) {
+		return witnessClick(env, c, in)
+	}
+	if c.Witness != "" {
+		if nc, out, ok := witnessText(env, c, in); ok {
+			return nc, out
+		} else {
+			c = nc
+		}
 	}
 	if c.Reply != "" {
 		number := c.Reply

@@ -818,7 +818,7 @@ func TestCardKeepsSecrets(t *testing.T) {
 		for _, c := range card.Choices {
 			values = append(values, c.Value)
 		}
-		if diff := cmp.Diff([]string{"take:KH-2026-0007", "judge:KH-2026-0007", "ask:KH-2026-0007", "details:KH-2026-0007"}, values); diff != "" {
+		if diff := cmp.Diff([]string{"take:KH-2026-0007", "judge:KH-2026-0007", "ask:KH-2026-0007", "witness:KH-2026-0007", "details:KH-2026-0007"}, values); diff != "" {
 			t.Errorf("card buttons (-want +got):\n%s", diff)
 		}
 		det := details(d.env, k, l, nil)

@@ -337,7 +337,7 @@ func (t *Terminal) parse(ctx context.Context, line string) (*mamori.Input, bool)
 			if t.Drain != nil {
 				t.Drain(ctx)
 			}
-		case "/take", "/judge", "/reopen", "/ask", "/care_ack", "/care_note", "/care_close", "/train",
+		case "/take", "/judge", "/reopen", "/ask", "/witness", "/care_ack", "/care_note", "/care_close", "/train",
 			"/consult_take", "/consult_reply", "/consult_close":
 			t.caseAction(ctx, f)
 		case "/start", "/kasuhara":
@@ -466,6 +466,8 @@ func (t *Terminal) ask() {
 		how = "local.form.one"
 	case mamori.FieldMany:
 		how = "local.form.many"
+	case mamori.FieldUser:
+		how = "local.form.user"
 	}
 	fmt.Fprintln(t.Out, "  ✎ "+t.Policy.T(l, how))
 }
@@ -486,6 +488,8 @@ func (t *Terminal) fill(ctx context.Context, line string) {
 	case line == "-":
 	case fd.Kind == mamori.FieldText:
 		v = []string{line}
+	case fd.Kind == mamori.FieldUser:
+		v = []string{strings.TrimPrefix(line, "@")}
 	default:
 		values := make([]string, len(fd.Options))
 		for i, o := range fd.Options {

@@ -112,6 +112,12 @@ func formInput(fd mamori.FormField) *slackapi.InputBlock {
 			ms.InitialOptions = initial
 			el = ms
 		}
+	case mamori.FieldUser:
+		sel := slackapi.NewOptionsSelectBlockElement(slackapi.OptTypeUser, nil, inputAction)
+		if len(fd.Value) > 0 {
+			sel.InitialUser = fd.Value[0]
+		}
+		el = sel
 	default:
 		in := slackapi.NewPlainTextInputBlockElement(nil, inputAction)
 		in.Multiline = fd.Lines > 1
@@ -146,6 +152,8 @@ func formValues(st *viewState) mamori.Values {
 			v[block] = []string{*sv.Value}
 		case sv.SelectedOption != nil:
 			v[block] = []string{sv.SelectedOption.Value}
+		case sv.SelectedUser != nil:
+			v[block] = []string{*sv.SelectedUser}
 		default:
 			for _, o := range sv.SelectedOptions {
 				v[block] = append(v[block], o.Value)

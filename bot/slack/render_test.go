@@ -454,6 +454,10 @@ func checkLimits(t *testing.T, raw []byte) {
 						t.Errorf("initial option not among the options")
 					}
 				}
+			case "users_select":
+				if _, ok := e["options"]; ok {
+					t.Errorf("users_select with options")
+				}
 			default:
 				t.Errorf("unexpected input element %v", e["type"])
 			}

@@ -268,12 +268,13 @@ type viewState struct {
 }
 
 // stateValue is one input's value: typed text, a radio button or select
-// choice, or the ticked checkboxes.
+// choice, the ticked checkboxes, or a chosen person.
 type stateValue struct {
 	Type            string   `json:"type"`
 	Value           *string  `json:"value"`
 	SelectedOption  *option  `json:"selected_option"`
 	SelectedOptions []option `json:"selected_options"`
+	SelectedUser    *string  `json:"selected_user"`
 }
 
 type payloadBlock struct {

@@ -77,6 +77,15 @@ func formInput(fd mamori.FormField, value []string) card {
 		if len(picked) > 0 {
 			in["value"] = strings.Join(picked, ",")
 		}
+	case mamori.FieldUser:
+		// Teams' people picker: a search of the organisation's members;
+		// the value sent back is the person's Entra object id, which is
+		// how Mamori knows Teams users.
+		in = card{"type": "Input.ChoiceSet", "id": fd.ID, "label": fd.Label, "choices": []any{},
+			"choices.data": card{"type": "Data.Query", "dataset": "graph.microsoft.com/users"}}
+		if len(value) > 0 {
+			in["value"] = value[0]
+		}
 	default:
 		in = card{"type": "Input.Text", "id": fd.ID, "label": fd.Label, "isMultiline": fd.Lines > 1, "maxLength": maxInput}
 		if fd.Max > 0 && fd.Max < maxInput {

@@ -19,7 +19,7 @@ func TestExport(t *testing.T) {
 	r := reports[mamori.JA]
 	e := newEnv(t)
 	out := typeChat(t, e, append(append(r.firstHalf(), r.secondHalf()...), "/as sato", "/take KH-"+year()+"-0001",
-		"/judge KH-"+year()+"-0001 kasuhara warn 次回は出入り禁止", "/quit"))
+		"/judge KH-"+year()+"-0001", "-", "3", "2", "-", "1", "1", "-", "次回は出入り禁止", "/quit"))
 	if !strings.Contains(out, "判断を記録") {
 		t.Fatalf("judgement did not go through:\n%s", out)
 	}

@@ -26,7 +26,7 @@ func Forms(p *mamori.Policy, l mamori.Lang) map[string]mamori.Form {
 		Answers: mamori.Answers{When: "2026-10-14", Duration: "under30", Repeat: "before", Evidence: "recording", Talk: "yes", Fault: "no"}}
 	consult := mamori.Case{Number: "SD-2026-0007", Kind: mamori.KindConsult, Route: mamori.RouteHR, Status: mamori.StatusTaken, Created: at}
 	forms := map[string]mamori.Form{}
-	for _, kind := range []string{mamori.CardJudge, mamori.CardReopen, mamori.CardAsk} {
+	for _, kind := range []string{mamori.CardJudge, mamori.CardReopen, mamori.CardAsk, mamori.CardWitness} {
 		forms[kind] = flows.FormFor(env, l, mamori.Action{Kind: kind, Subject: report.Number}, report)
 	}
 	for _, kind := range []string{mamori.ConsultReply, mamori.ConsultClose} {
