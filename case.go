@@ -235,6 +235,14 @@ const (
 	OutcomeMedical    = "medical" // the policy's illness exception
 )
 
+// Outcomes are every judgement outcome, in the order a judge form offers
+// them; flows leaves out the ones a policy does not have (the medical
+// exception). A new outcome is a constant here, a place in this list and
+// its texts (decision.<id>, outcome.<id>).
+func Outcomes() []string {
+	return []string{OutcomeKasuhara, OutcomeLegitimate, OutcomeMoreInfo, OutcomeMedical}
+}
+
 // Case is a submitted report or consultation. Answers are confidential;
 // stores keep them encrypted and only the reporter, the department's
 // supervisors and HR see them.

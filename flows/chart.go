@@ -41,6 +41,9 @@ var (
 	chartPaper = color.RGBA{0xff, 0xff, 0xff, 0xff}
 	chartRule  = color.RGBA{0xdd, 0xdd, 0xdd, 0xff}
 	chartBar   = color.RGBA{0x3b, 0x82, 0xc4, 0xff}
+	// chartOther colours a kind a colour table does not name (an
+	// outcome added later), unlike any it does.
+	chartOther = color.RGBA{0x2a, 0x9d, 0x8f, 0xff}
 )
 
 // outcomeColours tell the decisions apart; undecided is grey, so what is
@@ -59,7 +62,10 @@ func bars(cs []Count, name func(string) string, colours map[string]color.RGBA) [
 	out := make([]bar, len(cs))
 	for i, c := range cs {
 		col, ok := colours[c.ID]
-		if !ok {
+		switch {
+		case !ok && colours != nil:
+			col = chartOther
+		case !ok:
 			col = chartBar
 		}
 		out[i] = bar{Label: name(c.ID), N: c.N, Colour: col}

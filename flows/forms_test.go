@@ -49,9 +49,21 @@ func TestJudgeFormEveryPreset(t *testing.T) {
 			}
 			return mamori.Exception{}, false
 		}()
-		want := []string{mamori.OutcomeKasuhara, mamori.OutcomeLegitimate, mamori.OutcomeMoreInfo}
-		if medical {
-			want = append(want, mamori.OutcomeMedical)
+		// Every outcome, the medical exception only where the policy has it.
+		var want []string
+		for _, o := range mamori.Outcomes() {
+			if o != mamori.OutcomeMedical || medical {
+				want = append(want, o)
+			}
+		}
+		for _, o := range mamori.Outcomes() {
+			for _, key := range []string{"decision." + o, "outcome." + o} {
+				for _, l := range []mamori.Lang{mamori.JA, mamori.EN} {
+					if p.T(l, key) == key || p.T(l, key) == "" {
+						t.Errorf("%s: no %s text for %s", preset, l, key)
+					}
+				}
+			}
 		}
 		for _, outcome := range append(slices.Clone(want), mamori.OutcomeMedical, "bogus") {
 			t.Run(preset+"/"+outcome, func(t *testing.T) {

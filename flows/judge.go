@@ -15,7 +15,7 @@ import (
 var (
 	validities = []string{"valid", "partly", "invalid", "unclear"}
 	meanses    = []string{"acceptable", "unacceptable"}
-	outcomes   = []string{mamori.OutcomeKasuhara, mamori.OutcomeLegitimate, mamori.OutcomeMoreInfo, mamori.OutcomeMedical}
+	outcomes   = mamori.Outcomes()
 )
 
 // errOwnCase refuses a case the actor reported or is named in: nobody
