@@ -2,6 +2,7 @@ package flows
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -16,6 +17,10 @@ import (
 // statement joins the case's confidential record, read behind "view
 // details" by those who may see the case; the case thread only hears
 // that one came. The colleague never sees the report.
+
+// userID is what a platform's user id looks like: Slack's U…, an Entra
+// object id, a configured name.
+var userID = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
 
 // fieldWitness is the witness form's colleague.
 const fieldWitness = "witness"
@@ -43,6 +48,10 @@ func (s *Service) askWitness(tx mamori.Tx, env Env, actor mamori.User, k *mamori
 	switch {
 	case who == "":
 		return "", refuse(fieldWitness, "witness.who.empty")
+	case !userID.MatchString(who):
+		// A picker sends an id; typed text that is not one (a sentence
+		// in the wrong field) names nobody.
+		return "", refuse(fieldWitness, "witness.who.unknown")
 	case w.Key() == actor.Key():
 		return "", refuse(fieldWitness, "witness.who.self")
 	case w.Key() == k.Reporter.Key():
