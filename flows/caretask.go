@@ -151,6 +151,16 @@ func careRef(id int64) string { return fmt.Sprintf("care:%d", id) }
 // details".
 func (s *Service) CareCard(c mamori.CareTask, l mamori.Lang) mamori.Message {
 	t := func(key string) string { return s.Policy.T(l, key) }
+	if c.Reason == mamori.CareReasonContact {
+		// A consultation's "please contact me": the words for the
+		// person who asked a question, where they differ.
+		t = func(key string) string {
+			if v := s.Policy.T(l, key+".consult"); v != key+".consult" {
+				return v
+			}
+			return s.Policy.T(l, key)
+		}
+	}
 	said, contacts := careEntries(c)
 	talk := wantsTalk(c.Reason)
 	// What they said: when the task opened, then each later answer, dated.

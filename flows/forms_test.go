@@ -296,6 +296,16 @@ func TestConsultationHR(t *testing.T) {
 	r.click("UME", "submit")
 	n := "SD-2026-0001"
 	hr := user("UHR")
+	// "Please contact me" is a tracked task, in words for a question.
+	var task bool
+	for _, m := range r.sent.to(mamori.TargetChannel, "C0HR") {
+		if strings.Contains(m.Header, "連絡の依頼 "+n) && strings.Contains(m.Text, "相談した人") && !strings.Contains(m.Text+m.Note, "報告") {
+			task = true
+		}
+	}
+	if !task {
+		t.Errorf("no contact task card in HR's words: %+v", r.sent.to(mamori.TargetChannel, "C0HR"))
+	}
 	// Supervisors and the employee are not the HR desk.
 	for _, who := range []string{"USUP", "UME"} {
 		if _, _, err := r.svc.Open(ctx, user(who), action(mamori.ConsultReply, n)); !errors.Is(err, mamori.ErrForbidden) {
