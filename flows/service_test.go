@@ -299,7 +299,7 @@ func TestConsultationBecomesReport(t *testing.T) {
 	// The card, and the care task "please contact me" opens.
 	hr := r.sent.to(mamori.TargetChannel, "C0HR")
 	if len(hr) != 2 || !strings.Contains(hr[0].Header, "SD-2026-0001") || strings.Contains(hr[0].Text, "カスハラでしょうか") ||
-		!strings.Contains(hr[1].Header, "ケアの依頼") {
+		!strings.Contains(hr[1].Header, "連絡の依頼") {
 		t.Fatalf("HR card: %+v", hr)
 	}
 	r.click("UME", "from:SD-2026-0001")
