@@ -10,6 +10,7 @@ import (
 
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/bot/slack/slacktest"
+	"github.com/mamori-oss/mamori/bot/teams/teamstest"
 )
 
 // These tests drive the supervisors' and HR's forms through `mamori serve`
@@ -427,6 +428,135 @@ func TestServeConsultation(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, secret := range []string{worry, reply, answer, note} {
+		if strings.Contains(r.logs.String(), secret) {
+			t.Errorf("the log shows %q", secret)
+		}
+	}
+}
+
+// TestServeTeamsConsultation plays a consultation over Teams: every card
+// button is a dialog (task/fetch): take answers with a message, reply
+// opens a form whose refused field keeps the dialog open with the reason
+// and what was typed; the reply reaches the employee's chat with a
+// button to answer, and the HR channel hears only that messages were
+// exchanged. Closed as converted, the employee's button starts a report.
+func TestServeTeamsConsultation(t *testing.T) {
+	t.Parallel()
+	fake := teamstest.New(t, teamstest.Options{AppID: teamsAppID, Password: "test-client-secret"})
+	for _, m := range []teamstest.Member{tTanaka, tSato, tHR} {
+		fake.AddMember(m)
+	}
+	env := teamsEnv(t, fake)
+	r := startTeams(t, fake, env)
+	policy := builtinPolicy(t)
+	ja := func(key string, a ...any) string { return fmt.Sprintf(policy.T(mamori.JA, key), a...) }
+	const (
+		worry  = "毎回長時間つきまとわれて困っています"
+		reply  = "つきまといは方針の対象になりえます。詳しく聞かせてください"
+		answer = "週に三回、閉店まで帰ってくれません"
+	)
+	r.send(fake.Added(tHR, storeConv))
+	r.send(fake.Added(tHR, hrConv))
+	personal := teamstest.Personal(tTanaka)
+
+	// The employee consults from the menu.
+	r.send(fake.Added(tTanaka, personal))
+	r.click(tTanaka, personal, r.question("menu"), mamori.StartConsult, nil)
+	r.question("c_worry")
+	r.say(worry)
+	r.click(tTanaka, personal, r.question("c_contact"), "no", nil)
+	r.click(tTanaka, personal, r.question("c_summary"), "submit", nil)
+	receipt, i := fake.Wait(t, r.dm(tTanaka), r.seen, "a consultation number", func(a teamstest.Activity) bool { return consultNumber.MatchString(a.JSON()) })
+	r.seen = i + 1
+	number := consultNumber.FindString(receipt.JSON())
+	card, _ := fake.Wait(t, hrConv.ID, 0, "the consultation's card", func(a teamstest.Activity) bool {
+		return a.Method == "POST" && strings.Contains(a.JSON(), mamori.ConsultTake+":"+number)
+	})
+
+	// Take: refused to a supervisor, done for HR, in the dialog's message.
+	take := mamori.ConsultTake + ":" + number
+	if kind, _, msg := taskOf(t, r.dialog(tSato, hrConv, card.Card(), take)); kind != "message" ||
+		(!strings.Contains(msg, ja("consult.refused")) && !strings.Contains(msg, ja("judge.refused.hr"))) {
+		t.Errorf("the supervisor's take was answered %s %q", kind, msg)
+	}
+	if kind, _, msg := taskOf(t, r.dialog(tHR, hrConv, card.Card(), take)); kind != "message" || !strings.Contains(msg, ja("judge.done.consult_take", number)) {
+		t.Errorf("HR's take was answered %s %q", kind, msg)
+	}
+	taken, _ := fake.Wait(t, hrConv.ID, 0, "the card taken", func(a teamstest.Activity) bool {
+		return a.Method == "PUT" && a.ID == card.ID && !slices.Contains(dialogValues(a.Card()), take)
+	})
+	_, i = fake.Wait(t, r.dm(tTanaka), r.seen, "the news it is taken", func(a teamstest.Activity) bool {
+		return strings.Contains(a.JSON(), ja("consult.taken.header", number))
+	})
+	r.seen = i + 1
+
+	// Reply: a blank reply is refused in the dialog, the clause chosen
+	// kept; then it goes.
+	kind, form, _ := taskOf(t, r.dialog(tHR, hrConv, taken.Card(), mamori.ConsultReply+":"+number))
+	inputs := formInputs(form)
+	if kind != "continue" || inputs["question"]["isRequired"] != true || inputs["m.clauses"]["isMultiSelect"] != true {
+		t.Fatalf("the reply dialog: %s %v", kind, inputs)
+	}
+	kind, again, _ := taskOf(t, r.submit(tHR, hrConv, form, map[string]any{"question": "  ", "m.clauses": "persistent"}))
+	if kind != "continue" || !strings.Contains(texts(again), ja("ask.empty")) || formInputs(again)["m.clauses"]["value"] != "persistent" {
+		t.Fatalf("a blank reply was answered %s %s", kind, texts(again))
+	}
+	if kind, _, msg := taskOf(t, r.submit(tHR, hrConv, again, map[string]any{"question": reply, "m.clauses": "persistent"})); kind != "message" ||
+		!strings.Contains(msg, ja("judge.done.consult_reply", number)) {
+		t.Fatalf("the reply was answered %s %q", kind, msg)
+	}
+	clause, _ := policy.Behaviour("persistent")
+	dm, i := fake.Wait(t, r.dm(tTanaka), r.seen, "HR's reply", func(a teamstest.Activity) bool {
+		return strings.Contains(a.JSON(), ja("consult.reply.header", number))
+	})
+	r.seen = i + 1
+	for _, want := range []string{reply, clause.Label.In(mamori.JA), ja("consult.reply.dm_note")} {
+		if !strings.Contains(texts(dm.Card()), want) {
+			t.Errorf("HR's reply in the chat lacks %q:\n%s", want, texts(dm.Card()))
+		}
+	}
+	r.click(tTanaka, personal, dm.Card(), "reply:"+number, nil)
+	_, i = fake.Wait(t, r.dm(tTanaka), r.seen, "the answer prompt", func(a teamstest.Activity) bool { return strings.Contains(a.JSON(), ja("reply.prompt", number)) })
+	r.seen = i + 1
+	waitDelivered(t, env, mamori.PlatformTeams, tTanaka.AadObjectID)
+	r.say(answer)
+	thread := hrConv.ID + ";messageid=" + card.ID
+	fake.Wait(t, thread, 0, "the note of the reply", func(a teamstest.Activity) bool {
+		return strings.Contains(strings.Join(a.Texts(), "\n"), ja("reply.header.consult", number))
+	})
+
+	// Closed as converted: the employee's button starts a report.
+	kind, form, _ = taskOf(t, r.dialog(tHR, hrConv, taken.Card(), mamori.ConsultClose+":"+number))
+	if kind != "continue" || formInputs(form)["result"]["isRequired"] != true {
+		t.Fatalf("the close dialog: %s %s", kind, texts(form))
+	}
+	if kind, _, msg := taskOf(t, r.submit(tHR, hrConv, form, map[string]any{"result": mamori.ConsultConverted})); kind != "message" ||
+		!strings.Contains(msg, ja("judge.done.consult_close", number)) {
+		t.Fatalf("the closing was answered %s %q", kind, msg)
+	}
+	end, i := fake.Wait(t, r.dm(tTanaka), r.seen, "the closing", func(a teamstest.Activity) bool {
+		return strings.Contains(a.JSON(), ja("consult.closed.header", number))
+	})
+	r.seen = i + 1
+	r.click(tTanaka, personal, end.Card(), "from:"+number, nil)
+	r.question("safety")
+
+	// No message's text reached the channel, its thread or the card.
+	for _, a := range fake.Activities("") {
+		if !strings.HasPrefix(a.Conversation, "19:") {
+			continue
+		}
+		for _, secret := range []string{worry, reply, answer} {
+			if strings.Contains(a.JSON(), secret) {
+				t.Errorf("%q reached %s", secret, a.Conversation)
+			}
+		}
+	}
+	waitDrained(t, env)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{worry, reply, answer} {
 		if strings.Contains(r.logs.String(), secret) {
 			t.Errorf("the log shows %q", secret)
 		}
