@@ -44,6 +44,10 @@ const (
 	StartReport  = "report"
 	StartConsult = "consult"
 	StartPolicy  = "policy"
+	// StartSOS raises an SOS: the employee is in danger now.
+	StartSOS = "sos"
+	// StartOnsite shows the policy's on-site response guidance.
+	StartOnsite = "onsite"
 )
 
 // StepCard is the Step of actions on a case card in a channel. Their
