@@ -73,6 +73,10 @@ type Policy struct {
 	Care          []Care          `yaml:"care"`
 	Channels      []Option        `yaml:"contact_channels"`
 	Texts         map[string]Text `yaml:"texts"`
+	// Onsite is what to do on the spot, while the customer is still
+	// there (現場での対応), in order. A policy may leave it out: the
+	// built-in steps of the texts are shown then.
+	Onsite []OnsiteStep `yaml:"onsite"`
 }
 
 // Behaviour is one listed customer behaviour.
@@ -84,6 +88,16 @@ type Behaviour struct {
 	Crime bool `yaml:"crime"`
 	// Immediate marks behaviour that is カスハラ at once (violence).
 	Immediate bool `yaml:"immediate"`
+}
+
+// OnsiteStep is one step of the on-site response: a short title and one
+// or two sentences a person in distress can take in at a glance.
+type OnsiteStep struct {
+	ID    string `yaml:"id"`
+	Title Text   `yaml:"title"`
+	Text  Text   `yaml:"text"`
+	// Police marks the step about calling the police (110).
+	Police bool `yaml:"police"`
 }
 
 // Exception is a case the policy judges differently, such as a patient's
@@ -226,6 +240,18 @@ func (p *Policy) Validate() error {
 			return fmt.Errorf("policy %s: behaviour %q needs a label in ja and en: %w", p.ID, b.ID, ErrInvalid)
 		}
 		seen[b.ID] = true
+	}
+	steps := map[string]bool{}
+	for i, st := range p.Onsite {
+		switch {
+		case st.ID == "":
+			return fmt.Errorf("policy %s: on-site step %d has no id: %w", p.ID, i+1, ErrInvalid)
+		case steps[st.ID]:
+			return fmt.Errorf("policy %s: on-site step %q twice: %w", p.ID, st.ID, ErrInvalid)
+		case st.Title.JA == "" || st.Title.EN == "" || st.Text.JA == "" || st.Text.EN == "":
+			return fmt.Errorf("policy %s: on-site step %q needs a title and a text in ja and en: %w", p.ID, st.ID, ErrInvalid)
+		}
+		steps[st.ID] = true
 	}
 	for k, t := range p.Texts {
 		if t.JA == "" || t.EN == "" {

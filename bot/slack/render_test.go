@@ -211,7 +211,28 @@ func TestGolden(t *testing.T) {
 	for name, m := range goldenCards(t) {
 		cases[name] = slack.Blocks(m)
 	}
+	for name, m := range goldenOnsite(t) {
+		cases[name] = slack.Blocks(m)
+	}
 	checkGolden(t, cases)
+}
+
+// goldenOnsite is the on-site response card (その場での対応) from the
+// flows: seed 004's steps in Japanese, the MHLW manual's in English.
+func goldenOnsite(t *testing.T) map[string]mamori.Message {
+	t.Helper()
+	out := map[string]mamori.Message{}
+	for _, pl := range []struct {
+		preset string
+		lang   mamori.Lang
+	}{{"seed-004", mamori.JA}, {"mhlw-2022", mamori.EN}} {
+		p, err := mamori.Preset(pl.preset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out["onsite_"+string(pl.lang)] = flows.OnsiteMessage(flows.Env{Policy: p, Org: &mamori.Org{}}, pl.lang)
+	}
+	return out
 }
 
 // checkGolden compares each value's JSON with testdata/<name>.golden.json
