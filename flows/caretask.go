@@ -240,10 +240,12 @@ func (s *Service) careAction(ctx context.Context, actor mamori.User, action, id,
 			reply, result = text(t("caretask.already_closed")), mamori.ErrConflict
 			return nil
 		case action == mamori.CareNoteAction && note == "":
-			reply, result = text(t("caretask.note_empty")), mamori.ErrInvalid
+			result = refuse(fieldNote, "caretask.note_empty")
+			reply = text(s.say(l, result))
 			return nil
 		case utf8.RuneCountInString(note) > MaxText:
-			reply, result = text(fmt.Sprintf(t("nav.too_long"), MaxText)), mamori.ErrInvalid
+			result = refuse(fieldNote, "nav.too_long", MaxText)
+			reply = text(s.say(l, result))
 			return nil
 		}
 		if again, err := deliveredBefore(ctx, tx, now); again || err != nil {

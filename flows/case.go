@@ -462,10 +462,44 @@ func detailsFor(env Env, k mamori.Case, l mamori.Lang, loc *time.Location, healt
 			}
 		}
 	}
+	m.Fields = append(m.Fields, decisionFields(env, k.Decision, l, at)...)
 	m.Fields = append(m.Fields, witnessFields(env, k.Decision, l, at)...)
 	m.Note = env.Policy.T(l, "details.note")
 	if !health && k.Kind == mamori.KindReport {
 		m.Note += "\n" + env.Policy.T(l, "details.health_hidden")
 	}
 	return m
+}
+
+// decisionFields are the judgement's record behind "view details": the
+// two criteria as chosen, the facts, the reason for a decision against
+// them, the note, and each earlier decision with why it was reopened.
+// (The card already shows the outcome and the responses.)
+func decisionFields(env Env, d *mamori.Decision, l mamori.Lang, at func(time.Time) string) []mamori.Field {
+	if d == nil {
+		return nil
+	}
+	t := func(key string) string { return env.Policy.T(l, key) }
+	var fs []mamori.Field
+	add := func(label, v string) {
+		if v != "" {
+			fs = append(fs, mamori.Field{Label: label, Value: v})
+		}
+	}
+	if d.Decided() {
+		if d.Validity != "" {
+			add(t("judge.validity"), t("judge.validity."+d.Validity))
+		}
+		if d.Means != "" {
+			add(t("judge.means"), t("judge.means."+d.Means))
+		}
+		add(t("judge.facts"), d.Facts)
+		add(t("judge.contradiction.label"), d.Reason)
+	}
+	add(t("judge.note"), d.Note)
+	for _, h := range d.History {
+		add(fmt.Sprintf(t("details.history"), at(h.At)),
+			fmt.Sprintf(t("details.history.value"), t("decision."+h.Outcome), mention(h.ReopenedBy), at(h.Reopened), h.Reason))
+	}
+	return fs
 }

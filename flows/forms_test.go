@@ -234,6 +234,16 @@ func TestReopenRejudge(t *testing.T) {
 	if m := ms[len(ms)-2]; !strings.Contains(m.Text, "「カスハラ」から「正当なクレーム") {
 		t.Errorf("changed decision: %+v", m)
 	}
+	// Behind "view details": the criteria as chosen and each earlier
+	// decision with why it was reopened.
+	det, err := r.svc.CaseDetails(ctx, sup, n)
+	var all string
+	for _, f := range det.Fields {
+		all += f.Label + ": " + f.Value + "\n"
+	}
+	if err != nil || !strings.Contains(all, "以前の判断") || !strings.Contains(all, "本社の判断") || !strings.Contains(all, "① 要求の妥当性") {
+		t.Errorf("details: %v\n%s", err, all)
+	}
 }
 
 // TestFormAuthorisation: supervisors of the department and HR act on a

@@ -89,13 +89,7 @@ func (s *Service) act(ctx context.Context, actor mamori.User, number, action str
 			return err
 		}
 		if err := s.mayAct(actor, k); err != nil {
-			key := "judge.refused"
-			if errors.Is(err, errOwnCase) {
-				key = "judge.own_case"
-			} else if k.Route == mamori.RouteHR {
-				key = "judge.refused.hr"
-			}
-			reply, result = text(s.Policy.T(l, key)), err
+			reply, result = text(s.Policy.T(l, refusalKey(k, err))), err
 			return tx.Audit(mamori.AuditEntry{At: now, Actor: actor.Key(), Action: "case." + action + "_refused", Subject: number})
 		}
 		if again, err := deliveredBefore(ctx, tx, now); again || err != nil {
@@ -404,7 +398,11 @@ func (s *Service) ask(ctx context.Context, actor mamori.User, kind, number, ques
 		question = strings.TrimSpace(question)
 		switch {
 		case question == "":
-			return "", refuse(fieldQuestion, "ask.empty")
+			empty := "ask.empty"
+			if kind == mamori.ConsultReply {
+				empty = "consult.reply.empty"
+			}
+			return "", refuse(fieldQuestion, empty)
 		case utf8.RuneCountInString(question) > MaxText:
 			return "", refuse(fieldQuestion, "nav.too_long", MaxText)
 		}

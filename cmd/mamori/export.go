@@ -141,7 +141,7 @@ func writeCSV(w io.Writer, records []exported, p *mamori.Policy, l mamori.Lang) 
 	header := []string{"number", "kind", "created", "department", "route", "status", "urgency", "suggestion", "possible_crime",
 		"reporter", "contact_channel", "behaviours", "when", "place", "customer", "demand", "fault", "narrative", "words",
 		"duration", "repeat", "witnesses", "evidence", "files", "consultation", "decision", "validity", "means", "actions",
-		"facts", "note", "decided_by", "decided_at", "questions", "audit"}
+		"facts", "note", "reason", "decided_by", "decided_at", "history", "questions", "witness_statements", "audit"}
 	if err := cw.Write(header); err != nil {
 		return err
 	}
@@ -161,9 +161,20 @@ func writeCSV(w io.Writer, records []exported, p *mamori.Policy, l mamori.Lang) 
 		}
 		var d mamori.Decision
 		decided := ""
-		var questions []string
+		var questions, history, statements []string
 		if r.Decision != nil {
 			d = *r.Decision
+			for _, h := range d.History {
+				history = append(history, h.At.Format(time.RFC3339)+" "+h.By+": "+decisionLabel(p, h.Outcome, l)+"\n"+
+					h.Reopened.Format(time.RFC3339)+" reopened by "+h.ReopenedBy+": "+h.Reason)
+			}
+			for _, w := range d.Witnesses {
+				line := w.Asked.Format(time.RFC3339) + " asked of " + w.User.Key() + " by " + w.By + ": " + w.Question
+				if !w.Given.IsZero() {
+					line += "\n" + w.Given.Format(time.RFC3339) + " statement: " + w.Statement
+				}
+				statements = append(statements, line)
+			}
 			for _, q := range d.Questions {
 				line := q.At.Format(time.RFC3339) + " Q " + q.By + ": " + q.Text
 				if !q.Answered.IsZero() {
@@ -184,7 +195,8 @@ func writeCSV(w io.Writer, records []exported, p *mamori.Policy, l mamori.Lang) 
 			mamori.Label(p.Channels, a.Channel, l), strings.Join(behaviours, "; "), a.When, a.Place, a.Customer, a.Demand,
 			a.Fault, firstOf(a.Narrative, a.Worry), a.Words, a.Duration, a.Repeat, a.Witnesses, a.Evidence,
 			strings.Join(files, "; "), a.FromConsultation, decisionLabel(p, d.Outcome, l), d.Validity, d.Means,
-			strings.Join(actions, "; "), d.Facts, d.Note, d.By, decided, strings.Join(questions, "\n"), strings.Join(audit, "\n")}
+			strings.Join(actions, "; "), d.Facts, d.Note, d.Reason, d.By, decided, strings.Join(history, "\n"), strings.Join(questions, "\n"),
+			strings.Join(statements, "\n"), strings.Join(audit, "\n")}
 		if err := cw.Write(row); err != nil {
 			return err
 		}
