@@ -24,7 +24,7 @@ var errOwnCase = fmt.Errorf("own case: %w", mamori.ErrForbidden)
 
 // mayAct reports whether actor may take, judge or reopen case k: HR, or
 // a supervisor of its department when it went there — and never the
-// reporter or someone the report names.
+// reporter, someone the report names or a witness asked for a statement.
 func (s *Service) mayAct(actor mamori.User, k mamori.Case) error {
 	if actor.Key() == k.Reporter.Key() {
 		return errOwnCase
@@ -35,7 +35,7 @@ func (s *Service) mayAct(actor mamori.User, k mamori.Case) error {
 		}
 		return mamori.ErrForbidden
 	}
-	if mentions(k.Answers, actor.ID, actor.Email) {
+	if mentions(k.Answers, actor.ID, actor.Email) || k.Decision.Witness(actor.Key()) >= 0 {
 		return errOwnCase
 	}
 	if s.Org.IsHR(actor) || (k.Route == mamori.RouteDepartment && s.Org.IsSupervisor(actor, k.Department)) {

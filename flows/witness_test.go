@@ -159,3 +159,22 @@ func auditHas(t *testing.T, r *rig, number, action string) bool {
 	}
 	return false
 }
+
+// TestWitnessMayNotJudge: a supervisor HR asked for a statement no
+// longer acts on the case; HR still does.
+func TestWitnessMayNotJudge(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	n := r.filed(nil)
+	if _, err := r.svc.Submit(ctx, user("UHR"), action(mamori.CardWitness, n), mamori.Values{"witness": {"USUP"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{mamori.CardJudge, mamori.CardAsk, mamori.CardTake} {
+		if _, _, err := r.svc.Open(ctx, user("USUP"), action(kind, n)); !errors.Is(err, mamori.ErrForbidden) {
+			t.Errorf("the witness opened %s: %v", kind, err)
+		}
+		if _, _, err := r.svc.Open(ctx, user("UHR"), action(kind, n)); err != nil {
+			t.Errorf("HR opened %s: %v", kind, err)
+		}
+	}
+}
