@@ -157,6 +157,11 @@ type CaseFilter struct {
 // spares every step an index entry at a random place.
 const FreshKey = "in:"
 
+// UrgentKey begins the outbox keys of messages that must go before any
+// other (an SOS alert): a claim takes due urgent items first, ahead of
+// older items, even to the same target.
+const UrgentKey = "urgent:"
+
 // OutboxItem is a message waiting to be sent.
 type OutboxItem struct {
 	ID       int64     `json:"id"`
