@@ -24,10 +24,14 @@ type Conversation struct {
 	Paused bool `json:"paused,omitempty"`
 	// Draft is text sent after a long silence, kept until the person
 	// says it answers the question shown again (or sends another).
-	Draft     string    `json:"draft,omitempty"`
-	AlertSent bool      `json:"alert_sent,omitempty"`
-	Started   time.Time `json:"started"`
-	Updated   time.Time `json:"updated"`
+	Draft     string `json:"draft,omitempty"`
+	AlertSent bool   `json:"alert_sent,omitempty"`
+	// SOS is the number of the person's SOS still open; SOSPlace is set
+	// while its one question (where are you?) waits for an answer.
+	SOS      string    `json:"sos,omitempty"`
+	SOSPlace bool      `json:"sos_place,omitempty"`
+	Started  time.Time `json:"started"`
+	Updated  time.Time `json:"updated"`
 }
 
 // Flows a conversation can be in.
@@ -65,6 +69,8 @@ type Answers struct {
 	Contact string `json:"contact,omitempty"` // yes, no: HR may contact me
 	// FromConsultation is the number of the consultation a report grew from.
 	FromConsultation string `json:"from_consultation,omitempty"`
+	// FromSOS is the number of the SOS a report grew from.
+	FromSOS string `json:"from_sos,omitempty"`
 }
 
 // File is evidence the reporter sent (a photo, a recording).
@@ -84,6 +90,7 @@ const (
 const (
 	KindReport  = "report"  // KH-2026-0042
 	KindConsult = "consult" // SD-2026-0007
+	KindSOS     = "sos"     // SOS-2026-0003: an employee in danger now
 )
 
 // Urgency levels.
@@ -142,6 +149,39 @@ type Decision struct {
 	// said. Only those who may see the case read them; a reopening keeps
 	// them.
 	Witnesses []Witness `json:"witnesses,omitempty"`
+	// Emergency is the life of an SOS (KindSOS): where the employee is,
+	// what they sent, when the alert went out and how far it escalated.
+	Emergency *Emergency `json:"emergency,omitempty"`
+}
+
+// Emergency is an SOS's record. Who acknowledged it and when are the
+// case's Assignee and Taken; "safe now" closes the case.
+type Emergency struct {
+	Place string `json:"place,omitempty"`
+	// Notes are what the employee typed during the SOS, for those who
+	// may see the case.
+	Notes []Note `json:"notes,omitempty"`
+	// Files are what the employee sent during the SOS (a voice memo, a
+	// photo): evidence for the report that may follow.
+	Files []File `json:"files,omitempty"`
+	// Posted is when the first alert reached a platform.
+	Posted time.Time `json:"posted,omitzero"`
+	// Rounds is how many times it escalated for want of an
+	// acknowledgement; Refs are the alert messages posted so far (their
+	// Message.Ref), all updated when it is acknowledged or closed.
+	Rounds int      `json:"rounds,omitempty"`
+	Refs   []string `json:"refs,omitempty"`
+	// Version counts the updates of the alert cards.
+	Version int       `json:"version,omitempty"`
+	Safe    time.Time `json:"safe,omitzero"`
+	// Report is the report the employee made from it.
+	Report string `json:"report,omitempty"`
+}
+
+// Note is a line someone typed, and when.
+type Note struct {
+	At   time.Time `json:"at"`
+	Text string    `json:"text"`
 }
 
 // Witness is a colleague asked by a supervisor or HR for a statement on

@@ -92,6 +92,15 @@ const (
 	CardTrain      = "train" // assign the recommended training
 )
 
+// SOS actions. "sos_ack:<number>" is the responders' "I'm on it" on an
+// alert card; the others are the employee's buttons in their DM.
+const (
+	SOSAck    = "sos_ack"
+	SOSSafe   = "sos_safe"
+	SOSSkip   = "sos_skip"
+	SOSReport = "sos_report"
+)
+
 // Consultation card actions, for HR. Their values are
 // "<action>:<consultation number>".
 const (

@@ -38,6 +38,9 @@ func matches(list []string, u User) bool {
 	return false
 }
 
+// Listed reports whether u is in list (user ids or emails).
+func Listed(list []string, u User) bool { return matches(list, u) }
+
 // DepartmentOf returns the department u belongs to, by id or email.
 func (o *Org) DepartmentOf(u User) (Department, bool) {
 	for _, d := range o.Departments {

@@ -12,8 +12,11 @@ import (
 // for consultations.
 func Number(kind string, year, seq int) string {
 	prefix := "KH"
-	if kind == mamori.KindConsult {
+	switch kind {
+	case mamori.KindConsult:
 		prefix = "SD"
+	case mamori.KindSOS:
+		prefix = "SOS"
 	}
 	return fmt.Sprintf("%s-%d-%04d", prefix, year, seq)
 }
@@ -139,6 +142,9 @@ func (s *Service) local(t time.Time) time.Time {
 // Card is the case card for a shared channel: what happened at a glance,
 // how urgent, what to do next. Never the narrative or the customer.
 func Card(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.Message {
+	if k.Kind == mamori.KindSOS {
+		return SOSAlert(env, k, l, loc)
+	}
 	t := env.Policy.T
 	m := mamori.Message{Ref: "card:" + k.Number, Step: mamori.StepCard}
 	date := k.Created
@@ -393,24 +399,6 @@ func CareMessage(env Env, l mamori.Lang) mamori.Message {
 	return m
 }
 
-// Alert is the urgent safety alert for a supervisor channel and HR. It
-// names the reporter, because someone must reach them now, but carries no
-// narrative.
-func Alert(env Env, c mamori.Conversation, l mamori.Lang) mamori.Message {
-	t := env.Policy.T
-	dept := env.Policy.T(l, "a.department.unknown")
-	if d, ok := department(env, c); ok {
-		dept = d.Name.In(l)
-	}
-	return mamori.Message{
-		Urgent: true,
-		Header: t(l, "alert.header"),
-		Text:   fmt.Sprintf(t(l, "alert.text."+c.Answers.Safety), "<@"+c.User.ID+">"),
-		Fields: []mamori.Field{{Label: t(l, "card.department"), Value: dept}},
-		Note:   t(l, "alert.note"),
-	}
-}
-
 // details is the confidential view of a case for an authorised viewer
 // who may also see the health-related answers.
 func details(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.Message {
@@ -423,6 +411,9 @@ func details(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.M
 // when health is set (the reporter and HR): HR follows them up, not the
 // line supervisor.
 func detailsFor(env Env, k mamori.Case, l mamori.Lang, loc *time.Location, health bool) mamori.Message {
+	if k.Kind == mamori.KindSOS {
+		return sosDetails(env, k, l, loc)
+	}
 	c := mamori.Conversation{Flow: k.Kind, User: k.Reporter, Answers: k.Answers}
 	if k.Kind == mamori.KindConsult {
 		c.Flow = mamori.FlowConsult

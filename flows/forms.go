@@ -79,6 +79,9 @@ func (s *Service) Open(ctx context.Context, actor mamori.User, a mamori.Action) 
 	case mamori.CardTrain:
 		m, err := s.assignTraining(ctx, actor, a.Subject)
 		return nil, m, err
+	case mamori.SOSAck:
+		m, err := s.sosAck(ctx, actor, a.Subject)
+		return nil, m, err
 	case mamori.CareNoteAction:
 		return s.careNoteForm(ctx, actor, a)
 	case mamori.CardJudge, mamori.CardReopen, mamori.CardAsk, mamori.CardWitness, mamori.ConsultReply, mamori.ConsultClose:

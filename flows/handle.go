@@ -75,18 +75,12 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 			n++
 			return tx.Enqueue(mamori.OutboxItem{Key: replyKey(in, n), Target: t, Message: m, Lang: l, Created: now})
 		}
-		if out.Alert {
-			a := Alert(env, nc, s.orgLang())
-			if d, ok := department(env, nc); ok && d.SupervisorChannel != "" {
-				if err := enqueue(s.channel(in.User.Platform, d.SupervisorChannel), a, s.orgLang()); err != nil {
-					return err
-				}
+		if o := out.SOS; o != nil {
+			more, err := s.sos(tx, env, &nc, *o)
+			if err != nil {
+				return err
 			}
-			if s.Org.HRChannel != "" {
-				if err := enqueue(s.channel(in.User.Platform, s.Org.HRChannel), a, s.orgLang()); err != nil {
-					return err
-				}
-			}
+			replies = append(more, replies...)
 		}
 		if out.Submit != "" {
 			k, err := s.file(tx, env, nc)
@@ -143,7 +137,10 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 		// it moves itself to a day after the last step (see RunJob). So a
 		// step costs no job writes.
 		cancelRemind := func() error { return tx.CancelJobs(jobRemind + ":" + key) }
-		if out.End || (nc.Flow == "" && wasFlow == "" && nc.Step == stepMenu && nc.Reply == "" && nc.Witness == "") {
+		if out.End && nc.SOS != "" {
+			// A report filed or cancelled during an SOS: the SOS stays.
+			nc = mamori.Conversation{User: nc.User, SOS: nc.SOS, SOSPlace: nc.SOSPlace, Started: nc.Started, Updated: nc.Updated}
+		} else if out.End || (nc.Flow == "" && wasFlow == "" && nc.Step == stepMenu && nc.Reply == "" && nc.Witness == "" && nc.SOS == "") {
 			// Nothing worth keeping: a finished or cancelled report, or
 			// someone who only looked at the menu.
 			if err := tx.DeleteConversation(key); err != nil && !errors.Is(err, mamori.ErrNotFound) {
@@ -151,7 +148,7 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 			}
 			return cancelRemind()
 		}
-		if nc.Flow == "" && nc.Step == "" && nc.Reply == "" && nc.Witness == "" {
+		if nc.Flow == "" && nc.Step == "" && nc.Reply == "" && nc.Witness == "" && nc.SOS == "" {
 			if err := tx.DeleteConversation(key); err != nil {
 				return err
 			}
@@ -189,6 +186,9 @@ func caseClick(in mamori.Input) (string, bool) {
 		return "", false
 	}
 	if n, _, ok := checkinClick(in); ok {
+		return n, true
+	}
+	if _, n, ok := sosClick(in); ok {
 		return n, true
 	}
 	for _, p := range []string{"from:", "reply:", witnessPrefix} {

@@ -313,6 +313,10 @@ func TestUrgentDeadlines(t *testing.T) {
 	r := newRig(t)
 	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})
 	r.click("UME", "injured")
+	// The SOS it raised is answered; its escalation stops.
+	if _, _, err := r.svc.Open(ctx, user("USUP"), mamori.Action{Kind: mamori.SOSAck, Subject: "SOS-2026-0001"}); err != nil {
+		t.Fatal(err)
+	}
 	r.reportToSummary("UME")
 	r.click("UME", "submit")
 	h0 := len(r.sent.to(mamori.TargetChannel, "C0HR"))

@@ -19,6 +19,8 @@ func menu(env Env, l mamori.Lang, greet bool) mamori.Message {
 			{Value: mamori.StartReport, Label: t(l, "menu.report"), Style: mamori.StylePrimary},
 			{Value: mamori.StartConsult, Label: t(l, "menu.consult")},
 			{Value: mamori.StartPolicy, Label: t(l, "menu.policy")},
+			{Value: mamori.StartOnsite, Label: t(l, "onsite.menu")},
+			{Value: mamori.StartSOS, Label: t(l, "menu.sos"), Style: mamori.StyleDanger},
 		},
 		Note: t(l, "menu.emergency"),
 	}
@@ -65,16 +67,6 @@ func circled(n int) string {
 		return string(rune('①' + n - 1))
 	}
 	return fmt.Sprint(n) + "."
-}
-
-// emergency is the guidance shown at once to someone in danger or hurt.
-// It says who was alerted: HR alone when the department is not known yet.
-func emergency(env Env, l mamori.Lang, departmentKnown bool) mamori.Message {
-	key := "emergency.text"
-	if !departmentKnown {
-		key = "emergency.text.hr"
-	}
-	return mamori.Message{Urgent: true, Header: env.Policy.T(l, "emergency.header"), Text: env.Policy.T(l, key)}
 }
 
 // ask renders the current step of c as the message to send, with problem

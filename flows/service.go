@@ -41,6 +41,9 @@ type Service struct {
 	Care Care
 	// Training lists the training programmes.
 	Training []Programme
+	// SOS says who answers an SOS besides the department and HR, and how
+	// fast it escalates.
+	SOS SOS
 	// Platform is where messages to people who never wrote to Mamori go
 	// (training reminders); default Slack.
 	Platform string
@@ -344,6 +347,17 @@ func (s *Service) file(tx mamori.Tx, env Env, c mamori.Conversation) (mamori.Cas
 	if k.Answers.FromConsultation != "" {
 		detail += " from=" + k.Answers.FromConsultation
 	}
+	if n := k.Answers.FromSOS; n != "" {
+		detail += " from=" + n
+		if sos, err := tx.Case(n); err == nil && sos.Kind == mamori.KindSOS && sos.Reporter.Key() == k.Reporter.Key() {
+			sosRecord(&sos).Report = k.Number
+			if err := tx.UpdateCase(sos); err != nil {
+				return mamori.Case{}, err
+			}
+		} else if err != nil && !errors.Is(err, mamori.ErrNotFound) {
+			return mamori.Case{}, err
+		}
+	}
 	return k, tx.Audit(mamori.AuditEntry{At: env.Now, Actor: c.User.Key(), Action: kind + ".submitted", Subject: k.Number, Detail: detail})
 }
 
@@ -351,6 +365,9 @@ func (s *Service) file(tx mamori.Tx, env Env, c mamori.Conversation) (mamori.Cas
 func (s *Service) mayView(viewer mamori.User, k mamori.Case) bool {
 	if viewer.Key() == k.Reporter.Key() || s.Org.IsHR(viewer) {
 		return true
+	}
+	if k.Kind == mamori.KindSOS {
+		return s.responder(viewer, k)
 	}
 	return k.Kind == mamori.KindReport && k.Route == mamori.RouteDepartment && s.Org.IsSupervisor(viewer, k.Department)
 }
@@ -489,6 +506,8 @@ func (s *Service) Home(ctx context.Context, u mamori.User) (mamori.Message, erro
 func (s *Service) RunJob(ctx context.Context, j mamori.Job) error {
 	now := s.Clock()
 	switch j.Kind {
+	case jobSOS:
+		return s.runSOS(ctx, j, now)
 	case jobRemind:
 		var p remindPayload
 		if err := json.Unmarshal(j.Payload, &p); err != nil {

@@ -280,9 +280,24 @@ func TestSafetyAlertGoesOutAtOnce(t *testing.T) {
 	r.click("UME", "injured")
 	for _, ch := range []string{"C0STORE", "C0HR"} {
 		ms := r.sent.to(mamori.TargetChannel, ch)
-		if len(ms) != 1 || !ms[0].Urgent || !strings.Contains(ms[0].Text, "<@UME>") {
+		if len(ms) != 1 || !ms[0].Urgent || !strings.Contains(ms[0].Text, "<@UME>") || len(ms[0].Choices) != 1 ||
+			ms[0].Choices[0].Value != mamori.SOSAck+":SOS-2026-0001" {
 			t.Fatalf("%s: %+v", ch, ms)
 		}
+	}
+	// The employee: the alert went out, first aid and 労災, what to do
+	// on the spot; then the report goes on.
+	var all string
+	for _, m := range r.sent.to(mamori.TargetUser, "UME") {
+		all += m.Header + m.Text + m.Note + "\n"
+	}
+	for _, want := range []string{"SOS を送りました", "労災", "その場での対応", "110", "119"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the employee was not told %q:\n%s", want, all)
+		}
+	}
+	if m := r.last("UME"); m.Step != "for_whom" {
+		t.Errorf("the report does not go on: %+v", m)
 	}
 	trail, _ := r.db.AuditTrail(context.Background(), "slack:UME")
 	if len(trail) < 2 || trail[len(trail)-1].Action != "safety.alert" {
@@ -365,7 +380,7 @@ func TestHome(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	m, err := r.svc.Home(ctx, user("UME"))
-	if err != nil || len(m.Choices) != 3 || m.Fields[0].Value != "まだありません" {
+	if err != nil || len(m.Choices) != 5 || m.Fields[0].Value != "まだありません" {
 		t.Fatalf("home: %+v %v", m, err)
 	}
 	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})

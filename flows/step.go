@@ -88,8 +88,8 @@ type Env struct {
 // Out is what a step asks the host to do besides storing the new state.
 type Out struct {
 	Replies []mamori.Message
-	// Alert asks for the urgent safety alert to go out now.
-	Alert bool
+	// SOS asks the host to raise an SOS or act on the open one.
+	SOS *SOSOut
 	// Submit asks the host to file the conversation as a case
 	// (mamori.KindReport or mamori.KindConsult) and to end it.
 	Submit string
@@ -345,6 +345,12 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		return c, out
 	}
 
+	// An SOS works from anywhere, at once; so do its buttons, and what is
+	// sent while it is open is kept with it.
+	if nc, out, ok := sosStep(env, c, in); ok {
+		return nc, out
+	}
+
 	// Answering a supervisor's question works from anywhere, and does not
 	// disturb a report in progress.
 	if in.Kind == mamori.InputChoice && strings.HasPrefix(in.Value, "reply:") {
@@ -401,6 +407,8 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			return begin(env, c, in.Value)
 		case mamori.StartPolicy:
 			return c, Out{Replies: []mamori.Message{policyMessage(env, l), menu(env, l, false)}}
+		case mamori.StartOnsite:
+			return c, Out{Replies: []mamori.Message{OnsiteMessage(env, l), menu(env, l, false)}}
 		}
 		c = mamori.Conversation{User: c.User, Step: stepMenu, Started: env.Now, Updated: env.Now}
 		return c, Out{Replies: []mamori.Message{menu(env, l, true)}}
@@ -428,6 +436,8 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 				return begin(env, c, in.Value)
 			case mamori.StartPolicy:
 				return c, Out{Replies: []mamori.Message{policyMessage(env, l), menu(env, l, false)}}
+			case mamori.StartOnsite:
+				return c, Out{Replies: []mamori.Message{OnsiteMessage(env, l), menu(env, l, false)}}
 			}
 		}
 		c.Step = stepMenu
@@ -596,11 +606,13 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		return c, ask(env, c, problem)
 	}
 	if c.Step == stepSafety && (c.Answers.Safety == "danger" || c.Answers.Safety == "injured") && !c.AlertSent {
+		// In danger or injured: the same path as an SOS, and the report
+		// goes on under its messages.
 		c.AlertSent = true
-		out.Alert = true
 		out.Audit = "safety.alert"
-		_, known := department(env, c)
-		out.Replies = append(out.Replies, emergency(env, l, known))
+		if c.SOS == "" {
+			out.SOS = &SOSOut{Raise: true, Safety: c.Answers.Safety, InReport: true}
+		}
 	}
 	c.History = append(c.History, c.Step)
 	switch f := followUp(env, c); {

@@ -51,8 +51,6 @@ func goldenMessages(t *testing.T, p *mamori.Policy) map[string]mamori.Message {
 			},
 			Choices:  []mamori.Choice{{Value: "submit", Label: tt("summary.submit.report"), Style: mamori.StylePrimary}, {Value: "edit", Label: tt("summary.edit")}},
 			Controls: nav[l]}
-		out["urgent"+s] = mamori.Message{Header: tt("alert.header"), Urgent: true, Text: "<@aad-tanaka> — KH-2026-0043",
-			Fields: []mamori.Field{{Label: tt("card.department"), Value: "店舗運営部"}}}
 		out["home"+s] = mamori.Message{Header: tt("home.header"), Step: "menu", Text: tt("home.text"),
 			Choices: []mamori.Choice{
 				{Value: mamori.StartReport, Label: tt("menu.report"), Style: mamori.StylePrimary},
@@ -124,8 +122,7 @@ func goldenFlows(t *testing.T, p *mamori.Policy) map[string]mamori.Message {
 }
 
 // goldenSteps are what the conversation itself says, from flows.Step:
-// the welcome menu, the policy page, and the safety card of someone in
-// danger, in both languages.
+// the welcome menu, the policy page, and an SOS, in both languages.
 func goldenSteps(t *testing.T, p *mamori.Policy) map[string]mamori.Message {
 	t.Helper()
 	env := flows.Env{Policy: p, Org: &mamori.Org{}, Now: time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)}
@@ -137,17 +134,17 @@ func goldenSteps(t *testing.T, p *mamori.Policy) map[string]mamori.Message {
 		out["welcome"+s] = o.Replies[0]
 		_, o = flows.Step(env, mamori.Conversation{}, mamori.Input{Kind: mamori.InputStart, User: u, Value: mamori.StartPolicy})
 		out["policy"+s] = o.Replies[0]
-		c, o := flows.Step(env, mamori.Conversation{}, mamori.Input{Kind: mamori.InputStart, User: u, Value: mamori.StartReport})
-		safety := o.Replies[len(o.Replies)-1]
-		_, o = flows.Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: u, Step: safety.Step, Value: "danger"})
-		for _, m := range o.Replies {
-			if m.Urgent {
-				out["safety"+s] = m
-			}
-		}
-		if _, ok := out["safety"+s]; !ok {
-			t.Fatalf("no safety card after danger: %+v", o.Replies)
-		}
+		// An SOS: what the employee is told, and the alert card before
+		// and after someone answers it.
+		sos := mamori.Case{Number: "SOS-2026-0003", Kind: mamori.KindSOS, Reporter: u, Status: mamori.StatusNew,
+			Created: env.Now, Answers: mamori.Answers{Safety: "injured"},
+			Decision: &mamori.Decision{Emergency: &mamori.Emergency{Place: "1階 レジ前"}}}
+		raised := flows.SOSRaised(env, sos, l, true)
+		out["sos_raised"+s] = raised[0]
+		out["sos_injury"+s] = raised[1]
+		out["sos_alert"+s] = flows.SOSAlert(env, sos, l, nil)
+		sos.Status, sos.Assignee, sos.Taken = mamori.StatusTaken, "teams:aad-sato", env.Now.Add(2*time.Minute)
+		out["sos_alert_acked"+s] = flows.SOSAlert(env, sos, l, nil)
 	}
 	return out
 }

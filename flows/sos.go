@@ -1,0 +1,725 @@
+package flows
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mamori-oss/mamori"
+)
+
+// An SOS is an employee in danger now. It is a case of its own
+// (mamori.KindSOS, SOS-2026-0001): the alert goes out at once to the
+// department's supervisor channel, HR's channel and the on-call list; the
+// employee is asked one question afterwards (where are you? — optional);
+// the first responder to press "I'm on it" is shown to the employee and on
+// every card; nobody within AckWithin escalates it, by DM, along a chain,
+// until someone does. "I'm safe now" closes it and offers a report with
+// what is known.
+
+// SOS says who answers an SOS besides the department's supervisors and HR,
+// and how fast.
+type SOS struct {
+	// OnCall are alerted with the channels (user ids or emails).
+	OnCall []string
+	// AckWithin is how long an alert waits for "I'm on it" before it
+	// escalates (default 3 minutes), and again between escalations.
+	AckWithin time.Duration
+	// Escalation are the people alerted by DM, one level per round, the
+	// last level again every round after. Empty: the department's
+	// supervisors, then HR.
+	Escalation [][]string
+	// MaxRounds is how many times it escalates before HR's channel is told
+	// that nobody has answered (default 10).
+	MaxRounds int
+}
+
+func (c SOS) ackWithin() time.Duration {
+	if c.AckWithin > 0 {
+		return c.AckWithin
+	}
+	return 3 * time.Minute
+}
+
+func (c SOS) maxRounds() int {
+	if c.MaxRounds > 0 {
+		return c.MaxRounds
+	}
+	return 10
+}
+
+const (
+	stepSOS = "sos" // the Step of the employee's SOS messages
+	jobSOS  = "sos.escalate"
+)
+
+// SOSOut asks the host to act on the employee's SOS.
+type SOSOut struct {
+	// Raise an SOS; Safety is danger or injured; InReport is set when it
+	// came from the report's safety question (no question about the
+	// place: the report asks it).
+	Raise    bool
+	Safety   string
+	InReport bool
+	// Status: the SOS is already open; say where it stands.
+	Status bool
+	// Number is the open SOS the rest apply to.
+	Number string
+	Place  string
+	Note   string
+	Files  []mamori.File
+	Safe   bool
+}
+
+// sosWord reports whether typed text is a call for help: SOS, 助けて,
+// たすけて (with or without "ください" and an exclamation mark).
+func sosWord(s string) bool {
+	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.TrimRight(s, "!！。.〜~ 　")
+	s = strings.TrimSuffix(s, "ください")
+	switch s {
+	case "sos", "ｓｏｓ", "助けて", "たすけて", "タスケテ", "help me":
+		return true
+	}
+	return false
+}
+
+// sosClick returns the SOS a click of the employee's names.
+func sosClick(in mamori.Input) (kind, number string, ok bool) {
+	if in.Kind != mamori.InputChoice {
+		return "", "", false
+	}
+	for _, k := range []string{mamori.SOSSafe, mamori.SOSSkip, mamori.SOSReport} {
+		if n, found := strings.CutPrefix(in.Value, k+":"); found && n != "" {
+			return k, n, true
+		}
+	}
+	return "", "", false
+}
+
+// inFlow reports whether c is in the middle of a report or consultation.
+func inFlow(c mamori.Conversation) bool {
+	return c.Flow != "" && c.Step != stepDone && c.Step != stepMenu
+}
+
+// sosStep is the part of Step about SOS: raising one from anywhere, its
+// one question, what is sent during it, and its buttons. ok is false when
+// the input is not about an SOS.
+func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation, Out, bool) {
+	l := c.User.Lang
+	t := env.Policy.T
+	raise := (in.Kind == mamori.InputStart || in.Kind == mamori.InputChoice) && in.Value == mamori.StartSOS ||
+		in.Kind == mamori.InputText && sosWord(in.Text)
+	if raise {
+		if c.SOS != "" {
+			return c, Out{SOS: &SOSOut{Status: true, Number: c.SOS}}, true
+		}
+		c.SOSPlace = true
+		return c, Out{SOS: &SOSOut{Raise: true, Safety: "danger"}, Audit: "sos.raised"}, true
+	}
+	if kind, number, ok := sosClick(in); ok {
+		k := env.Consultation
+		if k == nil || k.Kind != mamori.KindSOS || k.Reporter.Key() != c.User.Key() || k.Number != number {
+			return c, Out{Replies: []mamori.Message{text(t(l, "sos.not_found"))}}, true
+		}
+		switch kind {
+		case mamori.SOSSkip:
+			if c.SOS == number {
+				c.SOSPlace = false
+			}
+			return c, Out{Replies: []mamori.Message{text(t(l, "sos.place.skipped"))}}, true
+		case mamori.SOSSafe:
+			if c.SOS == number {
+				c.SOS, c.SOSPlace = "", false
+			}
+			if k.Status == mamori.StatusClosed {
+				return c, Out{Replies: []mamori.Message{sosSafeMessage(env, *k, l)}}, true
+			}
+			return c, Out{SOS: &SOSOut{Number: number, Safe: true}}, true
+		case mamori.SOSReport:
+			nc, out := fromSOS(env, c, *k)
+			return nc, out, true
+		}
+	}
+	if c.SOS == "" || inFlow(c) && !c.SOSPlace {
+		return c, Out{}, false
+	}
+	// During an open SOS, outside a report: what they type and send is
+	// kept with it.
+	switch in.Kind {
+	case mamori.InputText:
+		typed := strings.TrimSpace(in.Text)
+		if typed == "" {
+			return c, Out{}, false
+		}
+		if typedCommand(typed) == navSkip && c.SOSPlace {
+			c.SOSPlace = false
+			return c, Out{Replies: []mamori.Message{text(t(l, "sos.place.skipped"))}}, true
+		}
+		if typedCommand(typed) != "" && !c.SOSPlace {
+			return c, Out{}, false
+		}
+		if utf8.RuneCountInString(typed) > MaxText {
+			return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(t(l, "nav.too_long"), MaxText))}}, true
+		}
+		if c.SOSPlace {
+			c.SOSPlace = false
+			return c, Out{SOS: &SOSOut{Number: c.SOS, Place: typed}, Replies: []mamori.Message{text(t(l, "sos.place.thanks"))}}, true
+		}
+		return c, Out{SOS: &SOSOut{Number: c.SOS, Note: typed}, Replies: []mamori.Message{text(t(l, "sos.note.kept"))}}, true
+	case mamori.InputFile:
+		if inFlow(c) {
+			return c, Out{}, false // evidence of the report they are writing
+		}
+		o := &SOSOut{Number: c.SOS, Files: in.Files}
+		if typed := strings.TrimSpace(in.Text); typed != "" {
+			o.Note = typed
+		}
+		return c, Out{SOS: o, Replies: []mamori.Message{text(t(l, "sos.files.kept"))}}, true
+	}
+	return c, Out{}, false
+}
+
+// fromSOS starts a report from SOS k with what is known: safety, place,
+// the files sent, and no second alert.
+func fromSOS(env Env, c mamori.Conversation, k mamori.Case) (mamori.Conversation, Out) {
+	l := c.User.Lang
+	if inFlow(c) {
+		out := Out{Replies: []mamori.Message{text(env.Policy.T(l, "consult.finish_first"))}}
+		o := ask(env, c, "")
+		out.Replies = append(out.Replies, o.Replies...)
+		return c, out
+	}
+	nc := mamori.Conversation{User: c.User, Started: env.Now, Updated: env.Now, SOS: c.SOS, SOSPlace: c.SOSPlace}
+	nc.Answers.Safety = k.Answers.Safety
+	nc.Answers.FromSOS = k.Number
+	nc.AlertSent = true
+	if e := sosRecord(&k); e != nil {
+		nc.Answers.Place = e.Place
+		nc.Answers.Files = append([]mamori.File(nil), e.Files...)
+	}
+	nc, out := begin(env, nc, mamori.FlowReport)
+	out.Replies = append([]mamori.Message{text(fmt.Sprintf(env.Policy.T(l, "sos.report.prefilled"), k.Number))}, out.Replies...)
+	return nc, out
+}
+
+// sos carries out an SOS step in the transaction of Handle: it returns
+// what to say to the employee.
+func (s *Service) sos(tx mamori.Tx, env Env, c *mamori.Conversation, o SOSOut) ([]mamori.Message, error) {
+	l := c.User.Lang
+	t := s.Policy.T
+	if o.Raise {
+		k, err := s.raiseSOS(tx, env, *c, o)
+		if err != nil {
+			return nil, err
+		}
+		c.SOS = k.Number
+		c.SOSPlace = !o.InReport
+		return SOSRaised(env, k, l, !o.InReport), nil
+	}
+	k, err := tx.Case(o.Number)
+	if errors.Is(err, mamori.ErrNotFound) || err == nil && k.Kind != mamori.KindSOS {
+		c.SOS, c.SOSPlace = "", false
+		return []mamori.Message{text(t(l, "sos.not_found"))}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if o.Status {
+		return []mamori.Message{s.sosStatus(env, k, l)}, nil
+	}
+	if k.Status == mamori.StatusClosed {
+		c.SOS, c.SOSPlace = "", false
+		if o.Safe {
+			return []mamori.Message{sosSafeMessage(env, k, l)}, nil
+		}
+	}
+	e := sosRecord(&k)
+	audit := ""
+	cards := false
+	switch {
+	case o.Safe:
+		k.Status = mamori.StatusClosed
+		e.Safe = env.Now
+		audit, cards = "sos.safe", true
+	case o.Place != "":
+		e.Place = o.Place
+		audit, cards = "sos.place", true
+	case len(o.Files) > 0:
+		e.Files = append(e.Files, o.Files...)
+		audit = "sos.file"
+	}
+	if o.Note != "" {
+		e.Notes = append(e.Notes, mamori.Note{At: env.Now, Text: o.Note})
+		if audit == "" {
+			audit = "sos.note"
+		}
+	}
+	k.Updated = env.Now
+	if err := tx.UpdateCase(k); err != nil {
+		return nil, err
+	}
+	if err := tx.Audit(mamori.AuditEntry{At: env.Now, Actor: c.User.Key(), Action: audit, Subject: k.Number}); err != nil {
+		return nil, err
+	}
+	if cards {
+		if err := s.updateAlerts(tx, env, &k); err != nil {
+			return nil, err
+		}
+	}
+	if o.Safe {
+		return []mamori.Message{sosSafeMessage(env, k, l)}, nil
+	}
+	return nil, nil
+}
+
+// raiseSOS files the SOS and alerts the department's supervisor channel,
+// HR's channel and the on-call list at once; the escalation is scheduled.
+func (s *Service) raiseSOS(tx mamori.Tx, env Env, c mamori.Conversation, o SOSOut) (mamori.Case, error) {
+	year := s.local(env.Now).Year()
+	seq, err := tx.NextNumber(mamori.KindSOS, year)
+	if err != nil {
+		return mamori.Case{}, err
+	}
+	safety := o.Safety
+	if safety != "injured" {
+		safety = "danger"
+	}
+	k := mamori.Case{Number: Number(mamori.KindSOS, year, seq), Kind: mamori.KindSOS, Reporter: c.User,
+		Route: mamori.RouteHR, Channel: s.Org.HRChannel, Status: mamori.StatusNew, Urgency: mamori.UrgencyUrgent,
+		Suggestion: mamori.SuggestUnclear, Created: env.Now, Updated: env.Now,
+		Answers: mamori.Answers{Safety: safety}, Decision: &mamori.Decision{Emergency: &mamori.Emergency{}}}
+	if d, ok := department(env, c); ok {
+		k.Department, k.Answers.Department = d.ID, d.ID
+		if d.SupervisorChannel != "" {
+			k.Route, k.Channel = mamori.RouteDepartment, d.SupervisorChannel
+		}
+	}
+	e := k.Decision.Emergency
+	if k.Route == mamori.RouteDepartment {
+		e.Refs = append(e.Refs, "sos:"+k.Number+":dept")
+	}
+	if s.Org.HRChannel != "" {
+		e.Refs = append(e.Refs, "sos:"+k.Number+":hr")
+	}
+	for _, who := range s.SOS.OnCall {
+		if who != "" && !sameUser(who, c.User) {
+			e.Refs = append(e.Refs, "sos:"+k.Number+":u:"+who)
+		}
+	}
+	// A new case's decision is stored by UpdateCase.
+	if err := tx.InsertCase(k); err != nil {
+		return mamori.Case{}, err
+	}
+	if err := tx.UpdateCase(k); err != nil {
+		return mamori.Case{}, err
+	}
+	from := "menu"
+	if o.InReport {
+		from = "report"
+	}
+	if err := tx.Audit(mamori.AuditEntry{At: env.Now, Actor: c.User.Key(), Action: "sos.alerted", Subject: k.Number,
+		Detail: fmt.Sprintf("safety=%s from=%s alerts=%d", safety, from, len(e.Refs))}); err != nil {
+		return mamori.Case{}, err
+	}
+	if err := s.postAlerts(tx, env, k, e.Refs, mamori.UrgentKey); err != nil {
+		return mamori.Case{}, err
+	}
+	p, _ := json.Marshal(casePayload{Number: k.Number, Round: 1})
+	return k, tx.Schedule(mamori.Job{Key: fmt.Sprintf("%s:%s:round:1", jobSOS, k.Number), Kind: jobSOS,
+		Due: env.Now.Add(s.SOS.ackWithin()), Payload: p})
+}
+
+// sosRecord is SOS k's record, made if missing.
+func sosRecord(k *mamori.Case) *mamori.Emergency {
+	if k.Decision == nil {
+		k.Decision = &mamori.Decision{}
+	}
+	if k.Decision.Emergency == nil {
+		k.Decision.Emergency = &mamori.Emergency{}
+	}
+	return k.Decision.Emergency
+}
+
+func sameUser(who string, u mamori.User) bool {
+	return who == u.ID || u.Email != "" && strings.EqualFold(who, u.Email)
+}
+
+// alertTarget is where the alert with that ref goes: "sos:N:dept",
+// "sos:N:hr" (and "sos:N:hr:<round>"), "sos:N:u:<user>[:<round>]".
+func (s *Service) alertTarget(k mamori.Case, ref string) mamori.Target {
+	rest := strings.TrimPrefix(ref, "sos:"+k.Number+":")
+	switch {
+	case rest == "dept":
+		return s.channel(k.Reporter.Platform, k.Channel)
+	case rest == "hr" || strings.HasPrefix(rest, "hr:"):
+		return s.channel(k.Reporter.Platform, s.Org.HRChannel)
+	}
+	who := strings.TrimPrefix(rest, "u:")
+	if i := strings.LastIndex(who, ":"); i > 0 && !strings.Contains(who[i:], "@") {
+		who = who[:i]
+	}
+	return mamori.Target{Platform: k.Reporter.Platform, Kind: mamori.TargetUser, ID: who}
+}
+
+// postAlerts puts the alert card for each ref in the outbox; keyPrefix
+// mamori.UrgentKey puts them ahead of everything else.
+func (s *Service) postAlerts(tx mamori.Tx, env Env, k mamori.Case, refs []string, keyPrefix string) error {
+	l := s.orgLang()
+	for _, ref := range refs {
+		m := SOSAlert(env, k, l, s.Location)
+		m.Ref = ref
+		key := fmt.Sprintf("%s%s:v%d", keyPrefix, ref, sosRecord(&k).Version)
+		if err := tx.Enqueue(mamori.OutboxItem{Key: key, Target: s.alertTarget(k, ref), Message: m, Lang: l, Created: env.Now}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// updateAlerts updates every alert card of k in place.
+func (s *Service) updateAlerts(tx mamori.Tx, env Env, k *mamori.Case) error {
+	e := sosRecord(k)
+	e.Version++
+	if err := tx.UpdateCase(*k); err != nil {
+		return err
+	}
+	return s.postAlerts(tx, env, *k, e.Refs, "")
+}
+
+// SOSAlert is the alert card: who needs help, where, since when, and who
+// has it; with "I'm on it" until someone has.
+func SOSAlert(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.Message {
+	t := env.Policy.T
+	e := sosRecord(&k)
+	at := func(x time.Time) string {
+		if loc != nil {
+			x = x.In(loc)
+		}
+		return x.Format("15:04")
+	}
+	place := e.Place
+	if place == "" {
+		place = t(l, "sos.alert.place.none")
+	}
+	safety := k.Answers.Safety
+	if safety != "injured" {
+		safety = "danger"
+	}
+	m := mamori.Message{Step: mamori.StepCard, Urgent: k.Status == mamori.StatusNew,
+		Header: fmt.Sprintf(t(l, "sos.alert.header"), k.Number),
+		Text:   fmt.Sprintf(t(l, "sos.alert.text."+safety), mention(k.Reporter.Key())),
+		Fields: []mamori.Field{
+			{Label: t(l, "card.department"), Value: departmentName(env, k.Department, l)},
+			{Label: t(l, "sos.alert.place"), Value: place},
+			{Label: t(l, "sos.alert.sent"), Value: at(k.Created)},
+		}}
+	var status string
+	switch {
+	case k.Status == mamori.StatusClosed:
+		status = fmt.Sprintf(t(l, "sos.status.safe"), at(e.Safe))
+		m.Text = fmt.Sprintf(t(l, "sos.alert.text.safe"), mention(k.Reporter.Key()))
+	case k.Assignee != "":
+		status = fmt.Sprintf(t(l, "sos.status.acked"), mention(k.Assignee), at(k.Taken))
+	case e.Rounds > 0:
+		status = fmt.Sprintf(t(l, "sos.status.escalated"), e.Rounds)
+	default:
+		status = t(l, "sos.status.waiting")
+	}
+	m.Fields = append(m.Fields, mamori.Field{Label: t(l, "card.status"), Value: status})
+	if k.Status == mamori.StatusNew {
+		m.Choices = []mamori.Choice{{Value: mamori.SOSAck + ":" + k.Number, Label: t(l, "sos.ack.button"), Style: mamori.StylePrimary}}
+		m.Note = t(l, "sos.alert.note")
+	} else if k.Status != mamori.StatusClosed {
+		m.Note = t(l, "sos.alert.note.acked")
+	}
+	return m
+}
+
+// SOSRaised tell the employee the alert went out, with the
+// emergency numbers, the one question (where are you?) when asked, the
+// "I'm safe now" button and what to do on the spot; injury adds first aid
+// and work-injury (労災) guidance.
+func SOSRaised(env Env, k mamori.Case, l mamori.Lang, askPlace bool) []mamori.Message {
+	t := env.Policy.T
+	who := "sos.raised.text"
+	if k.Route != mamori.RouteDepartment {
+		who = "sos.raised.text.hr"
+	}
+	m := mamori.Message{Step: stepSOS, Urgent: true, Header: fmt.Sprintf(t(l, "sos.raised.header"), k.Number), Text: t(l, who),
+		Note: t(l, "onsite.note")}
+	if askPlace {
+		m.Text += "\n\n" + t(l, "sos.place.ask")
+		m.Choices = append(m.Choices, mamori.Choice{Value: mamori.SOSSkip + ":" + k.Number, Label: t(l, "sos.place.skip")})
+	}
+	m.Choices = append(m.Choices, mamori.Choice{Value: mamori.SOSSafe + ":" + k.Number, Label: t(l, "sos.safe.button")})
+	out := []mamori.Message{m}
+	if k.Answers.Safety == "injured" {
+		out = append(out, mamori.Message{Header: t(l, "sos.injury.header"), Text: t(l, "sos.injury.text")})
+	}
+	return append(out, OnsiteMessage(env, l))
+}
+
+// sosStatus says where an open SOS stands, to the employee who pressed
+// SOS again.
+func (s *Service) sosStatus(env Env, k mamori.Case, l mamori.Lang) mamori.Message {
+	t := s.Policy.T
+	status := t(l, "sos.again.waiting")
+	if k.Assignee != "" {
+		status = fmt.Sprintf(t(l, "sos.again.acked"), mention(k.Assignee))
+	}
+	return mamori.Message{Step: stepSOS, Text: fmt.Sprintf(t(l, "sos.again"), k.Number) + "\n" + status, Note: t(l, "onsite.note"),
+		Choices: []mamori.Choice{{Value: mamori.SOSSafe + ":" + k.Number, Label: t(l, "sos.safe.button")}}}
+}
+
+// sosSafeMessage closes the SOS for the employee and offers a report with
+// what is known.
+func sosSafeMessage(env Env, k mamori.Case, l mamori.Lang) mamori.Message {
+	t := env.Policy.T
+	return mamori.Message{Step: stepSOS, Header: t(l, "sos.safe.header"), Text: t(l, "sos.safe.text"),
+		Choices: []mamori.Choice{{Value: mamori.SOSReport + ":" + k.Number, Label: t(l, "sos.safe.report"), Style: mamori.StylePrimary}},
+		Note:    t(l, "sos.safe.note")}
+}
+
+// responder reports whether u may acknowledge SOS k: HR, a supervisor of
+// its department, the on-call list, anyone in the escalation chain —
+// never the employee themself.
+func (s *Service) responder(u mamori.User, k mamori.Case) bool {
+	if u.Key() == k.Reporter.Key() {
+		return false
+	}
+	if s.Org.IsHR(u) || k.Department != "" && s.Org.IsSupervisor(u, k.Department) || mamori.Listed(s.SOS.OnCall, u) {
+		return true
+	}
+	for _, level := range s.SOS.Escalation {
+		if mamori.Listed(level, u) {
+			return true
+		}
+	}
+	return false
+}
+
+// sosAck is "I'm on it": the first responder is recorded and shown to the
+// employee and on every card; a later one is told who has it.
+func (s *Service) sosAck(ctx context.Context, actor mamori.User, number string) (mamori.Message, error) {
+	now := s.Clock()
+	l := actor.Lang
+	t := s.Policy.T
+	var reply mamori.Message
+	var result error
+	err := s.Store.Update(ctx, func(tx mamori.Tx) error {
+		k, err := tx.Case(number)
+		if errors.Is(err, mamori.ErrNotFound) || err == nil && k.Kind != mamori.KindSOS {
+			reply, result = text(t(l, "sos.not_found")), mamori.ErrNotFound
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if !s.responder(actor, k) {
+			reply, result = text(t(l, "sos.ack.refused")), mamori.ErrForbidden
+			return tx.Audit(mamori.AuditEntry{At: now, Actor: actor.Key(), Action: "sos.ack_refused", Subject: number})
+		}
+		switch {
+		case k.Status == mamori.StatusClosed:
+			reply = text(t(l, "sos.ack.closed"))
+			return nil
+		case k.Assignee == actor.Key():
+			reply = text(fmt.Sprintf(t(l, "sos.ack.done"), mention(k.Reporter.Key())))
+			return nil
+		case k.Assignee != "":
+			reply = text(fmt.Sprintf(t(l, "sos.ack.taken"), mention(k.Assignee)))
+			return nil
+		}
+		env := s.env(now)
+		k.Assignee, k.Status, k.Taken, k.Updated = actor.Key(), mamori.StatusTaken, now, now
+		e := sosRecord(&k)
+		if err := tx.Audit(mamori.AuditEntry{At: now, Actor: actor.Key(), Action: "sos.acked", Subject: number,
+			Detail: fmt.Sprintf("after_ms=%d rounds=%d", now.Sub(k.Created).Milliseconds(), e.Rounds)}); err != nil {
+			return err
+		}
+		if err := s.updateAlerts(tx, env, &k); err != nil {
+			return err
+		}
+		rl := reporterLang(k)
+		m := mamori.Message{Step: stepSOS, Urgent: false, Header: fmt.Sprintf(t(rl, "sos.acked.header"), mention(actor.Key())),
+			Text: t(rl, "sos.acked.text"), Note: t(rl, "onsite.note"),
+			Choices: []mamori.Choice{{Value: mamori.SOSSafe + ":" + k.Number, Label: t(rl, "sos.safe.button")}}}
+		reply = text(fmt.Sprintf(t(l, "sos.ack.done"), mention(k.Reporter.Key())))
+		return tellKeyed(tx, now, k, "sos-acked", mamori.UrgentKey, m)
+	})
+	if err != nil {
+		return text(t(l, "error")), fmt.Errorf("sos ack: %w", err)
+	}
+	if s.Kick != nil {
+		s.Kick()
+	}
+	return reply, result
+}
+
+// tellKeyed puts messages to the employee of case k in the outbox under
+// keys beginning with prefix.
+func tellKeyed(tx mamori.Tx, now time.Time, k mamori.Case, what, prefix string, ms ...mamori.Message) error {
+	to := mamori.Target{Platform: k.Reporter.Platform, Kind: mamori.TargetUser, ID: k.Reporter.ID}
+	for i, m := range ms {
+		if err := tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("%s%s:%s:%d:%d", prefix, what, k.Number, now.UnixNano(), i),
+			Target: to, Message: m, Lang: reporterLang(k), Created: now}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// levels is the escalation chain for k: the configured one, or the
+// department's supervisors and then HR.
+func (s *Service) levels(k mamori.Case) [][]string {
+	if len(s.SOS.Escalation) > 0 {
+		return s.SOS.Escalation
+	}
+	var out [][]string
+	if d, ok := s.Org.Department(k.Department); ok && len(d.Supervisors) > 0 {
+		out = append(out, d.Supervisors)
+	}
+	if len(s.Org.HR) > 0 {
+		out = append(out, s.Org.HR)
+	}
+	return out
+}
+
+// runSOS escalates an SOS nobody has acknowledged: the next level of the
+// chain is alerted by DM (the last level again after the end), the
+// employee is told and shown the emergency numbers, and the next round is
+// scheduled; after MaxRounds, HR's channel is told nobody answered.
+func (s *Service) runSOS(ctx context.Context, j mamori.Job, now time.Time) error {
+	var p casePayload
+	if err := json.Unmarshal(j.Payload, &p); err != nil {
+		return fmt.Errorf("job %d: %w", j.ID, err)
+	}
+	return s.jobUpdate(ctx, j, now, func(tx mamori.Tx) error {
+		k, err := tx.Case(p.Number)
+		if errors.Is(err, mamori.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if k.Status != mamori.StatusNew || k.Assignee != "" {
+			return nil // acknowledged or safe: it stops at once
+		}
+		env := s.env(now)
+		e := sosRecord(&k)
+		e.Rounds = p.Round
+		l := s.orgLang()
+		if p.Round > s.SOS.maxRounds() {
+			if err := tx.Audit(mamori.AuditEntry{At: now, Actor: "system", Action: "sos.unanswered", Subject: k.Number,
+				Detail: fmt.Sprintf("rounds=%d", p.Round-1)}); err != nil {
+				return err
+			}
+			m := mamori.Message{Urgent: true, Header: fmt.Sprintf(s.Policy.T(l, "sos.unanswered.header"), k.Number),
+				Text: fmt.Sprintf(s.Policy.T(l, "sos.unanswered.text"), mention(k.Reporter.Key()), p.Round-1)}
+			return tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("%ssos:%s:unanswered", mamori.UrgentKey, k.Number),
+				Target: s.channel(k.Reporter.Platform, s.Org.HRChannel), Message: m, Lang: l, Created: now})
+		}
+		levels := s.levels(k)
+		var fresh []string
+		if len(levels) > 0 {
+			for _, who := range levels[min(p.Round, len(levels))-1] {
+				if who != "" && !sameUser(who, k.Reporter) {
+					fresh = append(fresh, fmt.Sprintf("sos:%s:u:%s:%d", k.Number, who, p.Round))
+				}
+			}
+		}
+		if len(fresh) == 0 && s.Org.HRChannel != "" {
+			fresh = []string{fmt.Sprintf("sos:%s:hr:%d", k.Number, p.Round)}
+		}
+		e.Refs = append(e.Refs, fresh...)
+		e.Version++
+		k.Updated = now
+		if err := tx.UpdateCase(k); err != nil {
+			return err
+		}
+		if err := tx.Audit(mamori.AuditEntry{At: now, Actor: "system", Action: "sos.escalated", Subject: k.Number,
+			Detail: fmt.Sprintf("round=%d alerts=%d", p.Round, len(fresh))}); err != nil {
+			return err
+		}
+		// The cards already posted show the round; the new ones alert.
+		if err := s.postAlerts(tx, env, k, e.Refs[:len(e.Refs)-len(fresh)], ""); err != nil {
+			return err
+		}
+		if err := s.postAlerts(tx, env, k, fresh, mamori.UrgentKey); err != nil {
+			return err
+		}
+		rl := reporterLang(k)
+		m := mamori.Message{Step: stepSOS, Urgent: true, Text: fmt.Sprintf(s.Policy.T(rl, "sos.escalated.text"), p.Round),
+			Note:    s.Policy.T(rl, "onsite.note"),
+			Choices: []mamori.Choice{{Value: mamori.SOSSafe + ":" + k.Number, Label: s.Policy.T(rl, "sos.safe.button")}}}
+		if err := tellKeyed(tx, now, k, fmt.Sprintf("sos-escalated-%d", p.Round), mamori.UrgentKey, m); err != nil {
+			return err
+		}
+		next, _ := json.Marshal(casePayload{Number: k.Number, Round: p.Round + 1})
+		return tx.Schedule(mamori.Job{Key: fmt.Sprintf("%s:%s:round:%d", jobSOS, k.Number, p.Round+1), Kind: jobSOS,
+			Due: now.Add(s.SOS.ackWithin()), Payload: next})
+	})
+}
+
+// Sent records when an SOS's first alert reached a platform, for the
+// figure that tells a company whether its people are safe: the time from
+// SOS to alert. The worker calls it after each message it sends.
+func (s *Service) Sent(ctx context.Context, item mamori.OutboxItem, at time.Time) error {
+	rest, ok := strings.CutPrefix(item.Key, mamori.UrgentKey+"sos:")
+	if !ok {
+		return nil
+	}
+	number, _, _ := strings.Cut(rest, ":")
+	return s.Store.Update(ctx, func(tx mamori.Tx) error {
+		k, err := tx.Case(number)
+		if errors.Is(err, mamori.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		e := sosRecord(&k)
+		if e == nil || !e.Posted.IsZero() {
+			return nil
+		}
+		e.Posted = at
+		if err := tx.UpdateCase(k); err != nil {
+			return err
+		}
+		return tx.Audit(mamori.AuditEntry{At: at, Actor: "system", Action: "sos.posted", Subject: number,
+			Detail: fmt.Sprintf("after_ms=%d", at.Sub(k.Created).Milliseconds())})
+	})
+}
+
+// sosDetails is an SOS's record for those who may see it: the card, and
+// what the employee typed and sent during it.
+func sosDetails(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.Message {
+	m := SOSAlert(env, k, l, loc)
+	m.Choices, m.Step, m.Urgent = nil, "", false
+	e := sosRecord(&k)
+	at := func(x time.Time) string {
+		if loc != nil {
+			x = x.In(loc)
+		}
+		return x.Format("2006-01-02 15:04")
+	}
+	if !e.Posted.IsZero() {
+		m.Fields = append(m.Fields, mamori.Field{Label: env.Policy.T(l, "sos.details.posted"), Value: at(e.Posted)})
+	}
+	for _, n := range e.Notes {
+		m.Fields = append(m.Fields, mamori.Field{Label: fmt.Sprintf(env.Policy.T(l, "sos.details.note"), at(n.At)), Value: n.Text})
+	}
+	if len(e.Files) > 0 {
+		names := make([]string, len(e.Files))
+		for i, f := range e.Files {
+			names[i] = f.Name
+		}
+		m.Fields = append(m.Fields, mamori.Field{Label: env.Policy.T(l, "sos.details.files"), Value: strings.Join(names, "\n")})
+	}
+	if e.Report != "" {
+		m.Fields = append(m.Fields, mamori.Field{Label: env.Policy.T(l, "sos.details.report"), Value: e.Report})
+	}
+	m.Note = env.Policy.T(l, "details.note")
+	return m
+}

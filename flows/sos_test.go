@@ -1,0 +1,285 @@
+package flows_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mamori-oss/mamori"
+	"github.com/mamori-oss/mamori/flows"
+)
+
+// alertsTo are the SOS alert cards the target received, in order.
+func (r *rig) alertsTo(kind, id string) []mamori.Message {
+	var out []mamori.Message
+	for _, m := range r.sent.to(kind, id) {
+		if strings.HasPrefix(m.Ref, "sos:") {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// alertPosts counts the distinct alert cards the target got (an update in
+// place is not a new one).
+func (r *rig) alertPosts(kind, id string) int {
+	refs := map[string]bool{}
+	for _, m := range r.alertsTo(kind, id) {
+		refs[m.Ref] = true
+	}
+	return len(refs)
+}
+
+func fieldValue(m mamori.Message, label string) string {
+	for _, f := range m.Fields {
+		if f.Label == label {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+func audited(t *testing.T, r *rig, subject string) []string {
+	t.Helper()
+	es, err := r.db.AuditTrail(context.Background(), subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Action)
+	}
+	return out
+}
+
+// TestSOSLife: an SOS from the menu alerts at once (department channel,
+// HR, on-call), asks where they are and updates the alert with it; nobody
+// answers, so it escalates by DM along the chain on the clock, telling
+// the employee; a restart in the middle loses and repeats nothing; the
+// first responder is named to the employee and on every card, later ones
+// are told who has it; outsiders may not; "safe now" closes it and the
+// report starts with what is known.
+func TestSOSLife(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	r.svc.SOS = sosConfig()
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartSOS})
+	const n = "SOS-2026-0001"
+
+	// Alerted at once, before any question.
+	for _, ch := range []string{"C0STORE", "C0HR"} {
+		a := r.alertsTo(mamori.TargetChannel, ch)
+		if len(a) != 1 || !a[0].Urgent || !strings.Contains(a[0].Text, "<@UME>") || a[0].Choices[0].Value != mamori.SOSAck+":"+n {
+			t.Fatalf("%s: %+v", ch, a)
+		}
+	}
+	if a := r.alertsTo(mamori.TargetUser, "UONCALL"); len(a) != 1 {
+		t.Fatalf("on call: %+v", a)
+	}
+	raised := r.sent.to(mamori.TargetUser, "UME")
+	if len(raised) < 2 || !strings.Contains(raised[0].Header, n) || !strings.Contains(raised[0].Text, "どこ") ||
+		!strings.Contains(raised[len(raised)-1].Header, "その場での対応") {
+		t.Fatalf("the employee: %+v", raised)
+	}
+
+	// The one question: where. The cards show it.
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "1階 レジ前"})
+	if a := r.alertsTo(mamori.TargetChannel, "C0STORE"); fieldValue(a[len(a)-1], "場所") != "1階 レジ前" {
+		t.Fatalf("place not on the card: %+v", a[len(a)-1])
+	}
+	// A photo and a line during the SOS are kept with it.
+	r.do(mamori.Input{Kind: mamori.InputFile, User: user("UME"), Files: []mamori.File{{ID: "F1", Name: "voice.m4a"}}})
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "まだ大声で怒鳴っています"})
+	k := r.kase(n)
+	if e := k.Decision.Emergency; e == nil || len(e.Files) != 1 || len(e.Notes) != 1 || e.Place != "1階 レジ前" {
+		t.Fatalf("record: %+v", k.Decision)
+	}
+	// Nothing of it in a channel but the place.
+	for _, ch := range []string{"C0STORE", "C0HR"} {
+		for _, m := range r.sent.to(mamori.TargetChannel, ch) {
+			if strings.Contains(m.Text+m.Note+fieldValue(m, "場所"), "怒鳴") {
+				t.Errorf("the note reached %s", ch)
+			}
+		}
+	}
+
+	// Nobody answers: round 1 alerts the first level by DM...
+	r.advance(3*time.Minute + time.Second)
+	if a := r.alertsTo(mamori.TargetUser, "USUP"); len(a) != 1 || a[0].Choices[0].Value != mamori.SOSAck+":"+n {
+		t.Fatalf("round 1 to USUP: %+v", a)
+	}
+	if m := r.sent.to(mamori.TargetUser, "UME"); !strings.Contains(m[len(m)-1].Text, "1 回目") || !strings.Contains(m[len(m)-1].Text, "110") {
+		t.Fatalf("the employee is not told: %+v", m[len(m)-1])
+	}
+	// ...a restart in the middle loses nothing and repeats nothing...
+	r.restart()
+	r.svc.SOS = sosConfig()
+	r.worker.Drain(ctx)
+	if n := r.alertPosts(mamori.TargetUser, "USUP"); n != 1 {
+		t.Fatalf("USUP alerted again after a restart: %d", n)
+	}
+	// ...round 2 the next level, round 3 the last level again.
+	r.advance(3*time.Minute + time.Second)
+	if n := r.alertPosts(mamori.TargetUser, "UBOSS"); n != 1 {
+		t.Fatalf("round 2 to UBOSS: %d", n)
+	}
+	r.advance(3*time.Minute + time.Second)
+	if n := r.alertPosts(mamori.TargetUser, "UBOSS"); n != 2 {
+		t.Fatalf("round 3 to UBOSS: %d", n)
+	}
+	if got := fieldValue(r.alertsTo(mamori.TargetChannel, "C0HR")[len(r.alertsTo(mamori.TargetChannel, "C0HR"))-1], "状況"); !strings.Contains(got, "3 回") {
+		t.Errorf("the HR card does not show the rounds: %q", got)
+	}
+
+	// Outsiders and the employee may not acknowledge.
+	for _, who := range []string{"UOTHER", "UME", "USTRANGER"} {
+		if _, m, err := r.svc.Open(ctx, user(who), mamori.Action{Kind: mamori.SOSAck, Subject: n}); !errors.Is(err, mamori.ErrForbidden) || m.Text == "" {
+			t.Errorf("%s acknowledged: %v", who, err)
+		}
+	}
+	// The first responder: named to the employee and on every card.
+	_, m, err := r.svc.Open(ctx, user("UBOSS"), mamori.Action{Kind: mamori.SOSAck, Subject: n})
+	if err != nil || !strings.Contains(m.Text, "<@UME>") {
+		t.Fatalf("ack: %+v %v", m, err)
+	}
+	r.worker.Drain(ctx)
+	if got := r.sent.to(mamori.TargetUser, "UME"); !strings.Contains(got[len(got)-1].Header, "<@UBOSS> さんが対応します") {
+		t.Fatalf("the employee is not told who: %+v", got[len(got)-1])
+	}
+	for _, target := range [][2]string{{mamori.TargetChannel, "C0STORE"}, {mamori.TargetChannel, "C0HR"}, {mamori.TargetUser, "UONCALL"}, {mamori.TargetUser, "USUP"}} {
+		a := r.alertsTo(target[0], target[1])
+		last := a[len(a)-1]
+		if !strings.Contains(fieldValue(last, "状況"), "<@UBOSS>") || len(last.Choices) != 0 {
+			t.Errorf("%s's card after the ack: %+v", target[1], last)
+		}
+	}
+	// A later responder is told who has it; the chain stops.
+	if _, m, err := r.svc.Open(ctx, user("UHR"), mamori.Action{Kind: mamori.SOSAck, Subject: n}); err != nil || !strings.Contains(m.Text, "<@UBOSS>") {
+		t.Errorf("second ack: %+v %v", m, err)
+	}
+	before := len(r.sent.items)
+	r.advance(10 * time.Minute)
+	if len(r.sent.items) != before {
+		t.Errorf("escalated after the ack: %+v", r.sent.items[before:])
+	}
+
+	// Safe now: closed, and a report starts with what is known.
+	r.click("UME", mamori.SOSSafe+":"+n)
+	if k := r.kase(n); k.Status != mamori.StatusClosed || k.Decision.Emergency.Safe.IsZero() {
+		t.Fatalf("not closed: %+v", k)
+	}
+	safe := r.last("UME")
+	if len(safe.Choices) != 1 || safe.Choices[0].Value != mamori.SOSReport+":"+n {
+		t.Fatalf("no report offered: %+v", safe)
+	}
+	if a := r.alertsTo(mamori.TargetChannel, "C0STORE"); !strings.Contains(a[len(a)-1].Text, "安全になった") {
+		t.Errorf("the card does not say safe: %+v", a[len(a)-1])
+	}
+	r.click("UME", mamori.SOSReport+":"+n)
+	for i := 0; r.last("UME").Step != "place"; i++ {
+		if i > 10 {
+			t.Fatal("never asked the place")
+		}
+		r.answer("UME")
+	}
+	if m := r.last("UME"); !strings.Contains(m.Note, "1階 レジ前") {
+		t.Fatalf("the place is not filled in: %+v", m)
+	}
+	r.click("UME", "nav:keep")
+	r.reportToSummary("UME")
+	r.click("UME", "submit")
+	var report mamori.Case
+	report = r.kase("KH-2026-0001")
+	if report.Answers.FromSOS != n || report.Answers.Place != "1階 レジ前" || len(report.Answers.Files) != 1 {
+		t.Fatalf("report not carried over: %+v", report.Answers)
+	}
+	if r.kase(n).Decision.Emergency.Report != report.Number {
+		t.Errorf("the SOS does not name its report")
+	}
+	want := []string{"sos.alerted", "sos.place", "sos.file", "sos.note", "sos.escalated", "sos.ack_refused", "sos.acked", "sos.safe"}
+	got := strings.Join(audited(t, r, n), " ")
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("audit lacks %s: %s", w, got)
+		}
+	}
+}
+
+func sosConfig() flows.SOS {
+	return flows.SOS{OnCall: []string{"UONCALL"}, AckWithin: 3 * time.Minute, Escalation: [][]string{{"USUP"}, {"UBOSS"}}}
+}
+
+// TestSOSTyped: typed words raise it; pressing again says where it
+// stands; skipping the question; in English; "safe" with nobody there.
+func TestSOSTyped(t *testing.T) {
+	r := newRig(t)
+	for _, word := range []string{"助けて！", "たすけて", "SOS"} {
+		r := newRig(t)
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: word})
+		if a := r.alertsTo(mamori.TargetChannel, "C0HR"); len(a) != 1 {
+			t.Errorf("%q raised no SOS", word)
+		}
+	}
+	en := user("UME")
+	en.Lang = mamori.EN
+	r.do(mamori.Input{Kind: mamori.InputText, User: en, Text: "sos"})
+	if m := r.sent.to(mamori.TargetUser, "UME"); !strings.Contains(m[0].Header, "SOS sent") {
+		t.Fatalf("english: %+v", m[0])
+	}
+	r.do(mamori.Input{Kind: mamori.InputChoice, User: en, Step: "sos", Value: mamori.SOSSkip + ":SOS-2026-0001"})
+	r.do(mamori.Input{Kind: mamori.InputText, User: en, Text: "SOS"})
+	if m := r.sent.to(mamori.TargetUser, "UME"); !strings.Contains(m[len(m)-1].Text, "has been sent") {
+		t.Fatalf("again: %+v", m[len(m)-1])
+	}
+	if a := r.alertsTo(mamori.TargetChannel, "C0HR"); len(a) != 1 {
+		t.Errorf("a second SOS was raised: %d", len(a))
+	}
+	// Skipped: text now is a note, not the place.
+	r.do(mamori.Input{Kind: mamori.InputText, User: en, Text: "back office"})
+	if k := r.kase("SOS-2026-0001"); k.Decision.Emergency.Place != "" || len(k.Decision.Emergency.Notes) != 1 {
+		t.Errorf("after skip: %+v", k.Decision.Emergency)
+	}
+	// Someone else's button does nothing.
+	r.do(mamori.Input{Kind: mamori.InputChoice, User: user("UOTHER"), Step: "sos", Value: mamori.SOSSafe + ":SOS-2026-0001"})
+	if r.kase("SOS-2026-0001").Status == mamori.StatusClosed {
+		t.Error("someone else closed the SOS")
+	}
+}
+
+// TestSOSDuringReport: SOS pressed in the middle of a report keeps the
+// report; the place question comes first, then the report goes on.
+func TestSOSDuringReport(t *testing.T) {
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})
+	r.answer("UME") // safe
+	at := r.last("UME").Step
+	r.do(mamori.Input{Kind: mamori.InputChoice, User: user("UME"), Step: "menu", Value: mamori.StartSOS})
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "倉庫"})
+	if k := r.kase("SOS-2026-0001"); k.Decision.Emergency.Place != "倉庫" {
+		t.Fatalf("place: %+v", k.Decision.Emergency)
+	}
+	r.do(mamori.Input{Kind: mamori.InputStart})
+	if m := r.last("UME"); m.Step != at {
+		t.Fatalf("the report was lost: at %q, want %q", m.Step, at)
+	}
+}
+
+// TestSOSUnknownDepartment: someone in no department alerts HR, and is
+// told so.
+func TestSOSUnknownDepartment(t *testing.T) {
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputStart, User: user("UNEW"), Value: mamori.StartSOS})
+	if m := r.sent.to(mamori.TargetUser, "UNEW"); !strings.Contains(m[0].Text, "人事の相談窓口") || strings.Contains(m[0].Text, "上長") {
+		t.Fatalf("unknown department: %q", m[0].Text)
+	}
+	if a := r.alertsTo(mamori.TargetChannel, "C0HR"); len(a) != 1 {
+		t.Fatalf("HR: %+v", a)
+	}
+	// The default chain without a department: HR by DM.
+	r.advance(3*time.Minute + time.Second)
+	if a := r.alertsTo(mamori.TargetUser, "UHR"); len(a) != 1 {
+		t.Fatalf("HR not alerted by DM: %+v", a)
+	}
+}
