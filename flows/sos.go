@@ -421,6 +421,7 @@ func SOSAlert(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.
 	switch {
 	case k.Status == mamori.StatusClosed:
 		status = fmt.Sprintf(t(l, "sos.status.safe"), at(e.Safe))
+		m.Header = fmt.Sprintf(t(l, "sos.alert.header.safe"), k.Number)
 		m.Text = fmt.Sprintf(t(l, "sos.alert.text.safe"), mention(k.Reporter.Key()))
 	case k.Assignee != "":
 		status = fmt.Sprintf(t(l, "sos.status.acked"), mention(k.Assignee), at(k.Taken))

@@ -181,7 +181,9 @@ func (t *Terminal) print(prefix string, m mamori.Message, numbered bool) {
 	var buttons []string
 	add := func(cs []mamori.Choice) {
 		for _, c := range cs {
-			if !numbered {
+			// A card's buttons are commands, also on a card in a DM (an
+			// SOS alert to someone on call): whoever answers it acts.
+			if !numbered || m.Step == mamori.StepCard {
 				if m.Step == mamori.StepCard {
 					if action, number, ok := strings.Cut(c.Value, ":"); ok {
 						buttons = append(buttons, "["+c.Label+": /"+action+" "+number+"]")
@@ -338,7 +340,7 @@ func (t *Terminal) parse(ctx context.Context, line string) (*mamori.Input, bool)
 				t.Drain(ctx)
 			}
 		case "/take", "/judge", "/reopen", "/ask", "/witness", "/care_ack", "/care_note", "/care_close", "/train",
-			"/consult_take", "/consult_reply", "/consult_close":
+			"/consult_take", "/consult_reply", "/consult_close", "/sos_ack":
 			t.caseAction(ctx, f)
 		case "/start", "/kasuhara":
 			v := ""
