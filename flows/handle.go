@@ -168,6 +168,7 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 		return tx.PutConversation(nc)
 	})
 	if err != nil {
+		s.failures.Add(1)
 		return fmt.Errorf("handle %s: %w", in.Kind, err)
 	}
 	if s.Kick != nil {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mamori-oss/mamori"
@@ -50,7 +51,13 @@ type Service struct {
 	// Kick, when set, is called after a commit that enqueued messages,
 	// to wake the outbox worker early. The row is what counts.
 	Kick func()
+
+	failures atomic.Int64 // inputs that could not be stored
 }
+
+// Failures counts the inputs Handle could not store (the database
+// refused the write): each got an apology, and /metrics shows the count.
+func (s *Service) Failures() int64 { return s.failures.Load() }
 
 // NewService returns a Service keeping its state in store, for policy
 // and org, with the defaults: a nil clock is time.Now, a nil log discards,

@@ -72,9 +72,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := a.db.View(ctx, func(tx mamori.Tx) error { _, err := tx.CasesOf("-"); return err }); err != nil {
-			log.Error("not ready", "err", err)
-			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+		// Ready means able to take a report: a write, not only a read
+		// (a full disk or a read-only file still reads). The probe
+		// replaces one small row, so it does not grow the database.
+		if err := a.db.Update(ctx, func(tx mamori.Tx) error {
+			return tx.PutReference("mamori:readyz", []byte("ok"), time.Now())
+		}); err != nil {
+			log.Error("not ready: the database cannot be written", "err", err)
+			http.Error(w, "database cannot be written", http.StatusServiceUnavailable)
 			return
 		}
 		io.WriteString(w, "ready\n")
@@ -226,6 +231,9 @@ func (m *metrics) write(ctx context.Context, w io.Writer, a *app) {
 	fmt.Fprintln(w, "# HELP mamori_http_slow_requests_total HTTP requests that took over one second.")
 	fmt.Fprintln(w, "# TYPE mamori_http_slow_requests_total counter")
 	fmt.Fprintf(w, "mamori_http_slow_requests_total %d\n", m.slow.Load())
+	fmt.Fprintln(w, "# HELP mamori_input_failures_total Messages, clicks and commands that could not be stored (the person was asked to try again).")
+	fmt.Fprintln(w, "# TYPE mamori_input_failures_total counter")
+	fmt.Fprintf(w, "mamori_input_failures_total %d\n", a.service.Failures())
 	fmt.Fprintln(w, "# HELP mamori_outbox_messages Messages in the outbox by status.")
 	fmt.Fprintln(w, "# TYPE mamori_outbox_messages gauge")
 	if counts, err := a.db.CountOutbox(ctx, ""); err == nil {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -74,6 +76,23 @@ func openStore(ctx context.Context, getenv func(string) string, log *slog.Logger
 		}
 		keyFile = filepath.Join(filepath.Dir(path), "mamori.key")
 	}
+	if !pg {
+		if err := writableDir(path); err != nil {
+			return nil, err
+		}
+	}
+	if getenv(seal.EnvVar) == "" {
+		if _, err := os.Stat(keyFile); errors.Is(err, fs.ErrNotExist) {
+			// A new key would not open what the old one sealed: say so
+			// rather than start on a key nobody can use with this data.
+			if pg {
+				return nil, fmt.Errorf("MAMORI_KEY_FILE %s does not exist: with PostgreSQL every replica needs the same key; copy it from where the database was first set up (no new key was made)", keyFile)
+			}
+			if st, err := os.Stat(path); err == nil && st.Size() > 0 {
+				return nil, fmt.Errorf("the key file %s is missing, but the database %s exists: its confidential answers cannot be read without the key they were sealed with. Restore the key file from your backup, or set MAMORI_ENCRYPTION_KEY (no new key was made)", keyFile, path)
+			}
+		}
+	}
 	key, err := seal.LoadKey(getenv(seal.EnvVar), keyFile)
 	if err != nil {
 		return nil, err
@@ -96,6 +115,29 @@ func openStore(ctx context.Context, getenv func(string) string, log *slog.Logger
 		return nil, fmt.Errorf("MAMORI_DB %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// writableDir says plainly when the SQLite file's directory cannot be
+// written: SQLite keeps its journal beside the file, so even an existing
+// database needs it.
+func writableDir(path string) error {
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("MAMORI_DB %s: the directory %s does not exist", path, dir)
+	} else if err != nil {
+		return fmt.Errorf("MAMORI_DB %s: %w", path, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("MAMORI_DB %s: %s is not a directory", path, dir)
+	}
+	f, err := os.CreateTemp(dir, ".mamori-write-check-*")
+	if err != nil {
+		return fmt.Errorf("MAMORI_DB %s: the directory %s is read-only for mamori (SQLite writes its journal beside the database): make it writable, or set MAMORI_DB to a file in a writable directory", path, dir)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
 }
 
 // migrate applies the database migrations and says so. Every command
