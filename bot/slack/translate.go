@@ -67,6 +67,9 @@ func (a *Adapter) command(ctx context.Context, c slashCommand) reply {
 	if c.UserID == "" {
 		return bad("malformed slash command: no user_id")
 	}
+	if s := c.badID(); s != "" {
+		return a.refuseID("slash command", s)
+	}
 	u := a.user(ctx, c.UserID)
 	in := mamori.Input{
 		Kind:  mamori.InputStart,
@@ -139,6 +142,9 @@ func (a *Adapter) events(ctx context.Context, body []byte, socket bool) reply {
 	var ev event
 	if err := json.Unmarshal(env.Event, &ev); err != nil {
 		return bad("malformed event")
+	}
+	if s := ev.badID(); s != "" {
+		return a.refuseID("event", s)
 	}
 	switch ev.Type {
 	case "message":
@@ -289,6 +295,9 @@ func (a *Adapter) interaction(ctx context.Context, body []byte) reply {
 	var p interaction
 	if err := json.Unmarshal(body, &p); err != nil {
 		return bad("malformed interaction payload: not JSON")
+	}
+	if s := p.badID(); s != "" {
+		return a.refuseID("interaction", s)
 	}
 	switch p.Type {
 	case "block_actions":
