@@ -103,6 +103,9 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(rw, http.StatusText(status), status)
 		return
 	}
+	if a.refusedID(rw, &act) {
+		return
+	}
 	res := a.activity(r.Context(), &act)
 	writeReply(rw, res)
 	a.later(string(act.Type), res.after)
