@@ -60,6 +60,15 @@ type config struct {
 		Channel string   `yaml:"channel"`
 		Members []string `yaml:"members"`
 	} `yaml:"hr"`
+	// SOS says who answers an employee's SOS besides the department's
+	// supervisors and HR, and how fast it escalates. Pointers tell a
+	// setting left out (the default) from one set to zero (refused).
+	SOS struct {
+		OnCall     []string       `yaml:"on_call"`
+		AckWithin  *time.Duration `yaml:"ack_within"`
+		Escalation [][]string     `yaml:"escalation"`
+		MaxRounds  *int           `yaml:"max_rounds"`
+	} `yaml:"sos"`
 	Departments []struct {
 		ID                string      `yaml:"id"`
 		Name              mamori.Text `yaml:"name"`
@@ -79,6 +88,7 @@ type loaded struct {
 	deadlines flows.Deadlines
 	care      flows.Care
 	training  []flows.Programme
+	sos       flows.SOS
 	path      string // "" for the embedded example
 	embedded  bool
 }
@@ -98,6 +108,7 @@ func loadConfig(path string) (*loaded, error) {
 		return nil, fmt.Errorf("MAMORI_CONFIG %s: %s", orExample(path), yaml.FormatError(err, false, true))
 	}
 	where := "MAMORI_CONFIG " + orExample(path)
+	var err error
 	l := &loaded{path: path, embedded: path == "", command: c.SlashCommand, remind: c.RemindAfter,
 		deadlines: flows.Deadlines{Take: c.Deadlines.Take, Judge: c.Deadlines.Judge,
 			UrgentTake: c.Deadlines.UrgentTake, UrgentJudge: c.Deadlines.UrgentJudge}}
@@ -118,6 +129,9 @@ func loadConfig(path string) (*loaded, error) {
 		if d < 0 {
 			return nil, fmt.Errorf("MAMORI_CONFIG %s: %s must not be negative", orExample(path), name)
 		}
+	}
+	if l.sos, err = sosConfig(c); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	if l.command == "" {
 		l.command = "/kasuhara"
@@ -274,6 +288,58 @@ func loadConfig(path string) (*loaded, error) {
 		l.policy.Care = c.Care.Resources
 	}
 	return l, nil
+}
+
+// The bounds of sos.ack_within: an alert must be readable before it
+// escalates, and an SOS is a matter of minutes, not hours.
+const (
+	minAckWithin = 10 * time.Second
+	maxAckWithin = time.Hour
+)
+
+// sosConfig checks the sos section and turns it into flows.SOS; what is
+// left out takes the defaults (3 minutes; 10 rounds; the department's
+// supervisors, then HR).
+func sosConfig(c config) (flows.SOS, error) {
+	cs := c.SOS
+	out := flows.SOS{AckWithin: 3 * time.Minute, MaxRounds: 10}
+	if d := cs.AckWithin; d != nil {
+		switch {
+		case *d <= 0:
+			return flows.SOS{}, fmt.Errorf("sos.ack_within must be a positive duration such as 3m, not %s", *d)
+		case *d < minAckWithin:
+			return flows.SOS{}, fmt.Errorf("sos.ack_within %s is too short to read an alert: use at least %s (3m is the default)", *d, minAckWithin)
+		case *d > maxAckWithin:
+			return flows.SOS{}, fmt.Errorf("sos.ack_within %s is too long for someone in danger: use at most %s (3m is the default)", *d, maxAckWithin)
+		}
+		out.AckWithin = *d
+	}
+	if n := cs.MaxRounds; n != nil {
+		if *n < 1 {
+			return flows.SOS{}, fmt.Errorf("sos.max_rounds must be at least 1, not %d (10 is the default)", *n)
+		}
+		out.MaxRounds = *n
+	}
+	for i, who := range cs.OnCall {
+		if strings.TrimSpace(who) == "" {
+			return flows.SOS{}, fmt.Errorf("sos.on_call[%d] is empty: give a user id or an email", i)
+		}
+		out.OnCall = append(out.OnCall, strings.TrimSpace(who))
+	}
+	for i, level := range cs.Escalation {
+		if len(level) == 0 {
+			return flows.SOS{}, fmt.Errorf("sos.escalation[%d] is an empty level: list who is alerted in that round, or remove it", i)
+		}
+		var people []string
+		for j, who := range level {
+			if strings.TrimSpace(who) == "" {
+				return flows.SOS{}, fmt.Errorf("sos.escalation[%d][%d] is empty: give a user id or an email", i, j)
+			}
+			people = append(people, strings.TrimSpace(who))
+		}
+		out.Escalation = append(out.Escalation, people)
+	}
+	return out, nil
 }
 
 func orExample(path string) string {

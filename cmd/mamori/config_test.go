@@ -3,10 +3,13 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mamori-oss/mamori"
+	"github.com/mamori-oss/mamori/flows"
 )
 
 // The example's care contacts are per language; one given as a plain
@@ -58,5 +61,105 @@ func TestConfigContactsAndLanguages(t *testing.T) {
 	bad := string(exampleConfig) + "\nlanguages:\n  fr: [U0ALEX]\n"
 	if _, err := loadConfig(write("fr.yaml", bad)); err == nil || !strings.Contains(err.Error(), "languages") {
 		t.Errorf("languages: fr: err = %v", err)
+	}
+}
+
+// The sos section: defaults when left out (3 minutes, 10 rounds, the
+// department's supervisors then HR), as set when given, and a startup
+// error naming the setting when it makes no sense.
+func TestConfigSOS(t *testing.T) {
+	t.Parallel()
+	l, err := loadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (flows.SOS{AckWithin: 3 * time.Minute, MaxRounds: 10}); !reflect.DeepEqual(l.sos, want) {
+		t.Errorf("the example's sos: %+v, want %+v", l.sos, want)
+	}
+	dir := t.TempDir()
+	load := func(name, sos string) (*loaded, error) {
+		t.Helper()
+		p := filepath.Join(dir, name+".yaml")
+		if err := os.WriteFile(p, []byte("hr:\n  channel: C0HR\n  members: [UHR]\n"+sos), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return loadConfig(p)
+	}
+	for _, tt := range []struct {
+		name, sos string
+		want      flows.SOS
+	}{
+		{"none", "", flows.SOS{AckWithin: 3 * time.Minute, MaxRounds: 10}},
+		{"empty", "sos: {}\n", flows.SOS{AckWithin: 3 * time.Minute, MaxRounds: 10}},
+		{"all", "sos:\n  on_call: [U0GUARD, guard@example.co.jp]\n  ack_within: 90s\n" +
+			"  escalation:\n    - [U0SUP]\n    - [ area@example.co.jp , U0HR ]\n  max_rounds: 4\n",
+			flows.SOS{OnCall: []string{"U0GUARD", "guard@example.co.jp"}, AckWithin: 90 * time.Second,
+				Escalation: [][]string{{"U0SUP"}, {"area@example.co.jp", "U0HR"}}, MaxRounds: 4}},
+		{"bounds", "sos:\n  ack_within: 10s\n  max_rounds: 1\n", flows.SOS{AckWithin: 10 * time.Second, MaxRounds: 1}},
+		{"hour", "sos:\n  ack_within: 1h\n", flows.SOS{AckWithin: time.Hour, MaxRounds: 10}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := load(tt.name, tt.sos)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(l.sos, tt.want) {
+				t.Errorf("sos: %+v, want %+v", l.sos, tt.want)
+			}
+		})
+	}
+	for _, tt := range []struct {
+		name, sos, want string
+	}{
+		{"zero", "sos:\n  ack_within: 0s\n", "sos.ack_within must be a positive duration"},
+		{"negative", "sos:\n  ack_within: -3m\n", "sos.ack_within must be a positive duration"},
+		{"too short", "sos:\n  ack_within: 2s\n", "sos.ack_within 2s is too short"},
+		{"hours", "sos:\n  ack_within: 24h\n", "sos.ack_within 24h0m0s is too long"},
+		{"a number", "sos:\n  ack_within: 3\n", "ack_within"},
+		{"no rounds", "sos:\n  max_rounds: 0\n", "sos.max_rounds must be at least 1"},
+		{"negative rounds", "sos:\n  max_rounds: -2\n", "sos.max_rounds must be at least 1"},
+		{"empty level", "sos:\n  escalation: [[U0SUP], []]\n", "sos.escalation[1] is an empty level"},
+		{"blank person", "sos:\n  escalation: [[U0SUP, \" \"]]\n", "sos.escalation[0][1] is empty"},
+		{"blank on call", "sos:\n  on_call: [\"\"]\n", "sos.on_call[0] is empty"},
+		{"unknown", "sos:\n  ack_whithin: 3m\n", "ack_whithin"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load(strings.ReplaceAll(tt.name, " ", "-"), tt.sos)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "MAMORI_CONFIG") {
+				t.Errorf("err = %v, want one with %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// The sos section reaches the service: `mamori chat` alerts the on-call
+// list at once and, after ack_within, the configured chain instead of
+// the department's supervisors.
+func TestConfigSOSWired(t *testing.T) {
+	t.Parallel()
+	old := "sos:\n  ack_within: 3m\n  max_rounds: 10\n"
+	if !strings.Contains(string(exampleConfig), old) {
+		t.Fatalf("the example configuration has no %q", old)
+	}
+	p := filepath.Join(t.TempDir(), "mamori.yaml")
+	cfg := strings.Replace(string(exampleConfig), old, "sos:\n  ack_within: 1m\n  on_call: [guard]\n  escalation: [[hr]]\n", 1)
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	e["MAMORI_CONFIG"] = p
+	out := typeChat(t, e, []string{"SOS", "/skip 30s", "/skip 31s", "/quit"})
+	first, second := strings.Index(out, "時計を進めました"), strings.LastIndex(out, "時計を進めました")
+	if first < 0 || first == second {
+		t.Fatalf("the clock did not move twice:\n%s", out)
+	}
+	if i := strings.Index(out, "✉ → @guard"); i < 0 || i > first {
+		t.Errorf("on call not alerted at once:\n%s", out)
+	}
+	if strings.Contains(out[:second], "✉ → @hr") || !strings.Contains(out[second:], "✉ → @hr") {
+		t.Errorf("the chain's first level not alerted after 1 minute, or before:\n%s", out)
+	}
+	if strings.Contains(out, "✉ → @sato") {
+		t.Errorf("the default chain used:\n%s", out)
 	}
 }

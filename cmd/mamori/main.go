@@ -140,7 +140,7 @@ func newApp(ctx context.Context, cfg *loaded, getenv func(string) string, log *s
 	a.worker = (&flows.Worker{Store: db, Senders: map[string]flows.Sender{}, Clock: clock, Log: log, Lease: lease}).Init()
 	a.service = &flows.Service{Store: db, Policy: cfg.policy, Org: cfg.org, Clock: clock, Log: log,
 		Location: cfg.loc, RemindAfter: cfg.remind, Deadlines: cfg.deadlines, Care: cfg.care, Training: cfg.training,
-		Kick: a.worker.Kick}
+		SOS: cfg.sos, Kick: a.worker.Kick}
 	a.worker.Jobs = a.service
 	a.worker.GaveUp = a.gaveUp
 	return a, nil
