@@ -461,9 +461,17 @@ func (s *Service) Home(ctx context.Context, u mamori.User) (mamori.Message, erro
 		if f == nil {
 			return nil
 		}
-		open, err := tx.Cases(*f)
+		all, err := tx.Cases(*f)
 		if err != nil {
 			return err
+		}
+		// A closed consultation or SOS (the employee said they are
+		// safe) is not open, though not judged either.
+		var open []mamori.Case
+		for _, k := range all {
+			if k.Status != mamori.StatusClosed {
+				open = append(open, k)
+			}
 		}
 		if len(cases) == 0 {
 			m.Fields = append(m.Fields, mamori.Field{Label: t(l, "home.cases"), Value: t(l, "home.no_cases")})
@@ -473,6 +481,10 @@ func (s *Service) Home(ctx context.Context, u mamori.User) (mamori.Message, erro
 			m.Fields[len(m.Fields)-1].Value = t(l, "home.no_open")
 		}
 		for _, k := range open {
+			if k.Kind == mamori.KindSOS {
+				m.Fields = append(m.Fields, mamori.Field{Label: k.Number, Value: s.sosOpenLine(k, l)})
+				continue
+			}
 			_, judge := s.Deadlines.For(k.Urgency)
 			v := s.local(k.Created).Format("2006-01-02") + " · " + t(l, "status."+k.Status) + " · " + t(l, "urgency."+k.Urgency)
 			if now.Sub(k.Created) > judge {
@@ -573,6 +585,9 @@ func (s *Service) nextStep(k mamori.Case, now time.Time, l mamori.Lang) string {
 	t := s.Policy.T
 	if k.Kind == mamori.KindConsult {
 		return t(l, "home.next.consult")
+	}
+	if k.Kind == mamori.KindSOS {
+		return s.sosNext(k, l)
 	}
 	if k.Status != mamori.StatusJudged && k.Decision != nil {
 		for _, q := range k.Decision.Questions {

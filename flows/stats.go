@@ -13,9 +13,9 @@ import (
 )
 
 // The monthly summary for HR: how many reports, of what, how fast they
-// were answered, what care and training is still open. It holds counts
-// and times only, so it may go to the HR channel: never a narrative, a
-// customer or a name.
+// were answered, how fast an SOS reached someone, what care and training
+// is still open. It holds counts and times only, so it may go to the HR
+// channel: never a narrative, a customer, a place or a name.
 
 const jobStats = "stats.monthly"
 
@@ -30,7 +30,7 @@ const (
 type Summary struct {
 	From, To time.Time
 	// Reports and Consultations count the cases created in the period;
-	// everything below is about the reports.
+	// everything below up to SOS is about the reports.
 	Reports, Consultations int
 	// Counts, most first. A report with several behaviours counts once
 	// under each.
@@ -38,6 +38,9 @@ type Summary struct {
 	// FirstResponse runs from a report's creation to its first taking,
 	// Judgement to its last decision, over the reports that have one.
 	FirstResponse, Judgement Durations
+	// SOS is about the SOS raised in the period, which count nowhere
+	// else: an emergency is not a report until the employee makes one.
+	SOS SOSSummary
 	// OpenCare counts the care tasks open when the summary was made,
 	// OverdueCare those of them past due.
 	OpenCare, OverdueCare int
@@ -54,8 +57,24 @@ type Count struct {
 
 // Durations sums up N waits.
 type Durations struct {
-	N            int
-	Median, Mean time.Duration
+	N                   int
+	Median, Mean, Worst time.Duration
+}
+
+// SOSSummary is the figure that tells a company whether its people are
+// safe: how fast an SOS reached the platform and how fast someone said
+// "I'm on it".
+type SOSSummary struct {
+	// Raised counts the SOS created in the period.
+	Raised int
+	// ToAlert runs from an SOS to its first alert reaching the platform,
+	// over those where that was recorded; ToAck from that alert (from the
+	// SOS when the alert's time is unknown) to the first "I'm on it".
+	ToAlert, ToAck Durations
+	// Unacknowledged counts those nobody acknowledged (the employee said
+	// they were safe first, or it is still waiting); Escalated those
+	// alerted along the chain at least once for want of an answer.
+	Unacknowledged, Escalated int
 }
 
 // Training is the completion of one round of a training programme.
@@ -95,11 +114,33 @@ func (s *Service) stats(tx mamori.Tx, from, to, now time.Time) (Summary, error) 
 		return Summary{}, err
 	}
 	departments, behaviours, channels, decided := counter{}, counter{}, counter{}, counter{}
-	var first, judged []time.Duration
+	var first, judged, alerted, acked []time.Duration
 	for _, k := range cases {
-		if k.Kind != mamori.KindReport {
+		switch k.Kind {
+		case mamori.KindConsult:
 			sum.Consultations++
 			continue
+		case mamori.KindSOS:
+			sum.SOS.Raised++
+			var e mamori.Emergency
+			if k.Decision != nil && k.Decision.Emergency != nil {
+				e = *k.Decision.Emergency
+			}
+			if !e.Posted.IsZero() {
+				alerted = append(alerted, max(0, e.Posted.Sub(k.Created)))
+			}
+			if k.Taken.IsZero() {
+				sum.SOS.Unacknowledged++
+			} else {
+				acked = append(acked, max(0, k.Taken.Sub(cmp.Or(e.Posted, k.Created))))
+			}
+			if e.Rounds > 0 {
+				sum.SOS.Escalated++
+			}
+			continue
+		case mamori.KindReport:
+		default:
+			continue // a kind this summary does not know yet counts nowhere
 		}
 		sum.Reports++
 		departments.add(cmp.Or(k.Department, statsUnknown))
@@ -120,6 +161,7 @@ func (s *Service) stats(tx mamori.Tx, from, to, now time.Time) (Summary, error) 
 	}
 	sum.Departments, sum.Behaviours, sum.Channels, sum.Outcomes = departments.sorted(), behaviours.sorted(), channels.sorted(), decided.sorted()
 	sum.FirstResponse, sum.Judgement = spread(first), spread(judged)
+	sum.SOS.ToAlert, sum.SOS.ToAck = spread(alerted), spread(acked)
 
 	care, err := tx.CareTasks(true)
 	if err != nil {
@@ -203,7 +245,7 @@ func spread(ds []time.Duration) Durations {
 	if n%2 == 0 {
 		median = (ds[n/2-1] + ds[n/2]) / 2
 	}
-	return Durations{N: n, Median: median, Mean: total / time.Duration(n)}
+	return Durations{N: n, Median: median, Mean: total / time.Duration(n), Worst: ds[n-1]}
 }
 
 // StatsMessage is the summary for the HR channel in l, with a bar chart
@@ -231,6 +273,7 @@ func (s *Service) StatsMessage(sum Summary, l mamori.Lang) (mamori.Message, erro
 			mamori.Field{Label: t("stats.judgement"), Value: s.durations(sum.Judgement, l)},
 		)
 	}
+	m.Fields = append(m.Fields, s.sosFields(sum.SOS, l)...)
 	m.Fields = append(m.Fields, mamori.Field{Label: t("stats.care"), Value: fmt.Sprintf(t("stats.care.value"), sum.OpenCare, sum.OverdueCare)})
 	training := t("stats.training.none")
 	if done, assigned := sum.TrainingTotal(); assigned > 0 {
@@ -264,6 +307,57 @@ func (s *Service) StatsMessage(sum Summary, l mamori.Lang) (mamori.Message, erro
 			s.items(sum.Behaviours, l, func(id string) string { return s.behaviourName(id, l) }),
 			s.items(sum.Outcomes, l, func(id string) string { return s.outcomeName(id, l) }))}
 	return m, nil
+}
+
+// sosFields are the summary's SOS lines, when there was any: how many,
+// the time to the alert and to the acknowledgement (median and worst:
+// the worst is what a company must know about) and how many nobody
+// answered or went up the chain.
+func (s *Service) sosFields(sum SOSSummary, l mamori.Lang) []mamori.Field {
+	if sum.Raised == 0 {
+		return nil
+	}
+	t := func(key string) string { return s.Policy.T(l, key) }
+	out := []mamori.Field{{Label: t("stats.sos"), Value: fmt.Sprintf(t("stats.count"), sum.Raised)}}
+	times := func(d Durations) string {
+		if d.N == 0 {
+			return t("stats.sos.not_recorded")
+		}
+		return fmt.Sprintf(t("stats.sos.times"), s.shortDuration(d.Median, l), s.shortDuration(d.Worst, l), d.N)
+	}
+	return append(out,
+		mamori.Field{Label: t("stats.sos.to_alert"), Value: times(sum.ToAlert)},
+		mamori.Field{Label: t("stats.sos.to_ack"), Value: times(sum.ToAck)},
+		mamori.Field{Label: t("stats.sos.unanswered"), Value: fmt.Sprintf(t("stats.sos.unanswered.value"), sum.Unacknowledged, sum.Escalated)})
+}
+
+// shortDuration says a wait of seconds or minutes as a person would:
+// tenths of a second under ten seconds (the alert's target is one),
+// then seconds, minutes and seconds, hours and minutes; days as
+// duration does.
+func (s *Service) shortDuration(d time.Duration, l mamori.Lang) string {
+	t := func(key string) string { return s.Policy.T(l, key) }
+	if tenths := d.Round(100 * time.Millisecond); tenths < 10*time.Second {
+		v := strings.TrimSuffix(fmt.Sprintf("%.1f", tenths.Seconds()), ".0")
+		return fmt.Sprintf(t("stats.sos.seconds"), v)
+	}
+	if secs := d.Round(time.Second); secs < time.Minute {
+		return fmt.Sprintf(t("stats.sos.seconds"), fmt.Sprint(int(secs/time.Second)))
+	} else if secs < time.Hour {
+		m, sec := int(secs/time.Minute), int(secs%time.Minute/time.Second)
+		if sec == 0 {
+			return fmt.Sprintf(t("stats.minutes"), m)
+		}
+		return fmt.Sprintf(t("stats.sos.min_sec"), m, sec)
+	}
+	if mins := d.Round(time.Minute); mins < 72*time.Hour {
+		h, m := int(mins/time.Hour), int(mins%time.Hour/time.Minute)
+		if m == 0 {
+			return fmt.Sprintf(t("stats.hours"), h)
+		}
+		return fmt.Sprintf(t("stats.sos.hour_min"), h, m)
+	}
+	return s.duration(d, l)
 }
 
 // period names the summary's period: a month when it is one, the first
@@ -403,7 +497,7 @@ func (s *Service) runStats(ctx context.Context, j mamori.Job, now time.Time) err
 			}
 		}
 		if err := tx.Audit(mamori.AuditEntry{At: now, Actor: "system", Action: jobStats, Subject: p.Month,
-			Detail: fmt.Sprintf("reports=%d consultations=%d", sum.Reports, sum.Consultations)}); err != nil {
+			Detail: fmt.Sprintf("reports=%d consultations=%d sos=%d", sum.Reports, sum.Consultations, sum.SOS.Raised)}); err != nil {
 			return err
 		}
 		return tx.Schedule(s.statsJob(to))

@@ -16,7 +16,8 @@ import (
 )
 
 // Confidential things the cases below hold; no summary may show them.
-var statsSecrets = []string{"秘密の出来事", "山田様", "暴言の言葉", "判断メモ", "確認した事実", "UME", "Reporter Name", "ume@example.com"}
+var statsSecrets = []string{"秘密の出来事", "山田様", "暴言の言葉", "判断メモ", "確認した事実", "UME", "Reporter Name", "ume@example.com",
+	"3階 倉庫", "まだ怒鳴っています", "voice.m4a", "USUP"}
 
 // tokyoAt reads a wall-clock time in Tokyo.
 func tokyoAt(t *testing.T, s string) time.Time {
@@ -29,12 +30,17 @@ func tokyoAt(t *testing.T, s string) time.Time {
 	return v
 }
 
-// statsCase describes a report (or consultation) for the statistics.
+// statsCase describes a report (or consultation, or SOS) for the
+// statistics.
 type statsCase struct {
 	number, kind, department, channel, created string
 	behaviours                                 []string
 	taken, judged                              time.Duration // after created; zero: never
 	status, outcome                            string
+	// An SOS: its first alert posted and the employee safe after created
+	// (zero: never), and how many times it escalated.
+	posted, safe time.Duration
+	rounds       int
 }
 
 // insertStatsCases stores cases the way the flows leave them, with the
@@ -64,6 +70,23 @@ func insertStatsCases(t *testing.T, r *rig, cases []statsCase) {
 				k.Decision = &mamori.Decision{Outcome: c.outcome, Validity: "invalid", Means: "unacceptable",
 					Facts: "確認した事実", Note: "判断メモ", By: "slack:USUP", At: k.Judged}
 				k.Status = mamori.StatusJudged
+			}
+			if c.kind == mamori.KindSOS {
+				// As the SOS flow leaves it: urgent, the record in the
+				// decision, the responder as assignee.
+				k.Urgency = mamori.UrgencyUrgent
+				e := &mamori.Emergency{Place: "3階 倉庫", Rounds: c.rounds,
+					Notes: []mamori.Note{{At: created, Text: "まだ怒鳴っています"}}, Files: []mamori.File{{ID: "F1", Name: "voice.m4a"}}}
+				if c.posted > 0 {
+					e.Posted = created.Add(c.posted)
+				}
+				if c.taken > 0 {
+					k.Assignee = "slack:USUP"
+				}
+				if c.safe > 0 {
+					e.Safe, k.Status = created.Add(c.safe), mamori.StatusClosed
+				}
+				k.Decision = &mamori.Decision{Emergency: e}
 			}
 			if c.status != "" {
 				k.Status = c.status
@@ -98,6 +121,22 @@ var octoberCases = []statsCase{
 	{number: "SD-2026-0001", kind: mamori.KindConsult, created: "2026-10-05 10:00", status: mamori.StatusOpen},
 	{number: "KH-2026-0007", department: "store", channel: "phone", created: "2026-11-01 00:00",
 		behaviours: []string{"verbal_attack"}},
+	// SOS count apart: not reports, not consultations, nowhere in the
+	// departments, outcomes or times above.
+	{number: "SOS-2026-0001", kind: mamori.KindSOS, department: "store", created: "2026-09-30 23:59",
+		posted: 30 * time.Second, taken: time.Hour, safe: 2 * time.Hour},
+	// Acknowledged 90 s after its alert, posted in 0.4 s.
+	{number: "SOS-2026-0002", kind: mamori.KindSOS, department: "store", created: "2026-10-03 10:00",
+		posted: 400 * time.Millisecond, taken: 90*time.Second + 400*time.Millisecond, safe: 20 * time.Minute},
+	// Escalated twice; acknowledged 7 min after its alert.
+	{number: "SOS-2026-0003", kind: mamori.KindSOS, department: "call", created: "2026-10-15 18:00",
+		posted: 2 * time.Second, taken: 7*time.Minute + 2*time.Second, safe: time.Hour, rounds: 2},
+	// Escalated once; safe before anyone answered.
+	{number: "SOS-2026-0004", kind: mamori.KindSOS, department: "store", created: "2026-10-29 12:00",
+		posted: time.Second, safe: 5 * time.Minute, rounds: 1},
+	// The alert's time unknown: acknowledged 4 min after the SOS; still open.
+	{number: "SOS-2026-0005", kind: mamori.KindSOS, created: "2026-10-30 09:00", taken: 4 * time.Minute},
+	{number: "SOS-2026-0006", kind: mamori.KindSOS, department: "store", created: "2026-11-01 00:00", posted: time.Second},
 }
 
 // statsRig is a rig with two departments, the cases above, care tasks
@@ -163,9 +202,15 @@ func TestStats(t *testing.T) {
 		Channels:    []flows.Count{{"phone", 2}, {"email", 1}, {"in_person", 1}, {"unknown", 1}},
 		Outcomes:    []flows.Count{{"undecided", 3}, {"kasuhara", 1}, {"legitimate", 1}},
 		// Taken after 2 h, 4 h, 30 min, 10 h; judged after 50 h, 24 h, 30 h.
-		FirstResponse: flows.Durations{N: 4, Median: 3 * time.Hour, Mean: (2*60 + 4*60 + 30 + 10*60) * time.Minute / 4},
-		Judgement:     flows.Durations{N: 3, Median: 30 * time.Hour, Mean: 104 * time.Hour / 3},
-		OpenCare:      2, OverdueCare: 1,
+		FirstResponse: flows.Durations{N: 4, Median: 3 * time.Hour, Mean: (2*60 + 4*60 + 30 + 10*60) * time.Minute / 4, Worst: 10 * time.Hour},
+		Judgement:     flows.Durations{N: 3, Median: 30 * time.Hour, Mean: 104 * time.Hour / 3, Worst: 50 * time.Hour},
+		// Alerts posted after 0.4 s, 2 s, 1 s; acknowledged 90 s, 7 min
+		// after the alert and 4 min after the SOS.
+		SOS: flows.SOSSummary{Raised: 4,
+			ToAlert:        flows.Durations{N: 3, Median: time.Second, Mean: 3400 * time.Millisecond / 3, Worst: 2 * time.Second},
+			ToAck:          flows.Durations{N: 3, Median: 4 * time.Minute, Mean: 250 * time.Second, Worst: 7 * time.Minute},
+			Unacknowledged: 1, Escalated: 2},
+		OpenCare: 2, OverdueCare: 1,
 		Training: []flows.Training{{Programme: "basics", Round: 2, Assigned: 3, Done: 1}, {Programme: "deescalation", Round: 1, Assigned: 2, Done: 1}},
 	}
 	if d := cmp.Diff(want, got); d != "" {
@@ -200,10 +245,14 @@ func TestStatsMessage(t *testing.T) {
 	}{
 		{mamori.JA, []string{"2026年10月", "報告", "5件", "店舗運営部　2件", "お客様センター　2件", "不明　1件", "電話　2件",
 			"未判断　3件", "カスハラ　1件", "中央値 3時間・平均 4時間（4件）", "中央値 30時間・平均 35時間（3件）",
-			"2件（うち期限超過 1件）", "全体 2 / 5人（40%）", "basics 第2回 1 / 3人（33%）", "行為の選択なし　1件"}},
+			"2件（うち期限超過 1件）", "全体 2 / 5人（40%）", "basics 第2回 1 / 3人（33%）", "行為の選択なし　1件",
+			"SOS（緊急の呼び出し）\n4件", "SOS から通知が届くまで\n中央値 1秒・最長 2秒（3件）",
+			"通知から「対応します」まで\n中央値 4分・最長 7分（3件）", "誰も応答しなかった 1件・再通知した 2件"}},
 		{mamori.EN, []string{"October 2026", "Reports", "Store: 2", "Call centre: 2", "Not given: 1", "Phone: 2",
 			"Not decided yet: 3", "Customer harassment: 1", "median 3 h · mean 4 h (4 cases)", "2 (1 overdue)",
-			"Overall 2 of 5 (40%)", "deescalation round 1: 1 of 2 (50%)"}},
+			"Overall 2 of 5 (40%)", "deescalation round 1: 1 of 2 (50%)",
+			"SOS (emergencies)\n4", "median 1 s · worst 2 s (3 SOS)", "median 4 min · worst 7 min (3 SOS)",
+			"never acknowledged: 1 · escalated: 2"}},
 	} {
 		t.Run(string(tt.lang), func(t *testing.T) {
 			m, err := r.svc.StatsMessage(sum, tt.lang)
@@ -267,6 +316,87 @@ func TestStatsMessageEmpty(t *testing.T) {
 	}
 	if m.Image != nil {
 		t.Error("a chart of nothing")
+	}
+	if strings.Contains(all, "SOS") {
+		t.Errorf("SOS lines without an SOS:\n%s", all)
+	}
+}
+
+// A month with SOS and no report: the SOS lines, no chart, and no report
+// figure made of them.
+func TestStatsSOSOnly(t *testing.T) {
+	r := newRig(t)
+	insertStatsCases(t, r, []statsCase{
+		{number: "SOS-2026-0001", kind: mamori.KindSOS, department: "store", created: "2026-10-03 10:00",
+			posted: 300 * time.Millisecond, taken: 3*time.Minute + 300*time.Millisecond, safe: time.Hour, rounds: 1},
+		{number: "SOS-2026-0002", kind: mamori.KindSOS, department: "store", created: "2026-10-04 10:00", safe: time.Minute},
+	})
+	sum, err := r.svc.Stats(context.Background(), tokyoAt(t, "2026-10-01 00:00"), tokyoAt(t, "2026-11-01 00:00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Reports != 0 || sum.Consultations != 0 || len(sum.Departments) != 0 || len(sum.Outcomes) != 0 || sum.FirstResponse.N != 0 {
+		t.Fatalf("SOS counted as reports: %+v", sum)
+	}
+	want := flows.SOSSummary{Raised: 2, Unacknowledged: 1, Escalated: 1,
+		ToAlert: flows.Durations{N: 1, Median: 300 * time.Millisecond, Mean: 300 * time.Millisecond, Worst: 300 * time.Millisecond},
+		ToAck:   flows.Durations{N: 1, Median: 3 * time.Minute, Mean: 3 * time.Minute, Worst: 3 * time.Minute}}
+	if d := cmp.Diff(want, sum.SOS); d != "" {
+		t.Fatalf("SOS (-want +got):\n%s", d)
+	}
+	m, err := r.svc.StatsMessage(sum, mamori.JA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := words(m)
+	for _, w := range []string{"報告はありませんでした", "報告\n0件", "相談\n0件", "SOS（緊急の呼び出し）\n2件",
+		"中央値 0.3秒・最長 0.3秒（1件）", "中央値 3分・最長 3分（1件）", "誰も応答しなかった 1件・再通知した 1件"} {
+		if !strings.Contains(all, w) {
+			t.Errorf("no %q in\n%s", w, all)
+		}
+	}
+	for _, s := range statsSecrets {
+		if strings.Contains(all, s) {
+			t.Errorf("confidential %q in the summary:\n%s", s, all)
+		}
+	}
+	if m.Image != nil {
+		t.Error("a chart of no report")
+	}
+}
+
+// The SOS times are said in the unit a person would: tenths of a second
+// for the alert, minutes and seconds for the acknowledgement.
+func TestStatsSOSDurations(t *testing.T) {
+	r := newRig(t)
+	for _, tt := range []struct {
+		d      time.Duration
+		ja, en string
+	}{
+		{0, "0秒", "0 s"},
+		{400 * time.Millisecond, "0.4秒", "0.4 s"},
+		{time.Second, "1秒", "1 s"},
+		{1260 * time.Millisecond, "1.3秒", "1.3 s"},
+		{9960 * time.Millisecond, "10秒", "10 s"},
+		{42 * time.Second, "42秒", "42 s"},
+		{59700 * time.Millisecond, "1分", "1 min"},
+		{90 * time.Second, "1分30秒", "1 min 30 s"},
+		{3 * time.Minute, "3分", "3 min"},
+		{59*time.Minute + 59800*time.Millisecond, "1時間", "1 h"},
+		{65 * time.Minute, "1時間5分", "1 h 5 min"},
+		{100 * time.Hour, "4日", "4 days"},
+	} {
+		sum := flows.Summary{From: tokyoAt(t, "2026-10-01 00:00"), To: tokyoAt(t, "2026-11-01 00:00"),
+			SOS: flows.SOSSummary{Raised: 1, ToAlert: flows.Durations{N: 1, Median: tt.d, Mean: tt.d, Worst: tt.d}}}
+		for l, want := range map[mamori.Lang]string{mamori.JA: "中央値 " + tt.ja + "・", mamori.EN: "median " + tt.en + " ·"} {
+			m, err := r.svc.StatsMessage(sum, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if all := words(m); !strings.Contains(all, want) {
+				t.Errorf("%v in %s: no %q in\n%s", tt.d, l, want, all)
+			}
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,7 +30,7 @@ func export(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	by := fs.String("by", "", "who is exporting, for the audit trail (required)")
-	number := fs.String("case", "", "one case number (KH-2026-0001)")
+	number := fs.String("case", "", "one case number (KH-2026-0001, SD-…, SOS-…)")
 	from := fs.String("from", "", "first day, YYYY-MM-DD")
 	to := fs.String("to", "", "last day, YYYY-MM-DD")
 	format := fs.String("format", "json", "json or csv")
@@ -135,13 +136,23 @@ func export(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	return nil
 }
 
+// writeCSV writes one row a case. Reports, consultations and SOS share
+// the columns, told apart by kind: an SOS (an employee in danger) has no
+// report answers or judgement; its place, what the employee typed
+// (narrative) and sent (files) during it fill the report's columns, and
+// the columns after audit say who acknowledged it, when its alert was
+// posted, how far it escalated, when the employee was safe and which
+// report followed. A report made from an SOS names it in from_sos.
 func writeCSV(w io.Writer, records []exported, p *mamori.Policy, l mamori.Lang) error {
 	cw := csv.NewWriter(w)
 	t := func(k string) string { return p.T(l, k) }
 	header := []string{"number", "kind", "created", "department", "route", "status", "urgency", "suggestion", "possible_crime",
 		"reporter", "contact_channel", "behaviours", "when", "place", "customer", "demand", "fault", "narrative", "words",
 		"duration", "repeat", "witnesses", "evidence", "files", "consultation", "decision", "validity", "means", "actions",
-		"facts", "note", "reason", "decided_by", "decided_at", "history", "questions", "witness_statements", "audit"}
+		"facts", "note", "reason", "decided_by", "decided_at", "history", "questions", "witness_statements", "audit",
+		// Added with the SOS (issue 14), after the columns above so
+		// that a sheet reading them by position still works.
+		"assignee", "taken_at", "from_sos", "sos_alert_posted", "sos_rounds", "sos_safe_at", "sos_report"}
 	if err := cw.Write(header); err != nil {
 		return err
 	}
@@ -152,6 +163,22 @@ func writeCSV(w io.Writer, records []exported, p *mamori.Policy, l mamori.Lang) 
 			if b, ok := p.Behaviour(id); ok {
 				behaviours = append(behaviours, b.Label.In(l))
 			}
+		}
+		place, narrative, suggestion := a.Place, firstOf(a.Narrative, a.Worry), t("suggest."+r.Suggestion)
+		var e mamori.Emergency
+		if r.Kind == mamori.KindSOS {
+			if r.Decision != nil && r.Decision.Emergency != nil {
+				e = *r.Decision.Emergency
+			}
+			// The policy's suggestion is for judging a report: an SOS
+			// has none.
+			place, suggestion = e.Place, ""
+			var notes []string
+			for _, n := range e.Notes {
+				notes = append(notes, n.At.Format(time.RFC3339)+" "+n.Text)
+			}
+			narrative = strings.Join(notes, "\n")
+			a.Files = e.Files
 		}
 		for _, f := range a.Files {
 			files = append(files, strings.TrimSpace(f.Name+" "+f.URL))
@@ -190,13 +217,18 @@ func writeCSV(w io.Writer, records []exported, p *mamori.Policy, l mamori.Lang) 
 		for _, id := range d.Actions {
 			actions = append(actions, mamori.Label(p.Actions, id, l))
 		}
+		rounds := ""
+		if r.Kind == mamori.KindSOS {
+			rounds = strconv.Itoa(e.Rounds)
+		}
 		row := []string{r.Number, r.Kind, r.Created.Format(time.RFC3339), r.Department, r.Route, t("status." + r.Status),
-			t("urgency." + r.Urgency), t("suggest." + r.Suggestion), fmt.Sprint(r.Crime), r.Reporter.Key(),
-			mamori.Label(p.Channels, a.Channel, l), strings.Join(behaviours, "; "), a.When, a.Place, a.Customer, a.Demand,
-			a.Fault, firstOf(a.Narrative, a.Worry), a.Words, a.Duration, a.Repeat, a.Witnesses, a.Evidence,
+			t("urgency." + r.Urgency), suggestion, fmt.Sprint(r.Crime), r.Reporter.Key(),
+			mamori.Label(p.Channels, a.Channel, l), strings.Join(behaviours, "; "), a.When, place, a.Customer, a.Demand,
+			a.Fault, narrative, a.Words, a.Duration, a.Repeat, a.Witnesses, a.Evidence,
 			strings.Join(files, "; "), a.FromConsultation, decisionLabel(p, d.Outcome, l), d.Validity, d.Means,
 			strings.Join(actions, "; "), d.Facts, d.Note, d.Reason, d.By, decided, strings.Join(history, "\n"), strings.Join(questions, "\n"),
-			strings.Join(statements, "\n"), strings.Join(audit, "\n")}
+			strings.Join(statements, "\n"), strings.Join(audit, "\n"),
+			r.Assignee, rfc3339(r.Taken), a.FromSOS, rfc3339(e.Posted), rounds, rfc3339(e.Safe), e.Report}
 		if err := cw.Write(row); err != nil {
 			return err
 		}
@@ -210,6 +242,14 @@ func decisionLabel(p *mamori.Policy, outcome string, l mamori.Lang) string {
 		return ""
 	}
 	return p.T(l, "decision."+outcome)
+}
+
+// rfc3339 is t for a CSV cell, empty when it never happened.
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(time.RFC3339)
 }
 
 func firstOf(s ...string) string {
