@@ -174,6 +174,9 @@ type Emergency struct {
 	// Version counts the updates of the alert cards.
 	Version int       `json:"version,omitempty"`
 	Safe    time.Time `json:"safe,omitzero"`
+	// SafeBy is the responder who closed it (a user key); empty when the
+	// employee said they were safe.
+	SafeBy string `json:"safe_by,omitempty"`
 	// Report is the report the employee made from it.
 	Report string `json:"report,omitempty"`
 }

@@ -96,6 +96,7 @@ const (
 // alert card; the others are the employee's buttons in their DM.
 const (
 	SOSAck    = "sos_ack"
+	SOSClose  = "sos_close" // a responder: the employee is safe, close it
 	SOSSafe   = "sos_safe"
 	SOSSkip   = "sos_skip"
 	SOSReport = "sos_report"

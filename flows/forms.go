@@ -79,8 +79,8 @@ func (s *Service) Open(ctx context.Context, actor mamori.User, a mamori.Action) 
 	case mamori.CardTrain:
 		m, err := s.assignTraining(ctx, actor, a.Subject)
 		return nil, m, err
-	case mamori.SOSAck:
-		m, err := s.sosAck(ctx, actor, a.Subject)
+	case mamori.SOSAck, mamori.SOSClose:
+		m, err := s.sosAck(ctx, actor, a.Subject, a.Kind == mamori.SOSClose)
 		return nil, m, err
 	case mamori.CareNoteAction:
 		return s.careNoteForm(ctx, actor, a)

@@ -419,6 +419,10 @@ func SOSAlert(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.
 		}}
 	var status string
 	switch {
+	case k.Status == mamori.StatusClosed && e.SafeBy != "":
+		status = fmt.Sprintf(t(l, "sos.status.closed_by"), mention(e.SafeBy), at(e.Safe))
+		m.Header = fmt.Sprintf(t(l, "sos.alert.header.safe"), k.Number)
+		m.Text = fmt.Sprintf(t(l, "sos.alert.text.closed_by"), mention(e.SafeBy), mention(k.Reporter.Key()))
 	case k.Status == mamori.StatusClosed:
 		status = fmt.Sprintf(t(l, "sos.status.safe"), at(e.Safe))
 		m.Header = fmt.Sprintf(t(l, "sos.alert.header.safe"), k.Number)
@@ -435,6 +439,7 @@ func SOSAlert(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.
 		m.Choices = []mamori.Choice{{Value: mamori.SOSAck + ":" + k.Number, Label: t(l, "sos.ack.button"), Style: mamori.StylePrimary}}
 		m.Note = t(l, "sos.alert.note")
 	} else if k.Status != mamori.StatusClosed {
+		m.Choices = []mamori.Choice{{Value: mamori.SOSClose + ":" + k.Number, Label: t(l, "sos.close.button")}}
 		m.Note = t(l, "sos.alert.note.acked")
 	}
 	return m
@@ -504,8 +509,10 @@ func (s *Service) responder(u mamori.User, k mamori.Case) bool {
 }
 
 // sosAck is "I'm on it": the first responder is recorded and shown to the
-// employee and on every card; a later one is told who has it.
-func (s *Service) sosAck(ctx context.Context, actor mamori.User, number string) (mamori.Message, error) {
+// employee and on every card; a later one is told who has it. With close
+// set it is a responder's "safe, close it" on an SOS someone has: for
+// when the employee never says so themself.
+func (s *Service) sosAck(ctx context.Context, actor mamori.User, number string, close bool) (mamori.Message, error) {
 	now := s.Clock()
 	l := actor.Lang
 	t := s.Policy.T
@@ -527,6 +534,11 @@ func (s *Service) sosAck(ctx context.Context, actor mamori.User, number string) 
 		case k.Status == mamori.StatusClosed:
 			reply = text(t(l, "sos.ack.closed"))
 			return nil
+		case close && k.Assignee == "":
+			reply, result = text(t(l, "sos.close.unacked")), mamori.ErrConflict
+			return nil
+		case close:
+			return s.closeSOS(tx, actor, &k, &reply)
 		case k.Assignee == actor.Key():
 			reply = text(fmt.Sprintf(t(l, "sos.ack.done"), mention(k.Reporter.Key())))
 			return nil
@@ -558,6 +570,35 @@ func (s *Service) sosAck(ctx context.Context, actor mamori.User, number string) 
 		s.Kick()
 	}
 	return reply, result
+}
+
+// closeSOS closes SOS k for a responder who saw the employee safe: every
+// card says so, and the employee is offered a report.
+func (s *Service) closeSOS(tx mamori.Tx, actor mamori.User, k *mamori.Case, reply *mamori.Message) error {
+	now := s.Clock()
+	env := s.env(now)
+	e := sosRecord(k)
+	k.Status, k.Updated = mamori.StatusClosed, now
+	e.Safe, e.SafeBy = now, actor.Key()
+	if err := tx.Audit(mamori.AuditEntry{At: now, Actor: actor.Key(), Action: "sos.closed", Subject: k.Number}); err != nil {
+		return err
+	}
+	if err := s.updateAlerts(tx, env, k); err != nil {
+		return err
+	}
+	if c, err := tx.Conversation(k.Reporter.Key()); err == nil && c.SOS == k.Number {
+		c.SOS, c.SOSPlace = "", false
+		if err := tx.PutConversation(c); err != nil {
+			return err
+		}
+	} else if err != nil && !errors.Is(err, mamori.ErrNotFound) {
+		return err
+	}
+	rl := reporterLang(*k)
+	m := sosSafeMessage(env, *k, rl)
+	m.Header = fmt.Sprintf(s.Policy.T(rl, "sos.closed.header"), mention(actor.Key()))
+	*reply = text(fmt.Sprintf(s.Policy.T(actor.Lang, "sos.close.done"), k.Number))
+	return tellKeyed(tx, now, *k, "sos-closed", "", m)
 }
 
 // tellKeyed puts messages to the employee of case k in the outbox under

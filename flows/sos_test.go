@@ -151,7 +151,7 @@ func TestSOSLife(t *testing.T) {
 	for _, target := range [][2]string{{mamori.TargetChannel, "C0STORE"}, {mamori.TargetChannel, "C0HR"}, {mamori.TargetUser, "UONCALL"}, {mamori.TargetUser, "USUP"}} {
 		a := r.alertsTo(target[0], target[1])
 		last := a[len(a)-1]
-		if !strings.Contains(fieldValue(last, "状況"), "<@UBOSS>") || len(last.Choices) != 0 {
+		if !strings.Contains(fieldValue(last, "状況"), "<@UBOSS>") || len(last.Choices) != 1 || last.Choices[0].Value != mamori.SOSClose+":"+n {
 			t.Errorf("%s's card after the ack: %+v", target[1], last)
 		}
 	}
@@ -281,5 +281,50 @@ func TestSOSUnknownDepartment(t *testing.T) {
 	r.advance(3*time.Minute + time.Second)
 	if a := r.alertsTo(mamori.TargetUser, "UHR"); len(a) != 1 {
 		t.Fatalf("HR not alerted by DM: %+v", a)
+	}
+}
+
+// TestSOSClosedByResponder: an employee who never says "safe" — the
+// responder who has it closes it, once someone has it; the employee is
+// told and offered a report, and what they type next is no SOS note.
+func TestSOSClosedByResponder(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartSOS})
+	const n = "SOS-2026-0001"
+	closeIt := func(who string) (mamori.Message, error) {
+		_, m, err := r.svc.Open(ctx, user(who), mamori.Action{Kind: mamori.SOSClose, Subject: n})
+		r.worker.Drain(ctx)
+		return m, err
+	}
+	if _, err := closeIt("USUP"); !errors.Is(err, mamori.ErrConflict) {
+		t.Fatalf("closed before anyone had it: %v", err)
+	}
+	if _, _, err := r.svc.Open(ctx, user("USUP"), mamori.Action{Kind: mamori.SOSAck, Subject: n}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := closeIt("UOTHER"); !errors.Is(err, mamori.ErrForbidden) {
+		t.Fatalf("an outsider closed it: %v", err)
+	}
+	if m, err := closeIt("UHR"); err != nil || !strings.Contains(m.Text, n) {
+		t.Fatalf("close: %+v %v", m, err)
+	}
+	k := r.kase(n)
+	if k.Status != mamori.StatusClosed || k.Decision.Emergency.SafeBy != "slack:UHR" {
+		t.Fatalf("not closed: %+v", k)
+	}
+	got := r.last("UME")
+	if !strings.Contains(got.Header, "<@UHR>") || len(got.Choices) != 1 || got.Choices[0].Value != mamori.SOSReport+":"+n {
+		t.Fatalf("the employee: %+v", got)
+	}
+	if a := r.alertsTo(mamori.TargetChannel, "C0HR"); !strings.Contains(fieldValue(a[len(a)-1], "状況"), "<@UHR>") || len(a[len(a)-1].Choices) != 0 {
+		t.Errorf("the card: %+v", a[len(a)-1])
+	}
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "ありがとうございました"})
+	if len(r.kase(n).Decision.Emergency.Notes) != 0 {
+		t.Error("text after the close was kept as an SOS note")
+	}
+	if !strings.Contains(strings.Join(audited(t, r, n), " "), "sos.closed") {
+		t.Error("not audited")
 	}
 }
