@@ -39,6 +39,7 @@ type manifest struct {
 			AlwaysOnline bool   `yaml:"always_online"`
 		} `yaml:"bot_user"`
 		SlashCommands []slashCommandManifest `yaml:"slash_commands"`
+		Shortcuts     []shortcutManifest     `yaml:"shortcuts"`
 	} `yaml:"features"`
 	OAuthConfig struct {
 		Scopes struct {
@@ -68,9 +69,25 @@ type slashCommandManifest struct {
 	ShouldEscape bool   `yaml:"should_escape"`
 }
 
+type shortcutManifest struct {
+	Name        string `yaml:"name"`
+	Type        string `yaml:"type"` // global or message
+	CallbackID  string `yaml:"callback_id"`
+	Description string `yaml:"description"`
+}
+
+// Shortcuts are the app's shortcuts: the SOS from anywhere in Slack (the
+// composer's shortcuts menu, search) and from any message's menu. A
+// manifest has one language, so each text has both, as the rest of it
+// does; they are kept short, as Slack shows them in narrow menus.
+var Shortcuts = []struct{ Name, Type, CallbackID, Description string }{
+	{"SOS（助けを呼ぶ / Get help）", "global", ShortcutSOS, "いま危険なとき、上長と人事にすぐ知らせる / Alert supervisors and HR now"},
+	{"SOS（助けを呼ぶ / Get help）", "message", ShortcutSOSMessage, "いま危険なとき、上長と人事にすぐ知らせる / Alert supervisors and HR now"},
+}
+
 // Manifest returns the Slack app manifest (YAML) to create the app with:
-// the bot user, App Home, the slash command, scopes, events and
-// interactivity. With socketMode no request URLs are given; otherwise
+// the bot user, App Home, the slash command, the SOS shortcuts, scopes,
+// events and interactivity (which also carries the shortcuts). With socketMode no request URLs are given; otherwise
 // they point below httpBaseURL (e.g. "https://mamori.example.com").
 func Manifest(command, botName, httpBaseURL string, socketMode bool) string {
 	if command == "" {
@@ -105,8 +122,11 @@ func Manifest(command, botName, httpBaseURL string, socketMode bool) string {
 		Command:     command,
 		URL:         at(PathCommands),
 		Description: "カスハラの報告・相談 / Report or consult on customer harassment",
-		UsageHint:   "[報告|相談|方針 / report|consult|policy]",
+		UsageHint:   "[報告|相談|方針|SOS / report|consult|policy|sos]",
 	}}
+	for _, sc := range Shortcuts {
+		m.Features.Shortcuts = append(m.Features.Shortcuts, shortcutManifest(sc))
+	}
 	m.OAuthConfig.Scopes.Bot = Scopes
 	m.Settings.EventSubscriptions.RequestURL = at(PathEvents)
 	m.Settings.EventSubscriptions.BotEvents = BotEvents

@@ -96,7 +96,15 @@ func render(m mamori.Message, max int) []slackapi.Block {
 		if m.Urgent {
 			h = strings.TrimSpace(urgentMark + " " + h)
 		}
-		content = append(content, slackapi.NewHeaderBlock(plain(truncate(h, maxHeader))))
+		if named := escape(h); strings.Contains(named, "<@") {
+			// A header block is plain text, where "<@U…>" stays those
+			// characters: a heading that names someone ("<@U0SATO> is
+			// on it") is bold text instead, which shows them. (escape
+			// leaves no other "<".)
+			content = append(content, slackapi.NewSectionBlock(mrkdwn("*"+truncate(named, maxHeader)+"*"), nil, nil))
+		} else {
+			content = append(content, slackapi.NewHeaderBlock(plain(truncate(h, maxHeader))))
+		}
 	}
 	for _, chunk := range split(m.Text, maxSectionText) {
 		content = append(content, slackapi.NewSectionBlock(mrkdwn(chunk), nil, nil))

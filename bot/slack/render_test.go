@@ -11,7 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
 
@@ -214,7 +216,62 @@ func TestGolden(t *testing.T) {
 	for name, m := range goldenOnsite(t) {
 		cases[name] = slack.Blocks(m)
 	}
+	for name, m := range goldenSOS(t) {
+		cases[name] = slack.Blocks(m)
+	}
 	checkGolden(t, cases)
+}
+
+// goldenSOS is an SOS from the flows, as Slack shows it: the alert card in
+// the store's supervisor channel (and HR's, and the on-call DMs) before
+// and after someone pressed "I'm on it", and what the employee is told at
+// once — SOS sent, with the place question, and the injury guidance — in
+// both languages.
+func goldenSOS(t *testing.T) map[string]mamori.Message {
+	t.Helper()
+	p, err := mamori.Preset("seed-004")
+	if err != nil {
+		t.Fatal(err)
+	}
+	org := &mamori.Org{HRChannel: "C0HR", Departments: []mamori.Department{{ID: "store",
+		Name: mamori.Text{JA: "店舗運営部", EN: "Store operations"}, SupervisorChannel: "C0STORE", Supervisors: []string{"U0SATO"}}}}
+	at := time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
+	env := flows.Env{Policy: p, Org: org, Now: at}
+	tokyo := time.FixedZone("JST", 9*3600)
+	out := map[string]mamori.Message{}
+	for _, l := range []mamori.Lang{mamori.JA, mamori.EN} {
+		s := "_" + string(l)
+		k := mamori.Case{Number: "SOS-2026-0003", Kind: mamori.KindSOS, Reporter: mamori.User{Platform: mamori.PlatformSlack, ID: "U0TANAKA", Lang: l},
+			Department: "store", Route: mamori.RouteDepartment, Channel: "C0STORE", Status: mamori.StatusNew, Urgency: mamori.UrgencyUrgent,
+			Created: at, Answers: mamori.Answers{Safety: "injured", Department: "store"},
+			Decision: &mamori.Decision{Emergency: &mamori.Emergency{Place: "1階 レジ前 <!channel>"}}}
+		raised := flows.SOSRaised(env, k, l, true)
+		if len(raised) < 2 {
+			t.Fatalf("SOSRaised gave %d messages, want the SOS sent and the injury guidance", len(raised))
+		}
+		out["sos_raised"+s] = raised[0]
+		out["sos_injury"+s] = raised[1]
+		out["sos_alert"+s] = flows.SOSAlert(env, k, l, tokyo)
+		k.Status, k.Assignee, k.Taken = mamori.StatusTaken, "slack:U0SATO", at.Add(2*time.Minute)
+		out["sos_alert_acked"+s] = flows.SOSAlert(env, k, l, tokyo)
+	}
+	for name, m := range out {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(slack.Blocks(m)); err != nil {
+			t.Fatal(err)
+		}
+		b := buf.Bytes()
+		// The place is what the employee typed: shown, never a mention.
+		if bytes.Contains(b, []byte("<!channel>")) {
+			t.Errorf("%s: typed text became a mention", name)
+		}
+		if strings.HasPrefix(name, "sos_alert") && !bytes.Contains(b, []byte("<@U0TANAKA>")) {
+			t.Errorf("%s does not name the employee", name)
+		}
+	}
+	return out
 }
 
 // goldenOnsite is the on-site response card (その場での対応) from the
@@ -506,6 +563,12 @@ func TestManifest(t *testing.T) {
 					SlashCommands []struct {
 						Command, URL string
 					} `yaml:"slash_commands"`
+					Shortcuts []struct {
+						Name        string `yaml:"name"`
+						Type        string `yaml:"type"`
+						CallbackID  string `yaml:"callback_id"`
+						Description string `yaml:"description"`
+					} `yaml:"shortcuts"`
 				}
 				OAuthConfig struct {
 					Scopes struct{ Bot []string }
@@ -547,8 +610,39 @@ func TestManifest(t *testing.T) {
 			if strings.Join(urls, " ") != strings.Join(want, " ") {
 				t.Errorf("urls = %v, want %v", urls, want)
 			}
+			// The SOS from anywhere (global) and from any message, with
+			// the callback ids the adapter answers; both languages in
+			// texts short enough for Slack's menus.
+			var shortcuts []string
+			for _, sc := range f.Shortcuts {
+				shortcuts = append(shortcuts, sc.Type+" "+sc.CallbackID)
+				if n := utf8.RuneCountInString(sc.Name); n == 0 || n > 24 || !strings.Contains(sc.Name, "SOS") {
+					t.Errorf("shortcut %s: name %q (%d characters)", sc.CallbackID, sc.Name, n)
+				}
+				if n := utf8.RuneCountInString(sc.Description); n == 0 || n > 80 {
+					t.Errorf("shortcut %s: description %q (%d characters)", sc.CallbackID, sc.Description, n)
+				}
+				if ja, en, found := strings.Cut(sc.Description, " / "); !found {
+					t.Errorf("shortcut %s: description %q is not in both languages", sc.CallbackID, sc.Description)
+				} else if _, isJA := hasJapanese(ja); !isJA || strings.TrimSpace(en) == "" {
+					t.Errorf("shortcut %s: description %q: want Japanese, then English", sc.CallbackID, sc.Description)
+				}
+			}
+			if got, want := strings.Join(shortcuts, ", "), "global "+slack.ShortcutSOS+", message "+slack.ShortcutSOSMessage; got != want {
+				t.Errorf("shortcuts = %s, want %s", got, want)
+			}
 		})
 	}
+}
+
+// hasJapanese reports whether s has a kana or kanji.
+func hasJapanese(s string) (rune, bool) {
+	for _, r := range s {
+		if unicode.In(r, unicode.Hiragana, unicode.Katakana, unicode.Han) {
+			return r, true
+		}
+	}
+	return 0, false
 }
 
 // goldenCards are real case cards from the flows, as a supervisor channel

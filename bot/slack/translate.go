@@ -61,6 +61,7 @@ var startWords = map[string]string{
 	"report": mamori.StartReport, "報告": mamori.StartReport,
 	"consult": mamori.StartConsult, "相談": mamori.StartConsult,
 	"policy": mamori.StartPolicy, "方針": mamori.StartPolicy,
+	"sos": mamori.StartSOS, "助けて": mamori.StartSOS, "たすけて": mamori.StartSOS,
 }
 
 func (a *Adapter) command(ctx context.Context, c slashCommand) reply {
@@ -221,6 +222,10 @@ func textMessage(s string) mamori.Message { return mamori.Message{Text: s} }
 type interaction struct {
 	Type      string `json:"type"`
 	TriggerID string `json:"trigger_id"`
+	// CallbackID and ActionTS name a shortcut and when it was used
+	// (shortcut.go).
+	CallbackID string `json:"callback_id"`
+	ActionTS   string `json:"action_ts"`
 	// ResponseURL answers a click where it was made (respond.go).
 	ResponseURL string `json:"response_url"`
 	User        struct {
@@ -303,8 +308,10 @@ func (a *Adapter) interaction(ctx context.Context, body []byte) reply {
 	case "block_actions":
 	case "view_submission":
 		return a.viewSubmission(ctx, p)
+	case "shortcut", "message_action":
+		return a.shortcut(ctx, p)
 	default:
-		return ok() // view_closed, shortcuts: nothing to do
+		return ok() // view_closed: nothing to do
 	}
 	if p.User.ID == "" || len(p.Actions) == 0 {
 		return bad("malformed block_actions payload")
@@ -335,13 +342,13 @@ func (a *Adapter) interaction(ctx context.Context, body []byte) reply {
 		if act.Text != nil {
 			label = act.Text.Text
 		}
-		return a.answered(a.handle(ctx, in, channel), body, channel, p.Container.MessageTS, label, in.Respond)
+		return a.answered(a.handle(ctx, in, channel), body, channel, p.Container.MessageTS, label, act.Value, in.Respond)
 	case kindSubmit:
 		in := mamori.Input{Kind: mamori.InputMulti, Step: step, Value: act.Value, Values: p.selected(step)}
 		in.User = a.user(ctx, p.User.ID)
 		in.Delivery = actionDelivery(p.User.ID, act)
 		in.Respond = p.respondInDM(channel, a.cfg.APIURL)
-		return a.answered(a.handle(ctx, in, channel), body, channel, p.Container.MessageTS, p.selectedLabels(in.User.Lang), in.Respond)
+		return a.answered(a.handle(ctx, in, channel), body, channel, p.Container.MessageTS, p.selectedLabels(in.User.Lang), "", in.Respond)
 	}
 	return ok()
 }
@@ -364,8 +371,9 @@ func (p *interaction) respondInDM(channel, apiURL string) string {
 // chat.update with a share of that method's rate limit of its own; past
 // that, under heavy use, questions keep their buttons (clicking one again
 // is answered as a stale click). It is cosmetic: when it fails, nothing
-// is lost.
-func (a *Adapter) answered(res reply, body []byte, channel, ts, label, respondURL string) reply {
+// is lost. A click that answers only itself (clicked, see partial) takes
+// its own button away and leaves the others.
+func (a *Adapter) answered(res reply, body []byte, channel, ts, label, clicked, respondURL string) reply {
 	if res.status != http.StatusOK || res.stale || res.after != nil || ts == "" || !strings.HasPrefix(channel, "D") {
 		return res
 	}
@@ -386,7 +394,11 @@ func (a *Adapter) answered(res reply, body []byte, channel, ts, label, respondUR
 		var keep []slackapi.Block
 		for _, b := range raw.Message.Blocks.BlockSet {
 			if kind, _, ours := parseBlockID(b.ID()); ours && kind != "" {
-				continue // the buttons and checkboxes
+				// The buttons and checkboxes.
+				if rest := withoutButton(b, clicked); partial(clicked) && rest != nil {
+					keep = append(keep, rest)
+				}
+				continue
 			}
 			keep = append(keep, b)
 		}
@@ -410,6 +422,33 @@ func (a *Adapter) answered(res reply, body []byte, channel, ts, label, respondUR
 			a.log.Warn("slack: could not mark a question answered", "err", err)
 		}
 	})
+}
+
+// partial reports whether a click with value answers only itself, not
+// the message it is on: skipping the SOS's one question (where are you?)
+// leaves "I'm safe now" beside it to press.
+func partial(value string) bool {
+	return strings.HasPrefix(value, mamori.SOSSkip+":")
+}
+
+// withoutButton is the actions block b without the button whose value is
+// value; nil when nothing is left, or b is no actions block.
+func withoutButton(b slackapi.Block, value string) slackapi.Block {
+	ab, isActions := b.(*slackapi.ActionBlock)
+	if !isActions || ab.Elements == nil {
+		return nil
+	}
+	var rest []slackapi.BlockElement
+	for _, e := range ab.Elements.ElementSet {
+		if btn, isButton := e.(*slackapi.ButtonBlockElement); isButton && btn.Value == value {
+			continue
+		}
+		rest = append(rest, e)
+	}
+	if len(rest) == 0 {
+		return nil
+	}
+	return slackapi.NewActionBlock(ab.BlockID, rest...)
 }
 
 // selectedLabels lists the labels of the ticked checkboxes, separated
