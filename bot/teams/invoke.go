@@ -2,8 +2,10 @@ package teams
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/mamori-oss/mamori"
 )
@@ -117,8 +119,11 @@ func (a *Adapter) action(ctx context.Context, act *activity, u mamori.User, d ac
 		return tell(formOutcome(r))
 	case kindChoice, kindControl:
 		if _, found := mamori.ParseAction(d.Value); found && d.Step == mamori.StepCard {
-			// A card's button from a client without dialogs: the
-			// answer as a message.
+			// A one-click action on a card (an SOS's "I'm on it", see
+			// oneClick), or a card's button from a client without
+			// dialogs: done, and the answer to the clicker as a message.
+			// The card itself is updated in place, for everyone, by the
+			// outbox.
 			return tell(formOutcome(a.openDialog(ctx, u, d)))
 		}
 		in := mamori.Input{Kind: mamori.InputChoice, User: u, Step: d.Step, Value: d.Value, Delivery: delivery(act)}
@@ -136,11 +141,12 @@ func (a *Adapter) action(ctx context.Context, act *activity, u mamori.User, d ac
 
 // answered hands a click in the 1:1 chat to the flows. Done, the question
 // becomes its answer in place (as Slack apps do), so it cannot be clicked
-// again by mistake; a stale click leaves the card as it is.
+// again by mistake; a stale click leaves the card as it is, and so does
+// one that answers only itself (partial).
 func (a *Adapter) answered(ctx context.Context, in mamori.Input, d actionData, invoked bool, act *activity) reply {
 	err := a.flows.Handle(ctx, in)
 	switch {
-	case err == nil && invoked && d.Question != "":
+	case err == nil && invoked && d.Question != "" && !partial(d.Value):
 		return invokeCard(Answered(d.Question, d.Label))
 	case err == nil || errors.Is(err, mamori.ErrStale):
 		if invoked {
@@ -153,6 +159,14 @@ func (a *Adapter) answered(ctx context.Context, in mamori.Input, d actionData, i
 		return invokeError(a.cfg.Policy.T(in.User.Lang, "teams.error"))
 	}
 	return a.handleFailed(act, in, err)
+}
+
+// partial reports whether a click with value answers only itself, not
+// the card it is on: skipping the SOS's one question (where are you?)
+// leaves the card, with its emergency numbers and "I'm safe now", as it
+// is.
+func partial(value string) bool {
+	return strings.HasPrefix(value, mamori.SOSSkip+":")
 }
 
 func (a *Adapter) handleFailed(act *activity, in mamori.Input, err error) reply {
@@ -185,7 +199,7 @@ func (a *Adapter) openDialog(ctx context.Context, u mamori.User, d actionData) r
 			return taskDialog(DetailsDialog(m, nil))
 		case refusal(err):
 			a.log.Info("teams: case details refused", "case", action.Subject, "user", u.ID)
-			return taskMessage(Fallback(m))
+			return taskMessage(a.said(ctx, m))
 		}
 		a.log.Error("teams: case details failed", "case", action.Subject, "user", u.ID, "err", err)
 		return oops
@@ -200,7 +214,7 @@ func (a *Adapter) openDialog(ctx context.Context, u mamori.User, d actionData) r
 	case form != nil:
 		return taskDialog(FormDialog(*form, "", nil))
 	}
-	return taskMessage(Fallback(m))
+	return taskMessage(a.said(ctx, m))
 }
 
 // submitForm answers task/submit: the flows act, and the dialog closes
@@ -225,7 +239,7 @@ func (a *Adapter) submitForm(ctx context.Context, u mamori.User, d actionData, v
 	m, err := a.flows.Submit(ctx, u, action, typed)
 	switch {
 	case err == nil:
-		return taskMessage(Fallback(m))
+		return taskMessage(a.said(ctx, m))
 	case refusal(err):
 		a.log.Info("teams: form refused", "action", action.Kind, "subject", action.Subject, "user", u.ID, "reason", err)
 		return again(Fallback(m))
@@ -244,4 +258,40 @@ func formOutcome(r reply) string {
 		return s
 	}
 	return ""
+}
+
+// said is m as plain text for the person who acted, with the people it
+// names (the employee of an SOS, who has it) by their names, as the cards
+// show them, rather than by id.
+func (a *Adapter) said(ctx context.Context, m mamori.Message) string {
+	names := refNames(ctx, a.refs)
+	named := func(s string) string {
+		return mention.ReplaceAllStringFunc(s, func(x string) string {
+			if n := names(mention.FindStringSubmatch(x)[1]); n != "" {
+				return n
+			}
+			return x
+		})
+	}
+	m.Header, m.Text = named(m.Header), named(m.Text)
+	return Fallback(m)
+}
+
+// refNames resolves a mention's id to the name kept with the person's
+// reference: their 1:1 chat's, or the one noted when they acted in a
+// channel; "" when none is known.
+func refNames(ctx context.Context, refs Refs) Names {
+	return func(id string) string {
+		for _, key := range []string{userKey(id), nameKey(id)} {
+			b, err := refs.Reference(ctx, key)
+			if err != nil {
+				continue
+			}
+			var r Ref
+			if json.Unmarshal(b, &r) == nil && r.Name != "" {
+				return r.Name
+			}
+		}
+		return ""
+	}
 }

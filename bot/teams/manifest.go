@@ -25,7 +25,11 @@ type ManifestOptions struct {
 // Commands are the personal chat's command list: each is also typed.
 // The manifest's descriptions are in both languages; Teams clients in
 // English read English's alone (the package's localization files).
+// SOS comes first: it is for someone in danger now, who should not have
+// to look for it (typed, "SOS" works as well, as do 助けて and たすけて).
 var Commands = []struct{ Title, Description, English string }{
+	{"SOS", "いま危険なとき、上長と人事にすぐ知らせる / Get help now: alert your supervisors and HR",
+		"Get help now: alert your supervisors and HR at once"},
 	{"menu", "メニューを開く / Open the menu", "Open the menu"},
 	{"report", "カスハラを報告する / Report an incident", "Report an incident"},
 	{"consult", "カスハラか迷うときに相談する / Consult, if you are unsure", "Ask for advice, if you are unsure"},

@@ -99,7 +99,8 @@ func render(m mamori.Message, names Names, limit int) card {
 		if m.Urgent {
 			h = strings.TrimSpace("🚨 " + h)
 		}
-		tb := card{"type": "TextBlock", "text": truncate(h, 200), "size": "Large", "weight": "Bolder", "wrap": true, "style": "heading"}
+		// Mentions in it ("<@id> is on it") name the person, as in the text.
+		tb := card{"type": "TextBlock", "text": headerMentions(truncate(h, 200), &mentions, names), "size": "Large", "weight": "Bolder", "wrap": true, "style": "heading"}
 		if m.Urgent {
 			tb["color"] = "Attention"
 			body = append(body, card{"type": "Container", "style": "attention", "bleed": true, "items": []any{tb}})
@@ -120,7 +121,7 @@ func render(m mamori.Message, names Names, limit int) card {
 
 	question := ""
 	if len(m.Fields) == 0 && m.Multi == nil {
-		question = truncate(strings.TrimSpace(joinNonEmpty(" ", m.Header, firstLine(m.Text))), maxExcerpt)
+		question = truncate(named(strings.TrimSpace(joinNonEmpty(" ", m.Header, firstLine(m.Text))), names), maxExcerpt)
 	}
 	if m.Multi != nil && len(m.Multi.Options) > 0 {
 		var choices []any
@@ -160,6 +161,33 @@ func render(m mamori.Message, names Names, limit int) card {
 	return c
 }
 
+// headerMentions is heading h with its mentions as the text's are
+// (<at>name</at>, with their entities in ms), and nothing else of the
+// text's markdown: a heading is shown as it is written.
+func headerMentions(h string, ms *mentionSet, names Names) string {
+	if !mention.MatchString(h) {
+		return h
+	}
+	return mention.ReplaceAllStringFunc(h, func(m string) string {
+		return ms.md(m, names)
+	})
+}
+
+// named is s with each mention as the person's name, or their id when
+// it is not known: plain text, for the question a button's data keeps
+// (the answered card shows it without the card's mentions).
+func named(s string, names Names) string {
+	return mention.ReplaceAllStringFunc(s, func(m string) string {
+		id := mention.FindStringSubmatch(m)[1]
+		if names != nil {
+			if n := names(id); n != "" {
+				return n
+			}
+		}
+		return id
+	})
+}
+
 // choiceButton is a button of a message: on a case or care card, a
 // dialog for the actions that ask for text, Action.Execute otherwise.
 func choiceButton(step, kind string, c mamori.Choice, question string) card {
@@ -169,11 +197,22 @@ func choiceButton(step, kind string, c mamori.Choice, question string) card {
 	d := actionData{Mamori: 1, Kind: kind, Step: step, Value: c.Value, Label: c.Label, Question: question}
 	if step == mamori.StepCard {
 		d.Question = ""
-		if _, ok := mamori.ParseAction(c.Value); ok {
+		if a, ok := mamori.ParseAction(c.Value); ok && !oneClick(a.Kind) {
 			return dialogButton(c, d)
 		}
 	}
 	return button(c, d)
+}
+
+// oneClick reports whether a card's action of kind is done with one
+// click, as Action.Execute: an SOS's "I'm on it" and "safe now, close".
+// Nothing may come between a responder and the employee in danger — a
+// dialog would open, and ask to be closed, before they go. The clicker
+// is answered in the invoke response and the card is updated in place,
+// for everyone, as soon as it is done. (The other one-click actions,
+// such as taking a case, answer in a dialog's message.)
+func oneClick(kind string) bool {
+	return kind == mamori.SOSAck || kind == mamori.SOSClose
 }
 
 // button is an Action.Execute with its Action.Submit fallback.

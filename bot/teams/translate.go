@@ -125,6 +125,7 @@ var startWords = map[string]string{
 	"report": mamori.StartReport, "報告": mamori.StartReport,
 	"consult": mamori.StartConsult, "相談": mamori.StartConsult,
 	"policy": mamori.StartPolicy, "方針": mamori.StartPolicy,
+	"sos": mamori.StartSOS, "助けて": mamori.StartSOS, "たすけて": mamori.StartSOS,
 }
 
 // homeWords show the overview (Slack's App Home): the person's cases,
