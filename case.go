@@ -152,6 +152,18 @@ type Decision struct {
 	// Emergency is the life of an SOS (KindSOS): where the employee is,
 	// what they sent, when the alert went out and how far it escalated.
 	Emergency *Emergency `json:"emergency,omitempty"`
+	// Hold is HR's legal hold: the retention rule leaves the case alone
+	// until it is released.
+	Hold *Hold `json:"hold,omitempty"`
+	// EraseAsked is when the reporter asked for their closed
+	// consultation to be deleted early, until HR decides.
+	EraseAsked time.Time `json:"erase_asked,omitzero"`
+	// Noticed is when HR was told the case is soon due for deletion.
+	Noticed time.Time `json:"noticed,omitzero"`
+	// Purged is when the case's content was deleted under the retention
+	// rule (or early, on the reporter's request): the case is a
+	// tombstone since.
+	Purged time.Time `json:"purged,omitzero"`
 }
 
 // Emergency is an SOS's record. Who acknowledged it and when are the

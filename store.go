@@ -80,6 +80,24 @@ type Tx interface {
 	PutAssignment(a Assignment) error
 	// Assignments lists the assignments that match f, oldest due first.
 	Assignments(f AssignmentFilter) ([]Assignment, error)
+
+	// PurgeCase keeps c, the tombstone of a case, in place of the case:
+	// its answers, decision and reporter as given, under the reporter key
+	// PurgedKey (CasesOf no longer finds it), with no assignee; its other
+	// columns stay. The case's care tasks are purged (PurgeCareTask); the
+	// outbox items that name the case or its care tasks, sent or failed
+	// (a pending one goes out first), and where its messages were posted
+	// (PostedRef) are deleted. ErrNotFound if there is no such case.
+	PurgeCase(c Case) error
+	// PurgeCareTask closes care task id and empties it: no reporter,
+	// reason or notes. ErrNotFound if there is none.
+	PurgeCareTask(id int64) error
+	// Prune deletes the rows kept only for a while that p names: past
+	// the platforms' redelivery windows, what was sent, what was done.
+	// The newest outbox item and job stay whatever their age, so that
+	// their ids are never handed out again (keys such as "job:<id>" are
+	// made of them).
+	Prune(p Prune) (Pruned, error)
 }
 
 // CareTask is a follow-up HR owes a reporter: opened by a wish to talk
