@@ -2,21 +2,174 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
 
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/store/audit"
 	"github.com/mamori-oss/mamori/store/sqlrow"
 )
 
-// ErrAuditBroken is returned by VerifyAudit when the audit chain does not
-// hold: a row was altered, removed or inserted out of band.
+// ErrAuditBroken is returned by VerifyAudit and CheckAudit when the audit
+// trail does not hold: a row was altered, removed or inserted out of
+// band, the trail is shorter than or differs from a checkpoint, or a case
+// lacks its submission entry.
 var ErrAuditBroken = audit.ErrBroken
 
-// VerifyAudit walks the audit chain from its first row and returns how
-// many rows hold (see audit.Verify).
-func (db *DB) VerifyAudit(ctx context.Context) (int, error) { return audit.Verify(ctx, db.db) }
+// VerifyAudit walks the keyed audit chain from its first row and returns
+// how many rows hold (see audit.Verify).
+func (db *DB) VerifyAudit(ctx context.Context) (int, error) {
+	r, err := audit.Verify(ctx, db.db, audit.Key(db.sealer))
+	return int(r.Entries), err
+}
+
+// CheckAudit verifies the audit chain, that it holds every checkpoint
+// given, and that every case has its submission entry, all in one
+// snapshot (see audit.Check).
+func (db *DB) CheckAudit(ctx context.Context, checkpoints ...audit.Checkpoint) (audit.Result, error) {
+	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return audit.Result{}, fmt.Errorf("postgres: begin: %w", err)
+	}
+	defer tx.Rollback()
+	return audit.Check(ctx, tx, audit.Key(db.sealer), checkpoints)
+}
+
+// AuditCheckpoint checks the audit trail (CheckAudit) and returns its
+// head as a checkpoint, in the compact form audit.ParseCheckpoint reads.
+// A trail that does not hold gets no checkpoint: the error says why.
+func (db *DB) AuditCheckpoint(ctx context.Context) (string, error) {
+	r, err := db.CheckAudit(ctx)
+	if err != nil {
+		return "", err
+	}
+	return r.Head.String(), nil
+}
 
 // AuditTrail returns the audit entries about subject, oldest first.
 func (db *DB) AuditTrail(ctx context.Context, subject string) ([]mamori.AuditEntry, error) {
 	return audit.Trail(ctx, db.db, dialect.Q(sqlrow.AuditTrail), subject)
+}
+
+// AuditTriggers is the SQL that (re)creates the triggers keeping the
+// audit trail append-only, and the function they call, as migration 1
+// made them. Run it with psql in the schema of a database Open refuses
+// for want of them, once the trail has been checked.
+const AuditTriggers = `CREATE OR REPLACE FUNCTION mamori_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION USING MESSAGE = TG_ARGV[0], ERRCODE = 'restrict_violation';
+END
+$$;
+DROP TRIGGER IF EXISTS audit_no_update ON audit;
+DROP TRIGGER IF EXISTS audit_no_delete ON audit;
+DROP TRIGGER IF EXISTS audit_no_truncate ON audit;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+	FOR EACH ROW EXECUTE FUNCTION mamori_refuse('audit is append-only');
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+	FOR EACH ROW EXECUTE FUNCTION mamori_refuse('audit is append-only');
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+	FOR EACH STATEMENT EXECUTE FUNCTION mamori_refuse('audit is append-only');
+`
+
+// appendOnly are the triggers checkTriggers wants, by name, with what
+// their definition (pg_get_triggerdef, schema left out) must be.
+var appendOnly = map[string]string{
+	"audit_no_update":   "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit FOR EACH ROW EXECUTE FUNCTION mamori_refuse('audit is append-only')",
+	"audit_no_delete":   "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit FOR EACH ROW EXECUTE FUNCTION mamori_refuse('audit is append-only')",
+	"audit_no_truncate": "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION mamori_refuse('audit is append-only')",
+}
+
+// checkTriggers fails, and logs, when a trigger that keeps the audit
+// trail append-only is missing, disabled or changed, or the function
+// they call no longer raises: someone with the rights to do so removed
+// them, maybe to cut the trail, and Mamori does not write on such a
+// trail.
+func (db *DB) checkTriggers(ctx context.Context) error {
+	rows, err := db.db.QueryContext(ctx, `
+		SELECT t.tgname, t.tgenabled::text, pg_get_triggerdef(t.oid), n.nspname, p.prosrc
+		FROM pg_trigger t
+		JOIN pg_class c ON c.oid = t.tgrelid
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		JOIN pg_proc p ON p.oid = t.tgfoid
+		WHERE t.tgrelid = 'audit'::regclass AND NOT t.tgisinternal`)
+	if err != nil {
+		return fmt.Errorf("postgres: audit triggers: %w", err)
+	}
+	defer rows.Close()
+	found := map[string]bool{}
+	for rows.Next() {
+		var name, enabled, def, schema, src string
+		if err := rows.Scan(&name, &enabled, &def, &schema, &src); err != nil {
+			return fmt.Errorf("postgres: audit triggers: %w", err)
+		}
+		def = strings.ReplaceAll(def, schema+".", "")
+		found[name] = (enabled == "O" || enabled == "A") && def == appendOnly[name] &&
+			strings.Contains(src, "RAISE EXCEPTION USING MESSAGE = TG_ARGV[0]")
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("postgres: audit triggers: %w", err)
+	}
+	var bad []string
+	for _, name := range []string{"audit_no_update", "audit_no_delete", "audit_no_truncate"} {
+		if !found[name] {
+			bad = append(bad, name)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	db.log.Error("postgres: the audit trail's append-only triggers are missing, disabled or changed: not starting", "db", db.name, "triggers", bad)
+	return fmt.Errorf("postgres: %s: the audit trail's append-only triggers are missing, disabled or changed (%s): someone with the rights to alter the table removed them, and the trail may have been cut. Mamori does not start on it. Check the trail on a copy (restore the triggers there with `mamori audit triggers | psql COPY-URL`, then mamori audit verify -checkpoint YOUR-LATEST-CHECKPOINT against it), then restore them here the same way",
+		db.name, strings.Join(bad, ", "))
+}
+
+// keyMigration is the migration since which audit rows are keyed.
+const keyMigration = 4
+
+// keyChain appends the audit.keyed entry after a trail written before the
+// chain was keyed, in the Open that applies keyMigration: from there on
+// the trail is keyed. At any other time a newest row that is not keyed
+// was written behind Mamori's back, and keying after it would hide that:
+// it is left for verify to find, and logged.
+//
+// Replicas starting at once migrate one after another: only one applies
+// keyMigration.
+func (db *DB) keyChain(ctx context.Context, migrated []*goose.MigrationResult) error {
+	now := false
+	for _, r := range migrated {
+		now = now || r.Source.Version == keyMigration
+	}
+	last, err := audit.Unkeyed(ctx, db.db)
+	if err != nil || last == 0 {
+		return err
+	}
+	if !now {
+		db.log.Error("postgres: the audit trail's newest row is not keyed: it was written without the key; run mamori audit verify", "row", last)
+		return nil
+	}
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("postgres: key the audit chain: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, dialect.AuditLock); err != nil {
+		return fmt.Errorf("postgres: key the audit chain: %w", err)
+	}
+	if last, err = audit.Unkeyed(ctx, tx); err != nil || last == 0 {
+		return err
+	}
+	// Open has no clock: this entry records when it ran.
+	t := &sqlrow.Tx{Ctx: ctx, Q: tx, Sealer: db.sealer, Dialect: dialect, Write: true}
+	if err := t.Audit(audit.KeyedEntry(last, time.Now())); err != nil {
+		return fmt.Errorf("postgres: key the audit chain: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("postgres: key the audit chain: %w", err)
+	}
+	db.log.Info("postgres: the audit chain is keyed from now on", "db", db.name, "unkeyed_rows", last)
+	return nil
 }

@@ -98,7 +98,8 @@ func Open(ctx context.Context, url string, sealer *seal.Sealer, log *slog.Logger
 		db.db.Close()
 		return nil, fmt.Errorf("postgres: connect to %s: %w", name, err)
 	}
-	if err := db.migrate(ctx); err != nil {
+	migrated, err := db.migrate(ctx)
+	if err != nil {
 		db.db.Close()
 		return nil, err
 	}
@@ -106,33 +107,41 @@ func Open(ctx context.Context, url string, sealer *seal.Sealer, log *slog.Logger
 		db.db.Close()
 		return nil, err
 	}
+	if err := db.checkTriggers(ctx); err != nil {
+		db.db.Close()
+		return nil, err
+	}
+	if err := db.keyChain(ctx, migrated); err != nil {
+		db.db.Close()
+		return nil, err
+	}
 	return db, nil
 }
 
-func (db *DB) migrate(ctx context.Context) error {
+func (db *DB) migrate(ctx context.Context) ([]*goose.MigrationResult, error) {
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
-		return fmt.Errorf("postgres: migrations: %w", err)
+		return nil, fmt.Errorf("postgres: migrations: %w", err)
 	}
 	// A session advisory lock: a replica that starts while another
 	// migrates waits (polling each second, up to 5 minutes), then finds
 	// nothing left to do.
 	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 	if err != nil {
-		return fmt.Errorf("postgres: migrations: %w", err)
+		return nil, fmt.Errorf("postgres: migrations: %w", err)
 	}
 	p, err := goose.NewProvider(goose.DialectPostgres, db.db, fsys, goose.WithSessionLocker(locker))
 	if err != nil {
-		return fmt.Errorf("postgres: migrations: %w", err)
+		return nil, fmt.Errorf("postgres: migrations: %w", err)
 	}
 	results, err := p.Up(ctx)
 	if err != nil {
-		return fmt.Errorf("postgres: migrate %s: %w", db.name, err)
+		return nil, fmt.Errorf("postgres: migrate %s: %w", db.name, err)
 	}
 	for _, r := range results {
 		db.log.Info("postgres: migrated", "db", db.name, "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
 	}
-	return nil
+	return results, nil
 }
 
 // checkKey fails when the database was written with another key, so a

@@ -17,7 +17,9 @@ package seal
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 )
@@ -37,6 +39,7 @@ var ErrOpen = errors.New("seal: cannot open sealed data")
 // Sealer seals and opens blobs with one key. It is safe for concurrent use.
 type Sealer struct {
 	aead cipher.AEAD
+	key  []byte // for Derive
 }
 
 // New returns a Sealer using key, which must be KeySize bytes.
@@ -52,7 +55,19 @@ func New(key []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
-	return &Sealer{aead: aead}, nil
+	return &Sealer{aead: aead, key: append([]byte(nil), key...)}, nil
+}
+
+// Derive returns a KeySize-byte key for purpose (such as "mamori audit
+// chain v1"), derived from the sealing key by HKDF-SHA256: another use of
+// the one key the operator keeps, which reveals nothing of it and differs
+// for every purpose.
+func (s *Sealer) Derive(purpose string) []byte {
+	k, err := hkdf.Key(sha256.New, s.key, nil, purpose, KeySize)
+	if err != nil {
+		panic("seal: derive: " + err.Error()) // only for lengths over 255 hashes
+	}
+	return k
 }
 
 // Seal encrypts plaintext and binds it to aad, which is not stored: the

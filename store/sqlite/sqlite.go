@@ -200,7 +200,13 @@ func (db *DB) setup(ctx context.Context) error {
 	for _, r := range results {
 		db.log.Info("sqlite: migrated", "path", db.path, "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
 	}
-	return db.checkKey(ctx)
+	if err := db.checkKey(ctx); err != nil {
+		return err
+	}
+	if err := db.checkTriggers(ctx); err != nil {
+		return err
+	}
+	return db.keyChain(ctx, results)
 }
 
 // checkKey fails when the database was written with another key, so a

@@ -323,7 +323,8 @@ func (t *Tx) CancelJobs(key string) error {
 	return nil
 }
 
-// Audit appends to the chain, after the dialect's AuditLock if any.
+// Audit appends to the chain, after the dialect's AuditLock if any. The
+// row's hash is keyed with a key derived from the Sealer's (audit.Key).
 func (t *Tx) Audit(e mamori.AuditEntry) error {
 	if t.Dialect.AuditLock != "" {
 		if _, err := t.exec(t.Dialect.AuditLock); err != nil {
@@ -350,7 +351,7 @@ func (t *Tx) Audit(e mamori.AuditEntry) error {
 	_, err = t.exec(`
 		INSERT INTO audit (id, at, actor, action, subject, detail, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.At, r.Actor, r.Action, r.Subject, r.Detail, r.Prev, r.Hash())
+		r.ID, r.At, r.Actor, r.Action, r.Subject, r.Detail, r.Prev, r.MAC(audit.Key(t.Sealer)))
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
