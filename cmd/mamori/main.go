@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
@@ -22,6 +23,9 @@ import (
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/bot/local"
 	"github.com/mamori-oss/mamori/flows"
+	auditchain "github.com/mamori-oss/mamori/store/audit"
+	"github.com/mamori-oss/mamori/store/postgres"
+	"github.com/mamori-oss/mamori/store/sqlite"
 )
 
 const usage = `mamori — a chatbot that runs your customer-harassment (カスハラ) policy.
@@ -45,7 +49,14 @@ Usage:
                                         trail, for legal or police use (recorded in the trail)
   mamori training report [-department ID] [-lang ja|en] [-csv]
                                         training completion by programme and department
-  mamori audit verify                   check the audit trail's hash chain (exit 1 on a break)
+  mamori audit verify [-checkpoint FILE|VALUE]…
+                                        check the audit trail: its keyed hash chain, that every
+                                        case has its entry, and that it holds each checkpoint
+                                        (a value, or a file of them); exit 1 on a break
+  mamori audit checkpoint [-o FILE]     print the trail's head (mamori-audit:v1:SEQ:HASH) to keep
+                                        outside the database, after checking the trail
+  mamori audit triggers                 print the SQL that restores the audit table's
+                                        append-only triggers (when mamori refuses to start)
   mamori audit show SUBJECT             list the audit trail of a case (KH-…) or a user
   mamori bench [-url URL] [-n 10000] [-c 64] [-mix slack|teams|both] [-fake-slack ADDR] [-teams-keys ADDR]
                                         load-test a running serve with signed requests (see the README)
@@ -341,16 +352,95 @@ func backup(ctx context.Context, args []string, stdout io.Writer, getenv func(st
 	return nil
 }
 
+// auditor is what `mamori audit` needs of a SQL store beyond storeDB:
+// the keyed chain checked against checkpoints and the cases, and its head.
+type auditor interface {
+	CheckAudit(ctx context.Context, checkpoints ...auditchain.Checkpoint) (auditchain.Result, error)
+	AuditCheckpoint(ctx context.Context) (string, error)
+}
+
+const auditUsage = "usage: mamori audit verify [-checkpoint FILE|VALUE]… | mamori audit checkpoint [-o FILE] | mamori audit triggers | mamori audit show SUBJECT"
+
 func audit(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
-	if len(args) == 0 || (args[0] == "show" && len(args) != 2) || (args[0] != "show" && args[0] != "verify") {
-		return fmt.Errorf("usage: mamori audit verify | mamori audit show SUBJECT")
+	if len(args) == 0 {
+		return errors.New(auditUsage)
+	}
+	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var (
+		checkpoints []auditchain.Checkpoint
+		out         string
+	)
+	switch args[0] {
+	case "verify":
+		fs.Func("checkpoint", "a checkpoint, or a file holding some", func(v string) error {
+			cps, err := readCheckpoints(v)
+			checkpoints = append(checkpoints, cps...)
+			return err
+		})
+	case "checkpoint":
+		fs.StringVar(&out, "o", "", "write the checkpoint to this file")
+	case "show", "triggers":
+	default:
+		return errors.New(auditUsage)
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return fmt.Errorf("%w (%s)", err, auditUsage)
+	}
+	if n := fs.NArg(); (args[0] == "show") != (n == 1) || n > 1 {
+		return errors.New(auditUsage)
+	}
+	if args[0] == "triggers" {
+		// Without opening the database: Open refuses one without them.
+		switch path := dbPath(getenv); {
+		case isMem(path):
+			return errors.New("MAMORI_DB=mem: keeps no audit table")
+		case postgres.IsURL(path):
+			_, err := io.WriteString(stdout, postgres.AuditTriggers)
+			return err
+		default:
+			_, err := io.WriteString(stdout, sqlite.AuditTriggers)
+			return err
+		}
 	}
 	db, err := openStore(ctx, getenv, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if args[0] == "verify" {
+	a, keyed := db.(auditor)
+	switch args[0] {
+	case "show":
+		trail, err := db.AuditTrail(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		for _, e := range trail {
+			fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", e.At.Format(time.RFC3339), e.Actor, e.Action, e.Detail)
+		}
+		return nil
+	case "checkpoint":
+		if !keyed {
+			return errors.New("MAMORI_DB=mem: keeps nothing past its exit to checkpoint")
+		}
+		cp, err := a.AuditCheckpoint(ctx)
+		if err != nil {
+			return fmt.Errorf("no checkpoint: the audit trail does not hold: %w", err)
+		}
+		if out == "" {
+			fmt.Fprintln(stdout, cp)
+			return nil
+		}
+		if err := os.WriteFile(out, []byte(cp+"\n"), 0o644); err != nil {
+			return fmt.Errorf("audit checkpoint: %w", err)
+		}
+		fmt.Fprintf(stdout, "checkpoint %s written to %s: keep it apart from the database\n", cp, out)
+		return nil
+	}
+	if !keyed {
+		if len(checkpoints) > 0 {
+			return errors.New("MAMORI_DB=mem: keeps no checkpoints")
+		}
 		n, err := db.VerifyAudit(ctx)
 		if err != nil {
 			return fmt.Errorf("audit trail broken after %d good entries: %w", n, err)
@@ -358,12 +448,45 @@ func audit(ctx context.Context, args []string, stdout io.Writer, getenv func(str
 		fmt.Fprintf(stdout, "audit trail intact: %d entries\n", n)
 		return nil
 	}
-	trail, err := db.AuditTrail(ctx, args[1])
+	r, err := a.CheckAudit(ctx, checkpoints...)
 	if err != nil {
-		return err
+		return fmt.Errorf("audit trail broken: %w", err)
 	}
-	for _, e := range trail {
-		fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", e.At.Format(time.RFC3339), e.Actor, e.Action, e.Detail)
+	fmt.Fprintf(stdout, "audit trail intact: %d entries\n", r.Entries)
+	switch {
+	case r.Unkeyed > 0:
+		fmt.Fprintf(stdout, "  entries 1-%d predate the keyed chain (plain SHA-256); every entry from %d on is keyed\n", r.Unkeyed, r.Unkeyed+1)
+	case r.Entries > 0:
+		fmt.Fprintln(stdout, "  every entry is keyed (HMAC-SHA256 with a key derived from the encryption key)")
 	}
+	fmt.Fprintf(stdout, "  %d cases, each with its submission entry\n", r.Cases)
+	if len(checkpoints) == 0 {
+		fmt.Fprintln(stdout, "  no checkpoint given: entries cut from the end of the trail show only against one (mamori audit checkpoint)")
+	} else {
+		fmt.Fprintf(stdout, "  holds %d checkpoint(s)\n", r.Checkpoints)
+	}
+	fmt.Fprintf(stdout, "  head: %s\n", r.Head)
 	return nil
+}
+
+// readCheckpoints reads -checkpoint's value: a checkpoint itself, or a
+// file holding one or more (one a day appended, or a message copied from
+// the HR channel).
+func readCheckpoints(v string) ([]auditchain.Checkpoint, error) {
+	if strings.HasPrefix(strings.TrimSpace(v), "mamori-audit:") {
+		c, err := auditchain.ParseCheckpoint(v)
+		if err != nil {
+			return nil, err
+		}
+		return []auditchain.Checkpoint{c}, nil
+	}
+	b, err := os.ReadFile(v)
+	if err != nil {
+		return nil, fmt.Errorf("neither a checkpoint (mamori-audit:v1:…) nor a file to read: %w", err)
+	}
+	cps := auditchain.FindCheckpoints(string(b))
+	if len(cps) == 0 {
+		return nil, fmt.Errorf("%s holds no checkpoint (mamori-audit:v1:…)", v)
+	}
+	return cps, nil
 }
