@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mamori-oss/mamori"
@@ -19,8 +21,9 @@ type Sender interface {
 }
 
 // ConcurrentSender is a Sender that may be called for several targets at
-// once: up to Concurrency() Sends, each to a different target. The worker
-// calls any other Sender one item at a time, in the order of the outbox.
+// once: up to Concurrency() Sends, each to a different target, and besides
+// those the urgent ones (mamori.UrgentKey), which wait for no slot. The
+// worker calls any other Sender one item at a time, urgent ones first.
 type ConcurrentSender interface {
 	Sender
 	Concurrency() int
@@ -82,6 +85,12 @@ func (RealTimers) AfterFunc(d time.Duration, f func()) TimerController { return 
 // several replicas) may run at once: rows are claimed with a lease.
 // NewWorker sets the defaults; a Worker made as a literal gets the same
 // ones when a field is left nil.
+//
+// Urgent messages (mamori.UrgentKey: an SOS alert) do not wait behind a
+// campaign: the store's claim takes them first; they are sent outside the
+// ConcurrentSender's slots, which ordinary sends fill; and while a batch
+// is out (seconds, on a rate-limited platform) the worker looks for new
+// ones at every Kick and Poll and sends them beside it.
 type Worker struct {
 	Store   mamori.Store
 	Senders map[string]Sender // by platform
@@ -114,6 +123,15 @@ type Worker struct {
 
 	kick     chan struct{}
 	gaveUpMu sync.Mutex // GaveUp is called by one send at a time
+
+	// Sends in flight at once, across a batch and the urgent messages
+	// sent beside it: sems holds a ConcurrentSender's slots by platform,
+	// gates the sends that must not overlap (one target on a concurrent
+	// platform, any two on another).
+	sendMu sync.Mutex
+	sems   map[string]chan struct{}
+	gates  map[string]*gate
+	urgent atomic.Int64 // urgent messages this worker holds
 
 	dueMu sync.Mutex
 	due   time.Time // the earliest a message handed back since the last pass is due again
@@ -164,10 +182,7 @@ func (w *Worker) Run(ctx context.Context) {
 		w.Init()
 	}
 	w.defaults()
-	poll := w.Poll
-	if poll == 0 {
-		poll = time.Second
-	}
+	poll := w.poll()
 	// The timer is made after the first pass, so that a fake clock sees
 	// the worker waiting only once a pass is over (flowstest.Clock.Idle).
 	var (
@@ -252,6 +267,13 @@ func (w *Worker) drain(ctx context.Context) (int, error) {
 	}
 }
 
+func (w *Worker) poll() time.Duration {
+	if w.Poll <= 0 {
+		return time.Second
+	}
+	return w.Poll
+}
+
 func (w *Worker) lease() time.Duration {
 	if w.Lease == 0 {
 		return time.Minute
@@ -290,11 +312,15 @@ func (w *Worker) runJobs(ctx context.Context) (int, error) {
 // batchSize is how many messages one pass claims.
 const batchSize = 32
 
+// isUrgent reports whether it must go before any other message.
+func isUrgent(it mamori.OutboxItem) bool { return strings.HasPrefix(it.Key, mamori.UrgentKey) }
+
 // sendBatch claims due messages and sends them. The messages to one target
 // go in order, one at a time: when one fails, the later ones wait with it,
 // so a conversation never arrives out of order. Targets on a
 // ConcurrentSender's platform are sent to side by side; the rest go one
-// item at a time in the outbox's order.
+// item at a time in the outbox's order. Urgent messages enqueued while the
+// batch is out are sent beside it (watchUrgent).
 func (w *Worker) sendBatch(ctx context.Context) (sent, claimed int, err error) {
 	claimedAt, started := w.Clock(), w.Timers.Now()
 	items, err := w.Store.ClaimOutbox(ctx, claimedAt, w.hold(), batchSize)
@@ -304,31 +330,103 @@ func (w *Worker) sendBatch(ctx context.Context) (sent, claimed int, err error) {
 	if len(items) == 0 {
 		return 0, 0, nil
 	}
+	var (
+		n       int
+		sendErr error
+		done    = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		n, sendErr = w.sendItems(ctx, items, started)
+	}()
+	un, urgentErr := w.watchUrgent(ctx, done)
+	return n + un, len(items), errors.Join(sendErr, urgentErr)
+}
+
+// watchUrgent claims and sends, beside the batch, the urgent messages that
+// are pending while it is out: looked for at each Kick (a flow enqueued
+// something) and each Poll (another replica did). It returns once done is
+// closed and what it sent is sent.
+func (w *Worker) watchUrgent(ctx context.Context, done <-chan struct{}) (int, error) {
+	tick, tc := w.Timers.NewTicker(w.poll())
+	defer tick.Stop()
+	kick := w.kick
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		sent int
+		errs []error
+	)
+	for {
+		select {
+		case <-done:
+			wg.Wait()
+			return sent, errors.Join(errs...)
+		case <-ctx.Done():
+			kick, tc = nil, nil // stopping: wait for the batch only
+			continue
+		case <-kick:
+		case <-tc:
+		}
+		items, started, err := w.claimUrgent(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.Log.Warn("urgent claim failed", "err", err)
+			}
+			continue
+		}
+		if len(items) == 0 {
+			continue
+		}
+		wg.Go(func() {
+			n, err := w.sendItems(ctx, items, started)
+			mu.Lock()
+			defer mu.Unlock()
+			sent += n
+			if err != nil {
+				errs = append(errs, err)
+			}
+		})
+	}
+}
+
+// claimUrgent claims as many items as there are urgent ones pending that
+// this worker does not hold: the claim takes those due first. Counting
+// first keeps a claim from taking ordinary messages when nothing urgent
+// waits, the usual case.
+func (w *Worker) claimUrgent(ctx context.Context) ([]mamori.OutboxItem, time.Time, error) {
+	counts, err := w.Store.CountOutbox(ctx, mamori.UrgentKey)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	n := counts[mamori.OutboxPending] - int(w.urgent.Load())
+	if n <= 0 {
+		return nil, time.Time{}, nil
+	}
+	started := w.Timers.Now()
+	items, err := w.Store.ClaimOutbox(ctx, w.Clock(), w.hold(), min(n, batchSize))
+	return items, started, err
+}
+
+// sendItems sends claimed items, in lanes: one per target on a concurrent
+// platform, one per platform otherwise, each in order, side by side.
+func (w *Worker) sendItems(ctx context.Context, items []mamori.OutboxItem, started time.Time) (int, error) {
 	ctx, h := w.keep(ctx, items, started)
 	defer h.close()
-	// A lane is sent in order by one goroutine: one per target on a
-	// concurrent platform, one per platform otherwise.
 	type lane struct {
+		key   string
 		items []mamori.OutboxItem
 		sem   chan struct{}
 	}
 	var (
 		lanes []*lane
 		byKey = map[string]*lane{}
-		sems  = map[string]chan struct{}{}
 	)
 	for _, it := range items {
-		key, sem := "platform:"+it.Target.Platform, chan struct{}(nil)
-		if cs, ok := w.Senders[it.Target.Platform].(ConcurrentSender); ok && cs.Concurrency() > 1 {
-			key = fmt.Sprintf("target:%s/%s/%s/%s", it.Target.Platform, it.Target.Kind, it.Target.ID, it.Target.Thread)
-			if sem = sems[it.Target.Platform]; sem == nil {
-				sem = make(chan struct{}, cs.Concurrency())
-				sems[it.Target.Platform] = sem
-			}
-		}
+		key, sem := w.lane(it)
 		l := byKey[key]
 		if l == nil {
-			l = &lane{sem: sem}
+			l = &lane{key: key, sem: sem}
 			byKey[key] = l
 			lanes = append(lanes, l)
 		}
@@ -341,30 +439,84 @@ func (w *Worker) sendBatch(ctx context.Context) (sent, claimed int, err error) {
 		nsent int
 	)
 	for _, l := range lanes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if l.sem != nil {
-				l.sem <- struct{}{}
-				defer func() { <-l.sem }()
-			}
-			n, err := w.sendLane(ctx, h, l.items)
+		wg.Go(func() {
+			n, err := w.sendLane(ctx, h, l.key, l.sem, l.items)
 			mu.Lock()
 			nsent += n
 			if err != nil {
 				errs = append(errs, err)
 			}
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
-	return nsent, len(items), errors.Join(errs...)
+	return nsent, errors.Join(errs...)
+}
+
+// lane returns the lane of it and, on a concurrent platform, the
+// platform's slots.
+func (w *Worker) lane(it mamori.OutboxItem) (string, chan struct{}) {
+	cs, ok := w.Senders[it.Target.Platform].(ConcurrentSender)
+	if !ok || cs.Concurrency() <= 1 {
+		return "platform:" + it.Target.Platform, nil
+	}
+	w.sendMu.Lock()
+	defer w.sendMu.Unlock()
+	sem := w.sems[it.Target.Platform]
+	if sem == nil {
+		if w.sems == nil {
+			w.sems = map[string]chan struct{}{}
+		}
+		sem = make(chan struct{}, cs.Concurrency())
+		w.sems[it.Target.Platform] = sem
+	}
+	return fmt.Sprintf("target:%s/%s/%s/%s", it.Target.Platform, it.Target.Kind, it.Target.ID, it.Target.Thread), sem
+}
+
+// gate lets one send at a time through a lane's key, across the batch
+// and the urgent messages sent beside it.
+type gate struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// enter waits for key's gate and returns the function that leaves it.
+func (w *Worker) enter(key string) (leave func()) {
+	w.sendMu.Lock()
+	g := w.gates[key]
+	if g == nil {
+		if w.gates == nil {
+			w.gates = map[string]*gate{}
+		}
+		g = &gate{}
+		w.gates[key] = g
+	}
+	g.refs++
+	w.sendMu.Unlock()
+	g.mu.Lock()
+	return func() {
+		g.mu.Unlock()
+		w.sendMu.Lock()
+		if g.refs--; g.refs == 0 {
+			delete(w.gates, key)
+		}
+		w.sendMu.Unlock()
+	}
 }
 
 // sendLane sends items in order. A target whose message failed has its
-// later messages wait until the failed one is due again.
-func (w *Worker) sendLane(ctx context.Context, h *holding, items []mamori.OutboxItem) (sent int, err error) {
+// later messages wait until the failed one is due again. On a concurrent
+// platform the lane takes one of its slots (sem) for its ordinary
+// messages; urgent ones, first in a claim, go without: a campaign filling
+// every slot does not hold them back.
+func (w *Worker) sendLane(ctx context.Context, h *holding, key string, sem chan struct{}, items []mamori.OutboxItem) (sent int, err error) {
 	blocked := map[mamori.Target]time.Time{}
+	slot := false
+	defer func() {
+		if slot {
+			<-sem
+		}
+	}()
 	for _, it := range items {
 		// Leases not renewed in time: another worker may have the items
 		// now, so this one leaves them alone.
@@ -379,7 +531,13 @@ func (w *Worker) sendLane(ctx context.Context, h *holding, items []mamori.Outbox
 			}
 			continue
 		}
+		if sem != nil && !slot && !isUrgent(it) {
+			sem <- struct{}{}
+			slot = true
+		}
+		leave := w.enter(key)
 		next, err := w.send(ctx, it)
+		leave()
 		h.release(it.ID)
 		if err != nil {
 			return sent, err
@@ -473,6 +631,11 @@ func (w *Worker) failed(ctx context.Context, it mamori.OutboxItem, sendErr error
 	}
 	if !giveUp {
 		w.noteDue(next)
+		if isUrgent(it) {
+			// Due again perhaps while a batch is out: the kick has it
+			// looked for then (watchUrgent), not after the batch.
+			w.Timers.AfterFunc(next.Sub(now), w.Kick)
+		}
 	}
 	if giveUp && w.GaveUp != nil {
 		w.gaveUpMu.Lock()
@@ -528,6 +691,9 @@ func (w *Worker) keep(ctx context.Context, items []mamori.OutboxItem, started ti
 		held: make(map[int64]mamori.OutboxItem, len(items))}
 	for _, it := range items {
 		h.held[it.ID] = it
+		if isUrgent(it) {
+			w.urgent.Add(1)
+		}
 	}
 	go h.run(ctx, started)
 	return ctx, h
@@ -536,8 +702,11 @@ func (w *Worker) keep(ctx context.Context, items []mamori.OutboxItem, started ti
 // release stops renewing an item: it was sent or handed back.
 func (h *holding) release(id int64) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	if it, ok := h.held[id]; ok && isUrgent(it) {
+		h.w.urgent.Add(-1)
+	}
 	delete(h.held, id)
-	h.mu.Unlock()
 }
 
 // close stops renewing; the batch is over.
@@ -545,6 +714,14 @@ func (h *holding) close() {
 	close(h.stop)
 	<-h.done
 	h.cancel(nil)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id, it := range h.held {
+		if isUrgent(it) {
+			h.w.urgent.Add(-1)
+		}
+		delete(h.held, id)
+	}
 }
 
 func (h *holding) run(ctx context.Context, claimed time.Time) {

@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -89,6 +90,19 @@ type limiter struct {
 	methods   map[string]*rate.Limiter
 	channels  map[string]*channelBucket
 	paused    map[string]time.Time // method, or method+" "+channel → until (a 429's Retry-After)
+	waiting   map[*rate.Limiter][]*waiter
+}
+
+// waiter is an ordinary call that holds a shared budget's token due later
+// and sleeps until then. An urgent call takes the earliest such token and
+// moves each waiter one token later (bump): at is when its token is due
+// now, and rs the reservation it holds.
+type waiter struct {
+	rs     *rate.Reservation
+	at     time.Time
+	rc     *rate.Reservation // the channel's token, or nil
+	bumped chan struct{}     // closed when it lost its token
+	lost   bool              // bumped, under the limiter's lock
 }
 
 type channelBucket struct {
@@ -101,7 +115,8 @@ func newLimiter(l Limits) *limiter {
 		l.MaxWait = 2 * time.Second
 	}
 	lim := &limiter{limits: l, now: time.Now, workspace: bucket(l.Workspace),
-		methods: map[string]*rate.Limiter{}, channels: map[string]*channelBucket{}, paused: map[string]time.Time{}}
+		methods: map[string]*rate.Limiter{}, channels: map[string]*channelBucket{}, paused: map[string]time.Time{},
+		waiting: map[*rate.Limiter][]*waiter{}}
 	for m, r := range l.Methods {
 		if b := bucket(r); b != nil {
 			lim.methods[m] = b
@@ -126,7 +141,12 @@ func paced(d time.Duration) error {
 // chat.postMessage). When the channel is not yet due, or the wait for a
 // shared budget would be longer than MaxWait or than ctx allows, it
 // returns a paced RetryAfterError at once and uses no budget.
-func (l *limiter) take(ctx context.Context, method, channel string) error {
+//
+// An urgent call (an SOS alert, mamori.UrgentKey) goes ahead of the calls
+// waiting for the shared budget (see bump): it takes the next token, not
+// one after theirs, and the budget is kept all the same. Its channel and a
+// 429's Retry-After hold it back like any other call.
+func (l *limiter) take(ctx context.Context, method, channel string, urgent bool) error {
 	now := l.now()
 	l.mu.Lock()
 	for _, key := range []string{method, method + " " + channel} {
@@ -146,7 +166,22 @@ func (l *limiter) take(ctx context.Context, method, channel string) error {
 	}
 	var rs *rate.Reservation
 	wait := time.Duration(0)
-	if shared != nil {
+	if urgent && shared != nil {
+		// Only for a call that will go: not one its own channel holds
+		// back anyway.
+		if ch != nil {
+			if tokens := ch.TokensAt(now); tokens < 1 {
+				l.mu.Unlock()
+				return paced(time.Duration((1 - tokens) / float64(ch.Limit()) * float64(time.Second)))
+			}
+		}
+		deadline, ok := ctx.Deadline()
+		var at time.Time
+		if rs, at = l.bump(shared, now, deadline, ok); rs != nil {
+			wait = at.Sub(now)
+		}
+	}
+	if shared != nil && rs == nil {
 		rs = shared.ReserveN(now, 1)
 		wait = rs.DelayFrom(now)
 		deadline, ok := ctx.Deadline()
@@ -171,24 +206,98 @@ func (l *limiter) take(ctx context.Context, method, channel string) error {
 		}
 		ch.used = at
 	}
-	l.mu.Unlock()
 	if wait <= 0 {
+		l.mu.Unlock()
 		return nil
 	}
+	w := &waiter{rs: rs, at: now.Add(wait), rc: rc, bumped: make(chan struct{})}
+	if !urgent {
+		l.waiting[shared] = append(l.waiting[shared], w)
+	}
+	l.mu.Unlock()
 	t := time.NewTimer(wait)
 	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		l.mu.Lock()
-		rs.CancelAt(now)
-		if rc != nil {
-			rc.CancelAt(now.Add(wait))
+	for {
+		select {
+		case <-t.C:
+			l.mu.Lock()
+			if w.lost {
+				l.mu.Unlock()
+				return paced(wait)
+			}
+			if d := w.at.Sub(l.now()); d > 0 {
+				// Moved a token later by an urgent call.
+				l.mu.Unlock()
+				t.Reset(d)
+				continue
+			}
+			l.unwait(shared, w)
+			l.mu.Unlock()
+			return nil
+		case <-w.bumped:
+			// Its token went to an urgent call: the worker sends it
+			// again after about the wait it had.
+			return paced(wait)
+		case <-ctx.Done():
+			l.mu.Lock()
+			if !w.lost {
+				l.unwait(shared, w)
+				w.rs.CancelAt(l.now())
+				if w.rc != nil {
+					w.rc.CancelAt(w.at)
+				}
+			}
+			l.mu.Unlock()
+			return ctx.Err()
 		}
-		l.mu.Unlock()
-		return ctx.Err()
 	}
+}
+
+// unwait removes w from the calls waiting for shared. Callers hold l.mu.
+func (l *limiter) unwait(shared *rate.Limiter, w *waiter) {
+	ws := l.waiting[shared]
+	if i := slices.Index(ws, w); i >= 0 {
+		ws = slices.Delete(ws, i, i+1)
+	}
+	if len(ws) == 0 {
+		delete(l.waiting, shared)
+	} else {
+		l.waiting[shared] = ws
+	}
+}
+
+// bump gives an urgent call the earliest token that the calls waiting for
+// shared hold, due later than now (and before deadline, if set), and
+// returns it and when it is due; nil when none waits. Each waiter moves
+// to the token of the one after it, and the last is woken to hand its
+// message back: no token is given back or made, so the budget is what it
+// was. Callers hold l.mu.
+func (l *limiter) bump(shared *rate.Limiter, now, deadline time.Time, hasDeadline bool) (*rate.Reservation, time.Time) {
+	var ws []*waiter
+	for _, w := range l.waiting[shared] {
+		if w.at.After(now) { // one due now goes as it is
+			ws = append(ws, w)
+		}
+	}
+	if len(ws) == 0 {
+		return nil, time.Time{}
+	}
+	slices.SortFunc(ws, func(a, b *waiter) int { return a.at.Compare(b.at) })
+	rs, at := ws[0].rs, ws[0].at
+	if hasDeadline && at.After(deadline) {
+		return nil, time.Time{}
+	}
+	for i := range len(ws) - 1 {
+		ws[i].rs, ws[i].at = ws[i+1].rs, ws[i+1].at
+	}
+	last := ws[len(ws)-1]
+	if last.rc != nil {
+		last.rc.CancelAt(last.at)
+	}
+	last.lost = true
+	close(last.bumped)
+	l.unwait(shared, last)
+	return rs, at
 }
 
 // maxChannels is how many channel buckets are kept before idle ones are

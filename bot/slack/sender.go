@@ -93,15 +93,18 @@ var permanent = map[string]bool{
 // gone are chat.update errors after which the message is posted anew.
 var gone = map[string]bool{"message_not_found": true, "cant_update_message": true, "edit_window_closed": true}
 
-// Send delivers item. With prev it updates that message in place.
+// Send delivers item. With prev it updates that message in place. An
+// urgent item (mamori.UrgentKey: an SOS alert) takes the next token of a
+// shared budget ahead of the sends waiting for one (see limiter.take).
 func (s *Sender) Send(ctx context.Context, item mamori.OutboxItem, prev *mamori.Posted) (mamori.Posted, error) {
 	t := item.Target
 	if t.Platform != mamori.PlatformSlack {
 		return mamori.Posted{}, &mamori.PermanentError{Err: fmt.Errorf("slack: target on platform %q", t.Platform)}
 	}
+	urgent := strings.HasPrefix(item.Key, mamori.UrgentKey)
 	if p, ok := s.imagePending(item.Key); ok {
 		// An earlier attempt posted the message; only its image is left.
-		if err := s.sendImage(ctx, item, p); err != nil {
+		if err := s.sendImage(ctx, item, p, urgent); err != nil {
 			return mamori.Posted{}, err
 		}
 		return p, nil
@@ -125,7 +128,7 @@ func (s *Sender) Send(ctx context.Context, item mamori.OutboxItem, prev *mamori.
 		slackapi.MsgOptionText(text, false),
 	}
 	if prev != nil && prev.Channel != "" && prev.TS != "" {
-		if err := s.lim.take(ctx, "chat.update", ""); err != nil {
+		if err := s.lim.take(ctx, "chat.update", "", urgent); err != nil {
 			return mamori.Posted{}, err
 		}
 		ch, ts, _, err := s.api.UpdateMessageContext(ctx, prev.Channel, prev.TS, opts...)
@@ -151,7 +154,7 @@ func (s *Sender) Send(ctx context.Context, item mamori.OutboxItem, prev *mamori.
 		// chat.postMessage to a user's id posts in the app's DM with that
 		// user: no conversations.open (Tier 3, 50 a minute) per recipient.
 		var err error
-		if channel, err = s.userID(ctx, t.ID); err != nil {
+		if channel, err = s.userID(ctx, t.ID, urgent); err != nil {
 			return mamori.Posted{}, err
 		}
 	default:
@@ -160,7 +163,7 @@ func (s *Sender) Send(ctx context.Context, item mamori.OutboxItem, prev *mamori.
 	if item.InThread != nil && item.InThread.TS != "" {
 		opts = append(opts, slackapi.MsgOptionTS(item.InThread.TS))
 	}
-	if err := s.lim.take(ctx, postMessage, channel); err != nil {
+	if err := s.lim.take(ctx, postMessage, channel, urgent); err != nil {
 		return mamori.Posted{}, err
 	}
 	ch, ts, err := s.api.PostMessageContext(ctx, channel, opts...)
@@ -169,7 +172,7 @@ func (s *Sender) Send(ctx context.Context, item mamori.OutboxItem, prev *mamori.
 	}
 	p := mamori.Posted{Channel: firstNonEmpty(ch, channel), TS: ts}
 	if item.Message.Image != nil {
-		if err := s.sendImage(ctx, item, p); err != nil {
+		if err := s.sendImage(ctx, item, p, urgent); err != nil {
 			return mamori.Posted{}, err
 		}
 	}
@@ -182,14 +185,14 @@ func (s *Sender) Send(ctx context.Context, item mamori.OutboxItem, prev *mamori.
 // Sender remembers that the message is out, so the worker's retry sends
 // only the image; that memory is lost in a restart, when the retry posts
 // the message again.
-func (s *Sender) sendImage(ctx context.Context, item mamori.OutboxItem, p mamori.Posted) error {
+func (s *Sender) sendImage(ctx context.Context, item mamori.OutboxItem, p mamori.Posted, urgent bool) error {
 	img := item.Message.Image
 	if len(img.PNG) == 0 {
 		s.log.Error("slack: empty image not sent", "key", item.Key)
 		return nil
 	}
 	for _, m := range uploadMethods {
-		if err := s.lim.take(ctx, m, ""); err != nil {
+		if err := s.lim.take(ctx, m, "", urgent); err != nil {
 			s.rememberImage(item.Key, p)
 			return err
 		}
@@ -253,8 +256,8 @@ func (s *Sender) forgetImage(key string) {
 
 // userID returns the user id a target names: the id itself, or for an
 // email (the directory may list either) the id users.lookupByEmail gives,
-// looked up once.
-func (s *Sender) userID(ctx context.Context, id string) (string, error) {
+// looked up once (urgently for an urgent item).
+func (s *Sender) userID(ctx context.Context, id string, urgent bool) (string, error) {
 	if !strings.Contains(id, "@") {
 		return id, nil
 	}
@@ -265,7 +268,7 @@ func (s *Sender) userID(ctx context.Context, id string) (string, error) {
 	if ok {
 		return uid, nil
 	}
-	if err := s.lim.take(ctx, "users.lookupByEmail", ""); err != nil {
+	if err := s.lim.take(ctx, "users.lookupByEmail", "", urgent); err != nil {
 		return "", err
 	}
 	u, err := s.api.GetUserByEmailContext(ctx, email)

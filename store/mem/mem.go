@@ -184,6 +184,7 @@ type state struct {
 	outbox  vec[outRow]
 	outKeys map[string]int64
 	pending []int64 // pending outbox ids, in order
+	urgent  []int64 // the pending ids with an urgent key (mamori.UrgentKey), in order
 	posted  map[string]mamori.Posted
 
 	jobs    vec[jobRow]
@@ -246,6 +247,7 @@ func (s *state) own(t table) {
 	}
 	if need&tPending != 0 {
 		s.pending = slices.Clone(s.pending) // the rows are a vec
+		s.urgent = slices.Clone(s.urgent)
 	}
 	if need&tOutKeys != 0 {
 		s.outKeys = maps.Clone(s.outKeys)
@@ -615,6 +617,9 @@ func (t *tx) Enqueue(m mamori.OutboxItem) error {
 		status: mamori.OutboxPending, nextAt: millis(m.Created), created: millis(m.Created)})
 	t.s.outKeys[m.Key] = id
 	t.s.pending = append(t.s.pending, id)
+	if strings.HasPrefix(m.Key, mamori.UrgentKey) {
+		t.s.urgent = append(t.s.urgent, id)
+	}
 	return nil
 }
 
@@ -904,9 +909,11 @@ func (r outRow) read() (mamori.OutboxItem, error) {
 }
 
 // ClaimOutbox leases up to limit pending items that are due at now and not
-// leased by another worker, oldest first. An item waits while an older
-// pending item to its target is not yet due or is leased, so that a
-// target gets its messages in order.
+// leased by another worker: the urgent ones (mamori.UrgentKey) first, then
+// the others, each oldest first, and returns them in that order. An item
+// waits while an older pending item to its target is not yet due or is
+// leased, so that a target gets its messages in order; an urgent item
+// waits only for an older urgent one.
 func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]mamori.OutboxItem, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -915,25 +922,34 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 	err := db.write(ctx, func(s *state) error {
 		at, until := millis(now), millis(now.Add(lease))
 		var (
-			picked  []int64
-			waiting map[mamori.Target]bool
+			picked []int64
+			urgent map[int64]bool // picked among the urgent items
 		)
-		for _, id := range s.pending {
-			if len(picked) >= limit {
-				break
-			}
-			r, _ := s.outbox.get(id)
-			switch {
-			case waiting[r.target]:
-			case r.nextAt > at || r.leased && r.leaseUntil > at:
-				if waiting == nil {
-					waiting = map[mamori.Target]bool{}
+		// pick walks ids in order until the limit, picking the items that
+		// may go, with waiting the targets of those that may not.
+		pick := func(ids []int64, waiting map[mamori.Target]bool) {
+			for _, id := range ids {
+				if len(picked) >= limit {
+					return
 				}
-				waiting[r.target] = true
-			default:
-				picked = append(picked, id)
+				r, _ := s.outbox.get(id)
+				switch {
+				case urgent[id], waiting[r.target]:
+				case r.nextAt > at || r.leased && r.leaseUntil > at:
+					waiting[r.target] = true
+				default:
+					picked = append(picked, id)
+				}
 			}
 		}
+		pick(s.urgent, map[mamori.Target]bool{})
+		if len(picked) > 0 {
+			urgent = map[int64]bool{}
+			for _, id := range picked {
+				urgent[id] = true
+			}
+		}
+		pick(s.pending, map[mamori.Target]bool{})
 		if len(picked) == 0 {
 			return nil
 		}
@@ -988,6 +1004,7 @@ func (s *state) settle(r outRow) {
 	if r.status != mamori.OutboxPending {
 		s.own(tPending)
 		s.pending = slices.DeleteFunc(s.pending, func(id int64) bool { return id == r.id })
+		s.urgent = slices.DeleteFunc(s.urgent, func(id int64) bool { return id == r.id })
 	}
 }
 

@@ -22,14 +22,16 @@ func (db *DB) tx(ctx context.Context, q sqlrow.Querier, write bool) *sqlrow.Tx {
 }
 
 // ClaimOutbox leases up to limit pending items that are due at now and not
-// leased by another worker, oldest first.
+// leased by another worker: the urgent ones (mamori.UrgentKey) first, then
+// the others, each oldest first, and returns them in that order (see
+// sqlrow.Claim).
 //
 // The rows are locked FOR UPDATE SKIP LOCKED, so replicas claiming at once
 // take different rows without waiting for each other. A replica skipping
 // a row another one is claiming must not take a newer item to the same
 // target, or that target would get its messages out of order; so, once
 // the rows are locked, an item is let go when an older pending item to
-// its target is not among them.
+// its target is not among them (for an urgent item, an older urgent one).
 func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]mamori.OutboxItem, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -69,11 +71,13 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 			return err
 		}
 		behind, err := int64s(ctx, tx, `SELECT x.id FROM outbox x WHERE x.id = ANY($1) AND EXISTS (
-			SELECT 1 FROM outbox o WHERE o.target = x.target AND o.status = 'pending' AND o.id < x.id AND o.id <> ALL($1))`, held)
+			SELECT 1 FROM outbox o WHERE o.target = x.target AND o.status = 'pending' AND o.id < x.id AND o.id <> ALL($1)
+				AND (`+urgent("o")+` OR NOT `+urgent("x")+`))`, held)
 		if err != nil {
 			return err
 		}
 		items = slices.DeleteFunc(items, func(m mamori.OutboxItem) bool { return slices.Contains(behind, m.ID) })
+		sqlrow.UrgentFirst(items)
 		ids := make([]int64, len(items))
 		for i := range items {
 			ids[i] = items[i].ID
@@ -89,34 +93,50 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 	return items, nil
 }
 
+// urgent is the condition that the item aliased as table is urgent.
+func urgent(table string) string {
+	return fmt.Sprintf(`(%[1]s.key >= '%[2]s' AND %[1]s.key < '%[3]s')`, table, mamori.UrgentKey, sqlrow.UrgentEnd)
+}
+
 // claimable returns the ids of up to limit pending items that may be sent
-// at the time at (see sqlrow.Claim). It reads the pending items in order,
-// a page at a time, and stops at the limit, so a claim costs the items
+// at the time at (see sqlrow.Claim): the urgent items (through
+// outbox_urgent), then every pending item (outbox_pending), each read in
+// order, a page at a time, until the limit, so a claim costs the items
 // ahead of the ones it takes, not the whole backlog.
 func claimable(ctx context.Context, q querier, at int64, limit int) ([]int64, error) {
-	const page = 500
 	c := sqlrow.Claim{At: at, Limit: limit}
+	if err := walk(ctx, q, &c, c.Urgent, sqlrow.UrgentPending); err != nil || c.Full() {
+		return c.IDs, err
+	}
+	err := walk(ctx, q, &c, c.Next, `status = 'pending'`)
+	return c.IDs, err
+}
+
+// walk reads the pending items that match cond into c with next, in
+// order, a page at a time, until c is full.
+func walk(ctx context.Context, q querier, c *sqlrow.Claim, next func(sqlrow.Scanner) (int64, error), cond string) error {
+	const page = 500
 	var after int64
 	for {
 		rows, err := q.QueryContext(ctx, `SELECT `+sqlrow.PendingColumns+` FROM outbox
-			WHERE status = 'pending' AND id > $1 ORDER BY id LIMIT $2`, after, page)
+			WHERE `+cond+` AND id > $1 ORDER BY id LIMIT $2`, after, page)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		n := 0
 		for !c.Full() && rows.Next() {
-			if after, err = c.Next(rows); err != nil {
+			if after, err = next(rows); err != nil {
 				rows.Close()
-				return nil, err
+				return err
 			}
 			n++
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		if c.Full() || n < page {
-			return c.IDs, nil
+			return nil
 		}
 	}
 }

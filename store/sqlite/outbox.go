@@ -17,13 +17,16 @@ func (db *DB) tx(ctx context.Context, q querier) *sqlrow.Tx {
 }
 
 // ClaimOutbox leases up to limit pending items that are due at now and not
-// leased by another worker, oldest first. An item waits while an older
-// pending item to its target is not yet due or is leased, so that a
-// target gets its messages in order.
+// leased by another worker: the urgent ones (mamori.UrgentKey) first, then
+// the others, each oldest first, and returns them in that order. An item
+// waits while an older pending item to its target is not yet due or is
+// leased, so that a target gets its messages in order; an urgent item
+// waits only for an older urgent one.
 //
-// It walks the pending items in outbox order and stops at the limit, so a
-// claim costs the items ahead of the ones it takes, not the whole backlog;
-// and it looks no further when nothing at all is due.
+// It walks the pending urgent items (outbox_urgent), then the pending
+// items in outbox order, and stops at the limit, so a claim costs the items
+// ahead of the ones it takes, not the whole backlog; and it looks no
+// further when nothing at all is due.
 func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]mamori.OutboxItem, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -49,6 +52,7 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 		if err := t.FailUnreadable(bad); err != nil {
 			return err
 		}
+		sqlrow.UrgentFirst(items)
 		until := sqlrow.Millis(now.Add(lease))
 		for i := range items {
 			_, err := tx.ExecContext(ctx, `UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE id = ?`, until, items[i].ID)
@@ -66,21 +70,35 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 }
 
 // claimable returns the ids of up to limit pending items that may be sent
-// at the time at (see sqlrow.Claim), walking the pending items in order.
+// at the time at (see sqlrow.Claim): the urgent items, then every pending
+// item, each walked in order.
 func claimable(ctx context.Context, tx querier, at int64, limit int) ([]int64, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT `+sqlrow.PendingColumns+` FROM outbox INDEXED BY outbox_pending
+	c := sqlrow.Claim{At: at, Limit: limit}
+	// INDEXED BY makes a query SQLite cannot run on that index an error,
+	// rather than a walk of the whole outbox.
+	err := walk(ctx, tx, &c, c.Urgent, `SELECT `+sqlrow.PendingColumns+` FROM outbox INDEXED BY outbox_urgent
+		WHERE `+sqlrow.UrgentPending+` ORDER BY id`)
+	if err != nil || c.Full() {
+		return c.IDs, err
+	}
+	err = walk(ctx, tx, &c, c.Next, `SELECT `+sqlrow.PendingColumns+` FROM outbox INDEXED BY outbox_pending
 		WHERE status = 'pending' ORDER BY id`)
+	return c.IDs, err
+}
+
+// walk reads query's rows into c with next until c is full.
+func walk(ctx context.Context, tx querier, c *sqlrow.Claim, next func(sqlrow.Scanner) (int64, error), query string) error {
+	rows, err := tx.QueryContext(ctx, query)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	c := sqlrow.Claim{At: at, Limit: limit}
 	for !c.Full() && rows.Next() {
-		if _, err := c.Next(rows); err != nil {
-			return nil, err
+		if _, err := next(rows); err != nil {
+			return err
 		}
 	}
-	return c.IDs, rows.Err()
+	return rows.Err()
 }
 
 // RenewOutbox extends the leases of the items still held as claimed.

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/mamori-oss/mamori"
@@ -190,42 +192,99 @@ func ScanAssignment(row Scanner) (mamori.Assignment, error) {
 // PendingColumns are the columns a Claim reads of each pending outbox item.
 const PendingColumns = `id, target, next_at, lease_until`
 
+// UrgentPending selects the pending items whose key begins with
+// mamori.UrgentKey: the keys from "urgent:" up to "urgent;", the next
+// string of that length in byte order. Both SQL stores have a partial index
+// on outbox (id) with this condition word for word (outbox_urgent): a
+// planner uses a partial index only for a query that repeats its
+// condition, literals included, so the claim walks the few urgent items
+// and not the backlog.
+const UrgentPending = `status = 'pending' AND key >= 'urgent:' AND key < 'urgent;'`
+
+// UrgentEnd is the first key past those beginning with mamori.UrgentKey.
+const UrgentEnd = "urgent;"
+
 // Claim picks the outbox items a claim at At may take, from the pending
 // items read in outbox order: due, not leased, and with no older pending
 // item to the same target that is not (a target gets its messages in
-// order). The store reads items until Full.
+// order). The store reads the urgent items (UrgentPending) with Urgent
+// first, then every pending item with Next, until Full: an urgent item
+// goes ahead of older ones, even to its own target.
 type Claim struct {
 	At    int64 // unix milliseconds
 	Limit int
-	IDs   []int64 // picked, in outbox order
+	IDs   []int64 // picked: the urgent ones, then the others, each in outbox order
 
-	waiting map[string]bool // targets with an older item not yet sendable
+	waiting       map[string]bool // targets with an older item not yet sendable
+	urgentWaiting map[string]bool // the same among the urgent items
+	urgent        map[int64]bool  // urgent items picked, passed over by Next
+}
+
+// Urgent reads one pending urgent item, selected with PendingColumns, and
+// returns its id. Only an older urgent item to its target holds it back.
+func (c *Claim) Urgent(row Scanner) (int64, error) {
+	id, ok, err := c.read(row, &c.urgentWaiting)
+	if ok {
+		if c.urgent == nil {
+			c.urgent = map[int64]bool{}
+		}
+		c.urgent[id] = true
+	}
+	return id, err
 }
 
 // Next reads one pending item, selected with PendingColumns, and returns
-// its id.
+// its id. An urgent item Urgent picked is passed over.
 func (c *Claim) Next(row Scanner) (int64, error) {
+	id, _, err := c.read(row, &c.waiting)
+	return id, err
+}
+
+// read reads one item and picks it unless it or an older item to its
+// target (in waiting) is not yet sendable.
+func (c *Claim) read(row Scanner, waiting *map[string]bool) (id int64, picked bool, err error) {
 	var (
-		id     int64
 		target string
 		next   int64
 		until  sql.NullInt64
 	)
 	if err := row.Scan(&id, &target, &next, &until); err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	switch {
-	case c.waiting[target]:
+	case c.urgent[id]:
+	case (*waiting)[target]:
 	case next > c.At || until.Valid && until.Int64 > c.At:
-		if c.waiting == nil {
-			c.waiting = map[string]bool{}
+		if *waiting == nil {
+			*waiting = map[string]bool{}
 		}
-		c.waiting[target] = true
+		(*waiting)[target] = true
 	default:
 		c.IDs = append(c.IDs, id)
+		return id, true, nil
 	}
-	return id, nil
+	return id, false, nil
 }
 
 // Full reports whether Limit items are picked.
 func (c *Claim) Full() bool { return len(c.IDs) >= c.Limit }
+
+// UrgentFirst puts the urgent items of a claim (read in outbox order)
+// ahead of the others, each kept in outbox order: the order the Claim
+// picked them, in which a worker sends them.
+func UrgentFirst(items []mamori.OutboxItem) {
+	slices.SortStableFunc(items, func(a, b mamori.OutboxItem) int {
+		return cmpBool(strings.HasPrefix(b.Key, mamori.UrgentKey), strings.HasPrefix(a.Key, mamori.UrgentKey))
+	})
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) mamori.Store) {
 		{"ClaimOutboxExclusive", testClaimOutboxExclusive},
 		{"ClaimOutboxInOrder", testClaimOutboxInOrder},
 		{"ClaimOutboxBacklog", testClaimOutboxBacklog},
+		{"ClaimOutboxUrgent", testClaimOutboxUrgent},
 		{"RetryOutbox", testRetryOutbox},
 		{"RenewOutbox", testRenewOutbox},
 		{"SentOutbox", testSentOutbox},
@@ -782,6 +783,83 @@ func testClaimOutboxBacklog(t *testing.T, s mamori.Store) {
 	got = claimOutbox(t, s, t0.Add(2*time.Hour), time.Minute, 3)
 	if diff := cmp.Diff([]string{"a000", "a001", "a002"}, keys(got)); diff != "" {
 		t.Errorf("claim once the backlog is due (-want +got):\n%s", diff)
+	}
+}
+
+// testClaimOutboxUrgent: an urgent item (mamori.UrgentKey, an SOS alert)
+// is claimed first, ahead of a backlog of older items, even one to its own
+// target; urgent items to one target still go in order, and one not yet
+// due waits like any other.
+func testClaimOutboxUrgent(t *testing.T, s mamori.Store) {
+	ctx := context.Background()
+	dept := mamori.Target{Platform: mamori.PlatformSlack, Kind: mamori.TargetChannel, ID: "C0DEPT"}
+	var backlog []mamori.OutboxItem
+	for i := range 500 {
+		it := item(fmt.Sprintf("campaign:%03d", i), t0)
+		it.Target.ID = fmt.Sprintf("U%03d", i)
+		if i == 250 {
+			it.Key, it.Target = "note:dept", dept // an older message to the alert's channel
+		}
+		backlog = append(backlog, it)
+	}
+	enqueue(t, s, backlog...)
+	sos := func(key string, to mamori.Target, created time.Time) mamori.OutboxItem {
+		it := item(mamori.UrgentKey+key, created)
+		it.Target = to
+		return it
+	}
+	other := dept
+	other.ID = "C0OTHER"
+	later := sos("sos:later:other", other, t0.Add(time.Hour)) // not due until then
+	enqueue(t, s, later, sos("sos:1:dept", dept, t0.Add(time.Second)))
+
+	now := t0.Add(2 * time.Second)
+	got := claimOutbox(t, s, now, time.Minute, 8)
+	want := []string{mamori.UrgentKey + "sos:1:dept"}
+	for i := range 7 {
+		want = append(want, fmt.Sprintf("campaign:%03d", i))
+	}
+	if diff := cmp.Diff(want, keys(got)); diff != "" {
+		t.Fatalf("claim of 8 behind 500 older items (-want +got):\n%s", diff)
+	}
+	if got[0].Target != dept || got[0].Attempts != 1 {
+		t.Errorf("urgent item claimed = %+v", got[0])
+	}
+
+	// A second alert to the same channel waits for the first, still
+	// leased; one to another channel goes at once.
+	hr := dept
+	hr.ID = "C0HR"
+	enqueue(t, s, sos("sos:2:dept", dept, now), sos("sos:2:hr", hr, now))
+	got = claimOutbox(t, s, now, time.Minute, 2)
+	if diff := cmp.Diff([]string{mamori.UrgentKey + "sos:2:hr", "campaign:007"}, keys(got)); diff != "" {
+		t.Errorf("claim while the first alert is leased (-want +got):\n%s", diff)
+	}
+	first, err := s.ListOutbox(ctx, mamori.OutboxPending, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range first {
+		if m.Key == mamori.UrgentKey+"sos:1:dept" {
+			if err := s.SentOutbox(ctx, m.ID, mamori.Posted{Channel: "C0DEPT", TS: "1"}, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	got = claimOutbox(t, s, now, time.Minute, 1)
+	if diff := cmp.Diff([]string{mamori.UrgentKey + "sos:2:dept"}, keys(got)); diff != "" {
+		t.Errorf("claim once the first alert is sent (-want +got):\n%s", diff)
+	}
+	// The alert not yet due is not taken, and holds back no other target.
+	got = claimOutbox(t, s, now, time.Minute, 3)
+	if diff := cmp.Diff([]string{"campaign:008", "campaign:009", "campaign:010"}, keys(got)); diff != "" {
+		t.Errorf("claim with only a later alert left (-want +got):\n%s", diff)
+	}
+	// Leases long run out: the urgent items, due or leased no more, first.
+	got = claimOutbox(t, s, t0.Add(2*time.Hour), time.Minute, 4)
+	want = []string{mamori.UrgentKey + "sos:later:other", mamori.UrgentKey + "sos:2:dept", mamori.UrgentKey + "sos:2:hr", "campaign:000"}
+	if diff := cmp.Diff(want, keys(got)); diff != "" {
+		t.Errorf("claim once the later alert is due (-want +got):\n%s", diff)
 	}
 }
 
