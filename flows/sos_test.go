@@ -84,6 +84,11 @@ func TestSOSLife(t *testing.T) {
 		t.Fatalf("the employee: %+v", raised)
 	}
 
+	// When the first alert reached the platform is kept, for the figure.
+	if k := r.kase(n); k.Decision.Emergency.Posted.IsZero() {
+		t.Error("the alert's delivery was not recorded")
+	}
+
 	// The one question: where. The cards show it.
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "1階 レジ前"})
 	if a := r.alertsTo(mamori.TargetChannel, "C0STORE"); fieldValue(a[len(a)-1], "場所") != "1階 レジ前" {
@@ -198,7 +203,7 @@ func TestSOSLife(t *testing.T) {
 	if r.kase(n).Decision.Emergency.Report != report.Number {
 		t.Errorf("the SOS does not name its report")
 	}
-	want := []string{"sos.alerted", "sos.place", "sos.file", "sos.note", "sos.escalated", "sos.ack_refused", "sos.acked", "sos.safe"}
+	want := []string{"sos.alerted", "sos.posted", "sos.place", "sos.file", "sos.note", "sos.escalated", "sos.ack_refused", "sos.acked", "sos.safe"}
 	got := strings.Join(audited(t, r, n), " ")
 	for _, w := range want {
 		if !strings.Contains(got, w) {

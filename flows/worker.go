@@ -34,6 +34,14 @@ type JobRunner interface {
 	RunJob(ctx context.Context, j mamori.Job) error
 }
 
+// SentHook is a JobRunner that also wants to know when an urgent message
+// reached its platform (the Service: the time from an SOS to its alert).
+// The worker calls it after marking such a message sent; its failure is
+// logged, never a reason to send again.
+type SentHook interface {
+	Sent(ctx context.Context, item mamori.OutboxItem, at time.Time) error
+}
+
 // Timers is what the worker waits on: the poll between passes and the
 // renewal of the leases it holds. It is tailscale's tstime.Clock: the wall
 // clock in production (RealTimers), a fake one in tests
@@ -591,7 +599,16 @@ func (w *Worker) send(ctx context.Context, it mamori.OutboxItem) (time.Time, err
 	// crash sends the message twice: the item is claimed again after its
 	// lease, and Slack has no idempotency key. Stopping, or a lease not
 	// renewed, does not keep a sent message from being marked sent.
-	return time.Time{}, w.Store.SentOutbox(context.WithoutCancel(ctx), it.ID, posted, w.Clock())
+	at := w.Clock()
+	if err := w.Store.SentOutbox(context.WithoutCancel(ctx), it.ID, posted, at); err != nil {
+		return time.Time{}, err
+	}
+	if h, ok := w.Jobs.(SentHook); ok && strings.HasPrefix(it.Key, mamori.UrgentKey) {
+		if err := h.Sent(context.WithoutCancel(ctx), it, at); err != nil {
+			w.Log.Error("worker: recording an urgent message's delivery failed", "id", it.ID, "err", err)
+		}
+	}
+	return time.Time{}, nil
 }
 
 func (w *Worker) failed(ctx context.Context, it mamori.OutboxItem, sendErr error) (time.Time, error) {
