@@ -201,6 +201,7 @@ func Card(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.Mess
 			m.Text = t(l, "card.next.waiting")
 		}
 	}
+	m.Fields = append(m.Fields, holdFields(env, k, l, loc)...)
 	m.Choices = cardActions(env, k, l)
 	m.Note = t(l, "card.note")
 	if k.Kind == mamori.KindConsult {
@@ -306,6 +307,7 @@ func cardActions(env Env, k mamori.Case, l mamori.Lang) []mamori.Choice {
 			cs = append(cs, b(mamori.CardAsk, "card.ask", ""), b(mamori.CardWitness, "card.witness", ""))
 		}
 	}
+	cs = append(cs, holdChoices(env, k, l)...)
 	return append(cs, b(mamori.CardDetails, "card.details", ""))
 }
 
@@ -411,6 +413,9 @@ func details(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.M
 // when health is set (the reporter and HR): HR follows them up, not the
 // line supervisor.
 func detailsFor(env Env, k mamori.Case, l mamori.Lang, loc *time.Location, health bool) mamori.Message {
+	if k.Purged() {
+		return tombstoneDetails(env, k, l, loc)
+	}
 	if k.Kind == mamori.KindSOS {
 		return sosDetails(env, k, l, loc)
 	}

@@ -118,6 +118,9 @@ func (s *Service) closeConsult(ctx context.Context, actor mamori.User, number, r
 		if err := s.tell(tx, env.Now, *k, "closed", m); err != nil {
 			return "", err
 		}
+		if err := s.offerErase(tx, *k, env.Now); err != nil {
+			return "", err
+		}
 		if c, ok, err := openCareTaskFor(tx, *k); err != nil {
 			return "", err
 		} else if ok {

@@ -86,6 +86,17 @@ func (s *Service) Open(ctx context.Context, actor mamori.User, a mamori.Action) 
 		return s.careNoteForm(ctx, actor, a)
 	case mamori.CardJudge, mamori.CardReopen, mamori.CardAsk, mamori.CardWitness, mamori.ConsultReply, mamori.ConsultClose:
 		return s.caseForm(ctx, actor, a)
+	case mamori.CardHold:
+		return s.holdForm(ctx, actor, a)
+	case mamori.CardRelease:
+		m, err := s.release(ctx, actor, a)
+		return nil, m, err
+	case mamori.EraseAsk:
+		m, err := s.eraseAsk(ctx, actor, a)
+		return nil, m, err
+	case mamori.EraseApprove, mamori.EraseDecline:
+		m, err := s.eraseDecide(ctx, actor, a)
+		return nil, m, err
 	}
 	return nil, text(s.Policy.T(actor.Lang, "form.unknown")), fmt.Errorf("action %q: %w", a.Kind, mamori.ErrInvalid)
 }
@@ -113,6 +124,8 @@ func (s *Service) Submit(ctx context.Context, actor mamori.User, a mamori.Action
 		return s.careAction(ctx, actor, a.Kind, a.Subject, v.Text(fieldNote))
 	case mamori.ConsultClose:
 		return s.closeConsult(ctx, actor, a.Subject, v.One(fieldResult), v.Text(fieldNote))
+	case mamori.CardHold:
+		return s.hold(ctx, actor, a, v.Text(fieldReason))
 	}
 	_, m, err := s.Open(ctx, actor, a)
 	return m, err
@@ -173,6 +186,9 @@ func refusalKey(k mamori.Case, err error) string {
 
 // mayDo refuses action kind on case k in its state, in words for l.
 func (s *Service) mayDo(kind string, k mamori.Case) error {
+	if k.Purged() {
+		return refuse("", "retention.purged")
+	}
 	report := k.Kind == mamori.KindReport
 	switch kind {
 	case mamori.CardTake:

@@ -371,9 +371,14 @@ func TestConsultationHR(t *testing.T) {
 	if k.Status != mamori.StatusClosed || k.Decision.Consultation != mamori.ConsultConverted {
 		t.Fatalf("after close: %+v", k)
 	}
-	dm = r.last("UME")
-	if len(dm.Choices) != 1 || dm.Choices[0].Value != "from:"+n {
+	// The closing, then how long it is kept, with a way to ask for it to
+	// be deleted sooner.
+	ms := r.sent.to(mamori.TargetUser, "UME")
+	if dm = ms[len(ms)-2]; len(dm.Choices) != 1 || dm.Choices[0].Value != "from:"+n {
 		t.Fatalf("no way to make it a report: %+v", dm)
+	}
+	if offer := ms[len(ms)-1]; len(offer.Choices) != 1 || offer.Choices[0].Value != mamori.EraseAsk+":"+n || offer.Step != mamori.StepCard {
+		t.Fatalf("no way to ask for it to be deleted: %+v", offer)
 	}
 	var open int
 	r.db.View(ctx, func(tx mamori.Tx) error {

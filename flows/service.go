@@ -45,6 +45,9 @@ type Service struct {
 	// SOS says who answers an SOS besides the department and HR, and how
 	// fast it escalates.
 	SOS SOS
+	// Retention says how long closed cases are kept, and the rows that
+	// grow with every request.
+	Retention Retention
 	// Platform is where messages to people who never wrote to Mamori go
 	// (training reminders); default Slack.
 	Platform string
@@ -574,6 +577,8 @@ func (s *Service) RunJob(ctx context.Context, j mamori.Job) error {
 		return s.runStats(ctx, j, now)
 	case jobCareRemind:
 		return s.jobUpdate(ctx, j, now, func(tx mamori.Tx) error { return s.runCareRemind(tx, j, now) })
+	case jobRetention:
+		return s.runRetention(ctx, j, now)
 	}
 	s.Log.Warn("unknown job kind", "kind", j.Kind, "id", j.ID)
 	return nil

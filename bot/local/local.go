@@ -340,7 +340,8 @@ func (t *Terminal) parse(ctx context.Context, line string) (*mamori.Input, bool)
 				t.Drain(ctx)
 			}
 		case "/take", "/judge", "/reopen", "/ask", "/witness", "/care_ack", "/care_note", "/care_close", "/train",
-			"/consult_take", "/consult_reply", "/consult_close", "/sos_ack":
+			"/consult_take", "/consult_reply", "/consult_close", "/sos_ack",
+			"/hold", "/release", "/erase", "/erase_approve", "/erase_decline":
 			t.caseAction(ctx, f)
 		case "/start", "/kasuhara":
 			v := ""

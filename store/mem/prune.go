@@ -1,6 +1,7 @@
 package mem
 
 import (
+	"context"
 	"sort"
 
 	"github.com/mamori-oss/mamori"
@@ -68,12 +69,15 @@ func (t *tx) Prune(p mamori.Prune) (mamori.Pruned, error) {
 	return n, nil
 }
 
-// Rows counts the rows of the tables that grow with use: seen, outbox
-// (the items not pruned), jobs (likewise), posted, for tests of bounded
-// growth.
-func (db *DB) Rows() map[string]int {
-	s := db.cur.Load()
-	n := map[string]int{"seen": len(s.seen), "posted_refs": len(s.posted)}
+// Rows counts the rows of the tables that grow with use, as the SQL
+// stores' Rows does: a pruned outbox item or job is not counted.
+func (db *DB) Rows(ctx context.Context) (map[string]int, error) {
+	s, err := db.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := map[string]int{"seen": len(s.seen), "posted_refs": len(s.posted), "conversations": len(s.convs),
+		"cases": len(s.cases), "care_tasks": len(s.care), "audit": len(s.audit)}
 	s.outbox.all(func(_ int64, r outRow) bool {
 		if r.status != "" {
 			n["outbox"]++
@@ -86,5 +90,5 @@ func (db *DB) Rows() map[string]int {
 		}
 		return true
 	})
-	return n
+	return n, nil
 }

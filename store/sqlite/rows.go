@@ -1,0 +1,19 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mamori-oss/mamori/store/sqlrow"
+)
+
+// Rows counts the rows of the tables that grow with use and of the
+// records (sqlrow.Tables), in one read transaction.
+func (db *DB) Rows(ctx context.Context) (map[string]int, error) {
+	tx, err := db.ro.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback()
+	return sqlrow.Rows(ctx, tx)
+}
