@@ -69,6 +69,8 @@ type config struct {
 		Escalation [][]string     `yaml:"escalation"`
 		MaxRounds  *int           `yaml:"max_rounds"`
 	} `yaml:"sos"`
+	// Retention says how long closed cases are kept (retention.go).
+	Retention   retentionSection `yaml:"retention"`
 	Departments []struct {
 		ID                string      `yaml:"id"`
 		Name              mamori.Text `yaml:"name"`
@@ -89,6 +91,7 @@ type loaded struct {
 	care      flows.Care
 	training  []flows.Programme
 	sos       flows.SOS
+	retention flows.Retention
 	path      string // "" for the embedded example
 	embedded  bool
 }
@@ -131,6 +134,9 @@ func loadConfig(path string) (*loaded, error) {
 		}
 	}
 	if l.sos, err = sosConfig(c); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	if l.retention, err = retentionConfig(c.Retention); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	if l.command == "" {

@@ -47,6 +47,11 @@ Usage:
   mamori export -by NAME [-case N | -from DAY -to DAY] [-format json|csv] [-o FILE]
                                         write cases, decrypted, with decisions and audit
                                         trail, for legal or police use (recorded in the trail)
+  mamori retention plan [-at DAY]       list the closed cases kept, with the rule and the day each
+                                        is deleted (and held ones); nothing is deleted before its rule
+  mamori retention run [-at DAY] [-by NAME]
+                                        delete now what is past its rule (the daily job does it too);
+                                        -at acts as of a day, for demos and tests
   mamori training report [-department ID] [-lang ja|en] [-csv]
                                         training completion by programme and department
   mamori audit verify [-checkpoint FILE|VALUE]…
@@ -115,6 +120,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return export(ctx, args[1:], stdout, stderr, getenv)
 	case "training":
 		return training(ctx, args[1:], stdout, stderr, getenv)
+	case "retention":
+		return retention(ctx, args[1:], stdout, stderr, getenv)
 	case "bench":
 		return bench(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "-version", "--version":
@@ -151,7 +158,7 @@ func newApp(ctx context.Context, cfg *loaded, getenv func(string) string, log *s
 	a.worker = (&flows.Worker{Store: db, Senders: map[string]flows.Sender{}, Clock: clock, Log: log, Lease: lease}).Init()
 	a.service = &flows.Service{Store: db, Policy: cfg.policy, Org: cfg.org, Clock: clock, Log: log,
 		Location: cfg.loc, RemindAfter: cfg.remind, Deadlines: cfg.deadlines, Care: cfg.care, Training: cfg.training,
-		SOS: cfg.sos, Kick: a.worker.Kick}
+		SOS: cfg.sos, Retention: cfg.retention, Kick: a.worker.Kick}
 	a.worker.Jobs = a.service
 	a.worker.GaveUp = a.gaveUp
 	return a, nil
@@ -173,13 +180,17 @@ func workerLease(v string) (time.Duration, error) {
 }
 
 // schedule makes sure the recurring jobs are in the schedule: today's
-// training pass and the next monthly statistics. Safe on every start.
+// training pass, the next monthly statistics and today's retention pass.
+// Safe on every start.
 func (a *app) schedule(ctx context.Context) error {
 	if err := a.service.ScheduleTraining(ctx); err != nil {
 		return fmt.Errorf("schedule training: %w", err)
 	}
 	if err := a.service.ScheduleStats(ctx); err != nil {
 		return fmt.Errorf("schedule statistics: %w", err)
+	}
+	if err := a.service.ScheduleRetention(ctx); err != nil {
+		return err
 	}
 	return nil
 }
