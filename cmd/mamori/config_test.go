@@ -163,3 +163,70 @@ func TestConfigSOSWired(t *testing.T) {
 		t.Errorf("the default chain used:\n%s", out)
 	}
 }
+
+// The retention section: five years for everything when left out (the
+// example says so too), periods per kind and outcome as given, and a
+// startup error naming the setting when one makes no sense.
+func TestConfigRetention(t *testing.T) {
+	t.Parallel()
+	l, err := loadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	five := flows.Period{Years: 5}
+	if want := (flows.Retention{Report: five, Consultation: five, CareTask: five, SOS: five, Notice: 30 * 24 * time.Hour}); !reflect.DeepEqual(l.retention, want) {
+		t.Errorf("the example's retention: %+v, want %+v", l.retention, want)
+	}
+	dir := t.TempDir()
+	load := func(name, section string) (*loaded, error) {
+		t.Helper()
+		p := filepath.Join(dir, name+".yaml")
+		if err := os.WriteFile(p, []byte("hr:\n  channel: C0HR\n  members: [UHR]\n"+section), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return loadConfig(p)
+	}
+	for _, tt := range []struct {
+		name, section string
+		want          flows.Retention
+	}{
+		{"none", "", flows.Retention{}},
+		{"all", "retention:\n  report: 3 years\n  outcomes:\n    legitimate: 18 months\n    kasuhara: 10y\n" +
+			"  consultation: 1 year 6 months\n  care_task: 90 days\n  sos: never\n  notice: 14 days\n",
+			flows.Retention{Report: flows.Period{Years: 3}, Outcomes: map[string]flows.Period{
+				mamori.OutcomeLegitimate: {Months: 18}, mamori.OutcomeKasuhara: {Years: 10}},
+				Consultation: flows.Period{Years: 1, Months: 6}, CareTask: flows.Period{Days: 90}, SOS: flows.Period{Never: true},
+				Notice: 14 * 24 * time.Hour}},
+		{"no notice", "retention:\n  notice: never\n", flows.Retention{Notice: -1}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := load(tt.name, tt.section)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(l.retention, tt.want) {
+				t.Errorf("retention: %+v, want %+v", l.retention, tt.want)
+			}
+		})
+	}
+	for _, tt := range []struct {
+		name, section, want string
+	}{
+		{"a number", "retention:\n  report: 5\n", "retention.report: period \"5\""},
+		{"a duration", "retention:\n  consultation: 43800h\n", "retention.consultation"},
+		{"nothing", "retention:\n  sos: 0 days\n", "retention.sos: period \"0 days\" is nothing"},
+		{"weeks", "retention:\n  care_task: 6 weeks\n", "retention.care_task"},
+		{"open outcome", "retention:\n  outcomes:\n    more_info: 1 year\n", "retention.outcomes: \"more_info\" is not an outcome that closes a report"},
+		{"unknown outcome", "retention:\n  outcomes:\n    rude: 1 year\n", "retention.outcomes: \"rude\""},
+		{"bad outcome period", "retention:\n  outcomes:\n    legitimate: soon\n", "retention.outcomes.legitimate"},
+		{"bad notice", "retention:\n  notice: a month\n", "retention.notice"},
+		{"unknown", "retention:\n  reports: 5 years\n", "reports"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load(strings.ReplaceAll(tt.name, " ", "-"), tt.section)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "MAMORI_CONFIG") {
+				t.Errorf("err = %v, want one with %q", err, tt.want)
+			}
+		})
+	}
+}
