@@ -200,3 +200,15 @@ func parseAt(s string, loc *time.Location) (time.Time, error) {
 	}
 	return time.Time{}, fmt.Errorf("-at %q: want a day such as 2031-12-01, or a moment such as 2031-12-01T09:00:00+09:00", s)
 }
+
+// outboxWaiting counts the messages pending and failed for /metrics:
+// through the store's indexes where it has them (Waiting), which a count
+// of every status does not use.
+func outboxWaiting(ctx context.Context, db storeDB) (map[string]int, error) {
+	if w, ok := db.(interface {
+		Waiting(context.Context) (map[string]int, error)
+	}); ok {
+		return w.Waiting(ctx)
+	}
+	return db.CountOutbox(ctx, "")
+}

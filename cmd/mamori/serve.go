@@ -236,7 +236,7 @@ func (m *metrics) write(ctx context.Context, w io.Writer, a *app) {
 	fmt.Fprintf(w, "mamori_input_failures_total %d\n", a.service.Failures())
 	fmt.Fprintln(w, "# HELP mamori_outbox_messages Messages in the outbox by status.")
 	fmt.Fprintln(w, "# TYPE mamori_outbox_messages gauge")
-	if counts, err := a.db.CountOutbox(ctx, ""); err == nil {
+	if counts, err := outboxWaiting(ctx, a.db); err == nil {
 		for _, s := range []string{mamori.OutboxPending, mamori.OutboxFailed} {
 			fmt.Fprintf(w, "mamori_outbox_messages{status=%q} %d\n", s, counts[s])
 		}

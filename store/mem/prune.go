@@ -92,3 +92,19 @@ func (db *DB) Rows(ctx context.Context) (map[string]int, error) {
 	})
 	return n, nil
 }
+
+// Waiting counts the outbox items pending and failed.
+func (db *DB) Waiting(ctx context.Context) (map[string]int, error) {
+	s, err := db.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := map[string]int{mamori.OutboxPending: len(s.pending)}
+	s.outbox.all(func(_ int64, r outRow) bool {
+		if r.status == mamori.OutboxFailed {
+			n[mamori.OutboxFailed]++
+		}
+		return true
+	})
+	return n, nil
+}

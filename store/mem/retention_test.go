@@ -11,3 +11,8 @@ import (
 func TestRetention(t *testing.T) {
 	storetest.Retention(t, func(t *testing.T) mamori.Store { return mem.New() })
 }
+
+func TestWaiting(t *testing.T) {
+	db := mem.New()
+	storetest.Waiting(t, db, db.Waiting)
+}

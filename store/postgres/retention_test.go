@@ -14,3 +14,9 @@ func TestRetention(t *testing.T) {
 		return MustOpen(t, u)
 	})
 }
+
+func TestWaiting(t *testing.T) {
+	u, _ := MustSchema(t)
+	db := MustOpen(t, u)
+	storetest.Waiting(t, db, db.Waiting)
+}

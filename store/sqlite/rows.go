@@ -17,3 +17,13 @@ func (db *DB) Rows(ctx context.Context) (map[string]int, error) {
 	defer tx.Rollback()
 	return sqlrow.Rows(ctx, tx)
 }
+
+// Waiting counts the outbox items pending and failed (sqlrow.Waiting).
+func (db *DB) Waiting(ctx context.Context) (map[string]int, error) {
+	tx, err := db.ro.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback()
+	return sqlrow.Waiting(ctx, tx)
+}

@@ -348,3 +348,28 @@ func testPruneJobs(t *testing.T, s mamori.Store) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// Waiting checks a store's count of the outbox items that wait (pending
+// and failed), which /metrics reads at every scrape: the same as
+// CountOutbox's, the sent ones left out.
+func Waiting(t *testing.T, s mamori.Store, waiting func(context.Context) (map[string]int, error)) {
+	t.Helper()
+	enqueue(t, s, item("a", t0), item("b", t0))
+	a := item("c", t0)
+	a.Target = to("C1")
+	enqueue(t, s, a)
+	settle(t, s, t0, "a") // a sent, the others failed
+	enqueue(t, s, item("d", t0))
+	got, err := waiting(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.CountOutbox(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[mamori.OutboxPending] != all[mamori.OutboxPending] || got[mamori.OutboxFailed] != all[mamori.OutboxFailed] ||
+		got[mamori.OutboxFailed] == 0 || got[mamori.OutboxPending] == 0 || got[mamori.OutboxSent] != 0 {
+		t.Errorf("waiting = %v, want the pending and failed of %v", got, all)
+	}
+}
