@@ -579,6 +579,8 @@ func (s *Service) RunJob(ctx context.Context, j mamori.Job) error {
 		return s.jobUpdate(ctx, j, now, func(tx mamori.Tx) error { return s.runCareRemind(tx, j, now) })
 	case jobRetention:
 		return s.runRetention(ctx, j, now)
+	case jobCheckpoint:
+		return s.runCheckpoint(ctx, j, now)
 	}
 	s.Log.Warn("unknown job kind", "kind", j.Kind, "id", j.ID)
 	return nil

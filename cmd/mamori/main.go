@@ -180,7 +180,8 @@ func workerLease(v string) (time.Duration, error) {
 }
 
 // schedule makes sure the recurring jobs are in the schedule: today's
-// training pass, the next monthly statistics and today's retention pass.
+// training pass, the next monthly statistics, today's retention pass and
+// the audit trail's daily checkpoint.
 // Safe on every start.
 func (a *app) schedule(ctx context.Context) error {
 	if err := a.service.ScheduleTraining(ctx); err != nil {
@@ -191,6 +192,9 @@ func (a *app) schedule(ctx context.Context) error {
 	}
 	if err := a.service.ScheduleRetention(ctx); err != nil {
 		return err
+	}
+	if err := a.service.ScheduleCheckpoint(ctx); err != nil {
+		return fmt.Errorf("schedule the audit checkpoint: %w", err)
 	}
 	return nil
 }
