@@ -321,7 +321,7 @@ func TestServeSOS(t *testing.T) {
 
 	// The trail of the first.
 	trail := r.auditTrail(number)
-	for _, want := range []string{"sos.alerted", "sos.place", "sos.note", "sos.ack_refused", "sos.acked", "sos.safe"} {
+	for _, want := range []string{"sos.alerted", "sos.posted", "sos.place", "sos.note", "sos.ack_refused", "sos.acked", "sos.safe"} {
 		if !slices.Contains(trail, want) {
 			t.Errorf("the audit trail of %s lacks %s: %v", number, want, trail)
 		}
