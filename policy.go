@@ -4,7 +4,9 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -194,7 +196,7 @@ func ParsePolicy(b []byte) (*Policy, error) {
 		// %!(EXTRA …) to a user.
 		for _, t := range []string{own.JA, own.EN} {
 			if verbs(t) != verbs(v.JA) {
-				return nil, fmt.Errorf("policy %s: text %q must keep the placeholders %q: %w", p.ID, k, verbs(v.JA), ErrInvalid)
+				return nil, fmt.Errorf("policy %s: text %q must keep the placeholders (%%s, %%d) of the built-in text %q: %w", p.ID, k, v.JA, ErrInvalid)
 			}
 		}
 	}
@@ -207,14 +209,46 @@ func ParsePolicy(b []byte) (*Policy, error) {
 	return &p, p.Validate()
 }
 
-// verbs lists a text's fmt verbs in order ("%s%d").
+// verbs lists a text's fmt arguments by their place: "1s 2d" for
+// "%s … %d", and the same for "%[2]d … %[1]s", so a translation may put
+// them in another order but must use the same ones.
 func verbs(s string) string {
-	var b strings.Builder
+	args := map[int]byte{}
+	n := 0
 	for i := 0; i < len(s)-1; i++ {
-		if s[i] == '%' {
-			b.WriteString(s[i : i+2])
-			i++
+		if s[i] != '%' {
+			continue
 		}
+		i++
+		if s[i] == '%' {
+			continue
+		}
+		if s[i] == '[' {
+			end := strings.IndexByte(s[i:], ']')
+			if end < 0 {
+				return s // malformed: compared as written
+			}
+			k, err := strconv.Atoi(s[i+1 : i+end])
+			if err != nil || k < 1 {
+				return s
+			}
+			n = k - 1
+			i += end + 1
+			if i >= len(s) {
+				return s
+			}
+		}
+		n++
+		args[n] = s[i]
+	}
+	keys := make([]int, 0, len(args))
+	for k := range args {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%d%c ", k, args[k])
 	}
 	return b.String()
 }

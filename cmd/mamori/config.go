@@ -212,6 +212,9 @@ func loadConfig(path string) (*loaded, error) {
 		if p.EveryMonths < 0 || p.DueDays < 0 || p.NudgeDays < 0 {
 			return nil, fmt.Errorf("%s (%s): every_months, due_days and nudge_days must not be negative", at, p.ID)
 		}
+		if p.EveryMonths > 120 || p.DueDays > 3660 || p.NudgeDays > 3660 {
+			return nil, fmt.Errorf("%s (%s): every_months may be at most 120 (ten years), due_days and nudge_days at most 3660", at, p.ID)
+		}
 		if p.Response {
 			responses++
 		}

@@ -351,6 +351,7 @@ func TestServeStartupErrors(t *testing.T) {
 	badLang := file("lang.yaml", change("language: ja", "language: fr"))
 	badAudience := file("audience.yaml", change("audience: everyone", "audience: [warehouse]"))
 	badStart := file("start.yaml", change("start: 2026-10-01", "start: October"))
+	hugeEvery := file("every.yaml", change("every_months: 6", "every_months: 9223372036854775807"))
 	noContact := file("contact.yaml", change(`contact: {ja: "健康管理室 内線 5678", en: "Health office, ext. 5678"}`, `contact: ""`))
 	slackEnv := testEnv{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
 
@@ -371,6 +372,7 @@ func TestServeStartupErrors(t *testing.T) {
 		{"bad language", testEnv{"MAMORI_CONFIG": badLang}, []string{"language", "fr"}},
 		{"training for a department that is not there", testEnv{"MAMORI_CONFIG": badAudience}, []string{"training[0]", "basics", "warehouse"}},
 		{"training start not a date", testEnv{"MAMORI_CONFIG": badStart}, []string{"training[0]", "start", "2026-10-01"}},
+		{"training every forever", testEnv{"MAMORI_CONFIG": hugeEvery}, []string{"training[0]", "every_months", "120"}},
 		{"care resource without contact", testEnv{"MAMORI_CONFIG": noContact}, []string{"care.resources[1]", "contact"}},
 		{"slack with a bad config", merge(slackEnv, testEnv{"MAMORI_CONFIG": unknownKey}), []string{"favourite_colour"}},
 		{"lease too short", testEnv{"MAMORI_WORKER_LEASE": "2s"}, []string{"MAMORI_WORKER_LEASE", "10s"}},
