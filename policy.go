@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/goccy/go-yaml"
 )
@@ -151,24 +152,23 @@ func Preset(name string) (*Policy, error) {
 	return ParsePolicy(b)
 }
 
-// ParsePolicy reads a policy file. Texts it leaves out come from the
-// built-in texts, so an organisation's file need only hold what differs.
-func ParsePolicy(b []byte) (*Policy, error) {
-	// The built-in texts: texts.yaml, and texts-*.yaml by subject.
+// builtinTexts are the built-in texts: texts.yaml, and texts-*.yaml by
+// subject, read once (they are embedded). Callers must not change them.
+var builtinTexts = sync.OnceValues(func() (Policy, error) {
 	files, _ := fs.Glob(presets, "presets/texts*.yaml")
 	def := Policy{Texts: map[string]Text{}}
 	for _, f := range files {
 		base, err := presets.ReadFile(f)
 		if err != nil {
-			return nil, err
+			return Policy{}, err
 		}
 		var part Policy
 		if err := yaml.Unmarshal(base, &part); err != nil {
-			return nil, fmt.Errorf("built-in texts %s: %w", f, err)
+			return Policy{}, fmt.Errorf("built-in texts %s: %w", f, err)
 		}
 		for k, v := range part.Texts {
 			if _, dup := def.Texts[k]; dup {
-				return nil, fmt.Errorf("built-in texts %s: %q is defined twice", f, k)
+				return Policy{}, fmt.Errorf("built-in texts %s: %q is defined twice", f, k)
 			}
 			def.Texts[k] = v
 		}
@@ -178,6 +178,16 @@ func ParsePolicy(b []byte) (*Policy, error) {
 		if len(part.Actions) > 0 {
 			def.Actions = part.Actions
 		}
+	}
+	return def, nil
+})
+
+// ParsePolicy reads a policy file. Texts it leaves out come from the
+// built-in texts, so an organisation's file need only hold what differs.
+func ParsePolicy(b []byte) (*Policy, error) {
+	def, err := builtinTexts()
+	if err != nil {
+		return nil, err
 	}
 	var p Policy
 	if err := yaml.UnmarshalWithOptions(b, &p, yaml.DisallowUnknownField()); err != nil {
@@ -201,10 +211,10 @@ func ParsePolicy(b []byte) (*Policy, error) {
 		}
 	}
 	if len(p.Channels) == 0 {
-		p.Channels = def.Channels
+		p.Channels = slices.Clone(def.Channels)
 	}
 	if len(p.Actions) == 0 {
-		p.Actions = def.Actions
+		p.Actions = slices.Clone(def.Actions)
 	}
 	return &p, p.Validate()
 }
