@@ -99,6 +99,11 @@ func Open(ctx context.Context, path string, sealer *seal.Sealer, log *slog.Logge
 		"_busy_timeout": {fmt.Sprint(busyTimeout.Milliseconds())},
 		"_foreign_keys": {"on"},
 		"_synchronous":  {"FULL"},
+		// What is deleted or overwritten is zeroed in the file, not left
+		// in free space: a case past its retention is gone from the disk,
+		// not only from the tables (its blobs are sealed, but the key is
+		// kept with the file).
+		"_secure_delete": {"on"},
 		// The committer runs the same few statements again and again.
 		"_stmt_cache_size": {"64"},
 	}.Encode())
