@@ -48,6 +48,9 @@ type Service struct {
 	// Retention says how long closed cases are kept, and the rows that
 	// grow with every request.
 	Retention Retention
+	// Directory reads the directory groups the organisation names
+	// (directory.go); nil when it names none.
+	Directory *Directory
 	// Platform is where messages to people who never wrote to Mamori go
 	// (training reminders); default Slack.
 	Platform string
@@ -581,6 +584,8 @@ func (s *Service) RunJob(ctx context.Context, j mamori.Job) error {
 		return s.runRetention(ctx, j, now)
 	case jobCheckpoint:
 		return s.runCheckpoint(ctx, j, now)
+	case jobDirectory:
+		return s.runDirectory(ctx, j, now)
 	}
 	s.Log.Warn("unknown job kind", "kind", j.Kind, "id", j.ID)
 	return nil

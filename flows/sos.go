@@ -624,8 +624,8 @@ func (s *Service) levels(k mamori.Case) [][]string {
 	if d, ok := s.Org.Department(k.Department); ok && len(d.Supervisors) > 0 {
 		out = append(out, d.Supervisors)
 	}
-	if len(s.Org.HR) > 0 {
-		out = append(out, s.Org.HR)
+	if hr := s.Org.Current().HR; len(hr) > 0 {
+		out = append(out, hr)
 	}
 	return out
 }

@@ -95,7 +95,8 @@ func (s *Service) audience(p Programme) []member {
 		}
 		out = append(out, member{user: u, dept: dept})
 	}
-	for _, d := range s.Org.Departments {
+	// The directory's people too: those its groups give.
+	for _, d := range s.Org.Current().Departments {
 		if p.Everyone || contains(p.Departments, d.ID) {
 			for _, id := range d.Supervisors {
 				add(id, d.ID)
