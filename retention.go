@@ -39,13 +39,14 @@ func (k Case) Purged() bool { return k.Decision != nil && !k.Decision.Purged.IsZ
 func (d *Decision) Held() bool { return d != nil && d.Hold != nil }
 
 // Prune says which of the rows kept only for a while to delete: delivery
-// ids recorded before Seen, outbox items sent before Sent, jobs done or
-// canceled before Jobs (a zero time deletes none of them), at most Limit
-// rows of each table in one call. Pending and failed outbox items, and
-// pending jobs, are never pruned.
+// ids recorded before Seen, outbox items sent before Sent, items that
+// failed for good and were last tried before Failed (HR was told of each
+// at the time), jobs done or canceled before Jobs (a zero time deletes
+// none of them), at most Limit rows of each table in one call. Pending
+// outbox items and pending jobs are never pruned.
 type Prune struct {
-	Seen, Sent, Jobs time.Time
-	Limit            int
+	Seen, Sent, Failed, Jobs time.Time
+	Limit                    int
 }
 
 // Pruned counts the rows a Prune deleted, by table.

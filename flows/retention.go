@@ -42,12 +42,14 @@ type Retention struct {
 	// Notice is how long before a case is due HR is told, with a button
 	// to hold it: zero is 30 days, negative never.
 	Notice time.Duration
-	// Seen, Sent and Jobs are how long platform delivery ids, sent
-	// messages and finished jobs are kept: zero is 1 day (Slack retries
-	// within minutes, and refuses a request signed more than 5 minutes
-	// before; Socket Mode and Teams redeliver within the hour), 7 days
-	// and 7 days. Failed messages stay until their case goes.
-	Seen, Sent, Jobs time.Duration
+	// Seen, Sent, Failed and Jobs are how long platform delivery ids,
+	// sent messages, messages that could not be delivered and finished
+	// jobs are kept: zero is 1 day (Slack retries within minutes, and
+	// refuses a request signed more than 5 minutes before; Socket Mode
+	// and Teams redeliver within the hour), 7 days, 90 days (HR was told
+	// of each at the time; a purged case takes its own with it at once)
+	// and 7 days.
+	Seen, Sent, Failed, Jobs time.Duration
 }
 
 // DefaultKeep is how long a case is kept after it closes unless
@@ -58,6 +60,7 @@ var DefaultKeep = Period{Years: 5}
 func (r Retention) notice() time.Duration { return or(r.Notice, 30*24*time.Hour) }
 func (r Retention) seen() time.Duration   { return or(r.Seen, 24*time.Hour) }
 func (r Retention) sent() time.Duration   { return or(r.Sent, 7*24*time.Hour) }
+func (r Retention) failed() time.Duration { return or(r.Failed, 90*24*time.Hour) }
 func (r Retention) jobs() time.Duration   { return or(r.Jobs, 7*24*time.Hour) }
 
 func or(d, def time.Duration) time.Duration {
@@ -612,11 +615,12 @@ func (s *Service) platformOf(k mamori.Case) string {
 }
 
 // Prune deletes, as of now, what the tables that grow with every request
-// keep only for a while (Retention.Seen, Sent, Jobs), a batch at a time,
+// keep only for a while (Retention.Seen, Sent, Failed, Jobs), a batch at a time,
 // and audits how many rows went (retention.pruned).
 func (s *Service) Prune(ctx context.Context, now time.Time) (mamori.Pruned, error) {
 	r := s.Retention
-	p := mamori.Prune{Seen: now.Add(-r.seen()), Sent: now.Add(-r.sent()), Jobs: now.Add(-r.jobs()), Limit: pruneBatch}
+	p := mamori.Prune{Seen: now.Add(-r.seen()), Sent: now.Add(-r.sent()), Failed: now.Add(-r.failed()), Jobs: now.Add(-r.jobs()),
+		Limit: pruneBatch}
 	var total mamori.Pruned
 	for {
 		var n mamori.Pruned

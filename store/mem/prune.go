@@ -38,11 +38,12 @@ func (t *tx) Prune(p mamori.Prune) (mamori.Pruned, error) {
 			n.Seen++
 		}
 	}
-	if !p.Sent.IsZero() {
-		at := millis(p.Sent)
+	if !p.Sent.IsZero() || !p.Failed.IsZero() {
+		sent, failed := millis(p.Sent), millis(p.Failed)
 		var old []int64
 		t.s.outbox.all(func(id int64, r outRow) bool {
-			if r.status == mamori.OutboxSent && r.created < at && id < t.s.outbox.n {
+			if id < t.s.outbox.n && (!p.Sent.IsZero() && r.status == mamori.OutboxSent && r.created < sent ||
+				!p.Failed.IsZero() && r.status == mamori.OutboxFailed && r.created < failed && r.nextAt < failed) {
 				old = append(old, id)
 			}
 			return len(old) < limit

@@ -37,6 +37,16 @@ func (t *Tx) Prune(p mamori.Prune) (mamori.Pruned, error) {
 			return n, fmt.Errorf("prune outbox: %w", err)
 		}
 	}
+	if !p.Failed.IsZero() && n.Outbox < limit {
+		// A failed item's next_at is its last attempt.
+		failed, err := t.deleted(`DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
+			WHERE status = 'failed' AND next_at < ?1 AND created < ?1 AND id < (SELECT MAX(id) FROM outbox) LIMIT ?2)`,
+			Millis(p.Failed), limit-n.Outbox)
+		if err != nil {
+			return n, fmt.Errorf("prune outbox: %w", err)
+		}
+		n.Outbox += failed
+	}
 	if !p.Jobs.IsZero() {
 		// A canceled job has no done_at: it goes once it was due.
 		n.Jobs, err = t.deleted(`DELETE FROM jobs WHERE id IN (SELECT id FROM jobs

@@ -302,6 +302,13 @@ func testPruneOutbox(t *testing.T, s mamori.Store) {
 			t.Errorf("%s after the prune = %q, want %q", status, got, want)
 		}
 	}
+	// Failed for good, last tried before Failed: it goes too.
+	if n := prune(t, s, mamori.Prune{Failed: t0.Add(5 * day)}); n != (mamori.Pruned{Outbox: 1}) {
+		t.Errorf("Prune of the failed = %+v, want 1 outbox item", n)
+	}
+	if got := listKeys(t, s, mamori.OutboxFailed); len(got) != 0 {
+		t.Errorf("failed after the prune = %q, want none", got)
+	}
 	// The newest item stays, however old: its id must not come again.
 	settle(t, s, t0.Add(11*day), "pending")
 	if n := prune(t, s, mamori.Prune{Sent: t0.Add(100 * day)}); n != (mamori.Pruned{Outbox: 1}) {
