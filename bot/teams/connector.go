@@ -2,6 +2,7 @@ package teams
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -45,8 +46,11 @@ var ErrTokenUnavailable = errors.New("teams: no token for the Bot Connector")
 // use; one request at a time goes to the endpoint.
 type Tokens struct {
 	URL, AppID, Password string
-	Client               *http.Client
-	Clock                mamori.Clock
+	// Scope is what the tokens are for: BotScope when empty; GraphScope
+	// for Microsoft Graph (the directory's groups).
+	Scope  string
+	Client *http.Client
+	Clock  mamori.Clock
 
 	fetchMu sync.Mutex
 	mu      sync.Mutex
@@ -98,7 +102,7 @@ func (t *Tokens) fetch(ctx context.Context) (string, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {t.AppID},
-		"client_secret": {t.Password}, "scope": {BotScope}}
+		"client_secret": {t.Password}, "scope": {cmp.Or(t.Scope, BotScope)}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return "", 0, fmt.Errorf("%w: token endpoint %q: %v", ErrTokenUnavailable, t.URL, err)

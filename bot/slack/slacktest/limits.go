@@ -64,6 +64,8 @@ func SlackLimits() Limits {
 			"files.info":                   tier4,
 			"files.getUploadURLExternal":   tier4,
 			"files.completeUploadExternal": tier4,
+			"usergroups.list":              tier2,
+			"usergroups.users.list":        tier2,
 		},
 		Channel:   Rate{PerMinute: 60, Burst: 5},
 		Workspace: Rate{PerMinute: 600, Burst: 30},

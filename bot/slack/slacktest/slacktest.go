@@ -138,6 +138,7 @@ type Server struct {
 	files      map[string]*File
 	fileOrder  []string
 	fileSeq    int
+	usergroups map[string]UserGroup // by id (usergroups.go)
 
 	// What channels show, and the response_urls handed out (respond.go).
 	history map[string][]Message
@@ -502,6 +503,9 @@ func (s *Server) reply(c *Call) map[string]any {
 		}
 		return map[string]any{"ok": true, "user": map[string]any{"id": u.ID, "team_id": TeamID, "name": u.Name,
 			"real_name": u.RealName, "is_bot": u.IsBot, "profile": map[string]any{"real_name": u.RealName, "email": u.Email}}}
+
+	case "usergroups.list", "usergroups.users.list":
+		return s.userGroupsReply(c)
 
 	case "files.getUploadURLExternal":
 		return s.getUploadURL(c)
