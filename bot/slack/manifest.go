@@ -1,25 +1,34 @@
 package slack
 
 import (
+	"errors"
+	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/goccy/go-yaml"
 )
 
-// Scopes are the bot token scopes Mamori needs.
+// Scopes are the bot token scopes Mamori needs, each for what the code
+// does with it (scopes_test.go derives them from the Web API methods the
+// adapter and the sender call, after Slack's scope reference, and fails
+// when this list holds one more or one less).
 var Scopes = []string{
-	"chat:write",       // post DMs, channel cards, updates
-	"im:history",       // read the DM conversation (message.im)
-	"im:read",          // know DM channels
-	"im:write",         // open a DM (conversations.open)
+	"chat:write",       // chat.postMessage, chat.update, chat.postEphemeral
+	"commands",         // the slash command and the SOS shortcuts
+	"files:read",       // the files people send in the DM, linked to a case as evidence
+	"files:write",      // files.getUploadURLExternal, files.completeUploadExternal: the monthly chart
+	"im:history",       // the message.im event: what people write in the DM
 	"users:read",       // users.info: name and locale
-	"users:read.email", // users.info: email, to match the directory
-	"commands",         // the slash command
-	"files:read",       // evidence files sent in the DM
+	"users:read.email", // users.lookupByEmail, and the email users.info gives, to match the directory
 }
 
 // BotEvents are the events Mamori subscribes to.
 var BotEvents = []string{"message.im", "app_home_opened"}
+
+// ErrNoURL is AppManifest's error for HTTP mode without a URL: Slack
+// would have nowhere to send commands, clicks and events.
+var ErrNoURL = errors.New("slack manifest: HTTP mode needs the public https URL of mamori serve (-url https://mamori.example.co.jp), or Socket Mode (-socket) when Mamori has no public URL")
 
 type manifest struct {
 	DisplayInformation struct {
@@ -85,11 +94,47 @@ var Shortcuts = []struct{ Name, Type, CallbackID, Description string }{
 	{"SOS（助けを呼ぶ / Get help）", "message", ShortcutSOSMessage, "いま危険なとき、上長と人事にすぐ知らせる / Alert supervisors and HR now"},
 }
 
-// Manifest returns the Slack app manifest (YAML) to create the app with:
-// the bot user, App Home, the slash command, the SOS shortcuts, scopes,
-// events and interactivity (which also carries the shortcuts). With socketMode no request URLs are given; otherwise
-// they point below httpBaseURL (e.g. "https://mamori.example.com").
+// ManifestOptions are what the Slack app manifest names.
+type ManifestOptions struct {
+	Command string // the slash command, default "/kasuhara"
+	BotName string // the bot's display name, default "Mamori"
+	// URL is the public https base URL of `mamori serve` (e.g.
+	// "https://mamori.example.co.jp"): the request URLs are below it.
+	// HTTP mode needs it; Socket Mode has none.
+	URL    string
+	Socket bool // Socket Mode: Slack is reached over a WebSocket Mamori opens
+}
+
+// AppManifest returns the Slack app manifest (YAML) to create the app
+// with: the bot user, App Home, the slash command, the SOS shortcuts,
+// scopes, events and interactivity (which also carries the shortcuts).
+// In HTTP mode every request URL is below o.URL, which must be an https
+// URL (ErrNoURL when there is none); Socket Mode has no request URLs.
+func AppManifest(o ManifestOptions) (string, error) {
+	base := strings.TrimRight(strings.TrimSpace(o.URL), "/")
+	switch {
+	case o.Socket:
+		base = ""
+	case base == "":
+		return "", ErrNoURL
+	default:
+		u, err := url.Parse(base)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return "", fmt.Errorf("slack manifest: -url %q: Slack sends its requests to an https URL only, such as https://mamori.example.co.jp", o.URL)
+		}
+	}
+	return build(o.Command, o.BotName, base, o.Socket), nil
+}
+
+// Manifest is AppManifest without its checks: with no httpBaseURL in
+// HTTP mode the request URLs are left out.
+//
+// Deprecated: use AppManifest, which refuses HTTP mode without a URL.
 func Manifest(command, botName, httpBaseURL string, socketMode bool) string {
+	return build(command, botName, strings.TrimRight(httpBaseURL, "/"), socketMode)
+}
+
+func build(command, botName, base string, socketMode bool) string {
 	if command == "" {
 		command = "/kasuhara"
 	}
@@ -99,14 +144,12 @@ func Manifest(command, botName, httpBaseURL string, socketMode bool) string {
 	if botName == "" {
 		botName = "Mamori"
 	}
-	base := strings.TrimRight(httpBaseURL, "/")
 	at := func(path string) string {
 		if socketMode || base == "" {
 			return ""
 		}
 		return base + path
 	}
-
 	var m manifest
 	m.DisplayInformation.Name = botName
 	m.DisplayInformation.Description = "カスタマーハラスメントの報告・相談・ケア / Customer-harassment reports, consultation and care"

@@ -548,7 +548,10 @@ func checkLimits(t *testing.T, raw []byte) {
 func TestManifest(t *testing.T) {
 	for _, socket := range []bool{false, true} {
 		t.Run(fmt.Sprint("socket=", socket), func(t *testing.T) {
-			out := slack.Manifest("/kasuhara", "Mamori", "https://mamori.example.com/", socket)
+			out, err := slack.AppManifest(slack.ManifestOptions{Command: "/kasuhara", BotName: "Mamori", URL: "https://mamori.example.com/", Socket: socket})
+			if err != nil {
+				t.Fatal(err)
+			}
 			var m struct {
 				DisplayInformation struct{ Name string } `yaml:"display_information"`
 				Features           struct {
@@ -595,7 +598,7 @@ func TestManifest(t *testing.T) {
 				m.Settings.SocketModeEnabled != socket {
 				t.Errorf("manifest:\n%s", out)
 			}
-			wantScopes := "chat:write commands files:read im:history im:read im:write users:read users:read.email"
+			wantScopes := "chat:write commands files:read files:write im:history users:read users:read.email"
 			if got := strings.Join(slices.Sorted(slices.Values(m.OAuthConfig.Scopes.Bot)), " "); got != wantScopes {
 				t.Errorf("scopes = %s", got)
 			}

@@ -68,23 +68,42 @@ func setupTeams(ctx context.Context, a *app, mux *http.ServeMux, getenv func(str
 }
 
 // manifestTeams writes the Teams app package: manifest.json with the bot
-// (personal and team scopes, the command list) and both icons, zipped to
-// upload in Teams (Apps → Manage your apps → Upload an app).
+// (personal and team scopes, the command list) in Japanese, its English
+// localization file and both icons, zipped to upload in Teams (Apps →
+// Manage your apps → Upload an app). -url is the public https URL of
+// `mamori serve`, whose /privacy and /terms the package names; the
+// developer is the organisation of MAMORI_CONFIG when it is set.
 func manifestTeams(args []string, stdout io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("manifest teams", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	out := fs.String("o", "mamori-teams.zip", "where to write the app package (- for standard output)")
-	site := fs.String("url", "https://mamori.example.com", "your organisation's https page about Mamori (privacy and terms below it)")
+	site := fs.String("url", "", "the public https URL of mamori serve (its /privacy and /terms are named in the package)")
 	name := fs.String("name", "Mamori", "the app's short name")
 	version := fs.String("version", "1.0.0", "the package version (raise it for each upload)")
+	const usage = "usage: mamori manifest teams -url https://your.host [-o mamori-teams.zip] [-name Mamori] [-version 1.0.0]"
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("usage: mamori manifest teams [-o mamori-teams.zip] [-url https://your.site] [-name Mamori] [-version 1.0.0]: %w", err)
+		return fmt.Errorf("%s: %w", usage, err)
 	}
 	id := getenv("MICROSOFT_APP_ID")
 	if id == "" {
 		return errors.New("MICROSOFT_APP_ID is not set: the Teams app package names the bot by its app id")
 	}
-	opts := teams.ManifestOptions{AppID: id, Name: *name, Website: *site, Version: *version}
+	if *site == "" {
+		return fmt.Errorf("%s: -url is missing: the package names the privacy notice and terms of use that mamori serve has at URL/privacy and URL/terms", usage)
+	}
+	developer := ""
+	if p := getenv("MAMORI_CONFIG"); p != "" {
+		cfg, err := loadConfig(p)
+		if err != nil {
+			return err
+		}
+		developer = cfg.org.Name
+	}
+	opts := teams.ManifestOptions{AppID: id, Name: *name, URL: *site, Developer: developer, Version: *version}
+	// Check before a file is made: a bad app id leaves no empty zip.
+	if _, err := teams.Manifest(opts); err != nil {
+		return fmt.Errorf("manifest teams (MICROSOFT_APP_ID %s, -url %s): %w", id, *site, err)
+	}
 	if *out == "-" {
 		return teams.Package(stdout, opts)
 	}
