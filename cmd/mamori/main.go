@@ -33,10 +33,12 @@ const usage = `mamori — a chatbot that runs your customer-harassment (カス�
 Usage:
   mamori chat [-user ID] [-lang ja|en]   try it in this terminal (no Slack needed)
   mamori serve                          run the bot (Slack HTTP or Socket Mode, Teams)
-  mamori manifest slack [-url URL] [-socket]
-                                        print the Slack app manifest
-  mamori manifest teams [-o mamori-teams.zip] [-url https://your.site] [-version 1.0.0]
-                                        write the Teams app package to upload
+  mamori manifest slack -url https://your.host | -socket
+                                        print the Slack app manifest (HTTP mode needs the
+                                        public https URL of mamori serve; Socket Mode none)
+  mamori manifest teams -url https://your.host [-o mamori-teams.zip] [-version 1.0.0]
+                                        write the Teams app package to upload (its privacy
+                                        and terms pages are the URL's /privacy and /terms)
   mamori config                         print a commented example configuration
   mamori outbox [-status pending|failed|sent]
                                         list messages waiting to be sent
@@ -104,7 +106,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr, getenv)
 	case "manifest":
-		return manifest(args[1:], stdout, getenv)
+		return manifestCommand(args[1:], stdout, getenv)
 	case "config":
 		_, err := stdout.Write(exampleConfig)
 		return err
@@ -145,10 +147,12 @@ type app struct {
 }
 
 func newApp(ctx context.Context, cfg *loaded, getenv func(string) string, log *slog.Logger, clock mamori.Clock) (*app, error) {
+	where := dataPlace(getenv)
 	db, err := openStore(ctx, getenv, log)
 	if err != nil {
 		return nil, err
 	}
+	where.log(log, cfg)
 	lease, err := workerLease(getenv("MAMORI_WORKER_LEASE"))
 	if err != nil {
 		db.Close()
@@ -242,11 +246,13 @@ func chat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	// can be seen now. It only ever runs ahead of the real time.
 	var ahead atomic.Int64
 	clock := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+	where := dataPlace(getenv)
 	a, err := newApp(ctx, cfg, getenv, log, clock)
 	if err != nil {
 		return err
 	}
 	defer a.db.Close()
+	fmt.Fprintln(stdout, where.say(cfg, mamori.Lang(*lang)))
 	t := &local.Terminal{In: stdin, Out: stdout, Flows: a.service, Policy: cfg.policy, ImageDir: dataDir(getenv),
 		User: mamori.User{Platform: mamori.PlatformLocal, ID: *user, Lang: mamori.Lang(*lang)}}
 	a.worker.Senders[mamori.PlatformLocal] = t

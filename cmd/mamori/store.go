@@ -68,14 +68,11 @@ func openStore(ctx context.Context, getenv func(string) string, log *slog.Logger
 		return mem.New(), nil
 	}
 	pg := postgres.IsURL(path)
-	keyFile := getenv("MAMORI_KEY_FILE")
-	if keyFile == "" {
-		if pg && getenv(seal.EnvVar) == "" {
-			// A key file made on one replica would not be on the others.
-			return nil, errors.New("MAMORI_ENCRYPTION_KEY is not set: with PostgreSQL every replica needs the same key (or set MAMORI_KEY_FILE to a file each one has)")
-		}
-		keyFile = filepath.Join(filepath.Dir(path), "mamori.key")
+	if pg && getenv("MAMORI_KEY_FILE") == "" && getenv(seal.EnvVar) == "" {
+		// A key file made on one replica would not be on the others.
+		return nil, errors.New("MAMORI_ENCRYPTION_KEY is not set: with PostgreSQL every replica needs the same key (or set MAMORI_KEY_FILE to a file each one has)")
 	}
+	keyFile := keyFilePath(getenv)
 	if !pg {
 		if err := writableDir(path); err != nil {
 			return nil, err
