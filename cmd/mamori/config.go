@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 	_ "time/tzdata" // Asia/Tokyo on machines without zoneinfo
@@ -12,6 +13,8 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/mamori-oss/mamori"
+	"github.com/mamori-oss/mamori/bot/slack"
+	"github.com/mamori-oss/mamori/bot/teams"
 	"github.com/mamori-oss/mamori/flows"
 )
 
@@ -59,6 +62,10 @@ type config struct {
 	HR struct {
 		Channel string   `yaml:"channel"`
 		Members []string `yaml:"members"`
+		// Group and EntraGroup are directory groups whose members are on
+		// the desk too (directory.go).
+		Group      string `yaml:"group"`
+		EntraGroup string `yaml:"entra_group"`
 	} `yaml:"hr"`
 	// SOS says who answers an employee's SOS besides the department's
 	// supervisors and HR, and how fast it escalates. Pointers tell a
@@ -77,7 +84,17 @@ type config struct {
 		SupervisorChannel string      `yaml:"supervisor_channel"`
 		Supervisors       []string    `yaml:"supervisors"`
 		Members           []string    `yaml:"members"`
+		// A Slack user group (@handle or S… id) and an Entra group (object
+		// id) for the members and for the supervisors (directory.go).
+		MembersGroup          string `yaml:"members_group"`
+		SupervisorsGroup      string `yaml:"supervisors_group"`
+		MembersEntraGroup     string `yaml:"members_entra_group"`
+		SupervisorsEntraGroup string `yaml:"supervisors_entra_group"`
 	} `yaml:"departments"`
+	// Directory says how often the groups are read again.
+	Directory struct {
+		Refresh time.Duration `yaml:"refresh"`
+	} `yaml:"directory"`
 }
 
 // loaded is the configuration turned into what the packages take.
@@ -92,8 +109,10 @@ type loaded struct {
 	training  []flows.Programme
 	sos       flows.SOS
 	retention flows.Retention
-	path      string // "" for the embedded example
-	embedded  bool
+	// refresh is how often the directory groups are read again.
+	refresh  time.Duration
+	path     string // "" for the embedded example
+	embedded bool
 }
 
 // loadConfig reads the file at path, or the embedded example when path is
@@ -155,6 +174,9 @@ func loadConfig(path string) (*loaded, error) {
 	}
 	l.loc = loc
 	org := &mamori.Org{Name: c.Organisation, HRChannel: c.HR.Channel, HR: c.HR.Members, Lang: mamori.JA}
+	if org.HRGroups, err = groups("hr.group", c.HR.Group, "hr.entra_group", c.HR.EntraGroup); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
 	switch c.Language {
 	case "", "ja":
 	case "en":
@@ -190,8 +212,24 @@ func loadConfig(path string) (*loaded, error) {
 		if d.Name.EN == "" {
 			d.Name.EN = d.Name.JA
 		}
-		org.Departments = append(org.Departments, mamori.Department{ID: d.ID, Name: d.Name,
-			SupervisorChannel: d.SupervisorChannel, Supervisors: d.Supervisors, Members: d.Members})
+		dep := mamori.Department{ID: d.ID, Name: d.Name,
+			SupervisorChannel: d.SupervisorChannel, Supervisors: d.Supervisors, Members: d.Members}
+		at := fmt.Sprintf("departments[%d] (%s).", i, d.ID)
+		if dep.MemberGroups, err = groups(at+"members_group", d.MembersGroup, at+"members_entra_group", d.MembersEntraGroup); err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		if dep.SupervisorGroups, err = groups(at+"supervisors_group", d.SupervisorsGroup, at+"supervisors_entra_group", d.SupervisorsEntraGroup); err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		org.Departments = append(org.Departments, dep)
+	}
+	switch r := c.Directory.Refresh; {
+	case r == 0:
+		l.refresh = time.Hour
+	case r < time.Second:
+		return nil, fmt.Errorf("%s: directory.refresh must be a duration of at least 1s, such as 1h (the default), not %s", where, r)
+	default:
+		l.refresh = r
 	}
 	l.org = org
 	responses := 0
@@ -350,6 +388,31 @@ func sosConfig(c config) (flows.SOS, error) {
 	}
 	return out, nil
 }
+
+// groups reads a pair of group settings: a Slack user group by @handle
+// or id (S…), and a Microsoft Entra group by object id. Either may be
+// empty.
+func groups(slackKey, slackGroup, entraKey, entraGroup string) ([]mamori.Group, error) {
+	var out []mamori.Group
+	if g := strings.TrimSpace(slackGroup); g != "" {
+		handle, isHandle := strings.CutPrefix(g, "@")
+		if !slack.IsGroupID(g) && (!isHandle || !slackHandle.MatchString(handle)) {
+			return nil, fmt.Errorf("%s %q: give the Slack user group's handle with its @ (\"@store-staff\") or its id (S0614TZR7)", slackKey, g)
+		}
+		out = append(out, mamori.Group{Source: mamori.SourceSlack, ID: g})
+	}
+	if g := strings.TrimSpace(entraGroup); g != "" {
+		if !teams.IsObjectID(g) {
+			return nil, fmt.Errorf("%s %q: give the Microsoft Entra group's object id, a GUID such as 6f1c2a9e-0b3d-4c5e-8f7a-1b2c3d4e5f60 (Entra admin center → Groups → the group → Object ID)", entraKey, g)
+		}
+		out = append(out, mamori.Group{Source: mamori.SourceEntra, ID: strings.ToLower(g)})
+	}
+	return out, nil
+}
+
+// slackHandle is what Slack allows in a user group's handle: lower-case
+// letters, digits, hyphens, periods and underscores.
+var slackHandle = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,79}$`)
 
 func orExample(path string) string {
 	if path == "" {

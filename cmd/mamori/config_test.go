@@ -230,3 +230,73 @@ func TestConfigRetention(t *testing.T) {
 		})
 	}
 }
+
+// Directory groups: the example's commented group settings, uncommented,
+// give the departments and HR their Slack and Entra groups and a refresh
+// period; a group named otherwise, or a refresh under a second, is a
+// startup error naming the setting; with none, the refresh is an hour.
+func TestConfigDirectory(t *testing.T) {
+	t.Parallel()
+	l, err := loadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.org.Groups()) != 0 || l.refresh != time.Hour {
+		t.Errorf("the example names groups %v, refresh %s", l.org.Groups(), l.refresh)
+	}
+	text := string(exampleConfig)
+	for _, c := range []string{
+		`  # group: "@hr-desk"`, "  # entra_group:", `    # members_group: "@store-staff"`, `    # supervisors_group:`,
+		"    # members_entra_group:", "    # supervisors_entra_group:", "# directory:", "#   refresh: 1h",
+	} {
+		if !strings.Contains(text, c) {
+			t.Fatalf("the example has no %q", c)
+		}
+		text = strings.Replace(text, c, strings.Replace(c, "# ", "", 1), 1)
+	}
+	text = strings.Replace(text, "refresh: 1h", "refresh: 30m", 1)
+	dir := t.TempDir()
+	load := func(name, text string) (*loaded, error) {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return loadConfig(p)
+	}
+	l, err = load("groups.yaml", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slackG := func(id string) mamori.Group { return mamori.Group{Source: mamori.SourceSlack, ID: id} }
+	entraG := func(id string) mamori.Group { return mamori.Group{Source: mamori.SourceEntra, ID: id} }
+	store, _ := l.org.Department("store")
+	if want := []mamori.Group{slackG("@store-staff"), entraG("6f1c2a9e-0b3d-4c5e-8f7a-1b2c3d4e5f60")}; !reflect.DeepEqual(store.MemberGroups, want) {
+		t.Errorf("store's member groups %v, want %v", store.MemberGroups, want)
+	}
+	if want := []mamori.Group{slackG("@store-leads"), entraG("7a2d3b0f-1c4e-4d6f-9a8b-2c3d4e5f6a71")}; !reflect.DeepEqual(store.SupervisorGroups, want) {
+		t.Errorf("store's supervisor groups %v, want %v", store.SupervisorGroups, want)
+	}
+	if want := []mamori.Group{slackG("@hr-desk"), entraG("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d")}; !reflect.DeepEqual(l.org.HRGroups, want) {
+		t.Errorf("HR groups %v, want %v", l.org.HRGroups, want)
+	}
+	if !reflect.DeepEqual(store.Members, []string{"me", "tanaka"}) || l.refresh != 30*time.Minute {
+		t.Errorf("members %v (the list stays beside the group), refresh %s", store.Members, l.refresh)
+	}
+	if _, err := load("id.yaml", strings.Replace(text, `members_group: "@store-staff"`, "members_group: S0614TZR7", 1)); err != nil {
+		t.Errorf("a user group's id: %v", err)
+	}
+
+	for _, tc := range []struct{ from, to, want string }{
+		{`members_group: "@store-staff"`, "members_group: store-staff", "departments[0] (store).members_group"},
+		{`"@store-leads"`, `"@Store Leads"`, "departments[0] (store).supervisors_group"},
+		{"6f1c2a9e-0b3d-4c5e-8f7a-1b2c3d4e5f60", "store-staff", "departments[0] (store).members_entra_group"},
+		{`"@hr-desk"`, `"#hr-desk"`, "hr.group"},
+		{"0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "0a1b2c3d", "hr.entra_group"},
+		{"refresh: 30m", "refresh: 500ms", "directory.refresh"},
+	} {
+		_, err := load("bad.yaml", strings.Replace(text, tc.from, tc.to, 1))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s → %s: err = %v, want it to name %s", tc.from, tc.to, err, tc.want)
+		}
+	}
+}

@@ -54,6 +54,10 @@ Usage:
   mamori retention run [-at DAY] [-by NAME]
                                         delete now what is past its rule (the daily job does it too);
                                         -at acts as of a day, for demos and tests
+  mamori directory sync                 read the directory groups the configuration names (Slack
+                                        user groups, Entra groups) now and keep them
+  mamori directory check [-lang ja|en]  who is in which department, who is in none, who supervises
+                                        nobody, and when each group was last read
   mamori training report [-department ID] [-lang ja|en] [-csv]
                                         training completion by programme and department
   mamori audit verify [-checkpoint FILE|VALUE]…
@@ -80,7 +84,8 @@ Environment:
                          with PostgreSQL set it or MAMORI_ENCRYPTION_KEY)
   SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, SLACK_API_URL
   MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD, MICROSOFT_APP_TENANT_ID,
-  MAMORI_TEAMS_OPENID_METADATA_URL, MAMORI_TEAMS_TOKEN_URL
+  MAMORI_TEAMS_OPENID_METADATA_URL, MAMORI_TEAMS_TOKEN_URL, MAMORI_GRAPH_URL
+  MAMORI_LANG            language of what mamori directory prints (default: the organisation's)
 `
 
 var version = "dev"
@@ -122,6 +127,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return export(ctx, args[1:], stdout, stderr, getenv)
 	case "training":
 		return training(ctx, args[1:], stdout, stderr, getenv)
+	case "directory":
+		return directory(ctx, args[1:], stdout, stderr, getenv)
 	case "retention":
 		return retention(ctx, args[1:], stdout, stderr, getenv)
 	case "bench":
@@ -162,9 +169,15 @@ func newApp(ctx context.Context, cfg *loaded, getenv func(string) string, log *s
 	a.worker = (&flows.Worker{Store: db, Senders: map[string]flows.Sender{}, Clock: clock, Log: log, Lease: lease}).Init()
 	a.service = &flows.Service{Store: db, Policy: cfg.policy, Org: cfg.org, Clock: clock, Log: log,
 		Location: cfg.loc, RemindAfter: cfg.remind, Deadlines: cfg.deadlines, Care: cfg.care, Training: cfg.training,
-		SOS: cfg.sos, Retention: cfg.retention, Kick: a.worker.Kick}
+		SOS: cfg.sos, Retention: cfg.retention, Kick: a.worker.Kick, Directory: &flows.Directory{Every: cfg.refresh}}
 	a.worker.Jobs = a.service
 	a.worker.GaveUp = a.gaveUp
+	// The directory groups' members as last read, before anything is
+	// handled (serve reads them again at once: startDirectory).
+	if _, err := a.service.LoadDirectory(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -185,7 +198,8 @@ func workerLease(v string) (time.Duration, error) {
 
 // schedule makes sure the recurring jobs are in the schedule: today's
 // training pass, the next monthly statistics, today's retention pass and
-// the audit trail's daily checkpoint.
+// the audit trail's daily checkpoint, and a sync of the directory groups
+// when there is a source to read them (serve).
 // Safe on every start.
 func (a *app) schedule(ctx context.Context) error {
 	if err := a.service.ScheduleTraining(ctx); err != nil {
@@ -200,7 +214,7 @@ func (a *app) schedule(ctx context.Context) error {
 	if err := a.service.ScheduleCheckpoint(ctx); err != nil {
 		return fmt.Errorf("schedule the audit checkpoint: %w", err)
 	}
-	return nil
+	return a.service.ScheduleDirectory(ctx)
 }
 
 // gaveUp tells HR about a message that could not be delivered, so nothing
