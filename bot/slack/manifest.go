@@ -21,6 +21,7 @@ var Scopes = []string{
 	"im:history",       // the message.im event: what people write in the DM
 	"users:read",       // users.info: name and locale
 	"users:read.email", // users.lookupByEmail, and the email users.info gives, to match the directory
+	"usergroups:read",  // usergroups.list, usergroups.users.list: departments from Slack user groups
 }
 
 // BotEvents are the events Mamori subscribes to.

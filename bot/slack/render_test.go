@@ -598,7 +598,7 @@ func TestManifest(t *testing.T) {
 				m.Settings.SocketModeEnabled != socket {
 				t.Errorf("manifest:\n%s", out)
 			}
-			wantScopes := "chat:write commands files:read files:write im:history users:read users:read.email"
+			wantScopes := "chat:write commands files:read files:write im:history usergroups:read users:read users:read.email"
 			if got := strings.Join(slices.Sorted(slices.Values(m.OAuthConfig.Scopes.Bot)), " "); got != wantScopes {
 				t.Errorf("scopes = %s", got)
 			}

@@ -22,16 +22,18 @@ import (
 // three-step upload: files.getUploadURLExternal, the bytes to the URL it
 // gives, files.completeUploadExternal).
 var clientMethods = map[string][]string{
-	"PostMessageContext":     {"chat.postMessage"},
-	"UpdateMessageContext":   {"chat.update"},
-	"PostEphemeralContext":   {"chat.postEphemeral"},
-	"OpenViewContext":        {"views.open"},
-	"PublishViewContext":     {"views.publish"},
-	"GetUserInfoContext":     {"users.info"},
-	"GetUserByEmailContext":  {"users.lookupByEmail"},
-	"UploadFileContext":      {"files.getUploadURLExternal", "files.completeUploadExternal"},
-	"AuthTestContext":        {"auth.test"},
-	"StartSocketModeContext": {"apps.connections.open"},
+	"PostMessageContext":         {"chat.postMessage"},
+	"UpdateMessageContext":       {"chat.update"},
+	"PostEphemeralContext":       {"chat.postEphemeral"},
+	"OpenViewContext":            {"views.open"},
+	"PublishViewContext":         {"views.publish"},
+	"GetUserInfoContext":         {"users.info"},
+	"GetUserByEmailContext":      {"users.lookupByEmail"},
+	"UploadFileContext":          {"files.getUploadURLExternal", "files.completeUploadExternal"},
+	"AuthTestContext":            {"auth.test"},
+	"StartSocketModeContext":     {"apps.connections.open"},
+	"GetUserGroupsContext":       {"usergroups.list"},
+	"GetUserGroupMembersContext": {"usergroups.users.list"},
 }
 
 // methodScopes are the bot token scopes each Web API method needs, as
@@ -52,6 +54,8 @@ var methodScopes = map[string][]string{
 	"files.getUploadURLExternal":   {"files:write"},
 	"files.completeUploadExternal": {"files:write"},
 	"auth.test":                    nil,
+	"usergroups.list":              {"usergroups:read"},
+	"usergroups.users.list":        {"usergroups:read"},
 	// Socket Mode's apps.connections.open takes the app-level token
 	// (connections:write), not a bot scope: the README says to make it.
 	"apps.connections.open": nil,
