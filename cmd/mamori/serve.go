@@ -22,6 +22,7 @@ import (
 
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/bot/slack"
+	"github.com/mamori-oss/mamori/bot/web"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -56,7 +57,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	a, err := newApp(ctx, cfg, getenv, log, time.Now)
+	// No platform: the web sandbox, on a demo clock the page moves on.
+	sandbox := !slackOn && getenv("MICROSOFT_APP_ID") == ""
+	clock := time.Now
+	var dir *web.Directory
+	var ahead atomic.Int64
+	if sandbox {
+		dir = sandboxDirectory(cfg)
+		clock = func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+	}
+	a, err := newApp(ctx, cfg, getenv, log, clock)
 	if err != nil {
 		return err
 	}
@@ -91,7 +101,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 
 	var wg sync.WaitGroup
-	mode := "local sandbox"
+	mode := "web sandbox"
 	if slackOn {
 		scfg := slack.Config{BotToken: bot, SigningSecret: secret, AppToken: appToken,
 			APIURL: getenv("SLACK_API_URL"), Clock: time.Now, Log: log, Policy: cfg.policy}
@@ -120,10 +130,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	} else if teamsOn {
 		mode = "teams"
 	} else {
-		// No platform: messages for the local platform are only logged
-		// (without their text); `mamori chat` is the interactive sandbox.
+		// No platform: the web sandbox is the Slack adapter talking to a
+		// Slack of its own on loopback, shown at /.
+		sb, err := web.New(web.Config{Flows: a.service, Policy: cfg.policy, Directory: dir, Lang: cfg.org.Lang,
+			Location: cfg.loc, Command: cfg.command, Clock: clock, Log: log,
+			Advance: func(d time.Duration) time.Time { ahead.Add(int64(d)); return clock() },
+			Drain:   func(ctx context.Context) { a.settle(ctx, 5*time.Second) }})
+		if err != nil {
+			return err
+		}
+		defer sb.Close()
+		a.worker.Senders[mamori.PlatformSlack] = sb.Sender()
+		// Messages a `mamori chat` left in the same database are only
+		// logged (without their text).
 		a.worker.Senders[mamori.PlatformLocal] = logSender{log}
-		a.service.Platform = mamori.PlatformLocal
+		mux.Handle("/", sb)
 	}
 	if err := a.schedule(ctx); err != nil {
 		return err
@@ -133,7 +154,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 
 	addr := getenv("MAMORI_ADDR")
 	if addr == "" {
+		// The sandbox lets whoever reaches it act as anyone: this
+		// machine alone, unless MAMORI_ADDR says otherwise.
 		addr = ":8080"
+		if sandbox {
+			addr = "127.0.0.1:8080"
+		}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -146,8 +172,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if isMem(dbPath(getenv)) {
 		log.Warn("in-memory store (MAMORI_DB=mem:): for demos only — every report, case and message is lost when mamori stops")
 	}
-	if mode == "local sandbox" {
-		log.Info("no Slack credentials: try the conversation with `mamori chat`; see the README to connect Slack")
+	if sandbox {
+		page := "http://" + pageHost(ln.Addr()) + "/"
+		log.Info("no Slack or Teams credentials: the web sandbox runs the Slack adapter against a Slack of its own", "page", page)
+		if !isLoopback(ln.Addr()) {
+			log.Warn("the sandbox is reachable beyond this machine (MAMORI_ADDR): anyone who reaches it can act as anyone in it")
+		}
+		fmt.Fprintf(stdout, "Mamori sandbox: open %s in a browser (Ctrl-C stops it; `mamori chat` is the terminal version)\n", page)
 	}
 	if addr := getenv("MAMORI_PPROF"); addr != "" {
 		if err := servePprof(ctx, addr, log); err != nil {
@@ -318,4 +349,57 @@ func manifest(args []string, stdout io.Writer, getenv func(string) string) error
 	}
 	_, err := io.WriteString(stdout, slack.Manifest(command, *name, strings.TrimRight(*url, "/"), *socket))
 	return err
+}
+
+// sandboxDirectory gives the people and channels of cfg's organisation
+// ids of Slack's shape for the sandbox, and points the flows' directory
+// and the SOS's lists of people at them.
+func sandboxDirectory(cfg *loaded) *web.Directory {
+	dir := web.NewDirectory(*cfg.org)
+	org := dir.Org()
+	cfg.org = &org
+	cfg.sos.OnCall = dir.UserIDs(cfg.sos.OnCall)
+	for i, level := range cfg.sos.Escalation {
+		cfg.sos.Escalation[i] = dir.UserIDs(level)
+	}
+	return dir
+}
+
+// settle delivers what is due until nothing waits in the outbox (a
+// message held back for its channel's pace comes due within a second or
+// so), for at most max.
+func (a *app) settle(ctx context.Context, max time.Duration) {
+	for deadline := time.Now().Add(max); ; {
+		if _, err := a.worker.Drain(ctx); err != nil {
+			a.log.Error("sandbox: delivery failed", "err", err)
+			return
+		}
+		n, err := a.db.CountOutbox(ctx, "")
+		if err != nil || n[mamori.OutboxPending] == 0 || time.Now().After(deadline) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// pageHost is the address to open the page at: a wildcard listener is
+// reached on this machine through loopback.
+func pageHost(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return addr.String()
+	}
+	if tcp.IP == nil || tcp.IP.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
+	}
+	return tcp.String()
+}
+
+func isLoopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP != nil && tcp.IP.IsLoopback()
 }
