@@ -84,7 +84,7 @@ func NewService(store mamori.Store, policy *mamori.Policy, org *mamori.Org, cloc
 }
 
 func (s *Service) env(now time.Time) Env {
-	return Env{Policy: s.Policy, Org: s.Org, Now: now}
+	return Env{Policy: s.Policy, Org: s.Org, Now: now, Location: s.Location}
 }
 
 func (s *Service) orgLang() mamori.Lang {

@@ -222,7 +222,7 @@ func writeCSV(w io.Writer, records []exported, p *mamori.Policy, l mamori.Lang) 
 			rounds = strconv.Itoa(e.Rounds)
 		}
 		row := []string{r.Number, r.Kind, r.Created.Format(time.RFC3339), r.Department, r.Route, t("status." + r.Status),
-			t("urgency." + r.Urgency), suggestion, fmt.Sprint(r.Crime), r.Reporter.Key(),
+			t("urgency." + r.Urgency), suggestion, fmt.Sprint(r.Crime), reporterKey(r.Reporter),
 			mamori.Label(p.Channels, a.Channel, l), strings.Join(behaviours, "; "), a.When, place, a.Customer, a.Demand,
 			a.Fault, narrative, a.Words, a.Duration, a.Repeat, a.Witnesses, a.Evidence,
 			strings.Join(files, "; "), a.FromConsultation, decisionLabel(p, d.Outcome, l), d.Validity, d.Means,
@@ -259,4 +259,13 @@ func firstOf(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// reporterKey is the reporter's user key, or nothing for a case whose
+// content retention has deleted.
+func reporterKey(u mamori.User) string {
+	if u.ID == "" {
+		return ""
+	}
+	return u.Key()
 }
