@@ -34,9 +34,14 @@ type UserGroups struct {
 
 var _ mamori.Directory = (*UserGroups)(nil)
 
-// handlesTTL is how long a usergroups.list answer names the groups: a
-// sync of every group lists them once.
-const handlesTTL = 5 * time.Minute
+// How long a usergroups.list answer names the groups: a sync of every
+// group lists them once. A handle it does not have (a group just made,
+// or a typo) lists them again, but not within missTTL of the last list,
+// so a sync with several unknown handles lists once.
+const (
+	handlesTTL = 5 * time.Minute
+	missTTL    = 2 * time.Second
+)
 
 // NewUserGroups returns the user-group reader of the workspace whose bot
 // token cfg holds (cfg.APIURL for a test's fake).
@@ -78,6 +83,9 @@ func (g *UserGroups) Members(ctx context.Context, group string) ([]mamori.Member
 	if err != nil {
 		var se slackapi.SlackErrorResponse
 		if errors.As(err, &se) && se.Err == "no_such_subteam" {
+			g.mu.Lock()
+			g.listed = time.Time{} // the handle may name another group now
+			g.mu.Unlock()
 			return nil, fmt.Errorf("slack user group %s: %w", group, mamori.ErrNotFound)
 		}
 		return nil, fmt.Errorf("slack usergroups.users.list %s: %w", group, err)
@@ -98,12 +106,12 @@ func (g *UserGroups) id(ctx context.Context, group string) (string, error) {
 	handle := strings.TrimPrefix(group, "@")
 	g.mu.Lock()
 	id, ok := g.handles[handle]
-	fresh := g.now().Sub(g.listed) < handlesTTL
+	age := g.now().Sub(g.listed)
 	g.mu.Unlock()
-	if ok && fresh {
+	if ok && age < handlesTTL && age >= 0 {
 		return id, nil
 	}
-	if !fresh {
+	if ok || age >= missTTL || age < 0 {
 		var list []slackapi.UserGroup
 		err := g.retry(ctx, func() (err error) {
 			list, err = g.api.GetUserGroupsContext(ctx)

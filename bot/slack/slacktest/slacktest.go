@@ -222,6 +222,14 @@ func (s *Server) Archive(channel string) {
 	s.channels[channel] = true
 }
 
+// Recover forgets the failures still queued for method (Fail,
+// RateLimit, ServerError): its next call succeeds.
+func (s *Server) Recover(method string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.fail, method)
+}
+
 func (s *Server) addFailure(method string, f *failure) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
