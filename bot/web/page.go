@@ -259,7 +259,9 @@ func (s *Sandbox) serveState(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	json.NewEncoder(w).Encode(s.state(me))
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // mentions stay <@U…>, as Slack wrote them
+	enc.Encode(s.state(me))
 }
 
 // Act is what a person did on the page.

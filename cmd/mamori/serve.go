@@ -155,15 +155,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	wg.Add(1)
 	go func() { defer wg.Done(); a.worker.Run(ctx) }()
 
-	addr := getenv("MAMORI_ADDR")
-	if addr == "" {
-		// The sandbox lets whoever reaches it act as anyone: this
-		// machine alone, unless MAMORI_ADDR says otherwise.
-		addr = ":8080"
-		if sandbox {
-			addr = "127.0.0.1:8080"
-		}
-	}
+	addr := listenAddr(getenv("MAMORI_ADDR"), sandbox)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("MAMORI_ADDR %s: %w", addr, err)
@@ -366,6 +358,19 @@ func sandboxDirectory(cfg *loaded) *web.Directory {
 		cfg.sos.Escalation[i] = dir.UserIDs(level)
 	}
 	return dir
+}
+
+// listenAddr is MAMORI_ADDR, or its default: every interface for a
+// platform to reach, but this machine alone for the sandbox, which lets
+// whoever reaches it act as anyone.
+func listenAddr(env string, sandbox bool) string {
+	switch {
+	case env != "":
+		return env
+	case sandbox:
+		return "127.0.0.1:8080"
+	}
+	return ":8080"
 }
 
 // settle delivers what is due until nothing waits in the outbox (a

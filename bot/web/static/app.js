@@ -15,8 +15,8 @@ const TEXTS = {
     member: '従業員', only_you: 'あなただけに表示されています', edited: '（編集済み）',
     required: 'この項目は必須です', failed: 'アプリが応答しませんでした（{status}）。もう一度お試しください。',
     close: '閉じる', shortcuts: 'ショートカット', attach: 'ファイルを送る', send: '送信',
-    sos_shortcut: 'SOS（今すぐ助けが必要）', ahead: '実時間より {d} 進んでいます', empty: 'まだメッセージはありません',
-    home_empty: 'ホームを開いています…', optional: '（任意）', select: '選択してください', replies: '{n} 件の返信',
+    sos_shortcut: '今すぐ助けが必要', ahead: '実時間より {d} 進んでいます', empty: 'まだメッセージはありません',
+    home_empty: 'ホームを開いています…', optional: '（任意）', select: '選択してください', replies: '{n} 件の返信', reply_one: '1 件の返信',
     thread: 'スレッド', no_one: '（該当者なし）', sent_file: 'ファイル', reply: '返信',
   },
   en: {
@@ -30,8 +30,8 @@ const TEXTS = {
     member: 'Member', only_you: 'Only visible to you', edited: '(edited)',
     required: 'Please complete this required field.', failed: 'The app did not answer ({status}). Please try again.',
     close: 'Close', shortcuts: 'Shortcuts', attach: 'Send a file', send: 'Send',
-    sos_shortcut: 'SOS (I need help now)', ahead: '{d} ahead of real time', empty: 'No messages yet',
-    home_empty: 'Opening Home…', optional: '(optional)', select: 'Select an option', replies: '{n} replies',
+    sos_shortcut: 'I need help now', ahead: '{d} ahead of real time', empty: 'No messages yet',
+    home_empty: 'Opening Home…', optional: '(optional)', select: 'Select an option', replies: '{n} replies', reply_one: '1 reply',
     thread: 'Thread', no_one: '(nobody)', sent_file: 'File', reply: 'Reply',
   },
 };
@@ -383,16 +383,21 @@ function renderMessage(m, channel, compact) {
   for (const f of m.files || []) {
     body.append(f.image
       ? el('figure', { class: 'file' }, el('img', { src: f.url, alt: f.alt || f.name }), el('figcaption', { text: f.title || f.name }))
-      : el('a', { class: 'file doc', href: f.url, download: f.name }, '📄 ', f.title || f.name));
+      : el('a', { class: 'file doc', href: f.url, download: f.name }, f.title || f.name));
   }
   if (m.edited) body.append(el('span', { class: 'edited', text: t('edited') }));
-  if (m.ephemeral) body.append(el('div', { class: 'only-you', text: '👁 ' + t('only_you') }));
+  if (m.ephemeral) body.append(el('div', { class: 'only-you', text: t('only_you') }));
   node.append(body);
   return node;
 }
 
 function renderConversation(box, channel) {
   const msgs = (S.state.conversations[channel] || []);
+  // Only what changed is drawn again: a click in progress, a hover or a
+  // ticked box stay as they are.
+  const key = S.as + '|' + S.lang + '|' + JSON.stringify(msgs);
+  if (box.dataset.channel === channel && box._key === key) return;
+  box._key = key;
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 60 || box.dataset.channel !== channel;
   box.dataset.channel = channel;
   box.textContent = '';
@@ -407,7 +412,7 @@ function renderConversation(box, channel) {
     const node = renderMessage(m, channel, compact);
     const rs = replies[m.ts];
     if (rs) {
-      const th = el('div', { class: 'thread' }, el('div', { class: 'thread-head', text: t('replies', { n: rs.length }) }));
+      const th = el('div', { class: 'thread' }, el('div', { class: 'thread-head', text: rs.length === 1 ? t('reply_one') : t('replies', { n: rs.length }) }));
       for (const r of rs) th.append(renderMessage(r, channel, false));
       $('.msg-body', node).append(th);
     }
@@ -660,7 +665,7 @@ function shortcutMenu(ev) {
   const menu = el('div', { class: 'menu' },
     el('div', { class: 'menu-head', text: t('shortcuts') }),
     el('button', { type: 'button', 'data-shortcut': 'sos', onclick: () => { root.textContent = ''; send({ kind: 'shortcut', callback: 'sos' }); } },
-      '🆘 ' + t('sos_shortcut')));
+      'SOS — ' + t('sos_shortcut')));
   menu.style.left = Math.max(8, r.left) + 'px';
   menu.style.bottom = (innerHeight - r.top + 6) + 'px';
   root.append(menu);
