@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -491,4 +492,82 @@ func TestSandboxReport(t *testing.T) {
 	if st := r.state(emp); st.Ahead < 24*60 {
 		t.Errorf("the clock is %d minutes ahead", st.Ahead)
 	}
+}
+
+// TestSandboxSOS: the SOS shortcut raises an alert in the supervisors'
+// and HR's channels; nobody answers, so three demo minutes on it goes to
+// the supervisor by DM; they press "I'm on it" and the employee hears who
+// is coming.
+func TestSandboxSOS(t *testing.T) {
+	r := newRig(t)
+	emp, sup, _, _ := r.dir.Cast()
+	if res := r.act(web.Act{As: emp, Kind: "shortcut", Callback: "sos"}); !res.OK {
+		t.Fatalf("the SOS shortcut: %+v", res)
+	}
+	alert := r.waitFor(sup, "CSTORESUPERVISORS", "the SOS alert", func(m message) bool { return strings.Contains(m.all(), mamori.SOSAck+":") })
+	r.waitFor(sup, "CHRDESK", "the SOS alert to HR", func(m message) bool { return strings.Contains(m.all(), mamori.SOSAck+":") })
+	if res := r.act(web.Act{Kind: "clock", By: "3m"}); !res.OK {
+		t.Fatalf("clock: %+v", res)
+	}
+	dm := "D" + strings.TrimPrefix(sup, "U")
+	r.waitFor(sup, dm, "the escalation to the supervisor", func(m message) bool { return strings.Contains(m.all(), mamori.SOSAck+":") })
+	r.click(sup, "CSTORESUPERVISORS", alert, mamori.SOSAck)
+	r.waitFor(emp, "D"+strings.TrimPrefix(emp, "U"), "who is coming", func(m message) bool {
+		return strings.Contains(m.all(), "<@"+sup+">") || strings.Contains(m.all(), `\u003c@`+sup)
+	})
+}
+
+// TestSandboxFilesAndLanguage: a file sent in the DM is shared there and
+// reaches the app as Slack's file_share event; switching to English
+// answers users.info with an English locale, and the app follows.
+func TestSandboxFilesAndLanguage(t *testing.T) {
+	r := newRig(t)
+	emp, _, _, _ := r.dir.Cast()
+	dm := "D" + strings.TrimPrefix(emp, "U")
+	if res := r.act(web.Act{Kind: "lang", Lang: "en"}); !res.OK {
+		t.Fatalf("lang: %+v", res)
+	}
+	if st := r.state(emp); st.Lang != "en" {
+		t.Errorf("the page's language is %s", st.Lang)
+	}
+	r.act(web.Act{As: emp, Kind: "message", Channel: dm, Text: "/kasuhara"})
+	menu := r.waitFor(emp, dm, "the menu", func(m message) bool { return m.question() == "menu" })
+	if !strings.Contains(menu.all(), r.policy.T(mamori.EN, "menu.report")) {
+		t.Errorf("the menu is not in English:\n%s", menu.all())
+	}
+
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("file", "photo.png")
+	fw.Write([]byte("\x89PNG\r\n\x1a\nnot really"))
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, r.srv.URL+web.PathUpload+"?as="+emp, &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res web.ActResult
+	json.NewDecoder(resp.Body).Decode(&res)
+	resp.Body.Close()
+	if !res.OK {
+		t.Fatalf("upload: %+v", res)
+	}
+	st := r.state(emp)
+	var file, fileTS string
+	for _, m := range st.Conversations[dm] {
+		for _, f := range m.Files {
+			if f.Name == "photo.png" && f.Image && m.User == emp {
+				file, fileTS = f.URL, m.TS
+			}
+		}
+	}
+	if file == "" {
+		t.Fatalf("the file is not in the DM")
+	}
+	if code, ct, _ := r.get(file); code != http.StatusOK || ct != "image/png" {
+		t.Errorf("GET %s: %d %s", file, code, ct)
+	}
+	// The app answers the file in the DM (outside a report: where files go).
+	r.waitFor(emp, dm, "the app's answer to the file", func(m message) bool { return m.User == web.BotUserID && m.TS > fileTS })
 }
