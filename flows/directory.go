@@ -41,7 +41,19 @@ type Directory struct {
 
 	// mu orders the swaps of the organisation's members: a load that
 	// read the store before a sync committed does not undo the sync.
-	mu sync.Mutex
+	mu      sync.Mutex
+	rosters []mamori.Roster // as last loaded or synced
+}
+
+// Rosters returns the groups' rosters as last loaded or synced: when
+// each was read, and a failure since (for /metrics).
+func (d *Directory) Rosters() []mamori.Roster {
+	if d == nil {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.rosters)
 }
 
 func (d *Directory) every() time.Duration {
@@ -116,6 +128,7 @@ func (s *Service) LoadDirectory(ctx context.Context) ([]mamori.Roster, error) {
 		return nil, fmt.Errorf("load directory: %w", err)
 	}
 	s.use(rs)
+	d.rosters = rs
 	return rs, nil
 }
 
@@ -199,6 +212,7 @@ func (s *Service) SyncDirectory(ctx context.Context) ([]mamori.Roster, error) {
 		return nil, fmt.Errorf("sync directory: %w", err)
 	}
 	s.use(rs)
+	d.rosters = rs
 	for i, r := range rs {
 		if reads[i].err == nil {
 			s.Log.Info("directory: group read", "group", r.Group.String(), "members", len(r.Members))

@@ -156,6 +156,9 @@ func TestDirectorySync(t *testing.T) {
 	if !r.svc.Org.IsSupervisor(lead, "store") {
 		t.Error("the outage took the supervisor's rights")
 	}
+	if got := r.svc.Directory.Rosters(); len(got) != 2 || got[0].Error == "" || !got[0].Synced.Equal(synced) {
+		t.Errorf("Rosters() during the outage = %+v", got)
+	}
 	if !strings.Contains(logs.String(), "keeps its last good membership") || !strings.Contains(logs.String(), "@store-staff") {
 		t.Errorf("the log does not say the group was kept:\n%s", logs.String())
 	}

@@ -105,6 +105,39 @@ func (a *app) startDirectory(ctx context.Context, getenv func(string) string, wg
 	return nil
 }
 
+// writeDirectoryMetrics writes, for /metrics, when each directory group
+// was last read and whether its last read failed: an outage shows there
+// as well as in the log.
+func writeDirectoryMetrics(w io.Writer, s *flows.Service) {
+	rs := s.Directory.Rosters()
+	if len(rs) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "# HELP mamori_directory_synced_timestamp_seconds When each directory group's members were last read (0: never).")
+	fmt.Fprintln(w, "# TYPE mamori_directory_synced_timestamp_seconds gauge")
+	for _, r := range rs {
+		var at int64
+		if !r.Synced.IsZero() {
+			at = r.Synced.Unix()
+		}
+		fmt.Fprintf(w, "mamori_directory_synced_timestamp_seconds{group=%q} %d\n", r.Group.String(), at)
+	}
+	fmt.Fprintln(w, "# HELP mamori_directory_read_failing 1 when the last read of a directory group failed: its members as last read still route.")
+	fmt.Fprintln(w, "# TYPE mamori_directory_read_failing gauge")
+	for _, r := range rs {
+		failing := 0
+		if r.Error != "" {
+			failing = 1
+		}
+		fmt.Fprintf(w, "mamori_directory_read_failing{group=%q} %d\n", r.Group.String(), failing)
+	}
+	fmt.Fprintln(w, "# HELP mamori_directory_members People each directory group gives, as last read.")
+	fmt.Fprintln(w, "# TYPE mamori_directory_members gauge")
+	for _, r := range rs {
+		fmt.Fprintf(w, "mamori_directory_members{group=%q} %d\n", r.Group.String(), len(r.Members))
+	}
+}
+
 func directory(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 || (args[0] != "sync" && args[0] != "check") {
 		return errors.New(directoryUsage)

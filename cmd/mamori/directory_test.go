@@ -202,6 +202,10 @@ func TestServeDirectory(t *testing.T) {
 	if step := r.stepAfterForWhom(); step != "when" {
 		t.Errorf("during the outage the reporter was asked %q after for whom, not when it happened: his department is no longer known", step)
 	}
+	if code, body := r.get("/metrics"); code != 200 || !strings.Contains(body, `mamori_directory_read_failing{group="slack:@support-staff"} 1`) ||
+		!strings.Contains(body, `mamori_directory_members{group="slack:@support-staff"} 2`) {
+		t.Errorf("/metrics during the outage: %d\n%s", code, body)
+	}
 	check := MustRun(t, r.env, "", "directory", "check")
 	for _, want := range []string{"slack:@support-staff", "最終取得", "から取得できていません", "前回取得した 2 人のまま振り分けています", "U0TANAKA [@support-staff]"} {
 		if !strings.Contains(check, want) {

@@ -276,6 +276,7 @@ func (m *metrics) write(ctx context.Context, w io.Writer, a *app) {
 		fmt.Fprintln(w, "# TYPE mamori_store_commits_total counter")
 		fmt.Fprintf(w, "mamori_store_commits_total %d\n", commits)
 	}
+	writeDirectoryMetrics(w, a.service)
 	writeMemory(w)
 }
 
