@@ -49,10 +49,11 @@ type Roster struct {
 	Members []Member `json:"members"`
 	// Synced is when Members were read; zero when never.
 	Synced time.Time `json:"synced"`
-	// Failed is the last attempt that failed after Synced, with its
-	// error; zero when the last attempt succeeded.
-	Failed time.Time `json:"failed,omitzero"`
-	Error  string    `json:"error,omitempty"`
+	// Failing is the first attempt that failed after Synced, Failed the
+	// last one, with its error; zero when the last attempt succeeded.
+	Failing time.Time `json:"failing,omitzero"`
+	Failed  time.Time `json:"failed,omitzero"`
+	Error   string    `json:"error,omitempty"`
 }
 
 // Groups lists the directory groups o names, each once, in the order the

@@ -186,6 +186,9 @@ func (s *Service) SyncDirectory(ctx context.Context) ([]mamori.Roster, error) {
 		for i, g := range groups {
 			r, rd := &rs[i], reads[i]
 			if rd.err != nil {
+				if r.Failing.IsZero() {
+					r.Failing = rd.at
+				}
 				r.Failed, r.Error = rd.at, rd.err.Error()
 				failed = append(failed, fmt.Errorf("%s: %w", g, rd.err))
 			} else {
@@ -220,10 +223,10 @@ func (s *Service) SyncDirectory(ctx context.Context) ([]mamori.Roster, error) {
 		}
 		if r.Synced.IsZero() {
 			s.Log.Error("directory: group could not be read and never was: its people are not in Mamori until it is; the configuration's lists still route",
-				"group", r.Group.String(), "err", reads[i].err)
+				"group", r.Group.String(), "failing_since", r.Failing, "err", reads[i].err)
 		} else {
 			s.Log.Error("directory: group could not be read; routing keeps its last good membership",
-				"group", r.Group.String(), "last_synced", r.Synced, "members_kept", len(r.Members), "err", reads[i].err)
+				"group", r.Group.String(), "last_synced", r.Synced, "failing_since", r.Failing, "members_kept", len(r.Members), "err", reads[i].err)
 		}
 	}
 	if len(failed) > 0 {

@@ -146,9 +146,14 @@ func TestDirectorySync(t *testing.T) {
 	if !errors.Is(err, flows.ErrUnread) {
 		t.Fatalf("SyncDirectory during an outage = %v, want ErrUnread", err)
 	}
-	if !rs[0].Synced.Equal(synced) || !rs[0].Failed.Equal(r.clock.Now()) || !strings.Contains(rs[0].Error, "500") ||
-		len(rs[0].Members) != 1 {
-		t.Errorf("roster during the outage = %+v", rs[0])
+	down := r.clock.Now()
+	r.clock.Add(time.Hour)
+	if rs, err = r.svc.SyncDirectory(ctx); !errors.Is(err, flows.ErrUnread) {
+		t.Fatalf("SyncDirectory during an outage = %v, want ErrUnread", err)
+	}
+	if !rs[0].Synced.Equal(synced) || !rs[0].Failing.Equal(down) || !rs[0].Failed.Equal(r.clock.Now()) ||
+		!strings.Contains(rs[0].Error, "500") || len(rs[0].Members) != 1 {
+		t.Errorf("roster during the outage = %+v; want read at %s, failing since %s", rs[0], synced, down)
 	}
 	if d, ok := r.svc.Org.DepartmentOf(user("UME")); !ok || d.ID != "store" {
 		t.Error("the outage emptied the department")
@@ -174,8 +179,15 @@ func TestDirectorySync(t *testing.T) {
 	if _, ok := r.svc.Org.DepartmentOf(user("UME")); !ok || !r.svc.Org.IsSupervisor(lead, "store") {
 		t.Error("after a restart the kept membership is not used")
 	}
-	if rs[0].Error == "" || rs[0].Failed.IsZero() {
+	if rs[0].Error == "" || !rs[0].Failing.Equal(down) {
 		t.Errorf("the kept roster forgot the outage: %+v", rs[0])
+	}
+
+	// Back: the failure is forgotten.
+	src.fail(nil)
+	r.svc.Directory.Sources = map[string]mamori.Directory{mamori.SourceSlack: src}
+	if rs, err = r.svc.SyncDirectory(ctx); err != nil || rs[0].Error != "" || !rs[0].Failing.IsZero() || len(rs[0].Members) != 2 {
+		t.Errorf("after the outage: %+v, %v", rs[0], err)
 	}
 }
 

@@ -194,7 +194,8 @@ func (g *Groups) get(ctx context.Context, u *url.URL, dst any) error {
 	for attempt := 0; ; attempt++ {
 		tok, err := g.tokens.Token(ctx)
 		if err != nil {
-			return err
+			// ErrTokenUnavailable's words name the Bot Connector.
+			return fmt.Errorf("microsoft graph: no app-only token from the tenant: %s", strings.TrimPrefix(err.Error(), ErrTokenUnavailable.Error()+": "))
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 		if err != nil {

@@ -213,10 +213,12 @@ var dirTexts = map[mamori.Lang]map[string]string{
 		"no_groups":      "設定にディレクトリのグループ（members_group、supervisors_group、hr.group、…_entra_group）がありません。部署の人は設定の一覧だけから決まります。",
 		"groups":         "グループ",
 		"members":        "%d 人",
+		"member":         "1 人",
 		"synced":         "最終取得 %s",
 		"never":          "まだ取得できていません（このグループの人はまだ Mamori にいません）",
 		"failed":         "⚠ %s から取得できていません: %s（前回取得した %d 人のまま振り分けています）",
-		"failed_never":   "⚠ %s に取得できませんでした: %s",
+		"failed_never":   "⚠ %s から取得できていません: %s",
+		"last_try":       "（最後に試したのは %s）",
 		"sync_failed":    "取得できなかったグループがあります。前回取得したメンバーのまま振り分けを続けます（上をご覧ください）",
 		"department":     "%s（%s）— 上長チャンネル %s",
 		"supervisors":    "上長",
@@ -240,10 +242,12 @@ var dirTexts = map[mamori.Lang]map[string]string{
 		"no_groups":      "The configuration names no directory group (members_group, supervisors_group, hr.group, …_entra_group): departments come from its lists alone.",
 		"groups":         "Groups",
 		"members":        "%d members",
+		"member":         "1 member",
 		"synced":         "last read %s",
 		"never":          "never read yet (its people are not in Mamori yet)",
 		"failed":         "⚠ could not be read since %s: %s (routing keeps the %d members read before)",
-		"failed_never":   "⚠ could not be read at %s: %s",
+		"failed_never":   "⚠ could not be read since %s: %s",
+		"last_try":       "(last tried %s)",
 		"sync_failed":    "some groups could not be read; routing keeps the members read before (see above)",
 		"department":     "%s (%s) — supervisor channel %s",
 		"supervisors":    "supervisors",
@@ -289,12 +293,19 @@ func (p dirPrinter) rosters(rs []mamori.Roster, now time.Time) {
 		if r.Synced.IsZero() {
 			state = p.t("never")
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", r.Group, fmt.Sprintf(p.t("members"), len(r.Members)), state)
+		n := fmt.Sprintf(p.t("members"), len(r.Members))
+		if len(r.Members) == 1 {
+			n = p.t("member")
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", r.Group, n, state)
 		switch {
 		case r.Error != "" && r.Synced.IsZero():
-			fmt.Fprintf(tw, "  \t"+p.t("failed_never")+"\n", p.when(r.Failed), r.Error)
+			fmt.Fprintf(tw, "  \t"+p.t("failed_never")+"\n", p.when(r.Failing), r.Error)
 		case r.Error != "":
-			fmt.Fprintf(tw, "  \t"+p.t("failed")+"\n", p.when(r.Failed), r.Error, len(r.Members))
+			fmt.Fprintf(tw, "  \t"+p.t("failed")+"\n", p.when(r.Failing), r.Error, len(r.Members))
+		}
+		if r.Error != "" && r.Failed.After(r.Failing) {
+			fmt.Fprintf(tw, "  \t"+p.t("last_try")+"\n", p.when(r.Failed))
 		}
 	}
 	tw.Flush()
