@@ -92,6 +92,10 @@ func (o *Org) WithMembers(members map[Group][]Member) *Org {
 			return list
 		}
 		list = slices.Clip(list) // never append into the configuration's array
+		have := make(map[string]bool, len(list))
+		for _, x := range list {
+			have[strings.ToLower(x)] = true
+		}
 		for _, g := range groups {
 			for _, m := range members[g] {
 				entry := m.ID
@@ -101,7 +105,8 @@ func (o *Org) WithMembers(members map[Group][]Member) *Org {
 						out.aliases[m.ID] = entry
 					}
 				}
-				if entry != "" && !slices.ContainsFunc(list, func(x string) bool { return strings.EqualFold(x, entry) }) {
+				if k := strings.ToLower(entry); entry != "" && !have[k] {
+					have[k] = true
 					list = append(list, entry)
 				}
 			}

@@ -184,3 +184,28 @@ func TestUseMembers(t *testing.T) {
 		t.Error("a member who left the group is still in the department")
 	}
 }
+
+// BenchmarkDirectory: the lookups a message makes against a directory of
+// 5,000 people from groups, and the merge a sync makes.
+func BenchmarkDirectory(b *testing.B) {
+	o := groupOrg()
+	members := map[mamori.Group][]mamori.Member{}
+	for i := range 5000 {
+		members[storeStaff] = append(members[storeStaff], mamori.Member{ID: fmt.Sprintf("U%08d", i)})
+	}
+	b.Run("merge", func(b *testing.B) {
+		for b.Loop() {
+			o.WithMembers(members)
+		}
+	})
+	o.UseMembers(members)
+	u := mamori.User{Platform: mamori.PlatformSlack, ID: "U00004999", Email: "someone@example.co.jp"}
+	b.Run("lookup", func(b *testing.B) {
+		for b.Loop() {
+			o.DepartmentOf(u)
+			o.IsHR(u)
+			o.IsSupervisor(u, "store")
+			o.Supervises(u)
+		}
+	})
+}
