@@ -124,6 +124,13 @@ function mrkdwn(text) {
     if (!url) return hold(shown);
     return hold('<a href="' + escapeHTML(url) + '" target="_blank" rel="noopener noreferrer">' + shown + '</a>');
   });
+  // Bare addresses are links, as Slack shows them.
+  s = s.replace(/https?:\/\/[^\s<>\u0000「」（）()]+/g, (m) => {
+    const url = m.replace(/[.,;:!?、。]+$/, '');
+    const rest = m.slice(url.length);
+    const u = unescapeSlack(url);
+    return hold('<a href="' + escapeHTML(u) + '" target="_blank" rel="noopener noreferrer">' + escapeHTML(u) + '</a>') + rest;
+  });
   s = escapeHTML(unescapeSlack(s));
   s = emojify(s);
   s = s.replace(/(^|[^\w*])\*(?!\s)([^*\n]+?)\*(?![\w*])/g, '$1<b>$2</b>');
