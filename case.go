@@ -28,10 +28,13 @@ type Conversation struct {
 	AlertSent bool   `json:"alert_sent,omitempty"`
 	// SOS is the number of the person's SOS still open; SOSPlace is set
 	// while its one question (where are you?) waits for an answer.
-	SOS      string    `json:"sos,omitempty"`
-	SOSPlace bool      `json:"sos_place,omitempty"`
-	Started  time.Time `json:"started"`
-	Updated  time.Time `json:"updated"`
+	SOS      string `json:"sos,omitempty"`
+	SOSPlace bool   `json:"sos_place,omitempty"`
+	// Check is set while the one question of a front-line check (which
+	// customer?) waits for its answer.
+	Check   bool      `json:"check,omitempty"`
+	Started time.Time `json:"started"`
+	Updated time.Time `json:"updated"`
 }
 
 // Flows a conversation can be in.
@@ -71,6 +74,10 @@ type Answers struct {
 	FromConsultation string `json:"from_consultation,omitempty"`
 	// FromSOS is the number of the SOS a report grew from.
 	FromSOS string `json:"from_sos,omitempty"`
+	// CustomerIDs is what identifies the customer in the company's own
+	// systems (customer or contract number, phone number, name), as
+	// typed. Confidential, like the customer descriptor.
+	CustomerIDs string `json:"customer_ids,omitempty"`
 }
 
 // File is evidence the reporter sent (a photo, a recording).

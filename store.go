@@ -92,6 +92,10 @@ type Tx interface {
 	// PurgeCareTask closes care task id and empties it: no reporter,
 	// reason or notes. ErrNotFound if there is none.
 	PurgeCareTask(id int64) error
+	// Customers: the blind index of customers' identifiers, the links
+	// between cases, the refusal-of-service register (customers.go).
+	Customers
+
 	// Prune deletes the rows kept only for a while that p names: past
 	// the platforms' redelivery windows, what was sent, what was done.
 	// The newest outbox item and job stay whatever their age, so that

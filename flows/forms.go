@@ -84,8 +84,11 @@ func (s *Service) Open(ctx context.Context, actor mamori.User, a mamori.Action) 
 		return nil, m, err
 	case mamori.CareNoteAction:
 		return s.careNoteForm(ctx, actor, a)
-	case mamori.CardJudge, mamori.CardReopen, mamori.CardAsk, mamori.CardWitness, mamori.ConsultReply, mamori.ConsultClose:
+	case mamori.CardJudge, mamori.CardReopen, mamori.CardAsk, mamori.CardWitness, mamori.ConsultReply, mamori.ConsultClose,
+		mamori.CardLink:
 		return s.caseForm(ctx, actor, a)
+	case mamori.RegisterAdd, mamori.RegisterExtend, mamori.RegisterReview, mamori.RegisterLift, mamori.RegisterDetails:
+		return s.registerOpen(ctx, actor, a)
 	case mamori.CardHold:
 		return s.holdForm(ctx, actor, a)
 	case mamori.CardRelease:
@@ -126,6 +129,15 @@ func (s *Service) Submit(ctx context.Context, actor mamori.User, a mamori.Action
 		return s.closeConsult(ctx, actor, a.Subject, v.One(fieldResult), v.Text(fieldNote))
 	case mamori.CardHold:
 		return s.hold(ctx, actor, a, v.Text(fieldReason))
+	case mamori.CardLink:
+		return s.act(ctx, actor, a.Subject, "link", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
+			if err := s.mayDo(a.Kind, *k); err != nil {
+				return "", err
+			}
+			return s.link(tx, env, actor, k, v)
+		})
+	case mamori.RegisterAdd, mamori.RegisterExtend, mamori.RegisterReview, mamori.RegisterLift:
+		return s.registerSubmit(ctx, actor, a, v)
 	}
 	_, m, err := s.Open(ctx, actor, a)
 	return m, err
@@ -163,6 +175,9 @@ func (s *Service) caseForm(ctx context.Context, actor mamori.User, a mamori.Acti
 			return nil
 		}
 		f := FormFor(s.env(now), l, a, k)
+		if err := s.formExtras(tx, actor, a, k, &f); err != nil {
+			return err
+		}
 		form = &f
 		return nil
 	})
@@ -218,6 +233,10 @@ func (s *Service) mayDo(kind string, k mamori.Case) error {
 		}
 		if k.Status == mamori.StatusJudged {
 			return refuse("", "judge.already_judged")
+		}
+	case mamori.CardLink:
+		if !report {
+			return refuse("", "form.not_report")
 		}
 	case mamori.ConsultTake, mamori.ConsultReply, mamori.ConsultClose:
 		if report {

@@ -87,8 +87,14 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 			if err != nil {
 				return err
 			}
+			if err := s.indexCustomer(tx, k); err != nil {
+				return err
+			}
 			replies = append(replies, s.Submitted(env, k, nc.User.Lang)...)
-			card := Card(env, k, s.orgLang(), s.Location)
+			card, err := s.card(tx, env, k, s.orgLang())
+			if err != nil {
+				return err
+			}
 			if err := tx.Enqueue(mamori.OutboxItem{Key: "card:" + k.Number, Target: s.channel(in.User.Platform, k.Channel), Message: card, Lang: s.orgLang(), Created: now}); err != nil {
 				return err
 			}
@@ -121,6 +127,13 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 				return err
 			}
 		}
+		if typed := out.Check; typed != nil {
+			answer, err := s.check(tx, now, nc.User, *typed)
+			if err != nil {
+				return err
+			}
+			replies = append(answer, replies...)
+		}
 		for _, m := range compact(replies) {
 			m.Respond = in.Respond
 			if err := enqueue(target, m, nc.User.Lang); err != nil {
@@ -140,7 +153,7 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 		if out.End && nc.SOS != "" {
 			// A report filed or cancelled during an SOS: the SOS stays.
 			nc = mamori.Conversation{User: nc.User, SOS: nc.SOS, SOSPlace: nc.SOSPlace, Started: nc.Started, Updated: nc.Updated}
-		} else if out.End || (nc.Flow == "" && wasFlow == "" && nc.Step == stepMenu && nc.Reply == "" && nc.Witness == "" && nc.SOS == "") {
+		} else if out.End || (nc.Flow == "" && wasFlow == "" && nc.Step == stepMenu && nc.Reply == "" && nc.Witness == "" && nc.SOS == "" && !nc.Check) {
 			// Nothing worth keeping: a finished or cancelled report, or
 			// someone who only looked at the menu.
 			if err := tx.DeleteConversation(key); err != nil && !errors.Is(err, mamori.ErrNotFound) {
@@ -148,7 +161,7 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 			}
 			return cancelRemind()
 		}
-		if nc.Flow == "" && nc.Step == "" && nc.Reply == "" && nc.Witness == "" && nc.SOS == "" {
+		if nc.Flow == "" && nc.Step == "" && nc.Reply == "" && nc.Witness == "" && nc.SOS == "" && !nc.Check {
 			if err := tx.DeleteConversation(key); err != nil {
 				return err
 			}

@@ -110,7 +110,10 @@ func (s *Service) act(ctx context.Context, actor mamori.User, number, action str
 		if err := tx.UpdateCase(k); err != nil {
 			return err
 		}
-		card := Card(env, k, s.orgLang(), s.Location)
+		card, err := s.card(tx, env, k, s.orgLang())
+		if err != nil {
+			return err
+		}
 		// A new key for each update: the state checks above already keep
 		// an action from running twice.
 		if err := tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":card:" + k.Number,

@@ -21,6 +21,7 @@ func menu(env Env, l mamori.Lang, greet bool) mamori.Message {
 			{Value: mamori.StartPolicy, Label: t(l, "menu.policy")},
 			{Value: mamori.StartOnsite, Label: t(l, "onsite.menu")},
 			{Value: mamori.StartSOS, Label: t(l, "menu.sos"), Style: mamori.StyleDanger},
+			{Value: mamori.StartCheck, Label: t(l, "check.menu")},
 		},
 		Note: t(l, "menu.emergency"),
 	}

@@ -451,6 +451,10 @@ func (s *Service) purgeOne(ctx context.Context, e Expiry, at time.Time, by strin
 			if err := tx.PurgeCase(Tombstone(k, now)); err != nil {
 				return err
 			}
+			// Who the customer was goes with what the report said.
+			if err := tx.UnindexCustomer(k.Number); err != nil {
+				return err
+			}
 			done = true
 			return tx.Audit(mamori.AuditEntry{At: now, Actor: by, Action: "case.purged", Subject: k.Number, Detail: s.purgeDetail(cur)})
 		}
@@ -528,6 +532,10 @@ func (s *Service) runRetention(ctx context.Context, _ mamori.Job, now time.Time)
 		return err
 	}
 	if _, err := s.Purge(ctx, now, "system"); err != nil {
+		return err
+	}
+	// The register's entries expire, and HR hears of reviews due.
+	if err := s.registerDaily(ctx, now); err != nil {
 		return err
 	}
 	if err := s.notify(ctx, now); err != nil {
@@ -796,8 +804,12 @@ func (s *Service) retentionUpdates(tx mamori.Tx, k mamori.Case, now time.Time) e
 	}
 	ol := s.orgLang()
 	if k.Kind != mamori.KindSOS && k.Channel != "" && k.Channel == s.Org.HRChannel {
+		card, err := s.card(tx, s.env(now), k, ol)
+		if err != nil {
+			return err
+		}
 		if err := tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":card:" + k.Number,
-			Target: s.channel(s.platformOf(k), k.Channel), Message: Card(s.env(now), k, ol, s.Location), Lang: ol, Created: now}); err != nil {
+			Target: s.channel(s.platformOf(k), k.Channel), Message: card, Lang: ol, Created: now}); err != nil {
 			return err
 		}
 	}

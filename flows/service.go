@@ -48,6 +48,9 @@ type Service struct {
 	// Retention says how long closed cases are kept, and the rows that
 	// grow with every request.
 	Retention Retention
+	// Register says who keeps the refusal-of-service register and for
+	// how long an entry runs (register.go).
+	Register Register
 	// Directory reads the directory groups the organisation names
 	// (directory.go); nil when it names none.
 	Directory *Directory
@@ -301,8 +304,12 @@ func (s *Service) reply(tx mamori.Tx, now time.Time, u mamori.User, r *Reply) er
 		text, header = "reply.notice.consult", "reply.header.consult"
 	}
 	// The card no longer waits for the answer.
+	card, err := s.card(tx, s.env(now), k, l)
+	if err != nil {
+		return err
+	}
 	if err := tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":card:" + k.Number, Target: s.channel(k.Reporter.Platform, k.Channel),
-		Message: Card(s.env(now), k, l, s.Location), Lang: l, Created: now}); err != nil {
+		Message: card, Lang: l, Created: now}); err != nil {
 		return err
 	}
 	m := mamori.Message{Step: mamori.StepCard, Header: fmt.Sprintf(s.Policy.T(l, header), k.Number), Text: s.Policy.T(l, text),
@@ -412,6 +419,15 @@ func (s *Service) CaseDetails(ctx context.Context, viewer mamori.User, number st
 		action := "case.viewed"
 		if s.mayView(viewer, k) {
 			m = detailsFor(s.env(now), k, l, s.Location, s.seesHealth(viewer, k))
+			// The reports about the same customer the viewer may know of
+			// (the reporter is told of none).
+			if viewer.Key() != k.Reporter.Key() {
+				same, err := s.sameCustomerField(tx, viewer, k, l)
+				if err != nil {
+					return err
+				}
+				m.Fields = append(m.Fields, same...)
+			}
 		} else {
 			action = "case.view_refused"
 			refused := "details.refused"

@@ -380,7 +380,7 @@ func TestHome(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	m, err := r.svc.Home(ctx, user("UME"))
-	if err != nil || len(m.Choices) != 5 || m.Fields[0].Value != "まだありません" {
+	if err != nil || len(m.Choices) != 6 || m.Fields[0].Value != "まだありません" {
 		t.Fatalf("home: %+v %v", m, err)
 	}
 	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})

@@ -26,6 +26,7 @@ const (
 	stepChannel    = "channel"
 	stepPlace      = "place"
 	stepCustomer   = "customer"
+	stepCustomerID = "customer_id"
 	stepDemand     = "demand"
 	stepFault      = "fault"
 	stepBehaviours = "behaviours"
@@ -108,6 +109,9 @@ type Out struct {
 	Witness *Reply
 	// Checkin carries the answer to a care check-in.
 	Checkin *Checkin
+	// Check asks the host to check the customer typed against the
+	// refusal-of-service register (check.go).
+	Check *string
 }
 
 // Reply is a reporter's answer to a question about case Number.
@@ -189,6 +193,10 @@ var questions = []question{
 		answer: func(a *mamori.Answers) *string { return &a.Place }},
 	{step: stepCustomer, kind: kText, flow: mamori.FlowReport, optional: true,
 		answer: func(a *mamori.Answers) *string { return &a.Customer }},
+	// What identifies the customer in the company's systems: it links
+	// reports about the same customer (customers.go).
+	{step: stepCustomerID, kind: kText, flow: mamori.FlowReport, optional: true,
+		answer: func(a *mamori.Answers) *string { return &a.CustomerIDs }},
 	{step: stepDemand, kind: kText, flow: mamori.FlowReport, optional: true,
 		answer: func(a *mamori.Answers) *string { return &a.Demand }},
 	{step: stepBehaviours, kind: kMulti, flow: mamori.FlowReport,
@@ -348,6 +356,12 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	// An SOS works from anywhere, at once; so do its buttons, and what is
 	// sent while it is open is kept with it.
 	if nc, out, ok := sosStep(env, c, in); ok {
+		return nc, out
+	}
+
+	// A front-line check of a customer works from anywhere too, and
+	// does not disturb a report in progress.
+	if nc, out, ok := checkStep(env, c, in); ok {
 		return nc, out
 	}
 

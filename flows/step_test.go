@@ -123,6 +123,7 @@ func (d *driver) answerAll() {
 		stepChannel:    func() { d.choose("phone") },
 		stepPlace:      func() { d.say("本店") },
 		stepCustomer:   func() { d.say("山田様") },
+		stepCustomerID: func() { d.choose(navSkip) },
 		stepDemand:     func() { d.say("全額返金") },
 		stepFault:      func() { d.choose("no") },
 		stepBehaviours: func() { d.multi("verbal_attack", "dogeza") },
@@ -151,8 +152,8 @@ func TestReportHappyPath(t *testing.T) {
 			d := newDriver(t, "UME", l)
 			d.start("")
 			d.expect(stepMenu)
-			if got := d.out.Replies[0].Choices; len(got) != 5 || got[4].Value != mamori.StartSOS {
-				t.Fatalf("menu has %d choices, want report, consult, policy, on the spot, SOS", len(got))
+			if got := d.out.Replies[0].Choices; len(got) != 6 || got[4].Value != mamori.StartSOS || got[5].Value != mamori.StartCheck {
+				t.Fatalf("menu has %d choices, want report, consult, policy, on the spot, SOS, check a customer", len(got))
 			}
 			d.choose(mamori.StartReport)
 			d.expect(stepSafety) // safety first

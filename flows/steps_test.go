@@ -28,6 +28,7 @@ func TestStoredStepNames(t *testing.T) {
 		{stepChannel, "channel"},
 		{stepPlace, "place"},
 		{stepCustomer, "customer"},
+		{stepCustomerID, "customer_id"},
 		{stepDemand, "demand"},
 		{stepFault, "fault"},
 		{stepBehaviours, "behaviours"},

@@ -146,8 +146,12 @@ func (s *Service) witnessStatement(tx mamori.Tx, now time.Time, u mamori.User, r
 	}
 	env := s.env(now)
 	l := s.orgLang()
+	card, err := s.card(tx, env, k, l)
+	if err != nil {
+		return err
+	}
 	if err := tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":card:" + k.Number, Target: s.channel(k.Reporter.Platform, k.Channel),
-		Message: Card(env, k, l, s.Location), Lang: l, Created: now}); err != nil {
+		Message: card, Lang: l, Created: now}); err != nil {
 		return err
 	}
 	if err := s.threadNote(tx, env, k, s.Policy.T(l, "witness.thread.given"), fmt.Sprintf("witness_given:%d", i+1)); err != nil {

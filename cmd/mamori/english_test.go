@@ -79,7 +79,8 @@ func TestServeSlackEnglish(t *testing.T) {
 	answers := map[string]string{
 		"when": "3 December, evening", "narrative": "He shouted at me for half an hour",
 		"place": "the Shinjuku store", "customer": "a regular in a blue cap", "demand": "a refund",
-		"words": "He said he would get me fired", "colleague": "Suzuki",
+		"customer_id": "member no. M-20931",
+		"words":       "He said he would get me fired", "colleague": "Suzuki",
 	}
 	click := func(b blocks, value string) {
 		t.Helper()

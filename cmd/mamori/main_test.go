@@ -97,26 +97,30 @@ func builtinPolicy(tb testing.TB) *mamori.Policy {
 // (the confidential ones among them must never reach a channel).
 type report struct {
 	when, place, customer, demand, narrative, words, witnesses string
+	// customerIDs identify the customer in the company's systems.
+	customerIDs string
 }
 
 var reports = map[mamori.Lang]report{
 	mamori.JA: {
-		when:      "昨日の15時ごろ",
-		place:     "新宿店のレジ",
-		customer:  "青い帽子の常連客",
-		demand:    "返金と店長の土下座",
-		narrative: "大声で三十分怒鳴られ、カウンターを叩かれた",
-		words:     "「辞めさせてやる」と何度も言われた",
-		witnesses: "同僚の鈴木さん",
+		when:        "昨日の15時ごろ",
+		place:       "新宿店のレジ",
+		customer:    "青い帽子の常連客",
+		customerIDs: "会員番号 M-20931、携帯 090-4417-2388",
+		demand:      "返金と店長の土下座",
+		narrative:   "大声で三十分怒鳴られ、カウンターを叩かれた",
+		words:       "「辞めさせてやる」と何度も言われた",
+		witnesses:   "同僚の鈴木さん",
 	},
 	mamori.EN: {
-		when:      "yesterday around 3pm",
-		place:     "the Shinjuku store till",
-		customer:  "regular in a blue cap",
-		demand:    "a refund and a kneeling apology",
-		narrative: "He shouted at me for thirty minutes and banged the counter",
-		words:     "He kept saying he would get me fired",
-		witnesses: "my colleague Suzuki",
+		when:        "yesterday around 3pm",
+		place:       "the Shinjuku store till",
+		customer:    "regular in a blue cap",
+		customerIDs: "member no. M-20931, mobile 090-4417-2388",
+		demand:      "a refund and a kneeling apology",
+		narrative:   "He shouted at me for thirty minutes and banged the counter",
+		words:       "He kept saying he would get me fired",
+		witnesses:   "my colleague Suzuki",
 	},
 }
 
@@ -137,6 +141,7 @@ func (r report) firstHalf() []string {
 func (r report) secondHalf() []string {
 	return []string{
 		r.customer,
+		r.customerIDs,
 		r.demand,
 		"1,3", // behaviours: physical attack, intimidation
 		r.words,
@@ -154,7 +159,7 @@ func (r report) secondHalf() []string {
 }
 
 func (r report) confidential() []string {
-	return []string{r.customer, r.demand, r.narrative, r.words, r.witnesses, r.place}
+	return []string{r.customer, r.customerIDs, "M-20931", "4417", r.demand, r.narrative, r.words, r.witnesses, r.place}
 }
 
 var caseNumber = regexp.MustCompile(`KH-\d{4}-\d{4}`)
@@ -961,6 +966,8 @@ func TestServeSlack(t *testing.T) {
 	r.say(reporter, rep.place)
 	r.question("customer")
 	r.say(reporter, rep.customer)
+	r.question("customer_id")
+	r.say(reporter, rep.customerIDs)
 	r.question("demand")
 	r.say(reporter, rep.demand)
 

@@ -330,6 +330,7 @@ func reportPlan(i int) []reportInput {
 		{step: "channel", kind: "click", value: []string{"in_person", "phone"}[i%2]},
 		{step: "place", kind: "say", value: tag + "新宿店のレジ"},
 		{step: "customer", kind: "say", value: tag + "青い帽子の常連客"},
+		{step: "customer_id", kind: "say", value: fmt.Sprintf("会員番号 M-%05d", i)},
 		{step: "demand", kind: "say", value: tag + "返金と店長の土下座"},
 		{step: "behaviours", kind: "tick", ticks: []int{i % 5, 5 + i%6}},
 		{step: "words", kind: "say", value: tag + "「辞めさせてやる」と何度も言われた"},
@@ -360,6 +361,8 @@ func answerOf(a mamori.Answers, step string) string {
 		return a.Place
 	case "customer":
 		return a.Customer
+	case "customer_id":
+		return a.CustomerIDs
 	case "demand":
 		return a.Demand
 	case "fault":

@@ -236,7 +236,7 @@ func testSocketReplicas(t *testing.T, e testEnv) {
 		if k.Number != numbers[r.id] {
 			t.Errorf("%s: case %s, but the DM said %s", r.id, k.Number, numbers[r.id])
 		}
-		got := map[string]string{"when": k.Answers.When, "place": k.Answers.Place, "customer": k.Answers.Customer,
+		got := map[string]string{"when": k.Answers.When, "place": k.Answers.Place, "customer": k.Answers.Customer, "customer_id": k.Answers.CustomerIDs,
 			"demand": k.Answers.Demand, "narrative": k.Answers.Narrative, "words": k.Answers.Words, "witnesses": k.Answers.Witnesses,
 			"channel": k.Answers.Channel, "fault": k.Answers.Fault, "duration": k.Answers.Duration, "repeat": k.Answers.Repeat,
 			"evidence": k.Answers.Evidence, "wellbeing": k.Answers.Wellbeing, "talk": k.Answers.Talk, "route": k.Answers.Route}
@@ -429,6 +429,7 @@ func socketScript(rep report, id string) []socketAnswer {
 		{"channel", "click", "in_person"},
 		{"place", "say", own(rep.place)},
 		{"customer", "say", own(rep.customer)},
+		{"customer_id", "say", own(rep.customerIDs)},
 		{"demand", "say", own(rep.demand)},
 		{"behaviours", "tick", ""},
 		{"words", "say", own(rep.words)},

@@ -316,6 +316,8 @@ func TestServeTeams(t *testing.T) {
 	r.say(rep.place)
 	r.question("customer")
 	r.say(rep.customer)
+	r.question("customer_id")
+	r.say(rep.customerIDs)
 	r.question("demand")
 	r.say(rep.demand)
 	behaviours := r.question("behaviours")

@@ -200,6 +200,8 @@ type state struct {
 
 	refs     map[string][]byte
 	training map[trainingKey]trainingRow
+
+	cust customerTables // customers.go
 }
 
 // table names a state's tables, for copy on write.
@@ -217,6 +219,7 @@ const (
 	tCare
 	tRefs
 	tTraining
+	tCustomers
 )
 
 // begin returns a transaction's copy of s, sharing every table.
@@ -266,6 +269,9 @@ func (s *state) own(t table) {
 	}
 	if need&tTraining != 0 {
 		s.training = maps.Clone(s.training)
+	}
+	if need&tCustomers != 0 {
+		s.cust = s.cust.clone()
 	}
 	s.owned |= need
 }

@@ -35,7 +35,11 @@ func TestAuditTampering(t *testing.T) {
 			`CREATE OR REPLACE FUNCTION mamori_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END $$`,
 			`DROP TRIGGER audit_no_delete ON audit; CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit FOR EACH ROW WHEN (false) EXECUTE FUNCTION mamori_refuse('audit is append-only')`,
 		},
-		Legacy: []string{`ALTER TABLE audit DROP CONSTRAINT audit_keyed`, `DELETE FROM goose_db_version WHERE version_id = 4`},
+		Legacy: []string{
+			`ALTER TABLE audit DROP CONSTRAINT audit_keyed`, `DELETE FROM goose_db_version WHERE version_id = 4`,
+			// The migrations after it (issue 16) go too, to be applied again after it.
+			`DROP TABLE register_index`, `DROP TABLE register`, `DROP TABLE case_links`, `DROP TABLE customer_index`,
+			`DELETE FROM goose_db_version WHERE version_id > 4`},
 	})
 }
 

@@ -32,7 +32,11 @@ func TestAuditTampering(t *testing.T) {
 			// Still there, raising nothing.
 			`DROP TRIGGER audit_no_update; CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT 1; END`,
 		},
-		Legacy: []string{`DROP TRIGGER audit_keyed`, `DELETE FROM goose_db_version WHERE version_id = 10`},
+		Legacy: []string{
+			`DROP TRIGGER audit_keyed`, `DELETE FROM goose_db_version WHERE version_id = 10`,
+			// The migrations after it (issue 16) go too, to be applied again after it.
+			`DROP TABLE register_index`, `DROP TABLE register`, `DROP TABLE case_links`, `DROP TABLE customer_index`,
+			`DELETE FROM goose_db_version WHERE version_id > 10`},
 	})
 }
 
