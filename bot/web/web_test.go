@@ -85,6 +85,10 @@ type rig struct {
 	dir    *web.Directory
 	ahead  *atomic.Int64
 	db     *mem.DB
+	svc    *flows.Service
+	worker *flows.Worker
+	cfg    web.Config
+	stop   func()
 }
 
 func newRig(t *testing.T) *rig {
@@ -93,35 +97,58 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := web.NewDirectory(exampleOrg())
-	org := dir.Org()
-	db := mem.New()
-	t.Cleanup(func() { db.Close() })
-	ahead := &atomic.Int64{}
-	clock := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+	r := &rig{t: t, policy: policy, dir: web.NewDirectory(exampleOrg()), ahead: &atomic.Int64{}, db: mem.New()}
+	t.Cleanup(func() { r.db.Close() })
+	org := r.dir.Org()
+	clock := func() time.Time { return time.Now().Add(time.Duration(r.ahead.Load())) }
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	svc := flows.NewService(db, policy, &org, clock, log)
-	worker := flows.NewWorker(db, clock, log)
-	worker.Jobs = svc
-	svc.Kick = worker.Kick
-	sb, err := web.New(web.Config{Flows: svc, Policy: policy, Directory: dir, Lang: mamori.JA, Location: svc.Location,
-		Clock: clock, Advance: func(d time.Duration) time.Time { ahead.Add(int64(d)); return clock() },
-		Drain: func(ctx context.Context) { settle(ctx, worker, db) }})
+	r.svc = flows.NewService(r.db, policy, &org, clock, log)
+	r.worker = flows.NewWorker(r.db, clock, log)
+	r.worker.Jobs = r.svc
+	r.svc.Kick = r.worker.Kick
+	r.cfg = web.Config{Flows: r.svc, Policy: policy, Directory: r.dir, Lang: mamori.JA, Location: r.svc.Location,
+		Clock: clock, Advance: func(d time.Duration) time.Time { r.ahead.Add(int64(d)); return clock() },
+		Drain: func(ctx context.Context) { settle(ctx, r.worker, r.db) }}
+	r.start()
+	t.Cleanup(r.stop)
+	return r
+}
+
+// start starts the sandbox, its page's server and the worker.
+func (r *rig) start() {
+	r.t.Helper()
+	sb, err := web.New(r.cfg)
 	if err != nil {
-		t.Fatal(err)
+		r.t.Fatal(err)
 	}
-	worker.Senders[mamori.PlatformSlack] = sb.Sender()
+	r.sb = sb
+	r.worker.Senders[mamori.PlatformSlack] = sb.Sender()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); worker.Run(ctx) }()
-	srv := httptest.NewServer(sb)
-	t.Cleanup(func() {
-		srv.Close()
+	go func() { defer close(done); r.worker.Run(ctx) }()
+	r.srv = httptest.NewServer(sb)
+	r.stop = func() {
+		r.srv.Close()
 		cancel()
 		<-done
 		sb.Close()
+	}
+}
+
+// restart stops the sandbox and starts a new one over the same store, as
+// a restart of mamori serve does, showing again what the outbox sent.
+func (r *rig) restart() {
+	r.t.Helper()
+	r.stop()
+	r.start()
+	items, err := r.db.ListOutbox(context.Background(), mamori.OutboxSent, 0)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.sb.Restore(items, func(ref string) (mamori.Posted, bool) {
+		p, err := r.db.PostedRef(context.Background(), ref)
+		return p, err == nil
 	})
-	return &rig{t: t, srv: srv, sb: sb, policy: policy, dir: dir, ahead: ahead, db: db}
 }
 
 // settle delivers what is due until nothing waits in the outbox, for 5 s
@@ -570,4 +597,39 @@ func TestSandboxFilesAndLanguage(t *testing.T) {
 	}
 	// The app answers the file in the DM (outside a report: where files go).
 	r.waitFor(emp, dm, "the app's answer to the file", func(m message) bool { return m.User == web.BotUserID && m.TS > fileTS })
+}
+
+// TestSandboxRestart: after a restart the page shows again what the app
+// posted, the case card at the ts it was posted with, so the supervisor
+// takes the case on it and the card is updated in place, not posted twice.
+func TestSandboxRestart(t *testing.T) {
+	r := newRig(t)
+	ja := func(key string, a ...any) string { return fmt.Sprintf(r.policy.T(mamori.JA, key), a...) }
+	emp, sup, _, _ := r.dir.Cast()
+	number := r.fileReport(emp)
+	const supCh = "CSTORESUPERVISORS"
+	card := r.waitFor(sup, supCh, "the case card", func(m message) bool { return strings.Contains(m.all(), mamori.CardTake+":"+number) })
+	r.shown(emp)
+	settle(context.Background(), r.worker, r.db)
+
+	r.restart()
+	again := r.waitFor(sup, supCh, "the case card again", func(m message) bool { return strings.Contains(m.all(), mamori.CardTake+":"+number) })
+	if again.TS != card.TS {
+		t.Errorf("the card came back at %s, was %s", again.TS, card.TS)
+	}
+	dm := r.messages(emp, "D"+strings.TrimPrefix(emp, "U"))
+	if len(dm) == 0 || !strings.Contains(fmt.Sprint(dm), number) {
+		t.Errorf("the employee's DM lost the receipt: %d messages", len(dm))
+	}
+	r.click(sup, supCh, again, mamori.CardTake)
+	r.waitFor(sup, supCh, "the card taken", func(m message) bool { return m.TS == card.TS && strings.Contains(m.all(), ja("status.taken")) })
+	n := 0
+	for _, m := range r.messages(sup, supCh) {
+		if !m.Ephemeral && strings.Contains(m.all(), "choice/0/card") && strings.Contains(m.all(), number) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d cards of %s in the channel, want 1", n, number)
+	}
 }

@@ -140,6 +140,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 			return err
 		}
 		defer sb.Close()
+		// The page shows again what an earlier run posted: its cards
+		// can still be clicked.
+		if sent, err := a.db.ListOutbox(ctx, mamori.OutboxSent, 0); err != nil {
+			log.Warn("sandbox: the messages sent before could not be read", "err", err)
+		} else {
+			sb.Restore(sent, func(ref string) (mamori.Posted, bool) {
+				p, err := a.db.PostedRef(ctx, ref)
+				return p, err == nil
+			})
+		}
 		a.worker.Senders[mamori.PlatformSlack] = sb.Sender()
 		// Messages a `mamori chat` left in the same database are only
 		// logged (without their text).
