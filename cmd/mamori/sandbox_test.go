@@ -362,7 +362,6 @@ func (r *sandboxRig) report(emp string, click func(step string, q feedMessage, v
 var answers = map[string]string{
 	"when": "昨日の18時ごろ", "place": "新宿店のレジ", "customer": "50代くらいの男性", "demand": "返金と土下座",
 	"narrative": "レジで大声で怒鳴られ、カウンターを叩かれた。", "words": "「責任者を出せ、土下座しろ」",
-	"customer_id": "会員番号 M-20931",
 }
 
 // browser is a headless Chromium from the system's packages, on
@@ -628,6 +627,23 @@ func browseSandbox(t *testing.T, lang string) {
 	checkin := r.waitFor(emp, st.DM, "the check-in", func(m feedMessage) bool { return m.Blocks.askedStep() == "checkin" })
 	b.waitDOM("the check-in", msgSel("dm-body", checkin.TS))
 	b.shot("checkin")
+
+	// SOS from the shortcuts menu: the alert reaches the channels; three
+	// demo minutes without an answer, the supervisor's DM; they are on it.
+	b.click("the shortcuts", `#shortcut`)
+	b.click("SOS", `#menu-root button[data-shortcut="sos"]`)
+	alert := r.waitFor(sup, supCh, "the SOS alert", func(m feedMessage) bool { return strings.Contains(m.all, mamori.SOSAck+":") })
+	b.shot("sos-raised")
+	b.click("+3m", `button[data-by="3m"]`)
+	b.run("the clock moved", chromedp.WaitEnabled(chromedp.CSS(`button[data-by="3m"]`)))
+	supDM := "D" + strings.TrimPrefix(sup, "U")
+	r.waitFor(sup, supDM, "the escalation by DM", func(m feedMessage) bool { return strings.Contains(m.all, mamori.SOSAck+":") })
+	b.as("supervisor", sup)
+	b.shot("sos-escalated")
+	b.click("I'm on it", msgSel("sup-body", alert.TS)+fmt.Sprintf(` button[data-value=%q]`, alert.Blocks.buttonValue(mamori.SOSAck)))
+	r.waitFor(emp, st.DM, "who is coming", func(m feedMessage) bool { return strings.Contains(m.all, "<@"+sup+">") })
+	b.as("employee", emp)
+	b.shot("sos-answered")
 
 	// App Home, then a phone's width.
 	b.click("Home", `.ptab[data-view="home"]`)

@@ -646,6 +646,8 @@ function setPane(pane) {
   S.pane = pane;
   for (const b of $$('#tabs button')) b.classList.toggle('on', b.dataset.pane === pane);
   for (const p of $$('.pane')) p.classList.toggle('on', p.dataset.pane === pane);
+  // A conversation opens at its newest message, as Slack's do.
+  for (const body of $$('.pane.on .pane-body:not(.home)')) body.scrollTop = body.scrollHeight;
 }
 
 function composer(form) {
