@@ -362,6 +362,7 @@ func (r *sandboxRig) report(emp string, click func(step string, q feedMessage, v
 var answers = map[string]string{
 	"when": "昨日の18時ごろ", "place": "新宿店のレジ", "customer": "50代くらいの男性", "demand": "返金と土下座",
 	"narrative": "レジで大声で怒鳴られ、カウンターを叩かれた。", "words": "「責任者を出せ、土下座しろ」",
+	"customer_id": "会員番号 M-20931",
 }
 
 // browser is a headless Chromium from the system's packages, on
