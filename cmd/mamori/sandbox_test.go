@@ -227,7 +227,9 @@ func TestSandboxServe(t *testing.T) {
 			Value: submit, State: map[string][]string{block: {value}}})
 	})
 	ch := supervisorChannel(st)
-	r.waitFor(sup, ch, "the case card", func(m feedMessage) bool { return strings.Contains(m.all, number) && strings.Contains(m.all, mamori.CardTake) })
+	r.waitFor(sup, ch, "the case card", func(m feedMessage) bool {
+		return strings.Contains(m.all, number) && strings.Contains(m.all, mamori.CardTake)
+	})
 }
 
 func (r *sandboxRig) act(a web.Act) web.ActResult {
@@ -351,7 +353,11 @@ func (r *sandboxRig) report(emp string, click func(step string, q feedMessage, v
 				continue
 			}
 			r.shown(emp)
-			typing(step, answers[step])
+			text := answers[step]
+			if text == "" {
+				text = "回答：" + step // a question added since
+			}
+			typing(step, text)
 		}
 	}
 	r.t.Fatal("no summary after 40 questions")
@@ -563,7 +569,9 @@ func browseSandbox(t *testing.T, lang string) {
 
 	// The card in the supervisors' channel; the colleague may not see its
 	// details: a note only they see.
-	card := r.waitFor(sup, supCh, "the case card", func(m feedMessage) bool { return strings.Contains(m.all, number) && strings.Contains(m.all, mamori.CardTake) })
+	card := r.waitFor(sup, supCh, "the case card", func(m feedMessage) bool {
+		return strings.Contains(m.all, number) && strings.Contains(m.all, mamori.CardTake)
+	})
 	b.as("colleague", col)
 	b.click("details", msgSel("sup-body", card.TS)+fmt.Sprintf(` button[data-value=%q]`, mamori.CardDetails+":"+number))
 	b.waitDOM("the refusal", `#sup-body .msg.ephemeral`)
@@ -598,7 +606,9 @@ func browseSandbox(t *testing.T, lang string) {
 	b.shot("judged")
 
 	// HR acknowledges the care task and notes a contact in a modal.
-	task := r.waitFor(hr, hrCh, "the care task", func(m feedMessage) bool { return strings.Contains(m.all, mamori.CareAck+":") && strings.Contains(m.all, number) })
+	task := r.waitFor(hr, hrCh, "the care task", func(m feedMessage) bool {
+		return strings.Contains(m.all, mamori.CareAck+":") && strings.Contains(m.all, number)
+	})
 	b.as("hr", hr)
 	b.click("acknowledge", msgSel("hr-body", task.TS)+fmt.Sprintf(` button[data-value=%q]`, task.Blocks.buttonValue(mamori.CareAck)))
 	r.waitFor(hr, hrCh, "the acknowledgement's note", func(m feedMessage) bool {

@@ -16,6 +16,7 @@ const TEXTS = {
     required: 'この項目は必須です', failed: 'アプリが応答しませんでした（{status}）。もう一度お試しください。',
     close: '閉じる', shortcuts: 'ショートカット', attach: 'ファイルを送る', send: '送信',
     sos_shortcut: '今すぐ助けが必要', ahead: '実時間より {d} 進んでいます', empty: 'まだメッセージはありません',
+    empty_dm: 'Mamori との DM です。{command} と入力するか、下のボタンで始めてください。', empty_channel: '報告や SOS が届くと、ここにカードが表示されます。',
     home_empty: 'ホームを開いています…', optional: '（任意）', select: '選択してください', replies: '{n} 件の返信', reply_one: '1 件の返信',
     thread: 'スレッド', no_one: '（該当者なし）', sent_file: 'ファイル', reply: '返信',
   },
@@ -31,6 +32,7 @@ const TEXTS = {
     required: 'Please complete this required field.', failed: 'The app did not answer ({status}). Please try again.',
     close: 'Close', shortcuts: 'Shortcuts', attach: 'Send a file', send: 'Send',
     sos_shortcut: 'I need help now', ahead: '{d} ahead of real time', empty: 'No messages yet',
+    empty_dm: 'Your DM with Mamori. Type {command}, or press the button, to start.', empty_channel: 'Cards for reports and SOS alerts appear here.',
     home_empty: 'Opening Home…', optional: '(optional)', select: 'Select an option', replies: '{n} replies', reply_one: '1 reply',
     thread: 'Thread', no_one: '(nobody)', sent_file: 'File', reply: 'Reply',
   },
@@ -408,7 +410,12 @@ function renderConversation(box, channel) {
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 60 || box.dataset.channel !== channel;
   box.dataset.channel = channel;
   box.textContent = '';
-  if (!msgs.length) box.append(el('div', { class: 'empty', text: t('empty') }));
+  if (!msgs.length) {
+    const dm = channel === S.state.dm;
+    box.append(el('div', { class: 'empty' }, el('p', { text: dm ? t('empty_dm', { command: S.state.command }) : t('empty_channel') }),
+      dm ? el('button', { type: 'button', class: 'btn primary', 'data-start': '1',
+        onclick: (ev) => send({ kind: 'message', channel, text: S.state.command }, ev.currentTarget) }, S.state.command) : null));
+  }
   const replies = {};
   for (const m of msgs) if (m.thread_ts && m.thread_ts !== m.ts) (replies[m.thread_ts] = replies[m.thread_ts] || []).push(m);
   let prev = null;
