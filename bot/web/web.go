@@ -83,6 +83,11 @@ type Sandbox struct {
 	wg      sync.WaitGroup
 }
 
+var (
+	_ http.Handler = (*Sandbox)(nil)
+	_ http.Handler = (*workspace)(nil)
+)
+
 // New starts the sandbox's Slack on a loopback port and the adapter in
 // front of it.
 func New(cfg Config) (*Sandbox, error) {

@@ -110,7 +110,7 @@ func newRig(t *testing.T) *rig {
 		Clock: clock, Advance: func(d time.Duration) time.Time { r.ahead.Add(int64(d)); return clock() },
 		Drain: func(ctx context.Context) { settle(ctx, r.worker, r.db) }}
 	r.start()
-	t.Cleanup(r.stop)
+	t.Cleanup(func() { r.stop() }) // the latest, after a restart
 	return r
 }
 
