@@ -787,3 +787,62 @@ func (s *Service) registerDaily(ctx context.Context, now time.Time) error {
 	}
 	return nil
 }
+
+// CustomerSummary is what the monthly summary counts of repeat customers
+// and refusals of service: counts only, never who.
+type CustomerSummary struct {
+	// Repeat counts the reports of the period about a customer named in
+	// an earlier report; Refused those standing judged カスハラ with a
+	// refusal of service.
+	Repeat, Refused int
+	// Added counts the register entries recorded in the period; Active
+	// those in force when the summary was made.
+	Added, Active int
+}
+
+// customerStats counts repeat customers and refusals among the reports
+// of [from, to), and the register's entries.
+func (s *Service) customerStats(tx mamori.Tx, cases []mamori.Case, from, to, now time.Time) (CustomerSummary, error) {
+	var c CustomerSummary
+	for _, k := range cases {
+		if k.Kind != mamori.KindReport || k.Purged() {
+			continue
+		}
+		if refused(k) {
+			c.Refused++
+		}
+		earlier, err := s.sameCustomer(tx, k, func(o mamori.Case) bool { return o.Created.Before(k.Created) })
+		if err != nil {
+			return c, err
+		}
+		if len(earlier) > 0 {
+			c.Repeat++
+		}
+	}
+	entries, err := tx.Entries(false)
+	if err != nil {
+		return c, err
+	}
+	for _, e := range entries {
+		if !e.Created.Before(from) && e.Created.Before(to) {
+			c.Added++
+		}
+		if e.Status == mamori.RegisterActive && !now.Before(e.From) && now.Before(e.Until) {
+			c.Active++
+		}
+	}
+	return c, nil
+}
+
+// customerFields are the summary's lines about repeat customers and the
+// register, when there is anything to say.
+func (s *Service) customerFields(c CustomerSummary, l mamori.Lang) []mamori.Field {
+	if c == (CustomerSummary{}) {
+		return nil
+	}
+	t := func(key string) string { return s.Policy.T(l, key) }
+	return []mamori.Field{
+		{Label: t("stats.repeat"), Value: fmt.Sprintf(t("stats.repeat.value"), c.Repeat, c.Refused)},
+		{Label: t("stats.register"), Value: fmt.Sprintf(t("stats.register.value"), c.Added, c.Active)},
+	}
+}

@@ -624,3 +624,36 @@ func TestRegisterExpires(t *testing.T) {
 		t.Errorf("expiry audited %d times", expired)
 	}
 }
+
+// The monthly summary counts repeat customers, refusals and the
+// register; never who.
+func TestCustomerStats(t *testing.T) {
+	ctx := context.Background()
+	r := newCustomerRig(t)
+	r.fileCustomer(user("UME"), "090-7777-8888", mamori.RouteDepartment)
+	k2 := r.fileCustomer(user("UOTHER"), "09077778888", mamori.RouteDepartment)
+	r.fileCustomer(user("UME"), "別のお客様 0120-000-111", mamori.RouteDepartment)
+	if _, err := r.svc.Submit(ctx, user("USUP"), mamori.Action{Kind: mamori.CardJudge, Subject: k2},
+		mamori.Values{"validity": {"invalid"}, "means": {"unacceptable"}, "outcome": {"kasuhara"}, "actions": {"refuse"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.svc.Submit(ctx, user("UHR"), mamori.Action{Kind: mamori.RegisterAdd, Subject: k2},
+		mamori.Values{"identifiers": {"090-7777-8888"}, "until": {"2027-06-30"}, "review": {"2027-01-15"}}); err != nil {
+		t.Fatal(err)
+	}
+	now := r.clock.Now()
+	sum, err := r.svc.Stats(ctx, now.AddDate(0, 0, -1), now.AddDate(0, 0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (flows.CustomerSummary{Repeat: 1, Refused: 1, Added: 1, Active: 1}); sum.Customers != want {
+		t.Errorf("customers: %+v, want %+v", sum.Customers, want)
+	}
+	m, err := r.svc.StatsMessage(sum, mamori.JA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := messageText(m); !strings.Contains(s, r.svc.Policy.T(mamori.JA, "stats.register")) || strings.Contains(s, "7777") {
+		t.Errorf("the summary: %s", s)
+	}
+}

@@ -46,6 +46,8 @@ type Summary struct {
 	OpenCare, OverdueCare int
 	// Training is each programme's latest round, by programme.
 	Training []Training
+	// Customers counts repeat customers and refusals of service.
+	Customers CustomerSummary
 }
 
 // Count is how many reports have one value (a department id, a behaviour
@@ -162,6 +164,9 @@ func (s *Service) stats(tx mamori.Tx, from, to, now time.Time) (Summary, error) 
 	sum.Departments, sum.Behaviours, sum.Channels, sum.Outcomes = departments.sorted(), behaviours.sorted(), channels.sorted(), decided.sorted()
 	sum.FirstResponse, sum.Judgement = spread(first), spread(judged)
 	sum.SOS.ToAlert, sum.SOS.ToAck = spread(alerted), spread(acked)
+	if sum.Customers, err = s.customerStats(tx, cases, from, to, now); err != nil {
+		return Summary{}, err
+	}
 
 	care, err := tx.CareTasks(true)
 	if err != nil {
@@ -274,6 +279,7 @@ func (s *Service) StatsMessage(sum Summary, l mamori.Lang) (mamori.Message, erro
 		)
 	}
 	m.Fields = append(m.Fields, s.sosFields(sum.SOS, l)...)
+	m.Fields = append(m.Fields, s.customerFields(sum.Customers, l)...)
 	m.Fields = append(m.Fields, mamori.Field{Label: t("stats.care"), Value: fmt.Sprintf(t("stats.care.value"), sum.OpenCare, sum.OverdueCare)})
 	training := t("stats.training.none")
 	if done, assigned := sum.TrainingTotal(); assigned > 0 {

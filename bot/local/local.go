@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -341,7 +342,9 @@ func (t *Terminal) parse(ctx context.Context, line string) (*mamori.Input, bool)
 			}
 		case "/take", "/judge", "/reopen", "/ask", "/witness", "/care_ack", "/care_note", "/care_close", "/train",
 			"/consult_take", "/consult_reply", "/consult_close", "/sos_ack",
-			"/hold", "/release", "/erase", "/erase_approve", "/erase_decline":
+			"/hold", "/release", "/erase", "/erase_approve", "/erase_decline",
+			"/" + mamori.CardLink, "/" + mamori.RegisterAdd, "/" + mamori.RegisterExtend, "/" + mamori.RegisterReview,
+			"/" + mamori.RegisterLift, "/" + mamori.RegisterDetails:
 			t.caseAction(ctx, f)
 		case "/start", "/kasuhara":
 			v := ""
@@ -463,6 +466,21 @@ func (t *Terminal) ask() {
 	if fd.Hint != "" {
 		fmt.Fprintln(t.Out, "  ※ "+strings.ReplaceAll(fd.Hint, "\n", "\n  ※ "))
 	}
+	if len(fd.Value) > 0 {
+		// A pre-filled value (the register's dates, the report's
+		// identifiers): "=" keeps it.
+		shown := strings.Join(fd.Value, ", ")
+		if len(fd.Options) > 0 {
+			var labels []string
+			for _, o := range fd.Options {
+				if slices.Contains(fd.Value, o.Value) {
+					labels = append(labels, o.Label)
+				}
+			}
+			shown = strings.Join(labels, ", ")
+		}
+		fmt.Fprintf(t.Out, "  ＝ %s\n", fmt.Sprintf(t.Policy.T(l, "local.form.keep"), shown))
+	}
 	how := "local.form.text"
 	switch fd.Kind {
 	case mamori.FieldOne:
@@ -489,6 +507,8 @@ func (t *Terminal) fill(ctx context.Context, line string) {
 	var v []string
 	switch {
 	case line == "-":
+	case line == "=" && len(fd.Value) > 0:
+		v = fd.Value
 	case fd.Kind == mamori.FieldText:
 		v = []string{line}
 	case fd.Kind == mamori.FieldUser:

@@ -62,6 +62,7 @@ var startWords = map[string]string{
 	"consult": mamori.StartConsult, "相談": mamori.StartConsult,
 	"policy": mamori.StartPolicy, "方針": mamori.StartPolicy,
 	"sos": mamori.StartSOS, "助けて": mamori.StartSOS, "たすけて": mamori.StartSOS,
+	"check": mamori.StartCheck, "確認": mamori.StartCheck,
 }
 
 func (a *Adapter) command(ctx context.Context, c slashCommand) reply {
@@ -76,6 +77,11 @@ func (a *Adapter) command(ctx context.Context, c slashCommand) reply {
 		Kind:  mamori.InputStart,
 		User:  u,
 		Value: startWords[strings.ToLower(strings.TrimSpace(c.Text))],
+	}
+	// "/kasuhara 確認 090-1234-5678" checks that customer at once: the
+	// flows read the customer from the text.
+	if f := strings.Fields(c.Text); len(f) > 0 && startWords[strings.ToLower(f[0])] == mamori.StartCheck {
+		in.Value, in.Text = mamori.StartCheck, strings.TrimSpace(c.Text)
 	}
 	if c.TriggerID != "" {
 		in.Delivery = "command:" + c.TriggerID

@@ -77,7 +77,9 @@ type config struct {
 		MaxRounds  *int           `yaml:"max_rounds"`
 	} `yaml:"sos"`
 	// Retention says how long closed cases are kept (retention.go).
-	Retention   retentionSection `yaml:"retention"`
+	Retention retentionSection `yaml:"retention"`
+	// Register is the refusal-of-service register (register.go).
+	Register    registerSection `yaml:"register"`
 	Departments []struct {
 		ID                string      `yaml:"id"`
 		Name              mamori.Text `yaml:"name"`
@@ -109,6 +111,7 @@ type loaded struct {
 	training  []flows.Programme
 	sos       flows.SOS
 	retention flows.Retention
+	register  flows.Register
 	// refresh is how often the directory groups are read again.
 	refresh  time.Duration
 	path     string // "" for the embedded example
@@ -156,6 +159,9 @@ func loadConfig(path string) (*loaded, error) {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	if l.retention, err = retentionConfig(c.Retention); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	if l.register, err = registerConfig(c.Register); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	if l.command == "" {

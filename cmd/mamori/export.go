@@ -152,7 +152,10 @@ func writeCSV(w io.Writer, records []exported, p *mamori.Policy, l mamori.Lang) 
 		"facts", "note", "reason", "decided_by", "decided_at", "history", "questions", "witness_statements", "audit",
 		// Added with the SOS (issue 14), after the columns above so
 		// that a sheet reading them by position still works.
-		"assignee", "taken_at", "from_sos", "sos_alert_posted", "sos_rounds", "sos_safe_at", "sos_report"}
+		"assignee", "taken_at", "from_sos", "sos_alert_posted", "sos_rounds", "sos_safe_at", "sos_report",
+		// Added with repeat customers (issue 16): what identifies the
+		// customer in the company's systems, as the reporter typed it.
+		"customer_ids"}
 	if err := cw.Write(header); err != nil {
 		return err
 	}
@@ -228,7 +231,7 @@ func writeCSV(w io.Writer, records []exported, p *mamori.Policy, l mamori.Lang) 
 			strings.Join(files, "; "), a.FromConsultation, decisionLabel(p, d.Outcome, l), d.Validity, d.Means,
 			strings.Join(actions, "; "), d.Facts, d.Note, d.Reason, d.By, decided, strings.Join(history, "\n"), strings.Join(questions, "\n"),
 			strings.Join(statements, "\n"), strings.Join(audit, "\n"),
-			r.Assignee, rfc3339(r.Taken), a.FromSOS, rfc3339(e.Posted), rounds, rfc3339(e.Safe), e.Report}
+			r.Assignee, rfc3339(r.Taken), a.FromSOS, rfc3339(e.Posted), rounds, rfc3339(e.Safe), e.Report, a.CustomerIDs}
 		if err := cw.Write(row); err != nil {
 			return err
 		}

@@ -114,7 +114,7 @@ func TestExportSOS(t *testing.T) {
 			t.Errorf("column %q moved to %d", name, col[name])
 		}
 	}
-	if col["audit"] != 37 || len(rows[0]) != 45 {
+	if col["audit"] != 37 || len(rows[0]) != 46 {
 		t.Errorf("columns: %v", rows[0])
 	}
 	byKind := map[string][]string{}

@@ -58,6 +58,10 @@ Usage:
                                         user groups, Entra groups) now and keep them
   mamori directory check [-lang ja|en]  who is in which department, who is in none, who supervises
                                         nobody, and when each group was last read
+  mamori register list [-all]           list the refusal-of-service register (no identifiers)
+  mamori register export -by NAME [-all] [-o FILE]
+                                        write the register as CSV for the company's customer
+                                        systems, identifiers included (recorded in the trail)
   mamori training report [-department ID] [-lang ja|en] [-csv]
                                         training completion by programme and department
   mamori audit verify [-checkpoint FILE|VALUE]…
@@ -131,6 +135,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return directory(ctx, args[1:], stdout, stderr, getenv)
 	case "retention":
 		return retention(ctx, args[1:], stdout, stderr, getenv)
+	case "register":
+		return register(ctx, args[1:], stdout, stderr, getenv)
 	case "bench":
 		return bench(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "-version", "--version":
@@ -169,7 +175,7 @@ func newApp(ctx context.Context, cfg *loaded, getenv func(string) string, log *s
 	a.worker = (&flows.Worker{Store: db, Senders: map[string]flows.Sender{}, Clock: clock, Log: log, Lease: lease}).Init()
 	a.service = &flows.Service{Store: db, Policy: cfg.policy, Org: cfg.org, Clock: clock, Log: log,
 		Location: cfg.loc, RemindAfter: cfg.remind, Deadlines: cfg.deadlines, Care: cfg.care, Training: cfg.training,
-		SOS: cfg.sos, Retention: cfg.retention, Kick: a.worker.Kick, Directory: &flows.Directory{Every: cfg.refresh}}
+		SOS: cfg.sos, Retention: cfg.retention, Register: cfg.register, Kick: a.worker.Kick, Directory: &flows.Directory{Every: cfg.refresh}}
 	a.worker.Jobs = a.service
 	a.worker.GaveUp = a.gaveUp
 	// The directory groups' members as last read, before anything is
