@@ -633,3 +633,36 @@ func TestSandboxRestart(t *testing.T) {
 		t.Errorf("%d cards of %s in the channel, want 1", n, number)
 	}
 }
+
+// TestSandboxImage: a message with an image (the monthly chart) goes
+// through Slack's upload flow — files.getUploadURLExternal, the bytes to
+// the upload URL, files.completeUploadExternal — and shows in the channel
+// with the image, which the page serves.
+func TestSandboxImage(t *testing.T) {
+	r := newRig(t)
+	_, _, hr, _ := r.dir.Cast()
+	png := []byte("\x89PNG\r\n\x1a\n" + strings.Repeat("x", 100))
+	item := mamori.OutboxItem{Key: "test:chart", Created: time.Now(), Lang: mamori.JA,
+		Target:  mamori.Target{Platform: mamori.PlatformSlack, Kind: mamori.TargetChannel, ID: "CHRDESK"},
+		Message: mamori.Message{Header: "月次の統計", Text: "グラフ", Image: &mamori.Image{Name: "kasuhara-2026-11.png", Alt: "件数の推移", PNG: png}}}
+	if err := r.db.Update(context.Background(), func(tx mamori.Tx) error { return tx.Enqueue(item) }); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Kick()
+	var url string
+	for deadline := time.Now().Add(10 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, m := range r.state(hr).Conversations["CHRDESK"] {
+			for _, f := range m.Files {
+				if f.Name == "kasuhara-2026-11.png" && f.Image && f.Alt == "件数の推移" {
+					url = f.URL
+				}
+			}
+		}
+	}
+	if url == "" {
+		t.Fatal("the chart did not reach the HR channel")
+	}
+	if code, ct, body := r.get(url); code != http.StatusOK || ct != "image/png" || body != string(png) {
+		t.Errorf("GET %s: %d %s, %d bytes", url, code, ct, len(body))
+	}
+}

@@ -493,6 +493,22 @@ func (b *browser) synced() {
 	}
 }
 
+// rendersAll fails the test when the page shows a block or element it
+// could not render (marked .b-unknown): what the adapter posts must all
+// have a look.
+func (b *browser) rendersAll(where string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	unknown, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('.b-unknown')).map((e) => e.textContent)`))
+	if err != nil {
+		b.t.Fatalf("%s: %v", where, err)
+	}
+	if len(unknown) > 0 {
+		b.t.Errorf("%s: the page could not render %v", where, unknown)
+	}
+}
+
 // waitDOM waits until the page shows what sel finds.
 func (b *browser) waitDOM(what, sel string) {
 	b.t.Helper()
@@ -590,6 +606,7 @@ func browseSandbox(t *testing.T, lang string) {
 	b.click("judge", msgSel("sup-body", taken.TS)+fmt.Sprintf(` button[data-value=%q]`, mamori.CardJudge+":"+number))
 	b.waitDOM("the judge modal", `#modal-root .modal-box`)
 	b.shot("judge-modal")
+	b.rendersAll("the judge modal")
 	in := func(block, value string) string {
 		return fmt.Sprintf(`#modal-root .b-input[data-block=%q] input[value=%q]`, block, value)
 	}
@@ -625,6 +642,7 @@ func browseSandbox(t *testing.T, lang string) {
 	b.run("the modal closes", chromedp.WaitNotPresent(chromedp.CSS(`#modal-root .modal-box`)))
 	r.waitFor(hr, hrCh, "the task with the contact", func(m feedMessage) bool { return m.TS == task.TS && strings.Contains(m.all, ja("caretask.contacts")) })
 	b.shot("care-task")
+	b.rendersAll("the channels")
 
 	// The demo clock: a day or more on, the employee's check-in.
 	b.as("employee", emp)
@@ -660,6 +678,7 @@ func browseSandbox(t *testing.T, lang string) {
 	b.click("Home", `.ptab[data-view="home"]`)
 	b.waitDOM("App Home", `#home-body .blocks`)
 	b.shot("home")
+	b.rendersAll("App Home and the DM")
 	b.run("a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile), chromedp.Click(chromedp.CSS(`.ptab[data-view="messages"]`)))
 	b.shot("phone-dm")
 	b.click("the supervisors' tab", `#tabs button[data-pane="sup"]`)
