@@ -127,14 +127,6 @@ func AppManifest(o ManifestOptions) (string, error) {
 	return build(o.Command, o.BotName, base, o.Socket), nil
 }
 
-// Manifest is AppManifest without its checks: with no httpBaseURL in
-// HTTP mode the request URLs are left out.
-//
-// Deprecated: use AppManifest, which refuses HTTP mode without a URL.
-func Manifest(command, botName, httpBaseURL string, socketMode bool) string {
-	return build(command, botName, strings.TrimRight(httpBaseURL, "/"), socketMode)
-}
-
 func build(command, botName, base string, socketMode bool) string {
 	if command == "" {
 		command = "/kasuhara"

@@ -95,6 +95,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		io.WriteString(w, "ready\n")
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) { m.write(r.Context(), w, a) })
+	legalPages(mux, cfg)
 	teamsOn, err := setupTeams(ctx, a, mux, getenv, log)
 	if err != nil {
 		return err
@@ -329,32 +330,6 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int) {
 	w.code = code
 	w.ResponseWriter.WriteHeader(code)
-}
-
-func manifest(args []string, stdout io.Writer, getenv func(string) string) error {
-	if len(args) > 0 && args[0] == "teams" {
-		return manifestTeams(args[1:], stdout, getenv)
-	}
-	if len(args) == 0 || args[0] != "slack" {
-		return errors.New("usage: mamori manifest slack [-url https://your.host] [-socket] | mamori manifest teams [-o FILE] [-url URL]")
-	}
-	fs := flag.NewFlagSet("manifest", flag.ContinueOnError)
-	url := fs.String("url", "https://mamori.example.com", "the public base URL of `mamori serve` (HTTP mode)")
-	socket := fs.Bool("socket", false, "Socket Mode: no public URL needed")
-	name := fs.String("name", "Mamori", "the bot's display name")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	command := "/kasuhara"
-	if p := getenv("MAMORI_CONFIG"); p != "" {
-		cfg, err := loadConfig(p)
-		if err != nil {
-			return err
-		}
-		command = cfg.command
-	}
-	_, err := io.WriteString(stdout, slack.Manifest(command, *name, strings.TrimRight(*url, "/"), *socket))
-	return err
 }
 
 // sandboxDirectory gives the people and channels of cfg's organisation
