@@ -330,6 +330,11 @@ func (s *Service) judge(ctx context.Context, actor mamori.User, number string, v
 				return "", err
 			}
 		}
+		// A refusal of service: HR is asked whether to record the
+		// customer on the register.
+		if err := s.offerRegister(tx, env, *k); err != nil {
+			return "", err
+		}
 		suggested := SuggestDecision(s.Policy, *k).Outcome
 		return fmt.Sprintf("outcome=%s suggested=%s validity=%s means=%s actions=%s contradicts=%t rejudged=%t", d.Outcome, suggested, d.Validity, d.Means,
 			strings.Join(d.Actions, ","), Contradicts(d.Means, d.Outcome), before != ""), nil

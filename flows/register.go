@@ -846,3 +846,25 @@ func (s *Service) customerFields(c CustomerSummary, l mamori.Lang) []mamori.Fiel
 		{Label: t("stats.register"), Value: fmt.Sprintf(t("stats.register.value"), c.Added, c.Active)},
 	}
 }
+
+// offerRegister asks the HR channel, once a report, whether to record its
+// customer on the register, when the report stands judged カスハラ with a
+// refusal of service (the card in a department's channel, which HR may
+// not read, has the button too). Never who the customer is.
+func (s *Service) offerRegister(tx mamori.Tx, env Env, k mamori.Case) error {
+	if !refused(k) || s.Org.HRChannel == "" || k.Channel == s.Org.HRChannel {
+		return nil
+	}
+	ol := s.orgLang()
+	t := func(key string) string { return s.Policy.T(ol, key) }
+	m := mamori.Message{Step: mamori.StepCard, Header: fmt.Sprintf(t("register.offer.header"), k.Number),
+		Text: fmt.Sprintf(t("register.offer.text"), k.Number, departmentName(env, k.Department, ol)),
+		Choices: []mamori.Choice{
+			{Value: mamori.RegisterAdd + ":" + k.Number, Label: t("register.button"), Style: mamori.StylePrimary},
+			{Value: mamori.CardDetails + ":" + k.Number, Label: t("card.details")}},
+		Note: t("register.offer.note")}
+	// Its key is the report's: a reopened report judged so again is not
+	// offered twice.
+	return tx.Enqueue(mamori.OutboxItem{Key: "register-offer:" + k.Number, Target: s.channel(k.Reporter.Platform, s.Org.HRChannel),
+		Message: m, Lang: ol, Created: env.Now})
+}

@@ -324,6 +324,20 @@ func TestRegisterLife(t *testing.T) {
 	if c := r.card("C0STORE", k2); !hasChoice(c, mamori.RegisterAdd+":"+k2) {
 		t.Errorf("the judged card has no register button: %+v", c.Choices)
 	}
+	// HR, who may not read the store's channel, is asked in theirs: once,
+	// and never told who the customer is.
+	var offers []mamori.Message
+	for _, m := range r.sent.to(mamori.TargetChannel, "C0HR") {
+		if hasChoice(m, mamori.RegisterAdd+":"+k2) {
+			offers = append(offers, m)
+			if strings.Contains(messageText(m), "1234") || strings.Contains(messageText(m), "ヤマダ") {
+				t.Errorf("the offer names the customer: %s", messageText(m))
+			}
+		}
+	}
+	if len(offers) != 1 {
+		t.Errorf("offers to HR: %d, want 1", len(offers))
+	}
 	// Only HR by default; the supervisor when the configuration says so.
 	for _, who := range []string{"USUP", "UOTHER", "UME", "USTRANGER"} {
 		if form, m, err := r.svc.Open(ctx, user(who), add); !errors.Is(err, mamori.ErrForbidden) || form != nil || m.Text == "" {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"database/sql"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,9 +53,58 @@ func TestRegisterConfig(t *testing.T) {
 // register exports as CSV; the database file holds no identifier.
 func TestChatRepeatCustomer(t *testing.T) {
 	t.Parallel()
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		chatRepeatCustomer(t, e)
+		checkFileClean(t, e["MAMORI_DB"])
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		e := postgresEnv(t)
+		chatRepeatCustomer(t, e)
+		checkPostgresClean(t, e["MAMORI_DB"])
+	})
+}
+
+// checkPostgresClean wants no customer identifier in the clear in any
+// row of the tables that could hold one, on the database at dbURL.
+func checkPostgresClean(t *testing.T, dbURL string) {
+	t.Helper()
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows := 0
+	for _, table := range []string{"cases", "conversations", "outbox", "jobs", "audit", "customer_index", "case_links", "register", "register_index"} {
+		r, err := db.Query(`SELECT t::text FROM ` + table + ` t`)
+		if err != nil {
+			t.Fatalf("%s: %v", table, err)
+		}
+		for r.Next() {
+			var row string
+			if err := r.Scan(&row); err != nil {
+				t.Fatal(err)
+			}
+			rows++
+			for _, s := range customerSecrets {
+				// A bytea column reads as hex.
+				if strings.Contains(row, s) || strings.Contains(row, hex.EncodeToString([]byte(s))) {
+					t.Errorf("a row of %s holds %q in the clear", table, s)
+				}
+			}
+		}
+		r.Close()
+	}
+	if rows == 0 {
+		t.Error("no rows read: is the check looking at the data?")
+	}
+}
+
+func chatRepeatCustomer(t *testing.T, e testEnv) {
 	p := builtinPolicy(t)
 	ja := func(key string) string { return p.T(mamori.JA, key) }
-	e := newEnv(t)
 	report := func(ids, narrative string) []string {
 		return []string{"/start report", "1", "1", "昨日の15時ごろ", narrative, "1", "新宿店のレジ", "50代くらいの男性", ids, "返金",
 			"1,3", "「辞めさせてやる」", "2", "2", "同僚の鈴木さん", "2", "2", "2", "2", "1", "1"}
@@ -129,5 +180,4 @@ func TestChatRepeatCustomer(t *testing.T) {
 	if v := MustRun(t, e, "", "audit", "verify"); !strings.Contains(v, "audit trail intact") {
 		t.Errorf("audit verify: %s", v)
 	}
-	checkFileClean(t, e["MAMORI_DB"])
 }
