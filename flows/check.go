@@ -37,11 +37,17 @@ func checkWord(typed string) (rest string, ok bool) {
 		}
 		r := t[len(w):]
 		first, _ := utf8.DecodeRuneInString(r)
+		rest := strings.TrimSpace(strings.TrimLeft(r, " 　:："))
+		next, _ := utf8.DecodeRuneInString(rest)
 		switch {
 		case r == "":
 			return "", true
+		case w == "check" && !unicode.IsDigit(next) && next != '+':
+			// "check on my report" is English, not a check: only a
+			// number follows the English word.
+			return "", false
 		case unicode.IsSpace(first) || first == ':' || first == '：':
-			return strings.TrimSpace(strings.TrimLeft(r, " 　:：")), true
+			return rest, true
 		case unicode.IsDigit(first) || first == '+' || first == '＋':
 			return r, true
 		}

@@ -671,3 +671,30 @@ func TestCustomerStats(t *testing.T) {
 		t.Errorf("the summary: %s", s)
 	}
 }
+
+// A check typed in a DM is told from other text.
+func TestCheckWord(t *testing.T) {
+	r := newCustomerRig(t)
+	for _, tc := range []struct {
+		typed string
+		check bool
+	}{
+		{"確認 090-1234-5678", true},
+		{"確認：山田太郎", true},
+		{"確認　０９０１２３４５６７８", true},
+		{"確認090-1234-5678", true},
+		{"check 090-1234-5678", true},
+		{"Check +81 90 1234 5678", true},
+		{"確認しました", false},
+		{"check on my report please", false},
+		{"こんにちは", false},
+	} {
+		before := len(r.sent.to(mamori.TargetUser, "UOTHER"))
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UOTHER"), Text: tc.typed})
+		got := r.sent.to(mamori.TargetUser, "UOTHER")[before:]
+		checked := len(got) > 0 && (got[0].Header == r.svc.Policy.T(mamori.JA, "check.none.header") || got[0].Step == "check")
+		if checked != tc.check {
+			t.Errorf("%q: checked %v, want %v (%+v)", tc.typed, checked, tc.check, got)
+		}
+	}
+}
