@@ -159,7 +159,7 @@ func (r report) secondHalf() []string {
 }
 
 func (r report) confidential() []string {
-	return []string{r.customer, r.customerIDs, "M-20931", "4417", r.demand, r.narrative, r.words, r.witnesses, r.place}
+	return []string{r.customer, r.customerIDs, "M-20931", "4417-2388", r.demand, r.narrative, r.words, r.witnesses, r.place}
 }
 
 var caseNumber = regexp.MustCompile(`KH-\d{4}-\d{4}`)
