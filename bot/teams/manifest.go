@@ -43,6 +43,7 @@ var Commands = []struct{ Title, Description, EnglishTitle, English string }{
 	{"相談", "カスハラか迷うときに相談する", "consult", "Ask for advice, if you are unsure"},
 	{"方針", "会社の方針を見る", "policy", "Read the company policy"},
 	{"ホーム", "自分の案件と状況・担当の案件を見る", "home", "Your cases, their status, and the cases you handle"},
+	{"確認", "お客様がお断りの対象か確かめる", "check", "Check whether a customer is refused service"},
 }
 
 // DefaultLanguage is the language of manifest.json's own texts.

@@ -126,6 +126,7 @@ var startWords = map[string]string{
 	"consult": mamori.StartConsult, "相談": mamori.StartConsult,
 	"policy": mamori.StartPolicy, "方針": mamori.StartPolicy,
 	"sos": mamori.StartSOS, "助けて": mamori.StartSOS, "たすけて": mamori.StartSOS,
+	"check": mamori.StartCheck, "確認": mamori.StartCheck,
 }
 
 // homeWords show the overview (Slack's App Home): the person's cases,

@@ -81,7 +81,7 @@ Environment:
   MAMORI_CONFIG          the YAML configuration (default: the built-in example)
   MAMORI_DB              SQLite database file (default mamori.db), or a
                          postgres:// URL to share one PostgreSQL database
-  MAMORI_ADDR            HTTP listen address for serve (default :8080)
+  MAMORI_ADDR            HTTP listen address for serve (default :8080; 127.0.0.1:8080 for the web sandbox)
   MAMORI_ENCRYPTION_KEY  base64 key for data at rest (default: a key file
                          next to the database, made on first run)
   MAMORI_KEY_FILE        where that key file is (default mamori.key beside MAMORI_DB;
