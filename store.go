@@ -3,6 +3,7 @@ package mamori
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -264,4 +265,33 @@ type AuditEntry struct {
 	Action  string    `json:"action"`  // e.g. "case.submitted"
 	Subject string    `json:"subject"` // case number or user key
 	Detail  string    `json:"detail,omitempty"`
+}
+
+// NamesCase reports whether an outbox key or a message Ref names case
+// number as one of its colon-separated parts ("card:KH-2026-0001",
+// "in:…:closed:SD-2026-0003:0"), not as the beginning of a longer number
+// (KH-2026-1000 is not KH-2026-10000).
+func NamesCase(key, number string) bool {
+	for part := range strings.SplitSeq(key, ":") {
+		if part == number {
+			return true
+		}
+	}
+	return false
+}
+
+// Mentions reports whether text holds case number, not followed by
+// another digit.
+func Mentions(text, number string) bool {
+	for i := 0; ; {
+		j := strings.Index(text[i:], number)
+		if j < 0 {
+			return false
+		}
+		end := i + j + len(number)
+		if end == len(text) || text[end] < '0' || text[end] > '9' {
+			return true
+		}
+		i = i + j + 1
+	}
 }

@@ -44,7 +44,7 @@ func (t *tx) PurgeCase(c mamori.Case) error {
 			}
 		}
 	}
-	t.purgeOutbox(c.Number, func(key string) bool { return namesCase(key, c.Number) })
+	t.purgeOutbox(c.Number, func(key string) bool { return mamori.NamesCase(key, c.Number) })
 	return nil
 }
 
@@ -85,7 +85,7 @@ func (t *tx) purgeOutbox(name string, names func(string) bool) {
 	t.s.outbox.all(func(id int64, r outRow) bool {
 		switch {
 		case r.status == mamori.OutboxSent && names(r.key),
-			r.status == mamori.OutboxFailed && (names(r.key) || mentions(string(r.message), name)):
+			r.status == mamori.OutboxFailed && (names(r.key) || mamori.Mentions(string(r.message), name)):
 			gone = append(gone, id)
 		}
 		return true
@@ -108,31 +108,4 @@ func (t *tx) dropOutbox(id int64) {
 		delete(t.s.outKeys, r.key)
 	}
 	t.s.outbox.set(id, outRow{id: id})
-}
-
-// namesCase is sqlrow.NamesCase: number is one of key's colon-separated
-// parts.
-func namesCase(key, number string) bool {
-	for part := range strings.SplitSeq(key, ":") {
-		if part == number {
-			return true
-		}
-	}
-	return false
-}
-
-// mentions is sqlrow.Mentions: text holds number, not followed by
-// another digit.
-func mentions(text, number string) bool {
-	for i := 0; ; {
-		j := strings.Index(text[i:], number)
-		if j < 0 {
-			return false
-		}
-		end := i + j + len(number)
-		if end == len(text) || text[end] < '0' || text[end] > '9' {
-			return true
-		}
-		i = i + j + 1
-	}
 }

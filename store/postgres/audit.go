@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/pressly/goose/v3"
 
@@ -130,46 +129,12 @@ func (db *DB) checkTriggers(ctx context.Context) error {
 // keyMigration is the migration since which audit rows are keyed.
 const keyMigration = 4
 
-// keyChain appends the audit.keyed entry after a trail written before the
-// chain was keyed, in the Open that applies keyMigration: from there on
-// the trail is keyed. At any other time a newest row that is not keyed
-// was written behind Mamori's back, and keying after it would hide that:
-// it is left for verify to find, and logged.
-//
-// Replicas starting at once migrate one after another: only one applies
-// keyMigration.
+// keyChain keys the chain in the Open that applies keyMigration (see
+// sqlrow.KeyChain).
 func (db *DB) keyChain(ctx context.Context, migrated []*goose.MigrationResult) error {
-	now := false
+	applied := false
 	for _, r := range migrated {
-		now = now || r.Source.Version == keyMigration
+		applied = applied || r.Source.Version == keyMigration
 	}
-	last, err := audit.Unkeyed(ctx, db.db)
-	if err != nil || last == 0 {
-		return err
-	}
-	if !now {
-		db.log.Error("postgres: the audit trail's newest row is not keyed: it was written without the key; run mamori audit verify", "row", last)
-		return nil
-	}
-	tx, err := db.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("postgres: key the audit chain: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, dialect.AuditLock); err != nil {
-		return fmt.Errorf("postgres: key the audit chain: %w", err)
-	}
-	if last, err = audit.Unkeyed(ctx, tx); err != nil || last == 0 {
-		return err
-	}
-	// Open has no clock: this entry records when it ran.
-	t := &sqlrow.Tx{Ctx: ctx, Q: tx, Sealer: db.sealer, Dialect: dialect, Write: true}
-	if err := t.Audit(audit.KeyedEntry(last, time.Now())); err != nil {
-		return fmt.Errorf("postgres: key the audit chain: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("postgres: key the audit chain: %w", err)
-	}
-	db.log.Info("postgres: the audit chain is keyed from now on", "db", db.name, "unkeyed_rows", last)
-	return nil
+	return sqlrow.KeyChain(ctx, db.db, db.sealer, dialect, applied, db.log, "postgres", "db", db.name)
 }

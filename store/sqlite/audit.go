@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/pressly/goose/v3"
 
@@ -116,40 +115,12 @@ func (db *DB) checkTriggers(ctx context.Context) error {
 // keyMigration is the migration since which audit rows are keyed.
 const keyMigration = 10
 
-// keyChain appends the audit.keyed entry after a trail written before the
-// chain was keyed, in the Open that applies keyMigration: from there on
-// the trail is keyed. At any other time a newest row that is not keyed
-// was written behind Mamori's back, and keying after it would hide that:
-// it is left for verify to find, and logged.
+// keyChain keys the chain in the Open that applies keyMigration (see
+// sqlrow.KeyChain).
 func (db *DB) keyChain(ctx context.Context, migrated []*goose.MigrationResult) error {
-	now := false
+	applied := false
 	for _, r := range migrated {
-		now = now || r.Source.Version == keyMigration
+		applied = applied || r.Source.Version == keyMigration
 	}
-	last, err := audit.Unkeyed(ctx, db.rw)
-	if err != nil || last == 0 {
-		return err
-	}
-	if !now {
-		db.log.Error("sqlite: the audit trail's newest row is not keyed: it was written without the key; run mamori audit verify", "row", last)
-		return nil
-	}
-	tx, err := db.rw.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: key the audit chain: %w", err)
-	}
-	defer tx.Rollback()
-	if last, err = audit.Unkeyed(ctx, tx); err != nil || last == 0 {
-		return err
-	}
-	// Open has no clock: this entry records when it ran.
-	t := &sqlrow.Tx{Ctx: ctx, Q: tx, Sealer: db.sealer, Dialect: dialect, Write: true}
-	if err := t.Audit(audit.KeyedEntry(last, time.Now())); err != nil {
-		return fmt.Errorf("sqlite: key the audit chain: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: key the audit chain: %w", err)
-	}
-	db.log.Info("sqlite: the audit chain is keyed from now on", "path", db.path, "unkeyed_rows", last)
-	return nil
+	return sqlrow.KeyChain(ctx, db.rw, db.sealer, dialect, applied, db.log, "sqlite", "path", db.path)
 }

@@ -47,7 +47,7 @@ func (t *Tx) PurgeCase(c mamori.Case) error {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 	}
-	if err := t.purgeOutbox(c.Number, func(key string) bool { return NamesCase(key, c.Number) }); err != nil {
+	if err := t.purgeOutbox(c.Number, func(key string) bool { return mamori.NamesCase(key, c.Number) }); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
@@ -108,7 +108,7 @@ func (t *Tx) purgeOutbox(name string, names func(key string) bool) error {
 		}
 		// An item that cannot be read (another key, damaged) is left to
 		// the operator.
-		if b, err := t.Sealer.Open(r.message, OutboxAAD(r.key)); err == nil && Mentions(string(b), name) {
+		if b, err := t.Sealer.Open(r.message, OutboxAAD(r.key)); err == nil && mamori.Mentions(string(b), name) {
 			ids = append(ids, r.id)
 		}
 	}
@@ -136,32 +136,3 @@ func (t *Tx) purgeOutbox(name string, names func(key string) bool) error {
 // CareRef is the Ref of care task id's card, and the beginning of the
 // keys of the messages about it.
 func CareRef(id int64) string { return "care:" + strconv.FormatInt(id, 10) }
-
-// NamesCase reports whether an outbox key or a message Ref names case
-// number as one of its colon-separated parts ("card:KH-2026-0001",
-// "in:…:closed:SD-2026-0003:0"), not as the beginning of a longer number
-// (KH-2026-1000 is not KH-2026-10000).
-func NamesCase(key, number string) bool {
-	for part := range strings.SplitSeq(key, ":") {
-		if part == number {
-			return true
-		}
-	}
-	return false
-}
-
-// Mentions reports whether text holds case number, not followed by
-// another digit.
-func Mentions(text, number string) bool {
-	for i := 0; ; {
-		j := strings.Index(text[i:], number)
-		if j < 0 {
-			return false
-		}
-		end := i + j + len(number)
-		if end == len(text) || text[end] < '0' || text[end] > '9' {
-			return true
-		}
-		i = i + j + 1
-	}
-}
