@@ -333,3 +333,23 @@ func TestSOSClosedByResponder(t *testing.T) {
 		t.Error("not audited")
 	}
 }
+
+// TestSOSSurvivesTheMenu: opening the menu (the slash command, App Home)
+// during an open SOS does not forget it: SOS again says where it stands
+// instead of raising a second, and what is typed is still kept with it.
+func TestSOSSurvivesTheMenu(t *testing.T) {
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartSOS})
+	r.do(mamori.Input{Kind: mamori.InputStart})
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "SOS"})
+	if m := r.sent.to(mamori.TargetUser, "UME"); !strings.Contains(m[len(m)-1].Text, "SOS-2026-0001") {
+		t.Fatalf("SOS again after the menu: %+v", m[len(m)-1])
+	}
+	if a := r.alertsTo(mamori.TargetChannel, "C0HR"); r.alertPosts(mamori.TargetChannel, "C0HR") != 1 {
+		t.Errorf("a second SOS was raised: %+v", a)
+	}
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "倉庫に逃げました"})
+	if e := r.kase("SOS-2026-0001").Decision.Emergency; len(e.Notes) != 1 || e.Place != "" {
+		t.Errorf("after the menu, text is a note (not the place): %+v", e)
+	}
+}

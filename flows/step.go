@@ -424,7 +424,9 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		case mamori.StartOnsite:
 			return c, Out{Replies: []mamori.Message{OnsiteMessage(env, l), menu(env, l, false)}}
 		}
-		c = mamori.Conversation{User: c.User, Step: stepMenu, Started: env.Now, Updated: env.Now}
+		// The menu starts afresh, but an open SOS stays open: what they
+		// send is still kept with it (its one question is behind them).
+		c = mamori.Conversation{User: c.User, Step: stepMenu, Started: env.Now, Updated: env.Now, SOS: c.SOS}
 		return c, Out{Replies: []mamori.Message{menu(env, l, true)}}
 
 	case c.Paused && in.Kind == mamori.InputFile:
