@@ -182,6 +182,20 @@ var builtinTexts = sync.OnceValues(func() (Policy, error) {
 	return def, nil
 })
 
+// DecodeYAML reads a file an organisation wrote (a policy, a config)
+// into v, refusing fields v does not have. The YAML library panics on
+// some malformed input (a tag before a flow mapping cut short, found by
+// FuzzParsePolicy): that is an error here, naming the file as invalid,
+// never a crash at startup.
+func DecodeYAML(b []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the file is not valid YAML (the parser stopped on it): %w", ErrInvalid)
+		}
+	}()
+	return yaml.UnmarshalWithOptions(b, v, yaml.DisallowUnknownField())
+}
+
 // ParsePolicy reads a policy file. Texts it leaves out come from the
 // built-in texts, so an organisation's file need only hold what differs.
 func ParsePolicy(b []byte) (*Policy, error) {
@@ -190,7 +204,7 @@ func ParsePolicy(b []byte) (*Policy, error) {
 		return nil, err
 	}
 	var p Policy
-	if err := yaml.UnmarshalWithOptions(b, &p, yaml.DisallowUnknownField()); err != nil {
+	if err := DecodeYAML(b, &p); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	if p.Texts == nil {

@@ -45,7 +45,7 @@ func FuzzParsePolicy(f *testing.F) {
 		// refuses (the built-in texts it adds are valid). So only what
 		// decodes to a valid policy goes on to it.
 		var decoded mamori.Policy
-		if yaml.UnmarshalWithOptions(b, &decoded, yaml.DisallowUnknownField()) != nil || decoded.Validate() != nil {
+		if mamori.DecodeYAML(b, &decoded) != nil || decoded.Validate() != nil {
 			return
 		}
 		p, err := mamori.ParsePolicy(b)

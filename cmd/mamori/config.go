@@ -129,7 +129,7 @@ func loadConfig(path string) (*loaded, error) {
 		}
 	}
 	var c config
-	if err := yaml.UnmarshalWithOptions(b, &c, yaml.DisallowUnknownField()); err != nil {
+	if err := mamori.DecodeYAML(b, &c); err != nil {
 		return nil, fmt.Errorf("MAMORI_CONFIG %s: %s", orExample(path), yaml.FormatError(err, false, true))
 	}
 	where := "MAMORI_CONFIG " + orExample(path)

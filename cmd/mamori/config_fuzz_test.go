@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/goccy/go-yaml"
+	"github.com/mamori-oss/mamori"
 )
 
 // policyFileSeed stands in seeds for a policy file the configuration
@@ -47,7 +47,7 @@ func FuzzLoadConfig(f *testing.F) {
 		// A policy read from a file is read from the one written here
 		// only: another path might be a device that never ends.
 		var c config
-		if yaml.Unmarshal(b, &c) == nil && c.Policy != policyFile && (strings.HasSuffix(c.Policy, ".yaml") ||
+		if mamori.DecodeYAML(b, &c) == nil && c.Policy != policyFile && (strings.HasSuffix(c.Policy, ".yaml") ||
 			strings.HasSuffix(c.Policy, ".yml") || strings.ContainsRune(c.Policy, os.PathSeparator)) {
 			return
 		}
