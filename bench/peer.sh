@@ -1,32 +1,51 @@
 #!/usr/bin/env bash
-# bench/peer.sh — Mamori against its peer, a minimal Bolt for JavaScript app
-# (bench/bolt: @slack/bolt pinned, acknowledges and does nothing else), under
-# the same load: `mamori bench -mix slack` (signed slash commands, clicks and
-# DM events).
+# bench/peer.sh — Mamori against its peer under the same load, on one
+# platform at a time (PEER):
 #
-# For each client count and repetition, the systems alternate (mamori, bolt,
-# mamori, bolt, …). Each measurement is a fresh server process — for Mamori
-# with a fresh SQLite file on disk and key — pinned to one core with taskset
-# (SERVER_CPU), the load generator pinned to another (LOAD_CPU); WARMUP
-# requests are sent first and not counted, then N measured. It prints, per
-# client count, the median and min–max over REPS of throughput, p99 and
-# peak RSS (VmHWM, over the process's life, warm-up included) and the ratios
-# of Mamori's medians to Bolt's. Quote ratios from one run of this script,
-# never absolute figures from different runs.
+#   PEER=bolt (the default): a minimal Bolt for JavaScript app (bench/bolt:
+#     @slack/bolt pinned, verifies each request's signature, acknowledges and
+#     does nothing else) against `mamori serve` for Slack, under
+#     `mamori bench -mix slack` (signed slash commands, clicks and DM events).
+#   PEER=botbuilder: a minimal Bot Framework SDK for JavaScript bot
+#     (bench/botbuilder: botbuilder pinned, CloudAdapter validating each
+#     activity's JWT, a 200 and no reply) against `mamori serve` for Teams
+#     (Teams alone, JWT validation on), under `mamori bench -mix teams`
+#     (message activities with Bearer JWTs signed by a local RSA key). Both
+#     servers fetch the OpenID metadata and keys from the bench's fakes on
+#     loopback, which also stand in for the token endpoint and the Bot
+#     Connector Mamori sends its replies to.
 #
-#   bench/peer.sh                                   # 2,000 + 20,000 requests, 16 and 64 clients, 3 repetitions
+# For each client count and repetition, the systems alternate (mamori,
+# peer, mamori, peer, …). Each measurement is a fresh server process — for
+# Mamori with a fresh SQLite file on disk and key — pinned to one core with
+# taskset (SERVER_CPU), the load generator pinned to another (LOAD_CPU);
+# WARMUP requests are sent first and not counted, then N measured. It
+# prints, per client count, the median and min–max over REPS of
+# throughput, p99 and peak RSS (VmHWM, over the process's life, warm-up
+# included) and the ratios of Mamori's medians to the peer's. Quote ratios
+# from one run of this script, never absolute figures from different runs.
+#
+#   bench/peer.sh                                   # Bolt: 2,000 + 20,000 requests, 16 and 64 clients, 3 repetitions
+#   PEER=botbuilder bench/peer.sh                   # the same against botbuilder, for Teams
 #   N=5000 WARMUP=500 REPS=1 CLIENTS=16 bench/peer.sh   # a quick look
 #
-# Needs Go, a C compiler, Node.js ≥ 20 with npm, taskset (util-linux) and
-# two cores. Everything listens on 127.0.0.1; npm is run without audit, fund
-# or update checks, and `npm ci` uses the cache first (NPM_CI=0 skips it and
-# uses bench/bolt/node_modules as it is). It is a manual benchmark: .ci/run
-# does not run it.
+# Knobs: PEER (bolt | botbuilder), N, WARMUP, REPS, CLIENTS, SERVER_CPU,
+# LOAD_CPU, CAP (seconds a bench run may take at most), MAMORI_PORT,
+# BOLT_PORT, BOTBUILDER_PORT, FAKES_PORT, NPM_CI, KEEP=1 (keep the raw
+# outputs and server logs).
+#
+# Needs Go, a C compiler, Node.js ≥ 20 with npm, taskset (util-linux), curl
+# and two cores. Everything listens on and talks to 127.0.0.1 only (the
+# botbuilder app also refuses to resolve any name but localhost); npm is run
+# without audit, fund or update checks, and `npm ci` in bench/$PEER uses the
+# cache first (NPM_CI=0 skips it and uses bench/$PEER/node_modules as it
+# is). It is a manual benchmark: .ci/run does not run it.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root="$PWD"
 
+PEER="${PEER:-bolt}"
 N="${N:-20000}"
 WARMUP="${WARMUP:-2000}"
 REPS="${REPS:-3}"
@@ -35,15 +54,25 @@ SERVER_CPU="${SERVER_CPU:-0}"
 LOAD_CPU="${LOAD_CPU:-1}"
 MAMORI_PORT="${MAMORI_PORT:-18080}"
 BOLT_PORT="${BOLT_PORT:-18081}"
+BOTBUILDER_PORT="${BOTBUILDER_PORT:-18082}"
 FAKES_PORT="${FAKES_PORT:-18090}"
 CAP="${CAP:-120}"        # seconds: the most one bench run may take (mamori bench -duration)
 NPM_CI="${NPM_CI:-1}"
 KEEP="${KEEP:-0}"        # 1: keep the work directory (raw outputs, server logs)
 SECRET="bench-secret"
+# Teams: the bot's app id (the tokens' audience) and client secret, both
+# made up; the fakes' token endpoint answers any.
+APP_ID="b0000000-0000-4000-8000-00000000be01"
+APP_PASSWORD="bench-client-secret"
 
 export npm_config_fund=false npm_config_audit=false npm_config_update_notifier=false
 
-for v in N WARMUP REPS CAP MAMORI_PORT BOLT_PORT FAKES_PORT; do
+case "$PEER" in
+  bolt) mix=slack ;;
+  botbuilder) mix=teams ;;
+  *) echo "PEER must be bolt or botbuilder, not '$PEER'" >&2; exit 2 ;;
+esac
+for v in N WARMUP REPS CAP MAMORI_PORT BOLT_PORT BOTBUILDER_PORT FAKES_PORT; do
   if ! [[ "${!v}" =~ ^[0-9]+$ ]]; then echo "$v must be a whole number, not '${!v}'" >&2; exit 2; fi
 done
 if [ "$N" -lt 1 ] || [ "$REPS" -lt 1 ]; then echo "N and REPS must be 1 or more" >&2; exit 2; fi
@@ -94,35 +123,66 @@ fi
 echo "==> building mamori"
 go build -o "$work/mamori" ./cmd/mamori
 mamori="$work/mamori"
-# serve needs a configuration for Slack: the example one (its channel ids
-# are only ever sent to the fake Web API).
+# serve needs a configuration for Slack and for Teams: the example one
+# (its channel ids are only ever sent to the fakes).
 "$mamori" config >"$work/mamori.yaml"
 
-echo "==> installing bench/bolt"
+echo "==> installing bench/$PEER"
 if [ "$NPM_CI" = 1 ]; then
-  (cd bench/bolt && npm ci --prefer-offline --no-audit --no-fund --loglevel=error)
-elif [ ! -d bench/bolt/node_modules ]; then
-  echo "NPM_CI=0 but bench/bolt/node_modules is missing" >&2
+  (cd "bench/$PEER" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error)
+elif [ ! -d "bench/$PEER/node_modules" ]; then
+  echo "NPM_CI=0 but bench/$PEER/node_modules is missing" >&2
   exit 2
 fi
-bolt_version="$(cd bench/bolt && node -p "require('@slack/bolt/package.json').version")"
+case "$PEER" in
+  bolt) peer_pkg=@slack/bolt peer_label=Bolt ;;
+  botbuilder) peer_pkg=botbuilder peer_label=botbuilder ;;
+esac
+peer_version="$(cd "bench/$PEER" && node -p "require('$peer_pkg/package.json').version")"
 
-echo "==> the fakes Mamori talks to (fake Slack Web API on 127.0.0.1:$FAKES_PORT)"
-taskset -c "$LOAD_CPU" "$mamori" bench -n 0 -fake-slack "127.0.0.1:$FAKES_PORT" >"$work/fakes.log" 2>&1 &
+fakes_url="http://127.0.0.1:$FAKES_PORT"
+teams_key="$work/teams.pem"
+if [ "$mix" = slack ]; then
+  echo "==> the fakes Mamori talks to (fake Slack Web API on 127.0.0.1:$FAKES_PORT)"
+  taskset -c "$LOAD_CPU" "$mamori" bench -n 0 -fake-slack "127.0.0.1:$FAKES_PORT" >"$work/fakes.log" 2>&1 &
+  fakes_probe="$fakes_url/api/auth.test"
+else
+  # One process serves the OpenID metadata and keys both servers validate
+  # the tokens with, the token endpoint and the Connector; every load run
+  # finds the address in use and signs its tokens with the same key file.
+  echo "==> the fakes the servers talk to (Teams OpenID metadata and keys, token endpoint, Connector on 127.0.0.1:$FAKES_PORT)"
+  taskset -c "$LOAD_CPU" "$mamori" bench -n 0 -teams-keys "127.0.0.1:$FAKES_PORT" -teams-key "$teams_key" >"$work/fakes.log" 2>&1 &
+  fakes_probe="$fakes_url/v1/.well-known/keys"
+fi
 fakes=$!
 pids+=("$fakes")
 
 # wait_up waits until url answers 200, or fails after 30 s or if pid exits.
 wait_up() {
-  local url="$1" pid="$2" i
-  for i in $(seq 300); do
+  local url="$1" pid="$2"
+  for _ in $(seq 300); do
     if curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null; then return 0; fi
     kill -0 "$pid" 2>/dev/null || return 1
     sleep 0.1
   done
   return 1
 }
-wait_up "http://127.0.0.1:$FAKES_PORT/api/auth.test" "$fakes" || { echo "the fakes did not start:" >&2; cat "$work/fakes.log" >&2; exit 1; }
+wait_up "$fakes_probe" "$fakes" || { echo "the fakes did not start:" >&2; cat "$work/fakes.log" >&2; exit 1; }
+if [ "$mix" = teams ]; then
+  # The tenant is the one the bench puts in its activities; the fakes print it.
+  tenant=""
+  for _ in $(seq 50); do
+    tenant="$(sed -n 's/^ *MICROSOFT_APP_TENANT_ID=//p' "$work/fakes.log")"
+    [ -n "$tenant" ] && break
+    sleep 0.1
+  done
+  if [ -z "$tenant" ] || [ ! -s "$teams_key" ]; then
+    echo "the fakes printed no MICROSOFT_APP_TENANT_ID or made no key:" >&2
+    cat "$work/fakes.log" >&2
+    exit 1
+  fi
+  openid_url="$fakes_url/v1/.well-known/openidconfiguration"
+fi
 
 # start_server SYSTEM DIR starts a fresh server pinned to SERVER_CPU, and
 # sets server_pid and server_url.
@@ -131,9 +191,16 @@ start_server() {
   mkdir -p "$dir"
   case "$sys" in
     mamori)
+      local platform=()
+      if [ "$mix" = slack ]; then
+        platform=(SLACK_BOT_TOKEN=xoxb-bench SLACK_SIGNING_SECRET="$SECRET" SLACK_API_URL="$fakes_url/api/")
+      else
+        # Teams alone, with JWT validation against the fakes' keys.
+        platform=(MICROSOFT_APP_ID="$APP_ID" MICROSOFT_APP_PASSWORD="$APP_PASSWORD" MICROSOFT_APP_TENANT_ID="$tenant"
+          MAMORI_TEAMS_OPENID_METADATA_URL="$openid_url" MAMORI_TEAMS_TOKEN_URL="$fakes_url/$tenant/oauth2/v2.0/token")
+      fi
       (cd "$dir" && exec env MAMORI_ADDR="127.0.0.1:$MAMORI_PORT" MAMORI_DB="$dir/mamori.db" MAMORI_KEY_FILE="$dir/mamori.key" \
-        MAMORI_CONFIG="$work/mamori.yaml" \
-        SLACK_BOT_TOKEN=xoxb-bench SLACK_SIGNING_SECRET="$SECRET" SLACK_API_URL="http://127.0.0.1:$FAKES_PORT/api/" \
+        MAMORI_CONFIG="$work/mamori.yaml" "${platform[@]}" \
         taskset -c "$SERVER_CPU" "$mamori" serve) >"$dir/server.log" 2>&1 &
       server_url="http://127.0.0.1:$MAMORI_PORT"
       ;;
@@ -141,6 +208,13 @@ start_server() {
       (cd "$root/bench/bolt" && exec env NODE_ENV=production PORT="$BOLT_PORT" SLACK_SIGNING_SECRET="$SECRET" \
         taskset -c "$SERVER_CPU" node app.js) >"$dir/server.log" 2>&1 &
       server_url="http://127.0.0.1:$BOLT_PORT"
+      ;;
+    botbuilder)
+      (cd "$root/bench/botbuilder" && exec env NODE_ENV=production PORT="$BOTBUILDER_PORT" \
+        MICROSOFT_APP_ID="$APP_ID" MICROSOFT_APP_PASSWORD="$APP_PASSWORD" MICROSOFT_APP_TENANT_ID="$tenant" \
+        OPENID_METADATA_URL="$openid_url" LOGIN_URL="$fakes_url" \
+        taskset -c "$SERVER_CPU" node app.js) >"$dir/server.log" 2>&1 &
+      server_url="http://127.0.0.1:$BOTBUILDER_PORT"
       ;;
   esac
   server_pid=$!
@@ -160,20 +234,24 @@ stop_server() {
 
 # load N C [PID] runs mamori bench pinned to LOAD_CPU against server_url.
 load() {
-  local n="$1" c="$2" pid="${3:-0}"
+  local n="$1" c="$2" pid="${3:-0}" extra=()
+  if [ "$mix" = teams ]; then
+    extra=(-teams-keys "127.0.0.1:$FAKES_PORT" -teams-key "$teams_key" -teams-app "$APP_ID")
+  fi
   SLACK_SIGNING_SECRET="$SECRET" timeout $((CAP + 60)) taskset -c "$LOAD_CPU" \
-    "$mamori" bench -url "$server_url" -mix slack -n "$n" -c "$c" -duration "${CAP}s" -pid "$pid"
+    "$mamori" bench -url "$server_url" -mix "$mix" -n "$n" -c "$c" -duration "${CAP}s" -pid "$pid" "${extra[@]}"
 }
 
 results="$work/results.tsv"
+sysw=$(( ${#PEER} > 6 ? ${#PEER} : 6 ))   # the system column's width
 : >"$results"
-echo "==> mamori (this tree, $(go version | awk '{print $3}')) vs bolt $bolt_version (node $(node --version));" \
+echo "==> mamori (this tree, $(go version | awk '{print $3}')) vs $PEER $peer_version (node $(node --version)), -mix $mix;" \
   "$WARMUP warm-up + $N requests, clients: $CLIENTS, $REPS repetitions; server on CPU $SERVER_CPU, load on CPU $LOAD_CPU"
 echo "    load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 run=0
 for c in $CLIENTS; do
   for rep in $(seq "$REPS"); do
-    for sys in mamori bolt; do
+    for sys in mamori "$PEER"; do
       run=$((run + 1))
       dir="$work/run$run-$sys-c$c"
       start_server "$sys" "$dir"
@@ -191,9 +269,9 @@ for c in $CLIENTS; do
         END { if (done == "") exit 1; printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c, sys, rep, rps, p99, hwm / 1024, errs, done }
       ' "$dir/bench.txt")" || { echo "$sys: no result from mamori bench:" >&2; cat "$dir/bench.txt" >&2; exit 1; }
       printf '%s\n' "$line" >>"$results"
-      IFS=$'\t' read -r _ _ _ rps p99 rss errs done <<<"$line"
-      printf '    c=%-3s rep %s %-6s %7s req/s  p99 %6s ms  peak RSS %6.1f MB  errors %s' "$c" "$rep" "$sys" "$rps" "$p99" "$rss" "$errs"
-      if [ "$done" != "$N" ]; then printf '  (only %s of %s requests in %ss)' "$done" "$N" "$CAP"; fi
+      IFS=$'\t' read -r _ _ _ rps p99 rss errs sent <<<"$line"
+      printf '    c=%-3s rep %s %-*s %7s req/s  p99 %6s ms  peak RSS %6.1f MB  errors %s' "$c" "$rep" "$sysw" "$sys" "$rps" "$p99" "$rss" "$errs"
+      if [ "$sent" != "$N" ]; then printf '  (only %s of %s requests in %ss)' "$sent" "$N" "$CAP"; fi
       if [ "$errs" != 0 ]; then printf '  (%s)' "$(grep '^errors' "$dir/bench.txt")"; fi
       printf '\n'
       if [ "$KEEP" != 1 ]; then rm -f "$dir/mamori.db" "$dir/mamori.db-wal" "$dir/mamori.db-shm"; fi
@@ -203,9 +281,9 @@ done
 echo "    load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # The table: medians (min–max) over the repetitions, and Mamori's medians
-# over Bolt's with the issue's targets.
+# over the peer's with the issue's targets.
 echo
-awk -F'\t' -v reps="$REPS" -v n="$N" '
+awk -F'\t' -v reps="$REPS" -v n="$N" -v peer="$PEER" -v label="$peer_label" -v w="$sysw" '
   function med(s,    a, k, m) {
     k = split(s, a, " "); asort_num(a, k)
     m = (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
@@ -222,21 +300,22 @@ awk -F'\t' -v reps="$REPS" -v n="$N" '
     if (!($1 in seen)) { seen[$1] = 1; order[++nc] = $1 }
   }
   END {
-    printf "%-7s  %-6s  %-26s  %-26s  %-26s  %s\n", "clients", "system", "req/s median (min-max)", "p99 ms median (min-max)", "peak RSS MB median (min-max)", "errors"
+    sysf = "%-" w "s"
+    printf "%-7s  " sysf "  %-26s  %-26s  %-26s  %s\n", "clients", "system", "req/s median (min-max)", "p99 ms median (min-max)", "peak RSS MB median (min-max)", "errors"
     for (i = 1; i <= nc; i++) {
       c = order[i]
       for (s = 1; s <= 2; s++) {
-        sys = (s == 1) ? "mamori" : "bolt"; key = c SUBSEP sys
-        printf "%-7s  %-6s  %-26s  %-26s  %-26s  %d\n", c, sys, cell(rps[key], "%.0f"), cell(p99[key], "%.1f"), cell(rss[key], "%.1f"), errs[key]
+        sys = (s == 1) ? "mamori" : peer; key = c SUBSEP sys
+        printf "%-7s  " sysf "  %-26s  %-26s  %-26s  %d\n", c, sys, cell(rps[key], "%.0f"), cell(p99[key], "%.1f"), cell(rss[key], "%.1f"), errs[key]
       }
-      r = med(rps[c SUBSEP "mamori"]) / med(rps[c SUBSEP "bolt"])
-      p = med(p99[c SUBSEP "mamori"]) / med(p99[c SUBSEP "bolt"])
-      m = med(rss[c SUBSEP "mamori"]) / med(rss[c SUBSEP "bolt"])
-      printf "%-7s  %-6s  %-26s  %-26s  %-26s\n", c, "ratio", \
+      r = med(rps[c SUBSEP "mamori"]) / med(rps[c SUBSEP peer])
+      p = med(p99[c SUBSEP "mamori"]) / med(p99[c SUBSEP peer])
+      m = med(rss[c SUBSEP "mamori"]) / med(rss[c SUBSEP peer])
+      printf "%-7s  " sysf "  %-26s  %-26s  %-26s\n", c, "ratio", \
         sprintf("%.2f× (target ≥ 2: %s)", r, r >= 2 ? "met" : "not met"), \
         sprintf("%.2f× (target ≤ 0.5: %s)", p, p <= 0.5 ? "met" : "not met"), \
         sprintf("%.2f× (target ≤ 0.2: %s)", m, m <= 0.2 ? "met" : "not met")
     }
-    printf "\nratio = Mamori median / Bolt median, from this run; %d repetitions of %d requests each.\n", reps, n
+    printf "\nratio = Mamori median / %s median, from this run; %d repetitions of %d requests each.\n", label, reps, n
   }
 ' "$results"
