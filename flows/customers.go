@@ -188,6 +188,12 @@ func number(tok string) (string, bool) {
 	if !digit || b.Len() < minNumber {
 		return "", false
 	}
+	// Without its separators it may begin with a label ("t#el-5el55" is
+	// "tel5el55"): read as that would be when typed again, so that a
+	// key typed back finds itself.
+	if s := stripLabel(b.String()); s != b.String() {
+		return number(s)
+	}
 	return b.String(), true
 }
 
@@ -256,7 +262,10 @@ func stripLabel(tok string) string {
 			}
 			if strings.ContainsRune(":.=#"+dashes, []rune(rest)[0]) {
 				tok, changed = strings.TrimLeft(rest, ":.=#"+dashes), true
-			} else if startsNumber(rest) && !slices.Contains(asciiHonours, l) {
+			} else if startsNumber(rest) && !slices.Contains(asciiHonours, l) && len(rest) >= minNumber {
+				// "tel0312345678", but not "tel5": a label is taken
+				// off only a number long enough to be one, or "tel5"
+				// would read as nothing while "t#el5" reads as "tel5".
 				tok, changed = rest, true
 			}
 		}
