@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -59,18 +61,40 @@ func WithConcurrency(n int) SenderOption {
 	return func(s *Sender) { s.concurrency = max(n, 1) }
 }
 
-// NewSender returns a Sender using cfg's BotToken and APIURL.
+// NewSender returns a Sender using cfg's BotToken and APIURL. It keeps to
+// Slack's limits (DefaultLimits), except with a Web API on a loopback
+// address (a fake, the web sandbox, an emulator): that is not Slack, and
+// pacing would only make a person trying Mamori wait a second a card.
 func NewSender(cfg Config, opts ...SenderOption) *Sender {
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Sender{api: newClient(cfg), apiURL: cfg.APIURL, log: log, lim: newLimiter(DefaultLimits()), concurrency: 8,
+	limits := DefaultLimits()
+	if loopback(cfg.APIURL) {
+		limits = Limits{}
+	}
+	s := &Sender{api: newClient(cfg), apiURL: cfg.APIURL, log: log, lim: newLimiter(limits), concurrency: 8,
 		emails: map[string]string{}, images: map[string]postedImage{}, responses: map[string]*responseUse{}}
 	for _, o := range opts {
 		o(s)
 	}
 	return s
+}
+
+// loopback reports whether the Web API at apiURL listens on a loopback
+// address (127.0.0.0/8, ::1, localhost).
+func loopback(apiURL string) bool {
+	u, err := url.Parse(apiURL)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if h := u.Hostname(); h == "localhost" {
+		return true
+	} else if ip, err := netip.ParseAddr(h); err == nil {
+		return ip.IsLoopback()
+	}
+	return false
 }
 
 // Concurrency is how many Sends the worker may run at once, each to a
