@@ -506,6 +506,9 @@ type slackRig struct {
 	logs   *syncBuffer
 	env    testEnv
 	stop   func() error
+	// advance moves serve's clock on, where the rig gave it one
+	// (startServeWith).
+	advance func(time.Duration)
 
 	seq  int // for trigger ids, event ids and action timestamps
 	seen int // DM posts to the reporter already read

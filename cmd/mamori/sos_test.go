@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,7 +61,12 @@ func startServeWith(t *testing.T, config string, more ...slacktest.User) *slackR
 	e["SLACK_API_URL"] = api.URL
 
 	r := &slackRig{t: t, api: api, client: &http.Client{Timeout: 10 * time.Second}, logs: &syncBuffer{}, env: e}
-	ctx, cancel := context.WithCancel(context.Background())
+	// serve runs on a clock the test moves on (r.advance), ahead of the
+	// real one, rather than waiting for it.
+	ahead := &atomic.Int64{}
+	r.advance = func(d time.Duration) { ahead.Add(int64(d)) }
+	clock := mamori.Clock(func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) })
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), clockKey{}, clock))
 	stopped := make(chan struct{})
 	var runErr error
 	go func() {
@@ -437,7 +443,7 @@ func (r *slackRig) answerReport(place string) (number, summary string) {
 }
 
 // TestServeSOSEscalation: nobody answers within sos.ack_within (10 s,
-// the least): the department's supervisor is alerted by DM, the cards say
+// the least; serve's clock is moved on, not waited for): the department's supervisor is alerted by DM, the cards say
 // it was escalated, the employee is told, with the emergency numbers.
 // He answers from that DM with one click: recorded, every card and the
 // employee hear of it. She skipped the question where she is: the SOS
@@ -477,8 +483,10 @@ func TestServeSOSEscalation(t *testing.T) {
 			!strings.Contains(string(m.Blocks), mamori.SOSSkip+":")
 	})
 
-	// Nobody answers: round 1 goes to the supervisor's DM.
-	dm, _ := r.waitPostWithin(30*time.Second, "D"+supervisor, 0, "the escalated alert", func(p posted) bool {
+	// Nobody answers: ack_within later, round 1 goes to the supervisor's
+	// DM.
+	r.advance(10 * time.Second)
+	dm, _ := r.waitPostWithin(10*time.Second, "D"+supervisor, 0, "the escalated alert", func(p posted) bool {
 		return strings.Contains(p.text, mamori.SOSAck+":"+number)
 	})
 	r.waitPostWithin(10*time.Second, "D"+reporter, r.seen, "the escalation", func(p posted) bool {
