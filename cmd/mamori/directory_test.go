@@ -179,7 +179,7 @@ func TestServeDirectory(t *testing.T) {
     members_group: "@support-staff"
     supervisors_group: "@support-leads"`, 1)
 	config = strings.Replace(config, "    members: [U0TANAKA]\n", "    members: [U0NAKAMURA]\n", 1)
-	config += "directory:\n  refresh: 2s\n"
+	config += "directory:\n  refresh: 1s\n"
 	r := startServeWith(t, config)
 	r.api.SetUserGroup(slacktest.UserGroup{ID: "S0SUPPORT", Handle: "support-staff", Users: []string{reporter, outsider}})
 	r.api.SetUserGroup(slacktest.UserGroup{ID: "S0SUPLEAD", Handle: "support-leads", Users: []string{"U0SUZUKI", "U0ITO"}})
