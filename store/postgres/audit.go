@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 
@@ -19,39 +18,17 @@ import (
 // lacks its submission entry.
 var ErrAuditBroken = audit.ErrBroken
 
-// VerifyAudit walks the keyed audit chain from its first row and returns
-// how many rows hold (see audit.Verify).
-func (db *DB) VerifyAudit(ctx context.Context) (int, error) {
-	r, err := audit.Verify(ctx, db.db, audit.Key(db.sealer))
-	return int(r.Entries), err
-}
-
-// CheckAudit verifies the audit chain, that it holds every checkpoint
-// given, and that every case has its submission entry, all in one
-// snapshot (see audit.Check).
-func (db *DB) CheckAudit(ctx context.Context, checkpoints ...audit.Checkpoint) (audit.Result, error) {
-	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
-	if err != nil {
-		return audit.Result{}, fmt.Errorf("postgres: begin: %w", err)
-	}
-	defer tx.Rollback()
-	return audit.Check(ctx, tx, audit.Key(db.sealer), checkpoints)
-}
-
-// AuditCheckpoint checks the audit trail (CheckAudit) and returns its
-// head as a checkpoint, in the compact form audit.ParseCheckpoint reads.
-// A trail that does not hold gets no checkpoint: the error says why.
+// VerifyAudit, CheckAudit, AuditCheckpoint and AuditTrail are
+// sqlrow.Store's: on the pool, each check in a REPEATABLE READ snapshot.
+func (db *DB) VerifyAudit(ctx context.Context) (int, error) { return db.shared().VerifyAudit(ctx) }
 func (db *DB) AuditCheckpoint(ctx context.Context) (string, error) {
-	r, err := db.CheckAudit(ctx)
-	if err != nil {
-		return "", err
-	}
-	return r.Head.String(), nil
+	return db.shared().AuditCheckpoint(ctx)
 }
-
-// AuditTrail returns the audit entries about subject, oldest first.
+func (db *DB) CheckAudit(ctx context.Context, cps ...audit.Checkpoint) (audit.Result, error) {
+	return db.shared().CheckAudit(ctx, cps...)
+}
 func (db *DB) AuditTrail(ctx context.Context, subject string) ([]mamori.AuditEntry, error) {
-	return audit.Trail(ctx, db.db, dialect.Q(sqlrow.AuditTrail), subject)
+	return db.shared().AuditTrail(ctx, subject)
 }
 
 // AuditTriggers is the SQL that (re)creates the triggers keeping the
@@ -88,38 +65,23 @@ var appendOnly = map[string]string{
 // them, maybe to cut the trail, and Mamori does not write on such a
 // trail.
 func (db *DB) checkTriggers(ctx context.Context) error {
-	rows, err := db.db.QueryContext(ctx, `
+	bad, err := sqlrow.BadTriggers(ctx, db.db, "postgres", `
 		SELECT t.tgname, t.tgenabled::text, pg_get_triggerdef(t.oid), n.nspname, p.prosrc
 		FROM pg_trigger t
 		JOIN pg_class c ON c.oid = t.tgrelid
 		JOIN pg_namespace n ON n.oid = c.relnamespace
 		JOIN pg_proc p ON p.oid = t.tgfoid
-		WHERE t.tgrelid = 'audit'::regclass AND NOT t.tgisinternal`)
-	if err != nil {
-		return fmt.Errorf("postgres: audit triggers: %w", err)
-	}
-	defer rows.Close()
-	found := map[string]bool{}
-	for rows.Next() {
-		var name, enabled, def, schema, src string
-		if err := rows.Scan(&name, &enabled, &def, &schema, &src); err != nil {
-			return fmt.Errorf("postgres: audit triggers: %w", err)
-		}
-		def = strings.ReplaceAll(def, schema+".", "")
-		found[name] = (enabled == "O" || enabled == "A") && def == appendOnly[name] &&
-			strings.Contains(src, "RAISE EXCEPTION USING MESSAGE = TG_ARGV[0]")
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("postgres: audit triggers: %w", err)
-	}
-	var bad []string
-	for _, name := range []string{"audit_no_update", "audit_no_delete", "audit_no_truncate"} {
-		if !found[name] {
-			bad = append(bad, name)
-		}
-	}
-	if len(bad) == 0 {
-		return nil
+		WHERE t.tgrelid = 'audit'::regclass AND NOT t.tgisinternal`, []string{"audit_no_update", "audit_no_delete", "audit_no_truncate"},
+		func(row sqlrow.Scanner) (string, error) {
+			var name, enabled, def, schema, src string
+			if err := row.Scan(&name, &enabled, &def, &schema, &src); err != nil || !(enabled == "O" || enabled == "A") ||
+				strings.ReplaceAll(def, schema+".", "") != appendOnly[name] || !strings.Contains(src, "RAISE EXCEPTION USING MESSAGE = TG_ARGV[0]") {
+				return "", err
+			}
+			return name, nil
+		})
+	if err != nil || len(bad) == 0 {
+		return err
 	}
 	db.log.Error("postgres: the audit trail's append-only triggers are missing, disabled or changed: not starting", "db", db.name, "triggers", bad)
 	return fmt.Errorf("postgres: %s: the audit trail's append-only triggers are missing, disabled or changed (%s): someone with the rights to alter the table removed them, and the trail may have been cut. Mamori does not start on it. Check the trail on a copy (restore the triggers there with `mamori audit triggers | psql COPY-URL`, then mamori audit verify -checkpoint YOUR-LATEST-CHECKPOINT against it), then restore them here the same way",
@@ -132,9 +94,5 @@ const keyMigration = 4
 // keyChain keys the chain in the Open that applies keyMigration (see
 // sqlrow.KeyChain).
 func (db *DB) keyChain(ctx context.Context, migrated []*goose.MigrationResult) error {
-	applied := false
-	for _, r := range migrated {
-		applied = applied || r.Source.Version == keyMigration
-	}
-	return sqlrow.KeyChain(ctx, db.db, db.sealer, dialect, applied, db.log, "postgres", "db", db.name)
+	return sqlrow.KeyChain(ctx, db.db, db.sealer, dialect, migrated, keyMigration, db.log, "postgres", "db", db.name)
 }

@@ -11,10 +11,6 @@ import (
 	"github.com/mamori-oss/mamori/store/sqlrow"
 )
 
-type querier interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}
-
 // tx is a sqlrow.Tx on q, for the statements the SQL stores share; write
 // for one in a write transaction, whose reads of rows to change lock them.
 func (db *DB) tx(ctx context.Context, q sqlrow.Querier, write bool) *sqlrow.Tx {
@@ -70,9 +66,9 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 		if err := t.FailUnreadable(bad); err != nil {
 			return err
 		}
-		behind, err := int64s(ctx, tx, `SELECT x.id FROM outbox x WHERE x.id = ANY($1) AND EXISTS (
+		behind, err := sqlrow.All(t, `SELECT x.id FROM outbox x WHERE x.id = ANY($1) AND EXISTS (
 			SELECT 1 FROM outbox o WHERE o.target = x.target AND o.status = 'pending' AND o.id < x.id AND o.id <> ALL($1)
-				AND (`+urgent("o")+` OR NOT `+urgent("x")+`))`, held)
+				AND (`+urgent("o")+` OR NOT `+urgent("x")+`))`, []any{held}, sqlrow.One[int64])
 		if err != nil {
 			return err
 		}
@@ -103,7 +99,7 @@ func urgent(table string) string {
 // outbox_urgent), then every pending item (outbox_pending), each read in
 // order, a page at a time, until the limit, so a claim costs the items
 // ahead of the ones it takes, not the whole backlog.
-func claimable(ctx context.Context, q querier, at int64, limit int) ([]int64, error) {
+func claimable(ctx context.Context, q sqlrow.Querier, at int64, limit int) ([]int64, error) {
 	c := sqlrow.Claim{At: at, Limit: limit}
 	if err := walk(ctx, q, &c, c.Urgent, sqlrow.UrgentPending); err != nil || c.Full() {
 		return c.IDs, err
@@ -114,7 +110,7 @@ func claimable(ctx context.Context, q querier, at int64, limit int) ([]int64, er
 
 // walk reads the pending items that match cond into c with next, in
 // order, a page at a time, until c is full.
-func walk(ctx context.Context, q querier, c *sqlrow.Claim, next func(sqlrow.Scanner) (int64, error), cond string) error {
+func walk(ctx context.Context, q sqlrow.Querier, c *sqlrow.Claim, next func(sqlrow.Scanner) (int64, error), cond string) error {
 	const page = 500
 	var after int64
 	for {
@@ -141,24 +137,6 @@ func walk(ctx context.Context, q querier, c *sqlrow.Claim, next func(sqlrow.Scan
 	}
 }
 
-// int64s runs a query returning one number a row.
-func int64s(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ns []int64
-	for rows.Next() {
-		var n int64
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		ns = append(ns, n)
-	}
-	return ns, rows.Err()
-}
-
 // RenewOutbox extends the leases of the items still held as claimed, in
 // one statement.
 func (db *DB) RenewOutbox(ctx context.Context, items []mamori.OutboxItem, now, until time.Time) ([]int64, error) {
@@ -169,86 +147,46 @@ func (db *DB) RenewOutbox(ctx context.Context, items []mamori.OutboxItem, now, u
 	for i, it := range items {
 		ids[i], attempts[i] = it.ID, int64(it.Attempts)
 	}
-	rows, err := db.db.QueryContext(ctx, `UPDATE outbox o SET lease_until = $1
+	kept, err := sqlrow.All(db.tx(ctx, db.db, false), `UPDATE outbox o SET lease_until = $1
 		FROM unnest($2::bigint[], $3::bigint[]) AS c (id, attempts)
 		WHERE o.id = c.id AND o.attempts = c.attempts AND o.status = 'pending' AND o.lease_until > $4
-		RETURNING o.id`, sqlrow.Millis(until), ids, attempts, sqlrow.Millis(now))
+		RETURNING o.id`, []any{sqlrow.Millis(until), ids, attempts, sqlrow.Millis(now)}, sqlrow.One[int64])
 	if err != nil {
-		return nil, fmt.Errorf("renew outbox: %w", err)
-	}
-	defer rows.Close()
-	var kept []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("renew outbox: %w", err)
-		}
-		kept = append(kept, id)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("renew outbox: %w", err)
 	}
 	slices.Sort(kept)
 	return kept, nil
 }
 
-// SentOutbox marks an item sent (see sqlrow.Tx.SentOutbox).
+// shared runs the methods the SQL stores share (sqlrow.Store): writes in
+// a transaction of their own, locking the rows they change (ClaimJobs
+// skips those another replica holds); reads, RetryOutbox's one statement
+// and the audit checks, in REPEATABLE READ snapshots, on the pool.
+func (db *DB) shared() *sqlrow.Store {
+	return &sqlrow.Store{Read: db.db, Snapshot: &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, Lone: true,
+		Sealer: db.sealer, Dialect: dialect, Log: db.log, Backend: "postgres",
+		Write: func(ctx context.Context, fn func(context.Context, sqlrow.Querier) error) error {
+			return db.write(ctx, func(tx *sql.Tx) error { return fn(ctx, tx) })
+		}}
+}
+
 func (db *DB) SentOutbox(ctx context.Context, id int64, p mamori.Posted, now time.Time) error {
-	if err := db.write(ctx, func(tx *sql.Tx) error { return db.tx(ctx, tx, true).SentOutbox(id, p, now) }); err != nil {
-		return fmt.Errorf("sent outbox: %w", err)
-	}
-	return nil
+	return db.shared().SentOutbox(ctx, id, p, now)
 }
-
-// RetryOutbox releases an item's lease or gives it up (see
-// sqlrow.Tx.RetryOutbox), in one statement.
 func (db *DB) RetryOutbox(ctx context.Context, id int64, next time.Time, errText string, giveUp bool) error {
-	if err := db.tx(ctx, db.db, false).RetryOutbox(id, next, errText, giveUp); err != nil {
-		return fmt.Errorf("retry outbox: %w", err)
-	}
-	return nil
+	return db.shared().RetryOutbox(ctx, id, next, errText, giveUp)
 }
-
-// PostedRef returns where the message with that Ref was last posted.
 func (db *DB) PostedRef(ctx context.Context, ref string) (mamori.Posted, error) {
-	return db.tx(ctx, db.db, false).PostedRef(ref)
+	return db.shared().PostedRef(ctx, ref)
 }
-
-// ListOutbox lists up to limit items with that status, oldest first.
-// A limit of 0 or less lists them all.
 func (db *DB) ListOutbox(ctx context.Context, status string, limit int) ([]mamori.OutboxItem, error) {
-	items, err := db.tx(ctx, db.db, false).ListOutbox(db.log, status, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list outbox: %w", err)
-	}
-	return items, nil
+	return db.shared().ListOutbox(ctx, status, limit)
 }
-
-// ClaimJobs leases up to limit pending jobs that are due at now and not
-// leased by another worker, earliest due first. FOR UPDATE SKIP LOCKED
-// lets replicas claiming at once take different jobs without waiting.
 func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]mamori.Job, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	var jobs []mamori.Job
-	err := db.write(ctx, func(tx *sql.Tx) (err error) {
-		jobs, err = db.tx(ctx, tx, true).ClaimJobs(now, lease, limit)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("claim jobs: %w", err)
-	}
-	return jobs, nil
+	return db.shared().ClaimJobs(ctx, now, lease, limit)
 }
-
-// DoneJob marks a pending job done, its row locked. A job already done or
-// canceled stays as it is.
 func (db *DB) DoneJob(ctx context.Context, id int64, now time.Time) error {
-	if err := db.write(ctx, func(tx *sql.Tx) error { return db.tx(ctx, tx, true).DoneJob(id, now) }); err != nil {
-		return fmt.Errorf("done job: %w", err)
-	}
-	return nil
+	return db.shared().DoneJob(ctx, id, now)
 }
 
 // CountOutbox counts the items whose key starts with prefix, by status.

@@ -130,66 +130,29 @@ func (db *DB) RenewOutbox(ctx context.Context, items []mamori.OutboxItem, now, u
 	return kept, nil
 }
 
-// SentOutbox marks an item sent (see sqlrow.Tx.SentOutbox).
+// shared runs the methods the SQL stores share (sqlrow.Store): writes
+// through the committer, reads and the audit checks on the read pool.
+func (db *DB) shared() *sqlrow.Store {
+	return &sqlrow.Store{Read: db.ro, Write: db.write, Sealer: db.sealer, Dialect: dialect, Log: db.log, Backend: "sqlite"}
+}
+
 func (db *DB) SentOutbox(ctx context.Context, id int64, p mamori.Posted, now time.Time) error {
-	err := db.write(ctx, func(ctx context.Context, q querier) error { return db.tx(ctx, q).SentOutbox(id, p, now) })
-	if err != nil {
-		return fmt.Errorf("sent outbox: %w", err)
-	}
-	return nil
+	return db.shared().SentOutbox(ctx, id, p, now)
 }
-
-// RetryOutbox releases an item's lease or gives it up (see
-// sqlrow.Tx.RetryOutbox).
 func (db *DB) RetryOutbox(ctx context.Context, id int64, next time.Time, errText string, giveUp bool) error {
-	err := db.write(ctx, func(ctx context.Context, q querier) error {
-		return db.tx(ctx, q).RetryOutbox(id, next, errText, giveUp)
-	})
-	if err != nil {
-		return fmt.Errorf("retry outbox: %w", err)
-	}
-	return nil
+	return db.shared().RetryOutbox(ctx, id, next, errText, giveUp)
 }
-
-// PostedRef returns where the message with that Ref was last posted.
 func (db *DB) PostedRef(ctx context.Context, ref string) (mamori.Posted, error) {
-	return db.tx(ctx, db.ro).PostedRef(ref)
+	return db.shared().PostedRef(ctx, ref)
 }
-
-// ListOutbox lists up to limit items with that status, oldest first.
-// A limit of 0 or less lists them all.
 func (db *DB) ListOutbox(ctx context.Context, status string, limit int) ([]mamori.OutboxItem, error) {
-	items, err := db.tx(ctx, db.ro).ListOutbox(db.log, status, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list outbox: %w", err)
-	}
-	return items, nil
+	return db.shared().ListOutbox(ctx, status, limit)
 }
-
-// ClaimJobs leases up to limit pending jobs that are due at now and not
-// leased by another worker, earliest due first.
 func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]mamori.Job, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	var jobs []mamori.Job
-	err := db.write(ctx, func(ctx context.Context, q querier) (err error) {
-		jobs, err = db.tx(ctx, q).ClaimJobs(now, lease, limit)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("claim jobs: %w", err)
-	}
-	return jobs, nil
+	return db.shared().ClaimJobs(ctx, now, lease, limit)
 }
-
-// DoneJob marks a pending job done. A job already done or canceled stays
-// as it is.
 func (db *DB) DoneJob(ctx context.Context, id int64, now time.Time) error {
-	if err := db.write(ctx, func(ctx context.Context, q querier) error { return db.tx(ctx, q).DoneJob(id, now) }); err != nil {
-		return fmt.Errorf("done job: %w", err)
-	}
-	return nil
+	return db.shared().DoneJob(ctx, id, now)
 }
 
 // CountOutbox counts the items whose key starts with prefix, by status.

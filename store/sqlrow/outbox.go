@@ -183,9 +183,6 @@ func (t *Tx) DoneJob(id int64, now time.Time) error {
 	return err
 }
 
-// AuditTrail returns the audit entries about subject, oldest first.
-const AuditTrail = `SELECT at, actor, action, subject, detail FROM audit WHERE subject = ? ORDER BY id`
-
 // CountByStatus reads CountOutbox's rows (status, count), as
 // QueryContext returned them.
 func CountByStatus(rows *sql.Rows, err error) (map[string]int, error) {

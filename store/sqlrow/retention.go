@@ -35,10 +35,7 @@ func (t *Tx) PurgeCase(c mamori.Case) error {
 		assignee = '' WHERE number = ?`, mamori.PurgedKey(c.Number), string(reporter), answers, decision, c.Number); err != nil {
 		return err
 	}
-	tasks, err := All(t, `SELECT id FROM care_tasks WHERE number = ?`, []any{c.Number}, func(row Scanner) (int64, error) {
-		var id int64
-		return id, row.Scan(&id)
-	})
+	tasks, err := All(t, `SELECT id FROM care_tasks WHERE number = ?`, []any{c.Number}, One[int64])
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -115,10 +112,7 @@ func (t *Tx) purgeOutbox(name string, names func(key string) bool) error {
 	if err := t.execIDs(`DELETE FROM outbox`, ids); err != nil {
 		return err
 	}
-	refs, err := All(t, `SELECT ref FROM posted_refs WHERE ref LIKE ?`, []any{"%" + name + "%"}, func(s Scanner) (string, error) {
-		var ref string
-		return ref, s.Scan(&ref)
-	})
+	refs, err := All(t, `SELECT ref FROM posted_refs WHERE ref LIKE ?`, []any{"%" + name + "%"}, One[string])
 	if err != nil {
 		return err
 	}

@@ -225,6 +225,9 @@ func (t *Tx) queryCases(what, q string, args ...any) ([]mamori.Case, error) {
 	return cases, nil
 }
 
+// One scans a row of one column, for All.
+func One[T any](row Scanner) (v T, err error) { return v, row.Scan(&v) }
+
 // All runs a query in t and reads every row with scan.
 func All[T any](t *Tx, q string, args []any, scan func(Scanner) (T, error)) ([]T, error) {
 	rows, err := t.query(q, args...)
