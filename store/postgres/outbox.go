@@ -158,35 +158,18 @@ func (db *DB) RenewOutbox(ctx context.Context, items []mamori.OutboxItem, now, u
 	return kept, nil
 }
 
-// shared runs the methods the SQL stores share (sqlrow.Store): writes in
+// common is the methods the SQL stores share (sqlrow.Store), DB's: writes in
 // a transaction of their own, locking the rows they change (ClaimJobs
 // skips those another replica holds); reads, RetryOutbox's one statement
 // and the audit checks, in REPEATABLE READ snapshots, on the pool.
-func (db *DB) shared() *sqlrow.Store {
-	return &sqlrow.Store{Read: db.db, Snapshot: &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, Lone: true,
+type common = sqlrow.Store
+
+func newCommon(db *DB) common {
+	return common{Read: db.db, Snapshot: &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, Lone: true,
 		Sealer: db.sealer, Dialect: dialect, Log: db.log, Backend: "postgres",
 		Write: func(ctx context.Context, fn func(context.Context, sqlrow.Querier) error) error {
 			return db.write(ctx, func(tx *sql.Tx) error { return fn(ctx, tx) })
 		}}
-}
-
-func (db *DB) SentOutbox(ctx context.Context, id int64, p mamori.Posted, now time.Time) error {
-	return db.shared().SentOutbox(ctx, id, p, now)
-}
-func (db *DB) RetryOutbox(ctx context.Context, id int64, next time.Time, errText string, giveUp bool) error {
-	return db.shared().RetryOutbox(ctx, id, next, errText, giveUp)
-}
-func (db *DB) PostedRef(ctx context.Context, ref string) (mamori.Posted, error) {
-	return db.shared().PostedRef(ctx, ref)
-}
-func (db *DB) ListOutbox(ctx context.Context, status string, limit int) ([]mamori.OutboxItem, error) {
-	return db.shared().ListOutbox(ctx, status, limit)
-}
-func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]mamori.Job, error) {
-	return db.shared().ClaimJobs(ctx, now, lease, limit)
-}
-func (db *DB) DoneJob(ctx context.Context, id int64, now time.Time) error {
-	return db.shared().DoneJob(ctx, id, now)
 }
 
 // CountOutbox counts the items whose key starts with prefix, by status.

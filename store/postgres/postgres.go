@@ -56,6 +56,7 @@ var ErrNoBackup = errors.New("postgres: mamori backup copies a SQLite file; back
 
 // DB is a Mamori store in a PostgreSQL database.
 type DB struct {
+	common // the methods the SQL stores share (outbox.go)
 	db     *sql.DB
 	sealer *seal.Sealer
 	log    *slog.Logger
@@ -91,6 +92,7 @@ func Open(ctx context.Context, url string, sealer *seal.Sealer, log *slog.Logger
 	}
 	name := fmt.Sprintf("%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
 	db := &DB{db: stdlib.OpenDB(*cfg), sealer: sealer, log: log, name: name}
+	db.common = newCommon(db)
 	db.db.SetMaxOpenConns(maxOpenConns)
 	db.db.SetMaxIdleConns(maxOpenConns)
 	db.db.SetConnMaxIdleTime(connMaxIdleTime)

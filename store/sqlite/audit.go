@@ -7,7 +7,6 @@ import (
 
 	"github.com/pressly/goose/v3"
 
-	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/store/audit"
 	"github.com/mamori-oss/mamori/store/sqlrow"
 )
@@ -17,19 +16,6 @@ import (
 // band, the trail is shorter than or differs from a checkpoint, or a case
 // lacks its submission entry.
 var ErrAuditBroken = audit.ErrBroken
-
-// VerifyAudit, CheckAudit, AuditCheckpoint and AuditTrail are
-// sqlrow.Store's: on the read pool, each check in a read transaction.
-func (db *DB) VerifyAudit(ctx context.Context) (int, error) { return db.shared().VerifyAudit(ctx) }
-func (db *DB) AuditCheckpoint(ctx context.Context) (string, error) {
-	return db.shared().AuditCheckpoint(ctx)
-}
-func (db *DB) CheckAudit(ctx context.Context, cps ...audit.Checkpoint) (audit.Result, error) {
-	return db.shared().CheckAudit(ctx, cps...)
-}
-func (db *DB) AuditTrail(ctx context.Context, subject string) ([]mamori.AuditEntry, error) {
-	return db.shared().AuditTrail(ctx, subject)
-}
 
 // AuditTriggers is the SQL that (re)creates the triggers keeping the
 // audit trail append-only, as migration 1 made them; checkTriggers wants

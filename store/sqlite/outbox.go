@@ -130,29 +130,12 @@ func (db *DB) RenewOutbox(ctx context.Context, items []mamori.OutboxItem, now, u
 	return kept, nil
 }
 
-// shared runs the methods the SQL stores share (sqlrow.Store): writes
+// common is the methods the SQL stores share (sqlrow.Store), DB's: writes
 // through the committer, reads and the audit checks on the read pool.
-func (db *DB) shared() *sqlrow.Store {
-	return &sqlrow.Store{Read: db.ro, Write: db.write, Sealer: db.sealer, Dialect: dialect, Log: db.log, Backend: "sqlite"}
-}
+type common = sqlrow.Store
 
-func (db *DB) SentOutbox(ctx context.Context, id int64, p mamori.Posted, now time.Time) error {
-	return db.shared().SentOutbox(ctx, id, p, now)
-}
-func (db *DB) RetryOutbox(ctx context.Context, id int64, next time.Time, errText string, giveUp bool) error {
-	return db.shared().RetryOutbox(ctx, id, next, errText, giveUp)
-}
-func (db *DB) PostedRef(ctx context.Context, ref string) (mamori.Posted, error) {
-	return db.shared().PostedRef(ctx, ref)
-}
-func (db *DB) ListOutbox(ctx context.Context, status string, limit int) ([]mamori.OutboxItem, error) {
-	return db.shared().ListOutbox(ctx, status, limit)
-}
-func (db *DB) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]mamori.Job, error) {
-	return db.shared().ClaimJobs(ctx, now, lease, limit)
-}
-func (db *DB) DoneJob(ctx context.Context, id int64, now time.Time) error {
-	return db.shared().DoneJob(ctx, id, now)
+func newCommon(db *DB) common {
+	return common{Read: db.ro, Write: db.write, Sealer: db.sealer, Dialect: dialect, Log: db.log, Backend: "sqlite"}
 }
 
 // CountOutbox counts the items whose key starts with prefix, by status.

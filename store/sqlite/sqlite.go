@@ -46,6 +46,7 @@ const readConns = 4
 
 // DB is a Mamori store in one SQLite file.
 type DB struct {
+	common                      // the methods the SQL stores share (outbox.go)
 	rw     *sql.DB              // one connection: SQLite has one writer anyway
 	conn   *sql.Conn            // rw's connection, the committer's once the migrations are done
 	stmts  map[string]*sql.Stmt // the committer's prepared BEGIN, COMMIT…, on conn
@@ -163,6 +164,7 @@ func Open(ctx context.Context, path string, sealer *seal.Sealer, log *slog.Logge
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open read pool: %w", err)
 	}
+	db.common = newCommon(db)
 	return db, nil
 }
 
