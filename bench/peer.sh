@@ -14,32 +14,42 @@
 #     servers fetch the OpenID metadata and keys from the bench's fakes on
 #     loopback, which also stand in for the token endpoint and the Bot
 #     Connector Mamori sends its replies to.
+#   PEER=bare: no peer but the ceiling — bench/bare, a minimal Go server
+#     that checks each request's Slack signature (slack-go) and inserts its
+#     raw body into SQLite with Mamori's durability (WAL, synchronous=FULL),
+#     group-committed, answering once it is on disk; no flows — against
+#     `mamori serve` for Slack, under `mamori bench -mix slack`. The ratios
+#     say how close Mamori comes to what any server could do here; there are
+#     no targets.
 #
 # For each client count and repetition, the systems alternate (mamori,
 # peer, mamori, peer, …). Each measurement is a fresh server process — for
-# Mamori with a fresh SQLite file on disk and key — pinned to one core with
-# taskset (SERVER_CPU), the load generator pinned to another (LOAD_CPU);
-# WARMUP requests are sent first and not counted, then N measured. It
-# prints, per client count, the median and min–max over REPS of
-# throughput, p99 and peak RSS (VmHWM, over the process's life, warm-up
-# included) and the ratios of Mamori's medians to the peer's. Quote ratios
-# from one run of this script, never absolute figures from different runs.
+# Mamori with a fresh SQLite file on disk and key, for bare with a fresh
+# SQLite file on disk — pinned to one core with taskset (SERVER_CPU), the
+# load generator pinned to another (LOAD_CPU); WARMUP requests are sent
+# first and not counted, then N measured. It prints, per client count, the
+# median and min–max over REPS of throughput, p99 and peak RSS (VmHWM, over
+# the process's life, warm-up included) and the ratios of Mamori's medians
+# to the peer's. Quote ratios from one run of this script, never absolute
+# figures from different runs.
 #
 #   bench/peer.sh                                   # Bolt: 2,000 + 20,000 requests, 16 and 64 clients, 3 repetitions
 #   PEER=botbuilder bench/peer.sh                   # the same against botbuilder, for Teams
+#   PEER=bare bench/peer.sh                         # the same against bench/bare, the ceiling
 #   N=5000 WARMUP=500 REPS=1 CLIENTS=16 bench/peer.sh   # a quick look
 #
-# Knobs: PEER (bolt | botbuilder), N, WARMUP, REPS, CLIENTS, SERVER_CPU,
-# LOAD_CPU, CAP (seconds a bench run may take at most), MAMORI_PORT,
-# BOLT_PORT, BOTBUILDER_PORT, FAKES_PORT, NPM_CI, KEEP=1 (keep the raw
-# outputs and server logs).
+# Knobs: PEER (bolt | botbuilder | bare), N, WARMUP, REPS, CLIENTS,
+# SERVER_CPU, LOAD_CPU, CAP (seconds a bench run may take at most),
+# MAMORI_PORT, BOLT_PORT, BOTBUILDER_PORT, BARE_PORT, FAKES_PORT, NPM_CI,
+# KEEP=1 (keep the raw outputs and server logs).
 #
-# Needs Go, a C compiler, Node.js ≥ 20 with npm, taskset (util-linux), curl
-# and two cores. Everything listens on and talks to 127.0.0.1 only (the
-# botbuilder app also refuses to resolve any name but localhost); npm is run
-# without audit, fund or update checks, and `npm ci` in bench/$PEER uses the
-# cache first (NPM_CI=0 skips it and uses bench/$PEER/node_modules as it
-# is). It is a manual benchmark: .ci/run does not run it.
+# Needs Go, a C compiler, taskset (util-linux), curl and two cores, and for
+# bolt and botbuilder Node.js ≥ 20 with npm. Everything listens on and
+# talks to 127.0.0.1 only (the botbuilder app also refuses to resolve any
+# name but localhost); npm is run without audit, fund or update checks, and
+# `npm ci` in bench/$PEER uses the cache first (NPM_CI=0 skips it and uses
+# bench/$PEER/node_modules as it is). It is a manual benchmark: .ci/run
+# does not run it.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -55,6 +65,7 @@ LOAD_CPU="${LOAD_CPU:-1}"
 MAMORI_PORT="${MAMORI_PORT:-18080}"
 BOLT_PORT="${BOLT_PORT:-18081}"
 BOTBUILDER_PORT="${BOTBUILDER_PORT:-18082}"
+BARE_PORT="${BARE_PORT:-18083}"
 FAKES_PORT="${FAKES_PORT:-18090}"
 CAP="${CAP:-120}"        # seconds: the most one bench run may take (mamori bench -duration)
 NPM_CI="${NPM_CI:-1}"
@@ -70,16 +81,19 @@ export npm_config_fund=false npm_config_audit=false npm_config_update_notifier=f
 case "$PEER" in
   bolt) mix=slack ;;
   botbuilder) mix=teams ;;
-  *) echo "PEER must be bolt or botbuilder, not '$PEER'" >&2; exit 2 ;;
+  bare) mix=slack ;;
+  *) echo "PEER must be bolt, botbuilder or bare, not '$PEER'" >&2; exit 2 ;;
 esac
-for v in N WARMUP REPS CAP MAMORI_PORT BOLT_PORT BOTBUILDER_PORT FAKES_PORT; do
+for v in N WARMUP REPS CAP MAMORI_PORT BOLT_PORT BOTBUILDER_PORT BARE_PORT FAKES_PORT; do
   if ! [[ "${!v}" =~ ^[0-9]+$ ]]; then echo "$v must be a whole number, not '${!v}'" >&2; exit 2; fi
 done
 if [ "$N" -lt 1 ] || [ "$REPS" -lt 1 ]; then echo "N and REPS must be 1 or more" >&2; exit 2; fi
 for c in $CLIENTS; do
   if ! [[ "$c" =~ ^[1-9][0-9]*$ ]]; then echo "CLIENTS must be whole numbers, not '$c'" >&2; exit 2; fi
 done
-for cmd in go node npm taskset curl; do
+needs=(go taskset curl)
+[ "$PEER" = bare ] || needs+=(node npm)
+for cmd in "${needs[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || { echo "peer.sh needs $cmd" >&2; exit 2; }
 done
 ncpu="$(nproc)"
@@ -115,7 +129,7 @@ forget() {
 }
 
 # The database must be on a disk: on tmpfs an fsync costs nothing and
-# Mamori's figures would be flattered.
+# Mamori's (and bare's) figures would be flattered.
 if [ "$(stat -f -c %T "$work")" = tmpfs ]; then
   echo "warning: $work is on tmpfs, so SQLite's fsyncs are free; set TMPDIR to a directory on disk" >&2
 fi
@@ -127,18 +141,24 @@ mamori="$work/mamori"
 # (its channel ids are only ever sent to the fakes).
 "$mamori" config >"$work/mamori.yaml"
 
-echo "==> installing bench/$PEER"
-if [ "$NPM_CI" = 1 ]; then
-  (cd "bench/$PEER" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error)
-elif [ ! -d "bench/$PEER/node_modules" ]; then
-  echo "NPM_CI=0 but bench/$PEER/node_modules is missing" >&2
-  exit 2
+if [ "$PEER" = bare ]; then
+  echo "==> building bench/bare"
+  go build -o "$work/bare" ./bench/bare
+  peer_label=bare peer_desc="bare (bench/bare, the same Go)"
+else
+  echo "==> installing bench/$PEER"
+  if [ "$NPM_CI" = 1 ]; then
+    (cd "bench/$PEER" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error)
+  elif [ ! -d "bench/$PEER/node_modules" ]; then
+    echo "NPM_CI=0 but bench/$PEER/node_modules is missing" >&2
+    exit 2
+  fi
+  case "$PEER" in
+    bolt) peer_pkg=@slack/bolt peer_label=Bolt ;;
+    botbuilder) peer_pkg=botbuilder peer_label=botbuilder ;;
+  esac
+  peer_desc="$PEER $(cd "bench/$PEER" && node -p "require('$peer_pkg/package.json').version") (node $(node --version))"
 fi
-case "$PEER" in
-  bolt) peer_pkg=@slack/bolt peer_label=Bolt ;;
-  botbuilder) peer_pkg=botbuilder peer_label=botbuilder ;;
-esac
-peer_version="$(cd "bench/$PEER" && node -p "require('$peer_pkg/package.json').version")"
 
 fakes_url="http://127.0.0.1:$FAKES_PORT"
 teams_key="$work/teams.pem"
@@ -216,6 +236,11 @@ start_server() {
         taskset -c "$SERVER_CPU" node app.js) >"$dir/server.log" 2>&1 &
       server_url="http://127.0.0.1:$BOTBUILDER_PORT"
       ;;
+    bare)
+      (cd "$dir" && exec env PORT="$BARE_PORT" SLACK_SIGNING_SECRET="$SECRET" \
+        taskset -c "$SERVER_CPU" "$work/bare" -db "$dir/bare.db") >"$dir/server.log" 2>&1 &
+      server_url="http://127.0.0.1:$BARE_PORT"
+      ;;
   esac
   server_pid=$!
   pids+=("$server_pid")
@@ -245,7 +270,7 @@ load() {
 results="$work/results.tsv"
 sysw=$(( ${#PEER} > 6 ? ${#PEER} : 6 ))   # the system column's width
 : >"$results"
-echo "==> mamori (this tree, $(go version | awk '{print $3}')) vs $PEER $peer_version (node $(node --version)), -mix $mix;" \
+echo "==> mamori (this tree, $(go version | awk '{print $3}')) vs $peer_desc, -mix $mix;" \
   "$WARMUP warm-up + $N requests, clients: $CLIENTS, $REPS repetitions; server on CPU $SERVER_CPU, load on CPU $LOAD_CPU"
 echo "    load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 run=0
@@ -274,19 +299,20 @@ for c in $CLIENTS; do
       if [ "$sent" != "$N" ]; then printf '  (only %s of %s requests in %ss)' "$sent" "$N" "$CAP"; fi
       if [ "$errs" != 0 ]; then printf '  (%s)' "$(grep '^errors' "$dir/bench.txt")"; fi
       printf '\n'
-      if [ "$KEEP" != 1 ]; then rm -f "$dir/mamori.db" "$dir/mamori.db-wal" "$dir/mamori.db-shm"; fi
+      if [ "$KEEP" != 1 ]; then rm -f "$dir/$sys.db" "$dir/$sys.db-wal" "$dir/$sys.db-shm"; fi
     done
   done
 done
 echo "    load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # The table: medians (min–max) over the repetitions, and Mamori's medians
-# over the peer's with the issue's targets.
+# over the peer's with the issue's targets (bare is a reference: none).
 echo
 # The issue's targets: ≥ 2× Bolt's throughput, ≥ 3× botbuilder-js's (with
 # JWT validation on both sides).
 want=2
 [ "$PEER" = botbuilder ] && want=3
+[ "$PEER" = bare ] && want=0
 awk -F'\t' -v reps="$REPS" -v n="$N" -v peer="$PEER" -v label="$peer_label" -v w="$sysw" -v want="$want" '
   function med(s,    a, k, m) {
     k = split(s, a, " "); asort_num(a, k)
@@ -315,10 +341,14 @@ awk -F'\t' -v reps="$REPS" -v n="$N" -v peer="$PEER" -v label="$peer_label" -v w
       r = med(rps[c SUBSEP "mamori"]) / med(rps[c SUBSEP peer])
       p = med(p99[c SUBSEP "mamori"]) / med(p99[c SUBSEP peer])
       m = med(rss[c SUBSEP "mamori"]) / med(rss[c SUBSEP peer])
-      printf "%-7s  " sysf "  %-26s  %-26s  %-26s\n", c, "ratio", \
-        sprintf("%.2f× (target ≥ %d: %s)", r, want, r >= want ? "met" : "not met"), \
-        sprintf("%.2f× (target ≤ 0.5: %s)", p, p <= 0.5 ? "met" : "not met"), \
-        sprintf("%.2f× (target ≤ 0.2: %s)", m, m <= 0.2 ? "met" : "not met")
+      if (want == 0)
+        printf "%-7s  " sysf "  %-26s  %-26s  %-26s\n", c, "ratio", \
+          sprintf("%.2f× (reference)", r), sprintf("%.2f× (reference)", p), sprintf("%.2f× (reference)", m)
+      else
+        printf "%-7s  " sysf "  %-26s  %-26s  %-26s\n", c, "ratio", \
+          sprintf("%.2f× (target ≥ %d: %s)", r, want, r >= want ? "met" : "not met"), \
+          sprintf("%.2f× (target ≤ 0.5: %s)", p, p <= 0.5 ? "met" : "not met"), \
+          sprintf("%.2f× (target ≤ 0.2: %s)", m, m <= 0.2 ? "met" : "not met")
     }
     printf "\nratio = Mamori median / %s median, from this run; %d repetitions of %d requests each.\n", label, reps, n
   }
