@@ -88,6 +88,26 @@ func sosWord(s string) bool {
 	return false
 }
 
+// safeWord reports whether typed text says the employee is safe now, as
+// the button does: its label in either language, or a few ways of saying
+// it. Only the whole text counts ("大丈夫じゃない" does not).
+func safeWord(p *mamori.Policy, s string) bool {
+	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.TrimRight(s, "!！。.〜~ 　")
+	s = strings.ReplaceAll(s, "’", "'")
+	for _, l := range []mamori.Lang{mamori.JA, mamori.EN} {
+		if s == strings.ToLower(p.T(l, "sos.safe.button")) {
+			return true
+		}
+	}
+	switch strings.TrimSuffix(strings.TrimSuffix(s, "です"), "でした") {
+	case "安全になった", "安全になりました", "安全", "もう安全", "大丈夫", "もう大丈夫", "無事",
+		"safe", "safe now", "i'm safe", "i'm safe now", "i am safe", "i am safe now", "im safe", "im safe now":
+		return true
+	}
+	return false
+}
+
 // sosClick returns the SOS a click of the employee's names.
 func sosClick(in mamori.Input) (kind, number string, ok bool) {
 	if in.Kind != mamori.InputChoice {
@@ -155,6 +175,12 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 		typed := strings.TrimSpace(in.Text)
 		if typed == "" {
 			return c, Out{}, false
+		}
+		if safeWord(env.Policy, typed) {
+			// Typed instead of pressing 安全になった.
+			number := c.SOS
+			c.SOS, c.SOSPlace = "", false
+			return c, Out{SOS: &SOSOut{Number: number, Safe: true}}, true
 		}
 		if typedCommand(typed) == navSkip && c.SOSPlace {
 			c.SOSPlace = false

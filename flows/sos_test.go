@@ -183,6 +183,10 @@ func TestSOSLife(t *testing.T) {
 		t.Errorf("the card does not say safe: %+v", a[len(a)-1])
 	}
 	r.click("UME", mamori.SOSReport+":"+n)
+	// Not asked again whether she is safe: she has just said so.
+	if step := r.last("UME").Step; step == "safety" {
+		t.Errorf("the report from the SOS asks %q first", step)
+	}
 	for i := 0; r.last("UME").Step != "place"; i++ {
 		if i > 10 {
 			t.Fatal("never asked the place")
@@ -250,6 +254,50 @@ func TestSOSTyped(t *testing.T) {
 	r.do(mamori.Input{Kind: mamori.InputChoice, User: user("UOTHER"), Step: "sos", Value: mamori.SOSSafe + ":SOS-2026-0001"})
 	if r.kase("SOS-2026-0001").Status == mamori.StatusClosed {
 		t.Error("someone else closed the SOS")
+	}
+}
+
+// TestSOSSafeTyped: "I'm safe now" typed instead of pressed closes the
+// SOS, in either language, where they are asked the place too; what only
+// looks like it is kept as a note.
+func TestSOSSafeTyped(t *testing.T) {
+	for _, tc := range []struct {
+		typed string
+		place bool // typed at the place question
+		safe  bool
+	}{
+		{"I'm safe now", false, true},
+		{"i’m safe now!", true, true},
+		{"安全になった", true, true},
+		{"もう大丈夫です。", false, true},
+		{"大丈夫じゃない", false, false},
+		{"not safe", false, false},
+	} {
+		r := newRig(t)
+		me := user("UME")
+		if strings.ContainsAny(tc.typed, "abcdefghijklmnopqrstuvwxyz") {
+			me.Lang = mamori.EN
+		}
+		r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "SOS"})
+		if !tc.place {
+			r.do(mamori.Input{Kind: mamori.InputChoice, User: me, Step: "sos", Value: mamori.SOSSkip + ":SOS-2026-0001"})
+		}
+		r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: tc.typed})
+		k := r.kase("SOS-2026-0001")
+		if closed := k.Status == mamori.StatusClosed; closed != tc.safe {
+			t.Errorf("%q: closed %v, want %v", tc.typed, closed, tc.safe)
+			continue
+		}
+		if !tc.safe {
+			continue
+		}
+		if e := k.Decision.Emergency; e.Place != "" || len(e.Notes) != 0 {
+			t.Errorf("%q kept as the place or a note too: %+v", tc.typed, e)
+		}
+		m := r.sent.to(mamori.TargetUser, "UME")
+		if last := m[len(m)-1]; !strings.Contains(last.Header, r.svc.Policy.T(me.Lang, "sos.safe.header")) {
+			t.Errorf("%q: told %+v", tc.typed, last)
+		}
 	}
 }
 

@@ -155,7 +155,9 @@ func fixed(step string, values ...string) func(Env, mamori.Lang) []mamori.Choice
 var questions = []question{
 	{step: stepSafety, kind: kChoice, flow: mamori.FlowReport,
 		options: fixed(stepSafety, "safe", "danger", "injured"),
-		answer:  func(a *mamori.Answers) *string { return &a.Safety }},
+		answer:  func(a *mamori.Answers) *string { return &a.Safety },
+		// A report from an SOS knows: they said so there.
+		asked: func(_ Env, c mamori.Conversation) bool { return c.Answers.FromSOS == "" || c.Answers.Safety == "" }},
 	{step: stepForWhom, kind: kChoice, flow: mamori.FlowReport,
 		options: fixed(stepForWhom, "self", "colleague"),
 		answer:  func(a *mamori.Answers) *string { return &a.ForWhom }},
