@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -49,7 +47,8 @@ var (
 type SenderOption func(*Sender)
 
 // WithLimits makes the Sender keep to l instead of DefaultLimits: for an
-// Enterprise Grid with higher limits, or a test.
+// Enterprise Grid with higher limits, a test, or a Web API that is not
+// Slack's (the web sandbox's: Limits{}, no pacing).
 func WithLimits(l Limits) SenderOption {
 	return func(s *Sender) { s.lim = newLimiter(l) }
 }
@@ -61,40 +60,18 @@ func WithConcurrency(n int) SenderOption {
 	return func(s *Sender) { s.concurrency = max(n, 1) }
 }
 
-// NewSender returns a Sender using cfg's BotToken and APIURL. It keeps to
-// Slack's limits (DefaultLimits), except with a Web API on a loopback
-// address (a fake, the web sandbox, an emulator): that is not Slack, and
-// pacing would only make a person trying Mamori wait a second a card.
+// NewSender returns a Sender using cfg's BotToken and APIURL.
 func NewSender(cfg Config, opts ...SenderOption) *Sender {
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	limits := DefaultLimits()
-	if loopback(cfg.APIURL) {
-		limits = Limits{}
-	}
-	s := &Sender{api: newClient(cfg), apiURL: cfg.APIURL, log: log, lim: newLimiter(limits), concurrency: 8,
+	s := &Sender{api: newClient(cfg), apiURL: cfg.APIURL, log: log, lim: newLimiter(DefaultLimits()), concurrency: 8,
 		emails: map[string]string{}, images: map[string]postedImage{}, responses: map[string]*responseUse{}}
 	for _, o := range opts {
 		o(s)
 	}
 	return s
-}
-
-// loopback reports whether the Web API at apiURL listens on a loopback
-// address (127.0.0.0/8, ::1, localhost).
-func loopback(apiURL string) bool {
-	u, err := url.Parse(apiURL)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	if h := u.Hostname(); h == "localhost" {
-		return true
-	} else if ip, err := netip.ParseAddr(h); err == nil {
-		return ip.IsLoopback()
-	}
-	return false
 }
 
 // Concurrency is how many Sends the worker may run at once, each to a

@@ -87,6 +87,7 @@ Environment:
   MAMORI_KEY_FILE        where that key file is (default mamori.key beside MAMORI_DB;
                          with PostgreSQL set it or MAMORI_ENCRYPTION_KEY)
   SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, SLACK_API_URL
+  MAMORI_SLACK_PACING    off: don't keep to Slack's rate limits (only with SLACK_API_URL: a fake)
   MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD, MICROSOFT_APP_TENANT_ID,
   MAMORI_TEAMS_OPENID_METADATA_URL, MAMORI_TEAMS_TOKEN_URL, MAMORI_GRAPH_URL
   MAMORI_LANG            language of what mamori directory prints (default: the organisation's)

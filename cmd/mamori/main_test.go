@@ -40,6 +40,8 @@ func newEnv(tb testing.TB) testEnv {
 	return testEnv{
 		"MAMORI_DB":       filepath.Join(dir, "mamori.db"),
 		"MAMORI_KEY_FILE": filepath.Join(dir, "mamori.key"),
+		// The tests' Web API is a fake: no waiting a second a card.
+		"MAMORI_SLACK_PACING": "off",
 	}
 }
 
@@ -370,6 +372,10 @@ func TestServeStartupErrors(t *testing.T) {
 		{"bot token alone", testEnv{"SLACK_BOT_TOKEN": "xoxb-1"}, []string{"SLACK_SIGNING_SECRET"}},
 		{"app token of the wrong kind", testEnv{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xoxb-2"}, []string{"SLACK_APP_TOKEN", "xapp-"}},
 		{"slack without config", slackEnv, []string{"MAMORI_CONFIG"}},
+		{"pacing off against Slack", testEnv{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "MAMORI_SLACK_PACING": "off",
+			"MAMORI_CONFIG": file("pacing.yaml", good)}, []string{"MAMORI_SLACK_PACING", "SLACK_API_URL"}},
+		{"pacing neither on nor off", testEnv{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "MAMORI_SLACK_PACING": "no",
+			"SLACK_API_URL": "http://127.0.0.1:1/api/", "MAMORI_CONFIG": file("pacing2.yaml", good)}, []string{"MAMORI_SLACK_PACING", `"no"`}},
 		{"config missing", testEnv{"MAMORI_CONFIG": filepath.Join(dir, "nope.yaml")}, []string{"MAMORI_CONFIG", "nope.yaml"}},
 		{"unknown key", testEnv{"MAMORI_CONFIG": unknownKey}, []string{"MAMORI_CONFIG", "favourite_colour"}},
 		{"no hr channel", testEnv{"MAMORI_CONFIG": noHR}, []string{"hr.channel"}},

@@ -112,7 +112,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 			return err
 		}
 		defer adapter.Close()
-		a.worker.Senders[mamori.PlatformSlack] = slack.NewSender(scfg)
+		var pacing []slack.SenderOption
+		switch getenv("MAMORI_SLACK_PACING") {
+		case "":
+		case "off":
+			if scfg.APIURL == "" {
+				return errors.New("MAMORI_SLACK_PACING=off is only for a fake or an emulator of Slack's Web API (SLACK_API_URL): Slack itself answers 429 to a sender that does not keep to its limits")
+			}
+			pacing = append(pacing, slack.WithLimits(slack.Limits{}))
+		default:
+			return fmt.Errorf("MAMORI_SLACK_PACING must be empty or off, not %q", getenv("MAMORI_SLACK_PACING"))
+		}
+		a.worker.Senders[mamori.PlatformSlack] = slack.NewSender(scfg, pacing...)
 		if secret != "" {
 			for _, p := range []string{"/slack/commands", "/slack/interactivity", "/slack/events"} {
 				mux.Handle("POST "+p, adapter)
