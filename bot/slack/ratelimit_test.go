@@ -79,4 +79,3 @@ func TestLimiterUrgentKeepsItsChannel(t *testing.T) {
 		t.Errorf("second urgent call to the channel: err = %v, want paced for at most 1s", err)
 	}
 }
-

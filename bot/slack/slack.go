@@ -67,6 +67,7 @@ const (
 	MaxText = 10000
 
 	userTTL       = 10 * time.Minute
+	userRetry     = 30 * time.Second // after users.info failed
 	lookupTimeout = 2 * time.Second
 	bgTimeout     = 15 * time.Second
 	maxBackground = 16
@@ -218,13 +219,17 @@ func (a *Adapter) user(ctx context.Context, id string) mamori.User {
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	info, err := a.api.GetUserInfoContext(ctx, id)
+	at := now
 	if err != nil {
 		a.log.Warn("slack: users.info failed; using Japanese", "user", id, "err", err)
-		return u
+		// Asked again in a while, not at each of their clicks: while
+		// Slack is down or answers 429, every request would wait for it.
+		at = now.Add(userRetry - userTTL)
+	} else {
+		u.Lang = mamori.LangFromLocale(info.Locale)
+		u.Email = info.Profile.Email
+		u.Name = firstNonEmpty(info.Profile.DisplayName, info.Profile.RealName, info.RealName, info.Name)
 	}
-	u.Lang = mamori.LangFromLocale(info.Locale)
-	u.Email = info.Profile.Email
-	u.Name = firstNonEmpty(info.Profile.DisplayName, info.Profile.RealName, info.RealName, info.Name)
 	a.mu.Lock()
 	if len(a.users) > 10000 {
 		for k, v := range a.users {
@@ -233,7 +238,7 @@ func (a *Adapter) user(ctx context.Context, id string) mamori.User {
 			}
 		}
 	}
-	a.users[id] = cachedUser{user: u, at: now}
+	a.users[id] = cachedUser{user: u, at: at}
 	a.mu.Unlock()
 	return u
 }
