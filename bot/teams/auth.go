@@ -73,7 +73,23 @@ type Validator struct {
 	keys    map[string]signingKey
 	fetched time.Time // last successful fetch
 	tried   time.Time // last attempt
+	// verified are tokens whose signature was checked, by the token
+	// itself: the Connector sends one token, valid an hour, with many
+	// activities, and checking its RSA signature again each time was a
+	// quarter of a busy server's work. The claims are still checked at
+	// every activity (expiry, serviceUrl, the key's endorsements, the key
+	// still published).
+	verified map[string]verifiedToken
 }
+
+type verifiedToken struct {
+	claims claims
+	kid    string
+}
+
+// maxVerified bounds the tokens remembered; the Connector uses a few at
+// a time.
+const maxVerified = 1024
 
 type signingKey struct {
 	pub          *rsa.PublicKey
@@ -103,7 +119,7 @@ func (v *Validator) log() *slog.Logger {
 // Validate checks the Authorization header of an activity from channelID
 // whose serviceUrl is serviceURL. The error says why not, and is one of
 // the kinds above.
-func (v *Validator) Validate(ctx context.Context, authorization, channelID, serviceURL string) error {
+func (v *Validator) Validate(ctx context.Context, authorization, channelID, serviceURL string) (err error) {
 	scheme, tok, found := strings.Cut(strings.TrimSpace(authorization), " ")
 	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
 		return ErrNoToken
@@ -111,27 +127,76 @@ func (v *Validator) Validate(ctx context.Context, authorization, channelID, serv
 	if v.AppID == "" {
 		return fmt.Errorf("%w: no app id to check the audience against", ErrBadToken)
 	}
-	var c claims
-	var key signingKey
-	parser := jwt.NewParser(jwt.WithValidMethods([]string{"RS256"}), jwt.WithoutClaimsValidation())
-	_, err := parser.ParseWithClaims(strings.TrimSpace(tok), &c, func(t *jwt.Token) (any, error) {
-		kid, _ := t.Header["kid"].(string)
-		if kid == "" {
-			return nil, errors.New("no kid")
+	tok = strings.TrimSpace(tok)
+	c, key, known := v.seen(tok)
+	if !known {
+		var kid string
+		parser := jwt.NewParser(jwt.WithValidMethods([]string{"RS256"}), jwt.WithoutClaimsValidation())
+		_, perr := parser.ParseWithClaims(tok, &c, func(t *jwt.Token) (any, error) {
+			kid, _ = t.Header["kid"].(string)
+			if kid == "" {
+				return nil, errors.New("no kid")
+			}
+			k, err := v.key(ctx, kid)
+			if err != nil {
+				return nil, err
+			}
+			key = k
+			return k.pub, nil
+		})
+		if perr != nil {
+			if errors.Is(perr, ErrKeysUnavailable) {
+				return perr
+			}
+			return fmt.Errorf("%w: %v", ErrBadToken, perr)
 		}
-		k, err := v.key(ctx, kid)
-		if err != nil {
-			return nil, err
-		}
-		key = k
-		return k.pub, nil
-	})
-	if err != nil {
-		if errors.Is(err, ErrKeysUnavailable) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", ErrBadToken, err)
+		// Remembered only once every claim checked out.
+		defer func() {
+			if err == nil {
+				v.remember(tok, verifiedToken{claims: c, kid: kid})
+			}
+		}()
 	}
+	return v.check(c, key, channelID, serviceURL)
+}
+
+// seen returns the claims of tok and its key when tok's signature was
+// checked before and its key is still published.
+func (v *Validator) seen(tok string) (claims, signingKey, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	t, ok := v.verified[tok]
+	if !ok {
+		return claims{}, signingKey{}, false
+	}
+	k, ok := v.keys[t.kid]
+	return t.claims, k, ok
+}
+
+// remember keeps tok as verified, until it expires.
+func (v *Validator) remember(tok string, t verifiedToken) {
+	now := v.now()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.verified == nil {
+		v.verified = map[string]verifiedToken{}
+	}
+	if len(v.verified) >= maxVerified {
+		for k, old := range v.verified {
+			if now.After(old.claims.ExpiresAt.Add(MaxClockSkew)) {
+				delete(v.verified, k)
+			}
+		}
+		if len(v.verified) >= maxVerified {
+			clear(v.verified)
+		}
+	}
+	v.verified[tok] = t
+}
+
+// check checks the claims of a token signed with key, for an activity
+// from channelID whose serviceUrl is serviceURL.
+func (v *Validator) check(c claims, key signingKey, channelID, serviceURL string) error {
 	issuers := v.Issuers
 	if len(issuers) == 0 {
 		issuers = []string{DefaultIssuer}

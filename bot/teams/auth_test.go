@@ -168,3 +168,36 @@ func TestValidatorConcurrentNoLeak(t *testing.T) {
 		t.Errorf("goroutines grew from %d to %d", before, after)
 	}
 }
+
+// A token checked once is not checked again with RSA at each activity,
+// but every claim still is: an expired one is refused though remembered,
+// another serviceUrl is refused, and a token differing by one character
+// is checked as a new one.
+func TestValidatorRemembersTokens(t *testing.T) {
+	f := teamstest.New(t, teamstest.Options{AppID: appID, Password: "pw"})
+	c := newClock()
+	v := newValidator(f, c)
+	ctx := context.Background()
+	tok := f.Sign(with(f.Claims(), func(cl *teamstest.Claims) { cl.Expires = c.now().Add(time.Hour) }))
+	for range 3 {
+		if err := v.Validate(ctx, "Bearer "+tok, "msteams", f.ServiceURL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := v.Validate(ctx, "Bearer "+tok, "msteams", "https://evil.example/"); !errors.Is(err, teams.ErrNotAllowed) {
+		t.Errorf("a remembered token for another serviceUrl: %v", err)
+	}
+	if err := v.Validate(ctx, "Bearer "+tok, "webchat", f.ServiceURL); !errors.Is(err, teams.ErrNotAllowed) {
+		t.Errorf("a remembered token from a channel its key is not endorsed for: %v", err)
+	}
+	forged := tok[:len(tok)-2] + map[bool]string{true: "AA", false: "BB"}[tok[len(tok)-2:] != "AA"]
+	if err := v.Validate(ctx, "Bearer "+forged, "msteams", f.ServiceURL); !errors.Is(err, teams.ErrBadToken) {
+		t.Errorf("a remembered token with its signature changed: %v", err)
+	}
+	c.add(time.Hour + MaxSkewAndAMinute)
+	if err := v.Validate(ctx, "Bearer "+tok, "msteams", f.ServiceURL); !errors.Is(err, teams.ErrBadToken) {
+		t.Errorf("a remembered token, expired: %v", err)
+	}
+}
+
+const MaxSkewAndAMinute = teams.MaxClockSkew + time.Minute
