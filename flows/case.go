@@ -241,23 +241,29 @@ func caseFacts(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) []mamo
 		{Label: t(l, "card.urgency"), Value: t(l, "urgency."+k.Urgency)},
 		{Label: t(l, "card.received"), Value: date.Format("2006-01-02 15:04")},
 	}
+	// What the reporter typed in their own words (a "when" that is not a
+	// date, a "how long" that is not an option) stays in the details,
+	// which only those responding see: the card is in a shared channel.
 	if a.When != "" {
-		fs = append(fs, mamori.Field{Label: t(l, "s.when"), Value: clip(a.When, 40)})
+		when := showDate(a.When, l)
+		if when == "" {
+			when = t(l, "card.in_details")
+		}
+		fs = append(fs, mamori.Field{Label: t(l, "s.when"), Value: when})
 	}
 	fs = append(fs,
 		mamori.Field{Label: t(l, "card.department"), Value: departmentName(env, k.Department, l)},
 		mamori.Field{Label: t(l, "card.channel"), Value: mamori.Label(env.Policy.Channels, a.Channel, l)})
 	if a.Duration != "" {
-		fs = append(fs, mamori.Field{Label: t(l, "s.duration"), Value: t(l, "a.duration."+a.Duration)})
+		fs = append(fs, mamori.Field{Label: t(l, "s.duration"), Value: optionOr(env, stepDuration, a.Duration, t(l, "card.in_details"), l)})
 	}
 	if a.Repeat != "" {
 		fs = append(fs, mamori.Field{Label: t(l, "s.repeat"), Value: t(l, "a.repeat."+a.Repeat)})
 	}
 	fs = append(fs, mamori.Field{Label: t(l, "card.evidence"), Value: evidence},
 		mamori.Field{Label: t(l, "card.behaviours"), Value: strings.Join(behaviours, "\n")})
-	if a.Talk == "yes" {
-		fs = append(fs, mamori.Field{Label: t(l, "card.talk"), Value: t(l, "card.talk.yes")})
-	}
+	// Whether they want to talk is HR's to know (a care request goes
+	// there), not the shared channel's: the reporter was told so.
 	if f, ok := witnessCount(env, k.Decision, l); ok {
 		fs = append(fs, f)
 	}
@@ -268,12 +274,20 @@ func caseFacts(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) []mamo
 	return fs
 }
 
-// clip shortens s to n characters.
-func clip(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
+// optionOr says answer v to the question at step in language l when it
+// is one of its options, or else or.
+func optionOr(env Env, step, v, or string, l mamori.Lang) string {
+	for _, q := range questions {
+		if q.step != step {
+			continue
+		}
+		for _, o := range q.options(env, l) {
+			if o.Value == v {
+				return o.Label
+			}
+		}
 	}
-	return s
+	return or
 }
 
 // cardActions are the card's buttons for what can be done next: take and
