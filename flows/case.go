@@ -415,18 +415,19 @@ func CareMessage(env Env, l mamori.Lang) mamori.Message {
 	return m
 }
 
-// details is the confidential view of a case for an authorised viewer
-// who may also see the health-related answers.
+// details is the confidential view of a case for HR, who sees all of it.
 func details(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.Message {
-	return detailsFor(env, k, l, loc, true)
+	return detailsFor(env, k, l, loc, true, true)
 }
 
 // detailsFor is the confidential view of a case for an authorised viewer:
 // the report, and the questions put to the reporter with their answers.
 // How the reporter feels and whether they want to talk are shown only
 // when health is set (the reporter and HR): HR follows them up, not the
-// line supervisor.
-func detailsFor(env Env, k mamori.Case, l mamori.Lang, loc *time.Location, health bool) mamori.Message {
+// line supervisor. The judgement's record and the witnesses' statements
+// only when internal is (those responding, never the reporter: a witness
+// was told only they read it).
+func detailsFor(env Env, k mamori.Case, l mamori.Lang, loc *time.Location, health, internal bool) mamori.Message {
 	if k.Purged() {
 		return tombstoneDetails(env, k, l, loc)
 	}
@@ -472,8 +473,10 @@ func detailsFor(env Env, k mamori.Case, l mamori.Lang, loc *time.Location, healt
 			}
 		}
 	}
-	m.Fields = append(m.Fields, decisionFields(env, k.Decision, l, at)...)
-	m.Fields = append(m.Fields, witnessFields(env, k.Decision, l, at)...)
+	if internal {
+		m.Fields = append(m.Fields, decisionFields(env, k.Decision, l, at)...)
+		m.Fields = append(m.Fields, witnessFields(env, k.Decision, l, at)...)
+	}
 	m.Note = env.Policy.T(l, "details.note")
 	if !health && k.Kind == mamori.KindReport {
 		m.Note += "\n" + env.Policy.T(l, "details.health_hidden")

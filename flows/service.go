@@ -418,7 +418,7 @@ func (s *Service) CaseDetails(ctx context.Context, viewer mamori.User, number st
 		}
 		action := "case.viewed"
 		if s.mayView(viewer, k) {
-			m = detailsFor(s.env(now), k, l, s.Location, s.seesHealth(viewer, k))
+			m = detailsFor(s.env(now), k, l, s.Location, s.seesHealth(viewer, k), viewer.Key() != k.Reporter.Key())
 			// The reports about the same customer the viewer may know of
 			// (the reporter is told of none).
 			if viewer.Key() != k.Reporter.Key() {

@@ -123,6 +123,16 @@ func TestWitness(t *testing.T) {
 	if _, err := r.svc.CaseDetails(ctx, user("UOTHER"), n); !errors.Is(err, mamori.ErrForbidden) {
 		t.Errorf("the witness read the case: %v", err)
 	}
+	// The reporter reads their report, not who gave a statement or what
+	// it said: the witness was told only those responding read it.
+	mine, err := r.svc.CaseDetails(ctx, user("UME"), n)
+	all = ""
+	for _, f := range mine.Fields {
+		all += f.Label + f.Value
+	}
+	if err != nil || strings.Contains(all, statement) || strings.Contains(all, question) || strings.Contains(all, "UOTHER") || all == "" {
+		t.Errorf("the reporter's details show the witness: %v\n%s", err, all)
+	}
 	if !auditHas(t, r, n, "case.witness_statement") || !auditHas(t, r, n, "case.witness") {
 		t.Error("not audited")
 	}
