@@ -91,7 +91,10 @@ func sosWord(s string) bool {
 // safeWord reports whether typed text says the employee is safe now, as
 // the button does: its label in either language, or a few ways of saying
 // it. Only the whole text counts ("大丈夫じゃない" does not).
-func safeWord(p *mamori.Policy, s string) bool {
+//
+// During a report (strict) only what cannot be an answer to one of its
+// questions counts: "大丈夫" may be how they feel.
+func safeWord(p *mamori.Policy, s string, strict bool) bool {
 	s = strings.ToLower(strings.TrimSpace(s))
 	s = strings.TrimRight(s, "!！。.〜~ 　")
 	s = strings.ReplaceAll(s, "’", "'")
@@ -101,9 +104,10 @@ func safeWord(p *mamori.Policy, s string) bool {
 		}
 	}
 	switch strings.TrimSuffix(strings.TrimSuffix(s, "です"), "でした") {
-	case "安全になった", "安全になりました", "安全", "もう安全", "大丈夫", "もう大丈夫", "無事",
-		"safe", "safe now", "i'm safe", "i'm safe now", "i am safe", "i am safe now", "im safe", "im safe now":
+	case "安全になった", "安全になりました", "もう安全", "i'm safe now", "i am safe now", "im safe now":
 		return true
+	case "安全", "大丈夫", "もう大丈夫", "無事", "safe", "safe now", "i'm safe", "i am safe", "im safe":
+		return !strict
 	}
 	return false
 }
@@ -165,6 +169,13 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 			return nc, out, true
 		}
 	}
+	if c.SOS != "" && in.Kind == mamori.InputText && inFlow(c) && !c.SOSPlace && safeWord(env.Policy, in.Text, true) {
+		// "I'm safe now" typed during the report the SOS came from: the
+		// SOS closes, the report goes on where it was.
+		number := c.SOS
+		c.SOS = ""
+		return c, Out{SOS: &SOSOut{Number: number, Safe: true}, Replies: ask(env, c, "").Replies}, true
+	}
 	if c.SOS == "" || inFlow(c) && !c.SOSPlace {
 		return c, Out{}, false
 	}
@@ -176,7 +187,7 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 		if typed == "" {
 			return c, Out{}, false
 		}
-		if safeWord(env.Policy, typed) {
+		if safeWord(env.Policy, typed, inFlow(c)) {
 			// Typed instead of pressing 安全になった.
 			number := c.SOS
 			c.SOS, c.SOSPlace = "", false
@@ -295,6 +306,10 @@ func (s *Service) sos(tx mamori.Tx, env Env, c *mamori.Conversation, o SOSOut) (
 		if err := s.updateAlerts(tx, env, &k); err != nil {
 			return nil, err
 		}
+	}
+	if o.Safe && inFlow(*c) {
+		// Closed from within the report: no second report to offer.
+		return []mamori.Message{{Step: stepSOS, Header: t(l, "sos.safe.header"), Text: t(l, "sos.safe.in_report")}}, nil
 	}
 	if o.Safe {
 		return []mamori.Message{sosSafeMessage(env, k, l)}, nil

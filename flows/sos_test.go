@@ -301,6 +301,56 @@ func TestSOSSafeTyped(t *testing.T) {
 	}
 }
 
+// TestSOSSafeTypedInReport: an SOS raised at the report's safety
+// question learns the place the report is told; "安全になった" typed
+// during that report closes it and is not kept as an answer — the report
+// goes on at the same question; "大丈夫" there is an answer like any.
+func TestSOSSafeTypedInReport(t *testing.T) {
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})
+	r.click("UME", "danger")
+	n := "SOS-2026-0001"
+	if k := r.kase(n); k.Status == mamori.StatusClosed {
+		t.Fatalf("no SOS: %+v", k)
+	}
+	for i := 0; r.last("UME").Step != "place"; i++ {
+		if i > 10 {
+			t.Fatal("never asked the place")
+		}
+		r.answer("UME")
+	}
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "2階 倉庫"})
+	if k := r.kase(n); k.Decision.Emergency.Place != "2階 倉庫" {
+		t.Errorf("the SOS did not learn the place: %+v", k.Decision.Emergency)
+	}
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "大丈夫"})
+	if r.kase(n).Status == mamori.StatusClosed {
+		t.Error("大丈夫 during the report closed the SOS")
+	}
+	step := r.last("UME").Step
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "安全になった"})
+	if k := r.kase(n); k.Status != mamori.StatusClosed {
+		t.Fatalf("not closed: %+v", k.Status)
+	}
+	ms := r.sent.to(mamori.TargetUser, "UME")
+	if got := ms[len(ms)-2]; !strings.Contains(got.Text, r.svc.Policy.T(mamori.JA, "sos.safe.in_report")) || len(got.Choices) != 0 {
+		t.Errorf("told %+v", got)
+	}
+	if last := r.last("UME"); last.Step != step {
+		t.Errorf("the report moved on to %q, not %q again", last.Step, step)
+	}
+	err := r.db.View(context.Background(), func(tx mamori.Tx) error {
+		c, err := tx.Conversation("slack:UME")
+		if err == nil && strings.Contains(c.Answers.When+c.Answers.Narrative+c.Answers.Place+c.Answers.Customer, "安全になった") {
+			t.Errorf("kept as an answer: %+v", c.Answers)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestSOSDuringReport: SOS pressed in the middle of a report keeps the
 // report; the place question comes first, then the report goes on.
 func TestSOSDuringReport(t *testing.T) {

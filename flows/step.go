@@ -632,6 +632,10 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			out.SOS = &SOSOut{Raise: true, Safety: c.Answers.Safety, InReport: true}
 		}
 	}
+	if c.Step == stepPlace && c.SOS != "" && c.Answers.Place != "" && out.SOS == nil {
+		// The SOS raised from this report learns where they are.
+		out.SOS = &SOSOut{Number: c.SOS, Place: c.Answers.Place}
+	}
 	c.History = append(c.History, c.Step)
 	switch f := followUp(env, c); {
 	case c.Editing && f != "":
