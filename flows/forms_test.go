@@ -350,8 +350,17 @@ func TestConsultationHR(t *testing.T) {
 	if !strings.Contains(dm.Text, reply) || !strings.Contains(dm.Text, "方針の該当項目") || dm.Choices[0].Value != "reply:"+n {
 		t.Fatalf("reply in the DM: %+v", dm)
 	}
-	r.click("UME", "reply:"+n)
+	// She types her answer first, as people do: kept, and sent once she
+	// presses Answer, without typing it again.
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "昨日も電話があり録音しています"})
+	if m := r.last("UME"); !strings.Contains(m.Text, r.svc.Policy.T(mamori.JA, "menu.kept")) {
+		t.Fatalf("typed before Answer: %+v", m)
+	}
+	r.click("UME", "reply:"+n)
+	if m := r.last("UME"); len(m.Choices) != 1 || m.Choices[0].Value != "nav:draft" || !strings.Contains(m.Note, "録音") {
+		t.Fatalf("Answer after typing: %+v", m)
+	}
+	r.click("UME", "nav:draft")
 	if k := r.kase(n); len(k.Decision.Questions) != 1 || !strings.Contains(k.Decision.Questions[0].Answer, "録音") {
 		t.Fatalf("answer not kept: %+v", k.Decision)
 	}

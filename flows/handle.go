@@ -153,15 +153,16 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 		if out.End && nc.SOS != "" {
 			// A report filed or cancelled during an SOS: the SOS stays.
 			nc = mamori.Conversation{User: nc.User, SOS: nc.SOS, SOSPlace: nc.SOSPlace, Started: nc.Started, Updated: nc.Updated}
-		} else if out.End || (nc.Flow == "" && wasFlow == "" && nc.Step == stepMenu && nc.Reply == "" && nc.Witness == "" && nc.SOS == "" && !nc.Check) {
+		} else if out.End || (nc.Flow == "" && wasFlow == "" && nc.Step == stepMenu && nc.Reply == "" && nc.Witness == "" && nc.SOS == "" && !nc.Check && nc.Draft == "") {
 			// Nothing worth keeping: a finished or cancelled report, or
-			// someone who only looked at the menu.
+			// someone who only looked at the menu (and typed nothing to
+			// keep).
 			if err := tx.DeleteConversation(key); err != nil && !errors.Is(err, mamori.ErrNotFound) {
 				return err
 			}
 			return cancelRemind()
 		}
-		if nc.Flow == "" && nc.Step == "" && nc.Reply == "" && nc.Witness == "" && nc.SOS == "" && !nc.Check {
+		if nc.Flow == "" && nc.Step == "" && nc.Reply == "" && nc.Witness == "" && nc.SOS == "" && !nc.Check && nc.Draft == "" {
 			if err := tx.DeleteConversation(key); err != nil {
 				return err
 			}

@@ -351,6 +351,35 @@ func TestSOSSafeTypedInReport(t *testing.T) {
 	}
 }
 
+// TestTypedAtTheMenuIsKept: what happened, typed before anything was
+// asked, is kept and filled in as the account when the report starts; a
+// greeting is not.
+func TestTypedAtTheMenuIsKept(t *testing.T) {
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "こんにちは"})
+	const told = "今日お客様にレジで怒鳴られて、まだ手が震えています"
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: told})
+	if m := r.last("UME"); !strings.Contains(m.Text, r.svc.Policy.T(mamori.JA, "menu.kept")) {
+		t.Fatalf("not kept: %+v", m)
+	}
+	r.do(mamori.Input{Kind: mamori.InputChoice, User: user("UME"), Step: "menu", Value: mamori.StartReport})
+	for i := 0; r.last("UME").Step != "narrative"; i++ {
+		if i > 10 {
+			t.Fatal("never asked what happened")
+		}
+		r.answer("UME")
+	}
+	if m := r.last("UME"); !strings.Contains(m.Note, told) {
+		t.Errorf("the account is not filled in: %+v", m)
+	}
+	r.click("UME", "nav:keep")
+	r.reportToSummary("UME")
+	r.click("UME", "submit")
+	if k := r.kase("KH-2026-0001"); k.Answers.Narrative != told {
+		t.Errorf("narrative %q", k.Answers.Narrative)
+	}
+}
+
 // TestSOSDuringReport: SOS pressed in the middle of a report keeps the
 // report; the place question comes first, then the report goes on.
 func TestSOSDuringReport(t *testing.T) {

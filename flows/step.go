@@ -375,7 +375,14 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "details.not_found"))}}
 		}
 		c.Reply = k.Number
-		return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(env.Policy.T(l, "reply.prompt"), k.Number))}}
+		m := text(fmt.Sprintf(env.Policy.T(l, "reply.prompt"), k.Number))
+		if c.Draft != "" && (c.Flow == "" || c.Step == stepMenu || c.Step == stepDone) {
+			// Typed at the menu before pressing "Answer": send that.
+			m.Step = "reply"
+			m.Choices = []mamori.Choice{{Value: navDraft, Label: env.Policy.T(l, "reply.draft"), Style: mamori.StylePrimary}}
+			m.Note = fmt.Sprintf(env.Policy.T(l, "current"), clip(c.Draft, 200))
+		}
+		return c, Out{Replies: []mamori.Message{m}}
 	}
 	if in.Kind == mamori.InputChoice && strings.HasPrefix(in.Value, witnessPrefix) {
 		return witnessClick(env, c, in)
@@ -390,6 +397,10 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	if c.Reply != "" {
 		number := c.Reply
 		c.Reply = ""
+		if in.Kind == mamori.InputChoice && in.Value == navDraft && c.Draft != "" {
+			in = mamori.Input{Kind: mamori.InputText, User: in.User, Text: c.Draft}
+			c.Draft = ""
+		}
 		if in.Kind == mamori.InputText && strings.TrimSpace(in.Text) != "" {
 			typed := strings.TrimSpace(in.Text)
 			if utf8.RuneCountInString(typed) > MaxText {
@@ -461,6 +472,15 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		c.Step = stepMenu
 		if in.Kind == mamori.InputFile {
 			return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "files.outside")), menu(env, l, false)}}
+		}
+		if typed := strings.TrimSpace(in.Text); in.Kind == mamori.InputText && worthKeeping(typed) {
+			// What happened, typed before anything was asked: kept, and
+			// filled in when they start a report or ask for advice.
+			if utf8.RuneCountInString(typed) > MaxText {
+				return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText))}}
+			}
+			c.Draft = typed
+			return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "menu.kept")), menu(env, l, false)}}
 		}
 		return c, Out{Replies: []mamori.Message{menu(env, l, true)}}
 	}
@@ -649,6 +669,28 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	o := ask(env, c, "")
 	out.Replies = append(out.Replies, o.Replies...)
 	return c, out
+}
+
+// clip shortens s to n characters.
+func clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+// worthKeeping reports whether text typed at the menu reads as something
+// to tell (kept for a report), not a greeting or a word to the bot.
+func worthKeeping(typed string) bool {
+	if utf8.RuneCountInString(typed) < 6 || typedCommand(typed) != "" {
+		return false
+	}
+	switch strings.ToLower(strings.TrimRight(typed, "!！。.?？ 　")) {
+	case "こんにちは", "こんばんは", "おはようございます", "はじめまして", "よろしくお願いします", "ありがとうございます",
+		"hello there", "good morning", "good evening", "thank you", "thanks a lot":
+		return false
+	}
+	return true
 }
 
 // record keeps in as the answer to q, or returns what is wrong with it
@@ -928,6 +970,16 @@ func comeBack(env Env, c mamori.Conversation, greeting string) (mamori.Conversat
 
 func begin(env Env, c mamori.Conversation, flow string) (mamori.Conversation, Out) {
 	l := c.User.Lang
+	if c.Flow == "" && c.Draft != "" {
+		// Typed at the menu: the account, or the worry, to keep or change.
+		switch {
+		case flow == mamori.FlowReport && c.Answers.Narrative == "":
+			c.Answers.Narrative = c.Draft
+		case flow == mamori.FlowConsult && c.Answers.Worry == "":
+			c.Answers.Worry = c.Draft
+		}
+		c.Draft = ""
+	}
 	c.Flow = flow
 	c.History = nil
 	c.Editing = false
