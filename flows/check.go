@@ -29,6 +29,12 @@ var checkWords = []string{"確認", "かくにん", "照会", "check"}
 
 // checkWord reads a typed check: "確認 090-1234-5678" gives the customer,
 // "確認" alone an empty one; ok is false for anything else ("確認しました").
+// idLike reports whether s is one word with a digit in it: a customer
+// or contract number ("C-7781", "no.4521").
+func idLike(s string) bool {
+	return s != "" && !strings.ContainsAny(s, " 　") && strings.ContainsFunc(s, unicode.IsDigit)
+}
+
 func checkWord(typed string) (rest string, ok bool) {
 	t := strings.TrimSpace(typed)
 	for _, w := range checkWords {
@@ -42,9 +48,10 @@ func checkWord(typed string) (rest string, ok bool) {
 		switch {
 		case r == "":
 			return "", true
-		case w == "check" && !unicode.IsDigit(next) && next != '+':
+		case w == "check" && !unicode.IsDigit(next) && next != '+' && !idLike(rest):
 			// "check on my report" is English, not a check: only a
-			// number follows the English word.
+			// number, or one word with a digit ("C-7781"), follows the
+			// English word.
 			return "", false
 		case unicode.IsSpace(first) || first == ':' || first == '：':
 			return rest, true

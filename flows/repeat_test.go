@@ -686,7 +686,10 @@ func TestCheckWord(t *testing.T) {
 		{"check 090-1234-5678", true},
 		{"Check +81 90 1234 5678", true},
 		{"確認しました", false},
+		{"check C-7781", true},
+		{"check no.4521", true},
 		{"check on my report please", false},
+		{"check KH-2026-0001 please", false},
 		{"こんにちは", false},
 	} {
 		before := len(r.sent.to(mamori.TargetUser, "UOTHER"))

@@ -372,7 +372,8 @@ func TestTypedAtTheMenuIsKept(t *testing.T) {
 	if m := r.last("UME"); !strings.Contains(m.Note, told) {
 		t.Errorf("the account is not filled in: %+v", m)
 	}
-	r.click("UME", "nav:keep")
+	// The button's label, typed: kept, not overwritten with the label.
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "このままにする"})
 	r.reportToSummary("UME")
 	r.click("UME", "submit")
 	if k := r.kase("KH-2026-0001"); k.Answers.Narrative != told {

@@ -892,6 +892,10 @@ func typedCommand(t string) string {
 		return navCancel
 	case "スキップ", "skip":
 		return navSkip
+	case "このままにする", "このままで", "keep this", "keep":
+		// The "keep this" button's label, typed: not an answer that
+		// would overwrite the one kept.
+		return navKeep
 	}
 	return ""
 }
