@@ -396,8 +396,16 @@ func (s *Service) when(t time.Time, l mamori.Lang) string {
 // day says a day to a person, with its weekday.
 func (s *Service) day(t time.Time, l mamori.Lang) string {
 	t = s.local(t)
+	// A day of another year says its year (a deletion five years on).
+	other := t.Year() != s.local(s.Clock()).Year()
 	if l == mamori.EN {
+		if other {
+			return t.Format("Mon Jan 2, 2006")
+		}
 		return t.Format("Mon Jan 2")
+	}
+	if other {
+		return fmt.Sprintf("%d年%d月%d日（%s）", t.Year(), t.Month(), t.Day(), []string{"日", "月", "火", "水", "木", "金", "土"}[t.Weekday()])
 	}
 	return fmt.Sprintf("%d月%d日（%s）", t.Month(), t.Day(), []string{"日", "月", "火", "水", "木", "金", "土"}[t.Weekday()])
 }

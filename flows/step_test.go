@@ -948,3 +948,24 @@ func TestSummaryNoteFollowsTheRoute(t *testing.T) {
 		}
 	}
 }
+
+// A day of another year says its year: a deletion five years on must not
+// read as this week.
+func TestDayOfAnotherYear(t *testing.T) {
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	s := &Service{Clock: func() time.Time { return now }}
+	for _, tc := range []struct {
+		at   time.Time
+		l    mamori.Lang
+		want string
+	}{
+		{now.AddDate(0, 0, 3), mamori.JA, "12月10日（木）"},
+		{now.AddDate(5, 0, 0), mamori.JA, "2031年12月7日（日）"},
+		{now.AddDate(0, 0, 3), mamori.EN, "Thu Dec 10"},
+		{now.AddDate(5, 0, 0), mamori.EN, "Sun Dec 7, 2031"},
+	} {
+		if got := s.day(tc.at, tc.l); got != tc.want {
+			t.Errorf("day(%s, %s) = %q, want %q", tc.at, tc.l, got, tc.want)
+		}
+	}
+}
