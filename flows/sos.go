@@ -476,6 +476,11 @@ func SOSAlert(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.
 		status = t(l, "sos.status.waiting")
 	}
 	m.Fields = append(m.Fields, mamori.Field{Label: t(l, "card.status"), Value: status})
+	if len(e.Notes) > 0 || len(e.Files) > 0 {
+		// What they sent is for those responding, behind the details;
+		// the card says there is something to read.
+		m.Fields = append(m.Fields, mamori.Field{Label: t(l, "sos.alert.from"), Value: fmt.Sprintf(t(l, "sos.alert.from.value"), len(e.Notes), len(e.Files))})
+	}
 	if k.Status == mamori.StatusNew {
 		m.Choices = []mamori.Choice{{Value: mamori.SOSAck + ":" + k.Number, Label: t(l, "sos.ack.button"), Style: mamori.StylePrimary}}
 		m.Note = t(l, "sos.alert.note")
