@@ -382,6 +382,29 @@ func TestTypedAtTheMenuIsKept(t *testing.T) {
 	}
 }
 
+// TestTypedButtonWords: on the questions that take only buttons, their
+// words typed work as pressed: "いいえ" at "stop and delete?", the
+// summary's "この内容で報告する".
+func TestTypedButtonWords(t *testing.T) {
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})
+	r.answer("UME")
+	at := r.last("UME").Step
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "やめる"})
+	if got := r.last("UME").Step; got != "cancel" {
+		t.Fatalf("at %q after やめる", got)
+	}
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "いいえ"})
+	if got := r.last("UME").Step; got != at {
+		t.Fatalf("いいえ at cancel: at %q, want %q", got, at)
+	}
+	r.reportToSummary("UME")
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "この内容で報告する"})
+	if k := r.kase("KH-2026-0001"); k.Number == "" {
+		t.Fatal("the summary's words typed did not send the report")
+	}
+}
+
 // TestSOSDuringReport: SOS pressed in the middle of a report keeps the
 // report; the place question comes first, then the report goes on.
 func TestSOSDuringReport(t *testing.T) {

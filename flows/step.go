@@ -573,6 +573,14 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		return c, ask(env, c, "")
 	}
 
+	if in.Kind == mamori.InputText {
+		// The buttons' words, typed, on a question that takes only
+		// buttons (cancel? send? edit what?): as if pressed.
+		switch c.Step {
+		case stepResume, stepCancel, stepSummary, stepCSummary, stepEdit:
+			in.Value = typedChoice(env, c, in.Text)
+		}
+	}
 	switch c.Step {
 	case stepResume:
 		switch in.Value {
@@ -669,6 +677,32 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	o := ask(env, c, "")
 	out.Replies = append(out.Replies, o.Replies...)
 	return c, out
+}
+
+// typedChoice returns the value of the button of the question c is at
+// whose label is typed (or, at cancel and the summary, a plain yes, no,
+// send or edit), or "".
+func typedChoice(env Env, c mamori.Conversation, typed string) string {
+	norm := func(s string) string {
+		return strings.ToLower(strings.Trim(strings.TrimSpace(s), "!！。.?？「」\""))
+	}
+	typed = norm(typed)
+	if typed == "" {
+		return ""
+	}
+	if o := ask(env, c, ""); len(o.Replies) > 0 {
+		for _, ch := range o.Replies[len(o.Replies)-1].Choices {
+			if norm(ch.Label) == typed {
+				return ch.Value
+			}
+		}
+	}
+	words := map[string]map[string]string{
+		stepCancel:   {"はい": "yes", "yes": "yes", "いいえ": "no", "no": "no"},
+		stepSummary:  {"送信": "submit", "送る": "submit", "send": "submit", "submit": "submit", "修正": "edit", "直す": "edit", "edit": "edit"},
+		stepCSummary: {"送信": "submit", "送る": "submit", "send": "submit", "submit": "submit", "修正": "edit", "直す": "edit", "edit": "edit"},
+	}
+	return words[c.Step][typed]
 }
 
 // clip shortens s to n characters.
