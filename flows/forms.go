@@ -337,6 +337,9 @@ func judgeForm(env Env, l mamori.Lang, a mamori.Action, k mamori.Case) mamori.Fo
 	}
 	outcome := mamori.FormField{ID: fieldOutcome, Kind: mamori.FieldOne, Label: t("judge.outcome"), Required: true,
 		Options: opts(Outcomes(p), "decision."), Hint: fmt.Sprintf(t("judge.suggested"), t("decision."+sug.Outcome))}
+	if suggested(k) != "" {
+		outcome.Hint += "\n" + t("judge.against.outcome.hint")
+	}
 	if e, ok := medicalException(p); ok {
 		outcome.Hint += "\n" + t("decision.medical") + ": " + e.Guidance.In(l)
 	}
@@ -356,7 +359,7 @@ func judgeForm(env Env, l mamori.Lang, a mamori.Action, k mamori.Case) mamori.Fo
 		f.Fields = append(f.Fields, mamori.FormField{ID: fieldActions, Kind: mamori.FieldMany, Label: t("judge.actions"), Hint: hint, Options: acts})
 	}
 	f.Fields = append(f.Fields,
-		mamori.FormField{ID: fieldReason, Kind: mamori.FieldText, Label: t("judge.contradiction.label"), Hint: t("judge.contradiction.hint"), Lines: 2, Max: MaxText},
+		mamori.FormField{ID: fieldReason, Kind: mamori.FieldText, Label: t("judge.contradiction.label"), Hint: reasonHint(p, k, l), Lines: 2, Max: MaxText},
 		mamori.FormField{ID: fieldNote, Kind: mamori.FieldText, Label: t("judge.note"), Lines: 2, Max: MaxText})
 	return f
 }
@@ -371,6 +374,20 @@ func behaviourLabels(p *mamori.Policy, k mamori.Case, l mamori.Lang) []string {
 	return out
 }
 
+// reasonHint says when the judge form's reason is required: a decision
+// against ②, and for case k one against the policy's suggestion or, for
+// a possible crime, ② within what society accepts.
+func reasonHint(p *mamori.Policy, k mamori.Case, l mamori.Lang) string {
+	hint := p.T(l, "judge.contradiction.hint")
+	if sug := suggested(k); sug != "" {
+		hint = fmt.Sprintf(p.T(l, "judge.against.hint"), p.T(l, "decision."+sug))
+	}
+	if k.Crime {
+		hint += "\n" + p.T(l, "judge.against.crime.hint")
+	}
+	return hint
+}
+
 // Contradicts reports whether an outcome goes against the two criteria
 // as chosen: customer harassment while the means are within what
 // society accepts, or a legitimate complaint while they are beyond it.
@@ -380,9 +397,41 @@ func Contradicts(means, outcome string) bool {
 		(outcome == mamori.OutcomeLegitimate && means == "unacceptable")
 }
 
-// decision reads a judge form's values, refusing what the policy does not
-// allow, field by field.
-func (s *Service) decision(v mamori.Values) (mamori.Decision, error) {
+// suggested is the outcome the policy suggests for case k (the one the
+// judge form shows), or "" when it suggests none: gathering the facts.
+func suggested(k mamori.Case) string {
+	switch k.Suggestion {
+	case mamori.SuggestKasuhara:
+		return mamori.OutcomeKasuhara
+	case mamori.SuggestLegit:
+		return mamori.OutcomeLegitimate
+	}
+	return ""
+}
+
+// AgainstSuggestion reports whether a decision on case k goes against
+// the policy's suggestion for it: another outcome than the one suggested
+// (asking for more information decides nothing, and is not), or, for a
+// report that may be a crime (violence, threats), ② within what society
+// accepts or a legitimate complaint. Such a decision needs a stated
+// reason, as one that Contradicts ② does.
+func AgainstSuggestion(k mamori.Case, means, outcome string) bool {
+	if crimeAccepted(k, means, outcome) {
+		return true
+	}
+	sug := suggested(k)
+	return sug != "" && outcome != sug && outcome != mamori.OutcomeMoreInfo
+}
+
+// crimeAccepted reports whether a decision on case k, which may be a
+// crime, finds ② within what society accepts or a legitimate complaint.
+func crimeAccepted(k mamori.Case, means, outcome string) bool {
+	return k.Crime && (means == "acceptable" || outcome == mamori.OutcomeLegitimate)
+}
+
+// decision reads a judge form's values for case k, refusing what the
+// policy does not allow, field by field.
+func (s *Service) decision(v mamori.Values, k mamori.Case) (mamori.Decision, error) {
 	d := mamori.Decision{Facts: v.Text(fieldFacts), Validity: v.One(fieldValidity), Means: v.One(fieldMeans),
 		Fault: v.One(fieldFault), Outcome: v.One(fieldOutcome), Actions: v[fieldActions], Reason: v.Text(fieldReason), Note: v.Text(fieldNote)}
 	pick := func(field, label string) error {
@@ -411,9 +460,19 @@ func (s *Service) decision(v mamori.Values) (mamori.Decision, error) {
 	if len(d.Actions) > 0 && d.Outcome != mamori.OutcomeKasuhara {
 		return d, refuse(fieldActions, "judge.actions.only_kasuhara", mamori.TextKey("decision."+d.Outcome))
 	}
-	if Contradicts(d.Means, d.Outcome) && d.Reason == "" {
-		return d, refuse(fieldReason, "judge.contradiction",
-			mamori.TextKey("judge.means."+d.Means), mamori.TextKey("decision."+d.Outcome))
+	// A decision against ② or against the policy's suggestion is made on
+	// purpose, and says why: against ② first, as the supervisor's own
+	// answers disagree; then a possible crime; then the suggestion.
+	if d.Reason == "" {
+		means, outcome := mamori.TextKey("judge.means."+d.Means), mamori.TextKey("decision."+d.Outcome)
+		switch {
+		case Contradicts(d.Means, d.Outcome):
+			return d, refuse(fieldReason, "judge.contradiction", means, outcome)
+		case crimeAccepted(k, d.Means, d.Outcome):
+			return d, refuse(fieldReason, "judge.against.crime", means, outcome)
+		case AgainstSuggestion(k, d.Means, d.Outcome):
+			return d, refuse(fieldReason, "judge.against", mamori.TextKey("decision."+suggested(k)), outcome)
+		}
 	}
 	return d, nil
 }

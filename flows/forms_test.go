@@ -95,9 +95,17 @@ func TestJudgeFormEveryPreset(t *testing.T) {
 				if outcome == mamori.OutcomeLegitimate {
 					v["validity"], v["means"] = []string{"valid"}, []string{"acceptable"}
 				}
-				_, err = r.svc.Submit(ctx, sup, action(mamori.CardJudge, n), v)
 				allowed := slices.Contains(want, outcome)
 				var fe *mamori.Refusal
+				// The report (a threat) suggests カスハラ and may be a
+				// crime: another decision says why.
+				if allowed && flows.AgainstSuggestion(r.kase(n), v.One("means"), outcome) {
+					if _, err := r.svc.Submit(ctx, sup, action(mamori.CardJudge, n), v); !errors.As(err, &fe) || fe.Field != "reason" {
+						t.Fatalf("judging %s against the suggestion without a reason: %v", outcome, err)
+					}
+					v["reason"] = []string{"事実を確認した結果"}
+				}
+				_, err = r.svc.Submit(ctx, sup, action(mamori.CardJudge, n), v)
 				if allowed && err != nil {
 					t.Fatalf("judging %s: %v", outcome, err)
 				}
@@ -156,6 +164,104 @@ func TestJudgeRules(t *testing.T) {
 	}
 	if _, err := r.svc.Submit(ctx, sup, a, mamori.Values{"validity": {"invalid"}, "means": {"unacceptable"}, "outcome": {"kasuhara"}}); !errors.Is(err, mamori.ErrInvalid) {
 		t.Errorf("judged twice: %v", err)
+	}
+}
+
+// TestJudgeAgainstSuggestion: a decision against the policy's suggestion
+// for the report — not カスハラ where it suggests カスハラ, or for a
+// possible crime ② within what society accepts or a legitimate
+// complaint — is refused under the reason until it says why; the form's
+// hints say so. A report of a threat (a possible crime) is judged here.
+func TestJudgeAgainstSuggestion(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	n := r.filed(nil)
+	sup := user("USUP")
+	ja := func(key string) string { return r.svc.Policy.T(mamori.JA, key) }
+	if k := r.kase(n); k.Suggestion != mamori.SuggestKasuhara || !k.Crime {
+		t.Fatalf("the report: suggestion %s, crime %v", k.Suggestion, k.Crime)
+	}
+	form, _, err := r.svc.Open(ctx, sup, action(mamori.CardJudge, n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := fieldOf(form, "outcome").Hint; !strings.Contains(h, ja("judge.against.outcome.hint")) {
+		t.Errorf("the outcome's hint: %q", h)
+	}
+	if h := fieldOf(form, "reason").Hint; !strings.Contains(h, "目安（カスハラ）") || !strings.Contains(h, ja("judge.against.crime.hint")) {
+		t.Errorf("the reason's hint: %q", h)
+	}
+	a := action(mamori.CardJudge, n)
+	refused := func(v mamori.Values, key string) {
+		t.Helper()
+		m, err := r.svc.Submit(ctx, sup, a, v)
+		var fe *mamori.Refusal
+		if !errors.As(err, &fe) || fe.Field != "reason" || fe.Key != key || m.Text != r.svc.Policy.Say(mamori.JA, fe) {
+			t.Fatalf("%v: %+v %v, want %s under the reason", v, m, err, key)
+		}
+		if r.kase(n).Decision.Decided() {
+			t.Fatalf("%v was recorded", v)
+		}
+	}
+	// The trial's case: ① valid, ② acceptable, a legitimate complaint.
+	refused(mamori.Values{"validity": {"valid"}, "means": {"acceptable"}, "outcome": {"legitimate"}}, "judge.against.crime")
+	m, _ := r.svc.Submit(ctx, sup, a, mamori.Values{"validity": {"valid"}, "means": {"acceptable"}, "outcome": {"legitimate"}})
+	if !strings.Contains(m.Text, "犯罪") || !strings.Contains(m.Text, ja("decision.legitimate")) || !strings.Contains(m.Text, ja("judge.means.acceptable")) {
+		t.Errorf("the refusal says: %q", m.Text)
+	}
+	refused(mamori.Values{"validity": {"unclear"}, "means": {"acceptable"}, "outcome": {"more_info"}}, "judge.against.crime")
+	refused(mamori.Values{"validity": {"invalid"}, "means": {"unacceptable"}, "outcome": {"medical"}}, "judge.against")
+	// Against ② first, as before.
+	refused(mamori.Values{"validity": {"valid"}, "means": {"unacceptable"}, "outcome": {"legitimate"}}, "judge.contradiction")
+	refused(mamori.Values{"validity": {"valid"}, "means": {"acceptable"}, "outcome": {"legitimate"}, "reason": {"  "}}, "judge.against.crime")
+
+	if _, err := r.svc.Submit(ctx, sup, a, mamori.Values{"validity": {"valid"}, "means": {"acceptable"}, "outcome": {"legitimate"},
+		"reason": {"防犯カメラで、暴力はなかったと確認した"}}); err != nil {
+		t.Fatal(err)
+	}
+	if d := r.kase(n).Decision; d.Outcome != mamori.OutcomeLegitimate || d.Reason == "" {
+		t.Fatalf("decision: %+v", d)
+	}
+	trail, _ := r.db.AuditTrail(ctx, n)
+	if last := trail[len(trail)-1]; last.Action != "case.judge" || !strings.Contains(last.Detail, "against_suggestion=true") {
+		t.Errorf("audit: %+v", last)
+	}
+
+	// Gathering facts with ② beyond what society accepts is no decision
+	// against the suggestion; a report the policy suggests nothing for
+	// needs no reason for either outcome, and its form says only ②.
+	for _, c := range []struct {
+		k              mamori.Case
+		means, outcome string
+		want           bool
+	}{
+		{mamori.Case{Suggestion: mamori.SuggestKasuhara, Crime: true}, "unacceptable", mamori.OutcomeMoreInfo, false},
+		{mamori.Case{Suggestion: mamori.SuggestKasuhara, Crime: true}, "unacceptable", mamori.OutcomeKasuhara, false},
+		{mamori.Case{Suggestion: mamori.SuggestKasuhara, Crime: true}, "unacceptable", mamori.OutcomeMedical, true},
+		{mamori.Case{Suggestion: mamori.SuggestKasuhara, Crime: true}, "acceptable", mamori.OutcomeMoreInfo, true},
+		{mamori.Case{Suggestion: mamori.SuggestKasuhara}, "acceptable", mamori.OutcomeLegitimate, true},
+		{mamori.Case{Suggestion: mamori.SuggestKasuhara}, "acceptable", mamori.OutcomeMoreInfo, false},
+		{mamori.Case{Suggestion: mamori.SuggestLegit}, "unacceptable", mamori.OutcomeKasuhara, true},
+		{mamori.Case{Suggestion: mamori.SuggestLegit}, "acceptable", mamori.OutcomeLegitimate, false},
+		{mamori.Case{Suggestion: mamori.SuggestDepends}, "acceptable", mamori.OutcomeLegitimate, false},
+		{mamori.Case{Suggestion: mamori.SuggestDepends}, "unacceptable", mamori.OutcomeKasuhara, false},
+		{mamori.Case{Suggestion: mamori.SuggestUnclear, Crime: true}, "unacceptable", mamori.OutcomeLegitimate, true},
+	} {
+		if got := flows.AgainstSuggestion(c.k, c.means, c.outcome); got != c.want {
+			t.Errorf("%s crime=%v, ② %s, %s: against = %v", c.k.Suggestion, c.k.Crime, c.means, c.outcome, got)
+		}
+	}
+	depends := mamori.Case{Number: "KH-2026-0100", Kind: mamori.KindReport, Suggestion: mamori.SuggestDepends}
+	f := flows.FormFor(flows.Env{Policy: r.svc.Policy, Org: org()}, mamori.JA, action(mamori.CardJudge, depends.Number), depends)
+	if h := fieldOf(&f, "reason").Hint; h != ja("judge.contradiction.hint") {
+		t.Errorf("the reason's hint without a suggestion: %q", h)
+	}
+	if h := fieldOf(&f, "outcome").Hint; strings.Contains(h, ja("judge.against.outcome.hint")) {
+		t.Errorf("the outcome's hint without a suggestion: %q", h)
+	}
+	en := flows.FormFor(flows.Env{Policy: r.svc.Policy, Org: org()}, mamori.EN, action(mamori.CardJudge, n), r.kase(n))
+	if h := fieldOf(&en, "reason").Hint; !strings.Contains(h, "Customer harassment") || !strings.Contains(h, "crime") {
+		t.Errorf("the reason's hint in English: %q", h)
 	}
 }
 
@@ -228,7 +334,8 @@ func TestReopenRejudge(t *testing.T) {
 	}
 	// Reopened again and judged otherwise: the reporter hears the change.
 	r.svc.Submit(ctx, sup, action(mamori.CardReopen, n), mamori.Values{"reason": {"本社の判断"}})
-	r.svc.Submit(ctx, sup, action(mamori.CardJudge, n), mamori.Values{"validity": {"valid"}, "means": {"acceptable"}, "outcome": {"legitimate"}})
+	r.svc.Submit(ctx, sup, action(mamori.CardJudge, n), mamori.Values{"validity": {"valid"}, "means": {"acceptable"}, "outcome": {"legitimate"},
+		"reason": {"本社が録音を確認した"}})
 	r.worker.Drain(ctx)
 	ms := r.sent.to(mamori.TargetUser, "UME")
 	if m := ms[len(ms)-2]; !strings.Contains(m.Text, "「カスハラ」から「正当なクレーム") {

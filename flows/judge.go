@@ -270,7 +270,7 @@ func (s *Service) judge(ctx context.Context, actor mamori.User, number string, v
 		if err := s.mayDo(mamori.CardJudge, *k); err != nil {
 			return "", err
 		}
-		d, err := s.decision(v)
+		d, err := s.decision(v, *k)
 		if err != nil {
 			return "", err
 		}
@@ -331,13 +331,17 @@ func (s *Service) judge(ctx context.Context, actor mamori.User, number string, v
 			}
 		}
 		// A refusal of service: HR is asked whether to record the
-		// customer on the register.
+		// customer on the register. A report an entry rests on, judged
+		// again: HR hears whether it still stands.
 		if err := s.offerRegister(tx, env, *k); err != nil {
 			return "", err
 		}
-		suggested := SuggestDecision(s.Policy, *k).Outcome
-		return fmt.Sprintf("outcome=%s suggested=%s validity=%s means=%s actions=%s contradicts=%t rejudged=%t", d.Outcome, suggested, d.Validity, d.Means,
-			strings.Join(d.Actions, ","), Contradicts(d.Means, d.Outcome), before != ""), nil
+		if err := s.registerBasis(tx, env, actor, *k, false); err != nil {
+			return "", err
+		}
+		sug := SuggestDecision(s.Policy, *k).Outcome
+		return fmt.Sprintf("outcome=%s suggested=%s validity=%s means=%s actions=%s contradicts=%t rejudged=%t against_suggestion=%t", d.Outcome, sug, d.Validity, d.Means,
+			strings.Join(d.Actions, ","), Contradicts(d.Means, d.Outcome), before != "", AgainstSuggestion(*k, d.Means, d.Outcome)), nil
 	})
 }
 
@@ -372,6 +376,10 @@ func (s *Service) reopen(ctx context.Context, actor mamori.User, number, reason 
 		m := mamori.Message{Header: fmt.Sprintf(s.Policy.T(rl, "status.reopened.header"), k.Number),
 			Text: s.Policy.T(rl, "status.reopened.text") + fmt.Sprintf(s.Policy.T(rl, "status.by"), s.when(env.Now.Add(judge), rl))}
 		if err := s.tell(tx, env.Now, *k, "reopened", m); err != nil {
+			return "", err
+		}
+		// HR hears it when the customer is on the register for it.
+		if err := s.registerBasis(tx, env, actor, *k, true); err != nil {
 			return "", err
 		}
 		return "from=" + from, s.scheduleDeadlines(tx, *k, env.Now, false)

@@ -64,12 +64,13 @@ func TestJudgement(t *testing.T) {
 			k := r.kase(n)
 			d := flows.SuggestDecision(r.svc.Policy, k)
 			// Actions follow a decision of カスハラ only; a decision
-			// against ② needs its reason.
+			// against ② or against the policy's suggestion needs its
+			// reason.
 			d.Outcome, d.Facts, d.Actions = outcome, "録音で確認した", nil
 			if outcome == mamori.OutcomeKasuhara {
 				d.Actions = []string{"warn", "external_body"}
 			}
-			if flows.Contradicts(d.Means, d.Outcome) {
+			if flows.Contradicts(d.Means, d.Outcome) || flows.AgainstSuggestion(k, d.Means, d.Outcome) {
 				d.Reason = "お客様の要望には応えるべき点があった"
 			}
 			if _, err := r.svc.Judge(ctx, sup, n, d); err != nil {
@@ -214,6 +215,10 @@ func TestJudgeInputAndReopen(t *testing.T) {
 		t.Fatalf("after reopen: %+v", k)
 	}
 	d.Outcome, d.Actions, d.Means = mamori.OutcomeLegitimate, nil, "acceptable"
+	if _, err := r.svc.Judge(ctx, sup, n, d); !errors.Is(err, mamori.ErrInvalid) {
+		t.Errorf("a possible crime judged a legitimate complaint without a reason: %v", err)
+	}
+	d.Reason = "防犯カメラで、別の人の行為とわかった"
 	if _, err := r.svc.Judge(ctx, sup, n, d); err != nil {
 		t.Fatalf("judging a reopened case: %v", err)
 	}

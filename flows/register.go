@@ -22,7 +22,9 @@ import (
 // when until when, when it is reviewed, the reports it rests on and who
 // decided. Extending, reviewing and lifting an entry are audited; HR is
 // reminded when an entry is due for review or about to end, and an entry
-// past its end expires. A lifted or expired entry keeps no identifier:
+// past its end expires. When a report an entry rests on is reopened or
+// judged again, HR is told and the entry says so until HR reviews it:
+// HR decides whether it continues, nothing lifts it on its own. A lifted or expired entry keeps no identifier:
 // the customer is a person too (APPI), and the register holds the
 // minimum for as long as it is needed.
 
@@ -622,11 +624,23 @@ func EntryCard(env Env, e mamori.RegisterEntry, l mamori.Lang, loc *time.Locatio
 	last = last.AddDate(0, 0, -1)
 	m := mamori.Message{Ref: registerRef(e.Number), Step: mamori.StepCard,
 		Header: fmt.Sprintf(t("register.card.header"), e.Number), Text: t("register.card.text." + e.Status)}
-	m.Fields = []mamori.Field{
-		{Label: t("register.card.status"), Value: t("register.status." + e.Status)},
-		{Label: t("register.departments"), Value: scopeNames(env, e.Departments, l)},
-		{Label: t("register.card.period"), Value: fmt.Sprintf(t("register.card.period.value"), day(e.From), day(last))},
+	m.Fields = []mamori.Field{{Label: t("register.card.status"), Value: t("register.status." + e.Status)}}
+	// A report it rests on reopened or judged otherwise since HR last
+	// reviewed it: said at the top, until HR reviews it.
+	if open := basisOpen(e); e.Status == mamori.RegisterActive && len(open) > 0 {
+		lines := make([]string, len(open))
+		for i, st := range open {
+			lines[i] = fmt.Sprintf(t("register.basis.value."+basisWhat(st)), st.Note)
+			if st.What == basisChanged {
+				m.Text = t("register.card.text.basis")
+			}
+		}
+		m.Fields = append(m.Fields, mamori.Field{Label: t("register.basis"), Value: strings.Join(lines, "\n")})
 	}
+	m.Fields = append(m.Fields,
+		mamori.Field{Label: t("register.departments"), Value: scopeNames(env, e.Departments, l)},
+		mamori.Field{Label: t("register.card.period"), Value: fmt.Sprintf(t("register.card.period.value"), day(e.From), day(last))},
+	)
 	if e.Status == mamori.RegisterActive {
 		m.Fields = append(m.Fields, mamori.Field{Label: t("register.review"), Value: day(e.Review)})
 	}
@@ -867,4 +881,161 @@ func (s *Service) offerRegister(tx mamori.Tx, env Env, k mamori.Case) error {
 	// offered twice.
 	return tx.Enqueue(mamori.OutboxItem{Key: "register-offer:" + k.Number, Target: s.channel(k.Reporter.Platform, s.Org.HRChannel),
 		Message: m, Lang: ol, Created: env.Now})
+}
+
+// What is recorded in an entry's history when a report it rests on
+// changes; the step's Note is the report's number.
+const (
+	basisReopened  = "basis_reopened"
+	basisChanged   = "basis_changed"
+	basisConfirmed = "basis_confirmed"
+)
+
+// basisWhat is a basis step's kind without its prefix: reopened,
+// changed or confirmed.
+func basisWhat(st mamori.RegisterStep) string { return strings.TrimPrefix(st.What, "basis_") }
+
+// lastBasis is the latest step of entry e about report number: its
+// reopening, or its judgement since; ok is false when there is none.
+func lastBasis(e mamori.RegisterEntry, number string) (st mamori.RegisterStep, ok bool) {
+	for _, h := range e.History {
+		if strings.HasPrefix(h.What, "basis_") && h.Note == number {
+			st, ok = h, true
+		}
+	}
+	return st, ok
+}
+
+// basisOpen are the reports entry e rests on that were reopened, or
+// judged again without a refusal of service, since HR last reviewed it:
+// for each, its latest step, in the order of e.Cases. A report judged a
+// refusal again is settled, and so is everything a review came after.
+func basisOpen(e mamori.RegisterEntry) []mamori.RegisterStep {
+	open := map[string]mamori.RegisterStep{}
+	for _, h := range e.History {
+		switch {
+		case h.What == "reviewed":
+			clear(open)
+		case h.What == basisConfirmed:
+			delete(open, h.Note)
+		case strings.HasPrefix(h.What, "basis_"):
+			open[h.Note] = h
+		}
+	}
+	var out []mamori.RegisterStep
+	for _, n := range e.Cases {
+		if st, ok := open[n]; ok {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// registerBasis follows report k, reopened or judged by actor, on the
+// active register entries that rest on it. HR decides what becomes of an
+// entry: nothing is lifted here. Each entry's history and the audit trail
+// record the change, its card in the HR channel shows it, and HR is told
+// there, with the entry and the report named and a click to review or
+// lift it:
+//
+//   - a report standing as a refusal of service reopened: it is being
+//     judged again;
+//   - one reopened (or judged otherwise) judged without a refusal of
+//     service: the entry has lost that basis;
+//   - one judged a refusal of service again: the entry can stay as it is.
+//
+// A report that did not stand as a refusal (another about the same
+// customer, say) changes nothing when it is reopened.
+func (s *Service) registerBasis(tx mamori.Tx, env Env, actor mamori.User, k mamori.Case, reopened bool) error {
+	active, err := tx.Entries(true)
+	if err != nil {
+		return err
+	}
+	for _, e := range active {
+		if !slices.Contains(e.Cases, k.Number) {
+			continue
+		}
+		var what string
+		switch last, ok := lastBasis(e, k.Number); {
+		case reopened:
+			// k is reopened already: it stood as a refusal if its last
+			// decision did.
+			if h := k.Decision; h == nil || len(h.History) == 0 || !pastRefused(h.History[len(h.History)-1]) {
+				continue
+			}
+			what = basisReopened
+		case !ok || last.What == basisConfirmed:
+			continue
+		case refused(k):
+			what = basisConfirmed
+		default:
+			what = basisChanged
+		}
+		if err := s.basisStep(tx, env, actor, e, k, what); err != nil {
+			return fmt.Errorf("register %s: %w", e.Number, err)
+		}
+	}
+	return nil
+}
+
+// pastRefused reports whether an earlier decision was customer
+// harassment with a refusal of service.
+func pastRefused(d mamori.PastDecision) bool {
+	return d.Outcome == mamori.OutcomeKasuhara && slices.Contains(d.Actions, actionRefuse)
+}
+
+// basisStep records on entry e that report k was reopened, or judged
+// again (what), audits it, updates the entry's card and tells HR.
+func (s *Service) basisStep(tx mamori.Tx, env Env, actor mamori.User, e mamori.RegisterEntry, k mamori.Case, what string) error {
+	now := env.Now
+	e.History = append(e.History, mamori.RegisterStep{At: now, By: actor.Key(), What: what, Note: k.Number})
+	e.Updated = now
+	if err := tx.UpdateEntry(e, nil); err != nil {
+		return err
+	}
+	detail := "case=" + k.Number
+	if d := k.Decision; what != basisReopened && d != nil {
+		detail += fmt.Sprintf(" outcome=%s actions=%s", d.Outcome, strings.Join(d.Actions, ","))
+	}
+	if err := tx.Audit(mamori.AuditEntry{At: now, Actor: actor.Key(), Action: "register." + what, Subject: e.Number, Detail: detail}); err != nil {
+		return err
+	}
+	if s.Org.HRChannel == "" {
+		return nil
+	}
+	if err := tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":" + registerRef(e.Number) + ":" + what + ":" + k.Number,
+		Target: s.channel(s.entryPlatform(e), s.Org.HRChannel), Message: s.basisMessage(e, k, actor, what), Lang: s.orgLang(), Created: now}); err != nil {
+		return err
+	}
+	return s.postEntry(tx, env, e)
+}
+
+// basisMessage tells HR that report k, which entry e rests on, was
+// reopened or judged again by actor, and what to do: review or lift the
+// entry, or nothing when it stands. Never who the customer is.
+func (s *Service) basisMessage(e mamori.RegisterEntry, k mamori.Case, actor mamori.User, what string) mamori.Message {
+	ol := s.orgLang()
+	t := func(key string) string { return s.Policy.T(ol, key) }
+	w := strings.TrimPrefix(what, "basis_") // reopened, changed, confirmed
+	m := mamori.Message{Step: mamori.StepCard, Header: fmt.Sprintf(t("register.basis.header."+w), e.Number),
+		Fields: []mamori.Field{{Label: t("register.basis.case"), Value: k.Number}}, Note: t("register.offer.note")}
+	by := "register.basis.by.judged"
+	if what == basisReopened {
+		m.Text = fmt.Sprintf(t("register.basis.text.reopened"), k.Number)
+		by = "register.basis.by.reopened"
+	} else {
+		outcome := t("decision." + k.Decision.Outcome)
+		m.Text = fmt.Sprintf(t("register.basis.text."+w), k.Number, outcome)
+		m.Fields = append(m.Fields, mamori.Field{Label: t("card.decision"), Value: outcome})
+	}
+	m.Fields = append(m.Fields, mamori.Field{Label: t(by), Value: mention(actor.Key())})
+	b := func(kind, subject, label, style string) mamori.Choice {
+		return mamori.Choice{Value: kind + ":" + subject, Label: t(label), Style: style}
+	}
+	if what != basisConfirmed {
+		m.Choices = []mamori.Choice{b(mamori.RegisterReview, e.Number, "register.review.button", mamori.StylePrimary),
+			b(mamori.RegisterLift, e.Number, "register.lift.button", "")}
+	}
+	m.Choices = append(m.Choices, b(mamori.CardDetails, k.Number, "card.details", ""))
+	return m
 }

@@ -1,0 +1,282 @@
+package flows_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mamori-oss/mamori"
+)
+
+// registered files a report about customer ids to the store, judges it
+// カスハラ with a refusal of service and records the customer on the
+// register as HR, with other reports it rests on too: it returns the
+// report's number and the entry's.
+func (r *rig) registered(u mamori.User, ids string, other ...string) (number, entry string) {
+	r.t.Helper()
+	ctx := context.Background()
+	number = r.fileCustomer(u, ids, mamori.RouteDepartment)
+	if _, err := r.svc.Submit(ctx, user("USUP"), mamori.Action{Kind: mamori.CardJudge, Subject: number},
+		mamori.Values{"validity": {"invalid"}, "means": {"unacceptable"}, "outcome": {"kasuhara"}, "actions": {"warn", "refuse"}}); err != nil {
+		r.t.Fatal(err)
+	}
+	m, err := r.svc.Submit(ctx, user("UHR"), mamori.Action{Kind: mamori.RegisterAdd, Subject: number},
+		mamori.Values{"identifiers": {ids}, "departments": {"store"}, "until": {"2027-10-31"}, "review": {"2027-05-01"},
+			"cases": {strings.Join(other, ", ")}})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	entry = strings.Fields(m.Text)[0]
+	if !strings.HasPrefix(entry, "RF-") {
+		r.t.Fatalf("added: %q", m.Text)
+	}
+	return number, entry
+}
+
+// entry reads a register entry.
+func (r *rig) entry(number string) mamori.RegisterEntry {
+	r.t.Helper()
+	var e mamori.RegisterEntry
+	if err := r.db.View(context.Background(), func(tx mamori.Tx) error {
+		var err error
+		e, err = tx.Entry(number)
+		return err
+	}); err != nil {
+		r.t.Fatal(err)
+	}
+	return e
+}
+
+// hrHeard returns what the HR channel was told under header key (one
+// %s: the entry's number) since it had before messages.
+func (r *rig) hrHeard(before int, key, entry string) []mamori.Message {
+	var out []mamori.Message
+	want := strings.ReplaceAll(r.svc.Policy.T(mamori.JA, key), "%s", entry)
+	for _, m := range r.sent.to(mamori.TargetChannel, "C0HR")[before:] {
+		if m.Header == want {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// lastEntryCard is the last version of entry's card in the HR channel.
+func (r *rig) lastEntryCard(entry string) mamori.Message {
+	r.t.Helper()
+	ms := r.sent.to(mamori.TargetChannel, "C0HR")
+	for i := len(ms) - 1; i >= 0; i-- {
+		if ms[i].Ref == "register:"+entry {
+			return ms[i]
+		}
+	}
+	r.t.Fatalf("no card of %s", entry)
+	return mamori.Message{}
+}
+
+// A report the register rests on, reopened and judged a legitimate
+// complaint: HR is told each time in its channel, with the entry and the
+// report named and a click to review or lift it; the entry's card and
+// details say its basis changed; the audit trail has it. The entry stays
+// in force until HR decides.
+func TestRegisterBasisChanged(t *testing.T) {
+	ctx := context.Background()
+	r := newCustomerRig(t)
+	ja := func(key string) string { return r.svc.Policy.T(mamori.JA, key) }
+	const ids = "山田太郎 090-1234-5678"
+	k, rf := r.registered(user("UME"), ids)
+	sup, hr := user("USUP"), user("UHR")
+	doNotServe := func() bool {
+		t.Helper()
+		before := len(r.sent.to(mamori.TargetUser, "UOTHER"))
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UOTHER"), Text: "確認 090-1234-5678"})
+		ms := r.sent.to(mamori.TargetUser, "UOTHER")[before:]
+		return len(ms) > 0 && ms[0].Header == ja("check.found.header")
+	}
+	private := func(m mamori.Message) {
+		t.Helper()
+		if s := messageText(m); strings.Contains(s, "1234") || strings.Contains(s, "山田") {
+			t.Errorf("HR's message names the customer:\n%s", s)
+		}
+	}
+
+	// Reopened: HR hears that the report is being judged again.
+	before := len(r.sent.to(mamori.TargetChannel, "C0HR"))
+	if _, err := r.svc.Submit(ctx, sup, mamori.Action{Kind: mamori.CardReopen, Subject: k}, mamori.Values{"reason": {"防犯カメラの映像を確認する"}}); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	told := r.hrHeard(before, "register.basis.header.reopened", rf)
+	if len(told) != 1 || !strings.Contains(told[0].Text, k) || !hasChoice(told[0], mamori.RegisterReview+":"+rf) ||
+		!hasChoice(told[0], mamori.RegisterLift+":"+rf) || !hasChoice(told[0], mamori.CardDetails+":"+k) {
+		t.Fatalf("HR told of the reopening: %+v", told)
+	}
+	private(told[0])
+	if strings.Contains(messageText(told[0]), "防犯カメラ") {
+		t.Errorf("the supervisors' reason reached HR's channel: %s", messageText(told[0]))
+	}
+	if v := fieldValue(r.lastEntryCard(rf), ja("register.basis")); !strings.Contains(v, k) {
+		t.Errorf("the card does not say the report is judged again: %q", v)
+	}
+	if !doNotServe() {
+		t.Error("the entry stopped applying at the reopening")
+	}
+
+	// Judged a legitimate complaint: HR hears the basis is gone, and
+	// what to do.
+	before = len(r.sent.to(mamori.TargetChannel, "C0HR"))
+	if _, err := r.svc.Submit(ctx, sup, mamori.Action{Kind: mamori.CardJudge, Subject: k},
+		mamori.Values{"validity": {"valid"}, "means": {"acceptable"}, "outcome": {"legitimate"}, "reason": {"映像では別のお客様だった"}}); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	told = r.hrHeard(before, "register.basis.header.changed", rf)
+	if len(told) != 1 || !strings.Contains(told[0].Text, k) || !strings.Contains(told[0].Text, ja("decision.legitimate")) ||
+		told[0].Choices[0].Value != mamori.RegisterReview+":"+rf || !hasChoice(told[0], mamori.RegisterLift+":"+rf) {
+		t.Fatalf("HR told of the new decision: %+v", told)
+	}
+	private(told[0])
+	if e := r.entry(rf); e.Status != mamori.RegisterActive || e.Identifiers == "" {
+		t.Fatalf("the entry changed without HR: %+v", e)
+	}
+	if !doNotServe() {
+		t.Error("the entry was lifted without HR")
+	}
+	card := r.lastEntryCard(rf)
+	if v := fieldValue(card, ja("register.basis")); !strings.Contains(v, k) || card.Text != ja("register.card.text.basis") {
+		t.Errorf("the card after the change: %q\n%s", v, messageText(card))
+	}
+	private(card)
+	// /register_show: the change, and each step in the history.
+	_, details, err := r.svc.Open(ctx, hr, mamori.Action{Kind: mamori.RegisterDetails, Subject: rf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := messageText(details)
+	for _, want := range []string{ja("register.basis"), ja("register.history.basis_reopened"), ja("register.history.basis_changed"), k} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the details lack %q:\n%s", want, all)
+		}
+	}
+	trail, _ := r.db.AuditTrail(ctx, rf)
+	var got []string
+	for _, a := range trail {
+		if strings.HasPrefix(a.Action, "register.basis_") {
+			got = append(got, a.Action+" "+a.Actor+" "+a.Detail)
+		}
+	}
+	if len(got) != 2 || got[0] != "register.basis_reopened slack:USUP case="+k ||
+		!strings.HasPrefix(got[1], "register.basis_changed slack:USUP case="+k+" outcome=legitimate") {
+		t.Errorf("the audit trail: %q", got)
+	}
+
+	// HR's click from the message: review, and lift it.
+	review := mamori.Action{Kind: mamori.RegisterReview, Subject: rf}
+	if form, _, err := r.svc.Open(ctx, hr, review); err != nil || form == nil {
+		t.Fatalf("HR's review: %v", err)
+	}
+	if _, err := r.svc.Submit(ctx, hr, review, mamori.Values{"result": {"lift"}, "note": {"根拠の報告が正当なクレームになった"}}); err != nil {
+		t.Fatal(err)
+	}
+	if doNotServe() {
+		t.Error("lifted, and still refused")
+	}
+	// Reopened once more: the entry no longer applies, so HR hears nothing.
+	before = len(r.sent.to(mamori.TargetChannel, "C0HR"))
+	if _, err := r.svc.Submit(ctx, sup, mamori.Action{Kind: mamori.CardReopen, Subject: k}, mamori.Values{"reason": {"もう一度"}}); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	if n := len(r.hrHeard(before, "register.basis.header.reopened", rf)); n != 0 {
+		t.Errorf("told of a lifted entry %d times", n)
+	}
+}
+
+// Judged a refusal again: HR hears the entry may stay, and its card says
+// nothing changed. After a change, HR's review (kept) settles it; a
+// report that did not stand as a refusal tells HR nothing when reopened.
+func TestRegisterBasisSettled(t *testing.T) {
+	ctx := context.Background()
+	r := newCustomerRig(t)
+	ja := func(key string) string { return r.svc.Policy.T(mamori.JA, key) }
+	sup, hr := user("USUP"), user("UHR")
+	other := r.fileCustomer(user("UOTHER"), "090-2222-3333", mamori.RouteDepartment)
+	if _, err := r.svc.Submit(ctx, sup, mamori.Action{Kind: mamori.CardJudge, Subject: other},
+		mamori.Values{"validity": {"invalid"}, "means": {"unacceptable"}, "outcome": {"kasuhara"}, "actions": {"warn"}}); err != nil {
+		t.Fatal(err)
+	}
+	k, rf := r.registered(user("UME"), "090-2222-3333", other)
+	if e := r.entry(rf); !slices.Contains(e.Cases, other) {
+		t.Fatalf("the entry does not rest on the earlier report too: %+v", e.Cases)
+	}
+	judge := func(v mamori.Values) {
+		t.Helper()
+		if _, err := r.svc.Submit(ctx, sup, mamori.Action{Kind: mamori.CardJudge, Subject: k}, v); err != nil {
+			t.Fatal(err)
+		}
+		r.worker.Drain(ctx)
+	}
+	reopen := func(n string) {
+		t.Helper()
+		if _, err := r.svc.Submit(ctx, sup, mamori.Action{Kind: mamori.CardReopen, Subject: n}, mamori.Values{"reason": {"確認のため"}}); err != nil {
+			t.Fatal(err)
+		}
+		r.worker.Drain(ctx)
+	}
+	refuse := mamori.Values{"validity": {"invalid"}, "means": {"unacceptable"}, "outcome": {"kasuhara"}, "actions": {"refuse"}}
+
+	// The earlier report, judged a warning only, reopened: nothing to say.
+	before := len(r.sent.to(mamori.TargetChannel, "C0HR"))
+	reopen(other)
+	if n := len(r.hrHeard(before, "register.basis.header.reopened", rf)); n != 0 {
+		t.Errorf("HR told of a report that did not stand as a refusal: %d", n)
+	}
+
+	// Reopened and judged the same: HR may leave it as it is.
+	reopen(k)
+	before = len(r.sent.to(mamori.TargetChannel, "C0HR"))
+	judge(refuse)
+	told := r.hrHeard(before, "register.basis.header.confirmed", rf)
+	if len(told) != 1 || !strings.Contains(told[0].Text, k) || hasChoice(told[0], mamori.RegisterLift+":"+rf) {
+		t.Fatalf("HR told of the same decision: %+v", told)
+	}
+	card := r.lastEntryCard(rf)
+	if v := fieldValue(card, ja("register.basis")); v != "" || card.Text != ja("register.card.text.active") {
+		t.Errorf("the card after the same decision: %q %q", v, card.Text)
+	}
+
+	// Reopened and asked for more information: the basis is gone for
+	// now; HR reviews and keeps it, which settles it on the card.
+	reopen(k)
+	before = len(r.sent.to(mamori.TargetChannel, "C0HR"))
+	judge(mamori.Values{"validity": {"unclear"}, "means": {"unacceptable"}, "outcome": {"more_info"}})
+	if told := r.hrHeard(before, "register.basis.header.changed", rf); len(told) != 1 || !strings.Contains(told[0].Text, ja("decision.more_info")) {
+		t.Fatalf("HR told of more information asked for: %+v", told)
+	}
+	if v := fieldValue(r.lastEntryCard(rf), ja("register.basis")); !strings.Contains(v, k) {
+		t.Errorf("the card does not show the change: %q", v)
+	}
+	review := mamori.Action{Kind: mamori.RegisterReview, Subject: rf}
+	if _, err := r.svc.Submit(ctx, hr, review, mamori.Values{"result": {"keep"}, "review": {"2027-03-01"}, "note": {"同じお客様の別の報告もある"}}); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	if v := fieldValue(r.lastEntryCard(rf), ja("register.basis")); v != "" {
+		t.Errorf("the card after HR's review: %q", v)
+	}
+	// Judged later, without a refusal: told again (the review was before).
+	before = len(r.sent.to(mamori.TargetChannel, "C0HR"))
+	judge(mamori.Values{"validity": {"valid"}, "means": {"unacceptable"}, "outcome": {"kasuhara"}, "actions": {"warn"}})
+	if told := r.hrHeard(before, "register.basis.header.changed", rf); len(told) != 1 {
+		t.Errorf("HR told of the decision after the review: %+v", told)
+	}
+	if e := r.entry(rf); e.Status != mamori.RegisterActive {
+		t.Errorf("the entry changed without HR: %+v", e)
+	}
+	// A refusal the supervisor does not get to lift.
+	if _, err := r.svc.Submit(ctx, sup, mamori.Action{Kind: mamori.RegisterLift, Subject: rf}, mamori.Values{}); !errors.Is(err, mamori.ErrForbidden) {
+		t.Errorf("the supervisor lifted it: %v", err)
+	}
+}
