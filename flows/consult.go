@@ -121,9 +121,12 @@ func (s *Service) closeConsult(ctx context.Context, actor mamori.User, number, r
 		if err := s.offerErase(tx, *k, env.Now); err != nil {
 			return "", err
 		}
+		// Its contact request closes with it once someone took it up
+		// or noted a contact; one nobody acknowledged stays open (a
+		// call promised in the reply must not vanish with the close).
 		if c, ok, err := openCareTaskFor(tx, *k); err != nil {
 			return "", err
-		} else if ok {
+		} else if ok && (c.Status == mamori.CareAcked || len(c.Notes) > 0) {
 			c.Status, c.Updated = mamori.CareClosed, env.Now
 			if c.Assignee == "" {
 				c.Assignee = actor.Key()
