@@ -138,7 +138,8 @@ type Decision struct {
 	Outcome  string   `json:"outcome"`           // Outcome*
 	Actions  []string `json:"actions,omitempty"` // policy action ids
 	// Reason says why the outcome goes against the criteria as chosen
-	// (see flows.Contradicts); required then.
+	// (flows.Contradicts) or against the policy's suggestion for the case
+	// (flows.AgainstSuggestion); required then.
 	Reason string    `json:"reason,omitempty"`
 	Note   string    `json:"note,omitempty"`
 	By     string    `json:"by"` // user key
