@@ -187,6 +187,17 @@ func TestCareTasks(t *testing.T) {
 		strings.Contains(fmt.Sprint(last), "産業医面談") {
 		t.Fatalf("card after ack and note: %+v", last)
 	}
+	// The note is read in the case's details, by HR alone (whoever of HR
+	// takes over), not by the supervisor nor the reporter.
+	for who, sees := range map[string]bool{"UHR": true, "USUP": false, "UME": false} {
+		d, err := r.svc.CaseDetails(ctx, user(who), n)
+		if err != nil {
+			t.Fatalf("%s details: %v", who, err)
+		}
+		if got := strings.Contains(fmt.Sprint(d.Fields), "産業医面談"); got != sees {
+			t.Errorf("%s reads the contact note: %v, want %v", who, got, sees)
+		}
+	}
 	advance(24 * time.Hour) // Tuesday 09:01: acknowledged but not closed
 	if rs := reminders(); len(rs) != 2 || !strings.Contains(rs[1], "<@UHR>") {
 		t.Fatalf("reminders while acknowledged: %q", rs)

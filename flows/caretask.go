@@ -334,3 +334,29 @@ func (s *Service) runCareRemind(tx mamori.Tx, j mamori.Job, now time.Time) error
 	}
 	return tx.Audit(mamori.AuditEntry{At: now, Actor: "system", Action: jobCareRemind, Subject: c.Number, Detail: fmt.Sprintf("task=%d round=%d status=%s", c.ID, p.Round, c.Status)})
 }
+
+// hrRecords are HR's records on case k, shown to HR in its details: each
+// contact noted on its care tasks, and the reason of a legal hold.
+func (s *Service) hrRecords(tx mamori.Tx, k mamori.Case, l mamori.Lang) ([]mamori.Field, error) {
+	t := func(key string) string { return s.Policy.T(l, key) }
+	at := func(x time.Time) string { return s.local(x).Format("2006-01-02 15:04") }
+	var fs []mamori.Field
+	tasks, err := tx.CareTasks(false)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range tasks {
+		if c.Number != k.Number {
+			continue
+		}
+		_, contacts := careEntries(c)
+		for _, n := range contacts {
+			fs = append(fs, mamori.Field{Label: fmt.Sprintf(t("caretask.contact.at"), at(n.At), mention(n.By)), Value: n.Text})
+		}
+	}
+	if k.Decision.Held() {
+		h := k.Decision.Hold
+		fs = append(fs, mamori.Field{Label: fmt.Sprintf(t("details.hold"), at(h.At), mention(h.By)), Value: h.Reason})
+	}
+	return fs, nil
+}

@@ -285,6 +285,12 @@ func TestLegalHold(t *testing.T) {
 	if h := r.kase(n).Decision.Hold; h == nil || h.By != "slack:UHR" || h.Reason != "顧客から訴訟の通知（秘密）" {
 		t.Fatalf("hold: %+v", h)
 	}
+	// Its reason is read in the details by HR alone.
+	for who, sees := range map[string]bool{"UHR": true, "USUP": false} {
+		if d, err := r.svc.CaseDetails(ctx, user(who), n); err != nil || strings.Contains(fmt.Sprint(d.Fields), "訴訟の通知") != sees {
+			t.Errorf("%s reads the hold's reason: want %v (%v)", who, sees, err)
+		}
+	}
 	due := r.kase(n).Judged.In(r.svc.Location).AddDate(5, 0, 0)
 	rep, err := r.svc.Purge(ctx, due.Add(day), "test")
 	if err != nil || len(rep.Purged) != 0 || len(rep.Held) != 2 { // the case and its care task

@@ -428,6 +428,15 @@ func (s *Service) CaseDetails(ctx context.Context, viewer mamori.User, number st
 				}
 				m.Fields = append(m.Fields, same...)
 			}
+			// HR's own records, for whoever of HR takes over: the
+			// contacts noted on its care tasks, and a legal hold's reason.
+			if s.Org.IsHR(viewer) && viewer.Key() != k.Reporter.Key() {
+				records, err := s.hrRecords(tx, k, l)
+				if err != nil {
+					return err
+				}
+				m.Fields = append(m.Fields, records...)
+			}
 		} else {
 			action = "case.view_refused"
 			refused := "details.refused"
