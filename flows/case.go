@@ -277,10 +277,7 @@ func caseFacts(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) []mamo
 // optionOr says answer v to the question at step in language l when it
 // is one of its options, or else or.
 func optionOr(env Env, step, v, or string, l mamori.Lang) string {
-	for _, q := range questions {
-		if q.step != step {
-			continue
-		}
+	if q, ok := lookup(step); ok && q.options != nil {
 		for _, o := range q.options(env, l) {
 			if o.Value == v {
 				return o.Label
@@ -404,10 +401,11 @@ func (s *Service) day(t time.Time, l mamori.Lang) string {
 		}
 		return t.Format("Mon Jan 2")
 	}
+	d := fmt.Sprintf("%d月%d日（%s）", t.Month(), t.Day(), []string{"日", "月", "火", "水", "木", "金", "土"}[t.Weekday()])
 	if other {
-		return fmt.Sprintf("%d年%d月%d日（%s）", t.Year(), t.Month(), t.Day(), []string{"日", "月", "火", "水", "木", "金", "土"}[t.Weekday()])
+		d = fmt.Sprintf("%d年", t.Year()) + d
 	}
-	return fmt.Sprintf("%d月%d日（%s）", t.Month(), t.Day(), []string{"日", "月", "火", "水", "木", "金", "土"}[t.Weekday()])
+	return d
 }
 
 // CareMessage lists the care resources from the policy.

@@ -27,14 +27,14 @@ const checkCancel = "check:cancel"
 // checkWords begin a typed check.
 var checkWords = []string{"確認", "かくにん", "照会", "check"}
 
-// checkWord reads a typed check: "確認 090-1234-5678" gives the customer,
-// "確認" alone an empty one; ok is false for anything else ("確認しました").
 // idLike reports whether s is one word with a digit in it: a customer
 // or contract number ("C-7781", "no.4521").
 func idLike(s string) bool {
 	return s != "" && !strings.ContainsAny(s, " 　") && strings.ContainsFunc(s, unicode.IsDigit)
 }
 
+// checkWord reads a typed check: "確認 090-1234-5678" gives the customer,
+// "確認" alone an empty one; ok is false for anything else ("確認しました").
 func checkWord(typed string) (rest string, ok bool) {
 	t := strings.TrimSpace(typed)
 	for _, w := range checkWords {

@@ -153,7 +153,7 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 		if out.End && nc.SOS != "" {
 			// A report filed or cancelled during an SOS: the SOS stays.
 			nc = mamori.Conversation{User: nc.User, SOS: nc.SOS, SOSPlace: nc.SOSPlace, Started: nc.Started, Updated: nc.Updated}
-		} else if out.End || (nc.Flow == "" && wasFlow == "" && nc.Step == stepMenu && nc.Reply == "" && nc.Witness == "" && nc.SOS == "" && !nc.Check && nc.Draft == "") {
+		} else if out.End || (wasFlow == "" && nc.Step == stepMenu && holdsNothing(nc)) {
 			// Nothing worth keeping: a finished or cancelled report, or
 			// someone who only looked at the menu (and typed nothing to
 			// keep).
@@ -162,7 +162,7 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 			}
 			return cancelRemind()
 		}
-		if nc.Flow == "" && nc.Step == "" && nc.Reply == "" && nc.Witness == "" && nc.SOS == "" && !nc.Check && nc.Draft == "" {
+		if nc.Step == "" && holdsNothing(nc) {
 			if err := tx.DeleteConversation(key); err != nil {
 				return err
 			}
@@ -268,4 +268,11 @@ func compact(ms []mamori.Message) []mamori.Message {
 		out = append(out, mamori.Message{Text: carry})
 	}
 	return out
+}
+
+// holdsNothing reports whether conversation c, outside a report or a
+// consultation, keeps nothing for later: no answer awaited, no SOS, no
+// check, nothing typed to keep.
+func holdsNothing(c mamori.Conversation) bool {
+	return c.Flow == "" && c.Reply == "" && c.Witness == "" && c.SOS == "" && !c.Check && c.Draft == ""
 }

@@ -55,11 +55,11 @@ func SuggestDecision(p *mamori.Policy, k mamori.Case) mamori.Decision {
 			d.Means = "unacceptable"
 		}
 	}
-	switch k.Suggestion {
-	case mamori.SuggestKasuhara:
-		d.Outcome, d.Means = mamori.OutcomeKasuhara, "unacceptable"
-	case mamori.SuggestLegit:
-		d.Outcome = mamori.OutcomeLegitimate
+	if o := suggested(k); o != "" {
+		d.Outcome = o
+	}
+	if d.Outcome == mamori.OutcomeKasuhara {
+		d.Means = "unacceptable"
 	}
 	if k.Answers.Fault == "no" {
 		d.Validity = "invalid"

@@ -24,9 +24,10 @@ import (
 // reminded when an entry is due for review or about to end, and an entry
 // past its end expires. When a report an entry rests on is reopened or
 // judged again, HR is told and the entry says so until HR reviews it:
-// HR decides whether it continues, nothing lifts it on its own. A lifted or expired entry keeps no identifier:
-// the customer is a person too (APPI), and the register holds the
-// minimum for as long as it is needed.
+// HR decides whether it continues, nothing lifts it on its own. A lifted
+// or expired entry keeps no identifier: the customer is a person too
+// (APPI), and the register holds the minimum for as long as it is
+// needed.
 
 // Register says who keeps the register and for how long an entry runs
 // unless decided otherwise.
@@ -630,7 +631,7 @@ func EntryCard(env Env, e mamori.RegisterEntry, l mamori.Lang, loc *time.Locatio
 	if open := basisOpen(e); e.Status == mamori.RegisterActive && len(open) > 0 {
 		lines := make([]string, len(open))
 		for i, st := range open {
-			lines[i] = fmt.Sprintf(t("register.basis.value."+basisWhat(st)), st.Note)
+			lines[i] = fmt.Sprintf(t("register.basis.value."+basisWhat(st.What)), st.Note)
 			if st.What == basisChanged {
 				m.Text = t("register.card.text.basis")
 			}
@@ -891,9 +892,9 @@ const (
 	basisConfirmed = "basis_confirmed"
 )
 
-// basisWhat is a basis step's kind without its prefix: reopened,
+// basisWhat is a basis step's kind (what) without its prefix: reopened,
 // changed or confirmed.
-func basisWhat(st mamori.RegisterStep) string { return strings.TrimPrefix(st.What, "basis_") }
+func basisWhat(what string) string { return strings.TrimPrefix(what, "basis_") }
 
 // lastBasis is the latest step of entry e about report number: its
 // reopening, or its judgement since; ok is false when there is none.
@@ -1016,7 +1017,7 @@ func (s *Service) basisStep(tx mamori.Tx, env Env, actor mamori.User, e mamori.R
 func (s *Service) basisMessage(e mamori.RegisterEntry, k mamori.Case, actor mamori.User, what string) mamori.Message {
 	ol := s.orgLang()
 	t := func(key string) string { return s.Policy.T(ol, key) }
-	w := strings.TrimPrefix(what, "basis_") // reopened, changed, confirmed
+	w := basisWhat(what)
 	m := mamori.Message{Step: mamori.StepCard, Header: fmt.Sprintf(t("register.basis.header."+w), e.Number),
 		Fields: []mamori.Field{{Label: t("register.basis.case"), Value: k.Number}}, Note: t("register.offer.note")}
 	by := "register.basis.by.judged"

@@ -78,9 +78,7 @@ type SOSOut struct {
 // sosWord reports whether typed text is a call for help: SOS, 助けて,
 // たすけて (with or without "ください" and an exclamation mark).
 func sosWord(s string) bool {
-	s = strings.ToLower(strings.TrimSpace(s))
-	s = strings.TrimRight(s, "!！。.〜~ 　")
-	s = strings.TrimSuffix(s, "ください")
+	s = strings.TrimSuffix(plain(s), "ください")
 	switch s {
 	case "sos", "ｓｏｓ", "助けて", "たすけて", "タスケテ", "help me":
 		return true
@@ -95,11 +93,9 @@ func sosWord(s string) bool {
 // During a report (strict) only what cannot be an answer to one of its
 // questions counts: "大丈夫" may be how they feel.
 func safeWord(p *mamori.Policy, s string, strict bool) bool {
-	s = strings.ToLower(strings.TrimSpace(s))
-	s = strings.TrimRight(s, "!！。.〜~ 　")
-	s = strings.ReplaceAll(s, "’", "'")
+	s = strings.ReplaceAll(plain(s), "’", "'")
 	for _, l := range []mamori.Lang{mamori.JA, mamori.EN} {
-		if s == strings.ToLower(p.T(l, "sos.safe.button")) {
+		if s == plain(p.T(l, "sos.safe.button")) {
 			return true
 		}
 	}
@@ -169,12 +165,16 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 			return nc, out, true
 		}
 	}
-	if c.SOS != "" && in.Kind == mamori.InputText && inFlow(c) && !c.SOSPlace && safeWord(env.Policy, in.Text, true) {
-		// "I'm safe now" typed during the report the SOS came from: the
-		// SOS closes, the report goes on where it was.
+	if c.SOS != "" && in.Kind == mamori.InputText && safeWord(env.Policy, in.Text, inFlow(c)) {
+		// "I'm safe now" typed instead of pressed; during a report, the
+		// report goes on where it was.
 		number := c.SOS
-		c.SOS = ""
-		return c, Out{SOS: &SOSOut{Number: number, Safe: true}, Replies: ask(env, c, "").Replies}, true
+		c.SOS, c.SOSPlace = "", false
+		out := Out{SOS: &SOSOut{Number: number, Safe: true}}
+		if inFlow(c) {
+			out.Replies = ask(env, c, "").Replies
+		}
+		return c, out, true
 	}
 	if c.SOS == "" || inFlow(c) && !c.SOSPlace {
 		return c, Out{}, false
@@ -186,12 +186,6 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 		typed := strings.TrimSpace(in.Text)
 		if typed == "" {
 			return c, Out{}, false
-		}
-		if safeWord(env.Policy, typed, inFlow(c)) {
-			// Typed instead of pressing 安全になった.
-			number := c.SOS
-			c.SOS, c.SOSPlace = "", false
-			return c, Out{SOS: &SOSOut{Number: number, Safe: true}}, true
 		}
 		if typedCommand(typed) == navSkip && c.SOSPlace {
 			c.SOSPlace = false

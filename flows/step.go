@@ -376,8 +376,8 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		}
 		c.Reply = k.Number
 		m := text(fmt.Sprintf(env.Policy.T(l, "reply.prompt"), k.Number))
-		if c.Draft != "" && (c.Flow == "" || c.Step == stepMenu || c.Step == stepDone) {
-			// Typed at the menu before pressing "Answer": send that.
+		if c.Draft != "" {
+			// Typed before pressing "Answer": send that.
 			m.Step = "reply"
 			m.Choices = []mamori.Choice{{Value: navDraft, Label: env.Policy.T(l, "reply.draft"), Style: mamori.StylePrimary}}
 			m.Note = fmt.Sprintf(env.Policy.T(l, "current"), clip(c.Draft, 200))
@@ -683,26 +683,33 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 // whose label is typed (or, at cancel and the summary, a plain yes, no,
 // send or edit), or "".
 func typedChoice(env Env, c mamori.Conversation, typed string) string {
-	norm := func(s string) string {
-		return strings.ToLower(strings.Trim(strings.TrimSpace(s), "!！。.?？「」\""))
-	}
-	typed = norm(typed)
+	typed = plain(typed)
 	if typed == "" {
 		return ""
 	}
 	if o := ask(env, c, ""); len(o.Replies) > 0 {
 		for _, ch := range o.Replies[len(o.Replies)-1].Choices {
-			if norm(ch.Label) == typed {
+			if plain(ch.Label) == typed {
 				return ch.Value
 			}
 		}
 	}
-	words := map[string]map[string]string{
-		stepCancel:   {"はい": "yes", "yes": "yes", "いいえ": "no", "no": "no"},
-		stepSummary:  {"送信": "submit", "送る": "submit", "send": "submit", "submit": "submit", "修正": "edit", "直す": "edit", "edit": "edit"},
-		stepCSummary: {"送信": "submit", "送る": "submit", "send": "submit", "submit": "submit", "修正": "edit", "直す": "edit", "edit": "edit"},
+	if c.Step == stepCSummary {
+		return buttonWords[stepSummary][typed]
 	}
-	return words[c.Step][typed]
+	return buttonWords[c.Step][typed]
+}
+
+// buttonWords are plain words for the buttons of cancel and the summary.
+var buttonWords = map[string]map[string]string{
+	stepCancel:  {"はい": "yes", "yes": "yes", "いいえ": "no", "no": "no"},
+	stepSummary: {"送信": "submit", "送る": "submit", "send": "submit", "submit": "submit", "修正": "edit", "直す": "edit", "edit": "edit"},
+}
+
+// plain is typed text as the typed-word checks compare it: lower case,
+// without the spaces and punctuation around it ("はい。", " Send! ").
+func plain(s string) string {
+	return strings.ToLower(strings.Trim(s, " 　\t\n!！。.?？〜~「」\""))
 }
 
 // clip shortens s to n characters.
@@ -719,7 +726,7 @@ func worthKeeping(typed string) bool {
 	if utf8.RuneCountInString(typed) < 6 || typedCommand(typed) != "" {
 		return false
 	}
-	switch strings.ToLower(strings.TrimRight(typed, "!！。.?？ 　")) {
+	switch plain(typed) {
 	case "こんにちは", "こんばんは", "おはようございます", "はじめまして", "よろしくお願いします", "ありがとうございます",
 		"hello there", "good morning", "good evening", "thank you", "thanks a lot":
 		return false
@@ -917,7 +924,7 @@ func toHalfWidth(s string) string {
 
 // typedCommand maps typed navigation words to their buttons.
 func typedCommand(t string) string {
-	switch strings.ToLower(t) {
+	switch plain(t) {
 	case "戻る", "もどる", "back":
 		return navBack
 	case "あとで", "後で", "later", "continue later", "中断":
@@ -1008,7 +1015,7 @@ func comeBack(env Env, c mamori.Conversation, greeting string) (mamori.Conversat
 
 func begin(env Env, c mamori.Conversation, flow string) (mamori.Conversation, Out) {
 	l := c.User.Lang
-	if c.Flow == "" && c.Draft != "" {
+	if c.Draft != "" {
 		// Typed at the menu: the account, or the worry, to keep or change.
 		switch {
 		case flow == mamori.FlowReport && c.Answers.Narrative == "":

@@ -119,7 +119,7 @@ func (v *Validator) log() *slog.Logger {
 // Validate checks the Authorization header of an activity from channelID
 // whose serviceUrl is serviceURL. The error says why not, and is one of
 // the kinds above.
-func (v *Validator) Validate(ctx context.Context, authorization, channelID, serviceURL string) (err error) {
+func (v *Validator) Validate(ctx context.Context, authorization, channelID, serviceURL string) error {
 	scheme, tok, found := strings.Cut(strings.TrimSpace(authorization), " ")
 	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
 		return ErrNoToken
@@ -129,8 +129,8 @@ func (v *Validator) Validate(ctx context.Context, authorization, channelID, serv
 	}
 	tok = strings.TrimSpace(tok)
 	c, key, known := v.seen(tok)
+	var kid string
 	if !known {
-		var kid string
 		parser := jwt.NewParser(jwt.WithValidMethods([]string{"RS256"}), jwt.WithoutClaimsValidation())
 		_, perr := parser.ParseWithClaims(tok, &c, func(t *jwt.Token) (any, error) {
 			kid, _ = t.Header["kid"].(string)
@@ -150,14 +150,15 @@ func (v *Validator) Validate(ctx context.Context, authorization, channelID, serv
 			}
 			return fmt.Errorf("%w: %v", ErrBadToken, perr)
 		}
-		// Remembered only once every claim checked out.
-		defer func() {
-			if err == nil {
-				v.remember(tok, verifiedToken{claims: c, kid: kid})
-			}
-		}()
 	}
-	return v.check(c, key, channelID, serviceURL)
+	if err := v.check(c, key, channelID, serviceURL); err != nil {
+		return err
+	}
+	if !known {
+		// Remembered only once every claim checked out.
+		v.remember(tok, verifiedToken{claims: c, kid: kid})
+	}
+	return nil
 }
 
 // seen returns the claims of tok and its key when tok's signature was

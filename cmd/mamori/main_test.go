@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -531,36 +532,54 @@ func listening(logs string) string {
 	return ""
 }
 
+// startServe runs mamori serve for Slack with slackConfig.
 func startServe(t *testing.T) *slackRig {
 	t.Helper()
+	return startServeWith(t, slackConfig)
+}
+
+// startServeWith runs `mamori serve` for Slack on a fake workspace, with config as
+// its configuration and more people in the fake workspace.
+func startServeWith(t *testing.T, config string, more ...slacktest.User) *slackRig {
+	t.Helper()
 	api := slacktest.New(t, testBotToken)
-	for _, u := range []slacktest.User{
+	for _, u := range append([]slacktest.User{
 		{ID: reporter, Name: "tanaka", RealName: "田中 花子", Email: "tanaka@example.co.jp", Locale: "ja-JP"},
 		{ID: supervisor, Name: "sato", RealName: "佐藤 一郎", Email: "sato@example.co.jp", Locale: "ja-JP"},
 		{ID: outsider, Name: "yamada", RealName: "山田 太郎", Email: "yamada@example.co.jp", Locale: "ja-JP"},
 		{ID: "U0HR", Name: "kato", RealName: "加藤 人事", Email: "kato@example.co.jp", Locale: "ja-JP"},
-	} {
+	}, more...) {
 		api.AddUser(u)
 	}
 	e := newEnv(t)
 	e["MAMORI_CONFIG"] = filepath.Join(t.TempDir(), "mamori.yaml")
-	if err := os.WriteFile(e["MAMORI_CONFIG"], []byte(slackConfig), 0o600); err != nil {
+	if err := os.WriteFile(e["MAMORI_CONFIG"], []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e["MAMORI_ADDR"] = "127.0.0.1:0" // any free port: serve logs which
+	e["MAMORI_ADDR"] = "127.0.0.1:0"
 	e["SLACK_BOT_TOKEN"] = testBotToken
 	e["SLACK_SIGNING_SECRET"] = testSecret
 	e["SLACK_API_URL"] = api.URL
 
 	r := &slackRig{t: t, api: api, client: &http.Client{Timeout: 10 * time.Second}, logs: &syncBuffer{}, env: e}
-	ctx, cancel := context.WithCancel(context.Background())
+	// serve runs on a clock the test moves on (r.advance), ahead of the
+	// real one, rather than waiting for it.
+	ahead := &atomic.Int64{}
+	r.advance = func(d time.Duration) { ahead.Add(int64(d)) }
+	clock := mamori.Clock(func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) })
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), clockKey{}, clock))
 	stopped := make(chan struct{})
 	var runErr error
 	go func() {
 		defer close(stopped)
 		runErr = run(ctx, []string{"serve"}, strings.NewReader(""), io.Discard, r.logs, e.get)
 	}()
+	done := false
 	r.stop = func() error {
+		if done {
+			return nil
+		}
+		done = true
 		cancel()
 		select {
 		case <-stopped:
@@ -569,8 +588,6 @@ func startServe(t *testing.T) *slackRig {
 			return errors.New("serve did not stop within 15 s of its context ending")
 		}
 	}
-	// Registered after the fake's, so it runs first: serve stops while
-	// the fake still answers.
 	t.Cleanup(func() {
 		if err := r.stop(); err != nil {
 			t.Error(err)
@@ -579,7 +596,6 @@ func startServe(t *testing.T) *slackRig {
 			t.Logf("serve logs:\n%s", r.logs.String())
 		}
 	})
-
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		select {

@@ -221,7 +221,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 }
 
 // clockKey holds, in serve's context, the clock it runs on instead of
-// the real one: the tests' (withClock), moved on where a person would
+// the real one: a test's, moved on where a person would
 // wait minutes (an SOS nobody acknowledges). Nothing else sets it.
 type clockKey struct{}
 

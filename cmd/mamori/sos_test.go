@@ -1,19 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,88 +29,6 @@ import (
 var sosNumber = regexp.MustCompile(`SOS-\d{4}-\d{4}`)
 
 const onCall = "U0KIMURA" // the security guard on call
-
-// startServeWith runs `mamori serve` as startServe does, with config as
-// its configuration and more people in the fake workspace.
-func startServeWith(t *testing.T, config string, more ...slacktest.User) *slackRig {
-	t.Helper()
-	api := slacktest.New(t, testBotToken)
-	for _, u := range append([]slacktest.User{
-		{ID: reporter, Name: "tanaka", RealName: "田中 花子", Email: "tanaka@example.co.jp", Locale: "ja-JP"},
-		{ID: supervisor, Name: "sato", RealName: "佐藤 一郎", Email: "sato@example.co.jp", Locale: "ja-JP"},
-		{ID: outsider, Name: "yamada", RealName: "山田 太郎", Email: "yamada@example.co.jp", Locale: "ja-JP"},
-		{ID: "U0HR", Name: "kato", RealName: "加藤 人事", Email: "kato@example.co.jp", Locale: "ja-JP"},
-	}, more...) {
-		api.AddUser(u)
-	}
-	e := newEnv(t)
-	e["MAMORI_CONFIG"] = filepath.Join(t.TempDir(), "mamori.yaml")
-	if err := os.WriteFile(e["MAMORI_CONFIG"], []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e["MAMORI_ADDR"] = "127.0.0.1:0"
-	e["SLACK_BOT_TOKEN"] = testBotToken
-	e["SLACK_SIGNING_SECRET"] = testSecret
-	e["SLACK_API_URL"] = api.URL
-
-	r := &slackRig{t: t, api: api, client: &http.Client{Timeout: 10 * time.Second}, logs: &syncBuffer{}, env: e}
-	// serve runs on a clock the test moves on (r.advance), ahead of the
-	// real one, rather than waiting for it.
-	ahead := &atomic.Int64{}
-	r.advance = func(d time.Duration) { ahead.Add(int64(d)) }
-	clock := mamori.Clock(func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) })
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), clockKey{}, clock))
-	stopped := make(chan struct{})
-	var runErr error
-	go func() {
-		defer close(stopped)
-		runErr = run(ctx, []string{"serve"}, strings.NewReader(""), io.Discard, r.logs, e.get)
-	}()
-	done := false
-	r.stop = func() error {
-		if done {
-			return nil
-		}
-		done = true
-		cancel()
-		select {
-		case <-stopped:
-			return runErr
-		case <-time.After(15 * time.Second):
-			return errors.New("serve did not stop within 15 s of its context ending")
-		}
-	}
-	t.Cleanup(func() {
-		if err := r.stop(); err != nil {
-			t.Error(err)
-		}
-		if t.Failed() {
-			t.Logf("serve logs:\n%s", r.logs.String())
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		select {
-		case <-stopped:
-			t.Fatalf("serve stopped at once: %v\n%s", runErr, r.logs.String())
-		default:
-		}
-		if r.base == "" {
-			if addr := listening(r.logs.String()); addr != "" {
-				r.base = "http://" + addr
-			}
-		}
-		if r.base != "" {
-			if code, _ := r.get("/healthz"); code == http.StatusOK {
-				return r
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no /healthz after 10 s\n%s", r.logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // shortcut sends what Slack sends when user uses one of the app's
 // shortcuts: the global one ("shortcut"), or the message one

@@ -16,26 +16,12 @@ import (
 // manual links, and the register's entries with their index. open
 // returns a new, empty store for one subtest.
 func Customers(t *testing.T, open func(t *testing.T) mamori.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s mamori.Store)
-	}{
+	each(t, open, []subtest{
 		{"CustomerIndex", testCustomerIndex},
 		{"Links", testLinks},
 		{"Register", testRegister},
 		{"RegisterRollback", testRegisterRollback},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := open(t)
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			tt.fn(t, s)
-		})
-	}
+	})
 }
 
 func testCustomerIndex(t *testing.T, s mamori.Store) {

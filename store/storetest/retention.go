@@ -19,27 +19,13 @@ import (
 // of delivery ids, sent messages and finished jobs. open returns a new,
 // empty store for one subtest; Retention closes it when the subtest ends.
 func Retention(t *testing.T, open func(t *testing.T) mamori.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s mamori.Store)
-	}{
+	each(t, open, []subtest{
 		{"PurgeCase", testPurgeCase},
 		{"PurgeCareTask", testPurgeCareTask},
 		{"PruneSeen", testPruneSeen},
 		{"PruneOutbox", testPruneOutbox},
 		{"PruneJobs", testPruneJobs},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := open(t)
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			tt.fn(t, s)
-		})
-	}
+	})
 }
 
 // to is a target of its own for each item, so that one claim takes them

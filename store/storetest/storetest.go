@@ -22,13 +22,31 @@ import (
 	"github.com/mamori-oss/mamori"
 )
 
+// subtest is one conformance test, run on a store of its own.
+type subtest struct {
+	name string
+	fn   func(t *testing.T, s mamori.Store)
+}
+
+// each runs tests, each on a new store from open, closed when it ends.
+func each(t *testing.T, open func(t *testing.T) mamori.Store, tests []subtest) {
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() {
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			tt.fn(t, s)
+		})
+	}
+}
+
 // Run runs the suite. open returns a new, empty store for one subtest;
 // Run closes it when the subtest ends.
 func Run(t *testing.T, open func(t *testing.T) mamori.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s mamori.Store)
-	}{
+	each(t, open, []subtest{
 		{"Seen", testSeen},
 		{"Conversation", testConversation},
 		{"NextNumber", testNextNumber},
@@ -58,18 +76,7 @@ func Run(t *testing.T, open func(t *testing.T) mamori.Store) {
 		{"Training", testTraining},
 		{"CountOutbox", testCountOutbox},
 		{"Reference", testReference},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := open(t)
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			tt.fn(t, s)
-		})
-	}
+	})
 }
 
 // t0 is the suite's "now": whole milliseconds, UTC.
