@@ -680,31 +680,22 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 }
 
 // typedChoice returns the value of the button of the question c is at
-// whose label is typed (or, at cancel and the summary, a plain yes, no,
-// send or edit), or "".
+// that typed names (as matchOption reads it; at the summary, a plain send
+// or edit too), or "".
 func typedChoice(env Env, c mamori.Conversation, typed string) string {
-	typed = plain(typed)
-	if typed == "" {
-		return ""
-	}
 	if o := ask(env, c, ""); len(o.Replies) > 0 {
-		for _, ch := range o.Replies[len(o.Replies)-1].Choices {
-			if plain(ch.Label) == typed {
-				return ch.Value
-			}
+		if v, ok := matchOption(typed, o.Replies[len(o.Replies)-1].Choices); ok {
+			return v
 		}
 	}
-	if c.Step == stepCSummary {
-		return buttonWords[stepSummary][typed]
+	if c.Step == stepSummary || c.Step == stepCSummary {
+		return summaryWords[plain(typed)]
 	}
-	return buttonWords[c.Step][typed]
+	return ""
 }
 
-// buttonWords are plain words for the buttons of cancel and the summary.
-var buttonWords = map[string]map[string]string{
-	stepCancel:  {"はい": "yes", "yes": "yes", "いいえ": "no", "no": "no"},
-	stepSummary: {"送信": "submit", "送る": "submit", "send": "submit", "submit": "submit", "修正": "edit", "直す": "edit", "edit": "edit"},
-}
+// summaryWords are plain words for the summary's buttons.
+var summaryWords = map[string]string{"送信": "submit", "送る": "submit", "send": "submit", "修正": "edit", "直す": "edit"}
 
 // plain is typed text as the typed-word checks compare it: lower case,
 // without the spaces and punctuation around it ("はい。", " Send! ").
@@ -876,14 +867,21 @@ func contains(list []string, v string) bool {
 
 // matchOption accepts a typed option: its number ("2") or its label.
 func matchOption(typed string, opts []mamori.Choice) (string, bool) {
-	t := strings.ToLower(strings.TrimSpace(toHalfWidth(typed)))
+	t := plain(toHalfWidth(typed))
 	for i, o := range opts {
-		if t == fmt.Sprint(i+1) || t == strings.ToLower(o.Label) {
+		if t == fmt.Sprint(i+1) || t == plain(o.Label) || t == o.Value {
 			return o.Value, true
 		}
 	}
+	if v, ok := yesNo[t]; ok && hasOption(opts, v) {
+		return v, true
+	}
 	return "", false
 }
+
+// yesNo are plain yes and no, for a question whose options are yes and
+// no (and "safe", "today", "yes" typed are their options' values).
+var yesNo = map[string]string{"はい": "yes", "うん": "yes", "y": "yes", "いいえ": "no", "いや": "no", "n": "no"}
 
 // pickNumbers reads "1, 3 5" (or "なし"/"none") as a multi-choice answer.
 func pickNumbers(typed string, opts []mamori.Choice) ([]string, bool) {

@@ -969,3 +969,29 @@ func TestDayOfAnotherYear(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchOptionTyped: an option is picked by its number, its label
+// (without the punctuation around it), its value ("safe", "today"), or a
+// plain yes or no where the options are yes and no.
+func TestMatchOptionTyped(t *testing.T) {
+	safety := []mamori.Choice{{Value: "safe", Label: "I'm safe"}, {Value: "danger", Label: "I feel in danger"}}
+	yn := []mamori.Choice{{Value: "yes", Label: "はい、連絡してほしい"}, {Value: "no", Label: "いいえ、今はいい"}}
+	for _, tc := range []struct {
+		typed string
+		opts  []mamori.Choice
+		want  string
+		ok    bool
+	}{
+		{"2", safety, "danger", true},
+		{" I'm safe。", safety, "safe", true},
+		{"Safe!", safety, "safe", true},
+		{"はい", yn, "yes", true},
+		{"いいえ。", yn, "no", true},
+		{"はい", safety, "", false},
+		{"not safe", safety, "", false},
+	} {
+		if v, ok := matchOption(tc.typed, tc.opts); v != tc.want || ok != tc.ok {
+			t.Errorf("matchOption(%q) = %q %v, want %q %v", tc.typed, v, ok, tc.want, tc.ok)
+		}
+	}
+}
