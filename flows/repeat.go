@@ -137,7 +137,15 @@ func (s *Service) card(tx mamori.Tx, env Env, k mamori.Case, l mamori.Lang) (mam
 	if err != nil {
 		return mamori.Message{}, fmt.Errorf("card %s: %w", k.Number, err)
 	}
-	return CardWith(env, k, earlier, l, s.Location), nil
+	return CardWith(env, k, earlier, l, s.Location, s.registerOnCard(k)), nil
+}
+
+// registerOnCard reports whether those who read case k's channel may
+// record its customer on the register, so that its card offers it: HR's
+// channel, and with ByDepartment a department's. Elsewhere HR is offered
+// it in its own channel (offerRegister).
+func (s *Service) registerOnCard(k mamori.Case) bool {
+	return k.Channel != "" && k.Channel == s.Org.HRChannel || s.Register.ByDepartment && k.Route == mamori.RouteDepartment
 }
 
 // maxEarlier is how many earlier reports a card lists by number.
@@ -147,8 +155,9 @@ const maxEarlier = 5
 // (oldest first) beside the policy's suggestion, the button to link or
 // unlink reports about the same customer, and, on a report judged
 // カスハラ with a refusal of service, the button to record the customer
-// on the register.
-func CardWith(env Env, k mamori.Case, earlier []Earlier, l mamori.Lang, loc *time.Location) mamori.Message {
+// on the register when register says the card's readers may (HR keeps
+// the register: supervisors do not see a button they may not use).
+func CardWith(env Env, k mamori.Case, earlier []Earlier, l mamori.Lang, loc *time.Location, register bool) mamori.Message {
 	m := Card(env, k, l, loc)
 	if k.Kind != mamori.KindReport || k.Purged() {
 		return m
@@ -164,7 +173,7 @@ func CardWith(env Env, k mamori.Case, earlier []Earlier, l mamori.Lang, loc *tim
 		m.Fields = slices.Insert(m.Fields, at, f)
 	}
 	extra := []mamori.Choice{{Value: mamori.CardLink + ":" + k.Number, Label: env.Policy.T(l, "link.button")}}
-	if refused(k) {
+	if register && refused(k) {
 		extra = append([]mamori.Choice{{Value: mamori.RegisterAdd + ":" + k.Number, Label: env.Policy.T(l, "register.button"),
 			Style: mamori.StylePrimary}}, extra...)
 	}

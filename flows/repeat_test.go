@@ -321,8 +321,9 @@ func TestRegisterLife(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.worker.Drain(ctx)
-	if c := r.card("C0STORE", k2); !hasChoice(c, mamori.RegisterAdd+":"+k2) {
-		t.Errorf("the judged card has no register button: %+v", c.Choices)
+	// HR keeps the register: the supervisors' card does not offer it.
+	if c := r.card("C0STORE", k2); hasChoice(c, mamori.RegisterAdd+":"+k2) {
+		t.Errorf("the supervisors' card offers the register: %+v", c.Choices)
 	}
 	// HR, who may not read the store's channel, is asked in theirs: once,
 	// and never told who the customer is.
@@ -515,6 +516,57 @@ func TestRegisterLife(t *testing.T) {
 		if !strings.Contains(strings.Join(actions, " "), want) {
 			t.Errorf("%s not audited: %q", want, actions)
 		}
+	}
+}
+
+// A report judged カスハラ with a refusal of service: its card in the
+// supervisors' channel does not offer the register, which only HR may
+// use (HR is asked in its own channel); a report that went to HR has the
+// button on its card there; with register.by department the
+// supervisors' card has it, since they may use it.
+func TestRegisterButtonOnlyWhereUsable(t *testing.T) {
+	ctx := context.Background()
+	judge := func(r *rig, k string) {
+		t.Helper()
+		if _, err := r.svc.Submit(ctx, user("UHR"), mamori.Action{Kind: mamori.CardJudge, Subject: k},
+			mamori.Values{"validity": {"invalid"}, "means": {"unacceptable"}, "outcome": {"kasuhara"}, "actions": {"warn", "refuse"}}); err != nil {
+			t.Fatal(err)
+		}
+		r.worker.Drain(ctx)
+	}
+	r := newCustomerRig(t)
+	k := r.fileCustomer(user("UME"), "090-1111-2222", mamori.RouteDepartment)
+	judge(r, k)
+	add := mamori.RegisterAdd + ":" + k
+	if c := r.card("C0STORE", k); hasChoice(c, add) || !hasChoice(c, mamori.CardReopen+":"+k) {
+		t.Errorf("the supervisors' card: %+v", c.Choices)
+	}
+	offered := 0
+	for _, m := range r.sent.to(mamori.TargetChannel, "C0HR") {
+		if hasChoice(m, add) {
+			offered++
+		}
+	}
+	if offered != 1 {
+		t.Errorf("HR was offered the register %d times, want 1", offered)
+	}
+	// The button HR used still works for HR.
+	if form, _, err := r.svc.Open(ctx, user("UHR"), mamori.Action{Kind: mamori.RegisterAdd, Subject: k}); err != nil || form == nil {
+		t.Errorf("HR's register form: %v", err)
+	}
+
+	toHR := r.fileCustomer(user("UOTHER"), "090-3333-4444", mamori.RouteHR)
+	judge(r, toHR)
+	if c := r.card("C0HR", toHR); !hasChoice(c, mamori.RegisterAdd+":"+toHR) {
+		t.Errorf("the card in HR's channel has no register button: %+v", c.Choices)
+	}
+
+	r = newCustomerRig(t)
+	r.svc.Register.ByDepartment = true
+	k = r.fileCustomer(user("UME"), "090-5555-6666", mamori.RouteDepartment)
+	judge(r, k)
+	if c := r.card("C0STORE", k); !hasChoice(c, mamori.RegisterAdd+":"+k) {
+		t.Errorf("with register.by department, the supervisors' card has no register button: %+v", c.Choices)
 	}
 }
 

@@ -36,3 +36,24 @@ func TestGoldenCustomers(t *testing.T) {
 	}
 	checkGolden(t, cases)
 }
+
+// TestRegisterButtonForHROnly: a report judged with a refusal of service
+// shows the register's button in HR's channel, never on the supervisors'
+// card (only HR may use it), as Slack renders them, in both languages.
+func TestRegisterButtonForHROnly(t *testing.T) {
+	p, err := mamori.Preset("seed-004")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []mamori.Lang{mamori.JA, mamori.EN} {
+		ms := flowstest.Customers(p, l)
+		for name, want := range map[string]bool{"case_card_refused": false, "case_card_refused_hr": true} {
+			m := ms[name]
+			j, _ := json.Marshal(slack.Blocks(m))
+			got := bytes.Contains(j, []byte(`"`+mamori.RegisterAdd+":KH-2026-0042")) && bytes.Contains(j, []byte(p.T(l, "register.button")))
+			if got != want {
+				t.Errorf("%s (%s): register button shown %t, want %t", name, l, got, want)
+			}
+		}
+	}
+}

@@ -9,7 +9,9 @@ import (
 
 // Customers are the messages of repeat customers and the register (issue
 // 16) under policy p in language l, for the adapters' golden files: a
-// report's card with the earlier reports about the same customer, a
+// report's card with the earlier reports about the same customer (judged
+// with a refusal of service: in the supervisors' channel without the
+// register's button, in HR's with it), a
 // register entry's card in the HR channel, and the front-line check's
 // answers (on the register: do not serve; not on it).
 func Customers(p *mamori.Policy, l mamori.Lang) map[string]mamori.Message {
@@ -40,15 +42,19 @@ func Customers(p *mamori.Policy, l mamori.Lang) map[string]mamori.Message {
 		From: at, Until: time.Date(2027, 11, 21, 0, 0, 0, 0, tokyo), Review: time.Date(2027, 5, 20, 0, 0, 0, 0, tokyo),
 		Identifiers: "090-1234-5678", Cases: []string{"KH-2026-0007", "KH-2026-0031", "KH-2026-0042"}, DecidedBy: "slack:U0HR",
 		Created: at, Updated: at}
+	// Routed to HR, the card is in HR's channel: HR keeps the register.
+	judgedHR := judged
+	judgedHR.Route, judgedHR.Channel = mamori.RouteHR, org.HRChannel
 	lifted := e
 	lifted.Status, lifted.Identifiers = mamori.RegisterLifted, ""
 	return map[string]mamori.Message{
-		"case_card_repeat":  flows.CardWith(env, k, earlier, l, tokyo),
-		"case_card_refused": flows.CardWith(env, judged, earlier, l, tokyo),
-		"register_entry":    flows.EntryCard(env, e, l, tokyo),
-		"register_lifted":   flows.EntryCard(env, lifted, l, tokyo),
-		"check_found":       flows.CheckAnswer(env, l, true)[0],
-		"check_none":        flows.CheckAnswer(env, l, false)[0],
+		"case_card_repeat":     flows.CardWith(env, k, earlier, l, tokyo, false),
+		"case_card_refused":    flows.CardWith(env, judged, earlier, l, tokyo, false),
+		"case_card_refused_hr": flows.CardWith(env, judgedHR, earlier, l, tokyo, true),
+		"register_entry":       flows.EntryCard(env, e, l, tokyo),
+		"register_lifted":      flows.EntryCard(env, lifted, l, tokyo),
+		"check_found":          flows.CheckAnswer(env, l, true)[0],
+		"check_none":           flows.CheckAnswer(env, l, false)[0],
 	}
 }
 
