@@ -36,9 +36,15 @@
 #   bench/peer.sh                                   # Bolt: 2,000 + 20,000 requests, 16 and 64 clients, 3 repetitions
 #   PEER=botbuilder bench/peer.sh                   # the same against botbuilder, for Teams
 #   PEER=bare bench/peer.sh                         # the same against bench/bare, the ceiling
+#   PEER="bolt bare" bench/peer.sh                  # Bolt and the ceiling in one run
 #   N=5000 WARMUP=500 REPS=1 CLIENTS=16 bench/peer.sh   # a quick look
 #
-# Knobs: PEER (bolt | botbuilder | bare), N, WARMUP, REPS, CLIENTS,
+# PEER may name two systems of the same platform ("bolt bare"): all three
+# alternate in one run, the targets are against the first, and the table
+# adds the second's ratio to the first — how far above the peer the ceiling
+# itself is, measured in the same run.
+#
+# Knobs: PEER (bolt | botbuilder | bare, or "bolt bare"), N, WARMUP, REPS, CLIENTS,
 # SERVER_CPU, LOAD_CPU, CAP (seconds a bench run may take at most),
 # MAMORI_PORT, BOLT_PORT, BOTBUILDER_PORT, BARE_PORT, FAKES_PORT, NPM_CI,
 # KEEP=1 (keep the raw outputs and server logs).
@@ -78,12 +84,20 @@ APP_PASSWORD="bench-client-secret"
 
 export npm_config_fund=false npm_config_audit=false npm_config_update_notifier=false
 
-case "$PEER" in
-  bolt) mix=slack ;;
-  botbuilder) mix=teams ;;
-  bare) mix=slack ;;
-  *) echo "PEER must be bolt, botbuilder or bare, not '$PEER'" >&2; exit 2 ;;
-esac
+read -r -a peers <<<"$PEER"
+mix=""
+for p in "${peers[@]}"; do
+  case "$p" in
+    bolt | bare) m=slack ;;
+    botbuilder) m=teams ;;
+    *) echo "PEER must be bolt, botbuilder or bare (or two of one platform, such as \"bolt bare\"), not '$PEER'" >&2; exit 2 ;;
+  esac
+  if [ -n "$mix" ] && [ "$m" != "$mix" ]; then echo "PEER \"$PEER\": both must be of one platform (bolt and bare are Slack, botbuilder Teams)" >&2; exit 2; fi
+  mix="$m"
+done
+if [ "${#peers[@]}" -lt 1 ] || [ "${#peers[@]}" -gt 2 ] || { [ "${#peers[@]}" = 2 ] && [ "${peers[0]}" = "${peers[1]}" ]; }; then
+  echo "PEER names one system or two different ones, not '$PEER'" >&2; exit 2
+fi
 for v in N WARMUP REPS CAP MAMORI_PORT BOLT_PORT BOTBUILDER_PORT BARE_PORT FAKES_PORT; do
   if ! [[ "${!v}" =~ ^[0-9]+$ ]]; then echo "$v must be a whole number, not '${!v}'" >&2; exit 2; fi
 done
@@ -92,7 +106,7 @@ for c in $CLIENTS; do
   if ! [[ "$c" =~ ^[1-9][0-9]*$ ]]; then echo "CLIENTS must be whole numbers, not '$c'" >&2; exit 2; fi
 done
 needs=(go taskset curl)
-[ "$PEER" = bare ] || needs+=(node npm)
+for p in "${peers[@]}"; do [ "$p" = bare ] || { needs+=(node npm); break; }; done   # bare is all Go
 for cmd in "${needs[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || { echo "peer.sh needs $cmd" >&2; exit 2; }
 done
@@ -141,24 +155,33 @@ mamori="$work/mamori"
 # (its channel ids are only ever sent to the fakes).
 "$mamori" config >"$work/mamori.yaml"
 
-if [ "$PEER" = bare ]; then
-  echo "==> building bench/bare"
-  go build -o "$work/bare" ./bench/bare
-  peer_label=bare peer_desc="bare (bench/bare, the same Go)"
-else
-  echo "==> installing bench/$PEER"
+# install_peer P builds or installs peer P and sets label[P] and desc[P].
+declare -A label desc
+install_peer() {
+  local p="$1" pkg
+  if [ "$p" = bare ]; then
+    echo "==> building bench/bare"
+    go build -o "$work/bare" ./bench/bare
+    label[$p]=bare desc[$p]="bare (bench/bare, the same Go)"
+    return
+  fi
+  echo "==> installing bench/$p"
   if [ "$NPM_CI" = 1 ]; then
-    (cd "bench/$PEER" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error)
-  elif [ ! -d "bench/$PEER/node_modules" ]; then
-    echo "NPM_CI=0 but bench/$PEER/node_modules is missing" >&2
+    (cd "bench/$p" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error)
+  elif [ ! -d "bench/$p/node_modules" ]; then
+    echo "NPM_CI=0 but bench/$p/node_modules is missing" >&2
     exit 2
   fi
-  case "$PEER" in
-    bolt) peer_pkg=@slack/bolt peer_label=Bolt ;;
-    botbuilder) peer_pkg=botbuilder peer_label=botbuilder ;;
+  case "$p" in
+    bolt) pkg=@slack/bolt label[$p]=Bolt ;;
+    botbuilder) pkg=botbuilder label[$p]=botbuilder ;;
   esac
-  peer_desc="$PEER $(cd "bench/$PEER" && node -p "require('$peer_pkg/package.json').version") (node $(node --version))"
-fi
+  desc[$p]="$p $(cd "bench/$p" && node -p "require('$pkg/package.json').version") (node $(node --version))"
+}
+for p in "${peers[@]}"; do install_peer "$p"; done
+peer="${peers[0]}" beside="${peers[1]:-}"
+peer_desc="${desc[$peer]}"
+[ -z "$beside" ] || peer_desc="$peer_desc and ${desc[$beside]}"
 
 fakes_url="http://127.0.0.1:$FAKES_PORT"
 teams_key="$work/teams.pem"
@@ -268,7 +291,8 @@ load() {
 }
 
 results="$work/results.tsv"
-sysw=$(( ${#PEER} > 6 ? ${#PEER} : 6 ))   # the system column's width
+sysw=6   # the system column's width
+for p in "${peers[@]}"; do [ "${#p}" -le "$sysw" ] || sysw=${#p}; done
 : >"$results"
 echo "==> mamori (this tree, $(go version | awk '{print $3}')) vs $peer_desc, -mix $mix;" \
   "$WARMUP warm-up + $N requests, clients: $CLIENTS, $REPS repetitions; server on CPU $SERVER_CPU, load on CPU $LOAD_CPU"
@@ -276,7 +300,7 @@ echo "    load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 run=0
 for c in $CLIENTS; do
   for rep in $(seq "$REPS"); do
-    for sys in mamori "$PEER"; do
+    for sys in mamori "${peers[@]}"; do
       run=$((run + 1))
       dir="$work/run$run-$sys-c$c"
       start_server "$sys" "$dir"
@@ -311,9 +335,9 @@ echo
 # The issue's targets: ≥ 2× Bolt's throughput, ≥ 3× botbuilder-js's (with
 # JWT validation on both sides).
 want=2
-[ "$PEER" = botbuilder ] && want=3
-[ "$PEER" = bare ] && want=0
-awk -F'\t' -v reps="$REPS" -v n="$N" -v peer="$PEER" -v label="$peer_label" -v w="$sysw" -v want="$want" '
+[ "$peer" = botbuilder ] && want=3
+[ "$peer" = bare ] && want=0
+awk -F'\t' -v reps="$REPS" -v n="$N" -v peer="$peer" -v beside="$beside" -v label="${label[$peer]}" -v w="$sysw" -v want="$want" '
   function med(s,    a, k, m) {
     k = split(s, a, " "); asort_num(a, k)
     m = (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
@@ -334,8 +358,8 @@ awk -F'\t' -v reps="$REPS" -v n="$N" -v peer="$PEER" -v label="$peer_label" -v w
     printf "%-7s  " sysf "  %-26s  %-26s  %-26s  %s\n", "clients", "system", "req/s median (min-max)", "p99 ms median (min-max)", "peak RSS MB median (min-max)", "errors"
     for (i = 1; i <= nc; i++) {
       c = order[i]
-      for (s = 1; s <= 2; s++) {
-        sys = (s == 1) ? "mamori" : peer; key = c SUBSEP sys
+      for (s = 1; s <= (beside == "" ? 2 : 3); s++) {
+        sys = (s == 1) ? "mamori" : (s == 2) ? peer : beside; key = c SUBSEP sys
         printf "%-7s  " sysf "  %-26s  %-26s  %-26s  %d\n", c, sys, cell(rps[key], "%.0f"), cell(p99[key], "%.1f"), cell(rss[key], "%.1f"), errs[key]
       }
       r = med(rps[c SUBSEP "mamori"]) / med(rps[c SUBSEP peer])
@@ -349,7 +373,19 @@ awk -F'\t' -v reps="$REPS" -v n="$N" -v peer="$PEER" -v label="$peer_label" -v w
           sprintf("%.2f× (target ≥ %d: %s)", r, want, r >= want ? "met" : "not met"), \
           sprintf("%.2f× (target ≤ 0.5: %s)", p, p <= 0.5 ? "met" : "not met"), \
           sprintf("%.2f× (target ≤ 0.2: %s)", m, m <= 0.2 ? "met" : "not met")
+      if (beside != "") {
+        bkey = c SUBSEP beside; pkey = c SUBSEP peer
+        printf "%-7s  " sysf "  %-26s  %-26s  %-26s\n", c, "ratio", \
+          sprintf("%.2f× (vs %s)", med(rps[c SUBSEP "mamori"]) / med(rps[bkey]), beside), \
+          sprintf("%.2f× (vs %s)", med(p99[c SUBSEP "mamori"]) / med(p99[bkey]), beside), \
+          sprintf("%.2f× (vs %s)", med(rss[c SUBSEP "mamori"]) / med(rss[bkey]), beside)
+        printf "%-7s  " sysf "  %-26s  %-26s  %-26s\n", c, beside "/" peer, \
+          sprintf("%.2f×", med(rps[bkey]) / med(rps[pkey])), sprintf("%.2f×", med(p99[bkey]) / med(p99[pkey])), \
+          sprintf("%.2f×", med(rss[bkey]) / med(rss[pkey]))
+      }
     }
     printf "\nratio = Mamori median / %s median, from this run; %d repetitions of %d requests each.\n", label, reps, n
+    if (beside != "")
+      printf "%s/%s = %s median / %s median, from the same run: what the second system does above the first.\n", beside, peer, beside, peer
   }
 ' "$results"
