@@ -287,8 +287,9 @@ func optionOr(env Env, step, v, or string, l mamori.Lang) string {
 	return or
 }
 
-// cardActions are the card's buttons for what can be done next: take and
-// judge an open report, reopen a decided one, and always the details.
+// cardActions are the card's buttons for what can be done next: take (when
+// no one has) and judge an open report, reopen a decided one, and always
+// the details.
 func cardActions(env Env, k mamori.Case, l mamori.Lang) []mamori.Choice {
 	t := env.Policy.T
 	b := func(action, label, style string) mamori.Choice {
@@ -309,7 +310,9 @@ func cardActions(env Env, k mamori.Case, l mamori.Lang) []mamori.Choice {
 				cs = append([]mamori.Choice{b(mamori.CardJudge, "card.judge", mamori.StylePrimary)}, cs...)
 			}
 		default:
-			if k.Assignee == "" || k.Status == mamori.StatusReopened {
+			// A reopened case keeps its assignee, shown beside it: like a
+			// case taken the first time, it offers no "take".
+			if k.Assignee == "" {
 				cs = append(cs, b(mamori.CardTake, "card.take", mamori.StylePrimary))
 			}
 			cs = append(cs, b(mamori.CardJudge, "card.judge", ""))

@@ -227,6 +227,52 @@ func TestJudgeInputAndReopen(t *testing.T) {
 	}
 }
 
+// A reopened case keeps its assignee, and its card looks like the card
+// of a case taken the first time: the assignee beside it, "judge" and no
+// "take". A case judged without being taken has one: whoever judged it.
+func TestReopenedCardKeepsAssignee(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	n := r.filed(nil)
+	sup := user("USUP")
+	if _, err := r.svc.Take(ctx, sup, n); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	taken := r.card("C0STORE", n)
+	d := mamori.Decision{Validity: "invalid", Means: "unacceptable", Outcome: mamori.OutcomeKasuhara, Actions: []string{"warn"}}
+	if _, err := r.svc.Judge(ctx, sup, n, d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.svc.Submit(ctx, user("UHR"), mamori.Action{Kind: mamori.CardReopen, Subject: n},
+		mamori.Values{"reason": {"新しい録音が見つかった"}}); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	c := r.card("C0STORE", n)
+	assignee := r.svc.Policy.T(mamori.JA, "card.assignee")
+	if got := fieldValue(c, assignee); got != "<@USUP>" {
+		t.Errorf("reopened card's assignee: %q", got)
+	}
+	if hasChoice(c, mamori.CardTake+":"+n) || !hasChoice(c, mamori.CardJudge+":"+n) {
+		t.Errorf("reopened card with an assignee: %+v", c.Choices)
+	}
+	var want, got []string
+	for _, ch := range taken.Choices {
+		want = append(want, ch.Value+"/"+ch.Style)
+	}
+	for _, ch := range c.Choices {
+		got = append(got, ch.Value+"/"+ch.Style)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("reopened card's buttons %v, a taken card's %v", got, want)
+	}
+	// Taken again (say by someone else), it changes hands as a taken case does.
+	if _, err := r.svc.Take(ctx, user("UHR"), n); err != nil {
+		t.Errorf("taking a reopened case: %v", err)
+	}
+}
+
 func TestSuggestDecision(t *testing.T) {
 	p, _ := mamori.Preset("seed-004")
 	k := mamori.Case{Suggestion: mamori.SuggestKasuhara, Crime: true, Behaviours: []string{"physical_attack"}, Answers: mamori.Answers{Fault: "no"}}
