@@ -407,8 +407,11 @@ func pick(line string, values []string) ([]string, bool) {
 
 // caseAction runs a supervisor's or HR's command, a card's button typed
 // out: "/<action> <case or task>". An action with a form asks its fields
-// one at a time; text after the subject answers a form of one text
-// field at once ("/ask N question…", "/reopen N reason…").
+// one at a time. Text after the subject answers the form's first field
+// when it is a text: a form of one text field is sent at once ("/ask N
+// question…", "/reopen N reason…"); a longer one ("/consult_reply N
+// reply…", which may cite the policy too) goes on to its next field,
+// the text kept as typed.
 func (t *Terminal) caseAction(ctx context.Context, f []string) {
 	l := t.User.Lang
 	if len(f) < 2 {
@@ -419,7 +422,8 @@ func (t *Terminal) caseAction(ctx context.Context, f []string) {
 	form, m, err := t.Flows.Open(ctx, t.User, a)
 	if err == nil && form != nil {
 		rest := strings.Join(f[2:], " ")
-		if rest != "" && len(form.Fields) == 1 && form.Fields[0].Kind == mamori.FieldText {
+		typed := rest != "" && len(form.Fields) > 0 && form.Fields[0].Kind == mamori.FieldText
+		if typed && len(form.Fields) == 1 {
 			t.submit(ctx, a, mamori.Values{form.Fields[0].ID: {rest}})
 			return
 		}
@@ -427,6 +431,11 @@ func (t *Terminal) caseAction(ctx context.Context, f []string) {
 		t.mu.Lock()
 		fmt.Fprintln(t.Out)
 		t.print("", mamori.Message{Header: form.Title, Text: form.Intro, Fields: form.About, Note: form.Note}, false)
+		if typed {
+			fd := form.Fields[0]
+			t.form.values[fd.ID], t.form.i = []string{rest}, 1
+			fmt.Fprintf(t.Out, "(1/%d) %s: %s\n", len(form.Fields), fd.Label, rest)
+		}
 		t.mu.Unlock()
 		t.ask()
 		return
