@@ -96,3 +96,33 @@ func TestTerminalConsultReplyInline(t *testing.T) {
 		t.Errorf("the consultation's record: %+v", k.Decision)
 	}
 }
+
+// /register_review and /cancel with nothing open answer in one short
+// sentence, in the person's language, rather than the whole /help; a
+// form open still takes /cancel.
+func TestTerminalNothingOpen(t *testing.T) {
+	c := newChat(t)
+	for _, l := range []mamori.Lang{mamori.JA, mamori.EN} {
+		help := c.policy.T(l, "local.help")
+		for typed, key := range map[string]string{"/register_review": "local.review.none", "/cancel": "local.cancel.none"} {
+			out := c.run(t, "hr", l, typed)
+			want := c.policy.T(l, key)
+			if !strings.Contains(out, want) || strings.Contains(out, help) {
+				t.Errorf("%s (%s) answered:\n%s", typed, l, out)
+			}
+			if strings.Count(want, "。")+strings.Count(want, ". ") > 1 || len([]rune(want)) > 80 {
+				t.Errorf("%s (%s) is not one short sentence: %q", typed, l, want)
+			}
+		}
+		out := c.run(t, "hr", l, "/take")
+		if want := strings.ReplaceAll(c.policy.T(l, "local.subject.none"), "%s", "/take"); !strings.Contains(out, want) || strings.Contains(out, help) {
+			t.Errorf("/take (%s) answered:\n%s", l, out)
+		}
+	}
+	// With a form open, /cancel closes it, as before.
+	c.run(t, "me", mamori.JA, "/kasuhara consult", "毎日同じ方から1時間の電話があります", "はい", "1")
+	out := c.run(t, "hr", mamori.JA, "/consult_reply SD-2026-0001", "/cancel")
+	if !strings.Contains(out, c.policy.T(mamori.JA, "local.form.cancelled")) || strings.Contains(out, c.policy.T(mamori.JA, "local.cancel.none")) {
+		t.Errorf("/cancel in a form:\n%s", out)
+	}
+}

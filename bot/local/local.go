@@ -289,6 +289,10 @@ func (t *Terminal) parse(ctx context.Context, line string) (*mamori.Input, bool)
 		switch f[0] {
 		case "/quit", "/exit", "/q":
 			return nil, true
+		case "/cancel":
+			// A form open takes /cancel above; a report or a question is
+			// stopped by "やめる", which asks first.
+			fmt.Fprintln(t.Out, t.Policy.T(l, "local.cancel.none"))
 		case "/help", "/?":
 			fmt.Fprintln(t.Out, t.Policy.T(l, "local.help"))
 		case "/lang":
@@ -415,7 +419,12 @@ func pick(line string, values []string) ([]string, bool) {
 func (t *Terminal) caseAction(ctx context.Context, f []string) {
 	l := t.User.Lang
 	if len(f) < 2 {
-		fmt.Fprintln(t.Out, t.Policy.T(l, "local.help"))
+		// Nothing named to act on: say so in a sentence, not the whole help.
+		if f[0] == "/"+mamori.RegisterReview {
+			fmt.Fprintln(t.Out, t.Policy.T(l, "local.review.none"))
+		} else {
+			fmt.Fprintf(t.Out, t.Policy.T(l, "local.subject.none")+"\n", f[0])
+		}
 		return
 	}
 	a := mamori.Action{Kind: f[0][1:], Subject: f[1]}
