@@ -312,8 +312,10 @@ func loadConfig(path string) (*loaded, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: policy: %w", where, err)
 		}
+		// ParsePolicy's errors say "policy" (and its id) already: the
+		// file is what it cannot know.
 		if l.policy, err = mamori.ParsePolicy(pb); err != nil {
-			return nil, fmt.Errorf("%s: policy %s: %w", where, name, err)
+			return nil, fmt.Errorf("%s: %s: %w", where, name, err)
 		}
 	} else if l.policy, err = mamori.Preset(name); err != nil {
 		if errors.Is(err, mamori.ErrNotFound) {
