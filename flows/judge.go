@@ -266,7 +266,9 @@ func (s *Service) outcomeMessage(k mamori.Case, d mamori.Decision, before string
 // fit it, with the care resources again; after a reopening, that the
 // decision was reviewed and what it is now.
 func (s *Service) judge(ctx context.Context, actor mamori.User, number string, v mamori.Values) (mamori.Message, error) {
-	return s.act(ctx, actor, number, "judge", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
+	var told bool // HR was told: a register entry rests on the report
+	m, err := s.act(ctx, actor, number, "judge", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
+		told = false
 		if err := s.mayDo(mamori.CardJudge, *k); err != nil {
 			return "", err
 		}
@@ -336,20 +338,23 @@ func (s *Service) judge(ctx context.Context, actor mamori.User, number string, v
 		if err := s.offerRegister(tx, env, *k); err != nil {
 			return "", err
 		}
-		if err := s.registerBasis(tx, env, actor, *k, false); err != nil {
+		if told, err = s.registerBasis(tx, env, actor, *k, false); err != nil {
 			return "", err
 		}
 		sug := SuggestDecision(s.Policy, *k).Outcome
 		return fmt.Sprintf("outcome=%s suggested=%s validity=%s means=%s actions=%s contradicts=%t rejudged=%t against_suggestion=%t", d.Outcome, sug, d.Validity, d.Means,
 			strings.Join(d.Actions, ","), Contradicts(d.Means, d.Outcome), before != "", AgainstSuggestion(*k, d.Means, d.Outcome)), nil
 	})
+	return s.toldHR(m, actor.Lang, told && err == nil), err
 }
 
 // reopen opens a judged case again, with a reason. The decision is
 // cleared, so the card shows the case as open and why; it is kept in the
 // decision's history, with the reason.
 func (s *Service) reopen(ctx context.Context, actor mamori.User, number, reason string) (mamori.Message, error) {
-	return s.act(ctx, actor, number, "reopen", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
+	var told bool // HR was told: a register entry rests on the report
+	m, err := s.act(ctx, actor, number, "reopen", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
+		told = false
 		reason = strings.TrimSpace(reason)
 		if err := s.mayDo(mamori.CardReopen, *k); err != nil {
 			return "", err
@@ -379,11 +384,13 @@ func (s *Service) reopen(ctx context.Context, actor mamori.User, number, reason 
 			return "", err
 		}
 		// HR hears it when the customer is on the register for it.
-		if err := s.registerBasis(tx, env, actor, *k, true); err != nil {
+		var err error
+		if told, err = s.registerBasis(tx, env, actor, *k, true); err != nil {
 			return "", err
 		}
 		return "from=" + from, s.scheduleDeadlines(tx, *k, env.Now, false)
 	})
+	return s.toldHR(m, actor.Lang, told && err == nil), err
 }
 
 func hasAction(p *mamori.Policy, id string) bool {

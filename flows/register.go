@@ -946,11 +946,12 @@ func basisOpen(e mamori.RegisterEntry) []mamori.RegisterStep {
 //   - one judged a refusal of service again: the entry can stay as it is.
 //
 // A report that did not stand as a refusal (another about the same
-// customer, say) changes nothing when it is reopened.
-func (s *Service) registerBasis(tx mamori.Tx, env Env, actor mamori.User, k mamori.Case, reopened bool) error {
+// customer, say) changes nothing when it is reopened. told reports
+// whether HR was told, so the supervisor can hear that it was.
+func (s *Service) registerBasis(tx mamori.Tx, env Env, actor mamori.User, k mamori.Case, reopened bool) (told bool, err error) {
 	active, err := tx.Entries(true)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, e := range active {
 		if !slices.Contains(e.Cases, k.Number) {
@@ -973,10 +974,20 @@ func (s *Service) registerBasis(tx mamori.Tx, env Env, actor mamori.User, k mamo
 			what = basisChanged
 		}
 		if err := s.basisStep(tx, env, actor, e, k, what); err != nil {
-			return fmt.Errorf("register %s: %w", e.Number, err)
+			return false, fmt.Errorf("register %s: %w", e.Number, err)
 		}
+		told = told || s.Org.HRChannel != ""
 	}
-	return nil
+	return told, nil
+}
+
+// toldHR adds to m, the confirmation of a reopening or a judgement, that
+// HR was told because a register entry rests on the report.
+func (s *Service) toldHR(m mamori.Message, l mamori.Lang, told bool) mamori.Message {
+	if told {
+		m.Text += "\n" + s.Policy.T(langOr(l), "register.basis.told")
+	}
+	return m
 }
 
 // pastRefused reports whether an earlier decision was customer

@@ -76,6 +76,43 @@ func (r *rig) lastEntryCard(entry string) mamori.Message {
 	return mamori.Message{}
 }
 
+// Whoever reopens or judges again a report a register entry rests on
+// reads, in their confirmation, that HR was told; a report no entry rests
+// on says nothing of the register.
+func TestRegisterBasisToldSupervisor(t *testing.T) {
+	ctx := context.Background()
+	r := newCustomerRig(t)
+	k, _ := r.registered(user("UME"), "山田太郎 090-1234-5678")
+	sup := user("USUP")
+	sup.Lang = mamori.EN
+	told := func(l mamori.Lang) string { return r.svc.Policy.T(l, "register.basis.told") }
+	m, err := r.svc.Submit(ctx, sup, mamori.Action{Kind: mamori.CardReopen, Subject: k}, mamori.Values{"reason": {"new footage"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(m.Text, told(mamori.EN)) || !strings.Contains(m.Text, k) {
+		t.Errorf("the reopening's confirmation: %q", m.Text)
+	}
+	m, err = r.svc.Submit(ctx, user("USUP"), mamori.Action{Kind: mamori.CardJudge, Subject: k},
+		mamori.Values{"validity": {"valid"}, "means": {"acceptable"}, "outcome": {"legitimate"}, "reason": {"別の人の行為だった"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(m.Text, told(mamori.JA)) {
+		t.Errorf("the judgement's confirmation: %q", m.Text)
+	}
+	// Another report about someone else, on no entry.
+	other := r.fileCustomer(user("UOTHER"), "090-9999-0000", mamori.RouteDepartment)
+	if _, err := r.svc.Submit(ctx, user("USUP"), mamori.Action{Kind: mamori.CardJudge, Subject: other},
+		mamori.Values{"validity": {"invalid"}, "means": {"unacceptable"}, "outcome": {"kasuhara"}, "actions": {"warn", "refuse"}}); err != nil {
+		t.Fatal(err)
+	}
+	m, err = r.svc.Submit(ctx, user("USUP"), mamori.Action{Kind: mamori.CardReopen, Subject: other}, mamori.Values{"reason": {"確認"}})
+	if err != nil || strings.Contains(m.Text, told(mamori.JA)) {
+		t.Errorf("a report on no entry: %q %v", m.Text, err)
+	}
+}
+
 // A report the register rests on, reopened and judged a legitimate
 // complaint: HR is told each time in its channel, with the entry and the
 // report named and a click to review or lift it; the entry's card and
