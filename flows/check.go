@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"fmt"
 	"strings"
 	"time"
 	"unicode"
@@ -171,9 +172,14 @@ func (s *Service) check(tx mamori.Tx, now time.Time, u mamori.User, typed string
 		return nil, err
 	}
 	var hits []string
+	var basis []mamori.Field // HR's: entries whose basis changed, unreviewed
 	for _, e := range entries {
 		if e.Covers(dept.ID, now) || (hr && e.Status == mamori.RegisterActive && !now.Before(e.From) && now.Before(e.Until)) {
 			hits = append(hits, e.Number)
+			if f, _, ok := basisField(env, e, l); ok && hr {
+				f.Label = fmt.Sprintf(s.Policy.T(l, "check.basis"), e.Number)
+				basis = append(basis, f)
+			}
 		}
 	}
 	subject, result := "register", "none"
@@ -187,5 +193,11 @@ func (s *Service) check(tx mamori.Tx, now time.Time, u mamori.User, typed string
 	if err := tx.Audit(mamori.AuditEntry{At: now, Actor: u.Key(), Action: "register.checked", Subject: subject, Detail: detail}); err != nil {
 		return nil, err
 	}
-	return CheckAnswer(env, l, len(hits) > 0), nil
+	answer := CheckAnswer(env, l, len(hits) > 0)
+	if len(basis) > 0 {
+		// HR keeps the register: the entry still applies, and HR sees
+		// that a report it rests on changed, as on the entry's card.
+		answer[0].Fields = append(answer[0].Fields, basis...)
+	}
+	return answer, nil
 }

@@ -628,15 +628,11 @@ func EntryCard(env Env, e mamori.RegisterEntry, l mamori.Lang, loc *time.Locatio
 	m.Fields = []mamori.Field{{Label: t("register.card.status"), Value: t("register.status." + e.Status)}}
 	// A report it rests on reopened or judged otherwise since HR last
 	// reviewed it: said at the top, until HR reviews it.
-	if open := basisOpen(e); e.Status == mamori.RegisterActive && len(open) > 0 {
-		lines := make([]string, len(open))
-		for i, st := range open {
-			lines[i] = fmt.Sprintf(t("register.basis.value."+basisWhat(st.What)), st.Note)
-			if st.What == basisChanged {
-				m.Text = t("register.card.text.basis")
-			}
+	if f, changed, ok := basisField(env, e, l); ok {
+		if changed {
+			m.Text = t("register.card.text.basis")
 		}
-		m.Fields = append(m.Fields, mamori.Field{Label: t("register.basis"), Value: strings.Join(lines, "\n")})
+		m.Fields = append(m.Fields, f)
 	}
 	m.Fields = append(m.Fields,
 		mamori.Field{Label: t("register.departments"), Value: scopeNames(env, e.Departments, l)},
@@ -658,6 +654,25 @@ func EntryCard(env Env, e mamori.RegisterEntry, l mamori.Lang, loc *time.Locatio
 	m.Choices = append(m.Choices, b(mamori.RegisterDetails, "register.details.button", ""))
 	m.Note = t("register.card.note")
 	return m
+}
+
+// basisField is the line of an active entry e about the reports it rests
+// on that were reopened or judged otherwise since HR last reviewed it
+// (ok is false when there are none); changed when one was judged
+// without a refusal of service. The entry's card, its details and HR's
+// check of a customer show it.
+func basisField(env Env, e mamori.RegisterEntry, l mamori.Lang) (f mamori.Field, changed, ok bool) {
+	open := basisOpen(e)
+	if e.Status != mamori.RegisterActive || len(open) == 0 {
+		return mamori.Field{}, false, false
+	}
+	t := func(key string) string { return env.Policy.T(l, key) }
+	lines := make([]string, len(open))
+	for i, st := range open {
+		lines[i] = fmt.Sprintf(t("register.basis.value."+basisWhat(st.What)), st.Note)
+		changed = changed || st.What == basisChanged
+	}
+	return mamori.Field{Label: t("register.basis"), Value: strings.Join(lines, "\n")}, changed, true
 }
 
 // scopeNames says where an entry applies.

@@ -113,6 +113,57 @@ func TestRegisterBasisToldSupervisor(t *testing.T) {
 	}
 }
 
+// HR checking a customer on an entry whose basis changed reads it in the
+// answer, as on the entry's card, until HR reviews the entry; the front
+// line reads only "do not serve", never a case.
+func TestRegisterBasisInHRCheck(t *testing.T) {
+	ctx := context.Background()
+	r := newCustomerRig(t)
+	k, rf := r.registered(user("UME"), "山田太郎 090-1234-5678")
+	checked := func(who string) mamori.Message {
+		t.Helper()
+		before := len(r.sent.to(mamori.TargetUser, who))
+		r.do(mamori.Input{Kind: mamori.InputText, User: user(who), Text: "確認 090-1234-5678"})
+		ms := r.sent.to(mamori.TargetUser, who)[before:]
+		if len(ms) == 0 || ms[0].Header != r.svc.Policy.T(mamori.JA, "check.found.header") {
+			t.Fatalf("%s's check: %+v", who, ms)
+		}
+		return ms[0]
+	}
+	label := strings.ReplaceAll(r.svc.Policy.T(mamori.JA, "check.basis"), "%s", rf)
+	if v := fieldValue(checked("UHR"), label); v != "" {
+		t.Errorf("a basis unchanged shown: %q", v)
+	}
+	if _, err := r.svc.Submit(ctx, user("USUP"), mamori.Action{Kind: mamori.CardReopen, Subject: k}, mamori.Values{"reason": {"映像を確認する"}}); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	want := strings.ReplaceAll(r.svc.Policy.T(mamori.JA, "register.basis.value.reopened"), "%s", k)
+	if v := fieldValue(checked("UHR"), label); v != want {
+		t.Errorf("HR's check after the reopening: %q, want %q", v, want)
+	}
+	if _, err := r.svc.Submit(ctx, user("USUP"), mamori.Action{Kind: mamori.CardJudge, Subject: k},
+		mamori.Values{"validity": {"valid"}, "means": {"acceptable"}, "outcome": {"legitimate"}, "reason": {"別の人の行為だった"}}); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	want = strings.ReplaceAll(r.svc.Policy.T(mamori.JA, "register.basis.value.changed"), "%s", k)
+	if v := fieldValue(checked("UHR"), label); v != want {
+		t.Errorf("HR's check after the new decision: %q, want %q", v, want)
+	}
+	if m := checked("UOTHER"); strings.Contains(messageText(m), k) || strings.Contains(messageText(m), rf) {
+		t.Errorf("the front line's check names the entry or the case:\n%s", messageText(m))
+	}
+	// Reviewed: settled, no longer shown.
+	if _, err := r.svc.Submit(ctx, user("UHR"), mamori.Action{Kind: mamori.RegisterReview, Subject: rf},
+		mamori.Values{"result": {"keep"}, "review": {"2027-03-01"}, "note": {"別の報告もある"}}); err != nil {
+		t.Fatal(err)
+	}
+	if v := fieldValue(checked("UHR"), label); v != "" {
+		t.Errorf("shown after HR's review: %q", v)
+	}
+}
+
 // A report the register rests on, reopened and judged a legitimate
 // complaint: HR is told each time in its channel, with the entry and the
 // report named and a click to review or lift it; the entry's card and
