@@ -179,6 +179,13 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 		} else if err := cancelRemind(); err != nil {
 			return err
 		}
+		// Kept only for what they typed at the menu: cleared after a
+		// while (Retention.Drafts), as nothing else would.
+		if draftOnly(nc) {
+			if err := s.scheduleDraftExpiry(tx, nc.User, now); err != nil {
+				return err
+			}
+		}
 		return tx.PutConversation(nc)
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package flows
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -26,7 +27,8 @@ import (
 //
 // The same job keeps the tables that grow with every request bounded:
 // delivery ids past the platforms' redelivery windows, sent messages and
-// finished jobs after a week.
+// finished jobs after a week. A conversation kept only for what someone
+// typed at the menu is cleared 30 days after their last message.
 
 // jobRetention is the daily pass.
 const jobRetention = "retention.daily"
@@ -50,6 +52,11 @@ type Retention struct {
 	// of each at the time; a purged case takes its own with it at once)
 	// and 7 days.
 	Seen, Sent, Failed, Jobs time.Duration
+	// Drafts is how long a conversation kept only for what someone typed
+	// at the menu (Conversation.Draft, filled in when they start a report
+	// or ask for advice) is kept after their last message: zero is 30
+	// days. A report left half-way is theirs to finish and is not cleared.
+	Drafts time.Duration
 }
 
 // DefaultKeep is how long a case is kept after it closes unless
@@ -62,6 +69,7 @@ func (r Retention) seen() time.Duration   { return or(r.Seen, 24*time.Hour) }
 func (r Retention) sent() time.Duration   { return or(r.Sent, 7*24*time.Hour) }
 func (r Retention) failed() time.Duration { return or(r.Failed, 90*24*time.Hour) }
 func (r Retention) jobs() time.Duration   { return or(r.Jobs, 7*24*time.Hour) }
+func (r Retention) drafts() time.Duration { return or(r.Drafts, 30*24*time.Hour) }
 
 func or(d, def time.Duration) time.Duration {
 	if d == 0 {
@@ -660,6 +668,60 @@ func (s *Service) Prune(ctx context.Context, now time.Time) (mamori.Pruned, erro
 
 // pruneBatch is how many rows of each table one transaction prunes.
 const pruneBatch = 1000
+
+// jobDraft clears a conversation kept only for a draft typed at the menu,
+// Retention.Drafts after the person's last message. Like the reminder to
+// come back to a report, it is scheduled once and, when it falls due,
+// moves itself after the last message if there was one since.
+const jobDraft = "conversation.draft_expiry"
+
+// draftOnly reports whether conversation c keeps nothing but a draft
+// typed at the menu.
+func draftOnly(c mamori.Conversation) bool {
+	d := c
+	d.Draft = ""
+	return c.Draft != "" && holdsNothing(d)
+}
+
+// scheduleDraftExpiry schedules clearing u's draft-only conversation, last
+// updated at last; one already pending is left as it is.
+func (s *Service) scheduleDraftExpiry(tx mamori.Tx, u mamori.User, last time.Time) error {
+	payload, _ := json.Marshal(remindPayload{User: u, Updated: last})
+	return tx.Schedule(mamori.Job{Key: jobDraft + ":" + u.Key(), Kind: jobDraft, Due: last.Add(s.Retention.drafts()), Payload: payload})
+}
+
+// runDraftExpiry deletes the conversation job j is about when it still
+// keeps only its draft and nothing was sent since its time; a report or
+// a question started since uses the draft, and keeps its own rules.
+func (s *Service) runDraftExpiry(ctx context.Context, j mamori.Job, now time.Time) error {
+	var p remindPayload
+	if err := json.Unmarshal(j.Payload, &p); err != nil {
+		return fmt.Errorf("job %d: %w", j.ID, err)
+	}
+	return s.jobUpdate(ctx, j, now, func(tx mamori.Tx) error {
+		c, err := tx.Conversation(p.User.Key())
+		if errors.Is(err, mamori.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if !draftOnly(c) {
+			return nil
+		}
+		if c.Updated.After(p.Updated) {
+			// Written to since: due after the last message instead.
+			if err := tx.CancelJobs(j.Key); err != nil {
+				return err
+			}
+			return s.scheduleDraftExpiry(tx, c.User, c.Updated)
+		}
+		if err := tx.DeleteConversation(c.User.Key()); err != nil {
+			return err
+		}
+		return tx.Audit(mamori.AuditEntry{At: now, Actor: "system", Action: "retention.draft_cleared", Subject: c.User.Key(),
+			Detail: "since=" + c.Updated.UTC().Format(time.RFC3339)})
+	})
+}
 
 // The legal hold and the early deletion, from the platform-neutral forms.
 

@@ -483,3 +483,60 @@ func TestBoundedGrowth(t *testing.T) {
 		t.Errorf("rows kept after %d requests: %s", req, days[21])
 	}
 }
+
+// What someone types at the menu, before starting anything, is kept for
+// them (Conversation.Draft) — not for ever: 30 days after their last
+// message, a conversation that keeps nothing else is cleared, and the
+// audit trail says so. A message meanwhile moves the day; a report
+// started from the draft is never cleared by it.
+func TestDraftOnlyConversationExpires(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	conversation := func(id string) (mamori.Conversation, bool) {
+		t.Helper()
+		var c mamori.Conversation
+		err := r.db.View(ctx, func(tx mamori.Tx) error {
+			var err error
+			c, err = tx.Conversation("slack:" + id)
+			return err
+		})
+		if errors.Is(err, mamori.ErrNotFound) {
+			return c, false
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return c, true
+	}
+	const typed = "昨日、お客様に1時間どなられました"
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: typed})
+	if c, ok := conversation("UME"); !ok || c.Draft != typed {
+		t.Fatalf("the draft was not kept: %+v", c)
+	}
+	r.advance(20 * 24 * time.Hour)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: typed + "。録音があります"})
+	r.advance(29 * 24 * time.Hour) // 49 days after the first, 29 after the last
+	if c, ok := conversation("UME"); !ok || !strings.Contains(c.Draft, "録音") {
+		t.Fatalf("cleared before 30 days after the last message: %+v %t", c, ok)
+	}
+	r.advance(2 * 24 * time.Hour)
+	if c, ok := conversation("UME"); ok {
+		t.Fatalf("a draft-only conversation was kept past 30 days: %+v", c)
+	}
+	if tr := r.trail("slack:UME"); !has(tr, "retention.draft_cleared") {
+		t.Errorf("the trail: %v", tr)
+	}
+	// Back after that: the menu, as for anyone new.
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "こんにちは"})
+	if m := r.last("UME"); m.Step != "menu" {
+		t.Errorf("after the draft was cleared: %+v", m)
+	}
+
+	// A report started from the draft: the draft is its narrative, and
+	// the report stays, however long it waits.
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UOTHER"), Text: typed})
+	r.do(mamori.Input{Kind: mamori.InputStart, User: user("UOTHER"), Value: mamori.StartReport})
+	r.advance(40 * 24 * time.Hour)
+	if c, ok := conversation("UOTHER"); !ok || c.Flow == "" || c.Answers.Narrative != typed {
+		t.Errorf("a report started from a draft: %+v %t", c, ok)
+	}
+}

@@ -607,6 +607,8 @@ func (s *Service) RunJob(ctx context.Context, j mamori.Job) error {
 		return s.jobUpdate(ctx, j, now, func(tx mamori.Tx) error { return s.runCareRemind(tx, j, now) })
 	case jobRetention:
 		return s.runRetention(ctx, j, now)
+	case jobDraft:
+		return s.runDraftExpiry(ctx, j, now)
 	case jobCheckpoint:
 		return s.runCheckpoint(ctx, j, now)
 	case jobDirectory:
