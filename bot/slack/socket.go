@@ -63,13 +63,17 @@ const (
 // warning) a new one is opened before the old one closes. When ctx ends,
 // no new envelope is taken, and those in flight are finished and
 // acknowledged, for up to drainTimeout, before the connection closes.
-func (a *Adapter) RunSocketMode(ctx context.Context) error {
+func (a *Adapter) RunSocketMode(ctx context.Context) error { return a.runSocketMode(ctx, time.After) }
+
+// runSocketMode is RunSocketMode waiting out its backoffs through after:
+// time.After, or a test's that shows them without waiting.
+func (a *Adapter) runSocketMode(ctx context.Context, after func(time.Duration) <-chan time.Time) error {
 	if a.cfg.AppToken == "" {
 		return errors.New("slack: socket mode needs an app token")
 	}
 	// Envelopes in flight outlive ctx by up to drainTimeout.
 	work, stop := context.WithCancel(context.WithoutCancel(ctx))
-	r := &socketRun{a: a, work: work, slots: make(chan struct{}, maxEnvelopes),
+	r := &socketRun{a: a, work: work, after: after, slots: make(chan struct{}, maxEnvelopes),
 		events: make(chan connEvent), quit: make(chan struct{}), conns: map[*socketConn]bool{}}
 	err := r.loop(ctx)
 	close(r.quit)
@@ -83,6 +87,7 @@ func (a *Adapter) RunSocketMode(ctx context.Context) error {
 type socketRun struct {
 	a      *Adapter
 	work   context.Context // for envelopes: ends after the drain
+	after  func(time.Duration) <-chan time.Time
 	slots  chan struct{}
 	events chan connEvent
 	quit   chan struct{} // closed when the loop has stopped
@@ -173,7 +178,8 @@ func (r *socketRun) loop(ctx context.Context) error {
 		case ev = <-r.events:
 		}
 		if ev.c != r.currentConn() {
-			continue // a connection already replaced
+			r.replaced(ev)
+			continue
 		}
 		r.setCurrent(nil)
 		c := ev.c
@@ -211,17 +217,23 @@ func (r *socketRun) loop(ctx context.Context) error {
 // sleep waits d, or until ctx ends; events from connections already
 // replaced are dropped meanwhile.
 func (r *socketRun) sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
+	done := r.after(d)
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-r.events:
-		case <-t.C:
+		case ev := <-r.events:
+			r.replaced(ev)
+		case <-done:
 			return nil
 		}
 	}
+}
+
+// replaced notes news from a connection already replaced: no reason to
+// open another.
+func (r *socketRun) replaced(ev connEvent) {
+	r.a.log.Debug("slack: socket mode: news from a replaced connection", "connection", ev.c.n, "reason", ev.reason, "err", ev.err)
 }
 
 // open asks Slack for a connection, dials it and waits for hello.

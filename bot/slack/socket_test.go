@@ -149,14 +149,27 @@ func TestSocketMode(t *testing.T) {
 // `mamori serve` would, and returns what stops it and waits.
 func replica(t *testing.T, api *slacktest.Server, f slack.Flows) (stop func() error) {
 	t.Helper()
+	return replicaWith(t, api, f, nil, slog.DiscardHandler)
+}
+
+// replicaWith is replica waiting out its backoffs through w (nil: the
+// real clock) and logging to log.
+func replicaWith(t *testing.T, api *slacktest.Server, f slack.Flows, w *waits, log slog.Handler) (stop func() error) {
+	t.Helper()
 	ad, err := slack.New(slack.Config{BotToken: botToken, AppToken: api.AppToken, APIURL: api.URL,
-		Log: slog.New(slog.DiscardHandler), Policy: testPolicy()}, f)
+		Log: slog.New(log), Policy: testPolicy()}, f)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ad.RunSocketMode(ctx) }()
+	go func() {
+		if w == nil {
+			done <- ad.RunSocketMode(ctx)
+		} else {
+			done <- ad.RunSocketModeAfter(ctx, w.after)
+		}
+	}()
 	var once sync.Once
 	var result error
 	stop = func() error {
@@ -291,9 +304,12 @@ func TestSocketModeRefresh(t *testing.T) {
 			api := slacktest.New(t, botToken)
 			api.AddUser(slacktest.User{ID: "UEN", Name: "alex", Locale: "en-US"})
 			api.SetRedelivery(0, 0) // whatever is lost stays lost
-			api.SetDisconnectGrace(time.Second)
+			// The old connection is closed when the test says (Drop), not
+			// after a grace in real time.
+			api.SetDisconnectGrace(time.Hour)
 			f := newShared(t)
-			replica(t, api, f.flows())
+			log := &replacedLog{ended: make(chan int, 4)}
+			replicaWith(t, api, f.flows(), nil, log)
 			old := api.WaitConnections(t, 1, 5*time.Second)[0]
 			api.WaitAck(t, api.SendEnvelope(t, "events_api", event("EvF0", "UEN", "before")), 5*time.Second)
 
@@ -313,8 +329,17 @@ func TestSocketModeRefresh(t *testing.T) {
 					t.Errorf("envelope after the refresh acknowledged on %v, want %d", conns, next)
 				}
 			}
-			// The old connection closing is no reason for yet another.
-			time.Sleep(1500 * time.Millisecond)
+			// The old connection closing is no reason for yet another:
+			// once the replica has seen it end, still two were opened.
+			api.Drop(t, old)
+			select {
+			case n := <-log.ended:
+				if n != old {
+					t.Errorf("connection %d ended, want the old one, %d", n, old)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the replica did not see the old connection end within 5 s")
+			}
 			if n := api.Opened(); n != 2 {
 				t.Errorf("%d connections opened, want 2", n)
 			}
@@ -368,9 +393,14 @@ func TestSocketModeStopDrains(t *testing.T) {
 func TestSocketModeReconnects(t *testing.T) {
 	api := slacktest.New(t, botToken)
 	api.AddUser(slacktest.User{ID: "UEN", Name: "alex", Locale: "en-US"})
-	replica(t, api, newShared(t).flows())
+	w := &waits{}
+	replicaWith(t, api, newShared(t).flows(), w, slog.DiscardHandler)
 	first := api.WaitConnections(t, 1, 5*time.Second)[0]
 	api.Drop(t, first)
+	// The first backoff: a second, give or take a fifth.
+	if d := w.next(t, 0); d < 800*time.Millisecond || d > 1200*time.Millisecond {
+		t.Errorf("backoff %s after the drop, want about 1 s", d)
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for api.Opened() < 2 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
@@ -392,13 +422,17 @@ func TestSocketModeTooManyConnections(t *testing.T) {
 	}
 	api.WaitConnections(t, slacktest.MaxSocketConnections, 10*time.Second)
 	opens := len(api.Calls("apps.connections.open"))
-	eleventh := replica(t, api, f.flows())
-	time.Sleep(2 * time.Second)
+	// The eleventh waits out its backoff on a clock that never moves.
+	w := &waits{hold: true}
+	eleventh := replicaWith(t, api, f.flows(), w, slog.DiscardHandler)
+	if d := w.next(t, 0); d < crowdedBackoff*8/10 {
+		t.Errorf("backoff %s after too_many_websockets, want at least %s", d, crowdedBackoff*8/10)
+	}
 	if n := api.Refused(); n != 1 {
-		t.Errorf("the eleventh replica was refused %d times in 2 s, want once, then a backoff", n)
+		t.Errorf("the eleventh replica was refused %d times before its backoff, want once", n)
 	}
 	if n := len(api.Calls("apps.connections.open")) - opens; n != 1 {
-		t.Errorf("the eleventh replica called apps.connections.open %d times in 2 s, want once", n)
+		t.Errorf("the eleventh replica called apps.connections.open %d times before its backoff, want once", n)
 	}
 	if n := len(api.Connections()); n != slacktest.MaxSocketConnections {
 		t.Errorf("%d connections, want %d", n, slacktest.MaxSocketConnections)
@@ -427,4 +461,32 @@ func TestSocketModeBadAppToken(t *testing.T) {
 	if n := len(api.Calls("apps.connections.open")); n != 1 {
 		t.Errorf("apps.connections.open called %d times, want once", n)
 	}
+}
+
+// crowdedBackoff is the least wait, before jitter, after Slack refused a
+// connection as one too many (slack.crowdedBackoff).
+const crowdedBackoff = 30 * time.Second
+
+// replacedLog is a log handler that sends on ended the connection of
+// each "news from a replaced connection" the replica logs.
+type replacedLog struct{ ended chan int }
+
+func (l *replacedLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *replacedLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *replacedLog) WithGroup(string) slog.Handler            { return l }
+
+func (l *replacedLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "slack: socket mode: news from a replaced connection" {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "connection" {
+			select {
+			case l.ended <- int(a.Value.Int64()):
+			default:
+			}
+		}
+		return true
+	})
+	return nil
 }

@@ -22,6 +22,8 @@ import (
 type UserGroups struct {
 	api *slackapi.Client
 	now mamori.Clock
+	// after is time.After, or a test's that shows a wait without waiting.
+	after func(time.Duration) <-chan time.Time
 	// MaxWait is the longest one throttled call waits before it is made
 	// again; a longer Retry-After fails the read (the group keeps its
 	// members until the next sync). Zero means a minute.
@@ -50,7 +52,7 @@ func NewUserGroups(cfg Config) *UserGroups {
 	if now == nil {
 		now = time.Now
 	}
-	return &UserGroups{api: newClient(cfg), now: now}
+	return &UserGroups{api: newClient(cfg), now: now, after: time.After}
 }
 
 // IsGroupID reports whether s has the shape of a user group's id
@@ -152,12 +154,10 @@ func (g *UserGroups) retry(ctx context.Context, call func() error) error {
 		if wait > maxWait {
 			return fmt.Errorf("throttled for %s: %w", wait, err)
 		}
-		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return fmt.Errorf("%w (throttled: %w)", ctx.Err(), err)
-		case <-t.C:
+		case <-g.after(wait):
 		}
 	}
 }

@@ -57,6 +57,8 @@ type Groups struct {
 	tokens *Tokens
 	client *http.Client
 	log    *slog.Logger
+	// after is time.After, or a test's that shows a wait without waiting.
+	after func(time.Duration) <-chan time.Time
 }
 
 var _ mamori.Directory = (*Groups)(nil)
@@ -78,7 +80,7 @@ func NewGroups(cfg GraphConfig) (*Groups, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Groups{cfg: cfg, base: base, client: client, log: log,
+	return &Groups{cfg: cfg, base: base, client: client, log: log, after: time.After,
 		tokens: &Tokens{URL: cmp.Or(cfg.TokenURL, TokenURL(cfg.TenantID)), AppID: cfg.AppID, Password: cfg.Password,
 			Scope: GraphScope, Client: client, Clock: cfg.Clock}}, nil
 }
@@ -245,12 +247,10 @@ func (g *Groups) get(ctx context.Context, u *url.URL, dst any) error {
 				return fmt.Errorf("%w: throttled for %s", gerr, wait)
 			}
 			g.log.Info("teams graph: throttled; waiting as Graph asks", "wait", wait, "status", resp.StatusCode)
-			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
-				t.Stop()
 				return fmt.Errorf("%w (throttled: %w)", ctx.Err(), gerr)
-			case <-t.C:
+			case <-g.after(wait):
 			}
 			continue
 		}
