@@ -80,7 +80,8 @@ type Sandbox struct {
 	mu      sync.Mutex
 	adapter *slack.Adapter
 	closed  bool
-	wg      sync.WaitGroup
+	wg      sync.WaitGroup // the sandbox's Slack serving
+	retired sync.WaitGroup // adapters a change of language replaced, closing
 }
 
 var (
@@ -164,9 +165,12 @@ func (s *Sandbox) Close() error {
 	a := s.adapter
 	s.mu.Unlock()
 	err := a.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s.srv.Shutdown(ctx)
+	s.retired.Wait()
+	// Every client of the sandbox's Slack — the page's server, the worker,
+	// the adapters — has stopped: nothing is in flight. A graceful
+	// Shutdown would only wait, 5 s, on a connection a client dialled and
+	// never used.
+	s.srv.Close()
 	s.wg.Wait()
 	return err
 }
@@ -190,8 +194,7 @@ func (s *Sandbox) setLang(l mamori.Lang) error {
 	old := s.adapter
 	s.adapter = a
 	s.mu.Unlock()
-	s.wg.Add(1)
-	go func() { defer s.wg.Done(); old.Close() }()
+	s.retired.Go(func() { old.Close() })
 	return nil
 }
 
