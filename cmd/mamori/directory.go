@@ -31,8 +31,9 @@ const directoryUsage = "usage: mamori directory sync | mamori directory check [-
 // directorySources returns the readers of the groups cfg names, from the
 // environment: Slack's bot token for user groups, the Teams bot's app
 // registration for Entra groups (through Microsoft Graph). Its errors
-// name the setting that is missing.
-func directorySources(cfg *loaded, getenv func(string) string, log *slog.Logger) (map[string]mamori.Directory, error) {
+// name the setting that is missing. The user groups' handles are kept
+// for a while by clock.
+func directorySources(cfg *loaded, getenv func(string) string, log *slog.Logger, clock mamori.Clock) (map[string]mamori.Directory, error) {
 	need := map[string]bool{}
 	for _, g := range cfg.org.Groups() {
 		need[g.Source] = true
@@ -43,7 +44,7 @@ func directorySources(cfg *loaded, getenv func(string) string, log *slog.Logger)
 		if bot == "" {
 			return nil, errors.New("SLACK_BOT_TOKEN is not set: the configuration names Slack user groups (members_group, supervisors_group, hr.group), read with the bot's token")
 		}
-		out[mamori.SourceSlack] = slack.NewUserGroups(slack.Config{BotToken: bot, APIURL: getenv("SLACK_API_URL"), Log: log})
+		out[mamori.SourceSlack] = slack.NewUserGroups(slack.Config{BotToken: bot, APIURL: getenv("SLACK_API_URL"), Clock: clock, Log: log})
 	}
 	if need[mamori.SourceEntra] {
 		id, pw, tenant := getenv("MICROSOFT_APP_ID"), getenv("MICROSOFT_APP_PASSWORD"), getenv("MICROSOFT_APP_TENANT_ID")
@@ -80,7 +81,7 @@ func (a *app) startDirectory(ctx context.Context, getenv func(string) string, wg
 		a.log.Info("directory: the web sandbox reads no directory groups; their members as last read by mamori serve or mamori directory sync still count")
 		return nil
 	}
-	sources, err := directorySources(a.cfg, getenv, a.log)
+	sources, err := directorySources(a.cfg, getenv, a.log, a.clock)
 	if err != nil {
 		return err
 	}
@@ -178,7 +179,7 @@ func directory(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return nil
 	}
 	if args[0] == "sync" {
-		sources, err := directorySources(cfg, getenv, log)
+		sources, err := directorySources(cfg, getenv, log, a.clock)
 		if err != nil {
 			return err
 		}

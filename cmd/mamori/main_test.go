@@ -23,6 +23,7 @@ import (
 
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/bot/slack/slacktest"
+	"github.com/mamori-oss/mamori/flows"
 )
 
 // These tests drive the binary through run, with real SQLite files in a
@@ -563,11 +564,13 @@ func startServeWith(t *testing.T, config string, more ...slacktest.User) *slackR
 
 	r := &slackRig{t: t, api: api, client: &http.Client{Timeout: 10 * time.Second}, logs: &syncBuffer{}, env: e}
 	// serve runs on a clock the test moves on (r.advance), ahead of the
-	// real one, rather than waiting for it.
+	// real one, rather than waiting for it; its worker then looks for
+	// what came due at once, not at its next poll.
 	ahead := &atomic.Int64{}
-	r.advance = func(d time.Duration) { ahead.Add(int64(d)) }
+	timers := &movedTimers{}
+	r.advance = func(d time.Duration) { ahead.Add(int64(d)); timers.moved() }
 	clock := mamori.Clock(func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) })
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), clockKey{}, clock))
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), clockKey{}, testClock{now: clock, timers: timers}))
 	stopped := make(chan struct{})
 	var runErr error
 	go func() {
@@ -1530,4 +1533,46 @@ func transcript(calls []slacktest.Call) string {
 		}
 	}
 	return b.String()
+}
+
+// movedTimers are the real timers, but the wait of serve's worker
+// between passes (its one NewTimer) also ends when the test moves serve's
+// clock on, as a fake clock's would.
+type movedTimers struct {
+	flows.RealTimers
+
+	mu     sync.Mutex
+	timers []*movedTimer
+}
+
+type movedTimer struct {
+	*time.Timer
+	c chan time.Time
+}
+
+func (m *movedTimers) NewTimer(d time.Duration) (flows.TimerController, <-chan time.Time) {
+	t := &movedTimer{c: make(chan time.Time, 1)}
+	t.Timer = time.AfterFunc(d, t.fire)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.timers = append(m.timers, t)
+	return t, t.c
+}
+
+// fire ticks, unless a tick is waiting already. A tick not yet received
+// is kept by Reset: at worst one pass more.
+func (t *movedTimer) fire() {
+	select {
+	case t.c <- time.Now():
+	default:
+	}
+}
+
+// moved ends every wait: the clock moved on.
+func (m *movedTimers) moved() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, t := range m.timers {
+		t.fire()
+	}
 }

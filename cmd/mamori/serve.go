@@ -23,6 +23,7 @@ import (
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/bot/slack"
 	"github.com/mamori-oss/mamori/bot/web"
+	"github.com/mamori-oss/mamori/flows"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -59,7 +60,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	// No platform: the web sandbox, on a demo clock the page moves on.
 	sandbox := !slackOn && getenv("MICROSOFT_APP_ID") == ""
-	clock := clockFrom(ctx)
+	clock, timers := clockFrom(ctx)
 	var dir *web.Directory
 	var ahead atomic.Int64
 	if sandbox {
@@ -72,6 +73,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return err
 	}
 	defer a.db.Close()
+	if timers != nil {
+		a.worker.Timers = timers
+	}
 	// The migrations' SQL parser (goose) takes a 16 MB buffer from a pool;
 	// hand it back to the OS now rather than carry it while serving.
 	runtime.GC()
@@ -222,14 +226,27 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 
 // clockKey holds, in serve's context, the clock it runs on instead of
 // the real one: a test's, moved on where a person would
-// wait minutes (an SOS nobody acknowledges). Nothing else sets it.
+// wait minutes (an SOS nobody acknowledges). Nothing else sets it. It
+// holds a mamori.Clock, or a testClock when moving the clock on also
+// ends the worker's wait between passes.
 type clockKey struct{}
 
-func clockFrom(ctx context.Context) mamori.Clock {
-	if c, ok := ctx.Value(clockKey{}).(mamori.Clock); ok {
-		return c
+// testClock is a test's clock and the timers serve's worker waits on.
+type testClock struct {
+	now    mamori.Clock
+	timers flows.Timers
+}
+
+// clockFrom returns the clock serve runs on, and the timers its worker
+// waits on (nil: the real ones).
+func clockFrom(ctx context.Context) (mamori.Clock, flows.Timers) {
+	switch c := ctx.Value(clockKey{}).(type) {
+	case mamori.Clock:
+		return c, nil
+	case testClock:
+		return c.now, c.timers
 	}
-	return time.Now
+	return time.Now, nil
 }
 
 // servePprof serves Go's profiler (net/http/pprof) on a separate
