@@ -122,14 +122,20 @@ func TestServeRepeatCustomerSlack(t *testing.T) {
 	if ack := r.submit(form.Submission(supervisor)); ack["response_action"] != "clear" {
 		t.Fatalf("the judgement was answered %v", ack)
 	}
-	judged := r.updated(card, mamori.RegisterAdd+":"+third)
+	judged := r.updated(card, mamori.CardReopen+":"+third)
 
-	// The supervisor may not record the customer (HR keeps the register);
-	// HR does, from the card, the form filled in from the report.
+	// HR keeps the register: the supervisors' card does not offer it, HR
+	// is asked in its channel. A supervisor's click on that offer (forged:
+	// they do not read HR's channel) is refused; HR records the customer,
+	// the form filled in from the report.
+	if strings.Contains(strings.Join(judged.texts(), "\n"), ja("register.button")) || judged.buttonValue(mamori.RegisterAdd) != "" {
+		t.Errorf("the supervisors' card offers the register:\n%s", strings.Join(judged.texts(), "\n"))
+	}
+	offer, _ := r.waitPost("C0HR", 0, "the register offer", func(p posted) bool { return strings.Contains(p.text, mamori.RegisterAdd+":"+third) })
 	whispers := len(r.api.Calls("chat.postEphemeral"))
-	r.interact(supervisor, "C0STORE", judged, r.button(judged, mamori.RegisterAdd+":"+third), nil)
-	r.whisperSays(whispers+1, supervisor, "C0STORE", ja("register.refused"))
-	form, view = r.form("U0HR", "C0STORE", judged, mamori.RegisterAdd+":"+third)
+	r.interact(supervisor, "C0HR", offer.blocks, r.button(offer.blocks, mamori.RegisterAdd+":"+third), nil)
+	r.whisperSays(whispers+1, supervisor, "C0HR", ja("register.refused"))
+	form, view = r.form("U0HR", "C0HR", offer.blocks, mamori.RegisterAdd+":"+third)
 	if !strings.Contains(view, "０９０ー１２３４") || !strings.Contains(view, numbers[0]) {
 		t.Errorf("the register form is not filled in from the report:\n%s", view)
 	}
@@ -317,12 +323,19 @@ func TestServeRepeatCustomerTeams(t *testing.T) {
 		t.Fatalf("the judgement was answered %s %q", kind, msg)
 	}
 	judged, _ := fake.Wait(t, storeConv.ID, 0, "the card judged", func(a teamstest.Activity) bool {
-		return a.Method == "PUT" && a.ID == card.ID && strings.Contains(a.JSON(), mamori.RegisterAdd+":"+third)
+		return a.Method == "PUT" && a.ID == card.ID && strings.Contains(a.JSON(), mamori.CardReopen+":"+third)
 	})
-	if kind, _, msg := taskOf(t, r.dialog(tSato, storeConv, judged.Card(), mamori.RegisterAdd+":"+third)); kind != "message" || !strings.Contains(msg, ja("register.refused")) {
+	// HR keeps the register: asked in its channel, not on the card.
+	if strings.Contains(judged.JSON(), mamori.RegisterAdd+":") {
+		t.Errorf("the supervisors' card offers the register:\n%s", texts(judged.Card()))
+	}
+	offer, _ := fake.Wait(t, hrConv.ID, 0, "the register offer", func(a teamstest.Activity) bool {
+		return strings.Contains(a.JSON(), mamori.RegisterAdd+":"+third)
+	})
+	if kind, _, msg := taskOf(t, r.dialog(tSato, hrConv, offer.Card(), mamori.RegisterAdd+":"+third)); kind != "message" || !strings.Contains(msg, ja("register.refused")) {
 		t.Errorf("the supervisor's register: %s %q", kind, msg)
 	}
-	kind, form, _ = taskOf(t, r.dialog(tHR, storeConv, judged.Card(), mamori.RegisterAdd+":"+third))
+	kind, form, _ = taskOf(t, r.dialog(tHR, hrConv, offer.Card(), mamori.RegisterAdd+":"+third))
 	if kind != "continue" {
 		t.Fatal("no register dialog for HR")
 	}
