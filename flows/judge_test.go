@@ -229,7 +229,7 @@ func TestJudgeInputAndReopen(t *testing.T) {
 
 // A reopened case keeps its assignee, and its card looks like the card
 // of a case taken the first time: the assignee beside it, "judge" and no
-// "take". A case judged without being taken has one: whoever judged it.
+// "take".
 func TestReopenedCardKeepsAssignee(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t)

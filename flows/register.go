@@ -991,7 +991,8 @@ func (s *Service) registerBasis(tx mamori.Tx, env Env, actor mamori.User, k mamo
 		if err := s.basisStep(tx, env, actor, e, k, what); err != nil {
 			return false, fmt.Errorf("register %s: %w", e.Number, err)
 		}
-		told = told || s.Org.HRChannel != ""
+		// Said to a supervisor; HR, who did it, needs no telling.
+		told = told || (s.Org.HRChannel != "" && !s.Org.IsHR(actor))
 	}
 	return told, nil
 }

@@ -101,6 +101,11 @@ func TestRegisterBasisToldSupervisor(t *testing.T) {
 	if !strings.Contains(m.Text, told(mamori.JA)) {
 		t.Errorf("the judgement's confirmation: %q", m.Text)
 	}
+	// HR reopening it is not told that HR was told.
+	m, err = r.svc.Submit(ctx, user("UHR"), mamori.Action{Kind: mamori.CardReopen, Subject: k}, mamori.Values{"reason": {"再確認"}})
+	if err != nil || strings.Contains(m.Text, told(mamori.JA)) {
+		t.Errorf("HR's reopening: %q %v", m.Text, err)
+	}
 	// Another report about someone else, on no entry.
 	other := r.fileCustomer(user("UOTHER"), "090-9999-0000", mamori.RouteDepartment)
 	if _, err := r.svc.Submit(ctx, user("USUP"), mamori.Action{Kind: mamori.CardJudge, Subject: other},

@@ -28,7 +28,8 @@ import (
 // The same job keeps the tables that grow with every request bounded:
 // delivery ids past the platforms' redelivery windows, sent messages and
 // finished jobs after a week. A conversation kept only for what someone
-// typed at the menu is cleared 30 days after their last message.
+// typed at the menu is cleared 30 days after their last message, by a job
+// of its own (jobDraft).
 
 // jobRetention is the daily pass.
 const jobRetention = "retention.daily"
@@ -671,8 +672,9 @@ const pruneBatch = 1000
 
 // jobDraft clears a conversation kept only for a draft typed at the menu,
 // Retention.Drafts after the person's last message. Like the reminder to
-// come back to a report, it is scheduled once and, when it falls due,
-// moves itself after the last message if there was one since.
+// come back to a report, one is pending per person (scheduling it again
+// leaves it as it is) and, when it falls due, it moves itself after the
+// last message if there was one since.
 const jobDraft = "conversation.draft_expiry"
 
 // draftOnly reports whether conversation c keeps nothing but a draft
@@ -705,8 +707,16 @@ func (s *Service) runDraftExpiry(ctx context.Context, j mamori.Job, now time.Tim
 		} else if err != nil {
 			return err
 		}
+		if c.Flow != "" || c.Draft == "" {
+			return nil // used by a report or a question, or gone
+		}
 		if !draftOnly(c) {
-			return nil
+			// Kept beside something else for now (an answer to send, an
+			// open SOS): looked at again a period later.
+			if err := tx.CancelJobs(j.Key); err != nil {
+				return err
+			}
+			return s.scheduleDraftExpiry(tx, c.User, now)
 		}
 		if c.Updated.After(p.Updated) {
 			// Written to since: due after the last message instead.

@@ -539,4 +539,27 @@ func TestDraftOnlyConversationExpires(t *testing.T) {
 	if c, ok := conversation("UOTHER"); !ok || c.Flow == "" || c.Answers.Narrative != typed {
 		t.Errorf("a report started from a draft: %+v %t", c, ok)
 	}
+
+	// A draft kept beside an open SOS stays while the SOS is open, and
+	// is cleared once it is alone again — here closed by a responder, the
+	// person silent since — not kept for ever.
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UTHIRD"), Text: typed})
+	r.do(mamori.Input{Kind: mamori.InputStart, User: user("UTHIRD"), Value: mamori.StartSOS})
+	r.advance(31 * 24 * time.Hour)
+	c, ok := conversation("UTHIRD")
+	if !ok || c.SOS == "" || c.Draft != typed {
+		t.Fatalf("a draft beside an open SOS: %+v %t", c, ok)
+	}
+	for _, kind := range []string{mamori.SOSAck, mamori.SOSClose} {
+		if _, _, err := r.svc.Open(ctx, user("UHR"), mamori.Action{Kind: kind, Subject: c.SOS}); err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+	}
+	if c, ok := conversation("UTHIRD"); !ok || c.SOS != "" || c.Draft != typed {
+		t.Fatalf("after the SOS closed: %+v %t", c, ok)
+	}
+	r.advance(62 * 24 * time.Hour)
+	if c, ok := conversation("UTHIRD"); ok {
+		t.Errorf("a draft left alone after an SOS was kept past 30 days: %+v", c)
+	}
 }

@@ -628,6 +628,11 @@ func (s *Service) closeSOS(tx mamori.Tx, actor mamori.User, k *mamori.Case, repl
 	}
 	if c, err := tx.Conversation(k.Reporter.Key()); err == nil && c.SOS == k.Number {
 		c.SOS, c.SOSPlace = "", false
+		if draftOnly(c) {
+			if err := s.scheduleDraftExpiry(tx, c.User, c.Updated); err != nil {
+				return err
+			}
+		}
 		if err := tx.PutConversation(c); err != nil {
 			return err
 		}

@@ -76,8 +76,11 @@ func TestTerminalConsultReplyInline(t *testing.T) {
 		t.Fatalf("the reply was not sent:\n%s", out)
 	}
 	// The employee's DM has it, word for word.
-	dm := out[strings.Index(out, "✉ → @me"):]
-	if !strings.Contains(dm, reply) {
+	i := strings.Index(out, "✉ → @me")
+	if i < 0 {
+		t.Fatalf("nothing went to the employee:\n%s", out)
+	}
+	if dm := out[i:]; !strings.Contains(dm, reply) {
 		t.Errorf("the employee did not get the typed reply:\n%s", out)
 	}
 	// The form did not ask for the reply again: the clauses came next.
@@ -121,8 +124,10 @@ func TestTerminalNothingOpen(t *testing.T) {
 	}
 	// With a form open, /cancel closes it, as before.
 	c.run(t, "me", mamori.JA, "/kasuhara consult", "毎日同じ方から1時間の電話があります", "はい", "1")
-	out := c.run(t, "hr", mamori.JA, "/consult_reply SD-2026-0001", "/cancel")
-	if !strings.Contains(out, c.policy.T(mamori.JA, "local.form.cancelled")) || strings.Contains(out, c.policy.T(mamori.JA, "local.cancel.none")) {
-		t.Errorf("/cancel in a form:\n%s", out)
+	for _, cancel := range []string{"/cancel", "/cancel やっぱりやめます"} {
+		out := c.run(t, "hr", mamori.JA, "/consult_reply SD-2026-0001", cancel)
+		if !strings.Contains(out, c.policy.T(mamori.JA, "local.form.cancelled")) || strings.Contains(out, c.policy.T(mamori.JA, "local.cancel.none")) {
+			t.Errorf("%q in a form:\n%s", cancel, out)
+		}
 	}
 }

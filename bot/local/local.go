@@ -280,7 +280,7 @@ func (t *Terminal) handle(ctx context.Context, in mamori.Input) error {
 // parse turns a typed line into an input, or runs a terminal command.
 func (t *Terminal) parse(ctx context.Context, line string) (*mamori.Input, bool) {
 	l := t.User.Lang
-	if t.form != nil && (line == "/cancel" || !strings.HasPrefix(line, "/")) {
+	if t.form != nil && (isCancel(line) || !strings.HasPrefix(line, "/")) {
 		t.fill(ctx, line)
 		return nil, false
 	}
@@ -431,7 +431,10 @@ func (t *Terminal) caseAction(ctx context.Context, f []string) {
 	form, m, err := t.Flows.Open(ctx, t.User, a)
 	if err == nil && form != nil {
 		rest := strings.Join(f[2:], " ")
-		typed := rest != "" && len(form.Fields) > 0 && form.Fields[0].Kind == mamori.FieldText
+		// Text typed after the number fills the form's first field when it
+		// is an empty text field (a reply); never over what the form
+		// already holds (identifiers taken from a report, a date).
+		typed := rest != "" && len(form.Fields) > 0 && form.Fields[0].Kind == mamori.FieldText && len(form.Fields[0].Value) == 0
 		if typed && len(form.Fields) == 1 {
 			t.submit(ctx, a, mamori.Values{form.Fields[0].ID: {rest}})
 			return
@@ -516,7 +519,7 @@ func (t *Terminal) ask() {
 func (t *Terminal) fill(ctx context.Context, line string) {
 	l := t.User.Lang
 	fl := t.form
-	if line == "/cancel" {
+	if isCancel(line) {
 		t.form = nil
 		fmt.Fprintln(t.Out, t.Policy.T(l, "local.form.cancelled"))
 		return
@@ -587,4 +590,11 @@ func parseSkip(s string) (time.Duration, error) {
 		return time.Duration(n) * 24 * time.Hour, err
 	}
 	return time.ParseDuration(s)
+}
+
+// isCancel reports whether a typed line is /cancel, with or without words
+// after it ("/cancel やっぱりやめます").
+func isCancel(line string) bool {
+	f := strings.Fields(line)
+	return len(f) > 0 && f[0] == "/cancel"
 }
