@@ -49,3 +49,6 @@ func decisionValues(d mamori.Decision) mamori.Values {
 	}
 	return v
 }
+
+// LooseOption is looseOption, for its table test.
+var LooseOption = looseOption

@@ -76,12 +76,47 @@ type SOSOut struct {
 }
 
 // sosWord reports whether typed text is a call for help: SOS, 助けて,
-// たすけて (with or without "ください" and an exclamation mark).
-func sosWord(s string) bool {
-	s = strings.TrimSuffix(plain(s), "ください")
-	switch s {
-	case "sos", "ｓｏｓ", "助けて", "たすけて", "タスケテ", "help me":
+// たすけて (with or without "ください" and an exclamation mark), or the
+// report's "in danger" answer said outright ("危険を感じている", "I'm in
+// danger"). At the menu (anywhere), one sentence of it is enough
+// ("お客様が刃物を持っています。助けてください"); in a report the whole text
+// must be it, since an account may quote such words.
+func sosWord(s string, anywhere bool) bool {
+	if !anywhere {
+		return sosPhrase(s)
+	}
+	for _, sentence := range sentences(s) {
+		if sosPhrase(sentence) {
+			return true
+		}
+	}
+	return false
+}
+
+func sosPhrase(s string) bool {
+	s = strings.TrimSuffix(strings.ReplaceAll(plain(s), "’", "'"), "ください")
+	switch strings.TrimSuffix(s, "ます") {
+	case "sos", "ｓｏｓ", "助けて", "たすけて", "タスケテ", "help me", "危険を感じている", "危険を感じてい", "危険を感じる",
+		"i feel in danger", "i'm in danger", "i am in danger", "im in danger":
 		return true
+	}
+	return false
+}
+
+// sentences splits typed text at the ends of its sentences and lines.
+func sentences(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune("。．.!！?？\n", r) })
+}
+
+// dangerHint reports whether text typed at the menu speaks of a present
+// danger (a weapon, a threat to life) without calling for help: the
+// person is offered the SOS button beside what was kept.
+func dangerHint(s string) bool {
+	s = strings.ToLower(s)
+	for _, w := range []string{"刃物", "ナイフ", "包丁", "凶器", "殺", "危険", "危ない", "knife", "weapon", "kill", "danger"} {
+		if strings.Contains(s, w) {
+			return true
+		}
 	}
 	return false
 }
@@ -93,6 +128,40 @@ func sosWord(s string) bool {
 // During a report (strict) only what cannot be an answer to one of its
 // questions counts: "大丈夫" may be how they feel.
 func safeWord(p *mamori.Policy, s string, strict bool) bool {
+	if safePhrase(p, s, strict) {
+		return true
+	}
+	// Outside a report, a few sentences: one of them says it ("もう大丈夫
+	// です。安全な場所にいます"), and none says otherwise.
+	ss := sentences(s)
+	if strict || len(ss) < 2 {
+		return false
+	}
+	found := false
+	for _, x := range ss {
+		switch {
+		case safePhrase(p, x, false):
+			found = true
+		case notSafe(x):
+			return false
+		}
+	}
+	return found
+}
+
+// notSafe reports whether a sentence may say that they are not safe.
+func notSafe(s string) bool {
+	s = strings.ToLower(s)
+	for _, w := range []string{"ない", "ません", "not", "n't", "危", "怖", "助", "danger", "help", "scared", "afraid"} {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// safePhrase reports whether the whole of s says they are safe now.
+func safePhrase(p *mamori.Policy, s string, strict bool) bool {
 	s = strings.ReplaceAll(plain(s), "’", "'")
 	for _, l := range []mamori.Lang{mamori.JA, mamori.EN} {
 		if s == plain(p.T(l, "sos.safe.button")) {
@@ -100,7 +169,8 @@ func safeWord(p *mamori.Policy, s string, strict bool) bool {
 		}
 	}
 	switch strings.TrimSuffix(strings.TrimSuffix(s, "です"), "でした") {
-	case "安全になった", "安全になりました", "もう安全", "i'm safe now", "i am safe now", "im safe now":
+	case "安全になった", "安全になりました", "もう安全", "i'm safe now", "i am safe now", "im safe now",
+		"安全な場所にいます", "安全な場所にいる", "i'm somewhere safe", "i'm somewhere safe now", "i am somewhere safe now":
 		return true
 	case "安全", "大丈夫", "もう大丈夫", "無事", "safe", "safe now", "i'm safe", "i am safe", "im safe":
 		return !strict
@@ -133,13 +203,26 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 	l := c.User.Lang
 	t := env.Policy.T
 	raise := (in.Kind == mamori.InputStart || in.Kind == mamori.InputChoice) && in.Value == mamori.StartSOS ||
-		in.Kind == mamori.InputText && sosWord(in.Text)
+		in.Kind == mamori.InputText && sosWord(in.Text, !inFlow(c))
 	if raise {
 		if c.SOS != "" {
 			return c, Out{SOS: &SOSOut{Status: true, Number: c.SOS}}, true
 		}
 		c.SOSPlace = true
-		return c, Out{SOS: &SOSOut{Raise: true, Safety: "danger"}, Audit: "sos.raised"}, true
+		o := &SOSOut{Raise: true, Safety: "danger"}
+		if !inFlow(c) {
+			// What they wrote at the menu, and the call for help itself
+			// when it says more than "help": read by those responding.
+			var notes []string
+			if c.Draft != "" {
+				notes = append(notes, c.Draft)
+			}
+			if typed := strings.TrimSpace(in.Text); in.Kind == mamori.InputText && !sosPhrase(typed) {
+				notes = append(notes, typed)
+			}
+			o.Note = strings.Join(notes, "\n")
+		}
+		return c, Out{SOS: o, Audit: "sos.raised"}, true
 	}
 	if kind, number, ok := sosClick(in); ok {
 		k := env.Consultation
@@ -176,6 +259,17 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 		}
 		return c, out, true
 	}
+	if c.SOS != "" && inFlow(c) && !c.SOSPlace && in.Kind == mamori.InputText && !answers(env, c, in.Text) {
+		// During a report, typed words that cannot answer the question
+		// shown ("he is still outside"): passed on to those responding,
+		// and the question again.
+		typed := strings.TrimSpace(in.Text)
+		if utf8.RuneCountInString(typed) > MaxText {
+			return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(t(l, "nav.too_long"), MaxText))}}, true
+		}
+		return c, Out{SOS: &SOSOut{Number: c.SOS, Note: typed},
+			Replies: append([]mamori.Message{sosKept(env, c.SOS, "sos.note.kept", l)}, ask(env, c, "").Replies...)}, true
+	}
 	if c.SOS == "" || inFlow(c) && !c.SOSPlace {
 		return c, Out{}, false
 	}
@@ -201,7 +295,7 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 			c.SOSPlace = false
 			return c, Out{SOS: &SOSOut{Number: c.SOS, Place: typed}, Replies: []mamori.Message{text(t(l, "sos.place.thanks"))}}, true
 		}
-		return c, Out{SOS: &SOSOut{Number: c.SOS, Note: typed}, Replies: []mamori.Message{text(t(l, "sos.note.kept"))}}, true
+		return c, Out{SOS: &SOSOut{Number: c.SOS, Note: typed}, Replies: []mamori.Message{sosKept(env, c.SOS, "sos.note.kept", l)}}, true
 	case mamori.InputFile:
 		if inFlow(c) {
 			return c, Out{}, false // evidence of the report they are writing
@@ -210,9 +304,40 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 		if typed := strings.TrimSpace(in.Text); typed != "" {
 			o.Note = typed
 		}
-		return c, Out{SOS: o, Replies: []mamori.Message{text(t(l, "sos.files.kept"))}}, true
+		return c, Out{SOS: o, Replies: []mamori.Message{sosKept(env, c.SOS, "sos.files.kept", l)}}, true
 	}
 	return c, Out{}, false
+}
+
+// sosKept says that what they sent during SOS number was passed on, with
+// the button to say they are safe now (one tap, whatever they wrote).
+func sosKept(env Env, number, key string, l mamori.Lang) mamori.Message {
+	m := text(env.Policy.T(l, key))
+	m.Step = "sos"
+	m.Choices = []mamori.Choice{{Value: mamori.SOSSafe + ":" + number, Label: env.Policy.T(l, "sos.safe.button")}}
+	return m
+}
+
+// answers reports whether typed text can be the answer to the question
+// conversation c is at: any text where it takes text, one of its
+// options, or a typed word the report reads (back, cancel…).
+func answers(env Env, c mamori.Conversation, typed string) bool {
+	typed = strings.TrimSpace(typed)
+	if typed == "" || typedCommand(typed) != "" || typedChoice(env, c, typed) != "" {
+		return true
+	}
+	q, ok := lookup(c.Step)
+	if !ok {
+		return true // a step of its own (summary, cancel…): its rules
+	}
+	switch q.kind {
+	case kText, kBoth:
+		return true
+	case kMulti:
+		_, ok := pickNumbers(typed, q.options(env, c.User.Lang))
+		return ok
+	}
+	return false
 }
 
 // fromSOS starts a report from SOS k with what is known: safety, place,
@@ -334,6 +459,9 @@ func (s *Service) raiseSOS(tx mamori.Tx, env Env, c mamori.Conversation, o SOSOu
 		}
 	}
 	e := k.Decision.Emergency
+	if o.Note != "" {
+		e.Notes = append(e.Notes, mamori.Note{At: env.Now, Text: o.Note})
+	}
 	if k.Route == mamori.RouteDepartment {
 		e.Refs = append(e.Refs, "sos:"+k.Number+":dept")
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/mamori-oss/mamori"
@@ -473,14 +474,31 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		if in.Kind == mamori.InputFile {
 			return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "files.outside")), menu(env, l, false)}}
 		}
-		if typed := strings.TrimSpace(in.Text); in.Kind == mamori.InputText && worthKeeping(typed) {
-			// What happened, typed before anything was asked: kept, and
-			// filled in when they start a report or ask for advice.
-			if utf8.RuneCountInString(typed) > MaxText {
+		typed := strings.TrimSpace(in.Text)
+		if in.Kind == mamori.InputText {
+			// A menu button's words typed ("出来事を報告する", "report"):
+			// as pressed.
+			if v, ok := matchOption(typed, menu(env, l, false).Choices); ok {
+				return Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: in.User, Step: stepMenu, Value: v, Respond: in.Respond})
+			}
+		}
+		if in.Kind == mamori.InputText && worthKeeping(typed) && !safeWord(env.Policy, typed, false) {
+			// What happened, typed before anything was asked: kept (each
+			// message after the last, nothing replaced), and filled in
+			// when they start a report or ask for advice.
+			draft := typed
+			if c.Draft != "" {
+				draft = c.Draft + "\n" + typed
+			}
+			if utf8.RuneCountInString(draft) > MaxText {
 				return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText))}}
 			}
-			c.Draft = typed
-			return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "menu.kept")), menu(env, l, false)}}
+			c.Draft = draft
+			m := menu(env, l, false)
+			if dangerHint(typed) {
+				m.Text = env.Policy.T(l, "sos.offer")
+			}
+			return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "menu.kept")), m}}
 		}
 		return c, Out{Replies: []mamori.Message{menu(env, l, true)}}
 	}
@@ -714,15 +732,17 @@ func clip(s string, n int) string {
 // worthKeeping reports whether text typed at the menu reads as something
 // to tell (kept for a report), not a greeting or a word to the bot.
 func worthKeeping(typed string) bool {
-	if utf8.RuneCountInString(typed) < 6 || typedCommand(typed) != "" {
-		return false
-	}
+	return utf8.RuneCountInString(typed) >= 6 && typedCommand(typed) == "" && !greeting(typed)
+}
+
+// greeting reports whether typed text is only a greeting or thanks.
+func greeting(typed string) bool {
 	switch plain(typed) {
-	case "こんにちは", "こんばんは", "おはようございます", "はじめまして", "よろしくお願いします", "ありがとうございます",
-		"hello there", "good morning", "good evening", "thank you", "thanks a lot":
-		return false
+	case "こんにちは", "こんばんは", "おはようございます", "おはよう", "はじめまして", "よろしくお願いします", "ありがとうございます",
+		"hello", "hello there", "hi", "hi there", "good morning", "good evening", "thank you", "thanks", "thanks a lot":
+		return true
 	}
-	return true
+	return false
 }
 
 // record keeps in as the answer to q, or returns what is wrong with it
@@ -779,6 +799,9 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 			if v, ok := matchOption(typed, opts); ok {
 				return choose(env, q, slot, v, l)
 			}
+			if v, ok := looseOption(typed, opts); ok && q.kind == kChoice {
+				return choose(env, q, slot, v, l)
+			}
 			if q.kind == kBoth && typed != "" {
 				if utf8.RuneCountInString(typed) > MaxText {
 					return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
@@ -791,6 +814,10 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 	default: // kText
 		if in.Kind != mamori.InputText || typed == "" {
 			return env.Policy.T(l, "nav.type_answer")
+		}
+		if greeting(typed) {
+			// "こんにちは" on coming back is no answer: the question again.
+			return env.Policy.T(l, "nav.welcome_back")
 		}
 		if utf8.RuneCountInString(typed) > MaxText {
 			return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
@@ -877,6 +904,38 @@ func matchOption(typed string, opts []mamori.Choice) (string, bool) {
 		return v, true
 	}
 	return "", false
+}
+
+// looseOption accepts, for a question answered by buttons alone, words
+// that hold one option's label and nothing against it ("はい、話したいです"
+// for 話したい, "yes please" for "Yes, please"), or that are a part of
+// one label alone ("自分" for 自分のこと): a person in distress types as
+// they would say it. Nothing is taken when two options fit or the words
+// say no.
+func looseOption(typed string, opts []mamori.Choice) (string, bool) {
+	t := squash(toHalfWidth(typed))
+	if utf8.RuneCountInString(t) < 2 || notSafe(t) || strings.Contains(t, "いいえ") || strings.HasPrefix(t, "no") {
+		return "", false
+	}
+	hit, n := "", 0
+	for _, o := range opts {
+		label := squash(o.Label)
+		if utf8.RuneCountInString(label) >= 2 && (strings.Contains(t, label) || strings.Contains(label, t)) {
+			hit, n = o.Value, n+1
+		}
+	}
+	return hit, n == 1
+}
+
+// squash is text without case, spaces or punctuation, for comparing
+// typed words with a label.
+func squash(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) {
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, s)
 }
 
 // yesNo are plain yes and no, for a question whose options are yes and

@@ -682,7 +682,7 @@ func TestEventHandleFailureIsNotAcknowledged(t *testing.T) {
 	// Slack closes the connection while the adapter works: the store
 	// refuses the cancelled transaction.
 	h.cancel.Store(true)
-	status, body := h.event(dm("UJA", "hello"), "Ev9", nil)
+	status, body := h.event(dm("UJA", "he shouted at me"), "Ev9", nil)
 	if status != http.StatusInternalServerError {
 		t.Errorf("status = %d, want 500 so Slack retries", status)
 	}
@@ -693,10 +693,10 @@ func TestEventHandleFailureIsNotAcknowledged(t *testing.T) {
 		t.Fatalf("the failed attempt was kept: %v", d)
 	}
 	// Slack's retry is acted on.
-	if status, _ := h.event(dm("UJA", "hello"), "Ev9", http.Header{"X-Slack-Retry-Num": {"1"}}); status != http.StatusOK {
+	if status, _ := h.event(dm("UJA", "he shouted at me"), "Ev9", http.Header{"X-Slack-Retry-Num": {"1"}}); status != http.StatusOK {
 		t.Errorf("retry status = %d", status)
 	}
-	if c, _ := conversation(t, h.db, "UJA"); c.Answers.Narrative != "hello" || !slices.Equal(deliveries(t, h.db), []string{"Ev9"}) {
+	if c, _ := conversation(t, h.db, "UJA"); c.Answers.Narrative != "he shouted at me" || !slices.Equal(deliveries(t, h.db), []string{"Ev9"}) {
 		t.Errorf("after the retry: answer %q, deliveries %v", c.Answers.Narrative, deliveries(t, h.db))
 	}
 }

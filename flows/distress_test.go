@@ -1,0 +1,135 @@
+package flows_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/mamori-oss/mamori"
+	"github.com/mamori-oss/mamori/flows"
+)
+
+// What a person in danger types, as they would say it (found by a user
+// trial): a call for help inside a longer message raises the SOS, with
+// what they wrote passed on; danger spoken of without a call for help
+// is kept and the SOS button pointed to; the report's "in danger" said
+// outright raises it too.
+func TestDistressTypedAtTheMenu(t *testing.T) {
+	const knife = "お客様が刃物を持っていて怖い。助けてください"
+	for _, tc := range []struct {
+		lines []string
+		sos   bool
+		note  string // a note the SOS carries
+	}{
+		{[]string{knife}, true, knife},
+		{[]string{"危険を感じている"}, true, ""},
+		{[]string{"I'm in danger"}, true, ""},
+		{[]string{"お客様が刃物を持ってレジの前にいます", "助けて"}, true, "お客様が刃物を持ってレジの前にいます"},
+		{[]string{"彼は昨日のことでまだ怒っているようです"}, false, ""},
+	} {
+		r := newRig(t)
+		me := user("UME")
+		for _, line := range tc.lines {
+			r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: line})
+		}
+		var k mamori.Case
+		r.db.View(context.Background(), func(tx mamori.Tx) error { k, _ = tx.Case("SOS-2026-0001"); return nil })
+		if raised := k.Number != ""; raised != tc.sos {
+			t.Errorf("%q: SOS raised %v, want %v", tc.lines, raised, tc.sos)
+			continue
+		}
+		if tc.note != "" && (len(k.Decision.Emergency.Notes) != 1 || k.Decision.Emergency.Notes[0].Text != tc.note) {
+			t.Errorf("%q: the SOS carries %+v, want %q", tc.lines, k.Decision.Emergency, tc.note)
+		}
+	}
+	// Danger without a call for help: kept, and the SOS button pointed to.
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "お客様が刃物のようなものを見せてきました"})
+	if m := r.last("UME"); !strings.HasSuffix(m.Text, r.svc.Policy.T(mamori.JA, "sos.offer")) {
+		t.Errorf("danger spoken of: %+v", m)
+	}
+}
+
+// Nothing typed at the menu is lost: a second message is kept after the
+// first, a button's words typed act as the button, and "safe" words are
+// not kept as the story.
+func TestMenuKeepsEveryMessage(t *testing.T) {
+	r := newRig(t)
+	me := user("UME")
+	for _, line := range []string{"昨日レジで1時間どなられました", "土下座しろと言われました", "安全になった", "出来事を報告する"} {
+		r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: line})
+	}
+	var c mamori.Conversation
+	r.db.View(context.Background(), func(tx mamori.Tx) error { c, _ = tx.Conversation("slack:UME"); return nil })
+	if c.Flow != mamori.FlowReport || c.Answers.Narrative != "昨日レジで1時間どなられました\n土下座しろと言われました" {
+		t.Errorf("the report started with %q (flow %q)", c.Answers.Narrative, c.Flow)
+	}
+}
+
+// During an SOS raised at the report's safety question, words typed at a
+// question answered by buttons are passed on to those responding, and
+// the question comes again; the SOS's messages offer "I'm safe now".
+func TestSOSWordsDuringReport(t *testing.T) {
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})
+	r.click("UME", "danger")
+	at := r.last("UME").Step
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "倉庫にいます。お客様はまだ外にいます"})
+	e := r.kase("SOS-2026-0001").Decision.Emergency
+	if len(e.Notes) != 1 || e.Notes[0].Text != "倉庫にいます。お客様はまだ外にいます" {
+		t.Errorf("the words were not passed on: %+v", e)
+	}
+	ms := r.sent.to(mamori.TargetUser, "UME")
+	if last := ms[len(ms)-1]; last.Step != at {
+		t.Errorf("the question did not come again: %+v", last)
+	}
+	kept := ms[len(ms)-2]
+	if kept.Text != r.svc.Policy.T(mamori.JA, "sos.note.kept") || len(kept.Choices) != 1 || kept.Choices[0].Value != mamori.SOSSafe+":SOS-2026-0001" {
+		t.Errorf("passed on: %+v", kept)
+	}
+}
+
+// A few sentences saying they are safe close the SOS; a sentence against
+// it does not.
+func TestSOSSafeSentences(t *testing.T) {
+	for typed, safe := range map[string]bool{
+		"もう大丈夫です。安全な場所にいます": true,
+		"もう大丈夫です。でもまだ怖いです":  false,
+		"安全な場所にいます":         true,
+	} {
+		r := newRig(t)
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "SOS"})
+		r.do(mamori.Input{Kind: mamori.InputChoice, User: user("UME"), Step: "sos", Value: mamori.SOSSkip + ":SOS-2026-0001"})
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: typed})
+		if closed := r.kase("SOS-2026-0001").Status == mamori.StatusClosed; closed != safe {
+			t.Errorf("%q: closed %v, want %v", typed, closed, safe)
+		}
+	}
+}
+
+// A question answered by buttons alone reads the words people use.
+func TestLooseOption(t *testing.T) {
+	opts := []mamori.Choice{{Value: "yes", Label: "話したい"}, {Value: "no", Label: "いまはいい"}}
+	en := []mamori.Choice{{Value: "yes", Label: "Yes, please"}, {Value: "no", Label: "Not now"}}
+	me := []mamori.Choice{{Value: "me", Label: "自分のこと"}, {Value: "colleague", Label: "同僚のこと"}}
+	for _, tc := range []struct {
+		typed string
+		opts  []mamori.Choice
+		want  string
+	}{
+		{"はい、話したいです", opts, "yes"},
+		{"話したくないです", opts, ""},
+		{"yes please", en, "yes"},
+		{"no thanks", en, ""},
+		{"自分", me, "me"},
+		{"のこと", me, ""},
+	} {
+		got, ok := flows.LooseOption(tc.typed, tc.opts)
+		if !ok {
+			got = ""
+		}
+		if got != tc.want {
+			t.Errorf("%q: %q, want %q", tc.typed, got, tc.want)
+		}
+	}
+}
