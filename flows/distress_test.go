@@ -66,18 +66,21 @@ func TestMenuKeepsEveryMessage(t *testing.T) {
 	}
 }
 
-// During an SOS raised at the report's safety question, words typed at a
-// question answered by buttons are passed on to those responding, and
-// the question comes again; the SOS's messages offer "I'm safe now".
+// During an SOS raised at the report's safety question, where they are
+// is asked at once (the report's place question starts from it); then
+// words typed at a question answered by buttons are passed on to those
+// responding, and the question comes again; the SOS's messages offer
+// "I'm safe now".
 func TestSOSWordsDuringReport(t *testing.T) {
 	r := newRig(t)
 	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})
 	r.click("UME", "danger")
 	at := r.last("UME").Step
-	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "倉庫にいます。お客様はまだ外にいます"})
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "2階の倉庫"})
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "お客様はまだ外にいます"})
 	e := r.kase("SOS-2026-0001").Decision.Emergency
-	if len(e.Notes) != 1 || e.Notes[0].Text != "倉庫にいます。お客様はまだ外にいます" {
-		t.Errorf("the words were not passed on: %+v", e)
+	if e.Place != "2階の倉庫" || len(e.Notes) != 1 || e.Notes[0].Text != "お客様はまだ外にいます" {
+		t.Errorf("the place and the words were not passed on: %+v", e)
 	}
 	ms := r.sent.to(mamori.TargetUser, "UME")
 	if last := ms[len(ms)-1]; last.Step != at {
@@ -86,6 +89,11 @@ func TestSOSWordsDuringReport(t *testing.T) {
 	kept := ms[len(ms)-2]
 	if kept.Text != r.svc.Policy.T(mamori.JA, "sos.note.kept") || len(kept.Choices) != 1 || kept.Choices[0].Value != mamori.SOSSafe+":SOS-2026-0001" {
 		t.Errorf("passed on: %+v", kept)
+	}
+	var c mamori.Conversation
+	r.db.View(context.Background(), func(tx mamori.Tx) error { c, _ = tx.Conversation("slack:UME"); return nil })
+	if c.Answers.Place != "2階の倉庫" || c.Step != at {
+		t.Errorf("the report: place %q at %q", c.Answers.Place, c.Step)
 	}
 }
 

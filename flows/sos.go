@@ -203,7 +203,7 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 	l := c.User.Lang
 	t := env.Policy.T
 	raise := (in.Kind == mamori.InputStart || in.Kind == mamori.InputChoice) && in.Value == mamori.StartSOS ||
-		in.Kind == mamori.InputText && sosWord(in.Text, !inFlow(c))
+		in.Kind == mamori.InputText && sosWord(in.Text, !inFlow(c)) && !(inFlow(c) && c.Step == stepSafety)
 	if raise {
 		if c.SOS != "" {
 			return c, Out{SOS: &SOSOut{Status: true, Number: c.SOS}}, true
@@ -234,7 +234,7 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 			if c.SOS == number {
 				c.SOSPlace = false
 			}
-			return c, Out{Replies: []mamori.Message{text(t(l, "sos.place.skipped"))}}, true
+			return c, Out{Replies: append([]mamori.Message{text(t(l, "sos.place.skipped"))}, reportAgain(env, c)...)}, true
 		case mamori.SOSSafe:
 			if c.SOS == number {
 				c.SOS, c.SOSPlace = "", false
@@ -270,6 +270,10 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 		return c, Out{SOS: &SOSOut{Number: c.SOS, Note: typed},
 			Replies: append([]mamori.Message{sosKept(env, c.SOS, "sos.note.kept", l)}, ask(env, c, "").Replies...)}, true
 	}
+	if inFlow(c) && c.SOSPlace && in.Kind != mamori.InputText {
+		// They went on with the report (a click): the place is asked there.
+		c.SOSPlace = false
+	}
 	if c.SOS == "" || inFlow(c) && !c.SOSPlace {
 		return c, Out{}, false
 	}
@@ -283,7 +287,7 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 		}
 		if typedCommand(typed) == navSkip && c.SOSPlace {
 			c.SOSPlace = false
-			return c, Out{Replies: []mamori.Message{text(t(l, "sos.place.skipped"))}}, true
+			return c, Out{Replies: append([]mamori.Message{text(t(l, "sos.place.skipped"))}, reportAgain(env, c)...)}, true
 		}
 		if typedCommand(typed) != "" && !c.SOSPlace {
 			return c, Out{}, false
@@ -293,7 +297,11 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 		}
 		if c.SOSPlace {
 			c.SOSPlace = false
-			return c, Out{SOS: &SOSOut{Number: c.SOS, Place: typed}, Replies: []mamori.Message{text(t(l, "sos.place.thanks"))}}, true
+			if inFlow(c) && c.Answers.Place == "" {
+				c.Answers.Place = typed // the report's place question starts from it
+			}
+			return c, Out{SOS: &SOSOut{Number: c.SOS, Place: typed},
+				Replies: append([]mamori.Message{text(t(l, "sos.place.thanks"))}, reportAgain(env, c)...)}, true
 		}
 		return c, Out{SOS: &SOSOut{Number: c.SOS, Note: typed}, Replies: []mamori.Message{sosKept(env, c.SOS, "sos.note.kept", l)}}, true
 	case mamori.InputFile:
@@ -307,6 +315,15 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 		return c, Out{SOS: o, Replies: []mamori.Message{sosKept(env, c.SOS, "sos.files.kept", l)}}, true
 	}
 	return c, Out{}, false
+}
+
+// reportAgain is the question of the report c is writing, if any, to
+// show again after a word about the SOS.
+func reportAgain(env Env, c mamori.Conversation) []mamori.Message {
+	if !inFlow(c) {
+		return nil
+	}
+	return ask(env, c, "").Replies
 }
 
 // sosKept says that what they sent during SOS number was passed on, with
@@ -374,8 +391,10 @@ func (s *Service) sos(tx mamori.Tx, env Env, c *mamori.Conversation, o SOSOut) (
 			return nil, err
 		}
 		c.SOS = k.Number
-		c.SOSPlace = !o.InReport
-		return SOSRaised(env, k, l, !o.InReport), nil
+		// Where they are is asked at once, in a report too (its place
+		// question, later, starts from the answer).
+		c.SOSPlace = true
+		return SOSRaised(env, k, l, true), nil
 	}
 	k, err := tx.Case(o.Number)
 	if errors.Is(err, mamori.ErrNotFound) || err == nil && k.Kind != mamori.KindSOS {
