@@ -49,10 +49,10 @@ func checkWord(typed string) (rest string, ok bool) {
 		switch {
 		case r == "":
 			return "", true
-		case w == "check" && !unicode.IsDigit(next) && next != '+' && !idLike(rest):
+		case w == "check" && !unicode.IsDigit(next) && next != '+' && !idLike(rest) && !nameLike(rest):
 			// "check on my report" is English, not a check: only a
-			// number, or one word with a digit ("C-7781"), follows the
-			// English word.
+			// number, one word with a digit ("C-7781") or a name ("Taro
+			// Yamada", 山田太郎) follows the English word.
 			return "", false
 		case unicode.IsSpace(first) || first == ':' || first == '：':
 			return rest, true
@@ -200,4 +200,26 @@ func (s *Service) check(tx mamori.Tx, now time.Time, u mamori.User, typed string
 		answer[0].Fields = append(answer[0].Fields, basis...)
 	}
 	return answer, nil
+}
+
+// nameLike reports whether text after the English "check" reads as a
+// person's name: two or three capitalised words ("Taro Yamada"), or a
+// name in Japanese script (山田太郎, ヤマダ タロウ).
+func nameLike(s string) bool {
+	for _, r := range s {
+		if unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana) {
+			return true
+		}
+	}
+	words := strings.Fields(s)
+	if len(words) < 2 || len(words) > 3 {
+		return false
+	}
+	for _, w := range words {
+		first, _ := utf8.DecodeRuneInString(w)
+		if !unicode.IsUpper(first) {
+			return false
+		}
+	}
+	return true
 }

@@ -741,6 +741,9 @@ func TestCheckWord(t *testing.T) {
 		{"check C-7781", true},
 		{"check no.4521", true},
 		{"check on my report please", false},
+		{"check Taro Yamada", true},
+		{"check 山田太郎", true},
+		{"check My Report Please Now", false},
 		{"check KH-2026-0001 please", false},
 		{"こんにちは", false},
 	} {
