@@ -194,6 +194,10 @@ func (s *Service) check(tx mamori.Tx, now time.Time, u mamori.User, typed string
 		return nil, err
 	}
 	answer := CheckAnswer(env, l, len(hits) > 0)
+	if hr && len(hits) > 0 {
+		// HR keeps the register: where to read why, not "not given here".
+		answer[0].Note = fmt.Sprintf(s.Policy.T(l, "check.found.note.hr"), strings.Join(hits, ", "))
+	}
 	if len(basis) > 0 {
 		// HR keeps the register: the entry still applies, and HR sees
 		// that a report it rests on changed, as on the entry's card.

@@ -651,7 +651,13 @@ func EntryCard(env Env, e mamori.RegisterEntry, l mamori.Lang, loc *time.Locatio
 		m.Choices = []mamori.Choice{b(mamori.RegisterReview, "register.review.button", mamori.StylePrimary),
 			b(mamori.RegisterExtend, "register.extend.button", ""), b(mamori.RegisterLift, "register.lift.button", "")}
 	}
-	m.Choices = append(m.Choices, b(mamori.RegisterDetails, "register.details.button", ""))
+	// A lifted or ended entry has no identifiers left to show: its
+	// history only.
+	details := "register.details.button"
+	if e.Status != mamori.RegisterActive {
+		details = "card.details"
+	}
+	m.Choices = append(m.Choices, b(mamori.RegisterDetails, details, ""))
 	m.Note = t("register.card.note")
 	return m
 }

@@ -156,8 +156,13 @@ func TestRegisterBasisInHRCheck(t *testing.T) {
 	if v := fieldValue(checked("UHR"), label); v != want {
 		t.Errorf("HR's check after the new decision: %q, want %q", v, want)
 	}
-	if m := checked("UOTHER"); strings.Contains(messageText(m), k) || strings.Contains(messageText(m), rf) {
+	if m := checked("UOTHER"); strings.Contains(messageText(m), k) || strings.Contains(messageText(m), rf) ||
+		m.Note != r.svc.Policy.T(mamori.JA, "check.found.note") {
 		t.Errorf("the front line's check names the entry or the case:\n%s", messageText(m))
+	}
+	// HR reads where the entry is, not that reasons are not given.
+	if m := checked("UHR"); m.Note != strings.ReplaceAll(r.svc.Policy.T(mamori.JA, "check.found.note.hr"), "%s", rf) {
+		t.Errorf("HR's check note: %q", m.Note)
 	}
 	// Reviewed: settled, no longer shown.
 	if _, err := r.svc.Submit(ctx, user("UHR"), mamori.Action{Kind: mamori.RegisterReview, Subject: rf},
