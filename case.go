@@ -66,6 +66,9 @@ type Answers struct {
 	Files      []File   `json:"files,omitempty"`
 	Wellbeing  string   `json:"wellbeing,omitempty"` // ok, hard, very_hard
 	Talk       string   `json:"talk,omitempty"`      // yes, no
+	// Feelings are words typed at the wellbeing or talk question (which
+	// its buttons answer): kept, like those answers, for HR alone.
+	Feelings string `json:"feelings,omitempty"`
 	Route      string   `json:"route,omitempty"`     // RouteDepartment or RouteHR
 	// Consultation fields.
 	Worry   string `json:"worry,omitempty"`

@@ -141,3 +141,35 @@ func TestLooseOption(t *testing.T) {
 		}
 	}
 }
+
+// How they feel, typed at the wellbeing question answered by buttons: kept
+// for HR (its details show it under the answer), not for the supervisor;
+// the buttons are asked again.
+func TestFeelingsTyped(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})
+	for i := 0; r.last("UME").Step != "wellbeing"; i++ {
+		if i > 30 {
+			t.Fatal("never asked how they feel")
+		}
+		r.answer("UME")
+	}
+	const feel = "正直、まだ手が震えています。明日出勤するのが怖いです"
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: feel})
+	if m := r.last("UME"); m.Step != "wellbeing" || !strings.Contains(m.Text, r.svc.Policy.T(mamori.JA, "nav.feelings_kept")) {
+		t.Fatalf("after typing how they feel: %+v", m)
+	}
+	r.reportToSummary("UME")
+	r.click("UME", "submit")
+	var n string
+	r.db.View(ctx, func(tx mamori.Tx) error { cs, _ := tx.CasesOf("slack:UME"); n = cs[0].Number; return nil })
+	hr, err := r.svc.CaseDetails(ctx, user("UHR"), n)
+	if err != nil || !strings.Contains(messageText(hr), feel) {
+		t.Errorf("HR's details lack their words (%v):\n%s", err, messageText(hr))
+	}
+	sup, err := r.svc.CaseDetails(ctx, user("USUP"), n)
+	if err != nil || strings.Contains(messageText(sup), "手が震えて") {
+		t.Errorf("the supervisor reads their words (%v):\n%s", err, messageText(sup))
+	}
+}

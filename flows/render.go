@@ -196,6 +196,10 @@ func summaryFields(env Env, c mamori.Conversation, l mamori.Lang) []mamori.Field
 		if v == "" {
 			v = env.Policy.T(l, "summary.none")
 		}
+		if q.step == stepWellbeing && c.Answers.Feelings != "" {
+			// Their own words, under the answer they are HR's as it is.
+			v += "\n" + fmt.Sprintf(env.Policy.T(l, "summary.feelings"), c.Answers.Feelings)
+		}
 		fs = append(fs, mamori.Field{Label: env.Policy.T(l, "s."+q.step), Value: v})
 	}
 	if len(c.Answers.Files) > 0 {

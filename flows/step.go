@@ -802,6 +802,19 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 			if v, ok := looseOption(typed, opts); ok && q.kind == kChoice {
 				return choose(env, q, slot, v, l)
 			}
+			if (q.step == stepWellbeing || q.step == stepTalk) && typed != "" && typedCommand(typed) == "" {
+				// How they feel, in their own words: kept for HR, and
+				// the buttons asked again.
+				feelings := typed
+				if c.Answers.Feelings != "" {
+					feelings = c.Answers.Feelings + "\n" + typed
+				}
+				if utf8.RuneCountInString(feelings) > MaxText {
+					return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
+				}
+				c.Answers.Feelings = feelings
+				return env.Policy.T(l, "nav.feelings_kept")
+			}
 			if q.kind == kBoth && typed != "" {
 				if utf8.RuneCountInString(typed) > MaxText {
 					return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
