@@ -69,7 +69,7 @@ type Answers struct {
 	// Feelings are words typed at the wellbeing or talk question (which
 	// its buttons answer): kept, like those answers, for HR alone.
 	Feelings string `json:"feelings,omitempty"`
-	Route      string   `json:"route,omitempty"`     // RouteDepartment or RouteHR
+	Route    string `json:"route,omitempty"` // RouteDepartment or RouteHR
 	// Consultation fields.
 	Worry   string `json:"worry,omitempty"`
 	Contact string `json:"contact,omitempty"` // yes, no: HR may contact me
