@@ -173,3 +173,42 @@ func TestFeelingsTyped(t *testing.T) {
 		t.Errorf("the supervisor reads their words (%v):\n%s", err, messageText(sup))
 	}
 }
+
+// An answer typed at the menu to a question waiting for the reporter is
+// sent with one click; someone with no question waiting is not told
+// about questions.
+func TestAnswerTypedAtTheMenu(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	n := r.filed(nil)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UOTHER"), Text: "先週もレジで同じことがありました"})
+	for _, m := range r.sent.to(mamori.TargetUser, "UOTHER") {
+		if strings.Contains(messageText(m), r.svc.Policy.T(mamori.JA, "menu.kept.reply.button")) || m.Step == "reply" {
+			t.Errorf("offered an answer with no question waiting: %+v", m)
+		}
+	}
+	if _, err := r.svc.Ask(ctx, user("USUP"), n, "何時ごろでしたか？"); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "15時ごろです。録音もあります"})
+	var kept mamori.Message
+	for _, m := range r.sent.to(mamori.TargetUser, "UME") {
+		if len(m.Choices) == 1 && m.Choices[0].Value == "replydraft:"+n {
+			kept = m
+		}
+	}
+	if kept.Step == "" || !strings.Contains(kept.Text, n) {
+		t.Fatalf("no one-click answer offered: %+v", r.last("UME"))
+	}
+	r.click("UME", "replydraft:"+n)
+	if k := r.kase(n); len(k.Decision.Questions) != 1 || k.Decision.Questions[0].Answer != "15時ごろです。録音もあります" {
+		t.Fatalf("the answer: %+v", k.Decision.Questions)
+	}
+	// Pressed again: nothing left to send.
+	r.do(mamori.Input{Kind: mamori.InputChoice, User: user("UME"), Step: "reply", Value: "replydraft:" + n})
+	all := r.sent.to(mamori.TargetUser, "UME")
+	if m := all[len(all)-1]; m.Text != r.svc.Policy.T(mamori.JA, "menu.kept.reply.none") {
+		t.Errorf("pressed again: %+v", m)
+	}
+}

@@ -57,6 +57,12 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 			}
 			env.Unshown = pending
 		}
+		if in.Kind == mamori.InputText && !inFlow(c) && c.Reply == "" && c.Witness == "" && !c.Check && c.SOS == "" {
+			// Typed at the menu: is a question to them waiting?
+			if env.Awaiting, err = awaiting(tx, key); err != nil {
+				return err
+			}
+		}
 		if number, ok := caseClick(in); ok {
 			k, err := tx.Case(number)
 			if err == nil {
@@ -213,7 +219,7 @@ func caseClick(in mamori.Input) (string, bool) {
 	if _, n, ok := sosClick(in); ok {
 		return n, true
 	}
-	for _, p := range []string{"from:", "reply:", witnessPrefix} {
+	for _, p := range []string{"from:", "reply:", replyDraftPrefix, witnessPrefix} {
 		if n, ok := strings.CutPrefix(in.Value, p); ok {
 			return n, true
 		}
@@ -282,4 +288,29 @@ func compact(ms []mamori.Message) []mamori.Message {
 // check, nothing typed to keep.
 func holdsNothing(c mamori.Conversation) bool {
 	return c.Flow == "" && c.Reply == "" && c.Witness == "" && c.SOS == "" && !c.Check && c.Draft == ""
+}
+
+// replyDraftPrefix is the click that sends what was typed at the menu as
+// the answer to a case's open question.
+const replyDraftPrefix = "replydraft:"
+
+// awaiting is the number of the case of the person (user key) whose
+// newest question to them is still unanswered, or "".
+func awaiting(tx mamori.Tx, key string) (string, error) {
+	cases, err := tx.CasesOf(key)
+	if err != nil {
+		return "", err
+	}
+	number, at := "", time.Time{}
+	for _, k := range cases {
+		if k.Purged() || k.Decision == nil || k.Status == mamori.StatusClosed {
+			continue
+		}
+		for _, q := range k.Decision.Questions {
+			if q.Answer == "" && q.Text != "" && q.At.After(at) {
+				number, at = k.Number, q.At
+			}
+		}
+	}
+	return number, nil
 }

@@ -82,6 +82,11 @@ type Env struct {
 	// not reached them yet (it is still in the outbox): typed text then
 	// cannot be an answer to it.
 	Unshown bool
+	// Awaiting is set by the host, for text typed at the menu, to the
+	// person's case with the newest question to them still unanswered
+	// (a supervisor's question, HR's reply to a consultation): what they
+	// typed can be sent as the answer with one click.
+	Awaiting string
 	// TalkBy says, in the user's language, by when HR gets in touch with
 	// someone who asks to talk now (a check-in answer); "" if unknown.
 	TalkBy string
@@ -385,6 +390,24 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		}
 		return c, Out{Replies: []mamori.Message{m}}
 	}
+	if in.Kind == mamori.InputChoice && strings.HasPrefix(in.Value, replyDraftPrefix) {
+		// What they typed at the menu, sent as their answer in one click.
+		k := env.Consultation
+		if k == nil || k.Reporter.Key() != c.User.Key() || replyDraftPrefix+k.Number != in.Value {
+			return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "details.not_found"))}}
+		}
+		if c.Draft == "" {
+			return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "menu.kept.reply.none"))}}
+		}
+		typed := c.Draft
+		c.Draft = ""
+		out := Out{Reply: &Reply{Number: k.Number, Text: typed},
+			Replies: []mamori.Message{text(fmt.Sprintf(env.Policy.T(l, "reply.sent"), k.Number))}}
+		if c.Flow != "" && c.Step != stepDone {
+			out.Replies = append(out.Replies, ask(env, c, "").Replies...)
+		}
+		return c, out
+	}
 	if in.Kind == mamori.InputChoice && strings.HasPrefix(in.Value, witnessPrefix) {
 		return witnessClick(env, c, in)
 	}
@@ -498,7 +521,13 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			if dangerHint(typed) {
 				m.Text = env.Policy.T(l, "sos.offer")
 			}
-			return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "menu.kept")), m}}
+			kept := text(env.Policy.T(l, "menu.kept"))
+			if env.Awaiting != "" {
+				kept.Text += "\n" + fmt.Sprintf(env.Policy.T(l, "menu.kept.reply"), env.Awaiting)
+				kept.Step = "reply"
+				kept.Choices = []mamori.Choice{{Value: replyDraftPrefix + env.Awaiting, Label: env.Policy.T(l, "menu.kept.reply.button"), Style: mamori.StylePrimary}}
+			}
+			return c, Out{Replies: []mamori.Message{kept, m}}
 		}
 		return c, Out{Replies: []mamori.Message{menu(env, l, true)}}
 	}
