@@ -461,9 +461,8 @@ func TestConsultationHR(t *testing.T) {
 	// She types her answer first, as people do: kept, and sent once she
 	// presses Answer, without typing it again.
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "昨日も電話があり録音しています"})
-	if ms := r.sent.to(mamori.TargetUser, "UME"); !strings.Contains(ms[len(ms)-2].Text, r.svc.Policy.T(mamori.JA, "menu.kept")) ||
-		!strings.Contains(ms[len(ms)-2].Text, n) {
-		t.Fatalf("typed before Answer: %+v", ms[len(ms)-2])
+	if m := r.last("UME"); !strings.Contains(m.Text, r.svc.Policy.T(mamori.JA, "menu.kept")) || !strings.Contains(m.Text, n) {
+		t.Fatalf("typed before Answer: %+v", m)
 	}
 	r.click("UME", "reply:"+n)
 	if m := r.last("UME"); len(m.Choices) != 1 || m.Choices[0].Value != "nav:draft" || !strings.Contains(m.Note, "録音") {

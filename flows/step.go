@@ -526,6 +526,8 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 				kept.Text += "\n" + fmt.Sprintf(env.Policy.T(l, "menu.kept.reply"), env.Awaiting)
 				kept.Step = "reply"
 				kept.Choices = []mamori.Choice{{Value: replyDraftPrefix + env.Awaiting, Label: env.Policy.T(l, "menu.kept.reply.button"), Style: mamori.StylePrimary}}
+				// One thing to do, most likely: the menu is a word away.
+				return c, Out{Replies: []mamori.Message{kept}}
 			}
 			return c, Out{Replies: []mamori.Message{kept, m}}
 		}
