@@ -570,6 +570,24 @@ func (s *Service) changeEntry(ctx context.Context, tx mamori.Tx, env Env, actor 
 	if err := s.postEntry(tx, env, e); err != nil {
 		return "", err
 	}
+	if action == "register.lifted" {
+		// The reports' threads heard it was added: they hear it ended.
+		ol := s.orgLang()
+		for _, number := range e.Cases {
+			k, err := tx.Case(number)
+			if errors.Is(err, mamori.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return "", err
+			}
+			th := s.channel(k.Reporter.Platform, k.Channel)
+			th.Thread = "card:" + k.Number
+			if err := tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":lifted:" + e.Number + ":" + k.Number, Target: th,
+				Message: mamori.Message{Text: fmt.Sprintf(s.Policy.T(ol, "register.thread.lifted"), mention(actor.Key()), e.Number)}, Lang: ol, Created: now}); err != nil {
+				return "", err
+			}
+		}
+	}
 	if err := tx.Audit(mamori.AuditEntry{At: now, Actor: actor.Key(), Action: action, Subject: e.Number, Detail: detail}); err != nil {
 		return "", err
 	}

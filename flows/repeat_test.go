@@ -612,6 +612,16 @@ func TestRegisterByDepartment(t *testing.T) {
 	if _, err := r.svc.Submit(ctx, sup, lift, mamori.Values{}); err != nil {
 		t.Errorf("the store's supervisor lifting it: %v", err)
 	}
+	// The report's thread, told it was added, is told it was lifted.
+	r.worker.Drain(ctx)
+	want := strings.ReplaceAll(strings.Replace(r.svc.Policy.T(mamori.JA, "register.thread.lifted"), "%s", "<@USUP>", 1), "%s", "RF-2026-0001")
+	found := false
+	for _, m := range r.sent.to(mamori.TargetChannel, "C0STORE") {
+		found = found || m.Text == want
+	}
+	if !found {
+		t.Errorf("the report's thread was not told of the lifting: %q", want)
+	}
 }
 
 // The daily pass: HR is reminded once of a review due and of an entry
