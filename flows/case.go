@@ -2,6 +2,7 @@ package flows
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -459,7 +460,15 @@ func detailsFor(env Env, k mamori.Case, l mamori.Lang, loc *time.Location, healt
 		skip[env.Policy.T(l, "s."+stepWellbeing)] = true
 		skip[env.Policy.T(l, "s."+stepTalk)] = true
 	}
-	for _, f := range summaryFields(env, c, l) {
+	answers := summaryFields(env, c, l)
+	// The card's short form of an answer (a "when" in the reporter's own
+	// words, say) gives way to the answer itself, below.
+	given := map[string]bool{}
+	for _, f := range answers {
+		given[f.Label] = !skip[f.Label]
+	}
+	m.Fields = slices.DeleteFunc(m.Fields, func(f mamori.Field) bool { return given[f.Label] })
+	for _, f := range answers {
 		if !skip[f.Label] {
 			m.Fields = append(m.Fields, f)
 		}

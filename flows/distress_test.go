@@ -212,3 +212,32 @@ func TestAnswerTypedAtTheMenu(t *testing.T) {
 		t.Errorf("pressed again: %+v", m)
 	}
 }
+
+// A "when" typed in the reporter's own words: the card says it is in the
+// details, and the details show the words — once, not the card's
+// pointer to them as well.
+func TestDetailsShowTypedWhenOnce(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})
+	for i := 0; r.last("UME").Step != "when"; i++ {
+		if i > 30 {
+			t.Fatal("never asked when")
+		}
+		r.answer("UME")
+	}
+	const when = "昨日の夜、帰り道で"
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: when})
+	r.reportToSummary("UME")
+	r.click("UME", "submit")
+	var n string
+	r.db.View(ctx, func(tx mamori.Tx) error { cs, _ := tx.CasesOf("slack:UME"); n = cs[0].Number; return nil })
+	d, err := r.svc.CaseDetails(ctx, user("USUP"), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := messageText(d)
+	if strings.Count(text, when) != 1 || strings.Contains(text, r.svc.Policy.T(mamori.JA, "card.in_details")) {
+		t.Errorf("the details:\n%s", text)
+	}
+}
