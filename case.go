@@ -237,8 +237,15 @@ func (d *Decision) Witness(key string) int {
 
 // PastDecision is a judgement that was reopened, and why.
 type PastDecision struct {
-	Outcome    string    `json:"outcome"`
-	Actions    []string  `json:"actions,omitempty"`
+	Outcome string   `json:"outcome"`
+	Actions []string `json:"actions,omitempty"`
+	// What the judgement rested on, kept with it (since 2026-12): the
+	// facts written, ① and ②, the employee's part, the reason.
+	Facts      string    `json:"facts,omitempty"`
+	Validity   string    `json:"validity,omitempty"`
+	Means      string    `json:"means,omitempty"`
+	Fault      string    `json:"fault,omitempty"`
+	Why        string    `json:"why,omitempty"` // the judgement's own reason (Decision.Reason)
 	By         string    `json:"by"`
 	At         time.Time `json:"at"`
 	Reopened   time.Time `json:"reopened"`

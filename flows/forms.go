@@ -361,6 +361,19 @@ func judgeForm(env Env, l mamori.Lang, a mamori.Action, k mamori.Case) mamori.Fo
 	f.Fields = append(f.Fields,
 		mamori.FormField{ID: fieldReason, Kind: mamori.FieldText, Label: t("judge.contradiction.label"), Hint: reasonHint(p, k, l), Lines: 2, Max: MaxText},
 		mamori.FormField{ID: fieldNote, Kind: mamori.FieldText, Label: t("judge.note"), Lines: 2, Max: MaxText})
+	if d := k.Decision; d != nil && d.Outcome == "" && len(d.History) > 0 {
+		// Judged again after a reopening: the facts written then are
+		// filled in, to be corrected; ①, ② and the decision are chosen
+		// afresh, not anchored on the judgement being reviewed.
+		if last := d.History[len(d.History)-1]; last.Facts != "" {
+			for i := range f.Fields {
+				if f.Fields[i].ID == fieldFacts {
+					f.Fields[i].Value = []string{last.Facts}
+				}
+			}
+			f.Intro += "\n" + t("judge.modal.previous")
+		}
+	}
 	return f
 }
 

@@ -370,6 +370,7 @@ func (s *Service) reopen(ctx context.Context, actor mamori.User, number, reason 
 				env.Now.Format("2006-01-02"), reason))
 			k.Decision = &mamori.Decision{Note: d.Note, Questions: d.Questions, Witnesses: d.Witnesses,
 				History: append(d.History, mamori.PastDecision{Outcome: d.Outcome, Actions: d.Actions, By: d.By, At: d.At,
+					Facts: d.Facts, Validity: d.Validity, Means: d.Means, Fault: d.Fault, Why: d.Reason,
 					Reopened: env.Now, ReopenedBy: actor.Key(), Reason: reason})}
 		}
 		from := k.Status

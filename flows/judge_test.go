@@ -689,3 +689,37 @@ func TestActionDeliveredTwice(t *testing.T) {
 		}
 	}
 }
+
+// Judged again after a reopening: the facts written before are filled in
+// (nothing the supervisor wrote is lost), ①② and the decision are not;
+// the earlier judgement is kept whole in the history.
+func TestRejudgeKeepsFacts(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	n := r.filed(nil)
+	sup := user("USUP")
+	const facts = "防犯カメラで、カウンターを叩いたのを確認"
+	if _, err := r.svc.Judge(ctx, sup, n, mamori.Decision{Facts: facts, Validity: "invalid", Means: "unacceptable",
+		Outcome: mamori.OutcomeKasuhara, Actions: []string{"warn"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.svc.Reopen(ctx, sup, n, "映像を見直す"); err != nil {
+		t.Fatal(err)
+	}
+	form, _, err := r.svc.Open(ctx, sup, mamori.Action{Kind: mamori.CardJudge, Subject: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := fieldOf(form, "facts").Value; len(v) != 1 || v[0] != facts {
+		t.Errorf("the facts in the second judge form: %v", v)
+	}
+	for _, id := range []string{"validity", "means", "outcome"} {
+		if v := fieldOf(form, id).Value; len(v) != 0 {
+			t.Errorf("%s chosen in the second judge form: %v", id, v)
+		}
+	}
+	h := r.kase(n).Decision.History
+	if len(h) != 1 || h[0].Facts != facts || h[0].Validity != "invalid" || h[0].Means != "unacceptable" {
+		t.Errorf("the earlier judgement kept: %+v", h)
+	}
+}
