@@ -2,6 +2,7 @@ package flows
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -167,7 +168,8 @@ func (s *Service) check(tx mamori.Tx, now time.Time, u mamori.User, typed string
 		return []mamori.Message{text(s.Policy.T(l, "check.refused"))},
 			tx.Audit(mamori.AuditEntry{At: now, Actor: u.Key(), Action: "register.check_refused", Subject: "register"})
 	}
-	entries, err := tx.EntriesFor(CustomerKeys(typed))
+	keys := CustomerKeys(typed)
+	entries, err := tx.EntriesFor(keys)
 	if err != nil {
 		return nil, err
 	}
@@ -190,10 +192,18 @@ func (s *Service) check(tx mamori.Tx, now time.Time, u mamori.User, typed string
 	if dept.ID != "" {
 		detail += " department=" + dept.ID
 	}
+	nameOnly := len(hits) > 0 && !slices.ContainsFunc(keys, func(k string) bool { return !strings.HasPrefix(k, keyName) })
+	if nameOnly {
+		detail += " by=name"
+	}
 	if err := tx.Audit(mamori.AuditEntry{At: now, Actor: u.Key(), Action: "register.checked", Subject: subject, Detail: detail}); err != nil {
 		return nil, err
 	}
 	answer := CheckAnswer(env, l, len(hits) > 0)
+	if nameOnly {
+		// A name alone: someone else may have it.
+		answer[0].Text += "\n" + s.Policy.T(l, "check.found.name_only")
+	}
 	if hr && len(hits) > 0 {
 		// HR keeps the register: where to read why, not "not given here".
 		answer[0].Note = fmt.Sprintf(s.Policy.T(l, "check.found.note.hr"), strings.Join(hits, ", "))

@@ -766,3 +766,22 @@ func TestCheckWord(t *testing.T) {
 		}
 	}
 }
+
+// A customer found by name alone: the answer says someone else may have
+// the name, and to check a number too; a number found says nothing of it.
+func TestCheckByNameAlone(t *testing.T) {
+	r := newCustomerRig(t)
+	r.registered(user("UME"), "山田太郎 090-1234-5678")
+	caution := r.svc.Policy.T(mamori.JA, "check.found.name_only")
+	for typed, want := range map[string]bool{"確認 山田太郎": true, "確認 090-1234-5678": false} {
+		before := len(r.sent.to(mamori.TargetUser, "UOTHER"))
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UOTHER"), Text: typed})
+		got := r.sent.to(mamori.TargetUser, "UOTHER")[before:]
+		if len(got) == 0 || got[0].Header != r.svc.Policy.T(mamori.JA, "check.found.header") {
+			t.Fatalf("%s: %+v", typed, got)
+		}
+		if has := strings.Contains(got[0].Text, caution); has != want {
+			t.Errorf("%s: the name-only caution %v, want %v", typed, has, want)
+		}
+	}
+}
