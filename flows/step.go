@@ -522,6 +522,9 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 				m.Text = env.Policy.T(l, "sos.offer")
 			}
 			kept := text(env.Policy.T(l, "menu.kept"))
+			if draft != typed {
+				kept = text(env.Policy.T(l, "menu.kept.more"))
+			}
 			if env.Awaiting != "" {
 				kept.Text += "\n" + fmt.Sprintf(env.Policy.T(l, "menu.kept.reply"), env.Awaiting)
 				kept.Step = "reply"
