@@ -406,9 +406,17 @@ func (s *Sandbox) moveClock(ctx context.Context, by string) ActResult {
 	if s.cfg.Drain != nil {
 		s.cfg.Drain(ctx)
 	}
-	s.cfg.Advance(d)
-	if s.cfg.Drain != nil {
-		s.cfg.Drain(ctx)
+	// Time passes an hour at a time, and what falls due on the way runs
+	// at its hour: a check-in due at 9:00 the next morning is sent then,
+	// not held back again because the jump lands in the evening, out of
+	// working hours.
+	for d > 0 {
+		step := min(d, time.Hour)
+		d -= step
+		s.cfg.Advance(step)
+		if s.cfg.Drain != nil {
+			s.cfg.Drain(ctx)
+		}
 	}
 	s.ws.mu.Lock()
 	s.ws.changedLocked()
