@@ -485,7 +485,10 @@ func TestServeTeams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	later := flows.Care{}.WorkingTime(time.Now().Add(2*time.Minute), cfg.loc).Add(time.Minute)
+	// (A minute after the first working moment may be past the end of the
+	// day: then the next morning.)
+	work := flows.Care{}.WorkingTime
+	later := work(work(time.Now().Add(2*time.Minute), cfg.loc).Add(time.Minute), cfg.loc)
 	ctx := context.Background()
 	a, err := newApp(ctx, cfg, env.get, slog.New(slog.DiscardHandler), func() time.Time { return later })
 	if err != nil {
