@@ -149,12 +149,7 @@ func TestFeelingsTyped(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})
-	for i := 0; r.last("UME").Step != "wellbeing"; i++ {
-		if i > 30 {
-			t.Fatal("never asked how they feel")
-		}
-		r.answer("UME")
-	}
+	r.answerUntil("UME", "wellbeing")
 	const feel = "正直、まだ手が震えています。明日出勤するのが怖いです"
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: feel})
 	if m := r.last("UME"); m.Step != "wellbeing" || !strings.Contains(m.Text, r.svc.Policy.T(mamori.JA, "nav.feelings_kept")) {
@@ -162,8 +157,7 @@ func TestFeelingsTyped(t *testing.T) {
 	}
 	r.reportToSummary("UME")
 	r.click("UME", "submit")
-	var n string
-	r.db.View(ctx, func(tx mamori.Tx) error { cs, _ := tx.CasesOf("slack:UME"); n = cs[0].Number; return nil })
+	n := r.caseOf("UME")
 	hr, err := r.svc.CaseDetails(ctx, user("UHR"), n)
 	if err != nil || !strings.Contains(messageText(hr), feel) {
 		t.Errorf("HR's details lack their words (%v):\n%s", err, messageText(hr))
@@ -220,18 +214,12 @@ func TestDetailsShowTypedWhenOnce(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})
-	for i := 0; r.last("UME").Step != "when"; i++ {
-		if i > 30 {
-			t.Fatal("never asked when")
-		}
-		r.answer("UME")
-	}
+	r.answerUntil("UME", "when")
 	const when = "昨日の夜、帰り道で"
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: when})
 	r.reportToSummary("UME")
 	r.click("UME", "submit")
-	var n string
-	r.db.View(ctx, func(tx mamori.Tx) error { cs, _ := tx.CasesOf("slack:UME"); n = cs[0].Number; return nil })
+	n := r.caseOf("UME")
 	d, err := r.svc.CaseDetails(ctx, user("USUP"), n)
 	if err != nil {
 		t.Fatal(err)

@@ -57,7 +57,8 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 			}
 			env.Unshown = pending
 		}
-		if in.Kind == mamori.InputText && !inFlow(c) && c.Reply == "" && c.Witness == "" && !c.Check && c.SOS == "" {
+		if in.Kind == mamori.InputText && !inFlow(c) && c.Reply == "" && c.Witness == "" && !c.Check && c.SOS == "" &&
+			worthKeeping(strings.TrimSpace(in.Text)) {
 			// Typed at the menu: is a question to them waiting?
 			if env.Awaiting, err = awaiting(tx, key); err != nil {
 				return err

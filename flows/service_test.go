@@ -179,6 +179,30 @@ func (r *rig) answer(id string) {
 	}
 }
 
+// answerUntil answers id's questions until the one at step is asked.
+func (r *rig) answerUntil(id, step string) {
+	r.t.Helper()
+	for i := 0; r.last(id).Step != step; i++ {
+		if i > 30 {
+			r.t.Fatalf("never asked %s", step)
+		}
+		r.answer(id)
+	}
+}
+
+// caseOf is the number of id's first case.
+func (r *rig) caseOf(id string) string {
+	r.t.Helper()
+	var number string
+	r.db.View(context.Background(), func(tx mamori.Tx) error {
+		if cs, _ := tx.CasesOf("slack:" + id); len(cs) > 0 {
+			number = cs[0].Number
+		}
+		return nil
+	})
+	return number
+}
+
 func (r *rig) reportToSummary(id string) {
 	r.t.Helper()
 	for i := 0; r.last(id).Fields == nil || r.last(id).Choices[0].Value != "submit"; i++ {

@@ -149,15 +149,31 @@ func safeWord(p *mamori.Policy, s string, strict bool) bool {
 	return found
 }
 
-// notSafe reports whether a sentence may say that they are not safe.
+// notSafe reports whether a sentence may say that they are not safe: a
+// negation, or fear or danger.
 func notSafe(s string) bool {
 	s = strings.ToLower(s)
-	for _, w := range []string{"ない", "ません", "not", "n't", "危", "怖", "助", "danger", "help", "scared", "afraid"} {
+	if negates(s) {
+		return true
+	}
+	for _, w := range []string{"危", "怖", "助", "danger", "help", "scared", "afraid"} {
 		if strings.Contains(s, w) {
 			return true
 		}
 	}
 	return false
+}
+
+// negates reports whether typed words say no or not ("話したくない",
+// "not now", "いいえ").
+func negates(s string) bool {
+	s = strings.ToLower(s)
+	for _, w := range []string{"ない", "ません", "いいえ", "not", "n't"} {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return s == "no" || strings.HasPrefix(s, "no ") || strings.HasPrefix(s, "no,")
 }
 
 // safePhrase reports whether the whole of s says they are safe now.
@@ -253,32 +269,20 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 		// report goes on where it was.
 		number := c.SOS
 		c.SOS, c.SOSPlace = "", false
-		out := Out{SOS: &SOSOut{Number: number, Safe: true}}
-		if inFlow(c) {
-			out.Replies = ask(env, c, "").Replies
-		}
-		return c, out, true
-	}
-	if c.SOS != "" && inFlow(c) && !c.SOSPlace && in.Kind == mamori.InputText && !answers(env, c, in.Text) {
-		// During a report, typed words that cannot answer the question
-		// shown ("he is still outside"): passed on to those responding,
-		// and the question again.
-		typed := strings.TrimSpace(in.Text)
-		if utf8.RuneCountInString(typed) > MaxText {
-			return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(t(l, "nav.too_long"), MaxText))}}, true
-		}
-		return c, Out{SOS: &SOSOut{Number: c.SOS, Note: typed},
-			Replies: append([]mamori.Message{sosKept(env, c.SOS, "sos.note.kept", l)}, ask(env, c, "").Replies...)}, true
+		return c, Out{SOS: &SOSOut{Number: number, Safe: true}, Replies: reportAgain(env, c)}, true
 	}
 	if inFlow(c) && c.SOSPlace && in.Kind != mamori.InputText {
 		// They went on with the report (a click): the place is asked there.
 		c.SOSPlace = false
 	}
-	if c.SOS == "" || inFlow(c) && !c.SOSPlace {
+	// During a report, only its place question (asked at once) and typed
+	// words that cannot answer the question shown ("he is still
+	// outside") are the SOS's; the rest is the report's.
+	if c.SOS == "" || inFlow(c) && !c.SOSPlace && (in.Kind != mamori.InputText || answers(env, c, in.Text)) {
 		return c, Out{}, false
 	}
-	// During an open SOS, outside a report: what they type and send is
-	// kept with it.
+	// During an open SOS: what they type and send is kept with it, and a
+	// report being written asks its question again.
 	switch in.Kind {
 	case mamori.InputText:
 		typed := strings.TrimSpace(in.Text)
@@ -303,7 +307,8 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 			return c, Out{SOS: &SOSOut{Number: c.SOS, Place: typed},
 				Replies: append([]mamori.Message{text(t(l, "sos.place.thanks"))}, reportAgain(env, c)...)}, true
 		}
-		return c, Out{SOS: &SOSOut{Number: c.SOS, Note: typed}, Replies: []mamori.Message{sosKept(env, c.SOS, "sos.note.kept", l)}}, true
+		return c, Out{SOS: &SOSOut{Number: c.SOS, Note: typed},
+			Replies: append([]mamori.Message{sosKept(env, c.SOS, "sos.note.kept", l)}, reportAgain(env, c)...)}, true
 	case mamori.InputFile:
 		if inFlow(c) {
 			return c, Out{}, false // evidence of the report they are writing

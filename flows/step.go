@@ -399,14 +399,9 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		if c.Draft == "" {
 			return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "menu.kept.reply.none"))}}
 		}
-		typed := c.Draft
-		c.Draft = ""
-		out := Out{Reply: &Reply{Number: k.Number, Text: typed},
-			Replies: []mamori.Message{text(fmt.Sprintf(env.Policy.T(l, "reply.sent"), k.Number))}}
-		if c.Flow != "" && c.Step != stepDone {
-			out.Replies = append(out.Replies, ask(env, c, "").Replies...)
-		}
-		return c, out
+		// As "Answer" pressed, then "send what I wrote".
+		c.Reply = k.Number
+		in = mamori.Input{Kind: mamori.InputChoice, User: in.User, Value: navDraft}
 	}
 	if in.Kind == mamori.InputChoice && strings.HasPrefix(in.Value, witnessPrefix) {
 		return witnessClick(env, c, in)
@@ -509,11 +504,8 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			// What happened, typed before anything was asked: kept (each
 			// message after the last, nothing replaced), and filled in
 			// when they start a report or ask for advice.
-			draft := typed
-			if c.Draft != "" {
-				draft = c.Draft + "\n" + typed
-			}
-			if utf8.RuneCountInString(draft) > MaxText {
+			draft, ok := appendText(c.Draft, typed)
+			if !ok {
 				return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText))}}
 			}
 			c.Draft = draft
@@ -769,6 +761,15 @@ func worthKeeping(typed string) bool {
 	return utf8.RuneCountInString(typed) >= 6 && typedCommand(typed) == "" && !greeting(typed)
 }
 
+// appendText is kept with typed after it, on a line of its own; ok is
+// false when that would be longer than MaxText.
+func appendText(kept, typed string) (string, bool) {
+	if kept != "" {
+		typed = kept + "\n" + typed
+	}
+	return typed, utf8.RuneCountInString(typed) <= MaxText
+}
+
 // greeting reports whether typed text is only a greeting or thanks.
 func greeting(typed string) bool {
 	switch plain(typed) {
@@ -839,11 +840,8 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 			if (q.step == stepWellbeing || q.step == stepTalk) && typed != "" && typedCommand(typed) == "" {
 				// How they feel, in their own words: kept for HR, and
 				// the buttons asked again.
-				feelings := typed
-				if c.Answers.Feelings != "" {
-					feelings = c.Answers.Feelings + "\n" + typed
-				}
-				if utf8.RuneCountInString(feelings) > MaxText {
+				feelings, ok := appendText(c.Answers.Feelings, typed)
+				if !ok {
 					return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
 				}
 				c.Answers.Feelings = feelings
@@ -960,8 +958,11 @@ func matchOption(typed string, opts []mamori.Choice) (string, bool) {
 // they would say it. Nothing is taken when two options fit or the words
 // say no.
 func looseOption(typed string, opts []mamori.Choice) (string, bool) {
+	if negates(typed) {
+		return "", false
+	}
 	t := squash(toHalfWidth(typed))
-	if utf8.RuneCountInString(t) < 2 || notSafe(t) || strings.Contains(t, "いいえ") || strings.HasPrefix(t, "no") {
+	if utf8.RuneCountInString(t) < 2 {
 		return "", false
 	}
 	hit, n := "", 0
