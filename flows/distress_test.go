@@ -42,11 +42,30 @@ func TestDistressTypedAtTheMenu(t *testing.T) {
 			t.Errorf("%q: the SOS carries %+v, want %q", tc.lines, k.Decision.Emergency, tc.note)
 		}
 	}
-	// Danger without a call for help: kept, and the SOS button pointed to.
-	r := newRig(t)
-	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "お客様が刃物のようなものを見せてきました"})
-	if m := r.last("UME"); !strings.HasSuffix(m.Text, r.svc.Policy.T(mamori.JA, "sos.offer")) {
-		t.Errorf("danger spoken of: %+v", m)
+	// Danger without a call for help: kept, and the SOS button pointed to;
+	// a complaint without danger is kept alone.
+	for _, tc := range []struct {
+		text   string
+		lang   mamori.Lang
+		danger bool
+	}{
+		{"お客様が刃物のようなものを見せてきました", mamori.JA, true},
+		{"殴ってやると言われました", mamori.JA, true},
+		{"店の外で待ち伏せされています", mamori.JA, true},
+		{"事務所に閉じ込められて帰してもらえません", mamori.JA, true},
+		{"He says he will hit me if I don't refund", mamori.EN, true},
+		{"A customer keeps following me to my car", mamori.EN, true},
+		{"昨日レジで1時間どなられました", mamori.JA, false},
+		{"The customer shouted about the price", mamori.EN, false},
+	} {
+		r := newRig(t)
+		me := user("UME")
+		me.Lang = tc.lang
+		r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: tc.text})
+		m := r.last("UME")
+		if offered := strings.HasSuffix(m.Text, r.svc.Policy.T(tc.lang, "sos.offer")); offered != tc.danger {
+			t.Errorf("%q: SOS offered %v, want %v: %+v", tc.text, offered, tc.danger, m)
+		}
 	}
 }
 

@@ -109,16 +109,26 @@ func sentences(s string) []string {
 }
 
 // dangerHint reports whether text typed at the menu speaks of a present
-// danger (a weapon, a threat to life) without calling for help: the
-// person is offered the SOS button beside what was kept.
+// danger without calling for help — a weapon, violence or its threat,
+// being followed or kept from leaving: the person is offered the SOS
+// button beside what was kept. A word too many costs a line of text; a
+// word too few, a missed offer.
 func dangerHint(s string) bool {
 	s = strings.ToLower(s)
-	for _, w := range []string{"刃物", "ナイフ", "包丁", "凶器", "殺", "危険", "危ない", "knife", "weapon", "kill", "danger"} {
+	for _, w := range dangerWords {
 		if strings.Contains(s, w) {
 			return true
 		}
 	}
 	return false
+}
+
+var dangerWords = []string{
+	"刃物", "ナイフ", "包丁", "凶器", "殺", "危険", "危ない",
+	"殴", "蹴", "暴力", "脅", "刺され", "刺す", "刺そう", "首を絞", "つかみかか", "掴みかか", "胸ぐら",
+	"待ち伏せ", "つきまと", "付きまと", "後をつけ", "跡をつけ", "閉じ込め", "帰してもらえ", "帰らせてもらえ", "帰してくれ", "帰らせてくれ",
+	"knife", "weapon", "kill", "danger", "threat", "violen", "stab", "punch", "hit me", "attack", "assault",
+	"stalk", "following me", "followed me", "trapped", "let me leave", "locked in",
 }
 
 // safeWord reports whether typed text says the employee is safe now, as
