@@ -274,7 +274,7 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 			return nc, out, true
 		}
 	}
-	if c.SOS != "" && in.Kind == mamori.InputText && safeWord(env.Policy, in.Text, inFlow(c)) {
+	if c.SOS != "" && in.Kind == mamori.InputText && (safeWord(env.Policy, in.Text, inFlow(c)) || inFlow(c) && !mayAnswerSafe(c.Step) && safeNow(in.Text)) {
 		// "I'm safe now" typed instead of pressed; during a report, the
 		// report goes on where it was.
 		number := c.SOS
@@ -288,7 +288,7 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 	// During a report, only its place question (asked at once) and typed
 	// words that cannot answer the question shown ("he is still
 	// outside") are the SOS's; the rest is the report's.
-	if c.SOS == "" || inFlow(c) && !c.SOSPlace && (in.Kind != mamori.InputText || answers(env, c, in.Text)) {
+	if c.SOS == "" || inFlow(c) && !c.SOSPlace && (in.Kind != mamori.InputText || answers(env, c, in.Text) && !sosUpdate(c.Step, in.Text)) {
 		return c, Out{}, false
 	}
 	// During an open SOS: what they type and send is kept with it, and a
@@ -299,7 +299,8 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 		if typed == "" {
 			return c, Out{}, false
 		}
-		if typedCommand(typed) == navSkip && c.SOSPlace {
+		if c.SOSPlace && (typedCommand(typed) == navSkip || plain(typed) == plain(t(l, "sos.place.skip"))) {
+			// "Skip", or the button's own words typed ("答えない"): not a place.
 			c.SOSPlace = false
 			return c, Out{Replies: append([]mamori.Message{text(t(l, "sos.place.skipped"))}, reportAgain(env, c)...)}, true
 		}
@@ -330,6 +331,52 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 		return c, Out{SOS: o, Replies: []mamori.Message{sosKept(env, c.SOS, "sos.files.kept", l)}}, true
 	}
 	return c, Out{}, false
+}
+
+// safeNow reports whether typed text says that the danger is over
+// ("もう大丈夫です", "I'm OK now"), in words a report's question may also
+// be answered with at a few steps (see mayAnswerSafe); a bare "大丈夫"
+// may mean anything, and never closes an SOS during a report.
+func safeNow(s string) bool {
+	s = strings.TrimSuffix(strings.TrimSuffix(strings.ReplaceAll(plain(s), "’", "'"), "です"), "でした")
+	switch s {
+	case "もう大丈夫", "もうだいじょうぶ", "無事", "無事です", "safe now", "i'm ok now", "i'm okay now", "i'm fine now", "i am ok now", "i am fine now":
+		return true
+	}
+	return false
+}
+
+// mayAnswerSafe reports whether "もう大丈夫" typed at a report's step may
+// be its answer (are you safe? how are you?), not news that the SOS can
+// close.
+func mayAnswerSafe(step string) bool {
+	switch step {
+	case stepSafety, stepWellbeing, stepTalk, stepFault, stepWorry:
+		return true
+	}
+	return false
+}
+
+// sosUpdate reports whether text typed at a report's step while an SOS
+// is open speaks of fear or danger ("まだお客様がいて怖いです" at "when
+// was it?"): news for those responding, not the answer. The steps that
+// tell the incident itself (what happened, what was said or demanded)
+// keep such words as the answer.
+func sosUpdate(step, typed string) bool {
+	switch step {
+	case stepNarrative, stepWords, stepDemand:
+		return false
+	}
+	if dangerHint(typed) {
+		return true
+	}
+	s := strings.ToLower(typed)
+	for _, w := range []string{"怖", "こわい", "助けて", "たすけて", "scared", "afraid", "help"} {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // reportAgain is the question of the report c is writing, if any, to

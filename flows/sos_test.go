@@ -505,3 +505,70 @@ func TestSOSSurvivesTheMenu(t *testing.T) {
 		t.Errorf("after the menu, text is a note (not the place): %+v", e)
 	}
 }
+
+// TestSOSNewsDuringReport (found by a user trial): with an SOS raised at
+// the report's safety question, the place button's words typed skip it;
+// fear typed at a question asked in words ("まだお客様がいて怖いです" at
+// "when?") goes to those responding, not into the report; "もう大丈夫です"
+// closes the SOS and the report asks its question again; fear in the
+// account itself stays the account.
+func TestSOSNewsDuringReport(t *testing.T) {
+	r := newRig(t)
+	me := user("UME")
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})
+	r.click("UME", "danger")
+	n := "SOS-2026-0001"
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "答えない"})
+	if k := r.kase(n); k.Decision.Emergency.Place != "" {
+		t.Errorf("the skip button's words became the place: %q", k.Decision.Emergency.Place)
+	}
+	r.answerUntil("UME", "when")
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "まだお客様がいて怖いです"})
+	if e := r.kase(n).Decision.Emergency; len(e.Notes) != 1 || e.Notes[0].Text != "まだお客様がいて怖いです" {
+		t.Errorf("not passed on: %+v", e)
+	}
+	if last := r.last("UME"); last.Step != "when" {
+		t.Errorf("the report moved on to %q", last.Step)
+	}
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "もう大丈夫です"})
+	if k := r.kase(n); k.Status != mamori.StatusClosed {
+		t.Errorf("もう大丈夫です did not close the SOS: %s", k.Status)
+	}
+	if last := r.last("UME"); last.Step != "when" {
+		t.Errorf("the report moved on to %q", last.Step)
+	}
+	r.db.View(context.Background(), func(tx mamori.Tx) error {
+		c, _ := tx.Conversation("slack:UME")
+		if c.Answers.When != "" {
+			t.Errorf("kept as the date: %q", c.Answers.When)
+		}
+		return nil
+	})
+	// Fear in the account is the account.
+	r = newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})
+	r.click("UME", "danger")
+	r.answerUntil("UME", "narrative")
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "大声で怒鳴られて怖かった"})
+	r.db.View(context.Background(), func(tx mamori.Tx) error {
+		c, _ := tx.Conversation("slack:UME")
+		if c.Answers.Narrative != "大声で怒鳴られて怖かった" {
+			t.Errorf("the account was not kept: %+v", c.Answers)
+		}
+		return nil
+	})
+}
+
+// TestDraftKeptThroughCommand: what was typed at the menu is still kept
+// for the report after the command that shows the menu again.
+func TestDraftKeptThroughCommand(t *testing.T) {
+	r := newRig(t)
+	me := user("UME")
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "今日また別のお客様に怒鳴られました"})
+	r.do(mamori.Input{Kind: mamori.InputStart, User: me})
+	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartReport})
+	r.answerUntil("UME", "narrative")
+	if m := r.last("UME"); !strings.Contains(m.Note, "今日また別のお客様に怒鳴られました") {
+		t.Errorf("the draft is gone: %+v", m)
+	}
+}

@@ -363,9 +363,11 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 
 	// An SOS works from anywhere, at once; so do its buttons, and what is
 	// sent while it is open is kept with it.
-	if nc, out, ok := sosStep(env, c, in); ok {
+	nc, out, ok := sosStep(env, c, in)
+	if ok {
 		return nc, out
 	}
+	c = nc // a click on the report's buttons: the SOS's place question is behind them
 
 	// A front-line check of a customer works from anywhere too, and
 	// does not disturb a report in progress.
@@ -457,8 +459,9 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			return c, Out{Replies: []mamori.Message{OnsiteMessage(env, l), menu(env, l, false)}}
 		}
 		// The menu starts afresh, but an open SOS stays open: what they
-		// send is still kept with it (its one question is behind them).
-		c = mamori.Conversation{User: c.User, Step: stepMenu, Started: env.Now, Updated: env.Now, SOS: c.SOS}
+		// send is still kept with it (its one question is behind them);
+		// and what they typed at the menu is still kept for their report.
+		c = mamori.Conversation{User: c.User, Step: stepMenu, Started: env.Now, Updated: env.Now, SOS: c.SOS, Draft: c.Draft}
 		return c, Out{Replies: []mamori.Message{menu(env, l, true)}}
 
 	case c.Paused && in.Kind == mamori.InputFile:
