@@ -88,6 +88,14 @@ func Route(env Env, c mamori.Conversation) (route, dept, channel string) {
 	return mamori.RouteDepartment, dept, d.SupervisorChannel
 }
 
+// supervisorNamed reports whether a report's answers name one of its
+// department's supervisors, so that it goes to HR alone whatever the
+// reporter chose.
+func supervisorNamed(env Env, c mamori.Conversation) bool {
+	d, ok := department(env, c)
+	return ok && namesSupervisor(d, c.Answers)
+}
+
 // namesSupervisor reports whether the report's free text mentions one of
 // the department's supervisors, by id (<@U123> or U123) or email.
 func namesSupervisor(d mamori.Department, a mamori.Answers) bool {
@@ -358,6 +366,9 @@ func (s *Service) Submitted(env Env, k mamori.Case, l mamori.Lang) []mamori.Mess
 		Header: fmt.Sprintf(t(l, "submitted.header."+k.Kind), k.Number),
 		Text:   t(l, "submitted.text."+k.Kind+"."+k.Route),
 		Note:   t(l, "submitted.privacy"),
+	}
+	if k.Kind == mamori.KindReport && k.Route == mamori.RouteHR && supervisorNamed(env, mamori.Conversation{User: k.Reporter, Answers: k.Answers}) {
+		done.Text = t(l, "submitted.text.report.hr.named")
 	}
 	if k.Kind == mamori.KindConsult {
 		done.Text = t(l, "submitted.text.consult")

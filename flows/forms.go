@@ -189,6 +189,8 @@ func (s *Service) caseForm(ctx context.Context, actor mamori.User, a mamori.Acti
 
 func refusalKey(k mamori.Case, err error) string {
 	switch {
+	case errors.Is(err, errNamed):
+		return "judge.named"
 	case errors.Is(err, errOwnCase):
 		return "judge.own_case"
 	case k.Kind == mamori.KindConsult:

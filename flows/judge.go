@@ -19,8 +19,12 @@ var (
 )
 
 // errOwnCase refuses a case the actor reported or is named in: nobody
-// judges their own case (segregation of duties).
-var errOwnCase = fmt.Errorf("own case: %w", mamori.ErrForbidden)
+// judges their own case (segregation of duties). errNamed, which is an
+// errOwnCase, is the second: the refusal does not tell them so.
+var (
+	errOwnCase = fmt.Errorf("own case: %w", mamori.ErrForbidden)
+	errNamed   = fmt.Errorf("named in it: %w", errOwnCase)
+)
 
 // mayAct reports whether actor may take, judge or reopen case k: HR, or
 // a supervisor of its department when it went there — and never the
@@ -36,7 +40,7 @@ func (s *Service) mayAct(actor mamori.User, k mamori.Case) error {
 		return mamori.ErrForbidden
 	}
 	if mentions(k.Answers, actor.ID, actor.Email) || k.Decision.Witness(actor.Key()) >= 0 {
-		return errOwnCase
+		return errNamed
 	}
 	if s.Org.IsHR(actor) || (k.Route == mamori.RouteDepartment && s.Org.IsSupervisor(actor, k.Department)) {
 		return nil

@@ -723,3 +723,45 @@ func TestRejudgeKeepsFacts(t *testing.T) {
 		t.Errorf("the earlier judgement kept: %+v", h)
 	}
 }
+
+// TestSupervisorNamed (found by a user trial): a report that names the
+// department's supervisor goes to HR whatever the reporter chose, and
+// the reporter reads so, and why, in the summary and the receipt; the
+// supervisor named is refused the case without being told they are
+// named in it.
+func TestSupervisorNamed(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	T := func(key string) string { return r.svc.Policy.T(mamori.JA, key) }
+	me := user("UME")
+	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartReport})
+	r.answerUntil("UME", "narrative")
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "上長の USUP さんがお客様の味方をして、土下座して謝れと言いました"})
+	r.answerUntil("UME", "summary")
+	sum := r.last("UME")
+	if sum.Note != T("summary.note.report.hr.named") {
+		t.Errorf("the summary's note: %q", sum.Note)
+	}
+	for _, f := range sum.Fields {
+		if strings.Contains(f.Value, T("a.route.department")) {
+			t.Errorf("the summary says %s: %q", f.Label, f.Value)
+		}
+	}
+	r.click("UME", "submit")
+	n := r.caseOf("UME")
+	if k := r.kase(n); k.Route != mamori.RouteHR {
+		t.Fatalf("routed %s", k.Route)
+	}
+	ms := r.sent.to(mamori.TargetUser, "UME")
+	found := false
+	for _, m := range ms {
+		found = found || strings.Contains(m.Text, T("submitted.text.report.hr.named"))
+	}
+	if !found {
+		t.Errorf("the receipt does not say why it went to HR")
+	}
+	m, err := r.svc.Take(ctx, user("USUP"), n)
+	if !errors.Is(err, mamori.ErrForbidden) || m.Text != T("judge.named") {
+		t.Errorf("the supervisor named is told %q (%v)", m.Text, err)
+	}
+}

@@ -284,6 +284,9 @@ func (s *Service) registerOpen(ctx context.Context, actor mamori.User, a mamori.
 }
 
 func (s *Service) registerRefusal(err error) string {
+	if errors.Is(err, errNamed) {
+		return "judge.named"
+	}
 	if errors.Is(err, errOwnCase) {
 		return "judge.own_case"
 	}

@@ -112,6 +112,9 @@ func ask(env Env, c mamori.Conversation, problem string) Out {
 		m.Note = t(l, "summary.note."+c.Flow)
 		if route, _, _ := Route(env, c); c.Flow == mamori.FlowReport && route == mamori.RouteHR {
 			m.Note = t(l, "summary.note.report.hr")
+			if supervisorNamed(env, c) {
+				m.Note = t(l, "summary.note.report.hr.named")
+			}
 		}
 	case stepEdit:
 		m.Text = t(l, "edit.which")
@@ -234,6 +237,9 @@ func display(env Env, c mamori.Conversation, step string, l mamori.Lang) string 
 	v := *q.answer(&c.Answers)
 	if v == "" || q.options == nil {
 		return v
+	}
+	if q.step == stepRoute && supervisorNamed(env, c) {
+		v = mamori.RouteHR // where it goes, whatever was chosen
 	}
 	if q.step == stepWhen {
 		if d := showDate(v, l); d != "" {
