@@ -32,9 +32,14 @@ type Conversation struct {
 	SOSPlace bool   `json:"sos_place,omitempty"`
 	// Check is set while the one question of a front-line check (which
 	// customer?) waits for its answer.
-	Check   bool      `json:"check,omitempty"`
-	Started time.Time `json:"started"`
-	Updated time.Time `json:"updated"`
+	Check bool `json:"check,omitempty"`
+	// Checkin is the case whose care check-in ("how are you doing?") was
+	// sent to the person at CheckinAt and not answered yet: the words of
+	// one of its buttons typed at the menu answer it.
+	Checkin   string    `json:"checkin,omitempty"`
+	CheckinAt time.Time `json:"checkin_at,omitzero"`
+	Started   time.Time `json:"started"`
+	Updated   time.Time `json:"updated"`
 }
 
 // Flows a conversation can be in.

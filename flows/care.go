@@ -139,7 +139,55 @@ func (s *Service) runCheckin(tx mamori.Tx, j mamori.Job, now time.Time) error {
 	if err := tx.Audit(mamori.AuditEntry{At: now, Actor: "system", Action: "care.checkin_sent", Subject: k.Number, Detail: detail}); err != nil {
 		return err
 	}
+	if err := s.awaitCheckin(tx, k, now); err != nil {
+		return err
+	}
 	return tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("job:%d", j.ID), Target: to, Message: m, Lang: l, Created: now})
+}
+
+// checkinFresh is how long a check-in's buttons may be answered in words.
+const checkinFresh = 7 * 24 * time.Hour
+
+// awaitCheckin notes in the reporter's conversation that case k's
+// check-in waits for an answer, so that its words typed answer it (and
+// are not kept as a story, or offered to the supervisors as the answer
+// to their question). A conversation made for it alone is cleared like a
+// draft.
+func (s *Service) awaitCheckin(tx mamori.Tx, k mamori.Case, now time.Time) error {
+	c, err := tx.Conversation(k.Reporter.Key())
+	if errors.Is(err, mamori.ErrNotFound) {
+		c = mamori.Conversation{User: k.Reporter, Step: stepMenu, Started: now, Updated: now}
+	} else if err != nil {
+		return err
+	}
+	c.Checkin, c.CheckinAt = k.Number, now
+	if err := tx.PutConversation(c); err != nil {
+		return err
+	}
+	return s.scheduleDraftExpiry(tx, c.User, c.Updated)
+}
+
+// checkinWord is the check-in answer typed text gives — a button's words
+// in either language, or a few plain ways of saying it — or "".
+func checkinWord(p *mamori.Policy, typed string) string {
+	s := strings.TrimSuffix(strings.TrimSuffix(strings.ReplaceAll(plain(typed), "’", "'"), "です"), "ます")
+	for _, l := range []mamori.Lang{mamori.JA, mamori.EN} {
+		for key, answer := range map[string]string{"checkin.fine": checkinFine, "checkin.hard": checkinHard, "checkin.talk": checkinTalk,
+			"checkin.open.fine": checkinFine, "checkin.open.talk": checkinTalk} {
+			if s == plain(p.T(l, key)) {
+				return answer
+			}
+		}
+	}
+	switch s {
+	case "大丈夫", "だいじょうぶ", "元気", "元気です", "問題ない", "落ち着いてきた", "fine", "ok", "okay", "good", "i'm ok", "i'm okay", "i'm good", "i'm better", "better":
+		return checkinFine
+	case "つらい", "辛い", "しんどい", "少し辛い", "ちょっとつらい", "つらいです", "hard", "a bit hard", "not great", "not good", "struggling":
+		return checkinHard
+	case "話したい", "話を聞いてほしい", "相談したい", "話を聞いて欲しい", "talk", "i want to talk", "i'd like to talk", "i would like to talk", "can we talk":
+		return checkinTalk
+	}
+	return ""
 }
 
 // Checkin is a reporter's answer to a check-in about case Number.

@@ -431,3 +431,43 @@ func TestCheckinTalkSaysWhen(t *testing.T) {
 		t.Errorf("the answer to \"I'd like to talk\" does not say when:\n%s", said.String())
 	}
 }
+
+// TestCheckinAnsweredInWords (found by a user trial): a check-in's
+// button words typed answer it — HR hears, as the check-in promises —
+// instead of being kept as a story or offered to the supervisors as the
+// answer to their question; words that do not answer it are kept as
+// before; the pointer goes once answered.
+func TestCheckinAnsweredInWords(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t) // Friday 2026-11-20 10:00 in Tokyo
+	n := r.filed(nil)
+	if _, err := r.svc.Ask(ctx, user("USUP"), n, "何時ごろでしたか？"); err != nil {
+		t.Fatal(err)
+	}
+	r.advance(71 * time.Hour) // Monday 09:00: the first check-in
+	hr0 := len(r.sent.to(mamori.TargetChannel, "C0HR"))
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "少しつらいです"})
+	hr := r.sent.to(mamori.TargetChannel, "C0HR")[hr0:]
+	if len(hr) == 0 || !strings.Contains(fmt.Sprint(hr), "少しつらい") {
+		t.Fatalf("HR did not hear the typed answer: %+v", hr)
+	}
+	dms := r.sent.to(mamori.TargetUser, "UME")
+	for _, m := range dms[len(dms)-2:] {
+		for _, c := range m.Choices {
+			if strings.HasPrefix(c.Value, "replydraft:") {
+				t.Errorf("the check-in answer offered to the supervisors: %+v", m)
+			}
+		}
+	}
+	r.db.View(ctx, func(tx mamori.Tx) error {
+		if c, err := tx.Conversation("slack:UME"); err == nil && (c.Checkin != "" || c.Draft != "") {
+			t.Errorf("left in the conversation: %+v", c)
+		}
+		return nil
+	})
+	// Answered: the same words are now a story like any.
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "少しつらいです"})
+	if m := r.last("UME"); m.Step != "reply" {
+		t.Errorf("after the check-in, typed words are kept and offered as the answer: %+v", m)
+	}
+}

@@ -45,7 +45,7 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 		}
 		env := s.env(now)
 		env.Location = s.Location
-		if _, answer, ok := checkinClick(in); ok && answer == checkinTalk {
+		if _, answer, ok := checkinClick(in); ok && answer == checkinTalk || in.Kind == mamori.InputText && c.Checkin != "" {
 			env.TalkBy = s.when(s.Care.WorkingTime(now.Add(s.Care.taskDue()), s.Location), in.User.Lang)
 		}
 		if c.Flow != "" && c.Step != stepDone && (in.Kind == mamori.InputText || in.Kind == mamori.InputFile) {
@@ -61,6 +61,14 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 			worthKeeping(strings.TrimSpace(in.Text)) {
 			// Typed at the menu: is a question to them waiting?
 			if env.Awaiting, err = awaiting(tx, key); err != nil {
+				return err
+			}
+		}
+		if in.Kind == mamori.InputText && !inFlow(c) && c.Checkin != "" {
+			// A check-in waits: its words typed answer it (Step).
+			if k, err := tx.Case(c.Checkin); err == nil {
+				env.Consultation = &k
+			} else if !errors.Is(err, mamori.ErrNotFound) {
 				return err
 			}
 		}
@@ -286,9 +294,9 @@ func compact(ms []mamori.Message) []mamori.Message {
 
 // holdsNothing reports whether conversation c, outside a report or a
 // consultation, keeps nothing for later: no answer awaited, no SOS, no
-// check, nothing typed to keep.
+// check, no check-in waiting, nothing typed to keep.
 func holdsNothing(c mamori.Conversation) bool {
-	return c.Flow == "" && c.Reply == "" && c.Witness == "" && c.SOS == "" && !c.Check && c.Draft == ""
+	return c.Flow == "" && c.Reply == "" && c.Witness == "" && c.SOS == "" && !c.Check && c.Draft == "" && c.Checkin == ""
 }
 
 // replyDraftPrefix is the click that sends what was typed at the menu as

@@ -678,11 +678,11 @@ const pruneBatch = 1000
 const jobDraft = "conversation.draft_expiry"
 
 // draftOnly reports whether conversation c keeps nothing but a draft
-// typed at the menu.
+// typed at the menu or a check-in waiting for an answer.
 func draftOnly(c mamori.Conversation) bool {
 	d := c
-	d.Draft = ""
-	return c.Draft != "" && holdsNothing(d)
+	d.Draft, d.Checkin, d.CheckinAt = "", "", time.Time{}
+	return (c.Draft != "" || c.Checkin != "") && holdsNothing(d)
 }
 
 // scheduleDraftExpiry schedules clearing u's draft-only conversation, last
@@ -707,7 +707,7 @@ func (s *Service) runDraftExpiry(ctx context.Context, j mamori.Job, now time.Tim
 		} else if err != nil {
 			return err
 		}
-		if c.Flow != "" || c.Draft == "" {
+		if c.Flow != "" || c.Draft == "" && c.Checkin == "" {
 			return nil // used by a report or a question, or gone
 		}
 		if !draftOnly(c) {

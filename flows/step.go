@@ -346,6 +346,9 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		if k == nil || k.Reporter.Key() != c.User.Key() || k.Number != number {
 			return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "details.not_found"))}}
 		}
+		if c.Checkin == number {
+			c.Checkin, c.CheckinAt = "", time.Time{}
+		}
 		thanks := env.Policy.T(l, "checkin.thanks."+answer)
 		if answer == checkinTalk && env.TalkBy != "" {
 			thanks = fmt.Sprintf(env.Policy.T(l, "checkin.thanks.talk_by"), env.TalkBy)
@@ -496,6 +499,16 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "files.outside")), menu(env, l, false)}}
 		}
 		typed := strings.TrimSpace(in.Text)
+		if c.Checkin != "" && env.Now.Sub(c.CheckinAt) >= checkinFresh {
+			c.Checkin, c.CheckinAt = "", time.Time{} // its buttons still work
+		}
+		if in.Kind == mamori.InputText && c.Checkin != "" {
+			// The words of a check-in's button ("少しつらい", "I'm fine"):
+			// as pressed — the answer goes to HR alone, as the check-in says.
+			if a := checkinWord(env.Policy, typed); a != "" {
+				return Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: in.User, Value: "checkin:" + c.Checkin + ":" + a})
+			}
+		}
 		if in.Kind == mamori.InputText {
 			// A menu button's words typed ("出来事を報告する", "report"):
 			// as pressed.
