@@ -867,3 +867,23 @@ func TestHealthAnswersForHROnly(t *testing.T) {
 		}
 	}
 }
+
+// TestNoneTyped (found by a user trial): "なし" typed at the evidence
+// question is no evidence (the card said there was), and "いいえ" at the
+// witnesses question is nobody (it was kept as a witness's name).
+func TestNoneTyped(t *testing.T) {
+	r := newRig(t)
+	me := user("UME")
+	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartReport})
+	r.answerUntil("UME", "witnesses")
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "いいえ"})
+	r.answerUntil("UME", "evidence")
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "なし"})
+	r.db.View(context.Background(), func(tx mamori.Tx) error {
+		c, _ := tx.Conversation("slack:UME")
+		if c.Answers.Witnesses != "nobody" || c.Answers.Evidence != "none" {
+			t.Errorf("witnesses %q, evidence %q", c.Answers.Witnesses, c.Answers.Evidence)
+		}
+		return nil
+	})
+}

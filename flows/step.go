@@ -964,8 +964,30 @@ func matchOption(typed string, opts []mamori.Choice) (string, bool) {
 	if v, ok := yesNo[t]; ok && hasOption(opts, v) {
 		return v, true
 	}
+	if yesNo[t] == "no" || noneWords[strings.TrimSuffix(t, "です")] {
+		// "なし", "いいえ", "none" where the answer is none, nobody or no.
+		for _, v := range []string{"none", "nobody", "no"} {
+			if hasOption(opts, v) {
+				return v, true
+			}
+		}
+	}
+	if yesNo[t] == "yes" || safeWords[strings.TrimSuffix(t, "です")] {
+		if hasOption(opts, "safe") { // "are you safe now?" — "はい", "大丈夫"
+			return "safe", true
+		}
+	}
 	return "", false
 }
+
+// noneWords say there is none ("記録は？" — "なし"); safeWords answer "are
+// you safe?" with yes.
+var (
+	noneWords = map[string]bool{"なし": true, "ない": true, "無い": true, "ありません": true, "特にない": true, "特になし": true,
+		"いない": true, "いません": true, "誰もいない": true, "だれもいない": true, "残っていない": true,
+		"none": true, "no": true, "nothing": true, "nobody": true, "no one": true, "not really": true}
+	safeWords = map[string]bool{"大丈夫": true, "だいじょうぶ": true, "安全": true, "無事": true, "yes": true, "ok": true, "fine": true, "i'm fine": true, "i'm ok": true}
+)
 
 // looseOption accepts, for a question answered by buttons alone, words
 // that hold one option's label and nothing against it ("はい、話したいです"

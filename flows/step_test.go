@@ -971,8 +971,9 @@ func TestDayOfAnotherYear(t *testing.T) {
 }
 
 // TestMatchOptionTyped: an option is picked by its number, its label
-// (without the punctuation around it), its value ("safe", "today"), or a
-// plain yes or no where the options are yes and no.
+// (without the punctuation around it), its value ("safe", "today"), a
+// plain yes or no where the options are yes and no, "none" said plainly
+// where none (or nobody, or no) is an option, and yes to "are you safe?".
 func TestMatchOptionTyped(t *testing.T) {
 	safety := []mamori.Choice{{Value: "safe", Label: "I'm safe"}, {Value: "danger", Label: "I feel in danger"}}
 	yn := []mamori.Choice{{Value: "yes", Label: "はい、連絡してほしい"}, {Value: "no", Label: "いいえ、今はいい"}}
@@ -987,8 +988,16 @@ func TestMatchOptionTyped(t *testing.T) {
 		{"Safe!", safety, "safe", true},
 		{"はい", yn, "yes", true},
 		{"いいえ。", yn, "no", true},
-		{"はい", safety, "", false},
+		// "あなたはいま安全ですか？" — "はい", "大丈夫です" (a user trial).
+		{"はい", safety, "safe", true},
+		{"大丈夫です", safety, "safe", true},
 		{"not safe", safety, "", false},
+		// None, where "none", "nobody" or "no" is an option.
+		{"なし", []mamori.Choice{{Value: "none", Label: "ない"}, {Value: "photo", Label: "写真"}}, "none", true},
+		{"ありません", []mamori.Choice{{Value: "none", Label: "ない"}}, "none", true},
+		{"いいえ", []mamori.Choice{{Value: "nobody", Label: "だれもいなかった"}}, "nobody", true},
+		{"特にない", yn, "no", true},
+		{"なし", safety, "", false},
 	} {
 		if v, ok := matchOption(tc.typed, tc.opts); v != tc.want || ok != tc.ok {
 			t.Errorf("matchOption(%q) = %q %v, want %q %v", tc.typed, v, ok, tc.want, tc.ok)
