@@ -17,6 +17,9 @@ type Conversation struct {
 	// Reply is the case number whose question the user is answering: the
 	// next text they send goes to that case's thread.
 	Reply string `json:"reply,omitempty"`
+	// ReplyTo is the question (1, 2…) of that case whose "Answer" was
+	// pressed; 0 for the oldest one still open.
+	ReplyTo int `json:"reply_to,omitempty"`
 	// Witness is the case number whose witness statement the user is
 	// giving: the next text they send is it.
 	Witness string `json:"witness,omitempty"`

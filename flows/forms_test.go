@@ -455,7 +455,7 @@ func TestConsultationHR(t *testing.T) {
 	}
 	r.worker.Drain(ctx)
 	dm := r.last("UME")
-	if !strings.Contains(dm.Text, reply) || !strings.Contains(dm.Text, "方針の該当項目") || dm.Choices[0].Value != "reply:"+n {
+	if !strings.Contains(dm.Text, reply) || !strings.Contains(dm.Text, "方針の該当項目") || dm.Choices[0].Value != "reply:"+n+":1" {
 		t.Fatalf("reply in the DM: %+v", dm)
 	}
 	// She types her answer first, as people do: kept, and sent once she

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -228,12 +229,30 @@ func caseClick(in mamori.Input) (string, bool) {
 	if _, n, ok := sosClick(in); ok {
 		return n, true
 	}
-	for _, p := range []string{"from:", "reply:", replyDraftPrefix, witnessPrefix} {
+	if n, _, ok := replyClick(in); ok {
+		return n, true
+	}
+	for _, p := range []string{"from:", replyDraftPrefix, witnessPrefix} {
 		if n, ok := strings.CutPrefix(in.Value, p); ok {
 			return n, true
 		}
 	}
 	return "", false
+}
+
+// replyClick reads an "Answer" button: "reply:<number>:<question>", or
+// "reply:<number>" on buttons sent before questions were numbered.
+func replyClick(in mamori.Input) (number string, question int, ok bool) {
+	rest, ok := strings.CutPrefix(in.Value, "reply:")
+	if !ok || in.Kind != mamori.InputChoice || rest == "" {
+		return "", 0, false
+	}
+	if i := strings.LastIndex(rest, ":"); i > 0 {
+		if q, err := strconv.Atoi(rest[i+1:]); err == nil && q > 0 {
+			return rest[:i], q, true
+		}
+	}
+	return rest, 0, true
 }
 
 // reminder is the gentle reminder about a report (or a question for HR)

@@ -455,7 +455,7 @@ func (s *Service) ask(ctx context.Context, actor mamori.User, kind, number, ques
 			header = "ask.header.hr"
 		}
 		dm := mamori.Message{Step: "reply", Header: fmt.Sprintf(s.Policy.T(rl, header), k.Number), Text: question,
-			Choices: []mamori.Choice{{Value: "reply:" + k.Number, Label: s.Policy.T(rl, "ask.answer"), Style: mamori.StylePrimary}},
+			Choices: []mamori.Choice{{Value: fmt.Sprintf("reply:%s:%d", k.Number, len(k.Decision.Questions)), Label: s.Policy.T(rl, "ask.answer"), Style: mamori.StylePrimary}},
 			Note:    s.Policy.T(rl, s.routed(*k, "ask.note"))}
 		if err := s.tell(tx, env.Now, *k, "ask", dm); err != nil {
 			return "", err

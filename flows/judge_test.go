@@ -440,7 +440,7 @@ func TestAskTheReporter(t *testing.T) {
 	r.worker.Drain(ctx)
 	dms := r.sent.to(mamori.TargetUser, "UME")
 	q := dms[len(dms)-1]
-	if q.Text != "相手は何回来店していますか？" || q.Choices[0].Value != "reply:"+n {
+	if q.Text != "相手は何回来店していますか？" || q.Choices[0].Value != "reply:"+n+":1" {
 		t.Fatalf("question DM: %+v", q)
 	}
 	if q.Header != "上長からの質問（"+n+"）" || q.Note != r.svc.Policy.T(mamori.JA, "ask.note") {
@@ -763,5 +763,34 @@ func TestSupervisorNamed(t *testing.T) {
 	m, err := r.svc.Take(ctx, user("USUP"), n)
 	if !errors.Is(err, mamori.ErrForbidden) || m.Text != T("judge.named") {
 		t.Errorf("the supervisor named is told %q (%v)", m.Text, err)
+	}
+}
+
+// TestAnswerTheQuestionPressed (found by a user trial): with two
+// questions open, the answer goes with the question whose "Answer" was
+// pressed, and the prompt shows that question; a button of before the
+// questions were numbered still answers the oldest open one.
+func TestAnswerTheQuestionPressed(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	n := r.filed(nil)
+	for _, q := range []string{"何時ごろでしたか？", "どのレジでしたか？"} {
+		if _, err := r.svc.Ask(ctx, user("USUP"), n, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.click("UME", "reply:"+n+":2")
+	if m := r.last("UME"); !strings.Contains(m.Text, "どのレジでしたか？") {
+		t.Errorf("the prompt does not show the question: %+v", m)
+	}
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "3番レジです"})
+	qs := r.kase(n).Decision.Questions
+	if qs[0].Answer != "" || qs[1].Answer != "3番レジです" {
+		t.Fatalf("answers: %q, %q", qs[0].Answer, qs[1].Answer)
+	}
+	r.click("UME", "reply:"+n)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "15時ごろです"})
+	if qs := r.kase(n).Decision.Questions; qs[0].Answer != "15時ごろです" {
+		t.Errorf("an old button's answer: %q", qs[0].Answer)
 	}
 }

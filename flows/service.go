@@ -275,15 +275,18 @@ func (s *Service) reply(tx mamori.Tx, now time.Time, u mamori.User, r *Reply) er
 		k.Decision = &mamori.Decision{}
 	}
 	qs := k.Decision.Questions
-	// The answer goes with the oldest question still open; a second
-	// answer to one already answered (its button pressed again) adds to
-	// the last one.
+	// The answer goes with the question whose "Answer" was pressed, or
+	// else the oldest one still open; a second answer to one already
+	// answered (its button pressed again) adds to it.
 	i := len(qs) - 1
 	for j := range qs {
 		if qs[j].Answer == "" {
 			i = j
 			break
 		}
+	}
+	if r.Question > 0 && r.Question <= len(qs) {
+		i = r.Question - 1
 	}
 	if i < 0 { // asked before questions were kept
 		qs, i = append(qs, mamori.Question{At: now}), 0

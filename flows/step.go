@@ -123,6 +123,7 @@ type Out struct {
 // Reply is a reporter's answer to a question about case Number.
 type Reply struct {
 	Number, Text string
+	Question     int // 1, 2…: the question answered; 0 for the oldest open
 }
 
 type kind int
@@ -380,13 +381,17 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 
 	// Answering a supervisor's question works from anywhere, and does not
 	// disturb a report in progress.
-	if in.Kind == mamori.InputChoice && strings.HasPrefix(in.Value, "reply:") {
+	if number, q, ok := replyClick(in); ok {
 		k := env.Consultation
-		if k == nil || k.Reporter.Key() != c.User.Key() || "reply:"+k.Number != in.Value {
+		if k == nil || k.Reporter.Key() != c.User.Key() || k.Number != number {
 			return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "details.not_found"))}}
 		}
-		c.Reply = k.Number
+		c.Reply, c.ReplyTo = k.Number, q
 		m := text(fmt.Sprintf(env.Policy.T(l, "reply.prompt"), k.Number))
+		if k.Decision != nil && q > 0 && q <= len(k.Decision.Questions) {
+			// Which question: the one whose button was pressed.
+			m.Text = clip(k.Decision.Questions[q-1].Text, 300) + "\n\n" + m.Text
+		}
 		if c.Draft != "" {
 			// Typed before pressing "Answer": send that.
 			m.Step = "reply"
@@ -419,8 +424,8 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		}
 	}
 	if c.Reply != "" {
-		number := c.Reply
-		c.Reply = ""
+		number, question := c.Reply, c.ReplyTo
+		c.Reply, c.ReplyTo = "", 0
 		if in.Kind == mamori.InputChoice && in.Value == navDraft && c.Draft != "" {
 			in = mamori.Input{Kind: mamori.InputText, User: in.User, Text: c.Draft}
 			c.Draft = ""
@@ -428,10 +433,10 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		if in.Kind == mamori.InputText && strings.TrimSpace(in.Text) != "" {
 			typed := strings.TrimSpace(in.Text)
 			if utf8.RuneCountInString(typed) > MaxText {
-				c.Reply = number
+				c.Reply, c.ReplyTo = number, question
 				return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText))}}
 			}
-			out := Out{Reply: &Reply{Number: number, Text: typed},
+			out := Out{Reply: &Reply{Number: number, Text: typed, Question: question},
 				Replies: []mamori.Message{text(fmt.Sprintf(env.Policy.T(l, "reply.sent"), number))}}
 			if c.Flow != "" && c.Step != stepDone {
 				o := ask(env, c, "")

@@ -335,7 +335,7 @@ func TestServeConsultation(t *testing.T) {
 	}
 
 	// The employee answers with the reply's button.
-	r.interact(reporter, "D"+reporter, dm.blocks, r.button(dm.blocks, "reply:"+number), nil)
+	r.interact(reporter, "D"+reporter, dm.blocks, r.button(dm.blocks, "reply:"+number+":1"), nil)
 	_, i = r.waitPost("D"+reporter, r.seen, "the answer prompt", func(p posted) bool { return strings.Contains(p.text, ja("reply.prompt", number)) })
 	r.seen = i + 1
 	r.shown(reporter)
@@ -515,7 +515,7 @@ func TestServeTeamsConsultation(t *testing.T) {
 			t.Errorf("HR's reply in the chat lacks %q:\n%s", want, texts(dm.Card()))
 		}
 	}
-	r.click(tTanaka, personal, dm.Card(), "reply:"+number, nil)
+	r.click(tTanaka, personal, dm.Card(), "reply:"+number+":1", nil)
 	_, i = fake.Wait(t, r.dm(tTanaka), r.seen, "the answer prompt", func(a teamstest.Activity) bool { return strings.Contains(a.JSON(), ja("reply.prompt", number)) })
 	r.seen = i + 1
 	waitDelivered(t, env, mamori.PlatformTeams, tTanaka.AadObjectID)

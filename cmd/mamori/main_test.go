@@ -1202,7 +1202,7 @@ func (r *slackRig) judge(policy *mamori.Policy, card posted, number string) {
 	whisper(supervisor, ja("judge.done.ask", number))
 	q, i := r.waitPost("D"+reporter, r.seen, "the question", func(p posted) bool { return strings.Contains(p.text, "何回目の来店") })
 	r.seen = i + 1
-	r.interact(reporter, "D"+reporter, q.blocks, r.button(q.blocks, "reply:"+number), nil)
+	r.interact(reporter, "D"+reporter, q.blocks, r.button(q.blocks, "reply:"+number+":1"), nil)
 	_, i = r.waitPost("D"+reporter, r.seen, "the answer prompt", func(p posted) bool { return strings.Contains(p.text, ja("reply.prompt", number)) })
 	r.seen = i + 1
 	r.say(reporter, "三回目です")

@@ -413,7 +413,7 @@ func TestServeTeams(t *testing.T) {
 	}
 	q, i := fake.Wait(t, r.dm(tTanaka), r.seen, "the question", func(a teamstest.Activity) bool { return strings.Contains(a.JSON(), "何回目の来店") })
 	r.seen = i + 1
-	click(q.Card(), "reply:"+number)
+	click(q.Card(), "reply:"+number+":1")
 	r.say("三回目です")
 	// The thread hears of the answer (after the question's note).
 	fake.Wait(t, storeConv.ID+";messageid="+card.ID, 1, "the answer in the thread", func(a teamstest.Activity) bool {

@@ -285,7 +285,7 @@ func TestServeThreadPrivacy(t *testing.T) {
 	if h := r.home(); !strings.Contains(h, ja("home.next.question")) {
 		t.Errorf("App Home with a question open:\n%s", h)
 	}
-	r.interact(reporter, "D"+reporter, q.blocks, r.button(q.blocks, "reply:"+number), nil)
+	r.interact(reporter, "D"+reporter, q.blocks, r.button(q.blocks, "reply:"+number+":1"), nil)
 	_, i = r.waitPost("D"+reporter, r.seen, "the answer prompt", func(p posted) bool { return strings.Contains(p.text, ja("reply.prompt", number)) })
 	r.seen = i + 1
 	r.shown(reporter)
@@ -492,7 +492,7 @@ func TestServeHRRoute(t *testing.T) {
 	if !strings.Contains(q.text, ja("ask.header.hr", number)) || !strings.Contains(q.text, ja("ask.note.hr")) {
 		t.Errorf("HR's question:\n%s", q.text)
 	}
-	r.interact(reporter, "D"+reporter, q.blocks, r.button(q.blocks, "reply:"+number), nil)
+	r.interact(reporter, "D"+reporter, q.blocks, r.button(q.blocks, "reply:"+number+":1"), nil)
 	_, i = r.waitPost("D"+reporter, r.seen, "the answer prompt", func(p posted) bool { return strings.Contains(p.text, ja("reply.prompt", number)) })
 	r.seen = i + 1
 	r.shown(reporter)
