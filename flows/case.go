@@ -114,6 +114,25 @@ func mentions(a mamori.Answers, ids ...string) bool {
 	return false
 }
 
+// waitingNow reports whether report k waits for the reporter's answer
+// to a question: the newest one is open and was asked since the case was
+// last decided or reopened (a question left open by a decision is not
+// what the case waits for).
+func waitingNow(k mamori.Case) bool {
+	d := k.Decision
+	if !d.Waiting() || k.Status == mamori.StatusClosed || k.Status == mamori.StatusJudged {
+		return false
+	}
+	asked := d.Questions[len(d.Questions)-1].At
+	if d.Decided() && !asked.After(d.At) { // "more information needed", then a question: it waits
+		return false
+	}
+	if n := len(d.History); n > 0 && !asked.After(d.History[n-1].Reopened) {
+		return false
+	}
+	return true
+}
+
 // BuildCase files conversation c as case number.
 func BuildCase(env Env, c mamori.Conversation, number string) mamori.Case {
 	k := mamori.Case{
@@ -183,12 +202,15 @@ func Card(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.Mess
 		m.Text = t(l, "card.next."+k.Route)
 		m.Fields = caseFacts(env, k, l, loc)
 		status := t(l, "status."+k.Status)
-		if k.Decision.Waiting() {
+		if waitingNow(k) {
 			status = t(l, "status.waiting")
 		}
 		m.Fields = append(m.Fields, mamori.Field{Label: t(l, "card.status"), Value: status})
 		if n := len(k.Decision.Past()); k.Status == mamori.StatusReopened && n > 0 {
-			m.Fields = append(m.Fields, mamori.Field{Label: t(l, "card.reopened"), Value: k.Decision.Past()[n-1].Reason})
+			// The reason is free text about the case: behind "view details",
+			// like the account (the channel may hold people who may not
+			// see the case).
+			m.Fields = append(m.Fields, mamori.Field{Label: t(l, "card.reopened"), Value: t(l, "card.reopened.in_details")})
 		}
 		if k.Assignee != "" {
 			m.Fields = append(m.Fields, mamori.Field{Label: t(l, "card.assignee"), Value: mention(k.Assignee)})
@@ -206,7 +228,7 @@ func Card(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.Mess
 		if k.Status != mamori.StatusNew {
 			m.Text = t(l, "card.next.status."+k.Status)
 		}
-		if k.Decision.Waiting() && k.Status != mamori.StatusJudged {
+		if waitingNow(k) {
 			m.Text = t(l, "card.next.waiting")
 		}
 	}

@@ -307,7 +307,10 @@ func TestReopenRejudge(t *testing.T) {
 	card := cards[len(cards)-1]
 	var reason, decision bool
 	for _, f := range card.Fields {
-		reason = reason || f.Value == "新しい録音が届いた"
+		reason = reason || f.Label == "再開の理由" && f.Value == "詳細で確認" // the reason itself is behind the details
+		if strings.Contains(f.Value, "新しい録音が届いた") {
+			t.Errorf("the reopen reason on the channel's card: %+v", f)
+		}
 		decision = decision || f.Label == "判断"
 	}
 	if !reason || decision {

@@ -794,3 +794,36 @@ func TestAnswerTheQuestionPressed(t *testing.T) {
 		t.Errorf("an old button's answer: %q", qs[0].Answer)
 	}
 }
+
+// TestCardStatusAfterDecision (found by a user trial): a question left
+// unanswered when the case is decided does not make the card or the
+// details say the case waits for the reporter; after a reopening either.
+func TestCardStatusAfterDecision(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	n := r.filed(nil)
+	if _, err := r.svc.Ask(ctx, user("USUP"), n, "何時ごろでしたか？"); err != nil {
+		t.Fatal(err)
+	}
+	env := flows.Env{Policy: r.svc.Policy, Org: r.svc.Org, Now: r.clock.Now()}
+	waiting := r.svc.Policy.T(mamori.JA, "status.waiting")
+	if !strings.Contains(messageText(flows.Card(env, r.kase(n), mamori.JA, nil)), waiting) {
+		t.Fatal("a case with a question open does not say it waits")
+	}
+	r.advance(time.Minute)
+	d := mamori.Decision{Validity: "valid", Means: "acceptable", Outcome: mamori.OutcomeLegitimate, Reason: "返金の要求には理由があった"}
+	if _, err := r.svc.Judge(ctx, user("USUP"), n, d); err != nil {
+		t.Fatal(err)
+	}
+	if got := messageText(flows.Card(env, r.kase(n), mamori.JA, nil)); strings.Contains(got, waiting) {
+		t.Errorf("a decided case waits for the reporter:\n%s", got)
+	}
+	r.advance(time.Minute)
+	if _, err := r.svc.Reopen(ctx, user("USUP"), n, "防犯カメラの映像が見つかった"); err != nil {
+		t.Fatal(err)
+	}
+	if got := messageText(flows.Card(env, r.kase(n), mamori.JA, nil)); strings.Contains(got, waiting) ||
+		strings.Contains(got, r.svc.Policy.T(mamori.JA, "card.next.waiting")) {
+		t.Errorf("a reopened case waits for an old question:\n%s", got)
+	}
+}

@@ -185,7 +185,10 @@ func TestServeRejudge(t *testing.T) {
 	}
 	whispers++
 	r.whisperSays(whispers, supervisor, "C0STORE", ja("judge.done.reopen", number))
-	reopened := r.cardShows(card, ja("status.reopened"), ja("card.reopened"), reopen)
+	reopened := r.cardShows(card, ja("status.reopened"), ja("card.reopened"), ja("card.reopened.in_details"))
+	if strings.Contains(strings.Join(reopened.texts(), "\n"), reopen) {
+		t.Errorf("the reopen reason on the channel's card:\n%s", strings.Join(reopened.texts(), "\n"))
+	}
 	if strings.Contains(strings.Join(reopened.texts(), "\n"), "*"+ja("card.decision")+"*\n") {
 		t.Errorf("the reopened card still shows a decision:\n%s", strings.Join(reopened.texts(), "\n"))
 	}
