@@ -887,3 +887,33 @@ func TestNoneTyped(t *testing.T) {
 		return nil
 	})
 }
+
+// TestNothingTypedLostAtButtons (found by a user trial): a sentence
+// typed at a question answered by buttons is not cut down to the button
+// it names, nor dropped when it names none: the rest is added to the
+// account, and the person is told.
+func TestNothingTypedLostAtButtons(t *testing.T) {
+	r := newRig(t)
+	me := user("UME")
+	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartReport})
+	r.answerUntil("UME", "channel")
+	const more = "電話でした。今日もまた同じ人から電話があって、つらいです"
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: more})
+	var c mamori.Conversation
+	r.db.View(context.Background(), func(tx mamori.Tx) error { c, _ = tx.Conversation("slack:UME"); return nil })
+	if c.Answers.Channel != "phone" || !strings.HasSuffix(c.Answers.Narrative, more) {
+		t.Errorf("channel %q, account %q", c.Answers.Channel, c.Answers.Narrative)
+	}
+	if got := messageText(r.last("UME")); !strings.Contains(got, r.svc.Policy.T(mamori.JA, "nav.kept_aside")) {
+		t.Errorf("not told: %q", got)
+	}
+	r.answerUntil("UME", "repeat")
+	step := r.last("UME").Step
+	const none = "店長にも相談したけれど、取り合ってもらえませんでした"
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: none})
+	r.db.View(context.Background(), func(tx mamori.Tx) error { c, _ = tx.Conversation("slack:UME"); return nil })
+	if m := r.last("UME"); m.Step != step || !strings.Contains(m.Text, r.svc.Policy.T(mamori.JA, "nav.kept_aside.buttons")) ||
+		!strings.HasSuffix(c.Answers.Narrative, none) {
+		t.Errorf("at %s: told %q, account %q", step, m.Text, c.Answers.Narrative)
+	}
+}

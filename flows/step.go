@@ -265,6 +265,9 @@ const (
 	// askDate is what record returns for "earlier": not a problem, a
 	// request to type the date.
 	askDate = "\x00date"
+	// keptAside: the answer is kept, and more typed with it was added to
+	// the account (nav.kept_aside).
+	keptAside = "\x00aside"
 )
 
 func lookup(step string) (question, bool) {
@@ -713,6 +716,8 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		m := &out.Replies[len(out.Replies)-1]
 		m.Text, m.Choices, m.Prompt = env.Policy.T(l, "when.type_date"), nil, env.Policy.T(l, "prompt.text")
 		return c, out
+	} else if problem == keptAside {
+		out.Replies = append(out.Replies, text(env.Policy.T(l, "nav.kept_aside")))
 	} else if problem != "" {
 		return c, ask(env, c, problem)
 	}
@@ -856,7 +861,16 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 				return choose(env, q, slot, v, l)
 			}
 			if v, ok := looseOption(typed, opts); ok && q.kind == kChoice {
-				return choose(env, q, slot, v, l)
+				if p := choose(env, q, slot, v, l); p != "" || !saysMore(typed, opts, v) || c.Flow != mamori.FlowReport {
+					return p
+				}
+				// "電話でした。今日もまた同じ人から電話があって…": the
+				// button, and the rest kept with the account.
+				if narrative, ok := appendText(c.Answers.Narrative, typed); ok {
+					c.Answers.Narrative = narrative
+					return keptAside
+				}
+				return ""
 			}
 			if (q.step == stepWellbeing || q.step == stepTalk) && typed != "" && typedCommand(typed) == "" {
 				// How they feel, in their own words: kept for HR, and
@@ -867,6 +881,16 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 				}
 				c.Answers.Feelings = feelings
 				return env.Policy.T(l, "nav.feelings_kept")
+			}
+			if q.kind == kChoice && c.Flow == mamori.FlowReport && worthKeeping(typed) && !sosWord(typed, false) {
+				// Words that answer no button here: kept with the account,
+				// and the buttons asked again — nothing typed is lost.
+				narrative, ok := appendText(c.Answers.Narrative, typed)
+				if !ok {
+					return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
+				}
+				c.Answers.Narrative = narrative
+				return env.Policy.T(l, "nav.kept_aside.buttons")
 			}
 			if q.kind == kBoth && typed != "" {
 				if utf8.RuneCountInString(typed) > MaxText {
@@ -1016,6 +1040,17 @@ func looseOption(typed string, opts []mamori.Choice) (string, bool) {
 		}
 	}
 	return hit, n == 1
+}
+
+// saysMore reports whether typed, which names option v, says more than
+// its label: a sentence around it, not the button's words.
+func saysMore(typed string, opts []mamori.Choice, v string) bool {
+	for _, o := range opts {
+		if o.Value == v {
+			return utf8.RuneCountInString(squash(typed)) > utf8.RuneCountInString(squash(o.Label))+6
+		}
+	}
+	return false
 }
 
 // squash is text without case, spaces or punctuation, for comparing
