@@ -248,3 +248,34 @@ func TestDetailsShowTypedWhenOnce(t *testing.T) {
 		t.Errorf("the details:\n%s", text)
 	}
 }
+
+// TestDangerOffered (found by a user trial): "怖い" or "殴られた" at the
+// menu, too short to keep, is offered the SOS instead of a greeting; a
+// call for help inside an answer in a report is kept as the answer, and
+// the SOS offered beside the next question.
+func TestDangerOffered(t *testing.T) {
+	for _, typed := range []string{"怖い", "殴られた", "危ない"} {
+		r := newRig(t)
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: typed})
+		if m := r.last("UME"); m.Text != r.svc.Policy.T(mamori.JA, "sos.offer") {
+			t.Errorf("%q: %+v", typed, m)
+		}
+	}
+	r := newRig(t)
+	me := user("UME")
+	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartReport})
+	r.answerUntil("UME", "narrative")
+	const now = "いま刃物を持ったお客様が店内にいて怖いです、助けてください"
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: now})
+	ms := r.sent.to(mamori.TargetUser, "UME")
+	offer := ms[len(ms)-2]
+	if offer.Text != r.svc.Policy.T(mamori.JA, "sos.offer") || len(offer.Choices) != 1 || offer.Choices[0].Value != mamori.StartSOS {
+		t.Errorf("no SOS offered: %+v", offer)
+	}
+	r.db.View(context.Background(), func(tx mamori.Tx) error {
+		if c, _ := tx.Conversation("slack:UME"); c.Answers.Narrative != now {
+			t.Errorf("the account: %q", c.Answers.Narrative)
+		}
+		return nil
+	})
+}

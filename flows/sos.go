@@ -367,11 +367,38 @@ func sosUpdate(step, typed string) bool {
 	case stepNarrative, stepWords, stepDemand:
 		return false
 	}
+	if fearful(typed) {
+		return true
+	}
+	s := strings.ToLower(typed)
+	for _, w := range []string{"助けて", "たすけて", "help"} {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// callsForHelp reports whether typed text holds a call for help
+// anywhere ("…怖いです、助けてください").
+func callsForHelp(typed string) bool {
+	s := strings.ToLower(typed)
+	for _, w := range []string{"助けて", "たすけて", "タスケテ", "help me", "sos", "ｓｏｓ"} {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// fearful reports whether typed text speaks of danger (dangerHint) or of
+// fear: "怖い", "scared".
+func fearful(typed string) bool {
 	if dangerHint(typed) {
 		return true
 	}
 	s := strings.ToLower(typed)
-	for _, w := range []string{"怖", "こわい", "助けて", "たすけて", "scared", "afraid", "help"} {
+	for _, w := range []string{"怖", "こわい", "scared", "afraid", "frightened"} {
 		if strings.Contains(s, w) {
 			return true
 		}

@@ -534,7 +534,7 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			}
 			c.Draft = draft
 			m := menu(env, l, false)
-			if dangerHint(typed) {
+			if fearful(typed) {
 				m.Text = env.Policy.T(l, "sos.offer")
 			}
 			kept := text(env.Policy.T(l, "menu.kept"))
@@ -549,6 +549,12 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 				return c, Out{Replies: []mamori.Message{kept}}
 			}
 			return c, Out{Replies: []mamori.Message{kept, m}}
+		}
+		if in.Kind == mamori.InputText && fearful(typed) {
+			// "怖い", "殴られた": too short to keep, never a greeting.
+			m := menu(env, l, false)
+			m.Text = env.Policy.T(l, "sos.offer")
+			return c, Out{Replies: []mamori.Message{m}}
 		}
 		return c, Out{Replies: []mamori.Message{menu(env, l, true)}}
 	}
@@ -733,6 +739,13 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	if c.Step == stepPlace && c.SOS != "" && c.Answers.Place != "" && out.SOS == nil {
 		// The SOS raised from this report learns where they are.
 		out.SOS = &SOSOut{Number: c.SOS, Place: c.Answers.Place}
+	}
+	if c.SOS == "" && in.Kind == mamori.InputText && q.kind != kChoice && callsForHelp(in.Text) {
+		// "…いま刃物を持ったお客様が店内にいて怖いです、助けてください"
+		// kept as the answer (an account may quote a call for help), and
+		// the SOS one press away, beside the next question.
+		out.Replies = append(out.Replies, mamori.Message{Text: env.Policy.T(l, "sos.offer"),
+			Choices: []mamori.Choice{{Value: mamori.StartSOS, Label: env.Policy.T(l, "menu.sos"), Style: mamori.StyleDanger}}})
 	}
 	c.History = append(c.History, c.Step)
 	switch f := followUp(env, c); {
