@@ -917,3 +917,25 @@ func TestNothingTypedLostAtButtons(t *testing.T) {
 		t.Errorf("at %s: told %q, account %q", step, m.Text, c.Answers.Narrative)
 	}
 }
+
+// TestBehavioursTyped (found by a user trial): at the list of behaviours,
+// an option's label typed ticks it, and "決定" typed keeps what is ticked.
+func TestBehavioursTyped(t *testing.T) {
+	r := newRig(t)
+	me := user("UME")
+	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartReport})
+	r.answerUntil("UME", "behaviours")
+	opt := r.last("UME").Multi.Options[1]
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: opt.Label})
+	var c mamori.Conversation
+	r.db.View(context.Background(), func(tx mamori.Tx) error { c, _ = tx.Conversation("slack:UME"); return nil })
+	if len(c.Answers.Behaviours) != 1 || c.Answers.Behaviours[0] != opt.Value || c.Step == "behaviours" {
+		t.Fatalf("%q typed: %v, at %s", opt.Label, c.Answers.Behaviours, c.Step)
+	}
+	r.click("UME", "nav:back")
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "決定"})
+	r.db.View(context.Background(), func(tx mamori.Tx) error { c, _ = tx.Conversation("slack:UME"); return nil })
+	if len(c.Answers.Behaviours) != 1 || c.Step == "behaviours" {
+		t.Errorf("決定 typed: %v, at %s", c.Answers.Behaviours, c.Step)
+	}
+}

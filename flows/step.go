@@ -852,6 +852,12 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 		if in.Kind == mamori.InputText {
 			var ok bool
 			if values, ok = pickNumbers(typed, opts); !ok {
+				if values, ok = pickLabels(typed, opts); !ok && doneWord(env.Policy, typed) {
+					// "決定" / "done" typed: the boxes ticked so far.
+					values, ok = c.Answers.Behaviours, true
+				}
+			}
+			if !ok {
 				return env.Policy.T(l, "nav.use_checkboxes")
 			}
 		} else if in.Kind != mamori.InputMulti {
@@ -1062,6 +1068,41 @@ func saysMore(typed string, opts []mamori.Choice, v string) bool {
 		if o.Value == v {
 			return utf8.RuneCountInString(squash(typed)) > utf8.RuneCountInString(squash(o.Label))+6
 		}
+	}
+	return false
+}
+
+// pickLabels reads options named by their labels, one or more apart
+// ("土下座の要求、暴言").
+func pickLabels(typed string, opts []mamori.Choice) ([]string, bool) {
+	for _, o := range opts { // a label may hold commas itself
+		if squash(typed) != "" && squash(typed) == squash(o.Label) {
+			return []string{o.Value}, true
+		}
+	}
+	var values []string
+	for _, part := range strings.FieldsFunc(typed, func(r rune) bool { return strings.ContainsRune(",、，\n/", r) }) {
+		found := false
+		for _, o := range opts {
+			if squash(part) != "" && squash(part) == squash(o.Label) {
+				values, found = append(values, o.Value), true
+				break
+			}
+		}
+		if !found {
+			return nil, false
+		}
+	}
+	return values, len(values) > 0
+}
+
+// doneWord reports whether typed is the multiple choice's "Done" in
+// either language, or a plain word for it.
+func doneWord(p *mamori.Policy, typed string) bool {
+	t := plain(typed)
+	switch t {
+	case plain(p.T(mamori.JA, "multi.submit")), plain(p.T(mamori.EN, "multi.submit")), "完了", "次へ", "done", "next":
+		return true
 	}
 	return false
 }
