@@ -58,10 +58,11 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 			}
 			env.Unshown = pending
 		}
-		if in.Kind == mamori.InputText && !inFlow(c) && c.Reply == "" && c.Witness == "" && !c.Check && c.SOS == "" &&
+		if in.Kind == mamori.InputText && c.Reply == "" && c.Witness == "" && !c.Check && c.SOS == "" &&
 			worthKeeping(strings.TrimSpace(in.Text)) {
-			// Typed at the menu: is a question to them waiting?
-			if env.Awaiting, err = awaiting(tx, key); err != nil {
+			// Typed at the menu or in a report: is a question to them
+			// waiting?
+			if env.Awaiting, env.AwaitingAt, err = awaiting(tx, key); err != nil {
 				return err
 			}
 		}
@@ -323,11 +324,12 @@ func holdsNothing(c mamori.Conversation) bool {
 const replyDraftPrefix = "replydraft:"
 
 // awaiting is the number of the case of the person (user key) whose
-// newest question to them is still unanswered, or "".
-func awaiting(tx mamori.Tx, key string) (string, error) {
+// newest question to them is still unanswered, or "", and when it was
+// asked.
+func awaiting(tx mamori.Tx, key string) (string, time.Time, error) {
 	cases, err := tx.CasesOf(key)
 	if err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
 	number, at := "", time.Time{}
 	for _, k := range cases {
@@ -340,5 +342,5 @@ func awaiting(tx mamori.Tx, key string) (string, error) {
 			}
 		}
 	}
-	return number, nil
+	return number, at, nil
 }

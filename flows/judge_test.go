@@ -827,3 +827,48 @@ func TestCardStatusAfterDecision(t *testing.T) {
 		t.Errorf("a reopened case waits for an old question:\n%s", got)
 	}
 }
+
+// TestAnswerTypedDuringReport (found by a user trial): a supervisor's
+// question arrives while the reporter writes another report; what they
+// type next is not taken for the report's answer unasked — they choose:
+// send it as the answer (the report's question comes again), or use it
+// for the report.
+func TestAnswerTypedDuringReport(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	n := r.filed(nil)
+	me := user("UME")
+	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartReport})
+	r.answerUntil("UME", "narrative")
+	r.advance(time.Minute)
+	if _, err := r.svc.Ask(ctx, user("USUP"), n, "お客様は何時ごろ来店されましたか？"); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx) // the question has reached them
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "15時ごろです"})
+	m := r.last("UME")
+	if m.Step != "narrative" || len(m.Choices) < 2 || m.Choices[0].Value != "replydraft:"+n {
+		t.Fatalf("not asked which question it answers: %+v", m)
+	}
+	r.click("UME", "replydraft:"+n)
+	if qs := r.kase(n).Decision.Questions; qs[len(qs)-1].Answer != "15時ごろです" {
+		t.Errorf("the answer: %+v", qs)
+	}
+	var c mamori.Conversation
+	r.db.View(ctx, func(tx mamori.Tx) error { c, _ = tx.Conversation("slack:UME"); return nil })
+	if c.Answers.Narrative != "" || c.Step != "narrative" || r.last("UME").Step != "narrative" {
+		t.Errorf("the report: at %s, account %q", c.Step, c.Answers.Narrative)
+	}
+	// Or for the report: the account.
+	r.advance(time.Minute)
+	if _, err := r.svc.Ask(ctx, user("USUP"), n, "ほかに見ていた人はいますか？"); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "レジで大声で怒鳴られました"})
+	r.click("UME", "nav:draft")
+	r.db.View(ctx, func(tx mamori.Tx) error { c, _ = tx.Conversation("slack:UME"); return nil })
+	if c.Answers.Narrative != "レジで大声で怒鳴られました" {
+		t.Errorf("the account: %q", c.Answers.Narrative)
+	}
+}

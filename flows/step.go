@@ -82,11 +82,13 @@ type Env struct {
 	// not reached them yet (it is still in the outbox): typed text then
 	// cannot be an answer to it.
 	Unshown bool
-	// Awaiting is set by the host, for text typed at the menu, to the
-	// person's case with the newest question to them still unanswered
-	// (a supervisor's question, HR's reply to a consultation): what they
-	// typed can be sent as the answer with one click.
-	Awaiting string
+	// Awaiting is set by the host, for text typed at the menu or in a
+	// report, to the person's case with the newest question to them still
+	// unanswered (a supervisor's question, HR's reply to a consultation),
+	// asked at AwaitingAt: what they typed can be sent as the answer with
+	// one click.
+	Awaiting   string
+	AwaitingAt time.Time
 	// TalkBy says, in the user's language, by when HR gets in touch with
 	// someone who asks to talk now (a check-in answer); "" if unknown.
 	TalkBy string
@@ -333,6 +335,9 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		c.Started = env.Now
 	}
 	idle := env.Now.Sub(c.Updated) >= IdleAfter && !c.Updated.IsZero()
+	// A question to them came after their last step: what they type now
+	// may answer either.
+	asked := env.Awaiting != "" && env.AwaitingAt.After(c.Updated)
 	c.Updated = env.Now
 	var out Out
 
@@ -612,15 +617,21 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	if in.Kind == mamori.InputText {
 		value = typedCommand(strings.TrimSpace(in.Text))
 	}
-	if value == "" && in.Kind == mamori.InputText && idle {
+	if value == "" && in.Kind == mamori.InputText && (idle || asked) {
 		if q, ok := lookup(c.Step); ok && takesText(env, q, in.Text, l) {
-			// Back after a long silence: show the question again and ask
-			// whether what they sent answers it. Nothing is lost either way.
+			// Back after a long silence, or a question of the case's in
+			// between: show the question again and ask whether what they
+			// sent answers it. Nothing is lost either way.
 			c.Draft = strings.TrimSpace(in.Text)
 			out := ask(env, c, "")
 			m := &out.Replies[len(out.Replies)-1]
-			m.Text = env.Policy.T(l, "nav.draft") + "\n\n" + m.Text
-			m.Choices = append([]mamori.Choice{{Value: navDraft, Label: env.Policy.T(l, "nav.draft_keep"), Style: mamori.StylePrimary}}, m.Choices...)
+			intro, choices := env.Policy.T(l, "nav.draft"), []mamori.Choice{{Value: navDraft, Label: env.Policy.T(l, "nav.draft_keep"), Style: mamori.StylePrimary}}
+			if asked {
+				intro = fmt.Sprintf(env.Policy.T(l, "nav.draft.asked"), env.Awaiting)
+				choices = append([]mamori.Choice{{Value: replyDraftPrefix + env.Awaiting, Label: env.Policy.T(l, "menu.kept.reply.button")}}, choices...)
+			}
+			m.Text = intro + "\n\n" + m.Text
+			m.Choices = append(choices, m.Choices...)
 			return c, out
 		}
 	}
