@@ -922,6 +922,10 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 				c.Answers.Narrative = narrative
 				return env.Policy.T(l, "nav.kept_aside.buttons")
 			}
+			if d, ok := typedDate(env, typed); ok && q.step == stepWhen {
+				*slot = d // "おととい", "3日前", "12月3日": the date, so the card can show it
+				return ""
+			}
 			if q.kind == kBoth && typed != "" {
 				if utf8.RuneCountInString(typed) > MaxText {
 					return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
@@ -966,6 +970,73 @@ func choose(env Env, q question, slot *string, v string, l mamori.Lang) string {
 	}
 	*slot = v
 	return ""
+}
+
+// typedDate reads a day typed as people say it — "おととい", "3日前",
+// "2 days ago", "今朝", "12月3日", "12/3", "2026-12-03" — as a date
+// (dateLayout) no later than today, in env's location. Anything more
+// ("今朝10時ごろ") is kept as typed.
+func typedDate(env Env, typed string) (string, bool) {
+	loc := env.Location
+	if loc == nil {
+		loc = env.Now.Location()
+	}
+	today := env.Now.In(loc)
+	day := func(back int) (string, bool) { return today.AddDate(0, 0, -back).Format(dateLayout), true }
+	t := strings.TrimSuffix(strings.TrimSuffix(plain(toHalfWidth(typed)), "です"), "のこと")
+	switch t {
+	case "さっき", "先ほど", "今さっき", "今朝", "今日の朝", "今日の午後", "今日の夕方", "this morning", "this afternoon", "earlier today", "just now":
+		return day(0)
+	case "昨夜", "昨晩", "昨日の夜", "昨日の朝", "昨日の午後", "昨日の夕方", "last night", "yesterday morning", "yesterday afternoon", "yesterday evening":
+		return day(1)
+	case "おととい", "一昨日", "おとつい", "the day before yesterday":
+		return day(2)
+	}
+	var n int
+	if _, err := fmt.Sscanf(t, "%d日前", &n); err == nil && strings.HasSuffix(t, "日前") && n >= 0 && n <= 366 && t == fmt.Sprintf("%d日前", n) {
+		return day(n)
+	}
+	for _, f := range []string{"%d days ago", "%d day ago"} {
+		if _, err := fmt.Sscanf(t, f, &n); err == nil && n >= 0 && n <= 366 && t == fmt.Sprintf(f, n) {
+			return day(n)
+		}
+	}
+	var y, m, d int
+	switch {
+	case scanAll(t, "%d-%d-%d", &y, &m, &d), scanAll(t, "%d/%d/%d", &y, &m, &d), scanAll(t, "%d年%d月%d日", &y, &m, &d):
+	case scanAll(t, "%d月%d日", &m, &d), scanAll(t, "%d/%d", &m, &d):
+		y = today.Year()
+		if time.Date(y, time.Month(m), d, 0, 0, 0, 0, loc).After(today) {
+			y-- // "12月28日" typed in January
+		}
+	default:
+		return "", false
+	}
+	at := time.Date(y, time.Month(m), d, 0, 0, 0, 0, loc)
+	if at.Year() != y || int(at.Month()) != m || at.Day() != d || at.After(today) || today.Sub(at) > 3*366*24*time.Hour {
+		return "", false // no such day, or not one an incident could be on
+	}
+	return at.Format(dateLayout), true
+}
+
+// scanAll reports whether s is exactly format filled with vs.
+func scanAll(s, format string, vs ...*int) bool {
+	if _, err := fmt.Sscanf(s, format, toAny(vs)...); err != nil {
+		return false
+	}
+	ns := make([]any, len(vs))
+	for i, v := range vs {
+		ns[i] = *v
+	}
+	return fmt.Sprintf(format, ns...) == s || fmt.Sprintf(strings.ReplaceAll(format, "%d", "%02d"), ns...) == s
+}
+
+func toAny(vs []*int) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = v
+	}
+	return out
 }
 
 // showDate says a stored date ("2026-12-05") in the reader's language,

@@ -1004,3 +1004,21 @@ func TestMatchOptionTyped(t *testing.T) {
 		}
 	}
 }
+
+// TestTypedDate (a user trial): days typed as people say them are kept as
+// dates, so the card can show when it happened.
+func TestTypedDate(t *testing.T) {
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	env := Env{Now: time.Date(2026, 12, 7, 10, 0, 0, 0, tokyo), Location: tokyo}
+	for _, tc := range []struct{ typed, want string }{
+		{"おととい", "2026-12-05"}, {"3日前", "2026-12-04"}, {"３日前です", "2026-12-04"}, {"2 days ago", "2026-12-05"},
+		{"今朝", "2026-12-07"}, {"昨夜", "2026-12-06"}, {"12月3日", "2026-12-03"}, {"12/3", "2026-12-03"},
+		{"2026-11-30", "2026-11-30"}, {"2026年11月30日", "2026-11-30"}, {"12月28日", "2025-12-28"},
+		{"今朝10時ごろ", ""}, {"自分のこと", ""}, {"2月30日", ""}, {"2027-01-01", ""}, {"3日前から毎日", ""},
+	} {
+		got, ok := typedDate(env, tc.typed)
+		if got != tc.want || ok != (tc.want != "") {
+			t.Errorf("typedDate(%q) = %q %v, want %q", tc.typed, got, ok, tc.want)
+		}
+	}
+}
