@@ -583,6 +583,14 @@ func (s *Service) RunJob(ctx context.Context, j mamori.Job) error {
 				}
 				return s.scheduleRemind(tx, c.User, c.Updated)
 			}
+			if w := s.Care.WorkingTime(now, s.Location); w.After(now) {
+				// Out of working hours: the reminder waits for the morning,
+				// as the check-ins do. Its successor takes its key.
+				if err := tx.CancelJobs(j.Key); err != nil {
+					return err
+				}
+				return tx.Schedule(mamori.Job{Key: j.Key, Kind: jobRemind, Due: w, Payload: j.Payload})
+			}
 			m := s.reminder(c, now)
 			l := c.User.Lang
 			if c.Step != stepResume {

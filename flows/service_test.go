@@ -437,7 +437,12 @@ func TestReminderFollowsLastStep(t *testing.T) {
 	if len(r.sent.to(mamori.TargetUser, "UME")) != before {
 		t.Fatal("reminded a day after the first step, not the last")
 	}
-	r.clock.Add(20 * time.Hour) // a day and an hour after the last step
+	r.clock.Add(20 * time.Hour) // a day and an hour after the last step: Sunday 07:00
+	drain()
+	if len(r.sent.to(mamori.TargetUser, "UME")) != before {
+		t.Fatal("reminded on a Sunday morning, out of working hours")
+	}
+	r.clock.Add(26 * time.Hour) // Monday 09:00
 	drain()
 	got := r.sent.to(mamori.TargetUser, "UME")
 	if len(got) != before+1 || got[before].Step != "resume" {
@@ -476,7 +481,14 @@ func TestReminderAfterPause(t *testing.T) {
 		t.Fatal("reminded early")
 	}
 	r.restart()
-	r.clock.Add(2 * time.Hour)
+	r.clock.Add(2 * time.Hour) // Saturday 11:00: due, and kept for Monday's working hours
+	if _, err := r.worker.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.sent.to(mamori.TargetUser, "UME")) != before {
+		t.Fatal("reminded on a Saturday")
+	}
+	r.clock.Add(46 * time.Hour) // Monday 09:00
 	if _, err := r.worker.Drain(context.Background()); err != nil {
 		t.Fatal(err)
 	}

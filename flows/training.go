@@ -142,6 +142,13 @@ const batch = 500
 // round to whoever has not got it (a campaign on the first day of a
 // round, newcomers later), nudges the overdue, and schedules tomorrow's.
 func (s *Service) runTraining(ctx context.Context, j mamori.Job, now time.Time) error {
+	if w := s.Care.WorkingTime(now, s.Location); w.After(now) {
+		// Out of working hours (the first run, at a start at night): the
+		// training DMs wait for the morning, like every reminder.
+		return s.Store.Update(ctx, func(tx mamori.Tx) error {
+			return tx.Schedule(mamori.Job{Key: jobTraining + ":" + s.local(w).Format("2006-01-02"), Kind: jobTraining, Due: w})
+		})
+	}
 	for _, p := range s.Training {
 		if now.Before(p.Start) {
 			continue
