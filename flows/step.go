@@ -525,7 +525,11 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		if in.Kind == mamori.InputText {
 			// A menu button's words typed ("出来事を報告する", "report"):
 			// as pressed.
-			if v, ok := matchOption(typed, menu(env, l, false).Choices); ok {
+			v, ok := matchOption(typed, menu(env, l, false).Choices)
+			if !ok {
+				v, ok = menuWords[strings.TrimSuffix(plain(typed), "です")]
+			}
+			if ok {
 				return Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: in.User, Step: stepMenu, Value: v, Respond: in.Respond})
 			}
 		}
@@ -786,6 +790,14 @@ func typedChoice(env Env, c mamori.Conversation, typed string) string {
 		return summaryWords[plain(typed)]
 	}
 	return ""
+}
+
+// menuWords are plain ways of asking for the menu's first buttons.
+var menuWords = map[string]string{
+	"報告": mamori.StartReport, "報告する": mamori.StartReport, "報告したい": mamori.StartReport, "報告します": mamori.StartReport,
+	"相談": mamori.StartConsult, "相談する": mamori.StartConsult, "相談したい": mamori.StartConsult, "相談します": mamori.StartConsult,
+	"迷っている": mamori.StartConsult, "i want to report": mamori.StartReport, "i'd like to report": mamori.StartReport,
+	"advice": mamori.StartConsult, "ask for advice": mamori.StartConsult, "i need advice": mamori.StartConsult,
 }
 
 // summaryWords are plain words for the summary's buttons.

@@ -736,8 +736,13 @@ func TestPolicyAndMenu(t *testing.T) {
 	d := newDriver(t, "UME", mamori.JA)
 	d.say("こんにちは")
 	d.expect(stepMenu)
+	d.say("えっと")
+	d.expect(stepMenu) // a word at the menu shows the menu again
 	d.say("報告したい")
-	d.expect(stepMenu) // free text at the menu shows the menu again
+	d.expect(stepSafety) // a plain way of asking to report starts it (a user trial)
+	d = newDriver(t, "UME", mamori.JA)
+	d.say("相談したいです")
+	d.expect(stepWorry)
 }
 
 func TestSuggestions(t *testing.T) {
