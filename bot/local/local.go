@@ -345,7 +345,7 @@ func (t *Terminal) parse(ctx context.Context, line string) (*mamori.Input, bool)
 				t.Drain(ctx)
 			}
 		case "/take", "/judge", "/reopen", "/ask", "/witness", "/care_ack", "/care_note", "/care_close", "/train",
-			"/consult_take", "/consult_reply", "/consult_close", "/sos_ack",
+			"/consult_take", "/consult_reply", "/consult_close", "/" + mamori.SOSAck, "/" + mamori.SOSClose,
 			"/hold", "/release", "/erase", "/erase_approve", "/erase_decline",
 			"/" + mamori.CardLink, "/" + mamori.RegisterAdd, "/" + mamori.RegisterExtend, "/" + mamori.RegisterReview,
 			"/" + mamori.RegisterLift, "/" + mamori.RegisterDetails:
@@ -357,7 +357,8 @@ func (t *Terminal) parse(ctx context.Context, line string) (*mamori.Input, bool)
 			}
 			return &mamori.Input{Kind: mamori.InputStart, Value: v}, false
 		default:
-			fmt.Fprintln(t.Out, t.Policy.T(l, "local.help"))
+			// A typo: one line, not the whole help.
+			fmt.Fprintf(t.Out, t.Policy.T(l, "local.unknown")+"\n", f[0])
 		}
 		return nil, false
 	}
