@@ -251,7 +251,7 @@ func chat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	user := fs.String("user", "me", "who you are in the chat (a member id from the configuration)")
-	lang := fs.String("lang", "ja", "your language: ja or en")
+	lang := fs.String("lang", "ja", "the language of the chat, everyone's in it (ja or en; default ja, or the organisation's)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -261,6 +261,16 @@ func chat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	cfg, err := loadConfig(getenv("MAMORI_CONFIG"))
 	if err != nil {
 		return err
+	}
+	// Everyone the terminal plays (/as sato, /as hr) reads what is sent
+	// to them, and the channels' cards, in the terminal's language.
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "lang" {
+			cfg.org.Lang = mamori.Lang(*lang)
+		}
+	})
+	if cfg.org.Lang == mamori.EN {
+		*lang = "en"
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	// A demo clock: /skip moves it forward, so follow-ups due days later
