@@ -340,7 +340,11 @@ func (t *Terminal) parse(ctx context.Context, line string) (*mamori.Input, bool)
 				break
 			}
 			now := t.Skip(d)
-			fmt.Fprintf(t.Out, t.Policy.T(l, "local.skipped")+"\n", now.Format("2006-01-02 (Mon) 15:04"))
+			shown := now.Format("2006-01-02 (Mon) 15:04")
+			if l == mamori.JA {
+				shown = now.Format("2006-01-02") + "（" + string([]rune("日月火水木金土")[now.Weekday()]) + "）" + now.Format("15:04")
+			}
+			fmt.Fprintf(t.Out, t.Policy.T(l, "local.skipped")+"\n", shown)
 			if t.Drain != nil {
 				t.Drain(ctx)
 			}
@@ -511,6 +515,9 @@ func (t *Terminal) ask() {
 		how = "local.form.many"
 	case mamori.FieldUser:
 		how = "local.form.user"
+	}
+	if fd.Required && fd.Kind != mamori.FieldUser {
+		how += ".required" // no "- to leave it empty" where it may not be
 	}
 	fmt.Fprintln(t.Out, "  ✎ "+t.Policy.T(l, how))
 }
