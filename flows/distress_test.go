@@ -263,8 +263,7 @@ func TestDangerOffered(t *testing.T) {
 	}
 	r := newRig(t)
 	me := user("UME")
-	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartReport})
-	r.answerUntil("UME", "narrative")
+	r.reportUntil("UME", "narrative")
 	const now = "いま刃物を持ったお客様が店内にいて怖いです、助けてください"
 	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: now})
 	ms := r.sent.to(mamori.TargetUser, "UME")

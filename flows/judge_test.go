@@ -734,8 +734,7 @@ func TestSupervisorNamed(t *testing.T) {
 	r := newRig(t)
 	T := func(key string) string { return r.svc.Policy.T(mamori.JA, key) }
 	me := user("UME")
-	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartReport})
-	r.answerUntil("UME", "narrative")
+	r.reportUntil("UME", "narrative")
 	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "上長の USUP さんがお客様の味方をして、土下座して謝れと言いました"})
 	r.answerUntil("UME", "summary")
 	sum := r.last("UME")
@@ -838,8 +837,7 @@ func TestAnswerTypedDuringReport(t *testing.T) {
 	r := newRig(t)
 	n := r.filed(nil)
 	me := user("UME")
-	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartReport})
-	r.answerUntil("UME", "narrative")
+	r.reportUntil("UME", "narrative")
 	r.advance(time.Minute)
 	if _, err := r.svc.Ask(ctx, user("USUP"), n, "お客様は何時ごろ来店されましたか？"); err != nil {
 		t.Fatal(err)

@@ -179,6 +179,14 @@ func (r *rig) answer(id string) {
 	}
 }
 
+// reportUntil starts a report as id and answers its questions until the
+// one at step is asked.
+func (r *rig) reportUntil(id, step string) {
+	r.t.Helper()
+	r.do(mamori.Input{Kind: mamori.InputStart, User: user(id), Value: mamori.StartReport})
+	r.answerUntil(id, step)
+}
+
 // answerUntil answers id's questions until the one at step is asked.
 func (r *rig) answerUntil(id, step string) {
 	r.t.Helper()
@@ -886,8 +894,7 @@ func TestHealthAnswersForHROnly(t *testing.T) {
 func TestNoneTyped(t *testing.T) {
 	r := newRig(t)
 	me := user("UME")
-	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartReport})
-	r.answerUntil("UME", "witnesses")
+	r.reportUntil("UME", "witnesses")
 	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "いいえ"})
 	r.answerUntil("UME", "evidence")
 	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "なし"})
@@ -907,8 +914,7 @@ func TestNoneTyped(t *testing.T) {
 func TestNothingTypedLostAtButtons(t *testing.T) {
 	r := newRig(t)
 	me := user("UME")
-	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartReport})
-	r.answerUntil("UME", "channel")
+	r.reportUntil("UME", "channel")
 	const more = "電話でした。今日もまた同じ人から電話があって、つらいです"
 	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: more})
 	var c mamori.Conversation
@@ -935,8 +941,7 @@ func TestNothingTypedLostAtButtons(t *testing.T) {
 func TestBehavioursTyped(t *testing.T) {
 	r := newRig(t)
 	me := user("UME")
-	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartReport})
-	r.answerUntil("UME", "behaviours")
+	r.reportUntil("UME", "behaviours")
 	opt := r.last("UME").Multi.Options[1]
 	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: opt.Label})
 	var c mamori.Conversation

@@ -566,8 +566,7 @@ func TestDraftKeptThroughCommand(t *testing.T) {
 	me := user("UME")
 	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "今日また別のお客様に怒鳴られました"})
 	r.do(mamori.Input{Kind: mamori.InputStart, User: me})
-	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartReport})
-	r.answerUntil("UME", "narrative")
+	r.reportUntil("UME", "narrative")
 	if m := r.last("UME"); !strings.Contains(m.Note, "今日また別のお客様に怒鳴られました") {
 		t.Errorf("the draft is gone: %+v", m)
 	}
