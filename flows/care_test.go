@@ -465,9 +465,21 @@ func TestCheckinAnsweredInWords(t *testing.T) {
 		}
 		return nil
 	})
-	// Answered: the same words are now a story like any.
-	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "少しつらいです"})
-	if m := r.last("UME"); m.Step != "reply" {
-		t.Errorf("after the check-in, typed words are kept and offered as the answer: %+v", m)
+	// A check-in that comes after "Answer" was pressed on a supervisor's
+	// question: its words still answer the check-in, not the question.
+	r.click("UME", "reply:"+n+":1")
+	r.advance(7 * 24 * time.Hour) // the next check-in, a week on
+	hr0 = len(r.sent.to(mamori.TargetChannel, "C0HR"))
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "少し落ち着いてきた"})
+	if qs := r.kase(n).Decision.Questions; qs[0].Answer != "" {
+		t.Errorf("the check-in answer went to the supervisor's question: %q", qs[0].Answer)
+	}
+	if hr := r.sent.to(mamori.TargetChannel, "C0HR")[hr0:]; len(hr) == 0 {
+		t.Errorf("HR did not hear the second check-in's answer")
+	}
+	// Answered: what they type now is the answer "Answer" was pressed for.
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "15時ごろでした"})
+	if qs := r.kase(n).Decision.Questions; qs[0].Answer != "15時ごろでした" {
+		t.Errorf("the answer: %q", qs[0].Answer)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/mamori-oss/mamori"
 )
@@ -107,30 +109,54 @@ func namesSupervisor(d mamori.Department, a mamori.Answers) bool {
 func mentions(a mamori.Answers, ids ...string) bool {
 	all := strings.ToLower(strings.Join([]string{a.Narrative, a.Words, a.Customer, a.Witnesses, a.Demand, a.Colleague, a.Place}, "\n"))
 	for _, id := range ids {
-		if len(id) >= 3 && strings.Contains(all, strings.ToLower(id)) {
+		if len(id) >= 3 && holdsWord(all, strings.ToLower(id)) {
 			return true
 		}
 	}
 	return false
 }
 
+// holdsWord reports whether s holds w not as a part of a longer word or
+// id ("sato" is not in "satoshi", nor "u0sato" in "u0sato2").
+func holdsWord(s, w string) bool {
+	inWord := func(r rune) bool { return r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_') }
+	for i := 0; ; {
+		j := strings.Index(s[i:], w)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(w)
+		before, _ := utf8.DecodeLastRuneInString(s[:start])
+		after, _ := utf8.DecodeRuneInString(s[end:])
+		if (start == 0 || !inWord(before)) && (end == len(s) || !inWord(after)) {
+			return true
+		}
+		i = start + 1
+	}
+}
+
 // waitingNow reports whether report k waits for the reporter's answer
-// to a question: the newest one is open and was asked since the case was
-// last decided or reopened (a question left open by a decision is not
-// what the case waits for).
+// to a question: one is open that was asked since the case was last
+// decided or reopened (a question left open by a decision is not what
+// the case waits for).
 func waitingNow(k mamori.Case) bool {
 	d := k.Decision
-	if !d.Waiting() || k.Status == mamori.StatusClosed || k.Status == mamori.StatusJudged {
+	if d == nil || k.Status == mamori.StatusClosed || k.Status == mamori.StatusJudged {
 		return false
 	}
-	asked := d.Questions[len(d.Questions)-1].At
-	if d.Decided() && !asked.After(d.At) { // "more information needed", then a question: it waits
-		return false
+	var since time.Time
+	if d.Decided() { // "more information needed", then a question: it waits
+		since = d.At
 	}
-	if n := len(d.History); n > 0 && !asked.After(d.History[n-1].Reopened) {
-		return false
+	if n := len(d.History); n > 0 && d.History[n-1].Reopened.After(since) {
+		since = d.History[n-1].Reopened
 	}
-	return true
+	for _, q := range d.Questions {
+		if q.Answer == "" && q.Text != "" && q.At.After(since) {
+			return true
+		}
+	}
+	return false
 }
 
 // BuildCase files conversation c as case number.

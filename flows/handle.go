@@ -66,7 +66,7 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 				return err
 			}
 		}
-		if in.Kind == mamori.InputText && !inFlow(c) && c.Checkin != "" {
+		if in.Kind == mamori.InputText && c.Checkin != "" {
 			// A check-in waits: its words typed answer it (Step).
 			if k, err := tx.Case(c.Checkin); err == nil {
 				env.Consultation = &k

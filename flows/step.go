@@ -387,6 +387,19 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		return nc, out
 	}
 
+	// The words of a waiting check-in's button ("少しつらい", "I'm fine"):
+	// as pressed — the answer goes to HR alone, as the check-in says, even
+	// with "Answer" pressed on a supervisor's question before it came. In
+	// a report, only a button's own words: "大丈夫" may answer its question.
+	if c.Checkin != "" && env.Now.Sub(c.CheckinAt) >= checkinFresh {
+		c.Checkin, c.CheckinAt = "", time.Time{} // its buttons still work
+	}
+	if in.Kind == mamori.InputText && c.Checkin != "" {
+		if a, exact := checkinWord(env.Policy, in.Text); a != "" && (exact || !inFlow(c)) {
+			return Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: in.User, Value: "checkin:" + c.Checkin + ":" + a})
+		}
+	}
+
 	// Answering a supervisor's question works from anywhere, and does not
 	// disturb a report in progress.
 	if number, q, ok := replyClick(in); ok {
@@ -512,16 +525,6 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "files.outside")), menu(env, l, false)}}
 		}
 		typed := strings.TrimSpace(in.Text)
-		if c.Checkin != "" && env.Now.Sub(c.CheckinAt) >= checkinFresh {
-			c.Checkin, c.CheckinAt = "", time.Time{} // its buttons still work
-		}
-		if in.Kind == mamori.InputText && c.Checkin != "" {
-			// The words of a check-in's button ("少しつらい", "I'm fine"):
-			// as pressed — the answer goes to HR alone, as the check-in says.
-			if a := checkinWord(env.Policy, typed); a != "" {
-				return Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: in.User, Value: "checkin:" + c.Checkin + ":" + a})
-			}
-		}
 		if in.Kind == mamori.InputText {
 			// A menu button's words typed ("出来事を報告する", "report"):
 			// as pressed.
@@ -755,13 +758,10 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		// The SOS raised from this report learns where they are.
 		out.SOS = &SOSOut{Number: c.SOS, Place: c.Answers.Place}
 	}
-	if c.SOS == "" && in.Kind == mamori.InputText && q.kind != kChoice && callsForHelp(in.Text) {
-		// "…いま刃物を持ったお客様が店内にいて怖いです、助けてください"
-		// kept as the answer (an account may quote a call for help), and
-		// the SOS one press away, beside the next question.
-		out.Replies = append(out.Replies, mamori.Message{Text: env.Policy.T(l, "sos.offer"),
-			Choices: []mamori.Choice{{Value: mamori.StartSOS, Label: env.Policy.T(l, "menu.sos"), Style: mamori.StyleDanger}}})
-	}
+	// "…いま刃物を持ったお客様が店内にいて怖いです、助けてください": kept
+	// as the answer (an account may quote a call for help), and the SOS
+	// one press away, on the next question.
+	offerSOS := c.SOS == "" && in.Kind == mamori.InputText && q.kind != kChoice && callsForHelp(in.Text)
 	c.History = append(c.History, c.Step)
 	switch f := followUp(env, c); {
 	case c.Editing && f != "":
@@ -773,6 +773,10 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		c.Step = next(env, c, c.Step)
 	}
 	o := ask(env, c, "")
+	if m := &o.Replies[len(o.Replies)-1]; offerSOS {
+		m.Note = strings.TrimSpace(env.Policy.T(l, "sos.offer") + "\n" + m.Note)
+		m.Controls = append([]mamori.Choice{{Value: mamori.StartSOS, Label: env.Policy.T(l, "menu.sos"), Style: mamori.StyleDanger}}, m.Controls...)
+	}
 	out.Replies = append(out.Replies, o.Replies...)
 	return c, out
 }
@@ -948,7 +952,8 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 		}
 		return env.Policy.T(l, "nav.use_buttons")
 	default: // kText
-		if in.Kind != mamori.InputText || typed == "" {
+		if in.Kind != mamori.InputText || typed == "" || doneWord(env.Policy, typed) {
+			// "決定" typed after the list of behaviours: no answer here.
 			return env.Policy.T(l, "nav.type_answer")
 		}
 		if greeting(typed) {
@@ -1003,6 +1008,20 @@ func typedDate(env Env, typed string) (string, bool) {
 		return day(1)
 	case "おととい", "一昨日", "おとつい", "the day before yesterday":
 		return day(2)
+	}
+	switch t {
+	case "1週間前", "一週間前", "a week ago":
+		return day(7)
+	case "2週間前", "二週間前", "two weeks ago", "2 weeks ago":
+		return day(14)
+	}
+	for i, w := range []rune("日月火水木金土") {
+		// "先週の金曜日", "先週の金曜": that day of the week before.
+		if t == "先週の"+string(w)+"曜日" || t == "先週の"+string(w)+"曜" || t == "last "+strings.ToLower(time.Weekday(i).String()) {
+			thisWeek := int(today.Weekday()+6) % 7 // days since Monday
+			back := thisWeek + 7 - (i+6)%7
+			return day(back)
+		}
 	}
 	var n int
 	if _, err := fmt.Sscanf(t, "%d日前", &n); err == nil && strings.HasSuffix(t, "日前") && n >= 0 && n <= 366 && t == fmt.Sprintf("%d日前", n) {
@@ -1106,9 +1125,13 @@ func matchOption(typed string, opts []mamori.Choice) (string, bool) {
 	if v, ok := yesNo[t]; ok && hasOption(opts, v) {
 		return v, true
 	}
+	if yesNo[t] == "yes" && hasOption(opts, "before") { // "前にもありましたか？" — "はい"
+		return "before", true
+	}
 	if yesNo[t] == "no" || noneWords[strings.TrimSuffix(t, "です")] {
-		// "なし", "いいえ", "none" where the answer is none, nobody or no.
-		for _, v := range []string{"none", "nobody", "no"} {
+		// "なし", "いいえ", "none" where the answer is none, nobody or no
+		// ("first": the first time).
+		for _, v := range []string{"none", "nobody", "no", "first"} {
 			if hasOption(opts, v) {
 				return v, true
 			}
@@ -1258,7 +1281,7 @@ func typedCommand(t string) string {
 	switch plain(t) {
 	case "戻る", "もどる", "back":
 		return navBack
-	case "あとで", "後で", "later", "continue later", "中断":
+	case "あとで", "後で", "あとで続ける", "later", "continue later", "中断":
 		return navLater
 	case "やめる", "キャンセル", "cancel", "stop":
 		return navCancel

@@ -1019,11 +1019,33 @@ func TestTypedDate(t *testing.T) {
 		{"おととい", "2026-12-05"}, {"3日前", "2026-12-04"}, {"３日前です", "2026-12-04"}, {"2 days ago", "2026-12-05"},
 		{"今朝", "2026-12-07"}, {"昨夜", "2026-12-06"}, {"12月3日", "2026-12-03"}, {"12/3", "2026-12-03"},
 		{"2026-11-30", "2026-11-30"}, {"2026年11月30日", "2026-11-30"}, {"12月28日", "2025-12-28"},
+		// Monday the 7th: last week's Friday is the 4th, its Monday the 30th.
+		{"先週の金曜日", "2026-12-04"}, {"先週の月曜", "2026-11-30"}, {"last friday", "2026-12-04"}, {"1週間前", "2026-11-30"},
 		{"今朝10時ごろ", ""}, {"自分のこと", ""}, {"2月30日", ""}, {"2027-01-01", ""}, {"3日前から毎日", ""},
 	} {
 		got, ok := typedDate(env, tc.typed)
 		if got != tc.want || ok != (tc.want != "") {
 			t.Errorf("typedDate(%q) = %q %v, want %q", tc.typed, got, ok, tc.want)
+		}
+	}
+}
+
+// TestHoldsWord (a user trial): a supervisor's id names them only as a
+// word of its own — "sato" is not in "Satoshi".
+func TestHoldsWord(t *testing.T) {
+	for _, tc := range []struct {
+		s, w string
+		want bool
+	}{
+		{"my supervisor sato took the customer's side", "sato", true},
+		{"it was sato.", "sato", true},
+		{"<@u0sato> said so", "u0sato", true},
+		{"a customer named satoshi kato", "sato", false},
+		{"u0sato2 was there", "u0sato", false},
+		{"佐藤(sato)さん", "sato", true},
+	} {
+		if got := holdsWord(tc.s, tc.w); got != tc.want {
+			t.Errorf("holdsWord(%q, %q) = %v", tc.s, tc.w, got)
 		}
 	}
 }

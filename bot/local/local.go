@@ -317,7 +317,7 @@ func (t *Terminal) parse(ctx context.Context, line string) (*mamori.Input, bool)
 			}
 		case "/details":
 			if len(f) != 2 {
-				fmt.Fprintln(t.Out, t.Policy.T(l, "local.help"))
+				fmt.Fprintf(t.Out, t.Policy.T(l, "local.subject.none")+"\n", f[0])
 				break
 			}
 			m, err := t.Flows.CaseDetails(ctx, t.User, f[1])
