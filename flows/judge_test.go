@@ -870,3 +870,31 @@ func TestAnswerTypedDuringReport(t *testing.T) {
 		t.Errorf("the account: %q", c.Answers.Narrative)
 	}
 }
+
+// TestDraftAfterRestart (a user trial): text waiting for "which question
+// does it answer?" is still offered after the person comes back.
+func TestDraftAfterRestart(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	n := r.filed(nil)
+	me := user("UME")
+	r.reportUntil("UME", "narrative")
+	r.advance(time.Minute)
+	if _, err := r.svc.Ask(ctx, user("USUP"), n, "お客様は何時ごろ来店されましたか？"); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "15時ごろです"})
+	r.restart()
+	r.do(mamori.Input{Kind: mamori.InputStart, User: me})
+	m := r.last("UME")
+	if m.Step != "narrative" || len(m.Choices) == 0 || m.Choices[0].Value != "nav:draft" || !strings.Contains(m.Note, "15時ごろです") {
+		t.Fatalf("the text sent before is not offered: %+v", m)
+	}
+	r.click("UME", "nav:draft")
+	var c mamori.Conversation
+	r.db.View(ctx, func(tx mamori.Tx) error { c, _ = tx.Conversation("slack:UME"); return nil })
+	if c.Answers.Narrative != "15時ごろです" {
+		t.Errorf("the account: %q", c.Answers.Narrative)
+	}
+}

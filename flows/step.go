@@ -1363,6 +1363,12 @@ func comeBack(env Env, c mamori.Conversation, greeting string) (mamori.Conversat
 		}
 	}
 	out := ask(env, c, "")
+	if m := &out.Replies[len(out.Replies)-1]; c.Flow != "" && c.Draft != "" && m.Step == c.Step {
+		// What they sent before they went (is it the answer?) is still
+		// there to use: nothing typed is lost across a restart.
+		m.Choices = append([]mamori.Choice{{Value: navDraft, Label: env.Policy.T(c.User.Lang, "nav.draft_keep"), Style: mamori.StylePrimary}}, m.Choices...)
+		m.Note = strings.TrimSpace(fmt.Sprintf(env.Policy.T(c.User.Lang, "nav.draft.sent"), clip(c.Draft, 200)) + "\n" + m.Note)
+	}
 	out.Replies = append([]mamori.Message{text(env.Policy.T(c.User.Lang, greeting))}, out.Replies...)
 	return c, out
 }
