@@ -41,8 +41,13 @@ type Conversation struct {
 	// one of its buttons typed at the menu answer it.
 	Checkin   string    `json:"checkin,omitempty"`
 	CheckinAt time.Time `json:"checkin_at,omitzero"`
-	Started   time.Time `json:"started"`
-	Updated   time.Time `json:"updated"`
+	// Asked is the case whose question reached the person at AskedAt
+	// while they were writing a report: what they type next may answer
+	// either.
+	Asked   string    `json:"asked,omitempty"`
+	AskedAt time.Time `json:"asked_at,omitzero"`
+	Started time.Time `json:"started"`
+	Updated time.Time `json:"updated"`
 }
 
 // Flows a conversation can be in.

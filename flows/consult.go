@@ -67,6 +67,9 @@ func (s *Service) replyConsult(tx mamori.Tx, env Env, actor mamori.User, k *mamo
 	dm := mamori.Message{Step: "reply", Header: fmt.Sprintf(t("consult.reply.header"), k.Number), Text: body,
 		Choices: []mamori.Choice{{Value: fmt.Sprintf("reply:%s:%d", k.Number, len(k.Decision.Questions)), Label: t("ask.answer"), Style: mamori.StylePrimary}},
 		Note:    t("consult.reply.dm_note")}
+	if err := noteAsked(tx, *k, env.Now); err != nil {
+		return "", err
+	}
 	if err := s.tell(tx, env.Now, *k, fmt.Sprintf("consult_reply:%d", len(k.Decision.Questions)), dm); err != nil {
 		return "", err
 	}

@@ -58,11 +58,10 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 			}
 			env.Unshown = pending
 		}
-		if in.Kind == mamori.InputText && c.Reply == "" && c.Witness == "" && !c.Check && c.SOS == "" &&
+		if in.Kind == mamori.InputText && !inFlow(c) && c.Reply == "" && c.Witness == "" && !c.Check && c.SOS == "" &&
 			worthKeeping(strings.TrimSpace(in.Text)) {
-			// Typed at the menu or in a report: is a question to them
-			// waiting?
-			if env.Awaiting, env.AwaitingAt, err = awaiting(tx, key); err != nil {
+			// Typed at the menu: is a question to them waiting?
+			if env.Awaiting, err = awaiting(tx, key); err != nil {
 				return err
 			}
 		}
@@ -323,13 +322,29 @@ func holdsNothing(c mamori.Conversation) bool {
 // the answer to a case's open question.
 const replyDraftPrefix = "replydraft:"
 
+// noteAsked notes in the reporter's conversation, when they are writing
+// a report or a question, that case k has just asked them something: what
+// they type next may answer either, and they are asked which (Step).
+func noteAsked(tx mamori.Tx, k mamori.Case, now time.Time) error {
+	c, err := tx.Conversation(k.Reporter.Key())
+	if errors.Is(err, mamori.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if !inFlow(c) {
+		return nil // at the menu, the host looks (awaiting)
+	}
+	c.Asked, c.AskedAt = k.Number, now
+	return tx.PutConversation(c)
+}
+
 // awaiting is the number of the case of the person (user key) whose
-// newest question to them is still unanswered, or "", and when it was
-// asked.
-func awaiting(tx mamori.Tx, key string) (string, time.Time, error) {
+// newest question to them is still unanswered, or "".
+func awaiting(tx mamori.Tx, key string) (string, error) {
 	cases, err := tx.CasesOf(key)
 	if err != nil {
-		return "", time.Time{}, err
+		return "", err
 	}
 	number, at := "", time.Time{}
 	for _, k := range cases {
@@ -342,5 +357,5 @@ func awaiting(tx mamori.Tx, key string) (string, time.Time, error) {
 			}
 		}
 	}
-	return number, at, nil
+	return number, nil
 }

@@ -460,6 +460,9 @@ func (s *Service) ask(ctx context.Context, actor mamori.User, kind, number, ques
 		if err := s.tell(tx, env.Now, *k, "ask", dm); err != nil {
 			return "", err
 		}
+		if err := noteAsked(tx, *k, env.Now); err != nil {
+			return "", err
+		}
 		ol := s.orgLang()
 		t := s.channel(k.Reporter.Platform, k.Channel)
 		t.Thread = "card:" + k.Number

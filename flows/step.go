@@ -82,13 +82,11 @@ type Env struct {
 	// not reached them yet (it is still in the outbox): typed text then
 	// cannot be an answer to it.
 	Unshown bool
-	// Awaiting is set by the host, for text typed at the menu or in a
-	// report, to the person's case with the newest question to them still
-	// unanswered (a supervisor's question, HR's reply to a consultation),
-	// asked at AwaitingAt: what they typed can be sent as the answer with
-	// one click.
-	Awaiting   string
-	AwaitingAt time.Time
+	// Awaiting is set by the host, for text typed at the menu, to the
+	// person's case with the newest question to them still unanswered
+	// (a supervisor's question, HR's reply to a consultation): what they
+	// typed can be sent as the answer with one click.
+	Awaiting string
 	// TalkBy says, in the user's language, by when HR gets in touch with
 	// someone who asks to talk now (a check-in answer); "" if unknown.
 	TalkBy string
@@ -337,7 +335,11 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	idle := env.Now.Sub(c.Updated) >= IdleAfter && !c.Updated.IsZero()
 	// A question to them came after their last step: what they type now
 	// may answer either.
-	asked := env.Awaiting != "" && env.AwaitingAt.After(c.Updated)
+	asked := c.Asked
+	if !c.AskedAt.After(c.Updated) {
+		asked = ""
+	}
+	c.Asked, c.AskedAt = "", time.Time{} // once: the next message is after it
 	c.Updated = env.Now
 	var out Out
 
@@ -624,7 +626,7 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	if in.Kind == mamori.InputText {
 		value = typedCommand(strings.TrimSpace(in.Text))
 	}
-	if value == "" && in.Kind == mamori.InputText && (idle || asked) {
+	if value == "" && in.Kind == mamori.InputText && (idle || asked != "") {
 		if q, ok := lookup(c.Step); ok && takesText(env, q, in.Text, l) {
 			// Back after a long silence, or a question of the case's in
 			// between: show the question again and ask whether what they
@@ -633,9 +635,9 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			out := ask(env, c, "")
 			m := &out.Replies[len(out.Replies)-1]
 			intro, choices := env.Policy.T(l, "nav.draft"), []mamori.Choice{{Value: navDraft, Label: env.Policy.T(l, "nav.draft_keep"), Style: mamori.StylePrimary}}
-			if asked {
-				intro = fmt.Sprintf(env.Policy.T(l, "nav.draft.asked"), env.Awaiting)
-				choices = append([]mamori.Choice{{Value: replyDraftPrefix + env.Awaiting, Label: env.Policy.T(l, "menu.kept.reply.button")}}, choices...)
+			if asked != "" {
+				intro = fmt.Sprintf(env.Policy.T(l, "nav.draft.asked"), asked)
+				choices = append([]mamori.Choice{{Value: replyDraftPrefix + asked, Label: env.Policy.T(l, "menu.kept.reply.button")}}, choices...)
 			}
 			m.Text = intro + "\n\n" + m.Text
 			m.Choices = append(choices, m.Choices...)
