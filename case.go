@@ -88,6 +88,9 @@ type Answers struct {
 	Contact string `json:"contact,omitempty"` // yes, no: HR may contact me
 	// FromConsultation is the number of the consultation a report grew from.
 	FromConsultation string `json:"from_consultation,omitempty"`
+	// AboutCase is the number of the reporter's own report a consultation
+	// is about (asked from its outcome).
+	AboutCase string `json:"about_case,omitempty"`
 	// FromSOS is the number of the SOS a report grew from.
 	FromSOS string `json:"from_sos,omitempty"`
 	// CustomerIDs is what identifies the customer in the company's own

@@ -212,6 +212,9 @@ func Card(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.Mess
 			{Label: t(l, "card.received"), Value: date.Format("2006-01-02 15:04")},
 			{Label: t(l, "card.contact"), Value: t(l, "a."+stepContact+"."+k.Answers.Contact)},
 		}
+		if k.Answers.AboutCase != "" {
+			m.Fields = append(m.Fields, mamori.Field{Label: t(l, "consult.about"), Value: k.Answers.AboutCase})
+		}
 		if k.Status != "" {
 			status := t(l, "status."+k.Status)
 			if k.Decision.Waiting() && k.Status != mamori.StatusClosed {
@@ -423,6 +426,9 @@ func (s *Service) Submitted(env Env, k mamori.Case, l mamori.Lang) []mamori.Mess
 		done.Note = t(l, "submitted.privacy.consult")
 		done.Step = stepDone
 		done.Choices = []mamori.Choice{{Value: "from:" + k.Number, Label: t(l, "consult.to_report")}}
+		if k.Answers.AboutCase != "" {
+			done.Choices = nil // about a report already made
+		}
 		return []mamori.Message{done, CareMessage(env, l)}
 	}
 	if k.Route == mamori.RouteHR {

@@ -232,7 +232,7 @@ func caseClick(in mamori.Input) (string, bool) {
 	if n, _, ok := replyClick(in); ok {
 		return n, true
 	}
-	for _, p := range []string{"from:", replyDraftPrefix, witnessPrefix} {
+	for _, p := range []string{"from:", aboutPrefix, replyDraftPrefix, witnessPrefix} {
 		if n, ok := strings.CutPrefix(in.Value, p); ok {
 			return n, true
 		}

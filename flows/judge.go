@@ -262,7 +262,7 @@ func (s *Service) outcomeMessage(k mamori.Case, d mamori.Decision, before string
 	}
 	// The menu's consult button: a confidential question to HR's desk.
 	return mamori.Message{Header: header, Text: text, Step: stepMenu,
-		Choices: []mamori.Choice{{Value: mamori.StartConsult, Label: t(l, "outcome.ask_hr")}}}
+		Choices: []mamori.Choice{{Value: aboutPrefix + k.Number, Label: t(l, "outcome.ask_hr")}}}
 }
 
 // judge records actor's judgement from the judge form's values. The card

@@ -99,7 +99,7 @@ func TestJudgement(t *testing.T) {
 					t.Errorf("the reporter told %q: %v\n%s", a, has, tell.Text)
 				}
 			}
-			if len(tell.Choices) != 1 || tell.Choices[0].Value != mamori.StartConsult || tell.Step != "menu" {
+			if len(tell.Choices) != 1 || tell.Choices[0].Value != "about:"+n || tell.Step != "menu" {
 				t.Errorf("no way to ask HR: %+v", tell.Choices)
 			}
 			if strings.Contains(tell.Text+care.Text, "録音で確認") || strings.Contains(tell.Text, "USUP") {
@@ -897,4 +897,43 @@ func TestDraftAfterRestart(t *testing.T) {
 	if c.Answers.Narrative != "15時ごろです" {
 		t.Errorf("the account: %q", c.Answers.Narrative)
 	}
+}
+
+// TestAskHRAboutOutcome (a user trial): "talk to the HR desk" under a
+// decision starts a question to HR about that report — HR's card names
+// it, and the receipt does not offer to make it a report.
+func TestAskHRAboutOutcome(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	n := r.filed(nil)
+	d := mamori.Decision{Validity: "valid", Means: "acceptable", Outcome: mamori.OutcomeLegitimate, Reason: "返金の要求には理由があった"}
+	if _, err := r.svc.Judge(ctx, user("USUP"), n, d); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	r.click("UME", "about:"+n)
+	r.answerUntil("UME", "c_summary")
+	r.click("UME", "submit")
+	named := false
+	for _, m := range r.sent.to(mamori.TargetChannel, "C0HR") {
+		named = named || strings.Contains(m.Header, "SD-2026-0001") && strings.Contains(fmt.Sprint(m.Fields), n)
+	}
+	if !named {
+		t.Errorf("HR's card does not name the report")
+	}
+	for _, m := range r.sent.to(mamori.TargetUser, "UME") {
+		for _, c := range m.Choices {
+			if strings.HasPrefix(c.Value, "from:SD-") {
+				t.Errorf("offered to make a report of a question about one: %+v", m)
+			}
+		}
+	}
+	// Someone else's report: refused.
+	r.do(mamori.Input{Kind: mamori.InputChoice, User: user("UOTHER"), Step: "menu", Value: "about:" + n})
+	r.db.View(ctx, func(tx mamori.Tx) error {
+		if c, err := tx.Conversation("slack:UOTHER"); err == nil && c.Answers.AboutCase != "" {
+			t.Errorf("someone else asked about the report: %+v", c)
+		}
+		return nil
+	})
 }

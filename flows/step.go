@@ -470,9 +470,13 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		// Anything else: they moved on; the question can be answered later.
 	}
 
-	// A click that turns a consultation into a report works from anywhere.
+	// A click that turns a consultation into a report works from anywhere;
+	// so does asking HR about one's own report.
 	if in.Kind == mamori.InputChoice && strings.HasPrefix(in.Value, "from:") {
 		return fromConsultation(env, c, in)
+	}
+	if in.Kind == mamori.InputChoice && strings.HasPrefix(in.Value, aboutPrefix) {
+		return aboutCase(env, c, in)
 	}
 
 	switch {
@@ -1396,6 +1400,29 @@ func begin(env Env, c mamori.Conversation, flow string) (mamori.Conversation, Ou
 	out.Replies = append([]mamori.Message{text(env.Policy.T(l, flow+".intro"))}, out.Replies...)
 	out.Audit = flow + ".started"
 	return c, out
+}
+
+// aboutPrefix is the click, under a report's outcome, that asks HR's desk
+// about that report.
+const aboutPrefix = "about:"
+
+// aboutCase starts a consultation about the reporter's own report (the
+// one the click names): HR's card names it.
+func aboutCase(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation, Out) {
+	l := c.User.Lang
+	k := env.Consultation
+	if k == nil || k.Kind != mamori.KindReport || k.Reporter.Key() != c.User.Key() || aboutPrefix+k.Number != in.Value {
+		return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "details.not_found"))}}
+	}
+	if inFlow(c) {
+		out := Out{Replies: []mamori.Message{text(env.Policy.T(l, "consult.finish_first"))}}
+		o := ask(env, c, "")
+		out.Replies = append(out.Replies, o.Replies...)
+		return c, out
+	}
+	nc := mamori.Conversation{User: c.User, Started: env.Now, Updated: env.Now, SOS: c.SOS, Draft: c.Draft}
+	nc.Answers.AboutCase = k.Number
+	return begin(env, nc, mamori.FlowConsult)
 }
 
 func fromConsultation(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation, Out) {
