@@ -278,3 +278,14 @@ func TestDangerOffered(t *testing.T) {
 		return nil
 	})
 }
+
+// TestNotSafeTyped (a user trial): "大丈夫じゃないです" at "are you safe
+// now?" points to the buttons that raise the alarm.
+func TestNotSafeTyped(t *testing.T) {
+	r := newRig(t)
+	r.reportUntil("UME", "safety")
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "大丈夫じゃないです"})
+	if m := r.last("UME"); m.Step != "safety" || !strings.Contains(m.Text, r.svc.Policy.T(mamori.JA, "safety.not_safe")) {
+		t.Errorf("told %+v", m)
+	}
+}

@@ -934,6 +934,11 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 				c.Answers.Feelings = feelings
 				return env.Policy.T(l, "nav.feelings_kept")
 			}
+			if q.step == stepSafety && (negates(typed) || fearful(typed)) {
+				// "大丈夫じゃないです" at "are you safe now?": the buttons
+				// that raise the alarm, pointed to.
+				return env.Policy.T(l, "safety.not_safe")
+			}
 			if q.kind == kChoice && c.Flow == mamori.FlowReport && worthKeeping(typed) && !sosWord(typed, false) {
 				// Words that answer no button here: kept with the account,
 				// and the buttons asked again — nothing typed is lost.
