@@ -441,9 +441,7 @@ func TestCheckinAnsweredInWords(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t) // Friday 2026-11-20 10:00 in Tokyo
 	n := r.filed(nil)
-	if _, err := r.svc.Ask(ctx, user("USUP"), n, "何時ごろでしたか？"); err != nil {
-		t.Fatal(err)
-	}
+	r.ask("USUP", n, "何時ごろでしたか？")
 	r.advance(71 * time.Hour) // Monday 09:00: the first check-in
 	hr0 := len(r.sent.to(mamori.TargetChannel, "C0HR"))
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "少しつらいです"})

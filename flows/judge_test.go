@@ -434,10 +434,7 @@ func TestAskTheReporter(t *testing.T) {
 	if _, err := r.svc.Ask(ctx, user("USUP"), n, "  "); !errors.Is(err, mamori.ErrInvalid) {
 		t.Fatalf("empty question: %v", err)
 	}
-	if _, err := r.svc.Ask(ctx, user("USUP"), n, "相手は何回来店していますか？"); err != nil {
-		t.Fatal(err)
-	}
-	r.worker.Drain(ctx)
+	r.ask("USUP", n, "相手は何回来店していますか？")
 	dms := r.sent.to(mamori.TargetUser, "UME")
 	q := dms[len(dms)-1]
 	if q.Text != "相手は何回来店していますか？" || q.Choices[0].Value != "reply:"+n+":1" {
@@ -770,13 +767,10 @@ func TestSupervisorNamed(t *testing.T) {
 // pressed, and the prompt shows that question; a button of before the
 // questions were numbered still answers the oldest open one.
 func TestAnswerTheQuestionPressed(t *testing.T) {
-	ctx := context.Background()
 	r := newRig(t)
 	n := r.filed(nil)
 	for _, q := range []string{"何時ごろでしたか？", "どのレジでしたか？"} {
-		if _, err := r.svc.Ask(ctx, user("USUP"), n, q); err != nil {
-			t.Fatal(err)
-		}
+		r.ask("USUP", n, q)
 	}
 	r.click("UME", "reply:"+n+":2")
 	if m := r.last("UME"); !strings.Contains(m.Text, "どのレジでしたか？") {
@@ -801,9 +795,7 @@ func TestCardStatusAfterDecision(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t)
 	n := r.filed(nil)
-	if _, err := r.svc.Ask(ctx, user("USUP"), n, "何時ごろでしたか？"); err != nil {
-		t.Fatal(err)
-	}
+	r.ask("USUP", n, "何時ごろでしたか？")
 	env := flows.Env{Policy: r.svc.Policy, Org: r.svc.Org, Now: r.clock.Now()}
 	waiting := r.svc.Policy.T(mamori.JA, "status.waiting")
 	if !strings.Contains(messageText(flows.Card(env, r.kase(n), mamori.JA, nil)), waiting) {
@@ -839,10 +831,7 @@ func TestAnswerTypedDuringReport(t *testing.T) {
 	me := user("UME")
 	r.reportUntil("UME", "narrative")
 	r.advance(time.Minute)
-	if _, err := r.svc.Ask(ctx, user("USUP"), n, "お客様は何時ごろ来店されましたか？"); err != nil {
-		t.Fatal(err)
-	}
-	r.worker.Drain(ctx) // the question has reached them
+	r.ask("USUP", n, "お客様は何時ごろ来店されましたか？")
 	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "15時ごろです"})
 	m := r.last("UME")
 	if m.Step != "narrative" || len(m.Choices) < 2 || m.Choices[0].Value != "replydraft:"+n {
@@ -859,10 +848,7 @@ func TestAnswerTypedDuringReport(t *testing.T) {
 	}
 	// Or for the report: the account.
 	r.advance(time.Minute)
-	if _, err := r.svc.Ask(ctx, user("USUP"), n, "ほかに見ていた人はいますか？"); err != nil {
-		t.Fatal(err)
-	}
-	r.worker.Drain(ctx)
+	r.ask("USUP", n, "ほかに見ていた人はいますか？")
 	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "レジで大声で怒鳴られました"})
 	r.click("UME", "nav:draft")
 	r.db.View(ctx, func(tx mamori.Tx) error { c, _ = tx.Conversation("slack:UME"); return nil })
@@ -880,10 +866,7 @@ func TestDraftAfterRestart(t *testing.T) {
 	me := user("UME")
 	r.reportUntil("UME", "narrative")
 	r.advance(time.Minute)
-	if _, err := r.svc.Ask(ctx, user("USUP"), n, "お客様は何時ごろ来店されましたか？"); err != nil {
-		t.Fatal(err)
-	}
-	r.worker.Drain(ctx)
+	r.ask("USUP", n, "お客様は何時ごろ来店されましたか？")
 	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "15時ごろです"})
 	r.restart()
 	r.do(mamori.Input{Kind: mamori.InputStart, User: me})

@@ -179,6 +179,17 @@ func (r *rig) answer(id string) {
 	}
 }
 
+// ask asks the reporter of case n a question as who, and delivers it.
+func (r *rig) ask(who, n, question string) {
+	r.t.Helper()
+	if _, err := r.svc.Ask(context.Background(), user(who), n, question); err != nil {
+		r.t.Fatal(err)
+	}
+	if _, err := r.worker.Drain(context.Background()); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
 // reportUntil starts a report as id and answers its questions until the
 // one at step is asked.
 func (r *rig) reportUntil(id, step string) {

@@ -451,10 +451,7 @@ func answers(env Env, c mamori.Conversation, typed string) bool {
 func fromSOS(env Env, c mamori.Conversation, k mamori.Case) (mamori.Conversation, Out) {
 	l := c.User.Lang
 	if inFlow(c) {
-		out := Out{Replies: []mamori.Message{text(env.Policy.T(l, "consult.finish_first"))}}
-		o := ask(env, c, "")
-		out.Replies = append(out.Replies, o.Replies...)
-		return c, out
+		return finishFirst(env, c)
 	}
 	nc := mamori.Conversation{User: c.User, Started: env.Now, Updated: env.Now, SOS: c.SOS, SOSPlace: c.SOSPlace}
 	nc.Answers.Safety = k.Answers.Safety

@@ -1407,6 +1407,14 @@ func begin(env Env, c mamori.Conversation, flow string) (mamori.Conversation, Ou
 	return c, out
 }
 
+// finishFirst asks to finish the report or question c is writing before
+// starting another, and shows its question again.
+func finishFirst(env Env, c mamori.Conversation) (mamori.Conversation, Out) {
+	out := Out{Replies: []mamori.Message{text(env.Policy.T(c.User.Lang, "consult.finish_first"))}}
+	out.Replies = append(out.Replies, ask(env, c, "").Replies...)
+	return c, out
+}
+
 // aboutPrefix is the click, under a report's outcome, that asks HR's desk
 // about that report.
 const aboutPrefix = "about:"
@@ -1420,10 +1428,7 @@ func aboutCase(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversa
 		return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "details.not_found"))}}
 	}
 	if inFlow(c) {
-		out := Out{Replies: []mamori.Message{text(env.Policy.T(l, "consult.finish_first"))}}
-		o := ask(env, c, "")
-		out.Replies = append(out.Replies, o.Replies...)
-		return c, out
+		return finishFirst(env, c)
 	}
 	nc := mamori.Conversation{User: c.User, Started: env.Now, Updated: env.Now, SOS: c.SOS, Draft: c.Draft}
 	nc.Answers.AboutCase = k.Number
@@ -1437,10 +1442,7 @@ func fromConsultation(env Env, c mamori.Conversation, in mamori.Input) (mamori.C
 		return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "consult.not_found"))}}
 	}
 	if c.Flow != "" && c.Step != stepDone && c.Step != stepMenu {
-		out := Out{Replies: []mamori.Message{text(env.Policy.T(l, "consult.finish_first"))}}
-		o := ask(env, c, "")
-		out.Replies = append(out.Replies, o.Replies...)
-		return c, out
+		return finishFirst(env, c)
 	}
 	nc := mamori.Conversation{User: c.User, Started: env.Now, Updated: env.Now}
 	nc.Answers.Narrative = cons.Answers.Worry
