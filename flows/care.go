@@ -167,22 +167,26 @@ func (s *Service) awaitCheckin(tx mamori.Tx, k mamori.Case, now time.Time) error
 	return s.scheduleDraftExpiry(tx, c.User, c.Updated)
 }
 
+// checkinLabels are the text keys of the check-ins' buttons, and what
+// each answers.
+var checkinLabels = map[string]string{"checkin.fine": checkinFine, "checkin.hard": checkinHard, "checkin.talk": checkinTalk,
+	"checkin.open.fine": checkinFine, "checkin.open.talk": checkinTalk}
+
 // checkinWord is the check-in answer typed text gives — a button's words
 // in either language (exact), or a few plain ways of saying it — or "".
 func checkinWord(p *mamori.Policy, typed string) (answer string, exact bool) {
-	s := strings.TrimSuffix(strings.TrimSuffix(strings.ReplaceAll(plain(typed), "’", "'"), "です"), "ます")
+	s := strings.TrimSuffix(spoken(typed), "ます")
 	for _, l := range []mamori.Lang{mamori.JA, mamori.EN} {
-		for key, answer := range map[string]string{"checkin.fine": checkinFine, "checkin.hard": checkinHard, "checkin.talk": checkinTalk,
-			"checkin.open.fine": checkinFine, "checkin.open.talk": checkinTalk} {
-			if s == plain(p.T(l, key)) {
+		for key, answer := range checkinLabels {
+			if s == spoken(p.T(l, key)) {
 				return answer, true
 			}
 		}
 	}
 	switch s {
-	case "大丈夫", "だいじょうぶ", "元気", "元気です", "問題ない", "落ち着いてきた", "fine", "ok", "okay", "good", "i'm ok", "i'm okay", "i'm good", "i'm better", "better":
+	case "大丈夫", "だいじょうぶ", "元気", "問題ない", "落ち着いてきた", "fine", "ok", "okay", "good", "i'm ok", "i'm okay", "i'm good", "i'm better", "better":
 		return checkinFine, false
-	case "つらい", "辛い", "しんどい", "少し辛い", "ちょっとつらい", "つらいです", "hard", "a bit hard", "not great", "not good", "struggling":
+	case "つらい", "辛い", "しんどい", "少し辛い", "ちょっとつらい", "hard", "a bit hard", "not great", "not good", "struggling":
 		return checkinHard, false
 	case "話したい", "話を聞いてほしい", "相談したい", "話を聞いて欲しい", "talk", "i want to talk", "i'd like to talk", "i would like to talk", "can we talk":
 		return checkinTalk, false

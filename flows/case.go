@@ -451,6 +451,9 @@ func (s *Service) Submitted(env Env, k mamori.Case, l mamori.Lang) []mamori.Mess
 
 // when says a moment to a person: the day, the weekday and the time, in
 // the organisation's time zone.
+// weekdaysJA are the days of the week in Japanese, Sunday first.
+var weekdaysJA = []string{"日", "月", "火", "水", "木", "金", "土"}
+
 func (s *Service) when(t time.Time, l mamori.Lang) string {
 	t = s.local(t)
 	if l == mamori.EN {
@@ -470,7 +473,7 @@ func (s *Service) day(t time.Time, l mamori.Lang) string {
 		}
 		return t.Format("Mon Jan 2")
 	}
-	d := fmt.Sprintf("%d月%d日（%s）", t.Month(), t.Day(), []string{"日", "月", "火", "水", "木", "金", "土"}[t.Weekday()])
+	d := fmt.Sprintf("%d月%d日（%s）", t.Month(), t.Day(), weekdaysJA[t.Weekday()])
 	if other {
 		d = fmt.Sprintf("%d年", t.Year()) + d
 	}

@@ -46,7 +46,14 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 		}
 		env := s.env(now)
 		env.Location = s.Location
-		if _, answer, ok := checkinClick(in); ok && answer == checkinTalk || in.Kind == mamori.InputText && c.Checkin != "" {
+		// Words that answer a waiting check-in (Step) need its case and, for
+		// "talk", by when HR calls; nothing else typed reads them.
+		checkinTyped := false
+		if in.Kind == mamori.InputText && c.Checkin != "" {
+			a, _ := checkinWord(s.Policy, in.Text)
+			checkinTyped = a != ""
+		}
+		if _, answer, ok := checkinClick(in); ok && answer == checkinTalk || checkinTyped {
 			env.TalkBy = s.when(s.Care.WorkingTime(now.Add(s.Care.taskDue()), s.Location), in.User.Lang)
 		}
 		if c.Flow != "" && c.Step != stepDone && (in.Kind == mamori.InputText || in.Kind == mamori.InputFile) {
@@ -65,8 +72,7 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 				return err
 			}
 		}
-		if in.Kind == mamori.InputText && c.Checkin != "" {
-			// A check-in waits: its words typed answer it (Step).
+		if checkinTyped {
 			if k, err := tx.Case(c.Checkin); err == nil {
 				env.Consultation = &k
 			} else if !errors.Is(err, mamori.ErrNotFound) {

@@ -113,9 +113,13 @@ func sentences(s string) []string {
 // being followed or kept from leaving: the person is offered the SOS
 // button beside what was kept. A word too many costs a line of text; a
 // word too few, a missed offer.
-func dangerHint(s string) bool {
+func dangerHint(s string) bool { return holdsAny(s, dangerWords...) }
+
+// holdsAny reports whether typed text holds one of words (lower case)
+// anywhere.
+func holdsAny(s string, words ...string) bool {
 	s = strings.ToLower(s)
-	for _, w := range dangerWords {
+	for _, w := range words {
 		if strings.Contains(s, w) {
 			return true
 		}
@@ -162,28 +166,14 @@ func safeWord(p *mamori.Policy, s string, strict bool) bool {
 // notSafe reports whether a sentence may say that they are not safe: a
 // negation, or fear or danger.
 func notSafe(s string) bool {
-	s = strings.ToLower(s)
-	if negates(s) {
-		return true
-	}
-	for _, w := range []string{"危", "怖", "助", "danger", "help", "scared", "afraid"} {
-		if strings.Contains(s, w) {
-			return true
-		}
-	}
-	return false
+	return negates(s) || holdsAny(s, "危", "怖", "助", "danger", "help", "scared", "afraid")
 }
 
 // negates reports whether typed words say no or not ("話したくない",
 // "not now", "いいえ").
 func negates(s string) bool {
 	s = strings.ToLower(s)
-	for _, w := range []string{"ない", "ません", "いいえ", "not", "n't"} {
-		if strings.Contains(s, w) {
-			return true
-		}
-	}
-	return s == "no" || strings.HasPrefix(s, "no ") || strings.HasPrefix(s, "no,")
+	return holdsAny(s, "ない", "ません", "いいえ", "not", "n't") || s == "no" || strings.HasPrefix(s, "no ") || strings.HasPrefix(s, "no,")
 }
 
 // safePhrase reports whether the whole of s says they are safe now.
@@ -338,9 +328,8 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 // be answered with at a few steps (see mayAnswerSafe); a bare "大丈夫"
 // may mean anything, and never closes an SOS during a report.
 func safeNow(s string) bool {
-	s = strings.TrimSuffix(strings.TrimSuffix(strings.ReplaceAll(plain(s), "’", "'"), "です"), "でした")
-	switch s {
-	case "もう大丈夫", "もうだいじょうぶ", "無事", "無事です", "safe now", "i'm ok now", "i'm okay now", "i'm fine now", "i am ok now", "i am fine now":
+	switch strings.TrimSuffix(spoken(s), "でした") {
+	case "もう大丈夫", "もうだいじょうぶ", "無事", "safe now", "i'm ok now", "i'm okay now", "i'm fine now", "i am ok now", "i am fine now":
 		return true
 	}
 	return false
@@ -367,43 +356,19 @@ func sosUpdate(step, typed string) bool {
 	case stepNarrative, stepWords, stepDemand:
 		return false
 	}
-	if fearful(typed) {
-		return true
-	}
-	s := strings.ToLower(typed)
-	for _, w := range []string{"助けて", "たすけて", "help"} {
-		if strings.Contains(s, w) {
-			return true
-		}
-	}
-	return false
+	return fearful(typed) || callsForHelp(typed) || holdsAny(typed, "help")
 }
 
 // callsForHelp reports whether typed text holds a call for help
 // anywhere ("…怖いです、助けてください").
 func callsForHelp(typed string) bool {
-	s := strings.ToLower(typed)
-	for _, w := range []string{"助けて", "たすけて", "タスケテ", "help me", "sos", "ｓｏｓ"} {
-		if strings.Contains(s, w) {
-			return true
-		}
-	}
-	return false
+	return holdsAny(typed, "助けて", "たすけて", "タスケテ", "help me", "sos", "ｓｏｓ")
 }
 
 // fearful reports whether typed text speaks of danger (dangerHint) or of
 // fear: "怖い", "scared".
 func fearful(typed string) bool {
-	if dangerHint(typed) {
-		return true
-	}
-	s := strings.ToLower(typed)
-	for _, w := range []string{"怖", "こわい", "scared", "afraid", "frightened"} {
-		if strings.Contains(s, w) {
-			return true
-		}
-	}
-	return false
+	return dangerHint(typed) || holdsAny(typed, "怖", "こわい", "scared", "afraid", "frightened")
 }
 
 // reportAgain is the question of the report c is writing, if any, to

@@ -536,7 +536,7 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			// as pressed.
 			v, ok := matchOption(typed, menu(env, l, false).Choices)
 			if !ok {
-				v, ok = menuWords[strings.TrimSuffix(plain(typed), "です")]
+				v, ok = menuWords[spoken(typed)]
 			}
 			if ok {
 				return Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: in.User, Step: stepMenu, Value: v, Respond: in.Respond})
@@ -813,6 +813,13 @@ var menuWords = map[string]string{
 // summaryWords are plain words for the summary's buttons.
 var summaryWords = map[string]string{"送信": "submit", "送る": "submit", "send": "submit", "修正": "edit", "直す": "edit"}
 
+// spoken is typed text as the lists of plain words compare it: plain,
+// half-width, a typographic apostrophe straight, and without a closing
+// polite "です" ("なしです" is "なし").
+func spoken(s string) string {
+	return strings.TrimSuffix(strings.ReplaceAll(plain(toHalfWidth(s)), "’", "'"), "です")
+}
+
 // plain is typed text as the typed-word checks compare it: lower case,
 // without the spaces and punctuation around it ("はい。", " Send! ").
 func plain(s string) string {
@@ -918,8 +925,7 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 				}
 				// "電話でした。今日もまた同じ人から電話があって…": the
 				// button, and the rest kept with the account.
-				if narrative, ok := appendText(c.Answers.Narrative, typed); ok {
-					c.Answers.Narrative = narrative
+				if addToAccount(c, typed) {
 					return keptAside
 				}
 				return ""
@@ -942,11 +948,9 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 			if q.kind == kChoice && c.Flow == mamori.FlowReport && worthKeeping(typed) && !sosWord(typed, false) {
 				// Words that answer no button here: kept with the account,
 				// and the buttons asked again — nothing typed is lost.
-				narrative, ok := appendText(c.Answers.Narrative, typed)
-				if !ok {
+				if !addToAccount(c, typed) {
 					return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
 				}
-				c.Answers.Narrative = narrative
 				return env.Policy.T(l, "nav.kept_aside.buttons")
 			}
 			if d, ok := typedDate(env, typed); ok && q.step == stepWhen {
@@ -1011,7 +1015,7 @@ func typedDate(env Env, typed string) (string, bool) {
 	}
 	today := env.Now.In(loc)
 	day := func(back int) (string, bool) { return today.AddDate(0, 0, -back).Format(dateLayout), true }
-	t := strings.TrimSuffix(strings.TrimSuffix(plain(toHalfWidth(typed)), "です"), "のこと")
+	t := strings.TrimSuffix(spoken(typed), "のこと")
 	switch t {
 	case "さっき", "先ほど", "今さっき", "今朝", "今日の朝", "今日の午後", "今日の夕方", "this morning", "this afternoon", "earlier today", "just now":
 		return day(0)
@@ -1019,27 +1023,22 @@ func typedDate(env Env, typed string) (string, bool) {
 		return day(1)
 	case "おととい", "一昨日", "おとつい", "the day before yesterday":
 		return day(2)
-	}
-	switch t {
 	case "1週間前", "一週間前", "a week ago":
 		return day(7)
 	case "2週間前", "二週間前", "two weeks ago", "2 weeks ago":
 		return day(14)
 	}
-	for i, w := range []rune("日月火水木金土") {
+	for i, w := range weekdaysJA {
 		// "先週の金曜日", "先週の金曜": that day of the week before.
-		if t == "先週の"+string(w)+"曜日" || t == "先週の"+string(w)+"曜" || t == "last "+strings.ToLower(time.Weekday(i).String()) {
+		if t == "先週の"+w+"曜日" || t == "先週の"+w+"曜" || t == "last "+strings.ToLower(time.Weekday(i).String()) {
 			thisWeek := int(today.Weekday()+6) % 7 // days since Monday
 			back := thisWeek + 7 - (i+6)%7
 			return day(back)
 		}
 	}
 	var n int
-	if _, err := fmt.Sscanf(t, "%d日前", &n); err == nil && strings.HasSuffix(t, "日前") && n >= 0 && n <= 366 && t == fmt.Sprintf("%d日前", n) {
-		return day(n)
-	}
-	for _, f := range []string{"%d days ago", "%d day ago"} {
-		if _, err := fmt.Sscanf(t, f, &n); err == nil && n >= 0 && n <= 366 && t == fmt.Sprintf(f, n) {
+	for _, f := range []string{"%d日前", "%d days ago", "%d day ago"} {
+		if scanAll(t, f, &n) && n <= 366 {
 			return day(n)
 		}
 	}
@@ -1061,24 +1060,23 @@ func typedDate(env Env, typed string) (string, bool) {
 	return at.Format(dateLayout), true
 }
 
-// scanAll reports whether s is exactly format filled with vs.
+// scanAll reports whether s is exactly format filled with whole numbers
+// (none negative), and sets vs to them.
 func scanAll(s, format string, vs ...*int) bool {
-	if _, err := fmt.Sscanf(s, format, toAny(vs)...); err != nil {
+	ptrs, ns := make([]any, len(vs)), make([]any, len(vs))
+	for i, v := range vs {
+		ptrs[i] = v
+	}
+	if _, err := fmt.Sscanf(s, format, ptrs...); err != nil {
 		return false
 	}
-	ns := make([]any, len(vs))
 	for i, v := range vs {
+		if *v < 0 {
+			return false
+		}
 		ns[i] = *v
 	}
 	return fmt.Sprintf(format, ns...) == s || fmt.Sprintf(strings.ReplaceAll(format, "%d", "%02d"), ns...) == s
-}
-
-func toAny(vs []*int) []any {
-	out := make([]any, len(vs))
-	for i, v := range vs {
-		out[i] = v
-	}
-	return out
 }
 
 // showDate says a stored date ("2026-12-05") in the reader's language,
@@ -1139,7 +1137,7 @@ func matchOption(typed string, opts []mamori.Choice) (string, bool) {
 	if yesNo[t] == "yes" && hasOption(opts, "before") { // "前にもありましたか？" — "はい"
 		return "before", true
 	}
-	if yesNo[t] == "no" || noneWords[strings.TrimSuffix(t, "です")] {
+	if yesNo[t] == "no" || noneWords[spoken(typed)] {
 		// "なし", "いいえ", "none" where the answer is none, nobody or no
 		// ("first": the first time).
 		for _, v := range []string{"none", "nobody", "no", "first"} {
@@ -1148,7 +1146,7 @@ func matchOption(typed string, opts []mamori.Choice) (string, bool) {
 			}
 		}
 	}
-	if yesNo[t] == "yes" || safeWords[strings.TrimSuffix(t, "です")] {
+	if yesNo[t] == "yes" || safeWords[spoken(typed)] {
 		if hasOption(opts, "safe") { // "are you safe now?" — "はい", "大丈夫"
 			return "safe", true
 		}
@@ -1187,6 +1185,16 @@ func looseOption(typed string, opts []mamori.Choice) (string, bool) {
 		}
 	}
 	return hit, n == 1
+}
+
+// addToAccount adds typed to the report's account ("what happened"),
+// after what is there; false when that would be too long.
+func addToAccount(c *mamori.Conversation, typed string) bool {
+	narrative, ok := appendText(c.Answers.Narrative, typed)
+	if ok {
+		c.Answers.Narrative = narrative
+	}
+	return ok
 }
 
 // saysMore reports whether typed, which names option v, says more than
