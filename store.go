@@ -12,6 +12,9 @@ import (
 // only after it commits.
 type Store interface {
 	// Update runs fn in one write transaction; fn's error rolls it back.
+	// fn may be run more than once (a group commit runs it again when
+	// another write of its group fails), and only its last run counts:
+	// it must set, not add to, what it shares with its caller.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(Tx) error) error

@@ -224,6 +224,7 @@ func (s *Service) careAction(ctx context.Context, actor mamori.User, action, id,
 	var reply mamori.Message
 	var result error
 	err = s.Store.Update(ctx, func(tx mamori.Tx) error {
+		reply, result = mamori.Message{}, nil
 		c, err := tx.CareTask(n)
 		if errors.Is(err, mamori.ErrNotFound) {
 			reply, result = text(t("caretask.not_found")), err

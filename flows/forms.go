@@ -158,6 +158,7 @@ func (s *Service) caseForm(ctx context.Context, actor mamori.User, a mamori.Acti
 	var reply mamori.Message
 	var result error
 	err := s.Store.Update(ctx, func(tx mamori.Tx) error {
+		form, reply, result = nil, mamori.Message{}, nil
 		k, err := tx.Case(a.Subject)
 		if errors.Is(err, mamori.ErrNotFound) {
 			reply, result = text(s.Policy.T(l, "details.not_found")), err
@@ -504,6 +505,7 @@ func (s *Service) careNoteForm(ctx context.Context, actor mamori.User, a mamori.
 	var reply mamori.Message
 	var result error
 	err = s.Store.Update(ctx, func(tx mamori.Tx) error {
+		form, reply, result = nil, mamori.Message{}, nil
 		c, err := tx.CareTask(id)
 		if errors.Is(err, mamori.ErrNotFound) {
 			reply, result = text(t("caretask.not_found")), err

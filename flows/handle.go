@@ -32,6 +32,7 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 	key := in.User.Key()
 	stale := false
 	err := s.Store.Update(ctx, func(tx mamori.Tx) error {
+		stale = false
 		if in.Delivery != "" {
 			fresh, err := tx.Seen(in.Delivery, now)
 			if err != nil || !fresh {

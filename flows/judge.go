@@ -85,6 +85,7 @@ func (s *Service) act(ctx context.Context, actor mamori.User, number, action str
 	var reply mamori.Message
 	done := text(fmt.Sprintf(s.Policy.T(l, "judge.done."+action), number))
 	err := s.Store.Update(ctx, func(tx mamori.Tx) error {
+		reply, result = mamori.Message{}, nil
 		k, err := tx.Case(number)
 		if errors.Is(err, mamori.ErrNotFound) {
 			reply, result = text(s.Policy.T(l, "details.not_found")), err

@@ -221,6 +221,7 @@ func (s *Service) registerOpen(ctx context.Context, actor mamori.User, a mamori.
 	var reply mamori.Message
 	var result error
 	err := s.Store.Update(ctx, func(tx mamori.Tx) error {
+		form, reply, result = nil, mamori.Message{}, nil
 		now := s.Clock()
 		env := s.env(now)
 		if a.Kind == mamori.RegisterAdd {
@@ -354,6 +355,7 @@ func (s *Service) registerSubmit(ctx context.Context, actor mamori.User, a mamor
 	var reply mamori.Message
 	var result error
 	err := s.Store.Update(ctx, func(tx mamori.Tx) error {
+		reply, result = mamori.Message{}, nil
 		now := s.Clock()
 		env := s.env(now)
 		var (

@@ -447,6 +447,7 @@ func (s *Service) Purge(ctx context.Context, at time.Time, by string) (PurgeRepo
 func (s *Service) purgeOne(ctx context.Context, e Expiry, at time.Time, by string) (bool, error) {
 	done := false
 	err := s.Store.Update(ctx, func(tx mamori.Tx) error {
+		done = false
 		k, err := tx.Case(e.Number)
 		if err != nil {
 			return err
@@ -754,6 +755,9 @@ func (s *Service) holdForm(ctx context.Context, actor mamori.User, a mamori.Acti
 		form = &f
 		return "", errNoChange
 	})
+	if err != nil || m.Text != "" {
+		form = nil // refused, or a run before the last one made it
+	}
 	return form, m, err
 }
 
@@ -821,6 +825,7 @@ func (s *Service) retentionAct(ctx context.Context, actor mamori.User, a mamori.
 	var result error
 	done := text(fmt.Sprintf(s.Policy.T(l, "judge.done."+a.Kind), a.Subject))
 	err := s.Store.Update(ctx, func(tx mamori.Tx) error {
+		reply, result = mamori.Message{}, nil
 		k, err := tx.Case(a.Subject)
 		if errors.Is(err, mamori.ErrNotFound) {
 			reply, result = text(s.Policy.T(l, "details.not_found")), err
@@ -985,6 +990,7 @@ func (s *Service) eraseAsk(ctx context.Context, actor mamori.User, a mamori.Acti
 	var reply mamori.Message
 	var result error
 	err := s.Store.Update(ctx, func(tx mamori.Tx) error {
+		reply, result = mamori.Message{}, nil
 		k, err := tx.Case(a.Subject)
 		if err != nil && !errors.Is(err, mamori.ErrNotFound) {
 			return err

@@ -412,6 +412,7 @@ func (s *Service) CaseDetails(ctx context.Context, viewer mamori.User, number st
 	var m mamori.Message
 	var result error
 	err := s.Store.Update(ctx, func(tx mamori.Tx) error {
+		m, result = mamori.Message{}, nil
 		k, err := tx.Case(number)
 		if errors.Is(err, mamori.ErrNotFound) {
 			m, result = text(s.Policy.T(l, "details.not_found")), err

@@ -757,6 +757,7 @@ func (s *Service) sosAck(ctx context.Context, actor mamori.User, number string, 
 	var reply mamori.Message
 	var result error
 	err := s.Store.Update(ctx, func(tx mamori.Tx) error {
+		reply, result = mamori.Message{}, nil
 		k, err := tx.Case(number)
 		if errors.Is(err, mamori.ErrNotFound) || err == nil && k.Kind != mamori.KindSOS {
 			reply, result = text(t(l, "sos.not_found")), mamori.ErrNotFound

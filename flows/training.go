@@ -192,8 +192,9 @@ func (s *Service) assign(ctx context.Context, p Programme, key string, round int
 	fresh := 0
 	for start := 0; start < len(people); start += batch {
 		part := people[start:min(start+batch, len(people))]
+		n := 0
 		err := s.Store.Update(ctx, func(tx mamori.Tx) error {
-			n := 0
+			n = 0
 			for _, m := range part {
 				a := mamori.Assignment{Programme: key, User: m.user, Department: m.dept, Round: round, Assigned: now, Due: due}
 				ok, err := tx.Assign(a)
@@ -211,12 +212,12 @@ func (s *Service) assign(ctx context.Context, p Programme, key string, round int
 					return err
 				}
 			}
-			fresh += n
 			return nil
 		})
 		if err != nil {
 			return fresh, fmt.Errorf("assign %s: %w", key, err)
 		}
+		fresh += n
 	}
 	if fresh > 0 {
 		s.Log.Info("training assigned", "programme", key, "round", round, "people", fresh)

@@ -12,10 +12,11 @@ import (
 
 // Group commit. Every write — Update, and the Outbox and Jobs methods —
 // goes to one committer goroutine, the only user of the write
-// connection. It takes all the writes waiting at that moment, runs each
-// in a savepoint of one BEGIN IMMEDIATE transaction, and commits them
-// with one fsync (synchronous=FULL). A write whose function fails or
-// panics is rolled back to its savepoint alone; the others commit. Each
+// connection. It takes all the writes waiting at that moment, runs them
+// in one BEGIN IMMEDIATE transaction, and commits them with one fsync
+// (synchronous=FULL). A write whose function fails or panics is rolled
+// back alone and the others commit: the batch is then run again, each
+// write in a savepoint, so a write's function may run twice. Each
 // caller returns only once its own write is on disk, so a request is
 // still acknowledged only after its step is durable, but a busy server
 // pays one fsync per batch instead of one per request.
@@ -107,6 +108,59 @@ func (db *DB) committer() {
 // one request: a caller that goes away must not roll back the others'
 // writes), and database/sql then adds nothing.
 func (db *DB) runBatch(batch []*op) {
+	if db.runWhole(batch) {
+		return
+	}
+	for _, o := range batch {
+		o.err, o.panic = nil, nil
+	}
+	db.runSavepoints(batch)
+}
+
+// runWhole runs the batch as one plain transaction, the usual case where
+// every write succeeds: no savepoint per write, which would cost two
+// statements and a copy of every page the write changes. If a write
+// fails or panics, it rolls the whole transaction back and returns false:
+// the batch is then run again with savepoints (runSavepoints), each write
+// from the start. A batch of one needs no second run.
+func (db *DB) runWhole(batch []*op) bool {
+	exec := db.execPrepared
+	if err := exec("BEGIN IMMEDIATE"); err != nil {
+		return false // runSavepoints begins again and reports it
+	}
+	ran := 0
+	for _, o := range batch {
+		if err := o.ctx.Err(); err != nil {
+			o.err = err
+			continue
+		}
+		o.err, o.panic = call(o.fn, (*prepared)(db))
+		if o.err != nil || o.panic != nil {
+			exec("ROLLBACK")
+			return len(batch) == 1
+		}
+		ran++
+	}
+	if ran == 0 {
+		exec("ROLLBACK")
+		return true
+	}
+	if err := exec("COMMIT"); err != nil {
+		// SQLite may have rolled back already (an I/O error, a full disk);
+		// either way nothing in it is committed.
+		exec("ROLLBACK")
+		for _, o := range batch {
+			if o.err == nil {
+				o.err = fmt.Errorf("sqlite: commit: %w", err)
+			}
+		}
+	}
+	return true
+}
+
+// runSavepoints runs each write of the batch in a savepoint of one
+// transaction, so that a write that fails is rolled back alone.
+func (db *DB) runSavepoints(batch []*op) {
 	fail := func(err error) {
 		for _, o := range batch {
 			if o.err == nil && o.panic == nil {

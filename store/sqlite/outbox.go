@@ -33,6 +33,7 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 	}
 	var items []mamori.OutboxItem
 	err := db.write(ctx, func(ctx context.Context, tx querier) error {
+		items = nil
 		t := db.tx(ctx, tx)
 		at := sqlrow.Millis(now)
 		if due, err := t.AnyDue(at); err != nil || !due {

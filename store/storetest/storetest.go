@@ -402,16 +402,17 @@ func testNextNumberConcurrent(t *testing.T, s mamori.Store) {
 	for range workers {
 		wg.Go(func() {
 			for range each {
+				var n int
 				err := s.Update(context.Background(), func(tx mamori.Tx) error {
-					n, err := tx.NextNumber(mamori.KindReport, 2026)
-					if err != nil {
-						return err
-					}
+					var err error
+					n, err = tx.NextNumber(mamori.KindReport, 2026)
+					return err
+				})
+				if err == nil {
 					mu.Lock()
 					got = append(got, n)
 					mu.Unlock()
-					return nil
-				})
+				}
 				if err != nil {
 					errs <- err
 					return
