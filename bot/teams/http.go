@@ -21,6 +21,10 @@ const Path = "/api/messages"
 // and Mamori reads none of them).
 type activity struct {
 	schema.Activity
+	// ChannelData is kept as it came, read once by teams (schema's would
+	// decode it into maps first).
+	ChannelData    json.RawMessage `json:"channelData,omitempty"`
+	td             *teamsData
 	Timestamp      json.RawMessage `json:"timestamp,omitempty"`
 	LocalTimestamp json.RawMessage `json:"localTimestamp,omitempty"`
 	Expiration     json.RawMessage `json:"expiration,omitempty"`

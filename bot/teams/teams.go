@@ -102,8 +102,8 @@ type cachedUser struct {
 }
 
 type writtenRef struct {
-	data string
-	at   time.Time
+	ref Ref
+	at  time.Time
 }
 
 // New returns an adapter handing inputs to f and keeping references in

@@ -33,13 +33,16 @@ type teamsData struct {
 	} `json:"channel"`
 }
 
+// teams reads the channelData once (it is asked for several times an
+// activity).
 func (act *activity) teams() teamsData {
-	var d teamsData
-	if act.ChannelData != nil {
-		b, _ := json.Marshal(act.ChannelData)
-		_ = json.Unmarshal(b, &d)
+	if act.td == nil {
+		act.td = new(teamsData)
+		if len(act.ChannelData) > 0 {
+			_ = json.Unmarshal(act.ChannelData, act.td)
+		}
 	}
-	return d
+	return *act.td
 }
 
 func (act *activity) tenant() string {
@@ -95,15 +98,15 @@ func (a *Adapter) put(ctx context.Context, key string, ref Ref) {
 	if ref.ServiceURL == "" {
 		return
 	}
-	b, err := json.Marshal(ref)
-	if err != nil {
-		return
-	}
 	now := a.now()
 	a.mu.Lock()
 	w, ok := a.written[key]
 	a.mu.Unlock()
-	if ok && w.data == string(b) && now.Sub(w.at) < refEvery && now.Sub(w.at) >= 0 {
+	if ok && w.ref == ref && now.Sub(w.at) < refEvery && now.Sub(w.at) >= 0 {
+		return
+	}
+	b, err := json.Marshal(ref)
+	if err != nil {
 		return
 	}
 	if err := a.refs.PutReference(ctx, key, b); err != nil {
@@ -114,7 +117,7 @@ func (a *Adapter) put(ctx context.Context, key string, ref Ref) {
 	if len(a.written) > 20000 {
 		clear(a.written)
 	}
-	a.written[key] = writtenRef{data: string(b), at: now}
+	a.written[key] = writtenRef{ref: ref, at: now}
 	a.mu.Unlock()
 }
 
