@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -145,6 +147,78 @@ func TestGroupCommitCancelled(t *testing.T) {
 	}
 	if err := db.Update(context.Background(), func(tx mamori.Tx) error { return nil }); err != nil {
 		t.Errorf("update after a cancelled one: %v", err)
+	}
+}
+
+// TestGroupCommitRunsAgain: when one write of a batch fails, the others
+// are run again from the start, each in a savepoint, and what they did
+// is kept once — the first run's changes are all rolled back.
+func TestGroupCommitRunsAgain(t *testing.T) {
+	db := MustOpen(t, tempPath(t))
+	counter := mamori.User{Platform: mamori.PlatformSlack, ID: "UCOUNT", Lang: mamori.JA}
+	release := make(chan struct{})
+	held := make(chan struct{})
+	go db.Update(context.Background(), func(tx mamori.Tx) error {
+		close(held)
+		<-release
+		return nil
+	})
+	<-held
+	const n = 20
+	const failing = n - 1 // queued last: every other write runs before it fails
+	refused := errors.New("refused")
+	var wg sync.WaitGroup
+	runs := make([]atomic.Int32, n)
+	errs := make([]error, n)
+	for i := range n {
+		if i == failing {
+			time.Sleep(20 * time.Millisecond) // the others wait for the committer
+		}
+		wg.Go(func() {
+			errs[i] = db.Update(context.Background(), func(tx mamori.Tx) error {
+				runs[i].Add(1)
+				c, err := tx.Conversation(counter.Key())
+				if errors.Is(err, mamori.ErrNotFound) {
+					c = mamori.Conversation{User: counter, Step: "0"}
+				} else if err != nil {
+					return err
+				}
+				v, _ := strconv.Atoi(c.Step)
+				c.Step = strconv.Itoa(v + 1)
+				if err := tx.PutConversation(c); err != nil {
+					return err
+				}
+				if i == failing {
+					return refused // after its write: it must be undone
+				}
+				return nil
+			})
+		})
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	wg.Wait()
+
+	if !errors.Is(errs[failing], refused) {
+		t.Errorf("the failing update returned %v, want its own error", errs[failing])
+	}
+	for i := range failing {
+		if errs[i] != nil {
+			t.Errorf("update %d: %v", i, errs[i])
+		}
+		if r := runs[i].Load(); r != 2 {
+			t.Errorf("update %d ran %d times, want twice: once in the batch rolled back, once in savepoints", i, r)
+		}
+	}
+	var got mamori.Conversation
+	if err := db.View(context.Background(), func(tx mamori.Tx) (err error) {
+		got, err = tx.Conversation(counter.Key())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got.Step != strconv.Itoa(n-1) {
+		t.Errorf("counter = %s after %d updates of which one failed, want %d", got.Step, n, n-1)
 	}
 }
 
