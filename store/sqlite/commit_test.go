@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mamori-oss/mamori"
+	"github.com/mamori-oss/mamori/store/sqlite"
 )
 
 // TestGroupCommit: concurrent updates are committed together, and one
@@ -122,14 +123,7 @@ func TestGroupCommit(t *testing.T) {
 // learns the outcome.
 func TestGroupCommitCancelled(t *testing.T) {
 	db := MustOpen(t, tempPath(t))
-	release := make(chan struct{})
-	held := make(chan struct{})
-	go db.Update(context.Background(), func(tx mamori.Tx) error {
-		close(held)
-		<-release
-		return nil
-	})
-	<-held
+	release := hold(db)
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := false
 	done := make(chan error, 1)
@@ -138,7 +132,7 @@ func TestGroupCommitCancelled(t *testing.T) {
 	}()
 	time.Sleep(20 * time.Millisecond)
 	cancel()
-	close(release)
+	release()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled update returned %v, want context.Canceled", err)
 	}
@@ -156,14 +150,7 @@ func TestGroupCommitCancelled(t *testing.T) {
 func TestGroupCommitRunsAgain(t *testing.T) {
 	db := MustOpen(t, tempPath(t))
 	counter := mamori.User{Platform: mamori.PlatformSlack, ID: "UCOUNT", Lang: mamori.JA}
-	release := make(chan struct{})
-	held := make(chan struct{})
-	go db.Update(context.Background(), func(tx mamori.Tx) error {
-		close(held)
-		<-release
-		return nil
-	})
-	<-held
+	release := hold(db)
 	const n = 20
 	const failing = n - 1 // queued last: every other write runs before it fails
 	refused := errors.New("refused")
@@ -196,7 +183,7 @@ func TestGroupCommitRunsAgain(t *testing.T) {
 		})
 	}
 	time.Sleep(20 * time.Millisecond)
-	close(release)
+	release()
 	wg.Wait()
 
 	if !errors.Is(errs[failing], refused) {
@@ -220,6 +207,19 @@ func TestGroupCommitRunsAgain(t *testing.T) {
 	if got.Step != strconv.Itoa(n-1) {
 		t.Errorf("counter = %s after %d updates of which one failed, want %d", got.Step, n, n-1)
 	}
+}
+
+// hold keeps the committer busy with a write that waits for release, so
+// that the writes sent meanwhile queue up for one batch.
+func hold(db *sqlite.DB) (release func()) {
+	r, held := make(chan struct{}), make(chan struct{})
+	go db.Update(context.Background(), func(tx mamori.Tx) error {
+		close(held)
+		<-r
+		return nil
+	})
+	<-held
+	return func() { close(r) }
 }
 
 // TestClosedStore: an update on a closed store fails at once.
