@@ -150,7 +150,10 @@ func (db *DB) runBatch(batch []*op) {
 func (db *DB) runWhole(batch []*op) bool {
 	exec := db.execPrepared
 	if err := exec("BEGIN IMMEDIATE"); err != nil {
-		return false // runSavepoints begins again and reports it
+		for _, o := range batch {
+			o.err = fmt.Errorf("sqlite: begin: %w", err)
+		}
+		return true
 	}
 	ran := 0
 	for _, o := range batch {
