@@ -289,3 +289,52 @@ func TestNotSafeTyped(t *testing.T) {
 		t.Errorf("told %+v", m)
 	}
 }
+
+// TestAnswerSaidFirst (found by a user trial): an answer said first and
+// then more ("yes, twice last month") takes the button and keeps the
+// words with the account; a slip of the keys ("in persn") still names
+// its button; "I am safe" answers the safety question — none of them is
+// only added to the account with the buttons asked again.
+func TestAnswerSaidFirst(t *testing.T) {
+	r := newRig(t)
+	me := user("UEN")
+	me.Lang = mamori.EN
+	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartReport})
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "I am safe"})
+	conv := func() (c mamori.Conversation) {
+		r.db.View(context.Background(), func(tx mamori.Tx) error { c, _ = tx.Conversation(me.Key()); return nil })
+		return c
+	}
+	if c := conv(); c.Answers.Safety != "safe" {
+		t.Fatalf("after 'I am safe': safety %q, step %s", c.Answers.Safety, c.Step)
+	}
+	r.answerUntil("UEN", "channel")
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "in persn"})
+	if c := conv(); c.Answers.Channel != "in_person" || strings.Contains(c.Answers.Narrative, "persn") {
+		t.Errorf("after 'in persn': channel %q, account %q", c.Answers.Channel, c.Answers.Narrative)
+	}
+	r.answerUntil("UEN", "repeat")
+	const said = "yes, twice last month"
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: said})
+	if c := conv(); c.Answers.Repeat != "before" || !strings.HasSuffix(c.Answers.Narrative, said) {
+		t.Errorf("after %q: repeat %q, account %q", said, c.Answers.Repeat, c.Answers.Narrative)
+	}
+	if got := messageText(r.last("UEN")); !strings.Contains(got, r.svc.Policy.T(mamori.EN, "nav.kept_aside")) {
+		t.Errorf("not told the words were kept: %q", got)
+	}
+}
+
+// TestLeadingOptionNotAgainstWords: "yes" said first does not answer
+// "are you safe?" when what follows says otherwise.
+func TestLeadingOptionNotAgainstWords(t *testing.T) {
+	r := newRig(t)
+	me := user("UEN")
+	me.Lang = mamori.EN
+	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartReport})
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "yes, but he is still here and I am scared"})
+	var c mamori.Conversation
+	r.db.View(context.Background(), func(tx mamori.Tx) error { c, _ = tx.Conversation(me.Key()); return nil })
+	if c.Answers.Safety == "safe" {
+		t.Errorf("'yes, but … scared' taken as safe (step %s)", c.Step)
+	}
+}

@@ -919,6 +919,17 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 			if v, ok := matchOption(typed, opts); ok {
 				return choose(env, q, slot, v, l)
 			}
+			if v, rest, ok := leadingOption(typed, opts); ok && q.kind == kChoice && !negates(rest) && !fearful(typed) && !sosWord(typed, false) {
+				// "yes, twice last month": the button, and the words kept
+				// with the account.
+				if p := choose(env, q, slot, v, l); p != "" || c.Flow != mamori.FlowReport || !worthKeeping(typed) {
+					return p
+				}
+				if addToAccount(c, typed) {
+					return keptAside
+				}
+				return ""
+			}
 			if v, ok := looseOption(typed, opts); ok && q.kind == kChoice {
 				if p := choose(env, q, slot, v, l); p != "" || !saysMore(typed, opts, v) || c.Flow != mamori.FlowReport {
 					return p
@@ -1160,7 +1171,8 @@ var (
 	noneWords = map[string]bool{"なし": true, "ない": true, "無い": true, "ありません": true, "特にない": true, "特になし": true,
 		"いない": true, "いません": true, "誰もいない": true, "だれもいない": true, "残っていない": true,
 		"none": true, "no": true, "nothing": true, "nobody": true, "no one": true, "not really": true}
-	safeWords = map[string]bool{"大丈夫": true, "だいじょうぶ": true, "安全": true, "無事": true, "yes": true, "ok": true, "fine": true, "i'm fine": true, "i'm ok": true}
+	safeWords = map[string]bool{"大丈夫": true, "だいじょうぶ": true, "安全": true, "無事": true, "yes": true, "ok": true, "okay": true, "fine": true, "safe": true,
+		"i'm fine": true, "i'm ok": true, "i'm okay": true, "i'm safe": true, "i am fine": true, "i am ok": true, "i am okay": true, "i am safe": true}
 )
 
 // looseOption accepts, for a question answered by buttons alone, words
@@ -1184,7 +1196,55 @@ func looseOption(typed string, opts []mamori.Choice) (string, bool) {
 			hit, n = o.Value, n+1
 		}
 	}
+	if n == 0 {
+		// A slip of the keys ("in persn" for "In person"): one letter off
+		// a label of five or more, two off one of ten or more.
+		for _, o := range opts {
+			label := []rune(squash(o.Label))
+			if len(label) >= 5 && typos([]rune(t), label) <= 1+len(label)/10 {
+				hit, n = o.Value, n+1
+			}
+		}
+	}
 	return hit, n == 1
+}
+
+// typos is the edit distance between a and b: the letters to add, drop
+// or change to make one the other.
+func typos(a, b []rune) int {
+	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// leadingOption reads an answer said first, then more ("yes, twice last
+// month", 「はい、先月も2回」): the words before the first comma or stop
+// name an option as they would alone (matchOption), and rest is what
+// follows.
+func leadingOption(typed string, opts []mamori.Choice) (v, rest string, ok bool) {
+	i := strings.IndexAny(typed, ",、，。.!！ 　")
+	if i <= 0 {
+		return "", "", false
+	}
+	rest = strings.TrimSpace(strings.TrimLeft(typed[i:], ",、，。.!！ 　"))
+	if rest == "" {
+		return "", "", false
+	}
+	v, ok = matchOption(typed[:i], opts)
+	return v, rest, ok
 }
 
 // addToAccount adds typed to the report's account ("what happened"),
@@ -1256,7 +1316,8 @@ func squash(s string) string {
 
 // yesNo are plain yes and no, for a question whose options are yes and
 // no (and "safe", "today", "yes" typed are their options' values).
-var yesNo = map[string]string{"はい": "yes", "うん": "yes", "y": "yes", "いいえ": "no", "いや": "no", "n": "no"}
+var yesNo = map[string]string{"はい": "yes", "うん": "yes", "ええ": "yes", "y": "yes", "yes": "yes", "yeah": "yes", "yep": "yes",
+	"いいえ": "no", "いや": "no", "ううん": "no", "n": "no", "no": "no", "nope": "no"}
 
 // pickNumbers reads "1, 3 5" (or "なし"/"none") as a multi-choice answer.
 func pickNumbers(typed string, opts []mamori.Choice) ([]string, bool) {
