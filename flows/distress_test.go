@@ -338,3 +338,49 @@ func TestLeadingOptionNotAgainstWords(t *testing.T) {
 		t.Errorf("'yes, but … scared' taken as safe (step %s)", c.Step)
 	}
 }
+
+// TestSOSPlaceNotAFeeling (found by a user trial): 「怖い」 sent when the
+// SOS asks where they are is passed on as what it is, not as the place
+// on the responders' cards, and the place is asked again.
+func TestSOSPlaceNotAFeeling(t *testing.T) {
+	r := newRig(t)
+	me := user("UME")
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "助けて"})
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "怖い"})
+	e := r.kase("SOS-2026-0001").Decision.Emergency
+	if e.Place != "" || len(e.Notes) != 1 || e.Notes[0].Text != "怖い" {
+		t.Errorf("「怖い」 at the place question: %+v", e)
+	}
+	if m := r.last("UME"); !strings.Contains(m.Text, r.svc.Policy.T(mamori.JA, "sos.place.ask")) {
+		t.Errorf("the place was not asked again: %+v", m)
+	}
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "2階の倉庫"})
+	if e := r.kase("SOS-2026-0001").Decision.Emergency; e.Place != "2階の倉庫" {
+		t.Errorf("the place: %q", e.Place)
+	}
+}
+
+// TestSOSDuringReportKeepsAnswers (found by a user trial): while an SOS
+// is open, what is typed at a report's question of buttons is read by
+// the report as without one (a feeling at "how are you?" kept for HR),
+// and passed on to those responding as well.
+func TestSOSDuringReportKeepsAnswers(t *testing.T) {
+	r := newRig(t)
+	me := user("UME")
+	r.reportUntil("UME", "wellbeing")
+	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartSOS})
+	r.click("UME", mamori.SOSSkip+":SOS-2026-0001")
+	const feel = "つらいです。眠れません"
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: feel})
+	var c mamori.Conversation
+	r.db.View(context.Background(), func(tx mamori.Tx) error { c, _ = tx.Conversation("slack:UME"); return nil })
+	if !strings.Contains(c.Answers.Feelings, feel) || c.Step != "wellbeing" {
+		t.Errorf("the report: feelings %q at %s", c.Answers.Feelings, c.Step)
+	}
+	if e := r.kase("SOS-2026-0001").Decision.Emergency; len(e.Notes) != 1 || e.Notes[0].Text != feel {
+		t.Errorf("not passed on: %+v", e.Notes)
+	}
+	if m := r.last("UME"); !strings.Contains(m.Text, r.svc.Policy.T(mamori.JA, "nav.feelings_kept")) {
+		t.Errorf("not told the feeling was kept: %q", m.Text)
+	}
+}

@@ -276,9 +276,11 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 		c.SOSPlace = false
 	}
 	// During a report, only its place question (asked at once) and typed
-	// words that cannot answer the question shown ("he is still
-	// outside") are the SOS's; the rest is the report's.
-	if c.SOS == "" || inFlow(c) && !c.SOSPlace && (in.Kind != mamori.InputText || answers(env, c, in.Text) && !sosUpdate(c.Step, in.Text)) {
+	// words of fear or danger ("he is still outside") are the SOS's; the
+	// rest is the report's, read as it would be without an SOS (a
+	// feeling typed at a question of buttons is kept for HR, a sentence
+	// with the account).
+	if c.SOS == "" || inFlow(c) && !c.SOSPlace && (in.Kind != mamori.InputText || !sosUpdate(c.Step, in.Text)) {
 		return c, Out{}, false
 	}
 	// During an open SOS: what they type and send is kept with it, and a
@@ -299,6 +301,16 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 		}
 		if utf8.RuneCountInString(typed) > MaxText {
 			return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(t(l, "nav.too_long"), MaxText))}}, true
+		}
+		if c.SOSPlace && (fearful(typed) || callsForHelp(typed)) {
+			// 「怖い」 is no place: passed on as what it is, and the place
+			// asked again.
+			again := text(t(l, "sos.place.ask"))
+			again.Step = stepSOS
+			again.Choices = []mamori.Choice{{Value: mamori.SOSSkip + ":" + c.SOS, Label: t(l, "sos.place.skip")},
+				{Value: mamori.SOSSafe + ":" + c.SOS, Label: t(l, "sos.safe.button")}}
+			return c, Out{SOS: &SOSOut{Number: c.SOS, Note: typed},
+				Replies: []mamori.Message{text(t(l, "sos.note.kept")), again}}, true
 		}
 		if c.SOSPlace {
 			c.SOSPlace = false
@@ -369,6 +381,16 @@ func callsForHelp(typed string) bool {
 // fear: "怖い", "scared".
 func fearful(typed string) bool {
 	return dangerHint(typed) || holdsAny(typed, "怖", "こわい", "scared", "afraid", "frightened")
+}
+
+// alsoForSOS reports whether words typed during an open SOS, at a
+// report's question they do not answer ("暴言と威圧的な言動" at the list of
+// behaviours, a feeling at the buttons of how they are), are passed on
+// to those responding as well as read by the report.
+func alsoForSOS(env Env, c mamori.Conversation, in mamori.Input) bool {
+	typed := strings.TrimSpace(in.Text)
+	return c.SOS != "" && inFlow(c) && !c.SOSPlace && in.Kind == mamori.InputText && typed != "" &&
+		typedCommand(typed) == "" && !answers(env, c, typed)
 }
 
 // reportAgain is the question of the report c is writing, if any, to
@@ -679,6 +701,10 @@ func SOSAlert(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.
 	} else if k.Status != mamori.StatusClosed {
 		m.Choices = []mamori.Choice{{Value: mamori.SOSClose + ":" + k.Number, Label: t(l, "sos.close.button")}}
 		m.Note = t(l, "sos.alert.note.acked")
+	}
+	if len(e.Notes) > 0 || len(e.Files) > 0 {
+		// Where those responding read them.
+		m.Choices = append(m.Choices, mamori.Choice{Value: mamori.CardDetails + ":" + k.Number, Label: t(l, "card.details")})
 	}
 	return m
 }

@@ -156,7 +156,9 @@ func TestSOSLife(t *testing.T) {
 	for _, target := range [][2]string{{mamori.TargetChannel, "C0STORE"}, {mamori.TargetChannel, "C0HR"}, {mamori.TargetUser, "UONCALL"}, {mamori.TargetUser, "USUP"}} {
 		a := r.alertsTo(target[0], target[1])
 		last := a[len(a)-1]
-		if !strings.Contains(fieldValue(last, "状況"), "<@UBOSS>") || len(last.Choices) != 1 || last.Choices[0].Value != mamori.SOSClose+":"+n ||
+		// What the employee sent is read behind the details button.
+		if !strings.Contains(fieldValue(last, "状況"), "<@UBOSS>") || len(last.Choices) != 2 || last.Choices[0].Value != mamori.SOSClose+":"+n ||
+			last.Choices[1].Value != mamori.CardDetails+":"+n ||
 			!strings.HasPrefix(fieldValue(last, "本人から"), "メッセージ 1 件・ファイル 1 件") {
 			t.Errorf("%s's card after the ack: %+v", target[1], last)
 		}
