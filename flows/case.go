@@ -297,6 +297,10 @@ func caseFacts(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) []mamo
 	if (a.Evidence != "" && a.Evidence != "none") || len(a.Files) > 0 {
 		evidence = t(l, "card.yes")
 	}
+	if q, ok := lookup(stepEvidence); ok && len(a.Files) == 0 && a.Evidence != "" && !hasOption(q.options(env, l), a.Evidence) {
+		// In their own words: read in the details, not taken for "yes".
+		evidence = t(l, "card.in_details")
+	}
 	fs := []mamori.Field{
 		{Label: t(l, "card.urgency"), Value: t(l, "urgency."+k.Urgency)},
 		{Label: t(l, "card.received"), Value: date.Format("2006-01-02 15:04")},

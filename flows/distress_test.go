@@ -384,3 +384,37 @@ func TestSOSDuringReportKeepsAnswers(t *testing.T) {
 		t.Errorf("not told the feeling was kept: %q", m.Text)
 	}
 }
+
+// TestStopTyped (found by a user trial): 「もうやめたい」 typed at a question
+// asked in words is not its answer: it asks whether to stop, as 「やめる」
+// does.
+func TestStopTyped(t *testing.T) {
+	r := newRig(t)
+	r.reportUntil("UME", "demand")
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "もうやめたい"})
+	var c mamori.Conversation
+	r.db.View(context.Background(), func(tx mamori.Tx) error { c, _ = tx.Conversation("slack:UME"); return nil })
+	if c.Answers.Demand != "" || c.Step != "cancel" {
+		t.Errorf("「もうやめたい」: demand %q, step %s", c.Answers.Demand, c.Step)
+	}
+}
+
+// TestEvidenceInOwnWords (found by a user trial): a record described in
+// their own words is not shown as "yes" on the supervisors' card, and
+// 「残っていません」 is "no".
+func TestEvidenceInOwnWords(t *testing.T) {
+	for typed, want := range map[string]string{"レシートだけ": "card.in_details", "残っていません": "card.no"} {
+		r := newRig(t)
+		r.reportUntil("UME", "evidence")
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: typed})
+		r.reportToSummary("UME")
+		r.click("UME", "submit")
+		cards := r.sent.to(mamori.TargetChannel, "C0STORE")
+		if len(cards) == 0 {
+			t.Fatalf("%s: no card", typed)
+		}
+		if got := fieldValue(cards[len(cards)-1], r.svc.Policy.T(mamori.JA, "card.evidence")); got != r.svc.Policy.T(mamori.JA, want) {
+			t.Errorf("%s: the card says %q, want %q", typed, got, r.svc.Policy.T(mamori.JA, want))
+		}
+	}
+}

@@ -1027,11 +1027,26 @@ func typedDate(env Env, typed string) (string, bool) {
 	today := env.Now.In(loc)
 	day := func(back int) (string, bool) { return today.AddDate(0, 0, -back).Format(dateLayout), true }
 	t := strings.TrimSuffix(spoken(typed), "のこと")
+	// The time of day, when said, is kept after the date ("2026-12-05
+	// 夕方"): the card shows it too.
+	dayAt := func(back int, part string) (string, bool) { d, _ := day(back); return d + " " + part, true }
 	switch t {
-	case "さっき", "先ほど", "今さっき", "今朝", "今日の朝", "今日の午後", "今日の夕方", "this morning", "this afternoon", "earlier today", "just now":
+	case "さっき", "先ほど", "今さっき", "earlier today", "just now":
 		return day(0)
-	case "昨夜", "昨晩", "昨日の夜", "昨日の朝", "昨日の午後", "昨日の夕方", "last night", "yesterday morning", "yesterday afternoon", "yesterday evening":
-		return day(1)
+	case "今朝", "今日の朝", "this morning":
+		return dayAt(0, partOfDay(t, "朝", "morning"))
+	case "今日の午後", "this afternoon":
+		return dayAt(0, partOfDay(t, "午後", "afternoon"))
+	case "今日の夕方":
+		return dayAt(0, "夕方")
+	case "昨夜", "昨晩", "昨日の夜", "last night":
+		return dayAt(1, partOfDay(t, "夜", "night"))
+	case "昨日の朝", "yesterday morning":
+		return dayAt(1, partOfDay(t, "朝", "morning"))
+	case "昨日の午後", "yesterday afternoon":
+		return dayAt(1, partOfDay(t, "午後", "afternoon"))
+	case "昨日の夕方", "yesterday evening":
+		return dayAt(1, partOfDay(t, "夕方", "evening"))
 	case "おととい", "一昨日", "おとつい", "the day before yesterday":
 		return day(2)
 	case "1週間前", "一週間前", "a week ago":
@@ -1071,6 +1086,14 @@ func typedDate(env Env, typed string) (string, bool) {
 	return at.Format(dateLayout), true
 }
 
+// partOfDay is ja, or en when typed is in English.
+func partOfDay(typed, ja, en string) string {
+	if typed != "" && typed[0] < utf8.RuneSelf {
+		return en
+	}
+	return ja
+}
+
 // scanAll reports whether s is exactly format filled with whole numbers
 // (none negative), and sets vs to them.
 func scanAll(s, format string, vs ...*int) bool {
@@ -1093,14 +1116,18 @@ func scanAll(s, format string, vs ...*int) bool {
 // showDate says a stored date ("2026-12-05") in the reader's language,
 // or returns "" when s is not one.
 func showDate(s string, l mamori.Lang) string {
-	d, err := time.Parse(dateLayout, s)
+	day, part, _ := strings.Cut(s, " ") // "2026-12-05 夕方": and the time of day
+	d, err := time.Parse(dateLayout, day)
 	if err != nil {
 		return ""
 	}
 	if l == mamori.EN {
+		if part != "" {
+			return d.Format("2 Jan 2006") + ", " + part
+		}
 		return d.Format("2 Jan 2006")
 	}
-	return d.Format("2006年1月2日")
+	return strings.TrimSpace(d.Format("2006年1月2日") + " " + part)
 }
 
 // takesText reports whether q would keep typed as free text (not as one
@@ -1168,8 +1195,10 @@ func matchOption(typed string, opts []mamori.Choice) (string, bool) {
 // noneWords say there is none ("記録は？" — "なし"); safeWords answer "are
 // you safe?" with yes.
 var (
-	noneWords = map[string]bool{"なし": true, "ない": true, "無い": true, "ありません": true, "特にない": true, "特になし": true,
-		"いない": true, "いません": true, "誰もいない": true, "だれもいない": true, "残っていない": true,
+	noneWords = map[string]bool{"なし": true, "ない": true, "無い": true, "ありません": true, "特にない": true, "特になし": true, "特にありません": true,
+		"何もない": true, "なにもない": true, "何もありません": true, "なにもありません": true,
+		"いない": true, "いません": true, "誰もいない": true, "だれもいない": true, "誰もいません": true,
+		"残っていない": true, "残っていません": true, "残ってない": true, "残ってません": true, "持っていません": true, "no records": true,
 		"none": true, "no": true, "nothing": true, "nobody": true, "no one": true, "not really": true}
 	safeWords = map[string]bool{"大丈夫": true, "だいじょうぶ": true, "安全": true, "無事": true, "yes": true, "ok": true, "okay": true, "fine": true, "safe": true,
 		"i'm fine": true, "i'm ok": true, "i'm okay": true, "i'm safe": true, "i am fine": true, "i am ok": true, "i am okay": true, "i am safe": true}
@@ -1363,7 +1392,7 @@ func typedCommand(t string) string {
 		return navBack
 	case "あとで", "後で", "あとで続ける", "later", "continue later", "中断":
 		return navLater
-	case "やめる", "キャンセル", "cancel", "stop":
+	case "やめる", "やめたい", "もうやめたい", "やめます", "もうやめる", "中止", "キャンセル", "cancel", "stop", "quit", "i want to stop":
 		return navCancel
 	case "スキップ", "skip":
 		return navSkip

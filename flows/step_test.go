@@ -1002,6 +1002,7 @@ func TestMatchOptionTyped(t *testing.T) {
 		{"ありません", []mamori.Choice{{Value: "none", Label: "ない"}}, "none", true},
 		{"いいえ", []mamori.Choice{{Value: "nobody", Label: "だれもいなかった"}}, "nobody", true},
 		{"特にない", yn, "no", true},
+		{"残っていません", []mamori.Choice{{Value: "none", Label: "ない"}}, "none", true}, // a user trial: it was "yes"
 		{"なし", safety, "", false},
 	} {
 		if v, ok := matchOption(tc.typed, tc.opts); v != tc.want || ok != tc.ok {
@@ -1017,7 +1018,8 @@ func TestTypedDate(t *testing.T) {
 	env := Env{Now: time.Date(2026, 12, 7, 10, 0, 0, 0, tokyo), Location: tokyo}
 	for _, tc := range []struct{ typed, want string }{
 		{"おととい", "2026-12-05"}, {"3日前", "2026-12-04"}, {"３日前です", "2026-12-04"}, {"2 days ago", "2026-12-05"},
-		{"今朝", "2026-12-07"}, {"昨夜", "2026-12-06"}, {"12月3日", "2026-12-03"}, {"12/3", "2026-12-03"},
+		{"今朝", "2026-12-07 朝"}, {"昨夜", "2026-12-06 夜"}, {"昨日の夕方", "2026-12-06 夕方"}, {"yesterday evening", "2026-12-06 evening"},
+		{"12月3日", "2026-12-03"}, {"12/3", "2026-12-03"},
 		{"2026-11-30", "2026-11-30"}, {"2026年11月30日", "2026-11-30"}, {"12月28日", "2025-12-28"},
 		// Monday the 7th: last week's Friday is the 4th, its Monday the 30th.
 		{"先週の金曜日", "2026-12-04"}, {"先週の月曜", "2026-11-30"}, {"last friday", "2026-12-04"}, {"1週間前", "2026-11-30"},
@@ -1027,6 +1029,17 @@ func TestTypedDate(t *testing.T) {
 		if got != tc.want || ok != (tc.want != "") {
 			t.Errorf("typedDate(%q) = %q %v, want %q", tc.typed, got, ok, tc.want)
 		}
+	}
+	// The time of day is shown with the date (found by a user trial:
+	// 「昨日の夕方」 showed as the day alone).
+	if got := showDate("2026-12-06 夕方", mamori.JA); got != "2026年12月6日 夕方" {
+		t.Errorf("showDate: %q", got)
+	}
+	if got := showDate("2026-12-06 evening", mamori.EN); got != "6 Dec 2026, evening" {
+		t.Errorf("showDate: %q", got)
+	}
+	if got := showDate("2026-12-06", mamori.EN); got != "6 Dec 2026" {
+		t.Errorf("showDate: %q", got)
 	}
 }
 
