@@ -39,10 +39,14 @@ func (s *Service) mayAct(actor mamori.User, k mamori.Case) error {
 		}
 		return mamori.ErrForbidden
 	}
+	hr, supervisor := s.Org.IsHR(actor), k.Department != "" && s.Org.IsSupervisor(actor, k.Department)
+	if !hr && !supervisor {
+		return mamori.ErrForbidden // named in it or not: only its staff may act
+	}
 	if mentions(k.Answers, actor.ID, actor.Email) || k.Decision.Witness(actor.Key()) >= 0 {
 		return errNamed
 	}
-	if s.Org.IsHR(actor) || (k.Route == mamori.RouteDepartment && s.Org.IsSupervisor(actor, k.Department)) {
+	if hr || k.Route == mamori.RouteDepartment {
 		return nil
 	}
 	return mamori.ErrForbidden
@@ -163,6 +167,10 @@ func (s *Service) take(ctx context.Context, actor mamori.User, number string) (m
 	return s.act(ctx, actor, number, "take", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
 		if err := s.mayDo(mamori.CardTake, *k); err != nil {
 			return "", err
+		}
+		if k.Assignee == actor.Key() && k.Status == mamori.StatusTaken {
+			// Pressed again: nothing changes, and the card is not posted anew.
+			return "", refuse("", "judge.take.already", k.Number)
 		}
 		detail := "assignee=" + actor.Key()
 		if k.Assignee != "" && k.Assignee != actor.Key() {

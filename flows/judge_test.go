@@ -920,3 +920,34 @@ func TestAskHRAboutOutcome(t *testing.T) {
 		return nil
 	})
 }
+
+// TestTakeAgainAndOutsiders (found by a user trial): taking a case one
+// already handles says so and changes nothing; a colleague named in a
+// report, who may not handle it anyway, reads the same refusal as anyone
+// else who may not.
+func TestTakeAgainAndOutsiders(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	T := func(key string) string { return r.svc.Policy.T(mamori.JA, key) }
+	r.reportUntil("UME", "witnesses")
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "UOTHER さんが見ていました"})
+	r.reportToSummary("UME")
+	r.click("UME", "submit")
+	n := r.caseOf("UME")
+	if _, err := r.svc.Take(ctx, user("USUP"), n); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	cards := len(r.sent.to(mamori.TargetChannel, "C0STORE"))
+	m, err := r.svc.Take(ctx, user("USUP"), n)
+	if want := fmt.Sprintf(T("judge.take.already"), n); err == nil || m.Text != want {
+		t.Errorf("taken again: %q (%v), want %q", m.Text, err, want)
+	}
+	r.worker.Drain(ctx)
+	if got := len(r.sent.to(mamori.TargetChannel, "C0STORE")); got != cards {
+		t.Errorf("the card was posted again (%d → %d)", cards, got)
+	}
+	if m, err := r.svc.Take(ctx, user("UOTHER"), n); !errors.Is(err, mamori.ErrForbidden) || m.Text != T("judge.refused") {
+		t.Errorf("the colleague named is told %q (%v)", m.Text, err)
+	}
+}
