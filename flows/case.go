@@ -552,14 +552,20 @@ func detailsFor(env Env, k mamori.Case, l mamori.Lang, loc *time.Location, healt
 		return t.Format("2006-01-02 15:04")
 	}
 	if k.Decision != nil {
+		// A supervisor's question and its answer; on a consultation, HR's
+		// reply and theirs.
+		question, answer, pending := "details.question", "details.answer", "details.answer.pending"
+		if k.Kind == mamori.KindConsult {
+			question, answer, pending = "details.reply.hr", "details.reply.person", "details.reply.pending"
+		}
 		for _, q := range k.Decision.Questions {
 			if q.Text != "" {
-				m.Fields = append(m.Fields, mamori.Field{Label: fmt.Sprintf(env.Policy.T(l, "details.question"), at(q.At)), Value: q.Text})
+				m.Fields = append(m.Fields, mamori.Field{Label: fmt.Sprintf(env.Policy.T(l, question), at(q.At)), Value: q.Text})
 			}
 			if q.Answer == "" {
-				m.Fields = append(m.Fields, mamori.Field{Label: env.Policy.T(l, "details.answer.pending"), Value: env.Policy.T(l, "details.answer.none")})
+				m.Fields = append(m.Fields, mamori.Field{Label: env.Policy.T(l, pending), Value: env.Policy.T(l, "details.answer.none")})
 			} else {
-				m.Fields = append(m.Fields, mamori.Field{Label: fmt.Sprintf(env.Policy.T(l, "details.answer"), at(q.Answered)), Value: q.Answer})
+				m.Fields = append(m.Fields, mamori.Field{Label: fmt.Sprintf(env.Policy.T(l, answer), at(q.Answered)), Value: q.Answer})
 			}
 		}
 	}

@@ -475,6 +475,12 @@ func TestConsultationHR(t *testing.T) {
 	if k := r.kase(n); len(k.Decision.Questions) != 1 || !strings.Contains(k.Decision.Questions[0].Answer, "録音") {
 		t.Fatalf("answer not kept: %+v", k.Decision)
 	}
+	// In the details, HR's reply and hers, not "question" and "answer"
+	// (found by a user trial).
+	if m, err := r.svc.CaseDetails(ctx, hr, n); err != nil || !strings.HasPrefix(fieldLabelWith(m, reply), "人事の返信") ||
+		!strings.HasPrefix(fieldLabelWith(m, "録音"), "相談者の返信") {
+		t.Errorf("details: %+v %v", m.Fields, err)
+	}
 	for _, m := range r.sent.to(mamori.TargetChannel, "C0HR") {
 		if strings.Contains(m.Text, "録音") || strings.Contains(m.Text, "継続的") || strings.Contains(m.Text, "毎日同じ") {
 			t.Errorf("text in the HR channel: %+v", m)
@@ -554,4 +560,14 @@ func TestCardTriage(t *testing.T) {
 		}
 	}
 	_ = flows.Contradicts
+}
+
+// fieldLabelWith is the label of m's first field whose value holds s.
+func fieldLabelWith(m mamori.Message, s string) string {
+	for _, f := range m.Fields {
+		if strings.Contains(f.Value, s) {
+			return f.Label
+		}
+	}
+	return ""
 }
