@@ -419,7 +419,11 @@ func (s *Service) durations(d Durations, l mamori.Lang) string {
 	if d.N == 0 {
 		return s.Policy.T(l, "stats.none")
 	}
-	return fmt.Sprintf(s.Policy.T(l, "stats.times"), s.duration(d.Median, l), s.duration(d.Mean, l), d.N)
+	key := "stats.times"
+	if d.N == 1 {
+		key = "stats.times.one" // "(1 case)"
+	}
+	return fmt.Sprintf(s.Policy.T(l, key), s.duration(d.Median, l), s.duration(d.Mean, l), d.N)
 }
 
 // duration says a wait in the unit a person would: minutes under an
