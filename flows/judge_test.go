@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -895,6 +896,11 @@ func TestAskHRAboutOutcome(t *testing.T) {
 	}
 	r.worker.Drain(ctx)
 	r.click("UME", "about:"+n)
+	// The question says it is about that report (found by a user trial).
+	intro := fmt.Sprintf(r.svc.Policy.T(mamori.JA, "consult.intro.about"), n)
+	if !slices.ContainsFunc(r.sent.to(mamori.TargetUser, "UME"), func(m mamori.Message) bool { return strings.Contains(m.Text, intro) }) {
+		t.Errorf("the consultation does not begin with %q", intro)
+	}
 	r.answerUntil("UME", "c_summary")
 	r.click("UME", "submit")
 	named := false

@@ -1500,7 +1500,12 @@ func begin(env Env, c mamori.Conversation, flow string) (mamori.Conversation, Ou
 	c.Paused = false
 	c.Step = next(env, c, "")
 	out := ask(env, c, "")
-	out.Replies = append([]mamori.Message{text(env.Policy.T(l, flow+".intro"))}, out.Replies...)
+	intro := env.Policy.T(l, flow+".intro")
+	if c.Answers.AboutCase != "" {
+		// From a report's outcome: the question is about that report.
+		intro = fmt.Sprintf(env.Policy.T(l, "consult.intro.about"), c.Answers.AboutCase)
+	}
+	out.Replies = append([]mamori.Message{text(intro)}, out.Replies...)
 	out.Audit = flow + ".started"
 	return c, out
 }
