@@ -2,6 +2,7 @@ package flows_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -416,5 +417,34 @@ func TestEvidenceInOwnWords(t *testing.T) {
 		if got := fieldValue(cards[len(cards)-1], r.svc.Policy.T(mamori.JA, "card.evidence")); got != r.svc.Policy.T(mamori.JA, want) {
 			t.Errorf("%s: the card says %q, want %q", typed, got, r.svc.Policy.T(mamori.JA, want))
 		}
+	}
+}
+
+// TestTypedAtSummary (found by a user trial): a word typed at the summary
+// ("はい") gets a short pointer to its buttons, not the whole summary
+// again; a sentence is added to the account and the summary shown with
+// it; the edit button's words typed act as the button.
+func TestTypedAtSummary(t *testing.T) {
+	r := newRig(t)
+	me := user("UME")
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})
+	r.reportToSummary("UME")
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "はい"})
+	if m := r.last("UME"); m.Step != "summary" || len(m.Fields) != 0 || !strings.HasPrefix(m.Text, "⚠️") || len(m.Choices) != 2 {
+		t.Errorf("「はい」 at the summary: %+v", m)
+	}
+	const more = "あと、お客様は50代くらいの男性でした"
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: more})
+	var c mamori.Conversation
+	r.db.View(context.Background(), func(tx mamori.Tx) error { c, _ = tx.Conversation("slack:UME"); return nil })
+	if !strings.HasSuffix(c.Answers.Narrative, more) || c.Step != "summary" {
+		t.Errorf("a sentence at the summary: account %q, step %s", c.Answers.Narrative, c.Step)
+	}
+	if m := r.last("UME"); len(m.Fields) == 0 || !strings.Contains(fmt.Sprint(m.Fields), more) {
+		t.Errorf("the summary was not shown again with it: %+v", m)
+	}
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: r.svc.Policy.T(mamori.JA, "summary.edit")})
+	if m := r.last("UME"); m.Step != "edit" {
+		t.Errorf("the edit button's words typed: %+v", m)
 	}
 }

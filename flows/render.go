@@ -166,6 +166,12 @@ func ask(env Env, c mamori.Conversation, problem string) Out {
 		}
 		m.Controls = nav(true)
 	}
+	if problem != "" && (c.Step == stepSummary || c.Step == stepCSummary) {
+		// The summary was just shown above: its buttons again, not all of
+		// it (a long account would come back whole).
+		m.Header, m.Fields, m.Note, m.Text = "", nil, "", "⚠️ "+problem
+		return Out{Replies: []mamori.Message{m}}
+	}
 	if problem != "" {
 		m.Text = "⚠️ " + problem + "\n\n" + m.Text
 	}

@@ -709,6 +709,35 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		}
 		return c, ask(env, c, env.Policy.T(l, "nav.use_buttons"))
 	case stepSummary, stepCSummary:
+		typed := strings.TrimSpace(in.Text)
+		if in.Kind == mamori.InputText {
+			// A button's own words typed act as the button (a number does
+			// not: sending is not done by a slip).
+			switch plain(typed) {
+			case plain(env.Policy.T(l, "summary.submit."+c.Flow)):
+				in.Value = "submit"
+			case plain(env.Policy.T(l, "summary.edit")):
+				in.Value = "edit"
+			}
+		}
+		if in.Kind == mamori.InputText && in.Value == "" && worthKeeping(typed) {
+			// Something more, typed at the summary: added where it belongs,
+			// and the summary shown again with it.
+			ok := true
+			if c.Flow == mamori.FlowReport {
+				ok = addToAccount(&c, typed)
+			} else if worry, fits := appendText(c.Answers.Worry, typed); fits {
+				c.Answers.Worry = worry
+			} else {
+				ok = false
+			}
+			if !ok {
+				return c, ask(env, c, fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText))
+			}
+			out := ask(env, c, "")
+			out.Replies = append([]mamori.Message{text(env.Policy.T(l, "summary.added."+c.Flow))}, out.Replies...)
+			return c, out
+		}
 		switch in.Value {
 		case "submit":
 			c.Step = stepDone
