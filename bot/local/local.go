@@ -73,6 +73,7 @@ type filling struct {
 type buttons struct {
 	actions []action
 	multi   *multi
+	form    *filling // the form they were filling in, kept while another acts
 }
 
 type action struct {
@@ -109,14 +110,14 @@ func (t *Terminal) Send(_ context.Context, it mamori.OutboxItem, prev *mamori.Po
 	}
 	if it.Target.ID != t.User.ID {
 		fmt.Fprintf(t.Out, "\n✉ → @%s\n", it.Target.ID)
-		mine := buttons{t.actions, t.multi}
+		mine := buttons{t.actions, t.multi, nil}
 		t.actions, t.multi = nil, nil
 		t.print("  ", m, true)
 		if t.actions != nil || t.multi != nil {
 			if t.others == nil {
 				t.others = map[string]buttons{}
 			}
-			t.others[it.Target.ID] = buttons{t.actions, t.multi}
+			t.others[it.Target.ID] = buttons{t.actions, t.multi, t.others[it.Target.ID].form}
 		}
 		t.actions, t.multi = mine.actions, mine.multi
 		return p, nil
@@ -307,11 +308,19 @@ func (t *Terminal) parse(ctx context.Context, line string) (*mamori.Input, bool)
 				if t.others == nil {
 					t.others = map[string]buttons{}
 				}
-				t.others[t.User.ID] = buttons{t.actions, t.multi}
+				t.others[t.User.ID] = buttons{t.actions, t.multi, t.form}
+				if t.form != nil {
+					// What one person was filling in is not the next one's:
+					// kept for when they are back.
+					fmt.Fprintln(t.Out, t.Policy.T(l, "local.form.kept"))
+				}
 				t.User.ID = f[1]
 				b := t.others[f[1]]
-				t.actions, t.multi = b.actions, b.multi
+				t.actions, t.multi, t.form = b.actions, b.multi, b.form
 				fmt.Fprintf(t.Out, t.Policy.T(l, "local.as")+"\n", f[1])
+				if t.form != nil {
+					t.ask() // theirs, where they left it
+				}
 			} else {
 				fmt.Fprintln(t.Out, t.Policy.T(l, "local.help"))
 			}

@@ -565,3 +565,22 @@ func TestServeTeamsConsultation(t *testing.T) {
 		}
 	}
 }
+
+// TestChatFormWaitsForItsPerson (found by a user trial): in the terminal,
+// a form one person is filling in waits while another acts (what they
+// type is theirs, not the form's), and goes on where it was when the
+// first is back.
+func TestChatFormWaitsForItsPerson(t *testing.T) {
+	t.Parallel()
+	r := reports[mamori.JA]
+	e := newEnv(t)
+	number := "KH-" + year() + "-0001"
+	out := typeChat(t, e, append(append(r.firstHalf(), r.secondHalf()...), "/as sato", "/take "+number,
+		"/judge "+number, "-", "/as me", "こんにちは", "/as sato", "3", "2", "-", "1", "1", "-", "次回は出入り禁止", "/quit"))
+	if !strings.Contains(out, "判断を記録") {
+		t.Fatalf("the judgement did not go through after the switch:\n%s", out)
+	}
+	if !strings.Contains(out, builtinPolicy(t).T(mamori.JA, "local.form.kept")) {
+		t.Errorf("not told the form waits:\n%s", out)
+	}
+}
