@@ -60,6 +60,18 @@ type FormField struct {
 	// most characters a text may have.
 	Lines int `json:"lines,omitempty"`
 	Max   int `json:"max,omitempty"`
+	// OnlyIf, when set, says the field applies only when another field
+	// holds one of some values (a response only for a decision of
+	// harassment): a form asked a field at a time skips it otherwise; one
+	// shown whole says so in the hint.
+	OnlyIf *FieldIs `json:"only_if,omitempty"`
+}
+
+// FieldIs is a condition on a form field's value: field Field holds one
+// of Values.
+type FieldIs struct {
+	Field  string   `json:"field"`
+	Values []string `json:"values"`
 }
 
 // Form field kinds.

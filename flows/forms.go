@@ -359,7 +359,8 @@ func judgeForm(env Env, l mamori.Lang, a mamori.Action, k mamori.Case) mamori.Fo
 		if k.Crime {
 			hint += "\n" + t("card.crime.text")
 		}
-		f.Fields = append(f.Fields, mamori.FormField{ID: fieldActions, Kind: mamori.FieldMany, Label: t("judge.actions"), Hint: hint, Options: acts})
+		f.Fields = append(f.Fields, mamori.FormField{ID: fieldActions, Kind: mamori.FieldMany, Label: t("judge.actions"), Hint: hint, Options: acts,
+			OnlyIf: &mamori.FieldIs{Field: fieldOutcome, Values: []string{mamori.OutcomeKasuhara}}})
 	}
 	f.Fields = append(f.Fields,
 		mamori.FormField{ID: fieldReason, Kind: mamori.FieldText, Label: t("judge.contradiction.label"), Hint: reasonHint(p, k, l), Lines: 2, Max: MaxText},

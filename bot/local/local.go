@@ -574,7 +574,12 @@ func (t *Terminal) fill(ctx context.Context, line string) {
 	} else {
 		delete(fl.values, fd.ID)
 	}
-	if fl.i++; fl.i < len(fl.form.Fields) && !fl.again {
+	fl.i++
+	for fl.i < len(fl.form.Fields) && !fl.again && !applies(fl.form.Fields[fl.i], fl.values) {
+		delete(fl.values, fl.form.Fields[fl.i].ID) // not for the answers given
+		fl.i++
+	}
+	if fl.i < len(fl.form.Fields) && !fl.again {
 		t.ask()
 		return
 	}
@@ -598,6 +603,19 @@ func (t *Terminal) submit(ctx context.Context, a mamori.Action, v mamori.Values)
 	}
 	t.form = nil
 	t.show(ctx, m, err)
+}
+
+// applies reports whether field fd is for the answers given so far.
+func applies(fd mamori.FormField, v mamori.Values) bool {
+	if fd.OnlyIf == nil {
+		return true
+	}
+	for _, x := range v[fd.OnlyIf.Field] {
+		if slices.Contains(fd.OnlyIf.Values, x) {
+			return true
+		}
+	}
+	return false
 }
 
 // parseSkip reads a duration like 25h, 90m or 7d.

@@ -584,3 +584,21 @@ func TestChatFormWaitsForItsPerson(t *testing.T) {
 		t.Errorf("not told the form waits:\n%s", out)
 	}
 }
+
+// TestChatJudgeSkipsResponse (found by a user trial): in the terminal,
+// the judge form does not ask for a response to a decision that is not
+// one of harassment (the field is only for it).
+func TestChatJudgeSkipsResponse(t *testing.T) {
+	t.Parallel()
+	r := reports[mamori.JA]
+	e := newEnv(t)
+	number := "KH-" + year() + "-0001"
+	out := typeChat(t, e, append(append(r.firstHalf(), r.secondHalf()...), "/as sato", "/take "+number,
+		"/judge "+number, "-", "1", "1", "-", "2", "要求には正当な部分があった", "説明を尽くす", "/quit"))
+	if !strings.Contains(out, "判断を記録") {
+		t.Fatalf("the judgement did not go through:\n%s", out)
+	}
+	if strings.Contains(out, "(6/8)") {
+		t.Errorf("the response field was asked for a legitimate complaint:\n%s", out)
+	}
+}
