@@ -209,7 +209,11 @@ func (t *Terminal) print(prefix string, m mamori.Message, numbered bool) {
 	if len(buttons) > 0 {
 		w("  %s", strings.Join(buttons, "  "))
 	}
-	if m.Prompt != "" {
+	if m.Multi != nil && numbered {
+		// No boxes to tick here: their numbers are sent ("press Done" in
+		// the question is about Slack's and Teams' button).
+		w("  ✎ %s", t.Policy.T(t.User.Lang, "local.multi"))
+	} else if m.Prompt != "" {
 		w("  ✎ %s", m.Prompt)
 	}
 	if m.Note != "" {
