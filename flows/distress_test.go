@@ -295,48 +295,33 @@ func TestNotSafeTyped(t *testing.T) {
 // then more ("yes, twice last month") takes the button and keeps the
 // words with the account; a slip of the keys ("in persn") still names
 // its button; "I am safe" answers the safety question — none of them is
-// only added to the account with the buttons asked again.
+// only added to the account with the buttons asked again. "Yes" said
+// first does not answer "are you safe?" when what follows says otherwise.
 func TestAnswerSaidFirst(t *testing.T) {
 	r := newRig(t)
-	me := user("UEN")
-	me.Lang = mamori.EN
+	me := english("UEN")
 	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartReport})
-	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "I am safe"})
-	conv := func() (c mamori.Conversation) {
-		r.db.View(context.Background(), func(tx mamori.Tx) error { c, _ = tx.Conversation(me.Key()); return nil })
-		return c
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "yes, but he is still here and I am scared"})
+	if c := r.conv(me); c.Answers.Safety == "safe" {
+		t.Errorf("'yes, but … scared' taken as safe (step %s)", c.Step)
 	}
-	if c := conv(); c.Answers.Safety != "safe" {
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "I am safe"})
+	if c := r.conv(me); c.Answers.Safety != "safe" {
 		t.Fatalf("after 'I am safe': safety %q, step %s", c.Answers.Safety, c.Step)
 	}
 	r.answerUntil("UEN", "channel")
 	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "in persn"})
-	if c := conv(); c.Answers.Channel != "in_person" || strings.Contains(c.Answers.Narrative, "persn") {
+	if c := r.conv(me); c.Answers.Channel != "in_person" || strings.Contains(c.Answers.Narrative, "persn") {
 		t.Errorf("after 'in persn': channel %q, account %q", c.Answers.Channel, c.Answers.Narrative)
 	}
 	r.answerUntil("UEN", "repeat")
 	const said = "yes, twice last month"
 	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: said})
-	if c := conv(); c.Answers.Repeat != "before" || !strings.HasSuffix(c.Answers.Narrative, said) {
+	if c := r.conv(me); c.Answers.Repeat != "before" || !strings.HasSuffix(c.Answers.Narrative, said) {
 		t.Errorf("after %q: repeat %q, account %q", said, c.Answers.Repeat, c.Answers.Narrative)
 	}
 	if got := messageText(r.last("UEN")); !strings.Contains(got, r.svc.Policy.T(mamori.EN, "nav.kept_aside")) {
 		t.Errorf("not told the words were kept: %q", got)
-	}
-}
-
-// TestLeadingOptionNotAgainstWords: "yes" said first does not answer
-// "are you safe?" when what follows says otherwise.
-func TestLeadingOptionNotAgainstWords(t *testing.T) {
-	r := newRig(t)
-	me := user("UEN")
-	me.Lang = mamori.EN
-	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartReport})
-	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "yes, but he is still here and I am scared"})
-	var c mamori.Conversation
-	r.db.View(context.Background(), func(tx mamori.Tx) error { c, _ = tx.Conversation(me.Key()); return nil })
-	if c.Answers.Safety == "safe" {
-		t.Errorf("'yes, but … scared' taken as safe (step %s)", c.Step)
 	}
 }
 
@@ -373,9 +358,7 @@ func TestSOSDuringReportKeepsAnswers(t *testing.T) {
 	r.click("UME", mamori.SOSSkip+":SOS-2026-0001")
 	const feel = "つらいです。眠れません"
 	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: feel})
-	var c mamori.Conversation
-	r.db.View(context.Background(), func(tx mamori.Tx) error { c, _ = tx.Conversation("slack:UME"); return nil })
-	if !strings.Contains(c.Answers.Feelings, feel) || c.Step != "wellbeing" {
+	if c := r.conv(me); !strings.Contains(c.Answers.Feelings, feel) || c.Step != "wellbeing" {
 		t.Errorf("the report: feelings %q at %s", c.Answers.Feelings, c.Step)
 	}
 	if e := r.kase("SOS-2026-0001").Decision.Emergency; len(e.Notes) != 1 || e.Notes[0].Text != feel {
@@ -393,9 +376,7 @@ func TestStopTyped(t *testing.T) {
 	r := newRig(t)
 	r.reportUntil("UME", "demand")
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "もうやめたい"})
-	var c mamori.Conversation
-	r.db.View(context.Background(), func(tx mamori.Tx) error { c, _ = tx.Conversation("slack:UME"); return nil })
-	if c.Answers.Demand != "" || c.Step != "cancel" {
+	if c := r.conv(user("UME")); c.Answers.Demand != "" || c.Step != "cancel" {
 		t.Errorf("「もうやめたい」: demand %q, step %s", c.Answers.Demand, c.Step)
 	}
 }
@@ -435,9 +416,7 @@ func TestTypedAtSummary(t *testing.T) {
 	}
 	const more = "あと、お客様は50代くらいの男性でした"
 	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: more})
-	var c mamori.Conversation
-	r.db.View(context.Background(), func(tx mamori.Tx) error { c, _ = tx.Conversation("slack:UME"); return nil })
-	if !strings.HasSuffix(c.Answers.Narrative, more) || c.Step != "summary" {
+	if c := r.conv(me); !strings.HasSuffix(c.Answers.Narrative, more) || c.Step != "summary" {
 		t.Errorf("a sentence at the summary: account %q, step %s", c.Answers.Narrative, c.Step)
 	}
 	if m := r.last("UME"); len(m.Fields) == 0 || !strings.Contains(fmt.Sprint(m.Fields), more) {

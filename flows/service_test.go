@@ -130,6 +130,20 @@ func user(id string) mamori.User {
 	return mamori.User{Platform: mamori.PlatformSlack, ID: id, Lang: mamori.JA}
 }
 
+// english is user id writing in English.
+func english(id string) mamori.User {
+	u := user(id)
+	u.Lang = mamori.EN
+	return u
+}
+
+// conv is u's stored conversation (the zero one when there is none).
+func (r *rig) conv(u mamori.User) (c mamori.Conversation) {
+	r.t.Helper()
+	r.db.View(context.Background(), func(tx mamori.Tx) error { c, _ = tx.Conversation(u.Key()); return nil })
+	return c
+}
+
 // do hands an input to the service and delivers the outbox.
 func (r *rig) do(in mamori.Input) {
 	r.t.Helper()

@@ -566,39 +566,27 @@ func TestServeTeamsConsultation(t *testing.T) {
 	}
 }
 
-// TestChatFormWaitsForItsPerson (found by a user trial): in the terminal,
-// a form one person is filling in waits while another acts (what they
-// type is theirs, not the form's), and goes on where it was when the
-// first is back.
-func TestChatFormWaitsForItsPerson(t *testing.T) {
+// TestChatForms (found by a user trial), in the terminal, which asks a
+// form's fields one at a time: a form one person is filling in waits
+// while another acts (what they type is theirs, not the form's) and goes
+// on where it was when the first is back; the judge form does not ask
+// for a response to a decision that is not one of harassment.
+func TestChatForms(t *testing.T) {
 	t.Parallel()
-	r := reports[mamori.JA]
-	e := newEnv(t)
 	number := "KH-" + year() + "-0001"
-	out := typeChat(t, e, append(append(r.firstHalf(), r.secondHalf()...), "/as sato", "/take "+number,
-		"/judge "+number, "-", "/as me", "こんにちは", "/as sato", "3", "2", "-", "1", "1", "-", "次回は出入り禁止", "/quit"))
-	if !strings.Contains(out, "判断を記録") {
-		t.Fatalf("the judgement did not go through after the switch:\n%s", out)
+	judge := func(lines ...string) string {
+		r := reports[mamori.JA]
+		out := typeChat(t, newEnv(t), append(append(append(r.firstHalf(), r.secondHalf()...),
+			"/as sato", "/take "+number, "/judge "+number), append(lines, "/quit")...))
+		if !strings.Contains(out, "判断を記録") {
+			t.Fatalf("the judgement did not go through:\n%s", out)
+		}
+		return out
 	}
-	if !strings.Contains(out, builtinPolicy(t).T(mamori.JA, "local.form.kept")) {
+	if out := judge("-", "/as me", "こんにちは", "/as sato", "3", "2", "-", "1", "1", "-", "次回は出入り禁止"); !strings.Contains(out, builtinPolicy(t).T(mamori.JA, "local.form.kept")) {
 		t.Errorf("not told the form waits:\n%s", out)
 	}
-}
-
-// TestChatJudgeSkipsResponse (found by a user trial): in the terminal,
-// the judge form does not ask for a response to a decision that is not
-// one of harassment (the field is only for it).
-func TestChatJudgeSkipsResponse(t *testing.T) {
-	t.Parallel()
-	r := reports[mamori.JA]
-	e := newEnv(t)
-	number := "KH-" + year() + "-0001"
-	out := typeChat(t, e, append(append(r.firstHalf(), r.secondHalf()...), "/as sato", "/take "+number,
-		"/judge "+number, "-", "1", "1", "-", "2", "要求には正当な部分があった", "説明を尽くす", "/quit"))
-	if !strings.Contains(out, "判断を記録") {
-		t.Fatalf("the judgement did not go through:\n%s", out)
-	}
-	if strings.Contains(out, "(6/8)") {
+	if out := judge("-", "1", "1", "-", "2", "要求には正当な部分があった", "説明を尽くす"); strings.Contains(out, "(6/8)") {
 		t.Errorf("the response field was asked for a legitimate complaint:\n%s", out)
 	}
 }
