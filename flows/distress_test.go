@@ -346,26 +346,68 @@ func TestSOSPlaceNotAFeeling(t *testing.T) {
 	}
 }
 
-// TestSOSDuringReportKeepsAnswers (found by a user trial): while an SOS
-// is open, what is typed at a report's question of buttons is read by
-// the report as without one (a feeling at "how are you?" kept for HR),
-// and passed on to those responding as well.
+// TestSOSDuringReportKeepsAnswers (found by user trials): while an SOS
+// is open, a sentence typed at a report's checkboxes is kept with the
+// account and passed on to those responding as well; how they feel,
+// typed at "how are you?", is kept for HR alone, as the question says —
+// not passed on to the supervisors responding.
 func TestSOSDuringReportKeepsAnswers(t *testing.T) {
 	r := newRig(t)
 	me := user("UME")
-	r.reportUntil("UME", "wellbeing")
+	r.reportUntil("UME", "behaviours")
 	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartSOS})
 	r.click("UME", mamori.SOSSkip+":SOS-2026-0001")
+	const said = "怒鳴られて土下座させられそうになった"
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: said})
+	if c := r.conv(me); !strings.HasSuffix(c.Answers.Narrative, said) || c.Step != "behaviours" {
+		t.Errorf("the report: account %q at %s", c.Answers.Narrative, c.Step)
+	}
+	if e := r.kase("SOS-2026-0001").Decision.Emergency; len(e.Notes) != 1 || e.Notes[0].Text != said {
+		t.Errorf("not passed on: %+v", e.Notes)
+	}
+	r.answerUntil("UME", "wellbeing")
 	const feel = "つらいです。眠れません"
 	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: feel})
 	if c := r.conv(me); !strings.Contains(c.Answers.Feelings, feel) || c.Step != "wellbeing" {
 		t.Errorf("the report: feelings %q at %s", c.Answers.Feelings, c.Step)
 	}
-	if e := r.kase("SOS-2026-0001").Decision.Emergency; len(e.Notes) != 1 || e.Notes[0].Text != feel {
-		t.Errorf("not passed on: %+v", e.Notes)
+	if e := r.kase("SOS-2026-0001").Decision.Emergency; len(e.Notes) != 1 {
+		t.Errorf("how they feel was passed on to those responding: %+v", e.Notes)
 	}
 	if m := r.last("UME"); !strings.Contains(m.Text, r.svc.Policy.T(mamori.JA, "nav.feelings_kept")) {
 		t.Errorf("not told the feeling was kept: %q", m.Text)
+	}
+}
+
+// TestSOSOpenConsultationAndMenu (found by a user trial): with an SOS
+// open, a consultation's words go to the consultation (HR's alone), even
+// fearful ones; 「報告したい」 at the menu starts a report; the place an
+// incident happened, answered in the report, does not replace where they
+// said they are now.
+func TestSOSOpenConsultationAndMenu(t *testing.T) {
+	r := newRig(t)
+	me := user("UME")
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "助けて"})
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "2階の倉庫"})
+	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartConsult})
+	const worry = "佐藤さんの対応が不安です。警告だけでは怖いです"
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: worry})
+	if c := r.conv(me); c.Answers.Worry != worry {
+		t.Errorf("the consultation: worry %q at %s", c.Answers.Worry, c.Step)
+	}
+	if e := r.kase("SOS-2026-0001").Decision.Emergency; len(e.Notes) != 0 {
+		t.Errorf("a consultation's words were passed on: %+v", e.Notes)
+	}
+	r.click("UME", "nav:cancel")
+	r.click("UME", "yes")
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "報告したい"})
+	if c := r.conv(me); c.Flow != mamori.FlowReport {
+		t.Fatalf("「報告したい」 at the menu during an SOS: flow %q, step %s", c.Flow, c.Step)
+	}
+	r.answerUntil("UME", "place")
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "渋谷店の1階レジ"})
+	if e := r.kase("SOS-2026-0001").Decision.Emergency; e.Place != "2階の倉庫" {
+		t.Errorf("the SOS's place became %q", e.Place)
 	}
 }
 

@@ -70,9 +70,12 @@ type SOSOut struct {
 	// Number is the open SOS the rest apply to.
 	Number string
 	Place  string
-	Note   string
-	Files  []mamori.File
-	Safe   bool
+	// FromReport: Place is the report's answer (where it happened), taken
+	// only while the SOS has no place of its own.
+	FromReport bool
+	Note       string
+	Files      []mamori.File
+	Safe       bool
 }
 
 // sosWord reports whether typed text is a call for help: SOS, 助けて,
@@ -280,7 +283,7 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 	// rest is the report's, read as it would be without an SOS (a
 	// feeling typed at a question of buttons is kept for HR, a sentence
 	// with the account).
-	if c.SOS == "" || inFlow(c) && !c.SOSPlace && (in.Kind != mamori.InputText || !sosUpdate(c.Step, in.Text)) {
+	if c.SOS == "" || inFlow(c) && !c.SOSPlace && (in.Kind != mamori.InputText || !sosUpdate(c, in.Text)) {
 		return c, Out{}, false
 	}
 	// During an open SOS: what they type and send is kept with it, and a
@@ -290,6 +293,14 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 		typed := strings.TrimSpace(in.Text)
 		if typed == "" {
 			return c, Out{}, false
+		}
+		if !inFlow(c) && !c.SOSPlace {
+			// 「報告したい」 or a menu button's words at the menu: what they
+			// ask for starts, as without an SOS.
+			_, asked := menuWords[spoken(typed)]
+			if _, button := matchOption(typed, menu(env, l, false).Choices); asked || button {
+				return c, Out{}, false
+			}
 		}
 		if c.SOSPlace && (typedCommand(typed) == navSkip || plain(typed) == plain(t(l, "sos.place.skip"))) {
 			// "Skip", or the button's own words typed ("答えない"): not a place.
@@ -363,10 +374,17 @@ func mayAnswerSafe(step string) bool {
 // was it?"): news for those responding, not the answer. The steps that
 // tell the incident itself (what happened, what was said or demanded)
 // keep such words as the answer.
-func sosUpdate(step, typed string) bool {
-	switch step {
+func sosUpdate(c mamori.Conversation, typed string) bool {
+	if c.Flow == mamori.FlowConsult {
+		return false // a consultation is for HR alone, whatever it says
+	}
+	switch c.Step {
 	case stepNarrative, stepWords, stepDemand:
 		return false
+	case stepWellbeing, stepTalk:
+		// Kept for HR alone, as the question says; danger itself goes to
+		// those responding.
+		return dangerHint(typed) || callsForHelp(typed)
 	}
 	return fearful(typed) || callsForHelp(typed) || holdsAny(typed, "help")
 }
@@ -389,6 +407,9 @@ func fearful(typed string) bool {
 // to those responding as well as read by the report.
 func alsoForSOS(env Env, c mamori.Conversation, in mamori.Input) bool {
 	typed := strings.TrimSpace(in.Text)
+	if c.Flow != mamori.FlowReport || c.Step == stepWellbeing || c.Step == stepTalk {
+		return false // a consultation, and how they are, are HR's alone
+	}
 	return c.SOS != "" && inFlow(c) && !c.SOSPlace && in.Kind == mamori.InputText && typed != "" &&
 		typedCommand(typed) == "" && !answers(env, c, typed)
 }
@@ -493,6 +514,8 @@ func (s *Service) sos(tx mamori.Tx, env Env, c *mamori.Conversation, o SOSOut) (
 		k.Status = mamori.StatusClosed
 		e.Safe = env.Now
 		audit, cards = "sos.safe", true
+	case o.Place != "" && o.FromReport && e.Place != "":
+		return nil, nil // where they are now, as they said, stays
 	case o.Place != "":
 		e.Place = o.Place
 		audit, cards = "sos.place", true
@@ -505,6 +528,7 @@ func (s *Service) sos(tx mamori.Tx, env Env, c *mamori.Conversation, o SOSOut) (
 		if audit == "" {
 			audit = "sos.note"
 		}
+		cards = true // the cards' count of what they sent
 	}
 	k.Updated = env.Now
 	if err := tx.UpdateCase(k); err != nil {

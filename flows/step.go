@@ -791,7 +791,7 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	}
 	if c.Step == stepPlace && c.SOS != "" && c.Answers.Place != "" && out.SOS == nil {
 		// The SOS raised from this report learns where they are.
-		out.SOS = &SOSOut{Number: c.SOS, Place: c.Answers.Place}
+		out.SOS = &SOSOut{Number: c.SOS, Place: c.Answers.Place, FromReport: true}
 	}
 	// "…いま刃物を持ったお客様が店内にいて怖いです、助けてください": kept
 	// as the answer (an account may quote a call for help), and the SOS
@@ -925,6 +925,14 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 					// "決定" / "done" typed: the boxes ticked so far.
 					values, ok = c.Answers.Behaviours, true
 				}
+			}
+			if !ok && c.Flow == mamori.FlowReport && worthKeeping(typed) && !sosWord(typed, false) {
+				// A sentence, not a tick ("怒鳴られて土下座させられそうになった"):
+				// kept with the account, and the boxes asked again.
+				if !addToAccount(c, typed) {
+					return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
+				}
+				return env.Policy.T(l, "nav.kept_aside.buttons")
 			}
 			if !ok {
 				return env.Policy.T(l, "nav.use_checkboxes")
