@@ -464,8 +464,76 @@ func TestTypedAtSummary(t *testing.T) {
 	if m := r.last("UME"); len(m.Fields) == 0 || !strings.Contains(fmt.Sprint(m.Fields), more) {
 		t.Errorf("the summary was not shown again with it: %+v", m)
 	}
+	// "1" does not send it, nor is "send it" kept as the account (found
+	// by a review).
+	for _, typed := range []string{"1", "この内容で報告します"} {
+		r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: typed})
+		if c := r.conv(me); c.Step != "summary" || strings.Contains(c.Answers.Narrative, typed) {
+			t.Errorf("%q at the summary: step %s, account %q", typed, c.Step, c.Answers.Narrative)
+		}
+	}
 	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: r.svc.Policy.T(mamori.JA, "summary.edit")})
 	if m := r.last("UME"); m.Step != "edit" {
 		t.Errorf("the edit button's words typed: %+v", m)
+	}
+}
+
+// TestTypedAnswerNotGuessed (found by a review): a number or word that
+// merely begins a sentence, a "yes" followed by "but", and a word a
+// letter or two off a short label are not taken for an option.
+func TestTypedAnswerNotGuessed(t *testing.T) {
+	repeat := []mamori.Choice{{Value: "first", Label: "First time"}, {Value: "before", Label: "It happened before"}, {Value: "unsure", Label: "Not sure"}}
+	channel := []mamori.Choice{{Value: "in_person", Label: "In person"}, {Value: "online", Label: "Online"}, {Value: "other", Label: "Other"}}
+	for _, tc := range []struct {
+		typed string
+		opts  []mamori.Choice
+		want  string
+	}{
+		{"yes, twice last month", repeat, "before"},
+		{"はい、先月も2回", []mamori.Choice{{Value: "before", Label: "前にもあった"}}, "before"},
+		{"3 times this month", repeat, ""},
+		{"1, I think", repeat, ""},
+		{"yes, but he is still here", repeat, ""},
+	} {
+		if got, _, _ := flows.LeadingOption(tc.typed, tc.opts); got != tc.want {
+			t.Errorf("leading %q: %q, want %q", tc.typed, got, tc.want)
+		}
+	}
+	for _, tc := range []struct{ typed, want string }{
+		{"in persn", "in_person"}, {"inperson", "in_person"}, {"in line", ""}, {"mother", ""}, {"not in person", ""},
+	} {
+		if got, _ := flows.TypoOption(tc.typed, channel); got != tc.want {
+			t.Errorf("typo %q: %q, want %q", tc.typed, got, tc.want)
+		}
+	}
+}
+
+// TestSOSPlaceWithDanger (found by a review): a place that speaks of
+// danger is still the place.
+func TestSOSPlaceWithDanger(t *testing.T) {
+	r := newRig(t)
+	me := user("UME")
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "助けて"})
+	const place = "駐車場。ナイフを持った客がいる"
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: place})
+	if e := r.kase("SOS-2026-0001").Decision.Emergency; e.Place != place {
+		t.Errorf("the place: %q", e.Place)
+	}
+}
+
+// TestSOSAnswerNotPassedOn (found by a review): words the report takes
+// as its answer during an SOS are not also passed on as news.
+func TestSOSAnswerNotPassedOn(t *testing.T) {
+	r := newRig(t)
+	me := user("UME")
+	r.reportUntil("UME", "channel")
+	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartSOS})
+	r.click("UME", mamori.SOSSkip+":SOS-2026-0001")
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "電話でした"})
+	if c := r.conv(me); c.Answers.Channel != "phone" {
+		t.Errorf("channel %q", c.Answers.Channel)
+	}
+	if e := r.kase("SOS-2026-0001").Decision.Emergency; len(e.Notes) != 0 {
+		t.Errorf("an answer was passed on: %+v", e.Notes)
 	}
 }

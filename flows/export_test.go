@@ -52,3 +52,9 @@ func decisionValues(d mamori.Decision) mamori.Values {
 
 // LooseOption is looseOption, for its table test.
 var LooseOption = looseOption
+
+// TypoOption and LeadingOption, for their table test.
+var (
+	TypoOption    = typoOption
+	LeadingOption = leadingOption
+)

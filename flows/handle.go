@@ -91,7 +91,7 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 		wasFlow := c.Flow
 		nc, out := Step(env, c, in)
 		stale = out.Stale
-		if out.SOS == nil && alsoForSOS(env, c, in) {
+		if out.SOS == nil && alsoForSOS(env, c, in) && !answeredAt(c, nc) {
 			// Read by the report as without an SOS, and passed on too.
 			out.SOS = &SOSOut{Number: c.SOS, Note: strings.TrimSpace(in.Text)}
 			out.Replies = append([]mamori.Message{sosKept(env, c.SOS, "sos.note.kept", nc.User.Lang)}, out.Replies...)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -313,9 +314,11 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 		if utf8.RuneCountInString(typed) > MaxText {
 			return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(t(l, "nav.too_long"), MaxText))}}, true
 		}
-		if c.SOSPlace && (fearful(typed) || callsForHelp(typed)) {
-			// 「怖い」 is no place: passed on as what it is, and the place
-			// asked again.
+		if c.SOSPlace && (fearful(typed) || callsForHelp(typed)) && utf8.RuneCountInString(squash(typed)) <= 8 &&
+			!strings.ContainsAny(toHalfWidth(typed), "0123456789") {
+			// 「怖い」, 「助けて」 alone are no place: passed on as what they
+			// are, and the place asked again. 「2階の倉庫、まだ危ない」 is
+			// a place, danger and all.
 			again := text(t(l, "sos.place.ask"))
 			again.Step = stepSOS
 			again.Choices = []mamori.Choice{{Value: mamori.SOSSkip + ":" + c.SOS, Label: t(l, "sos.place.skip")},
@@ -411,7 +414,23 @@ func alsoForSOS(env Env, c mamori.Conversation, in mamori.Input) bool {
 		return false // a consultation, and how they are, are HR's alone
 	}
 	return c.SOS != "" && inFlow(c) && !c.SOSPlace && in.Kind == mamori.InputText && typed != "" &&
-		typedCommand(typed) == "" && !answers(env, c, typed)
+		utf8.RuneCountInString(typed) <= MaxText && typedCommand(typed) == "" && !answers(env, c, typed)
+}
+
+// answeredAt reports whether nc, conversation c after a step, moved on
+// or holds a new answer to the question c was at: words the report
+// took as its answer are not also news for those responding.
+func answeredAt(c, nc mamori.Conversation) bool {
+	q, ok := lookup(c.Step)
+	switch {
+	case nc.Step != c.Step:
+		return true
+	case ok && q.kind == kMulti:
+		return !slices.Equal(c.Answers.Behaviours, nc.Answers.Behaviours)
+	case ok && q.answer != nil:
+		return *q.answer(&c.Answers) != *q.answer(&nc.Answers)
+	}
+	return false
 }
 
 // reportAgain is the question of the report c is writing, if any, to

@@ -2,6 +2,7 @@ package flows
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -629,6 +630,11 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	value := in.Value
 	if in.Kind == mamori.InputText {
 		value = typedCommand(strings.TrimSpace(in.Text))
+		if value == "" && stopWish(in.Text) && c.Step != stepWellbeing && c.Step != stepTalk && c.Step != stepWorry {
+			// 「もうやめたい」 alone: asked whether to stop, not kept as an
+			// answer — except where it may be how they feel.
+			value = navCancel
+		}
 	}
 	if value == "" && in.Kind == mamori.InputText && (idle || asked != "") {
 		if q, ok := lookup(c.Step); ok && takesText(env, q, in.Text, l) {
@@ -710,17 +716,8 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		return c, ask(env, c, env.Policy.T(l, "nav.use_buttons"))
 	case stepSummary, stepCSummary:
 		typed := strings.TrimSpace(in.Text)
-		if in.Kind == mamori.InputText {
-			// A button's own words typed act as the button (a number does
-			// not: sending is not done by a slip).
-			switch plain(typed) {
-			case plain(env.Policy.T(l, "summary.submit."+c.Flow)):
-				in.Value = "submit"
-			case plain(env.Policy.T(l, "summary.edit")):
-				in.Value = "edit"
-			}
-		}
-		if in.Kind == mamori.InputText && in.Value == "" && worthKeeping(typed) {
+		if in.Kind == mamori.InputText && in.Value == "" && worthKeeping(typed) &&
+			!holdsAny(typed, "送信", "送って", "送る", "送りま", "報告しま", "報告する", "相談しま", "修正", "直し", "send", "submit", "edit") {
 			// Something more, typed at the summary: added where it belongs,
 			// and the summary shown again with it.
 			ok := true
@@ -820,15 +817,23 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 // that typed names (as matchOption reads it; at the summary, a plain send
 // or edit too), or "".
 func typedChoice(env Env, c mamori.Conversation, typed string) string {
-	if o := ask(env, c, ""); len(o.Replies) > 0 {
-		if v, ok := matchOption(typed, o.Replies[len(o.Replies)-1].Choices); ok {
-			return v
-		}
+	o := ask(env, c, "")
+	if len(o.Replies) == 0 {
+		return ""
 	}
+	choices := o.Replies[len(o.Replies)-1].Choices
 	if c.Step == stepSummary || c.Step == stepCSummary {
+		// A button's own words, or a plain word for it; not a number:
+		// a report is not sent by a slip.
+		for _, ch := range choices {
+			if plain(typed) == plain(ch.Label) {
+				return ch.Value
+			}
+		}
 		return summaryWords[plain(typed)]
 	}
-	return ""
+	v, _ := matchOption(typed, choices)
+	return v
 }
 
 // menuWords are plain ways of asking for the menu's first buttons.
@@ -956,7 +961,7 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 			if v, ok := matchOption(typed, opts); ok {
 				return choose(env, q, slot, v, l)
 			}
-			if v, rest, ok := leadingOption(typed, opts); ok && q.kind == kChoice && !negates(rest) && !fearful(typed) && !sosWord(typed, false) {
+			if v, rest, ok := leadingOption(typed, opts); ok && q.kind == kChoice && q.step != stepSafety && !negates(rest) && !fearful(typed) && !sosWord(typed, false) {
 				// "yes, twice last month": the button, and the words kept
 				// with the account.
 				if p := choose(env, q, slot, v, l); p != "" || c.Flow != mamori.FlowReport || !worthKeeping(typed) {
@@ -967,7 +972,11 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 				}
 				return ""
 			}
-			if v, ok := looseOption(typed, opts); ok && q.kind == kChoice {
+			v, ok := looseOption(typed, opts)
+			if !ok && q.step != stepSafety {
+				v, ok = typoOption(typed, opts)
+			}
+			if ok && q.kind == kChoice {
 				if p := choose(env, q, slot, v, l); p != "" || !saysMore(typed, opts, v) || c.Flow != mamori.FlowReport {
 					return p
 				}
@@ -1065,25 +1074,25 @@ func typedDate(env Env, typed string) (string, bool) {
 	day := func(back int) (string, bool) { return today.AddDate(0, 0, -back).Format(dateLayout), true }
 	t := strings.TrimSuffix(spoken(typed), "のこと")
 	// The time of day, when said, is kept after the date ("2026-12-05
-	// 夕方"): the card shows it too.
+	// evening", one of partsOfDay): the card shows it too.
 	dayAt := func(back int, part string) (string, bool) { d, _ := day(back); return d + " " + part, true }
 	switch t {
 	case "さっき", "先ほど", "今さっき", "earlier today", "just now":
 		return day(0)
 	case "今朝", "今日の朝", "this morning":
-		return dayAt(0, partOfDay(t, "朝", "morning"))
+		return dayAt(0, "morning")
 	case "今日の午後", "this afternoon":
-		return dayAt(0, partOfDay(t, "午後", "afternoon"))
+		return dayAt(0, "afternoon")
 	case "今日の夕方":
-		return dayAt(0, "夕方")
+		return dayAt(0, "evening")
 	case "昨夜", "昨晩", "昨日の夜", "last night":
-		return dayAt(1, partOfDay(t, "夜", "night"))
+		return dayAt(1, "night")
 	case "昨日の朝", "yesterday morning":
-		return dayAt(1, partOfDay(t, "朝", "morning"))
+		return dayAt(1, "morning")
 	case "昨日の午後", "yesterday afternoon":
-		return dayAt(1, partOfDay(t, "午後", "afternoon"))
+		return dayAt(1, "afternoon")
 	case "昨日の夕方", "yesterday evening":
-		return dayAt(1, partOfDay(t, "夕方", "evening"))
+		return dayAt(1, "evening")
 	case "おととい", "一昨日", "おとつい", "the day before yesterday":
 		return day(2)
 	case "1週間前", "一週間前", "a week ago":
@@ -1123,13 +1132,8 @@ func typedDate(env Env, typed string) (string, bool) {
 	return at.Format(dateLayout), true
 }
 
-// partOfDay is ja, or en when typed is in English.
-func partOfDay(typed, ja, en string) string {
-	if typed != "" && typed[0] < utf8.RuneSelf {
-		return en
-	}
-	return ja
-}
+// partsOfDay are the times of day a date is stored with, in Japanese.
+var partsOfDay = map[string]string{"morning": "朝", "afternoon": "午後", "evening": "夕方", "night": "夜"}
 
 // scanAll reports whether s is exactly format filled with whole numbers
 // (none negative), and sets vs to them.
@@ -1153,10 +1157,13 @@ func scanAll(s, format string, vs ...*int) bool {
 // showDate says a stored date ("2026-12-05") in the reader's language,
 // or returns "" when s is not one.
 func showDate(s string, l mamori.Lang) string {
-	day, part, _ := strings.Cut(s, " ") // "2026-12-05 夕方": and the time of day
+	day, part, _ := strings.Cut(s, " ") // "2026-12-05 evening": and the time of day
 	d, err := time.Parse(dateLayout, day)
-	if err != nil {
-		return ""
+	if _, known := partsOfDay[part]; err != nil || part != "" && !known {
+		return "" // not a date, or words typed after one: in the details
+	}
+	if l == mamori.JA {
+		part = partsOfDay[part]
 	}
 	if l == mamori.EN {
 		if part != "" {
@@ -1262,14 +1269,23 @@ func looseOption(typed string, opts []mamori.Choice) (string, bool) {
 			hit, n = o.Value, n+1
 		}
 	}
-	if n == 0 {
-		// A slip of the keys ("in persn" for "In person"): one letter off
-		// a label of five or more, two off one of ten or more.
-		for _, o := range opts {
-			label := []rune(squash(o.Label))
-			if len(label) >= 5 && typos([]rune(t), label) <= 1+len(label)/10 {
-				hit, n = o.Value, n+1
-			}
+	return hit, n == 1
+}
+
+// typoOption reads a slip of the keys ("in persn" for "In person"): one
+// letter off a label of seven or more, two off one of twelve or more,
+// the first letter right, and only one label that close. Never at "are
+// you safe?": "uninjured" must not raise an alarm.
+func typoOption(typed string, opts []mamori.Choice) (string, bool) {
+	t := []rune(squash(toHalfWidth(typed)))
+	if negates(typed) || len(t) == 0 {
+		return "", false
+	}
+	hit, n := "", 0
+	for _, o := range opts {
+		label := []rune(squash(o.Label))
+		if len(label) >= 7 && label[0] == t[0] && typos(t, label) <= 1+len(label)/12 {
+			hit, n = o.Value, n+1
 		}
 	}
 	return hit, n == 1
@@ -1301,15 +1317,19 @@ func typos(a, b []rune) int {
 // name an option as they would alone (matchOption), and rest is what
 // follows.
 func leadingOption(typed string, opts []mamori.Choice) (v, rest string, ok bool) {
-	i := strings.IndexAny(typed, ",、，。.!！ 　")
+	i := strings.IndexAny(typed, ",、，。.!！")
 	if i <= 0 {
 		return "", "", false
 	}
+	head := plain(typed[:i])
 	rest = strings.TrimSpace(strings.TrimLeft(typed[i:], ",、，。.!！ 　"))
-	if rest == "" {
-		return "", "", false
+	if rest == "" || holdsAny(rest, "but", "still", "however", "でも", "けど", "けれど", "しかし", "まだ") {
+		return "", "", false // "yes, but he is still here": not simply yes
 	}
-	v, ok = matchOption(typed[:i], opts)
+	if _, yn := yesNo[head]; !yn && !noneWords[spoken(head)] && !slices.ContainsFunc(opts, func(o mamori.Choice) bool { return plain(o.Label) == head }) {
+		return "", "", false // a number or a word that happens to begin it is no answer
+	}
+	v, ok = matchOption(head, opts)
 	return v, rest, ok
 }
 
@@ -1422,6 +1442,17 @@ func toHalfWidth(s string) string {
 	}, s)
 }
 
+// stopWish reports whether typed text, alone, says they want to stop
+// ("もうやめたい", "I want to stop"): at most questions a wish to stop the
+// report, at how they feel perhaps their job.
+func stopWish(typed string) bool {
+	switch spoken(typed) {
+	case "やめたい", "もうやめたい", "やめます", "もうやめる", "中止", "中止する", "quit", "i want to stop", "i'd like to stop":
+		return true
+	}
+	return false
+}
+
 // typedCommand maps typed navigation words to their buttons.
 func typedCommand(t string) string {
 	switch plain(t) {
@@ -1429,7 +1460,7 @@ func typedCommand(t string) string {
 		return navBack
 	case "あとで", "後で", "あとで続ける", "later", "continue later", "中断":
 		return navLater
-	case "やめる", "やめたい", "もうやめたい", "やめます", "もうやめる", "中止", "キャンセル", "cancel", "stop", "quit", "i want to stop":
+	case "やめる", "キャンセル", "cancel", "stop":
 		return navCancel
 	case "スキップ", "skip":
 		return navSkip

@@ -1018,7 +1018,7 @@ func TestTypedDate(t *testing.T) {
 	env := Env{Now: time.Date(2026, 12, 7, 10, 0, 0, 0, tokyo), Location: tokyo}
 	for _, tc := range []struct{ typed, want string }{
 		{"おととい", "2026-12-05"}, {"3日前", "2026-12-04"}, {"３日前です", "2026-12-04"}, {"2 days ago", "2026-12-05"},
-		{"今朝", "2026-12-07 朝"}, {"昨夜", "2026-12-06 夜"}, {"昨日の夕方", "2026-12-06 夕方"}, {"yesterday evening", "2026-12-06 evening"},
+		{"今朝", "2026-12-07 morning"}, {"昨夜", "2026-12-06 night"}, {"昨日の夕方", "2026-12-06 evening"}, {"yesterday evening", "2026-12-06 evening"},
 		{"12月3日", "2026-12-03"}, {"12/3", "2026-12-03"},
 		{"2026-11-30", "2026-11-30"}, {"2026年11月30日", "2026-11-30"}, {"12月28日", "2025-12-28"},
 		// Monday the 7th: last week's Friday is the 4th, its Monday the 30th.
@@ -1032,8 +1032,13 @@ func TestTypedDate(t *testing.T) {
 	}
 	// The time of day is shown with the date (found by a user trial:
 	// 「昨日の夕方」 showed as the day alone).
-	if got := showDate("2026-12-06 夕方", mamori.JA); got != "2026年12月6日 夕方" {
+	if got := showDate("2026-12-06 evening", mamori.JA); got != "2026年12月6日 夕方" {
 		t.Errorf("showDate: %q", got)
+	}
+	// Words typed after a date are not a date: they stay in the details,
+	// off the card in the shared channel (found by a review).
+	if got := showDate("2026-11-05 山田一郎様に怒鳴られた", mamori.JA); got != "" {
+		t.Errorf("showDate of words after a date: %q", got)
 	}
 	if got := showDate("2026-12-06 evening", mamori.EN); got != "6 Dec 2026, evening" {
 		t.Errorf("showDate: %q", got)

@@ -74,13 +74,19 @@ type querier = sqlrow.Querier
 func (db *DB) committer() {
 	defer close(db.stopped)
 	batch := make([]*op, 0, maxBatch)
-	last := 0 // the last batch's size
+	last := 0 // the last batch's size, while writes keep coming
 	for {
 		select {
 		case o := <-db.ops:
 			batch = append(batch[:0], o)
-		case <-db.quit:
-			return
+		default:
+			last = 0 // quiet: the next write is not kept waiting
+			select {
+			case o := <-db.ops:
+				batch = append(batch[:0], o)
+			case <-db.quit:
+				return
+			}
 		}
 		batch = db.gather(batch)
 		if last > 1 && len(batch) < gatherBelow {
