@@ -340,8 +340,10 @@ func TestSOSPlaceNotAFeeling(t *testing.T) {
 	if m := r.last("UME"); !strings.Contains(m.Text, r.svc.Policy.T(mamori.JA, "sos.place.ask")) {
 		t.Errorf("the place was not asked again: %+v", m)
 	}
-	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "2階の倉庫"})
-	if e := r.kase("SOS-2026-0001").Decision.Emergency; e.Place != "2階の倉庫" {
+	// A place that speaks of danger is still the place (found by a review).
+	const place = "駐車場。ナイフを持った客がいる"
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: place})
+	if e := r.kase("SOS-2026-0001").Decision.Emergency; e.Place != place {
 		t.Errorf("the place: %q", e.Place)
 	}
 }
@@ -353,10 +355,7 @@ func TestSOSPlaceNotAFeeling(t *testing.T) {
 // not passed on to the supervisors responding.
 func TestSOSDuringReportKeepsAnswers(t *testing.T) {
 	r := newRig(t)
-	me := user("UME")
-	r.reportUntil("UME", "behaviours")
-	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartSOS})
-	r.click("UME", mamori.SOSSkip+":SOS-2026-0001")
+	me := r.sosInReport("behaviours")
 	const said = "怒鳴られて土下座させられそうになった"
 	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: said})
 	if c := r.conv(me); !strings.HasSuffix(c.Answers.Narrative, said) || c.Step != "behaviours" {
@@ -508,27 +507,11 @@ func TestTypedAnswerNotGuessed(t *testing.T) {
 	}
 }
 
-// TestSOSPlaceWithDanger (found by a review): a place that speaks of
-// danger is still the place.
-func TestSOSPlaceWithDanger(t *testing.T) {
-	r := newRig(t)
-	me := user("UME")
-	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "助けて"})
-	const place = "駐車場。ナイフを持った客がいる"
-	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: place})
-	if e := r.kase("SOS-2026-0001").Decision.Emergency; e.Place != place {
-		t.Errorf("the place: %q", e.Place)
-	}
-}
-
 // TestSOSAnswerNotPassedOn (found by a review): words the report takes
 // as its answer during an SOS are not also passed on as news.
 func TestSOSAnswerNotPassedOn(t *testing.T) {
 	r := newRig(t)
-	me := user("UME")
-	r.reportUntil("UME", "channel")
-	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartSOS})
-	r.click("UME", mamori.SOSSkip+":SOS-2026-0001")
+	me := r.sosInReport("channel")
 	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "電話でした"})
 	if c := r.conv(me); c.Answers.Channel != "phone" {
 		t.Errorf("channel %q", c.Answers.Channel)
@@ -536,4 +519,15 @@ func TestSOSAnswerNotPassedOn(t *testing.T) {
 	if e := r.kase("SOS-2026-0001").Decision.Emergency; len(e.Notes) != 0 {
 		t.Errorf("an answer was passed on: %+v", e.Notes)
 	}
+}
+
+// sosInReport has UME, writing a report, at step, raise an SOS and skip
+// its question of where they are; it returns UME.
+func (r *rig) sosInReport(step string) mamori.User {
+	r.t.Helper()
+	me := user("UME")
+	r.reportUntil("UME", step)
+	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartSOS})
+	r.click("UME", mamori.SOSSkip+":SOS-2026-0001")
+	return me
 }
