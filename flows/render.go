@@ -209,6 +209,10 @@ func summaryFields(env Env, c mamori.Conversation, l mamori.Lang) []mamori.Field
 			// Their own words, under the answer they are HR's as it is.
 			v += "\n" + fmt.Sprintf(env.Policy.T(l, "summary.feelings"), c.Answers.Feelings)
 		}
+		if q.step == stepSafety && c.SOS != "" && c.Answers.Safety == "safe" {
+			// "Safe" answered first, an SOS raised since: both, as they are.
+			v += "\n" + fmt.Sprintf(env.Policy.T(l, "summary.sos"), c.SOS)
+		}
 		fs = append(fs, mamori.Field{Label: env.Policy.T(l, "s."+q.step), Value: v})
 	}
 	if len(c.Answers.Files) > 0 {

@@ -539,6 +539,9 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			if !ok {
 				v, ok = menuWords[spoken(typed)]
 			}
+			if !ok {
+				v, ok = asksFor(typed)
+			}
 			if ok {
 				return Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: in.User, Step: stepMenu, Value: v, Respond: in.Respond})
 			}
@@ -842,6 +845,25 @@ var menuWords = map[string]string{
 	"相談": mamori.StartConsult, "相談する": mamori.StartConsult, "相談したい": mamori.StartConsult, "相談します": mamori.StartConsult,
 	"迷っている": mamori.StartConsult, "i want to report": mamori.StartReport, "i'd like to report": mamori.StartReport,
 	"advice": mamori.StartConsult, "ask for advice": mamori.StartConsult, "i need advice": mamori.StartConsult,
+}
+
+// asksFor reads a short request at the menu that names a report or a
+// consultation, not both ("I want to report something 報告",
+// 「報告したいことがあります」): what it asks for. A longer message is an
+// account, kept for the one they choose.
+func asksFor(typed string) (string, bool) {
+	if utf8.RuneCountInString(typed) > 30 {
+		return "", false
+	}
+	report := holdsAny(typed, "報告したい", "報告します", "報告する", "報告があ", "want to report", "report something", "make a report", "file a report")
+	consult := holdsAny(typed, "相談したい", "相談します", "相談する", "相談があ", "want to ask", "need advice", "want advice", "ask for advice", "want to consult")
+	switch {
+	case report && !consult:
+		return mamori.StartReport, true
+	case consult && !report:
+		return mamori.StartConsult, true
+	}
+	return "", false
 }
 
 // summaryWords are plain words for the summary's buttons.
