@@ -431,7 +431,8 @@ func (s *Service) Submitted(env Env, k mamori.Case, l mamori.Lang) []mamori.Mess
 		done.Step = stepDone
 		done.Choices = []mamori.Choice{{Value: "from:" + k.Number, Label: t(l, "consult.to_report")}}
 		if k.Answers.AboutCase != "" {
-			done.Choices = nil // about a report already made
+			done.Choices = nil // about a report already made: no button, nor words of one
+			done.Text = t(l, "submitted.text.consult.about")
 		}
 		return []mamori.Message{done, CareMessage(env, l)}
 	}

@@ -3,6 +3,7 @@ package flows_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -95,8 +96,16 @@ func TestSOSWordsDuringReport(t *testing.T) {
 	r := newRig(t)
 	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})
 	r.click("UME", "danger")
-	at := r.last("UME").Step
+	// Where they are is asked first; the report's next question waits
+	// for it (found by a re-trial: the answer to it was taken as the place).
+	if m := r.last("UME"); m.Step == "for_whom" {
+		t.Errorf("the report's question came before the place was answered: %+v", m)
+	}
+	const at = "for_whom"
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "2階の倉庫"})
+	if m := r.last("UME"); m.Step != at {
+		t.Errorf("the report did not go on after the place: %+v", m)
+	}
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "お客様はまだ外にいます"})
 	e := r.kase("SOS-2026-0001").Decision.Emergency
 	if e.Place != "2階の倉庫" || len(e.Notes) != 1 || e.Notes[0].Text != "お客様はまだ外にいます" {
@@ -530,4 +539,45 @@ func (r *rig) sosInReport(step string) mamori.User {
 	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartSOS})
 	r.click("UME", mamori.SOSSkip+":SOS-2026-0001")
 	return me
+}
+
+// TestPlainWordsEnglish (found by an English re-trial): plain answers
+// name their buttons ("it was me", "face to face", "10 to 29"); words
+// kept with the account before it is asked are added to, not replaced
+// by, the account typed there; "I need a break" pauses; stopping offers
+// to continue later; "looks right" at the summary is not kept as the
+// account.
+func TestPlainWordsEnglish(t *testing.T) {
+	r := newRig(t)
+	me := english("UEN")
+	say := func(s string) { r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: s}) }
+	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartReport})
+	r.click("UEN", "safe")
+	say("he threw hot coffee at me, it was me")
+	say("it was me")
+	if c := r.conv(me); c.Answers.ForWhom != "self" {
+		t.Fatalf("'it was me': for_whom %q", c.Answers.ForWhom)
+	}
+	r.answerUntil("UEN", "narrative")
+	say("He shouted and then left the shop.")
+	if c := r.conv(me); !strings.Contains(c.Answers.Narrative, "hot coffee") || !strings.Contains(c.Answers.Narrative, "left the shop") {
+		t.Errorf("the account: %q", c.Answers.Narrative)
+	}
+	r.answerUntil("UEN", "channel")
+	say("face to face")
+	if c := r.conv(me); c.Answers.Channel != "in_person" {
+		t.Errorf("'face to face': channel %q", c.Answers.Channel)
+	}
+	say("I need a break")
+	if c := r.conv(me); !c.Paused {
+		t.Errorf("'I need a break' did not pause (step %s)", c.Step)
+	}
+	say("stop")
+	if m := r.last("UEN"); !slices.ContainsFunc(m.Choices, func(c mamori.Choice) bool { return c.Value == "nav:later" }) {
+		t.Errorf("stopping does not offer to continue later: %+v", m.Choices)
+	}
+	r.click("UEN", "nav:later")
+	if c := r.conv(me); !c.Paused || c.Step == "cancel" {
+		t.Errorf("later from the stop prompt: paused %v at %s", c.Paused, c.Step)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -107,6 +108,12 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 			more, err := s.sos(tx, env, &nc, *o)
 			if err != nil {
 				return err
+			}
+			if o.Raise && nc.SOSPlace && inFlow(nc) {
+				// Where they are is asked first; the report's next question
+				// comes once it is answered or skipped, so that an answer
+				// meant for one is not taken for the other.
+				replies = slices.DeleteFunc(replies, func(m mamori.Message) bool { return m.Step == nc.Step })
 			}
 			replies = append(more, replies...)
 		}

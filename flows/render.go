@@ -99,6 +99,7 @@ func ask(env Env, c mamori.Conversation, problem string) Out {
 		m.Choices = []mamori.Choice{
 			{Value: "yes", Label: t(l, "cancel.yes"), Style: mamori.StyleDanger},
 			{Value: "no", Label: t(l, "cancel.no"), Style: mamori.StylePrimary},
+			{Value: navLater, Label: t(l, "nav.later")}, // a pause keeps what they wrote
 		}
 	case stepSummary, stepCSummary:
 		m.Header = t(l, "summary.header."+c.Flow)

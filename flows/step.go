@@ -633,6 +633,9 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	value := in.Value
 	if in.Kind == mamori.InputText {
 		value = typedCommand(strings.TrimSpace(in.Text))
+		if value == "" && pauseWish(in.Text) {
+			value = navLater // "I need a break": their answers kept for later
+		}
 		if value == "" && stopWish(in.Text) && c.Step != stepWellbeing && c.Step != stepTalk && c.Step != stepWorry {
 			// 「もうやめたい」 alone: asked whether to stop, not kept as an
 			// answer — except where it may be how they feel.
@@ -669,6 +672,9 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	case navBack:
 		return back(env, c)
 	case navLater:
+		if c.Step == stepCancel {
+			c.Step = pop(&c) // "continue later" instead of stopping: back at the question
+		}
 		c.Paused = true
 		return c, Out{Paused: true, Replies: []mamori.Message{text(env.Policy.T(l, "nav.saved"))}}
 	case navCancel:
@@ -720,7 +726,8 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	case stepSummary, stepCSummary:
 		typed := strings.TrimSpace(in.Text)
 		if in.Kind == mamori.InputText && in.Value == "" && worthKeeping(typed) &&
-			!holdsAny(typed, "送信", "送って", "送る", "送りま", "報告しま", "報告する", "相談しま", "修正", "直し", "send", "submit", "edit") {
+			!holdsAny(typed, "送信", "送って", "送る", "送りま", "報告しま", "報告する", "相談しま", "修正", "直し", "合って", "問題な", "大丈夫", "これで",
+				"send", "submit", "edit", "looks", "right", "correct", "good", "fine") {
 			// Something more, typed at the summary: added where it belongs,
 			// and the summary shown again with it.
 			ok := true
@@ -1036,6 +1043,9 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 				*slot = d // "おととい", "3日前", "12月3日": the date, so the card can show it
 				return ""
 			}
+			if v, ok := looseOption(typed, opts); ok && q.kind == kBoth && q.step != stepWhen && utf8.RuneCountInString(squash(typed)) <= 12 {
+				return choose(env, q, slot, v, l) // "10 to 29" for "10 to 29 minutes"
+			}
 			if q.kind == kBoth && typed != "" {
 				if utf8.RuneCountInString(typed) > MaxText {
 					return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
@@ -1053,6 +1063,16 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 		if greeting(typed) {
 			// "こんにちは" on coming back is no answer: the question again.
 			return env.Policy.T(l, "nav.welcome_back")
+		}
+		if q.step == stepNarrative && *slot != "" && !c.Editing && !slices.Contains(c.History, stepNarrative) {
+			// Words kept with the account before it was asked (typed at
+			// the menu or at a question of buttons): added to, not replaced.
+			narrative, ok := appendText(*slot, typed)
+			if !ok {
+				return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
+			}
+			*slot = narrative
+			return keptAside
 		}
 		if utf8.RuneCountInString(typed) > MaxText {
 			return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
@@ -1291,7 +1311,25 @@ func looseOption(typed string, opts []mamori.Choice) (string, bool) {
 			hit, n = o.Value, n+1
 		}
 	}
+	if n == 0 && utf8.RuneCountInString(t) <= 20 {
+		// Said as people say it, briefly ("I got hurt", "face to face", "a
+		// coworker"); a longer sentence may say more than that.
+		for _, o := range opts {
+			if slices.ContainsFunc(optionWords[o.Value], func(w string) bool { return strings.Contains(t, w) }) {
+				hit, n = o.Value, n+1
+			}
+		}
+	}
 	return hit, n == 1
+}
+
+// optionWords are plain ways of saying some options, squashed.
+var optionWords = map[string][]string{
+	"injured":   {"gothurt", "iwashurt", "imhurt", "iamhurt", "injured", "けがをした", "けがした", "怪我をした", "怪我した", "けがしました", "怪我しました"},
+	"self":      {"itwasme", "myself", "aboutme", "自分です", "私です", "わたしです"},
+	"colleague": {"mycolleague", "coworker", "colleague", "同僚です"},
+	"in_person": {"facetoface", "inperson", "直接", "対面で"},
+	"phone":     {"phonecall", "onthephone", "byphone", "電話で"},
 }
 
 // typoOption reads a slip of the keys ("in persn" for "In person"): one
@@ -1470,6 +1508,17 @@ func toHalfWidth(s string) string {
 func stopWish(typed string) bool {
 	switch spoken(typed) {
 	case "やめたい", "もうやめたい", "やめます", "もうやめる", "中止", "中止する", "quit", "i want to stop", "i'd like to stop":
+		return true
+	}
+	return false
+}
+
+// pauseWish reports whether typed text, alone, asks for a pause ("I need
+// a break", 「ちょっと休みたい」): the report is kept for later.
+func pauseWish(typed string) bool {
+	switch strings.TrimRight(spoken(typed), "?？") {
+	case "can i stop", "can i stop now", "i need a break", "take a break", "later please", "can i do this later", "not now",
+		"休みたい", "ちょっと休みたい", "少し休みたい", "一旦やめたい", "いったんやめたい", "あとでにしたい", "後でにしたい", "また後で", "またあとで":
 		return true
 	}
 	return false

@@ -800,11 +800,11 @@ func (h *harness) startReport(id string) mamori.Message {
 func TestButtonClick(t *testing.T) {
 	h := newHarness(t)
 	blocks := blocksOf(t, h.startReport("UEN"))
-	status, _ := h.interact(clickPayload(t, "UEN", "DUEN", blocks, "danger"))
+	status, _ := h.interact(clickPayload(t, "UEN", "DUEN", blocks, "safe"))
 	if status != http.StatusOK {
 		t.Fatalf("status = %d", status)
 	}
-	if c, _ := conversation(t, h.db, "UEN"); c.Answers.Safety != "danger" || c.User.Lang != mamori.EN {
+	if c, _ := conversation(t, h.db, "UEN"); c.Answers.Safety != "safe" || c.User.Lang != mamori.EN {
 		t.Errorf("after the click: %+v", c)
 	}
 	// A control (cancel) on the question asked next.
@@ -820,7 +820,7 @@ func TestButtonClick(t *testing.T) {
 		t.Fatalf("deliveries %q: want the command's and two distinct clicks'", ds)
 	}
 	// The same click delivered again has the same id: nothing more is done.
-	h.interact(clickPayload(t, "UEN", "DUEN", blocks, "danger"))
+	h.interact(clickPayload(t, "UEN", "DUEN", blocks, "safe"))
 	if again := deliveries(t, h.db); !slices.Equal(again, ds) {
 		t.Errorf("deliveries after a redelivered click: %q, want %q", again, ds)
 	}
