@@ -558,6 +558,9 @@ func detailsFor(env Env, k mamori.Case, l mamori.Lang, loc *time.Location, healt
 		question, answer, pending := "details.question", "details.answer", "details.answer.pending"
 		if k.Kind == mamori.KindConsult {
 			question, answer, pending = "details.reply.hr", "details.reply.person", "details.reply.pending"
+			if !internal { // the person who asked, reading it
+				answer, pending = "details.reply.yours", "details.reply.yours.pending"
+			}
 		}
 		for _, q := range k.Decision.Questions {
 			if q.Text != "" {

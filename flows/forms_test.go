@@ -481,6 +481,9 @@ func TestConsultationHR(t *testing.T) {
 		!strings.HasPrefix(fieldLabelWith(m, "録音"), "相談者の返信") {
 		t.Errorf("details: %+v %v", m.Fields, err)
 	}
+	if m, err := r.svc.CaseDetails(ctx, user("UME"), n); err != nil || !strings.HasPrefix(fieldLabelWith(m, "録音"), "あなたの返信") {
+		t.Errorf("her own details: %+v %v", m.Fields, err)
+	}
 	for _, m := range r.sent.to(mamori.TargetChannel, "C0HR") {
 		if strings.Contains(m.Text, "録音") || strings.Contains(m.Text, "継続的") || strings.Contains(m.Text, "毎日同じ") {
 			t.Errorf("text in the HR channel: %+v", m)

@@ -633,10 +633,10 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	value := in.Value
 	if in.Kind == mamori.InputText {
 		value = typedCommand(strings.TrimSpace(in.Text))
-		if value == "" && pauseWish(in.Text) {
+		if value == "" && pauseWish(in.Text) && typedChoice(env, c, in.Text) == "" {
 			value = navLater // "I need a break": their answers kept for later
 		}
-		if value == "" && stopWish(in.Text) && c.Step != stepWellbeing && c.Step != stepTalk && c.Step != stepWorry {
+		if value == "" && stopWish(in.Text) && c.Step != stepWellbeing && c.Step != stepTalk && c.Step != stepWorry && typedChoice(env, c, in.Text) == "" {
 			// 「もうやめたい」 alone: asked whether to stop, not kept as an
 			// answer — except where it may be how they feel.
 			value = navCancel
@@ -1517,7 +1517,7 @@ func stopWish(typed string) bool {
 // a break", 「ちょっと休みたい」): the report is kept for later.
 func pauseWish(typed string) bool {
 	switch strings.TrimRight(spoken(typed), "?？") {
-	case "can i stop", "can i stop now", "i need a break", "take a break", "later please", "can i do this later", "not now",
+	case "can i stop", "can i stop now", "i need a break", "take a break", "later please", "can i do this later",
 		"休みたい", "ちょっと休みたい", "少し休みたい", "一旦やめたい", "いったんやめたい", "あとでにしたい", "後でにしたい", "また後で", "またあとで":
 		return true
 	}
