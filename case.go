@@ -29,6 +29,10 @@ type Conversation struct {
 	// says it answers the question shown again (or sends another).
 	Draft     string `json:"draft,omitempty"`
 	AlertSent bool   `json:"alert_sent,omitempty"`
+	// AccountKept is set while the account holds words kept with it
+	// before its question was answered (typed at the menu or at a
+	// question of buttons): what is typed there adds to them.
+	AccountKept bool `json:"account_kept,omitempty"`
 	// SOS is the number of the person's SOS still open; SOSPlace is set
 	// while its one question (where are you?) waits for an answer.
 	SOS      string `json:"sos,omitempty"`

@@ -581,3 +581,50 @@ func TestPlainWordsEnglish(t *testing.T) {
 		t.Errorf("later from the stop prompt: paused %v at %s", c.Paused, c.Step)
 	}
 }
+
+// TestReviewedPaths (found by a review of the re-trial's fixes): "I'm
+// safe now" pressed while the report's question waits for the place
+// brings the question; "nobody got hurt" raises no alarm; going back to
+// the account replaces it; the kept words typed again are not doubled;
+// a request with an account at the menu keeps the account; a long
+// sentence at the summary is added even with "right" in it.
+func TestReviewedPaths(t *testing.T) {
+	r := newRig(t)
+	me := english("UEN")
+	say := func(s string) { r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: s}) }
+	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartReport})
+	say("nobody got hurt")
+	if c := r.conv(me); c.Answers.Safety != "" || c.SOS != "" {
+		t.Errorf("'nobody got hurt': safety %q, SOS %q", c.Answers.Safety, c.SOS)
+	}
+	r.click("UEN", "danger")
+	r.click("UEN", mamori.SOSSafe+":SOS-2026-0001")
+	if m := r.last("UEN"); m.Step != "for_whom" {
+		t.Errorf("after 'I'm safe now' the report's question did not come: %+v", m)
+	}
+	r.answerUntil("UEN", "narrative")
+	say("first account")
+	r.click("UEN", "nav:back")
+	say("rewritten account")
+	if c := r.conv(me); c.Answers.Narrative != "rewritten account" {
+		t.Errorf("back and retyped: %q", c.Answers.Narrative)
+	}
+
+	r2 := newRig(t)
+	const asked = "客に殴られたので報告します"
+	r2.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: asked})
+	if c := r2.conv(user("UME")); c.Flow != mamori.FlowReport || c.Answers.Narrative != asked {
+		t.Fatalf("a request with an account: flow %q, account %q", c.Flow, c.Answers.Narrative)
+	}
+	r2.answerUntil("UME", "narrative")
+	r2.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: asked})
+	if c := r2.conv(user("UME")); c.Answers.Narrative != asked {
+		t.Errorf("the kept words typed again: %q", c.Answers.Narrative)
+	}
+	r2.reportToSummary("UME")
+	const more = "I was frightened he would come back tonight"
+	r2.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: more})
+	if c := r2.conv(user("UME")); !strings.HasSuffix(c.Answers.Narrative, more) {
+		t.Errorf("a sentence at the summary: %q", c.Answers.Narrative)
+	}
+}

@@ -260,9 +260,11 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 				c.SOS, c.SOSPlace = "", false
 			}
 			if k.Status == mamori.StatusClosed {
-				return c, Out{Replies: []mamori.Message{sosSafeMessage(env, *k, l)}}, true
+				return c, Out{Replies: append([]mamori.Message{sosSafeMessage(env, *k, l)}, reportAgain(env, c)...)}, true
 			}
-			return c, Out{SOS: &SOSOut{Number: number, Safe: true}}, true
+			// In a report, its question comes again (it may have been held
+			// back while the place was asked).
+			return c, Out{SOS: &SOSOut{Number: number, Safe: true}, Replies: reportAgain(env, c)}, true
 		case mamori.SOSReport:
 			nc, out := fromSOS(env, c, *k)
 			return nc, out, true
@@ -303,7 +305,7 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 				return c, Out{}, false
 			}
 		}
-		if c.SOSPlace && (typedCommand(typed) == navSkip || plain(typed) == plain(t(l, "sos.place.skip"))) {
+		if c.SOSPlace && (typedCommand(typed) != "" || pauseWish(typed) || stopWish(typed) || plain(typed) == plain(t(l, "sos.place.skip"))) {
 			// "Skip", or the button's own words typed ("答えない"): not a place.
 			c.SOSPlace = false
 			return c, Out{Replies: append([]mamori.Message{text(t(l, "sos.place.skipped"))}, reportAgain(env, c)...)}, true

@@ -539,8 +539,15 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			if !ok {
 				v, ok = menuWords[spoken(typed)]
 			}
-			if !ok {
-				v, ok = asksFor(typed)
+			if !ok && env.Awaiting == "" {
+				// "I want to report something", 「客に殴られたので報告します」:
+				// what it asks for starts, and the words are kept with it
+				// as typed at the menu are.
+				if v, ok = asksFor(typed); ok && worthKeeping(typed) && utf8.RuneCountInString(squash(typed)) > 12 {
+					if draft, fits := appendText(c.Draft, typed); fits {
+						c.Draft = draft
+					}
+				}
 			}
 			if ok {
 				return Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: in.User, Step: stepMenu, Value: v, Respond: in.Respond})
@@ -725,9 +732,9 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		return c, ask(env, c, env.Policy.T(l, "nav.use_buttons"))
 	case stepSummary, stepCSummary:
 		typed := strings.TrimSpace(in.Text)
-		if in.Kind == mamori.InputText && in.Value == "" && worthKeeping(typed) &&
+		if in.Kind == mamori.InputText && in.Value == "" && worthKeeping(typed) && (utf8.RuneCountInString(typed) > 20 ||
 			!holdsAny(typed, "送信", "送って", "送る", "送りま", "報告しま", "報告する", "相談しま", "修正", "直し", "合って", "問題な", "大丈夫", "これで",
-				"send", "submit", "edit", "looks", "right", "correct", "good", "fine") {
+				"send", "submit", "edit", "looks", "right", "correct", "good", "fine")) {
 			// Something more, typed at the summary: added where it belongs,
 			// and the summary shown again with it.
 			ok := true
@@ -1026,7 +1033,7 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 				c.Answers.Feelings = feelings
 				return env.Policy.T(l, "nav.feelings_kept")
 			}
-			if q.step == stepSafety && (negates(typed) || fearful(typed)) {
+			if q.step == stepSafety && (negates(typed) || fearful(typed) || holdsAny(typed, "hurt", "injur", "けが", "怪我", "痛")) {
 				// "大丈夫じゃないです" at "are you safe now?": the buttons
 				// that raise the alarm, pointed to.
 				return env.Policy.T(l, "safety.not_safe")
@@ -1042,9 +1049,6 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 			if d, ok := typedDate(env, typed); ok && q.step == stepWhen {
 				*slot = d // "おととい", "3日前", "12月3日": the date, so the card can show it
 				return ""
-			}
-			if v, ok := looseOption(typed, opts); ok && q.kind == kBoth && q.step != stepWhen && utf8.RuneCountInString(squash(typed)) <= 12 {
-				return choose(env, q, slot, v, l) // "10 to 29" for "10 to 29 minutes"
 			}
 			if q.kind == kBoth && typed != "" {
 				if utf8.RuneCountInString(typed) > MaxText {
@@ -1064,15 +1068,23 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 			// "こんにちは" on coming back is no answer: the question again.
 			return env.Policy.T(l, "nav.welcome_back")
 		}
-		if q.step == stepNarrative && *slot != "" && !c.Editing && !slices.Contains(c.History, stepNarrative) {
-			// Words kept with the account before it was asked (typed at
-			// the menu or at a question of buttons): added to, not replaced.
-			narrative, ok := appendText(*slot, typed)
-			if !ok {
-				return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
+		if q.step == stepNarrative {
+			kept := c.AccountKept && *slot != "" && !c.Editing
+			c.AccountKept = false
+			switch {
+			case kept && strings.Contains(squash(*slot), squash(typed)):
+				return "" // what was kept, typed again: as it is
+			case kept && !strings.Contains(squash(typed), squash(*slot)):
+				// Words kept with the account before it was asked (at
+				// the menu, at a question of buttons): added to, not
+				// replaced. Typed again with more, it is replaced.
+				narrative, ok := appendText(*slot, typed)
+				if !ok {
+					return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
+				}
+				*slot = narrative
+				return keptAside
 			}
-			*slot = narrative
-			return keptAside
 		}
 		if utf8.RuneCountInString(typed) > MaxText {
 			return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
@@ -1325,7 +1337,6 @@ func looseOption(typed string, opts []mamori.Choice) (string, bool) {
 
 // optionWords are plain ways of saying some options, squashed.
 var optionWords = map[string][]string{
-	"injured":   {"gothurt", "iwashurt", "imhurt", "iamhurt", "injured", "けがをした", "けがした", "怪我をした", "怪我した", "けがしました", "怪我しました"},
 	"self":      {"itwasme", "myself", "aboutme", "自分です", "私です", "わたしです"},
 	"colleague": {"mycolleague", "coworker", "colleague", "同僚です"},
 	"in_person": {"facetoface", "inperson", "直接", "対面で"},
@@ -1399,6 +1410,7 @@ func addToAccount(c *mamori.Conversation, typed string) bool {
 	narrative, ok := appendText(c.Answers.Narrative, typed)
 	if ok {
 		c.Answers.Narrative = narrative
+		c.AccountKept = true
 	}
 	return ok
 }
@@ -1627,7 +1639,7 @@ func begin(env Env, c mamori.Conversation, flow string) (mamori.Conversation, Ou
 		// Typed at the menu: the account, or the worry, to keep or change.
 		switch {
 		case flow == mamori.FlowReport && c.Answers.Narrative == "":
-			c.Answers.Narrative = c.Draft
+			c.Answers.Narrative, c.AccountKept = c.Draft, true
 		case flow == mamori.FlowConsult && c.Answers.Worry == "":
 			c.Answers.Worry = c.Draft
 		}
