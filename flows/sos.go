@@ -771,11 +771,14 @@ func SOSRaised(env Env, k mamori.Case, l mamori.Lang, askPlace bool) []mamori.Me
 		m.Choices = append(m.Choices, mamori.Choice{Value: mamori.SOSSkip + ":" + k.Number, Label: t(l, "sos.place.skip")})
 	}
 	m.Choices = append(m.Choices, mamori.Choice{Value: mamori.SOSSafe + ":" + k.Number, Label: t(l, "sos.safe.button")})
-	out := []mamori.Message{m}
+	// The guidance first, then the alert's confirmation with its one
+	// question and buttons: last, where a phone shows it (found by a
+	// trial: the question was lost above the guidance).
+	out := []mamori.Message{OnsiteMessage(env, l)}
 	if k.Answers.Safety == "injured" {
 		out = append(out, mamori.Message{Header: t(l, "sos.injury.header"), Text: t(l, "sos.injury.text")})
 	}
-	return append(out, OnsiteMessage(env, l))
+	return append(out, m)
 }
 
 // sosStatus says where an open SOS stands, to the employee who pressed

@@ -140,7 +140,7 @@ func goldenSteps(t *testing.T, p *mamori.Policy) map[string]mamori.Message {
 			Created: env.Now, Answers: mamori.Answers{Safety: "injured"},
 			Decision: &mamori.Decision{Emergency: &mamori.Emergency{Place: "1階 レジ前"}}}
 		raised := flows.SOSRaised(env, sos, l, true)
-		out["sos_raised"+s] = raised[0]
+		out["sos_raised"+s] = raised[len(raised)-1] // the alert's confirmation, last
 		out["sos_injury"+s] = raised[1]
 		out["sos_alert"+s] = flows.SOSAlert(env, sos, l, nil)
 		sos.Status, sos.Assignee, sos.Taken = mamori.StatusTaken, "teams:aad-sato", env.Now.Add(2*time.Minute)

@@ -108,9 +108,10 @@ func TestServeSOS(t *testing.T) {
 		note  = "お客様がまだ店内にいて、腕をつかまれました"
 	)
 
-	// The global shortcut: the DM says the SOS went out and asks where
-	// she is; the on-site guidance follows.
+	// The global shortcut: the DM gives the on-site guidance and, last,
+	// says the SOS went out and asks where she is.
 	r.shortcut("shortcut", slack.ShortcutSOS, reporter, "")
+	start := r.seen
 	raised, i := r.waitPost("D"+reporter, r.seen, "the SOS sent", func(p posted) bool {
 		return sosNumber.MatchString(p.text) && strings.Contains(p.text, ja("sos.place.ask"))
 	})
@@ -120,7 +121,7 @@ func TestServeSOS(t *testing.T) {
 		!slices.Contains(raised.blocks.values(), mamori.SOSSafe+":"+number) {
 		t.Fatalf("the SOS sent:\n%s", raised.text)
 	}
-	r.waitPost("D"+reporter, r.seen, "the on-site guidance", func(p posted) bool { return strings.Contains(p.text, ja("onsite.header")) })
+	r.waitPost("D"+reporter, start, "the on-site guidance", func(p posted) bool { return strings.Contains(p.text, ja("onsite.header")) })
 
 	// At once, urgent, naming her, with 対応します: the store's
 	// supervisors, HR, and the guard by DM.
