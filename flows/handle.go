@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -92,11 +91,6 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 		wasFlow := c.Flow
 		nc, out := Step(env, c, in)
 		stale = out.Stale
-		if out.SOS == nil && alsoForSOS(env, c, in) && !answeredAt(c, nc) {
-			// Read by the report as without an SOS, and passed on too.
-			out.SOS = &SOSOut{Number: c.SOS, Note: strings.TrimSpace(in.Text)}
-			out.Replies = append([]mamori.Message{sosKept(env, c.SOS, "sos.note.kept", nc.User.Lang)}, out.Replies...)
-		}
 		replies := out.Replies
 		target := mamori.Target{Platform: in.User.Platform, Kind: mamori.TargetUser, ID: in.User.ID}
 		n := 0
@@ -108,12 +102,6 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 			more, err := s.sos(tx, env, &nc, *o)
 			if err != nil {
 				return err
-			}
-			if o.Raise && nc.SOSPlace && inFlow(nc) {
-				// Where they are is asked first; the report's next question
-				// comes once it is answered or skipped, so that an answer
-				// meant for one is not taken for the other.
-				replies = slices.DeleteFunc(replies, func(m mamori.Message) bool { return m.Step == nc.Step })
 			}
 			replies = append(more, replies...)
 		}

@@ -826,14 +826,10 @@ func TestCardStatusAfterDecision(t *testing.T) {
 // send it as the answer (the report's question comes again), or use it
 // for the report.
 func TestAnswerTypedDuringReport(t *testing.T) {
-	ctx := context.Background()
 	r := newRig(t)
 	n := r.filed(nil)
 	me := user("UME")
-	r.reportUntil("UME", "narrative")
-	r.advance(time.Minute)
-	r.ask("USUP", n, "お客様は何時ごろ来店されましたか？")
-	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "15時ごろです"})
+	r.typedWhileAsked(n, "15時ごろです")
 	m := r.last("UME")
 	if m.Step != "narrative" || len(m.Choices) < 2 || m.Choices[0].Value != "replydraft:"+n {
 		t.Fatalf("not asked which question it answers: %+v", m)
@@ -842,8 +838,7 @@ func TestAnswerTypedDuringReport(t *testing.T) {
 	if qs := r.kase(n).Decision.Questions; qs[len(qs)-1].Answer != "15時ごろです" {
 		t.Errorf("the answer: %+v", qs)
 	}
-	var c mamori.Conversation
-	r.db.View(ctx, func(tx mamori.Tx) error { c, _ = tx.Conversation("slack:UME"); return nil })
+	c := r.conv(me)
 	if c.Answers.Narrative != "" || c.Step != "narrative" || r.last("UME").Step != "narrative" {
 		t.Errorf("the report: at %s, account %q", c.Step, c.Answers.Narrative)
 	}
@@ -852,7 +847,7 @@ func TestAnswerTypedDuringReport(t *testing.T) {
 	r.ask("USUP", n, "ほかに見ていた人はいますか？")
 	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "レジで大声で怒鳴られました"})
 	r.click("UME", "nav:draft")
-	r.db.View(ctx, func(tx mamori.Tx) error { c, _ = tx.Conversation("slack:UME"); return nil })
+	c = r.conv(me)
 	if c.Answers.Narrative != "レジで大声で怒鳴られました" {
 		t.Errorf("the account: %q", c.Answers.Narrative)
 	}
@@ -861,14 +856,10 @@ func TestAnswerTypedDuringReport(t *testing.T) {
 // TestDraftAfterRestart (a user trial): text waiting for "which question
 // does it answer?" is still offered after the person comes back.
 func TestDraftAfterRestart(t *testing.T) {
-	ctx := context.Background()
 	r := newRig(t)
 	n := r.filed(nil)
 	me := user("UME")
-	r.reportUntil("UME", "narrative")
-	r.advance(time.Minute)
-	r.ask("USUP", n, "お客様は何時ごろ来店されましたか？")
-	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "15時ごろです"})
+	r.typedWhileAsked(n, "15時ごろです")
 	r.restart()
 	r.do(mamori.Input{Kind: mamori.InputStart, User: me})
 	m := r.last("UME")
@@ -876,9 +867,7 @@ func TestDraftAfterRestart(t *testing.T) {
 		t.Fatalf("the text sent before is not offered: %+v", m)
 	}
 	r.click("UME", "nav:draft")
-	var c mamori.Conversation
-	r.db.View(ctx, func(tx mamori.Tx) error { c, _ = tx.Conversation("slack:UME"); return nil })
-	if c.Answers.Narrative != "15時ごろです" {
+	if c := r.conv(me); c.Answers.Narrative != "15時ごろです" {
 		t.Errorf("the account: %q", c.Answers.Narrative)
 	}
 }
@@ -956,4 +945,14 @@ func TestTakeAgainAndOutsiders(t *testing.T) {
 	if m, err := r.svc.Take(ctx, user("UOTHER"), n); !errors.Is(err, mamori.ErrForbidden) || m.Text != T("judge.refused") {
 		t.Errorf("the colleague named is told %q (%v)", m.Text, err)
 	}
+}
+
+// typedWhileAsked has UME, writing a report at its account, receive a
+// supervisor's question about case n and type typed.
+func (r *rig) typedWhileAsked(n, typed string) {
+	r.t.Helper()
+	r.reportUntil("UME", "narrative")
+	r.advance(time.Minute)
+	r.ask("USUP", n, "お客様は何時ごろ来店されましたか？")
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: typed})
 }

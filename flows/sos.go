@@ -322,9 +322,7 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 			// are, and the place asked again. 「2階の倉庫、まだ危ない」 is
 			// a place, danger and all.
 			again := text(t(l, "sos.place.ask"))
-			again.Step = stepSOS
-			again.Choices = []mamori.Choice{{Value: mamori.SOSSkip + ":" + c.SOS, Label: t(l, "sos.place.skip")},
-				{Value: mamori.SOSSafe + ":" + c.SOS, Label: t(l, "sos.safe.button")}}
+			again.Step, again.Choices = stepSOS, placeChoices(env, c.SOS, l)
 			return c, Out{SOS: &SOSOut{Number: c.SOS, Note: typed},
 				Replies: []mamori.Message{text(t(l, "sos.note.kept")), again}}, true
 		}
@@ -766,11 +764,11 @@ func SOSRaised(env Env, k mamori.Case, l mamori.Lang, askPlace bool) []mamori.Me
 	}
 	m := mamori.Message{Step: stepSOS, Urgent: true, Header: fmt.Sprintf(t(l, "sos.raised.header"), k.Number), Text: t(l, who),
 		Note: t(l, "onsite.note")}
+	m.Choices = []mamori.Choice{{Value: mamori.SOSSafe + ":" + k.Number, Label: t(l, "sos.safe.button")}}
 	if askPlace {
 		m.Text += "\n\n" + t(l, "sos.place.ask")
-		m.Choices = append(m.Choices, mamori.Choice{Value: mamori.SOSSkip + ":" + k.Number, Label: t(l, "sos.place.skip")})
+		m.Choices = placeChoices(env, k.Number, l)
 	}
-	m.Choices = append(m.Choices, mamori.Choice{Value: mamori.SOSSafe + ":" + k.Number, Label: t(l, "sos.safe.button")})
 	// The guidance first, then the alert's confirmation with its one
 	// question and buttons: last, where a phone shows it (found by a
 	// trial: the question was lost above the guidance).
@@ -779,6 +777,13 @@ func SOSRaised(env Env, k mamori.Case, l mamori.Lang, askPlace bool) []mamori.Me
 		out = append(out, mamori.Message{Header: t(l, "sos.injury.header"), Text: t(l, "sos.injury.text")})
 	}
 	return append(out, m)
+}
+
+// placeChoices are the buttons under "where are you?": skip it, and
+// "I'm safe now".
+func placeChoices(env Env, number string, l mamori.Lang) []mamori.Choice {
+	return []mamori.Choice{{Value: mamori.SOSSkip + ":" + number, Label: env.Policy.T(l, "sos.place.skip")},
+		{Value: mamori.SOSSafe + ":" + number, Label: env.Policy.T(l, "sos.safe.button")}}
 }
 
 // sosStatus says where an open SOS stands, to the employee who pressed

@@ -324,6 +324,17 @@ func next(env Env, c mamori.Conversation, from string) string {
 // the same state and input give the same result; the host stores the
 // returned state and carries out Out in one transaction.
 func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation, Out) {
+	nc, out := step(env, c, in)
+	if out.SOS == nil && alsoForSOS(env, c, in) && !answeredAt(c, nc) {
+		// Read by the report as without an SOS, and passed on too.
+		out.SOS = &SOSOut{Number: c.SOS, Note: strings.TrimSpace(in.Text)}
+		out.Replies = append([]mamori.Message{sosKept(env, c.SOS, "sos.note.kept", nc.User.Lang)}, out.Replies...)
+	}
+	return nc, out
+}
+
+// step is Step but for what is passed on to an open SOS as well.
+func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation, Out) {
 	l := in.User.Lang
 	if l == "" {
 		l = mamori.JA
@@ -640,13 +651,16 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	value := in.Value
 	if in.Kind == mamori.InputText {
 		value = typedCommand(strings.TrimSpace(in.Text))
-		if value == "" && pauseWish(in.Text) && typedChoice(env, c, in.Text) == "" {
-			value = navLater // "I need a break": their answers kept for later
-		}
-		if value == "" && stopWish(in.Text) && c.Step != stepWellbeing && c.Step != stepTalk && c.Step != stepWorry && typedChoice(env, c, in.Text) == "" {
-			// 「もうやめたい」 alone: asked whether to stop, not kept as an
-			// answer — except where it may be how they feel.
+		pause := pauseWish(in.Text)
+		stop := stopWish(in.Text) && c.Step != stepWellbeing && c.Step != stepTalk && c.Step != stepWorry
+		if value == "" && (pause || stop) && typedChoice(env, c, in.Text) == "" {
+			// "I need a break": their answers kept for later. 「もうやめたい」
+			// alone: asked whether to stop — except where it may be how
+			// they feel. A button's own words ("Not now") are the button.
 			value = navCancel
+			if pause {
+				value = navLater
+			}
 		}
 	}
 	if value == "" && in.Kind == mamori.InputText && (idle || asked != "") {
@@ -826,7 +840,12 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		m.Note = strings.TrimSpace(env.Policy.T(l, "sos.offer") + "\n" + m.Note)
 		m.Controls = append([]mamori.Choice{{Value: mamori.StartSOS, Label: env.Policy.T(l, "menu.sos"), Style: mamori.StyleDanger}}, m.Controls...)
 	}
-	out.Replies = append(out.Replies, o.Replies...)
+	if out.SOS == nil || !out.SOS.Raise {
+		// An SOS raised here asks where they are first; this question
+		// comes once that is answered or skipped, so that an answer meant
+		// for one is not taken for the other.
+		out.Replies = append(out.Replies, o.Replies...)
+	}
 	return c, out
 }
 
@@ -968,12 +987,8 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 				}
 			}
 			if !ok && c.Flow == mamori.FlowReport && worthKeeping(typed) && !sosWord(typed, false) {
-				// A sentence, not a tick ("怒鳴られて土下座させられそうになった"):
-				// kept with the account, and the boxes asked again.
-				if !addToAccount(c, typed) {
-					return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
-				}
-				return env.Policy.T(l, "nav.kept_aside.buttons")
+				// A sentence, not a tick ("怒鳴られて土下座させられそうになった").
+				return keepAside(env, c, typed, l)
 			}
 			if !ok {
 				return env.Policy.T(l, "nav.use_checkboxes")
@@ -997,23 +1012,20 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 			if v, ok := matchOption(typed, opts); ok {
 				return choose(env, q, slot, v, l)
 			}
-			if v, rest, ok := leadingOption(typed, opts); ok && q.kind == kChoice && q.step != stepSafety && !negates(rest) && !fearful(typed) && !sosWord(typed, false) {
-				// "yes, twice last month": the button, and the words kept
-				// with the account.
-				if p := choose(env, q, slot, v, l); p != "" || c.Flow != mamori.FlowReport || !worthKeeping(typed) {
-					return p
-				}
-				if addToAccount(c, typed) {
-					return keptAside
-				}
-				return ""
+			// "yes, twice last month", "電話でした。今日もまた…", "in persn":
+			// the button, and what more was said kept with the account.
+			v, rest, said := leadingOption(typed, opts)
+			ok := said && q.step != stepSafety && !negates(rest) && !fearful(typed) && !sosWord(typed, false)
+			more := ok && worthKeeping(typed)
+			if !ok {
+				v, ok = looseOption(typed, opts)
+				more = ok && saysMore(typed, opts, v)
 			}
-			v, ok := looseOption(typed, opts)
 			if !ok && q.step != stepSafety {
 				v, ok = typoOption(typed, opts)
 			}
 			if ok && q.kind == kChoice {
-				if p := choose(env, q, slot, v, l); p != "" || !saysMore(typed, opts, v) || c.Flow != mamori.FlowReport {
+				if p := choose(env, q, slot, v, l); p != "" || !more || c.Flow != mamori.FlowReport {
 					return p
 				}
 				// "電話でした。今日もまた同じ人から電話があって…": the
@@ -1039,12 +1051,7 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 				return env.Policy.T(l, "safety.not_safe")
 			}
 			if q.kind == kChoice && c.Flow == mamori.FlowReport && worthKeeping(typed) && !sosWord(typed, false) {
-				// Words that answer no button here: kept with the account,
-				// and the buttons asked again — nothing typed is lost.
-				if !addToAccount(c, typed) {
-					return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
-				}
-				return env.Policy.T(l, "nav.kept_aside.buttons")
+				return keepAside(env, c, typed, l) // words that answer no button here
 			}
 			if d, ok := typedDate(env, typed); ok && q.step == stepWhen {
 				*slot = d // "おととい", "3日前", "12月3日": the date, so the card can show it
@@ -1402,6 +1409,16 @@ func leadingOption(typed string, opts []mamori.Choice) (v, rest string, ok bool)
 	}
 	v, ok = matchOption(head, opts)
 	return v, rest, ok
+}
+
+// keepAside keeps typed, which answers no option of the question c is
+// at, with the account, and asks the question again: nothing typed is
+// lost.
+func keepAside(env Env, c *mamori.Conversation, typed string, l mamori.Lang) string {
+	if !addToAccount(c, typed) {
+		return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
+	}
+	return env.Policy.T(l, "nav.kept_aside.buttons")
 }
 
 // addToAccount adds typed to the report's account ("what happened"),
