@@ -525,6 +525,7 @@ func TestSOSAnswerNotPassedOn(t *testing.T) {
 	if c := r.conv(me); c.Answers.Channel != "phone" {
 		t.Errorf("channel %q", c.Answers.Channel)
 	}
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "はい"}) // found driving the sandbox: it was passed on
 	if e := r.kase("SOS-2026-0001").Decision.Emergency; len(e.Notes) != 0 {
 		t.Errorf("an answer was passed on: %+v", e.Notes)
 	}
@@ -626,5 +627,19 @@ func TestReviewedPaths(t *testing.T) {
 	r2.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: more})
 	if c := r2.conv(user("UME")); !strings.HasSuffix(c.Answers.Narrative, more) {
 		t.Errorf("a sentence at the summary: %q", c.Answers.Narrative)
+	}
+}
+
+// TestNotThisButton (found driving the sandbox): 「電話ではなく、お店で直接
+// でした」 does not choose 電話; it is kept with the account and the
+// buttons asked again.
+func TestNotThisButton(t *testing.T) {
+	r := newRig(t)
+	me := user("UME")
+	r.reportUntil("UME", "channel")
+	const said = "電話ではなく、お店で直接でした"
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: said})
+	if c := r.conv(me); c.Answers.Channel != "" || c.Step != "channel" || !strings.HasSuffix(c.Answers.Narrative, said) {
+		t.Errorf("channel %q at %s, account %q", c.Answers.Channel, c.Step, c.Answers.Narrative)
 	}
 }

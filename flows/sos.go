@@ -177,7 +177,7 @@ func notSafe(s string) bool {
 // "not now", "いいえ").
 func negates(s string) bool {
 	s = strings.ToLower(s)
-	return holdsAny(s, "ない", "ません", "いいえ", "not", "n't") || s == "no" || strings.HasPrefix(s, "no ") || strings.HasPrefix(s, "no,")
+	return holdsAny(s, "ない", "ません", "いいえ", "ではなく", "じゃなく", "not", "n't") || s == "no" || strings.HasPrefix(s, "no ") || strings.HasPrefix(s, "no,")
 }
 
 // safePhrase reports whether the whole of s says they are safe now.
@@ -414,7 +414,7 @@ func alsoForSOS(env Env, c mamori.Conversation, in mamori.Input) bool {
 		return false // a consultation, and how they are, are HR's alone
 	}
 	return c.SOS != "" && inFlow(c) && !c.SOSPlace && in.Kind == mamori.InputText && typed != "" &&
-		utf8.RuneCountInString(typed) <= MaxText && typedCommand(typed) == "" && !answers(env, c, typed)
+		utf8.RuneCountInString(typed) <= MaxText && worthKeeping(typed) && !answers(env, c, typed) // not a bare 「はい」
 }
 
 // answeredAt reports whether nc, conversation c after a step, moved on
