@@ -629,17 +629,3 @@ func TestReviewedPaths(t *testing.T) {
 		t.Errorf("a sentence at the summary: %q", c.Answers.Narrative)
 	}
 }
-
-// TestNotThisButton (found driving the sandbox): 「電話ではなく、お店で直接
-// でした」 does not choose 電話; it is kept with the account and the
-// buttons asked again.
-func TestNotThisButton(t *testing.T) {
-	r := newRig(t)
-	me := user("UME")
-	r.reportUntil("UME", "channel")
-	const said = "電話ではなく、お店で直接でした"
-	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: said})
-	if c := r.conv(me); c.Answers.Channel != "" || c.Step != "channel" || !strings.HasSuffix(c.Answers.Narrative, said) {
-		t.Errorf("channel %q at %s, account %q", c.Answers.Channel, c.Step, c.Answers.Narrative)
-	}
-}
