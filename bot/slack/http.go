@@ -108,6 +108,11 @@ func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) {
 		a.log.Info("slack: retried delivery", "retry", n, "reason", r.Header.Get("X-Slack-Retry-Reason"))
 	}
 	res := route(r, body)
+	if res.status >= 400 && res.status < 500 {
+		// A verified request Mamori cannot use: say why (a fixed
+		// reason, never what the request held).
+		a.log.Warn("slack: verified request refused", "path", r.URL.Path, "status", res.status, "reason", res.text)
+	}
 	writeReply(w, res)
 	a.later(r.URL.Path, res.after)
 }

@@ -120,6 +120,9 @@ func AppManifest(o ManifestOptions) (string, error) {
 		return "", ErrNoURL
 	default:
 		u, err := url.Parse(base)
+		if err == nil && u.Scheme == "https" && u.Host != "" && (u.RawQuery != "" || u.Fragment != "") {
+			return "", fmt.Errorf("slack manifest: -url %q: give the base URL alone, without ? or #: the request paths (/slack/…) are added to it", o.URL)
+		}
 		if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			return "", fmt.Errorf("slack manifest: -url %q: Slack sends its requests to an https URL only, such as https://mamori.example.co.jp", o.URL)
 		}

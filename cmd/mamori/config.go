@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	_ "time/tzdata" // Asia/Tokyo on machines without zoneinfo
@@ -130,7 +131,11 @@ func loadConfig(path string) (*loaded, error) {
 	}
 	var c config
 	if err := mamori.DecodeYAML(b, &c); err != nil {
-		return nil, fmt.Errorf("MAMORI_CONFIG %s: %s", orExample(path), yaml.FormatError(err, false, true))
+		msg := yaml.FormatError(err, false, true)
+		if strings.Contains(msg, "of type time.Duration") {
+			msg = "a length of time needs its unit, such as 24h, 90m or 3m (h hours, m minutes, s seconds)\n" + msg
+		}
+		return nil, fmt.Errorf("MAMORI_CONFIG %s: %s", orExample(path), msg)
 	}
 	where := "MAMORI_CONFIG " + orExample(path)
 	var err error
@@ -427,4 +432,109 @@ func orExample(path string) string {
 		return "(built-in example)"
 	}
 	return path
+}
+
+// The shapes of the ids a platform gives, for idProblems.
+var (
+	slackChannelID = regexp.MustCompile(`^[CG][A-Z0-9]{2,}$`)
+	slackUserID    = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
+	emailish       = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+)
+
+// idProblem is a channel or person of the configuration that its
+// platform could never match.
+type idProblem struct {
+	where, value string
+	channel      bool // a channel; else a person
+}
+
+// idWants says, by platform and language, what a channel and a person
+// must be.
+var idWants = map[string]map[mamori.Lang][2]string{
+	mamori.PlatformSlack: {
+		mamori.EN: {"a Slack channel id such as C0123ABCD (channel details → About)", "a Slack user id (U0123ABCD) or an email"},
+		mamori.JA: {"Slack のチャンネル ID（C0123ABCD など。チャンネル詳細 →「チャンネル情報」の下）", "Slack のユーザー ID（U0123ABCD）かメールアドレス"},
+	},
+	mamori.PlatformTeams: {
+		mamori.EN: {"a Teams channel id such as 19:…@thread.tacv2 (from the channel's link)", "an Entra object id or an email"},
+		mamori.JA: {"Teams のチャンネル ID（19:…@thread.tacv2 など。チャンネルのリンクにあります）", "Entra のオブジェクト ID かメールアドレス"},
+	},
+}
+
+// say tells p in l, for platform.
+func (p idProblem) say(platform string, l mamori.Lang) string {
+	want := idWants[platform][l][1]
+	if p.channel {
+		want = idWants[platform][l][0]
+	}
+	if l == mamori.JA {
+		return fmt.Sprintf("%s の %q: %sを書いてください", p.where, p.value, want)
+	}
+	return fmt.Sprintf("%s %q is not %s", p.where, p.value, want)
+}
+
+// idProblems lists the channels and people of the configuration that
+// platform (mamori.PlatformSlack or PlatformTeams) could never match: a
+// channel name where its id is needed ("#hr-desk"), a person by name
+// ("sato") instead of a user id or an email. The example
+// configuration's entries are such names: they work in the sandbox and
+// `mamori chat` only.
+func idProblems(cfg *loaded, platform string) []idProblem {
+	var channel, person func(string) bool
+	switch platform {
+	case mamori.PlatformSlack:
+		channel = slackChannelID.MatchString
+		person = func(s string) bool { return slackUserID.MatchString(s) || emailish.MatchString(s) }
+	case mamori.PlatformTeams:
+		channel = func(s string) bool { return strings.HasPrefix(s, "19:") && strings.Contains(s, "@thread") }
+		person = func(s string) bool {
+			return teams.IsObjectID(s) || strings.HasPrefix(s, "29:") || emailish.MatchString(s)
+		}
+	default:
+		return nil
+	}
+	var out []idProblem
+	checkChannel := func(where, v string) {
+		if v != "" && !channel(v) {
+			out = append(out, idProblem{where, v, true})
+		}
+	}
+	checkPeople := func(where string, list []string) {
+		for _, v := range list {
+			if !person(v) {
+				out = append(out, idProblem{where, v, false})
+			}
+		}
+	}
+	o := cfg.org
+	checkChannel("hr.channel", o.HRChannel)
+	checkPeople("hr.members", o.HR)
+	for i, d := range o.Departments {
+		checkChannel(fmt.Sprintf("departments[%d].supervisor_channel", i), d.SupervisorChannel)
+		checkPeople(fmt.Sprintf("departments[%d].supervisors", i), d.Supervisors)
+		checkPeople(fmt.Sprintf("departments[%d].members", i), d.Members)
+	}
+	checkPeople("sos.on_call", cfg.sos.OnCall)
+	for i, level := range cfg.sos.Escalation {
+		checkPeople(fmt.Sprintf("sos.escalation[%d]", i), level)
+	}
+	var langs []string
+	for who := range o.Langs {
+		langs = append(langs, who)
+	}
+	slices.Sort(langs)
+	checkPeople("languages", langs)
+	return out
+}
+
+// configPlatform is the platform whose ids the configuration holds: the
+// one configured, or "" with none or both (ids are then not checked).
+func configPlatform(slackOn, teamsOn bool) string {
+	switch {
+	case slackOn && !teamsOn:
+		return mamori.PlatformSlack
+	case teamsOn && !slackOn:
+		return mamori.PlatformTeams
+	}
+	return ""
 }

@@ -300,3 +300,53 @@ func TestConfigDirectory(t *testing.T) {
 		}
 	}
 }
+
+// The example's names ("sato", "#hr-desk") are not ids Slack or Teams
+// gives: serve warns and `directory check` lists each with its setting;
+// a configuration of ids and emails has none.
+func TestIDProblems(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	load := func(name, text string) *loaded {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := loadConfig(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	example := load("example.yaml", string(exampleConfig))
+	var said []string
+	for _, p := range idProblems(example, mamori.PlatformSlack) {
+		said = append(said, p.say(mamori.PlatformSlack, mamori.EN))
+	}
+	all := strings.Join(said, "\n")
+	for _, w := range []string{`hr.channel "#hr-desk" is not a Slack channel id`, `departments[0].supervisors "sato" is not a Slack user id`, `hr.members "hr"`} {
+		if !strings.Contains(all, w) {
+			t.Errorf("no %q in\n%s", w, all)
+		}
+	}
+	if ps := idProblems(example, ""); ps != nil {
+		t.Errorf("with no platform: %v", ps)
+	}
+	if ps := idProblems(load("slack.yaml", slackConfig), mamori.PlatformSlack); len(ps) != 0 {
+		t.Errorf("Slack ids: %v", ps)
+	}
+	if ps := idProblems(load("teams.yaml", teamsConfig), mamori.PlatformTeams); len(ps) != 0 {
+		t.Errorf("Teams ids: %v", ps)
+	}
+	if ps := idProblems(load("slack2.yaml", slackConfig), mamori.PlatformTeams); len(ps) == 0 {
+		t.Error("Slack ids for Teams: no problem")
+	}
+
+	e := newEnv(t)
+	e["MAMORI_CONFIG"] = filepath.Join(dir, "example.yaml")
+	e["SLACK_BOT_TOKEN"] = "xoxb-1"
+	out := MustRun(t, e, "", "directory", "check")
+	if !strings.Contains(out, "⚠ 設定に、プラットフォームの ID でない") || !strings.Contains(out, `departments[0].supervisors の "sato": Slack のユーザー ID`) {
+		t.Errorf("directory check:\n%s", out)
+	}
+}

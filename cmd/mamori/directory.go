@@ -205,6 +205,15 @@ func directory(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	}); err != nil {
 		return err
 	}
+	slackOn := getenv("SLACK_BOT_TOKEN") != "" || getenv("SLACK_APP_TOKEN") != "" || getenv("SLACK_SIGNING_SECRET") != ""
+	platform := configPlatform(slackOn, getenv("MICROSOFT_APP_ID") != "")
+	if problems := idProblems(cfg, platform); len(problems) > 0 {
+		fmt.Fprintln(p.w, p.t("bad_ids"))
+		for _, s := range problems {
+			fmt.Fprintln(p.w, "  "+s.say(platform, l))
+		}
+		fmt.Fprintln(p.w)
+	}
 	return p.check(cfg.org, rs, cases, time.Now())
 }
 
@@ -238,6 +247,7 @@ var dirTexts = map[mamori.Lang]map[string]string{
 		"no_supervisor":  "上長のいない部署（ケースは人事に届きます）: %s",
 		"config":         "設定",
 		"hint":           "グループは `mamori directory sync` で今すぐ取得できます。",
+		"bad_ids":        "⚠ 設定に、プラットフォームの ID でないチャンネル・人があります（このままではカードが届かず、その人は操作できません）:",
 	},
 	mamori.EN: {
 		"no_groups":      "The configuration names no directory group (members_group, supervisors_group, hr.group, …_entra_group): departments come from its lists alone.",
@@ -267,6 +277,7 @@ var dirTexts = map[mamori.Lang]map[string]string{
 		"no_supervisor":  "Departments with no supervisor (their cases go to HR): %s",
 		"config":         "configuration",
 		"hint":           "`mamori directory sync` reads the groups now.",
+		"bad_ids":        "⚠ Channels or people in the configuration that are not the platform's ids (no card reaches them; such people cannot act):",
 	},
 }
 

@@ -69,6 +69,9 @@ func export(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		}
 		*d.t = t
 	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.To.After(f.From) {
+		return fmt.Errorf("export: -to %s is before -from %s", *to, *from)
+	}
 	db, err := openStore(ctx, getenv, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err

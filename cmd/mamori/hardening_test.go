@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,7 +23,7 @@ import (
 func TestServeMissingKeyFile(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e["MAMORI_ADDR"] = "256.0.0.1:1"
+	e["MAMORI_ADDR"] = "127.0.0.1:0"
 	// First start: the database and its key are made.
 	MustRun(t, e, "/quit\n", "chat")
 	dir := filepath.Dir(e["MAMORI_DB"])
@@ -34,7 +35,9 @@ func TestServeMissingKeyFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"serve"}, strings.NewReader(""), &stdout, &stderr, e.get)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := run(ctx, []string{"serve"}, strings.NewReader(""), &stdout, &stderr, e.get)
 	if err == nil || !strings.Contains(err.Error(), "key file") || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("serve: %v", err)
 	}
@@ -68,6 +71,73 @@ func TestServeReadOnlyDirectory(t *testing.T) {
 	err := run(context.Background(), []string{"serve"}, strings.NewReader(""), &stdout, &stderr, e.get)
 	if err == nil || !strings.Contains(err.Error(), "read-only") || strings.Contains(err.Error(), "no such file") {
 		t.Fatalf("serve: %v", err)
+	}
+}
+
+// A database file mamori may open but not write (another user's): serve
+// stops at start, naming MAMORI_DB, instead of serving and failing each
+// report. (root writes any file, so this runs only as another user.)
+func TestServeReadOnlyFile(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() == 0 {
+		t.Skip("root may write a read-only file")
+	}
+	e := newEnv(t)
+	MustRun(t, e, "/quit\n", "chat")
+	for _, f := range []string{e["MAMORI_DB"], e["MAMORI_DB"] + "-wal", e["MAMORI_DB"] + "-shm"} {
+		os.Chmod(f, 0o444)
+	}
+	t.Cleanup(func() { os.Chmod(e["MAMORI_DB"], 0o644) })
+	e["MAMORI_ADDR"] = "127.0.0.1:0"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := run(ctx, []string{"serve"}, strings.NewReader(""), io.Discard, io.Discard, e.get)
+	if err == nil || !strings.Contains(err.Error(), "MAMORI_DB") || !strings.Contains(err.Error(), "cannot be written") {
+		t.Fatalf("serve: %v", err)
+	}
+}
+
+// An address already in use stops serve before it opens the database: no
+// worker runs beside the instance already there, no file is made.
+func TestServeAddressInUse(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	e := newEnv(t)
+	e["MAMORI_ADDR"] = ln.Addr().String()
+	var stderr bytes.Buffer
+	err = run(context.Background(), []string{"serve"}, strings.NewReader(""), io.Discard, &stderr, e.get)
+	if err == nil || !strings.Contains(err.Error(), "MAMORI_ADDR") {
+		t.Fatalf("serve: %v", err)
+	}
+	if _, err := os.Stat(e["MAMORI_DB"]); err == nil {
+		t.Error("the database was made")
+	}
+	if strings.Contains(stderr.String(), `"level":"ERROR"`) {
+		t.Errorf("errors logged before the address was refused:\n%s", stderr.String())
+	}
+}
+
+// Slack's production mode serves no Teams route: without MICROSOFT_APP_ID
+// (and without MAMORI_TEAMS_EMULATOR=on) /api/messages is not there, so a
+// proxy on the same host cannot turn it into an unauthenticated way in.
+func TestServeSlackNoTeamsRoute(t *testing.T) {
+	t.Parallel()
+	r := startServe(t)
+	body := `{"type":"message","text":"SOS","serviceUrl":"http://127.0.0.1:1/","from":{"id":"29:x"},"conversation":{"id":"a:1"},"channelId":"msteams"}`
+	resp, err := r.client.Post(r.base+"/api/messages", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("POST /api/messages: %d, want 404", resp.StatusCode)
+	}
+	if out := MustRun(t, r.env, "", "outbox"); strings.Contains(out, "teams") {
+		t.Errorf("something was queued for Teams:\n%s", out)
 	}
 }
 
@@ -169,5 +239,39 @@ func TestReadyzChild(t *testing.T) {
 	getenv := func(k string) string { return os.Getenv(k) }
 	if err := run(ctx, []string{"serve"}, strings.NewReader(""), os.Stdout, os.Stdout, getenv); err != nil {
 		t.Log(err)
+	}
+}
+
+// A command given a value it cannot use says which and why, and does
+// nothing: no status, version or date range is taken as it comes.
+func TestCommandArgumentErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		env  testEnv
+		want []string
+	}{
+		{[]string{"outbox", "-status", "bogus"}, nil, []string{"-status", "pending, failed or sent", `"bogus"`}},
+		{[]string{"manifest", "teams", "-url", "https://example.test", "-version", "abc"}, testEnv{"MICROSOFT_APP_ID": teamsAppID}, []string{"-version", "1.0.0"}},
+		{[]string{"manifest", "slack", "-socket", "-url", "https://example.test"}, nil, []string{"-url", "-socket", "not both"}},
+		{[]string{"manifest", "slack", "-url", "https://example.test?x=1"}, nil, []string{"without ? or #"}},
+		{[]string{"export", "-by", "kato", "-from", "2026-12-31", "-to", "2026-01-01"}, nil, []string{"-to", "before", "-from"}},
+		{[]string{"outbox"}, testEnv{"MAMORI_DB": os.TempDir()}, []string{"MAMORI_DB", "is a directory", "mamori.db"}},
+		{[]string{"outbox"}, testEnv{"MAMORI_DB": "mysql://db/mamori"}, []string{"MAMORI_DB", "mysql://", "postgres://"}},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			e := merge(newEnv(t), tc.env)
+			e["MAMORI_KEY_FILE"] = filepath.Join(t.TempDir(), "none", "mamori.key")
+			var stdout bytes.Buffer
+			err := run(context.Background(), tc.args, strings.NewReader(""), &stdout, io.Discard, e.get)
+			if err == nil {
+				t.Fatalf("no error; printed %q", stdout.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
 	}
 }

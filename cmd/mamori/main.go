@@ -37,8 +37,9 @@ Usage:
                                         print the Slack app manifest (HTTP mode needs the
                                         public https URL of mamori serve; Socket Mode none)
   mamori manifest teams -url https://your.host [-o mamori-teams.zip] [-version 1.0.0]
-                                        write the Teams app package to upload (its privacy
-                                        and terms pages are the URL's /privacy and /terms)
+                                        write the Teams app package to upload, for the bot
+                                        MICROSOFT_APP_ID (its privacy and terms pages are the
+                                        URL's /privacy and /terms)
   mamori config                         print a commented example configuration
   mamori outbox [-status pending|failed|sent]
                                         list messages waiting to be sent
@@ -79,8 +80,9 @@ Usage:
 
 Environment:
   MAMORI_CONFIG          the YAML configuration (default: the built-in example)
-  MAMORI_DB              SQLite database file (default mamori.db), or a
-                         postgres:// URL to share one PostgreSQL database
+  MAMORI_DB              SQLite database file (default mamori.db), a postgres://
+                         URL to share one PostgreSQL database, or mem: (demos only:
+                         everything is lost when mamori stops)
   MAMORI_ADDR            HTTP listen address for serve (default :8080; 127.0.0.1:8080 for the web sandbox)
   MAMORI_ENCRYPTION_KEY  base64 key for data at rest (default: a key file
                          next to the database, made on first run)
@@ -90,6 +92,9 @@ Environment:
   MAMORI_SLACK_PACING    off: don't keep to Slack's rate limits (only with SLACK_API_URL: a fake)
   MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD, MICROSOFT_APP_TENANT_ID,
   MAMORI_TEAMS_OPENID_METADATA_URL, MAMORI_TEAMS_TOKEN_URL, MAMORI_GRAPH_URL
+  MAMORI_TEAMS_EMULATOR  on: without MICROSOFT_APP_ID, serve /api/messages to a local
+                         emulator on loopback, unauthenticated (never behind a proxy)
+  MAMORI_WORKER_LEASE    how long a replica holds a claimed job or message (default 1m)
   MAMORI_LANG            language of what mamori directory prints (default: the organisation's)
 `
 
@@ -315,6 +320,9 @@ func outbox(ctx context.Context, args []string, stdout io.Writer, getenv func(st
 	limit := fs.Int("n", 100, "how many to list")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if s := *status; s != mamori.OutboxPending && s != mamori.OutboxFailed && s != mamori.OutboxSent {
+		return fmt.Errorf("outbox: -status must be pending, failed or sent, not %q", s)
 	}
 	db, err := openStore(ctx, getenv, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -374,6 +374,12 @@ func TestServeStartupErrors(t *testing.T) {
 		{"bot token alone", testEnv{"SLACK_BOT_TOKEN": "xoxb-1"}, []string{"SLACK_SIGNING_SECRET"}},
 		{"app token of the wrong kind", testEnv{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xoxb-2"}, []string{"SLACK_APP_TOKEN", "xapp-"}},
 		{"slack without config", slackEnv, []string{"MAMORI_CONFIG"}},
+		{"user token for the bot", testEnv{"SLACK_BOT_TOKEN": "xoxp-1", "SLACK_SIGNING_SECRET": "s"}, []string{"SLACK_BOT_TOKEN", "xoxb-"}},
+		{"secret with a line break", testEnv{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s\n"}, []string{"SLACK_SIGNING_SECRET", "line break"}},
+		{"teams app id not a GUID", testEnv{"MICROSOFT_APP_ID": "notaguid", "MICROSOFT_APP_PASSWORD": "p", "MICROSOFT_APP_TENANT_ID": "t"}, []string{"MICROSOFT_APP_ID", "GUID"}},
+		{"emulator with an app id", testEnv{"MICROSOFT_APP_ID": "11111111-2222-4333-8444-555555555555", "MICROSOFT_APP_PASSWORD": "p",
+			"MICROSOFT_APP_TENANT_ID": "t", "MAMORI_TEAMS_EMULATOR": "on"}, []string{"MAMORI_TEAMS_EMULATOR", "MICROSOFT_APP_ID"}},
+		{"emulator neither on nor off", testEnv{"MAMORI_TEAMS_EMULATOR": "yes"}, []string{"MAMORI_TEAMS_EMULATOR", `"yes"`}},
 		{"pacing off against Slack", testEnv{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "MAMORI_SLACK_PACING": "off",
 			"MAMORI_CONFIG": file("pacing.yaml", good)}, []string{"MAMORI_SLACK_PACING", "SLACK_API_URL"}},
 		{"pacing neither on nor off", testEnv{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "MAMORI_SLACK_PACING": "no",
@@ -388,6 +394,7 @@ func TestServeStartupErrors(t *testing.T) {
 		{"training every forever", testEnv{"MAMORI_CONFIG": hugeEvery}, []string{"training[0]", "every_months", "120"}},
 		{"care resource without contact", testEnv{"MAMORI_CONFIG": noContact}, []string{"care.resources[1]", "contact"}},
 		{"slack with a bad config", merge(slackEnv, testEnv{"MAMORI_CONFIG": unknownKey}), []string{"favourite_colour"}},
+		{"a length of time without its unit", testEnv{"MAMORI_CONFIG": file("remind.yaml", change("remind_after: 24h", "remind_after: 24"))}, []string{"remind_after", "24h"}},
 		{"lease too short", testEnv{"MAMORI_WORKER_LEASE": "2s"}, []string{"MAMORI_WORKER_LEASE", "10s"}},
 		{"lease not a duration", testEnv{"MAMORI_WORKER_LEASE": "soon"}, []string{"MAMORI_WORKER_LEASE", "soon"}},
 	} {
@@ -410,6 +417,13 @@ func TestServeStartupErrors(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "xoxb-1") {
 				t.Errorf("error %q shows the token", err)
+			}
+			// Settings are checked before the database is opened: a
+			// wrong one leaves no new database or key behind.
+			for _, f := range []string{e["MAMORI_DB"], e["MAMORI_KEY_FILE"]} {
+				if _, err := os.Stat(f); err == nil {
+					t.Errorf("%s was made", f)
+				}
 			}
 		})
 	}

@@ -39,6 +39,9 @@ func manifestSlack(args []string, stdout io.Writer, getenv func(string) string) 
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%s: unexpected %q", manifestUsage, fs.Arg(0))
 	}
+	if *socket && *url != "" {
+		return fmt.Errorf("%s: give -url or -socket, not both (Socket Mode has no request URLs)", manifestUsage)
+	}
 	command := "/kasuhara"
 	if p := getenv("MAMORI_CONFIG"); p != "" {
 		cfg, err := loadConfig(p)

@@ -47,8 +47,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return errors.New("SLACK_BOT_TOKEN is not set: it is needed with SLACK_SIGNING_SECRET or SLACK_APP_TOKEN (the app's xoxb- Bot User OAuth Token)")
 	case slackOn && secret == "" && appToken == "":
 		return errors.New("SLACK_SIGNING_SECRET is not set: it is needed to verify Slack's HTTP requests (or set SLACK_APP_TOKEN for Socket Mode)")
+	case bot != "" && !strings.HasPrefix(bot, "xoxb-"):
+		return errors.New("SLACK_BOT_TOKEN must be the app's Bot User OAuth Token, starting with xoxb- (OAuth & Permissions in the app's settings), not a user or app-level token")
 	case appToken != "" && !strings.HasPrefix(appToken, "xapp-"):
 		return errors.New("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+	}
+	for _, name := range []string{"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "MICROSOFT_APP_ID", "MICROSOFT_APP_PASSWORD", "MICROSOFT_APP_TENANT_ID"} {
+		if v := getenv(name); v != strings.TrimSpace(v) || strings.ContainsAny(v, " \t\r\n") {
+			return fmt.Errorf("%s has a space or a line break in it: copy the value alone (a file read with $(cat …) keeps no line break)", name)
+		}
 	}
 	cfgPath := getenv("MAMORI_CONFIG")
 	if slackOn && cfgPath == "" {
@@ -58,8 +65,43 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
+	tset, err := teamsSettings(getenv, cfg)
+	if err != nil {
+		return err
+	}
+	platform := configPlatform(slackOn, tset.enabled())
+	if ps := idProblems(cfg, platform); len(ps) > 0 {
+		problems := make([]string, len(ps))
+		for i, p := range ps {
+			problems[i] = p.say(platform, mamori.EN)
+		}
+		log.Warn("MAMORI_CONFIG: some channels or people are not ids the platform gives: no card reaches such a channel and nobody so listed can act (`mamori directory check` lists them too)",
+			"config", orExample(cfg.path), "problems", problems)
+	}
+	var pacing []slack.SenderOption
+	switch getenv("MAMORI_SLACK_PACING") {
+	case "":
+	case "off":
+		if slackOn && getenv("SLACK_API_URL") == "" {
+			return errors.New("MAMORI_SLACK_PACING=off is only for a fake or an emulator of Slack's Web API (SLACK_API_URL): Slack itself answers 429 to a sender that does not keep to its limits")
+		}
+		pacing = append(pacing, slack.WithLimits(slack.Limits{}))
+	default:
+		return fmt.Errorf("MAMORI_SLACK_PACING must be empty or off, not %q", getenv("MAMORI_SLACK_PACING"))
+	}
+	if _, err := workerLease(getenv("MAMORI_WORKER_LEASE")); err != nil {
+		return err
+	}
 	// No platform: the web sandbox, on a demo clock the page moves on.
-	sandbox := !slackOn && getenv("MICROSOFT_APP_ID") == ""
+	sandbox := !slackOn && !tset.enabled()
+	// The address first: a port in use stops serve before it opens the
+	// database or starts a worker beside the instance already there.
+	addr := listenAddr(getenv("MAMORI_ADDR"), sandbox)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("MAMORI_ADDR %s: %w", addr, err)
+	}
+	defer ln.Close()
 	clock, timers := clockFrom(ctx)
 	var dir *web.Directory
 	var ahead atomic.Int64
@@ -73,6 +115,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return err
 	}
 	defer a.db.Close()
+	// A database that opens but cannot be written (a file of another
+	// user, read-only) would take no report: say so now, not at the
+	// first one.
+	if err := a.db.Update(ctx, func(tx mamori.Tx) error {
+		return tx.PutReference("mamori:readyz", []byte("ok"), clock())
+	}); err != nil {
+		return fmt.Errorf("MAMORI_DB %s cannot be written (give the user mamori runs as write access to it): %w", redactURL(dbPath(getenv)), err)
+	}
 	if timers != nil {
 		a.worker.Timers = timers
 	}
@@ -101,7 +151,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) { m.write(r.Context(), w, a) })
 	legalPages(mux, cfg)
-	teamsOn, err := setupTeams(ctx, a, mux, getenv, log)
+	teamsOn, err := setupTeams(ctx, a, mux, tset, getenv, log)
 	if err != nil {
 		return err
 	}
@@ -116,17 +166,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 			return err
 		}
 		defer adapter.Close()
-		var pacing []slack.SenderOption
-		switch getenv("MAMORI_SLACK_PACING") {
-		case "":
-		case "off":
-			if scfg.APIURL == "" {
-				return errors.New("MAMORI_SLACK_PACING=off is only for a fake or an emulator of Slack's Web API (SLACK_API_URL): Slack itself answers 429 to a sender that does not keep to its limits")
-			}
-			pacing = append(pacing, slack.WithLimits(slack.Limits{}))
-		default:
-			return fmt.Errorf("MAMORI_SLACK_PACING must be empty or off, not %q", getenv("MAMORI_SLACK_PACING"))
-		}
 		a.worker.Senders[mamori.PlatformSlack] = slack.NewSender(scfg, pacing...)
 		if secret != "" {
 			for _, p := range []string{"/slack/commands", "/slack/interactivity", "/slack/events"} {
@@ -182,11 +221,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	wg.Add(1)
 	go func() { defer wg.Done(); a.worker.Run(ctx) }()
 
-	addr := listenAddr(getenv("MAMORI_ADDR"), sandbox)
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("MAMORI_ADDR %s: %w", addr, err)
-	}
 	srv := &http.Server{Handler: m.wrap(mux), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	log.Info("mamori serving", "addr", ln.Addr().String(), "mode", mode, "policy", cfg.policy.ID,

@@ -73,7 +73,13 @@ func openStore(ctx context.Context, getenv func(string) string, log *slog.Logger
 		return nil, errors.New("MAMORI_ENCRYPTION_KEY is not set: with PostgreSQL every replica needs the same key (or set MAMORI_KEY_FILE to a file each one has)")
 	}
 	keyFile := keyFilePath(getenv)
+	if scheme, _, ok := strings.Cut(path, "://"); ok && !pg && !strings.ContainsAny(scheme, "/\\") {
+		return nil, fmt.Errorf("MAMORI_DB: %s:// is not a database Mamori can use: give a SQLite file path, a postgres:// URL or mem:", scheme)
+	}
 	if !pg {
+		if st, err := os.Stat(path); err == nil && st.IsDir() {
+			return nil, fmt.Errorf("MAMORI_DB %s is a directory: give the database file's path, such as %s", path, filepath.Join(path, "mamori.db"))
+		}
 		if err := writableDir(path); err != nil {
 			return nil, err
 		}

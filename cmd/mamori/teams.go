@@ -10,38 +10,72 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/bot/teams"
 )
 
-// setupTeams connects Microsoft Teams. With MICROSOFT_APP_ID it serves
-// the Bot Connector on POST /api/messages with JWT authentication and
-// sends with the single-tenant bot's tokens; enabled is then true. With
-// no app id it still serves /api/messages, to a local emulator on
-// loopback only, and sends without a token. Its errors name the setting
-// that is missing or wrong.
-func setupTeams(ctx context.Context, a *app, mux *http.ServeMux, getenv func(string) string, log *slog.Logger) (enabled bool, err error) {
-	id, pw, tenant := getenv("MICROSOFT_APP_ID"), getenv("MICROSOFT_APP_PASSWORD"), getenv("MICROSOFT_APP_TENANT_ID")
-	meta, tokenURL := getenv("MAMORI_TEAMS_OPENID_METADATA_URL"), getenv("MAMORI_TEAMS_TOKEN_URL")
-	enabled = id != ""
+// teamsOpts are the Teams settings from the environment, checked before
+// anything is opened.
+type teamsOpts struct {
+	id, pw, tenant, meta, tokenURL string
+	emulator                       bool
+}
+
+// enabled reports whether the Bot Connector is served with JWT
+// authentication (MICROSOFT_APP_ID is set).
+func (o teamsOpts) enabled() bool { return o.id != "" }
+
+// teamsSettings reads and checks the Teams settings; its errors name the
+// setting that is missing or wrong. With no app id, /api/messages is
+// served only when MAMORI_TEAMS_EMULATOR=on, to a local emulator on
+// loopback only: an unauthenticated route is never there by default
+// (behind a TLS proxy on the same host every request comes from
+// loopback).
+func teamsSettings(getenv func(string) string, cfg *loaded) (teamsOpts, error) {
+	o := teamsOpts{id: getenv("MICROSOFT_APP_ID"), pw: getenv("MICROSOFT_APP_PASSWORD"), tenant: getenv("MICROSOFT_APP_TENANT_ID"),
+		meta: getenv("MAMORI_TEAMS_OPENID_METADATA_URL"), tokenURL: getenv("MAMORI_TEAMS_TOKEN_URL")}
+	emulator := getenv("MAMORI_TEAMS_EMULATOR")
+	o.emulator = emulator == "on"
+	enabled := o.enabled()
 	switch {
-	case !enabled && (pw != "" || tenant != ""):
-		return false, errors.New("MICROSOFT_APP_ID is not set: it is needed with MICROSOFT_APP_PASSWORD and MICROSOFT_APP_TENANT_ID (the Application (client) ID of the bot's app registration)")
-	case enabled && pw == "":
-		return false, errors.New("MICROSOFT_APP_PASSWORD is not set: the bot needs the client secret of its app registration with MICROSOFT_APP_ID")
-	case enabled && tenant == "":
-		return false, errors.New("MICROSOFT_APP_TENANT_ID is not set: bots created since 31 July 2025 are single-tenant and get their tokens from their own tenant (the Directory (tenant) ID of the app registration)")
-	case enabled && a.cfg.embedded:
-		return false, errors.New("MAMORI_CONFIG is not set: Teams needs your departments and channel ids (start from `mamori config > mamori.yaml`)")
+	case emulator != "" && emulator != "on":
+		return o, fmt.Errorf("MAMORI_TEAMS_EMULATOR must be empty or on, not %q", emulator)
+	case enabled && o.emulator:
+		return o, errors.New("MAMORI_TEAMS_EMULATOR=on is for a local emulator without MICROSOFT_APP_ID: unset one of them")
+	case !enabled && (o.pw != "" || o.tenant != ""):
+		return o, errors.New("MICROSOFT_APP_ID is not set: it is needed with MICROSOFT_APP_PASSWORD and MICROSOFT_APP_TENANT_ID (the Application (client) ID of the bot's app registration)")
+	case enabled && !teams.IsObjectID(o.id):
+		return o, fmt.Errorf("MICROSOFT_APP_ID %q is not a GUID such as 00000000-0000-0000-0000-000000000000: copy the Microsoft App ID from the Azure Bot's Configuration page", o.id)
+	case enabled && o.pw == "":
+		return o, errors.New("MICROSOFT_APP_PASSWORD is not set: the bot needs the client secret of its app registration with MICROSOFT_APP_ID")
+	case enabled && o.tenant == "":
+		return o, errors.New("MICROSOFT_APP_TENANT_ID is not set: bots created since 31 July 2025 are single-tenant and get their tokens from their own tenant (the Directory (tenant) ID of the app registration)")
+	case enabled && cfg.embedded:
+		return o, errors.New("MAMORI_CONFIG is not set: Teams needs your departments and channel ids (start from `mamori config > mamori.yaml`)")
 	}
-	for name, v := range map[string]string{"MAMORI_TEAMS_OPENID_METADATA_URL": meta, "MAMORI_TEAMS_TOKEN_URL": tokenURL} {
+	for name, v := range map[string]string{"MAMORI_TEAMS_OPENID_METADATA_URL": o.meta, "MAMORI_TEAMS_TOKEN_URL": o.tokenURL} {
 		if v == "" {
 			continue
 		}
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return false, fmt.Errorf("%s must be an https URL, not %q", name, v)
+			return o, fmt.Errorf("%s must be an http(s) URL, not %q", name, v)
 		}
+	}
+	return o, nil
+}
+
+// setupTeams connects Microsoft Teams with the settings o. With an app id
+// it serves the Bot Connector on POST /api/messages with JWT
+// authentication and sends with the single-tenant bot's tokens; enabled
+// is then true. With the emulator, it serves /api/messages to a local
+// emulator on loopback only and sends without a token.
+func setupTeams(ctx context.Context, a *app, mux *http.ServeMux, o teamsOpts, getenv func(string) string, log *slog.Logger) (enabled bool, err error) {
+	id, pw, tenant, meta, tokenURL := o.id, o.pw, o.tenant, o.meta, o.tokenURL
+	enabled = o.enabled()
+	if !enabled && !o.emulator {
+		return false, nil // no Teams: /api/messages is not served
 	}
 	cfg := teams.Config{AppID: id, Password: pw, TenantID: tenant, OpenIDMetadataURL: meta, TokenURL: tokenURL,
 		Command: a.cfg.command, Clock: a.clock, Log: log, Policy: a.cfg.policy}
@@ -56,7 +90,7 @@ func setupTeams(ctx context.Context, a *app, mux *http.ServeMux, getenv func(str
 	mux.Handle("POST "+teams.Path, adapter)
 	a.worker.Senders[mamori.PlatformTeams] = adapter.Sender()
 	if !enabled {
-		log.Info("teams: no MICROSOFT_APP_ID; " + teams.Path + " takes unauthenticated activities from a local emulator on loopback only")
+		log.Warn("teams: MAMORI_TEAMS_EMULATOR=on: " + teams.Path + " takes unauthenticated activities from a local emulator on loopback only; never set it where a proxy on this host forwards outside requests")
 		return false, nil
 	}
 	if getenv("SLACK_BOT_TOKEN") == "" && getenv("SLACK_APP_TOKEN") == "" && getenv("SLACK_SIGNING_SECRET") == "" {
@@ -66,6 +100,9 @@ func setupTeams(ctx context.Context, a *app, mux *http.ServeMux, getenv func(str
 	log.Info("teams: serving the Bot Connector", "path", teams.Path, "app_id", id, "tenant", tenant)
 	return true, nil
 }
+
+// semver is the version a Teams app package takes: major.minor.patch.
+var semver = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$`)
 
 // manifestTeams writes the Teams app package: manifest.json with the bot
 // (personal and team scopes, the command list) in Japanese, its English
@@ -80,9 +117,12 @@ func manifestTeams(args []string, stdout io.Writer, getenv func(string) string) 
 	site := fs.String("url", "", "the public https URL of mamori serve (its /privacy and /terms are named in the package)")
 	name := fs.String("name", "Mamori", "the app's short name")
 	version := fs.String("version", "1.0.0", "the package version (raise it for each upload)")
-	const usage = "usage: mamori manifest teams -url https://your.host [-o mamori-teams.zip] [-name Mamori] [-version 1.0.0]"
+	const usage = "usage: MICROSOFT_APP_ID=… mamori manifest teams -url https://your.host [-o mamori-teams.zip] [-name Mamori] [-version 1.0.0]"
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%s: %w", usage, err)
+	}
+	if !semver.MatchString(*version) {
+		return fmt.Errorf("%s: -version %q: Teams wants three numbers, such as 1.0.0 (raise it for each upload)", usage, *version)
 	}
 	id := getenv("MICROSOFT_APP_ID")
 	if id == "" {

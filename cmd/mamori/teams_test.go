@@ -494,7 +494,11 @@ func TestServeTeams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := setupTeams(ctx, a, http.NewServeMux(), env.get, slog.New(slog.DiscardHandler)); err != nil {
+	tset, err := teamsSettings(env.get, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := setupTeams(ctx, a, http.NewServeMux(), tset, env.get, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.worker.Drain(ctx); err != nil {
@@ -719,7 +723,8 @@ func TestServeTeamsStartupErrors(t *testing.T) {
 	}
 }
 
-// With no MICROSOFT_APP_ID, a local emulator on loopback drives Mamori:
+// With MAMORI_TEAMS_EMULATOR=on and no MICROSOFT_APP_ID, a local
+// emulator on loopback drives Mamori:
 // its activities need no token, and the bot fetches none; anything that
 // would send replies off the machine is refused.
 func TestServeTeamsEmulator(t *testing.T) {
@@ -730,6 +735,7 @@ func TestServeTeamsEmulator(t *testing.T) {
 	for _, k := range []string{"MICROSOFT_APP_ID", "MICROSOFT_APP_PASSWORD", "MICROSOFT_APP_TENANT_ID"} {
 		delete(env, k)
 	}
+	env["MAMORI_TEAMS_EMULATOR"] = "on"
 	r := startTeams(t, fake, env)
 	if code, _, err := teamstest.Post(r.url, fake.Message(tTanaka, "menu"), ""); err != nil || code != http.StatusOK {
 		t.Fatalf("the emulator's message: %d %v", code, err)

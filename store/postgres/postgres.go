@@ -141,7 +141,7 @@ func (db *DB) migrate(ctx context.Context) ([]*goose.MigrationResult, error) {
 		return nil, fmt.Errorf("postgres: migrate %s: %w", db.name, err)
 	}
 	for _, r := range results {
-		db.log.Info("postgres: migrated", "db", db.name, "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
+		db.log.Info("postgres: migrated", "db", db.name, "version", r.Source.Version, "file", r.Source.Path, "took_ms", r.Duration.Milliseconds())
 	}
 	return results, nil
 }

@@ -205,7 +205,7 @@ func (db *DB) setup(ctx context.Context) error {
 		return fmt.Errorf("sqlite: migrate %s: %w", db.path, err)
 	}
 	for _, r := range results {
-		db.log.Info("sqlite: migrated", "path", db.path, "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
+		db.log.Info("sqlite: migrated", "path", db.path, "version", r.Source.Version, "file", r.Source.Path, "took_ms", r.Duration.Milliseconds())
 	}
 	if err := db.checkKey(ctx); err != nil {
 		return err
