@@ -243,6 +243,28 @@ func (a *Adapter) user(ctx context.Context, id string) mamori.User {
 	return u
 }
 
+// CheckToken asks Slack (auth.test) whether the bot token is good, and
+// keeps the bot's user id. Its error is Slack's refusal of the token; a
+// Slack that cannot be reached is only logged (the first request tries
+// again).
+func (a *Adapter) CheckToken(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	res, err := a.api.AuthTestContext(ctx)
+	var refused slackapi.SlackErrorResponse
+	switch {
+	case errors.As(err, &refused):
+		return fmt.Errorf("SLACK_BOT_TOKEN was refused by Slack (auth.test: %s): copy the Bot User OAuth Token (xoxb-…) again from OAuth & Permissions, and reinstall the app if it was removed", refused.Err)
+	case err != nil:
+		a.log.Warn("slack: auth.test failed at start; the first request tries again", "err", err)
+		return nil
+	}
+	a.mu.Lock()
+	a.botID = res.UserID
+	a.mu.Unlock()
+	return nil
+}
+
 // botUserID returns the bot's own user id, asking auth.test once.
 func (a *Adapter) botUserID(ctx context.Context) string {
 	a.mu.Lock()

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mamori-oss/mamori/bot/slack/slacktest"
 )
 
 // A database whose key file went missing: serve refuses to start, says
@@ -273,5 +275,30 @@ func TestCommandArgumentErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A bot token Slack refuses stops serve at start, naming the setting and
+// Slack's reason, not at the first report.
+func TestServeSlackTokenRefused(t *testing.T) {
+	t.Parallel()
+	api := slacktest.New(t, testBotToken)
+	e := newEnv(t)
+	e["MAMORI_CONFIG"] = filepath.Join(t.TempDir(), "mamori.yaml")
+	if err := os.WriteFile(e["MAMORI_CONFIG"], []byte(slackConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e["MAMORI_ADDR"] = "127.0.0.1:0"
+	e["SLACK_BOT_TOKEN"] = "xoxb-revoked"
+	e["SLACK_SIGNING_SECRET"] = testSecret
+	e["SLACK_API_URL"] = api.URL
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := run(ctx, []string{"serve"}, strings.NewReader(""), io.Discard, io.Discard, e.get)
+	if err == nil || !strings.Contains(err.Error(), "SLACK_BOT_TOKEN") || !strings.Contains(err.Error(), "invalid_auth") {
+		t.Fatalf("serve: %v", err)
+	}
+	if strings.Contains(err.Error(), "xoxb-revoked") {
+		t.Errorf("the error shows the token: %v", err)
 	}
 }

@@ -166,6 +166,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 			return err
 		}
 		defer adapter.Close()
+		if err := adapter.CheckToken(ctx); err != nil {
+			return err
+		}
 		a.worker.Senders[mamori.PlatformSlack] = slack.NewSender(scfg, pacing...)
 		if secret != "" {
 			for _, p := range []string{"/slack/commands", "/slack/interactivity", "/slack/events"} {
