@@ -78,16 +78,29 @@ func Urgency(p *mamori.Policy, a mamori.Answers) string {
 
 // Route decides where a case goes: the supervisors of the reporter's
 // department, or HR when the department is unknown, has no supervisor
-// channel, the reporter asked for HR, or the report names a supervisor.
+// channel, the reporter asked for HR, the report names a supervisor, or
+// the reporter is the department's only supervisor (nobody else there
+// could act on it).
 func Route(env Env, c mamori.Conversation) (route, dept, channel string) {
 	d, ok := department(env, c)
 	if ok {
 		dept = d.ID
 	}
-	if !ok || d.SupervisorChannel == "" || len(d.Supervisors) == 0 || c.Answers.Route == mamori.RouteHR || namesSupervisor(d, c.Answers) {
+	if !ok || d.SupervisorChannel == "" || len(d.Supervisors) == 0 || c.Answers.Route == mamori.RouteHR || namesSupervisor(d, c.Answers) ||
+		onlySupervisor(d, c.User) {
 		return mamori.RouteHR, dept, env.Org.HRChannel
 	}
 	return mamori.RouteDepartment, dept, d.SupervisorChannel
+}
+
+// onlySupervisor reports whether u is every supervisor d has.
+func onlySupervisor(d mamori.Department, u mamori.User) bool {
+	for _, s := range d.Supervisors {
+		if !mamori.Listed([]string{s}, u) {
+			return false
+		}
+	}
+	return len(d.Supervisors) > 0
 }
 
 // supervisorNamed reports whether a report's answers name one of its

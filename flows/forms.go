@@ -479,12 +479,17 @@ func (s *Service) decision(v mamori.Values, k mamori.Case) (mamori.Decision, err
 	}
 	// A decision against ② or against the policy's suggestion is made on
 	// purpose, and says why: against ② first, as the supervisor's own
-	// answers disagree; then a possible crime; then the suggestion.
+	// answers disagree; then a legitimate complaint whose demand ① is not
+	// valid; then a possible crime; then the suggestion.
 	if d.Reason == "" {
 		means, outcome := mamori.TextKey("judge.means."+d.Means), mamori.TextKey("decision."+d.Outcome)
 		switch {
 		case Contradicts(d.Means, d.Outcome):
 			return d, refuse(fieldReason, "judge.contradiction", means, outcome)
+		case d.Validity == "invalid" && d.Outcome == mamori.OutcomeLegitimate:
+			// A legitimate complaint is one the company should answer:
+			// its demand is not "not valid".
+			return d, refuse(fieldReason, "judge.contradiction.validity", mamori.TextKey("judge.validity."+d.Validity), outcome)
 		case crimeAccepted(k, d.Means, d.Outcome):
 			return d, refuse(fieldReason, "judge.against.crime", means, outcome)
 		case AgainstSuggestion(k, d.Means, d.Outcome):

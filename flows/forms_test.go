@@ -213,6 +213,9 @@ func TestJudgeAgainstSuggestion(t *testing.T) {
 	refused(mamori.Values{"validity": {"invalid"}, "means": {"unacceptable"}, "outcome": {"medical"}}, "judge.against")
 	// Against ② first, as before.
 	refused(mamori.Values{"validity": {"valid"}, "means": {"unacceptable"}, "outcome": {"legitimate"}}, "judge.contradiction")
+	// A legitimate complaint whose demand ① is not valid (found by a
+	// user trial: the reporter read that the company should answer it).
+	refused(mamori.Values{"validity": {"invalid"}, "means": {"acceptable"}, "outcome": {"legitimate"}}, "judge.contradiction.validity")
 	refused(mamori.Values{"validity": {"valid"}, "means": {"acceptable"}, "outcome": {"legitimate"}, "reason": {"  "}}, "judge.against.crime")
 
 	if _, err := r.svc.Submit(ctx, sup, a, mamori.Values{"validity": {"valid"}, "means": {"acceptable"}, "outcome": {"legitimate"},

@@ -360,6 +360,54 @@ func TestDeadlines(t *testing.T) {
 	}
 }
 
+// TestReopenedDeadlines (found by a user trial): a case reopened while
+// its first escalation chain still ran (it needed more information) is
+// escalated once its reopening's deadline passes, counted and said from
+// the reopening, not a day early by the first chain.
+func TestReopenedDeadlines(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	n := r.filed(nil) // 72 h to judge
+	step := func(d time.Duration) {
+		r.clock.Add(d)
+		if _, err := r.worker.Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	escalations := func() (es []string) {
+		for _, m := range r.sent.to(mamori.TargetChannel, "C0HR") {
+			if strings.HasPrefix(m.Header, "判断の遅れ") {
+				es = append(es, m.Text)
+			}
+		}
+		return es
+	}
+	if _, err := r.svc.Take(ctx, user("USUP"), n); err != nil {
+		t.Fatal(err)
+	}
+	step(10 * time.Hour)
+	if _, err := r.svc.Judge(ctx, user("USUP"), n, mamori.Decision{Validity: "unclear", Means: "acceptable", Outcome: mamori.OutcomeMoreInfo, Reason: "防犯カメラの確認待ち"}); err != nil {
+		t.Fatal(err)
+	}
+	step(20 * time.Hour) // 30 h
+	if _, err := r.svc.Reopen(ctx, user("UHR"), n, "本人に確認する"); err != nil {
+		t.Fatal(err)
+	}
+	step(50 * time.Hour) // 80 h: the first chain's 72 h have passed
+	if es := escalations(); len(es) != 0 {
+		t.Fatalf("escalated by the chain before the reopening: %q", es)
+	}
+	step(23 * time.Hour) // 103 h: 73 h after the reopening
+	es := escalations()
+	if len(es) != 1 || !strings.HasPrefix(es[0], "再開から73時間") {
+		t.Fatalf("after the reopening's deadline: %q", es)
+	}
+	step(72 * time.Hour)
+	if es := escalations(); len(es) != 2 || !strings.HasPrefix(es[1], "再開から145時間") {
+		t.Fatalf("repeated: %q", es)
+	}
+}
+
 func TestUrgentDeadlines(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t)
@@ -763,6 +811,31 @@ func TestSupervisorNamed(t *testing.T) {
 	}
 }
 
+// TestOnlySupervisorReports (found by a user trial): a report by the
+// department's only supervisor goes to HR (nobody else there could take
+// it), without asking where it should go, and the summary says why.
+func TestOnlySupervisorReports(t *testing.T) {
+	r := newRig(t)
+	T := func(key string) string { return r.svc.Policy.T(mamori.JA, key) }
+	r.do(mamori.Input{Kind: mamori.InputStart, User: user("USUP"), Value: mamori.StartReport})
+	for i := 0; r.last("USUP").Step != "summary"; i++ {
+		if i > 30 {
+			t.Fatal("never reached the summary")
+		}
+		if s := r.last("USUP").Step; s == "route" {
+			t.Fatal("asked whether it goes to the supervisors")
+		}
+		r.answer("USUP")
+	}
+	if n := r.last("USUP").Note; n != T("summary.note.report.hr.self") {
+		t.Errorf("the summary's note: %q", n)
+	}
+	r.click("USUP", "submit")
+	if k := r.kase(r.caseOf("USUP")); k.Route != mamori.RouteHR || k.Department != "store" {
+		t.Errorf("routed %s, department %q", k.Route, k.Department)
+	}
+}
+
 // TestAnswerTheQuestionPressed (found by a user trial): with two
 // questions open, the answer goes with the question whose "Answer" was
 // pressed, and the prompt shows that question; a button of before the
@@ -786,6 +859,18 @@ func TestAnswerTheQuestionPressed(t *testing.T) {
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "15時ごろです"})
 	if qs := r.kase(n).Decision.Questions; qs[0].Answer != "15時ごろです" {
 		t.Errorf("an old button's answer: %q", qs[0].Answer)
+	}
+
+	// Two questions open and words typed, then sent as the answer (no
+	// question pressed): they answer the newest, the one read last.
+	for _, q := range []string{"お客様は何人でしたか？", "けがはありませんでしたか？"} {
+		r.ask("USUP", n, q)
+	}
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "けがはありません"})
+	r.click("UME", "replydraft:"+n)
+	qs = r.kase(n).Decision.Questions
+	if len(qs) != 4 || qs[2].Answer != "" || qs[3].Answer != "けがはありません" {
+		t.Errorf("typed, then sent as the answer: %+v", qs)
 	}
 }
 

@@ -113,7 +113,9 @@ func ask(env Env, c mamori.Conversation, problem string) Out {
 		m.Note = t(l, "summary.note."+c.Flow)
 		if route, _, _ := Route(env, c); c.Flow == mamori.FlowReport && route == mamori.RouteHR {
 			m.Note = t(l, "summary.note.report.hr")
-			if supervisorNamed(env, c) {
+			if d, ok := department(env, c); ok && onlySupervisor(d, c.User) {
+				m.Note = t(l, "summary.note.report.hr.self")
+			} else if supervisorNamed(env, c) {
 				m.Note = t(l, "summary.note.report.hr.named")
 			}
 		}

@@ -127,6 +127,22 @@ func (d Deadlines) For(urgency string) (take, judge time.Duration) {
 type casePayload struct {
 	Number string `json:"number"`
 	Round  int    `json:"round"`
+	// From is when the escalation chain began: the case's receipt, or
+	// its reopening (zero in a chain scheduled before it was kept).
+	From time.Time `json:"from,omitzero"`
+}
+
+// lastReopened is when case k was last reopened (zero if never).
+func lastReopened(k mamori.Case) time.Time {
+	var at time.Time
+	if k.Decision != nil {
+		for _, h := range k.Decision.History {
+			if h.Reopened.After(at) {
+				at = h.Reopened
+			}
+		}
+	}
+	return at
 }
 
 // scheduleDeadlines adds the reminder and the escalation for case k,
@@ -139,7 +155,7 @@ func (s *Service) scheduleDeadlines(tx mamori.Tx, k mamori.Case, now time.Time, 
 			return err
 		}
 	}
-	p, _ := json.Marshal(casePayload{Number: k.Number, Round: 1})
+	p, _ := json.Marshal(casePayload{Number: k.Number, Round: 1, From: now})
 	return tx.Schedule(mamori.Job{Key: fmt.Sprintf("%s:%s:%d", jobEscalate, k.Number, now.UnixNano()), Kind: jobEscalate, Due: now.Add(judge), Payload: p})
 }
 
@@ -169,8 +185,9 @@ func (s *Service) runDeadline(ctx context.Context, j mamori.Job, now time.Time) 
 			m = mamori.Message{Header: fmt.Sprintf(s.Policy.T(l, "deadline.take.header"), k.Number),
 				Text: fmt.Sprintf(s.Policy.T(l, "deadline.take.text"), hours(take)), Urgent: k.Urgency == mamori.UrgencyUrgent}
 		case jobEscalate:
-			if k.Status == mamori.StatusJudged {
-				return nil
+			reopened := lastReopened(k)
+			if k.Status == mamori.StatusJudged || !p.From.IsZero() && reopened.After(p.From) {
+				return nil // decided, or reopened since: the reopening's own chain counts
 			}
 			waited := now.Sub(k.Created)
 			// A report that came straight to HR is HR's own to decide:
@@ -180,13 +197,16 @@ func (s *Service) runDeadline(ctx context.Context, j mamori.Job, now time.Time) 
 			if k.Route == mamori.RouteHR {
 				text, note = "deadline.escalate.text.hr", "card.note.hr"
 			}
+			if !reopened.IsZero() {
+				text, waited = text+".reopened", now.Sub(reopened)
+			}
 			m = mamori.Message{Urgent: true, Header: fmt.Sprintf(s.Policy.T(l, "deadline.escalate.header"), k.Number),
 				Text: fmt.Sprintf(s.Policy.T(l, text), hours(waited), departmentName(s.env(now), k.Department, l),
 					s.Policy.T(l, "status."+k.Status)),
 				Note: s.Policy.T(l, note)}
 			target = s.channel(k.Reporter.Platform, s.Org.HRChannel)
 			// Again, until someone decides.
-			next, _ := json.Marshal(casePayload{Number: k.Number, Round: p.Round + 1})
+			next, _ := json.Marshal(casePayload{Number: k.Number, Round: p.Round + 1, From: p.From})
 			// The key names the round, so a job run twice (its worker died
 			// before marking it done) does not fork the chain.
 			if err := tx.Schedule(mamori.Job{Key: fmt.Sprintf("%s:%s:round:%d", jobEscalate, k.Number, p.Round+1),
@@ -276,10 +296,11 @@ func (s *Service) reply(tx mamori.Tx, now time.Time, u mamori.User, r *Reply) er
 	}
 	qs := k.Decision.Questions
 	// The answer goes with the question whose "Answer" was pressed, or
-	// else the oldest one still open; a second answer to one already
-	// answered (its button pressed again) adds to it.
+	// else the newest one still open (the one they read last: typed
+	// words sent with "send as my answer" answer it); a second answer to
+	// one already answered (its button pressed again) adds to it.
 	i := len(qs) - 1
-	for j := range qs {
+	for j := len(qs) - 1; j >= 0; j-- {
 		if qs[j].Answer == "" {
 			i = j
 			break

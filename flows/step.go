@@ -245,7 +245,7 @@ var questions = []question{
 		answer:  func(a *mamori.Answers) *string { return &a.Route },
 		asked: func(env Env, c mamori.Conversation) bool {
 			d, ok := department(env, c)
-			return ok && d.SupervisorChannel != "" && len(d.Supervisors) > 0
+			return ok && d.SupervisorChannel != "" && len(d.Supervisors) > 0 && !onlySupervisor(d, c.User)
 		}},
 
 	{step: stepWorry, kind: kText, flow: mamori.FlowConsult,
