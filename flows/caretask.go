@@ -146,21 +146,36 @@ func careEntries(c mamori.CareTask) (said, contacts []mamori.CareNote) {
 
 func careRef(id int64) string { return fmt.Sprintf("care:%d", id) }
 
+// putCareTask stores care task c and updates its card in place.
+func (s *Service) putCareTask(tx mamori.Tx, now time.Time, c mamori.CareTask) error {
+	if err := tx.UpdateCareTask(c); err != nil {
+		return err
+	}
+	ol := s.orgLang()
+	return tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("care:%d:%s", c.ID, replyKey(mamori.Input{}, 0)),
+		Target: s.channel(c.Reporter.Platform, s.Org.HRChannel), Message: s.CareCard(c, ol), Lang: ol, Created: now})
+}
+
+// careText is the text of key in l for care task c: a consultation's
+// "please contact me" has words of its own, for the person who asked a
+// question, where they differ (key + ".consult").
+func (s *Service) careText(c mamori.CareTask, l mamori.Lang) func(string) string {
+	if c.Reason != mamori.CareReasonContact {
+		return func(key string) string { return s.Policy.T(l, key) }
+	}
+	return func(key string) string {
+		if v := s.Policy.T(l, key+".consult"); v != key+".consult" {
+			return v
+		}
+		return s.Policy.T(l, key)
+	}
+}
+
 // CareCard is HR's card for a task: who, which case, what they said, the
 // due date and where it stands. The report itself stays behind "view
 // details".
 func (s *Service) CareCard(c mamori.CareTask, l mamori.Lang) mamori.Message {
-	t := func(key string) string { return s.Policy.T(l, key) }
-	if c.Reason == mamori.CareReasonContact {
-		// A consultation's "please contact me": the words for the
-		// person who asked a question, where they differ.
-		t = func(key string) string {
-			if v := s.Policy.T(l, key+".consult"); v != key+".consult" {
-				return v
-			}
-			return s.Policy.T(l, key)
-		}
-	}
+	t := s.careText(c, l)
 	said, contacts := careEntries(c)
 	talk := wantsTalk(c.Reason)
 	// What they said: when the task opened, then each later answer, dated.
@@ -276,12 +291,7 @@ func (s *Service) careAction(ctx context.Context, actor mamori.User, action, id,
 			c.Notes = append(c.Notes, mamori.CareNote{At: now, By: actor.Key(), Text: note})
 		}
 		c.Updated = now
-		if err := tx.UpdateCareTask(c); err != nil {
-			return err
-		}
-		ol := s.orgLang()
-		if err := tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("care:%d:%s", c.ID, replyKey(mamori.Input{}, 0)),
-			Target: s.channel(c.Reporter.Platform, s.Org.HRChannel), Message: s.CareCard(c, ol), Lang: ol, Created: now}); err != nil {
+		if err := s.putCareTask(tx, now, c); err != nil {
 			return err
 		}
 		reply = text(fmt.Sprintf(t("caretask.done."+action), c.Number))
@@ -324,7 +334,7 @@ func (s *Service) runCareRemind(tx mamori.Tx, j mamori.Job, now time.Time) error
 	hr := s.channel(c.Reporter.Platform, s.Org.HRChannel)
 	hr.Thread = careRef(c.ID)
 	m := mamori.Message{Urgent: c.Status == mamori.CareOpen,
-		Text: fmt.Sprintf(s.Policy.T(l, "caretask.remind."+c.Status), c.Number, s.local(c.Due).Format("2006-01-02 15:04"), who)}
+		Text: fmt.Sprintf(s.careText(c, l)("caretask.remind."+c.Status), c.Number, s.local(c.Due).Format("2006-01-02 15:04"), who)}
 	if err := tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("job:%d", j.ID), Target: hr, Message: m, Lang: l, Created: now}); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/mamori-oss/mamori"
@@ -29,6 +30,9 @@ func (s *Service) consultTake(ctx context.Context, actor mamori.User, number str
 		}
 		if !first {
 			return "assignee=" + actor.Key(), nil
+		}
+		if err := s.ackContact(tx, env.Now, actor, *k, false); err != nil {
+			return "", err
 		}
 		rl := reporterLang(*k)
 		m := mamori.Message{Header: fmt.Sprintf(s.Policy.T(rl, "consult.taken.header"), k.Number), Text: s.Policy.T(rl, "consult.taken.text")}
@@ -68,6 +72,9 @@ func (s *Service) replyConsult(tx mamori.Tx, env Env, actor mamori.User, k *mamo
 		Choices: []mamori.Choice{{Value: fmt.Sprintf("reply:%s:%d", k.Number, len(k.Decision.Questions)), Label: t("ask.answer"), Style: mamori.StylePrimary}},
 		Note:    t("consult.reply.dm_note")}
 	if err := noteAsked(tx, *k, env.Now); err != nil {
+		return "", err
+	}
+	if err := s.ackContact(tx, env.Now, actor, *k, true); err != nil {
 		return "", err
 	}
 	if err := s.tell(tx, env.Now, *k, fmt.Sprintf("consult_reply:%d", len(k.Decision.Questions)), dm); err != nil {
@@ -124,22 +131,17 @@ func (s *Service) closeConsult(ctx context.Context, actor mamori.User, number, r
 		if err := s.offerErase(tx, *k, env.Now); err != nil {
 			return "", err
 		}
-		// Its contact request closes with it once someone took it up
-		// or noted a contact; one nobody acknowledged stays open (a
-		// call promised in the reply must not vanish with the close).
+		// Its contact request closes with it once a contact was made
+		// (a reply, or one HR noted); one without stays open: a call
+		// promised must not vanish with the close.
 		if c, ok, err := openCareTaskFor(tx, *k); err != nil {
 			return "", err
-		} else if ok && (c.Status == mamori.CareAcked || len(c.Notes) > 0) {
+		} else if _, contacts := careEntries(c); ok && len(contacts) > 0 {
 			c.Status, c.Updated = mamori.CareClosed, env.Now
 			if c.Assignee == "" {
 				c.Assignee = actor.Key()
 			}
-			if err := tx.UpdateCareTask(c); err != nil {
-				return "", err
-			}
-			ol := s.orgLang()
-			if err := tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("care:%d:%s", c.ID, replyKey(mamori.Input{}, 0)),
-				Target: s.channel(c.Reporter.Platform, s.Org.HRChannel), Message: s.CareCard(c, ol), Lang: ol, Created: env.Now}); err != nil {
+			if err := s.putCareTask(tx, env.Now, c); err != nil {
 				return "", err
 			}
 		}
@@ -156,4 +158,27 @@ func (s *Service) threadNote(tx mamori.Tx, env Env, k mamori.Case, text, what st
 	note := mamori.Message{Step: mamori.StepCard, Text: text,
 		Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(ol, "card.details")}}}
 	return tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":" + what + ":" + k.Number, Target: t, Message: note, Lang: ol, Created: env.Now})
+}
+
+// ackContact acknowledges consultation k's open "please contact me"
+// task for actor, who took the consultation or replied to it: the desk
+// has it, and its reminders no longer ask who will. A reply is a contact
+// made, in the chat, and noted on the task as one.
+func (s *Service) ackContact(tx mamori.Tx, now time.Time, actor mamori.User, k mamori.Case, replied bool) error {
+	c, ok, err := openCareTaskFor(tx, k)
+	if err != nil || !ok || c.Reason != mamori.CareReasonContact || c.Status != mamori.CareOpen && !replied {
+		return err
+	}
+	c.Status, c.Updated = mamori.CareAcked, now
+	if c.Assignee == "" {
+		c.Assignee = actor.Key()
+	}
+	if replied {
+		c.Notes = append(c.Notes, mamori.CareNote{At: now, By: actor.Key(), Text: s.Policy.T(s.orgLang(), "caretask.consult_replied")})
+	}
+	if err := s.putCareTask(tx, now, c); err != nil {
+		return err
+	}
+	return tx.Audit(mamori.AuditEntry{At: now, Actor: actor.Key(), Action: "care.ack", Subject: c.Number,
+		Detail: fmt.Sprintf("task=%d with=consultation", c.ID)})
 }

@@ -447,6 +447,23 @@ func TestConsultationHR(t *testing.T) {
 	if ms := r.sent.to(mamori.TargetUser, "UME"); !strings.Contains(ms[len(ms)-1].Header, n) {
 		t.Errorf("employee not told HR has it: %+v", ms[len(ms)-1])
 	}
+	// Taking the question takes up her contact request (found by a user
+	// trial: its card stayed "open, nobody" and was brought up daily).
+	contactTask := func() (c mamori.CareTask) {
+		r.db.View(ctx, func(tx mamori.Tx) error {
+			ts, _ := tx.CareTasks(false)
+			for _, t := range ts {
+				if t.Number == n {
+					c = t
+				}
+			}
+			return nil
+		})
+		return c
+	}
+	if c := contactTask(); c.Status != mamori.CareAcked || c.Assignee != hr.Key() || len(c.Notes) != 0 {
+		t.Errorf("the contact request once the question is taken: %+v", c)
+	}
 	form, _, err := r.svc.Open(ctx, hr, action(mamori.ConsultReply, n))
 	if err != nil || form == nil || fieldOf(form, "clauses") == nil {
 		t.Fatalf("reply form: %+v %v", form, err)
@@ -460,6 +477,9 @@ func TestConsultationHR(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.worker.Drain(ctx)
+	if c := contactTask(); len(c.Notes) != 1 || c.Notes[0].By != hr.Key() {
+		t.Errorf("the reply is not noted as a contact: %+v", c)
+	}
 	dm := r.last("UME")
 	if !strings.Contains(dm.Text, reply) || !strings.Contains(dm.Text, "方針の該当項目") || dm.Choices[0].Value != "reply:"+n+":1" {
 		t.Fatalf("reply in the DM: %+v", dm)
@@ -518,10 +538,10 @@ func TestConsultationHR(t *testing.T) {
 		open = len(ts)
 		return nil
 	})
-	// Nobody took up her "please contact me": it stays open — a call
-	// promised in the reply must not vanish with the close.
-	if open != 1 {
-		t.Errorf("%d care tasks open after closing, want her contact request", open)
+	// Her "please contact me" was taken up with the question and answered
+	// by the reply, a contact: it closed with the question.
+	if open != 0 {
+		t.Errorf("%d care tasks open after closing, want none", open)
 	}
 	if _, _, err := r.svc.Open(ctx, hr, action(mamori.ConsultReply, n)); !errors.Is(err, mamori.ErrInvalid) {
 		t.Errorf("reply to a closed consultation: %v", err)

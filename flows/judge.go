@@ -397,6 +397,16 @@ func (s *Service) reopen(ctx context.Context, actor mamori.User, number, reason 
 		if err := s.tell(tx, env.Now, *k, "reopened", m); err != nil {
 			return "", err
 		}
+		// The card's thread says who reopened it, and calls whoever has
+		// it (the card changes in place, which nobody is told of).
+		ol := s.orgLang()
+		text := fmt.Sprintf(s.Policy.T(ol, "judge.reopened.thread"), mention(actor.Key()))
+		if k.Assignee != "" && k.Assignee != actor.Key() {
+			text += " " + fmt.Sprintf(s.Policy.T(ol, "judge.reopened.thread.assignee"), mention(k.Assignee))
+		}
+		if err := s.threadNote(tx, env, *k, text, "reopened"); err != nil {
+			return "", err
+		}
 		// HR hears it when the customer is on the register for it.
 		var err error
 		if told, err = s.registerBasis(tx, env, actor, *k, true); err != nil {

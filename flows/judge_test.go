@@ -608,7 +608,9 @@ func TestJudgementAcrossRestarts(t *testing.T) {
 			thread = append(thread, it.Message.Header+it.Message.Text)
 		}
 	}
-	if len(thread) != 4 { // question, answer, two decisions
+	// Question, answer, two decisions, and the reopening between them,
+	// calling the supervisor who decided first (found by a user trial).
+	if len(thread) != 5 || thread[3] != "<@UHR> さんがこのケースを再開しました。理由は「詳細を見る」から。 <@USUP> さん、もう一度判断をお願いします。" {
 		t.Fatalf("thread: %q", thread)
 	}
 	trail, _ := r.db.AuditTrail(ctx, n)
