@@ -336,6 +336,11 @@ func TestDeadlines(t *testing.T) {
 	if !esc.Urgent || !strings.Contains(esc.Header, n) || strings.Contains(esc.Text, "秘密") {
 		t.Fatalf("escalation: %+v", esc)
 	}
+	// HR opens the case from it (found by a user trial: HR may not be in
+	// the department's channel).
+	if len(esc.Choices) != 1 || esc.Choices[0].Value != mamori.CardDetails+":"+n {
+		t.Errorf("the escalation's buttons: %+v", esc.Choices)
+	}
 	step(72 * time.Hour)
 	if hr() != h0+2 {
 		t.Fatalf("escalation not repeated: %d", hr()-h0)

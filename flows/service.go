@@ -200,10 +200,13 @@ func (s *Service) runDeadline(ctx context.Context, j mamori.Job, now time.Time) 
 			if !reopened.IsZero() {
 				text, waited = text+".reopened", now.Sub(reopened)
 			}
-			m = mamori.Message{Urgent: true, Header: fmt.Sprintf(s.Policy.T(l, "deadline.escalate.header"), k.Number),
+			// HR may not be in the department's channel: the case is
+			// opened from here (details; HR may see every case).
+			m = mamori.Message{Urgent: true, Step: mamori.StepCard, Header: fmt.Sprintf(s.Policy.T(l, "deadline.escalate.header"), k.Number),
 				Text: fmt.Sprintf(s.Policy.T(l, text), hours(waited), departmentName(s.env(now), k.Department, l),
 					s.Policy.T(l, "status."+k.Status)),
-				Note: s.Policy.T(l, note)}
+				Note:    s.Policy.T(l, note),
+				Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(l, "card.details")}}}
 			target = s.channel(k.Reporter.Platform, s.Org.HRChannel)
 			// Again, until someone decides.
 			next, _ := json.Marshal(casePayload{Number: k.Number, Round: p.Round + 1, From: p.From})
