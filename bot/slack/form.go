@@ -231,6 +231,15 @@ func (a *Adapter) viewSubmission(ctx context.Context, p interaction) reply {
 		// Socket Mode redelivers a submission it thinks was lost.
 		ctx = flows.WithDelivery(ctx, "slack:submit:"+p.TriggerID)
 	}
+	// A person picked in a form (a witness) must be one: Slack's user
+	// picker also lists bots and apps, which no request reaches.
+	for block, actions := range p.View.State.Values {
+		for _, v := range actions {
+			if v.SelectedUser != nil && !a.person(ctx, *v.SelectedUser) {
+				return fieldError(block, a.cfg.Policy.T(u.Lang, "slack.not_person"))
+			}
+		}
+	}
 	values := formValues(p.View.State)
 	m, err := a.flows.Submit(ctx, u, meta.Action, values)
 	var r *mamori.Refusal

@@ -7,6 +7,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/mamori-oss/mamori"
+	"github.com/mamori-oss/mamori/bot/slack/slacktest"
 )
 
 // A verified request that names a person or a conversation by something
@@ -88,5 +91,32 @@ func TestMalformedIDsRefused(t *testing.T) {
 		if status, body := command(ok.user, ok.channel)(); status != http.StatusOK {
 			t.Errorf("command from %s in %s: %d %q", ok.user, ok.channel, status, body)
 		}
+	}
+}
+
+// TestFormPersonNotBot (found by a user trial): Slack's user picker also
+// lists bots, apps and deactivated accounts; a form's person (a witness)
+// chosen among them is refused under the input, before the flows are
+// asked, so no request goes where nobody can answer it.
+func TestFormPersonNotBot(t *testing.T) {
+	h := newHarness(t)
+	h.api.AddUser(slacktest.User{ID: "UBOT", Name: "reminder-bot", IsBot: true})
+	k := h.fileCase()
+	submission := func(chosen string) map[string]any {
+		return map[string]any{"type": "view_submission", "user": map[string]any{"id": "USUP"}, "trigger_id": "1.2." + chosen,
+			"view": map[string]any{"id": "V1", "callback_id": "mamori.form",
+				"private_metadata": `{"action":{"kind":"witness","subject":"` + k.Number + `"}}`,
+				"state": map[string]any{"values": map[string]any{"witness": map[string]any{
+					"value": map[string]any{"type": "users_select", "selected_user": chosen}}}}}}
+	}
+	want := testPolicy().T(mamori.JA, "slack.not_person")
+	for _, who := range []string{"UBOT", "UNOBODY"} {
+		status, ack := h.submit(submission(who))
+		if errs, _ := ack["errors"].(map[string]any); status != http.StatusOK || errs["witness"] != want {
+			t.Errorf("%s chosen: %d %v", who, status, ack)
+		}
+	}
+	if w := h.storedCase(k.Number).Decision; w != nil && len(w.Witnesses) != 0 {
+		t.Errorf("witnesses recorded: %+v", w.Witnesses)
 	}
 }

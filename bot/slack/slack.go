@@ -100,6 +100,9 @@ type Adapter struct {
 type cachedUser struct {
 	user mamori.User
 	at   time.Time
+	// notPerson: a bot, an app or a deactivated account (users.info),
+	// which no message of a person's reaches.
+	notPerson bool
 }
 
 // New returns an adapter handing inputs to f.
@@ -207,19 +210,31 @@ func (a *Adapter) later(what string, fn func(ctx context.Context)) {
 // user returns the mamori.User for a Slack user id, with language, email
 // and name from users.info, cached for ten minutes. When Slack cannot say,
 // the user gets Japanese and the request goes on.
-func (a *Adapter) user(ctx context.Context, id string) mamori.User {
+func (a *Adapter) user(ctx context.Context, id string) mamori.User { return a.lookup(ctx, id).user }
+
+// person reports whether id is a person (users.info): not a bot, an app
+// or a deactivated account. When Slack cannot say, it is taken as one.
+func (a *Adapter) person(ctx context.Context, id string) bool { return !a.lookup(ctx, id).notPerson }
+
+// lookup is user id as users.info gave it, asked at most every userTTL.
+func (a *Adapter) lookup(ctx context.Context, id string) cachedUser {
 	now := a.now()
 	a.mu.Lock()
 	c, ok := a.users[id]
 	a.mu.Unlock()
 	if ok && now.Sub(c.at) < userTTL && now.Sub(c.at) >= 0 {
-		return c.user
+		return c
 	}
 	u := mamori.User{Platform: mamori.PlatformSlack, ID: id, Lang: mamori.JA}
+	notPerson := false
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	info, err := a.api.GetUserInfoContext(ctx, id)
 	at := now
+	var refused slackapi.SlackErrorResponse
+	if errors.As(err, &refused) && refused.Err == "user_not_found" {
+		notPerson = true // no one: a typed or stale id
+	}
 	if err != nil {
 		a.log.Warn("slack: users.info failed; using Japanese", "user", id, "err", err)
 		// Asked again in a while, not at each of their clicks: while
@@ -229,6 +244,7 @@ func (a *Adapter) user(ctx context.Context, id string) mamori.User {
 		u.Lang = mamori.LangFromLocale(info.Locale)
 		u.Email = info.Profile.Email
 		u.Name = firstNonEmpty(info.Profile.DisplayName, info.Profile.RealName, info.RealName, info.Name)
+		notPerson = info.IsBot || info.IsAppUser || info.Deleted || info.ID == "USLACKBOT"
 	}
 	a.mu.Lock()
 	if len(a.users) > 10000 {
@@ -238,9 +254,10 @@ func (a *Adapter) user(ctx context.Context, id string) mamori.User {
 			}
 		}
 	}
-	a.users[id] = cachedUser{user: u, at: at}
+	c = cachedUser{user: u, at: at, notPerson: notPerson}
+	a.users[id] = c
 	a.mu.Unlock()
-	return u
+	return c
 }
 
 // CheckToken asks Slack (auth.test) whether the bot token is good, and

@@ -323,6 +323,10 @@ func (w *workspace) method(name string, c call) map[string]any {
 		return map[string]any{"ok": true, "url": "https://" + teamName + ".slack.com/", "team": teamName, "user": "mamori",
 			"team_id": TeamID, "user_id": BotUserID, "bot_id": BotID}
 	case "users.info":
+		if c.get("user") == BotUserID {
+			return map[string]any{"ok": true, "user": map[string]any{"id": BotUserID, "team_id": TeamID, "name": "mamori",
+				"real_name": "Mamori", "is_bot": true, "profile": map[string]any{"real_name": "Mamori", "display_name": "Mamori"}}}
+		}
 		p, ok := w.dir.Person(c.get("user"))
 		if !ok {
 			return errBody("user_not_found")
