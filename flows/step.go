@@ -524,7 +524,11 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		// click on an older message) brings the waiting question back; it
 		// is never taken as the answer to a question they cannot see. A
 		// click on that question's own buttons, or a typed "back" or
-		// "cancel", goes on below.
+		// "cancel", goes on below. Words worth keeping are kept, offered
+		// as the answer (nothing typed is lost).
+		if typed := strings.TrimSpace(in.Text); in.Kind == mamori.InputText && worthKeeping(typed) {
+			c.Draft = typed
+		}
 		return comeBack(env, c, "nav.welcome_back")
 
 	case c.Step == "" || c.Step == stepMenu || c.Step == stepDone:
@@ -609,6 +613,9 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		var files Out
 		if in.Kind == mamori.InputFile {
 			c, files = keepFiles(env, c, in)
+		}
+		if typed := strings.TrimSpace(in.Text); in.Kind == mamori.InputText && worthKeeping(typed) {
+			c.Draft = typed // offered as the answer to the question brought back
 		}
 		c, out = comeBack(env, c, "nav.welcome_back")
 		out.Replies = append(files.Replies, out.Replies...)
@@ -938,15 +945,36 @@ func appendText(kept, typed string) (string, bool) {
 	return typed, utf8.RuneCountInString(typed) <= MaxText
 }
 
-// greeting reports whether typed text is only a greeting or thanks.
+// greeting reports whether typed text is only a greeting or thanks, or
+// words of coming back ("すみません、さっきの続きです", "sorry, I'm
+// back"): no answer to anything.
 func greeting(typed string) bool {
 	switch plain(typed) {
 	case "こんにちは", "こんばんは", "おはようございます", "おはよう", "はじめまして", "よろしくお願いします", "ありがとうございます",
 		"hello", "hello there", "hi", "hi there", "good morning", "good evening", "thank you", "thanks", "thanks a lot":
 		return true
 	}
-	return false
+	t := squash(toHalfWidth(typed))
+	for _, sorry := range []string{"すみません", "すいません", "ごめんなさい", "失礼しました", "sorry", "okay", "ok"} {
+		if rest := strings.TrimPrefix(t, sorry); rest != "" && comingBack[rest] {
+			return true
+		}
+	}
+	return comingBack[t]
 }
+
+// comingBack are the words of coming back to a conversation, squashed.
+var comingBack = func() map[string]bool {
+	m := map[string]bool{}
+	for _, s := range []string{"すみません", "すいません", "ごめんなさい", "失礼しました", "お待たせしました", "お待たせ", "戻りました", "ただいま",
+		"続きです", "続きをします", "続きから", "続けます", "再開します", "さっきの続きです", "先ほどの続きです", "続きをお願いします",
+		"続きお願いします", "お待たせしました続きです",
+		"sorry", "im back", "i am back", "sorry about that", "im here",
+		"lets continue", "continue", "where was i", "where were we", "back again", "sorry for the wait"} {
+		m[squash(s)] = true
+	}
+	return m
+}()
 
 // record keeps in as the answer to q, or returns what is wrong with it
 // in the user's language. Nothing is kept when something is wrong.

@@ -415,6 +415,51 @@ func TestNavigation(t *testing.T) {
 	})
 }
 
+// TestComingBackKeepsWords (found by a user trial): words typed on
+// coming back after "continue later", or at the reminder, are offered
+// as the answer to the question brought back, not dropped; words of
+// coming back ("すみません、さっきの続きです", "sorry, I'm back") are no
+// answer, whenever they come.
+func TestComingBackKeepsWords(t *testing.T) {
+	const account = "レジで30分以上怒鳴られ、商品を投げつけられました。"
+	for _, how := range []string{"paused", "reminded"} {
+		t.Run(how, func(t *testing.T) {
+			d := newDriver(t, "UME", mamori.JA)
+			d.start(mamori.StartReport)
+			for d.c.Step != stepNarrative {
+				d.answerOne()
+			}
+			if how == "paused" {
+				d.choose(navLater)
+			} else { // what the reminder job does to the state
+				d.c.History = append(d.c.History, d.c.Step)
+				d.c.Step = stepResume
+			}
+			d.say(account)
+			d.expect(stepNarrative)
+			last := d.out.Replies[len(d.out.Replies)-1]
+			if d.c.Answers.Narrative != "" || len(last.Choices) == 0 || last.Choices[0].Value != navDraft || !strings.Contains(last.Note, "30分") {
+				t.Fatalf("the words on coming back: %+v, %s", d.c.Answers, texts(d.out))
+			}
+			d.choose(navDraft)
+			if d.c.Answers.Narrative != account {
+				t.Fatalf("the words used as the answer: %q", d.c.Answers.Narrative)
+			}
+		})
+	}
+	for _, words := range []string{"すみません、さっきの続きです", "お待たせしました。続きです", "Sorry, I'm back", "sorry i am back!"} {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		for d.c.Step != stepNarrative {
+			d.answerOne()
+		}
+		d.say(words) // half an hour later, no pause
+		if d.c.Answers.Narrative != "" || d.c.Step != stepNarrative || d.c.Draft != "" {
+			t.Errorf("%q taken as the account: %+v", words, d.c)
+		}
+	}
+}
+
 func TestNothingTypedIsLost(t *testing.T) {
 	t.Run("after a pause", func(t *testing.T) {
 		d := newDriver(t, "UME", mamori.JA)
