@@ -289,6 +289,39 @@ func TestDangerOffered(t *testing.T) {
 	})
 }
 
+// TestDangerNowOffered (found by a user trial): words of a danger now,
+// typed at any question of a report — buttons, how they feel, the
+// account, in Japanese or English — keep the report going as before and
+// put the SOS on the question; fear in the past ("怖かった") does not.
+func TestDangerNowOffered(t *testing.T) {
+	for _, tc := range []struct {
+		step, typed string
+		offer       bool
+	}{
+		{"repeat", "怖いです、助けてください", true},
+		{"repeat", "まだお客様が外で待っていて怖い", true},
+		{"repeat", "包丁を持っています", true},
+		{"wellbeing", "お客様がまだ店の外で待ち伏せしていて怖いです", true},
+		{"narrative", "I'm scared, he is still here", true},
+		{"narrative", "昨日お客様に怒鳴られて、とても怖かったです", false},
+		{"narrative", "今日、レジで殴られそうになって怖かった", false},
+		{"repeat", "前にも同じお客様に怒鳴られました", false},
+	} {
+		r := newRig(t)
+		r.reportUntil("UME", tc.step)
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: tc.typed})
+		m := r.last("UME")
+		offered := strings.Contains(m.Note, r.svc.Policy.T(mamori.JA, "sos.offer")) &&
+			slices.ContainsFunc(m.Controls, func(c mamori.Choice) bool { return c.Value == mamori.StartSOS })
+		if offered != tc.offer || m.Step == "" {
+			t.Errorf("%s, %q: offered %t, last message %+v", tc.step, tc.typed, offered, m)
+		}
+		if c := r.conv(user("UME")); c.SOS != "" {
+			t.Errorf("%q raised an SOS", tc.typed)
+		}
+	}
+}
+
 // TestNotSafeTyped (a user trial): "大丈夫じゃないです" at "are you safe
 // now?" points to the buttons that raise the alarm.
 func TestNotSafeTyped(t *testing.T) {

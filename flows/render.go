@@ -176,7 +176,15 @@ func ask(env Env, c mamori.Conversation, problem string) Out {
 		return Out{Replies: []mamori.Message{m}}
 	}
 	if problem != "" {
-		m.Text = "⚠️ " + problem + "\n\n" + m.Text
+		// A warning sign for what went wrong, not for a word of welcome
+		// or for words kept (a feeling, a sentence they wrote).
+		sign := "⚠️ "
+		for _, key := range []string{"nav.welcome_back", "nav.kept_aside.buttons", "nav.feelings_kept"} {
+			if problem == t(l, key) {
+				sign = ""
+			}
+		}
+		m.Text = sign + problem + "\n\n" + m.Text
 	}
 	return Out{Replies: []mamori.Message{m}}
 }

@@ -330,7 +330,40 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		out.SOS = &SOSOut{Number: c.SOS, Note: strings.TrimSpace(in.Text)}
 		out.Replies = append([]mamori.Message{sosKept(env, c.SOS, "sos.note.kept", nc.User.Lang)}, out.Replies...)
 	}
+	if out.SOS == nil && c.SOS == "" && nc.SOS == "" && inFlow(c) && c.Step != stepSafety && in.Kind == mamori.InputText && dangerNow(in.Text) {
+		// "まだお客様が外で待っていて怖い", "包丁を持っています": kept as the
+		// report reads it, and the SOS one press away, on the question.
+		offerSOS(env, &out, nc.User.Lang)
+	}
 	return nc, out
+}
+
+// dangerNow reports whether words typed during a report or a
+// consultation may speak of a danger now: a call for help, a weapon, or
+// fear or danger with "now" or "still" ("まだ外で待っていて怖い"). An
+// account may quote such words: the SOS is offered, never raised.
+func dangerNow(typed string) bool {
+	now := strings.ReplaceAll(typed, "今日", "")
+	return callsForHelp(typed) || holdsAny(typed, "刃物", "ナイフ", "包丁", "凶器", "knife", "weapon", "gun") ||
+		fearful(typed) && holdsAny(now, "今", "いま", "まだ", "still", "now", "outside", "waiting", "外で待")
+}
+
+// offerSOS puts the SOS button, and a word on it, on the question out
+// asks (a message of its own when it asks none), once.
+func offerSOS(env Env, out *Out, l mamori.Lang) {
+	sos := mamori.Choice{Value: mamori.StartSOS, Label: env.Policy.T(l, "menu.sos"), Style: mamori.StyleDanger}
+	for _, m := range out.Replies {
+		if slices.ContainsFunc(append(m.Choices, m.Controls...), func(ch mamori.Choice) bool { return ch.Value == mamori.StartSOS }) {
+			return
+		}
+	}
+	if n := len(out.Replies); n > 0 && out.Replies[n-1].Step != "" {
+		m := &out.Replies[n-1]
+		m.Note = strings.TrimSpace(env.Policy.T(l, "sos.offer") + "\n" + m.Note)
+		m.Controls = append([]mamori.Choice{sos}, m.Controls...)
+		return
+	}
+	out.Replies = append(out.Replies, mamori.Message{Step: mamori.StepCard, Text: env.Policy.T(l, "sos.offer"), Choices: []mamori.Choice{sos}})
 }
 
 // step is Step but for what is passed on to an open SOS as well.
@@ -828,10 +861,6 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		// The SOS raised from this report learns where they are.
 		out.SOS = &SOSOut{Number: c.SOS, Place: c.Answers.Place, FromReport: true}
 	}
-	// "…いま刃物を持ったお客様が店内にいて怖いです、助けてください": kept
-	// as the answer (an account may quote a call for help), and the SOS
-	// one press away, on the next question.
-	offerSOS := c.SOS == "" && in.Kind == mamori.InputText && q.kind != kChoice && callsForHelp(in.Text)
 	c.History = append(c.History, c.Step)
 	switch f := followUp(env, c); {
 	case c.Editing && f != "":
@@ -843,10 +872,6 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		c.Step = next(env, c, c.Step)
 	}
 	o := ask(env, c, "")
-	if m := &o.Replies[len(o.Replies)-1]; offerSOS {
-		m.Note = strings.TrimSpace(env.Policy.T(l, "sos.offer") + "\n" + m.Note)
-		m.Controls = append([]mamori.Choice{{Value: mamori.StartSOS, Label: env.Policy.T(l, "menu.sos"), Style: mamori.StyleDanger}}, m.Controls...)
-	}
 	if out.SOS == nil || !out.SOS.Raise {
 		// An SOS raised here asks where they are first; this question
 		// comes once that is answered or skipped, so that an answer meant
@@ -1480,7 +1505,8 @@ func pickLabels(typed string, opts []mamori.Choice) ([]string, bool) {
 		}
 	}
 	var values []string
-	for _, part := range strings.FieldsFunc(typed, func(r rune) bool { return strings.ContainsRune(",、，\n/", r) }) {
+	parts := strings.FieldsFunc(typed, func(r rune) bool { return strings.ContainsRune(",、，\n/・と", r) })
+	for _, part := range parts {
 		found := false
 		for _, o := range opts {
 			if squash(part) != "" && squash(part) == squash(o.Label) {
@@ -1489,10 +1515,46 @@ func pickLabels(typed string, opts []mamori.Choice) ([]string, bool) {
 			}
 		}
 		if !found {
-			return nil, false
+			// A word of one label ("脅迫", "しつこい電話", "threats"), not
+			// the whole, in a short list (a sentence is an account): the
+			// one option it names.
+			if utf8.RuneCountInString(squash(typed)) > 16 {
+				return nil, false
+			}
+			v, ok := labelWord(part, opts)
+			if !ok {
+				return nil, false
+			}
+			values = append(values, v)
 		}
 	}
 	return values, len(values) > 0
+}
+
+// labelWord returns the option whose label holds part, or one of whose
+// words (the label split at its brackets and commas: "精神的な攻撃（脅迫、
+// 中傷…）") part holds; only when one option does.
+func labelWord(part string, opts []mamori.Choice) (string, bool) {
+	p := squash(part)
+	if utf8.RuneCountInString(p) < 2 {
+		return "", false
+	}
+	found := ""
+	for _, o := range opts {
+		match := strings.Contains(squash(o.Label), p)
+		for _, w := range strings.FieldsFunc(o.Label, func(r rune) bool { return strings.ContainsRune("（）()、,，・", r) }) {
+			if w = squash(w); utf8.RuneCountInString(w) >= 2 && strings.Contains(p, w) {
+				match = true
+			}
+		}
+		if match {
+			if found != "" && found != o.Value {
+				return "", false // two options: not one named
+			}
+			found = o.Value
+		}
+	}
+	return found, found != ""
 }
 
 // doneWord reports whether typed is the multiple choice's "Done" in

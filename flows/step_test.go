@@ -1114,3 +1114,25 @@ func TestHoldsWord(t *testing.T) {
 		}
 	}
 }
+
+// TestBehaviourWordsTyped (found by a user trial): at the list of
+// behaviours, a short list of words from the labels ("脅迫としつこい電話")
+// ticks the options they name; a sentence stays an account.
+func TestBehaviourWordsTyped(t *testing.T) {
+	d := newDriver(t, "UME", mamori.JA)
+	d.start(mamori.StartReport)
+	for d.c.Step != stepBehaviours {
+		d.answerOne()
+	}
+	d.say("脅迫としつこい電話")
+	if len(d.c.Answers.Behaviours) != 2 || d.c.Step == stepBehaviours {
+		t.Fatalf("short words: %v, at %s (%s)", d.c.Answers.Behaviours, d.c.Step, texts(d.out))
+	}
+	d.choose(navBack)
+	before := d.c.Answers.Narrative
+	const said = "お客様に何度も暴言を吐かれて、とても怖かったです"
+	d.say(said)
+	if d.c.Step != stepBehaviours || !strings.HasSuffix(d.c.Answers.Narrative, said) || d.c.Answers.Narrative == before {
+		t.Errorf("a sentence: at %s, account %q", d.c.Step, d.c.Answers.Narrative)
+	}
+}
