@@ -277,7 +277,15 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 		c.SOS, c.SOSPlace = "", false
 		return c, Out{SOS: &SOSOut{Number: number, Safe: true}, Replies: reportAgain(env, c)}, true
 	}
-	if inFlow(c) && c.SOSPlace && in.Kind != mamori.InputText {
+	if c.SOSPlace && in.Kind == mamori.InputStart {
+		// Back with the command (after a restart, or later) while asked
+		// where they are: that question again, with the SOS it is for —
+		// not the report's, whose answer would be taken for the place.
+		again := text(t(l, "sos.place.ask"))
+		again.Step, again.Choices = stepSOS, placeChoices(env, c.SOS, l)
+		return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(t(l, "sos.again"), c.SOS)), again}}, true
+	}
+	if inFlow(c) && c.SOSPlace && (in.Kind == mamori.InputChoice || in.Kind == mamori.InputMulti) {
 		// They went on with the report (a click): the place is asked there.
 		c.SOSPlace = false
 	}

@@ -504,9 +504,17 @@ func TestSOSSurvivesTheMenu(t *testing.T) {
 	if a := r.alertsTo(mamori.TargetChannel, "C0HR"); r.alertPosts(mamori.TargetChannel, "C0HR") != 1 {
 		t.Errorf("a second SOS was raised: %+v", a)
 	}
+	// The place was still asked (found by a user trial: the command, or a
+	// restart, forgot it): the command brings that question back, not
+	// the menu, and the answer is the place; what follows is a note.
+	r.do(mamori.Input{Kind: mamori.InputStart})
+	if m := r.last("UME"); m.Step != "sos" || !strings.Contains(m.Text, r.svc.Policy.T(mamori.JA, "sos.place.ask")) {
+		t.Errorf("the command while asked where they are: %+v", m)
+	}
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "倉庫に逃げました"})
-	if e := r.kase("SOS-2026-0001").Decision.Emergency; len(e.Notes) != 1 || e.Place != "" {
-		t.Errorf("after the menu, text is a note (not the place): %+v", e)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "ドアに鍵をかけました"})
+	if e := r.kase("SOS-2026-0001").Decision.Emergency; e.Place != "倉庫に逃げました" || len(e.Notes) != 1 {
+		t.Errorf("after the command, the place then a note: %+v", e)
 	}
 }
 
@@ -573,5 +581,32 @@ func TestDraftKeptThroughCommand(t *testing.T) {
 	r.reportUntil("UME", "narrative")
 	if m := r.last("UME"); !strings.Contains(m.Note, "今日また別のお客様に怒鳴られました") {
 		t.Errorf("the draft is gone: %+v", m)
+	}
+}
+
+// TestSOSPlaceAfterRestart (found by a user trial): an SOS raised during
+// a report asks where they are; coming back with the command (or a
+// restart of the terminal, which sends one) asks that again rather than
+// the report's question, and the answer is the SOS's place, not the
+// report's.
+func TestSOSPlaceAfterRestart(t *testing.T) {
+	r := newRig(t)
+	me := user("UME")
+	r.reportUntil("UME", "narrative")
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "助けて"})
+	r.restart()
+	r.do(mamori.Input{Kind: mamori.InputStart, User: me})
+	if m := r.last("UME"); m.Step != "sos" {
+		t.Fatalf("on coming back: %+v", m)
+	}
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "バックヤード"})
+	if e := r.kase("SOS-2026-0001").Decision.Emergency; e.Place != "バックヤード" {
+		t.Errorf("the SOS's place: %q", e.Place)
+	}
+	if c := r.conv(me); c.Answers.Narrative != "" || c.Step != "narrative" || c.SOSPlace {
+		t.Errorf("the report: %+v", c)
+	}
+	if m := r.last("UME"); m.Step != "narrative" {
+		t.Errorf("the report's question does not come back: %+v", m)
 	}
 }
