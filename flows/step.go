@@ -573,6 +573,8 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 				return c, Out{Replies: []mamori.Message{policyMessage(env, l), menu(env, l, false)}}
 			case mamori.StartOnsite:
 				return c, Out{Replies: []mamori.Message{OnsiteMessage(env, l), menu(env, l, false)}}
+			case startCare:
+				return c, Out{Replies: []mamori.Message{CareMessage(env, l), menu(env, l, false)}}
 			}
 		}
 		c.Step = stepMenu
@@ -590,8 +592,9 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			if !ok && env.Awaiting == "" {
 				// "I want to report something", 「客に殴られたので報告します」:
 				// what it asks for starts, and the words are kept with it
-				// as typed at the menu are.
-				if v, ok = asksFor(typed); ok && worthKeeping(typed) && utf8.RuneCountInString(squash(typed)) > 12 {
+				// as typed at the menu are; "方針を見せて" shows it.
+				if v, ok = asksFor(typed); ok && (v == mamori.StartReport || v == mamori.StartConsult) &&
+					worthKeeping(typed) && utf8.RuneCountInString(squash(typed)) > 12 {
 					if draft, fits := appendText(c.Draft, typed); fits {
 						c.Draft = draft
 					}
@@ -689,6 +692,11 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	}
 
 	value := in.Value
+	if in.Kind == mamori.InputText && helpWord(in.Text) && c.Step != stepSummary && c.Step != stepCSummary {
+		// "ヘルプ" at a question: how to answer it, and what else they can
+		// do; never an answer.
+		return c, ask(env, c, env.Policy.T(l, "nav.help"))
+	}
 	if in.Kind == mamori.InputText {
 		value = typedCommand(strings.TrimSpace(in.Text))
 		pause := pauseWish(in.Text)
@@ -928,7 +936,32 @@ func asksFor(typed string) (string, bool) {
 	case consult && !report:
 		return mamori.StartConsult, true
 	}
+	// "方針を見せて", "where can I get support?": what they ask to see.
+	see := holdsAny(typed, "見せて", "教えて", "見たい", "知りたい", "読みたい", "どこ", "ありますか", "show", "see", "read", "where", "what is", "what's", "tell me")
+	switch {
+	case see && holdsAny(typed, "方針", "ポリシー", "規程", "ルール", "policy", "rules"):
+		return mamori.StartPolicy, true
+	case see && holdsAny(typed, "相談先", "相談窓口", "窓口", "ケア", "産業医", "カウンセ", "support", "counsel", "care", "someone to talk"):
+		return startCare, true
+	case see && holdsAny(typed, "その場", "対応の仕方", "どう対応", "what to do", "how to respond"):
+		return mamori.StartOnsite, true
+	}
 	return "", false
+}
+
+// startCare is asking for the care resources at the menu (typed: it has
+// no button of its own; they come with every receipt and check-in).
+const startCare = "care"
+
+// helpWord reports whether typed asks how this works ("ヘルプ", "help",
+// "?"): the question is explained, nothing is answered. "助けて" and
+// "help me" are calls for help (sosWord), not this.
+func helpWord(typed string) bool {
+	switch spoken(typed) {
+	case "help", "ヘルプ", "使い方", "使い方を教えて", "how does this work", "how do i use this", "":
+		return strings.TrimSpace(typed) != "" // "?" alone too
+	}
+	return false
 }
 
 // summaryWords are plain words for the summary's buttons.

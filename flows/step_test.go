@@ -1136,3 +1136,41 @@ func TestBehaviourWordsTyped(t *testing.T) {
 		t.Errorf("a sentence: at %s, account %q", d.c.Step, d.c.Answers.Narrative)
 	}
 }
+
+// TestMenuRequests (found by a user trial): asking at the menu to see the
+// policy or where to get support shows it (it was kept as the next
+// report's account); "ヘルプ" or "help" at a question explains it and
+// answers nothing.
+func TestMenuRequests(t *testing.T) {
+	for _, tc := range []struct {
+		lang   mamori.Lang
+		typed  string
+		policy bool
+	}{
+		{mamori.JA, "方針を見せて", true},
+		{mamori.JA, "相談先を教えてください", false},
+		{mamori.EN, "show me the policy", true},
+		{mamori.EN, "where can I get support?", false},
+	} {
+		d := newDriver(t, "UME", tc.lang)
+		d.say(tc.typed)
+		want := CareMessage(d.env, tc.lang)
+		if tc.policy {
+			want = policyMessage(d.env, tc.lang)
+		}
+		if r := d.out.Replies; len(r) != 2 || r[0].Header != want.Header || r[0].Text != want.Text || d.c.Draft != "" {
+			t.Errorf("%q: draft %q, %s", tc.typed, d.c.Draft, texts(d.out))
+		}
+	}
+	d := newDriver(t, "UME", mamori.JA)
+	d.start(mamori.StartReport)
+	for d.c.Step != stepNarrative {
+		d.answerOne()
+	}
+	for _, typed := range []string{"ヘルプ", "help", "？"} {
+		d.say(typed)
+		if d.c.Answers.Narrative != "" || d.c.Step != stepNarrative || !strings.Contains(texts(d.out), d.env.Policy.T(mamori.JA, "nav.help")) {
+			t.Errorf("%q at the account: %+v, %s", typed, d.c.Answers, texts(d.out))
+		}
+	}
+}
