@@ -481,3 +481,39 @@ func TestCheckinAnsweredInWords(t *testing.T) {
 		t.Errorf("the answer: %q", qs[0].Answer)
 	}
 }
+
+// TestCheckinSentence (found by a user trial): a sentence in answer to a
+// check-in reads as the button it means ("まだ夜あまり眠れないです": a
+// little hard, HR hears); one that means none is asked which is closest,
+// and is not kept for a report.
+func TestCheckinSentence(t *testing.T) {
+	r := newRig(t) // Friday 2026-11-20 10:00 in Tokyo
+	n := r.filed(nil)
+	r.advance(71 * time.Hour) // Monday 09:00: the first check-in
+	hr0 := len(r.sent.to(mamori.TargetChannel, "C0HR"))
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "まだ夜あまり眠れないです"})
+	if hr := r.sent.to(mamori.TargetChannel, "C0HR")[hr0:]; len(hr) == 0 || !strings.Contains(fmt.Sprint(hr), "少しつらい") {
+		for _, m := range r.sent.to(mamori.TargetUser, "UME") {
+			t.Logf("UME: %s %s %q", m.Step, m.Header, m.Text)
+		}
+		t.Fatalf("HR did not hear it: %+v", hr)
+	}
+	if c := r.conv(user("UME")); c.Checkin != "" || c.Draft != "" {
+		t.Errorf("left in the conversation: %+v", c)
+	}
+	r.advance(7 * 24 * time.Hour) // the next check-in
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "今週は店が忙しかったです"})
+	m := r.last("UME")
+	if m.Step != "checkin" || len(m.Choices) != 3 || m.Choices[0].Value != "checkin:"+n+":fine" {
+		t.Errorf("words that mean no answer: %+v", m)
+	}
+	if c := r.conv(user("UME")); c.Draft != "" || c.Checkin == "" {
+		t.Errorf("the conversation: %+v", c)
+	}
+	for typed, want := range map[string]string{"大丈夫じゃないです": "hard", "I'm doing okay now": "fine", "I took a day off and feel better": "fine",
+		"I still can't sleep": "hard", "少し落ち着いてきました": "fine", "誰かと話したい": "talk", "今週は店が忙しかったです": ""} {
+		if got := flows.CheckinSense(typed); got != want {
+			t.Errorf("%q reads as %q, want %q", typed, got, want)
+		}
+	}
+}

@@ -58,3 +58,6 @@ var (
 	TypoOption    = typoOption
 	LeadingOption = leadingOption
 )
+
+// CheckinSense is checkinSense, for its table test.
+var CheckinSense = checkinSense

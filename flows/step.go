@@ -445,6 +445,17 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		if a, exact := checkinWord(env.Policy, in.Text); a != "" && (exact || !inFlow(c)) {
 			return Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: in.User, Value: "checkin:" + c.Checkin + ":" + a})
 		}
+		if typed := strings.TrimSpace(in.Text); !inFlow(c) && env.Awaiting == "" && typedCommand(typed) == "" && !greeting(typed) && !sosWord(typed, true) {
+			// A sentence in answer to "how are you?" ("まだ夜あまり眠れない
+			// です"): as the button it reads as; one that reads as none
+			// is asked which is closest (not kept for a report).
+			if _, asked := asksFor(typed); !asked {
+				if a := checkinSense(typed); a != "" {
+					return Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: in.User, Value: "checkin:" + c.Checkin + ":" + a})
+				}
+				return c, Out{Replies: []mamori.Message{checkinAgain(env, c.Checkin, l)}}
+			}
+		}
 	}
 
 	// Answering a supervisor's question works from anywhere, and does not
