@@ -56,6 +56,10 @@ const (
 	navSkip   = "nav:skip"
 	navKeep   = "nav:keep"
 	navDraft  = "nav:draft" // the text sent after a silence is the answer
+	// navReplace and navAppend: a short text typed to change a long
+	// account replaces it, or is added to it (asked first).
+	navReplace = "nav:replace"
+	navAppend  = "nav:append"
 )
 
 // IdleAfter is how long a conversation may rest before typed text is no
@@ -269,6 +273,9 @@ const (
 	// keptAside: the answer is kept, and more typed with it was added to
 	// the account (nav.kept_aside).
 	keptAside = "\x00aside"
+	// askReplace: a short text typed to change a long account; replace
+	// it, or add to it? (nav.replace_or_add)
+	askReplace = "\x00replace"
 )
 
 func lookup(step string) (question, bool) {
@@ -747,6 +754,20 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		in = mamori.Input{Kind: mamori.InputText, User: in.User, Text: c.Draft}
 		value = ""
 	}
+	if (value == navReplace || value == navAppend) && c.Step == stepNarrative {
+		if c.Draft == "" {
+			return c, ask(env, c, "")
+		}
+		account := c.Draft
+		if value == navAppend {
+			var fits bool
+			if account, fits = appendText(c.Answers.Narrative, c.Draft); !fits {
+				return c, ask(env, c, fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText))
+			}
+		}
+		c.Answers.Narrative, c.AccountKept = account, false
+		value = navKeep // as it now is
+	}
 	c.Draft = ""
 	switch value {
 	case navBack:
@@ -864,6 +885,17 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		return c, out
 	} else if problem == keptAside {
 		out.Replies = append(out.Replies, text(env.Policy.T(l, "nav.kept_aside")))
+	} else if problem == askReplace {
+		// Nothing lost by a slip: the account stays until they choose.
+		c.Draft = strings.TrimSpace(in.Text)
+		out := ask(env, c, "")
+		m := &out.Replies[len(out.Replies)-1]
+		m.Text = env.Policy.T(l, "nav.replace_or_add") + "\n\n" + m.Text
+		m.Choices = []mamori.Choice{{Value: navReplace, Label: env.Policy.T(l, "nav.replace")},
+			{Value: navAppend, Label: env.Policy.T(l, "nav.append"), Style: mamori.StylePrimary},
+			{Value: navKeep, Label: env.Policy.T(l, "nav.keep")}}
+		m.Note = strings.TrimSpace(fmt.Sprintf(env.Policy.T(l, "nav.draft.sent"), clip(c.Draft, 200)) + "\n" + m.Note)
+		return c, out
 	} else if problem != "" {
 		return c, ask(env, c, problem)
 	}
@@ -1171,6 +1203,12 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 		if greeting(typed) {
 			// "こんにちは" on coming back is no answer: the question again.
 			return env.Policy.T(l, "nav.welcome_back")
+		}
+		if q.step == stepNarrative && c.Editing && *slot != "" && !strings.Contains(squash(typed), squash(*slot)) &&
+			utf8.RuneCountInString(typed)*2 < utf8.RuneCountInString(*slot) {
+			// 「最初の文は消してください」 typed to change six lines: it
+			// would replace them all. Asked first.
+			return askReplace
 		}
 		if q.step == stepNarrative {
 			kept := c.AccountKept && *slot != "" && !c.Editing

@@ -1174,3 +1174,45 @@ func TestMenuRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestEditAccountAsks (found by a user trial): a short line typed to
+// change a long account asks whether it replaces the account or is added
+// to it; nothing is lost meanwhile.
+func TestEditAccountAsks(t *testing.T) {
+	d := newDriver(t, "UME", mamori.JA)
+	d.start(mamori.StartReport)
+	for d.c.Step != stepNarrative {
+		d.answerOne()
+	}
+	const account = "レジで30分以上怒鳴られました。\n商品を投げつけられました。\n店長を呼べと言われました。\n土下座しろと言われました。"
+	d.say(account)
+	for d.c.Step != stepSummary {
+		d.answerOne()
+	}
+	edit := func() {
+		d.choose("edit")
+		d.choose(stepNarrative)
+	}
+	edit()
+	d.say("土下座の一文は消してください")
+	last := d.out.Replies[len(d.out.Replies)-1]
+	if d.c.Answers.Narrative != account || d.c.Step != stepNarrative || len(last.Choices) != 3 || last.Choices[0].Value != navReplace {
+		t.Fatalf("a short line at the account: %q, %s", d.c.Answers.Narrative, texts(d.out))
+	}
+	d.choose(navAppend)
+	if d.c.Answers.Narrative != account+"\n土下座の一文は消してください" || d.c.Step != stepSummary {
+		t.Fatalf("added: %q at %s", d.c.Answers.Narrative, d.c.Step)
+	}
+	edit()
+	d.say("怒鳴られました")
+	d.choose(navReplace)
+	if d.c.Answers.Narrative != "怒鳴られました" || d.c.Step != stepSummary {
+		t.Fatalf("replaced: %q at %s", d.c.Answers.Narrative, d.c.Step)
+	}
+	// A whole new account, as long, replaces it at once.
+	edit()
+	d.say("長い新しい説明です。ほとんど同じ長さで、全部を書き直しました。")
+	if d.c.Answers.Narrative != "長い新しい説明です。ほとんど同じ長さで、全部を書き直しました。" {
+		t.Errorf("rewritten: %q", d.c.Answers.Narrative)
+	}
+}
