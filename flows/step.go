@@ -1008,7 +1008,8 @@ func helpWord(typed string) bool {
 }
 
 // summaryWords are plain words for the summary's buttons.
-var summaryWords = map[string]string{"送信": "submit", "送る": "submit", "send": "submit", "修正": "edit", "直す": "edit"}
+var summaryWords = map[string]string{"送信": "submit", "送信する": "submit", "送信します": "submit", "送る": "submit", "送って": "submit",
+	"send": "submit", "send it": "submit", "submit": "submit", "submit it": "submit", "修正": "edit", "修正する": "edit", "直す": "edit", "直したい": "edit"}
 
 // spoken is typed text as the lists of plain words compare it: plain,
 // half-width, a typographic apostrophe straight, and without a closing
@@ -1465,9 +1466,10 @@ func looseOption(typed string, opts []mamori.Choice) (string, bool) {
 			hit, n = o.Value, n+1
 		}
 	}
-	if n == 0 && utf8.RuneCountInString(t) <= 20 {
+	if n == 0 && utf8.RuneCountInString(t) <= 20 && !fearful(typed) && !holdsAny(typed, "but", "でも", "けど", "still", "まだ", "が怖") {
 		// Said as people say it, briefly ("I got hurt", "face to face", "a
-		// coworker"); a longer sentence may say more than that.
+		// coworker"); a longer sentence may say more than that, and so
+		// may one with "but" or fear in it ("安全ですが怖いです").
 		for _, o := range opts {
 			if slices.ContainsFunc(optionWords[o.Value], func(w string) bool { return strings.Contains(t, w) }) {
 				hit, n = o.Value, n+1
@@ -1483,6 +1485,10 @@ var optionWords = map[string][]string{
 	"colleague": {"mycolleague", "coworker", "colleague", "同僚です"},
 	"in_person": {"facetoface", "inperson", "直接", "対面で"},
 	"phone":     {"phonecall", "onthephone", "byphone", "電話で"},
+	"safe":      {"iamsafe", "imsafe", "iamfine", "imfine", "安全です", "無事です"},
+	// Where the report goes: 「上長で」, 「人事だけ」.
+	mamori.RouteDepartment: {"上長で", "上長へ", "上長にお願い", "上司で", "上司に", "mysupervisor", "mymanager"},
+	mamori.RouteHR:         {"人事で", "人事へ", "人事だけ", "人事のみ", "人事にお願い", "hronly", "justhr", "onlyhr", "tohr"},
 }
 
 // typoOption reads a slip of the keys ("in persn" for "In person"): one

@@ -1216,3 +1216,33 @@ func TestEditAccountAsks(t *testing.T) {
 		t.Errorf("rewritten: %q", d.c.Answers.Narrative)
 	}
 }
+
+// TestPlainAnswersMore (found by a user trial): "yes, I'm safe" at "are
+// you safe?", 「上長で」 or 「人事だけ」 at where it goes, and "submit" at
+// the summary are their buttons; "安全ですが怖いです" is not "safe".
+func TestPlainAnswersMore(t *testing.T) {
+	for typed, safe := range map[string]bool{"yes I am safe": true, "yes, I'm fine": true, "はい、安全です": true, "安全ですが怖いです": false} {
+		d := newDriver(t, "UEN", mamori.EN)
+		d.start(mamori.StartReport)
+		d.say(typed)
+		if (d.c.Answers.Safety == "safe") != safe {
+			t.Errorf("%q at are you safe: %q", typed, d.c.Answers.Safety)
+		}
+	}
+	for typed, route := range map[string]string{"上長で": mamori.RouteDepartment, "人事だけ": mamori.RouteHR, "人事でお願いします": mamori.RouteHR} {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		for d.c.Step != stepRoute {
+			d.answerOne()
+		}
+		d.say(typed)
+		if d.c.Answers.Route != route {
+			t.Errorf("%q at where it goes: %q", typed, d.c.Answers.Route)
+		}
+		if typed == "上長で" {
+			if out := d.say("submit"); out.Submit != mamori.FlowReport {
+				t.Errorf("submit at the summary: %s", texts(out))
+			}
+		}
+	}
+}
