@@ -101,6 +101,10 @@ func ask(env Env, c mamori.Conversation, problem string) Out {
 			{Value: "no", Label: t(l, "cancel.no"), Style: mamori.StylePrimary},
 			{Value: navLater, Label: t(l, "nav.later")}, // a pause keeps what they wrote
 		}
+		if c.Flow == mamori.FlowReport && c.Answers.Narrative != "" {
+			// Rather a question to HR: what they wrote goes with it.
+			m.Choices = append(m.Choices, mamori.Choice{Value: toConsult, Label: t(l, "cancel.consult")})
+		}
 	case stepSummary, stepCSummary:
 		m.Header = t(l, "summary.header."+c.Flow)
 		m.Text = t(l, "summary.text")

@@ -60,6 +60,8 @@ const (
 	// account replaces it, or is added to it (asked first).
 	navReplace = "nav:replace"
 	navAppend  = "nav:append"
+	// toConsult: a report becomes a question to HR, its account kept.
+	toConsult = "to_consult"
 )
 
 // IdleAfter is how long a conversation may rest before typed text is no
@@ -719,6 +721,11 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		value = typedCommand(strings.TrimSpace(in.Text))
 		pause := pauseWish(in.Text)
 		stop := stopWish(in.Text) && c.Step != stepWellbeing && c.Step != stepTalk && c.Step != stepWorry
+		if value == "" && c.Flow == mamori.FlowReport && c.Step != stepCancel && consultWish(in.Text) {
+			// 「やっぱり報告じゃなくて相談にしたいです」: asked, with the
+			// way to make it a question to HR.
+			value = navCancel
+		}
 		if value == "" && (pause || stop) && typedChoice(env, c, in.Text) == "" {
 			// "I need a break": their answers kept for later. 「もうやめたい」
 			// alone: asked whether to stop — except where it may be how
@@ -816,6 +823,17 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		return c, ask(env, c, env.Policy.T(l, "nav.use_buttons"))
 	case stepCancel:
 		switch in.Value {
+		case toConsult:
+			// The account goes with the question (nothing to retype); the
+			// report's other answers are not HR's to read.
+			if c.Flow != mamori.FlowReport {
+				break
+			}
+			nc := mamori.Conversation{User: c.User, Started: env.Now, Updated: env.Now, SOS: c.SOS, Draft: c.Answers.Narrative}
+			nc, out := begin(env, nc, mamori.FlowConsult)
+			out.Audit = "conversation.to_consult"
+			out.Replies = append([]mamori.Message{text(env.Policy.T(l, "cancel.consult.done"))}, out.Replies...)
+			return nc, out
 		case "yes":
 			return mamori.Conversation{}, Out{End: true, Audit: "conversation.cancelled",
 				Replies: []mamori.Message{text(env.Policy.T(l, "nav.cancelled")), menu(env, l, false)}}
@@ -990,6 +1008,14 @@ func asksFor(typed string) (string, bool) {
 		return mamori.StartOnsite, true
 	}
 	return "", false
+}
+
+// consultWish reports whether words typed during a report ask to make it
+// a consultation instead ("相談にしたい", "I'd rather just ask for
+// advice").
+func consultWish(typed string) bool {
+	return utf8.RuneCountInString(typed) <= 40 && holdsAny(typed, "相談にしたい", "相談に切り替", "相談に変え", "相談のほうが", "相談の方が", "相談にします",
+		"rather ask", "just ask for advice", "just want advice", "ask hr instead", "switch to a question", "make it a question", "instead of a report")
 }
 
 // startCare is asking for the care resources at the menu (typed: it has

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -1244,5 +1245,28 @@ func TestPlainAnswersMore(t *testing.T) {
 				t.Errorf("submit at the summary: %s", texts(out))
 			}
 		}
+	}
+}
+
+// TestReportToConsultation (found by a user trial): a report can become a
+// question to HR without retyping: "相談にしたい" typed asks, and its
+// button carries the account over as the question.
+func TestReportToConsultation(t *testing.T) {
+	d := newDriver(t, "UME", mamori.JA)
+	d.start(mamori.StartReport)
+	for d.c.Step != stepNarrative {
+		d.answerOne()
+	}
+	const account = "毎日同じお客様から1時間の電話があります"
+	d.say(account)
+	d.say("やっぱり報告じゃなくて相談にしたいです")
+	d.expect(stepCancel)
+	last := d.out.Replies[len(d.out.Replies)-1]
+	if !slices.ContainsFunc(last.Choices, func(c mamori.Choice) bool { return c.Value == toConsult }) {
+		t.Fatalf("no way to make it a question: %+v", last.Choices)
+	}
+	d.choose(toConsult)
+	if d.c.Flow != mamori.FlowConsult || d.c.Answers.Worry != account || d.c.Answers.Narrative != "" {
+		t.Fatalf("after the switch: %+v", d.c)
 	}
 }
