@@ -2,7 +2,9 @@ package flows
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -1289,6 +1291,89 @@ func choose(env Env, q question, slot *string, v string, l mamori.Lang) string {
 // (dateLayout) no later than today, in env's location. Anything more
 // ("今朝10時ごろ") is kept as typed.
 func typedDate(env Env, typed string) (string, bool) {
+	if d, ok := typedDay(env, typed); ok {
+		return d, true
+	}
+	// A day and when in it: "先週の火曜日の夕方", "一昨日の夜", "12月1日
+	// 18時頃", "Dec 1 at 6pm", "yesterday at 18:30" — the day, and the
+	// time of day or the time itself after it.
+	day, at := splitTime(spoken(typed))
+	if at == "" {
+		return "", false
+	}
+	d, ok := typedDay(env, day)
+	if date, part, _ := strings.Cut(d, " "); ok && part != "" && clockTime.MatchString(at) {
+		d = date // "今朝10時ごろ": the time says more than "morning"
+	} else if !ok || part != "" {
+		return "", false
+	}
+	return d + " " + at, true
+}
+
+// Times of day as typed after a day, and the clock time.
+var (
+	partJA   = regexp.MustCompile(`^(.+?)の?\s*(朝|午前中|午前|昼|お昼|午後|夕方|夜中|深夜|夜|晩)(に|ごろ|頃)?$`)
+	partEN   = regexp.MustCompile(`^(.+?)\s+(?:in the |at )?(morning|afternoon|evening|night)$`)
+	clockJA  = regexp.MustCompile(`^(.+?)の?\s*(\d{1,2})時(?:(\d{1,2})分|(半))?(ごろ|頃|くらい|ぐらい)?$`)
+	clockAny = regexp.MustCompile(`^(.+?)\s*(?:at |around |about |の)?\s*(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?(ごろ|頃|くらい|ish)?$`)
+	partWord = map[string]string{"朝": "morning", "午前中": "morning", "午前": "morning", "昼": "afternoon", "お昼": "afternoon", "午後": "afternoon",
+		"夕方": "evening", "夜中": "night", "深夜": "night", "夜": "night", "晩": "night",
+		"morning": "morning", "afternoon": "afternoon", "evening": "evening", "night": "night"}
+)
+
+// splitTime splits t (spoken) into a day and what follows it: one of
+// partsOfDay, or a clock time "18:30" ("18:30~" when said as about);
+// at is "" when nothing follows the day.
+func splitTime(t string) (day, at string) {
+	for _, re := range []*regexp.Regexp{partJA, partEN} {
+		if m := re.FindStringSubmatch(t); m != nil {
+			return strings.TrimSpace(m[1]), partWord[m[2]]
+		}
+	}
+	var h, min int
+	var pm, am, about bool
+	if m := clockJA.FindStringSubmatch(t); m != nil {
+		day = m[1]
+		h, _ = strconv.Atoi(m[2])
+		min, _ = strconv.Atoi(m[3])
+		if m[4] != "" {
+			min = 30
+		}
+		about = m[5] != ""
+	} else if m := clockAny.FindStringSubmatch(t); m != nil && (m[3] != "" || m[4] != "" || strings.Contains(t, "at ")) {
+		// "18:30", "6pm", "at 6": a bare number after a day ("Dec 1")
+		// is its day, not a time.
+		day = m[1]
+		h, _ = strconv.Atoi(m[2])
+		min, _ = strconv.Atoi(m[3])
+		pm, am = strings.HasPrefix(m[4], "p"), strings.HasPrefix(m[4], "a")
+		about = m[5] != "" || strings.Contains(t, "around ") || strings.Contains(t, "about ")
+	} else {
+		return t, ""
+	}
+	if pm && h < 12 {
+		h += 12
+	}
+	if am && h == 12 {
+		h = 0
+	}
+	if h > 23 || min > 59 {
+		return t, ""
+	}
+	at = fmt.Sprintf("%02d:%02d", h, min)
+	if about {
+		at += "~"
+	}
+	return strings.TrimSpace(day), at
+}
+
+// clockTime reports whether s is a time stored after a day: "18:30",
+// "18:30~".
+var clockTime = regexp.MustCompile(`^\d{2}:\d{2}~?$`)
+
+// typedDay is typedDate for a day alone, or one of the times of day it
+// names itself ("昨日の夕方").
+func typedDay(env Env, typed string) (string, bool) {
 	loc := env.Location
 	if loc == nil {
 		loc = env.Now.Location()
@@ -1300,8 +1385,10 @@ func typedDate(env Env, typed string) (string, bool) {
 	// evening", one of partsOfDay): the card shows it too.
 	dayAt := func(back int, part string) (string, bool) { d, _ := day(back); return d + " " + part, true }
 	switch t {
-	case "さっき", "先ほど", "今さっき", "earlier today", "just now":
+	case "さっき", "先ほど", "今さっき", "earlier today", "just now", "今日", "きょう", "本日", "today":
 		return day(0)
+	case "昨日", "きのう", "昨日のこと", "yesterday":
+		return day(1)
 	case "今朝", "今日の朝", "this morning":
 		return dayAt(0, "morning")
 	case "今日の午後", "this afternoon":
@@ -1338,6 +1425,9 @@ func typedDate(env Env, typed string) (string, bool) {
 		}
 	}
 	var y, m, d int
+	if mo, dd, ok := monthDay(t); ok {
+		t = fmt.Sprintf("%d/%d", mo, dd) // "Dec 1", "1st December"
+	}
 	switch {
 	case scanAll(t, "%d-%d-%d", &y, &m, &d), scanAll(t, "%d/%d/%d", &y, &m, &d), scanAll(t, "%d年%d月%d日", &y, &m, &d):
 	case scanAll(t, "%d月%d日", &m, &d), scanAll(t, "%d/%d", &m, &d):
@@ -1354,6 +1444,29 @@ func typedDate(env Env, typed string) (string, bool) {
 	}
 	return at.Format(dateLayout), true
 }
+
+// monthDay reads an English day of a month: "Dec 1", "December 1st",
+// "1 Dec", "the 1st of December".
+func monthDay(t string) (month, day int, ok bool) {
+	t = strings.TrimPrefix(strings.ReplaceAll(t, ",", ""), "the ")
+	m := englishDay.FindStringSubmatch(t)
+	if m == nil {
+		return 0, 0, false
+	}
+	name, num := m[1], m[2]
+	if name == "" {
+		name, num = m[4], m[3]
+	}
+	for i := time.January; i <= time.December; i++ {
+		if full := strings.ToLower(i.String()); name == full || len(name) >= 3 && strings.HasPrefix(full, strings.TrimSuffix(name, ".")) {
+			d, err := strconv.Atoi(num)
+			return int(i), d, err == nil
+		}
+	}
+	return 0, 0, false
+}
+
+var englishDay = regexp.MustCompile(`^(?:([a-z]+\.?) (\d{1,2})(?:st|nd|rd|th)?|(\d{1,2})(?:st|nd|rd|th)? (?:of )?([a-z]+\.?))$`)
 
 // partsOfDay are the times of day a date is stored with, in Japanese.
 var partsOfDay = map[string]string{"morning": "朝", "afternoon": "午後", "evening": "夕方", "night": "夜"}
@@ -1382,10 +1495,18 @@ func scanAll(s, format string, vs ...*int) bool {
 func showDate(s string, l mamori.Lang) string {
 	day, part, _ := strings.Cut(s, " ") // "2026-12-05 evening": and the time of day
 	d, err := time.Parse(dateLayout, day)
-	if _, known := partsOfDay[part]; err != nil || part != "" && !known {
+	if _, known := partsOfDay[part]; err != nil || part != "" && !known && !clockTime.MatchString(part) {
 		return "" // not a date, or words typed after one: in the details
 	}
-	if l == mamori.JA {
+	if clock, about := strings.CutSuffix(part, "~"); clockTime.MatchString(part) {
+		// "18:30~": the time, said as about
+		part = clock
+		if about && l == mamori.JA {
+			part += "ごろ"
+		} else if about {
+			part = "about " + part
+		}
+	} else if l == mamori.JA {
 		part = partsOfDay[part]
 	}
 	if l == mamori.EN {

@@ -940,9 +940,14 @@ func TestQuestionsFeelLikeHelp(t *testing.T) {
 		if d.c.Answers.When != "" || !strings.Contains(texts(d.out), "type the date") {
 			t.Fatalf("earlier: %+v %s", d.c.Answers, texts(d.out))
 		}
-		d.say("3 December, evening")
-		if d.c.Answers.When != "3 December, evening" {
+		d.say("3 November, evening")
+		if d.c.Answers.When != "2026-11-03 evening" {
 			t.Fatalf("typed date: %q", d.c.Answers.When)
+		}
+		d.choose(navBack)
+		d.say("the week the sale began")
+		if d.c.Answers.When != "the week the sale began" {
+			t.Fatalf("typed words: %q", d.c.Answers.When)
 		}
 	})
 	t.Run("choices: nobody else there, CCTV, durations that do not overlap", func(t *testing.T) {
@@ -1071,7 +1076,14 @@ func TestTypedDate(t *testing.T) {
 		{"2026-11-30", "2026-11-30"}, {"2026年11月30日", "2026-11-30"}, {"12月28日", "2025-12-28"},
 		// Monday the 7th: last week's Friday is the 4th, its Monday the 30th.
 		{"先週の金曜日", "2026-12-04"}, {"先週の月曜", "2026-11-30"}, {"last friday", "2026-12-04"}, {"1週間前", "2026-11-30"},
-		{"今朝10時ごろ", ""}, {"自分のこと", ""}, {"2月30日", ""}, {"2027-01-01", ""}, {"3日前から毎日", ""},
+		{"自分のこと", ""}, {"2月30日", ""}, {"2027-01-01", ""}, {"3日前から毎日", ""},
+		// A day and when in it (found by a user trial: kept as typed, the
+		// card said "in their own words").
+		{"今朝10時ごろ", "2026-12-07 10:00~"}, {"先週の火曜日の夕方", "2026-12-01 evening"}, {"一昨日の夜", "2026-12-05 night"},
+		{"12月1日 18時頃", "2026-12-01 18:00~"}, {"12/1 18:30", "2026-12-01 18:30"}, {"昨日", "2026-12-06"},
+		{"Dec 1", "2026-12-01"}, {"December 1st", "2026-12-01"}, {"1 Dec", "2026-12-01"}, {"yesterday at 18:30", "2026-12-06 18:30"},
+		{"Dec 5th at 6pm", "2026-12-05 18:00"}, {"last tuesday evening", "2026-12-01 evening"},
+		{"12/5 10", ""}, {"Dec 25", "2025-12-25"}, {"昨日の25時", ""},
 	} {
 		got, ok := typedDate(env, tc.typed)
 		if got != tc.want || ok != (tc.want != "") {
@@ -1087,6 +1099,12 @@ func TestTypedDate(t *testing.T) {
 	// off the card in the shared channel (found by a review).
 	if got := showDate("2026-11-05 山田一郎様に怒鳴られた", mamori.JA); got != "" {
 		t.Errorf("showDate of words after a date: %q", got)
+	}
+	if got := showDate("2026-12-01 18:00~", mamori.JA); got != "2026年12月1日 18:00ごろ" {
+		t.Errorf("showDate of a time: %q", got)
+	}
+	if got := showDate("2026-12-01 18:30", mamori.EN); got != "1 Dec 2026, 18:30" {
+		t.Errorf("showDate of a time: %q", got)
 	}
 	if got := showDate("2026-12-06 evening", mamori.EN); got != "6 Dec 2026, evening" {
 		t.Errorf("showDate: %q", got)
