@@ -320,6 +320,14 @@ func TestDangerNowOffered(t *testing.T) {
 			t.Errorf("%q raised an SOS", tc.typed)
 		}
 	}
+	// 「今も怖い」, too short for an account, is kept as how they feel
+	// (found by a user trial: it was dropped).
+	r := newRig(t)
+	r.reportUntil("UME", "repeat")
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "今も怖い"})
+	if c := r.conv(user("UME")); c.Answers.Feelings != "今も怖い" || c.Step != "repeat" {
+		t.Errorf("「今も怖い」: %+v", c.Answers)
+	}
 }
 
 // TestNotSafeTyped (a user trial): "大丈夫じゃないです" at "are you safe

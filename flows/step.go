@@ -1193,7 +1193,9 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 				}
 				return ""
 			}
-			if (q.step == stepWellbeing || q.step == stepTalk) && typed != "" && typedCommand(typed) == "" {
+			if (q.step == stepWellbeing || q.step == stepTalk || c.Flow == mamori.FlowReport && q.kind == kChoice && fearful(typed) && !worthKeeping(typed)) &&
+				typed != "" && typedCommand(typed) == "" {
+				// 「今も怖い」 at any question of buttons is how they feel too.
 				// How they feel, in their own words: kept for HR, and
 				// the buttons asked again.
 				feelings, ok := appendText(c.Answers.Feelings, typed)
@@ -1232,6 +1234,11 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 		if greeting(typed) {
 			// "こんにちは" on coming back is no answer: the question again.
 			return env.Policy.T(l, "nav.welcome_back")
+		}
+		if yesNo[spoken(typed)] == "yes" {
+			// A bare 「はい」 (to "welcome back", to the question) answers
+			// nothing asked in words: asked for the words.
+			return env.Policy.T(l, "nav.type_answer")
 		}
 		if q.step == stepNarrative && c.Editing && *slot != "" && !strings.Contains(squash(typed), squash(*slot)) &&
 			utf8.RuneCountInString(typed)*2 < utf8.RuneCountInString(*slot) {

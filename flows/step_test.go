@@ -448,7 +448,7 @@ func TestComingBackKeepsWords(t *testing.T) {
 			}
 		})
 	}
-	for _, words := range []string{"すみません、さっきの続きです", "お待たせしました。続きです", "Sorry, I'm back", "sorry i am back!"} {
+	for _, words := range []string{"すみません、さっきの続きです", "お待たせしました。続きです", "Sorry, I'm back", "sorry i am back!", "はい", "yes"} {
 		d := newDriver(t, "UME", mamori.JA)
 		d.start(mamori.StartReport)
 		for d.c.Step != stepNarrative {

@@ -332,9 +332,15 @@ const formType = "application/x-www-form-urlencoded"
 
 func (h *harness) command(user, text string) (int, string) {
 	h.t.Helper()
+	return h.commandIn("C0GENERAL", user, text)
+}
+
+// commandIn runs the slash command as user in channel.
+func (h *harness) commandIn(channel, user, text string) (int, string) {
+	h.t.Helper()
 	form := url.Values{
 		"token": {"legacy"}, "team_id": {"T0000001"}, "team_domain": {"example"},
-		"channel_id": {"C0GENERAL"}, "channel_name": {"general"}, "user_id": {user}, "user_name": {"someone"},
+		"channel_id": {channel}, "channel_name": {"general"}, "user_id": {user}, "user_name": {"someone"},
 		"command": {"/kasuhara"}, "text": {text}, "api_app_id": {"A0MAMORI"},
 		"response_url": {"https://hooks.slack.com/commands/T0000001/1/abc"},
 		"trigger_id":   {"13345224609.738474920.8088930838d88f008e0" + user},
@@ -713,6 +719,20 @@ func TestTooLongMessage(t *testing.T) {
 	}
 	if items := outbox(t, h.db); len(items) != 0 {
 		t.Errorf("the flows acted on it: %+v", items)
+	}
+}
+
+// TestSlashCommandInDM (found by a user trial): typed in a DM, where the
+// answer comes, the command is acknowledged with nothing to read ("check
+// your DM" pointed to the very place they were).
+func TestSlashCommandInDM(t *testing.T) {
+	h := newHarness(t)
+	status, body := h.commandIn("DUJA", "UJA", "")
+	if status != http.StatusOK || strings.TrimSpace(body) != "" {
+		t.Errorf("in a DM: %d %q", status, body)
+	}
+	if replies := dms(t, h.db, "UJA"); len(replies) == 0 {
+		t.Error("no reply in the DM")
 	}
 }
 

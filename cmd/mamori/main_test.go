@@ -107,7 +107,7 @@ type report struct {
 
 var reports = map[mamori.Lang]report{
 	mamori.JA: {
-		when:        "昨日の15時ごろ",
+		when:        "先週の土曜日、開店直後",
 		place:       "新宿店のレジ",
 		customer:    "青い帽子の常連客",
 		customerIDs: "会員番号 M-20931、携帯 090-4417-2388",
@@ -117,7 +117,7 @@ var reports = map[mamori.Lang]report{
 		witnesses:   "同僚の鈴木さん",
 	},
 	mamori.EN: {
-		when:        "yesterday around 3pm",
+		when:        "last Saturday, just after opening",
 		place:       "the Shinjuku store till",
 		customer:    "regular in a blue cap",
 		customerIDs: "member no. M-20931, mobile 090-4417-2388",
