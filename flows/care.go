@@ -107,6 +107,15 @@ func (s *Service) runCheckin(tx mamori.Tx, j mamori.Job, now time.Time) error {
 	if w := s.Care.WorkingTime(now, s.Location); w.After(now) {
 		return tx.Schedule(mamori.Job{Key: fmt.Sprintf("%s:%s:%d:later:%d", jobCheckin, k.Number, p.Round, w.Unix()), Kind: jobCheckin, Due: w, Payload: j.Payload})
 	}
+	// One "how are you?" a day: another case's check-in went out to
+	// them today (several reports close together), so this one waits a
+	// day rather than ask the same thing twice at once.
+	if c, err := tx.Conversation(k.Reporter.Key()); err == nil && c.Checkin != "" && c.Checkin != k.Number && now.Sub(c.CheckinAt) < 20*time.Hour {
+		w := s.Care.WorkingTime(now.Add(24*time.Hour), s.Location)
+		return tx.Schedule(mamori.Job{Key: fmt.Sprintf("%s:%s:%d:spaced:%d", jobCheckin, k.Number, p.Round, w.Unix()), Kind: jobCheckin, Due: w, Payload: j.Payload})
+	} else if err != nil && !errors.Is(err, mamori.ErrNotFound) {
+		return err
+	}
 	task, open, err := openCareTaskFor(tx, k)
 	if err != nil {
 		return err

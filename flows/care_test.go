@@ -517,3 +517,31 @@ func TestCheckinSentence(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckinsSpaced (found by a user trial): two reports close together
+// do not bring two "how are you?" at the same moment: the second waits a
+// day.
+func TestCheckinsSpaced(t *testing.T) {
+	r := newRig(t)
+	a := r.filed(nil)
+	r.clock.Add(time.Minute)
+	r.do(mamori.Input{Kind: mamori.InputStart, User: user("UME"), Value: mamori.StartReport})
+	r.reportToSummary("UME")
+	r.click("UME", "submit")
+	checkins := func() (ns []string) {
+		for _, m := range r.sent.to(mamori.TargetUser, "UME") {
+			if m.Step == "checkin" {
+				ns = append(ns, m.Header)
+			}
+		}
+		return ns
+	}
+	r.advance(71 * time.Hour) // Monday 09:00
+	if got := checkins(); len(got) != 1 || !strings.Contains(got[0], a) {
+		t.Fatalf("on the first day: %q", got)
+	}
+	r.advance(24 * time.Hour)
+	if got := checkins(); len(got) != 2 || strings.Contains(got[1], a) {
+		t.Fatalf("the next day: %q", got)
+	}
+}
