@@ -482,13 +482,12 @@ func TestCheckinAnsweredInWords(t *testing.T) {
 	}
 }
 
-// TestCheckinSentence (found by a user trial): a sentence in answer to a
-// check-in reads as the button it means ("まだ夜あまり眠れないです": a
-// little hard, HR hears); one that means none is asked which is closest,
-// and is not kept for a report.
+// TestCheckinSentence (found by a user trial): a short sentence in answer
+// to a check-in reads as the button it means ("まだ夜あまり眠れないです":
+// a little hard, HR hears); one that means none is kept as at the menu.
 func TestCheckinSentence(t *testing.T) {
 	r := newRig(t) // Friday 2026-11-20 10:00 in Tokyo
-	n := r.filed(nil)
+	r.filed(nil)
 	r.advance(71 * time.Hour) // Monday 09:00: the first check-in
 	hr0 := len(r.sent.to(mamori.TargetChannel, "C0HR"))
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "まだ夜あまり眠れないです"})
@@ -502,16 +501,20 @@ func TestCheckinSentence(t *testing.T) {
 		t.Errorf("left in the conversation: %+v", c)
 	}
 	r.advance(7 * 24 * time.Hour) // the next check-in
+	// Words that read as no answer are kept, as at the menu (nothing typed
+	// is lost); words of danger are offered the SOS, not taken as "hard"
+	// (found by a review).
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "今週は店が忙しかったです"})
-	m := r.last("UME")
-	if m.Step != "checkin" || len(m.Choices) != 3 || m.Choices[0].Value != "checkin:"+n+":fine" {
-		t.Errorf("words that mean no answer: %+v", m)
-	}
-	if c := r.conv(user("UME")); c.Draft != "" || c.Checkin == "" {
+	if c := r.conv(user("UME")); c.Draft != "今週は店が忙しかったです" || c.Checkin == "" {
 		t.Errorf("the conversation: %+v", c)
 	}
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "お客様が包丁を持っています"})
+	if m := r.last("UME"); !strings.Contains(m.Text, r.svc.Policy.T(mamori.JA, "sos.offer")) {
+		t.Errorf("danger with a check-in waiting: %+v", m)
+	}
 	for typed, want := range map[string]string{"大丈夫じゃないです": "hard", "I'm doing okay now": "fine", "I took a day off and feel better": "fine",
-		"I still can't sleep": "hard", "少し落ち着いてきました": "fine", "誰かと話したい": "talk", "今週は店が忙しかったです": ""} {
+		"I still can't sleep": "hard", "少し落ち着いてきました": "fine", "誰かと話したい": "talk", "今週は店が忙しかったです": "",
+		"よく眠れるようになりました": "fine", "もう怖くないです": "fine", "不安はなくなりました": "fine", "no longer scared, thanks": "fine"} {
 		if got := flows.CheckinSense(typed); got != want {
 			t.Errorf("%q reads as %q, want %q", typed, got, want)
 		}

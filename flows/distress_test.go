@@ -306,6 +306,13 @@ func TestDangerNowOffered(t *testing.T) {
 		{"narrative", "昨日お客様に怒鳴られて、とても怖かったです", false},
 		{"narrative", "今日、レジで殴られそうになって怖かった", false},
 		{"repeat", "前にも同じお客様に怒鳴られました", false},
+		// Found by a review: ordinary accounts.
+		{"narrative", "今回、お客様に暴言を吐かれ、脅されました。", false},
+		{"narrative", "今月に入って3回目ですが、怒鳴られて怖かったです", false},
+		{"narrative", "I don't know why he threatened me last week", false},
+		{"narrative", "客が包丁を振り回したのは先週です", false},
+		{"narrative", "客が包丁を持っていました", false},
+		{"narrative", "He has a knife", true},
 	} {
 		r := newRig(t)
 		r.reportUntil("UME", tc.step)

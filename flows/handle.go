@@ -52,7 +52,7 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 		checkinTyped := false
 		if in.Kind == mamori.InputText && c.Checkin != "" {
 			a, _ := checkinWord(s.Policy, in.Text)
-			checkinTyped = a != "" || !inFlow(c) && checkinSense(in.Text) != ""
+			checkinTyped = a != "" || checkinSentence(s.env(now), c, strings.TrimSpace(in.Text))
 		}
 		if _, answer, ok := checkinClick(in); ok && answer == checkinTalk || checkinTyped {
 			env.TalkBy = s.when(s.Care.WorkingTime(now.Add(s.Care.taskDue()), s.Location), in.User.Lang)

@@ -101,7 +101,7 @@ func ask(env Env, c mamori.Conversation, problem string) Out {
 			{Value: "no", Label: t(l, "cancel.no"), Style: mamori.StylePrimary},
 			{Value: navLater, Label: t(l, "nav.later")}, // a pause keeps what they wrote
 		}
-		if c.Flow == mamori.FlowReport && c.Answers.Narrative != "" {
+		if c.Flow == mamori.FlowReport {
 			// Rather a question to HR: what they wrote goes with it.
 			m.Choices = append(m.Choices, mamori.Choice{Value: toConsult, Label: t(l, "cancel.consult")})
 		}

@@ -177,7 +177,7 @@ func notSafe(s string) bool {
 // "not now", "いいえ").
 func negates(s string) bool {
 	s = strings.ToLower(s)
-	return holdsAny(s, "ない", "ません", "いいえ", "ではなく", "じゃなく", "not", "n't") || s == "no" || strings.HasPrefix(s, "no ") || strings.HasPrefix(s, "no,")
+	return holdsAny(s, "ない", "なかった", "ません", "いいえ", "ではなく", "じゃなく", "not", "n't") || s == "no" || strings.HasPrefix(s, "no ") || strings.HasPrefix(s, "no,")
 }
 
 // safePhrase reports whether the whole of s says they are safe now.

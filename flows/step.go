@@ -354,10 +354,19 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 // fear or danger with "now" or "still" ("まだ外で待っていて怖い"). An
 // account may quote such words: the SOS is offered, never raised.
 func dangerNow(typed string) bool {
-	now := strings.ReplaceAll(typed, "今日", "")
-	return callsForHelp(typed) || holdsAny(typed, "刃物", "ナイフ", "包丁", "凶器", "knife", "weapon", "gun") ||
-		fearful(typed) && holdsAny(now, "今", "いま", "まだ", "still", "now", "outside", "waiting", "外で待")
+	now := holdsAny(typed, "今も", "今は", "今、", "今まだ", "今でも", "いまも", "いまは", "いま、", "いままだ", "いまでも", "まだ", "外で待", "待ち伏せ") ||
+		presentEN.MatchString(typed)
+	weapon := holdsAny(typed, "刃物", "ナイフ", "包丁", "凶器", "knife", "weapon", "gun")
+	return callsForHelp(typed) || weapon && (now || holdsAny(typed, "ている", "ています", "てる", "いる", "います") || holdingEN.MatchString(typed)) ||
+		fearful(typed) && now
 }
+
+// presentEN and holdingEN are the English of a danger now ("he is still
+// here", "has a knife"), whole words ("now" is not in "know").
+var (
+	presentEN = regexp.MustCompile(`(?i)\b(now|still|outside|waiting|right now)\b`)
+	holdingEN = regexp.MustCompile(`(?i)\b(has|have|is|are|holding|got)\b`)
+)
 
 // offerSOS puts the SOS button, and a word on it, on the question out
 // asks (a message of its own when it asks none), once.
@@ -456,16 +465,12 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		if a, exact := checkinWord(env.Policy, in.Text); a != "" && (exact || !inFlow(c)) {
 			return Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: in.User, Value: "checkin:" + c.Checkin + ":" + a})
 		}
-		if typed := strings.TrimSpace(in.Text); !inFlow(c) && env.Awaiting == "" && typedCommand(typed) == "" && !greeting(typed) && !sosWord(typed, true) {
-			// A sentence in answer to "how are you?" ("まだ夜あまり眠れない
-			// です"): as the button it reads as; one that reads as none
-			// is asked which is closest (not kept for a report).
-			if _, asked := asksFor(typed); !asked {
-				if a := checkinSense(typed); a != "" {
-					return Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: in.User, Value: "checkin:" + c.Checkin + ":" + a})
-				}
-				return c, Out{Replies: []mamori.Message{checkinAgain(env, c.Checkin, l)}}
-			}
+		if typed := strings.TrimSpace(in.Text); checkinSentence(env, c, typed) {
+			// A short sentence in answer to "how are you?" ("まだ夜あまり
+			// 眠れないです"): as the button it reads as. Anything else —
+			// a new incident, words of danger, an answer to a question of
+			// the case — goes on as it would without the check-in.
+			return Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: in.User, Value: "checkin:" + c.Checkin + ":" + checkinSense(typed)})
 		}
 	}
 
@@ -716,14 +721,20 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	value := in.Value
 	if in.Kind == mamori.InputText && helpWord(in.Text) && c.Step != stepSummary && c.Step != stepCSummary {
 		// "ヘルプ" at a question: how to answer it, and what else they can
-		// do; never an answer.
-		return c, ask(env, c, env.Policy.T(l, "nav.help"))
+		// do; never an answer. "HELP!" may be a call for help: the SOS is
+		// one press away.
+		out := ask(env, c, env.Policy.T(l, "nav.help"))
+		if c.SOS == "" {
+			offerSOS(env, &out, l)
+		}
+		return c, out
 	}
 	if in.Kind == mamori.InputText {
 		value = typedCommand(strings.TrimSpace(in.Text))
 		pause := pauseWish(in.Text)
 		stop := stopWish(in.Text) && c.Step != stepWellbeing && c.Step != stepTalk && c.Step != stepWorry
-		if value == "" && c.Flow == mamori.FlowReport && c.Step != stepCancel && consultWish(in.Text) {
+		if value == "" && c.Flow == mamori.FlowReport && consultWish(in.Text) &&
+			c.Step != stepCancel && c.Step != stepNarrative && c.Step != stepWords && c.Step != stepWellbeing && c.Step != stepTalk {
 			// 「やっぱり報告じゃなくて相談にしたいです」: asked, with the
 			// way to make it a question to HR.
 			value = navCancel
@@ -738,12 +749,22 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			}
 		}
 	}
-	if value == "" && in.Kind == mamori.InputText && (idle || asked != "") {
+	// Words offered as the answer, and more sent: added to them (a
+	// greeting offered is dropped for the answer that follows it).
+	drafting := worthKeeping(c.Draft) && worthKeeping(strings.TrimSpace(in.Text))
+	if value == "" && in.Kind == mamori.InputText && (idle || asked != "" || drafting) {
 		if q, ok := lookup(c.Step); ok && takesText(env, q, in.Text, l) {
 			// Back after a long silence, or a question of the case's in
 			// between: show the question again and ask whether what they
-			// sent answers it. Nothing is lost either way.
-			c.Draft = strings.TrimSpace(in.Text)
+			// sent answers it. Nothing is lost either way; what they send
+			// next is added to it (「商品も投げつけられました」).
+			draft := strings.TrimSpace(in.Text)
+			if drafting {
+				if more, fits := appendText(c.Draft, draft); fits {
+					draft = more
+				}
+			}
+			c.Draft = draft
 			out := ask(env, c, "")
 			m := &out.Replies[len(out.Replies)-1]
 			intro, choices := env.Policy.T(l, "nav.draft"), []mamori.Choice{{Value: navDraft, Label: env.Policy.T(l, "nav.draft_keep"), Style: mamori.StylePrimary}}
@@ -831,7 +852,8 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			if c.Flow != mamori.FlowReport {
 				break
 			}
-			nc := mamori.Conversation{User: c.User, Started: env.Now, Updated: env.Now, SOS: c.SOS, Draft: c.Answers.Narrative}
+			nc := mamori.Conversation{User: c.User, Started: env.Now, Updated: env.Now, SOS: c.SOS, Draft: c.Answers.Narrative,
+				Checkin: c.Checkin, CheckinAt: c.CheckinAt}
 			nc, out := begin(env, nc, mamori.FlowConsult)
 			out.Audit = "conversation.to_consult"
 			out.Replies = append([]mamori.Message{text(env.Policy.T(l, "cancel.consult.done"))}, out.Replies...)
@@ -1000,23 +1022,56 @@ func asksFor(typed string) (string, bool) {
 		return mamori.StartConsult, true
 	}
 	// "方針を見せて", "where can I get support?": what they ask to see.
-	see := holdsAny(typed, "見せて", "教えて", "見たい", "知りたい", "読みたい", "どこ", "ありますか", "show", "see", "read", "where", "what is", "what's", "tell me")
+	if fearful(typed) || callsForHelp(typed) {
+		return "", false // "I already feel scared": not a request to read
+	}
+	see := holdsAny(typed, "見せて", "教えて", "見たい", "知りたい", "読みたい", "どこ", "ありますか") || seeEN.MatchString(typed)
 	switch {
-	case see && holdsAny(typed, "方針", "ポリシー", "規程", "ルール", "policy", "rules"):
+	case see && (holdsAny(typed, "方針", "ポリシー", "規程", "ルール") || wordEN(typed, "policy", "rules")):
 		return mamori.StartPolicy, true
-	case see && holdsAny(typed, "相談先", "相談窓口", "窓口", "ケア", "産業医", "カウンセ", "support", "counsel", "care", "someone to talk"):
+	case see && (holdsAny(typed, "相談先", "相談窓口", "ケア", "産業医", "カウンセ") || wordEN(typed, "support", "counselling", "counseling", "care", "someone to talk")):
 		return startCare, true
-	case see && holdsAny(typed, "その場", "対応の仕方", "どう対応", "what to do", "how to respond"):
+	case see && (holdsAny(typed, "その場での対応", "対応の仕方", "どう対応") || wordEN(typed, "what to do", "how to respond")):
 		return mamori.StartOnsite, true
 	}
 	return "", false
+}
+
+// seeEN asks to see something, in whole words.
+var seeEN = regexp.MustCompile(`(?i)\b(show|see|read|where|what is|what's|tell me)\b`)
+
+// wordEN reports whether typed holds one of words as whole words.
+func wordEN(typed string, words ...string) bool {
+	for _, w := range words {
+		if regexp.MustCompile(`(?i)\b` + regexp.QuoteMeta(w) + `\b`).MatchString(typed) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkinSentence reports whether typed, sent while c's check-in waits,
+// answers it in words: short, outside a report and any other question
+// (a supervisor's, a witness request), no danger in it, and read as one
+// of its buttons.
+func checkinSentence(env Env, c mamori.Conversation, typed string) bool {
+	if c.Checkin == "" || inFlow(c) || c.Reply != "" || c.Witness != "" || env.Awaiting != "" || utf8.RuneCountInString(typed) > 40 ||
+		typedCommand(typed) != "" || greeting(typed) || sosWord(typed, true) || dangerNow(typed) || dangerHint(typed) {
+		return false
+	}
+	if _, asked := asksFor(typed); asked {
+		return false
+	}
+	return checkinSense(typed) != ""
 }
 
 // consultWish reports whether words typed during a report ask to make it
 // a consultation instead ("相談にしたい", "I'd rather just ask for
 // advice").
 func consultWish(typed string) bool {
-	return utf8.RuneCountInString(typed) <= 40 && holdsAny(typed, "相談にしたい", "相談に切り替", "相談に変え", "相談のほうが", "相談の方が", "相談にします",
+	// Most of a short message: 「上司に相談の方がいいと言われたので書きます」
+	// tells, it does not ask.
+	return utf8.RuneCountInString(squash(typed)) <= 22 && !holdsAny(typed, "言われ", "言って", "said", "told") && holdsAny(typed, "相談にしたい", "相談に切り替", "相談に変え", "相談のほうが", "相談の方が", "相談にします",
 		"rather ask", "just ask for advice", "just want advice", "ask hr instead", "switch to a question", "make it a question", "instead of a report")
 }
 
@@ -1029,10 +1084,11 @@ const startCare = "care"
 // "help me" are calls for help (sosWord), not this.
 func helpWord(typed string) bool {
 	switch spoken(typed) {
-	case "help", "ヘルプ", "使い方", "使い方を教えて", "how does this work", "how do i use this", "":
-		return strings.TrimSpace(typed) != "" // "?" alone too
+	case "help", "ヘルプ", "使い方", "使い方を教えて", "how does this work", "how do i use this":
+		return true
 	}
-	return false
+	t := strings.TrimSpace(typed)
+	return t == "?" || t == "？"
 }
 
 // summaryWords are plain words for the summary's buttons.
@@ -1175,7 +1231,7 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 			v, rest, said := leadingOption(typed, opts)
 			ok := said && q.step != stepSafety && !negates(rest) && !fearful(typed) && !sosWord(typed, false)
 			more := ok && worthKeeping(typed)
-			if !ok {
+			if !ok && !(q.step == stepSafety && unsafeHint(typed)) {
 				v, ok = looseOption(typed, opts)
 				more = ok && saysMore(typed, opts, v)
 			}
@@ -1193,7 +1249,8 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 				}
 				return ""
 			}
-			if (q.step == stepWellbeing || q.step == stepTalk || c.Flow == mamori.FlowReport && q.kind == kChoice && fearful(typed) && !worthKeeping(typed)) &&
+			if (q.step == stepWellbeing || q.step == stepTalk ||
+				c.Flow == mamori.FlowReport && q.kind == kChoice && q.step != stepSafety && fearful(typed) && !worthKeeping(typed)) &&
 				typed != "" && typedCommand(typed) == "" {
 				// 「今も怖い」 at any question of buttons is how they feel too.
 				// How they feel, in their own words: kept for HR, and
@@ -1205,7 +1262,7 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 				c.Answers.Feelings = feelings
 				return env.Policy.T(l, "nav.feelings_kept")
 			}
-			if q.step == stepSafety && (negates(typed) || fearful(typed) || holdsAny(typed, "hurt", "injur", "けが", "怪我", "痛")) {
+			if q.step == stepSafety && unsafeHint(typed) {
 				// "大丈夫じゃないです" at "are you safe now?": the buttons
 				// that raise the alarm, pointed to.
 				return env.Policy.T(l, "safety.not_safe")
@@ -1310,9 +1367,23 @@ func typedDate(env Env, typed string) (string, bool) {
 	}
 	d, ok := typedDay(env, day)
 	if date, part, _ := strings.Cut(d, " "); ok && part != "" && clockTime.MatchString(at) {
-		d = date // "今朝10時ごろ": the time says more than "morning"
+		// "今朝10時ごろ": the time says more than "morning"; "昨日の午後
+		// 3時", "last night at 11": a twelve-hour clock, in the part named.
+		if h, _ := strconv.Atoi(at[:2]); h < 12 && (part == "afternoon" || part == "evening" || part == "night" && h >= 5) {
+			at = fmt.Sprintf("%02d%s", h+12, at[2:])
+		}
+		d = date
 	} else if !ok || part != "" {
 		return "", false
+	}
+	if clockTime.MatchString(at) {
+		loc := env.Location
+		if loc == nil {
+			loc = env.Now.Location()
+		}
+		if when, err := time.ParseInLocation(dateLayout+" 15:04", d+" "+strings.TrimSuffix(at, "~"), loc); err != nil || when.After(env.Now) {
+			return "", false // a time still to come: kept as typed
+		}
 	}
 	return d + " " + at, true
 }
@@ -1599,6 +1670,15 @@ var (
 		"i'm fine": true, "i'm ok": true, "i'm okay": true, "i'm safe": true, "i am fine": true, "i am ok": true, "i am okay": true, "i am safe": true}
 )
 
+// unsafeHint reports whether words typed at "are you safe now?" say more
+// than safe: no, but, still, fear, a hurt, a colleague ("無事です。同僚が
+// けがをしました"). They are never taken as "safe": the buttons that
+// raise the alarm are pointed to.
+func unsafeHint(typed string) bool {
+	return negates(typed) || fearful(typed) || holdsAny(typed, "but", "でも", "けど", "still", "まだ", "hurt", "injur", "けが", "怪我", "痛",
+		"同僚", "colleague", "coworker", "co-worker")
+}
+
 // looseOption accepts, for a question answered by buttons alone, words
 // that hold one option's label and nothing against it ("はい、話したいです"
 // for 話したい, "yes please" for "Yes, please"), or that are a part of
@@ -1778,8 +1858,8 @@ func pickLabels(typed string, opts []mamori.Choice) ([]string, bool) {
 // 中傷…）") part holds; only when one option does.
 func labelWord(part string, opts []mamori.Choice) (string, bool) {
 	p := squash(part)
-	if utf8.RuneCountInString(p) < 2 {
-		return "", false
+	if utf8.RuneCountInString(p) < 2 || negates(part) {
+		return "", false // 「脅迫はなかった」 names it to say no
 	}
 	found := ""
 	for _, o := range opts {

@@ -442,8 +442,13 @@ func TestComingBackKeepsWords(t *testing.T) {
 			if d.c.Answers.Narrative != "" || len(last.Choices) == 0 || last.Choices[0].Value != navDraft || !strings.Contains(last.Note, "30分") {
 				t.Fatalf("the words on coming back: %+v, %s", d.c.Answers, texts(d.out))
 			}
+			// More sent before choosing (found by a review): added to it.
+			d.say("商品も投げつけられました。")
+			if d.c.Answers.Narrative != "" || d.c.Step != stepNarrative || d.c.Draft != account+"\n商品も投げつけられました。" {
+				t.Fatalf("more words: %+v", d.c)
+			}
 			d.choose(navDraft)
-			if d.c.Answers.Narrative != account {
+			if d.c.Answers.Narrative != account+"\n商品も投げつけられました。" {
 				t.Fatalf("the words used as the answer: %q", d.c.Answers.Narrative)
 			}
 		})
@@ -1084,6 +1089,11 @@ func TestTypedDate(t *testing.T) {
 		{"Dec 1", "2026-12-01"}, {"December 1st", "2026-12-01"}, {"1 Dec", "2026-12-01"}, {"yesterday at 18:30", "2026-12-06 18:30"},
 		{"Dec 5th at 6pm", "2026-12-05 18:00"}, {"last tuesday evening", "2026-12-01 evening"},
 		{"12/5 10", ""}, {"Dec 25", "2025-12-25"}, {"昨日の25時", ""},
+		// A twelve-hour clock in the part of the day named; no time to come
+		// (found by a review). Now is 10:00 on the 7th.
+		{"昨日の午後3時", "2026-12-06 15:00"}, {"昨日の夕方6時", "2026-12-06 18:00"}, {"昨日の夜11時", "2026-12-06 23:00"},
+		{"last night at 11", "2026-12-06 23:00"}, {"yesterday evening at 7", "2026-12-06 19:00"}, {"今朝8時", "2026-12-07 08:00"},
+		{"今日の23時", ""}, {"12/7 18:30", ""}, {"12/7 9:30", "2026-12-07 09:30"},
 	} {
 		got, ok := typedDate(env, tc.typed)
 		if got != tc.want || ok != (tc.want != "") {
@@ -1148,6 +1158,11 @@ func TestBehaviourWordsTyped(t *testing.T) {
 		t.Fatalf("short words: %v, at %s (%s)", d.c.Answers.Behaviours, d.c.Step, texts(d.out))
 	}
 	d.choose(navBack)
+	// Named to say no (found by a review): not ticked.
+	d.say("脅迫はなかった")
+	if d.c.Step != stepBehaviours {
+		t.Errorf("「脅迫はなかった」 ticked %v", d.c.Answers.Behaviours)
+	}
 	before := d.c.Answers.Narrative
 	const said = "お客様に何度も暴言を吐かれて、とても怖かったです"
 	d.say(said)
@@ -1181,15 +1196,26 @@ func TestMenuRequests(t *testing.T) {
 			t.Errorf("%q: draft %q, %s", tc.typed, d.c.Draft, texts(d.out))
 		}
 	}
+	// Not requests (found by a review): fear, a counter.
+	for _, typed := range []string{"I already feel scared", "He's somewhere outside, scared", "窓口にまだいます、どこに逃げれば"} {
+		d := newDriver(t, "UME", mamori.EN)
+		d.say(typed)
+		if r := d.out.Replies; len(r) > 0 && (r[0].Header == CareMessage(d.env, mamori.EN).Header || r[0].Header == CareMessage(d.env, mamori.JA).Header) {
+			t.Errorf("%q showed the care resources", typed)
+		}
+	}
 	d := newDriver(t, "UME", mamori.JA)
 	d.start(mamori.StartReport)
 	for d.c.Step != stepNarrative {
 		d.answerOne()
 	}
-	for _, typed := range []string{"ヘルプ", "help", "？"} {
+	for _, typed := range []string{"ヘルプ", "help", "？", "HELP!"} {
 		d.say(typed)
 		if d.c.Answers.Narrative != "" || d.c.Step != stepNarrative || !strings.Contains(texts(d.out), d.env.Policy.T(mamori.JA, "nav.help")) {
 			t.Errorf("%q at the account: %+v, %s", typed, d.c.Answers, texts(d.out))
+		}
+		if last := d.out.Replies[len(d.out.Replies)-1]; !slices.ContainsFunc(last.Controls, func(c mamori.Choice) bool { return c.Value == mamori.StartSOS }) {
+			t.Errorf("%q: no SOS beside the help", typed)
 		}
 	}
 }
@@ -1240,12 +1266,25 @@ func TestEditAccountAsks(t *testing.T) {
 // you safe?", 「上長で」 or 「人事だけ」 at where it goes, and "submit" at
 // the summary are their buttons; "安全ですが怖いです" is not "safe".
 func TestPlainAnswersMore(t *testing.T) {
-	for typed, safe := range map[string]bool{"yes I am safe": true, "yes, I'm fine": true, "はい、安全です": true, "安全ですが怖いです": false} {
-		d := newDriver(t, "UEN", mamori.EN)
+	for _, tc := range []struct {
+		lang  mamori.Lang
+		typed string
+		safe  bool
+	}{
+		{mamori.EN, "yes I am safe", true}, {mamori.EN, "yes, I'm fine", true}, {mamori.JA, "はい、安全です", true},
+		// Found by a review: more than safe is not "safe".
+		{mamori.JA, "安全ですが怖いです", false}, {mamori.JA, "無事です。同僚がけがをしました", false},
+		{mamori.EN, "I'm fine. Co-worker hurt", false}, {mamori.EN, "yes I'm safe but he's still here", false},
+		{mamori.EN, "I'm safe but my arm hurts", false}, {mamori.JA, "今も怖い", false},
+	} {
+		d := newDriver(t, "U1", tc.lang)
 		d.start(mamori.StartReport)
-		d.say(typed)
-		if (d.c.Answers.Safety == "safe") != safe {
-			t.Errorf("%q at are you safe: %q", typed, d.c.Answers.Safety)
+		d.say(tc.typed)
+		if (d.c.Answers.Safety == "safe") != tc.safe {
+			t.Errorf("%q at are you safe: %q", tc.typed, d.c.Answers.Safety)
+		}
+		if !tc.safe && !strings.Contains(texts(d.out), d.env.Policy.T(tc.lang, "safety.not_safe")) {
+			t.Errorf("%q: the alarm buttons not pointed to: %s", tc.typed, texts(d.out))
 		}
 	}
 	for typed, route := range map[string]string{"上長で": mamori.RouteDepartment, "人事だけ": mamori.RouteHR, "人事でお願いします": mamori.RouteHR} {
@@ -1286,5 +1325,27 @@ func TestReportToConsultation(t *testing.T) {
 	d.choose(toConsult)
 	if d.c.Flow != mamori.FlowConsult || d.c.Answers.Worry != account || d.c.Answers.Narrative != "" {
 		t.Fatalf("after the switch: %+v", d.c)
+	}
+}
+
+// TestConsultWishNotTold (found by a review): an account that tells of
+// advice ("相談の方がいいと言われた") is the account, not a wish to stop.
+func TestConsultWishNotTold(t *testing.T) {
+	d := newDriver(t, "UME", mamori.JA)
+	d.start(mamori.StartReport)
+	for d.c.Step != stepNarrative {
+		d.answerOne()
+	}
+	const account = "上司に相談の方がいいと言われたので書きます"
+	d.say(account)
+	if d.c.Answers.Narrative != account || d.c.Step == stepCancel {
+		t.Errorf("the account: %q at %s", d.c.Answers.Narrative, d.c.Step)
+	}
+	for d.c.Step != stepTalk {
+		d.answerOne()
+	}
+	d.say("はい、人事に相談の方がいいです")
+	if d.c.Step == stepCancel {
+		t.Errorf("at talk: asked to stop")
 	}
 }

@@ -214,7 +214,13 @@ func (a *Adapter) user(ctx context.Context, id string) mamori.User { return a.lo
 
 // person reports whether id is a person (users.info): not a bot, an app
 // or a deactivated account. When Slack cannot say, it is taken as one.
-func (a *Adapter) person(ctx context.Context, id string) bool { return !a.lookup(ctx, id).notPerson }
+func (a *Adapter) person(ctx context.Context, id string) bool {
+	// Within a form's three seconds, beside the actor's own lookup: a
+	// Slack too slow to say is taken as saying a person.
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return !a.lookup(ctx, id).notPerson
+}
 
 // lookup is user id as users.info gave it, asked at most every userTTL.
 func (a *Adapter) lookup(ctx context.Context, id string) cachedUser {
@@ -270,7 +276,7 @@ func (a *Adapter) CheckToken(ctx context.Context) error {
 	res, err := a.api.AuthTestContext(ctx)
 	var refused slackapi.SlackErrorResponse
 	switch {
-	case errors.As(err, &refused):
+	case errors.As(err, &refused) && tokenRefused[refused.Err]:
 		return fmt.Errorf("SLACK_BOT_TOKEN was refused by Slack (auth.test: %s): copy the Bot User OAuth Token (xoxb-…) again from OAuth & Permissions, and reinstall the app if it was removed", refused.Err)
 	case err != nil:
 		a.log.Warn("slack: auth.test failed at start; the first request tries again", "err", err)
@@ -281,6 +287,11 @@ func (a *Adapter) CheckToken(ctx context.Context) error {
 	a.mu.Unlock()
 	return nil
 }
+
+// tokenRefused are auth.test's errors that say the token itself is bad
+// (others, such as internal_error, may pass).
+var tokenRefused = map[string]bool{"invalid_auth": true, "not_authed": true, "token_revoked": true, "token_expired": true,
+	"account_inactive": true, "no_permission": true, "invalid_token": true}
 
 // botUserID returns the bot's own user id, asking auth.test once.
 func (a *Adapter) botUserID(ctx context.Context) string {

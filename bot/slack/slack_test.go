@@ -722,20 +722,6 @@ func TestTooLongMessage(t *testing.T) {
 	}
 }
 
-// TestSlashCommandInDM (found by a user trial): typed in a DM, where the
-// answer comes, the command is acknowledged with nothing to read ("check
-// your DM" pointed to the very place they were).
-func TestSlashCommandInDM(t *testing.T) {
-	h := newHarness(t)
-	status, body := h.commandIn("DUJA", "UJA", "")
-	if status != http.StatusOK || strings.TrimSpace(body) != "" {
-		t.Errorf("in a DM: %d %q", status, body)
-	}
-	if replies := dms(t, h.db, "UJA"); len(replies) == 0 {
-		t.Error("no reply in the DM")
-	}
-}
-
 func TestSlashCommand(t *testing.T) {
 	tests := []struct {
 		user, text string

@@ -92,11 +92,6 @@ func (a *Adapter) command(ctx context.Context, c slashCommand) reply {
 		a.log.Error("slack: slash command failed", "user", c.UserID, "err", err)
 		return ephemeralAck(a.cfg.Policy.T(u.Lang, "slack.error"))
 	}
-	if strings.HasPrefix(c.ChannelID, "D") {
-		// Typed in a DM, most likely the bot's own, where its answer
-		// comes: nothing to point to.
-		return ok()
-	}
 	return ephemeralAck(a.cfg.Policy.T(u.Lang, "slack.command_ack"))
 }
 
