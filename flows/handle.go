@@ -175,7 +175,8 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 		cancelRemind := func() error { return tx.CancelJobs(jobRemind + ":" + key) }
 		if out.End && nc.SOS != "" {
 			// A report filed or cancelled during an SOS: the SOS stays.
-			nc = mamori.Conversation{User: nc.User, SOS: nc.SOS, SOSPlace: nc.SOSPlace, Started: nc.Started, Updated: nc.Updated}
+			nc = mamori.Conversation{User: nc.User, SOS: nc.SOS, SOSPlace: nc.SOSPlace, Checkin: nc.Checkin, CheckinAt: nc.CheckinAt,
+				Started: nc.Started, Updated: nc.Updated}
 		} else if out.End || (wasFlow == "" && nc.Step == stepMenu && holdsNothing(nc)) {
 			// Nothing worth keeping: a finished or cancelled report, or
 			// someone who only looked at the menu (and typed nothing to

@@ -104,8 +104,21 @@ func sosPhrase(s string) bool {
 		"i feel in danger", "i'm in danger", "i am in danger", "im in danger":
 		return true
 	}
-	return false
+	return helpPhrases[squash(toHalfWidth(s))]
 }
+
+// helpPhrases are more ways of calling for help, squashed ("お願い、
+// 助けて", "someone please help", "I need help now").
+var helpPhrases = func() map[string]bool {
+	m := map[string]bool{}
+	for _, p := range []string{"お願い助けて", "お願いします助けて", "誰か助けて", "だれか助けて", "助けてお願い", "助けてください", "助けて下さい",
+		"今すぐ助けて", "すぐ来て", "すぐに来て", "誰か来て",
+		"please help", "please help me", "help me please", "someone help", "someone help me", "someone please help",
+		"somebody help", "somebody help me", "i need help now", "need help now", "help me now", "please help now"} {
+		m[squash(p)] = true
+	}
+	return m
+}()
 
 // sentences splits typed text at the ends of its sentences and lines.
 func sentences(s string) []string {
@@ -403,7 +416,7 @@ func sosUpdate(c mamori.Conversation, typed string) bool {
 // callsForHelp reports whether typed text holds a call for help
 // anywhere ("…怖いです、助けてください").
 func callsForHelp(typed string) bool {
-	return holdsAny(typed, "助けて", "たすけて", "タスケテ", "help me", "sos", "ｓｏｓ")
+	return holdsAny(typed, "助けて", "たすけて", "タスケテ", "help me", "sos", "ｓｏｓ", "need help", "please help", "someone help", "somebody help")
 }
 
 // fearful reports whether typed text speaks of danger (dangerHint) or of

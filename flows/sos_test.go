@@ -610,3 +610,43 @@ func TestSOSPlaceAfterRestart(t *testing.T) {
 		t.Errorf("the report's question does not come back: %+v", m)
 	}
 }
+
+// TestSOSOutlivesTheReport (found by a user re-trial): stopping a report,
+// or starting a new one, during an open SOS keeps the SOS: "もう大丈夫です"
+// still closes it, and no second SOS is raised.
+func TestSOSOutlivesTheReport(t *testing.T) {
+	r := newRig(t)
+	me := r.sosInReport("narrative")
+	r.click("UME", "nav:cancel")
+	r.click("UME", "yes")
+	if c := r.conv(me); c.SOS != "SOS-2026-0001" {
+		t.Fatalf("after stopping the report: %+v", c)
+	}
+	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartReport})
+	r.click("UME", "danger")
+	if r.alertPosts(mamori.TargetChannel, "C0HR") != 1 {
+		t.Errorf("a second SOS was raised")
+	}
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "もう大丈夫です"})
+	if e := r.kase("SOS-2026-0001").Decision.Emergency; e.Safe.IsZero() {
+		t.Errorf("not closed: %+v", e)
+	}
+}
+
+// TestHelpCalledAtTheMenu (found by a user re-trial): calls for help said
+// as people say them raise the SOS at the menu; "I need help" is offered
+// it.
+func TestHelpCalledAtTheMenu(t *testing.T) {
+	for _, typed := range []string{"お願い、助けて", "please help me", "I need help now", "someone please help", "誰か助けて！"} {
+		r := newRig(t)
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: typed})
+		if c := r.conv(user("UME")); c.SOS == "" {
+			t.Errorf("%q raised no SOS", typed)
+		}
+	}
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "I need help"})
+	if m := r.last("UME"); r.conv(user("UME")).SOS != "" || !strings.Contains(m.Text, r.svc.Policy.T(mamori.JA, "sos.offer")) {
+		t.Errorf("「I need help」: %+v", m)
+	}
+}

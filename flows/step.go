@@ -568,7 +568,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		// The menu starts afresh, but an open SOS stays open: what they
 		// send is still kept with it (its one question is behind them);
 		// and what they typed at the menu is still kept for their report.
-		c = mamori.Conversation{User: c.User, Step: stepMenu, Started: env.Now, Updated: env.Now, SOS: c.SOS, Draft: c.Draft}
+		c, c.Step, c.Draft = fresh(env, c), stepMenu, c.Draft
 		return c, Out{Replies: []mamori.Message{menu(env, l, true)}}
 
 	case c.Paused && in.Kind == mamori.InputFile:
@@ -641,7 +641,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			}
 			c.Draft = draft
 			m := menu(env, l, false)
-			if fearful(typed) {
+			if fearful(typed) || callsForHelp(typed) || dangerNow(typed) {
 				m.Text = env.Policy.T(l, "sos.offer")
 			}
 			kept := text(env.Policy.T(l, "menu.kept"))
@@ -832,7 +832,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			c.Step = pop(&c)
 			return c, ask(env, c, "")
 		case "restart":
-			return begin(env, mamori.Conversation{User: c.User, Started: env.Now, Updated: env.Now}, c.Flow)
+			return begin(env, fresh(env, c), c.Flow)
 		case "delete":
 			// Delete asks first, as cancel does; "no" goes back to the
 			// question that was waiting.
@@ -852,14 +852,14 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			if c.Flow != mamori.FlowReport {
 				break
 			}
-			nc := mamori.Conversation{User: c.User, Started: env.Now, Updated: env.Now, SOS: c.SOS, Draft: c.Answers.Narrative,
-				Checkin: c.Checkin, CheckinAt: c.CheckinAt}
+			nc := fresh(env, c)
+			nc.Draft = c.Answers.Narrative
 			nc, out := begin(env, nc, mamori.FlowConsult)
 			out.Audit = "conversation.to_consult"
 			out.Replies = append([]mamori.Message{text(env.Policy.T(l, "cancel.consult.done"))}, out.Replies...)
 			return nc, out
 		case "yes":
-			return mamori.Conversation{}, Out{End: true, Audit: "conversation.cancelled",
+			return fresh(env, c), Out{End: true, Audit: "conversation.cancelled",
 				Replies: []mamori.Message{text(env.Policy.T(l, "nav.cancelled")), menu(env, l, false)}}
 		case "no":
 			c.Step = pop(&c)
@@ -2062,6 +2062,14 @@ func comeBack(env Env, c mamori.Conversation, greeting string) (mamori.Conversat
 	return c, out
 }
 
+// fresh is a new conversation for c's person that keeps what outlives a
+// report or a question: an open SOS (and whether it asks where they
+// are), a check-in waiting for its answer.
+func fresh(env Env, c mamori.Conversation) mamori.Conversation {
+	return mamori.Conversation{User: c.User, Started: env.Now, Updated: env.Now, SOS: c.SOS, SOSPlace: c.SOSPlace,
+		Checkin: c.Checkin, CheckinAt: c.CheckinAt}
+}
+
 func begin(env Env, c mamori.Conversation, flow string) (mamori.Conversation, Out) {
 	l := c.User.Lang
 	if c.Draft != "" {
@@ -2113,7 +2121,8 @@ func aboutCase(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversa
 	if inFlow(c) {
 		return finishFirst(env, c)
 	}
-	nc := mamori.Conversation{User: c.User, Started: env.Now, Updated: env.Now, SOS: c.SOS, Draft: c.Draft}
+	nc := fresh(env, c)
+	nc.Draft = c.Draft
 	nc.Answers.AboutCase = k.Number
 	return begin(env, nc, mamori.FlowConsult)
 }
@@ -2127,7 +2136,7 @@ func fromConsultation(env Env, c mamori.Conversation, in mamori.Input) (mamori.C
 	if c.Flow != "" && c.Step != stepDone && c.Step != stepMenu {
 		return finishFirst(env, c)
 	}
-	nc := mamori.Conversation{User: c.User, Started: env.Now, Updated: env.Now}
+	nc := fresh(env, c)
 	nc.Answers.Narrative = cons.Answers.Worry
 	nc.Answers.FromConsultation = cons.Number
 	return begin(env, nc, mamori.FlowReport)
