@@ -27,8 +27,14 @@ type Conversation struct {
 	Paused bool `json:"paused,omitempty"`
 	// Draft is text sent after a long silence, kept until the person
 	// says it answers the question shown again (or sends another).
-	Draft     string `json:"draft,omitempty"`
-	AlertSent bool   `json:"alert_sent,omitempty"`
+	Draft string `json:"draft,omitempty"`
+	// ReplyDraft is text typed at the menu while a question of case
+	// ReplyDraftFor waits for their answer: kept apart from Draft (what
+	// they wrote before, perhaps for HR alone), and offered as the answer
+	// to that case only.
+	ReplyDraft    string `json:"reply_draft,omitempty"`
+	ReplyDraftFor string `json:"reply_draft_for,omitempty"`
+	AlertSent     bool   `json:"alert_sent,omitempty"`
 	// AccountKept is set while the account holds words kept with it
 	// before its question was answered (typed at the menu or at a
 	// question of buttons): what is typed there adds to them.

@@ -323,7 +323,7 @@ func compact(ms []mamori.Message) []mamori.Message {
 // consultation, keeps nothing for later: no answer awaited, no SOS, no
 // check, no check-in waiting, nothing typed to keep.
 func holdsNothing(c mamori.Conversation) bool {
-	return c.Flow == "" && c.Reply == "" && c.Witness == "" && c.SOS == "" && !c.Check && c.Draft == "" && c.Checkin == ""
+	return c.Flow == "" && c.Reply == "" && c.Witness == "" && c.SOS == "" && !c.Check && c.Draft == "" && c.ReplyDraft == "" && c.Checkin == ""
 }
 
 // replyDraftPrefix is the click that sends what was typed at the menu as

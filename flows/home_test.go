@@ -121,3 +121,24 @@ func TestHomeOpenLeavesClosed(t *testing.T) {
 		t.Errorf("HR's open cases:\n%s", got)
 	}
 }
+
+// TestHomeSupervisorSeesOnlyTheirs (found by a user trial): a
+// supervisor's App Home never lists a report sent to HR alone nor a
+// consultation; HR's lists both.
+func TestHomeSupervisorSeesOnlyTheirs(t *testing.T) {
+	r := newRig(t)
+	r.reportUntil("UME", "route")
+	r.click("UME", mamori.RouteHR)
+	r.answerUntil("UME", "summary")
+	r.click("UME", "submit")
+	r.do(mamori.Input{Kind: mamori.InputStart, User: user("UME"), Value: mamori.StartConsult})
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "毎日同じ方から1時間の電話があります"})
+	r.click("UME", "no")
+	r.click("UME", "submit")
+	if got := homeFields(t, r, user("USUP")); strings.Contains(got, "KH-2026-0001") || strings.Contains(got, "SD-2026-0001") {
+		t.Errorf("the supervisor's home:\n%s", got)
+	}
+	if got := homeFields(t, r, user("UHR")); !strings.Contains(got, "KH-2026-0001") || !strings.Contains(got, "SD-2026-0001") {
+		t.Errorf("HR's home:\n%s", got)
+	}
+}

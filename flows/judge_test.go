@@ -1048,3 +1048,25 @@ func (r *rig) typedWhileAsked(n, typed string) {
 	r.ask("USUP", n, "お客様は何時ごろ来店されましたか？")
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: typed})
 }
+
+// TestReplyDraftApart (found by a user trial): words typed at the menu
+// before a supervisor's question (perhaps for HR alone) never go with
+// the answer sent in one click; only what was typed since the question.
+func TestReplyDraftApart(t *testing.T) {
+	r := newRig(t)
+	n := r.filed(nil)
+	me := user("UME")
+	const forHR = "人事の方へ：佐藤さんに我慢しろと言われたのがつらいです"
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: forHR})
+	r.advance(time.Minute)
+	r.ask("USUP", n, "録音はありますか？")
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "はい、録音があります"})
+	r.click("UME", "replydraft:"+n)
+	qs := r.kase(n).Decision.Questions
+	if got := qs[len(qs)-1].Answer; got != "はい、録音があります" {
+		t.Errorf("the answer sent: %q", got)
+	}
+	if c := r.conv(me); c.Draft != forHR || c.ReplyDraft != "" {
+		t.Errorf("the conversation: draft %q, reply draft %q", c.Draft, c.ReplyDraft)
+	}
+}

@@ -682,8 +682,8 @@ const jobDraft = "conversation.draft_expiry"
 // typed at the menu or a check-in waiting for an answer.
 func draftOnly(c mamori.Conversation) bool {
 	d := c
-	d.Draft, d.Checkin, d.CheckinAt = "", "", time.Time{}
-	return (c.Draft != "" || c.Checkin != "") && holdsNothing(d)
+	d.Draft, d.ReplyDraft, d.ReplyDraftFor, d.Checkin, d.CheckinAt = "", "", "", "", time.Time{}
+	return (c.Draft != "" || c.ReplyDraft != "" || c.Checkin != "") && holdsNothing(d)
 }
 
 // scheduleDraftExpiry schedules clearing u's draft-only conversation, last
@@ -708,7 +708,7 @@ func (s *Service) runDraftExpiry(ctx context.Context, j mamori.Job, now time.Tim
 		} else if err != nil {
 			return err
 		}
-		if c.Flow != "" || c.Draft == "" && c.Checkin == "" {
+		if c.Flow != "" || c.Draft == "" && c.ReplyDraft == "" && c.Checkin == "" {
 			return nil // used by a report or a question, or gone
 		}
 		if !draftOnly(c) {

@@ -528,7 +528,9 @@ func (s *Service) Home(ctx context.Context, u mamori.User) (mamori.Message, erro
 		// safe) is not open, though not judged either.
 		var open []mamori.Case
 		for _, k := range all {
-			if k.Status != mamori.StatusClosed {
+			// Only what they may see: a supervisor never sees a report
+			// sent to HR alone, nor a consultation.
+			if k.Status != mamori.StatusClosed && s.mayView(u, k) {
 				open = append(open, k)
 			}
 		}

@@ -487,11 +487,12 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			// Which question: the one whose button was pressed.
 			m.Text = clip(k.Decision.Questions[q-1].Text, 300) + "\n\n" + m.Text
 		}
-		if c.Draft != "" {
-			// Typed before pressing "Answer": send that.
+		if d := replyDraft(c, k.Number); d != "" {
+			// Typed before pressing "Answer": send that (shown, so that
+			// they see what would go).
 			m.Step = "reply"
 			m.Choices = []mamori.Choice{{Value: navDraft, Label: env.Policy.T(l, "reply.draft"), Style: mamori.StylePrimary}}
-			m.Note = fmt.Sprintf(env.Policy.T(l, "current"), clip(c.Draft, 200))
+			m.Note = fmt.Sprintf(env.Policy.T(l, "current"), clip(d, 200))
 		}
 		return c, Out{Replies: []mamori.Message{m}}
 	}
@@ -501,7 +502,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		if k == nil || k.Reporter.Key() != c.User.Key() || replyDraftPrefix+k.Number != in.Value {
 			return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "details.not_found"))}}
 		}
-		if c.Draft == "" {
+		if c.ReplyDraftFor != k.Number || c.ReplyDraft == "" {
 			return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "menu.kept.reply.none"))}}
 		}
 		// As "Answer" pressed, then "send what I wrote".
@@ -521,7 +522,13 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	if c.Reply != "" {
 		number, question := c.Reply, c.ReplyTo
 		c.Reply, c.ReplyTo = "", 0
-		if in.Kind == mamori.InputChoice && in.Value == navDraft && c.Draft != "" {
+		if in.Kind == mamori.InputChoice && in.Value == navDraft && c.ReplyDraftFor == number && c.ReplyDraft != "" {
+			in = mamori.Input{Kind: mamori.InputText, User: in.User, Text: c.ReplyDraft}
+			if c.Draft == c.ReplyDraft {
+				c.Draft = "" // offered for the report too: sent, not twice
+			}
+			c.ReplyDraft, c.ReplyDraftFor = "", ""
+		} else if in.Kind == mamori.InputChoice && in.Value == navDraft && c.Draft != "" {
 			in = mamori.Input{Kind: mamori.InputText, User: in.User, Text: c.Draft}
 			c.Draft = ""
 		}
@@ -631,6 +638,28 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 				return Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: in.User, Step: stepMenu, Value: v, Respond: in.Respond})
 			}
 		}
+		if in.Kind == mamori.InputText && worthKeeping(typed) && !safeWord(env.Policy, typed, false) && env.Awaiting != "" {
+			// A question of a case waits: what they type now is kept
+			// apart, as the answer to offer for that case — never with
+			// what they wrote before it (which may be for HR alone).
+			if c.ReplyDraftFor != env.Awaiting {
+				c.ReplyDraft = ""
+			}
+			draft, ok := appendText(c.ReplyDraft, typed)
+			if !ok {
+				return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText))}}
+			}
+			kept := text(env.Policy.T(l, "menu.kept"))
+			if c.ReplyDraft != "" {
+				kept = text(env.Policy.T(l, "menu.kept.more"))
+			}
+			c.ReplyDraft, c.ReplyDraftFor = draft, env.Awaiting
+			kept.Text += "\n" + fmt.Sprintf(env.Policy.T(l, "menu.kept.reply"), env.Awaiting)
+			kept.Step = "reply"
+			kept.Choices = []mamori.Choice{{Value: replyDraftPrefix + env.Awaiting, Label: env.Policy.T(l, "menu.kept.reply.button"), Style: mamori.StylePrimary}}
+			// One thing to do, most likely: the menu is a word away.
+			return c, Out{Replies: []mamori.Message{kept}}
+		}
 		if in.Kind == mamori.InputText && worthKeeping(typed) && !safeWord(env.Policy, typed, false) {
 			// What happened, typed before anything was asked: kept (each
 			// message after the last, nothing replaced), and filled in
@@ -647,13 +676,6 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			kept := text(env.Policy.T(l, "menu.kept"))
 			if draft != typed {
 				kept = text(env.Policy.T(l, "menu.kept.more"))
-			}
-			if env.Awaiting != "" {
-				kept.Text += "\n" + fmt.Sprintf(env.Policy.T(l, "menu.kept.reply"), env.Awaiting)
-				kept.Step = "reply"
-				kept.Choices = []mamori.Choice{{Value: replyDraftPrefix + env.Awaiting, Label: env.Policy.T(l, "menu.kept.reply.button"), Style: mamori.StylePrimary}}
-				// One thing to do, most likely: the menu is a word away.
-				return c, Out{Replies: []mamori.Message{kept}}
 			}
 			return c, Out{Replies: []mamori.Message{kept, m}}
 		}
@@ -765,6 +787,9 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 				}
 			}
 			c.Draft = draft
+			if asked != "" {
+				c.ReplyDraft, c.ReplyDraftFor = draft, asked // or the answer to that case's question
+			}
 			out := ask(env, c, "")
 			m := &out.Replies[len(out.Replies)-1]
 			intro, choices := env.Policy.T(l, "nav.draft"), []mamori.Choice{{Value: navDraft, Label: env.Policy.T(l, "nav.draft_keep"), Style: mamori.StylePrimary}}
@@ -783,6 +808,9 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		}
 		in = mamori.Input{Kind: mamori.InputText, User: in.User, Text: c.Draft}
 		value = ""
+		if c.ReplyDraft == c.Draft {
+			c.ReplyDraft, c.ReplyDraftFor = "", "" // used for the report instead
+		}
 	}
 	if (value == navReplace || value == navAppend) && c.Step == stepNarrative {
 		if c.Draft == "" {
@@ -2060,6 +2088,15 @@ func comeBack(env Env, c mamori.Conversation, greeting string) (mamori.Conversat
 	}
 	out.Replies = append([]mamori.Message{text(env.Policy.T(c.User.Lang, greeting))}, out.Replies...)
 	return c, out
+}
+
+// replyDraft is the text c offers as the answer to case number: what was
+// typed while its question waited, else what was typed at the menu.
+func replyDraft(c mamori.Conversation, number string) string {
+	if c.ReplyDraftFor == number && c.ReplyDraft != "" {
+		return c.ReplyDraft
+	}
+	return c.Draft
 }
 
 // fresh is a new conversation for c's person that keeps what outlives a

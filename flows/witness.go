@@ -56,6 +56,10 @@ func (s *Service) askWitness(tx mamori.Tx, env Env, actor mamori.User, k *mamori
 		return "", refuse(fieldWitness, "witness.who.self")
 	case w.Key() == k.Reporter.Key():
 		return "", refuse(fieldWitness, "witness.who.reporter")
+	case s.Org.IsHR(w):
+		// A witness may not act on the case: HR, who decides when the
+		// department cannot, would be shut out of it.
+		return "", refuse(fieldWitness, "witness.who.hr")
 	case k.Decision.Witness(w.Key()) >= 0:
 		return "", refuse(fieldWitness, "witness.who.again")
 	case utf8.RuneCountInString(question) > MaxText:

@@ -38,7 +38,8 @@ func TestWitness(t *testing.T) {
 	}
 
 	// Not the reporter, not oneself, not nobody.
-	for who, key := range map[string]string{"": "witness.who.empty", "3日の夕方、見ていましたか？": "witness.who.unknown", "UME": "witness.who.reporter", "<@USUP>": "witness.who.self"} {
+	for who, key := range map[string]string{"": "witness.who.empty", "3日の夕方、見ていましたか？": "witness.who.unknown", "UME": "witness.who.reporter", "<@USUP>": "witness.who.self",
+		"UHR": "witness.who.hr"} { // HR would be shut out of the case (found by a user trial)
 		_, err := r.svc.Submit(ctx, sup, a, mamori.Values{"witness": {who}})
 		var rf *mamori.Refusal
 		if !errors.As(err, &rf) || rf.Field != "witness" || rf.Key != key {
