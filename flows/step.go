@@ -575,7 +575,9 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		// The menu starts afresh, but an open SOS stays open: what they
 		// send is still kept with it (its one question is behind them);
 		// and what they typed at the menu is still kept for their report.
-		c, c.Step, c.Draft = fresh(env, c), stepMenu, c.Draft
+		draft := c.Draft
+		c = fresh(env, c)
+		c.Step, c.Draft = stepMenu, draft
 		return c, Out{Replies: []mamori.Message{menu(env, l, true)}}
 
 	case c.Paused && in.Kind == mamori.InputFile:
