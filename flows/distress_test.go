@@ -677,3 +677,50 @@ func TestReviewedPaths(t *testing.T) {
 		t.Errorf("a sentence at the summary: %q", c.Answers.Narrative)
 	}
 }
+
+// TestReTrialWords (found by a user re-trial): requests at the menu during
+// an open SOS are acted on; words at a consultation's buttons are kept
+// with the question; an account pasted at "are you safe?" is kept;
+// "help me" there is the danger button; a request to report without an
+// account is not kept as one; more words of coming back are no answer.
+func TestReTrialWords(t *testing.T) {
+	r := newRig(t)
+	me := user("UME")
+	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartSOS})
+	r.click("UME", mamori.SOSSkip+":SOS-2026-0001")
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "方針を見せて"})
+	if e := r.kase("SOS-2026-0001").Decision.Emergency; len(e.Notes) != 0 {
+		t.Errorf("a request passed on as SOS news: %+v", e.Notes)
+	}
+
+	r = newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartConsult})
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "毎日同じ方から1時間の電話があります"})
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "昨日は2時間も続きました"})
+	if c := r.conv(me); !strings.HasSuffix(c.Answers.Worry, "昨日は2時間も続きました") {
+		t.Errorf("words at a consultation's buttons: %q", c.Answers.Worry)
+	}
+
+	r = newRig(t)
+	const account = "レジで三十分以上怒鳴られて、他のお客様もいて怖かったです。商品を投げられました。"
+	r.do(mamori.Input{Kind: mamori.InputStart, User: me, Value: mamori.StartReport})
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: account})
+	if c := r.conv(me); c.Answers.Narrative != account || c.Step != "safety" {
+		t.Errorf("an account at are you safe: %+v", c.Answers)
+	}
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "help me"})
+	if c := r.conv(me); c.SOS == "" || c.Answers.Safety != "danger" {
+		t.Errorf("help me at are you safe: %+v", c)
+	}
+
+	r = newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputText, User: me, Text: "もう一件、別のお客様のことで報告したいです"})
+	if c := r.conv(me); c.Answers.Narrative != "" || c.Flow != mamori.FlowReport {
+		t.Errorf("a request to report: %+v", c)
+	}
+	for _, typed := range []string{"すみません、遅くなりました", "続きをやります", "戻りました、よろしくお願いします", "sorry, I'm back now"} {
+		if !flows.Greeting(typed) {
+			t.Errorf("%q is not words of coming back", typed)
+		}
+	}
+}

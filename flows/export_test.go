@@ -61,3 +61,6 @@ var (
 
 // CheckinSense is checkinSense, for its table test.
 var CheckinSense = checkinSense
+
+// Greeting is greeting, for its table test.
+var Greeting = greeting

@@ -322,7 +322,8 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 			// 「報告したい」 or a menu button's words at the menu: what they
 			// ask for starts, as without an SOS.
 			_, asked := menuWords[spoken(typed)]
-			if _, button := matchOption(typed, menu(env, l, false).Choices); asked || button {
+			_, request := asksFor(typed) // 「方針を見せて」, 「報告したいです」
+			if _, button := matchOption(typed, menu(env, l, false).Choices); asked || button || request {
 				return c, Out{}, false
 			}
 		}

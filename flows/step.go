@@ -336,8 +336,16 @@ func next(env Env, c mamori.Conversation, from string) string {
 // returned state and carries out Out in one transaction.
 func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation, Out) {
 	nc, out := step(env, c, in)
-	if out.SOS == nil && alsoForSOS(env, c, in) && !answeredAt(c, nc) {
+	if out.SOS == nil && alsoForSOS(env, c, in) && !answeredAt(c, nc) && nc.Draft == c.Draft {
+		// (Words kept to offer as an answer, on coming back, are the
+		// report's, not news.)
 		// Read by the report as without an SOS, and passed on too.
+		out.SOS = &SOSOut{Number: c.SOS, Note: strings.TrimSpace(in.Text)}
+		out.Replies = append([]mamori.Message{sosKept(env, c.SOS, "sos.note.kept", nc.User.Lang)}, out.Replies...)
+	}
+	if out.SOS == nil && c.SOS != "" && nc.SOS == c.SOS && c.Flow == mamori.FlowReport && in.Kind == mamori.InputText && dangerNow(in.Text) && answeredAt(c, nc) {
+		// 「まだ店の前にいます、怖い」 as the account during an open SOS:
+		// the account, and news for those responding.
 		out.SOS = &SOSOut{Number: c.SOS, Note: strings.TrimSpace(in.Text)}
 		out.Replies = append([]mamori.Message{sosKept(env, c.SOS, "sos.note.kept", nc.User.Lang)}, out.Replies...)
 	}
@@ -630,7 +638,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 				// what it asks for starts, and the words are kept with it
 				// as typed at the menu are; "方針を見せて" shows it.
 				if v, ok = asksFor(typed); ok && (v == mamori.StartReport || v == mamori.StartConsult) &&
-					worthKeeping(typed) && utf8.RuneCountInString(squash(typed)) > 12 {
+					worthKeeping(typed) && utf8.RuneCountInString(squash(typed)) > 12 && tellsWhatHappened(typed) {
 					if draft, fits := appendText(c.Draft, typed); fits {
 						c.Draft = draft
 					}
@@ -1095,6 +1103,14 @@ func checkinSentence(env Env, c mamori.Conversation, typed string) bool {
 	return checkinSense(typed) != ""
 }
 
+// tellsWhatHappened reports whether a request at the menu ("客に殴られた
+// ので報告します") tells something of what happened, to keep as the
+// account; 「もう一件、別のお客様のことで報告したいです」 does not.
+func tellsWhatHappened(typed string) bool {
+	return dangerHint(typed) || holdsAny(typed, "怒鳴", "言われ", "され", "叩", "投げ", "暴言", "罵", "土下座", "居座", "返金", "謝罪",
+		"hit", "shout", "yell", "threw", "insult", "swore", "called me", "refund", "apolog")
+}
+
 // consultWish reports whether words typed during a report ask to make it
 // a consultation instead ("相談にしたい", "I'd rather just ask for
 // advice").
@@ -1171,6 +1187,11 @@ func greeting(typed string) bool {
 		return true
 	}
 	t := squash(toHalfWidth(typed))
+	for _, please := range []string{"よろしくお願いします", "お願いします", "now", "again"} {
+		if rest := strings.TrimSuffix(t, please); rest != "" {
+			t = rest
+		}
+	}
 	for _, sorry := range []string{"すみません", "すいません", "ごめんなさい", "失礼しました", "sorry", "okay", "ok"} {
 		if rest := strings.TrimPrefix(t, sorry); rest != "" && comingBack[rest] {
 			return true
@@ -1183,7 +1204,8 @@ func greeting(typed string) bool {
 var comingBack = func() map[string]bool {
 	m := map[string]bool{}
 	for _, s := range []string{"すみません", "すいません", "ごめんなさい", "失礼しました", "お待たせしました", "お待たせ", "戻りました", "ただいま",
-		"続きです", "続きをします", "続きから", "続けます", "再開します", "さっきの続きです", "先ほどの続きです", "続きをお願いします",
+		"続きです", "続きをします", "続きをやります", "続きから", "続けます", "再開します", "さっきの続きです", "先ほどの続きです", "続きをお願いします",
+		"遅くなりました", "遅くなってすみません", "戻りました", "戻ってきました", "続き", "続きを",
 		"続きお願いします", "お待たせしました続きです",
 		"sorry", "im back", "i am back", "sorry about that", "im here",
 		"lets continue", "continue", "where was i", "where were we", "back again", "sorry for the wait"} {
@@ -1292,13 +1314,30 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 				c.Answers.Feelings = feelings
 				return env.Policy.T(l, "nav.feelings_kept")
 			}
+			if q.step == stepSafety && (sosWord(typed, false) || callsForHelp(typed) && utf8.RuneCountInString(squash(typed)) <= 12) {
+				// "help me" at "are you safe now?", as the help text says
+				// to send: the danger button.
+				return choose(env, q, slot, "danger", l)
+			}
 			if q.step == stepSafety && unsafeHint(typed) {
+				if c.Flow == mamori.FlowReport && worthKeeping(typed) && utf8.RuneCountInString(typed) > 20 && addToAccount(c, typed) {
+					// An account pasted at the first question ("…怖かった
+					// です…"): kept, and the alarm's buttons pointed to.
+					return env.Policy.T(l, "safety.not_safe") + "\n" + env.Policy.T(l, "nav.kept_aside")
+				}
 				// "大丈夫じゃないです" at "are you safe now?": the buttons
 				// that raise the alarm, pointed to.
 				return env.Policy.T(l, "safety.not_safe")
 			}
 			if q.kind == kChoice && c.Flow == mamori.FlowReport && worthKeeping(typed) && !sosWord(typed, false) {
 				return keepAside(env, c, typed, l) // words that answer no button here
+			}
+			if q.kind == kChoice && c.Flow == mamori.FlowConsult && worthKeeping(typed) {
+				// In a question to HR, with what they asked.
+				if worry, fits := appendText(c.Answers.Worry, typed); fits {
+					c.Answers.Worry = worry
+					return env.Policy.T(l, "nav.kept_aside.consult")
+				}
 			}
 			if d, ok := typedDate(env, typed); ok && q.step == stepWhen {
 				*slot = d // "おととい", "3日前", "12月3日": the date, so the card can show it
