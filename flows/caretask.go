@@ -333,8 +333,9 @@ func (s *Service) runCareRemind(tx mamori.Tx, j mamori.Job, now time.Time) error
 	}
 	hr := s.channel(c.Reporter.Platform, s.Org.HRChannel)
 	hr.Thread = careRef(c.ID)
-	m := mamori.Message{Urgent: c.Status == mamori.CareOpen,
-		Text: fmt.Sprintf(s.careText(c, l)("caretask.remind."+c.Status), c.Number, s.local(c.Due).Format("2006-01-02 15:04"), who)}
+	t := s.careText(c, l)
+	m := mamori.Message{Urgent: c.Status == mamori.CareOpen, Header: fmt.Sprintf(t("caretask.header"), c.Number),
+		Text: fmt.Sprintf(t("caretask.remind."+c.Status), c.Number, s.local(c.Due).Format("2006-01-02 15:04"), who)}
 	if err := tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("job:%d", j.ID), Target: hr, Message: m, Lang: l, Created: now}); err != nil {
 		return err
 	}

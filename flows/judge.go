@@ -380,7 +380,7 @@ func (s *Service) reopen(ctx context.Context, actor mamori.User, number, reason 
 		}
 		if d := k.Decision; d != nil {
 			d.Note = strings.TrimSpace(d.Note + "\n" + fmt.Sprintf(s.Policy.T(s.orgLang(), "judge.reopen_note"),
-				env.Now.Format("2006-01-02"), reason))
+				s.local(env.Now).Format("2006-01-02"), reason))
 			k.Decision = &mamori.Decision{Note: d.Note, Questions: d.Questions, Witnesses: d.Witnesses,
 				History: append(d.History, mamori.PastDecision{Outcome: d.Outcome, Actions: d.Actions, By: d.By, At: d.At,
 					Facts: d.Facts, Validity: d.Validity, Means: d.Means, Fault: d.Fault, Why: d.Reason,

@@ -182,8 +182,12 @@ func (s *Service) runDeadline(ctx context.Context, j mamori.Job, now time.Time) 
 			if k.Status != mamori.StatusNew {
 				return nil
 			}
-			m = mamori.Message{Header: fmt.Sprintf(s.Policy.T(l, "deadline.take.header"), k.Number),
-				Text: fmt.Sprintf(s.Policy.T(l, "deadline.take.text"), hours(take)), Urgent: k.Urgency == mamori.UrgencyUrgent}
+			// Taken from here with one click: the card may be far up the
+			// channel by now.
+			m = mamori.Message{Step: mamori.StepCard, Header: fmt.Sprintf(s.Policy.T(l, "deadline.take.header"), k.Number),
+				Text: fmt.Sprintf(s.Policy.T(l, "deadline.take.text"), hours(take)), Urgent: k.Urgency == mamori.UrgencyUrgent,
+				Choices: []mamori.Choice{{Value: mamori.CardTake + ":" + k.Number, Label: s.Policy.T(l, "card.take"), Style: mamori.StylePrimary},
+					{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(l, "card.details")}}}
 		case jobEscalate:
 			reopened := lastReopened(k)
 			if k.Status == mamori.StatusJudged || !p.From.IsZero() && reopened.After(p.From) {
@@ -207,6 +211,10 @@ func (s *Service) runDeadline(ctx context.Context, j mamori.Job, now time.Time) 
 					s.Policy.T(l, "status."+k.Status)),
 				Note:    s.Policy.T(l, note),
 				Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(l, "card.details")}}}
+			if k.Assignee != "" {
+				// Whom to ask: the one who has it.
+				m.Text += "\n" + fmt.Sprintf(s.Policy.T(l, "deadline.assignee"), mention(k.Assignee))
+			}
 			target = s.channel(k.Reporter.Platform, s.Org.HRChannel)
 			// Again, until someone decides.
 			next, _ := json.Marshal(casePayload{Number: k.Number, Round: p.Round + 1, From: p.From})
