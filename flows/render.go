@@ -168,8 +168,9 @@ func ask(env Env, c mamori.Conversation, problem string) Out {
 			m.Note = fmt.Sprintf(t(l, "current"), cur)
 			m.Choices = append(m.Choices, mamori.Choice{Value: navKeep, Label: t(l, "nav.keep")})
 		}
-		if q.step == stepEvidence || q.step == stepNarrative {
-			m.Note = strings.TrimSpace(m.Note + "\n" + t(l, "files.hint"))
+		if (q.step == stepEvidence || q.step == stepNarrative) && m.Note == "" {
+			// Not under "your answer": it would read as part of it.
+			m.Note = t(l, "files.hint")
 		}
 		m.Controls = nav(true)
 	}

@@ -901,7 +901,15 @@ func (s *Service) sosAck(ctx context.Context, actor mamori.User, number string, 
 			Text: t(rl, "sos.acked.text"), Note: t(rl, "onsite.note"),
 			Choices: []mamori.Choice{{Value: mamori.SOSSafe + ":" + k.Number, Label: t(rl, "sos.safe.button")}}}
 		reply = text(fmt.Sprintf(t(l, "sos.ack.done"), mention(k.Reporter.Key())))
-		return tellKeyed(tx, now, k, "sos-acked", mamori.UrgentKey, m)
+		ms := []mamori.Message{m}
+		if c, err := tx.Conversation(k.Reporter.Key()); err == nil && inFlow(c) && !c.SOSPlace && !c.Paused {
+			// Writing a report meanwhile: its question again, last, so
+			// that it is what their screen shows.
+			ms = append(ms, reportAgain(env, c)...)
+		} else if err != nil && !errors.Is(err, mamori.ErrNotFound) {
+			return err
+		}
+		return tellKeyed(tx, now, k, "sos-acked", mamori.UrgentKey, ms...)
 	})
 	if err != nil {
 		return text(t(l, "error")), fmt.Errorf("sos ack: %w", err)

@@ -650,3 +650,22 @@ func TestHelpCalledAtTheMenu(t *testing.T) {
 		t.Errorf("「I need help」: %+v", m)
 	}
 }
+
+// TestSOSAckedDuringReport (found by a user re-trial): "佐藤さんが対応します"
+// reaching someone writing a report is followed by the report's question,
+// so that it is what their screen shows last.
+func TestSOSAckedDuringReport(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	r.sosInReport("narrative")
+	if _, _, err := r.svc.Open(ctx, user("USUP"), mamori.Action{Kind: mamori.SOSAck, Subject: "SOS-2026-0001"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.worker.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ms := r.sent.to(mamori.TargetUser, "UME")
+	if len(ms) < 2 || !strings.Contains(ms[len(ms)-2].Header, "USUP") || ms[len(ms)-1].Step != "narrative" {
+		t.Errorf("after the acknowledgement: %+v", ms[len(ms)-2:])
+	}
+}
