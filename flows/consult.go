@@ -97,7 +97,9 @@ const (
 // over, nothing to retype). An open "please contact me" task closes with
 // it.
 func (s *Service) closeConsult(ctx context.Context, actor mamori.User, number, result, note string) (mamori.Message, error) {
-	return s.act(ctx, actor, number, "consult_close", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
+	var waiting bool // its contact request is still to do
+	m, err := s.act(ctx, actor, number, "consult_close", func(tx mamori.Tx, env Env, k *mamori.Case) (string, error) {
+		waiting = false
 		if err := s.mayDo(mamori.ConsultClose, *k); err != nil {
 			return "", err
 		}
@@ -136,7 +138,9 @@ func (s *Service) closeConsult(ctx context.Context, actor mamori.User, number, r
 		// promised must not vanish with the close.
 		if c, ok, err := openCareTaskFor(tx, *k); err != nil {
 			return "", err
-		} else if _, contacts := careEntries(c); ok && len(contacts) > 0 {
+		} else if _, contacts := careEntries(c); ok && len(contacts) == 0 {
+			waiting = true
+		} else if ok {
 			c.Status, c.Updated = mamori.CareClosed, env.Now
 			if c.Assignee == "" {
 				c.Assignee = actor.Key()
@@ -147,6 +151,11 @@ func (s *Service) closeConsult(ctx context.Context, actor mamori.User, number, r
 		}
 		return "result=" + result, nil
 	})
+	if err == nil && waiting {
+		// Closed, but the person asked to be contacted: its card stays.
+		m.Text = strings.TrimSpace(m.Text + "\n" + s.Policy.T(actor.Lang, "consult.close.contact_waiting"))
+	}
+	return m, err
 }
 
 // threadNote says in case k's card thread that something happened,

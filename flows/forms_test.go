@@ -597,3 +597,18 @@ func fieldLabelWith(m mamori.Message, s string) string {
 	}
 	return ""
 }
+
+// TestConsultCloseContactWaiting (found by a user re-trial): closing a
+// question whose "please contact me" nobody took up says so to HR.
+func TestConsultCloseContactWaiting(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartConsult})
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "毎日同じ方から1時間の電話があります"})
+	r.click("UME", "yes")
+	r.click("UME", "submit")
+	m, err := r.svc.Submit(ctx, user("UHR"), action(mamori.ConsultClose, "SD-2026-0001"), mamori.Values{"result": {mamori.ConsultResolved}})
+	if err != nil || !strings.Contains(m.Text, r.svc.Policy.T(mamori.JA, "consult.close.contact_waiting")) {
+		t.Errorf("closed with the contact request open: %+v %v", m, err)
+	}
+}
