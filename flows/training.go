@@ -528,9 +528,18 @@ func (s *Service) assignTraining(ctx context.Context, actor mamori.User, number 
 		return text(t("training.assign.none")), mamori.ErrNotFound
 	}
 	var k mamori.Case
+	busy := map[string]bool{} // people still doing it for another case
 	if err := s.Store.View(ctx, func(tx mamori.Tx) error {
 		var err error
-		k, err = tx.Case(number)
+		if k, err = tx.Case(number); err != nil {
+			return err
+		}
+		as, err := tx.Assignments(mamori.AssignmentFilter{Departments: []string{k.Department}})
+		for _, a := range as {
+			if strings.HasPrefix(a.Programme, p.ID+":") && a.Done.IsZero() {
+				busy[a.User.Key()] = true
+			}
+		}
 		return err
 	}); errors.Is(err, mamori.ErrNotFound) {
 		return text(t("details.not_found")), err
@@ -545,6 +554,9 @@ func (s *Service) assignTraining(ctx context.Context, actor mamori.User, number 
 			continue
 		}
 		m.user.Platform = k.Reporter.Platform
+		if busy[m.user.Key()] {
+			continue // assigned it for another case and not done yet: not twice
+		}
 		people = append(people, m)
 	}
 	key := p.ID + ":" + k.Number

@@ -179,6 +179,15 @@ func TestRecommendTraining(t *testing.T) {
 	if err != nil || len(rows) != 1 || rows[0].Name != "Responding to harassment ("+n+")" || rows[0].Done != 1 || rows[0].Assigned != 2 {
 		t.Fatalf("report: %v %+v", err, rows)
 	}
+	// A second case of the department judged カスハラ: assigned to those who
+	// have not done it yet only (found by a user trial: USUP got it twice).
+	r.do(mamori.Input{Kind: mamori.InputStart, User: user("UME"), Value: mamori.StartReport})
+	r.reportToSummary("UME")
+	r.click("UME", "submit")
+	n2 := "KH-2026-0002"
+	if m, err := r.svc.AssignTraining(ctx, user("UHR"), n2); err != nil || !strings.Contains(m.Text, "1 人") {
+		t.Fatalf("assign for a second case: %v %+v", err, m)
+	}
 }
 
 // A user id with colons (Teams "29:…") can still mark its training done.
