@@ -1283,6 +1283,9 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 			v, rest, said := leadingOption(typed, opts)
 			ok := said && q.step != stepSafety && !negates(rest) && !fearful(typed) && !sosWord(typed, false)
 			more := ok && worthKeeping(typed)
+			if !ok && q.step == stepDuration {
+				v, ok = durationOption(typed) // 「35分くらい」, "about 20 min"
+			}
 			if !ok && !(q.step == stepSafety && unsafeHint(typed)) {
 				v, ok = looseOption(typed, opts)
 				more = ok && saysMore(typed, opts, v)
@@ -1739,6 +1742,34 @@ var (
 		"i'm fine": true, "i'm ok": true, "i'm okay": true, "i'm safe": true, "i am fine": true, "i am ok": true, "i am okay": true, "i am safe": true}
 )
 
+// durationOption reads how long it went on, typed as a length ("35分
+// くらい", "about 20 min", "1時間半", "2 hours"): the option it falls in.
+func durationOption(typed string) (string, bool) {
+	m := lengthTyped.FindStringSubmatch(toHalfWidth(strings.ToLower(typed)))
+	if m == nil || negates(typed) {
+		return "", false
+	}
+	n, _ := strconv.Atoi(m[1])
+	minutes := n
+	if strings.HasPrefix(m[2], "時間") || strings.HasPrefix(m[2], "h") {
+		minutes = n * 60
+		if strings.Contains(typed, "半") {
+			minutes += 30
+		}
+	}
+	switch {
+	case minutes < 10:
+		return "under10", true
+	case minutes < 30:
+		return "under30", true
+	case minutes < 60:
+		return "under60", true
+	}
+	return "over60", true
+}
+
+var lengthTyped = regexp.MustCompile(`(\d+)\s*(分|時間|min|minute|minutes|mins|h|hr|hrs|hour|hours)\b?`)
+
 // unsafeHint reports whether words typed at "are you safe now?" say more
 // than safe: no, but, still, fear, a hurt, a colleague ("無事です。同僚が
 // けがをしました"). They are never taken as "safe": the buttons that
@@ -1789,6 +1820,9 @@ var optionWords = map[string][]string{
 	"in_person": {"facetoface", "inperson", "直接", "対面で"},
 	"phone":     {"phonecall", "onthephone", "byphone", "電話で"},
 	"safe":      {"iamsafe", "imsafe", "iamfine", "imfine", "安全です", "無事です"},
+	// Has it happened before: 「2回目です」, "twice".
+	"before": {"2回目", "二回目", "3回目", "三回目", "何度も", "何回も", "前にも", "またです", "secondtime", "twice", "again", "happenedbefore"},
+	"first":  {"初めて", "はじめて", "firsttime", "neverbefore"},
 	// Where the report goes: 「上長で」, 「人事だけ」.
 	mamori.RouteDepartment: {"上長で", "上長へ", "上長にお願い", "上司で", "上司に", "mysupervisor", "mymanager"},
 	mamori.RouteHR:         {"人事で", "人事へ", "人事だけ", "人事のみ", "人事にお願い", "hronly", "justhr", "onlyhr", "tohr"},

@@ -1349,3 +1349,24 @@ func TestConsultWishNotTold(t *testing.T) {
 		t.Errorf("at talk: asked to stop")
 	}
 }
+
+// TestPlainAnswersLengths (found by a user re-trial): a length typed at
+// how long and 「2回目です」 at whether it happened before are their
+// buttons.
+func TestPlainAnswersLengths(t *testing.T) {
+	for _, tc := range []struct{ step, typed, want string }{
+		{stepDuration, "35分くらい", "under60"}, {stepDuration, "about 20 min", "under30"}, {stepDuration, "1時間半", "over60"},
+		{stepRepeat, "2回目です", "before"}, {stepRepeat, "初めてです", "first"},
+	} {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		for d.c.Step != tc.step {
+			d.answerOne()
+		}
+		d.say(tc.typed)
+		q, _ := lookup(tc.step)
+		if got := *q.answer(&d.c.Answers); got != tc.want {
+			t.Errorf("%q at %s: %q", tc.typed, tc.step, got)
+		}
+	}
+}
