@@ -1283,8 +1283,8 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 			v, rest, said := leadingOption(typed, opts)
 			ok := said && q.step != stepSafety && !negates(rest) && !fearful(typed) && !sosWord(typed, false)
 			more := ok && worthKeeping(typed)
-			if !ok && q.step == stepDuration {
-				v, ok = durationOption(typed) // 「35分くらい」, "about 20 min"
+			if d, found := durationOption(typed); !ok && q.step == stepDuration && found {
+				return choose(env, q, slot, d, l) // 「35分くらい」, "about 20 min": the span it falls in
 			}
 			if !ok && !(q.step == stepSafety && unsafeHint(typed)) {
 				v, ok = looseOption(typed, opts)
