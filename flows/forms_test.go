@@ -414,10 +414,7 @@ func TestFormAuthorisation(t *testing.T) {
 func TestConsultationHR(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t)
-	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartConsult})
-	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "毎日同じ方から1時間の電話があります"})
-	r.click("UME", "yes")
-	r.click("UME", "submit")
+	r.consulted("yes")
 	n := "SD-2026-0001"
 	hr := user("UHR")
 	// "Please contact me" is a tracked task, in words for a question.
@@ -603,12 +600,19 @@ func fieldLabelWith(m mamori.Message, s string) string {
 func TestConsultCloseContactWaiting(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t)
-	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartConsult})
-	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "毎日同じ方から1時間の電話があります"})
-	r.click("UME", "yes")
-	r.click("UME", "submit")
+	r.consulted("yes")
 	m, err := r.svc.Submit(ctx, user("UHR"), action(mamori.ConsultClose, "SD-2026-0001"), mamori.Values{"result": {mamori.ConsultResolved}})
 	if err != nil || !strings.Contains(m.Text, r.svc.Policy.T(mamori.JA, "consult.close.contact_waiting")) {
 		t.Errorf("closed with the contact request open: %+v %v", m, err)
 	}
+}
+
+// consulted files UME's question to HR, with contact ("yes": please
+// contact me).
+func (r *rig) consulted(contact string) {
+	r.t.Helper()
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartConsult})
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "毎日同じ方から1時間の電話があります"})
+	r.click("UME", contact)
+	r.click("UME", "submit")
 }

@@ -53,6 +53,17 @@ func newDriver(t *testing.T, user string, l mamori.Lang) *driver {
 		user: mamori.User{Platform: mamori.PlatformSlack, ID: user, Lang: l}}
 }
 
+// reportAt is a driver whose report, started as user, is at step.
+func reportAt(t *testing.T, user string, l mamori.Lang, step string) *driver {
+	t.Helper()
+	d := newDriver(t, user, l)
+	d.start(mamori.StartReport)
+	for d.c.Step != step {
+		d.answerOne()
+	}
+	return d
+}
+
 func (d *driver) do(in mamori.Input) Out {
 	d.t.Helper()
 	in.User = d.user
@@ -392,11 +403,7 @@ func TestNavigation(t *testing.T) {
 		d.expect(stepCustomer)
 	})
 	t.Run("typed behaviours", func(t *testing.T) {
-		d := newDriver(t, "UME", mamori.JA)
-		d.start(mamori.StartReport)
-		for d.c.Step != stepBehaviours {
-			d.answerOne()
-		}
+		d := reportAt(t, "UME", mamori.JA, stepBehaviours)
 		d.say("２，４") // full-width digits and comma
 		d.expect(stepWords)
 		if diff := cmp.Diff([]string{"verbal_attack", "dogeza"}, d.c.Answers.Behaviours); diff != "" {
@@ -404,11 +411,7 @@ func TestNavigation(t *testing.T) {
 		}
 	})
 	t.Run("unknown behaviour ids are dropped", func(t *testing.T) {
-		d := newDriver(t, "UME", mamori.JA)
-		d.start(mamori.StartReport)
-		for d.c.Step != stepBehaviours {
-			d.answerOne()
-		}
+		d := reportAt(t, "UME", mamori.JA, stepBehaviours)
 		d.multi("dogeza", "made_up", "dogeza")
 		if diff := cmp.Diff([]string{"dogeza"}, d.c.Answers.Behaviours); diff != "" {
 			t.Fatal(diff)
@@ -425,11 +428,7 @@ func TestComingBackKeepsWords(t *testing.T) {
 	const account = "レジで30分以上怒鳴られ、商品を投げつけられました。"
 	for _, how := range []string{"paused", "reminded"} {
 		t.Run(how, func(t *testing.T) {
-			d := newDriver(t, "UME", mamori.JA)
-			d.start(mamori.StartReport)
-			for d.c.Step != stepNarrative {
-				d.answerOne()
-			}
+			d := reportAt(t, "UME", mamori.JA, stepNarrative)
 			if how == "paused" {
 				d.choose(navLater)
 			} else { // what the reminder job does to the state
@@ -454,11 +453,7 @@ func TestComingBackKeepsWords(t *testing.T) {
 		})
 	}
 	for _, words := range []string{"すみません、さっきの続きです", "お待たせしました。続きです", "Sorry, I'm back", "sorry i am back!", "はい", "yes"} {
-		d := newDriver(t, "UME", mamori.JA)
-		d.start(mamori.StartReport)
-		for d.c.Step != stepNarrative {
-			d.answerOne()
-		}
+		d := reportAt(t, "UME", mamori.JA, stepNarrative)
 		d.say(words) // half an hour later, no pause
 		if d.c.Answers.Narrative != "" || d.c.Step != stepNarrative || d.c.Draft != "" {
 			t.Errorf("%q taken as the account: %+v", words, d.c)
@@ -468,11 +463,7 @@ func TestComingBackKeepsWords(t *testing.T) {
 
 func TestNothingTypedIsLost(t *testing.T) {
 	t.Run("after a pause", func(t *testing.T) {
-		d := newDriver(t, "UME", mamori.JA)
-		d.start(mamori.StartReport)
-		for d.c.Step != stepNarrative {
-			d.answerOne()
-		}
+		d := reportAt(t, "UME", mamori.JA, stepNarrative)
 		d.choose(navLater)
 		// The message sent on coming back is a greeting, not the answer:
 		// the waiting question is shown again.
@@ -491,11 +482,7 @@ func TestNothingTypedIsLost(t *testing.T) {
 		d.expect(stepChannel)
 	})
 	t.Run("hours later, without a pause", func(t *testing.T) {
-		d := newDriver(t, "UME", mamori.JA)
-		d.start(mamori.StartReport)
-		for d.c.Step != stepNarrative {
-			d.answerOne()
-		}
+		d := reportAt(t, "UME", mamori.JA, stepNarrative)
 		d.env.Now = d.env.Now.Add(5 * time.Hour)
 		d.say("こんにちは")
 		d.expect(stepNarrative)
@@ -530,11 +517,7 @@ func TestNothingTypedIsLost(t *testing.T) {
 		}
 	})
 	t.Run("after the reminder", func(t *testing.T) {
-		d := newDriver(t, "UME", mamori.EN)
-		d.start(mamori.StartReport)
-		for d.c.Step != stepWhen {
-			d.answerOne()
-		}
+		d := reportAt(t, "UME", mamori.EN, stepWhen)
 		d.c.History = append(d.c.History, d.c.Step)
 		d.c.Step = stepResume
 		d.say("hi")
@@ -556,11 +539,7 @@ func TestNothingTypedIsLost(t *testing.T) {
 		d.expect(stepWhen)
 	})
 	t.Run("a question not yet shown", func(t *testing.T) {
-		d := newDriver(t, "UME", mamori.JA)
-		d.start(mamori.StartReport)
-		for d.c.Step != stepNarrative {
-			d.answerOne()
-		}
+		d := reportAt(t, "UME", mamori.JA, stepNarrative)
 		d.env.Unshown = true
 		d.say("まだですか？")
 		if d.c.Answers.Narrative != "" || !strings.Contains(texts(d.out), "回答にしていません") {
@@ -578,11 +557,7 @@ func TestNothingTypedIsLost(t *testing.T) {
 		}
 	})
 	t.Run("a required question cannot be skipped", func(t *testing.T) {
-		d := newDriver(t, "UME", mamori.JA)
-		d.start(mamori.StartReport)
-		for d.c.Step != stepNarrative {
-			d.answerOne()
-		}
+		d := reportAt(t, "UME", mamori.JA, stepNarrative)
 		d.say("スキップ")
 		d.expect(stepNarrative)
 		if d.c.Answers.Narrative != "" {
@@ -935,11 +910,7 @@ func TestQuestionsFeelLikeHelp(t *testing.T) {
 				t.Errorf("%s: shown as %q", tc.choice, got)
 			}
 		}
-		d := newDriver(t, "UME", mamori.EN)
-		d.start(mamori.StartReport)
-		for d.c.Step != stepWhen {
-			d.answerOne()
-		}
+		d := reportAt(t, "UME", mamori.EN, stepWhen)
 		d.choose("earlier")
 		d.expect(stepWhen)
 		if d.c.Answers.When != "" || !strings.Contains(texts(d.out), "type the date") {
@@ -956,11 +927,7 @@ func TestQuestionsFeelLikeHelp(t *testing.T) {
 		}
 	})
 	t.Run("choices: nobody else there, CCTV, durations that do not overlap", func(t *testing.T) {
-		d := newDriver(t, "UME", mamori.EN)
-		d.start(mamori.StartReport)
-		for d.c.Step != stepDuration {
-			d.answerOne()
-		}
+		d := reportAt(t, "UME", mamori.EN, stepDuration)
 		var labels []string
 		for _, c := range d.out.Replies[len(d.out.Replies)-1].Choices {
 			labels = append(labels, c.Label)
@@ -982,11 +949,7 @@ func TestQuestionsFeelLikeHelp(t *testing.T) {
 		}
 	})
 	t.Run("a report begun before the reordering still asks its own words", func(t *testing.T) {
-		d := newDriver(t, "UME", mamori.JA)
-		d.start(mamori.StartReport)
-		for d.c.Step != stepNarrative {
-			d.answerOne()
-		}
+		d := reportAt(t, "UME", mamori.JA, stepNarrative)
 		// Stored by the old order: at the behaviours, no narrative yet.
 		d.c.Step = stepWitnesses
 		d.choose(navSkip)
@@ -999,11 +962,7 @@ func TestQuestionsFeelLikeHelp(t *testing.T) {
 
 func TestSummaryNoteFollowsTheRoute(t *testing.T) {
 	for route, want := range map[string]string{mamori.RouteDepartment: "上長と人事", mamori.RouteHR: "人事だけ"} {
-		d := newDriver(t, "UME", mamori.JA)
-		d.start(mamori.StartReport)
-		for d.c.Step != stepRoute {
-			d.answerOne()
-		}
+		d := reportAt(t, "UME", mamori.JA, stepRoute)
 		d.choose(route)
 		d.expect(stepSummary)
 		if note := d.out.Replies[len(d.out.Replies)-1].Note; !strings.Contains(note, want) {
@@ -1148,11 +1107,7 @@ func TestHoldsWord(t *testing.T) {
 // behaviours, a short list of words from the labels ("脅迫としつこい電話")
 // ticks the options they name; a sentence stays an account.
 func TestBehaviourWordsTyped(t *testing.T) {
-	d := newDriver(t, "UME", mamori.JA)
-	d.start(mamori.StartReport)
-	for d.c.Step != stepBehaviours {
-		d.answerOne()
-	}
+	d := reportAt(t, "UME", mamori.JA, stepBehaviours)
 	d.say("脅迫としつこい電話")
 	if len(d.c.Answers.Behaviours) != 2 || d.c.Step == stepBehaviours {
 		t.Fatalf("short words: %v, at %s (%s)", d.c.Answers.Behaviours, d.c.Step, texts(d.out))
@@ -1204,11 +1159,7 @@ func TestMenuRequests(t *testing.T) {
 			t.Errorf("%q showed the care resources", typed)
 		}
 	}
-	d := newDriver(t, "UME", mamori.JA)
-	d.start(mamori.StartReport)
-	for d.c.Step != stepNarrative {
-		d.answerOne()
-	}
+	d := reportAt(t, "UME", mamori.JA, stepNarrative)
 	for _, typed := range []string{"ヘルプ", "help", "？", "HELP!"} {
 		d.say(typed)
 		if d.c.Answers.Narrative != "" || d.c.Step != stepNarrative || !strings.Contains(texts(d.out), d.env.Policy.T(mamori.JA, "nav.help")) {
@@ -1224,11 +1175,7 @@ func TestMenuRequests(t *testing.T) {
 // change a long account asks whether it replaces the account or is added
 // to it; nothing is lost meanwhile.
 func TestEditAccountAsks(t *testing.T) {
-	d := newDriver(t, "UME", mamori.JA)
-	d.start(mamori.StartReport)
-	for d.c.Step != stepNarrative {
-		d.answerOne()
-	}
+	d := reportAt(t, "UME", mamori.JA, stepNarrative)
 	const account = "レジで30分以上怒鳴られました。\n商品を投げつけられました。\n店長を呼べと言われました。\n土下座しろと言われました。"
 	d.say(account)
 	for d.c.Step != stepSummary {
@@ -1288,11 +1235,7 @@ func TestPlainAnswersMore(t *testing.T) {
 		}
 	}
 	for typed, route := range map[string]string{"上長で": mamori.RouteDepartment, "人事だけ": mamori.RouteHR, "人事でお願いします": mamori.RouteHR} {
-		d := newDriver(t, "UME", mamori.JA)
-		d.start(mamori.StartReport)
-		for d.c.Step != stepRoute {
-			d.answerOne()
-		}
+		d := reportAt(t, "UME", mamori.JA, stepRoute)
 		d.say(typed)
 		if d.c.Answers.Route != route {
 			t.Errorf("%q at where it goes: %q", typed, d.c.Answers.Route)
@@ -1309,11 +1252,7 @@ func TestPlainAnswersMore(t *testing.T) {
 // question to HR without retyping: "相談にしたい" typed asks, and its
 // button carries the account over as the question.
 func TestReportToConsultation(t *testing.T) {
-	d := newDriver(t, "UME", mamori.JA)
-	d.start(mamori.StartReport)
-	for d.c.Step != stepNarrative {
-		d.answerOne()
-	}
+	d := reportAt(t, "UME", mamori.JA, stepNarrative)
 	const account = "毎日同じお客様から1時間の電話があります"
 	d.say(account)
 	d.say("やっぱり報告じゃなくて相談にしたいです")
@@ -1331,11 +1270,7 @@ func TestReportToConsultation(t *testing.T) {
 // TestConsultWishNotTold (found by a review): an account that tells of
 // advice ("相談の方がいいと言われた") is the account, not a wish to stop.
 func TestConsultWishNotTold(t *testing.T) {
-	d := newDriver(t, "UME", mamori.JA)
-	d.start(mamori.StartReport)
-	for d.c.Step != stepNarrative {
-		d.answerOne()
-	}
+	d := reportAt(t, "UME", mamori.JA, stepNarrative)
 	const account = "上司に相談の方がいいと言われたので書きます"
 	d.say(account)
 	if d.c.Answers.Narrative != account || d.c.Step == stepCancel {
@@ -1358,11 +1293,7 @@ func TestPlainAnswersLengths(t *testing.T) {
 		{stepDuration, "35分くらい", "under60"}, {stepDuration, "about 20 min", "under30"}, {stepDuration, "1時間半", "over60"},
 		{stepRepeat, "2回目です", "before"}, {stepRepeat, "初めてです", "first"},
 	} {
-		d := newDriver(t, "UME", mamori.JA)
-		d.start(mamori.StartReport)
-		for d.c.Step != tc.step {
-			d.answerOne()
-		}
+		d := reportAt(t, "UME", mamori.JA, tc.step)
 		d.say(tc.typed)
 		q, _ := lookup(tc.step)
 		if got := *q.answer(&d.c.Answers); got != tc.want {
