@@ -136,3 +136,7 @@ func (p *Policy) Say(l Lang, r *Refusal) string {
 	}
 	return fmt.Sprintf(p.T(l, r.Key), args...)
 }
+
+// EmailSuffix, after a form field's id, names the value that holds the
+// email of the person chosen in it, when the platform gives one.
+const EmailSuffix = ".email"

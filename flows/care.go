@@ -211,12 +211,13 @@ func checkinSense(typed string) string {
 	switch {
 	case holdsAny(typed, "話したい", "話を聞", "相談したい", "連絡がほしい", "連絡してほしい") || checkinEN["talk"].MatchString(typed):
 		return checkinTalk
-	case holdsAny(typed, "ようになりました", "ようになった", "なくなりました", "なくなった", "なくなって", "くないです", "くなくなり", "くなった", "治まり", "おさまり") ||
+	case holdsAny(typed, "眠れるようになり", "寝られるようになり", "眠れています", "眠れてます", "怖くなくなり", "怖くないです", "こわくなくなり",
+		"不安はなくなり", "不安がなくなり", "つらくなくなり", "辛くなくなり", "気にならなくなり", "落ち着いてきま", "落ち着きま") ||
 		checkinEN["better"].MatchString(typed):
 		// 「よく眠れるようになりました」, 「もう怖くないです」, "no longer
 		// scared": better, whatever word of hardship it names.
 		return checkinFine
-	case holdsAny(typed, "眠れ", "寝れ", "つらい", "辛い", "しんど", "不安", "怖", "こわ", "落ち込", "泣", "涙", "食欲", "疲れ", "震え", "思い出", "行きたくない", "休みたい") ||
+	case holdsAny(typed, "眠れ", "寝れ", "つらい", "辛い", "つらく", "辛く", "しんど", "不安", "怖", "こわ", "落ち込", "泣", "涙", "食欲", "疲れ", "震え", "思い出", "行きたくない", "休みたい") ||
 		checkinEN["hard"].MatchString(typed):
 		return checkinHard
 	case holdsAny(typed, "大丈夫", "元気", "落ち着", "平気", "問題な") || checkinEN["fine"].MatchString(typed):
@@ -232,9 +233,22 @@ func checkinSense(typed string) string {
 // not in "took").
 var checkinEN = map[string]*regexp.Regexp{
 	"talk":   regexp.MustCompile(`(?i)\b(want to talk|like to talk|talk to someone|call me)\b`),
-	"hard":   regexp.MustCompile(`(?i)\b(can'?t sleep|cannot sleep|trouble sleeping|not sleeping|anxious|scared|afraid|tired|depress\w*|struggl\w*|cry\w*|crie[sd]|hard|not great|not good|bad|awful|terrible)\b`),
-	"better": regexp.MustCompile(`(?i)\b(no longer|not (?:scared|anxious|afraid|tired) any ?more|sleeping (?:well|better)|getting better|much better)\b`),
+	"hard":   regexp.MustCompile(`(?i)\b(can'?t sleep|cannot sleep|can no longer|no longer (?:sleep|eat)|trouble sleeping|not sleeping|anxious|scared|afraid|tired|depress\w*|struggl\w*|cry\w*|crie[sd]|hard|not great|not good|bad|awful|terrible)\b`),
+	"better": regexp.MustCompile(`(?i)\b(no longer (?:scared|afraid|anxious|worried)|not (?:scared|anxious|afraid|tired) any ?more|sleeping (?:well|better)|getting better|much better)\b`),
 	"fine":   regexp.MustCompile(`(?i)\b(ok|okay|fine|better|good|alright|all right)\b`),
+}
+
+// checkinAgain asks which of the check-in's answers is closest, with its
+// buttons, after words that read as none of them.
+func checkinAgain(env Env, number string, l mamori.Lang) mamori.Message {
+	t := func(key string) string { return env.Policy.T(l, key) }
+	v := func(answer string) string { return "checkin:" + number + ":" + answer }
+	return mamori.Message{Step: "checkin", Text: t("checkin.closest"),
+		Choices: []mamori.Choice{
+			{Value: v(checkinFine), Label: t("checkin.fine"), Style: mamori.StylePrimary},
+			{Value: v(checkinHard), Label: t("checkin.hard")},
+			{Value: v(checkinTalk), Label: t("checkin.talk")},
+		}}
 }
 
 // Checkin is a reporter's answer to a check-in about case Number.

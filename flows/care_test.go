@@ -514,7 +514,9 @@ func TestCheckinSentence(t *testing.T) {
 	}
 	for typed, want := range map[string]string{"大丈夫じゃないです": "hard", "I'm doing okay now": "fine", "I took a day off and feel better": "fine",
 		"I still can't sleep": "hard", "少し落ち着いてきました": "fine", "誰かと話したい": "talk", "今週は店が忙しかったです": "",
-		"よく眠れるようになりました": "fine", "もう怖くないです": "fine", "不安はなくなりました": "fine", "no longer scared, thanks": "fine"} {
+		"よく眠れるようになりました": "fine", "もう怖くないです": "fine", "不安はなくなりました": "fine", "no longer scared, thanks": "fine",
+		// Worse, not better (found by a review).
+		"夜眠れなくなりました": "hard", "食欲がなくなった": "hard", "前よりつらくなった": "hard", "また怖くなった": "hard", "I can no longer sleep": "hard"} {
 		if got := flows.CheckinSense(typed); got != want {
 			t.Errorf("%q reads as %q, want %q", typed, got, want)
 		}
@@ -546,5 +548,24 @@ func TestCheckinsSpaced(t *testing.T) {
 	r.advance(24 * time.Hour)
 	if got := checkins(); len(got) != 2 || strings.Contains(got[1], a) {
 		t.Fatalf("the next day: %q", got)
+	}
+}
+
+// TestCheckinAfterAnswerPressed (found by a review): a check-in that came
+// after "Answer" was pressed on a supervisor's question takes the
+// sentence typed next; the question's answer stays empty.
+func TestCheckinAfterAnswerPressed(t *testing.T) {
+	r := newRig(t)
+	n := r.filed(nil)
+	r.ask("USUP", n, "何時ごろでしたか？")
+	r.click("UME", "reply:"+n+":1")
+	r.advance(71 * time.Hour) // the check-in, after the press
+	hr0 := len(r.sent.to(mamori.TargetChannel, "C0HR"))
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "まだ夜眠れなくてつらいです"})
+	if qs := r.kase(n).Decision.Questions; qs[0].Answer != "" {
+		t.Errorf("the check-in's words answered the supervisor: %q", qs[0].Answer)
+	}
+	if hr := r.sent.to(mamori.TargetChannel, "C0HR")[hr0:]; len(hr) == 0 {
+		t.Error("HR did not hear it")
 	}
 }

@@ -121,7 +121,7 @@ func (s *Service) Submit(ctx context.Context, actor mamori.User, a mamori.Action
 			if err := s.mayDo(a.Kind, *k); err != nil {
 				return "", err
 			}
-			return s.askWitness(tx, env, actor, k, v.One(fieldWitness), v.Text(fieldQuestion))
+			return s.askWitness(tx, env, actor, k, v.One(fieldWitness), v.One(fieldWitness+mamori.EmailSuffix), v.Text(fieldQuestion))
 		})
 	case mamori.CareNoteAction:
 		return s.careAction(ctx, actor, a.Kind, a.Subject, v.Text(fieldNote))

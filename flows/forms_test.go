@@ -484,7 +484,7 @@ func TestConsultationHR(t *testing.T) {
 	// She types her answer first, as people do: kept, and sent once she
 	// presses Answer, without typing it again.
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "昨日も電話があり録音しています"})
-	if m := r.last("UME"); !strings.Contains(m.Text, r.svc.Policy.T(mamori.JA, "menu.kept")) || !strings.Contains(m.Text, n) {
+	if m := r.last("UME"); !strings.Contains(m.Text, r.svc.Policy.T(mamori.JA, "menu.kept.for_reply")) || !strings.Contains(m.Text, n) {
 		t.Fatalf("typed before Answer: %+v", m)
 	}
 	r.click("UME", "reply:"+n)

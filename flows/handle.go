@@ -173,10 +173,11 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 		// it moves itself to a day after the last step (see RunJob). So a
 		// step costs no job writes.
 		cancelRemind := func() error { return tx.CancelJobs(jobRemind + ":" + key) }
-		if out.End && nc.SOS != "" {
-			// A report filed or cancelled during an SOS: the SOS stays.
+		if out.End && (nc.SOS != "" || nc.Checkin != "" || nc.ReplyDraft != "") {
+			// A report filed or cancelled during an SOS: the SOS stays;
+			// so do a check-in waiting and words kept to answer a case.
 			nc = mamori.Conversation{User: nc.User, SOS: nc.SOS, SOSPlace: nc.SOSPlace, Checkin: nc.Checkin, CheckinAt: nc.CheckinAt,
-				Started: nc.Started, Updated: nc.Updated}
+				ReplyDraft: nc.ReplyDraft, ReplyDraftFor: nc.ReplyDraftFor, Step: stepMenu, Started: nc.Started, Updated: nc.Updated}
 		} else if out.End || (wasFlow == "" && nc.Step == stepMenu && holdsNothing(nc)) {
 			// Nothing worth keeping: a finished or cancelled report, or
 			// someone who only looked at the menu (and typed nothing to

@@ -523,7 +523,8 @@ func (s *Service) Home(ctx context.Context, u mamori.User) (mamori.Message, erro
 		if s.Org.IsHR(u) {
 			f, title = &mamori.CaseFilter{Open: true, Limit: 50}, "home.all_cases"
 		} else if ids := s.Org.Supervises(u); len(ids) > 0 {
-			f = &mamori.CaseFilter{Open: true, Departments: ids, Limit: 50}
+			// More read than shown: those they may not see are left out.
+			f = &mamori.CaseFilter{Open: true, Departments: ids, Limit: 500}
 		}
 		if f == nil {
 			return nil
@@ -538,7 +539,7 @@ func (s *Service) Home(ctx context.Context, u mamori.User) (mamori.Message, erro
 		for _, k := range all {
 			// Only what they may see: a supervisor never sees a report
 			// sent to HR alone, nor a consultation.
-			if k.Status != mamori.StatusClosed && s.mayView(u, k) {
+			if k.Status != mamori.StatusClosed && s.mayView(u, k) && len(open) < 50 {
 				open = append(open, k)
 			}
 		}

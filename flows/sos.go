@@ -190,7 +190,7 @@ func notSafe(s string) bool {
 // "not now", "いいえ").
 func negates(s string) bool {
 	s = strings.ToLower(s)
-	return holdsAny(s, "ない", "なかった", "ません", "いいえ", "ではなく", "じゃなく", "not", "n't") || s == "no" || strings.HasPrefix(s, "no ") || strings.HasPrefix(s, "no,")
+	return holdsAny(s, "ない", "なかった", "ません", "いいえ", "ではなく", "じゃなく", "not", "n't", "dont", "didnt", "doesnt", "no need") || s == "no" || strings.HasPrefix(s, "no ") || strings.HasPrefix(s, "no,")
 }
 
 // safePhrase reports whether the whole of s says they are safe now.
@@ -322,7 +322,8 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 			// 「報告したい」 or a menu button's words at the menu: what they
 			// ask for starts, as without an SOS.
 			_, asked := menuWords[spoken(typed)]
-			_, request := asksFor(typed) // 「方針を見せて」, 「報告したいです」
+			_, request := asksFor(typed) // 「方針を見せて」, 「報告したいです」 — not with danger in it
+			request = request && !fearful(typed) && !dangerNow(typed)
 			if _, button := matchOption(typed, menu(env, l, false).Choices); asked || button || request {
 				return c, Out{}, false
 			}

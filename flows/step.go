@@ -343,7 +343,8 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		out.SOS = &SOSOut{Number: c.SOS, Note: strings.TrimSpace(in.Text)}
 		out.Replies = append([]mamori.Message{sosKept(env, c.SOS, "sos.note.kept", nc.User.Lang)}, out.Replies...)
 	}
-	if out.SOS == nil && c.SOS != "" && nc.SOS == c.SOS && c.Flow == mamori.FlowReport && in.Kind == mamori.InputText && dangerNow(in.Text) && answeredAt(c, nc) {
+	if out.SOS == nil && c.SOS != "" && nc.SOS == c.SOS && c.Flow == mamori.FlowReport && in.Kind == mamori.InputText && dangerNow(in.Text) && answeredAt(c, nc) &&
+		c.Step != stepWellbeing && c.Step != stepTalk && c.Step != stepRoute { // how they are is HR's alone
 		// 「まだ店の前にいます、怖い」 as the account during an open SOS:
 		// the account, and news for those responding.
 		out.SOS = &SOSOut{Number: c.SOS, Note: strings.TrimSpace(in.Text)}
@@ -364,10 +365,12 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 func dangerNow(typed string) bool {
 	now := holdsAny(typed, "今も", "今は", "今、", "今まだ", "今でも", "いまも", "いまは", "いま、", "いままだ", "いまでも", "まだ", "外で待", "待ち伏せ") ||
 		presentEN.MatchString(typed)
-	weapon := holdsAny(typed, "刃物", "ナイフ", "包丁", "凶器", "knife", "weapon", "gun")
-	return callsForHelp(typed) || weapon && (now || holdsAny(typed, "ている", "ています", "てる", "いる", "います") || holdingEN.MatchString(typed)) ||
+	return callsForHelp(typed) || weapon(typed) && (now || holdsAny(typed, "ている", "ています", "てる", "いる", "います") || holdingEN.MatchString(typed)) ||
 		fearful(typed) && now
 }
+
+// weapon reports whether typed names a weapon.
+func weapon(typed string) bool { return holdsAny(typed, "刃物", "ナイフ", "包丁", "凶器", "knife", "weapon", "gun") }
 
 // presentEN and holdingEN are the English of a danger now ("he is still
 // here", "has a knife"), whole words ("now" is not in "know").
@@ -405,6 +408,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	if c.Started.IsZero() {
 		c.Started = env.Now
 	}
+	before := c // as it was before this step: when their last step and the last question were
 	idle := env.Now.Sub(c.Updated) >= IdleAfter && !c.Updated.IsZero()
 	// A question to them came after their last step: what they type now
 	// may answer either.
@@ -473,7 +477,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		if a, exact := checkinWord(env.Policy, in.Text); a != "" && (exact || !inFlow(c)) {
 			return Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: in.User, Value: "checkin:" + c.Checkin + ":" + a})
 		}
-		if typed := strings.TrimSpace(in.Text); checkinSentence(env, c, typed) {
+		if typed := strings.TrimSpace(in.Text); checkinSentence(env, before, typed) {
 			// A short sentence in answer to "how are you?" ("まだ夜あまり
 			// 眠れないです"): as the button it reads as. Anything else —
 			// a new incident, words of danger, an answer to a question of
@@ -536,9 +540,6 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 				c.Draft = "" // offered for the report too: sent, not twice
 			}
 			c.ReplyDraft, c.ReplyDraftFor = "", ""
-		} else if in.Kind == mamori.InputChoice && in.Value == navDraft && c.Draft != "" {
-			in = mamori.Input{Kind: mamori.InputText, User: in.User, Text: c.Draft}
-			c.Draft = ""
 		}
 		if in.Kind == mamori.InputText && strings.TrimSpace(in.Text) != "" {
 			typed := strings.TrimSpace(in.Text)
@@ -659,10 +660,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			if !ok {
 				return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText))}}
 			}
-			kept := text(env.Policy.T(l, "menu.kept"))
-			if c.ReplyDraft != "" {
-				kept = text(env.Policy.T(l, "menu.kept.more"))
-			}
+			kept := text(env.Policy.T(l, "menu.kept.for_reply"))
 			c.ReplyDraft, c.ReplyDraftFor = draft, env.Awaiting
 			kept.Text += "\n" + fmt.Sprintf(env.Policy.T(l, "menu.kept.reply"), env.Awaiting)
 			kept.Step = "reply"
@@ -686,6 +684,11 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			kept := text(env.Policy.T(l, "menu.kept"))
 			if draft != typed {
 				kept = text(env.Policy.T(l, "menu.kept.more"))
+			}
+			if c.Checkin != "" && !tellsWhatHappened(typed) && !dangerNow(typed) && !dangerHint(typed) {
+				// Words in answer to "how are you?" that read as no button
+				// of it: kept, and its buttons asked.
+				m = checkinAgain(env, c.Checkin, l)
 			}
 			return c, Out{Replies: []mamori.Message{kept, m}}
 		}
@@ -1093,8 +1096,12 @@ func wordEN(typed string, words ...string) bool {
 // (a supervisor's, a witness request), no danger in it, and read as one
 // of its buttons.
 func checkinSentence(env Env, c mamori.Conversation, typed string) bool {
-	if c.Checkin == "" || inFlow(c) || c.Reply != "" || c.Witness != "" || env.Awaiting != "" || utf8.RuneCountInString(typed) > 40 ||
-		typedCommand(typed) != "" || greeting(typed) || sosWord(typed, true) || dangerNow(typed) || dangerHint(typed) {
+	// The check-in came after they pressed "Answer" or were asked (its
+	// time after their last step and the question's): it is what they
+	// answer; an older one gives way to the case's question.
+	newer := c.CheckinAt.After(c.Updated) && c.CheckinAt.After(c.AskedAt)
+	if c.Checkin == "" || inFlow(c) || (c.Reply != "" || c.Witness != "" || env.Awaiting != "") && !newer || utf8.RuneCountInString(typed) > 60 ||
+		typedCommand(typed) != "" || greeting(typed) || sosWord(typed, true) || callsForHelp(typed) || weapon(typed) || tellsWhatHappened(typed) {
 		return false
 	}
 	if _, asked := asksFor(typed); asked {
@@ -1284,7 +1291,15 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 			ok := said && q.step != stepSafety && !negates(rest) && !fearful(typed) && !sosWord(typed, false)
 			more := ok && worthKeeping(typed)
 			if d, found := durationOption(typed); !ok && q.step == stepDuration && found {
-				return choose(env, q, slot, d, l) // 「35分くらい」, "about 20 min": the span it falls in
+				// 「35分くらい」, "about 20 min": the span it falls in; a
+				// sentence around it is kept with the account.
+				if p := choose(env, q, slot, d, l); p != "" || utf8.RuneCountInString(squash(typed)) <= 12 || c.Flow != mamori.FlowReport {
+					return p
+				}
+				if addToAccount(c, typed) {
+					return keptAside
+				}
+				return ""
 			}
 			if !ok && !(q.step == stepSafety && unsafeHint(typed)) {
 				v, ok = looseOption(typed, opts)
@@ -1317,7 +1332,7 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 				c.Answers.Feelings = feelings
 				return env.Policy.T(l, "nav.feelings_kept")
 			}
-			if q.step == stepSafety && (sosWord(typed, false) || callsForHelp(typed) && utf8.RuneCountInString(squash(typed)) <= 12) {
+			if q.step == stepSafety && !negates(typed) && (sosWord(typed, false) || callsForHelp(typed) && utf8.RuneCountInString(squash(typed)) <= 12) {
 				// "help me" at "are you safe now?", as the help text says
 				// to send: the danger button.
 				return choose(env, q, slot, "danger", l)
@@ -1745,17 +1760,29 @@ var (
 // durationOption reads how long it went on, typed as a length ("35分
 // くらい", "about 20 min", "1時間半", "2 hours"): the option it falls in.
 func durationOption(typed string) (string, bool) {
-	m := lengthTyped.FindStringSubmatch(toHalfWidth(strings.ToLower(typed)))
-	if m == nil || negates(typed) {
+	t := toHalfWidth(strings.ToLower(typed))
+	if negates(typed) {
 		return "", false
 	}
-	n, _ := strconv.Atoi(m[1])
-	minutes := n
-	if strings.HasPrefix(m[2], "時間") || strings.HasPrefix(m[2], "h") {
-		minutes = n * 60
-		if strings.Contains(typed, "半") {
-			minutes += 30
+	var minutes float64
+	found := false
+	for _, m := range lengthTyped.FindAllStringSubmatchIndex(t, -1) {
+		if rest := strings.TrimSpace(t[m[5]:]); strings.HasPrefix(rest, "前") || strings.HasPrefix(rest, "後") || strings.HasPrefix(rest, "ago") {
+			continue // 「2時間前から30分」: when, not how long
 		}
+		n, _ := strconv.ParseFloat(t[m[2]:m[3]], 64)
+		minutes = n
+		if unit := t[m[4]:m[5]]; unit == "時間" || strings.HasPrefix(unit, "h") {
+			minutes = n * 60
+			if strings.HasPrefix(t[m[5]:], "半") {
+				minutes += 30
+			}
+		}
+		found = true
+		break
+	}
+	if !found {
+		return "", false
 	}
 	switch {
 	case minutes < 10:
@@ -1768,7 +1795,7 @@ func durationOption(typed string) (string, bool) {
 	return "over60", true
 }
 
-var lengthTyped = regexp.MustCompile(`(\d+)\s*(分|時間|min|minute|minutes|mins|h|hr|hrs|hour|hours)\b?`)
+var lengthTyped = regexp.MustCompile(`(\d+(?:\.\d+)?)\s*(分|時間|minutes|minute|mins|min|hours|hour|hrs|hr|h)(?:$|[^a-z])`)
 
 // unsafeHint reports whether words typed at "are you safe now?" say more
 // than safe: no, but, still, fear, a hurt, a colleague ("無事です。同僚が
@@ -2166,20 +2193,22 @@ func comeBack(env Env, c mamori.Conversation, greeting string) (mamori.Conversat
 }
 
 // replyDraft is the text c offers as the answer to case number: what was
-// typed while its question waited, else what was typed at the menu.
+// typed while its question waited — never what was typed before it
+// (perhaps for HR alone).
 func replyDraft(c mamori.Conversation, number string) string {
-	if c.ReplyDraftFor == number && c.ReplyDraft != "" {
+	if c.ReplyDraftFor == number {
 		return c.ReplyDraft
 	}
-	return c.Draft
+	return ""
 }
 
 // fresh is a new conversation for c's person that keeps what outlives a
 // report or a question: an open SOS (and whether it asks where they
-// are), a check-in waiting for its answer.
+// are), a check-in waiting for its answer, words kept to answer a case's
+// question.
 func fresh(env Env, c mamori.Conversation) mamori.Conversation {
 	return mamori.Conversation{User: c.User, Started: env.Now, Updated: env.Now, SOS: c.SOS, SOSPlace: c.SOSPlace,
-		Checkin: c.Checkin, CheckinAt: c.CheckinAt}
+		Checkin: c.Checkin, CheckinAt: c.CheckinAt, ReplyDraft: c.ReplyDraft, ReplyDraftFor: c.ReplyDraftFor}
 }
 
 func begin(env Env, c mamori.Conversation, flow string) (mamori.Conversation, Out) {

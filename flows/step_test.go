@@ -1301,3 +1301,35 @@ func TestPlainAnswersLengths(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewedWords (found by a review): lengths that are times are not
+// lengths; a sentence around a length is kept; no danger from a "no";
+// a check-in waiting outlives a report stopped.
+func TestReviewedWords(t *testing.T) {
+	for typed, want := range map[string]string{"2時間前から30分": "under60", "5 hits": "", "0.5時間": "under60", "10時から": "", "3分の1": "under10"} {
+		if got, _ := durationOption(typed); got != want {
+			t.Errorf("durationOption(%q) = %q, want %q", typed, got, want)
+		}
+	}
+	d := reportAt(t, "UME", mamori.JA, stepDuration)
+	const said = "30分くらい、ずっと土下座しろと怒鳴られていました"
+	d.say(said)
+	if d.c.Answers.Duration != "under60" || !strings.HasSuffix(d.c.Answers.Narrative, said) {
+		t.Errorf("a sentence around a length: %q, account %q", d.c.Answers.Duration, d.c.Answers.Narrative)
+	}
+	for _, typed := range []string{"dont need help", "No need help", "SOSじゃないです"} {
+		d := newDriver(t, "U1", mamori.EN)
+		d.start(mamori.StartReport)
+		d.say(typed)
+		if d.c.Answers.Safety == "danger" || d.out.SOS != nil {
+			t.Errorf("%q at are you safe raised the alarm", typed)
+		}
+	}
+	d = reportAt(t, "UME", mamori.JA, stepNarrative)
+	d.c.Checkin, d.c.CheckinAt = "KH-2026-0001", d.env.Now
+	d.choose(navCancel)
+	d.choose("yes")
+	if d.c.Checkin != "KH-2026-0001" {
+		t.Errorf("the check-in waiting after stopping: %+v", d.c)
+	}
+}

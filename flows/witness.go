@@ -40,11 +40,12 @@ func witnessForm(env Env, l mamori.Lang, a mamori.Action, k mamori.Case) mamori.
 }
 
 // askWitness records actor's request for a statement from the colleague
-// with platform id who, and sends it to the colleague's DM.
-func (s *Service) askWitness(tx mamori.Tx, env Env, actor mamori.User, k *mamori.Case, who, question string) (string, error) {
+// with platform id who (and email, when the platform gave it), and sends
+// it to the colleague's DM.
+func (s *Service) askWitness(tx mamori.Tx, env Env, actor mamori.User, k *mamori.Case, who, email, question string) (string, error) {
 	who = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(who), "<@"), ">"))
 	question = strings.TrimSpace(question)
-	w := mamori.User{Platform: actor.Platform, ID: who}
+	w := mamori.User{Platform: actor.Platform, ID: who, Email: email}
 	switch {
 	case who == "":
 		return "", refuse(fieldWitness, "witness.who.empty")

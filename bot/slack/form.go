@@ -241,6 +241,17 @@ func (a *Adapter) viewSubmission(ctx context.Context, p interaction) reply {
 		}
 	}
 	values := formValues(p.View.State)
+	for block, actions := range p.View.State.Values {
+		for _, v := range actions {
+			if v.SelectedUser != nil {
+				// The person's email too: a configuration may list them
+				// by it (HR by email may not be a witness).
+				if e := a.user(ctx, *v.SelectedUser).Email; e != "" {
+					values[block+mamori.EmailSuffix] = []string{e}
+				}
+			}
+		}
+	}
 	m, err := a.flows.Submit(ctx, u, meta.Action, values)
 	var r *mamori.Refusal
 	switch {
