@@ -370,7 +370,9 @@ func dangerNow(typed string) bool {
 }
 
 // weapon reports whether typed names a weapon.
-func weapon(typed string) bool { return holdsAny(typed, "刃物", "ナイフ", "包丁", "凶器", "knife", "weapon", "gun") }
+func weapon(typed string) bool {
+	return holdsAny(typed, "刃物", "ナイフ", "包丁", "凶器", "knife", "weapon", "gun")
+}
 
 // presentEN and holdingEN are the English of a danger now ("he is still
 // here", "has a knife"), whole words ("now" is not in "know").
