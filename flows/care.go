@@ -209,11 +209,10 @@ func checkinWord(p *mamori.Policy, typed string) (answer string, exact bool) {
 // "" when it says none of them.
 func checkinSense(typed string) string {
 	switch {
-	case holdsAny(typed, "話したい", "話を聞", "相談したい", "連絡がほしい", "連絡してほしい") || checkinEN["talk"].MatchString(typed):
+	case holdsAny(typed, "話したい", "話を聞", "相談したい", "連絡がほしい", "連絡してほしい") ||
+		checkinEN["talk"].MatchString(typed) && !holdsAny(strings.ToLower(typed), "no need", "don't", "dont", "not "):
 		return checkinTalk
-	case holdsAny(typed, "眠れるようになり", "寝られるようになり", "眠れています", "眠れてます", "怖くなくなり", "怖くないです", "こわくなくなり",
-		"不安はなくなり", "不安がなくなり", "つらくなくなり", "辛くなくなり", "気にならなくなり", "落ち着いてきま", "落ち着きま") ||
-		checkinEN["better"].MatchString(typed):
+	case betterJA.MatchString(typed) || checkinEN["better"].MatchString(typed) && !holdsAny(strings.ToLower(typed), "not ", "n't", "never"):
 		// 「よく眠れるようになりました」, 「もう怖くないです」, "no longer
 		// scared": better, whatever word of hardship it names.
 		return checkinFine
@@ -228,6 +227,11 @@ func checkinSense(typed string) string {
 	}
 	return ""
 }
+
+// betterJA is a sentence of getting better, in its positive forms only
+// (「眠れるようになりました」, 「怖くなくなった」, 「つらくないです」; not
+// 「落ち着きません」, 「眠れるようになりたい」).
+var betterJA = regexp.MustCompile(`(眠れる|寝れる|寝られる|眠られる)ようにな(っ|りまし)|(怖く|こわく|つらく|辛く)(ない(です)?[。！!]?$|ない[。、]|なくな(っ|りまし))|不安(は|が|も)?(なくな(っ|りまし)|消え)|落ち着い(た|てき)|落ち着きました|眠れてい(ます|る)`)
 
 // checkinEN are checkinSense's English words, whole words only ("ok" is
 // not in "took").

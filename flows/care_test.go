@@ -516,7 +516,11 @@ func TestCheckinSentence(t *testing.T) {
 		"I still can't sleep": "hard", "少し落ち着いてきました": "fine", "誰かと話したい": "talk", "今週は店が忙しかったです": "",
 		"よく眠れるようになりました": "fine", "もう怖くないです": "fine", "不安はなくなりました": "fine", "no longer scared, thanks": "fine",
 		// Worse, not better (found by a review).
-		"夜眠れなくなりました": "hard", "食欲がなくなった": "hard", "前よりつらくなった": "hard", "また怖くなった": "hard", "I can no longer sleep": "hard"} {
+		"夜眠れなくなりました": "hard", "食欲がなくなった": "hard", "前よりつらくなった": "hard", "また怖くなった": "hard", "I can no longer sleep": "hard",
+		// Found by a second review.
+		"もう辛くないです": "fine", "寝れるようになりました": "fine", "少しずつ眠れるようになってきました": "fine", "まだ落ち着きません": "hard",
+		"なかなか不安がなくなりません": "hard", "眠れるようになりたい": "hard", "I'm fine, no need to worry": "fine", "I'm ok, dont worry": "fine",
+		"I'm not sleeping well": "hard", "it's not getting better": "hard", "good, no need to call me": "fine"} {
 		if got := flows.CheckinSense(typed); got != want {
 			t.Errorf("%q reads as %q, want %q", typed, got, want)
 		}

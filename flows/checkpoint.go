@@ -29,7 +29,7 @@ func (s *Service) ScheduleCheckpoint(ctx context.Context) error {
 	if _, ok := s.Store.(AuditCheckpointer); !ok {
 		return nil
 	}
-	j := s.checkpointJob(s.Care.WorkingTime(s.Clock(), s.Location))
+	j := s.checkpointJob(s.firstPass())
 	if err := s.Store.Update(ctx, func(tx mamori.Tx) error { return tx.Schedule(j) }); err != nil {
 		return fmt.Errorf("schedule checkpoint: %w", err)
 	}

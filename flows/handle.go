@@ -69,7 +69,7 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 		if in.Kind == mamori.InputText && !inFlow(c) && c.Reply == "" && c.Witness == "" && !c.Check && c.SOS == "" &&
 			worthKeeping(strings.TrimSpace(in.Text)) {
 			// Typed at the menu: is a question to them waiting?
-			if env.Awaiting, err = awaiting(tx, key); err != nil {
+			if env.Awaiting, env.AwaitingAt, err = awaiting(tx, key); err != nil {
 				return err
 			}
 		}
@@ -350,10 +350,10 @@ func noteAsked(tx mamori.Tx, k mamori.Case, now time.Time) error {
 
 // awaiting is the number of the case of the person (user key) whose
 // newest question to them is still unanswered, or "".
-func awaiting(tx mamori.Tx, key string) (string, error) {
+func awaiting(tx mamori.Tx, key string) (string, time.Time, error) {
 	cases, err := tx.CasesOf(key)
 	if err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
 	number, at := "", time.Time{}
 	for _, k := range cases {
@@ -366,5 +366,5 @@ func awaiting(tx mamori.Tx, key string) (string, error) {
 			}
 		}
 	}
-	return number, nil
+	return number, at, nil
 }

@@ -520,7 +520,7 @@ func Tombstone(k mamori.Case, now time.Time) mamori.Case {
 // ScheduleRetention makes sure today's retention pass is scheduled, in
 // working hours. It is idempotent: call it at start.
 func (s *Service) ScheduleRetention(ctx context.Context) error {
-	j := s.retentionJob(s.Care.WorkingTime(s.Clock(), s.Location))
+	j := s.retentionJob(s.firstPass())
 	if err := s.Store.Update(ctx, func(tx mamori.Tx) error { return tx.Schedule(j) }); err != nil {
 		return fmt.Errorf("schedule retention: %w", err)
 	}

@@ -189,8 +189,8 @@ func notSafe(s string) bool {
 // negates reports whether typed words say no or not ("話したくない",
 // "not now", "いいえ").
 func negates(s string) bool {
-	s = strings.ToLower(s)
-	return holdsAny(s, "ない", "なかった", "ません", "いいえ", "ではなく", "じゃなく", "not", "n't", "dont", "didnt", "doesnt", "no need") || s == "no" || strings.HasPrefix(s, "no ") || strings.HasPrefix(s, "no,")
+	s = strings.ReplaceAll(strings.ToLower(s), "’", "'")
+	return holdsAny(s, "ない", "なかった", "ません", "いいえ", "ではなく", "じゃなく", "not", "n't") || s == "no" || strings.HasPrefix(s, "no ") || strings.HasPrefix(s, "no,")
 }
 
 // safePhrase reports whether the whole of s says they are safe now.

@@ -96,6 +96,8 @@ type Env struct {
 	// (a supervisor's question, HR's reply to a consultation): what they
 	// typed can be sent as the answer with one click.
 	Awaiting string
+	// AwaitingAt is when that question was asked.
+	AwaitingAt time.Time
 	// TalkBy says, in the user's language, by when HR gets in touch with
 	// someone who asks to talk now (a check-in answer); "" if unknown.
 	TalkBy string
@@ -369,6 +371,14 @@ func dangerNow(typed string) bool {
 		fearful(typed) && now
 }
 
+// helpDenied reports whether typed says no help is needed ("don't need
+// help", 「SOSじゃないです」, 「助けはいらない」) — not 「助けて、動けない」.
+func helpDenied(typed string) bool {
+	return helpNo.MatchString(strings.ReplaceAll(strings.ToLower(typed), "’", "'"))
+}
+
+var helpNo = regexp.MustCompile(`(don'?t|do not|doesn'?t|no|not) (really )?need (any |a )?help|no help needed|sos\s*(じゃ|では)(ない|ありません)|助け(は|も)?(いらない|要らない|必要ない|不要)`)
+
 // weapon reports whether typed names a weapon.
 func weapon(typed string) bool {
 	return holdsAny(typed, "刃物", "ナイフ", "包丁", "凶器", "knife", "weapon", "gun")
@@ -608,6 +618,9 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		// as the answer (nothing typed is lost).
 		if typed := strings.TrimSpace(in.Text); in.Kind == mamori.InputText && worthKeeping(typed) {
 			c.Draft = typed
+			if asked != "" {
+				c.ReplyDraft, c.ReplyDraftFor = typed, asked // or the answer to that case's question
+			}
 		}
 		return comeBack(env, c, "nav.welcome_back")
 
@@ -687,10 +700,10 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			if draft != typed {
 				kept = text(env.Policy.T(l, "menu.kept.more"))
 			}
-			if c.Checkin != "" && !tellsWhatHappened(typed) && !dangerNow(typed) && !dangerHint(typed) {
+			if c.Checkin != "" && !tellsWhatHappened(typed) && !fearful(typed) && !dangerHint(typed) {
 				// Words in answer to "how are you?" that read as no button
-				// of it: kept, and its buttons asked.
-				m = checkinAgain(env, c.Checkin, l)
+				// of it: kept, and its buttons asked too (last).
+				return c, Out{Replies: []mamori.Message{kept, m, checkinAgain(env, c.Checkin, l)}}
 			}
 			return c, Out{Replies: []mamori.Message{kept, m}}
 		}
@@ -716,6 +729,9 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		}
 		if typed := strings.TrimSpace(in.Text); in.Kind == mamori.InputText && worthKeeping(typed) {
 			c.Draft = typed // offered as the answer to the question brought back
+			if asked != "" {
+				c.ReplyDraft, c.ReplyDraftFor = typed, asked
+			}
 		}
 		c, out = comeBack(env, c, "nav.welcome_back")
 		out.Replies = append(files.Replies, out.Replies...)
@@ -902,7 +918,9 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			out.Replies = append([]mamori.Message{text(env.Policy.T(l, "cancel.consult.done"))}, out.Replies...)
 			return nc, out
 		case "yes":
-			return fresh(env, c), Out{End: true, Audit: "conversation.cancelled",
+			nc := fresh(env, c)
+			nc.ReplyDraft, nc.ReplyDraftFor = "", "" // stopped and deleted: what they typed in it too
+			return nc, Out{End: true, Audit: "conversation.cancelled",
 				Replies: []mamori.Message{text(env.Policy.T(l, "nav.cancelled")), menu(env, l, false)}}
 		case "no":
 			c.Step = pop(&c)
@@ -1101,9 +1119,10 @@ func checkinSentence(env Env, c mamori.Conversation, typed string) bool {
 	// The check-in came after they pressed "Answer" or were asked (its
 	// time after their last step and the question's): it is what they
 	// answer; an older one gives way to the case's question.
-	newer := c.CheckinAt.After(c.Updated) && c.CheckinAt.After(c.AskedAt)
+	newer := !c.CheckinAt.Before(c.Updated) && c.CheckinAt.After(env.AwaitingAt)
 	if c.Checkin == "" || inFlow(c) || (c.Reply != "" || c.Witness != "" || env.Awaiting != "") && !newer || utf8.RuneCountInString(typed) > 60 ||
-		typedCommand(typed) != "" || greeting(typed) || sosWord(typed, true) || callsForHelp(typed) || weapon(typed) || tellsWhatHappened(typed) {
+		typedCommand(typed) != "" || greeting(typed) || sosWord(typed, true) || callsForHelp(typed) || dangerNow(typed) || weapon(typed) ||
+		tellsWhatHappened(typed) {
 		return false
 	}
 	if _, asked := asksFor(typed); asked {
@@ -1334,7 +1353,7 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 				c.Answers.Feelings = feelings
 				return env.Policy.T(l, "nav.feelings_kept")
 			}
-			if q.step == stepSafety && !negates(typed) && (sosWord(typed, false) || callsForHelp(typed) && utf8.RuneCountInString(squash(typed)) <= 12) {
+			if q.step == stepSafety && !helpDenied(typed) && (sosWord(typed, false) || callsForHelp(typed) && utf8.RuneCountInString(squash(typed)) <= 12) {
 				// "help me" at "are you safe now?", as the help text says
 				// to send: the danger button.
 				return choose(env, q, slot, "danger", l)
@@ -1763,14 +1782,12 @@ var (
 // くらい", "about 20 min", "1時間半", "2 hours"): the option it falls in.
 func durationOption(typed string) (string, bool) {
 	t := toHalfWidth(strings.ToLower(typed))
-	if negates(typed) {
-		return "", false
-	}
 	var minutes float64
 	found := false
 	for _, m := range lengthTyped.FindAllStringSubmatchIndex(t, -1) {
-		if rest := strings.TrimSpace(t[m[5]:]); strings.HasPrefix(rest, "前") || strings.HasPrefix(rest, "後") || strings.HasPrefix(rest, "ago") {
-			continue // 「2時間前から30分」: when, not how long
+		rest := strings.TrimSpace(t[m[5]:])
+		if (strings.HasPrefix(rest, "前") || strings.HasPrefix(rest, "後") || strings.HasPrefix(rest, "ago")) && !strings.HasPrefix(rest, "前後") {
+			continue // 「2時間前から30分」: when, not how long (「1時間前後」 is about)
 		}
 		n, _ := strconv.ParseFloat(t[m[2]:m[3]], 64)
 		minutes = n
@@ -1779,6 +1796,9 @@ func durationOption(typed string) (string, bool) {
 			if strings.HasPrefix(t[m[5]:], "半") {
 				minutes += 30
 			}
+		}
+		if strings.HasPrefix(rest, "弱") {
+			minutes-- // 「1時間弱」: a little under
 		}
 		found = true
 		break

@@ -1333,3 +1333,31 @@ func TestReviewedWords(t *testing.T) {
 		t.Errorf("the check-in waiting after stopping: %+v", d.c)
 	}
 }
+
+// TestSecondReviewWords (found by a second review): a call for help with a
+// "no" in it still raises the alarm at are you safe; lengths said as
+// about or a little under; words typed in a paused report while a case's
+// question waits are offered when "Answer" is pressed.
+func TestSecondReviewWords(t *testing.T) {
+	for _, typed := range []string{"助けて、動けない", "助けて！帰してもらえない"} {
+		d := newDriver(t, "UME", mamori.JA)
+		d.start(mamori.StartReport)
+		d.say(typed)
+		if d.c.Answers.Safety != "danger" {
+			t.Errorf("%q at are you safe: %q", typed, d.c.Answers.Safety)
+		}
+	}
+	for typed, want := range map[string]string{"1時間前後": "over60", "30分前後": "under60", "1時間弱": "under60"} {
+		if got, _ := durationOption(typed); got != want {
+			t.Errorf("durationOption(%q) = %q, want %q", typed, got, want)
+		}
+	}
+	d := reportAt(t, "UME", mamori.JA, stepNarrative)
+	d.choose(navLater)
+	d.c.Asked, d.c.AskedAt = "KH-2026-0001", d.env.Now.Add(time.Minute) // a supervisor's question since
+	d.env.Now = d.env.Now.Add(2 * time.Minute)
+	d.say("15時ごろでした、レジの前です")
+	if d.c.ReplyDraft != "15時ごろでした、レジの前です" || d.c.ReplyDraftFor != "KH-2026-0001" {
+		t.Errorf("words for the case's question: %+v", d.c)
+	}
+}

@@ -127,11 +127,22 @@ func (s *Service) ScheduleTraining(ctx context.Context) error {
 	if len(s.Training) == 0 {
 		return nil
 	}
-	now := s.Clock()
-	due := s.Care.WorkingTime(now, s.Location)
+	due := s.firstPass()
 	return s.Store.Update(ctx, func(tx mamori.Tx) error {
 		return tx.Schedule(mamori.Job{Key: jobTraining + ":" + s.local(due).Format("2006-01-02"), Kind: jobTraining, Due: due})
 	})
+}
+
+// startGrace is how long after a start the day's passes (training,
+// retention, the audit checkpoint) wait: a new installation can be
+// checked before everyone is messaged, and a server restarting in a loop
+// does not post them again and again.
+const startGrace = time.Hour
+
+// firstPass is when a pass scheduled at start runs: after startGrace, in
+// working hours.
+func (s *Service) firstPass() time.Time {
+	return s.Care.WorkingTime(s.Clock().Add(startGrace), s.Location)
 }
 
 // batch is how many people one transaction assigns: a campaign to

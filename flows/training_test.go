@@ -42,7 +42,7 @@ func TestTraining(t *testing.T) {
 		return out
 	}
 	start()
-	advance(0)
+	advance(time.Hour) // a start lets an hour pass before the day's pass
 	for _, id := range []string{"USUP", "UME", "UOTHER"} {
 		got := reminders(id)
 		if len(got) != 1 || !strings.Contains(got[0].Header, "カスハラ基礎研修") || !strings.Contains(got[0].Text, "2026-12-04") ||
@@ -199,7 +199,7 @@ func TestTrainingDoneColonID(t *testing.T) {
 	if err := r.svc.ScheduleTraining(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r.advance(0)
+	r.advance(time.Hour) // the start's grace
 	ms := r.sent.to(mamori.TargetUser, "29:1abc")
 	if len(ms) != 1 || ms[0].Choices[0].Value != "done:basics:1:29:1abc" {
 		t.Fatalf("reminder: %+v", ms)
@@ -252,7 +252,7 @@ func TestTrainingLanguage(t *testing.T) {
 	if err := r.svc.ScheduleTraining(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r.advance(0)
+	r.advance(time.Hour) // the start's grace
 	reminder := func(id string) mamori.Message {
 		t.Helper()
 		ms := r.sent.to(mamori.TargetUser, id)

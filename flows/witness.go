@@ -69,6 +69,7 @@ func (s *Service) askWitness(tx mamori.Tx, env Env, actor mamori.User, k *mamori
 	if k.Decision == nil {
 		k.Decision = &mamori.Decision{}
 	}
+	w.Email = "" // for the check above only: not kept
 	k.Decision.Witnesses = append(k.Decision.Witnesses, mamori.Witness{User: w, By: actor.Key(), Asked: env.Now, Question: question})
 	// The colleague's language is not known yet: the organisation's.
 	l := s.orgLang()

@@ -146,8 +146,8 @@ func (v formValues) many(id string) []string {
 func (v formValues) values() mamori.Values {
 	out := mamori.Values{}
 	for id, raw := range v {
-		if _, isText := raw.(string); !isText {
-			continue
+		if _, isText := raw.(string); !isText || strings.HasSuffix(id, mamori.EmailSuffix) {
+			continue // an email is the platform's to give, never the client's
 		}
 		if field, many := strings.CutPrefix(id, manyPrefix); many {
 			out[field] = v.many(id)
