@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mamori-oss/mamori"
 	"github.com/mamori-oss/mamori/flows"
@@ -723,4 +724,63 @@ func TestReTrialWords(t *testing.T) {
 			t.Errorf("%q is not words of coming back", typed)
 		}
 	}
+}
+
+// TestEnglishTrialWords (found by an English user trial).
+func TestEnglishTrialWords(t *testing.T) {
+	en := english("UEN")
+	say := func(r *rig, s string) { r.do(mamori.Input{Kind: mamori.InputText, User: en, Text: s}) }
+
+	// A cry for help in plain words is offered the SOS at the menu.
+	r := newRig(t)
+	say(r, "help hes here, hes at the front door shouting for me")
+	if m := r.last("UEN"); !strings.Contains(m.Text, r.svc.Policy.T(mamori.EN, "sos.offer")) {
+		t.Errorf("a cry for help at the menu: %+v", m)
+	}
+
+	// Words kept long before (an answer to a check-in, perhaps for HR
+	// alone) do not go to those responding to a later SOS.
+	r = newRig(t)
+	say(r, "not great tbh, i cant sleep and i keep thinking about it")
+	r.advance(2 * time.Hour)
+	say(r, "sos")
+	if e := r.kase("SOS-2026-0001").Decision.Emergency; len(e.Notes) != 0 && strings.Contains(e.Notes[0].Text, "sleep") {
+		t.Errorf("an old draft passed on: %+v", e.Notes)
+	}
+
+	// "he's gone now, I'm safe" during a report closes the SOS.
+	r = newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputStart, User: en, Value: mamori.StartReport})
+	r.click("UEN", "safe")
+	r.do(mamori.Input{Kind: mamori.InputStart, User: en, Value: mamori.StartSOS})
+	r.click("UEN", mamori.SOSSkip+":SOS-2026-0001")
+	say(r, "ok hes gone now, im safe")
+	if e := r.kase("SOS-2026-0001").Decision.Emergency; e.Safe.IsZero() {
+		t.Errorf("not closed by %q", "ok hes gone now, im safe")
+	}
+
+	// "…, can i finish this later" pauses.
+	say(r, "sorry someone needs me at the counter, can i finish this later")
+	if c := r.conv(en); !c.Paused {
+		t.Errorf("not paused: %+v", c)
+	}
+
+	// Requests at the menu, said as people say them.
+	for typed, header := range map[string]string{
+		"can i see the harassment policy?":                    policyHeader(r, mamori.EN),
+		"who can i talk to? i need support":                   r.svc.Policy.T(mamori.EN, "care.header"),
+		"what do i do, a customer is yelling at me right now": r.svc.Policy.T(mamori.EN, "onsite.header"),
+	} {
+		r := newRig(t)
+		say(r, typed)
+		ms := r.sent.to(mamori.TargetUser, "UEN")
+		if len(ms) < 2 || ms[len(ms)-2].Header != header {
+			t.Errorf("%q: %+v", typed, ms)
+		}
+	}
+}
+
+// policyHeader is the header of the policy's message in l.
+func policyHeader(r *rig, l mamori.Lang) string {
+	return flows.PolicyMessage(flows.Env{Policy: r.svc.Policy, Org: r.svc.Org}, l).Header
 }

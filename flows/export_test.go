@@ -64,3 +64,6 @@ var CheckinSense = checkinSense
 
 // Greeting is greeting, for its table test.
 var Greeting = greeting
+
+// PolicyMessage is policyMessage, for tests that read its header.
+var PolicyMessage = policyMessage

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -231,8 +232,9 @@ func inFlow(c mamori.Conversation) bool {
 
 // sosStep is the part of Step about SOS: raising one from anywhere, its
 // one question, what is sent during it, and its buttons. ok is false when
-// the input is not about an SOS.
-func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation, Out, bool) {
+// the input is not about an SOS. lastStep is when their step before this
+// one was (what they kept since then is news for those responding).
+func sosStep(env Env, c mamori.Conversation, in mamori.Input, lastStep time.Time) (mamori.Conversation, Out, bool) {
 	l := c.User.Lang
 	t := env.Policy.T
 	raise := (in.Kind == mamori.InputStart || in.Kind == mamori.InputChoice) && in.Value == mamori.StartSOS ||
@@ -247,7 +249,10 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 			// What they wrote at the menu, and the call for help itself
 			// when it says more than "help": read by those responding.
 			var notes []string
-			if c.Draft != "" {
+			if c.Draft != "" && c.Checkin == "" && env.Now.Sub(lastStep) <= 15*time.Minute {
+				// Only what they wrote just before (the emergency, most
+				// likely) — not words kept from before, perhaps for HR
+				// alone (an answer to a check-in, a worry).
 				notes = append(notes, c.Draft)
 			}
 			if typed := strings.TrimSpace(in.Text); in.Kind == mamori.InputText && !sosPhrase(typed) {
@@ -381,8 +386,17 @@ func safeNow(s string) bool {
 	case "もう大丈夫", "もうだいじょうぶ", "無事", "safe now", "i'm ok now", "i'm okay now", "i'm fine now", "i am ok now", "i am fine now":
 		return true
 	}
-	return false
+	// "ok hes gone now, im safe", 「お客様は帰りました、もう大丈夫です」: gone
+	// and safe, nothing against it.
+	gone := goneRe.MatchString(s) || holdsAny(s, "帰りました", "帰った", "いなくなりました", "いなくなった", "立ち去")
+	safe := safeRe.MatchString(s) || holdsAny(s, "もう大丈夫", "安全です", "安全になりました", "無事です")
+	return (gone || safe) && safe && !fearful(s) && !callsForHelp(s) && !holdsAny(s, "まだ", "still", "but", "でも", "けど")
 }
+
+var (
+	goneRe = regexp.MustCompile(`(?i)\b(he'?s|she'?s|they'?re|he is|she is|they are|customer is|customer'?s) (gone|left)\b|\b(he|she|they|the customer) left\b`)
+	safeRe = regexp.MustCompile(`(?i)\b(i'?m|i am) (safe|ok|okay|fine)( now)?\b`)
+)
 
 // mayAnswerSafe reports whether "もう大丈夫" typed at a report's step may
 // be its answer (are you safe? how are you?), not news that the SOS can
@@ -418,8 +432,12 @@ func sosUpdate(c mamori.Conversation, typed string) bool {
 // callsForHelp reports whether typed text holds a call for help
 // anywhere ("…怖いです、助けてください").
 func callsForHelp(typed string) bool {
-	return holdsAny(typed, "助けて", "たすけて", "タスケテ", "help me", "sos", "ｓｏｓ", "need help", "please help", "someone help", "somebody help")
+	return holdsAny(typed, "助けて", "たすけて", "タスケテ", "help me", "sos", "ｓｏｓ", "need help", "please help", "someone help", "somebody help") ||
+		helpFirst.MatchString(typed)
 }
+
+// helpFirst is "help" said as a cry: first, or with "!" ("help hes here").
+var helpFirst = regexp.MustCompile(`(?i)^\W*help\b|\bhelp\s*!`)
 
 // fearful reports whether typed text speaks of danger (dangerHint) or of
 // fear: "怖い", "scared".

@@ -466,7 +466,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 
 	// An SOS works from anywhere, at once; so do its buttons, and what is
 	// sent while it is open is kept with it.
-	nc, out, ok := sosStep(env, c, in)
+	nc, out, ok := sosStep(env, c, in, before.Updated)
 	if ok {
 		return nc, out
 	}
@@ -1071,7 +1071,7 @@ var menuWords = map[string]string{
 // 「報告したいことがあります」): what it asks for. A longer message is an
 // account, kept for the one they choose.
 func asksFor(typed string) (string, bool) {
-	if utf8.RuneCountInString(typed) > 30 {
+	if utf8.RuneCountInString(typed) > 60 {
 		return "", false
 	}
 	report := holdsAny(typed, "報告したい", "報告します", "報告する", "報告があ", "want to report", "report something", "make a report", "file a report")
@@ -1090,16 +1090,17 @@ func asksFor(typed string) (string, bool) {
 	switch {
 	case see && (holdsAny(typed, "方針", "ポリシー", "規程", "ルール") || wordEN(typed, "policy", "rules")):
 		return mamori.StartPolicy, true
-	case see && (holdsAny(typed, "相談先", "相談窓口", "ケア", "産業医", "カウンセ") || wordEN(typed, "support", "counselling", "counseling", "care", "someone to talk")):
+	case see && (holdsAny(typed, "相談先", "相談窓口", "ケア", "産業医", "カウンセ") || wordEN(typed, "support", "counselling", "counseling", "care", "someone to talk", "talk to")):
 		return startCare, true
-	case see && (holdsAny(typed, "その場での対応", "対応の仕方", "どう対応") || wordEN(typed, "what to do", "how to respond")):
+	case see && (holdsAny(typed, "その場での対応", "対応の仕方", "どう対応") || wordEN(typed, "what to do", "how to respond")) ||
+		holdsAny(typed, "どうすればいい", "どうしたらいい") || wordEN(typed, "what do i do", "what should i do"):
 		return mamori.StartOnsite, true
 	}
 	return "", false
 }
 
 // seeEN asks to see something, in whole words.
-var seeEN = regexp.MustCompile(`(?i)\b(show|see|read|where|what is|what's|tell me)\b`)
+var seeEN = regexp.MustCompile(`(?i)\b(show|see|read|where|who|what is|what's|tell me)\b`)
 
 // wordEN reports whether typed holds one of words as whole words.
 func wordEN(typed string, words ...string) bool {
@@ -2056,7 +2057,9 @@ func squash(s string) string {
 // yesNo are plain yes and no, for a question whose options are yes and
 // no (and "safe", "today", "yes" typed are their options' values).
 var yesNo = map[string]string{"はい": "yes", "うん": "yes", "ええ": "yes", "y": "yes", "yes": "yes", "yeah": "yes", "yep": "yes",
-	"いいえ": "no", "いや": "no", "ううん": "no", "n": "no", "no": "no", "nope": "no"}
+	"yes please": "yes", "yes pls": "yes", "yes plz": "yes", "yes thanks": "yes", "sure": "yes", "はい、お願いします": "yes", "お願いします": "yes",
+	"いいえ": "no", "いや": "no", "ううん": "no", "n": "no", "no": "no", "nope": "no", "nah": "no", "no thanks": "no", "no thank you": "no",
+	"not now": "no", "大丈夫です": "no", "結構です": "no"}
 
 // pickNumbers reads "1, 3 5" (or "なし"/"none") as a multi-choice answer.
 func pickNumbers(typed string, opts []mamori.Choice) ([]string, bool) {
@@ -2100,7 +2103,7 @@ func toHalfWidth(s string) string {
 // report, at how they feel perhaps their job.
 func stopWish(typed string) bool {
 	switch spoken(typed) {
-	case "やめたい", "もうやめたい", "やめます", "もうやめる", "中止", "中止する", "quit", "i want to stop", "i'd like to stop":
+	case "やめたい", "もうやめたい", "やめます", "もうやめる", "中止", "中止する", "quit", "i want to stop", "i'd like to stop", "nvm", "never mind", "nevermind":
 		return true
 	}
 	return false
@@ -2109,10 +2112,23 @@ func stopWish(typed string) bool {
 // pauseWish reports whether typed text, alone, asks for a pause ("I need
 // a break", 「ちょっと休みたい」): the report is kept for later.
 func pauseWish(typed string) bool {
-	switch strings.TrimRight(spoken(typed), "?？") {
-	case "can i stop", "can i stop now", "i need a break", "take a break", "later please", "can i do this later",
-		"休みたい", "ちょっと休みたい", "少し休みたい", "一旦やめたい", "いったんやめたい", "あとでにしたい", "後でにしたい", "また後で", "またあとで":
-		return true
+	// The whole text, or its last clause ("sorry someone needs me at the
+	// counter, can i finish this later").
+	parts := strings.FieldsFunc(typed, func(r rune) bool { return strings.ContainsRune(",、。.!！", r) })
+	for i, t := range []string{typed, ""} {
+		if i == 1 {
+			if len(parts) < 2 {
+				break
+			}
+			t = parts[len(parts)-1]
+		}
+		switch strings.TrimRight(spoken(t), "?？") {
+		case "can i stop", "can i stop now", "i need a break", "take a break", "later please", "can i do this later",
+			"can i finish this later", "can i finish later", "i'll finish this later", "i'll finish later", "finish this later", "i have to go",
+			"休みたい", "ちょっと休みたい", "少し休みたい", "一旦やめたい", "いったんやめたい", "あとでにしたい", "後でにしたい", "また後で", "またあとで",
+			"あとで続けます", "後で続けます", "あとでやります", "後でやります", "続きはあとで", "続きは後で":
+			return true
+		}
 	}
 	return false
 }
