@@ -1066,7 +1066,7 @@ func (s *Service) runSOS(ctx context.Context, j mamori.Job, now time.Time) error
 		}
 		rl := reporterLang(k)
 		m := mamori.Message{Step: stepSOS, Urgent: true, Header: fmt.Sprintf(s.Policy.T(rl, "sos.escalated.header"), k.Number),
-			Text: fmt.Sprintf(s.Policy.T(rl, "sos.escalated.text"), p.Round),
+			Text:    fmt.Sprintf(s.Policy.T(rl, "sos.escalated.text"), p.Round),
 			Note:    s.Policy.T(rl, "onsite.note"),
 			Choices: []mamori.Choice{{Value: mamori.SOSSafe + ":" + k.Number, Label: s.Policy.T(rl, "sos.safe.button")}}}
 		if err := tellKeyed(tx, now, k, fmt.Sprintf("sos-escalated-%d", p.Round), mamori.UrgentKey, m); err != nil {
