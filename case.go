@@ -28,6 +28,8 @@ type Conversation struct {
 	// Draft is text sent after a long silence, kept until the person
 	// says it answers the question shown again (or sends another).
 	Draft string `json:"draft,omitempty"`
+	// DraftAt is when words were last added to Draft at the menu.
+	DraftAt time.Time `json:"draft_at,omitzero"`
 	// ReplyDraft is text typed at the menu while a question of case
 	// ReplyDraftFor waits for their answer: kept apart from Draft (what
 	// they wrote before, perhaps for HR alone), and offered as the answer

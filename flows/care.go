@@ -209,23 +209,45 @@ func checkinWord(p *mamori.Policy, typed string) (answer string, exact bool) {
 // "" when it says none of them.
 func checkinSense(typed string) string {
 	switch {
-	case holdsAny(typed, "話したい", "話を聞", "相談したい", "連絡がほしい", "連絡してほしい") ||
-		checkinEN["talk"].MatchString(typed) && !holdsAny(strings.ToLower(typed), "no need", "don't", "dont", "not "):
+	case holdsAny(typed, "話したい", "話を聞", "相談したい", "連絡がほしい", "連絡してほしい") || talkClause(typed):
 		return checkinTalk
-	case betterJA.MatchString(typed) || checkinEN["better"].MatchString(typed) && !holdsAny(strings.ToLower(typed), "not ", "n't", "never"):
+	case (betterJA.MatchString(typed) || checkinEN["better"].MatchString(typed)) && !notBetter.MatchString(typed):
 		// 「よく眠れるようになりました」, 「もう怖くないです」, "no longer
 		// scared": better, whatever word of hardship it names.
 		return checkinFine
 	case holdsAny(typed, "眠れ", "寝れ", "つらい", "辛い", "つらく", "辛く", "しんど", "不安", "怖", "こわ", "落ち込", "泣", "涙", "食欲", "疲れ", "震え", "思い出", "行きたくない", "休みたい") ||
 		checkinEN["hard"].MatchString(typed):
 		return checkinHard
+	case checkinEN["wish"].MatchString(typed):
+		return "" // "i wish i was sleeping better": asked which is closest
 	case holdsAny(typed, "大丈夫", "元気", "落ち着", "平気", "問題な") || checkinEN["fine"].MatchString(typed):
-		if negates(strings.ReplaceAll(typed, "問題な", "")) {
+		if negates(dontWorry.ReplaceAllString(strings.ReplaceAll(typed, "問題な", ""), "")) {
 			return checkinHard // "大丈夫じゃない", "not fine"
 		}
 		return checkinFine
 	}
 	return ""
+}
+
+// notBetter undoes a reading of "better": what follows or comes before
+// says it is not so (「不安が消えません」, 「眠れるようになってほしい」,
+// 「と言ったら嘘」, "nothing is getting better").
+var notBetter = regexp.MustCompile(`(?i)ません|[^く]ない|ほしい|欲しい|たら|と思|嘘|けど|nothing|hardly|wish|not |n't|never|still`)
+
+// dontWorry is "don't worry" and the like, which say nothing against
+// being fine.
+var dontWorry = regexp.MustCompile(`(?i)(don'?t|no need to) worry|心配(しないで|いりません|ありません)`)
+
+// talkClause reports whether a clause of typed asks to talk, with no
+// "no" in that clause ("i don't know what to do, i want to talk to
+// someone" does; "good, no need to call me" does not).
+func talkClause(typed string) bool {
+	for _, c := range strings.FieldsFunc(typed, func(r rune) bool { return strings.ContainsRune(",、。.!?！？", r) }) {
+		if checkinEN["talk"].MatchString(c) && !negates(c) && !holdsAny(strings.ToLower(c), "no need") {
+			return true
+		}
+	}
+	return false
 }
 
 // betterJA is a sentence of getting better, in its positive forms only
@@ -239,6 +261,7 @@ var checkinEN = map[string]*regexp.Regexp{
 	"talk":   regexp.MustCompile(`(?i)\b(want to talk|like to talk|talk to someone|call me)\b`),
 	"hard":   regexp.MustCompile(`(?i)\b(can'?t sleep|cannot sleep|can no longer|no longer (?:sleep|eat)|trouble sleeping|not sleeping|anxious|scared|afraid|tired|depress\w*|struggl\w*|cry\w*|crie[sd]|hard|not great|not good|bad|awful|terrible)\b`),
 	"better": regexp.MustCompile(`(?i)\b(no longer (?:scared|afraid|anxious|worried)|not (?:scared|anxious|afraid|tired) any ?more|sleeping (?:well|better)|getting better|much better)\b`),
+	"wish":   regexp.MustCompile(`(?i)\b(i wish|i hope|hopefully)\b`),
 	"fine":   regexp.MustCompile(`(?i)\b(ok|okay|fine|better|good|alright|all right)\b`),
 }
 

@@ -520,7 +520,13 @@ func TestCheckinSentence(t *testing.T) {
 		// Found by a second review.
 		"もう辛くないです": "fine", "寝れるようになりました": "fine", "少しずつ眠れるようになってきました": "fine", "まだ落ち着きません": "hard",
 		"なかなか不安がなくなりません": "hard", "眠れるようになりたい": "hard", "I'm fine, no need to worry": "fine", "I'm ok, dont worry": "fine",
-		"I'm not sleeping well": "hard", "it's not getting better": "hard", "good, no need to call me": "fine"} {
+		"I'm not sleeping well": "hard", "it's not getting better": "hard", "good, no need to call me": "fine",
+		// Found by a third review: worse read as better, "don't" lost.
+		"不安が消えません": "hard", "不安は消えないです": "hard", "落ち着いた生活ができません": "hard", "落ち着いたと思ったら、また眠れなくなりました": "hard",
+		"早く眠れるようになってほしい": "hard", "眠れるようになったらいいのですが": "hard", "眠れているとは言えません": "hard",
+		"怖くない、と言ったら嘘になります": "hard", "nothing is getting better, still scared": "hard", "i wish i was sleeping better": "",
+		"i dont feel ok": "hard", "i dont feel good": "hard", "it doesnt feel ok": "hard",
+		"i don't know what to do, i want to talk to someone": "talk"} {
 		if got := flows.CheckinSense(typed); got != want {
 			t.Errorf("%q reads as %q, want %q", typed, got, want)
 		}

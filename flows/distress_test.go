@@ -784,3 +784,51 @@ func TestEnglishTrialWords(t *testing.T) {
 func policyHeader(r *rig, l mamori.Lang) string {
 	return flows.PolicyMessage(flows.Env{Policy: r.svc.Policy, Org: r.svc.Org}, l).Header
 }
+
+// TestThirdReviewWords (found by a third review): what does not close an
+// SOS, raise one, pause a report or answer a question.
+func TestThirdReviewWords(t *testing.T) {
+	for _, typed := range []string{"i'm ok, he hasn't left yet", "im ok. he is waiting for me at the exit", "i'm not sure i'm ok",
+		"もう大丈夫じゃないです", "無事ですが、お客様が戻ってきました", "I'm fine, thanks for asking, he's still outside"} {
+		if flows.SafeNow(typed) {
+			t.Errorf("%q closes an SOS", typed)
+		}
+	}
+	for _, typed := range []string{"ok hes gone now, im safe", "he left, i'm ok now", "お客様は帰りました、もう大丈夫です"} {
+		if !flows.SafeNow(typed) {
+			t.Errorf("%q does not close an SOS", typed)
+		}
+	}
+	for typed, denied := range map[string]bool{"助けてほしいわけじゃない": true, "助けてとは言ってない": true, "help? i'm ok": true,
+		"助けて、動けない": false, "dont need help": true} {
+		if flows.HelpDenied(typed) != denied {
+			t.Errorf("HelpDenied(%q) = %t", typed, !denied)
+		}
+	}
+	for typed, pause := range map[string]bool{"…then my manager came over and said, take a break": false,
+		"he shouted at me and threw the receipt, i have to go": false, "sorry someone needs me at the counter, can i finish this later": true} {
+		if flows.PauseWish(typed) != pause {
+			t.Errorf("PauseWish(%q) = %t", typed, !pause)
+		}
+	}
+	for typed, want := range map[string]string{"1時間もかからなかった": "", "1時間はなかったと思います": "", "not 10 minutes, more like an hour": ""} {
+		if got, _ := flows.DurationOption(typed); got != want {
+			t.Errorf("DurationOption(%q) = %q", typed, got)
+		}
+	}
+	// An account at the menu with "what do I do" in it is kept.
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "客に土下座しろと言われました。どうすればいいですか"})
+	if c := r.conv(user("UME")); c.Draft == "" {
+		t.Errorf("the account at the menu was not kept: %+v", c)
+	}
+	// An emergency typed a minute before an SOS goes with it, a check-in
+	// waiting or not.
+	r = newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "先週のお客様がまた来て、帰してもらえません"})
+	r.advance(time.Minute)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "SOS"})
+	if e := r.kase("SOS-2026-0001").Decision.Emergency; len(e.Notes) == 0 || !strings.Contains(e.Notes[0].Text, "帰してもらえません") {
+		t.Errorf("the words just before the SOS: %+v", e.Notes)
+	}
+}

@@ -67,3 +67,11 @@ var Greeting = greeting
 
 // PolicyMessage is policyMessage, for tests that read its header.
 var PolicyMessage = policyMessage
+
+// SafeNow, HelpDenied, PauseWish and DurationOption, for their tables.
+var (
+	SafeNow        = safeNow
+	HelpDenied     = helpDenied
+	PauseWish      = pauseWish
+	DurationOption = durationOption
+)

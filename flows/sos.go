@@ -191,7 +191,7 @@ func notSafe(s string) bool {
 // "not now", "いいえ").
 func negates(s string) bool {
 	s = strings.ReplaceAll(strings.ToLower(s), "’", "'")
-	return holdsAny(s, "ない", "なかった", "ません", "いいえ", "ではなく", "じゃなく", "not", "n't") || s == "no" || strings.HasPrefix(s, "no ") || strings.HasPrefix(s, "no,")
+	return holdsAny(s, "ない", "なかった", "ません", "いいえ", "ではなく", "じゃなく", "not", "n't", "dont", "didnt", "doesnt") || s == "no" || strings.HasPrefix(s, "no ") || strings.HasPrefix(s, "no,")
 }
 
 // safePhrase reports whether the whole of s says they are safe now.
@@ -232,9 +232,8 @@ func inFlow(c mamori.Conversation) bool {
 
 // sosStep is the part of Step about SOS: raising one from anywhere, its
 // one question, what is sent during it, and its buttons. ok is false when
-// the input is not about an SOS. lastStep is when their step before this
-// one was (what they kept since then is news for those responding).
-func sosStep(env Env, c mamori.Conversation, in mamori.Input, lastStep time.Time) (mamori.Conversation, Out, bool) {
+// the input is not about an SOS.
+func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation, Out, bool) {
 	l := c.User.Lang
 	t := env.Policy.T
 	raise := (in.Kind == mamori.InputStart || in.Kind == mamori.InputChoice) && in.Value == mamori.StartSOS ||
@@ -249,7 +248,7 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input, lastStep time.Time
 			// What they wrote at the menu, and the call for help itself
 			// when it says more than "help": read by those responding.
 			var notes []string
-			if c.Draft != "" && c.Checkin == "" && env.Now.Sub(lastStep) <= 15*time.Minute {
+			if c.Draft != "" && !c.DraftAt.IsZero() && env.Now.Sub(c.DraftAt) <= 15*time.Minute {
 				// Only what they wrote just before (the emergency, most
 				// likely) — not words kept from before, perhaps for HR
 				// alone (an answer to a check-in, a worry).
@@ -327,8 +326,8 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input, lastStep time.Time
 			// 「報告したい」 or a menu button's words at the menu: what they
 			// ask for starts, as without an SOS.
 			_, asked := menuWords[spoken(typed)]
-			_, request := asksFor(typed) // 「方針を見せて」, 「報告したいです」 — not with danger in it
-			request = request && !fearful(typed) && !dangerNow(typed)
+			_, request := asksFor(typed) // 「方針を見せて」, 「報告したいです」 — short, and not with danger in it
+			request = request && utf8.RuneCountInString(squash(typed)) <= 20 && !fearful(typed) && !dangerNow(typed)
 			if _, button := matchOption(typed, menu(env, l, false).Choices); asked || button || request {
 				return c, Out{}, false
 			}
@@ -386,17 +385,12 @@ func safeNow(s string) bool {
 	case "もう大丈夫", "もうだいじょうぶ", "無事", "safe now", "i'm ok now", "i'm okay now", "i'm fine now", "i am ok now", "i am fine now":
 		return true
 	}
-	// "ok hes gone now, im safe", 「お客様は帰りました、もう大丈夫です」: gone
-	// and safe, nothing against it.
-	gone := goneRe.MatchString(s) || holdsAny(s, "帰りました", "帰った", "いなくなりました", "いなくなった", "立ち去")
-	safe := safeRe.MatchString(s) || holdsAny(s, "もう大丈夫", "安全です", "安全になりました", "無事です")
-	return (gone || safe) && safe && !fearful(s) && !callsForHelp(s) && !holdsAny(s, "まだ", "still", "but", "でも", "けど")
+	// "ok hes gone now, im safe", 「お客様は帰りました、もう大丈夫です」: the
+	// whole text says gone and safe, nothing more.
+	return goneSafe.MatchString(strings.ReplaceAll(strings.TrimSpace(strings.ToLower(s)), "’", "'"))
 }
 
-var (
-	goneRe = regexp.MustCompile(`(?i)\b(he'?s|she'?s|they'?re|he is|she is|they are|customer is|customer'?s) (gone|left)\b|\b(he|she|they|the customer) left\b`)
-	safeRe = regexp.MustCompile(`(?i)\b(i'?m|i am) (safe|ok|okay|fine)( now)?\b`)
-)
+var goneSafe = regexp.MustCompile(`^(ok,? |okay,? )?((he|she|they|the customer)(s|'s| is| has| have|'ve)? (gone|left)( now)?[,.!]* *(and )?(i'?m|i am) (safe|ok|okay|fine)( now)?|(お客様は|お客さんは|客は)?(帰りました|いなくなりました|立ち去りました)[、。]*(もう)?(大丈夫|安全)です)[.!。！]*$`)
 
 // mayAnswerSafe reports whether "もう大丈夫" typed at a report's step may
 // be its answer (are you safe? how are you?), not news that the SOS can

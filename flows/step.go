@@ -374,8 +374,22 @@ func dangerNow(typed string) bool {
 // helpDenied reports whether typed says no help is needed ("don't need
 // help", 「SOSじゃないです」, 「助けはいらない」) — not 「助けて、動けない」.
 func helpDenied(typed string) bool {
-	return helpNo.MatchString(strings.ReplaceAll(strings.ToLower(typed), "’", "'"))
+	t := strings.ReplaceAll(strings.ToLower(typed), "’", "'")
+	if helpNo.MatchString(t) {
+		return true
+	}
+	// A "no" in the clause that holds the call for help ("助けてほしいわけ
+	// じゃない", "助けてとは言ってない"; not 「助けて、動けない」), or safe
+	// said beside it ("help? i'm ok").
+	for _, c := range strings.FieldsFunc(t, func(r rune) bool { return strings.ContainsRune(",、。.!?！？", r) }) {
+		if callsForHelp(c) && negates(c) {
+			return true
+		}
+	}
+	return safeWordIn.MatchString(t)
 }
+
+var safeWordIn = regexp.MustCompile(`\b(i'?m|i am) (safe|ok|okay|fine)\b|安全です|大丈夫です`)
 
 var helpNo = regexp.MustCompile(`(don'?t|do not|doesn'?t|no|not) (really )?need (any |a )?help|no help needed|sos\s*(じゃ|では)(ない|ありません)|助け(は|も)?(いらない|要らない|必要ない|不要)`)
 
@@ -466,7 +480,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 
 	// An SOS works from anywhere, at once; so do its buttons, and what is
 	// sent while it is open is kept with it.
-	nc, out, ok := sosStep(env, c, in, before.Updated)
+	nc, out, ok := sosStep(env, c, in)
 	if ok {
 		return nc, out
 	}
@@ -618,7 +632,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		// as the answer (nothing typed is lost).
 		if typed := strings.TrimSpace(in.Text); in.Kind == mamori.InputText && worthKeeping(typed) {
 			c.Draft = typed
-			if asked != "" {
+			if asked != "" && c.Flow == mamori.FlowReport { // a question to HR's words are HR's
 				c.ReplyDraft, c.ReplyDraftFor = typed, asked // or the answer to that case's question
 			}
 		}
@@ -656,7 +670,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 				if v, ok = asksFor(typed); ok && (v == mamori.StartReport || v == mamori.StartConsult) &&
 					worthKeeping(typed) && utf8.RuneCountInString(squash(typed)) > 12 && tellsWhatHappened(typed) {
 					if draft, fits := appendText(c.Draft, typed); fits {
-						c.Draft = draft
+						c.Draft, c.DraftAt = draft, env.Now
 					}
 				}
 			}
@@ -691,7 +705,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			if !ok {
 				return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText))}}
 			}
-			c.Draft = draft
+			c.Draft, c.DraftAt = draft, env.Now
 			m := menu(env, l, false)
 			if fearful(typed) || callsForHelp(typed) || dangerNow(typed) {
 				m.Text = env.Policy.T(l, "sos.offer")
@@ -699,6 +713,11 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			kept := text(env.Policy.T(l, "menu.kept"))
 			if draft != typed {
 				kept = text(env.Policy.T(l, "menu.kept.more"))
+			}
+			if holdsAny(typed, "どうすればいい", "どうしたらいい") || wordEN(typed, "what do i do", "what should i do", "how do i respond") {
+				// "what do i do, a customer is yelling at me right now":
+				// kept, and what to do on the spot.
+				return c, Out{Replies: []mamori.Message{kept, OnsiteMessage(env, l), m}}
 			}
 			if c.Checkin != "" && !tellsWhatHappened(typed) && !fearful(typed) && !dangerHint(typed) {
 				// Words in answer to "how are you?" that read as no button
@@ -729,7 +748,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		}
 		if typed := strings.TrimSpace(in.Text); in.Kind == mamori.InputText && worthKeeping(typed) {
 			c.Draft = typed // offered as the answer to the question brought back
-			if asked != "" {
+			if asked != "" && c.Flow == mamori.FlowReport {
 				c.ReplyDraft, c.ReplyDraftFor = typed, asked
 			}
 		}
@@ -865,6 +884,11 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		if c.Step == stepCancel {
 			c.Step = pop(&c) // "continue later" instead of stopping: back at the question
 		}
+		if typed := strings.TrimSpace(in.Text); in.Kind == mamori.InputText && utf8.RuneCountInString(squash(typed)) > 25 {
+			// "sorry someone needs me at the counter, can i finish this
+			// later": paused, and the words offered when they come back.
+			c.Draft = typed
+		}
 		c.Paused = true
 		return c, Out{Paused: true, Replies: []mamori.Message{text(env.Policy.T(l, "nav.saved"))}}
 	case navCancel:
@@ -919,7 +943,9 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			return nc, out
 		case "yes":
 			nc := fresh(env, c)
-			nc.ReplyDraft, nc.ReplyDraftFor = "", "" // stopped and deleted: what they typed in it too
+			if c.ReplyDraft != "" && c.ReplyDraft == c.Draft {
+				nc.ReplyDraft, nc.ReplyDraftFor = "", "" // typed in what they stopped and deleted
+			}
 			return nc, Out{End: true, Audit: "conversation.cancelled",
 				Replies: []mamori.Message{text(env.Policy.T(l, "nav.cancelled")), menu(env, l, false)}}
 		case "no":
@@ -1074,8 +1100,9 @@ func asksFor(typed string) (string, bool) {
 	if utf8.RuneCountInString(typed) > 60 {
 		return "", false
 	}
-	report := holdsAny(typed, "報告したい", "報告します", "報告する", "報告があ", "want to report", "report something", "make a report", "file a report")
-	consult := holdsAny(typed, "相談したい", "相談します", "相談する", "相談があ", "want to ask", "need advice", "want advice", "ask for advice", "want to consult")
+	short := utf8.RuneCountInString(typed) <= 30
+	report := short && holdsAny(typed, "報告したい", "報告します", "報告する", "報告があ", "want to report", "report something", "make a report", "file a report")
+	consult := short && holdsAny(typed, "相談したい", "相談します", "相談する", "相談があ", "want to ask", "need advice", "want advice", "ask for advice", "want to consult")
 	switch {
 	case report && !consult:
 		return mamori.StartReport, true
@@ -1083,8 +1110,11 @@ func asksFor(typed string) (string, bool) {
 		return mamori.StartConsult, true
 	}
 	// "方針を見せて", "where can I get support?": what they ask to see.
-	if fearful(typed) || callsForHelp(typed) {
-		return "", false // "I already feel scared": not a request to read
+	if fearful(typed) || callsForHelp(typed) || tellsWhatHappened(typed) || checkinSense(typed) != "" {
+		// "I already feel scared", 「客に土下座しろと言われました。どうすれば
+		// いいですか」, "who can i talk to? i cant sleep": more than a
+		// request to read (kept, and acted on as such).
+		return "", false
 	}
 	see := holdsAny(typed, "見せて", "教えて", "見たい", "知りたい", "読みたい", "どこ", "ありますか") || seeEN.MatchString(typed)
 	switch {
@@ -1093,7 +1123,7 @@ func asksFor(typed string) (string, bool) {
 	case see && (holdsAny(typed, "相談先", "相談窓口", "ケア", "産業医", "カウンセ") || wordEN(typed, "support", "counselling", "counseling", "care", "someone to talk", "talk to")):
 		return startCare, true
 	case see && (holdsAny(typed, "その場での対応", "対応の仕方", "どう対応") || wordEN(typed, "what to do", "how to respond")) ||
-		holdsAny(typed, "どうすればいい", "どうしたらいい") || wordEN(typed, "what do i do", "what should i do"):
+		utf8.RuneCountInString(squash(typed)) <= 20 && (holdsAny(typed, "どうすればいい", "どうしたらいい") || wordEN(typed, "what do i do", "what should i do")):
 		return mamori.StartOnsite, true
 	}
 	return "", false
@@ -1126,7 +1156,7 @@ func checkinSentence(env Env, c mamori.Conversation, typed string) bool {
 		tellsWhatHappened(typed) {
 		return false
 	}
-	if _, asked := asksFor(typed); asked {
+	if v, asked := asksFor(typed); asked && (v == mamori.StartReport || v == mamori.StartConsult) {
 		return false
 	}
 	return checkinSense(typed) != ""
@@ -1790,6 +1820,9 @@ func durationOption(typed string) (string, bool) {
 		if (strings.HasPrefix(rest, "前") || strings.HasPrefix(rest, "後") || strings.HasPrefix(rest, "ago")) && !strings.HasPrefix(rest, "前後") {
 			continue // 「2時間前から30分」: when, not how long (「1時間前後」 is about)
 		}
+		if negates(clauseAt(t, m[2], m[5])) {
+			continue // 「1時間もかからなかった」, "not 10 minutes": said to say no
+		}
 		n, _ := strconv.ParseFloat(t[m[2]:m[3]], 64)
 		minutes = n
 		if unit := t[m[4]:m[5]]; unit == "時間" || strings.HasPrefix(unit, "h") {
@@ -1816,6 +1849,17 @@ func durationOption(typed string) (string, bool) {
 		return "under60", true
 	}
 	return "over60", true
+}
+
+// clauseAt is the clause of t around t[from:to]: between the marks
+// that end clauses.
+func clauseAt(t string, from, to int) string {
+	start := strings.LastIndexAny(t[:from], ",、。.!?！？") + 1
+	end := strings.IndexAny(t[to:], ",、。.!?！？")
+	if end < 0 {
+		return t[start:]
+	}
+	return t[start : to+end]
 }
 
 var lengthTyped = regexp.MustCompile(`(\d+(?:\.\d+)?)\s*(分|時間|minutes|minute|mins|min|hours|hour|hrs|hr|h)(?:$|[^a-z])`)
@@ -2057,9 +2101,8 @@ func squash(s string) string {
 // yesNo are plain yes and no, for a question whose options are yes and
 // no (and "safe", "today", "yes" typed are their options' values).
 var yesNo = map[string]string{"はい": "yes", "うん": "yes", "ええ": "yes", "y": "yes", "yes": "yes", "yeah": "yes", "yep": "yes",
-	"yes please": "yes", "yes pls": "yes", "yes plz": "yes", "yes thanks": "yes", "sure": "yes", "はい、お願いします": "yes", "お願いします": "yes",
-	"いいえ": "no", "いや": "no", "ううん": "no", "n": "no", "no": "no", "nope": "no", "nah": "no", "no thanks": "no", "no thank you": "no",
-	"not now": "no", "大丈夫です": "no", "結構です": "no"}
+	"yes please": "yes", "yes pls": "yes", "yes plz": "yes", "yes thanks": "yes", "sure": "yes",
+	"いいえ": "no", "いや": "no", "ううん": "no", "n": "no", "no": "no", "nope": "no", "nah": "no", "no thanks": "no", "no thank you": "no"}
 
 // pickNumbers reads "1, 3 5" (or "なし"/"none") as a multi-choice answer.
 func pickNumbers(typed string, opts []mamori.Choice) ([]string, bool) {
@@ -2122,11 +2165,19 @@ func pauseWish(typed string) bool {
 			}
 			t = parts[len(parts)-1]
 		}
-		switch strings.TrimRight(spoken(t), "?？") {
-		case "can i stop", "can i stop now", "i need a break", "take a break", "later please", "can i do this later",
-			"can i finish this later", "can i finish later", "i'll finish this later", "i'll finish later", "finish this later", "i have to go",
+		w := strings.TrimRight(spoken(t), "?？")
+		switch w {
+		case "can i finish this later", "can i finish later", "i'll finish this later", "i'll finish later", "can i do this later", "can i continue later",
+			"あとで続けます", "後で続けます", "続きはあとで", "続きは後で", "続きはまたあとで", "あとで続きを書きます":
+			return true // the whole text, or said at its end: about the report
+		}
+		if i == 1 {
+			continue // other words at the end of a sentence may be its account ("…, take a break")
+		}
+		switch w {
+		case "can i stop", "can i stop now", "i need a break", "take a break", "later please", "i have to go",
 			"休みたい", "ちょっと休みたい", "少し休みたい", "一旦やめたい", "いったんやめたい", "あとでにしたい", "後でにしたい", "また後で", "またあとで",
-			"あとで続けます", "後で続けます", "あとでやります", "後でやります", "続きはあとで", "続きは後で":
+			"あとでやります", "後でやります":
 			return true
 		}
 	}
