@@ -28,15 +28,21 @@ type Conversation struct {
 	// Draft is text sent after a long silence, kept until the person
 	// says it answers the question shown again (or sends another).
 	Draft string `json:"draft,omitempty"`
-	// DraftAt is when words were last added to Draft at the menu.
-	DraftAt time.Time `json:"draft_at,omitzero"`
+	// DraftAt is when words were last added to Draft at the menu, and
+	// DraftRecent the words added in the quarter of an hour before it:
+	// what an SOS raised then passes on.
+	DraftAt     time.Time `json:"draft_at,omitzero"`
+	DraftRecent string    `json:"draft_recent,omitempty"`
 	// ReplyDraft is text typed at the menu while a question of case
 	// ReplyDraftFor waits for their answer: kept apart from Draft (what
 	// they wrote before, perhaps for HR alone), and offered as the answer
 	// to that case only.
 	ReplyDraft    string `json:"reply_draft,omitempty"`
 	ReplyDraftFor string `json:"reply_draft_for,omitempty"`
-	AlertSent     bool   `json:"alert_sent,omitempty"`
+	// ReplyDraftInFlow: ReplyDraft was typed in the report under way (it
+	// goes if the report is stopped and deleted).
+	ReplyDraftInFlow bool `json:"reply_draft_in_flow,omitempty"`
+	AlertSent        bool `json:"alert_sent,omitempty"`
 	// AccountKept is set while the account holds words kept with it
 	// before its question was answered (typed at the menu or at a
 	// question of buttons): what is typed there adds to them.

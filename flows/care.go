@@ -221,7 +221,7 @@ func checkinSense(typed string) string {
 	case checkinEN["wish"].MatchString(typed):
 		return "" // "i wish i was sleeping better": asked which is closest
 	case holdsAny(typed, "大丈夫", "元気", "落ち着", "平気", "問題な") || checkinEN["fine"].MatchString(typed):
-		if negates(dontWorry.ReplaceAllString(strings.ReplaceAll(typed, "問題な", ""), "")) {
+		if fineDenied(typed) {
 			return checkinHard // "大丈夫じゃない", "not fine"
 		}
 		return checkinFine
@@ -232,23 +232,40 @@ func checkinSense(typed string) string {
 // notBetter undoes a reading of "better": what follows or comes before
 // says it is not so (「不安が消えません」, 「眠れるようになってほしい」,
 // 「と言ったら嘘」, "nothing is getting better").
-var notBetter = regexp.MustCompile(`(?i)ません|[^く]ない|ほしい|欲しい|たら|と思|嘘|けど|nothing|hardly|wish|not |n't|never|still`)
+var notBetter = regexp.MustCompile(`(?i)ません|[^く]ない|ほしい|欲しい|ようになったら|とは言えない|嘘|また(眠れ|寝れ|怖|こわ|つら|辛|不安)|れなくな|nothing|hardly|wish|not |n't|never|still`)
 
 // dontWorry is "don't worry" and the like, which say nothing against
 // being fine.
 var dontWorry = regexp.MustCompile(`(?i)(don'?t|no need to) worry|心配(しないで|いりません|ありません)`)
+
+// fineDenied reports whether the clause that says fine says no too ("i
+// dont feel ok", 「大丈夫じゃない」; not "i'm ok, i didnt expect a check
+// in", "I'm ok, don't worry").
+func fineDenied(typed string) bool {
+	t := dontWorry.ReplaceAllString(strings.ReplaceAll(strings.ReplaceAll(typed, "’", "'"), "問題な", "問題"), "")
+	for _, c := range strings.FieldsFunc(t, func(r rune) bool { return strings.ContainsRune(",、。.!?！？", r) }) {
+		if (holdsAny(c, "大丈夫", "元気", "落ち着", "平気", "問題") || checkinEN["fine"].MatchString(c)) && negates(c) {
+			return true
+		}
+	}
+	return false
+}
 
 // talkClause reports whether a clause of typed asks to talk, with no
 // "no" in that clause ("i don't know what to do, i want to talk to
 // someone" does; "good, no need to call me" does not).
 func talkClause(typed string) bool {
 	for _, c := range strings.FieldsFunc(typed, func(r rune) bool { return strings.ContainsRune(",、。.!?！？", r) }) {
-		if checkinEN["talk"].MatchString(c) && !negates(c) && !holdsAny(strings.ToLower(c), "no need") {
+		if checkinEN["talk"].MatchString(c) && !talkNo.MatchString(c) {
 			return true
 		}
 	}
 	return false
 }
+
+// talkNo says no to a talk or a call ("no need to call me", "i don't
+// want to talk").
+var talkNo = regexp.MustCompile(`(?i)(don'?t|do not|no need to|not|never) (want|need|like)?( to)? ?(talk|call)`)
 
 // betterJA is a sentence of getting better, in its positive forms only
 // (「眠れるようになりました」, 「怖くなくなった」, 「つらくないです」; not

@@ -832,3 +832,50 @@ func TestThirdReviewWords(t *testing.T) {
 		t.Errorf("the words just before the SOS: %+v", e.Notes)
 	}
 }
+
+// TestFourthReviewWords (found by a fourth review).
+func TestFourthReviewWords(t *testing.T) {
+	for typed, denied := range map[string]bool{"助けて 動けない": false, "助けて\n帰れない": false, "帰れない助けて": false, "sos not safe": false,
+		"help not safe": false, "助けてほしいわけじゃない": true, "help? i'm ok": true} {
+		if flows.HelpDenied(typed) != denied {
+			t.Errorf("HelpDenied(%q) = %t", typed, !denied)
+		}
+	}
+	for _, typed := range []string{"お客様が帰りました、もう大丈夫です", "お客様が帰りました、もう大丈夫", "客が帰ったので、もう大丈夫です",
+		"they're gone, i'm safe", "i'm safe, he's gone"} {
+		if !flows.SafeNow(typed) {
+			t.Errorf("%q does not close an SOS", typed)
+		}
+	}
+	for typed, pause := range map[string]bool{"sorry, i need a break": true, "すみません、ちょっと休みたいです": true, "ごめん、また後で": true} {
+		if flows.PauseWish(typed) != pause {
+			t.Errorf("PauseWish(%q) = %t", typed, !pause)
+		}
+	}
+	for typed, want := range map[string]string{"眠れるようになったと思います": "fine", "産業医に相談したら、よく眠れるようになりました": "fine",
+		"少し不安だったけど、もう怖くないです": "fine", "i'm ok, i didnt expect a check in": "fine", "i'm good, doesnt bother me anymore": "fine",
+		"I'm ok, don’t worry": "fine", "i can't stop thinking about it i want to talk to someone": "talk",
+		"i want to talk to someone about another thing": "talk", "眠れるようになったらいいのですが": "hard"} {
+		if got := flows.CheckinSense(typed); got != want {
+			t.Errorf("CheckinSense(%q) = %q, want %q", typed, got, want)
+		}
+	}
+	// Old words (a worry for HR alone, hours before) do not go with an SOS;
+	// the words just before it do, across the menu opened again.
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "上司に相談しても信じてもらえず、人事にだけ知ってほしいです"})
+	r.advance(5 * time.Hour)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "またあのお客様が来ました"})
+	r.do(mamori.Input{Kind: mamori.InputStart, User: user("UME")})
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "SOS"})
+	e := r.kase("SOS-2026-0001").Decision.Emergency
+	if len(e.Notes) != 1 || strings.Contains(e.Notes[0].Text, "人事にだけ") || !strings.Contains(e.Notes[0].Text, "またあのお客様") {
+		t.Errorf("the SOS's note: %+v", e.Notes)
+	}
+	// A request longer than thirty characters without an account starts.
+	r = newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputText, User: english("UEN"), Text: "i want to report something that happened today"})
+	if c := r.conv(english("UEN")); c.Flow != mamori.FlowReport {
+		t.Errorf("a longer request to report: %+v", c)
+	}
+}

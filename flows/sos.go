@@ -248,11 +248,11 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 			// What they wrote at the menu, and the call for help itself
 			// when it says more than "help": read by those responding.
 			var notes []string
-			if c.Draft != "" && !c.DraftAt.IsZero() && env.Now.Sub(c.DraftAt) <= 15*time.Minute {
+			if c.DraftRecent != "" && env.Now.Sub(c.DraftAt) <= draftRecent {
 				// Only what they wrote just before (the emergency, most
 				// likely) — not words kept from before, perhaps for HR
 				// alone (an answer to a check-in, a worry).
-				notes = append(notes, c.Draft)
+				notes = append(notes, c.DraftRecent)
 			}
 			if typed := strings.TrimSpace(in.Text); in.Kind == mamori.InputText && !sosPhrase(typed) {
 				notes = append(notes, typed)
@@ -390,7 +390,13 @@ func safeNow(s string) bool {
 	return goneSafe.MatchString(strings.ReplaceAll(strings.TrimSpace(strings.ToLower(s)), "’", "'"))
 }
 
-var goneSafe = regexp.MustCompile(`^(ok,? |okay,? )?((he|she|they|the customer)(s|'s| is| has| have|'ve)? (gone|left)( now)?[,.!]* *(and )?(i'?m|i am) (safe|ok|okay|fine)( now)?|(お客様は|お客さんは|客は)?(帰りました|いなくなりました|立ち去りました)[、。]*(もう)?(大丈夫|安全)です)[.!。！]*$`)
+var goneSafe = regexp.MustCompile(`^(ok,? |okay,? )?(` + goneEN + `[,.!]* *(and )?` + safeEN + `|` + safeEN + `[,.!]* *(and )?` + goneEN + `|` +
+	`(お客様|お客さん|客)(は|が)?(帰りました|帰った|いなくなりました|いなくなった|立ち去りました)(ので|から)?[、。]*(もう)?(大丈夫|安全)(です)?)[.!。！]*$`)
+
+const (
+	goneEN = `(he|she|they|the customer)(s|'s| is| has| have|'ve|'re| are)? (gone|left)( now)?`
+	safeEN = `(i'?m|i am) (safe|ok|okay|fine)( now)?`
+)
 
 // mayAnswerSafe reports whether "もう大丈夫" typed at a report's step may
 // be its answer (are you safe? how are you?), not news that the SOS can

@@ -375,23 +375,14 @@ func dangerNow(typed string) bool {
 // help", 「SOSじゃないです」, 「助けはいらない」) — not 「助けて、動けない」.
 func helpDenied(typed string) bool {
 	t := strings.ReplaceAll(strings.ToLower(typed), "’", "'")
-	if helpNo.MatchString(t) {
-		return true
-	}
-	// A "no" in the clause that holds the call for help ("助けてほしいわけ
-	// じゃない", "助けてとは言ってない"; not 「助けて、動けない」), or safe
-	// said beside it ("help? i'm ok").
-	for _, c := range strings.FieldsFunc(t, func(r rune) bool { return strings.ContainsRune(",、。.!?！？", r) }) {
-		if callsForHelp(c) && negates(c) {
-			return true
-		}
-	}
-	return safeWordIn.MatchString(t)
+	// The "no" about the help itself, or safe said beside it ("help? i'm
+	// ok") — not 「助けて 動けない」, "sos not safe".
+	return helpNo.MatchString(t) || safeWordIn.MatchString(t)
 }
 
 var safeWordIn = regexp.MustCompile(`\b(i'?m|i am) (safe|ok|okay|fine)\b|安全です|大丈夫です`)
 
-var helpNo = regexp.MustCompile(`(don'?t|do not|doesn'?t|no|not) (really )?need (any |a )?help|no help needed|sos\s*(じゃ|では)(ない|ありません)|助け(は|も)?(いらない|要らない|必要ない|不要)`)
+var helpNo = regexp.MustCompile(`(don'?t|do not|doesn'?t|no|not) (really )?need (any |a )?help|no help needed|sos\s*(じゃ|では)(ない|ありません)|助け(は|も)?(いらない|要らない|必要ない|不要)|助けて(ほしい|欲しい)?(わけ|とは|なんて)[^、。]*(ない|ません)`)
 
 // weapon reports whether typed names a weapon.
 func weapon(typed string) bool {
@@ -610,9 +601,9 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		// The menu starts afresh, but an open SOS stays open: what they
 		// send is still kept with it (its one question is behind them);
 		// and what they typed at the menu is still kept for their report.
-		draft := c.Draft
+		draft, at, recent := c.Draft, c.DraftAt, c.DraftRecent
 		c = fresh(env, c)
-		c.Step, c.Draft = stepMenu, draft
+		c.Step, c.Draft, c.DraftAt, c.DraftRecent = stepMenu, draft, at, recent
 		return c, Out{Replies: []mamori.Message{menu(env, l, true)}}
 
 	case c.Paused && in.Kind == mamori.InputFile:
@@ -633,7 +624,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		if typed := strings.TrimSpace(in.Text); in.Kind == mamori.InputText && worthKeeping(typed) {
 			c.Draft = typed
 			if asked != "" && c.Flow == mamori.FlowReport { // a question to HR's words are HR's
-				c.ReplyDraft, c.ReplyDraftFor = typed, asked // or the answer to that case's question
+				c.ReplyDraft, c.ReplyDraftFor, c.ReplyDraftInFlow = typed, asked, true // or the answer to that case's question
 			}
 		}
 		return comeBack(env, c, "nav.welcome_back")
@@ -668,8 +659,9 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 				// what it asks for starts, and the words are kept with it
 				// as typed at the menu are; "方針を見せて" shows it.
 				if v, ok = asksFor(typed); ok && (v == mamori.StartReport || v == mamori.StartConsult) &&
-					worthKeeping(typed) && utf8.RuneCountInString(squash(typed)) > 12 && tellsWhatHappened(typed) {
+					worthKeeping(typed) && utf8.RuneCountInString(squash(typed)) > 12 && (tellsWhatHappened(typed) || utf8.RuneCountInString(typed) > 30) {
 					if draft, fits := appendText(c.Draft, typed); fits {
+						c.DraftRecent = recentDraft(env, c, typed)
 						c.Draft, c.DraftAt = draft, env.Now
 					}
 				}
@@ -690,7 +682,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 				return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText))}}
 			}
 			kept := text(env.Policy.T(l, "menu.kept.for_reply"))
-			c.ReplyDraft, c.ReplyDraftFor = draft, env.Awaiting
+			c.ReplyDraft, c.ReplyDraftFor, c.ReplyDraftInFlow = draft, env.Awaiting, false
 			kept.Text += "\n" + fmt.Sprintf(env.Policy.T(l, "menu.kept.reply"), env.Awaiting)
 			kept.Step = "reply"
 			kept.Choices = []mamori.Choice{{Value: replyDraftPrefix + env.Awaiting, Label: env.Policy.T(l, "menu.kept.reply.button"), Style: mamori.StylePrimary}}
@@ -705,6 +697,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			if !ok {
 				return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText))}}
 			}
+			c.DraftRecent = recentDraft(env, c, typed)
 			c.Draft, c.DraftAt = draft, env.Now
 			m := menu(env, l, false)
 			if fearful(typed) || callsForHelp(typed) || dangerNow(typed) {
@@ -749,7 +742,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		if typed := strings.TrimSpace(in.Text); in.Kind == mamori.InputText && worthKeeping(typed) {
 			c.Draft = typed // offered as the answer to the question brought back
 			if asked != "" && c.Flow == mamori.FlowReport {
-				c.ReplyDraft, c.ReplyDraftFor = typed, asked
+				c.ReplyDraft, c.ReplyDraftFor, c.ReplyDraftInFlow = typed, asked, true
 			}
 		}
 		c, out = comeBack(env, c, "nav.welcome_back")
@@ -838,7 +831,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			}
 			c.Draft = draft
 			if asked != "" {
-				c.ReplyDraft, c.ReplyDraftFor = draft, asked // or the answer to that case's question
+				c.ReplyDraft, c.ReplyDraftFor, c.ReplyDraftInFlow = draft, asked, true // or the answer to that case's question
 			}
 			out := ask(env, c, "")
 			m := &out.Replies[len(out.Replies)-1]
@@ -943,8 +936,8 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			return nc, out
 		case "yes":
 			nc := fresh(env, c)
-			if c.ReplyDraft != "" && c.ReplyDraft == c.Draft {
-				nc.ReplyDraft, nc.ReplyDraftFor = "", "" // typed in what they stopped and deleted
+			if c.ReplyDraftInFlow {
+				nc.ReplyDraft, nc.ReplyDraftFor, nc.ReplyDraftInFlow = "", "", false // typed in what they stopped and deleted
 			}
 			return nc, Out{End: true, Audit: "conversation.cancelled",
 				Replies: []mamori.Message{text(env.Policy.T(l, "nav.cancelled")), menu(env, l, false)}}
@@ -1100,7 +1093,7 @@ func asksFor(typed string) (string, bool) {
 	if utf8.RuneCountInString(typed) > 60 {
 		return "", false
 	}
-	short := utf8.RuneCountInString(typed) <= 30
+	short := utf8.RuneCountInString(typed) <= 30 || !tellsWhatHappened(typed)
 	report := short && holdsAny(typed, "報告したい", "報告します", "報告する", "報告があ", "want to report", "report something", "make a report", "file a report")
 	consult := short && holdsAny(typed, "相談したい", "相談します", "相談する", "相談があ", "want to ask", "need advice", "want advice", "ask for advice", "want to consult")
 	switch {
@@ -1110,7 +1103,7 @@ func asksFor(typed string) (string, bool) {
 		return mamori.StartConsult, true
 	}
 	// "方針を見せて", "where can I get support?": what they ask to see.
-	if fearful(typed) || callsForHelp(typed) || tellsWhatHappened(typed) || checkinSense(typed) != "" {
+	if sense := checkinSense(typed); fearful(typed) || callsForHelp(typed) || tellsWhatHappened(typed) || sense == checkinHard || sense == checkinTalk {
 		// "I already feel scared", 「客に土下座しろと言われました。どうすれば
 		// いいですか」, "who can i talk to? i cant sleep": more than a
 		// request to read (kept, and acted on as such).
@@ -1156,8 +1149,8 @@ func checkinSentence(env Env, c mamori.Conversation, typed string) bool {
 		tellsWhatHappened(typed) {
 		return false
 	}
-	if v, asked := asksFor(typed); asked && (v == mamori.StartReport || v == mamori.StartConsult) {
-		return false
+	if _, asked := asksFor(typed); asked {
+		return false // "is it ok to see the policy?"
 	}
 	return checkinSense(typed) != ""
 }
@@ -2171,7 +2164,7 @@ func pauseWish(typed string) bool {
 			"あとで続けます", "後で続けます", "続きはあとで", "続きは後で", "続きはまたあとで", "あとで続きを書きます":
 			return true // the whole text, or said at its end: about the report
 		}
-		if i == 1 {
+		if i == 1 && !fillerOnly(parts[:len(parts)-1]) {
 			continue // other words at the end of a sentence may be its account ("…, take a break")
 		}
 		switch w {
@@ -2182,6 +2175,19 @@ func pauseWish(typed string) bool {
 		}
 	}
 	return false
+}
+
+// fillerOnly reports whether clauses are only an apology or a filler
+// ("sorry", 「すみません」) before what is said.
+func fillerOnly(clauses []string) bool {
+	for _, c := range clauses {
+		switch spoken(c) {
+		case "sorry", "ok", "okay", "um", "uh", "すみません", "すいません", "ごめん", "ごめんなさい", "あの", "えっと", "あ":
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // typedCommand maps typed navigation words to their buttons.
@@ -2291,6 +2297,23 @@ func replyDraft(c mamori.Conversation, number string) string {
 	return ""
 }
 
+// recentDraft is what c keeps of the last quarter of an hour at the
+// menu once typed is added: what an SOS raised now passes on (not a
+// worry kept from hours before, perhaps for HR alone).
+func recentDraft(env Env, c mamori.Conversation, typed string) string {
+	if c.DraftAt.IsZero() || env.Now.Sub(c.DraftAt) > draftRecent {
+		return typed
+	}
+	if more, fits := appendText(c.DraftRecent, typed); fits {
+		return more
+	}
+	return typed
+}
+
+// draftRecent is how long words typed at the menu count as news for an
+// SOS raised after them.
+const draftRecent = 15 * time.Minute
+
 // fresh is a new conversation for c's person that keeps what outlives a
 // report or a question: an open SOS (and whether it asks where they
 // are), a check-in waiting for its answer, words kept to answer a case's
@@ -2310,7 +2333,7 @@ func begin(env Env, c mamori.Conversation, flow string) (mamori.Conversation, Ou
 		case flow == mamori.FlowConsult && c.Answers.Worry == "":
 			c.Answers.Worry = c.Draft
 		}
-		c.Draft = ""
+		c.Draft, c.DraftRecent = "", ""
 	}
 	c.Flow = flow
 	c.History = nil
