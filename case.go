@@ -28,11 +28,11 @@ type Conversation struct {
 	// Draft is text sent after a long silence, kept until the person
 	// says it answers the question shown again (or sends another).
 	Draft string `json:"draft,omitempty"`
-	// DraftAt is when words were last added to Draft at the menu, and
-	// DraftRecent the words added in the quarter of an hour before it:
-	// what an SOS raised then passes on.
-	DraftAt     time.Time `json:"draft_at,omitzero"`
-	DraftRecent string    `json:"draft_recent,omitempty"`
+	// DraftLog is each message added to Draft at the menu, with its time
+	// (the last few hours): an SOS raised soon after passes on only those
+	// of the last quarter of an hour, and those of danger of the last
+	// hours — not a worry kept from before, perhaps for HR alone.
+	DraftLog []Note `json:"draft_log,omitempty"`
 	// ReplyDraft is text typed at the menu while a question of case
 	// ReplyDraftFor waits for their answer: kept apart from Draft (what
 	// they wrote before, perhaps for HR alone), and offered as the answer

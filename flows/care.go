@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mamori-oss/mamori"
 )
@@ -208,6 +209,18 @@ func checkinWord(p *mamori.Policy, typed string) (answer string, exact bool) {
 // talk, finding it hard (sleep, fear, tears, "大丈夫じゃない"), or fine;
 // "" when it says none of them.
 func checkinSense(typed string) string {
+	// "落ち着いたけど、仕事に行くのがつらい", "i'm fine, but i'm not": what
+	// follows the but is what they mean.
+	if m := contrast.FindStringIndex(typed); m != nil && strings.TrimSpace(typed[m[1]:]) != "" {
+		tail := strings.TrimSpace(typed[m[1]:])
+		if sense := checkinSense(tail); sense != "" {
+			return sense
+		}
+		if negates(tail) {
+			return checkinHard
+		}
+		return ""
+	}
 	switch {
 	case holdsAny(typed, "話したい", "話を聞", "相談したい", "連絡がほしい", "連絡してほしい") || talkClause(typed):
 		return checkinTalk
@@ -238,15 +251,21 @@ var notBetter = regexp.MustCompile(`(?i)ません|[^く]ない|ほしい|欲し�
 // being fine.
 var dontWorry = regexp.MustCompile(`(?i)(don'?t|no need to) worry|心配(しないで|いりません|ありません)`)
 
+// contrast is a "but" after which a check-in answer says what it means.
+var contrast = regexp.MustCompile(`(?i)(けど|けれど|ですが|でも|しかし|と思ったら|\bbut\b|\bthough\b)[、,]?`)
+
 // fineDenied reports whether the clause that says fine says no too ("i
 // dont feel ok", 「大丈夫じゃない」; not "i'm ok, i didnt expect a check
 // in", "I'm ok, don't worry").
 func fineDenied(typed string) bool {
 	t := dontWorry.ReplaceAllString(strings.ReplaceAll(strings.ReplaceAll(typed, "’", "'"), "問題な", "問題"), "")
+	fine := false
 	for _, c := range strings.FieldsFunc(t, func(r rune) bool { return strings.ContainsRune(",、。.!?！？", r) }) {
-		if (holdsAny(c, "大丈夫", "元気", "落ち着", "平気", "問題") || checkinEN["fine"].MatchString(c)) && negates(c) {
-			return true
+		says := holdsAny(c, "大丈夫", "元気", "落ち着", "平気", "問題") || checkinEN["fine"].MatchString(c)
+		if says && negates(c) || fine && !says && negates(c) && utf8.RuneCountInString(squash(c)) <= 12 {
+			return true // "i dont feel ok"; "i'm ok, not really", 「大丈夫。じゃないです」
 		}
+		fine = fine || says
 	}
 	return false
 }
@@ -256,7 +275,7 @@ func fineDenied(typed string) bool {
 // someone" does; "good, no need to call me" does not).
 func talkClause(typed string) bool {
 	for _, c := range strings.FieldsFunc(typed, func(r rune) bool { return strings.ContainsRune(",、。.!?！？", r) }) {
-		if checkinEN["talk"].MatchString(c) && !talkNo.MatchString(c) {
+		if c = strings.ReplaceAll(c, "’", "'"); checkinEN["talk"].MatchString(c) && !talkNo.MatchString(c) {
 			return true
 		}
 	}
@@ -265,7 +284,7 @@ func talkClause(typed string) bool {
 
 // talkNo says no to a talk or a call ("no need to call me", "i don't
 // want to talk").
-var talkNo = regexp.MustCompile(`(?i)(don'?t|do not|no need to|not|never) (want|need|like)?( to)? ?(talk|call)`)
+var talkNo = regexp.MustCompile(`(?i)\b(don'?t|do not|wouldn'?t|won'?t|no need to|not|never)\b[^,.!?]{0,24}\b(talk|call)`)
 
 // betterJA is a sentence of getting better, in its positive forms only
 // (「眠れるようになりました」, 「怖くなくなった」, 「つらくないです」; not

@@ -879,3 +879,35 @@ func TestFourthReviewWords(t *testing.T) {
 		t.Errorf("a longer request to report: %+v", c)
 	}
 }
+
+// TestFifthReviewWords (found by a fifth review).
+func TestFifthReviewWords(t *testing.T) {
+	for typed, want := range map[string]string{"落ち着いたけど、仕事に行くのがつらい": "hard", "怖くなくなったけど、眠りが浅い": "",
+		"眠れるようになったと思ったら、昨日は全然眠れなくて": "hard", "i'm fine, but i'm not": "hard", "i'm ok, not really": "hard",
+		"大丈夫、、じゃないかも": "hard", "大丈夫。じゃないです": "hard", "i don’t want to talk": "", "i dont really want to talk": "",
+		"i wouldn't like to talk": "", "i don't want anyone to call me": ""} {
+		if got := flows.CheckinSense(typed); got != want {
+			t.Errorf("CheckinSense(%q) = %q, want %q", typed, got, want)
+		}
+	}
+	for _, typed := range []string{"no sos", "not sos", "dont need sos", "sos not needed", "SOSいらない", "SOSは不要", "SOSじゃなくて", "助けてとかじゃない"} {
+		if !flows.HelpDenied(typed) {
+			t.Errorf("HelpDenied(%q) = false", typed)
+		}
+	}
+	// Danger typed at the menu reaches a later SOS, more words after it
+	// or not; an old worry between does not.
+	r := newRig(t)
+	say := func(s string) { r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: s}) }
+	say("人事にだけ知ってほしいです、店長とうまくいっていません")
+	r.advance(40 * time.Minute)
+	say("お客様に包丁を向けられて、倉庫に隠れています")
+	r.advance(16 * time.Minute)
+	say("まだ店内にいるみたいです")
+	r.advance(time.Minute)
+	say("SOS")
+	e := r.kase("SOS-2026-0001").Decision.Emergency
+	if len(e.Notes) != 1 || !strings.Contains(e.Notes[0].Text, "包丁") || !strings.Contains(e.Notes[0].Text, "店内") || strings.Contains(e.Notes[0].Text, "人事にだけ") {
+		t.Errorf("the SOS's note: %+v", e.Notes)
+	}
+}

@@ -248,11 +248,11 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 			// What they wrote at the menu, and the call for help itself
 			// when it says more than "help": read by those responding.
 			var notes []string
-			if c.DraftRecent != "" && env.Now.Sub(c.DraftAt) <= draftRecent {
-				// Only what they wrote just before (the emergency, most
-				// likely) — not words kept from before, perhaps for HR
-				// alone (an answer to a check-in, a worry).
-				notes = append(notes, c.DraftRecent)
+			if news := sosNews(env, c.DraftLog); news != "" {
+				// What they wrote just before (the emergency, most likely)
+				// — not words kept from before, perhaps for HR alone (an
+				// answer to a check-in, a worry).
+				notes = append(notes, news)
 			}
 			if typed := strings.TrimSpace(in.Text); in.Kind == mamori.InputText && !sosPhrase(typed) {
 				notes = append(notes, typed)

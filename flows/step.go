@@ -382,7 +382,7 @@ func helpDenied(typed string) bool {
 
 var safeWordIn = regexp.MustCompile(`\b(i'?m|i am) (safe|ok|okay|fine)\b|安全です|大丈夫です`)
 
-var helpNo = regexp.MustCompile(`(don'?t|do not|doesn'?t|no|not) (really )?need (any |a )?help|no help needed|sos\s*(じゃ|では)(ない|ありません)|助け(は|も)?(いらない|要らない|必要ない|不要)|助けて(ほしい|欲しい)?(わけ|とは|なんて)[^、。]*(ない|ません)`)
+var helpNo = regexp.MustCompile(`(don'?t|do not|doesn'?t|no|not) (really )?need (any |a )?help|no help needed|sos\s*(じゃ|では)(ない|ありません)|助け(は|も)?(いらない|要らない|必要ない|不要)|助けて(ほしい|欲しい)?(わけ|とは|なんて|とか|って)[^、。]*(ない|ません)|(no|not|don'?t need( an?)?) sos|sos\s*(は)?(いらない|要らない|不要|じゃなく|not needed)`)
 
 // weapon reports whether typed names a weapon.
 func weapon(typed string) bool {
@@ -601,9 +601,9 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		// The menu starts afresh, but an open SOS stays open: what they
 		// send is still kept with it (its one question is behind them);
 		// and what they typed at the menu is still kept for their report.
-		draft, at, recent := c.Draft, c.DraftAt, c.DraftRecent
+		draft, log := c.Draft, c.DraftLog
 		c = fresh(env, c)
-		c.Step, c.Draft, c.DraftAt, c.DraftRecent = stepMenu, draft, at, recent
+		c.Step, c.Draft, c.DraftLog = stepMenu, draft, log
 		return c, Out{Replies: []mamori.Message{menu(env, l, true)}}
 
 	case c.Paused && in.Kind == mamori.InputFile:
@@ -661,8 +661,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 				if v, ok = asksFor(typed); ok && (v == mamori.StartReport || v == mamori.StartConsult) &&
 					worthKeeping(typed) && utf8.RuneCountInString(squash(typed)) > 12 && (tellsWhatHappened(typed) || utf8.RuneCountInString(typed) > 30) {
 					if draft, fits := appendText(c.Draft, typed); fits {
-						c.DraftRecent = recentDraft(env, c, typed)
-						c.Draft, c.DraftAt = draft, env.Now
+						c.Draft, c.DraftLog = draft, logDraft(env, c.DraftLog, typed)
 					}
 				}
 			}
@@ -697,8 +696,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			if !ok {
 				return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText))}}
 			}
-			c.DraftRecent = recentDraft(env, c, typed)
-			c.Draft, c.DraftAt = draft, env.Now
+			c.Draft, c.DraftLog = draft, logDraft(env, c.DraftLog, typed)
 			m := menu(env, l, false)
 			if fearful(typed) || callsForHelp(typed) || dangerNow(typed) {
 				m.Text = env.Policy.T(l, "sos.offer")
@@ -1093,7 +1091,10 @@ func asksFor(typed string) (string, bool) {
 	if utf8.RuneCountInString(typed) > 60 {
 		return "", false
 	}
-	short := utf8.RuneCountInString(typed) <= 30 || !tellsWhatHappened(typed)
+	// Fear in it ("i'm scared he will come back") is more than a request:
+	// kept, and the SOS offered.
+	scared := holdsAny(typed, "怖", "こわい", "scared", "afraid", "frightened") || dangerNow(typed)
+	short := (utf8.RuneCountInString(typed) <= 30 || !tellsWhatHappened(typed)) && !scared
 	report := short && holdsAny(typed, "報告したい", "報告します", "報告する", "報告があ", "want to report", "report something", "make a report", "file a report")
 	consult := short && holdsAny(typed, "相談したい", "相談します", "相談する", "相談があ", "want to ask", "need advice", "want advice", "ask for advice", "want to consult")
 	switch {
@@ -2182,7 +2183,7 @@ func pauseWish(typed string) bool {
 func fillerOnly(clauses []string) bool {
 	for _, c := range clauses {
 		switch spoken(c) {
-		case "sorry", "ok", "okay", "um", "uh", "すみません", "すいません", "ごめん", "ごめんなさい", "あの", "えっと", "あ":
+		case "sorry", "um", "uh", "すみません", "すいません", "ごめん", "ごめんなさい", "あの", "えっと", "あ":
 		default:
 			return false
 		}
@@ -2297,22 +2298,38 @@ func replyDraft(c mamori.Conversation, number string) string {
 	return ""
 }
 
-// recentDraft is what c keeps of the last quarter of an hour at the
-// menu once typed is added: what an SOS raised now passes on (not a
-// worry kept from hours before, perhaps for HR alone).
-func recentDraft(env Env, c mamori.Conversation, typed string) string {
-	if c.DraftAt.IsZero() || env.Now.Sub(c.DraftAt) > draftRecent {
-		return typed
+// logDraft is log with typed added now, and without what is too old to
+// pass on to an SOS (see sosNews).
+func logDraft(env Env, log []mamori.Note, typed string) []mamori.Note {
+	var kept []mamori.Note
+	for _, n := range log {
+		if env.Now.Sub(n.At) <= dangerNews {
+			kept = append(kept, n)
+		}
 	}
-	if more, fits := appendText(c.DraftRecent, typed); fits {
-		return more
-	}
-	return typed
+	return append(kept, mamori.Note{At: env.Now, Text: typed})
 }
 
-// draftRecent is how long words typed at the menu count as news for an
-// SOS raised after them.
-const draftRecent = 15 * time.Minute
+// sosNews is what of the words typed at the menu (log) an SOS raised now
+// passes on: those of the last quarter of an hour, and those that speak
+// of danger from the last two hours ("a customer pointed a knife at me",
+// then more words later).
+func sosNews(env Env, log []mamori.Note) string {
+	var news []string
+	for _, n := range log {
+		if age := env.Now.Sub(n.At); age <= draftRecent || age <= dangerNews && (fearful(n.Text) || dangerHint(n.Text) || callsForHelp(n.Text) || weapon(n.Text)) {
+			news = append(news, n.Text)
+		}
+	}
+	return strings.Join(news, "\n")
+}
+
+// draftRecent and dangerNews are how long words typed at the menu count
+// as news for an SOS raised after them: any words, and words of danger.
+const (
+	draftRecent = 15 * time.Minute
+	dangerNews  = 2 * time.Hour
+)
 
 // fresh is a new conversation for c's person that keeps what outlives a
 // report or a question: an open SOS (and whether it asks where they
@@ -2320,7 +2337,7 @@ const draftRecent = 15 * time.Minute
 // question.
 func fresh(env Env, c mamori.Conversation) mamori.Conversation {
 	return mamori.Conversation{User: c.User, Started: env.Now, Updated: env.Now, SOS: c.SOS, SOSPlace: c.SOSPlace,
-		Checkin: c.Checkin, CheckinAt: c.CheckinAt, ReplyDraft: c.ReplyDraft, ReplyDraftFor: c.ReplyDraftFor}
+		Checkin: c.Checkin, CheckinAt: c.CheckinAt, ReplyDraft: c.ReplyDraft, ReplyDraftFor: c.ReplyDraftFor, ReplyDraftInFlow: c.ReplyDraftInFlow}
 }
 
 func begin(env Env, c mamori.Conversation, flow string) (mamori.Conversation, Out) {
@@ -2333,7 +2350,7 @@ func begin(env Env, c mamori.Conversation, flow string) (mamori.Conversation, Ou
 		case flow == mamori.FlowConsult && c.Answers.Worry == "":
 			c.Answers.Worry = c.Draft
 		}
-		c.Draft, c.DraftRecent = "", ""
+		c.Draft, c.DraftLog = "", nil
 	}
 	c.Flow = flow
 	c.History = nil
