@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/mamori-oss/mamori"
 )
@@ -209,17 +208,26 @@ func checkinWord(p *mamori.Policy, typed string) (answer string, exact bool) {
 // talk, finding it hard (sleep, fear, tears, "大丈夫じゃない"), or fine;
 // "" when it says none of them.
 func checkinSense(typed string) string {
-	// "落ち着いたけど、仕事に行くのがつらい", "i'm fine, but i'm not": what
-	// follows the but is what they mean.
+	if holdsAny(typed, "話したい", "話を聞", "相談したい", "連絡がほしい", "連絡してほしい") || talkClause(typed) {
+		return checkinTalk // a wish to talk, wherever it is said
+	}
+	// "落ち着いたけど、仕事に行くのがつらい": what follows a but says worse;
+	// "it was hard but i'm ok now": better now; "怖くなくなったけど、眠りが
+	// 浅い": a but with nothing clear after it, asked which is closest.
 	if m := contrast.FindStringIndex(typed); m != nil && strings.TrimSpace(typed[m[1]:]) != "" {
 		tail := strings.TrimSpace(typed[m[1]:])
-		if sense := checkinSense(tail); sense != "" {
-			return sense
-		}
-		if negates(tail) {
+		switch ts := checkinSense(tail); {
+		case ts == checkinHard:
 			return checkinHard
+		case ts == checkinFine && nowMarker.MatchString(tail):
+			return checkinFine
+		case ts == "" && bareNo.MatchString(strings.TrimRight(tail, ".!。！")):
+			return checkinHard // "i'm fine, but i'm not"
+		case ts == "":
+			if whole := checkinSense(typed[:m[0]]); whole == checkinFine {
+				return ""
+			}
 		}
-		return ""
 	}
 	switch {
 	case holdsAny(typed, "話したい", "話を聞", "相談したい", "連絡がほしい", "連絡してほしい") || talkClause(typed):
@@ -252,7 +260,13 @@ var notBetter = regexp.MustCompile(`(?i)ません|[^く]ない|ほしい|欲し�
 var dontWorry = regexp.MustCompile(`(?i)(don'?t|no need to) worry|心配(しないで|いりません|ありません)`)
 
 // contrast is a "but" after which a check-in answer says what it means.
-var contrast = regexp.MustCompile(`(?i)(けど|けれど|ですが|でも|しかし|と思ったら|\bbut\b|\bthough\b)[、,]?`)
+var contrast = regexp.MustCompile(`(?i)(けど|けれど|ですが|(^|[、,。])\s*でも|しかし|と思ったら|\bbut\b|\bthough\b)[、,]?`)
+
+// nowMarker says the state is now ("今は", "now", "these days").
+var nowMarker = regexp.MustCompile(`(?i)今は|いまは|もう|最近は|\bnow\b|these days|anymore`)
+
+// bareNo is a clause that is only a no ("not really", 「じゃないです」).
+var bareNo = regexp.MustCompile(`(?i)^\s*((i'?m|i am|it'?s) )?(じゃない|じゃありません|ではない|ではありません|そうでもない|not really|not at all|actually no|nope|no|not)(です|かも|かもしれません)?\s*$`)
 
 // fineDenied reports whether the clause that says fine says no too ("i
 // dont feel ok", 「大丈夫じゃない」; not "i'm ok, i didnt expect a check
@@ -262,7 +276,7 @@ func fineDenied(typed string) bool {
 	fine := false
 	for _, c := range strings.FieldsFunc(t, func(r rune) bool { return strings.ContainsRune(",、。.!?！？", r) }) {
 		says := holdsAny(c, "大丈夫", "元気", "落ち着", "平気", "問題") || checkinEN["fine"].MatchString(c)
-		if says && negates(c) || fine && !says && negates(c) && utf8.RuneCountInString(squash(c)) <= 12 {
+		if says && negates(c) || fine && !says && bareNo.MatchString(c) {
 			return true // "i dont feel ok"; "i'm ok, not really", 「大丈夫。じゃないです」
 		}
 		fine = fine || says
@@ -275,7 +289,8 @@ func fineDenied(typed string) bool {
 // someone" does; "good, no need to call me" does not).
 func talkClause(typed string) bool {
 	for _, c := range strings.FieldsFunc(typed, func(r rune) bool { return strings.ContainsRune(",、。.!?！？", r) }) {
-		if c = strings.ReplaceAll(c, "’", "'"); checkinEN["talk"].MatchString(c) && !talkNo.MatchString(c) {
+		c = strings.ReplaceAll(c, "’", "'")
+		if no := talkNo.FindString(c); checkinEN["talk"].MatchString(c) && (no == "" || strings.Contains(no, "mind")) { // "i don't mind if you call me"
 			return true
 		}
 	}

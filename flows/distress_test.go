@@ -911,3 +911,38 @@ func TestFifthReviewWords(t *testing.T) {
 		t.Errorf("the SOS's note: %+v", e.Notes)
 	}
 }
+
+// TestSixthReviewWords (found by a sixth review).
+func TestSixthReviewWords(t *testing.T) {
+	for typed, want := range map[string]string{"つらかったけど、今は大丈夫です": "fine", "it was hard but i'm ok now": "fine", "大丈夫ですが、眠れません": "hard",
+		"眠れないけど、家族は元気です": "hard", "it's hard but my supervisor has been good": "hard", "話を聞いてほしいけど、今は大丈夫です": "talk",
+		"つらいけど、頑張ります": "hard", "眠れないけど、仕事には行っています": "hard", "眠れない日が今でも続いています": "hard",
+		"大丈夫です、心配ないです": "fine", "元気です！気にしないでください": "fine", "大丈夫です。何もないです": "fine", "i'm ok, nothing new": "fine",
+		"i don't mind if you call me": "talk", "お客様が怖いけど、なんとか頑張ります": "hard"} {
+		if got := flows.CheckinSense(typed); got != want {
+			t.Errorf("CheckinSense(%q) = %q, want %q", typed, got, want)
+		}
+	}
+	for typed, denied := range map[string]bool{"助けてって言っても来ない": false, "casino sos": false, "sos no one is here": false} {
+		if flows.HelpDenied(typed) != denied {
+			t.Errorf("HelpDenied(%q) = %t", typed, !denied)
+		}
+	}
+	if !flows.PauseWish("ok, i need a break") {
+		t.Error(`"ok, i need a break" does not pause`)
+	}
+	// A worry with fear in it, typed long before, is not passed on to a
+	// later SOS; a request to report with fear in the past starts it.
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "人事にだけ相談したいのですが、店長が怖くて毎日つらいです"})
+	r.advance(90 * time.Minute)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "SOS"})
+	if e := r.kase("SOS-2026-0001").Decision.Emergency; len(e.Notes) != 0 {
+		t.Errorf("an old worry passed on: %+v", e.Notes)
+	}
+	r = newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "お客様に怒鳴られて怖かったので報告したい"})
+	if c := r.conv(user("UME")); c.Flow != mamori.FlowReport {
+		t.Errorf("a request to report: %+v", c)
+	}
+}

@@ -382,7 +382,7 @@ func helpDenied(typed string) bool {
 
 var safeWordIn = regexp.MustCompile(`\b(i'?m|i am) (safe|ok|okay|fine)\b|安全です|大丈夫です`)
 
-var helpNo = regexp.MustCompile(`(don'?t|do not|doesn'?t|no|not) (really )?need (any |a )?help|no help needed|sos\s*(じゃ|では)(ない|ありません)|助け(は|も)?(いらない|要らない|必要ない|不要)|助けて(ほしい|欲しい)?(わけ|とは|なんて|とか|って)[^、。]*(ない|ません)|(no|not|don'?t need( an?)?) sos|sos\s*(は)?(いらない|要らない|不要|じゃなく|not needed)`)
+var helpNo = regexp.MustCompile(`(don'?t|do not|doesn'?t|no|not) (really )?need (any |a )?help|no help needed|sos\s*(じゃ|では)(ない|ありません)|助け(は|も)?(いらない|要らない|必要ない|不要)|助けて(ほしい|欲しい)?(わけ|とは|なんて)[^、。]*(ない|ません)|助けて(とか|って)(じゃ|では)ない|\b(no|not|don'?t need( an?)?) sos\b|sos\s*(は)?(いらない|要らない|不要|じゃなく|not needed)`)
 
 // weapon reports whether typed names a weapon.
 func weapon(typed string) bool {
@@ -1093,7 +1093,8 @@ func asksFor(typed string) (string, bool) {
 	}
 	// Fear in it ("i'm scared he will come back") is more than a request:
 	// kept, and the SOS offered.
-	scared := holdsAny(typed, "怖", "こわい", "scared", "afraid", "frightened") || dangerNow(typed)
+	scared := holdsAny(typed, "怖い", "こわい", "怖くて", "scared", "afraid", "frightened") &&
+		!holdsAny(typed, "怖かった", "こわかった", "was scared", "were scared", "was afraid") || dangerNow(typed)
 	short := (utf8.RuneCountInString(typed) <= 30 || !tellsWhatHappened(typed)) && !scared
 	report := short && holdsAny(typed, "報告したい", "報告します", "報告する", "報告があ", "want to report", "report something", "make a report", "file a report")
 	consult := short && holdsAny(typed, "相談したい", "相談します", "相談する", "相談があ", "want to ask", "need advice", "want advice", "ask for advice", "want to consult")
@@ -2183,7 +2184,7 @@ func pauseWish(typed string) bool {
 func fillerOnly(clauses []string) bool {
 	for _, c := range clauses {
 		switch spoken(c) {
-		case "sorry", "um", "uh", "すみません", "すいません", "ごめん", "ごめんなさい", "あの", "えっと", "あ":
+		case "sorry", "ok", "okay", "um", "uh", "すみません", "すいません", "ごめん", "ごめんなさい", "あの", "えっと", "あ":
 		default:
 			return false
 		}
@@ -2317,8 +2318,13 @@ func logDraft(env Env, log []mamori.Note, typed string) []mamori.Note {
 func sosNews(env Env, log []mamori.Note) string {
 	var news []string
 	for _, n := range log {
-		if age := env.Now.Sub(n.At); age <= draftRecent || age <= dangerNews && (fearful(n.Text) || dangerHint(n.Text) || callsForHelp(n.Text) || weapon(n.Text)) {
+		switch age := env.Now.Sub(n.At); {
+		case age <= draftRecent:
 			news = append(news, n.Text)
+		case age <= dangerNews && (dangerHint(n.Text) || callsForHelp(n.Text) || weapon(n.Text)):
+			// Said a while ago: with its time, so that it is not read
+			// as now.
+			news = append(news, fmt.Sprintf("(%s) %s", n.At.In(env.Now.Location()).Format("15:04"), n.Text))
 		}
 	}
 	return strings.Join(news, "\n")
