@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mamori-oss/mamori"
 )
@@ -208,17 +209,24 @@ func checkinWord(p *mamori.Policy, typed string) (answer string, exact bool) {
 // talk, finding it hard (sleep, fear, tears, "大丈夫じゃない"), or fine;
 // "" when it says none of them.
 func checkinSense(typed string) string {
-	if holdsAny(typed, "話したい", "話を聞", "相談したい", "連絡がほしい", "連絡してほしい") || talkClause(typed) {
-		return checkinTalk // a wish to talk, wherever it is said
+	wantsTalk := func(t string) bool {
+		return holdsAny(t, "話したい", "話を聞", "相談したい", "連絡がほしい", "連絡してほしい") || talkClause(t)
+	}
+	m := contrast.FindStringIndex(typed)
+	if m == nil && wantsTalk(typed) || m != nil && (wantsTalk(typed[m[1]:]) || wantsTalk(typed[:m[0]]) && !takenBack.MatchString(typed[m[1]:])) {
+		// A wish to talk, unless taken back after a but ("…, but not
+		// anymore"); "話を聞いてほしいけど、今は大丈夫です" still asks for
+		// a call (HR's call costs less than one missed).
+		return checkinTalk
 	}
 	// "落ち着いたけど、仕事に行くのがつらい": what follows a but says worse;
 	// "it was hard but i'm ok now": better now; "怖くなくなったけど、眠りが
 	// 浅い": a but with nothing clear after it, asked which is closest.
-	if m := contrast.FindStringIndex(typed); m != nil && strings.TrimSpace(typed[m[1]:]) != "" {
+	if m != nil && strings.TrimSpace(typed[m[1]:]) != "" {
 		tail := strings.TrimSpace(typed[m[1]:])
 		switch ts := checkinSense(tail); {
-		case ts == checkinHard:
-			return checkinHard
+		case ts == checkinHard, ts == checkinTalk:
+			return ts
 		case ts == checkinFine && nowMarker.MatchString(tail):
 			return checkinFine
 		case ts == "" && bareNo.MatchString(strings.TrimRight(tail, ".!。！")):
@@ -230,8 +238,6 @@ func checkinSense(typed string) string {
 		}
 	}
 	switch {
-	case holdsAny(typed, "話したい", "話を聞", "相談したい", "連絡がほしい", "連絡してほしい") || talkClause(typed):
-		return checkinTalk
 	case (betterJA.MatchString(typed) || checkinEN["better"].MatchString(typed)) && !notBetter.MatchString(typed):
 		// 「よく眠れるようになりました」, 「もう怖くないです」, "no longer
 		// scared": better, whatever word of hardship it names.
@@ -260,13 +266,19 @@ var notBetter = regexp.MustCompile(`(?i)ません|[^く]ない|ほしい|欲し�
 var dontWorry = regexp.MustCompile(`(?i)(don'?t|no need to) worry|心配(しないで|いりません|ありません)`)
 
 // contrast is a "but" after which a check-in answer says what it means.
-var contrast = regexp.MustCompile(`(?i)(けど|けれど|ですが|(^|[、,。])\s*でも|しかし|と思ったら|\bbut\b|\bthough\b)[、,]?`)
+var contrast = regexp.MustCompile(`(?i)(けど|けれど|ですが|でしたが|ましたが|だったが|(^|[、,。])\s*でも|しかし|と思ったら|\bbut\b|\bthough\b)[、,]?`)
+
+// takenBack takes a wish back: "not anymore", 「やっぱりいいです」.
+var takenBack = regexp.MustCompile(`(?i)not anymore|no longer|not any more|never mind|nevermind|やっぱり(いい|大丈夫|結構)|もういい|結構です`)
+
+// dontMind is "I don't mind (if)", which says no to nothing.
+var dontMind = regexp.MustCompile(`(?i)\b(don'?t|do not|wouldn'?t) mind( if)?\b`)
 
 // nowMarker says the state is now ("今は", "now", "these days").
 var nowMarker = regexp.MustCompile(`(?i)今は|いまは|もう|最近は|\bnow\b|these days|anymore`)
 
 // bareNo is a clause that is only a no ("not really", 「じゃないです」).
-var bareNo = regexp.MustCompile(`(?i)^\s*((i'?m|i am|it'?s) )?(じゃない|じゃありません|ではない|ではありません|そうでもない|not really|not at all|actually no|nope|no|not)(です|かも|かもしれません)?\s*$`)
+var bareNo = regexp.MustCompile(`(?i)^\s*((now|or|no|actually|honestly|今は|いや|いいえ)[ ,、]*)*((i'?m|i am|it'?s) )?((really|actually|honestly|just) )?(じゃない|じゃありません|ではない|ではありません|そうでもない|(本当は)?違います|なわけない|not really|not so much|not at all|nope|no|not)(です|かも|かもしれません)?\s*$`)
 
 // fineDenied reports whether the clause that says fine says no too ("i
 // dont feel ok", 「大丈夫じゃない」; not "i'm ok, i didnt expect a check
@@ -276,7 +288,9 @@ func fineDenied(typed string) bool {
 	fine := false
 	for _, c := range strings.FieldsFunc(t, func(r rune) bool { return strings.ContainsRune(",、。.!?！？", r) }) {
 		says := holdsAny(c, "大丈夫", "元気", "落ち着", "平気", "問題") || checkinEN["fine"].MatchString(c)
-		if says && negates(c) || fine && !says && bareNo.MatchString(c) {
+		short := utf8.RuneCountInString(squash(c)) <= 14 && !holdsAny(strings.ToLower(c), "心配", "問題", "何もな", "なにもな", "気にしな",
+			"nothing", "no problem", "not bad", "no worries", "no need")
+		if says && negates(c) || fine && !says && (bareNo.MatchString(c) || negates(c) && short) {
 			return true // "i dont feel ok"; "i'm ok, not really", 「大丈夫。じゃないです」
 		}
 		fine = fine || says
@@ -289,8 +303,8 @@ func fineDenied(typed string) bool {
 // someone" does; "good, no need to call me" does not).
 func talkClause(typed string) bool {
 	for _, c := range strings.FieldsFunc(typed, func(r rune) bool { return strings.ContainsRune(",、。.!?！？", r) }) {
-		c = strings.ReplaceAll(c, "’", "'")
-		if no := talkNo.FindString(c); checkinEN["talk"].MatchString(c) && (no == "" || strings.Contains(no, "mind")) { // "i don't mind if you call me"
+		c = dontMind.ReplaceAllString(strings.ReplaceAll(c, "’", "'"), "") // "i don't mind if you call me"
+		if checkinEN["talk"].MatchString(c) && !talkNo.MatchString(c) {
 			return true
 		}
 	}

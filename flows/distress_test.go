@@ -946,3 +946,16 @@ func TestSixthReviewWords(t *testing.T) {
 		t.Errorf("a request to report: %+v", c)
 	}
 }
+
+// TestSeventhReviewWords (found by a seventh review).
+func TestSeventhReviewWords(t *testing.T) {
+	for typed, want := range map[string]string{"i'm fine, no i'm not": "hard", "i'm ok, actually not": "hard", "i'm ok, not so much": "hard",
+		"i'm fine, or not": "hard", "大丈夫、なわけない": "hard", "大丈夫です。いいえ、本当は違います": "hard", "大丈夫でしたが、今はそうでもない": "hard",
+		"i don't mind but please don't call me": "", "never mind i don't want to talk": "", "i thought i'd like to talk, but not anymore": "",
+		"話を聞いてほしいと思ったけど、やっぱりいいです": "", "i'm not sure but i want to talk": "talk", "i don't want you to worry but call me": "talk",
+		"i said i'm ok but i'm really not": "hard", "i was fine but now i'm not": "hard", "i'm fine, but no i'm not": "hard"} {
+		if got := flows.CheckinSense(typed); got != want {
+			t.Errorf("CheckinSense(%q) = %q, want %q", typed, got, want)
+		}
+	}
+}

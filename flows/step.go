@@ -1093,7 +1093,7 @@ func asksFor(typed string) (string, bool) {
 	}
 	// Fear in it ("i'm scared he will come back") is more than a request:
 	// kept, and the SOS offered.
-	scared := holdsAny(typed, "怖い", "こわい", "怖くて", "scared", "afraid", "frightened") &&
+	scared := holdsAny(typed, "怖い", "こわい", "怖くて", "怖す", "scared", "afraid", "frightened") &&
 		!holdsAny(typed, "怖かった", "こわかった", "was scared", "were scared", "was afraid") || dangerNow(typed)
 	short := (utf8.RuneCountInString(typed) <= 30 || !tellsWhatHappened(typed)) && !scared
 	report := short && holdsAny(typed, "報告したい", "報告します", "報告する", "報告があ", "want to report", "report something", "make a report", "file a report")
@@ -2321,10 +2321,14 @@ func sosNews(env Env, log []mamori.Note) string {
 		switch age := env.Now.Sub(n.At); {
 		case age <= draftRecent:
 			news = append(news, n.Text)
-		case age <= dangerNews && (dangerHint(n.Text) || callsForHelp(n.Text) || weapon(n.Text)):
+		case age <= dangerNews && (dangerHint(n.Text) || dangerNow(n.Text) || callsForHelp(n.Text) || weapon(n.Text)):
 			// Said a while ago: with its time, so that it is not read
 			// as now.
-			news = append(news, fmt.Sprintf("(%s) %s", n.At.In(env.Now.Location()).Format("15:04"), n.Text))
+			loc := env.Location
+			if loc == nil {
+				loc = env.Now.Location()
+			}
+			news = append(news, fmt.Sprintf("(%s) %s", n.At.In(loc).Format("15:04"), n.Text))
 		}
 	}
 	return strings.Join(news, "\n")
