@@ -231,9 +231,13 @@ func (a *Adapter) viewSubmission(ctx context.Context, p interaction) reply {
 		// Socket Mode redelivers a submission it thinks was lost.
 		ctx = flows.WithDelivery(ctx, "slack:submit:"+p.TriggerID)
 	}
+	var picked map[string]map[string]stateValue // a view may come without its state
+	if p.View.State != nil {
+		picked = p.View.State.Values
+	}
 	// A person picked in a form (a witness) must be one: Slack's user
 	// picker also lists bots and apps, which no request reaches.
-	for block, actions := range p.View.State.Values {
+	for block, actions := range picked {
 		for _, v := range actions {
 			if v.SelectedUser != nil && !a.person(ctx, *v.SelectedUser) {
 				return fieldError(block, a.cfg.Policy.T(u.Lang, "slack.not_person"))
@@ -241,7 +245,7 @@ func (a *Adapter) viewSubmission(ctx context.Context, p interaction) reply {
 		}
 	}
 	values := formValues(p.View.State)
-	for block, actions := range p.View.State.Values {
+	for block, actions := range picked {
 		for _, v := range actions {
 			if v.SelectedUser != nil {
 				// The person's email too: a configuration may list them
