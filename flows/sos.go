@@ -277,7 +277,11 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 				c.SOS, c.SOSPlace = "", false
 			}
 			if k.Status == mamori.StatusClosed {
-				return c, Out{Replies: append([]mamori.Message{sosSafeMessage(env, *k, l)}, reportAgain(env, c)...)}, true
+				// An older message's button, after the close: said once,
+				// not "glad you're safe" again.
+				m := sosSafeMessage(env, *k, l)
+				m.Header, m.Text, m.Note = "", fmt.Sprintf(t(l, "sos.safe.already"), k.Number), ""
+				return c, Out{Replies: append([]mamori.Message{m}, reportAgain(env, c)...)}, true
 			}
 			// In a report, its question comes again (it may have been held
 			// back while the place was asked).
@@ -707,12 +711,20 @@ func (s *Service) alertTarget(k mamori.Case, ref string) mamori.Target {
 // postAlerts puts the alert card for each ref in the outbox; keyPrefix
 // mamori.UrgentKey puts them ahead of everything else.
 func (s *Service) postAlerts(tx mamori.Tx, env Env, k mamori.Case, refs []string, keyPrefix string) error {
-	l := s.orgLang()
 	for _, ref := range refs {
+		// A channel's card in the organisation's language; a DM in the
+		// person's own, when known.
+		to, l := s.alertTarget(k, ref), s.orgLang()
+		if to.Kind == mamori.TargetUser {
+			var err error
+			if l, err = s.personLang(tx, mamori.User{Platform: to.Platform, ID: to.ID}); err != nil {
+				return err
+			}
+		}
 		m := SOSAlert(env, k, l, s.Location)
 		m.Ref = ref
 		key := fmt.Sprintf("%s%s:v%d", keyPrefix, ref, sosRecord(&k).Version)
-		if err := tx.Enqueue(mamori.OutboxItem{Key: key, Target: s.alertTarget(k, ref), Message: m, Lang: l, Created: env.Now}); err != nil {
+		if err := tx.Enqueue(mamori.OutboxItem{Key: key, Target: to, Message: m, Lang: l, Created: env.Now}); err != nil {
 			return err
 		}
 	}

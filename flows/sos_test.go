@@ -3,6 +3,7 @@ package flows_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -631,6 +632,14 @@ func TestSOSOutlivesTheReport(t *testing.T) {
 	if e := r.kase("SOS-2026-0001").Decision.Emergency; e.Safe.IsZero() {
 		t.Errorf("not closed: %+v", e)
 	}
+	// An older message's "I'm safe now", pressed after the close: said to
+	// be closed, not "glad you're safe" again (found by a user trial).
+	r.click("UME", mamori.SOSSafe+":SOS-2026-0001")
+	if ms := r.sent.to(mamori.TargetUser, "UME"); !slices.ContainsFunc(ms[len(ms)-3:], func(m mamori.Message) bool {
+		return m.Header == "" && strings.Contains(m.Text, "もう閉じています")
+	}) {
+		t.Errorf("an old safe button after the close: %+v", ms[len(ms)-3:])
+	}
 }
 
 // TestHelpCalledAtTheMenu (found by a user re-trial): calls for help said
@@ -667,5 +676,27 @@ func TestSOSAckedDuringReport(t *testing.T) {
 	ms := r.sent.to(mamori.TargetUser, "UME")
 	if len(ms) < 2 || !strings.Contains(ms[len(ms)-2].Header, "USUP") || ms[len(ms)-1].Step != "narrative" {
 		t.Errorf("after the acknowledgement: %+v", ms[len(ms)-2:])
+	}
+}
+
+// TestSOSDMInTheirLanguage (found by an English user trial): the SOS's
+// DM to a responder is in their language, the channels' cards in the
+// organisation's.
+func TestSOSDMInTheirLanguage(t *testing.T) {
+	r := newRig(t)
+	r.svc.Org.Langs = map[string]mamori.Lang{"USUP": mamori.EN}
+	r.do(mamori.Input{Kind: mamori.InputStart, User: user("UME"), Value: mamori.StartSOS})
+	r.advance(4 * time.Minute) // nobody has pressed "I'm on it": DMs
+	var dm, card *mamori.OutboxItem
+	for i, it := range r.sent.items {
+		switch {
+		case it.Target.Kind == mamori.TargetUser && it.Target.ID == "USUP" && strings.HasPrefix(it.Message.Ref, "sos:"):
+			dm = &r.sent.items[i]
+		case it.Target.ID == "C0STORE" && strings.HasPrefix(it.Message.Ref, "sos:"):
+			card = &r.sent.items[i]
+		}
+	}
+	if dm == nil || dm.Lang != mamori.EN || card == nil || card.Lang != mamori.JA {
+		t.Errorf("the DM %+v, the card %+v", dm, card)
 	}
 }
