@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/mamori-oss/mamori"
 )
@@ -213,7 +212,7 @@ func checkinSense(typed string) string {
 		return holdsAny(t, "話したい", "話を聞", "相談したい", "連絡がほしい", "連絡してほしい") || talkClause(t)
 	}
 	m := contrast.FindStringIndex(typed)
-	if m == nil && wantsTalk(typed) || m != nil && (wantsTalk(typed[m[1]:]) || wantsTalk(typed[:m[0]]) && !takenBack.MatchString(typed[m[1]:])) {
+	if m == nil && wantsTalk(typed) || m != nil && (wantsTalk(typed[m[1]:]) || wantsTalk(typed[:m[0]]) && !takenBack.MatchString(strings.TrimSpace(typed[m[1]:]))) {
 		// A wish to talk, unless taken back after a but ("…, but not
 		// anymore"); "話を聞いてほしいけど、今は大丈夫です" still asks for
 		// a call (HR's call costs less than one missed).
@@ -227,7 +226,7 @@ func checkinSense(typed string) string {
 		switch ts := checkinSense(tail); {
 		case ts == checkinHard, ts == checkinTalk:
 			return ts
-		case ts == checkinFine && nowMarker.MatchString(tail):
+		case ts == checkinFine && nowMarker.MatchString(tail) && !hopedFine.MatchString(tail):
 			return checkinFine
 		case ts == "" && bareNo.MatchString(strings.TrimRight(tail, ".!。！")):
 			return checkinHard // "i'm fine, but i'm not"
@@ -269,7 +268,11 @@ var dontWorry = regexp.MustCompile(`(?i)(don'?t|no need to) worry|心配(しな�
 var contrast = regexp.MustCompile(`(?i)(けど|けれど|ですが|でしたが|ましたが|だったが|(^|[、,。])\s*でも|しかし|と思ったら|\bbut\b|\bthough\b)[、,]?`)
 
 // takenBack takes a wish back: "not anymore", 「やっぱりいいです」.
-var takenBack = regexp.MustCompile(`(?i)not anymore|no longer|not any more|never mind|nevermind|やっぱり(いい|大丈夫|結構)|もういい|結構です`)
+var takenBack = regexp.MustCompile(`(?i)^((やっぱり|もう)(いい|大丈夫|結構)(です)?|(not|no) (anymore|any more)|never ?mind)[.!。！]?$`)
+
+// hopedFine is a fine that is hoped, pretended or someone else's words
+// (「もう大丈夫だと思いたい」, 「平気なふり」, 「大丈夫だろうと言われました」).
+var hopedFine = regexp.MustCompile(`(?i)と言われ|と思いたい|ふり|言い聞かせ|はず|だろう|かな|といい|hope|pretend|trying to|supposed to`)
 
 // dontMind is "I don't mind (if)", which says no to nothing.
 var dontMind = regexp.MustCompile(`(?i)\b(don'?t|do not|wouldn'?t) mind( if)?\b`)
@@ -288,9 +291,7 @@ func fineDenied(typed string) bool {
 	fine := false
 	for _, c := range strings.FieldsFunc(t, func(r rune) bool { return strings.ContainsRune(",、。.!?！？", r) }) {
 		says := holdsAny(c, "大丈夫", "元気", "落ち着", "平気", "問題") || checkinEN["fine"].MatchString(c)
-		short := utf8.RuneCountInString(squash(c)) <= 14 && !holdsAny(strings.ToLower(c), "心配", "問題", "何もな", "なにもな", "気にしな",
-			"nothing", "no problem", "not bad", "no worries", "no need")
-		if says && negates(c) || fine && !says && (bareNo.MatchString(c) || negates(c) && short) {
+		if says && negates(c) || fine && !says && bareNo.MatchString(c) {
 			return true // "i dont feel ok"; "i'm ok, not really", 「大丈夫。じゃないです」
 		}
 		fine = fine || says

@@ -959,3 +959,25 @@ func TestSeventhReviewWords(t *testing.T) {
 		}
 	}
 }
+
+// TestEighthReviewWords (found by an eighth review).
+func TestEighthReviewWords(t *testing.T) {
+	for typed, want := range map[string]string{"連絡してほしいけど、メールで結構です": "talk", "相談したいですが、お時間のあるときで結構です": "talk",
+		"話を聞いてほしいけど、忙しければやっぱりいいです": "talk", "i'd like to talk but i'm no longer at that store": "talk",
+		"i want to talk, though i'm no longer scared": "talk", "眠れなくなりましたが、もう大丈夫だと思いたいです": "hard",
+		"怖くて休みましたが、もう平気なふりをしています": "hard", "泣いてしまいましたが、もう大丈夫かな": "hard",
+		"i'm ok, don't call me": "fine", "平気です、連絡はいりません": "fine", "大丈夫です。あれから来ていません": "fine", "元気です。変わりないです": "fine",
+		"話を聞いてほしいと思ったけど、やっぱりいいです": ""} {
+		if got := flows.CheckinSense(typed); got != want {
+			t.Errorf("CheckinSense(%q) = %q, want %q", typed, got, want)
+		}
+	}
+	// Fear with まだ typed long ago for HR is not passed on to an SOS.
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "まだあの客のことが怖くて眠れません。上司には知られたくないので人事に相談したいです"})
+	r.advance(90 * time.Minute)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "SOS"})
+	if e := r.kase("SOS-2026-0001").Decision.Emergency; len(e.Notes) != 0 {
+		t.Errorf("an old worry passed on: %+v", e.Notes)
+	}
+}

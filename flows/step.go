@@ -2321,7 +2321,7 @@ func sosNews(env Env, log []mamori.Note) string {
 		switch age := env.Now.Sub(n.At); {
 		case age <= draftRecent:
 			news = append(news, n.Text)
-		case age <= dangerNews && (dangerHint(n.Text) || dangerNow(n.Text) || callsForHelp(n.Text) || weapon(n.Text)):
+		case age <= dangerNews && (dangerHint(n.Text) || callsForHelp(n.Text) || weapon(n.Text)):
 			// Said a while ago: with its time, so that it is not read
 			// as now.
 			loc := env.Location

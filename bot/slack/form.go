@@ -275,7 +275,7 @@ func (a *Adapter) viewSubmission(ctx context.Context, p interaction) reply {
 	default:
 		// Keep the modal and what was typed: the person can submit again.
 		a.log.Error("slack: submission failed", "action", meta.Action.Kind, "subject", meta.Action.Subject, "user", u.ID, "err", err)
-		for block := range p.View.State.Values {
+		for block := range picked {
 			return fieldError(block, a.cfg.Policy.T(u.Lang, "slack.error"))
 		}
 		view := ModalView(textMessage(a.cfg.Policy.T(u.Lang, "slack.error")))
