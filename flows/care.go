@@ -124,11 +124,7 @@ func (s *Service) runCheckin(tx mamori.Tx, j mamori.Job, now time.Time) error {
 	t := func(key string) string { return s.Policy.T(l, key) }
 	v := func(answer string) string { return "checkin:" + k.Number + ":" + answer }
 	m := mamori.Message{Step: "checkin", Header: fmt.Sprintf(t("checkin.header"), k.Number), Text: t("checkin.text"),
-		Choices: []mamori.Choice{
-			{Value: v(checkinFine), Label: t("checkin.fine"), Style: mamori.StylePrimary},
-			{Value: v(checkinHard), Label: t("checkin.hard")},
-			{Value: v(checkinTalk), Label: t("checkin.talk")},
-		},
+		Choices:  checkinChoices(s.Policy, k.Number, l),
 		Controls: []mamori.Choice{{Value: v(checkinStop), Label: t("checkin.stop")}},
 		Note:     t("checkin.note")}
 	detail := fmt.Sprintf("round=%d", p.Round)
@@ -334,14 +330,17 @@ var checkinEN = map[string]*regexp.Regexp{
 // checkinAgain asks which of the check-in's answers is closest, with its
 // buttons, after words that read as none of them.
 func checkinAgain(env Env, number string, l mamori.Lang) mamori.Message {
-	t := func(key string) string { return env.Policy.T(l, key) }
+	return mamori.Message{Step: "checkin", Text: env.Policy.T(l, "checkin.closest"), Choices: checkinChoices(env.Policy, number, l)}
+}
+
+// checkinChoices are a check-in's answers about case number, as buttons.
+func checkinChoices(p *mamori.Policy, number string, l mamori.Lang) []mamori.Choice {
 	v := func(answer string) string { return "checkin:" + number + ":" + answer }
-	return mamori.Message{Step: "checkin", Text: t("checkin.closest"),
-		Choices: []mamori.Choice{
-			{Value: v(checkinFine), Label: t("checkin.fine"), Style: mamori.StylePrimary},
-			{Value: v(checkinHard), Label: t("checkin.hard")},
-			{Value: v(checkinTalk), Label: t("checkin.talk")},
-		}}
+	return []mamori.Choice{
+		{Value: v(checkinFine), Label: p.T(l, "checkin.fine"), Style: mamori.StylePrimary},
+		{Value: v(checkinHard), Label: p.T(l, "checkin.hard")},
+		{Value: v(checkinTalk), Label: p.T(l, "checkin.talk")},
+	}
 }
 
 // Checkin is a reporter's answer to a check-in about case Number.

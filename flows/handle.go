@@ -52,7 +52,7 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 		checkinTyped := false
 		if in.Kind == mamori.InputText && c.Checkin != "" {
 			a, _ := checkinWord(s.Policy, in.Text)
-			checkinTyped = a != "" || checkinSentence(s.env(now), c, strings.TrimSpace(in.Text))
+			checkinTyped = a != "" || checkinSentence(env, c, strings.TrimSpace(in.Text))
 		}
 		if _, answer, ok := checkinClick(in); ok && answer == checkinTalk || checkinTyped {
 			env.TalkBy = s.when(s.Care.WorkingTime(now.Add(s.Care.taskDue()), s.Location), in.User.Lang)
@@ -176,8 +176,9 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 		if out.End && (nc.SOS != "" || nc.Checkin != "" || nc.ReplyDraft != "") {
 			// A report filed or cancelled during an SOS: the SOS stays;
 			// so do a check-in waiting and words kept to answer a case.
-			nc = mamori.Conversation{User: nc.User, SOS: nc.SOS, SOSPlace: nc.SOSPlace, Checkin: nc.Checkin, CheckinAt: nc.CheckinAt,
-				ReplyDraft: nc.ReplyDraft, ReplyDraftFor: nc.ReplyDraftFor, Step: stepMenu, Started: nc.Started, Updated: nc.Updated}
+			started, updated := nc.Started, nc.Updated
+			nc = fresh(env, nc)
+			nc.Step, nc.Started, nc.Updated = stepMenu, started, updated
 		} else if out.End || (wasFlow == "" && nc.Step == stepMenu && holdsNothing(nc)) {
 			// Nothing worth keeping: a finished or cancelled report, or
 			// someone who only looked at the menu (and typed nothing to

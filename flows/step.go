@@ -705,7 +705,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			if draft != typed {
 				kept = text(env.Policy.T(l, "menu.kept.more"))
 			}
-			if holdsAny(typed, "どうすればいい", "どうしたらいい") || wordEN(typed, "what do i do", "what should i do", "how do i respond") {
+			if holdsAny(typed, "どうすればいい", "どうしたらいい") || onsiteAskEN.MatchString(typed) {
 				// "what do i do, a customer is yelling at me right now":
 				// kept, and what to do on the spot.
 				return c, Out{Replies: []mamori.Message{kept, OnsiteMessage(env, l), m}}
@@ -1113,12 +1113,12 @@ func asksFor(typed string) (string, bool) {
 	}
 	see := holdsAny(typed, "見せて", "教えて", "見たい", "知りたい", "読みたい", "どこ", "ありますか") || seeEN.MatchString(typed)
 	switch {
-	case see && (holdsAny(typed, "方針", "ポリシー", "規程", "ルール") || wordEN(typed, "policy", "rules")):
+	case see && (holdsAny(typed, "方針", "ポリシー", "規程", "ルール") || policyEN.MatchString(typed)):
 		return mamori.StartPolicy, true
-	case see && (holdsAny(typed, "相談先", "相談窓口", "ケア", "産業医", "カウンセ") || wordEN(typed, "support", "counselling", "counseling", "care", "someone to talk", "talk to")):
+	case see && (holdsAny(typed, "相談先", "相談窓口", "ケア", "産業医", "カウンセ") || careEN.MatchString(typed)):
 		return startCare, true
-	case see && (holdsAny(typed, "その場での対応", "対応の仕方", "どう対応") || wordEN(typed, "what to do", "how to respond")) ||
-		utf8.RuneCountInString(squash(typed)) <= 20 && (holdsAny(typed, "どうすればいい", "どうしたらいい") || wordEN(typed, "what do i do", "what should i do")):
+	case see && (holdsAny(typed, "その場での対応", "対応の仕方", "どう対応") || onsiteEN.MatchString(typed)) ||
+		utf8.RuneCountInString(squash(typed)) <= 20 && (holdsAny(typed, "どうすればいい", "どうしたらいい") || onsiteAskEN.MatchString(typed)):
 		return mamori.StartOnsite, true
 	}
 	return "", false
@@ -1127,15 +1127,13 @@ func asksFor(typed string) (string, bool) {
 // seeEN asks to see something, in whole words.
 var seeEN = regexp.MustCompile(`(?i)\b(show|see|read|where|who|what is|what's|tell me)\b`)
 
-// wordEN reports whether typed holds one of words as whole words.
-func wordEN(typed string, words ...string) bool {
-	for _, w := range words {
-		if regexp.MustCompile(`(?i)\b` + regexp.QuoteMeta(w) + `\b`).MatchString(typed) {
-			return true
-		}
-	}
-	return false
-}
+// What is asked for at the menu, in English whole words.
+var (
+	policyEN    = regexp.MustCompile(`(?i)\b(policy|rules)\b`)
+	careEN      = regexp.MustCompile(`(?i)\b(support|counsell?ing|care|someone to talk|talk to)\b`)
+	onsiteEN    = regexp.MustCompile(`(?i)\b(what to do|how to respond)\b`)
+	onsiteAskEN = regexp.MustCompile(`(?i)\b(what do i do|what should i do|how do i respond)\b`)
+)
 
 // checkinSentence reports whether typed, sent while c's check-in waits,
 // answers it in words: short, outside a report and any other question

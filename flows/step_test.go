@@ -1059,27 +1059,25 @@ func TestTypedDate(t *testing.T) {
 			t.Errorf("typedDate(%q) = %q %v, want %q", tc.typed, got, ok, tc.want)
 		}
 	}
-	// The time of day is shown with the date (found by a user trial:
-	// 「昨日の夕方」 showed as the day alone).
-	if got := showDate("2026-12-06 evening", mamori.JA); got != "2026年12月6日 夕方" {
-		t.Errorf("showDate: %q", got)
-	}
-	// Words typed after a date are not a date: they stay in the details,
-	// off the card in the shared channel (found by a review).
-	if got := showDate("2026-11-05 山田一郎様に怒鳴られた", mamori.JA); got != "" {
-		t.Errorf("showDate of words after a date: %q", got)
-	}
-	if got := showDate("2026-12-01 18:00~", mamori.JA); got != "2026年12月1日 18:00ごろ" {
-		t.Errorf("showDate of a time: %q", got)
-	}
-	if got := showDate("2026-12-01 18:30", mamori.EN); got != "1 Dec 2026, 18:30" {
-		t.Errorf("showDate of a time: %q", got)
-	}
-	if got := showDate("2026-12-06 evening", mamori.EN); got != "6 Dec 2026, evening" {
-		t.Errorf("showDate: %q", got)
-	}
-	if got := showDate("2026-12-06", mamori.EN); got != "6 Dec 2026" {
-		t.Errorf("showDate: %q", got)
+	for _, tc := range []struct {
+		stored string
+		l      mamori.Lang
+		want   string
+	}{
+		// The time of day is shown with the date (found by a user trial:
+		// 「昨日の夕方」 showed as the day alone).
+		{"2026-12-06 evening", mamori.JA, "2026年12月6日 夕方"},
+		// Words typed after a date are not a date: they stay in the
+		// details, off the card in the shared channel (found by a review).
+		{"2026-11-05 山田一郎様に怒鳴られた", mamori.JA, ""},
+		{"2026-12-01 18:00~", mamori.JA, "2026年12月1日 18:00ごろ"},
+		{"2026-12-01 18:30", mamori.EN, "1 Dec 2026, 18:30"},
+		{"2026-12-06 evening", mamori.EN, "6 Dec 2026, evening"},
+		{"2026-12-06", mamori.EN, "6 Dec 2026"},
+	} {
+		if got := showDate(tc.stored, tc.l); got != tc.want {
+			t.Errorf("showDate(%q, %s) = %q, want %q", tc.stored, tc.l, got, tc.want)
+		}
 	}
 }
 

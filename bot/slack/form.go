@@ -235,24 +235,21 @@ func (a *Adapter) viewSubmission(ctx context.Context, p interaction) reply {
 	if p.View.State != nil {
 		picked = p.View.State.Values
 	}
-	// A person picked in a form (a witness) must be one: Slack's user
-	// picker also lists bots and apps, which no request reaches.
-	for block, actions := range picked {
-		for _, v := range actions {
-			if v.SelectedUser != nil && !a.person(ctx, *v.SelectedUser) {
-				return fieldError(block, a.cfg.Policy.T(u.Lang, "slack.not_person"))
-			}
-		}
-	}
 	values := formValues(p.View.State)
 	for block, actions := range picked {
 		for _, v := range actions {
-			if v.SelectedUser != nil {
-				// The person's email too: a configuration may list them
-				// by it (HR by email may not be a witness).
-				if e := a.user(ctx, *v.SelectedUser).Email; e != "" {
-					values[block+mamori.EmailSuffix] = []string{e}
-				}
+			if v.SelectedUser == nil {
+				continue
+			}
+			// A person picked in a form (a witness) must be one: Slack's
+			// user picker also lists bots and apps, which no request
+			// reaches. Their email goes too: a configuration may list
+			// them by it (HR by email may not be a witness).
+			if !a.person(ctx, *v.SelectedUser) {
+				return fieldError(block, a.cfg.Policy.T(u.Lang, "slack.not_person"))
+			}
+			if e := a.user(ctx, *v.SelectedUser).Email; e != "" {
+				values[block+mamori.EmailSuffix] = []string{e}
 			}
 		}
 	}

@@ -118,9 +118,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	// A database that opens but cannot be written (a file of another
 	// user, read-only) would take no report: say so now, not at the
 	// first one.
-	if err := a.db.Update(ctx, func(tx mamori.Tx) error {
-		return tx.PutReference("mamori:readyz", []byte("ok"), clock())
-	}); err != nil {
+	if err := a.writable(ctx); err != nil {
 		return fmt.Errorf("MAMORI_DB %s cannot be written (give the user mamori runs as write access to it): %w", redactURL(dbPath(getenv)), err)
 	}
 	if timers != nil {
@@ -137,12 +135,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		// Ready means able to take a report: a write, not only a read
-		// (a full disk or a read-only file still reads). The probe
-		// replaces one small row, so it does not grow the database.
-		if err := a.db.Update(ctx, func(tx mamori.Tx) error {
-			return tx.PutReference("mamori:readyz", []byte("ok"), time.Now())
-		}); err != nil {
+		if err := a.writable(ctx); err != nil {
 			log.Error("not ready: the database cannot be written", "err", err)
 			http.Error(w, "database cannot be written", http.StatusServiceUnavailable)
 			return
@@ -259,6 +252,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	log.Info("mamori stopped")
 	return err
+}
+
+// writable reports whether the database takes a write — ready means able
+// to take a report, not only to read (a full disk or a read-only file
+// still reads). The probe replaces one small row, so it does not grow
+// the database.
+func (a *app) writable(ctx context.Context) error {
+	return a.db.Update(ctx, func(tx mamori.Tx) error {
+		return tx.PutReference("mamori:readyz", []byte("ok"), a.clock())
+	})
 }
 
 // clockKey holds, in serve's context, the clock it runs on instead of
