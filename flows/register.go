@@ -316,6 +316,13 @@ func (s *Service) mayAdd(tx mamori.Tx, k mamori.Case) error {
 	return nil
 }
 
+// notBasis says report k was judged a complaint to answer, or the
+// illness exception: no ground to refuse a customer service.
+func notBasis(k mamori.Case) bool {
+	d := k.Decision
+	return k.Status == mamori.StatusJudged && d.Decided() && d.Outcome != mamori.OutcomeKasuhara && d.Outcome != mamori.OutcomeMoreInfo
+}
+
 // registerForm is RegisterForm for actor on report k, with the
 // departments actor may choose and the reports about the same customer
 // actor may know of.
@@ -326,7 +333,9 @@ func (s *Service) registerForm(tx mamori.Tx, env Env, actor mamori.User, a mamor
 	}
 	cases := []string{k.Number}
 	for _, o := range same {
-		cases = append(cases, o.Number)
+		if !notBasis(o) {
+			cases = append(cases, o.Number)
+		}
 	}
 	start := s.startOfDay(env.Now)
 	until := s.Register.term().after(start, s.Location).AddDate(0, 0, -1)
@@ -444,6 +453,9 @@ func (s *Service) addEntry(ctx context.Context, tx mamori.Tx, env Env, actor mam
 			return "", refuse(fieldCases, "link.not_found", n)
 		} else if err != nil {
 			return "", err
+		}
+		if notBasis(o) {
+			return "", refuse(fieldCases, "register.not_basis", n, mamori.TextKey("decision."+o.Decision.Outcome))
 		}
 	}
 	note := v.Text(fieldNote)

@@ -378,3 +378,50 @@ func TestRegisterBasisSettled(t *testing.T) {
 		t.Errorf("the supervisor lifted it: %v", err)
 	}
 }
+
+// A report judged a legitimate complaint (or the illness exception)
+// cannot be named as a ground for refusing a customer service: the form
+// says which report and why, and nothing is recorded.
+func TestRegisterRefusesLegitimateBasis(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	me := user("UME")
+	ids := "090-1234-5678 山田太郎"
+	other := r.fileCustomer(me, ids, mamori.RouteDepartment)
+	if _, err := r.svc.Submit(ctx, user("USUP"), mamori.Action{Kind: mamori.CardJudge, Subject: other},
+		mamori.Values{"validity": {"valid"}, "means": {"acceptable"}, "outcome": {"legitimate"}, "reason": {"録音で、要求は妥当と確認した"}}); err != nil {
+		t.Fatal(err)
+	}
+	number := r.fileCustomer(me, ids, mamori.RouteDepartment)
+	if _, err := r.svc.Submit(ctx, user("USUP"), mamori.Action{Kind: mamori.CardJudge, Subject: number},
+		mamori.Values{"validity": {"invalid"}, "means": {"unacceptable"}, "outcome": {"kasuhara"}, "actions": {"warn", "refuse"}}); err != nil {
+		t.Fatal(err)
+	}
+	add := mamori.Action{Kind: mamori.RegisterAdd, Subject: number}
+	form, _, err := r.svc.Open(ctx, user("UHR"), add)
+	if err != nil || form == nil {
+		t.Fatalf("HR's register form: %v", err)
+	}
+	if cs := fieldOf(form, "cases"); len(cs.Value) != 1 || strings.Contains(cs.Value[0], other) || !strings.Contains(cs.Value[0], number) {
+		t.Errorf("the form offers the legitimate complaint as a ground: %+v", cs)
+	}
+	_, err = r.svc.Submit(ctx, user("UHR"), add,
+		mamori.Values{"identifiers": {ids}, "departments": {"store"}, "until": {"2027-10-31"}, "review": {"2027-05-01"},
+			"cases": {other}})
+	var fe *mamori.Refusal
+	if !errors.As(err, &fe) || fe.Field != "cases" || fe.Key != "register.not_basis" {
+		t.Fatalf("a legitimate complaint as a ground: %v", err)
+	}
+	if say := r.svc.Policy.Say(mamori.JA, fe); !strings.Contains(say, other) || !strings.Contains(say, "正当なクレーム") {
+		t.Errorf("refusal says %q", say)
+	}
+	r.registered(me, "080-5555-0000 鈴木一郎")
+	var n int
+	if err := r.db.View(ctx, func(tx mamori.Tx) error {
+		es, err := tx.Entries(true)
+		n = len(es)
+		return err
+	}); err != nil || n != 1 {
+		t.Fatalf("entries %d, %v", n, err)
+	}
+}

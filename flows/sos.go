@@ -978,6 +978,19 @@ func (s *Service) closeSOS(tx mamori.Tx, actor mamori.User, k *mamori.Case, repl
 	} else if err != nil && !errors.Is(err, mamori.ErrNotFound) {
 		return err
 	}
+	if k.Assignee != "" && k.Assignee != actor.Key() {
+		// The one who was on it learns it is over, and from whom.
+		who := mamori.User{Platform: k.Reporter.Platform, ID: strings.TrimPrefix(k.Assignee, k.Reporter.Platform+":")}
+		l, err := s.personLang(tx, who)
+		if err != nil {
+			return err
+		}
+		m := mamori.Message{Text: fmt.Sprintf(s.Policy.T(l, "sos.closed.by_other"), mention(actor.Key()), k.Number, mention(k.Reporter.Key()))}
+		if err := tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("sos-closed-by:%s:%d", k.Number, now.UnixNano()),
+			Target: mamori.Target{Platform: who.Platform, Kind: mamori.TargetUser, ID: who.ID}, Message: m, Lang: l, Created: now}); err != nil {
+			return err
+		}
+	}
 	rl := reporterLang(*k)
 	m := sosSafeMessage(env, *k, rl)
 	m.Header = fmt.Sprintf(s.Policy.T(rl, "sos.closed.header"), mention(actor.Key()))

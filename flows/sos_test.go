@@ -479,6 +479,13 @@ func TestSOSClosedByResponder(t *testing.T) {
 	if !strings.Contains(got.Header, "<@UHR>") || len(got.Choices) != 1 || got.Choices[0].Value != mamori.SOSReport+":"+n {
 		t.Fatalf("the employee: %+v", got)
 	}
+	// The supervisor who was on it hears that HR closed it (found by a
+	// supervisor trial: they were left responding to a closed SOS).
+	if ms := r.sent.to(mamori.TargetUser, "USUP"); len(ms) == 0 {
+		t.Error("the responder was not told")
+	} else if m := ms[len(ms)-1]; !strings.Contains(m.Text, "<@UHR>") || !strings.Contains(m.Text, n) || !strings.Contains(m.Text, "<@UME>") {
+		t.Errorf("the responder was not told: %+v", m)
+	}
 	if a := r.alertsTo(mamori.TargetChannel, "C0HR"); !strings.Contains(fieldValue(a[len(a)-1], "状況"), "<@UHR>") || len(a[len(a)-1].Choices) != 0 {
 		t.Errorf("the card: %+v", a[len(a)-1])
 	}

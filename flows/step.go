@@ -2017,7 +2017,7 @@ func pickLabels(typed string, opts []mamori.Choice) ([]string, bool) {
 		}
 	}
 	var values []string
-	parts := strings.FieldsFunc(typed, func(r rune) bool { return strings.ContainsRune(",、，\n/・と", r) })
+	parts := strings.FieldsFunc(andSplit.Replace(typed), func(r rune) bool { return strings.ContainsRune(",、，\n/・と&＆+", r) })
 	for _, part := range parts {
 		found := false
 		for _, o := range opts {
@@ -2030,17 +2030,78 @@ func pickLabels(typed string, opts []mamori.Choice) ([]string, bool) {
 			// A word of one label ("脅迫", "しつこい電話", "threats"), not
 			// the whole, in a short list (a sentence is an account): the
 			// one option it names.
-			if utf8.RuneCountInString(squash(typed)) > 16 {
+			if utf8.RuneCountInString(squash(andSplit.Replace(typed))) > 16 {
 				return nil, false
 			}
-			v, ok := labelWord(part, opts)
-			if !ok {
+			named := everyday(part, opts)
+			if v, ok := labelWord(part, opts); ok {
+				named = []string{v}
+			}
+			if len(named) == 0 {
 				return nil, false
 			}
-			values = append(values, v)
+			for _, v := range named {
+				if !slices.Contains(values, v) {
+					values = append(values, v)
+				}
+			}
 		}
 	}
 	return values, len(values) > 0
+}
+
+// andSplit makes the words that join a list ("insults and threats",
+// 「脅迫や暴言」) commas.
+var andSplit = strings.NewReplacer(" and ", ",", " AND ", ",", " And ", ",", "や", ",")
+
+// everydayWords are what people call a behaviour and the words the
+// policies' labels use for it: a part naming none of the labels is
+// tried as these.
+var everydayWords = []struct{ said, labels []string }{
+	{[]string{"yell", "shout", "scream", "swore", "swear", "curs", "verbal abuse", "verbally abus", "怒鳴", "罵声", "罵倒", "罵ら"},
+		[]string{"abusive language", "暴言"}},
+	{[]string{"threaten"}, []string{"threats"}},
+	{[]string{"hit", "punch", "kick", "slap", "shov", "push", "grab", "殴", "蹴", "叩", "たたか", "突き飛ば"},
+		[]string{"hitting", "assault", "暴行", "殴る"}},
+	{[]string{"insult"}, []string{"insults"}},
+}
+
+// everyday returns the options part names in everydayWords ("yelled
+// and hit me"); none when it says no ("he didn't hit me").
+func everyday(part string, opts []mamori.Choice) []string {
+	if negates(part) {
+		return nil
+	}
+	p := strings.ToLower(part)
+	var out []string
+	for _, e := range everydayWords {
+		if !slices.ContainsFunc(e.said, func(w string) bool { return wordStart(p, w) }) {
+			continue
+		}
+		for _, w := range e.labels {
+			if v, ok := labelWord(w, opts); ok {
+				out = append(out, v)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// wordStart reports whether s holds w at the start of a word: "hit" in
+// "hit me" but not in "white" (Japanese has no word breaks to find).
+func wordStart(s, w string) bool {
+	for i := 0; ; {
+		j := strings.Index(s[i:], w)
+		if j < 0 {
+			return false
+		}
+		i += j
+		if r, _ := utf8.DecodeLastRuneInString(s[:i]); i == 0 || w[0] >= utf8.RuneSelf || !unicode.IsLetter(r) {
+			return true
+		}
+		i += len(w)
+	}
 }
 
 // labelWord returns the option whose label holds part, or one of whose

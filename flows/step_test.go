@@ -1124,6 +1124,37 @@ func TestBehaviourWordsTyped(t *testing.T) {
 	}
 }
 
+// TestBehaviourEverydayWords (found by an English-speaking team): at the
+// list of behaviours, a short list joined by "and" or 「や」, and the
+// words people use for a behaviour rather than the label's ("yelling",
+// 「怒鳴られた」, "hit me"), tick the options; said to say no, or a word
+// inside another ("white"), they do not.
+func TestBehaviourEverydayWords(t *testing.T) {
+	for _, tc := range []struct {
+		lang  mamori.Lang
+		typed string
+		want  []string
+	}{
+		{mamori.EN, "insults and threats", []string{"verbal_attack"}},
+		{mamori.EN, "yelling", []string{"verbal_attack"}},
+		{mamori.EN, "he threatened me", []string{"verbal_attack"}},
+		{mamori.EN, "he yelled and hit me", []string{"verbal_attack", "physical_attack"}},
+		{mamori.EN, "threats & kicking", []string{"verbal_attack", "physical_attack"}},
+		{mamori.EN, "he didn't hit me", nil},
+		{mamori.EN, "no threats", nil},
+		{mamori.EN, "white van guy", nil},
+		{mamori.JA, "脅迫や暴言", []string{"verbal_attack"}},
+		{mamori.JA, "怒鳴られて殴られた", []string{"verbal_attack", "physical_attack"}},
+		{mamori.JA, "殴られてはいない", nil},
+	} {
+		d := reportAt(t, "UME", tc.lang, stepBehaviours)
+		d.say(tc.typed)
+		if !slices.Equal(d.c.Answers.Behaviours, tc.want) || (tc.want == nil) != (d.c.Step == stepBehaviours) {
+			t.Errorf("%q: ticked %v, at %s; want %v", tc.typed, d.c.Answers.Behaviours, d.c.Step, tc.want)
+		}
+	}
+}
+
 // TestMenuRequests (found by a user trial): asking at the menu to see the
 // policy or where to get support shows it (it was kept as the next
 // report's account); "ヘルプ" or "help" at a question explains it and
