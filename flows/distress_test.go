@@ -338,6 +338,37 @@ func TestDangerNowOffered(t *testing.T) {
 	}
 }
 
+// TestDangerAtShortQuestion (found by a user trial): "help me, he is
+// still outside and im scared" typed at "where did it happen?" (or the
+// customer's name) is no place: it goes with the account, the question
+// is asked again with the SOS on it; a place is still a place.
+func TestDangerAtShortQuestion(t *testing.T) {
+	for _, tc := range []struct {
+		step, typed string
+		place       bool
+	}{
+		{"place", "help me, he is still outside and im scared", false},
+		{"place", "まだ店の外で待っていて怖い", false},
+		{"customer", "助けて、まだいます", false},
+		{"place", "本店2階のレジ", true},
+	} {
+		r := newRig(t)
+		r.reportUntil("UME", tc.step)
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: tc.typed})
+		c, m := r.conv(user("UME")), r.last("UME")
+		if tc.place {
+			if c.Answers.Place != tc.typed || c.Step == tc.step {
+				t.Errorf("%q: %+v at %s", tc.typed, c.Answers, c.Step)
+			}
+			continue
+		}
+		offered := slices.ContainsFunc(m.Controls, func(ch mamori.Choice) bool { return ch.Value == mamori.StartSOS })
+		if c.Step != tc.step || c.Answers.Place == tc.typed || c.Answers.Customer == tc.typed || !strings.Contains(c.Answers.Narrative, tc.typed) || !offered || c.SOS != "" {
+			t.Errorf("%s, %q: at %s, answers %+v, offered %t", tc.step, tc.typed, c.Step, c.Answers, offered)
+		}
+	}
+}
+
 // TestNotSafeTyped (a user trial): "大丈夫じゃないです" at "are you safe
 // now?" points to the buttons that raise the alarm.
 func TestNotSafeTyped(t *testing.T) {

@@ -1429,6 +1429,15 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 			// nothing asked in words: asked for the words.
 			return env.Policy.T(l, "nav.type_answer")
 		}
+		if c.SOS == "" && dangerNow(typed) && (q.step == stepPlace || q.step == stepCustomer || q.step == stepCustomerID || q.step == stepColleague) {
+			// "help me, he is still outside and im scared" is no place
+			// nor name: kept with the account, the question again, the
+			// SOS on it (Step).
+			if !addToAccount(c, typed) {
+				return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
+			}
+			return env.Policy.T(l, "nav.kept_aside.danger")
+		}
 		if q.step == stepNarrative && c.Editing && *slot != "" && !strings.Contains(squash(typed), squash(*slot)) &&
 			utf8.RuneCountInString(typed)*2 < utf8.RuneCountInString(*slot) {
 			// 「最初の文は消してください」 typed to change six lines: it
