@@ -36,6 +36,11 @@ type Care struct {
 	// into working hours); RemindEvery is how often an open one is
 	// brought up again after that (default 24 hours).
 	TaskDue, RemindEvery time.Duration
+	// NoHolidays works on Japan's national holidays; Closed are the
+	// organisation's own days off, "MM-DD" or "YYYY-MM-DD"
+	// (ParseClosedDays).
+	NoHolidays bool
+	Closed     []string
 }
 
 func (c Care) offsets() []time.Duration {
@@ -46,7 +51,7 @@ func (c Care) offsets() []time.Duration {
 }
 
 // WorkingTime returns t, or the next moment in working hours after it:
-// never on a weekend or outside the working day of loc.
+// never on a day off (dayOff) or outside the working day of loc.
 func (c Care) WorkingTime(t time.Time, loc *time.Location) time.Time {
 	start, end := c.StartHour, c.EndHour
 	if start == 0 && end == 0 {
@@ -55,14 +60,14 @@ func (c Care) WorkingTime(t time.Time, loc *time.Location) time.Time {
 	if loc != nil {
 		t = t.In(loc)
 	}
-	for range 8 {
+	for range 60 { // the longest break a company takes, and more
 		day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, t.Location())
 		open, close := day.Add(time.Duration(start)*time.Hour), day.Add(time.Duration(end)*time.Hour)
-		weekend := t.Weekday() == time.Saturday || t.Weekday() == time.Sunday
+		off := c.dayOff(t)
 		switch {
-		case !weekend && t.Before(open):
+		case !off && t.Before(open):
 			return open
-		case !weekend && t.Before(close):
+		case !off && t.Before(close):
 			return t
 		}
 		t = day.AddDate(0, 0, 1)

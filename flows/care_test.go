@@ -29,12 +29,54 @@ func TestWorkingTime(t *testing.T) {
 		{"2026-11-24 07:00", "2026-11-24 09:00"}, // Tuesday early
 		{"2026-11-25 12:30", "2026-11-25 12:30"},
 	} {
-		if got := (flows.Care{}).WorkingTime(at(tt.in), tokyo); !got.Equal(at(tt.want)) {
+		if got := (flows.Care{NoHolidays: true}).WorkingTime(at(tt.in), tokyo); !got.Equal(at(tt.want)) {
 			t.Errorf("%s: %s, want %s", tt.in, got.Format("Mon 2006-01-02 15:04"), tt.want)
 		}
 	}
 	if got := (flows.Care{StartHour: 10, EndHour: 16}).WorkingTime(at("2026-11-25 16:30"), tokyo); !got.Equal(at("2026-11-26 10:00")) {
 		t.Errorf("custom hours: %s", got)
+	}
+}
+
+// TestHolidays: Japan's national holidays of 2026 and 2027 (with 振替休日
+// and 国民の休日) and the organisation's closed days are no working days.
+func TestHolidays(t *testing.T) {
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	want := map[string]bool{}
+	for _, d := range strings.Fields(`2026-01-01 2026-01-12 2026-02-11 2026-02-23 2026-03-20 2026-04-29 2026-05-04
+		2026-05-05 2026-05-06 2026-07-20 2026-08-11 2026-09-21 2026-09-22 2026-09-23 2026-10-12 2026-11-03 2026-11-23
+		2027-01-01 2027-01-11 2027-02-11 2027-02-23 2027-03-22 2027-04-29 2027-05-03 2027-05-04 2027-05-05 2027-07-19
+		2027-08-11 2027-09-20 2027-09-23 2027-10-11 2027-11-03 2027-11-23`) {
+		want[d] = true
+	}
+	c := flows.Care{}
+	for d := time.Date(2026, 1, 1, 12, 0, 0, 0, tokyo); d.Year() < 2028; d = d.AddDate(0, 0, 1) {
+		if d.Weekday() == time.Saturday || d.Weekday() == time.Sunday {
+			continue
+		}
+		working := c.WorkingTime(d, tokyo).Equal(d)
+		if day := d.Format("2006-01-02"); working == want[day] {
+			t.Errorf("%s (%s): working %t", day, d.Weekday(), working)
+		}
+	}
+	at := func(s string) time.Time {
+		v, _ := time.ParseInLocation("2006-01-02 15:04", s, tokyo)
+		return v
+	}
+	closed, err := flows.ParseClosedDays([]string{"12-29", "12-30", "12-31", "01-02", "01-03", "2027-01-04"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := (flows.Care{Closed: closed}).WorkingTime(at("2026-12-28 18:30"), tokyo); !got.Equal(at("2027-01-05 09:00")) {
+		t.Errorf("over the new year: %s", got)
+	}
+	if got := (flows.Care{NoHolidays: true}).WorkingTime(at("2026-11-23 10:00"), tokyo); !got.Equal(at("2026-11-23 10:00")) {
+		t.Errorf("holidays off: %s", got)
+	}
+	for _, bad := range []string{"12/31", "2026-13-01", "1-2", "xmas"} {
+		if _, err := flows.ParseClosedDays([]string{bad}); err == nil || !strings.Contains(err.Error(), "MM-DD") {
+			t.Errorf("%q: %v", bad, err)
+		}
 	}
 }
 

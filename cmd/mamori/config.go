@@ -45,6 +45,8 @@ type config struct {
 			Start int `yaml:"start"`
 			End   int `yaml:"end"`
 		} `yaml:"working_hours"`
+		Holidays    string        `yaml:"holidays"`
+		ClosedDays  []string      `yaml:"closed_days"`
 		TaskDue     time.Duration `yaml:"task_due"`
 		RemindEvery time.Duration `yaml:"remind_every"`
 		Resources   []mamori.Care `yaml:"resources"`
@@ -151,8 +153,15 @@ func loadConfig(path string) (*loaded, error) {
 			return nil, fmt.Errorf("MAMORI_CONFIG %s: care.checkins must be positive durations like 24h", orExample(path))
 		}
 	}
+	closed, err := flows.ParseClosedDays(c.Care.ClosedDays)
+	if err != nil {
+		return nil, fmt.Errorf("%s: care.closed_days: %w", where, err)
+	}
+	if h := c.Care.Holidays; h != "" && h != "japan" && h != "none" {
+		return nil, fmt.Errorf("%s: care.holidays is %q: write japan (the national holidays are days off) or none", where, h)
+	}
 	l.care = flows.Care{Offsets: c.Care.Checkins, StartHour: wh.Start, EndHour: wh.End,
-		TaskDue: c.Care.TaskDue, RemindEvery: c.Care.RemindEvery}
+		TaskDue: c.Care.TaskDue, RemindEvery: c.Care.RemindEvery, NoHolidays: c.Care.Holidays == "none", Closed: closed}
 	for name, d := range map[string]time.Duration{"take": c.Deadlines.Take, "judge": c.Deadlines.Judge,
 		"urgent_take": c.Deadlines.UrgentTake, "urgent_judge": c.Deadlines.UrgentJudge, "remind_after": c.RemindAfter,
 		"care.task_due": c.Care.TaskDue, "care.remind_every": c.Care.RemindEvery} {

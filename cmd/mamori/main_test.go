@@ -395,6 +395,8 @@ func TestServeStartupErrors(t *testing.T) {
 		{"care resource without contact", testEnv{"MAMORI_CONFIG": noContact}, []string{"care.resources[1]", "contact"}},
 		{"slack with a bad config", merge(slackEnv, testEnv{"MAMORI_CONFIG": unknownKey}), []string{"favourite_colour"}},
 		{"a length of time without its unit", testEnv{"MAMORI_CONFIG": file("remind.yaml", change("remind_after: 24h", "remind_after: 24"))}, []string{"remind_after", "24h"}},
+		{"a closed day not a day", testEnv{"MAMORI_CONFIG": file("closed.yaml", change(`"12-31"`, `"12/31"`))}, []string{"care.closed_days", "12/31", "MM-DD"}},
+		{"holidays of no country", testEnv{"MAMORI_CONFIG": file("holidays.yaml", change("holidays: japan", "holidays: mars"))}, []string{"care.holidays", "mars", "none"}},
 		{"lease too short", testEnv{"MAMORI_WORKER_LEASE": "2s"}, []string{"MAMORI_WORKER_LEASE", "10s"}},
 		{"lease not a duration", testEnv{"MAMORI_WORKER_LEASE": "soon"}, []string{"MAMORI_WORKER_LEASE", "soon"}},
 	} {
