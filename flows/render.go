@@ -184,7 +184,7 @@ func ask(env Env, c mamori.Conversation, problem string) Out {
 		// A warning sign for what went wrong, not for a word of welcome
 		// or for words kept (a feeling, a sentence they wrote).
 		sign := "⚠️ "
-		for _, key := range []string{"nav.welcome_back", "nav.kept_aside.buttons", "nav.kept_aside.consult", "nav.feelings_kept", "nav.help"} {
+		for _, key := range []string{"nav.welcome_back", "nav.kept_aside.buttons", "nav.kept_aside.consult", "nav.kept_aside.danger", "nav.feelings_kept", "nav.help"} {
 			if problem == t(l, key) {
 				sign = ""
 			}

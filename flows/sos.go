@@ -90,12 +90,17 @@ func sosWord(s string, anywhere bool) bool {
 	if !anywhere {
 		return sosPhrase(s)
 	}
+	if helpCry.MatchString(s) {
+		return true
+	}
 	for _, sentence := range sentences(s) {
 		if sosPhrase(sentence) {
 			return true
 		}
 	}
-	return false
+	// A call for help with a danger now ("pls help hes back", 「助けて、
+	// 包丁を持っています」), not said of the past nor to say none is needed.
+	return callsForHelp(s) && dangerSaid(s) && !holdsAny(strings.ToLower(s), pastWords...) && !helpDenied(s)
 }
 
 func sosPhrase(s string) bool {
@@ -105,8 +110,12 @@ func sosPhrase(s string) bool {
 		"i feel in danger", "i'm in danger", "i am in danger", "im in danger":
 		return true
 	}
-	return helpPhrases[squash(toHalfWidth(s))]
+	return helpPhrases[squash(toHalfWidth(s))] || helpCry.MatchString(s)
 }
+
+// helpCry is "help" cried out, "HELP!!", "help!" — not "help" asked for
+// (the menu's help).
+var helpCry = regexp.MustCompile(`(?i)^\W*help\s*!+\W*$`)
 
 // helpPhrases are more ways of calling for help, squashed ("お願い、
 // 助けて", "someone please help", "I need help now").
@@ -115,7 +124,10 @@ var helpPhrases = func() map[string]bool {
 	for _, p := range []string{"お願い助けて", "お願いします助けて", "誰か助けて", "だれか助けて", "助けてお願い", "助けてください", "助けて下さい",
 		"今すぐ助けて", "すぐ来て", "すぐに来て", "誰か来て",
 		"please help", "please help me", "help me please", "someone help", "someone help me", "someone please help",
-		"somebody help", "somebody help me", "i need help now", "need help now", "help me now", "please help now"} {
+		"somebody help", "somebody help me", "i need help now", "need help now", "help me now", "please help now",
+		"pls help", "plz help", "pls help me", "plz help me", "help help", "警備員を呼んで", "警察を呼んで", "誰か呼んで",
+		"call security", "get security", "call the police", "call police", "someone come", "can someone come", "someone come now",
+		"send someone", "send someone now", "i need someone here"} {
 		m[squash(p)] = true
 	}
 	return m
@@ -436,7 +448,8 @@ func sosUpdate(c mamori.Conversation, typed string) bool {
 // callsForHelp reports whether typed text holds a call for help
 // anywhere ("…怖いです、助けてください").
 func callsForHelp(typed string) bool {
-	return holdsAny(typed, "助けて", "たすけて", "タスケテ", "help me", "sos", "ｓｏｓ", "need help", "please help", "someone help", "somebody help") ||
+	return holdsAny(typed, "助けて", "たすけて", "タスケテ", "help me", "sos", "ｓｏｓ", "need help", "please help", "someone help", "somebody help",
+		"pls help", "plz help", "call security", "call the police", "someone come", "警備員を呼んで", "警察を呼んで") ||
 		helpFirst.MatchString(typed)
 }
 

@@ -364,12 +364,29 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 // consultation may speak of a danger now: a call for help, a weapon, or
 // fear or danger with "now" or "still" ("まだ外で待っていて怖い"). An
 // account may quote such words: the SOS is offered, never raised.
-func dangerNow(typed string) bool {
+func dangerNow(typed string) bool { return callsForHelp(typed) || dangerSaid(typed) }
+
+// dangerSaid is dangerNow but for a call for help: a weapon held, fear
+// or a threat now, the customer back.
+func dangerSaid(typed string) bool {
 	now := holdsAny(typed, "今も", "今は", "今、", "今まだ", "今でも", "いまも", "いまは", "いま、", "いままだ", "いまでも", "まだ", "外で待", "待ち伏せ") ||
 		presentEN.MatchString(typed)
-	return callsForHelp(typed) || weapon(typed) && (now || holdsAny(typed, "ている", "ています", "てる", "いる", "います") || holdingEN.MatchString(typed)) ||
-		fearful(typed) && now
+	return weapon(typed) && (now || holdsAny(typed, "ている", "ています", "てる", "いる", "います") || holdingEN.MatchString(typed)) ||
+		fearful(typed) && now || backNow.MatchString(typed) || presentEN.MatchString(typed) && threatEN.MatchString(typed) ||
+		holdsAny(typed, "また来た", "戻ってきた", "戻って来た", "また来ています", "また来てる") && !holdsAny(typed, "前にも", "以前", "先週", "先月", "昨日")
 }
+
+// pastWords place what is typed in the past: a call for help beside them
+// is told, not made ("yesterday a guy pulled a knife on me, pls help me").
+var pastWords = []string{"昨日", "きのう", "先週", "先月", "前に", "以前", "yesterday", "last week", "last month", "last time", "ago", "earlier today"}
+
+// backNow is "he's back" said of now ("hes back", "they are back
+// again"), not "he came back last week"; threatEN, what a customer may be
+// doing now ("threatening me right now", "still yelling").
+var (
+	backNow  = regexp.MustCompile(`(?i)\b(he'?s|hes|he is|she'?s|shes|she is|they'?re|theyre|they are|the customer is|the guy is) (back|here again|coming back)\b`)
+	threatEN = regexp.MustCompile(`(?i)\b(threaten\w*|yell\w*|shout\w*|scream\w*|hitting|follow\w*|grabb\w*|attack\w*|hurt\w*|won'?t (leave|let me))\b`)
+)
 
 // helpDenied reports whether typed says no help is needed ("don't need
 // help", 「SOSじゃないです」, 「助けはいらない」) — not 「助けて、動けない」.
@@ -393,7 +410,7 @@ func weapon(typed string) bool {
 // here", "has a knife"), whole words ("now" is not in "know").
 var (
 	presentEN = regexp.MustCompile(`(?i)\b(now|still|outside|waiting|right now)\b`)
-	holdingEN = regexp.MustCompile(`(?i)\b(has|have|is|are|holding|got)\b`)
+	holdingEN = regexp.MustCompile(`(?i)\b(has|have|is|are|holding|got|with|there'?s|theres)\b`)
 )
 
 // offerSOS puts the SOS button, and a word on it, on the question out
@@ -1402,6 +1419,9 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 					return env.Policy.T(l, "nav.kept_aside.consult")
 				}
 			}
+			if note, ok := dangerAside(env, c, q, typed, l); ok {
+				return note
+			}
 			if d, ok := typedDate(env, typed); ok && q.step == stepWhen {
 				*slot = d // "おととい", "3日前", "12月3日": the date, so the card can show it
 				return ""
@@ -1429,14 +1449,8 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 			// nothing asked in words: asked for the words.
 			return env.Policy.T(l, "nav.type_answer")
 		}
-		if c.SOS == "" && dangerNow(typed) && (q.step == stepPlace || q.step == stepCustomer || q.step == stepCustomerID || q.step == stepColleague) {
-			// "help me, he is still outside and im scared" is no place
-			// nor name: kept with the account, the question again, the
-			// SOS on it (Step).
-			if !addToAccount(c, typed) {
-				return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
-			}
-			return env.Policy.T(l, "nav.kept_aside.danger")
+		if note, ok := dangerAside(env, c, q, typed, l); ok {
+			return note
 		}
 		if q.step == stepNarrative && c.Editing && *slot != "" && !strings.Contains(squash(typed), squash(*slot)) &&
 			utf8.RuneCountInString(typed)*2 < utf8.RuneCountInString(*slot) {
@@ -1993,6 +2007,27 @@ func keepAside(env Env, c *mamori.Conversation, typed string, l mamori.Lang) str
 		return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
 	}
 	return env.Policy.T(l, "nav.kept_aside.buttons")
+}
+
+// dangerAside keeps words of a danger now ("help me, he is still
+// outside", "he's back") typed at a short question of a report — where,
+// who, when, how long, witnesses, records — with the account instead of
+// as its answer, and says so: the question again, with the SOS on it
+// (Step). ok is false for other words and questions (an account, the
+// words said, the demand, may quote a threat).
+func dangerAside(env Env, c *mamori.Conversation, q question, typed string, l mamori.Lang) (note string, ok bool) {
+	switch q.step {
+	case stepPlace, stepCustomer, stepCustomerID, stepColleague, stepWhen, stepDuration, stepWitnesses, stepEvidence:
+	default:
+		return "", false
+	}
+	if c.SOS != "" || c.Flow != mamori.FlowReport || !dangerNow(typed) {
+		return "", false
+	}
+	if !addToAccount(c, typed) {
+		return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText), true
+	}
+	return env.Policy.T(l, "nav.kept_aside.danger"), true
 }
 
 // addToAccount adds typed to the report's account ("what happened"),

@@ -1390,3 +1390,48 @@ func TestSecondReviewWords(t *testing.T) {
 		t.Errorf("words for the case's question: %+v", d.c)
 	}
 }
+
+// TestDangerSaidPlainly (found by an English-speaking trial): calls for
+// help as people type them raise the SOS at the menu ("call security",
+// "HELP!!", "pls help hes back", 「警備員を呼んで」); a danger now without
+// one ("hes back", "theres a guy with a knife") offers it; mid-report at
+// a short question ("how long?") such words are no answer: kept with the
+// account, the question again with the SOS on it.
+func TestDangerSaidPlainly(t *testing.T) {
+	offers := func(o Out) bool {
+		return slices.ContainsFunc(o.Replies, func(m mamori.Message) bool {
+			return slices.ContainsFunc(append(m.Choices, m.Controls...), func(ch mamori.Choice) bool { return ch.Value == mamori.StartSOS })
+		})
+	}
+	for _, tc := range []struct {
+		typed        string
+		raise, offer bool
+	}{
+		{"call security", true, false},
+		{"can someone come", true, false},
+		{"HELP!!", true, false},
+		{"pls help hes back", true, false},
+		{"警備員を呼んで", true, false},
+		{"hes back", false, true},
+		{"theres a guy with a knife", false, true},
+		{"a customer is threatening me right now", false, true},
+		{"お客さんがまた来た", false, true},
+		{"yesterday a guy pulled a knife on me, pls help me", false, true},
+		{"help", false, true}, // the menu, SOS among its buttons
+	} {
+		d := newDriver(t, "UME", mamori.EN)
+		d.start("")
+		o := d.say(tc.typed)
+		if raised := o.SOS != nil && o.SOS.Raise; raised != tc.raise || !tc.raise && offers(o) != tc.offer {
+			t.Errorf("menu, %q: raised %t, offered %t", tc.typed, raised, offers(o))
+		}
+	}
+	for _, typed := range []string{"a customer is threatening me right now", "hes back", "theres a guy with a knife"} {
+		d := reportAt(t, "UME", mamori.EN, stepDuration)
+		o := d.say(typed)
+		if d.c.Step != stepDuration || d.c.Answers.Duration != "" || !strings.Contains(d.c.Answers.Narrative, typed) || !offers(o) ||
+			strings.HasPrefix(o.Replies[0].Text, "⚠️") {
+			t.Errorf("how long, %q: at %s, duration %q, offered %t: %q", typed, d.c.Step, d.c.Answers.Duration, offers(o), o.Replies[0].Text)
+		}
+	}
+}
