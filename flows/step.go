@@ -773,6 +773,9 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		return c, out
 	}
 	if env.Unshown && in.Kind == mamori.InputText && typedCommand(strings.TrimSpace(in.Text)) == "" {
+		if note, ok := moreOfLast(env, &c, strings.TrimSpace(in.Text), l); ok {
+			return c, Out{Replies: []mamori.Message{text(note)}}
+		}
 		return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "nav.in_flight"))}}
 	}
 
@@ -2007,6 +2010,39 @@ func keepAside(env Env, c *mamori.Conversation, typed string, l mamori.Lang) str
 		return fmt.Sprintf(env.Policy.T(l, "nav.too_long"), MaxText)
 	}
 	return env.Policy.T(l, "nav.kept_aside.buttons")
+}
+
+// moreOfLast keeps words sent right after an answer, before the next
+// question reached them (「50代くらいの男性」 then 「メガネで、よく来る
+// 人です」): added to that answer when it was words, else to the account
+// (or a question to HR), and says where. ok is false when there is
+// nothing to keep or no room.
+func moreOfLast(env Env, c *mamori.Conversation, typed string, l mamori.Lang) (note string, ok bool) {
+	if !worthKeeping(typed) || !inFlow(*c) || len(c.History) == 0 ||
+		utf8.RuneCountInString(squash(typed)) <= 6 && strings.ContainsAny(typed, "?？") { // 「まだですか？」
+		return "", false
+	}
+	prev := c.History[len(c.History)-1]
+	if q, found := lookup(prev); found && q.answer != nil && q.step != stepSafety && (q.kind == kText || q.kind == kBoth) {
+		slot := q.answer(&c.Answers)
+		if *slot != "" && (q.options == nil || !hasOption(q.options(env, l), *slot)) {
+			if more, fits := appendText(*slot, typed); fits {
+				*slot = more
+				return fmt.Sprintf(env.Policy.T(l, "nav.in_flight.added"), env.Policy.T(l, "s."+prev)), true
+			}
+		}
+	}
+	if c.Flow == mamori.FlowConsult {
+		if worry, fits := appendText(c.Answers.Worry, typed); fits {
+			c.Answers.Worry = worry
+			return env.Policy.T(l, "nav.in_flight.consult"), true
+		}
+		return "", false
+	}
+	if addToAccount(c, typed) {
+		return env.Policy.T(l, "nav.in_flight.account"), true
+	}
+	return "", false
 }
 
 // dangerAside keeps words of a danger now ("help me, he is still

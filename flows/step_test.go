@@ -556,6 +556,25 @@ func TestNothingTypedIsLost(t *testing.T) {
 			t.Fatalf("answer lost: %+v", d.c.Answers)
 		}
 	})
+	t.Run("more sent before the next question arrives", func(t *testing.T) {
+		// Found by a user trial: 「あ、西口店のほうです」 sent right after
+		// the place was dropped. It goes with that answer; after a
+		// button's answer, with the account.
+		d := reportAt(t, "UME", mamori.JA, stepCustomer)
+		place := d.c.Answers.Place
+		d.env.Unshown = true
+		d.say("あ、西口店のほうです")
+		if d.c.Answers.Place != place+"\n"+"あ、西口店のほうです" || !strings.Contains(texts(d.out), "場所") {
+			t.Errorf("more of the place: %q / %s", d.c.Answers.Place, texts(d.out))
+		}
+		d.expect(stepCustomer)
+		d = reportAt(t, "UME", mamori.JA, stepPlace)
+		d.env.Unshown = true
+		d.say("そういえば商品も投げられました")
+		if !strings.HasSuffix(d.c.Answers.Narrative, "そういえば商品も投げられました") || d.c.Answers.Place != "" {
+			t.Errorf("after a button: %+v", d.c.Answers)
+		}
+	})
 	t.Run("a required question cannot be skipped", func(t *testing.T) {
 		d := reportAt(t, "UME", mamori.JA, stepNarrative)
 		d.say("スキップ")
