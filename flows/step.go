@@ -939,6 +939,16 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		}
 		return c, ask(env, c, env.Policy.T(l, "nav.use_buttons"))
 	case stepCancel:
+		if typed := strings.TrimSpace(in.Text); in.Kind == mamori.InputText && in.Value == "" {
+			// 「いいえ、続けます」: keep going. Deleting needs its own words
+			// ("削除", "delete"): a bare 「はい」 may be to anything.
+			switch {
+			case yesNo[spoken(typed)] == "no" || holdsAny(strings.ToLower(typed), "続け", "つづけ", "keep going", "continue", "carry on", "go on") && !negates(noFirst.ReplaceAllString(typed, "")):
+				in.Value = "no"
+			case holdsAny(strings.ToLower(typed), "削除", "消して", "delete") && !negates(typed):
+				in.Value = "yes"
+			}
+		}
 		switch in.Value {
 		case toConsult:
 			// The account goes with the question (nothing to retype); the
@@ -2012,6 +2022,9 @@ func keepAside(env Env, c *mamori.Conversation, typed string, l mamori.Lang) str
 	return env.Policy.T(l, "nav.kept_aside.buttons")
 }
 
+// noFirst is a "no" said first ("no, keep going", 「いいえ、続けます」).
+var noFirst = regexp.MustCompile(`(?i)^\s*(いいえ|いや|no|nope|nah)\W*`)
+
 // moreOfLast keeps words sent right after an answer, before the next
 // question reached them (「50代くらいの男性」 then 「メガネで、よく来る
 // 人です」): added to that answer when it was words, else to the account
@@ -2280,7 +2293,9 @@ func toHalfWidth(s string) string {
 // report, at how they feel perhaps their job.
 func stopWish(typed string) bool {
 	switch spoken(typed) {
-	case "やめたい", "もうやめたい", "やめます", "もうやめる", "中止", "中止する", "quit", "i want to stop", "i'd like to stop", "nvm", "never mind", "nevermind":
+	case "やめたい", "もうやめたい", "やめます", "もうやめる", "中止", "中止する", "quit", "i want to stop", "i'd like to stop", "nvm", "never mind", "nevermind",
+		"やっぱりやめます", "やっぱりやめる", "やっぱりやめたい", "やっぱりいいです", "もういいです", "やめておきます", "やめときます", "報告をやめます",
+		"i changed my mind", "forget it", "i'll stop", "stop this":
 		return true
 	}
 	return false
@@ -2302,7 +2317,8 @@ func pauseWish(typed string) bool {
 		w := strings.TrimRight(spoken(t), "?？")
 		switch w {
 		case "can i finish this later", "can i finish later", "i'll finish this later", "i'll finish later", "can i do this later", "can i continue later",
-			"あとで続けます", "後で続けます", "続きはあとで", "続きは後で", "続きはまたあとで", "あとで続きを書きます":
+			"あとで続けます", "後で続けます", "続きはあとで", "続きは後で", "続きはまたあとで", "あとで続きを書きます",
+			"あとで", "後で", "またあとで", "また後で", "あとでまた", "あとでにします", "not now", "not right now", "later", "i'll do it later":
 			return true // the whole text, or said at its end: about the report
 		}
 		if i == 1 && !fillerOnly(parts[:len(parts)-1]) {
@@ -2311,7 +2327,9 @@ func pauseWish(typed string) bool {
 		switch w {
 		case "can i stop", "can i stop now", "i need a break", "take a break", "later please", "i have to go",
 			"休みたい", "ちょっと休みたい", "少し休みたい", "一旦やめたい", "いったんやめたい", "あとでにしたい", "後でにしたい", "また後で", "またあとで",
-			"あとでやります", "後でやります":
+			"あとでやります", "後でやります", "今は無理", "今は無理です", "いまは無理", "いまは無理です", "ちょっと今は無理", "ちょっと今は無理です",
+			"今はちょっと", "今はちょっと無理", "今は書けない", "今は書けません", "can't right now", "cant right now", "can't now", "cant now",
+			"brb", "busy now", "i'm busy", "im busy", "gotta go", "got to go", "i have to go now":
 			return true
 		}
 	}

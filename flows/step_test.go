@@ -1454,3 +1454,50 @@ func TestDangerSaidPlainly(t *testing.T) {
 		}
 	}
 }
+
+// TestStopSaidPlainly (found by the trials): 「やっぱりやめます」 asks
+// whether to stop, 「ちょっと今は無理です、あとで」, "not now" and "brb"
+// pause — none is an answer; a threat that says "later" is the words
+// said; at "stop?", 「いいえ、続けます」 and "no, keep going" go back to
+// the question, 「削除してください」 stops.
+func TestStopSaidPlainly(t *testing.T) {
+	for _, tc := range []struct {
+		l           mamori.Lang
+		step, typed string
+		want        string // "cancel", "paused" or "answered"
+	}{
+		{mamori.JA, stepPlace, "やっぱりやめます", "cancel"},
+		{mamori.JA, stepWords, "ちょっと今は無理です、あとで", "paused"},
+		{mamori.JA, stepNarrative, "今は無理です", "paused"},
+		{mamori.EN, stepCustomer, "not now", "paused"},
+		{mamori.EN, stepCustomer, "brb", "paused"},
+		{mamori.JA, stepWords, "お前、あとで覚えておけよ", "answered"},
+		{mamori.EN, stepWords, "he said he'd be back later", "answered"},
+	} {
+		d := reportAt(t, "UME", tc.l, tc.step)
+		d.say(tc.typed)
+		got := "answered"
+		switch {
+		case d.c.Step == stepCancel:
+			got = "cancel"
+		case d.c.Paused:
+			got = "paused"
+		case d.c.Step == tc.step:
+			got = "asked again"
+		}
+		if got != tc.want {
+			t.Errorf("%s, %q: %s, want %s", tc.step, tc.typed, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		typed string
+		end   bool
+	}{{"いいえ、続けます", false}, {"no, keep going", false}, {"続けます", false}, {"削除してください", true}} {
+		d := reportAt(t, "UME", mamori.JA, stepPlace)
+		d.say("やっぱりやめます")
+		d.say(tc.typed)
+		if d.out.End != tc.end || !tc.end && d.c.Step != stepPlace {
+			t.Errorf("at stop?, %q: end %t, at %s", tc.typed, d.out.End, d.c.Step)
+		}
+	}
+}
