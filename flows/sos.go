@@ -828,17 +828,18 @@ func SOSRaised(env Env, k mamori.Case, l mamori.Lang, askPlace bool) []mamori.Me
 	if k.Route != mamori.RouteDepartment {
 		who = "sos.raised.text.hr"
 	}
-	m := mamori.Message{Step: stepSOS, Urgent: true, Header: fmt.Sprintf(t(l, "sos.raised.header"), k.Number), Text: t(l, who),
-		Note: t(l, "onsite.note")}
+	// First that the alert went out (found by two trials: the guidance
+	// came first), then what to do, then the one question and its
+	// buttons: last, where a phone shows it (found by an earlier trial:
+	// the question was lost above the guidance).
+	sent := mamori.Message{Urgent: true, Header: fmt.Sprintf(t(l, "sos.raised.header"), k.Number), Text: t(l, who)}
+	m := mamori.Message{Step: stepSOS, Text: t(l, "sos.raised.safe"), Note: t(l, "onsite.note")}
 	m.Choices = []mamori.Choice{{Value: mamori.SOSSafe + ":" + k.Number, Label: t(l, "sos.safe.button")}}
 	if askPlace {
-		m.Text += "\n\n" + t(l, "sos.place.ask")
+		m.Text = t(l, "sos.place.ask")
 		m.Choices = placeChoices(env, k.Number, l)
 	}
-	// The guidance first, then the alert's confirmation with its one
-	// question and buttons: last, where a phone shows it (found by a
-	// trial: the question was lost above the guidance).
-	out := []mamori.Message{OnsiteMessage(env, l)}
+	out := []mamori.Message{sent, OnsiteMessage(env, l)}
 	if k.Answers.Safety == "injured" {
 		out = append(out, mamori.Message{Header: t(l, "sos.injury.header"), Text: t(l, "sos.injury.text")})
 	}

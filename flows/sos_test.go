@@ -79,11 +79,11 @@ func TestSOSLife(t *testing.T) {
 	if a := r.alertsTo(mamori.TargetUser, "UONCALL"); len(a) != 1 {
 		t.Fatalf("on call: %+v", a)
 	}
-	// What to do on the spot first; last, where a phone shows it, the
-	// alert's confirmation and its one question.
+	// That it went out first, then what to do on the spot; last, where a
+	// phone shows it, the one question.
 	raised := r.sent.to(mamori.TargetUser, "UME")
-	if len(raised) < 2 || !strings.Contains(raised[len(raised)-1].Header, n) || !strings.Contains(raised[len(raised)-1].Text, "どこ") ||
-		!strings.Contains(raised[0].Header, "その場での対応") {
+	if len(raised) < 3 || !strings.Contains(raised[0].Header, n) || !strings.Contains(raised[len(raised)-1].Text, "どこ") ||
+		!strings.Contains(raised[1].Header, "その場での対応") {
 		t.Fatalf("the employee: %+v", raised)
 	}
 
@@ -240,8 +240,8 @@ func TestSOSTyped(t *testing.T) {
 	en := user("UME")
 	en.Lang = mamori.EN
 	r.do(mamori.Input{Kind: mamori.InputText, User: en, Text: "sos"})
-	if m := r.sent.to(mamori.TargetUser, "UME"); !strings.Contains(m[len(m)-1].Header, "SOS sent") {
-		t.Fatalf("english: %+v", m[len(m)-1])
+	if m := r.sent.to(mamori.TargetUser, "UME"); !strings.Contains(m[len(m)-3].Header, "SOS sent") || !strings.Contains(m[len(m)-1].Text, "Where are you") {
+		t.Fatalf("english: %+v", m[len(m)-3:])
 	}
 	r.do(mamori.Input{Kind: mamori.InputChoice, User: en, Step: "sos", Value: mamori.SOSSkip + ":SOS-2026-0001"})
 	r.do(mamori.Input{Kind: mamori.InputText, User: en, Text: "SOS"})
@@ -433,8 +433,8 @@ func TestSOSDuringReport(t *testing.T) {
 func TestSOSUnknownDepartment(t *testing.T) {
 	r := newRig(t)
 	r.do(mamori.Input{Kind: mamori.InputStart, User: user("UNEW"), Value: mamori.StartSOS})
-	if m := r.sent.to(mamori.TargetUser, "UNEW"); !strings.Contains(m[len(m)-1].Text, "人事の相談窓口") || strings.Contains(m[len(m)-1].Text, "上長") {
-		t.Fatalf("unknown department: %q", m[len(m)-1].Text)
+	if m := r.sent.to(mamori.TargetUser, "UNEW"); !strings.Contains(m[0].Text, "人事の相談窓口") || strings.Contains(m[0].Text, "上長") {
+		t.Fatalf("unknown department: %q", m[0].Text)
 	}
 	if a := r.alertsTo(mamori.TargetChannel, "C0HR"); len(a) != 1 {
 		t.Fatalf("HR: %+v", a)

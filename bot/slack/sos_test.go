@@ -94,7 +94,7 @@ func TestShortcutSOS(t *testing.T) {
 		t.Errorf("alerts went to %v, want CSUP and CHR", cards)
 	}
 	raised := question(t, h.db, "UJA")
-	if !strings.Contains(raised.Header, number) || !strings.Contains(raised.Text, p.T(mamori.JA, "sos.place.ask")) {
+	if !strings.Contains(raised.Choices[0].Value, number) || !strings.Contains(raised.Text, p.T(mamori.JA, "sos.place.ask")) {
 		t.Errorf("the employee was told %+v", raised)
 	}
 	if c, _ := conversation(t, h.db, "UJA"); c.SOS != number {
@@ -244,7 +244,7 @@ func TestHomeSOS(t *testing.T) {
 	if len(sos) != 1 {
 		t.Fatalf("%d SOS filed from App Home", len(sos))
 	}
-	if q := question(t, h.db, "UJA"); !strings.Contains(q.Header, sos[0].Number) || q.Respond != "" {
+	if q := question(t, h.db, "UJA"); len(q.Choices) == 0 || !strings.Contains(q.Choices[0].Value, sos[0].Number) || q.Respond != "" {
 		t.Errorf("the employee was told %+v", q)
 	}
 }

@@ -115,8 +115,8 @@ func TestSOSCommand(t *testing.T) {
 			if _, ok := cards["channel:"+storeChannel]; !ok || len(cards) != 2 {
 				t.Errorf("alerts went to %v, want the store's channel and HR's", cards)
 			}
-			if q := r.question(t, "aad-tanaka"); !strings.Contains(q.Header, sos[0].Number) {
-				t.Errorf("tanaka was told %+v", q)
+			if q := r.question(t, "aad-tanaka"); !strings.Contains(q.Text, "どこ") || !strings.Contains(q.Choices[0].Value, sos[0].Number) {
+				t.Errorf("tanaka was asked %+v", q)
 			}
 		})
 	}

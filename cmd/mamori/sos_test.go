@@ -117,10 +117,10 @@ func TestServeSOS(t *testing.T) {
 	})
 	r.seen = i + 1
 	number := sosNumber.FindString(raised.text)
-	if !strings.HasSuffix(number, "-0001") || !strings.Contains(raised.text, ja("sos.raised.header", number)) ||
-		!slices.Contains(raised.blocks.values(), mamori.SOSSafe+":"+number) {
+	if !strings.HasSuffix(number, "-0001") || !slices.Contains(raised.blocks.values(), mamori.SOSSafe+":"+number) {
 		t.Fatalf("the SOS sent:\n%s", raised.text)
 	}
+	r.waitPost("D"+reporter, start, "the word that it went out", func(p posted) bool { return strings.Contains(p.text, ja("sos.raised.header", number)) })
 	r.waitPost("D"+reporter, start, "the on-site guidance", func(p posted) bool { return strings.Contains(p.text, ja("onsite.header")) })
 
 	// At once, urgent, naming her, with 対応します: the store's
@@ -367,7 +367,9 @@ func TestServeSOSEscalation(t *testing.T) {
 	ja := func(key string, a ...any) string { return fmt.Sprintf(policy.T(mamori.JA, key), a...) }
 
 	r.shortcut("shortcut", slack.ShortcutSOS, reporter, "")
-	raised, i := r.waitPost("D"+reporter, r.seen, "the SOS sent", func(p posted) bool { return sosNumber.MatchString(p.text) })
+	raised, i := r.waitPost("D"+reporter, r.seen, "the SOS sent", func(p posted) bool {
+		return sosNumber.MatchString(p.text) && strings.Contains(p.text, mamori.SOSSkip+":")
+	})
 	r.seen = i + 1
 	number := sosNumber.FindString(raised.text)
 	store := r.alert("C0STORE", number)
