@@ -249,8 +249,8 @@ func goldenSOS(t *testing.T) map[string]mamori.Message {
 		if len(raised) < 4 {
 			t.Fatalf("SOSRaised gave %d messages, want the SOS sent and the injury guidance", len(raised))
 		}
-		out["sos_raised"+s] = raised[0] // that it went out, first
-		out["sos_injury"+s] = raised[2] // after the on-the-spot guidance
+		out["sos_raised"+s] = raised[0]            // that it went out, first
+		out["sos_injury"+s] = raised[2]            // after the on-the-spot guidance
 		out["sos_where"+s] = raised[len(raised)-1] // the one question, last
 		out["sos_alert"+s] = flows.SOSAlert(env, k, l, tokyo)
 		k.Status, k.Assignee, k.Taken = mamori.StatusTaken, "slack:U0SATO", at.Add(2*time.Minute)

@@ -140,8 +140,8 @@ func goldenSteps(t *testing.T, p *mamori.Policy) map[string]mamori.Message {
 			Created: env.Now, Answers: mamori.Answers{Safety: "injured"},
 			Decision: &mamori.Decision{Emergency: &mamori.Emergency{Place: "1階 レジ前"}}}
 		raised := flows.SOSRaised(env, sos, l, true)
-		out["sos_raised"+s] = raised[0] // that it went out, first
-		out["sos_injury"+s] = raised[2] // after the on-the-spot guidance
+		out["sos_raised"+s] = raised[0]            // that it went out, first
+		out["sos_injury"+s] = raised[2]            // after the on-the-spot guidance
 		out["sos_where"+s] = raised[len(raised)-1] // the one question, last
 		out["sos_alert"+s] = flows.SOSAlert(env, sos, l, nil)
 		sos.Status, sos.Assignee, sos.Taken = mamori.StatusTaken, "teams:aad-sato", env.Now.Add(2*time.Minute)
