@@ -619,6 +619,11 @@ func (s *Service) sos(tx mamori.Tx, env Env, c *mamori.Conversation, o SOSOut) (
 			return nil, err
 		}
 	}
+	if (o.Note != "" || len(o.Files) > 0) && k.Status != mamori.StatusClosed {
+		if err := s.sosNews(tx, env, k, len(o.Files)); err != nil {
+			return nil, err
+		}
+	}
 	if o.Safe && inFlow(*c) {
 		// Closed from within the report: no second report to offer.
 		return []mamori.Message{{Step: stepSOS, Header: t(l, "sos.safe.header"), Text: t(l, "sos.safe.in_report")}}, nil
@@ -627,6 +632,41 @@ func (s *Service) sos(tx mamori.Tx, env Env, c *mamori.Conversation, o SOSOut) (
 		return []mamori.Message{sosSafeMessage(env, k, l)}, nil
 	}
 	return nil, nil
+}
+
+// sosNews tells those responding to SOS k that the employee sent more
+// (found by two trials: an edited card notifies nobody): the one who has
+// it by DM, before anyone has it each alert, a channel's in its thread.
+// The words are not in it — Slack keeps messages; details shows them to
+// those responding.
+func (s *Service) sosNews(tx mamori.Tx, env Env, k mamori.Case, files int) error {
+	e := sosRecord(&k)
+	refs, seq := e.Refs, len(e.Notes)+len(e.Files) // one notice per thing sent
+	if k.Assignee != "" {
+		refs = []string{"sos:" + k.Number + ":u:" + strings.TrimPrefix(k.Assignee, k.Reporter.Platform+":")}
+	}
+	for i, ref := range refs {
+		to, l := s.alertTarget(k, ref), s.orgLang()
+		if to.Kind == mamori.TargetUser {
+			var err error
+			if l, err = s.personLang(tx, mamori.User{Platform: to.Platform, ID: to.ID}); err != nil {
+				return err
+			}
+		} else {
+			to.Thread = ref
+		}
+		t := func(key string) string { return s.Policy.T(l, key) }
+		m := mamori.Message{Urgent: true, Text: fmt.Sprintf(t("sos.news"), k.Number, mention(k.Reporter.Key())),
+			Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: t("card.details")}}}
+		if files > 0 {
+			m.Text = fmt.Sprintf(t("sos.news.files"), k.Number, mention(k.Reporter.Key()), files)
+		}
+		if err := tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("%ssos-news:%s:%d:%d", mamori.UrgentKey, k.Number, seq, i),
+			Target: to, Message: m, Lang: l, Created: env.Now}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // raiseSOS files the SOS and alerts the department's supervisor channel,

@@ -707,3 +707,41 @@ func TestSOSDMInTheirLanguage(t *testing.T) {
 		t.Errorf("the DM %+v, the card %+v", dm, card)
 	}
 }
+
+// TestSOSNewsNotifies (found by two trials): what the employee sends
+// during an SOS reaches those responding as a message that notifies —
+// a reply in each channel card's thread before anyone has it, a DM to
+// the one who has it after — never with the words, which details shows.
+func TestSOSNewsNotifies(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartSOS})
+	const n, words = "SOS-2026-0001", "お客様がまだ店内にいます。怖いです"
+	r.do(mamori.Input{Kind: mamori.InputChoice, User: user("UME"), Step: "sos", Value: mamori.SOSSkip + ":" + n})
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: words})
+	threaded := 0
+	r.sent.mu.Lock()
+	items := slices.Clone(r.sent.items)
+	r.sent.mu.Unlock()
+	for _, it := range items {
+		if strings.Contains(messageText(it.Message), words) && it.Target.ID != "UME" {
+			t.Errorf("the words reached %+v", it.Target)
+		}
+		if it.Target.Kind == mamori.TargetChannel && it.Target.Thread == "sos:"+n+":hr" && strings.Contains(it.Message.Text, "<@UME>") &&
+			it.Message.Choices[0].Value == mamori.CardDetails+":"+n {
+			threaded++
+		}
+	}
+	if threaded != 1 {
+		t.Errorf("HR's card got %d thread replies, want 1", threaded)
+	}
+	if _, _, err := r.svc.Open(ctx, user("USUP"), mamori.Action{Kind: mamori.SOSAck, Subject: n}); err != nil {
+		t.Fatal(err)
+	}
+	r.worker.Drain(ctx)
+	before := len(r.sent.to(mamori.TargetUser, "USUP"))
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "腕をつかまれました"})
+	if ms := r.sent.to(mamori.TargetUser, "USUP"); len(ms) != before+1 || !ms[len(ms)-1].Urgent || !strings.Contains(ms[len(ms)-1].Text, n) {
+		t.Errorf("the one on it: %+v; notes %d; UME told %+v", ms[before:], len(r.kase(n).Decision.Emergency.Notes), r.sent.to(mamori.TargetUser, "UME")[len(r.sent.to(mamori.TargetUser, "UME"))-1])
+	}
+}
