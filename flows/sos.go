@@ -1111,8 +1111,17 @@ func (s *Service) runSOS(ctx context.Context, j mamori.Job, now time.Time) error
 			}
 			m := mamori.Message{Urgent: true, Header: fmt.Sprintf(s.Policy.T(l, "sos.unanswered.header"), k.Number),
 				Text: fmt.Sprintf(s.Policy.T(l, "sos.unanswered.text"), mention(k.Reporter.Key()), p.Round-1)}
-			return tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("%ssos:%s:unanswered", mamori.UrgentKey, k.Number),
-				Target: s.channel(k.Reporter.Platform, s.Org.HRChannel), Message: m, Lang: l, Created: now})
+			if err := tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("%ssos:%s:unanswered", mamori.UrgentKey, k.Number),
+				Target: s.channel(k.Reporter.Platform, s.Org.HRChannel), Message: m, Lang: l, Created: now}); err != nil {
+				return err
+			}
+			// The employee is not left waiting in silence (found by a
+			// trial): what to do now that nobody has answered.
+			rl := reporterLang(k)
+			told := mamori.Message{Step: stepSOS, Urgent: true, Header: fmt.Sprintf(s.Policy.T(rl, "sos.unanswered.you.header"), k.Number),
+				Text: s.Policy.T(rl, "sos.unanswered.you"), Note: s.Policy.T(rl, "onsite.note"),
+				Choices: []mamori.Choice{{Value: mamori.SOSSafe + ":" + k.Number, Label: s.Policy.T(rl, "sos.safe.button")}}}
+			return tellKeyed(tx, now, k, "sos-unanswered", mamori.UrgentKey, told)
 		}
 		levels := s.levels(k)
 		var fresh []string

@@ -745,3 +745,25 @@ func TestSOSNewsNotifies(t *testing.T) {
 		t.Errorf("the one on it: %+v; notes %d; UME told %+v", ms[before:], len(r.kase(n).Decision.Emergency.Notes), r.sent.to(mamori.TargetUser, "UME")[len(r.sent.to(mamori.TargetUser, "UME"))-1])
 	}
 }
+
+// TestSOSUnansweredTellsTheEmployee (found by a trial): when the rounds
+// run out with nobody on it, HR's channel hears — and so does the
+// employee, with what to do now, not left waiting in silence.
+func TestSOSUnansweredTellsTheEmployee(t *testing.T) {
+	r := newRig(t)
+	r.svc.SOS.MaxRounds = 2
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartSOS})
+	for range 4 {
+		r.advance(6 * time.Minute)
+	}
+	got := r.sent.to(mamori.TargetUser, "UME")
+	last := got[len(got)-1]
+	if !strings.Contains(last.Header, "まだ誰も応答していません") || !strings.Contains(last.Text, "110") ||
+		last.Choices[0].Value != mamori.SOSSafe+":SOS-2026-0001" {
+		t.Errorf("the employee: %+v", last)
+	}
+	hr := r.sent.to(mamori.TargetChannel, "C0HR")
+	if !strings.Contains(hr[len(hr)-1].Header, "SOS に応答がありません") {
+		t.Errorf("HR: %+v", hr[len(hr)-1])
+	}
+}
