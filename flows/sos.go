@@ -359,11 +359,13 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 		if utf8.RuneCountInString(typed) > MaxText {
 			return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(t(l, "nav.too_long"), MaxText))}}, true
 		}
-		if c.SOSPlace && (fearful(typed) || callsForHelp(typed)) && utf8.RuneCountInString(squash(typed)) <= 8 &&
-			!strings.ContainsAny(toHalfWidth(typed), "0123456789") {
-			// 「怖い」, 「助けて」 alone are no place: passed on as what they
-			// are, and the place asked again. 「2階の倉庫、まだ危ない」 is
-			// a place, danger and all.
+		if c.SOSPlace && (fearful(typed) || callsForHelp(typed) || dangerSaid(typed) ||
+			holdsAny(typed, "大丈夫", "安全", "帰った", "いなくなった", "行った") || stateEN.MatchString(typed)) &&
+			utf8.RuneCountInString(squash(typed)) <= 12 && !strings.ContainsAny(toHalfWidth(typed), "0123456789") {
+			// 「怖い」, 「助けて」, 「大丈夫じゃないです」, "hes back" alone
+			// are no place: passed on as what they are, and the place
+			// asked again. 「2階の倉庫、まだ危ない」 is a place, danger and
+			// all.
 			again := text(t(l, "sos.place.ask"))
 			again.Step, again.Choices = stepSOS, placeChoices(env, c.SOS, l)
 			return c, Out{SOS: &SOSOut{Number: c.SOS, Note: typed},
@@ -391,6 +393,10 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 	}
 	return c, Out{}, false
 }
+
+// stateEN are English words of how things stand, not where ("not safe",
+// "he left") — not "ok" in "bookshop".
+var stateEN = regexp.MustCompile(`(?i)\b(safe|ok|okay|fine|left|gone)\b`)
 
 // safeNow reports whether typed text says that the danger is over
 // ("もう大丈夫です", "I'm OK now"), in words a report's question may also

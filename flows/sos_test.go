@@ -767,3 +767,24 @@ func TestSOSUnansweredTellsTheEmployee(t *testing.T) {
 		t.Errorf("HR: %+v", hr[len(hr)-1])
 	}
 }
+
+// TestSOSPlaceNotNews (found by two trials): at "where are you?",
+// 「大丈夫じゃないです」, "hes back", "not safe" are news for those
+// responding, not the place; the place is asked again.
+func TestSOSPlaceNotNews(t *testing.T) {
+	for _, typed := range []string{"大丈夫じゃないです", "hes back", "not safe", "he left"} {
+		r := newRig(t)
+		r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartSOS})
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: typed})
+		e := r.kase("SOS-2026-0001").Decision.Emergency
+		if e.Place != "" || len(e.Notes) != 1 || !r.conv(user("UME")).SOSPlace {
+			t.Errorf("%q: place %q, notes %d", typed, e.Place, len(e.Notes))
+		}
+	}
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartSOS})
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "bookshop"})
+	if e := r.kase("SOS-2026-0001").Decision.Emergency; e.Place != "bookshop" {
+		t.Errorf("a place: %q", e.Place)
+	}
+}
