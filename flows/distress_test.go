@@ -1005,3 +1005,19 @@ func sosAfter(t *testing.T, words string, after time.Duration) []mamori.Note {
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "SOS"})
 	return r.kase("SOS-2026-0001").Decision.Emergency.Notes
 }
+
+// TestLateDangerButton (found by a user trial): 「危険を感じている」
+// pressed on the first question long after it was answered raises the
+// alarm — it was "that button was for an earlier question".
+func TestLateDangerButton(t *testing.T) {
+	r := newRig(t)
+	r.reportUntil("UME", "repeat")
+	r.do(mamori.Input{Kind: mamori.InputChoice, User: user("UME"), Step: "safety", Value: "danger"})
+	c := r.conv(user("UME"))
+	if c.SOS == "" || c.Answers.Safety != "danger" || c.Flow != mamori.FlowReport {
+		t.Fatalf("no alarm: %+v", c)
+	}
+	if a := r.alertsTo(mamori.TargetChannel, "C0HR"); len(a) == 0 {
+		t.Error("HR not alerted")
+	}
+}
