@@ -129,6 +129,31 @@ func mentions(a mamori.Answers, ids ...string) bool {
 	return false
 }
 
+// mentionsName reports whether the report's account, the words said,
+// the witnesses, the colleague or the demand name the person called
+// name — by a part of it: 「佐藤店長」 for 佐藤 太郎, "Sato" for Taro Sato.
+// Parts of one kanji, or of two Latin letters, are too common to tell;
+// a name of three kanji or more in one piece is read by its first two
+// too, as family names mostly are.
+// The customer's fields are not read: a customer may share a surname.
+func mentionsName(a mamori.Answers, name string) bool {
+	all := strings.ToLower(strings.Join([]string{a.Narrative, a.Words, a.Witnesses, a.Demand, a.Colleague}, "\n"))
+	for _, part := range strings.FieldsFunc(strings.ToLower(name), func(r rune) bool { return unicode.IsSpace(r) || strings.ContainsRune("・.,()（）", r) }) {
+		n := utf8.RuneCountInString(part)
+		if rs := []rune(part); n >= 3 && !strings.ContainsFunc(part, func(r rune) bool { return !unicode.Is(unicode.Han, r) }) &&
+			strings.Contains(all, string(rs[:2])) {
+			return true // 「佐藤太郎」 written whole: most family names are its first two kanji
+		}
+		switch r, _ := utf8.DecodeRuneInString(part); {
+		case r >= utf8.RuneSelf && n >= 2 && strings.Contains(all, part):
+			return true
+		case r < utf8.RuneSelf && n >= 3 && holdsWord(all, part):
+			return true
+		}
+	}
+	return false
+}
+
 // holdsWord reports whether s holds w not as a part of a longer word or
 // id ("sato" is not in "satoshi", nor "u0sato" in "u0sato2").
 func holdsWord(s, w string) bool {

@@ -75,3 +75,5 @@ var (
 	PauseWish      = pauseWish
 	DurationOption = durationOption
 )
+
+var MentionsName = mentionsName

@@ -43,7 +43,7 @@ func (s *Service) mayAct(actor mamori.User, k mamori.Case) error {
 	if !hr && !supervisor {
 		return mamori.ErrForbidden // named in it or not: only its staff may act
 	}
-	if mentions(k.Answers, actor.ID, actor.Email) || k.Decision.Witness(actor.Key()) >= 0 {
+	if mentions(k.Answers, actor.ID, actor.Email) || mentionsName(k.Answers, actor.Name) || k.Decision.Witness(actor.Key()) >= 0 {
 		return errNamed
 	}
 	if hr || k.Route == mamori.RouteDepartment {
@@ -99,6 +99,19 @@ func (s *Service) act(ctx context.Context, actor mamori.User, number, action str
 		}
 		if err := s.mayAct(actor, k); err != nil {
 			reply, result = text(s.Policy.T(l, refusalKey(k, err))), err
+			if errors.Is(err, errNamed) && k.Kind == mamori.KindReport && !s.Org.IsHR(actor) && k.Status != mamori.StatusClosed {
+				// Found by a trial: a supervisor the report names (by
+				// name: 「佐藤店長が…」) took it. Refused without saying
+				// why; HR hears, once, so that someone who may handles it.
+				ol := s.orgLang()
+				m := mamori.Message{Header: fmt.Sprintf(s.Policy.T(ol, "judge.named.hr.header"), k.Number),
+					Text:    fmt.Sprintf(s.Policy.T(ol, "judge.named.hr"), mention(actor.Key()), k.Number),
+					Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(ol, "card.details")}}}
+				if err := tx.Enqueue(mamori.OutboxItem{Key: "named:" + k.Number + ":" + actor.Key(), Target: s.channel(k.Reporter.Platform, s.Org.HRChannel),
+					Message: m, Lang: ol, Created: now}); err != nil {
+					return err
+				}
+			}
 			return tx.Audit(mamori.AuditEntry{At: now, Actor: actor.Key(), Action: "case." + action + "_refused", Subject: number})
 		}
 		if again, err := deliveredBefore(ctx, tx, now); again || err != nil {

@@ -823,6 +823,58 @@ func TestSupervisorNamed(t *testing.T) {
 	}
 }
 
+// TestSupervisorNamedByName (found by a supervisor trial): a report that
+// names its supervisor as people do (「佐藤店長が…」), not by id, went to
+// him and he judged it. He is refused without being told why, HR hears
+// once; his own name elsewhere (the customer's) does not stop him.
+func TestSupervisorNamedByName(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	r.reportUntil("UME", "narrative")
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "佐藤店長がお客様と一緒になって私を責めました"})
+	r.answerUntil("UME", "summary")
+	r.click("UME", "submit")
+	n := r.caseOf("UME")
+	sato := user("USUP")
+	sato.Name = "佐藤 太郎"
+	for range 2 {
+		if m, err := r.svc.Take(ctx, sato, n); !errors.Is(err, mamori.ErrForbidden) || m.Text != r.svc.Policy.T(mamori.JA, "judge.named") {
+			t.Fatalf("the supervisor named: %q (%v)", m.Text, err)
+		}
+	}
+	r.worker.Drain(ctx)
+	told := 0
+	for _, m := range r.sent.to(mamori.TargetChannel, "C0HR") {
+		if strings.Contains(m.Text, "<@USUP>") && strings.Contains(m.Text, n) {
+			told++
+		}
+	}
+	if told != 1 {
+		t.Errorf("HR told %d times", told)
+	}
+	if _, err := r.svc.Take(ctx, user("UHR"), n); err != nil {
+		t.Errorf("HR takes it: %v", err)
+	}
+	// A name in the customer's field only: not his case.
+	if mentionsName := (mamori.Answers{Customer: "佐藤と名乗る男性"}); flows.MentionsName(mentionsName, "佐藤 太郎") {
+		t.Error("the customer's name stopped the supervisor")
+	}
+	for _, tc := range []struct {
+		said, name string
+		want       bool
+	}{
+		{"Taro Sato yelled at me too", "Taro Sato", true},
+		{"Satoshi helped me", "Sato", false},
+		{"佐藤さんがその場にいた", "佐藤太郎", true}, // its first two kanji
+		{"佐々木さんが助けてくれた", "佐藤", false},
+		{"店長の佐藤太郎さん", "佐藤太郎", true},
+	} {
+		if got := flows.MentionsName(mamori.Answers{Narrative: tc.said}, tc.name); got != tc.want {
+			t.Errorf("%q names %q: %t", tc.said, tc.name, got)
+		}
+	}
+}
+
 // TestOnlySupervisorReports (found by a user trial): a report by the
 // department's only supervisor goes to HR (nobody else there could take
 // it), without asking where it should go, and the summary says why.
