@@ -351,6 +351,26 @@ func (s *Service) judge(ctx context.Context, actor mamori.User, number string, v
 		if err := tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":judged:" + k.Number, Target: th, Message: note, Lang: ol, Created: env.Now}); err != nil {
 			return "", err
 		}
+		// A decision that lets off what the policy points to (a possible
+		// crime found acceptable, harassment suggested and judged a
+		// complaint) is not left to one supervisor alone: HR hears (the
+		// policy: no concealment; found by a trial).
+		if !s.Org.IsHR(actor) && (crimeAccepted(*k, d.Means, d.Outcome) || AgainstSuggestion(*k, d.Means, d.Outcome) && d.Outcome != mamori.OutcomeKasuhara) {
+			sugg := s.Policy.T(ol, "judge.against.hr.none")
+			if sg := suggested(*k); sg != "" {
+				sugg = s.Policy.T(ol, "decision."+sg)
+			}
+			m := mamori.Message{Header: fmt.Sprintf(s.Policy.T(ol, "judge.against.hr.header"), k.Number),
+				Text: fmt.Sprintf(s.Policy.T(ol, "judge.against.hr"), mention(actor.Key()), s.Policy.T(ol, "decision."+d.Outcome), sugg),
+				Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(ol, "card.details")}}}
+			if k.Crime {
+				m.Text += "\n" + s.Policy.T(ol, "judge.against.hr.crime")
+			}
+			if err := tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("against:%s:%d", k.Number, env.Now.UnixNano()),
+				Target: s.channel(k.Reporter.Platform, s.Org.HRChannel), Message: m, Lang: ol, Created: env.Now}); err != nil {
+				return "", err
+			}
+		}
 		// HR hears the training recommendation once per case, not again
 		// when a reopened case is judged カスハラ again.
 		if d.Outcome == mamori.OutcomeKasuhara && !d.Recommended(mamori.OutcomeKasuhara) {

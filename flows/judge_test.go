@@ -220,8 +220,22 @@ func TestJudgeInputAndReopen(t *testing.T) {
 		t.Errorf("a possible crime judged a legitimate complaint without a reason: %v", err)
 	}
 	d.Reason = "防犯カメラで、別の人の行為とわかった"
+	hrBefore := len(r.sent.to(mamori.TargetChannel, "C0HR"))
 	if _, err := r.svc.Judge(ctx, sup, n, d); err != nil {
 		t.Fatalf("judging a reopened case: %v", err)
+	}
+	// A possible crime judged a complaint by a supervisor: HR hears,
+	// with the way to the reason (found by a trial: it did not).
+	r.worker.Drain(ctx)
+	against := 0
+	for _, m := range r.sent.to(mamori.TargetChannel, "C0HR")[hrBefore:] {
+		if strings.Contains(m.Header, "方針と異なる判断") && strings.Contains(m.Text, "<@USUP>") && strings.Contains(m.Text, "犯罪") &&
+			!strings.Contains(m.Text, d.Reason) && m.Choices[0].Value == mamori.CardDetails+":"+n {
+			against++
+		}
+	}
+	if against != 1 {
+		t.Errorf("HR heard of the decision against the policy %d times", against)
 	}
 	if _, err := r.svc.Take(ctx, sup, "KH-2026-9999"); !errors.Is(err, mamori.ErrNotFound) {
 		t.Errorf("missing case: %v", err)
