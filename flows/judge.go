@@ -361,7 +361,7 @@ func (s *Service) judge(ctx context.Context, actor mamori.User, number string, v
 				sugg = s.Policy.T(ol, "decision."+sg)
 			}
 			m := mamori.Message{Header: fmt.Sprintf(s.Policy.T(ol, "judge.against.hr.header"), k.Number),
-				Text: fmt.Sprintf(s.Policy.T(ol, "judge.against.hr"), mention(actor.Key()), s.Policy.T(ol, "decision."+d.Outcome), sugg),
+				Text:    fmt.Sprintf(s.Policy.T(ol, "judge.against.hr"), mention(actor.Key()), s.Policy.T(ol, "decision."+d.Outcome), sugg),
 				Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(ol, "card.details")}}}
 			if k.Crime {
 				m.Text += "\n" + s.Policy.T(ol, "judge.against.hr.crime")
