@@ -112,10 +112,13 @@ type Tx interface {
 // at intake, or a check-in answer that is not fine. Reason and notes are
 // health-related: stores keep them encrypted.
 type CareTask struct {
-	ID       int64      `json:"id"`
-	Number   string     `json:"number"` // the case
-	Reporter User       `json:"reporter"`
-	Reason   string     `json:"reason"` // CareReason*
+	ID       int64  `json:"id"`
+	Number   string `json:"number"` // the case
+	Reporter User   `json:"reporter"`
+	Reason   string `json:"reason"` // CareReason*
+	// Words are the reporter's own, when they answered in a sentence
+	// ("しばらく仕事を休みたいです"): HR's to read, sealed like Notes.
+	Words    string     `json:"words,omitempty"`
 	Status   string     `json:"status"` // CareOpen, CareAcked, CareClosed
 	Assignee string     `json:"assignee,omitempty"`
 	Due      time.Time  `json:"due"`
@@ -129,6 +132,8 @@ type CareNote struct {
 	At   time.Time `json:"at"`
 	By   string    `json:"by"` // user key
 	Text string    `json:"text"`
+	// Words are the reporter's own with a later answer (Text its kind).
+	Words string `json:"words,omitempty"`
 }
 
 // Care task statuses.

@@ -351,6 +351,7 @@ func checkinChoices(p *mamori.Policy, number string, l mamori.Lang) []mamori.Cho
 // Checkin is a reporter's answer to a check-in about case Number.
 type Checkin struct {
 	Number, Answer string
+	Words          string // theirs, when they answered in a sentence
 }
 
 // checkinClick reads a check-in button: "checkin:<number>:<answer>".
@@ -391,15 +392,15 @@ func (s *Service) checkedIn(tx mamori.Tx, now time.Time, u mamori.User, c *Check
 		k.CheckinsStopped, k.Updated = true, now
 		return tx.UpdateCase(k)
 	case checkinHard:
-		return s.openCareTask(tx, now, k, mamori.CareReasonCheckHard)
+		return s.openCareTask(tx, now, k, mamori.CareReasonCheckHard, c.Words)
 	case checkinTalk:
-		return s.openCareTask(tx, now, k, mamori.CareReasonCheckTalk)
+		return s.openCareTask(tx, now, k, mamori.CareReasonCheckTalk, c.Words)
 	case checkinFine:
-		c, open, err := openCareTaskFor(tx, k)
+		task, open, err := openCareTaskFor(tx, k)
 		if err != nil || !open || s.Org.HRChannel == "" {
 			return err
 		}
-		return s.addToCareTask(tx, now, c, careSaidFine)
+		return s.addToCareTask(tx, now, task, careSaidFine, c.Words)
 	}
 	return nil
 }

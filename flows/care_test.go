@@ -621,3 +621,44 @@ func TestCheckinAfterAnswerPressed(t *testing.T) {
 		t.Error("HR did not hear it")
 	}
 }
+
+// TestCheckinWordsReachHR (found by a user trial): a check-in answered in
+// a sentence while a report waits, paused before the check-in came, is
+// the check-in's answer, not the report's; HR reads the words behind
+// details (the card says there are some), the supervisor does not.
+func TestCheckinWordsReachHR(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t) // Friday 2026-11-20 10:00 in Tokyo
+	n := r.filed(nil)
+	r.do(mamori.Input{Kind: mamori.InputStart, User: user("UME"), Value: mamori.StartReport})
+	r.do(mamori.Input{Kind: mamori.InputChoice, User: user("UME"), Step: "safety", Value: "safe"})
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "あとで"})
+	r.advance(71 * time.Hour) // Monday 09:00: the first check-in
+	const words = "あまり眠れてないです。しばらく仕事を休みたいです"
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: words})
+	c := r.conv(user("UME"))
+	if c.Flow != mamori.FlowReport || strings.Contains(c.Draft+c.Answers.Narrative+c.Answers.ForWhom, "眠れて") {
+		t.Errorf("the answer went into the paused report: %+v", c)
+	}
+	var tasks []mamori.CareTask
+	r.db.View(ctx, func(tx mamori.Tx) error {
+		var err error
+		tasks, err = tx.CareTasks(true)
+		return err
+	})
+	// (The report asked to talk: its task takes the answer as a note.)
+	if len(tasks) != 1 || len(tasks[0].Notes) != 1 || tasks[0].Notes[0].Words != words {
+		t.Fatalf("care tasks: %+v", tasks)
+	}
+	card := r.sent.to(mamori.TargetChannel, "C0HR")
+	if got := fmt.Sprint(card); strings.Contains(got, "眠れて") || !strings.Contains(got, "本人の言葉あり") {
+		t.Errorf("HR's channel: %s", got)
+	}
+	hr, err := r.svc.CaseDetails(ctx, user("UHR"), n)
+	if err != nil || !strings.Contains(fmt.Sprint(hr.Fields), words) {
+		t.Errorf("HR's details: %+v %v", hr.Fields, err)
+	}
+	if sup, _ := r.svc.CaseDetails(ctx, user("USUP"), n); strings.Contains(fmt.Sprint(sup), "眠れて") {
+		t.Error("the supervisor read the check-in's words")
+	}
+}

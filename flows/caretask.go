@@ -61,7 +61,7 @@ func openCareTaskFor(tx mamori.Tx, k mamori.Case) (mamori.CareTask, bool, error)
 // openCareTask opens a care task for case k, or, when one is still open
 // for the case, adds what the reporter said to it: one task per person
 // and case, one card in the HR channel.
-func (s *Service) openCareTask(tx mamori.Tx, now time.Time, k mamori.Case, reason string) error {
+func (s *Service) openCareTask(tx mamori.Tx, now time.Time, k mamori.Case, reason, words string) error {
 	if s.Org.HRChannel == "" {
 		return nil
 	}
@@ -69,10 +69,10 @@ func (s *Service) openCareTask(tx mamori.Tx, now time.Time, k mamori.Case, reaso
 		if err != nil {
 			return err
 		}
-		return s.addToCareTask(tx, now, c, reason)
+		return s.addToCareTask(tx, now, c, reason, words)
 	}
 	due := s.Care.WorkingTime(now.Add(s.Care.taskDue()), s.Location)
-	task := mamori.CareTask{Number: k.Number, Reporter: k.Reporter, Reason: reason, Status: mamori.CareOpen, Due: due, Created: now}
+	task := mamori.CareTask{Number: k.Number, Reporter: k.Reporter, Reason: reason, Words: words, Status: mamori.CareOpen, Due: due, Created: now}
 	id, fresh, err := tx.InsertCareTask(task)
 	if err != nil {
 		return err
@@ -82,7 +82,7 @@ func (s *Service) openCareTask(tx mamori.Tx, now time.Time, k mamori.Case, reaso
 		if err != nil {
 			return err
 		}
-		return s.addToCareTask(tx, now, c, reason)
+		return s.addToCareTask(tx, now, c, reason, words)
 	}
 	l := s.orgLang()
 	hr := s.channel(k.Reporter.Platform, s.Org.HRChannel)
@@ -103,8 +103,8 @@ func (s *Service) openCareTask(tx mamori.Tx, now time.Time, k mamori.Case, reaso
 // stored encrypted like HR's notes; the card is updated in place and the
 // answer said in its thread, so HR reads the whole story in one place.
 // Its status, assignee and due date stay: whoever took it goes on.
-func (s *Service) addToCareTask(tx mamori.Tx, now time.Time, c mamori.CareTask, said string) error {
-	c.Notes = append(c.Notes, mamori.CareNote{At: now, By: c.Reporter.Key(), Text: said})
+func (s *Service) addToCareTask(tx mamori.Tx, now time.Time, c mamori.CareTask, said, words string) error {
+	c.Notes = append(c.Notes, mamori.CareNote{At: now, By: c.Reporter.Key(), Text: said, Words: words})
 	c.Updated = now
 	if err := tx.UpdateCareTask(c); err != nil {
 		return err
@@ -179,13 +179,20 @@ func (s *Service) CareCard(c mamori.CareTask, l mamori.Lang) mamori.Message {
 	said, contacts := careEntries(c)
 	talk := wantsTalk(c.Reason)
 	// What they said: when the task opened, then each later answer, dated.
-	saidText := t("caretask.reason." + c.Reason)
+	// Their own words stay behind details; the card says there are some.
+	words := func(w string) string {
+		if w == "" {
+			return ""
+		}
+		return t("caretask.words.marker")
+	}
+	saidText := t("caretask.reason."+c.Reason) + words(c.Words)
 	if len(said) > 0 {
 		saidText = fmt.Sprintf(t("caretask.said.entry"), s.local(c.Created).Format("2006-01-02"), saidText)
 	}
 	for _, n := range said {
 		talk = talk || wantsTalk(n.Text)
-		saidText += "\n" + fmt.Sprintf(t("caretask.said.entry"), s.local(n.At).Format("2006-01-02"), t("caretask.reason."+n.Text))
+		saidText += "\n" + fmt.Sprintf(t("caretask.said.entry"), s.local(n.At).Format("2006-01-02"), t("caretask.reason."+n.Text)+words(n.Words))
 	}
 	m := mamori.Message{Ref: careRef(c.ID), Step: mamori.StepCard, Urgent: c.Status == mamori.CareOpen && talk,
 		Header: fmt.Sprintf(t("caretask.header"), c.Number),
@@ -361,7 +368,16 @@ func (s *Service) hrRecords(tx mamori.Tx, k mamori.Case, l mamori.Lang) ([]mamor
 		if c.Number != k.Number {
 			continue
 		}
-		_, contacts := careEntries(c)
+		said, contacts := careEntries(c)
+		// What they said in their own words, with the answers they gave.
+		if c.Words != "" {
+			fs = append(fs, mamori.Field{Label: fmt.Sprintf(t("caretask.words.at"), at(c.Created)), Value: c.Words})
+		}
+		for _, n := range said {
+			if n.Words != "" {
+				fs = append(fs, mamori.Field{Label: fmt.Sprintf(t("caretask.words.at"), at(n.At)), Value: n.Words})
+			}
+		}
 		for _, n := range contacts {
 			fs = append(fs, mamori.Field{Label: fmt.Sprintf(t("caretask.contact.at"), at(n.At), mention(n.By)), Value: n.Text})
 		}

@@ -122,13 +122,13 @@ func (s *Service) Handle(ctx context.Context, in mamori.Input) error {
 				return err
 			}
 			if k.Kind == mamori.KindReport && k.Answers.Talk == "yes" {
-				err = s.openCareTask(tx, now, k, mamori.CareReasonTalk)
+				err = s.openCareTask(tx, now, k, mamori.CareReasonTalk, "")
 			} else if k.Kind == mamori.KindReport && k.Answers.Wellbeing == "very_hard" {
-				err = s.openCareTask(tx, now, k, mamori.CareReasonVeryHard)
+				err = s.openCareTask(tx, now, k, mamori.CareReasonVeryHard, "")
 			} else if k.Kind == mamori.KindConsult && k.Answers.Contact == "yes" {
 				// "Please contact me" is tracked like a care task: due
 				// by a time, reminded until HR acts.
-				err = s.openCareTask(tx, now, k, mamori.CareReasonContact)
+				err = s.openCareTask(tx, now, k, mamori.CareReasonContact, "")
 			}
 			if err != nil {
 				return err

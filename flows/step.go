@@ -475,7 +475,9 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		if answer == checkinTalk && env.TalkBy != "" {
 			thanks = fmt.Sprintf(env.Policy.T(l, "checkin.thanks.talk_by"), env.TalkBy)
 		}
-		out := Out{Checkin: &Checkin{Number: number, Answer: answer}, Replies: []mamori.Message{text(thanks)}}
+		// A sentence read as a button ("しばらく仕事を休みたいです") goes
+		// to HR in their words too (found by a trial: HR read a label).
+		out := Out{Checkin: &Checkin{Number: number, Answer: answer, Words: strings.TrimSpace(in.Text)}, Replies: []mamori.Message{text(thanks)}}
 		if answer == checkinHard || answer == checkinTalk {
 			out.Replies = append(out.Replies, CareMessage(env, l))
 		}
@@ -508,7 +510,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		c.Checkin, c.CheckinAt = "", time.Time{} // its buttons still work
 	}
 	if in.Kind == mamori.InputText && c.Checkin != "" {
-		if a, exact := checkinWord(env.Policy, in.Text); a != "" && (exact || !inFlow(c)) {
+		if a, exact := checkinWord(env.Policy, in.Text); a != "" && (exact || !inFlow(c) || c.CheckinAt.After(c.Updated)) {
 			return Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: in.User, Value: "checkin:" + c.Checkin + ":" + a})
 		}
 		if typed := strings.TrimSpace(in.Text); checkinSentence(env, before, typed) {
@@ -516,7 +518,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			// 眠れないです"): as the button it reads as. Anything else —
 			// a new incident, words of danger, an answer to a question of
 			// the case — goes on as it would without the check-in.
-			return Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: in.User, Value: "checkin:" + c.Checkin + ":" + checkinSense(typed)})
+			return Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: in.User, Value: "checkin:" + c.Checkin + ":" + checkinSense(typed), Text: typed})
 		}
 	}
 
@@ -1186,7 +1188,9 @@ func checkinSentence(env Env, c mamori.Conversation, typed string) bool {
 	// time after their last step and the question's): it is what they
 	// answer; an older one gives way to the case's question.
 	newer := !c.CheckinAt.Before(c.Updated) && c.CheckinAt.After(env.AwaitingAt)
-	if c.Checkin == "" || inFlow(c) || (c.Reply != "" || c.Witness != "" || env.Awaiting != "") && !newer || utf8.RuneCountInString(typed) > 60 ||
+	// A report left before the check-in came (paused, or put down) is not
+	// what they answer (found by a trial: the answer went into it).
+	if c.Checkin == "" || inFlow(c) && !c.CheckinAt.After(c.Updated) || (c.Reply != "" || c.Witness != "" || env.Awaiting != "") && !newer || utf8.RuneCountInString(typed) > 60 ||
 		typedCommand(typed) != "" || greeting(typed) || sosWord(typed, true) || callsForHelp(typed) || dangerNow(typed) || weapon(typed) ||
 		tellsWhatHappened(typed) {
 		return false

@@ -346,6 +346,7 @@ type careRow struct {
 
 type careSealed struct {
 	Reason string            `json:"reason"`
+	Words  string            `json:"words,omitempty"`
 	Notes  []mamori.CareNote `json:"notes,omitempty"`
 }
 
@@ -721,7 +722,7 @@ func (t *tx) UpdateCareTask(c mamori.CareTask) error {
 	if !ok {
 		return fmt.Errorf("update care task %d: %w", c.ID, mamori.ErrNotFound)
 	}
-	sealed, err := mustJSON(careSealed{Reason: c.Reason, Notes: c.Notes})
+	sealed, err := mustJSON(careSealed{Reason: c.Reason, Words: c.Words, Notes: c.Notes})
 	if err != nil {
 		return fmt.Errorf("update care task: %w", err)
 	}
@@ -757,7 +758,7 @@ func (r careRow) read() (mamori.CareTask, error) {
 	if err := json.Unmarshal(r.sealed, &cs); err != nil {
 		return c, fmt.Errorf("care task %d: %w", r.id, err)
 	}
-	c.Reason, c.Notes = cs.Reason, cs.Notes
+	c.Reason, c.Words, c.Notes = cs.Reason, cs.Words, cs.Notes
 	return c, nil
 }
 

@@ -51,7 +51,7 @@ func (t *Tx) InsertCareTask(c mamori.CareTask) (int64, bool, error) {
 }
 
 func (t *Tx) UpdateCareTask(c mamori.CareTask) error {
-	sealed, err := SealJSON(t.Sealer, CareSealed{Reason: c.Reason, Notes: c.Notes}, CareAAD(c.ID))
+	sealed, err := SealJSON(t.Sealer, CareSealed{Reason: c.Reason, Words: c.Words, Notes: c.Notes}, CareAAD(c.ID))
 	if err != nil {
 		return fmt.Errorf("update care task: %w", err)
 	}

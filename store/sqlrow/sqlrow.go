@@ -142,6 +142,7 @@ func ScanOutbox(s *seal.Sealer, row Scanner) (mamori.OutboxItem, error) {
 // CareSealed is the confidential part of a care task.
 type CareSealed struct {
 	Reason string            `json:"reason"`
+	Words  string            `json:"words,omitempty"`
 	Notes  []mamori.CareNote `json:"notes,omitempty"`
 }
 
@@ -166,7 +167,7 @@ func ScanCareTask(s *seal.Sealer, row Scanner) (mamori.CareTask, error) {
 	if err := OpenJSON(s, sealed, CareAAD(c.ID), &cs); err != nil {
 		return c, fmt.Errorf("care task %d: %w", c.ID, err)
 	}
-	c.Reason, c.Notes = cs.Reason, cs.Notes
+	c.Reason, c.Words, c.Notes = cs.Reason, cs.Words, cs.Notes
 	c.Due, c.Created, c.Updated = FromMillis(due), FromMillis(created), FromMillis(updated)
 	return c, nil
 }

@@ -1378,7 +1378,7 @@ func testAudit(t *testing.T, s mamori.Store) {
 
 func testCareTasks(t *testing.T, s mamori.Store) {
 	k := newCase("KH-2026-0201", alice, t0)
-	task := mamori.CareTask{Number: k.Number, Reporter: alice, Reason: mamori.CareReasonCheckHard, Status: mamori.CareOpen,
+	task := mamori.CareTask{Number: k.Number, Reporter: alice, Reason: mamori.CareReasonCheckHard, Words: "まだ眠れない", Status: mamori.CareOpen,
 		Due: t0.Add(24 * time.Hour), Created: t0}
 	var id int64
 	MustUpdate(t, s, func(tx mamori.Tx) error {
@@ -1415,7 +1415,8 @@ func testCareTasks(t *testing.T, s mamori.Store) {
 		return nil
 	})
 	task.Status, task.Assignee, task.Updated = mamori.CareClosed, "slack:U0HR", t0.Add(time.Hour)
-	task.Notes = []mamori.CareNote{{At: t0.Add(time.Hour), By: "slack:U0HR", Text: "電話で話した。産業医面談を予約。"}}
+	task.Notes = []mamori.CareNote{{At: t0.Add(time.Hour), By: "slack:U0HR", Text: "電話で話した。産業医面談を予約。"},
+		{At: t0.Add(2 * time.Hour), By: alice.Key(), Text: mamori.CareReasonCheckHard, Words: "休みたい"}}
 	MustUpdate(t, s, func(tx mamori.Tx) error { return tx.UpdateCareTask(task) })
 	MustView(t, s, func(tx mamori.Tx) error {
 		got, err := tx.CareTask(id)
