@@ -251,10 +251,16 @@ func checkinSense(typed string) string {
 		if fineDenied(typed) {
 			return checkinHard // "大丈夫じゃない", "not fine"
 		}
+		if hedged.MatchString(typed) {
+			return "" // "ok i guess", 「一応大丈夫です」: asked which is closest
+		}
 		return checkinFine
 	}
 	return ""
 }
+
+// hedged is a fine said with a shrug, which may not be fine.
+var hedged = regexp.MustCompile(`(?i)\bi guess\b|\bi suppose\b|\bkinda\b|\bsort of\b|\bkind of\b|\bmostly\b|\bmore or less\b|まあまあ|なんとか|一応|いちおう|たぶん|多分|かな[。．!！?？]*$|かなと`)
 
 // notBetter undoes a reading of "better": what follows or comes before
 // says it is not so (「不安が消えません」, 「眠れるようになってほしい」,

@@ -1542,6 +1542,9 @@ func typedDate(env Env, typed string) (string, bool) {
 	if d, ok := typedDay(env, typed); ok {
 		return d, true
 	}
+	if d, ok := hoursAgo(env, typed); ok {
+		return d, true
+	}
 	// A day and when in it: "先週の火曜日の夕方", "一昨日の夜", "12月1日
 	// 18時頃", "Dec 1 at 6pm", "yesterday at 18:30" — the day, and the
 	// time of day or the time itself after it.
@@ -1550,6 +1553,12 @@ func typedDate(env Env, typed string) (string, bool) {
 		return "", false
 	}
 	d, ok := typedDay(env, day)
+	if day2, part := splitTime(day); !ok && part != "" && !clockTime.MatchString(part) {
+		// 「きのうの夜7時ごろ」: the day and its part, then the time.
+		if d2, ok2 := typedDay(env, day2); ok2 && !strings.Contains(d2, " ") {
+			d, ok = d2+" "+part, true
+		}
+	}
 	if date, part, _ := strings.Cut(d, " "); ok && part != "" && clockTime.MatchString(at) {
 		// "今朝10時ごろ": the time says more than "morning"; "昨日の午後
 		// 3時", "last night at 11": a twelve-hour clock, in the part named.
@@ -1570,6 +1579,44 @@ func typedDate(env Env, typed string) (string, bool) {
 		}
 	}
 	return d + " " + at, true
+}
+
+// agoJA and agoEN are a time said as how long ago ("1時間くらい前", "30
+// minutes ago", "an hour ago").
+var (
+	agoJA = regexp.MustCompile(`^(\d{1,2})\s*(時間|分)(くらい|ぐらい|ほど|位)?前(くらい|ぐらい|ほど|に|ごろ)?$`)
+	agoEN = regexp.MustCompile(`^(?:about |around )?(an?|\d{1,2})\s+(hours?|hrs?|minutes?|mins?)\s+ago$`)
+)
+
+// hoursAgo reads a time said as how long ago, within the day before: its
+// date and clock time, about ("~").
+func hoursAgo(env Env, typed string) (string, bool) {
+	t := spoken(toHalfWidth(typed))
+	var n int
+	var unit string
+	if m := agoJA.FindStringSubmatch(t); m != nil {
+		n, _ = strconv.Atoi(m[1])
+		unit = map[string]string{"時間": "h", "分": "m"}[m[2]]
+	} else if m := agoEN.FindStringSubmatch(t); m != nil {
+		if n, _ = strconv.Atoi(m[1]); m[1] == "a" || m[1] == "an" {
+			n = 1
+		}
+		unit = m[2][:1]
+	} else {
+		return "", false
+	}
+	d := time.Duration(n) * time.Minute
+	if unit == "h" {
+		d = time.Duration(n) * time.Hour
+	}
+	if n <= 0 || d > 24*time.Hour {
+		return "", false
+	}
+	loc := env.Location
+	if loc == nil {
+		loc = env.Now.Location()
+	}
+	return env.Now.Add(-d).In(loc).Format(dateLayout + " 15:04~"), true
 }
 
 // Times of day as typed after a day, and the clock time.

@@ -1502,3 +1502,27 @@ func TestStopSaidPlainly(t *testing.T) {
 		}
 	}
 }
+
+// TestTimesAgoAndHedges (found by the trials): 「きのうの夜7時ごろ」,
+// 「１時間くらい前」 and "an hour ago" become a date and time; a check-in
+// "ok i guess" or 「まあまあです」 is asked which is closest, not taken
+// as fine — 「かなり落ち着きました」 is fine.
+func TestTimesAgoAndHedges(t *testing.T) {
+	d := newDriver(t, "UME", mamori.JA) // the driver's clock: 2026-11-20 10:00 in Tokyo
+	for typed, want := range map[string]string{
+		"きのうの夜7時ごろ": "2026-11-19 19:00", "１時間くらい前": "2026-11-20 09:00~", "30分前": "2026-11-20 09:30~",
+		"an hour ago": "2026-11-20 09:00~", "2 hours ago": "2026-11-20 08:00~", "おとといの夕方6時": "2026-11-18 18:00",
+	} {
+		if got, ok := typedDate(d.env, typed); !ok || !strings.HasPrefix(got, strings.TrimSuffix(want, "~")) {
+			t.Errorf("%q: %q %t, want %q", typed, got, ok, want)
+		}
+	}
+	if _, ok := typedDate(d.env, "30時間前"); ok {
+		t.Error("more than a day ago read as a time")
+	}
+	for typed, want := range map[string]string{"ok i guess": "", "まあまあです": "", "一応大丈夫です": "", "かなり落ち着きました": checkinFine, "fine thanks": checkinFine} {
+		if got := checkinSense(typed); got != want {
+			t.Errorf("check-in %q: %q, want %q", typed, got, want)
+		}
+	}
+}
