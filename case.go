@@ -51,6 +51,9 @@ type Conversation struct {
 	// while its one question (where are you?) waits for an answer.
 	SOS      string `json:"sos,omitempty"`
 	SOSPlace bool   `json:"sos_place,omitempty"`
+	// SOSOffered is when the menu last offered the SOS for words of
+	// danger: a 「はい」 soon after is a yes to it.
+	SOSOffered time.Time `json:"sos_offered,omitzero"`
 	// Check is set while the one question of a front-line check (which
 	// customer?) waits for its answer.
 	Check bool `json:"check,omitempty"`

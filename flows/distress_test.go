@@ -1021,3 +1021,25 @@ func TestLateDangerButton(t *testing.T) {
 		t.Error("HR not alerted")
 	}
 }
+
+// TestYesToTheSOSOffer (found by a user trial): 「はい」 to "in danger now?
+// press SOS", just offered at the menu, raises it — it was a greeting. A
+// yes much later, or after other words, is not.
+func TestYesToTheSOSOffer(t *testing.T) {
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "まだ店の外にいて怖い"})
+	if m := r.sent.to(mamori.TargetUser, "UME"); !strings.HasPrefix(m[len(m)-1].Text, r.svc.Policy.T(mamori.JA, "sos.offer")) {
+		t.Fatalf("offered: %+v", m[len(m)-1])
+	}
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "はい"})
+	if c := r.conv(user("UME")); c.SOS == "" {
+		t.Fatal("「はい」 raised no SOS")
+	}
+	r = newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "まだ店の外にいて怖い"})
+	r.clock.Add(time.Hour)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "はい"})
+	if c := r.conv(user("UME")); c.SOS != "" {
+		t.Error("a yes an hour later raised an SOS")
+	}
+}

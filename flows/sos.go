@@ -242,6 +242,9 @@ func inFlow(c mamori.Conversation) bool {
 	return c.Flow != "" && c.Step != stepDone && c.Step != stepMenu
 }
 
+// sosYesWithin is how long a yes answers the SOS the menu offered.
+const sosYesWithin = 10 * time.Minute
+
 // sosStep is the part of Step about SOS: raising one from anywhere, its
 // one question, what is sent during it, and its buttons. ok is false when
 // the input is not about an SOS.
@@ -249,7 +252,14 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 	l := c.User.Lang
 	t := env.Policy.T
 	raise := (in.Kind == mamori.InputStart || in.Kind == mamori.InputChoice) && in.Value == mamori.StartSOS ||
-		in.Kind == mamori.InputText && sosWord(in.Text, !inFlow(c)) && !(inFlow(c) && c.Step == stepSafety)
+		in.Kind == mamori.InputText && sosWord(in.Text, !inFlow(c)) && !(inFlow(c) && c.Step == stepSafety) ||
+		// 「はい」 to "in danger now? press SOS" just offered (found by a
+		// trial: it was a greeting).
+		in.Kind == mamori.InputText && !inFlow(c) && c.SOS == "" && !c.SOSOffered.IsZero() && env.Now.Sub(c.SOSOffered) < sosYesWithin &&
+			(yesNo[spoken(in.Text)] == "yes" || holdsAny(spoken(in.Text), "お願い", "押して", "送って", "please send", "send it", "do it"))
+	if !c.SOSOffered.IsZero() && in.Kind != mamori.InputFile {
+		c.SOSOffered = time.Time{} // asked once: the next words are their own
+	}
 	if raise {
 		if c.SOS != "" {
 			return c, Out{SOS: &SOSOut{Status: true, Number: c.SOS}}, true

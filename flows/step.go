@@ -717,17 +717,24 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			}
 			c.Draft, c.DraftLog = draft, logDraft(env, c.DraftLog, typed)
 			m := menu(env, l, false)
-			if fearful(typed) || callsForHelp(typed) || dangerNow(typed) {
-				m.Text = env.Policy.T(l, "sos.offer")
-			}
 			kept := text(env.Policy.T(l, "menu.kept"))
 			if draft != typed {
 				kept = text(env.Policy.T(l, "menu.kept.more"))
+			}
+			danger := fearful(typed) || callsForHelp(typed) || dangerNow(typed)
+			if danger {
+				// The offer first, what was kept under it (found by a
+				// trial: "kept for 30 days" came before the SOS).
+				m.Text, m.Note = env.Policy.T(l, "sos.offer"), env.Policy.T(l, "menu.kept.short")
+				c.SOSOffered = env.Now
 			}
 			if holdsAny(typed, "どうすればいい", "どうしたらいい") || onsiteAskEN.MatchString(typed) {
 				// "what do i do, a customer is yelling at me right now":
 				// kept, and what to do on the spot.
 				return c, Out{Replies: []mamori.Message{kept, OnsiteMessage(env, l), m}}
+			}
+			if danger {
+				return c, Out{Replies: []mamori.Message{m}}
 			}
 			if c.Checkin != "" && !tellsWhatHappened(typed) && !fearful(typed) && !dangerHint(typed) {
 				// Words in answer to "how are you?" that read as no button
