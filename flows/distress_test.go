@@ -1035,6 +1035,13 @@ func TestYesToTheSOSOffer(t *testing.T) {
 	if c := r.conv(user("UME")); c.SOS == "" {
 		t.Fatal("「はい」 raised no SOS")
 	}
+	// Safe, then a report from the SOS: what was written at the menu is
+	// its account (found by the same trial: it was lost).
+	r.click("UME", mamori.SOSSafe+":SOS-2026-0001")
+	r.click("UME", mamori.SOSReport+":SOS-2026-0001")
+	if c := r.conv(user("UME")); c.Flow != mamori.FlowReport || !strings.Contains(c.Answers.Narrative, "まだ店の外にいて怖い") {
+		t.Errorf("the report from the SOS: %+v", c.Answers)
+	}
 	r = newRig(t)
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "まだ店の外にいて怖い"})
 	r.clock.Add(time.Hour)

@@ -554,7 +554,10 @@ func fromSOS(env Env, c mamori.Conversation, k mamori.Case) (mamori.Conversation
 	if inFlow(c) {
 		return finishFirst(env, c)
 	}
-	nc := mamori.Conversation{User: c.User, Started: env.Now, Updated: env.Now, SOS: c.SOS, SOSPlace: c.SOSPlace}
+	// What they wrote at the menu goes in as it would from the menu
+	// (found by a trial: it was lost this way).
+	nc := fresh(env, c)
+	nc.Draft, nc.DraftLog = c.Draft, c.DraftLog
 	nc.Answers.Safety = k.Answers.Safety
 	nc.Answers.FromSOS = k.Number
 	nc.AlertSent = true
