@@ -406,11 +406,12 @@ func cardActions(env Env, k mamori.Case, l mamori.Lang) []mamori.Choice {
 	}
 	if k.Kind == mamori.KindReport {
 		switch k.Status {
-		case mamori.StatusJudged, mamori.StatusMoreInfo:
+		case mamori.StatusJudged:
 			cs = append(cs, b(mamori.CardReopen, "card.reopen", ""))
-			if k.Status == mamori.StatusMoreInfo {
-				cs = append([]mamori.Choice{b(mamori.CardJudge, "card.judge", mamori.StylePrimary)}, cs...)
-			}
+		case mamori.StatusMoreInfo:
+			// Still being checked: judged when the facts are in (reopening
+			// it would undo nothing — found by a trial).
+			cs = append(cs, b(mamori.CardJudge, "card.judge", mamori.StylePrimary))
 		default:
 			// A reopened case keeps its assignee, shown beside it: like a
 			// case taken the first time, it offers no "take".

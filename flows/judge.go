@@ -331,7 +331,13 @@ func (s *Service) judge(ctx context.Context, actor mamori.User, number string, v
 		if k.Status == mamori.StatusJudged {
 			k.Judged = env.Now
 		}
-		if err := s.tell(tx, env.Now, *k, "outcome", s.outcomeMessage(*k, d, before), CareMessage(env, reporterLang(*k))); err != nil {
+		news := []mamori.Message{s.outcomeMessage(*k, d, before)}
+		if d.Outcome != mamori.OutcomeMoreInfo {
+			// The care resources with a decision; "still being checked"
+			// decides nothing (found by a trial: three times in a minute).
+			news = append(news, CareMessage(env, reporterLang(*k)))
+		}
+		if err := s.tell(tx, env.Now, *k, "outcome", news...); err != nil {
 			return "", err
 		}
 		// The case thread records the decision: outcome and response, not

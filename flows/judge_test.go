@@ -89,8 +89,15 @@ func TestJudgement(t *testing.T) {
 			got := r.sent.to(mamori.TargetUser, "UME")
 			tell, care := got[len(got)-2], got[len(got)-1]
 			ja := func(key string) string { return r.svc.Policy.T(mamori.JA, key) }
-			if !strings.HasPrefix(tell.Text, ja("outcome."+outcome)) || care.Header != ja("care.header") || len(care.Fields) == 0 {
+			if outcome == mamori.OutcomeMoreInfo {
+				// Nothing decided: no care resources again (found by a
+				// trial: three times in a minute).
+				tell = care
+			} else if care.Header != ja("care.header") || len(care.Fields) == 0 {
 				t.Fatalf("reporter told: %+v / %+v", tell, care)
+			}
+			if !strings.HasPrefix(tell.Text, ja("outcome."+outcome)) {
+				t.Fatalf("reporter told: %+v", tell)
 			}
 			// What the company will do, in words for the reporter, and
 			// how to ask HR or disagree: the consult button.
@@ -107,7 +114,7 @@ func TestJudgement(t *testing.T) {
 				t.Errorf("the facts or the supervisor told to the reporter:\n%s", tell.Text)
 			}
 			// Care once in this moment: one list, one 「ひとりで抱えないでください」.
-			if n := strings.Count(tell.Text+care.Text, "ひとりで抱え"); n != 1 {
+			if n := strings.Count(tell.Text+care.Text, "ひとりで抱え"); n != 1 && outcome != mamori.OutcomeMoreInfo {
 				t.Errorf("「ひとりで抱えないでください」 %d times", n)
 			}
 			last := r.sent.to(mamori.TargetChannel, "C0STORE")
