@@ -86,6 +86,10 @@ type Adapter struct {
 	mu    sync.Mutex
 	users map[string]cachedUser
 	botID string // the bot's own user id, from auth.test
+	// dms are the app's DM channels with people, by user id, as their
+	// messages showed them: the slash command used there needs no word
+	// pointing to the DM.
+	dms map[string]string
 
 	bg chan struct{} // bounds the work done after an ack
 	// dropped counts background work refused when bg was full;
@@ -125,7 +129,7 @@ func New(cfg Config, f Flows) (*Adapter, error) {
 		api:   newClient(cfg),
 		now:   cfg.Clock,
 		log:   cfg.Log,
-		users: map[string]cachedUser{},
+		users: map[string]cachedUser{}, dms: map[string]string{},
 		bg:    make(chan struct{}, maxBackground),
 		// Marking questions answered may use 20 of chat.update's 50+ a
 		// minute (Tier 3), leaving the rest to the outbox's card updates.

@@ -780,6 +780,22 @@ func TestSlashCommand(t *testing.T) {
 	}
 }
 
+// TestSlashCommandInTheDM (found by a user trial): the command used in
+// the app's DM itself gets no word pointing to the DM — the menu is
+// right there; used anywhere else, it still does.
+func TestSlashCommandInTheDM(t *testing.T) {
+	h := newHarness(t)
+	if status, _ := h.event(dm("UJA", "こんにちは"), "Ev0DM1", nil); status != http.StatusOK {
+		t.Fatal(status)
+	}
+	if status, body := h.commandIn("DUJA", "UJA", ""); status != http.StatusOK || strings.Contains(body, "DM") {
+		t.Errorf("in the DM: %d %q", status, body)
+	}
+	if _, body := h.commandIn("DUEN", "UJA", ""); !strings.Contains(body, "ephemeral") {
+		t.Errorf("in another DM: %q", body)
+	}
+}
+
 func TestSlashCommandFailureSaysSo(t *testing.T) {
 	h := newHarness(t)
 	h.db.Close()

@@ -92,6 +92,12 @@ func (a *Adapter) command(ctx context.Context, c slashCommand) reply {
 		a.log.Error("slack: slash command failed", "user", c.UserID, "err", err)
 		return ephemeralAck(a.cfg.Policy.T(u.Lang, "slack.error"))
 	}
+	a.mu.Lock()
+	inDM := c.ChannelID != "" && a.dms[c.UserID] == c.ChannelID
+	a.mu.Unlock()
+	if inDM {
+		return ok() // used in the DM itself: what it starts is there
+	}
 	return ephemeralAck(a.cfg.Policy.T(u.Lang, "slack.command_ack"))
 }
 
@@ -177,6 +183,12 @@ func (a *Adapter) message(ctx context.Context, eventID string, ev event) reply {
 	if ev.User == a.botUserID(ctx) {
 		return ok()
 	}
+	a.mu.Lock()
+	if len(a.dms) > 10000 {
+		clear(a.dms)
+	}
+	a.dms[ev.User] = ev.Channel
+	a.mu.Unlock()
 	// Slack escapes &, < and > in message text; keep what the person typed.
 	text := strings.TrimSpace(slackUnescape.Replace(ev.Text))
 	if text == "" && len(ev.Files) == 0 {
