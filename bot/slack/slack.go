@@ -130,7 +130,7 @@ func New(cfg Config, f Flows) (*Adapter, error) {
 		now:   cfg.Clock,
 		log:   cfg.Log,
 		users: map[string]cachedUser{}, dms: map[string]string{},
-		bg:    make(chan struct{}, maxBackground),
+		bg: make(chan struct{}, maxBackground),
 		// Marking questions answered may use 20 of chat.update's 50+ a
 		// minute (Tier 3), leaving the rest to the outbox's card updates.
 		cosmetic: rate.NewLimiter(rate.Limit(20.0/60), 5),
