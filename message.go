@@ -35,6 +35,9 @@ type Message struct {
 	// input came with (Input.Respond): a sender may answer through it
 	// instead of posting anew, when it is still valid.
 	Respond string `json:"respond,omitempty"`
+	// Tidy, with Ref, only updates the message posted under Ref (a
+	// reminder now out of date): when none was posted, nothing is sent.
+	Tidy bool `json:"tidy,omitempty"`
 }
 
 // Image is a PNG sent with a message.

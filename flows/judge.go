@@ -142,6 +142,9 @@ func (s *Service) act(ctx context.Context, actor mamori.User, number, action str
 			Target: s.channel(k.Reporter.Platform, k.Channel), Message: card, Lang: s.orgLang(), Created: now}); err != nil {
 			return err
 		}
+		if err := s.tidyLate(tx, now, k); err != nil {
+			return err
+		}
 		reply = done
 		return tx.Audit(mamori.AuditEntry{At: now, Actor: actor.Key(), Action: "case." + action, Subject: number, Detail: detail})
 	})

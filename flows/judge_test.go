@@ -323,7 +323,7 @@ func TestDeadlines(t *testing.T) {
 	escalations := func() []mamori.Message {
 		var es []mamori.Message
 		for _, m := range r.sent.to(mamori.TargetChannel, "C0HR") {
-			if !strings.HasPrefix(m.Ref, "care:") && !strings.Contains(m.Text, "ケア") {
+			if !strings.HasPrefix(m.Ref, "care:") && !strings.Contains(m.Text, "ケア") && !m.Tidy {
 				es = append(es, m)
 			}
 		}
@@ -378,6 +378,20 @@ func TestDeadlines(t *testing.T) {
 	step(500 * time.Hour)
 	if hr() != h0+2 {
 		t.Fatal("escalated after the decision")
+	}
+	// Its two escalations, and the take reminder, now say it is done, in
+	// place (found by a trial: red cards stayed for decided cases).
+	tidied := map[string]int{}
+	for i, it := range r.sent.items {
+		if it.Message.Tidy {
+			if r.sent.prevs[i] == nil {
+				t.Errorf("a tidy-up posted anew: %+v", it.Message)
+			}
+			tidied[it.Target.ID]++
+		}
+	}
+	if tidied["C0HR"] != 2 || tidied["C0STORE"] != 1 {
+		t.Errorf("tidied: %v", tidied)
 	}
 	trail, _ := r.db.AuditTrail(ctx, n)
 	var esc2 int

@@ -184,7 +184,7 @@ func (s *Service) runDeadline(ctx context.Context, j mamori.Job, now time.Time) 
 			}
 			// Taken from here with one click: the card may be far up the
 			// channel by now.
-			m = mamori.Message{Step: mamori.StepCard, Header: fmt.Sprintf(s.Policy.T(l, "deadline.take.header"), k.Number),
+			m = mamori.Message{Ref: lateTakeRef(k.Number), Step: mamori.StepCard, Header: fmt.Sprintf(s.Policy.T(l, "deadline.take.header"), k.Number),
 				Text: fmt.Sprintf(s.Policy.T(l, "deadline.take.text"), hours(take)), Urgent: k.Urgency == mamori.UrgencyUrgent,
 				Choices: []mamori.Choice{{Value: mamori.CardTake + ":" + k.Number, Label: s.Policy.T(l, "card.take"), Style: mamori.StylePrimary},
 					{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(l, "card.details")}}}
@@ -206,7 +206,8 @@ func (s *Service) runDeadline(ctx context.Context, j mamori.Job, now time.Time) 
 			}
 			// HR may not be in the department's channel: the case is
 			// opened from here (details; HR may see every case).
-			m = mamori.Message{Urgent: true, Step: mamori.StepCard, Header: fmt.Sprintf(s.Policy.T(l, "deadline.escalate.header"), k.Number),
+			m = mamori.Message{Ref: lateJudgeRef(k.Number, p.From, p.Round), Urgent: true, Step: mamori.StepCard,
+				Header: fmt.Sprintf(s.Policy.T(l, "deadline.escalate.header"), k.Number),
 				Text: fmt.Sprintf(s.Policy.T(l, text), hours(waited), departmentName(s.env(now), k.Department, l),
 					s.Policy.T(l, "status."+k.Status)),
 				Note:    s.Policy.T(l, note),
@@ -231,6 +232,50 @@ func (s *Service) runDeadline(ctx context.Context, j mamori.Job, now time.Time) 
 		}
 		return tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("job:%d", j.ID), Target: target, Message: m, Lang: l, Created: now})
 	})
+}
+
+// lateTakeRef and lateJudgeRef name the reminder that nobody has taken
+// case number, and the round of the escalation chain begun at from that
+// it is not decided: updated once it is (tidyLate).
+func lateTakeRef(number string) string { return "late:take:" + number }
+func lateJudgeRef(number string, from time.Time, round int) string {
+	return fmt.Sprintf("late:judge:%s:%d:%d", number, from.UnixMilli(), round)
+}
+
+// tidyLate updates the reminders of case k that its last step answered
+// (found by a trial: HR saw red cards for cases long decided): "nobody
+// has taken it" once it is taken, each round of "not decided" once it
+// is. Only what was posted is updated (Message.Tidy).
+func (s *Service) tidyLate(tx mamori.Tx, now time.Time, k mamori.Case) error {
+	l := s.orgLang()
+	take, judge := s.Deadlines.For(k.Urgency)
+	put := func(to string, m mamori.Message) error {
+		m.Tidy, m.Step = true, mamori.StepCard
+		return tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("tidy:%s:%d", m.Ref, now.UnixNano()), Target: s.channel(k.Reporter.Platform, to),
+			Message: m, Lang: l, Created: now})
+	}
+	if k.Taken.Equal(now) && !k.Created.Add(take).After(now) {
+		if err := put(k.Channel, mamori.Message{Ref: lateTakeRef(k.Number), Header: fmt.Sprintf(s.Policy.T(l, "deadline.taken.header"), k.Number),
+			Text: fmt.Sprintf(s.Policy.T(l, "deadline.assignee"), mention(k.Assignee))}); err != nil {
+			return err
+		}
+	}
+	if k.Status != mamori.StatusJudged || !k.Judged.Equal(now) || judge <= 0 {
+		return nil
+	}
+	from := lastReopened(k)
+	if from.IsZero() {
+		from = k.Created
+	}
+	for r := 1; r <= 100 && !from.Add(time.Duration(r)*judge).After(now); r++ {
+		if err := put(s.Org.HRChannel, mamori.Message{Ref: lateJudgeRef(k.Number, from, r),
+			Header:  fmt.Sprintf(s.Policy.T(l, "deadline.decided.header"), k.Number),
+			Text:    fmt.Sprintf(s.Policy.T(l, "deadline.decided"), s.Policy.T(l, "decision."+k.Decision.Outcome)),
+			Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(l, "card.details")}}}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // jobUpdate runs a job's work in one transaction that also records the

@@ -570,11 +570,15 @@ func (w *Worker) send(ctx context.Context, it mamori.OutboxItem) (time.Time, err
 	var prev *mamori.Posted
 	if it.Message.Ref != "" {
 		p, err := w.Store.PostedRef(ctx, it.Message.Ref)
-		if err == nil {
+		if err == nil && p.TS != "" {
 			prev = &p
-		} else if !errors.Is(err, mamori.ErrNotFound) {
+		} else if err != nil && !errors.Is(err, mamori.ErrNotFound) {
 			return time.Time{}, err
 		}
+	}
+	if it.Message.Tidy && prev == nil {
+		// Nothing posted to tidy: done, nothing sent.
+		return time.Time{}, w.Store.SentOutbox(context.WithoutCancel(ctx), it.ID, mamori.Posted{}, w.Clock())
 	}
 	// A send that hangs must end well before the lease, or another worker
 	// could take the item over and send it a second time.

@@ -1026,7 +1026,7 @@ func (db *DB) SentOutbox(ctx context.Context, id int64, p mamori.Posted, now tim
 		s.own(tPosted)
 		r.status, r.leased = mamori.OutboxSent, false
 		s.settle(r)
-		if r.ref != "" {
+		if r.ref != "" && p.TS != "" {
 			s.posted[r.ref] = p
 		}
 		return nil

@@ -81,8 +81,8 @@ func (t *Tx) SentOutbox(id int64, p mamori.Posted, now time.Time) error {
 		Millis(now), id).Scan(&ref); err != nil {
 		return NotFound(err, fmt.Sprintf("outbox %d", id))
 	}
-	if ref == "" {
-		return nil
+	if ref == "" || p.TS == "" {
+		return nil // (a tidy-up with nothing to tidy posts nothing)
 	}
 	_, err := t.exec(`INSERT INTO posted_refs (ref, channel, ts) VALUES (?, ?, ?)
 		ON CONFLICT (ref) DO UPDATE SET channel = excluded.channel, ts = excluded.ts`, ref, p.Channel, p.TS)
