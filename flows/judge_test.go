@@ -358,6 +358,17 @@ func TestDeadlines(t *testing.T) {
 	if hr() != h0+1 {
 		t.Fatalf("no escalation at 73 h: %d", hr()-h0)
 	}
+	// The one who has it heard first, at 54 h, by DM, with the button to
+	// judge (found by a trial: HR heard before they did).
+	due := 0
+	for _, m := range r.sent.to(mamori.TargetUser, "USUP") {
+		if strings.Contains(m.Header, "判断の期限が近づいています") && m.Choices[0].Value == mamori.CardJudge+":"+n {
+			due++
+		}
+	}
+	if due != 1 {
+		t.Errorf("the assignee was reminded %d times", due)
+	}
 	esc := escalations()[h0]
 	if !esc.Urgent || !strings.Contains(esc.Header, n) || strings.Contains(esc.Text, "秘密") {
 		t.Fatalf("escalation: %+v", esc)
