@@ -610,6 +610,17 @@ func (s *Service) sos(tx mamori.Tx, env Env, c *mamori.Conversation, o SOSOut) (
 		k.Status = mamori.StatusClosed
 		e.Safe = env.Now
 		audit, cards = "sos.safe", true
+		if k.Assignee == "" && s.Org.HRChannel != "" {
+			// Safe with nobody on it: HR hears that nobody answered.
+			ol := s.orgLang()
+			m := mamori.Message{Header: fmt.Sprintf(t(ol, "sos.safe.unanswered.hr.header"), k.Number),
+				Text:    fmt.Sprintf(t(ol, "sos.safe.unanswered.hr"), mention(k.Reporter.Key())),
+				Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: t(ol, "card.details")}}}
+			if err := tx.Enqueue(mamori.OutboxItem{Key: "sos-safe-unanswered:" + k.Number, Target: s.channel(k.Reporter.Platform, s.Org.HRChannel),
+				Message: m, Lang: ol, Created: env.Now}); err != nil {
+				return nil, err
+			}
+		}
 	case o.Place != "" && o.FromReport && e.Place != "":
 		return nil, nil // where they are now, as they said, stays
 	case o.Place != "":
@@ -928,9 +939,14 @@ func (s *Service) sosStatus(env Env, k mamori.Case, l mamori.Lang) mamori.Messag
 // what is known.
 func sosSafeMessage(env Env, k mamori.Case, l mamori.Lang) mamori.Message {
 	t := env.Policy.T
-	return mamori.Message{Step: stepSOS, Header: t(l, "sos.safe.header"), Text: t(l, "sos.safe.text"),
+	m := mamori.Message{Step: stepSOS, Header: t(l, "sos.safe.header"), Text: t(l, "sos.safe.text"),
 		Choices: []mamori.Choice{{Value: mamori.SOSReport + ":" + k.Number, Label: t(l, "sos.safe.report"), Style: mamori.StylePrimary}},
 		Note:    t(l, "sos.safe.note")}
+	if k.Assignee == "" && sosRecord(&k).SafeBy == "" {
+		// Nobody came (found by a trial: it said nothing of it).
+		m.Text = t(l, "sos.safe.unanswered") + "\n" + m.Text
+	}
+	return m
 }
 
 // responder reports whether u may acknowledge SOS k: HR, a supervisor of

@@ -766,6 +766,14 @@ func TestSOSUnansweredTellsTheEmployee(t *testing.T) {
 	if !strings.Contains(hr[len(hr)-1].Header, "SOS に応答がありません") {
 		t.Errorf("HR: %+v", hr[len(hr)-1])
 	}
+	// Safe at last, with nobody having come: said, and HR hears.
+	r.click("UME", mamori.SOSSafe+":SOS-2026-0001")
+	if m := r.last("UME"); !strings.Contains(m.Text, "ごめんなさい") {
+		t.Errorf("safe, nobody came: %+v", m)
+	}
+	if hr := r.sent.to(mamori.TargetChannel, "C0HR"); !slices.ContainsFunc(hr, func(m mamori.Message) bool { return strings.Contains(m.Header, "応答のないまま終わった") }) {
+		t.Errorf("HR: %+v", hr[len(hr)-2:])
+	}
 }
 
 // TestSOSPlaceNotNews (found by two trials): at "where are you?",
@@ -786,5 +794,22 @@ func TestSOSPlaceNotNews(t *testing.T) {
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "bookshop"})
 	if e := r.kase("SOS-2026-0001").Decision.Emergency; e.Place != "bookshop" {
 		t.Errorf("a place: %q", e.Place)
+	}
+}
+
+// TestSafeInReportClosesSOS (found by a trial): "safe" answered at a
+// report's "are you safe now?" while an SOS is open closes it — it went
+// on escalating.
+func TestSafeInReportClosesSOS(t *testing.T) {
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartSOS})
+	r.do(mamori.Input{Kind: mamori.InputChoice, User: user("UME"), Step: "sos", Value: mamori.SOSSkip + ":SOS-2026-0001"})
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartReport})
+	r.do(mamori.Input{Kind: mamori.InputChoice, User: user("UME"), Step: "safety", Value: "safe"})
+	if k := r.kase("SOS-2026-0001"); k.Status != mamori.StatusClosed {
+		t.Errorf("the SOS: %s", k.Status)
+	}
+	if c := r.conv(user("UME")); c.SOS != "" || c.Flow != mamori.FlowReport || c.Step == "safety" {
+		t.Errorf("the report: %+v", c)
 	}
 }

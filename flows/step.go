@@ -1079,6 +1079,13 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			out.SOS = &SOSOut{Raise: true, Safety: c.Answers.Safety, InReport: true}
 		}
 	}
+	if c.Step == stepSafety && c.Answers.Safety == "safe" && c.SOS != "" && out.SOS == nil {
+		// "Are you safe now?" — "yes", with an SOS open: it is over, and
+		// those responding are told (found by a trial: it kept
+		// escalating).
+		out.SOS = &SOSOut{Number: c.SOS, Safe: true}
+		c.SOS, c.SOSPlace = "", false
+	}
 	if c.Step == stepPlace && c.SOS != "" && c.Answers.Place != "" && out.SOS == nil {
 		// The SOS raised from this report learns where they are.
 		out.SOS = &SOSOut{Number: c.SOS, Place: c.Answers.Place, FromReport: true}
