@@ -18,6 +18,8 @@ func (s *Service) sosNext(k mamori.Case, l mamori.Lang) string {
 	switch {
 	case k.Status == mamori.StatusClosed && k.Decision != nil && k.Decision.Emergency != nil && k.Decision.Emergency.Report != "":
 		return fmt.Sprintf(t(l, "home.next.sos.report"), k.Decision.Emergency.Report)
+	case k.Status == mamori.StatusClosed && sosRecord(&k).SafeBy != "":
+		return fmt.Sprintf(t(l, "home.next.sos.closed_by"), mention(sosRecord(&k).SafeBy))
 	case k.Status == mamori.StatusClosed:
 		return t(l, "home.next.sos.safe")
 	case k.Assignee != "":

@@ -489,6 +489,11 @@ func TestSOSClosedByResponder(t *testing.T) {
 	if a := r.alertsTo(mamori.TargetChannel, "C0HR"); !strings.Contains(fieldValue(a[len(a)-1], "状況"), "<@UHR>") || len(a[len(a)-1].Choices) != 0 {
 		t.Errorf("the card: %+v", a[len(a)-1])
 	}
+	// Their App Home says who closed it, not that they said so (found by
+	// a trial).
+	if home, err := r.svc.Home(ctx, user("UME")); err != nil || !strings.Contains(messageText(home), "<@UHR> さんが安全を確認して閉じました") {
+		t.Errorf("home: %s %v", messageText(home), err)
+	}
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "ありがとうございました"})
 	if len(r.kase(n).Decision.Emergency.Notes) != 0 {
 		t.Error("text after the close was kept as an SOS note")
