@@ -373,8 +373,22 @@ func dangerSaid(typed string) bool {
 		presentEN.MatchString(typed)
 	return weapon(typed) && (now || holdsAny(typed, "ている", "ています", "てる", "いる", "います") || holdingEN.MatchString(typed)) ||
 		fearful(typed) && now || backNow.MatchString(typed) || presentEN.MatchString(typed) && threatEN.MatchString(typed) ||
-		holdsAny(typed, "また来た", "戻ってきた", "戻って来た", "また来ています", "また来てる") && !holdsAny(typed, "前にも", "以前", "先週", "先月", "昨日")
+		holdsAny(typed, "また来た", "戻ってきた", "戻って来た", "また来ています", "また来てる") && !holdsAny(typed, "前にも", "以前", "先週", "先月", "昨日") ||
+		threatToCome(typed)
 }
+
+// threatToCome reports a threat of harm still to come, said to the
+// person (「お前の家は知ってる」, 「今から行くからな」, 「殺すぞ」, "he knows
+// where i live", "said he'd wait for me after my shift"): the SOS is
+// offered, and what to do to be safe going home.
+func threatToCome(typed string) bool {
+	return holdsAny(typed, "家は知って", "家を知って", "家知って", "今から行く", "いまから行く", "待ってる", "待ってるからな", "待ち伏せ", "殺す", "ころす", "覚えてろ", "覚えとけ",
+		"帰り道", "つけられ", "後をつけ") || threatEN.MatchString(typed) && presentEN.MatchString(typed) || comingEN.MatchString(typed)
+}
+
+// comingEN is a threat of coming for the person ("knows where i live",
+// "wait for me after my shift", "find me", "i'll kill you").
+var comingEN = regexp.MustCompile(`(?i)knows? where (i|you) live|wait(ing)? for (me|you) after|come (back )?(to [a-z ]+ )?(and )?find (me|you)|(kill|hurt) (me|you)\b|follow(ed|ing)? me home`)
 
 // pastWords place what is typed in the past: a call for help beside them
 // is told, not made ("yesterday a guy pulled a knife on me, pls help me").
@@ -1394,7 +1408,11 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 			// the button, and what more was said kept with the account.
 			v, rest, said := leadingOption(typed, opts)
 			ok := said && q.step != stepSafety && !negates(rest) && !fearful(typed) && !sosWord(typed, false)
-			more := ok && worthKeeping(typed)
+			// What follows the answer is kept when it says something: not
+			// 「はい、お願いします」 (found by a trial: it went into the
+			// account).
+			tail := strings.TrimSpace(rest)
+			more := ok && worthKeeping(tail) && yesNo[spoken(tail)] == "" && !politeOnly(tail)
 			if d, found := durationOption(typed); !ok && q.step == stepDuration && found {
 				// 「35分くらい」, "about 20 min": the span it falls in; a
 				// sentence around it is kept with the account.
@@ -2165,6 +2183,16 @@ func addToAccount(c *mamori.Conversation, typed string) bool {
 		c.AccountKept = true
 	}
 	return ok
+}
+
+// politeOnly reports whether typed is only words of courtesy (「お願い
+// します」, "thank you", 「よろしくお願いします」).
+func politeOnly(typed string) bool {
+	t := squash(toHalfWidth(typed))
+	for _, w := range []string{"よろしくお願いします", "お願いします", "おねがいします", "お願い", "ありがとうございます", "ありがとう", "です", "pleasethankyou", "thankyou", "thanks", "please", "pls"} {
+		t = strings.ReplaceAll(t, squash(w), "")
+	}
+	return t == ""
 }
 
 // saysMore reports whether typed, which names option v, says more than

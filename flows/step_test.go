@@ -1437,6 +1437,8 @@ func TestDangerSaidPlainly(t *testing.T) {
 		{"a customer is threatening me right now", false, true},
 		{"お客さんがまた来た", false, true},
 		{"yesterday a guy pulled a knife on me, pls help me", false, true},
+		{"he knows where i live", false, true}, // threats still to come (found by the trials)
+		{"お前の家は知ってる、今から行くからなと言われた", false, true},
 		{"help", false, true}, // the menu, SOS among its buttons
 	} {
 		d := newDriver(t, "UME", mamori.EN)
@@ -1524,5 +1526,20 @@ func TestTimesAgoAndHedges(t *testing.T) {
 		if got := checkinSense(typed); got != want {
 			t.Errorf("check-in %q: %q, want %q", typed, got, want)
 		}
+	}
+}
+
+// TestCourtesyNotKept (found by a user trial): 「はい、お願いします」 at
+// "would you like to talk?" is the yes, and no more: nothing of it goes
+// into the account; "yes, he came back twice" still keeps its rest.
+func TestCourtesyNotKept(t *testing.T) {
+	d := reportAt(t, "UME", mamori.JA, stepTalk)
+	before := d.c.Answers.Narrative
+	d.say("はい、お願いします")
+	if d.c.Answers.Talk == "" || d.c.Answers.Narrative != before {
+		t.Errorf("talk %q, account %q (was %q)", d.c.Answers.Talk, d.c.Answers.Narrative, before)
+	}
+	if !politeOnly("よろしくお願いします。") || politeOnly("お願いします、もう来てほしくない") {
+		t.Error("politeOnly")
 	}
 }
