@@ -1042,6 +1042,21 @@ func TestYesToTheSOSOffer(t *testing.T) {
 	if c := r.conv(user("UME")); c.Flow != mamori.FlowReport || !strings.Contains(c.Answers.Narrative, "まだ店の外にいて怖い") {
 		t.Errorf("the report from the SOS: %+v", c.Answers)
 	}
+	// In a report too, and the yes is no answer (found by a re-trial: it
+	// was saved as the place); 「また来た」 alone at the menu is offered
+	// it too (it was a greeting).
+	r = newRig(t)
+	r.reportUntil("UME", "place")
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "また来た"})
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "お願いします"})
+	if c := r.conv(user("UME")); c.SOS == "" || c.Answers.Place == "お願いします" {
+		t.Errorf("a yes in a report: SOS %q, place %q", c.SOS, c.Answers.Place)
+	}
+	r = newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "また来た"})
+	if m := r.sent.to(mamori.TargetUser, "UME"); !strings.HasPrefix(m[len(m)-1].Text, r.svc.Policy.T(mamori.JA, "sos.offer")) {
+		t.Errorf("「また来た」 at the menu: %+v", m[len(m)-1])
+	}
 	r = newRig(t)
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "まだ店の外にいて怖い"})
 	r.clock.Add(time.Hour)

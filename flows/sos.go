@@ -110,11 +110,12 @@ func sosPhrase(s string) bool {
 		"i feel in danger", "i'm in danger", "i am in danger", "im in danger":
 		return true
 	}
-	return helpPhrases[squash(toHalfWidth(s))] || helpCry.MatchString(s)
+	return helpPhrases[squash(toHalfWidth(s))]
 }
 
 // helpCry is "help" cried out, "HELP!!", "help!" — not "help" asked for
-// (the menu's help).
+// (the menu's help). At the menu only: at a question it is offered the
+// SOS beside how to answer.
 var helpCry = regexp.MustCompile(`(?i)^\W*help\s*!+\W*$`)
 
 // helpPhrases are more ways of calling for help, squashed ("お願い、
@@ -255,8 +256,10 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 		in.Kind == mamori.InputText && sosWord(in.Text, !inFlow(c)) && !(inFlow(c) && c.Step == stepSafety) ||
 		// 「はい」 to "in danger now? press SOS" just offered (found by a
 		// trial: it was a greeting).
-		in.Kind == mamori.InputText && !inFlow(c) && c.SOS == "" && !c.SOSOffered.IsZero() && env.Now.Sub(c.SOSOffered) < sosYesWithin &&
-			(yesNo[spoken(in.Text)] == "yes" || holdsAny(spoken(in.Text), "お願い", "押して", "送って", "please send", "send it", "do it"))
+		// In a report too: the offer was the last thing said, and a yes is
+		// no place nor name (found by a trial: it was saved as one).
+		in.Kind == mamori.InputText && c.SOS == "" && !c.SOSOffered.IsZero() && env.Now.Sub(c.SOSOffered) < sosYesWithin &&
+			(yesNo[spoken(in.Text)] == "yes" || politeOnly(in.Text) || holdsAny(spoken(in.Text), "押して", "送って", "please send", "send it", "do it"))
 	if !c.SOSOffered.IsZero() && in.Kind != mamori.InputFile {
 		c.SOSOffered = time.Time{} // asked once: the next words are their own
 	}
@@ -610,8 +613,9 @@ func (s *Service) sos(tx mamori.Tx, env Env, c *mamori.Conversation, o SOSOut) (
 		k.Status = mamori.StatusClosed
 		e.Safe = env.Now
 		audit, cards = "sos.safe", true
-		if k.Assignee == "" && s.Org.HRChannel != "" {
-			// Safe with nobody on it: HR hears that nobody answered.
+		if k.Assignee == "" && e.Rounds > 0 && s.Org.HRChannel != "" {
+			// Safe with nobody on it after the first alerts went
+			// unanswered: HR hears that nobody answered.
 			ol := s.orgLang()
 			m := mamori.Message{Header: fmt.Sprintf(t(ol, "sos.safe.unanswered.hr.header"), k.Number),
 				Text:    fmt.Sprintf(t(ol, "sos.safe.unanswered.hr"), mention(k.Reporter.Key())),
@@ -942,7 +946,7 @@ func sosSafeMessage(env Env, k mamori.Case, l mamori.Lang) mamori.Message {
 	m := mamori.Message{Step: stepSOS, Header: t(l, "sos.safe.header"), Text: t(l, "sos.safe.text"),
 		Choices: []mamori.Choice{{Value: mamori.SOSReport + ":" + k.Number, Label: t(l, "sos.safe.report"), Style: mamori.StylePrimary}},
 		Note:    t(l, "sos.safe.note")}
-	if k.Assignee == "" && sosRecord(&k).SafeBy == "" {
+	if e := sosRecord(&k); k.Assignee == "" && e.SafeBy == "" && e.Rounds > 0 {
 		// Nobody came (found by a trial: it said nothing of it).
 		m.Text = t(l, "sos.safe.unanswered") + "\n" + m.Text
 	}

@@ -751,6 +751,23 @@ func TestSOSNewsNotifies(t *testing.T) {
 	}
 }
 
+// TestSOSSafeAtOnceNoApology (found by a re-trial): safe seconds after
+// the SOS, before any round went unanswered, is no "sorry nobody came"
+// and no word to HR about it.
+func TestSOSSafeAtOnceNoApology(t *testing.T) {
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartSOS})
+	r.click("UME", mamori.SOSSafe+":SOS-2026-0001")
+	if m := r.last("UME"); strings.Contains(m.Text, "ごめんなさい") {
+		t.Errorf("apologised: %+v", m)
+	}
+	for _, m := range r.sent.to(mamori.TargetChannel, "C0HR") {
+		if strings.Contains(m.Header, "応答のないまま") {
+			t.Errorf("HR told: %+v", m)
+		}
+	}
+}
+
 // TestSOSUnansweredTellsTheEmployee (found by a trial): when the rounds
 // run out with nobody on it, HR's channel hears — and so does the
 // employee, with what to do now, not left waiting in silence.

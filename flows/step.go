@@ -356,6 +356,7 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		// "まだお客様が外で待っていて怖い", "包丁を持っています": kept as the
 		// report reads it, and the SOS one press away, on the question.
 		offerSOS(env, &out, nc.User.Lang)
+		nc.SOSOffered = env.Now
 	}
 	return nc, out
 }
@@ -757,10 +758,12 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			}
 			return c, Out{Replies: []mamori.Message{kept, m}}
 		}
-		if in.Kind == mamori.InputText && fearful(typed) {
-			// "怖い", "殴られた": too short to keep, never a greeting.
+		if in.Kind == mamori.InputText && (fearful(typed) || dangerNow(typed)) {
+			// "怖い", "殴られた", 「また来た」: too short to keep, never a
+			// greeting.
 			m := menu(env, l, false)
 			m.Text = env.Policy.T(l, "sos.offer")
+			c.SOSOffered = env.Now
 			return c, Out{Replies: []mamori.Message{m}}
 		}
 		return c, Out{Replies: []mamori.Message{menu(env, l, true)}}
@@ -2189,6 +2192,9 @@ func addToAccount(c *mamori.Conversation, typed string) bool {
 // します」, "thank you", 「よろしくお願いします」).
 func politeOnly(typed string) bool {
 	t := squash(toHalfWidth(typed))
+	if t == "" {
+		return false // 「？」 is no courtesy
+	}
 	for _, w := range []string{"よろしくお願いします", "お願いします", "おねがいします", "お願い", "ありがとうございます", "ありがとう", "です", "pleasethankyou", "thankyou", "thanks", "please", "pls"} {
 		t = strings.ReplaceAll(t, squash(w), "")
 	}
