@@ -1052,6 +1052,23 @@ func TestYesToTheSOSOffer(t *testing.T) {
 	if c := r.conv(user("UME")); c.SOS == "" || c.Answers.Place == "お願いします" {
 		t.Errorf("a yes in a report: SOS %q, place %q", c.SOS, c.Answers.Place)
 	}
+	// Thanks, or a sentence, after the offer is no yes; a yes that answers
+	// the question asked answers it (found by a review).
+	for _, said := range []string{"ありがとうございます", "thanks", "please send it to my manager"} {
+		r = newRig(t)
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "昨日、お客様に殴られました。まだ怖いです"})
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: said})
+		if c := r.conv(user("UME")); c.SOS != "" {
+			t.Errorf("%q after the offer raised an SOS", said)
+		}
+	}
+	r = newRig(t)
+	r.reportUntil("UME", "repeat")
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "まだ外で待っていて怖い"})
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "はい"})
+	if c := r.conv(user("UME")); c.SOS != "" || c.Answers.Repeat != "before" {
+		t.Errorf("「はい」 at has it happened before: SOS %q, answer %q", c.SOS, c.Answers.Repeat)
+	}
 	r = newRig(t)
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "また来た"})
 	if m := r.sent.to(mamori.TargetUser, "UME"); !strings.HasPrefix(m[len(m)-1].Text, r.svc.Policy.T(mamori.JA, "sos.offer")) {

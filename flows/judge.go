@@ -104,9 +104,15 @@ func (s *Service) act(ctx context.Context, actor mamori.User, number, action str
 				// name: 「佐藤店長が…」) took it. Refused without saying
 				// why; HR hears, once, so that someone who may handles it.
 				ol := s.orgLang()
-				m := mamori.Message{Header: fmt.Sprintf(s.Policy.T(ol, "judge.named.hr.header"), k.Number),
+				// (A card's step: its buttons are the card's — found by a
+				// re-trial: they opened nothing.)
+				m := mamori.Message{Step: mamori.StepCard, Header: fmt.Sprintf(s.Policy.T(ol, "judge.named.hr.header"), k.Number),
 					Text:    fmt.Sprintf(s.Policy.T(ol, "judge.named.hr"), mention(actor.Key()), k.Number),
-					Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(ol, "card.details")}}}
+					Choices: []mamori.Choice{{Value: mamori.CardTake + ":" + k.Number, Label: s.Policy.T(ol, "card.take"), Style: mamori.StylePrimary},
+						{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(ol, "card.details")}}}
+				if k.Status != mamori.StatusNew {
+					m.Choices = m.Choices[1:]
+				}
 				if err := tx.Enqueue(mamori.OutboxItem{Key: "named:" + k.Number + ":" + actor.Key(), Target: s.channel(k.Reporter.Platform, s.Org.HRChannel),
 					Message: m, Lang: ol, Created: now}); err != nil {
 					return err
@@ -369,7 +375,7 @@ func (s *Service) judge(ctx context.Context, actor mamori.User, number string, v
 			if sg := suggested(*k); sg != "" {
 				sugg = s.Policy.T(ol, "decision."+sg)
 			}
-			m := mamori.Message{Header: fmt.Sprintf(s.Policy.T(ol, "judge.against.hr.header"), k.Number),
+			m := mamori.Message{Step: mamori.StepCard, Header: fmt.Sprintf(s.Policy.T(ol, "judge.against.hr.header"), k.Number),
 				Text:    fmt.Sprintf(s.Policy.T(ol, "judge.against.hr"), mention(actor.Key()), s.Policy.T(ol, "decision."+d.Outcome), sugg),
 				Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(ol, "card.details")}}}
 			if k.Crime {

@@ -98,9 +98,37 @@ func sosWord(s string, anywhere bool) bool {
 			return true
 		}
 	}
-	// A call for help with a danger now ("pls help hes back", 「助けて、
-	// 包丁を持っています」), not said of the past nor to say none is needed.
-	return callsForHelp(s) && dangerSaid(s) && !holdsAny(strings.ToLower(s), pastWords...) && !helpDenied(s)
+	return false
+}
+
+// helpAndDanger reports a call for help made now beside a danger now in
+// one sentence ("pls help hes back", 「助けて、包丁を持っています」): not
+// said of the past, nor to say none is needed, nor help someone gave or
+// help with something (「同僚が助けてくれたけど、まだ怖い」, "I need help
+// following up on my report").
+func helpAndDanger(s string) bool {
+	for _, sentence := range sentences(s) {
+		if callsForHelp(sentence) && dangerSaid(sentence) &&
+			!pastWords.MatchString(sentence) && !helpDenied(sentence) {
+			return true
+		}
+	}
+	return false
+}
+
+// helpOther is help given, wished for, or asked with something — no call
+// for it now.
+var helpOther = regexp.MustCompile(`(?i)助けて(くれ(た|て|ました|ません|なかった)|もら(った|いました)|ほしかった|欲しかった|あげ|下さっ|いただいた)|助けられ|\bhelped\b|help (me )?(to |with |understand|figur|find|decid|follow|report|writ|fill)|need help (with|to|\w+ing)`)
+
+// sosYes reports whether typed, right after the SOS was offered, is a yes
+// to it: a yes or a please alone — not thanks, nor a sentence.
+func sosYes(typed string) bool {
+	switch strings.TrimSuffix(spoken(typed), "ください") {
+	case "はい", "うん", "ええ", "お願いします", "おねがいします", "お願い", "押して", "送って", "押します", "送ります", "sosを送って",
+		"yes", "y", "yeah", "yep", "yes please", "yes pls", "please", "pls", "send it", "send", "press it", "do it":
+		return true
+	}
+	return false
 }
 
 func sosPhrase(s string) bool {
@@ -243,6 +271,17 @@ func inFlow(c mamori.Conversation) bool {
 	return c.Flow != "" && c.Step != stepDone && c.Step != stepMenu
 }
 
+// answersQuestion reports whether typed is one of the options of the
+// question c is at (「はい」 at "has this happened before?").
+func answersQuestion(env Env, c mamori.Conversation, typed string) bool {
+	q, ok := lookup(c.Step)
+	if !inFlow(c) || !ok || q.options == nil {
+		return false
+	}
+	_, ok = matchOption(typed, q.options(env, c.User.Lang))
+	return ok
+}
+
 // sosYesWithin is how long a yes answers the SOS the menu offered.
 const sosYesWithin = 10 * time.Minute
 
@@ -258,8 +297,11 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 		// trial: it was a greeting).
 		// In a report too: the offer was the last thing said, and a yes is
 		// no place nor name (found by a trial: it was saved as one).
-		in.Kind == mamori.InputText && c.SOS == "" && !c.SOSOffered.IsZero() && env.Now.Sub(c.SOSOffered) < sosYesWithin &&
-			(yesNo[spoken(in.Text)] == "yes" || politeOnly(in.Text) || holdsAny(spoken(in.Text), "押して", "送って", "please send", "send it", "do it"))
+		in.Kind == mamori.InputText && c.SOS == "" && !c.SOSOffered.IsZero() && env.Now.Sub(c.SOSOffered) < sosYesWithin && sosYes(in.Text) &&
+			!answersQuestion(env, c, in.Text) ||
+		// A call for help beside a danger now, at the menu — not while a
+		// check-in waits (how they are is HR's, and a raise is no answer).
+		in.Kind == mamori.InputText && !inFlow(c) && c.Checkin == "" && helpAndDanger(in.Text)
 	if !c.SOSOffered.IsZero() && in.Kind != mamori.InputFile {
 		c.SOSOffered = time.Time{} // asked once: the next words are their own
 	}
@@ -467,6 +509,12 @@ func sosUpdate(c mamori.Conversation, typed string) bool {
 // callsForHelp reports whether typed text holds a call for help
 // anywhere ("…怖いです、助けてください").
 func callsForHelp(typed string) bool {
+	return !helpOther.MatchString(typed) && callsForHelpWords(typed)
+}
+
+// callsForHelpWords is callsForHelp but for help given or asked with
+// something.
+func callsForHelpWords(typed string) bool {
 	return holdsAny(typed, "助けて", "たすけて", "タスケテ", "help me", "sos", "ｓｏｓ", "need help", "please help", "someone help", "somebody help",
 		"pls help", "plz help", "call security", "call the police", "someone come", "警備員を呼んで", "警察を呼んで") ||
 		helpFirst.MatchString(typed)
@@ -617,7 +665,7 @@ func (s *Service) sos(tx mamori.Tx, env Env, c *mamori.Conversation, o SOSOut) (
 			// Safe with nobody on it after the first alerts went
 			// unanswered: HR hears that nobody answered.
 			ol := s.orgLang()
-			m := mamori.Message{Header: fmt.Sprintf(t(ol, "sos.safe.unanswered.hr.header"), k.Number),
+			m := mamori.Message{Step: mamori.StepCard, Header: fmt.Sprintf(t(ol, "sos.safe.unanswered.hr.header"), k.Number),
 				Text:    fmt.Sprintf(t(ol, "sos.safe.unanswered.hr"), mention(k.Reporter.Key())),
 				Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: t(ol, "card.details")}}}
 			if err := tx.Enqueue(mamori.OutboxItem{Key: "sos-safe-unanswered:" + k.Number, Target: s.channel(k.Reporter.Platform, s.Org.HRChannel),
@@ -690,7 +738,7 @@ func (s *Service) sosNews(tx mamori.Tx, env Env, k mamori.Case, files int) error
 			to.Thread = ref
 		}
 		t := func(key string) string { return s.Policy.T(l, key) }
-		m := mamori.Message{Urgent: true, Text: fmt.Sprintf(t("sos.news"), k.Number, mention(k.Reporter.Key())),
+		m := mamori.Message{Step: mamori.StepCard, Urgent: true, Text: fmt.Sprintf(t("sos.news"), k.Number, mention(k.Reporter.Key())),
 			Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: t("card.details")}}}
 		if files > 0 {
 			m.Text = fmt.Sprintf(t("sos.news.files"), k.Number, mention(k.Reporter.Key()), files)
@@ -1192,7 +1240,9 @@ func (s *Service) runSOS(ctx context.Context, j mamori.Job, now time.Time) error
 			return err
 		}
 		rl := reporterLang(k)
-		m := mamori.Message{Step: stepSOS, Urgent: true, Header: fmt.Sprintf(s.Policy.T(rl, "sos.escalated.header"), k.Number),
+		// One message, updated each round (found by a re-trial: ten alike
+		// in a row).
+		m := mamori.Message{Ref: "sos-you:" + k.Number + ":escalated", Step: stepSOS, Urgent: true, Header: fmt.Sprintf(s.Policy.T(rl, "sos.escalated.header"), k.Number),
 			Text:    fmt.Sprintf(s.Policy.T(rl, "sos.escalated.text"), p.Round),
 			Note:    s.Policy.T(rl, "onsite.note"),
 			Choices: []mamori.Choice{{Value: mamori.SOSSafe + ":" + k.Number, Label: s.Policy.T(rl, "sos.safe.button")}}}

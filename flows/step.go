@@ -389,18 +389,19 @@ func threatToCome(typed string) bool {
 
 // comingEN is a threat of coming for the person ("knows where i live",
 // "wait for me after my shift", "find me", "i'll kill you").
-var comingEN = regexp.MustCompile(`(?i)knows? where (i|you) live|wait(ing)? for (me|you) after|come (back )?(to [a-z ]+ )?(and )?find (me|you)|(kill|hurt) (me|you)\b|follow(ed|ing)? me home`)
+var comingEN = regexp.MustCompile(`(?i)knows? where (i|you) live|wait(ing)? for (me|you) after|come (back )?(to [a-z ]+ )?(and )?find (me|you)|(i'?ll|i will|he'?ll|he will|she'?ll|gonna|going to|would|said he'?d) (kill|hurt|get) (me|you)\b|follow(ed|ing)? me home`)
 
 // pastWords place what is typed in the past: a call for help beside them
-// is told, not made ("yesterday a guy pulled a knife on me, pls help me").
-var pastWords = []string{"昨日", "きのう", "先週", "先月", "前に", "以前", "yesterday", "last week", "last month", "last time", "ago", "earlier today"}
+// is told, not made ("yesterday a guy pulled a knife on me, pls help me")
+// — not 「目の前に」, nor "Chicago".
+var pastWords = regexp.MustCompile(`(?i)昨日|きのう|先週|先月|前にも|以前|\byesterday\b|\blast (week|month|time|night)\b|\bago\b|\bearlier today\b`)
 
 // backNow is "he's back" said of now ("hes back", "they are back
 // again"), not "he came back last week"; threatEN, what a customer may be
 // doing now ("threatening me right now", "still yelling").
 var (
 	backNow  = regexp.MustCompile(`(?i)\b(he'?s|hes|he is|she'?s|shes|she is|they'?re|theyre|they are|the customer is|the guy is) (back|here again|coming back)\b`)
-	threatEN = regexp.MustCompile(`(?i)\b(threaten\w*|yell\w*|shout\w*|scream\w*|hitting|follow\w*|grabb\w*|attack\w*|hurt\w*|won'?t (leave|let me))\b`)
+	threatEN = regexp.MustCompile(`(?i)\b(threaten\w*|yell\w*|shout\w*|scream\w*|hitting|grabb\w*|attack\w*|won'?t (leave|let me))\b`)
 )
 
 // helpDenied reports whether typed says no help is needed ("don't need

@@ -1418,9 +1418,10 @@ func TestSecondReviewWords(t *testing.T) {
 // a short question ("how long?") such words are no answer: kept with the
 // account, the question again with the SOS on it.
 func TestDangerSaidPlainly(t *testing.T) {
-	offers := func(o Out) bool {
+	offers := func(o Out) bool { // the offer's words, not the menu's own SOS button
 		return slices.ContainsFunc(o.Replies, func(m mamori.Message) bool {
-			return slices.ContainsFunc(append(m.Choices, m.Controls...), func(ch mamori.Choice) bool { return ch.Value == mamori.StartSOS })
+			return strings.Contains(m.Text+m.Note, newDriver(t, "UME", mamori.EN).env.Policy.T(mamori.EN, "sos.offer")) &&
+				slices.ContainsFunc(append(m.Choices, m.Controls...), func(ch mamori.Choice) bool { return ch.Value == mamori.StartSOS })
 		})
 	}
 	for _, tc := range []struct {
@@ -1438,8 +1439,15 @@ func TestDangerSaidPlainly(t *testing.T) {
 		{"お客さんがまた来た", false, true},
 		{"yesterday a guy pulled a knife on me, pls help me", false, true},
 		{"he knows where i live", false, true}, // threats still to come (found by the trials)
+		// Help given, or help with something, is no call for it (found by
+		// a review).
+		{"同僚が助けてくれたけど、まだ怖いです", false, true},
+		{"I need help following up on my report, still no answer", false, false},
+		{"What he said really hurt me. I need help deciding whether to report it", false, false},
+		{"he said he'd kill me if i called the police", false, true},
+		{"助けて、目の前に包丁を持った男がいます", true, false},
 		{"お前の家は知ってる、今から行くからなと言われた", false, true},
-		{"help", false, true}, // the menu, SOS among its buttons
+		{"help", false, true}, // the menu, and the SOS offered beside it
 	} {
 		d := newDriver(t, "UME", mamori.EN)
 		d.start("")
