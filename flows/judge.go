@@ -107,7 +107,7 @@ func (s *Service) act(ctx context.Context, actor mamori.User, number, action str
 				// (A card's step: its buttons are the card's — found by a
 				// re-trial: they opened nothing.)
 				m := mamori.Message{Step: mamori.StepCard, Header: fmt.Sprintf(s.Policy.T(ol, "judge.named.hr.header"), k.Number),
-					Text:    fmt.Sprintf(s.Policy.T(ol, "judge.named.hr"), mention(actor.Key()), k.Number),
+					Text: fmt.Sprintf(s.Policy.T(ol, "judge.named.hr"), mention(actor.Key()), k.Number),
 					Choices: []mamori.Choice{{Value: mamori.CardTake + ":" + k.Number, Label: s.Policy.T(ol, "card.take"), Style: mamori.StylePrimary},
 						{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(ol, "card.details")}}}
 				if k.Status != mamori.StatusNew {
