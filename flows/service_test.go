@@ -99,6 +99,7 @@ func (r *rig) open() {
 		r.t.Fatal(err)
 	}
 	r.t.Cleanup(func() { db.Close() })
+	r.t.Cleanup(r.cardButtonsOnCards)
 	r.db = db
 	log := slog.New(slog.DiscardHandler)
 	tokyo, _ := time.LoadLocation("Asia/Tokyo")
@@ -163,6 +164,23 @@ func (r *rig) do(in mamori.Input) {
 }
 
 // last returns the last message the user received with a step.
+// cardButtonsOnCards checks every message sent: a button that acts on a
+// case (details, take, judge) is on a message of the card's step, or an
+// adapter cannot tell it from a question's (found by a re-trial: a
+// notice's "details" opened nothing).
+func (r *rig) cardButtonsOnCards() {
+	r.sent.mu.Lock()
+	defer r.sent.mu.Unlock()
+	for _, it := range r.sent.items {
+		for _, ch := range append(it.Message.Choices, it.Message.Controls...) {
+			kind, _, _ := strings.Cut(ch.Value, ":")
+			if (kind == mamori.CardDetails || kind == mamori.CardTake || kind == mamori.CardJudge) && it.Message.Step != mamori.StepCard {
+				r.t.Errorf("%q on a message of step %q: %s", ch.Value, it.Message.Step, it.Message.Header+it.Message.Text)
+			}
+		}
+	}
+}
+
 func (r *rig) last(id string) mamori.Message {
 	r.t.Helper()
 	ms := r.sent.to(mamori.TargetUser, id)
