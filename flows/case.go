@@ -2,6 +2,7 @@ package flows
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -131,28 +132,71 @@ func mentions(a mamori.Answers, ids ...string) bool {
 
 // mentionsName reports whether the report's account, the words said,
 // the witnesses, the colleague or the demand name the person called
-// name — by a part of it: 「佐藤店長」 for 佐藤 太郎, "Sato" for Taro Sato.
-// Parts of one kanji, or of two Latin letters, are too common to tell;
-// a name of three kanji or more in one piece is read by its first two
-// too, as family names mostly are.
-// The customer's fields are not read: a customer may share a surname.
+// name, as one names a colleague: a part of a Japanese name with a title
+// or an honorific after it (「佐藤店長」, 「佐藤さん」 for 佐藤 太郎 — not
+// 「渋谷店」, nor 「田中様」, a customer), a part of a Latin name as
+// written, capitalised ("Sato" for Taro Sato — not "bill" for Bill). A
+// name of three kanji or more in one piece is read by its first two too,
+// as family names mostly are. The customer's fields are not read.
 func mentionsName(a mamori.Answers, name string) bool {
-	all := strings.ToLower(strings.Join([]string{a.Narrative, a.Words, a.Witnesses, a.Demand, a.Colleague}, "\n"))
-	for _, part := range strings.FieldsFunc(strings.ToLower(name), func(r rune) bool { return unicode.IsSpace(r) || strings.ContainsRune("・.,()（）", r) }) {
+	all := strings.Join([]string{a.Narrative, a.Words, a.Witnesses, a.Demand, a.Colleague}, "\n")
+	titled := func(part string) bool {
+		for i := 0; ; {
+			j := strings.Index(all[i:], part)
+			if j < 0 {
+				return false
+			}
+			i += j + len(part)
+			if colleagueTitle.MatchString(all[i:]) {
+				return true
+			}
+		}
+	}
+	for _, part := range strings.FieldsFunc(name, func(r rune) bool { return unicode.IsSpace(r) || strings.ContainsRune("・.,()（）", r) }) {
 		n := utf8.RuneCountInString(part)
-		if rs := []rune(part); n >= 3 && !strings.ContainsFunc(part, func(r rune) bool { return !unicode.Is(unicode.Han, r) }) &&
-			strings.Contains(all, string(rs[:2])) {
-			return true // 「佐藤太郎」 written whole: most family names are its first two kanji
+		if rs := []rune(part); n >= 3 && !strings.ContainsFunc(part, func(r rune) bool { return !unicode.Is(unicode.Han, r) }) && titled(string(rs[:2])) {
+			return true // 「佐藤太郎」 written whole
 		}
 		switch r, _ := utf8.DecodeRuneInString(part); {
-		case r >= utf8.RuneSelf && n >= 2 && strings.Contains(all, part):
+		case r >= utf8.RuneSelf && n >= 2 && titled(part):
 			return true
-		case r < utf8.RuneSelf && n >= 3 && holdsWord(all, part):
+		case r < utf8.RuneSelf && n >= 3 && latinNamed(all, part):
 			return true
 		}
 	}
 	return false
 }
+
+// latinNamed reports whether s names part, a part of a Latin name, as a
+// word written with its capital ("Sato was there") or with a title after
+// it (「satoさん」, "sato-san") — not "bill" in "pay the bill".
+func latinNamed(s, part string) bool {
+	low, w := strings.ToLower(s), strings.ToLower(part)
+	for i := 0; ; {
+		j := strings.Index(low[i:], w)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(w)
+		i = start + 1
+		if start > 0 && isWordByte(low[start-1]) || end < len(low) && isWordByte(low[end]) {
+			continue
+		}
+		if r, _ := utf8.DecodeRuneInString(s[start:]); unicode.IsUpper(r) || colleagueTitle.MatchString(s[end:]) || latinTitle.MatchString(s[end:]) {
+			return true
+		}
+	}
+}
+
+func isWordByte(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_'
+}
+
+var latinTitle = regexp.MustCompile(`(?i)^[- ]?(san|sama|kun)\b`)
+
+// colleagueTitle is what follows a colleague's name: a title or an
+// honorific (not 様, for customers, nor 店, 駅, a place).
+var colleagueTitle = regexp.MustCompile(`^\s*(さん|店長|副店長|課長|部長|係長|主任|マネージャ|リーダー|上長|上司|チーフ|くん|君|氏|SV|ｓｖ|先輩|[\p{Han}]{1,2}(さん|店長|課長|部長))`)
 
 // holdsWord reports whether s holds w not as a part of a longer word or
 // id ("sato" is not in "satoshi", nor "u0sato" in "u0sato2").

@@ -901,6 +901,10 @@ func TestSupervisorNamedByName(t *testing.T) {
 	if _, err := r.svc.Take(ctx, user("UHR"), n); err != nil {
 		t.Errorf("HR takes it: %v", err)
 	}
+	// Nor may he read it (found by a re-trial).
+	if m, err := r.svc.CaseDetails(ctx, sato, n); !errors.Is(err, mamori.ErrForbidden) || strings.Contains(messageText(m), "責め") {
+		t.Errorf("the supervisor named read it: %v %s", err, messageText(m))
+	}
 	// A name in the customer's field only: not his case.
 	if mentionsName := (mamori.Answers{Customer: "佐藤と名乗る男性"}); flows.MentionsName(mentionsName, "佐藤 太郎") {
 		t.Error("the customer's name stopped the supervisor")
@@ -913,6 +917,14 @@ func TestSupervisorNamedByName(t *testing.T) {
 		{"Satoshi helped me", "Sato", false},
 		{"佐藤さんがその場にいた", "佐藤太郎", true}, // its first two kanji
 		{"佐々木さんが助けてくれた", "佐藤", false},
+		// Places, customers and words are no colleague (found by a review).
+		{"渋谷店のレジで怒鳴られた", "渋谷 一郎", false},
+		{"上野駅前店で", "上野太郎", false},
+		{"常連の田中様が怒鳴った", "田中 一郎", false},
+		{"he would not pay the bill", "Bill Smith", false},
+		{"Smith was standing next to me", "Bill Smith", true},
+		{"上司のsatoさんも横で見ていた", "sato", true},
+		{"I asked sato-san for help", "sato", true},
 		{"店長の佐藤太郎さん", "佐藤太郎", true},
 	} {
 		if got := flows.MentionsName(mamori.Answers{Narrative: tc.said}, tc.name); got != tc.want {

@@ -494,7 +494,10 @@ func (s *Service) mayView(viewer mamori.User, k mamori.Case) bool {
 	if k.Kind == mamori.KindSOS {
 		return s.responder(viewer, k)
 	}
-	return k.Kind == mamori.KindReport && k.Route == mamori.RouteDepartment && s.Org.IsSupervisor(viewer, k.Department)
+	// A supervisor the report names may not read it (found by a
+	// re-trial: he could read who reported him, and what they said).
+	return k.Kind == mamori.KindReport && k.Route == mamori.RouteDepartment && s.Org.IsSupervisor(viewer, k.Department) &&
+		!mentions(k.Answers, viewer.ID, viewer.Email) && !mentionsName(k.Answers, viewer.Name)
 }
 
 // seesHealth reports whether viewer, who may view case k, may also see
