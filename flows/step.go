@@ -854,6 +854,16 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	if in.Kind == mamori.InputText {
 		value = typedCommand(strings.TrimSpace(in.Text))
 		pause := pauseWish(in.Text)
+		switch c.Step {
+		case stepWellbeing, stepTalk:
+			// "not right now", 「今はちょっと」: how they are, or no (found
+			// by a review: they paused the report).
+			pause = false
+		case stepWords, stepDemand, stepNarrative:
+			// 「ふざけるな、あとで」 may be the words said: a pause only
+			// when all the text says is that (「ちょっと今は無理です、あとで」).
+			pause = pause && onlyPause(in.Text)
+		}
 		stop := stopWish(in.Text) && c.Step != stepWellbeing && c.Step != stepTalk && c.Step != stepWorry
 		if value == "" && c.Flow == mamori.FlowReport && consultWish(in.Text) &&
 			c.Step != stepCancel && c.Step != stepNarrative && c.Step != stepWords && c.Step != stepWellbeing && c.Step != stepTalk {
@@ -934,9 +944,10 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		if c.Step == stepCancel {
 			c.Step = pop(&c) // "continue later" instead of stopping: back at the question
 		}
-		if typed := strings.TrimSpace(in.Text); in.Kind == mamori.InputText && utf8.RuneCountInString(squash(typed)) > 25 {
+		if typed := strings.TrimSpace(in.Text); in.Kind == mamori.InputText && (utf8.RuneCountInString(squash(typed)) > 25 || saidBeforePause(typed)) {
 			// "sorry someone needs me at the counter, can i finish this
-			// later": paused, and the words offered when they come back.
+			// later", 「録音があります、あとで」: paused, and the words
+			// offered when they come back.
 			c.Draft = typed
 		}
 		c.Paused = true
@@ -2134,7 +2145,19 @@ func moreOfLast(env Env, c *mamori.Conversation, typed string, l mamori.Lang) (n
 		utf8.RuneCountInString(squash(typed)) <= 6 && strings.ContainsAny(typed, "?？") { // 「まだですか？」
 		return "", false
 	}
+	if stopWish(typed) || pauseWish(typed) || typedCommand(typed) != "" {
+		return "", false // a wish, not words to keep
+	}
 	prev := c.History[len(c.History)-1]
+	if prev == stepWellbeing || prev == stepTalk {
+		// How they are is HR's alone: with their feelings, never the
+		// account (found by a review).
+		if feelings, fits := appendText(c.Answers.Feelings, typed); fits {
+			c.Answers.Feelings = feelings
+			return env.Policy.T(l, "nav.in_flight.feelings"), true
+		}
+		return "", false
+	}
 	if q, found := lookup(prev); found && q.answer != nil && q.step != stepSafety && (q.kind == kText || q.kind == kBoth) {
 		slot := q.answer(&c.Answers)
 		if *slot != "" && (q.options == nil || !hasOption(q.options(env, l), *slot)) {
@@ -2446,6 +2469,24 @@ func pauseWish(typed string) bool {
 		}
 	}
 	return false
+}
+
+// onlyPause reports whether every clause of typed is a pause or a filler
+// (「ちょっと今は無理です、あとで」, not 「ふざけるな、あとで」).
+func onlyPause(typed string) bool {
+	for _, c := range strings.FieldsFunc(typed, func(r rune) bool { return strings.ContainsRune(",、。.!！", r) }) {
+		if !pauseWish(c) && !fillerOnly([]string{c}) && typedCommand(strings.TrimSpace(c)) != navLater {
+			return false
+		}
+	}
+	return true
+}
+
+// saidBeforePause reports whether typed says something before the pause
+// it ends with (「録音があります、あとで」), to keep.
+func saidBeforePause(typed string) bool {
+	parts := strings.FieldsFunc(typed, func(r rune) bool { return strings.ContainsRune(",、。.!！", r) })
+	return len(parts) >= 2 && !fillerOnly(parts[:len(parts)-1]) && worthKeeping(strings.Join(parts[:len(parts)-1], "、"))
 }
 
 // fillerOnly reports whether clauses are only an apology or a filler

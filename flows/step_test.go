@@ -575,6 +575,15 @@ func TestNothingTypedIsLost(t *testing.T) {
 		if !strings.HasSuffix(d.c.Answers.Narrative, "そういえば商品も投げられました") || d.c.Answers.Place != "" {
 			t.Errorf("after a button: %+v", d.c.Answers)
 		}
+		// After how they feel: with their feelings, HR's alone (found by
+		// a review: it went into the account).
+		d = reportAt(t, "UME", mamori.JA, stepTalk)
+		account := d.c.Answers.Narrative
+		d.env.Unshown = true
+		d.say("正直かなりつらくて夜も眠れていません")
+		if d.c.Answers.Narrative != account || !strings.Contains(d.c.Answers.Feelings, "眠れていません") {
+			t.Errorf("after how they feel: %+v", d.c.Answers)
+		}
 	})
 	t.Run("a required question cannot be skipped", func(t *testing.T) {
 		d := reportAt(t, "UME", mamori.JA, stepNarrative)
@@ -1499,6 +1508,22 @@ func TestStopSaidPlainly(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("%s, %q: %s, want %s", tc.step, tc.typed, got, tc.want)
 		}
+	}
+	// Where "later" may be the words said, or how they feel, it is no
+	// pause (found by a review); words before a pause are kept.
+	for _, tc := range []struct {
+		step, typed string
+	}{{stepWords, "ふざけるな、あとで"}, {stepTalk, "not right now"}, {stepWellbeing, "ちょっと今は無理です"}} {
+		d := reportAt(t, "UME", mamori.JA, tc.step)
+		d.say(tc.typed)
+		if d.c.Paused {
+			t.Errorf("%s, %q paused the report", tc.step, tc.typed)
+		}
+	}
+	d := reportAt(t, "UME", mamori.JA, stepEvidence)
+	d.say("録音があります、あとで")
+	if !d.c.Paused || d.c.Draft != "録音があります、あとで" {
+		t.Errorf("words before a pause: paused %t, draft %q", d.c.Paused, d.c.Draft)
 	}
 	for _, tc := range []struct {
 		typed string
