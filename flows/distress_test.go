@@ -1082,3 +1082,22 @@ func TestYesToTheSOSOffer(t *testing.T) {
 		t.Error("a yes an hour later raised an SOS")
 	}
 }
+
+// TestDangerWordsDescribing (found by a review): danger words quoted, of
+// the past or of habit, at a short question, describe — they are its
+// answer (the SOS offered beside it), not words set aside.
+func TestDangerWordsDescribing(t *testing.T) {
+	for _, tc := range []struct{ step, typed string }{
+		{"customer", "前にも「覚えてろ」と言ってきた男性"},
+		{"customer", "いつも閉店まで駐車場で待ってる常連の男性"},
+		{"customer", "older man, said he knows where i live"},
+		{"place", "帰り道の駅のホーム"},
+	} {
+		r := newRig(t)
+		r.reportUntil("UME", tc.step)
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: tc.typed})
+		if c := r.conv(user("UME")); c.Step == tc.step || c.Answers.Customer != tc.typed && c.Answers.Place != tc.typed {
+			t.Errorf("%s, %q: at %s, %+v", tc.step, tc.typed, c.Step, c.Answers)
+		}
+	}
+}

@@ -384,7 +384,7 @@ func dangerSaid(typed string) bool {
 // offered, and what to do to be safe going home.
 func threatToCome(typed string) bool {
 	return holdsAny(typed, "家は知って", "家を知って", "家知って", "今から行く", "いまから行く", "待ってる", "待ってるからな", "待ち伏せ", "殺す", "ころす", "覚えてろ", "覚えとけ",
-		"帰り道", "つけられ", "後をつけ") || threatEN.MatchString(typed) && presentEN.MatchString(typed) || comingEN.MatchString(typed)
+		"つけられ", "後をつけ") || threatEN.MatchString(typed) && presentEN.MatchString(typed) || comingEN.MatchString(typed)
 }
 
 // comingEN is a threat of coming for the person ("knows where i live",
@@ -2193,6 +2193,15 @@ func dangerAside(env Env, c *mamori.Conversation, q question, typed string, l ma
 		return "", false
 	}
 	if c.SOS != "" || c.Flow != mamori.FlowReport || !dangerNow(typed) {
+		return "", false
+	}
+	// Words quoted, of the past or of habit describe the customer or the
+	// place: the answer, with the SOS offered beside it (found by a
+	// review: 「前にも「覚えてろ」と言ってきた男性」 was lost). At a
+	// question of words, only a call for help or a danger said as now.
+	if strings.ContainsAny(typed, "「」\"“”") || pastWords.MatchString(typed) ||
+		holdsAny(strings.ToLower(typed), "言われ", "言って", "いつも", "常連", "said", "always", "regular", "usually") ||
+		q.kind == kText && !callsForHelp(typed) && !holdsAny(typed, "今", "いま", "まだ") && !presentEN.MatchString(typed) {
 		return "", false
 	}
 	if !addToAccount(c, typed) {
