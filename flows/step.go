@@ -2253,8 +2253,20 @@ func pickLabels(typed string, opts []mamori.Choice) ([]string, bool) {
 			return []string{o.Value}, true
 		}
 	}
+	if values, ok := pickParts(typed, opts, false); ok {
+		return values, true
+	}
+	return pickParts(typed, opts, true) // "insults and threats", 「脅迫や暴言」
+}
+
+// pickParts is pickLabels on typed split at commas and the like, and at
+// "and" and 「や」 too with and.
+func pickParts(typed string, opts []mamori.Choice, and bool) ([]string, bool) {
+	if and {
+		typed = andSplit.Replace(typed)
+	}
 	var values []string
-	parts := strings.FieldsFunc(andSplit.Replace(typed), func(r rune) bool { return strings.ContainsRune(",、，\n/・と&＆+", r) })
+	parts := strings.FieldsFunc(typed, func(r rune) bool { return strings.ContainsRune(",、，\n/・と&＆+", r) })
 	for _, part := range parts {
 		found := false
 		for _, o := range opts {
@@ -2294,13 +2306,19 @@ var andSplit = strings.NewReplacer(" and ", ",", " AND ", ",", " And ", ",", "�
 // everydayWords are what people call a behaviour and the words the
 // policies' labels use for it: a part naming none of the labels is
 // tried as these.
-var everydayWords = []struct{ said, labels []string }{
+var everydayWords = []struct {
+	said, labels []string
+	act          bool // an act, which notDone undoes
+}{
 	{[]string{"yell", "shout", "scream", "swore", "swear", "curs", "verbal abuse", "verbally abus", "怒鳴", "罵声", "罵倒", "罵ら"},
-		[]string{"abusive language", "暴言"}},
-	{[]string{"threaten"}, []string{"threats"}},
-	{[]string{"hit", "punch", "kick", "slap", "shov", "push", "grab", "殴", "蹴", "叩", "たたか", "突き飛ば"},
-		[]string{"hitting", "assault", "暴行", "殴る"}},
-	{[]string{"insult"}, []string{"insults"}},
+		[]string{"abusive language", "暴言"}, false},
+	{[]string{"threaten"}, []string{"threats"}, false},
+	// An act done to them, not one threatened, tried or done to a thing
+	// (found by a review: "pushy", 「殴られそうになった」, 「机を叩いて」).
+	{[]string{"hit me", "hits me", "punched", "kicked", "slapped", "shoved", "pushed me", "grabbed me", "grabbed my", "殴られ", "殴ってき", "蹴られ",
+		"蹴ってき", "叩かれ", "突き飛ば", "つかまれ", "掴まれ", "kicking", "punching", "hitting me"},
+		[]string{"hitting", "assault", "暴行", "殴る"}, true},
+	{[]string{"insult"}, []string{"insults"}, false},
 }
 
 // everyday returns the options part names in everydayWords ("yelled
@@ -2312,7 +2330,7 @@ func everyday(part string, opts []mamori.Choice) []string {
 	p := strings.ToLower(part)
 	var out []string
 	for _, e := range everydayWords {
-		if !slices.ContainsFunc(e.said, func(w string) bool { return wordStart(p, w) }) {
+		if !slices.ContainsFunc(e.said, func(w string) bool { return wordStart(p, w) }) || e.act && notDone.MatchString(part) {
 			continue
 		}
 		for _, w := range e.labels {
@@ -2324,6 +2342,9 @@ func everyday(part string, opts []mamori.Choice) []string {
 	}
 	return out
 }
+
+// notDone is an act threatened, tried, or done to a thing.
+var notDone = regexp.MustCompile(`(?i)そうに|ようと|を叩|\b(said|threaten\w*|almost|nearly|tried to|going to|would)\b|'d (hit|punch|kick)`)
 
 // wordStart reports whether s holds w at the start of a word: "hit" in
 // "hit me" but not in "white" (Japanese has no word breaks to find).

@@ -1175,6 +1175,13 @@ func TestBehaviourEverydayWords(t *testing.T) {
 		{mamori.JA, "脅迫や暴言", []string{"verbal_attack"}},
 		{mamori.JA, "怒鳴られて殴られた", []string{"verbal_attack", "physical_attack"}},
 		{mamori.JA, "殴られてはいない", nil},
+		// Threatened, tried, or done to a thing (found by a review).
+		{mamori.JA, "殴られそうになった", nil},
+		{mamori.JA, "机を叩いて怒鳴った", []string{"verbal_attack"}},
+		{mamori.EN, "he hit on me", nil},
+		{mamori.EN, "pushy", nil},
+		{mamori.EN, "said he'd hit me", nil},
+		{mamori.JA, "暴言や嫌がらせ", []string{"verbal_attack"}}, // a label's own "や" first
 	} {
 		d := reportAt(t, "UME", tc.lang, stepBehaviours)
 		d.say(tc.typed)
