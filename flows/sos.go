@@ -415,7 +415,7 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 			return c, Out{Replies: []mamori.Message{text(fmt.Sprintf(t(l, "nav.too_long"), MaxText))}}, true
 		}
 		if c.SOSPlace && (fearful(typed) || callsForHelp(typed) || dangerSaid(typed) ||
-			holdsAny(typed, "大丈夫", "安全", "帰った", "いなくなった", "行った") || stateEN.MatchString(typed)) &&
+			holdsAny(typed, "大丈夫", "帰った", "いなくなった", "まだいる", "まだいます", "まだ近く", "まだ外", "まだ店") || stateEN.MatchString(typed)) &&
 			utf8.RuneCountInString(squash(typed)) <= 12 && !strings.ContainsAny(toHalfWidth(typed), "0123456789") {
 			// 「怖い」, 「助けて」, 「大丈夫じゃないです」, "hes back" alone
 			// are no place: passed on as what they are, and the place
@@ -450,8 +450,8 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 }
 
 // stateEN are English words of how things stand, not where ("not safe",
-// "he left") — not "ok" in "bookshop".
-var stateEN = regexp.MustCompile(`(?i)\b(safe|ok|okay|fine|left|gone)\b`)
+// "he left") — not "ok" in "bookshop", nor "safe room", "left exit".
+var stateEN = regexp.MustCompile(`(?i)\bnot (safe|ok|okay|fine)\b|\b(i'?m|im|i am|he'?s|hes|he is|she'?s|she is|they'?re|theyre|they are) (safe|ok|okay|fine|gone|still here|back)\b|\b(he|she|they) (left|has gone|have gone)\b`)
 
 // safeNow reports whether typed text says that the danger is over
 // ("もう大丈夫です", "I'm OK now"), in words a report's question may also

@@ -802,7 +802,7 @@ func TestSOSUnansweredTellsTheEmployee(t *testing.T) {
 // 「大丈夫じゃないです」, "hes back", "not safe" are news for those
 // responding, not the place; the place is asked again.
 func TestSOSPlaceNotNews(t *testing.T) {
-	for _, typed := range []string{"大丈夫じゃないです", "hes back", "not safe", "he left"} {
+	for _, typed := range []string{"大丈夫じゃないです", "hes back", "not safe", "he left", "まだ近くにいます"} {
 		r := newRig(t)
 		r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartSOS})
 		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: typed})
@@ -816,6 +816,14 @@ func TestSOSPlaceNotNews(t *testing.T) {
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "bookshop"})
 	if e := r.kase("SOS-2026-0001").Decision.Emergency; e.Place != "bookshop" {
 		t.Errorf("a place: %q", e.Place)
+	}
+	for _, place := range []string{"safe room", "left exit", "事務所に行った"} { // (found by a review)
+		r := newRig(t)
+		r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartSOS})
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: place})
+		if e := r.kase("SOS-2026-0001").Decision.Emergency; e.Place != place {
+			t.Errorf("a place: %q, want %q", e.Place, place)
+		}
 	}
 }
 
