@@ -1020,6 +1020,20 @@ func TestLateDangerButton(t *testing.T) {
 	if a := r.alertsTo(mamori.TargetChannel, "C0HR"); len(a) == 0 {
 		t.Error("HR not alerted")
 	}
+	// Paused, or at the menu, too (found by a review).
+	r = newRig(t)
+	r.reportUntil("UME", "repeat")
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "あとで"})
+	r.do(mamori.Input{Kind: mamori.InputChoice, User: user("UME"), Step: "safety", Value: "injured"})
+	if c := r.conv(user("UME")); c.SOS == "" || c.Paused {
+		t.Errorf("paused: %+v", c)
+	}
+	r = newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputStart})
+	r.do(mamori.Input{Kind: mamori.InputChoice, User: user("UME"), Step: "safety", Value: "danger"})
+	if c := r.conv(user("UME")); c.SOS == "" {
+		t.Errorf("at the menu: %+v", c)
+	}
 }
 
 // TestYesToTheSOSOffer (found by a user trial): 「はい」 to "in danger now?

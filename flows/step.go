@@ -619,6 +619,19 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		return aboutCase(env, c, in)
 	}
 
+	// "I feel in danger" or "I was injured" pressed on the first question
+	// long after it was answered (found by a user trial: it was a stale
+	// click): a danger button always raises the alarm — paused, at the menu
+	// or after the report too.
+	if in.Kind == mamori.InputChoice && in.Step == stepSafety && c.Step != stepSafety && (in.Value == "danger" || in.Value == "injured") &&
+		c.SOS == "" && !c.AlertSent {
+		o := &SOSOut{Raise: true, Safety: in.Value}
+		if inFlow(c) {
+			c.Answers.Safety, c.AlertSent, c.Paused, o.InReport = in.Value, true, false, true
+		}
+		return c, Out{SOS: o, Audit: "safety.alert"}
+	}
+
 	switch {
 	case in.Kind == mamori.InputStart:
 		if c.Flow != "" && c.Step != stepDone {
@@ -816,18 +829,6 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			return c, out
 		}
 		in.Kind = mamori.InputText
-	}
-
-	// "I feel in danger" or "I was injured" pressed on the first question
-	// long after it was answered (found by a user trial: it was a stale
-	// click): a danger button always raises the alarm.
-	if in.Kind == mamori.InputChoice && in.Step == stepSafety && c.Step != stepSafety && (in.Value == "danger" || in.Value == "injured") &&
-		c.SOS == "" && !c.AlertSent {
-		o := &SOSOut{Raise: true, Safety: in.Value}
-		if inFlow(c) {
-			c.Answers.Safety, c.AlertSent, o.InReport = in.Value, true, true
-		}
-		return c, Out{SOS: o, Audit: "safety.alert"}
 	}
 
 	// A click on a message of an earlier step is stale: say so and ask the
