@@ -62,6 +62,10 @@ type Conversation struct {
 	// one of its buttons typed at the menu answer it.
 	Checkin   string    `json:"checkin,omitempty"`
 	CheckinAt time.Time `json:"checkin_at,omitzero"`
+	// CheckinWords are words typed in answer to it that read as none of
+	// its buttons ("ok i guess"): they go to HR with the button pressed
+	// next, never into a report.
+	CheckinWords string `json:"checkin_words,omitempty"`
 	// Asked is the case whose question reached the person at AskedAt
 	// while they were writing a report: what they type next may answer
 	// either.

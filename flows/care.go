@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mamori-oss/mamori"
 )
@@ -257,6 +258,14 @@ func checkinSense(typed string) string {
 		return checkinFine
 	}
 	return ""
+}
+
+// shrug reports an answer to "how are you?" that is neither fine nor
+// not ("ok i guess", 「まあまあです」, "meh").
+func shrug(typed string) bool {
+	return utf8.RuneCountInString(typed) <= 60 && !fearful(typed) && !dangerNow(typed) && !tellsWhatHappened(typed) &&
+		(checkinEN["fine"].MatchString(typed) || holdsAny(typed, "大丈夫", "元気", "平気")) && hedged.MatchString(typed) ||
+		holdsAny(strings.ToLower(typed), "meh", "so so", "so-so", "微妙", "まあまあ")
 }
 
 // hedged is a fine said with a shrug, which may not be fine.

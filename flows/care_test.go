@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -543,11 +544,11 @@ func TestCheckinSentence(t *testing.T) {
 		t.Errorf("left in the conversation: %+v", c)
 	}
 	r.advance(7 * 24 * time.Hour) // the next check-in
-	// Words that read as no answer are kept, as at the menu (nothing typed
-	// is lost); words of danger are offered the SOS, not taken as "hard"
-	// (found by a review).
+	// Words that read as no answer are kept with the check-in, for HR with
+	// the button pressed next — never for a report (found by a review);
+	// words of danger are offered the SOS, not taken as "hard".
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "今週は店が忙しかったです"})
-	if c := r.conv(user("UME")); c.Draft != "今週は店が忙しかったです" || c.Checkin == "" {
+	if c := r.conv(user("UME")); c.CheckinWords != "今週は店が忙しかったです" || c.Draft != "" || c.Checkin == "" {
 		t.Errorf("the conversation: %+v", c)
 	}
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "お客様が包丁を持っています"})
@@ -660,5 +661,25 @@ func TestCheckinWordsReachHR(t *testing.T) {
 	}
 	if sup, _ := r.svc.CaseDetails(ctx, user("USUP"), n); strings.Contains(fmt.Sprint(sup), "眠れて") {
 		t.Error("the supervisor read the check-in's words")
+	}
+	// A shrug is asked which is closest — only that — and goes to HR with
+	// the button pressed (found by a re-trial and a review).
+	r.advance(7 * 24 * time.Hour)
+	before := len(r.sent.to(mamori.TargetUser, "UME"))
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "ok i guess"})
+	if ms := r.sent.to(mamori.TargetUser, "UME")[before:]; len(ms) != 1 || !slices.ContainsFunc(ms[0].Choices, func(c mamori.Choice) bool { return strings.HasSuffix(c.Value, ":hard") }) {
+		t.Fatalf("after a shrug: %+v", ms)
+	}
+	r.click("UME", "checkin:"+n+":hard")
+	r.db.View(ctx, func(tx mamori.Tx) error {
+		var err error
+		tasks, err = tx.CareTasks(true)
+		return err
+	})
+	if notes := tasks[0].Notes; notes[len(notes)-1].Words != "ok i guess" {
+		t.Errorf("the shrug's words: %+v", notes)
+	}
+	if c := r.conv(user("UME")); c.Draft != "" || c.CheckinWords != "" {
+		t.Errorf("left: %+v", c)
 	}
 }

@@ -484,8 +484,12 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		if k == nil || k.Reporter.Key() != c.User.Key() || k.Number != number {
 			return c, Out{Replies: []mamori.Message{text(env.Policy.T(l, "details.not_found"))}}
 		}
+		words := strings.TrimSpace(in.Text)
 		if c.Checkin == number {
-			c.Checkin, c.CheckinAt = "", time.Time{}
+			if words == "" {
+				words = c.CheckinWords // typed before, in answer to it
+			}
+			c.Checkin, c.CheckinAt, c.CheckinWords = "", time.Time{}, ""
 		}
 		thanks := env.Policy.T(l, "checkin.thanks."+answer)
 		if answer == checkinTalk && env.TalkBy != "" {
@@ -493,7 +497,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		}
 		// A sentence read as a button ("しばらく仕事を休みたいです") goes
 		// to HR in their words too (found by a trial: HR read a label).
-		out := Out{Checkin: &Checkin{Number: number, Answer: answer, Words: strings.TrimSpace(in.Text)}, Replies: []mamori.Message{text(thanks)}}
+		out := Out{Checkin: &Checkin{Number: number, Answer: answer, Words: words}, Replies: []mamori.Message{text(thanks)}}
 		if answer == checkinHard || answer == checkinTalk {
 			out.Replies = append(out.Replies, CareMessage(env, l))
 		}
@@ -523,10 +527,10 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	// with "Answer" pressed on a supervisor's question before it came. In
 	// a report, only a button's own words: "大丈夫" may answer its question.
 	if c.Checkin != "" && env.Now.Sub(c.CheckinAt) >= checkinFresh {
-		c.Checkin, c.CheckinAt = "", time.Time{} // its buttons still work
+		c.Checkin, c.CheckinAt, c.CheckinWords = "", time.Time{}, "" // its buttons still work
 	}
 	if in.Kind == mamori.InputText && c.Checkin != "" {
-		if a, exact := checkinWord(env.Policy, in.Text); a != "" && (exact || !inFlow(c) || c.CheckinAt.After(c.Updated)) {
+		if a, exact := checkinWord(env.Policy, in.Text); a != "" && (exact || !inFlow(c) || c.CheckinAt.After(before.Updated)) {
 			return Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: in.User, Value: "checkin:" + c.Checkin + ":" + a})
 		}
 		if typed := strings.TrimSpace(in.Text); checkinSentence(env, before, typed) {
@@ -535,6 +539,14 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			// a new incident, words of danger, an answer to a question of
 			// the case — goes on as it would without the check-in.
 			return Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: in.User, Value: "checkin:" + c.Checkin + ":" + checkinSense(typed), Text: typed})
+		}
+		if typed := strings.TrimSpace(in.Text); inFlow(c) && c.CheckinAt.After(before.Updated) && shrug(typed) {
+			// "ok i guess" after the check-in came, a report put down
+			// before it: the check-in's, asked which is closest.
+			if words, fits := appendText(c.CheckinWords, typed); fits {
+				c.CheckinWords = words
+			}
+			return c, Out{Replies: []mamori.Message{checkinAgain(env, c.Checkin, l)}}
 		}
 	}
 
@@ -736,6 +748,18 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			// One thing to do, most likely: the menu is a word away.
 			return c, Out{Replies: []mamori.Message{kept}}
 		}
+		if in.Kind == mamori.InputText && c.Checkin != "" && typed != "" && typedCommand(typed) == "" && !greeting(typed) &&
+			utf8.RuneCountInString(typed) <= 60 && !tellsWhatHappened(typed) && !fearful(typed) && !dangerNow(typed) &&
+			(worthKeeping(typed) || shrug(typed)) {
+			// Words in answer to "how are you?" that read as no button of
+			// it ("ok i guess"): kept with the check-in, for HR with the
+			// button pressed next — not for a report (found by a review) —
+			// and its buttons asked.
+			if words, fits := appendText(c.CheckinWords, typed); fits {
+				c.CheckinWords = words
+			}
+			return c, Out{Replies: []mamori.Message{checkinAgain(env, c.Checkin, l)}}
+		}
 		if in.Kind == mamori.InputText && worthKeeping(typed) && !safeWord(env.Policy, typed, false) {
 			// What happened, typed before anything was asked: kept (each
 			// message after the last, nothing replaced), and filled in
@@ -764,11 +788,6 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			}
 			if danger {
 				return c, Out{Replies: []mamori.Message{m}}
-			}
-			if c.Checkin != "" && !tellsWhatHappened(typed) && !fearful(typed) && !dangerHint(typed) {
-				// Words in answer to "how are you?" that read as no button
-				// of it: kept, and its buttons asked too (last).
-				return c, Out{Replies: []mamori.Message{kept, m, checkinAgain(env, c.Checkin, l)}}
 			}
 			return c, Out{Replies: []mamori.Message{kept, m}}
 		}
