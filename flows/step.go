@@ -1447,7 +1447,7 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 			// 「はい、お願いします」 (found by a trial: it went into the
 			// account).
 			tail := strings.TrimSpace(rest)
-			more := ok && worthKeeping(tail) && yesNo[spoken(tail)] == "" && !politeOnly(tail)
+			more := ok && worthKeeping(typed) && squash(tail) != "" && yesNo[spoken(tail)] == "" && !politeOnly(tail) // 「はい、先週も」 keeps 先週も
 			if d, found := durationOption(typed); !ok && q.step == stepDuration && found {
 				// 「35分くらい」, "about 20 min": the span it falls in; a
 				// sentence around it is kept with the account.

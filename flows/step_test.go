@@ -1582,4 +1582,10 @@ func TestCourtesyNotKept(t *testing.T) {
 	if !politeOnly("よろしくお願いします。") || politeOnly("お願いします、もう来てほしくない") {
 		t.Error("politeOnly")
 	}
+	// A short rest is still kept (found by a review).
+	d = reportAt(t, "UME", mamori.JA, stepRepeat)
+	d.say("はい、先週も")
+	if d.c.Answers.Repeat != "before" || !strings.Contains(d.c.Answers.Narrative, "先週も") {
+		t.Errorf("はい、先週も: %+v", d.c.Answers)
+	}
 }
