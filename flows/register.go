@@ -316,11 +316,13 @@ func (s *Service) mayAdd(tx mamori.Tx, k mamori.Case) error {
 	return nil
 }
 
-// notBasis says report k was judged a complaint to answer, or the
-// illness exception: no ground to refuse a customer service.
+// notBasis says report k is no ground to refuse a customer service: it
+// is not judged customer harassment — a complaint to answer, the illness
+// exception, or not decided yet (found by a re-trial: a case still being
+// checked was accepted).
 func notBasis(k mamori.Case) bool {
 	d := k.Decision
-	return k.Status == mamori.StatusJudged && d.Decided() && d.Outcome != mamori.OutcomeKasuhara && d.Outcome != mamori.OutcomeMoreInfo
+	return k.Status != mamori.StatusJudged || !d.Decided() || d.Outcome != mamori.OutcomeKasuhara
 }
 
 // registerForm is RegisterForm for actor on report k, with the
@@ -454,7 +456,10 @@ func (s *Service) addEntry(ctx context.Context, tx mamori.Tx, env Env, actor mam
 		} else if err != nil {
 			return "", err
 		}
-		if notBasis(o) {
+		if n != k.Number && notBasis(o) {
+			if o.Status != mamori.StatusJudged || !o.Decision.Decided() {
+				return "", refuse(fieldCases, "register.not_judged", n)
+			}
 			return "", refuse(fieldCases, "register.not_basis", n, mamori.TextKey("decision."+o.Decision.Outcome))
 		}
 	}

@@ -415,6 +415,12 @@ func TestRegisterRefusesLegitimateBasis(t *testing.T) {
 	if say := r.svc.Policy.Say(mamori.JA, fe); !strings.Contains(say, other) || !strings.Contains(say, "正当なクレーム") {
 		t.Errorf("refusal says %q", say)
 	}
+	// Nor one not judged yet (found by a re-trial).
+	open := r.fileCustomer(me, ids, mamori.RouteDepartment)
+	if _, err := r.svc.Submit(ctx, user("UHR"), add, mamori.Values{"identifiers": {ids}, "departments": {"store"}, "until": {"2027-10-31"},
+		"review": {"2027-05-01"}, "cases": {open}}); !errors.As(err, &fe) || fe.Key != "register.not_judged" {
+		t.Errorf("a report not judged as a ground: %v", err)
+	}
 	r.registered(me, "080-5555-0000 鈴木一郎")
 	var n int
 	if err := r.db.View(ctx, func(tx mamori.Tx) error {

@@ -352,7 +352,9 @@ func TestRegisterLife(t *testing.T) {
 	if ids := fieldOf(form, "identifiers"); len(ids.Value) != 1 || !strings.Contains(ids.Value[0], "ヤマダタロウ") {
 		t.Errorf("identifiers not pre-filled: %+v", ids)
 	}
-	if cs := fieldOf(form, "cases"); len(cs.Value) != 1 || !strings.Contains(cs.Value[0], k1) || !strings.Contains(cs.Value[0], k2) {
+	// (k1, about the same customer, is not judged yet: no ground — found
+	// by a re-trial.)
+	if cs := fieldOf(form, "cases"); len(cs.Value) != 1 || strings.Contains(cs.Value[0], k1) || !strings.Contains(cs.Value[0], k2) {
 		t.Errorf("cases: %+v", cs)
 	}
 	if d := fieldOf(form, "departments"); len(d.Value) != 1 || d.Value[0] != "store" {
