@@ -683,3 +683,21 @@ func TestCheckinWordsReachHR(t *testing.T) {
 		t.Errorf("left: %+v", c)
 	}
 }
+
+// TestCheckinRoundsDoNotPileUp (found by a re-trial): two rounds held
+// back to the same working day (a weekend, holidays) ask once.
+func TestCheckinRoundsDoNotPileUp(t *testing.T) {
+	r := newRig(t) // Friday 2026-11-20 10:00 in Tokyo
+	r.svc.Care.Offsets = []time.Duration{24 * time.Hour, 48 * time.Hour, 30 * 24 * time.Hour}
+	r.filed(nil)
+	r.advance(4 * 24 * time.Hour) // to Tuesday: both rounds came due on Monday 09:00
+	n := 0
+	for _, m := range r.sent.to(mamori.TargetUser, "UME") {
+		if m.Step == "checkin" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d check-ins, want 1", n)
+	}
+}
