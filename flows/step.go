@@ -873,6 +873,12 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	}
 	if in.Kind == mamori.InputText {
 		value = typedCommand(strings.TrimSpace(in.Text))
+		if q, ok := lookup(c.Step); ok && value == "" && q.optional && q.kind == kText && unknownWord(in.Text) {
+			// 「わからない」 at "the customer's number?" is no number: left
+			// empty, as skipped (found by a re-trial: it was kept, and
+			// could link unrelated reports).
+			value = navSkip
+		}
 		pause := pauseWish(in.Text)
 		switch c.Step {
 		case stepWellbeing, stepTalk:
@@ -2039,10 +2045,18 @@ func unsafeHint(typed string) bool {
 // they would say it. Nothing is taken when two options fit or the words
 // say no.
 func looseOption(typed string, opts []mamori.Choice) (string, bool) {
+	t := squash(toHalfWidth(typed))
 	if negates(typed) {
+		// A "no" that is the option's own (「特にないと思います」 for
+		// 特にない — found by a re-trial), with nothing else against it.
+		for _, o := range opts {
+			if label := squash(o.Label); negates(o.Label) && utf8.RuneCountInString(label) >= 2 && strings.Contains(t, label) &&
+				!negates(strings.Replace(t, label, "", 1)) {
+				return o.Value, true
+			}
+		}
 		return "", false
 	}
-	t := squash(toHalfWidth(typed))
 	if utf8.RuneCountInString(t) < 2 {
 		return "", false
 	}
@@ -2339,6 +2353,7 @@ var everydayWords = []struct {
 		"蹴ってき", "叩かれ", "突き飛ば", "つかまれ", "掴まれ", "kicking", "punching", "hitting me"},
 		[]string{"hitting", "assault", "暴行", "殴る"}, true},
 	{[]string{"insult"}, []string{"insults"}, false},
+	{[]string{"威圧", "intimidat", "menacing"}, []string{"威圧", "intimidating", "Intimidating"}, false},
 }
 
 // everyday returns the options part names in everydayWords ("yelled
@@ -2517,6 +2532,17 @@ func pauseWish(typed string) bool {
 			"brb", "busy now", "i'm busy", "im busy", "gotta go", "got to go", "i have to go now":
 			return true
 		}
+	}
+	return false
+}
+
+// unknownWord reports whether typed says only that they do not know, or
+// there is none.
+func unknownWord(typed string) bool {
+	switch strings.TrimRight(spoken(typed), "。.!！") {
+	case "わからない", "わかりません", "分からない", "分かりません", "知らない", "知りません", "不明", "不明です", "なし", "特になし", "ない", "ありません",
+		"i don't know", "i dont know", "don't know", "dont know", "dunno", "no idea", "not sure", "unknown", "none", "n/a", "na", "nothing":
+		return true
 	}
 	return false
 }

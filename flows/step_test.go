@@ -1589,3 +1589,26 @@ func TestCourtesyNotKept(t *testing.T) {
 		t.Errorf("はい、先週も: %+v", d.c.Answers)
 	}
 }
+
+// TestRetrialAnswers (found by a re-trial): 「特にないと思います」 is the
+// button 特にない; 「わからない」 at the customer's number leaves it empty
+// (it could link unrelated reports); 「威圧的でした」 ticks intimidation.
+func TestRetrialAnswers(t *testing.T) {
+	d := reportAt(t, "UME", mamori.JA, stepFault)
+	d.say("特にないと思います")
+	if d.c.Answers.Fault != "no" {
+		t.Errorf("特にないと思います: %q", d.c.Answers.Fault)
+	}
+	for _, typed := range []string{"わからない", "I don't know", "不明です"} {
+		d := reportAt(t, "UME", mamori.JA, stepCustomerID)
+		d.say(typed)
+		if d.c.Answers.CustomerIDs != "" || d.c.Step == stepCustomerID {
+			t.Errorf("%q at the customer's number: %q, at %s", typed, d.c.Answers.CustomerIDs, d.c.Step)
+		}
+	}
+	d = reportAt(t, "UME", mamori.JA, stepBehaviours)
+	d.say("威圧的でした")
+	if !slices.Contains(d.c.Answers.Behaviours, "intimidation") {
+		t.Errorf("威圧的でした: %v", d.c.Answers.Behaviours)
+	}
+}
