@@ -114,10 +114,11 @@ func (s *Service) runCheckin(tx mamori.Tx, j mamori.Job, now time.Time) error {
 		return tx.Schedule(mamori.Job{Key: fmt.Sprintf("%s:%s:%d:later:%d", jobCheckin, k.Number, p.Round, w.Unix()), Kind: jobCheckin, Due: w, Payload: j.Payload})
 	}
 	// A round held back (a weekend, holidays, another case's check-in)
-	// until the next one is due too: only the next one asks (found by a
-	// re-trial: two alike within the hour).
+	// until the next one is due too, within two hours: only the next one
+	// asks (found by a re-trial: two alike within the hour). Rounds hours
+	// apart by configuration each ask.
 	if offs := s.Care.offsets(); p.Round >= 1 && p.Round < len(offs) &&
-		!s.Care.WorkingTime(k.Created.Add(offs[p.Round]), s.Location).After(now.Add(20*time.Hour)) {
+		!s.Care.WorkingTime(k.Created.Add(offs[p.Round]), s.Location).After(now.Add(2*time.Hour)) {
 		return tx.Audit(mamori.AuditEntry{At: now, Actor: "system", Action: "care.checkin_skipped", Subject: k.Number,
 			Detail: fmt.Sprintf("round=%d next=%d", p.Round, p.Round+1)})
 	}

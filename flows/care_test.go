@@ -544,11 +544,11 @@ func TestCheckinSentence(t *testing.T) {
 		t.Errorf("left in the conversation: %+v", c)
 	}
 	r.advance(7 * 24 * time.Hour) // the next check-in
-	// Words that read as no answer are kept with the check-in, for HR with
-	// the button pressed next — never for a report (found by a review);
-	// words of danger are offered the SOS, not taken as "hard".
+	// Words that read as no answer (and may start a report) are kept, as
+	// at the menu (nothing typed is lost), the check-in asked too; words of
+	// danger are offered the SOS, not taken as "hard" (found by a review).
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "今週は店が忙しかったです"})
-	if c := r.conv(user("UME")); c.CheckinWords != "今週は店が忙しかったです" || c.Draft != "" || c.Checkin == "" {
+	if c := r.conv(user("UME")); c.Draft != "今週は店が忙しかったです" || c.Checkin == "" {
 		t.Errorf("the conversation: %+v", c)
 	}
 	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "お客様が包丁を持っています"})
@@ -690,7 +690,9 @@ func TestCheckinRoundsDoNotPileUp(t *testing.T) {
 	r := newRig(t) // Friday 2026-11-20 10:00 in Tokyo
 	r.svc.Care.Offsets = []time.Duration{24 * time.Hour, 48 * time.Hour, 30 * 24 * time.Hour}
 	r.filed(nil)
-	r.advance(4 * 24 * time.Hour) // to Tuesday: both rounds came due on Monday 09:00
+	for range 4 * 24 { // to Tuesday, an hour at a time: both rounds come due on Monday 09:00
+		r.advance(time.Hour)
+	}
 	n := 0
 	for _, m := range r.sent.to(mamori.TargetUser, "UME") {
 		if m.Step == "checkin" {
@@ -699,5 +701,25 @@ func TestCheckinRoundsDoNotPileUp(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%d check-ins, want 1", n)
+	}
+}
+
+// TestCheckinCloseRoundsNotSkipped (found by a review): rounds a few
+// hours apart by configuration each go out when due — only a round held
+// back is skipped for the next.
+func TestCheckinCloseRoundsNotSkipped(t *testing.T) {
+	r := newRig(t) // Friday 2026-11-20 10:00 in Tokyo
+	r.clock.Add(4 * 24 * time.Hour) // Tuesday: the next day is a working one
+	r.svc.Care.Offsets = []time.Duration{4 * time.Hour, 24 * time.Hour, 30 * 24 * time.Hour}
+	r.filed(nil)
+	r.advance(5 * time.Hour)
+	n := 0
+	for _, m := range r.sent.to(mamori.TargetUser, "UME") {
+		if m.Step == "checkin" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d check-ins after 4 hours, want 1", n)
 	}
 }

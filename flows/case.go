@@ -140,25 +140,28 @@ func mentions(a mamori.Answers, ids ...string) bool {
 // as family names mostly are. The customer's fields are not read.
 func mentionsName(a mamori.Answers, name string) bool {
 	all := strings.Join([]string{a.Narrative, a.Words, a.Witnesses, a.Demand, a.Colleague}, "\n")
+	// A title after the name (「佐藤店長」, 「佐藤　店長」, 「佐藤(店長)」) or
+	// before it (「店長の佐藤が」).
 	titled := func(part string) bool {
 		for i := 0; ; {
 			j := strings.Index(all[i:], part)
 			if j < 0 {
 				return false
 			}
-			i += j + len(part)
-			if colleagueTitle.MatchString(all[i:]) {
+			start := i + j
+			i = start + len(part)
+			if colleagueTitle.MatchString(all[i:]) || titleBefore.MatchString(all[:start]) {
 				return true
 			}
 		}
 	}
-	for _, part := range strings.FieldsFunc(name, func(r rune) bool { return unicode.IsSpace(r) || strings.ContainsRune("・.,()（）", r) }) {
+	for _, part := range strings.FieldsFunc(name, func(r rune) bool { return !unicode.IsLetter(r) }) {
 		n := utf8.RuneCountInString(part)
 		if rs := []rune(part); n >= 3 && !strings.ContainsFunc(part, func(r rune) bool { return !unicode.Is(unicode.Han, r) }) && titled(string(rs[:2])) {
 			return true // 「佐藤太郎」 written whole
 		}
 		switch r, _ := utf8.DecodeRuneInString(part); {
-		case r >= utf8.RuneSelf && n >= 2 && titled(part):
+		case r >= utf8.RuneSelf && n >= 1 && titled(part): // 「林店長」: one kanji, with its title
 			return true
 		case r < utf8.RuneSelf && n >= 3 && latinNamed(all, part):
 			return true
@@ -182,7 +185,8 @@ func latinNamed(s, part string) bool {
 		if start > 0 && isWordByte(low[start-1]) || end < len(low) && isWordByte(low[end]) {
 			continue
 		}
-		if r, _ := utf8.DecodeRuneInString(s[start:]); unicode.IsUpper(r) || colleagueTitle.MatchString(s[end:]) || latinTitle.MatchString(s[end:]) {
+		if r, _ := utf8.DecodeRuneInString(s[start:]); unicode.IsUpper(r) || colleagueTitle.MatchString(s[end:]) || latinTitle.MatchString(s[end:]) ||
+			titleBefore.MatchString(s[:start]) {
 			return true
 		}
 	}
@@ -196,7 +200,11 @@ var latinTitle = regexp.MustCompile(`(?i)^[- ]?(san|sama|kun)\b`)
 
 // colleagueTitle is what follows a colleague's name: a title or an
 // honorific (not 様, for customers, nor 店, 駅, a place).
-var colleagueTitle = regexp.MustCompile(`^\s*(さん|店長|副店長|課長|部長|係長|主任|マネージャ|リーダー|上長|上司|チーフ|くん|君|氏|SV|ｓｖ|先輩|[\p{Han}]{1,2}(さん|店長|課長|部長))`)
+var colleagueTitle = regexp.MustCompile(`^[\s　]*[(（]?(さん|店長|副店長|課長|部長|係長|主任|所長|社長|支配人|マネージャ|リーダー|上長|上司|チーフ|くん|君|氏|SV|ＳＶ|ｓｖ|先輩|[\p{Han}]{1,2}(さん|店長|課長|部長))`)
+
+// titleBefore is a title said before a colleague's name (「店長の佐藤が」,
+// "my manager Sato").
+var titleBefore = regexp.MustCompile(`(?i)(店長|副店長|課長|部長|係長|主任|所長|社長|支配人|マネージャー|リーダー|上長|上司|SV|ＳＶ)の?[\s　]*$|\b(manager|supervisor|boss)\s+$`)
 
 // holdsWord reports whether s holds w not as a part of a longer word or
 // id ("sato" is not in "satoshi", nor "u0sato" in "u0sato2").

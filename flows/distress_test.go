@@ -1115,3 +1115,39 @@ func TestDangerWordsDescribing(t *testing.T) {
 		}
 	}
 }
+
+// TestSecondReviewWords (found by a second review): a yes to the SOS said
+// as people say it raises it; calls for help beside something done now
+// raise at the menu, while a check-in waits too, and for a customer back
+// since yesterday; fear beside a wish for help is offered, not raised.
+func TestSecondReviewWords(t *testing.T) {
+	for _, yes := range []string{"はい、お願いします", "Yes, please", "yes pls send it"} {
+		r := newRig(t)
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "まだ店の外にいて怖い"})
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: yes})
+		if c := r.conv(user("UME")); c.SOS == "" {
+			t.Errorf("%q after the offer raised nothing", yes)
+		}
+	}
+	for _, tc := range []struct {
+		typed string
+		raise bool
+	}{
+		{"助けて、包丁を持っています", true},
+		{"昨日の客がまた来た、助けて", true},
+		{"please help me he's still here", true},
+		{"助けてくれ！", true},
+		{"助けてもらえませんか、まだ外にいます", true},
+		{"お客さんがまだ怒鳴っています、助けて", true},
+		{"まだ不安で怖いので助けてほしいです", false},
+		{"I'm still afraid to go to work, please help", false},
+	} {
+		r := newRig(t)
+		r.filed(nil)
+		r.advance(71 * time.Hour) // a check-in waits
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: tc.typed})
+		if raised := r.conv(user("UME")).SOS != ""; raised != tc.raise {
+			t.Errorf("%q: raised %t", tc.typed, raised)
+		}
+	}
+}

@@ -925,6 +925,13 @@ func TestSupervisorNamedByName(t *testing.T) {
 		{"Smith was standing next to me", "Bill Smith", true},
 		{"上司のsatoさんも横で見ていた", "sato", true},
 		{"I asked sato-san for help", "sato", true},
+		// Found by a second review.
+		{"店長の佐藤がお客様と一緒に責めた", "佐藤 太郎", true},
+		{"佐藤　店長が見ていた", "佐藤 太郎", true},
+		{"林店長が止めなかった", "林 一郎", true},
+		{"my manager sato told me to apologise", "Taro Sato", true},
+		{"佐藤(店長)も", "佐藤太郎/店舗運営部", true},
+		{"林の中で", "林 一郎", false},
 		{"店長の佐藤太郎さん", "佐藤太郎", true},
 	} {
 		if got := flows.MentionsName(mamori.Answers{Narrative: tc.said}, tc.name); got != tc.want {

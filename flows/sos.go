@@ -97,6 +97,13 @@ func sosWord(s string, anywhere bool) bool {
 		if sosPhrase(sentence) {
 			return true
 		}
+		// Cried first, then more (「助けて、まだ店の外にいます」, "help me,
+		// he is still outside"): not said of the past, nor to say none is
+		// needed (found by a trial: only offered).
+		if first, _, more := strings.Cut(strings.NewReplacer("，", "、", ",", "、").Replace(sentence), "、"); more && sosPhrase(first) &&
+			(!pastWords.MatchString(sentence) || backAgain(sentence)) && !helpDenied(sentence) {
+			return true
+		}
 	}
 	return false
 }
@@ -108,12 +115,20 @@ func sosWord(s string, anywhere bool) bool {
 // following up on my report").
 func helpAndDanger(s string) bool {
 	for _, sentence := range sentences(s) {
-		if callsForHelp(sentence) && dangerSaid(sentence) &&
-			!pastWords.MatchString(sentence) && !helpDenied(sentence) {
+		// Something done or held now (a weapon, the customer back, still
+		// there): fear alone beside a wish for help is offered (found by
+		// a review: 「まだ怖いので助けてほしい」 alerted the department).
+		if callsForHelp(sentence) && dangerAct(sentence) && (!pastWords.MatchString(sentence) || backAgain(sentence)) && !helpDenied(sentence) {
 			return true
 		}
 	}
 	return false
+}
+
+// backAgain reports the customer back now, however long ago they came
+// first (「昨日の客がまた来た」, "the guy from yesterday is back").
+func backAgain(s string) bool {
+	return backNow.MatchString(s) || holdsAny(s, "また来た", "また来ています", "また来てる", "戻ってきた", "戻って来た")
 }
 
 // helpOther is help given, wished for, or asked with something — no call
@@ -123,18 +138,22 @@ var helpOther = regexp.MustCompile(`(?i)助けて(くれ(た|て|ました|ま�
 // sosYes reports whether typed, right after the SOS was offered, is a yes
 // to it: a yes or a please alone — not thanks, nor a sentence.
 func sosYes(typed string) bool {
-	switch strings.TrimSuffix(spoken(typed), "ください") {
-	case "はい", "うん", "ええ", "お願いします", "おねがいします", "お願い", "押して", "送って", "押します", "送ります", "sosを送って",
-		"yes", "y", "yeah", "yep", "yes please", "yes pls", "please", "pls", "send it", "send", "press it", "do it":
-		return true
+	clauses := strings.FieldsFunc(typed, func(r rune) bool { return strings.ContainsRune("、,，。.!！ ", r) })
+	for _, c := range clauses {
+		switch strings.TrimSuffix(spoken(c), "ください") {
+		case "はい", "うん", "ええ", "お願いします", "おねがいします", "お願い", "押して", "送って", "押します", "送ります", "sosを送って",
+			"yes", "y", "yeah", "yep", "please", "pls", "plz", "send", "it", "press", "do", "sos":
+		default:
+			return false
+		}
 	}
-	return false
+	return len(clauses) > 0 // 「はい、お願いします」, "Yes, please", "yes pls send it"
 }
 
 func sosPhrase(s string) bool {
 	s = strings.TrimSuffix(strings.ReplaceAll(plain(s), "’", "'"), "ください")
 	switch strings.TrimSuffix(s, "ます") {
-	case "sos", "ｓｏｓ", "助けて", "たすけて", "タスケテ", "help me", "危険を感じている", "危険を感じてい", "危険を感じる",
+	case "sos", "ｓｏｓ", "助けて", "たすけて", "タスケテ", "助けてくれ", "助けてもらえませんか", "助けてもらえますか", "help me", "危険を感じている", "危険を感じてい", "危険を感じる",
 		"i feel in danger", "i'm in danger", "i am in danger", "im in danger":
 		return true
 	}
@@ -278,8 +297,12 @@ func answersQuestion(env Env, c mamori.Conversation, typed string) bool {
 	if !inFlow(c) || !ok || q.options == nil {
 		return false
 	}
-	_, ok = matchOption(typed, q.options(env, c.User.Lang))
-	return ok
+	if _, ok = matchOption(typed, q.options(env, c.User.Lang)); ok {
+		return true
+	}
+	// "Was anyone there?" — 「はい」: a question that takes words takes a
+	// yes too (found by a review); its SOS button stays on it.
+	return q.kind == kBoth && yesNo[spoken(typed)] != ""
 }
 
 // sosYesWithin is how long a yes answers the SOS the menu offered.
@@ -301,7 +324,7 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 			!answersQuestion(env, c, in.Text) ||
 		// A call for help beside a danger now, at the menu — not while a
 		// check-in waits (how they are is HR's, and a raise is no answer).
-		in.Kind == mamori.InputText && !inFlow(c) && c.Checkin == "" && helpAndDanger(in.Text)
+		in.Kind == mamori.InputText && !inFlow(c) && helpAndDanger(in.Text)
 	if !c.SOSOffered.IsZero() && in.Kind != mamori.InputFile {
 		c.SOSOffered = time.Time{} // asked once: the next words are their own
 	}
@@ -468,7 +491,11 @@ func safeNow(s string) bool {
 }
 
 var goneSafe = regexp.MustCompile(`^(ok,? |okay,? )?(` + goneEN + `[,.!]* *(and )?` + safeEN + `|` + safeEN + `[,.!]* *(and )?` + goneEN + `|` +
-	`(お客様|お客さん|客)(は|が)?(帰りました|帰った|いなくなりました|いなくなった|立ち去りました)(ので|から)?[、。]*(もう)?(大丈夫|安全)(です)?)[.!。！]*$`)
+	`((お客様|お客さん|客)(は|が)?)?` + goneJA + `(ので|から)?[、。]*(もう)?(大丈夫|安全)(です)?|` +
+	`(もう)?(大丈夫|安全)(です)?[、。]*((お客様|お客さん|客)(は|が)?)?` + goneJA + `)[.!。！]*$`)
+
+// goneJA is the customer gone, or they home ("帰りました" says either).
+const goneJA = `(帰りました|帰った|いなくなりました|いなくなった|立ち去りました|家に着きました|家に帰りました)`
 
 const (
 	goneEN = `(he|she|they|the customer)(s|'s| is| has| have|'ve|'re| are)? (gone|left)( now)?`

@@ -369,12 +369,24 @@ func dangerNow(typed string) bool { return callsForHelp(typed) || dangerSaid(typ
 
 // dangerSaid is dangerNow but for a call for help: a weapon held, fear
 // or a threat now, the customer back.
-func dangerSaid(typed string) bool {
-	now := holdsAny(typed, "今も", "今は", "今、", "今まだ", "今でも", "いまも", "いまは", "いま、", "いままだ", "いまでも", "まだ", "外で待", "待ち伏せ") ||
+func dangerSaid(typed string) bool { return fearful(typed) && nowSaid(typed) || dangerAct(typed) }
+
+// nowSaid reports words of now or still (「今も」, 「まだ」, "still").
+func nowSaid(typed string) bool {
+	return holdsAny(typed, "今も", "今は", "今、", "今まだ", "今でも", "いまも", "いまは", "いま、", "いままだ", "いまでも", "まだ", "外で待", "待ち伏せ") ||
 		presentEN.MatchString(typed)
+}
+
+// dangerAct is dangerSaid but for fear itself: what someone does or
+// holds now. 「まだ少し怖い」 answering a check-in is how they are.
+func dangerAct(typed string) bool {
+	now := nowSaid(typed)
 	return weapon(typed) && (now || holdsAny(typed, "ている", "ています", "てる", "いる", "います") || holdingEN.MatchString(typed)) ||
-		fearful(typed) && now || backNow.MatchString(typed) || presentEN.MatchString(typed) && threatEN.MatchString(typed) ||
-		holdsAny(typed, "また来た", "戻ってきた", "戻って来た", "また来ています", "また来てる") && !holdsAny(typed, "前にも", "以前", "先週", "先月", "昨日") ||
+		backNow.MatchString(typed) || presentEN.MatchString(typed) && threatEN.MatchString(typed) ||
+		// Still there, still at it (「まだ外にいます」, 「怒鳴っています」, "he's still here").
+		holdsAny(typed, "まだいる", "まだいます", "まだ外に", "まだ店", "まだ近く", "まだ居", "怒鳴っています", "怒鳴ってる", "帰ってくれない", "帰らない") ||
+		stillHere.MatchString(typed) ||
+		holdsAny(typed, "また来た", "戻ってきた", "戻って来た", "また来ています", "また来てる") && !cameBefore.MatchString(typed) ||
 		threatToCome(typed)
 }
 
@@ -383,7 +395,7 @@ func dangerSaid(typed string) bool {
 // where i live", "said he'd wait for me after my shift"): the SOS is
 // offered, and what to do to be safe going home.
 func threatToCome(typed string) bool {
-	return holdsAny(typed, "家は知って", "家を知って", "家知って", "今から行く", "いまから行く", "待ってる", "待ってるからな", "待ち伏せ", "殺す", "ころす", "覚えてろ", "覚えとけ",
+	return holdsAny(typed, "家は知って", "家を知って", "家知って", "今から行く", "いまから行く", "待ってる", "待ってるからな", "待ち伏せ", "殺す", "ころす", "覚えてろ", "覚えとけ", "覚えたからな", "顔は覚えた", "顔を覚えた", "顔覚えた",
 		"つけられ", "後をつけ") || threatEN.MatchString(typed) && presentEN.MatchString(typed) || comingEN.MatchString(typed)
 }
 
@@ -395,6 +407,14 @@ var comingEN = regexp.MustCompile(`(?i)knows? where (i|you) live|wait(ing)? for 
 // is told, not made ("yesterday a guy pulled a knife on me, pls help me")
 // — not 「目の前に」, nor "Chicago".
 var pastWords = regexp.MustCompile(`(?i)昨日|きのう|先週|先月|前にも|以前|\byesterday\b|\blast (week|month|time|night)\b|\bago\b|\bearlier today\b`)
+
+// cameBefore places "came again" in the past (「先週また来た」) — not
+// 「昨日の客がまた来た」, yesterday's customer back now.
+var cameBefore = regexp.MustCompile(`(前にも|以前|先週|先月|昨日|きのう)([^の]|$)`)
+
+// stillHere is the customer still there ("he's still here", "won't
+// leave").
+var stillHere = regexp.MustCompile(`(?i)\bstill (here|outside|there|in the (store|shop|lobby))\b|\bwon'?t (leave|go away)\b`)
 
 // backNow is "he's back" said of now ("hes back", "they are back
 // again"), not "he came back last week"; threatEN, what a customer may be
@@ -486,11 +506,14 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		}
 		words := strings.TrimSpace(in.Text)
 		if c.Checkin == number {
-			if words == "" {
-				words = c.CheckinWords // typed before, in answer to it
+			if joined, fits := appendText(c.CheckinWords, words); fits && words != "" {
+				words = joined // typed before, in answer to it, then this
+			} else if words == "" {
+				words = c.CheckinWords
 			}
 			c.Checkin, c.CheckinAt, c.CheckinWords = "", time.Time{}, ""
 		}
+		c.SOSOffered = time.Time{}
 		thanks := env.Policy.T(l, "checkin.thanks."+answer)
 		if answer == checkinTalk && env.TalkBy != "" {
 			thanks = fmt.Sprintf(env.Policy.T(l, "checkin.thanks.talk_by"), env.TalkBy)
@@ -729,6 +752,17 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 				return Step(env, c, mamori.Input{Kind: mamori.InputChoice, User: in.User, Step: stepMenu, Value: v, Respond: in.Respond})
 			}
 		}
+		if in.Kind == mamori.InputText && c.Checkin != "" && typed != "" && typedCommand(typed) == "" && !greeting(typed) && shrug(typed) &&
+			(env.Awaiting == "" || c.CheckinAt.After(env.AwaitingAt)) { // a check-in newer than a case's question takes it
+			// Words in answer to "how are you?" that read as no button of
+			// it ("ok i guess"): kept with the check-in, for HR with the
+			// button pressed next — not for a report (found by a review) —
+			// and its buttons asked.
+			if words, fits := appendText(c.CheckinWords, typed); fits {
+				c.CheckinWords = words
+			}
+			return c, Out{Replies: []mamori.Message{checkinAgain(env, c.Checkin, l)}}
+		}
 		if in.Kind == mamori.InputText && worthKeeping(typed) && !safeWord(env.Policy, typed, false) && env.Awaiting != "" {
 			// A question of a case waits: what they type now is kept
 			// apart, as the answer to offer for that case — never with
@@ -747,18 +781,6 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			kept.Choices = []mamori.Choice{{Value: replyDraftPrefix + env.Awaiting, Label: env.Policy.T(l, "menu.kept.reply.button"), Style: mamori.StylePrimary}}
 			// One thing to do, most likely: the menu is a word away.
 			return c, Out{Replies: []mamori.Message{kept}}
-		}
-		if in.Kind == mamori.InputText && c.Checkin != "" && typed != "" && typedCommand(typed) == "" && !greeting(typed) &&
-			utf8.RuneCountInString(typed) <= 60 && !tellsWhatHappened(typed) && !fearful(typed) && !dangerNow(typed) &&
-			(worthKeeping(typed) || shrug(typed)) {
-			// Words in answer to "how are you?" that read as no button of
-			// it ("ok i guess"): kept with the check-in, for HR with the
-			// button pressed next — not for a report (found by a review) —
-			// and its buttons asked.
-			if words, fits := appendText(c.CheckinWords, typed); fits {
-				c.CheckinWords = words
-			}
-			return c, Out{Replies: []mamori.Message{checkinAgain(env, c.Checkin, l)}}
 		}
 		if in.Kind == mamori.InputText && worthKeeping(typed) && !safeWord(env.Policy, typed, false) {
 			// What happened, typed before anything was asked: kept (each
@@ -788,6 +810,12 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			}
 			if danger {
 				return c, Out{Replies: []mamori.Message{m}}
+			}
+			if c.Checkin != "" && !tellsWhatHappened(typed) {
+				// Words that may answer "how are you?" as none of its
+				// buttons, or may be the start of a report: kept as at
+				// the menu, and the check-in's buttons asked too.
+				return c, Out{Replies: []mamori.Message{kept, m, checkinAgain(env, c.Checkin, l)}}
 			}
 			return c, Out{Replies: []mamori.Message{kept, m}}
 		}
@@ -873,7 +901,8 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 	}
 	if in.Kind == mamori.InputText {
 		value = typedCommand(strings.TrimSpace(in.Text))
-		if q, ok := lookup(c.Step); ok && value == "" && q.optional && q.kind == kText && unknownWord(in.Text) {
+		if q, ok := lookup(c.Step); ok && value == "" && q.optional && q.kind == kText &&
+			(unsureWord(in.Text) || c.Step == stepCustomerID && unknownWord(in.Text)) { // 「なし」 at "what did they demand?" is its answer
 			// 「わからない」 at "the customer's number?" is no number: left
 			// empty, as skipped (found by a re-trial: it was kept, and
 			// could link unrelated reports).
@@ -1209,7 +1238,7 @@ func asksFor(typed string) (string, bool) {
 	scared := holdsAny(typed, "怖い", "こわい", "怖くて", "怖す", "scared", "afraid", "frightened") &&
 		!holdsAny(typed, "怖かった", "こわかった", "was scared", "were scared", "was afraid") || dangerNow(typed)
 	short := (utf8.RuneCountInString(typed) <= 30 || !tellsWhatHappened(typed)) && !scared
-	report := short && holdsAny(typed, "報告したい", "報告します", "報告する", "報告があ", "want to report", "report something", "make a report", "file a report")
+	report := short && holdsAny(typed, "報告したい", "報告します", "報告する", "報告があ", "want to report", "need to report", "report something", "make a report", "file a report", "report a customer")
 	consult := short && holdsAny(typed, "相談したい", "相談します", "相談する", "相談があ", "want to ask", "need advice", "want advice", "ask for advice", "want to consult")
 	switch {
 	case report && !consult:
@@ -1260,7 +1289,7 @@ func checkinSentence(env Env, c mamori.Conversation, typed string) bool {
 	// A report left before the check-in came (paused, or put down) is not
 	// what they answer (found by a trial: the answer went into it).
 	if c.Checkin == "" || inFlow(c) && !c.CheckinAt.After(c.Updated) || (c.Reply != "" || c.Witness != "" || env.Awaiting != "") && !newer || utf8.RuneCountInString(typed) > 60 ||
-		typedCommand(typed) != "" || greeting(typed) || sosWord(typed, true) || callsForHelp(typed) || dangerNow(typed) || weapon(typed) ||
+		typedCommand(typed) != "" || greeting(typed) || sosWord(typed, true) || callsForHelp(typed) || dangerAct(typed) || weapon(typed) ||
 		tellsWhatHappened(typed) {
 		return false
 	}
@@ -1359,7 +1388,8 @@ func greeting(typed string) bool {
 			t = rest
 		}
 	}
-	for _, sorry := range []string{"すみません", "すいません", "ごめんなさい", "失礼しました", "sorry", "okay", "ok"} {
+	for _, sorry := range []string{"すみません", "すいません", "ごめんなさい", "失礼しました", "sorry", "okay", "ok",
+		"昨日の", "きのうの", "おとといの", "さっきの", "先ほどの", "前回の", "この前の"} { // 「昨日の続きをします」
 		if rest := strings.TrimPrefix(t, sorry); rest != "" && comingBack[rest] {
 			return true
 		}
@@ -1612,6 +1642,10 @@ func choose(env Env, q question, slot *string, v string, l mamori.Lang) string {
 // (dateLayout) no later than today, in env's location. Anything more
 // ("今朝10時ごろ") is kept as typed.
 func typedDate(env Env, typed string) (string, bool) {
+	// 「今日の夕方、5時ごろから」: the comma and the "from" say nothing of
+	// when it was.
+	typed = strings.TrimSuffix(strings.TrimSpace(typed), "から")
+	typed = strings.NewReplacer("、", "", "，", "").Replace(typed)
 	if d, ok := typedDay(env, typed); ok {
 		return d, true
 	}
@@ -1959,6 +1993,9 @@ func matchOption(typed string, opts []mamori.Choice) (string, bool) {
 			return "safe", true
 		}
 	}
+	if unsureWord(typed) && hasOption(opts, "unsure") {
+		return "unsure", true // "I don't know" where "Not sure" is a button (found by a trial)
+	}
 	return "", false
 }
 
@@ -2051,7 +2088,7 @@ func looseOption(typed string, opts []mamori.Choice) (string, bool) {
 		// 特にない — found by a re-trial), with nothing else against it.
 		for _, o := range opts {
 			if label := squash(o.Label); negates(o.Label) && utf8.RuneCountInString(label) >= 2 && strings.Contains(t, label) &&
-				!negates(strings.Replace(t, label, "", 1)) {
+				!negates(strings.Replace(t, label, "", 1)) && !contrast.MatchString(typed) && !holdsAny(typed, "あった", "ある", "たい", "かも") {
 				return o.Value, true
 			}
 		}
@@ -2086,13 +2123,13 @@ var optionWords = map[string][]string{
 	"colleague": {"mycolleague", "coworker", "colleague", "同僚です"},
 	"in_person": {"facetoface", "inperson", "直接", "対面で"},
 	"phone":     {"phonecall", "onthephone", "byphone", "電話で"},
-	"safe":      {"iamsafe", "imsafe", "iamfine", "imfine", "安全です", "無事です"},
+	"safe":      {"iamsafe", "imsafe", "iamfine", "imfine", "imok", "iamok", "安全です", "無事です", "大丈夫です"},
 	// Has it happened before: 「2回目です」, "twice".
 	"before": {"2回目", "二回目", "3回目", "三回目", "何度も", "何回も", "前にも", "またです", "secondtime", "twice", "again", "happenedbefore"},
 	"first":  {"初めて", "はじめて", "firsttime", "neverbefore"},
 	// Where the report goes: 「上長で」, 「人事だけ」.
-	mamori.RouteDepartment: {"上長で", "上長へ", "上長にお願い", "上司で", "上司に", "mysupervisor", "mymanager"},
-	mamori.RouteHR:         {"人事で", "人事へ", "人事だけ", "人事のみ", "人事にお願い", "hronly", "justhr", "onlyhr", "tohr"},
+	mamori.RouteDepartment: {"上長で", "上長へ", "上長に", "上長にお願い", "上司で", "上司に", "mysupervisor", "mymanager"},
+	mamori.RouteHR:         {"人事で", "人事へ", "人事に", "人事だけ", "人事のみ", "人事にお願い", "hronly", "justhr", "onlyhr", "tohr"},
 }
 
 // typoOption reads a slip of the keys ("in persn" for "In person"): one
@@ -2379,7 +2416,7 @@ func everyday(part string, opts []mamori.Choice) []string {
 }
 
 // notDone is an act threatened, tried, or done to a thing.
-var notDone = regexp.MustCompile(`(?i)そうに|ようと|を叩|\b(said|threaten\w*|almost|nearly|tried to|going to|would)\b|'d (hit|punch|kick)`)
+var notDone = regexp.MustCompile(`(?i)そうに|ようと|を叩[いきくけこ]|\b(said|threaten\w*|almost|nearly|tried to|going to|would)\b|'d (hit|punch|kick)`)
 
 // wordStart reports whether s holds w at the start of a word: "hit" in
 // "hit me" but not in "white" (Japanese has no word breaks to find).
@@ -2540,8 +2577,17 @@ func pauseWish(typed string) bool {
 // there is none.
 func unknownWord(typed string) bool {
 	switch strings.TrimRight(spoken(typed), "。.!！") {
-	case "わからない", "わかりません", "分からない", "分かりません", "知らない", "知りません", "不明", "不明です", "なし", "特になし", "ない", "ありません",
-		"i don't know", "i dont know", "don't know", "dont know", "dunno", "no idea", "not sure", "unknown", "none", "n/a", "na", "nothing":
+	case "なし", "特になし", "ない", "ありません", "none", "n/a", "na", "nothing":
+		return true
+	}
+	return unsureWord(typed)
+}
+
+// unsureWord reports whether typed says only that they do not know.
+func unsureWord(typed string) bool {
+	switch strings.TrimRight(spoken(typed), "。.!！") {
+	case "わからない", "わかりません", "分からない", "分かりません", "知らない", "知りません", "不明", "不明です",
+		"i don't know", "i dont know", "don't know", "dont know", "dunno", "no idea", "not sure", "unknown":
 		return true
 	}
 	return false
@@ -2589,7 +2635,8 @@ func typedCommand(t string) string {
 		return navCancel
 	case "スキップ", "skip":
 		return navSkip
-	case "このままにする", "このままで", "keep this", "keep":
+	case "このままにする", "このままで", "このまま", "そのままで", "そのまま", "そのままにする", "それで", "それでいい", "それでいいです", "そのままでいいです",
+		"keep this", "keep", "keep it", "keep it as is", "as is", "leave it", "that's fine", "thats fine":
 		// The "keep this" button's label, typed: not an answer that
 		// would overwrite the one kept.
 		return navKeep

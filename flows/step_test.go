@@ -1181,7 +1181,8 @@ func TestBehaviourEverydayWords(t *testing.T) {
 		{mamori.EN, "he hit on me", nil},
 		{mamori.EN, "pushy", nil},
 		{mamori.EN, "said he'd hit me", nil},
-		{mamori.JA, "暴言や嫌がらせ", []string{"verbal_attack"}}, // a label's own "や" first
+		{mamori.JA, "暴言や嫌がらせ", []string{"verbal_attack"}},  // a label's own "や" first
+		{mamori.JA, "頭を叩かれた", []string{"physical_attack"}}, // done to them (a second review)
 	} {
 		d := reportAt(t, "UME", tc.lang, stepBehaviours)
 		d.say(tc.typed)
@@ -1598,6 +1599,20 @@ func TestRetrialAnswers(t *testing.T) {
 	d.say("特にないと思います")
 	if d.c.Answers.Fault != "no" {
 		t.Errorf("特にないと思います: %q", d.c.Answers.Fault)
+	}
+	// Not with a but, or something there after all (a second review).
+	for _, typed := range []string{"特にないけど、店側の説明不足はあったかも", "特にないと思いたい"} {
+		d := reportAt(t, "UME", mamori.JA, stepFault)
+		d.say(typed)
+		if d.c.Answers.Fault == "no" {
+			t.Errorf("%q read as nothing to fix", typed)
+		}
+	}
+	// 「なし」 is what was demanded — nothing — not skipped.
+	d = reportAt(t, "UME", mamori.JA, stepDemand)
+	d.say("なし")
+	if d.c.Answers.Demand != "なし" {
+		t.Errorf("なし at the demand: %q", d.c.Answers.Demand)
 	}
 	for _, typed := range []string{"わからない", "I don't know", "不明です"} {
 		d := reportAt(t, "UME", mamori.JA, stepCustomerID)
