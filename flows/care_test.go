@@ -708,7 +708,7 @@ func TestCheckinRoundsDoNotPileUp(t *testing.T) {
 // hours apart by configuration each go out when due — only a round held
 // back is skipped for the next.
 func TestCheckinCloseRoundsNotSkipped(t *testing.T) {
-	r := newRig(t) // Friday 2026-11-20 10:00 in Tokyo
+	r := newRig(t)                  // Friday 2026-11-20 10:00 in Tokyo
 	r.clock.Add(4 * 24 * time.Hour) // Tuesday: the next day is a working one
 	r.svc.Care.Offsets = []time.Duration{4 * time.Hour, 24 * time.Hour, 30 * 24 * time.Hour}
 	r.filed(nil)
