@@ -352,6 +352,13 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		out.SOS = &SOSOut{Number: c.SOS, Note: strings.TrimSpace(in.Text)}
 		out.Replies = append([]mamori.Message{sosKept(env, c.SOS, "sos.note.kept", nc.User.Lang)}, out.Replies...)
 	}
+	if inFlow(c) && in.Kind == mamori.InputText && out.SOS == nil && len(out.Replies) > 0 &&
+		(holdsAny(in.Text, "どうすればいい", "どうしたらいい") || onsiteAskEN.MatchString(in.Text)) {
+		// "hes calling again right now, what do i do" in the middle of a
+		// report: what to do on the spot first, then the question (found
+		// by a trial: only "choose a button").
+		out.Replies = append([]mamori.Message{OnsiteMessage(env, nc.User.Lang)}, out.Replies...)
+	}
 	if out.SOS == nil && c.SOS == "" && nc.SOS == "" && inFlow(c) && c.Step != stepSafety && in.Kind == mamori.InputText && dangerNow(in.Text) {
 		// "まだお客様が外で待っていて怖い", "包丁を持っています": kept as the
 		// report reads it, and the SOS one press away, on the question.
@@ -414,7 +421,7 @@ var cameBefore = regexp.MustCompile(`(前にも|以前|先週|先月|昨日|き�
 
 // stillHere is the customer still there ("he's still here", "won't
 // leave").
-var stillHere = regexp.MustCompile(`(?i)\bstill (here|outside|there|in the (store|shop|lobby))\b|\bwon'?t (leave|go away)\b`)
+var stillHere = regexp.MustCompile(`(?i)\bstill (here|outside|there|in the (store|shop|lobby))\b|\bwon'?t (leave|go away)\b|\b(calling|ringing|phoning) (me )?again (right )?now\b`)
 
 // backNow is "he's back" said of now ("hes back", "they are back
 // again"), not "he came back last week"; threatEN, what a customer may be

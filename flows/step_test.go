@@ -1627,3 +1627,23 @@ func TestRetrialAnswers(t *testing.T) {
 		t.Errorf("威圧的でした: %v", d.c.Answers.Behaviours)
 	}
 }
+
+// TestOnSpotMidReport (found by a final trial): "hes calling again right
+// now, what do i do" in the middle of a report shows what to do on the
+// spot, offers the SOS, and asks the question again.
+func TestOnSpotMidReport(t *testing.T) {
+	d := reportAt(t, "UME", mamori.EN, stepChannel)
+	o := d.say("hes calling again right now, what do i do")
+	if len(o.Replies) < 2 || o.Replies[0].Header != OnsiteMessage(d.env, mamori.EN).Header || d.c.Step != stepChannel {
+		t.Fatalf("replies: %s", texts(o))
+	}
+	last := o.Replies[len(o.Replies)-1]
+	if !slices.ContainsFunc(last.Controls, func(c mamori.Choice) bool { return c.Value == mamori.StartSOS }) {
+		t.Errorf("no SOS offered: %+v", last)
+	}
+	d = reportAt(t, "UME", mamori.JA, stepSafety)
+	d.say("今は家なので大丈夫です")
+	if d.c.Answers.Safety != "safe" {
+		t.Errorf("今は家なので大丈夫です: %q", d.c.Answers.Safety)
+	}
+}
