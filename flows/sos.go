@@ -381,7 +381,7 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 			return nc, out, true
 		}
 	}
-	if c.SOS != "" && in.Kind == mamori.InputText && (safeWord(env.Policy, in.Text, inFlow(c)) || inFlow(c) && !mayAnswerSafe(c.Step) && safeNow(in.Text)) {
+	if c.SOS != "" && in.Kind == mamori.InputText && (safeWord(env.Policy, in.Text, inFlow(c)) || (!inFlow(c) || !mayAnswerSafe(c.Step)) && safeNow(in.Text)) {
 		// "I'm safe now" typed instead of pressed; during a report, the
 		// report goes on where it was.
 		number := c.SOS

@@ -827,6 +827,21 @@ func TestSOSPlaceNotNews(t *testing.T) {
 	}
 }
 
+// TestGoneAndSafeAtTheMenu (found by a smoke test): 「もう大丈夫です、帰り
+// ました」 typed at the menu during an SOS closes it, as "ok hes gone now,
+// im safe" does.
+func TestGoneAndSafeAtTheMenu(t *testing.T) {
+	for _, typed := range []string{"もう大丈夫です、帰りました", "ok hes gone now, im safe"} {
+		r := newRig(t)
+		r.do(mamori.Input{Kind: mamori.InputStart, Value: mamori.StartSOS})
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "2階の倉庫"})
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: typed})
+		if k := r.kase("SOS-2026-0001"); k.Status != mamori.StatusClosed {
+			t.Errorf("%q: the SOS is %s", typed, k.Status)
+		}
+	}
+}
+
 // TestSafeInReportClosesSOS (found by a trial): "safe" answered at a
 // report's "are you safe now?" while an SOS is open closes it — it went
 // on escalating.
