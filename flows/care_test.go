@@ -684,42 +684,34 @@ func TestCheckinWordsReachHR(t *testing.T) {
 	}
 }
 
-// TestCheckinRoundsDoNotPileUp (found by a re-trial): two rounds held
-// back to the same working day (a weekend, holidays) ask once.
-func TestCheckinRoundsDoNotPileUp(t *testing.T) {
-	r := newRig(t) // Friday 2026-11-20 10:00 in Tokyo
-	r.svc.Care.Offsets = []time.Duration{24 * time.Hour, 48 * time.Hour, 30 * 24 * time.Hour}
-	r.filed(nil)
-	for range 4 * 24 { // to Tuesday, an hour at a time: both rounds come due on Monday 09:00
-		r.advance(time.Hour)
-	}
-	n := 0
-	for _, m := range r.sent.to(mamori.TargetUser, "UME") {
-		if m.Step == "checkin" {
-			n++
+// TestCheckinRounds (found by a re-trial and a review): two rounds held
+// back to the same working day (a weekend, holidays) ask once; rounds a
+// few hours apart by configuration each ask when due.
+func TestCheckinRounds(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		days    int // from Friday 2026-11-20 10:00 in Tokyo
+		offsets []time.Duration
+		after   time.Duration
+	}{
+		{"held back to Monday", 0, []time.Duration{24 * time.Hour, 48 * time.Hour, 30 * 24 * time.Hour}, 4 * 24 * time.Hour},
+		{"hours apart on a Tuesday", 4, []time.Duration{4 * time.Hour, 24 * time.Hour, 30 * 24 * time.Hour}, 5 * time.Hour},
+	} {
+		r := newRig(t)
+		r.clock.Add(time.Duration(tc.days) * 24 * time.Hour)
+		r.svc.Care.Offsets = tc.offsets
+		r.filed(nil)
+		for range int(tc.after / time.Hour) { // an hour at a time, as the worker runs
+			r.advance(time.Hour)
 		}
-	}
-	if n != 1 {
-		t.Errorf("%d check-ins, want 1", n)
-	}
-}
-
-// TestCheckinCloseRoundsNotSkipped (found by a review): rounds a few
-// hours apart by configuration each go out when due — only a round held
-// back is skipped for the next.
-func TestCheckinCloseRoundsNotSkipped(t *testing.T) {
-	r := newRig(t)                  // Friday 2026-11-20 10:00 in Tokyo
-	r.clock.Add(4 * 24 * time.Hour) // Tuesday: the next day is a working one
-	r.svc.Care.Offsets = []time.Duration{4 * time.Hour, 24 * time.Hour, 30 * 24 * time.Hour}
-	r.filed(nil)
-	r.advance(5 * time.Hour)
-	n := 0
-	for _, m := range r.sent.to(mamori.TargetUser, "UME") {
-		if m.Step == "checkin" {
-			n++
+		n := 0
+		for _, m := range r.sent.to(mamori.TargetUser, "UME") {
+			if m.Step == "checkin" {
+				n++
+			}
 		}
-	}
-	if n != 1 {
-		t.Errorf("%d check-ins after 4 hours, want 1", n)
+		if n != 1 {
+			t.Errorf("%s: %d check-ins, want 1", tc.name, n)
+		}
 	}
 }
