@@ -548,7 +548,7 @@ func callsForHelpWords(typed string) bool {
 }
 
 // helpFirst is "help" said as a cry: first, or with "!" ("help hes here").
-var helpFirst = regexp.MustCompile(`(?i)^\W*help\b|\bhelp\s*!`)
+var helpFirst = enRegexp{regexp.MustCompile(`(?i)^\W*help\b|\bhelp\s*!`)}
 
 // fearful reports whether typed text speaks of danger (dangerHint) or of
 // fear: "怖い", "scared".

@@ -408,7 +408,7 @@ func threatToCome(typed string) bool {
 
 // comingEN is a threat of coming for the person ("knows where i live",
 // "wait for me after my shift", "find me", "i'll kill you").
-var comingEN = regexp.MustCompile(`(?i)knows? where (i|you) live|wait(ing)? for (me|you) after|come (back )?(to [a-z ]+ )?(and )?find (me|you)|(i'?ll|i will|he'?ll|he will|she'?ll|gonna|going to|would|said he'?d) (kill|hurt|get) (me|you)\b|follow(ed|ing)? me home`)
+var comingEN = enRegexp{regexp.MustCompile(`(?i)knows? where (i|you) live|wait(ing)? for (me|you) after|come (back )?(to [a-z ]+ )?(and )?find (me|you)|(i'?ll|i will|he'?ll|he will|she'?ll|gonna|going to|would|said he'?d) (kill|hurt|get) (me|you)\b|follow(ed|ing)? me home`)}
 
 // pastWords place what is typed in the past: a call for help beside them
 // is told, not made ("yesterday a guy pulled a knife on me, pls help me")
@@ -419,16 +419,32 @@ var pastWords = regexp.MustCompile(`(?i)昨日|きのう|先週|先月|前にも
 // 「昨日の客がまた来た」, yesterday's customer back now.
 var cameBefore = regexp.MustCompile(`(前にも|以前|先週|先月|昨日|きのう)([^の]|$)`)
 
+// enRegexp is a regular expression of English words: text with no Latin
+// letter (most typed text is Japanese) is not run through it.
+type enRegexp struct{ *regexp.Regexp }
+
+func (r enRegexp) MatchString(s string) bool { return hasLatin(s) && r.Regexp.MatchString(s) }
+
+// hasLatin reports whether s holds a Latin letter.
+func hasLatin(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c >= 'a' && c <= 'z' {
+			return true
+		}
+	}
+	return false
+}
+
 // stillHere is the customer still there ("he's still here", "won't
 // leave").
-var stillHere = regexp.MustCompile(`(?i)\bstill (here|outside|there|in the (store|shop|lobby))\b|\bwon'?t (leave|go away)\b|\b(calling|ringing|phoning) (me )?again (right )?now\b`)
+var stillHere = enRegexp{regexp.MustCompile(`(?i)\bstill (here|outside|there|in the (store|shop|lobby))\b|\bwon'?t (leave|go away)\b|\b(calling|ringing|phoning) (me )?again (right )?now\b`)}
 
 // backNow is "he's back" said of now ("hes back", "they are back
 // again"), not "he came back last week"; threatEN, what a customer may be
 // doing now ("threatening me right now", "still yelling").
 var (
-	backNow  = regexp.MustCompile(`(?i)\b(he'?s|hes|he is|she'?s|shes|she is|they'?re|theyre|they are|the customer is|the guy is) (back|here again|coming back)\b`)
-	threatEN = regexp.MustCompile(`(?i)\b(threaten\w*|yell\w*|shout\w*|scream\w*|hitting|grabb\w*|attack\w*|won'?t (leave|let me))\b`)
+	backNow  = enRegexp{regexp.MustCompile(`(?i)\b(he'?s|hes|he is|she'?s|shes|she is|they'?re|theyre|they are|the customer is|the guy is) (back|here again|coming back)\b`)}
+	threatEN = enRegexp{regexp.MustCompile(`(?i)\b(threaten\w*|yell\w*|shout\w*|scream\w*|hitting|grabb\w*|attack\w*|won'?t (leave|let me))\b`)}
 )
 
 // helpDenied reports whether typed says no help is needed ("don't need
@@ -452,8 +468,8 @@ func weapon(typed string) bool {
 // presentEN and holdingEN are the English of a danger now ("he is still
 // here", "has a knife"), whole words ("now" is not in "know").
 var (
-	presentEN = regexp.MustCompile(`(?i)\b(now|still|outside|waiting|right now)\b`)
-	holdingEN = regexp.MustCompile(`(?i)\b(has|have|is|are|holding|got|with|there'?s|theres)\b`)
+	presentEN = enRegexp{regexp.MustCompile(`(?i)\b(now|still|outside|waiting|right now)\b`)}
+	holdingEN = enRegexp{regexp.MustCompile(`(?i)\b(has|have|is|are|holding|got|with|there'?s|theres)\b`)}
 )
 
 // offerSOS puts the SOS button, and a word on it, on the question out
@@ -1374,6 +1390,11 @@ func worthKeeping(typed string) bool {
 // appendText is kept with typed after it, on a line of its own; ok is
 // false when that would be longer than MaxText.
 func appendText(kept, typed string) (string, bool) {
+	if kept != "" && slices.Contains(strings.Split(kept, "\n"), typed) {
+		// The same words sent again (the send looked slow, a double tap):
+		// kept once.
+		return kept, true
+	}
 	if kept != "" {
 		typed = kept + "\n" + typed
 	}

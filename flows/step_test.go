@@ -585,6 +585,15 @@ func TestNothingTypedIsLost(t *testing.T) {
 			t.Errorf("after how they feel: %+v", d.c.Answers)
 		}
 	})
+	t.Run("the same words sent twice are kept once", func(t *testing.T) {
+		d := reportAt(t, "UME", mamori.JA, stepPlace)
+		d.env.Unshown = true
+		d.say("そういえば商品も投げられました")
+		d.say("そういえば商品も投げられました") // the send looked slow
+		if n := strings.Count(d.c.Answers.Narrative, "商品も投げられました"); n != 1 {
+			t.Errorf("kept %d times: %q", n, d.c.Answers.Narrative)
+		}
+	})
 	t.Run("a required question cannot be skipped", func(t *testing.T) {
 		d := reportAt(t, "UME", mamori.JA, stepNarrative)
 		d.say("スキップ")
