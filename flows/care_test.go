@@ -684,6 +684,30 @@ func TestCheckinWordsReachHR(t *testing.T) {
 	}
 }
 
+// TestCheckinWordsAtTheMenu (found by a third review): words kept at the
+// menu since the check-in came, then its button pressed, are the
+// check-in's — for HR with it, not a report's.
+func TestCheckinWordsAtTheMenu(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t) // Friday 2026-11-20 10:00 in Tokyo
+	n := r.filed(nil)
+	r.advance(71 * time.Hour) // Monday 09:00: the first check-in
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "家族に心配をかけている気がします"})
+	r.click("UME", "checkin:"+n+":hard")
+	var tasks []mamori.CareTask
+	r.db.View(ctx, func(tx mamori.Tx) error {
+		var err error
+		tasks, err = tx.CareTasks(true)
+		return err
+	})
+	if notes := tasks[0].Notes; notes[len(notes)-1].Words != "家族に心配をかけている気がします" {
+		t.Errorf("the words typed before the button: %+v", notes[len(notes)-1])
+	}
+	if c := r.conv(user("UME")); strings.Contains(c.Draft, "家族") || len(c.DraftLog) != 0 {
+		t.Errorf("left for a report: %+v", c)
+	}
+}
+
 // TestCheckinRounds (found by a re-trial and a review): two rounds held
 // back to the same working day (a weekend, holidays) ask once; rounds a
 // few hours apart by configuration each ask when due.

@@ -1151,3 +1151,40 @@ func TestSecondReviewWords(t *testing.T) {
 		}
 	}
 }
+
+// TestThirdReviewSOSWords (found by a third review): how they feel, a
+// question how to do something, a quote, something long past, or a lone
+// "it" after an offer raise no SOS; danger present at a check-in is no
+// check-in answer.
+func TestThirdReviewSOSWords(t *testing.T) {
+	for _, typed := range []string{"まだ店で働いていますが助けてほしいです", "帰らないお客様への対応で助けてほしい", "まだ店頭に立つのが怖い、助けてほしい",
+		"助けて、と言われた", "help me, how do i report this", "助けてください、入力の仕方が分かりません", "助けて、先週また来た客のことで相談したい"} {
+		r := newRig(t)
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: typed})
+		if c := r.conv(user("UME")); c.SOS != "" {
+			t.Errorf("%q raised an SOS", typed)
+		}
+	}
+	for _, typed := range []string{"助けて、まだ店の外にいます", "お客様がまだ店内にいます、助けて"} {
+		r := newRig(t)
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: typed})
+		if c := r.conv(user("UME")); c.SOS == "" {
+			t.Errorf("%q raised no SOS", typed)
+		}
+	}
+	r := newRig(t)
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "まだ店の外にいて怖い"})
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "do it"})
+	if c := r.conv(user("UME")); c.SOS != "" {
+		t.Error("\"do it\" after the offer raised an SOS")
+	}
+	for _, typed := range []string{"あの客が今も店の前にいて怖いです", "he's waiting outside, i'm scared"} {
+		r := newRig(t)
+		r.filed(nil)
+		r.advance(71 * time.Hour) // a check-in waits
+		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: typed})
+		if c := r.conv(user("UME")); c.Checkin == "" {
+			t.Errorf("%q at a check-in read as how they are", typed)
+		}
+	}
+}

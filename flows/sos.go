@@ -100,7 +100,8 @@ func sosWord(s string, anywhere bool) bool {
 		// Cried first, then more (「助けて、まだ店の外にいます」, "help me,
 		// he is still outside"): not said of the past, nor to say none is
 		// needed (found by a trial: only offered).
-		if first, _, more := strings.Cut(strings.NewReplacer("，", "、", ",", "、").Replace(sentence), "、"); more && sosPhrase(first) &&
+		if first, rest, more := strings.Cut(strings.NewReplacer("，", "、", ",", "、").Replace(sentence), "、"); more && sosPhrase(first) &&
+			dangerNow(rest) && !strings.HasPrefix(strings.TrimSpace(rest), "と") && !strings.HasPrefix(strings.TrimSpace(rest), "って") &&
 			(!pastWords.MatchString(sentence) || backAgain(sentence)) && !helpDenied(sentence) {
 			return true
 		}
@@ -118,17 +119,21 @@ func helpAndDanger(s string) bool {
 		// Something done or held now (a weapon, the customer back, still
 		// there): fear alone beside a wish for help is offered (found by
 		// a review: 「まだ怖いので助けてほしい」 alerted the department).
-		if callsForHelp(sentence) && dangerAct(sentence) && (!pastWords.MatchString(sentence) || backAgain(sentence)) && !helpDenied(sentence) {
+		if callsForHelp(sentence) && dangerAct(sentence) && (!pastWords.MatchString(sentence) || backAgain(sentence)) && !helpDenied(sentence) &&
+			!holdsAny(sentence, "助けてほし", "助けて欲し", "対応", "方法", "仕方", "教えて") && !asksHowEN.MatchString(sentence) {
 			return true
 		}
 	}
 	return false
 }
 
+// asksHowEN asks how to do something: advice, not an alarm.
+var asksHowEN = regexp.MustCompile(`(?i)\bhow (do|to|should|can)\b`)
+
 // backAgain reports the customer back now, however long ago they came
 // first (「昨日の客がまた来た」, "the guy from yesterday is back").
 func backAgain(s string) bool {
-	return backNow.MatchString(s) || holdsAny(s, "また来た", "また来ています", "また来てる", "戻ってきた", "戻って来た")
+	return backNow.MatchString(s) || holdsAny(s, "また来た", "また来ています", "また来てる", "戻ってきた", "戻って来た") && !cameBefore.MatchString(s)
 }
 
 // helpOther is help given, wished for, or asked with something — no call
@@ -138,16 +143,22 @@ var helpOther = regexp.MustCompile(`(?i)助けて(くれ(た|て|ました|ま�
 // sosYes reports whether typed, right after the SOS was offered, is a yes
 // to it: a yes or a please alone — not thanks, nor a sentence.
 func sosYes(typed string) bool {
+	if strings.ContainsAny(typed, "?？") {
+		return false // "yes?" asks
+	}
 	clauses := strings.FieldsFunc(typed, func(r rune) bool { return strings.ContainsRune("、,，。.!！ ", r) })
+	said := false
 	for _, c := range clauses {
 		switch strings.TrimSuffix(spoken(c), "ください") {
 		case "はい", "うん", "ええ", "お願いします", "おねがいします", "お願い", "押して", "送って", "押します", "送ります", "sosを送って",
-			"yes", "y", "yeah", "yep", "please", "pls", "plz", "send", "it", "press", "do", "sos":
+			"yes", "y", "yeah", "yep", "please", "pls", "plz", "send", "press", "sos":
+			said = true
+		case "it", "do":
 		default:
 			return false
 		}
 	}
-	return len(clauses) > 0 // 「はい、お願いします」, "Yes, please", "yes pls send it"
+	return said // 「はい、お願いします」, "Yes, please", "yes pls send it" — not "do it"
 }
 
 func sosPhrase(s string) bool {

@@ -353,7 +353,7 @@ func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		out.Replies = append([]mamori.Message{sosKept(env, c.SOS, "sos.note.kept", nc.User.Lang)}, out.Replies...)
 	}
 	if inFlow(c) && in.Kind == mamori.InputText && out.SOS == nil && len(out.Replies) > 0 &&
-		(holdsAny(in.Text, "どうすればいい", "どうしたらいい") || onsiteAskEN.MatchString(in.Text)) {
+		(holdsAny(in.Text, "どうすればいい", "どうしたらいい") || onsiteAskEN.MatchString(in.Text)) && dangerNow(in.Text) {
 		// "hes calling again right now, what do i do" in the middle of a
 		// report: what to do on the spot first, then the question (found
 		// by a trial: only "choose a button").
@@ -390,9 +390,9 @@ func dangerAct(typed string) bool {
 	now := nowSaid(typed)
 	return weapon(typed) && (now || holdsAny(typed, "ている", "ています", "てる", "いる", "います") || holdingEN.MatchString(typed)) ||
 		backNow.MatchString(typed) || presentEN.MatchString(typed) && threatEN.MatchString(typed) ||
-		// Still there, still at it (「まだ外にいます」, 「怒鳴っています」, "he's still here").
-		holdsAny(typed, "まだいる", "まだいます", "まだ外に", "まだ店", "まだ近く", "まだ居", "怒鳴っています", "怒鳴ってる", "帰ってくれない", "帰らない") ||
-		stillHere.MatchString(typed) ||
+		// Still there, still at it (「まだ外にいます」, 「まだ怒鳴っています」,
+		// "he's still here") — not 「まだ店で働いています」.
+		stillJA.MatchString(typed) || stillHere.MatchString(typed) ||
 		holdsAny(typed, "また来た", "戻ってきた", "戻って来た", "また来ています", "また来てる") && !cameBefore.MatchString(typed) ||
 		threatToCome(typed)
 }
@@ -414,6 +414,13 @@ var comingEN = enRegexp{regexp.MustCompile(`(?i)knows? where (i|you) live|wait(i
 // is told, not made ("yesterday a guy pulled a knife on me, pls help me")
 // — not 「目の前に」, nor "Chicago".
 var pastWords = regexp.MustCompile(`(?i)昨日|きのう|先週|先月|前にも|以前|\byesterday\b|\blast (week|month|time|night)\b|\bago\b|\bearlier today\b`)
+
+// presentNow is someone there now (「外で待っていて」, 「店の前にいて」,
+// "waiting outside").
+var presentNow = regexp.MustCompile(`(?i)(外|前|店|近く|入口|駐車場)(で|に)(待|い[るてま]|居)|今(、|お店|店|外)|いま(、|外|店)|\b(waiting|outside|right now|is here|he'?s here)\b`)
+
+// stillJA is the customer still there, or still at it, now.
+var stillJA = regexp.MustCompile(`まだ(店内|店の前|店の外|店|外|近く|入口|そこ|前|駐車場)(に|で)(いる|います|いて|居る|居ます|待)|(お客様|お客さん|客|あの人|男|女)[^、。]{0,6}まだ(いる|います|居る|居ます)|(今も|まだ)怒鳴って|帰ってくれない|帰ろうとしない`)
 
 // cameBefore places "came again" in the past (「先週また来た」) — not
 // 「昨日の客がまた来た」, yesterday's customer back now.
@@ -529,6 +536,21 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		}
 		words := strings.TrimSpace(in.Text)
 		if c.Checkin == number {
+			// Words typed at the menu since the check-in came, then its
+			// button pressed: they were its answer — HR's, with it, not a
+			// report's (found by a review).
+			var kept []mamori.Note
+			for _, n := range c.DraftLog {
+				if n.At.Before(c.CheckinAt) {
+					kept = append(kept, n)
+					continue
+				}
+				if joined, fits := appendText(c.CheckinWords, n.Text); fits {
+					c.CheckinWords = joined
+				}
+				c.Draft = removeLine(c.Draft, n.Text)
+			}
+			c.DraftLog = kept
 			if joined, fits := appendText(c.CheckinWords, words); fits && words != "" {
 				words = joined // typed before, in answer to it, then this
 			} else if words == "" {
@@ -1313,6 +1335,7 @@ func checkinSentence(env Env, c mamori.Conversation, typed string) bool {
 	// what they answer (found by a trial: the answer went into it).
 	if c.Checkin == "" || inFlow(c) && !c.CheckinAt.After(c.Updated) || (c.Reply != "" || c.Witness != "" || env.Awaiting != "") && !newer || utf8.RuneCountInString(typed) > 60 ||
 		typedCommand(typed) != "" || greeting(typed) || sosWord(typed, true) || callsForHelp(typed) || dangerAct(typed) || weapon(typed) ||
+		fearful(typed) && presentNow.MatchString(typed) || // 「あの客が今も店の前にいて怖い」: danger, not how they are
 		tellsWhatHappened(typed) {
 		return false
 	}
@@ -1455,11 +1478,14 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 		return ""
 	case value == navSkip:
 		return env.Policy.T(l, "nav.required")
-	case value == navKeep:
-		if (slot != nil && *slot != "") || (q.kind == kMulti && len(c.Answers.Behaviours) > 0) {
-			return ""
-		}
+	case value == navKeep && ((slot != nil && *slot != "") || (q.kind == kMulti && len(c.Answers.Behaviours) > 0)):
+		return ""
+	case value == navKeep && !(in.Kind == mamori.InputText && (q.kind == kText || q.kind == kBoth)):
 		return env.Policy.T(l, "nav.use_buttons")
+	case value == navKeep:
+		// 「それで」 typed with nothing to keep, at a question of words:
+		// their words (found by a review: "choose a button").
+		value = ""
 	}
 	var opts []mamori.Choice
 	if q.options != nil {
@@ -2233,6 +2259,15 @@ func keepAside(env Env, c *mamori.Conversation, typed string, l mamori.Lang) str
 
 // noFirst is a "no" said first ("no, keep going", 「いいえ、続けます」).
 var noFirst = regexp.MustCompile(`(?i)^\s*(いいえ|いや|no|nope|nah)\W*`)
+
+// removeLine returns kept without the line text (once).
+func removeLine(kept, text string) string {
+	lines := strings.Split(kept, "\n")
+	if i := slices.Index(lines, text); i >= 0 {
+		lines = slices.Delete(lines, i, i+1)
+	}
+	return strings.Join(lines, "\n")
+}
 
 // moreOfLast keeps words sent right after an answer, before the next
 // question reached them (「50代くらいの男性」 then 「メガネで、よく来る
