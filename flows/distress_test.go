@@ -1157,19 +1157,15 @@ func TestSecondReviewWords(t *testing.T) {
 // "it" after an offer raise no SOS; danger present at a check-in is no
 // check-in answer.
 func TestThirdReviewSOSWords(t *testing.T) {
-	for _, typed := range []string{"まだ店で働いていますが助けてほしいです", "帰らないお客様への対応で助けてほしい", "まだ店頭に立つのが怖い、助けてほしい",
-		"助けて、と言われた", "help me, how do i report this", "助けてください、入力の仕方が分かりません", "助けて、先週また来た客のことで相談したい"} {
+	for typed, raise := range map[string]bool{
+		"まだ店で働いていますが助けてほしいです": false, "帰らないお客様への対応で助けてほしい": false, "まだ店頭に立つのが怖い、助けてほしい": false,
+		"助けて、と言われた": false, "help me, how do i report this": false, "助けてください、入力の仕方が分かりません": false,
+		"助けて、先週また来た客のことで相談したい": false, "助けて、まだ店の外にいます": true, "お客様がまだ店内にいます、助けて": true,
+	} {
 		r := newRig(t)
 		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: typed})
-		if c := r.conv(user("UME")); c.SOS != "" {
-			t.Errorf("%q raised an SOS", typed)
-		}
-	}
-	for _, typed := range []string{"助けて、まだ店の外にいます", "お客様がまだ店内にいます、助けて"} {
-		r := newRig(t)
-		r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: typed})
-		if c := r.conv(user("UME")); c.SOS == "" {
-			t.Errorf("%q raised no SOS", typed)
+		if raised := r.conv(user("UME")).SOS != ""; raised != raise {
+			t.Errorf("%q: raised %t", typed, raised)
 		}
 	}
 	r := newRig(t)
