@@ -739,3 +739,19 @@ func TestCheckinRounds(t *testing.T) {
 		}
 	}
 }
+
+// TestConsultWordsNotOfferedToTheCase (found by reading the change
+// again): words typed in a question to HR, when a supervisor's question
+// about a report came meanwhile, are offered for the question to HR
+// only — never as the answer to the case, which its supervisors read.
+func TestConsultWordsNotOfferedToTheCase(t *testing.T) {
+	r := newRig(t)
+	n := r.filed(nil)
+	r.do(mamori.Input{Kind: mamori.InputStart, User: user("UME"), Value: mamori.StartConsult})
+	r.clock.Add(time.Minute)
+	r.ask("USUP", n, "何時ごろでしたか？")
+	r.do(mamori.Input{Kind: mamori.InputText, User: user("UME"), Text: "上司との関係がつらくて眠れません"})
+	if c := r.conv(user("UME")); c.ReplyDraft != "" || c.Flow != mamori.FlowConsult {
+		t.Errorf("the question to HR's words offered to the case: %+v", c)
+	}
+}

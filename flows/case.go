@@ -444,6 +444,23 @@ func optionOr(env Env, step, v, or string, l mamori.Lang) string {
 // cardActions are the card's buttons for what can be done next: take (when
 // no one has) and judge an open report, reopen a decided one, and always
 // the details.
+// assigneeUser is the person who has case k, on the case's platform.
+func assigneeUser(k mamori.Case) mamori.User {
+	return mamori.User{Platform: k.Reporter.Platform, ID: strings.TrimPrefix(k.Assignee, k.Reporter.Platform+":")}
+}
+
+// tellHR puts m, in the organisation's language, in the HR channel of
+// case k's platform, under key.
+func (s *Service) tellHR(tx mamori.Tx, k mamori.Case, key string, m mamori.Message, now time.Time) error {
+	return tx.Enqueue(mamori.OutboxItem{Key: key, Target: s.channel(k.Reporter.Platform, s.Org.HRChannel), Message: m, Lang: s.orgLang(), Created: now})
+}
+
+// detailsChoice is the button that opens case number's details, for
+// those who may read them.
+func detailsChoice(p *mamori.Policy, l mamori.Lang, number string) mamori.Choice {
+	return mamori.Choice{Value: mamori.CardDetails + ":" + number, Label: p.T(l, "card.details")}
+}
+
 func cardActions(env Env, k mamori.Case, l mamori.Lang) []mamori.Choice {
 	t := env.Policy.T
 	b := func(action, label, style string) mamori.Choice {

@@ -165,7 +165,7 @@ func (s *Service) threadNote(tx mamori.Tx, env Env, k mamori.Case, text, what st
 	t := s.channel(k.Reporter.Platform, k.Channel)
 	t.Thread = "card:" + k.Number
 	note := mamori.Message{Step: mamori.StepCard, Text: text,
-		Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(ol, "card.details")}}}
+		Choices: []mamori.Choice{detailsChoice(s.Policy, ol, k.Number)}}
 	return tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":" + what + ":" + k.Number, Target: t, Message: note, Lang: ol, Created: env.Now})
 }
 

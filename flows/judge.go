@@ -109,12 +109,11 @@ func (s *Service) act(ctx context.Context, actor mamori.User, number, action str
 				m := mamori.Message{Step: mamori.StepCard, Header: fmt.Sprintf(s.Policy.T(ol, "judge.named.hr.header"), k.Number),
 					Text: fmt.Sprintf(s.Policy.T(ol, "judge.named.hr"), mention(actor.Key()), k.Number),
 					Choices: []mamori.Choice{{Value: mamori.CardTake + ":" + k.Number, Label: s.Policy.T(ol, "card.take"), Style: mamori.StylePrimary},
-						{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(ol, "card.details")}}}
+						detailsChoice(s.Policy, ol, k.Number)}}
 				if k.Status != mamori.StatusNew {
 					m.Choices = m.Choices[1:]
 				}
-				if err := tx.Enqueue(mamori.OutboxItem{Key: "named:" + k.Number + ":" + actor.Key(), Target: s.channel(k.Reporter.Platform, s.Org.HRChannel),
-					Message: m, Lang: ol, Created: now}); err != nil {
+				if err := s.tellHR(tx, k, "named:"+k.Number+":"+actor.Key(), m, now); err != nil {
 					return err
 				}
 			}
@@ -377,12 +376,11 @@ func (s *Service) judge(ctx context.Context, actor mamori.User, number string, v
 			}
 			m := mamori.Message{Step: mamori.StepCard, Header: fmt.Sprintf(s.Policy.T(ol, "judge.against.hr.header"), k.Number),
 				Text:    fmt.Sprintf(s.Policy.T(ol, "judge.against.hr"), mention(actor.Key()), s.Policy.T(ol, "decision."+d.Outcome), sugg),
-				Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(ol, "card.details")}}}
+				Choices: []mamori.Choice{detailsChoice(s.Policy, ol, k.Number)}}
 			if k.Crime {
 				m.Text += "\n" + s.Policy.T(ol, "judge.against.hr.crime")
 			}
-			if err := tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("against:%s:%d", k.Number, env.Now.UnixNano()),
-				Target: s.channel(k.Reporter.Platform, s.Org.HRChannel), Message: m, Lang: ol, Created: env.Now}); err != nil {
+			if err := s.tellHR(tx, *k, fmt.Sprintf("against:%s:%d", k.Number, env.Now.UnixNano()), m, env.Now); err != nil {
 				return "", err
 			}
 		}
@@ -534,7 +532,7 @@ func (s *Service) ask(ctx context.Context, actor mamori.User, kind, number, ques
 		t := s.channel(k.Reporter.Platform, k.Channel)
 		t.Thread = "card:" + k.Number
 		note := mamori.Message{Step: mamori.StepCard, Text: fmt.Sprintf(s.Policy.T(ol, "ask.thread"), mention(actor.Key())),
-			Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(ol, "card.details")}}}
+			Choices: []mamori.Choice{detailsChoice(s.Policy, ol, k.Number)}}
 		if err := tx.Enqueue(mamori.OutboxItem{Key: replyKey(mamori.Input{}, 0) + ":asked:" + k.Number, Target: t, Message: note, Lang: ol, Created: env.Now}); err != nil {
 			return "", err
 		}

@@ -937,12 +937,11 @@ func (s *Service) offerRegister(tx mamori.Tx, env Env, k mamori.Case) error {
 		Text: fmt.Sprintf(t("register.offer.text"), k.Number, departmentName(env, k.Department, ol)),
 		Choices: []mamori.Choice{
 			{Value: mamori.RegisterAdd + ":" + k.Number, Label: t("register.button"), Style: mamori.StylePrimary},
-			{Value: mamori.CardDetails + ":" + k.Number, Label: t("card.details")}},
+			detailsChoice(s.Policy, ol, k.Number)},
 		Note: t("register.offer.note")}
 	// Its key is the report's: a reopened report judged so again is not
 	// offered twice.
-	return tx.Enqueue(mamori.OutboxItem{Key: "register-offer:" + k.Number, Target: s.channel(k.Reporter.Platform, s.Org.HRChannel),
-		Message: m, Lang: ol, Created: env.Now})
+	return s.tellHR(tx, k, "register-offer:"+k.Number, m, env.Now)
 }
 
 // What is recorded in an entry's history when a report it rests on

@@ -194,13 +194,13 @@ func (s *Service) runDeadline(ctx context.Context, j mamori.Job, now time.Time) 
 			m = mamori.Message{Ref: lateTakeRef(k.Number), Step: mamori.StepCard, Header: fmt.Sprintf(s.Policy.T(l, "deadline.take.header"), k.Number),
 				Text: fmt.Sprintf(s.Policy.T(l, "deadline.take.text"), hours(take)), Urgent: k.Urgency == mamori.UrgencyUrgent,
 				Choices: []mamori.Choice{{Value: mamori.CardTake + ":" + k.Number, Label: s.Policy.T(l, "card.take"), Style: mamori.StylePrimary},
-					{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(l, "card.details")}}}
+					detailsChoice(s.Policy, l, k.Number)}}
 		case jobJudgeDue:
 			if k.Assignee == "" || k.Status == mamori.StatusJudged || k.Status == mamori.StatusClosed ||
 				!p.From.IsZero() && lastReopened(k).After(p.From) {
 				return nil // nobody has it yet (the take reminder's), decided, or reopened since
 			}
-			who := mamori.User{Platform: k.Reporter.Platform, ID: strings.TrimPrefix(k.Assignee, k.Reporter.Platform+":")}
+			who := assigneeUser(k)
 			if l, err = s.personLang(tx, who); err != nil {
 				return err
 			}
@@ -211,7 +211,7 @@ func (s *Service) runDeadline(ctx context.Context, j mamori.Job, now time.Time) 
 			m = mamori.Message{Step: mamori.StepCard, Header: fmt.Sprintf(s.Policy.T(l, "deadline.judge_due.header"), k.Number),
 				Text: fmt.Sprintf(s.Policy.T(l, "deadline.judge_due"), s.when(due, l)),
 				Choices: []mamori.Choice{{Value: mamori.CardJudge + ":" + k.Number, Label: s.Policy.T(l, "card.judge"), Style: mamori.StylePrimary},
-					{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(l, "card.details")}}}
+					detailsChoice(s.Policy, l, k.Number)}}
 			target = mamori.Target{Platform: who.Platform, Kind: mamori.TargetUser, ID: who.ID}
 		case jobEscalate:
 			reopened := lastReopened(k)
@@ -236,7 +236,7 @@ func (s *Service) runDeadline(ctx context.Context, j mamori.Job, now time.Time) 
 				Text: fmt.Sprintf(s.Policy.T(l, text), hours(waited), departmentName(s.env(now), k.Department, l),
 					s.Policy.T(l, "status."+k.Status)),
 				Note:    s.Policy.T(l, note),
-				Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(l, "card.details")}}}
+				Choices: []mamori.Choice{detailsChoice(s.Policy, l, k.Number)}}
 			if k.Assignee != "" {
 				// Whom to ask: the one who has it.
 				m.Text += "\n" + fmt.Sprintf(s.Policy.T(l, "deadline.assignee"), mention(k.Assignee))
@@ -296,7 +296,7 @@ func (s *Service) tidyLate(tx mamori.Tx, now time.Time, k mamori.Case) error {
 		if err := put(s.Org.HRChannel, mamori.Message{Ref: lateJudgeRef(k.Number, from, r),
 			Header:  fmt.Sprintf(s.Policy.T(l, "deadline.decided.header"), k.Number),
 			Text:    fmt.Sprintf(s.Policy.T(l, "deadline.decided"), s.Policy.T(l, "decision."+k.Decision.Outcome)),
-			Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: s.Policy.T(l, "card.details")}}}); err != nil {
+			Choices: []mamori.Choice{detailsChoice(s.Policy, l, k.Number)}}); err != nil {
 			return err
 		}
 	}

@@ -100,7 +100,7 @@ func sosWord(s string, anywhere bool) bool {
 		// Cried first, then more (「助けて、まだ店の外にいます」, "help me,
 		// he is still outside"): not said of the past, nor to say none is
 		// needed (found by a trial: only offered).
-		if first, rest, more := strings.Cut(strings.NewReplacer("，", "、", ",", "、").Replace(sentence), "、"); more && sosPhrase(first) &&
+		if first, rest, more := strings.Cut(commas.Replace(sentence), "、"); more && sosPhrase(first) &&
 			dangerNow(rest) && !strings.HasPrefix(strings.TrimSpace(rest), "と") && !strings.HasPrefix(strings.TrimSpace(rest), "って") &&
 			(!pastWords.MatchString(sentence) || backAgain(sentence)) && !helpDenied(sentence) {
 			return true
@@ -108,6 +108,9 @@ func sosWord(s string, anywhere bool) bool {
 	}
 	return false
 }
+
+// commas makes every comma 「、」.
+var commas = strings.NewReplacer("，", "、", ",", "、")
 
 // helpAndDanger reports a call for help made now beside a danger now in
 // one sentence ("pls help hes back", 「助けて、包丁を持っています」): not
@@ -349,7 +352,7 @@ func sosStep(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversati
 			// What they wrote at the menu, and the call for help itself
 			// when it says more than "help": read by those responding.
 			var notes []string
-			if news := sosNews(env, c.DraftLog); news != "" {
+			if news := menuNews(env, c.DraftLog); news != "" {
 				// What they wrote just before (the emergency, most likely)
 				// — not words kept from before, perhaps for HR alone (an
 				// answer to a check-in, a worry).
@@ -547,15 +550,9 @@ func sosUpdate(c mamori.Conversation, typed string) bool {
 // callsForHelp reports whether typed text holds a call for help
 // anywhere ("…怖いです、助けてください").
 func callsForHelp(typed string) bool {
-	return !helpOther.MatchString(typed) && callsForHelpWords(typed)
-}
-
-// callsForHelpWords is callsForHelp but for help given or asked with
-// something.
-func callsForHelpWords(typed string) bool {
-	return holdsAny(typed, "助けて", "たすけて", "タスケテ", "help me", "sos", "ｓｏｓ", "need help", "please help", "someone help", "somebody help",
+	return !helpOther.MatchString(typed) && (holdsAny(typed, "助けて", "たすけて", "タスケテ", "help me", "sos", "ｓｏｓ", "need help", "please help", "someone help", "somebody help",
 		"pls help", "plz help", "call security", "call the police", "someone come", "警備員を呼んで", "警察を呼んで") ||
-		helpFirst.MatchString(typed)
+		helpFirst.MatchString(typed))
 }
 
 // helpFirst is "help" said as a cry: first, or with "!" ("help hes here").
@@ -705,9 +702,8 @@ func (s *Service) sos(tx mamori.Tx, env Env, c *mamori.Conversation, o SOSOut) (
 			ol := s.orgLang()
 			m := mamori.Message{Step: mamori.StepCard, Header: fmt.Sprintf(t(ol, "sos.safe.unanswered.hr.header"), k.Number),
 				Text:    fmt.Sprintf(t(ol, "sos.safe.unanswered.hr"), mention(k.Reporter.Key())),
-				Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: t(ol, "card.details")}}}
-			if err := tx.Enqueue(mamori.OutboxItem{Key: "sos-safe-unanswered:" + k.Number, Target: s.channel(k.Reporter.Platform, s.Org.HRChannel),
-				Message: m, Lang: ol, Created: env.Now}); err != nil {
+				Choices: []mamori.Choice{detailsChoice(s.Policy, ol, k.Number)}}
+			if err := s.tellHR(tx, k, "sos-safe-unanswered:"+k.Number, m, env.Now); err != nil {
 				return nil, err
 			}
 		}
@@ -763,21 +759,19 @@ func (s *Service) sosNews(tx mamori.Tx, env Env, k mamori.Case, files int) error
 	e := sosRecord(&k)
 	refs, seq := e.Refs, len(e.Notes)+len(e.Files) // one notice per thing sent
 	if k.Assignee != "" {
-		refs = []string{"sos:" + k.Number + ":u:" + strings.TrimPrefix(k.Assignee, k.Reporter.Platform+":")}
+		refs = []string{"sos:" + k.Number + ":u:" + assigneeUser(k).ID}
 	}
 	for i, ref := range refs {
-		to, l := s.alertTarget(k, ref), s.orgLang()
-		if to.Kind == mamori.TargetUser {
-			var err error
-			if l, err = s.personLang(tx, mamori.User{Platform: to.Platform, ID: to.ID}); err != nil {
-				return err
-			}
-		} else {
+		to, l, err := s.alertTo(tx, k, ref)
+		if err != nil {
+			return err
+		}
+		if to.Kind != mamori.TargetUser {
 			to.Thread = ref
 		}
 		t := func(key string) string { return s.Policy.T(l, key) }
 		m := mamori.Message{Step: mamori.StepCard, Urgent: true, Text: fmt.Sprintf(t("sos.news"), k.Number, mention(k.Reporter.Key())),
-			Choices: []mamori.Choice{{Value: mamori.CardDetails + ":" + k.Number, Label: t("card.details")}}}
+			Choices: []mamori.Choice{detailsChoice(s.Policy, l, k.Number)}}
 		if files > 0 {
 			m.Text = fmt.Sprintf(t("sos.news.files"), k.Number, mention(k.Reporter.Key()), files)
 		}
@@ -881,18 +875,24 @@ func (s *Service) alertTarget(k mamori.Case, ref string) mamori.Target {
 	return mamori.Target{Platform: k.Reporter.Platform, Kind: mamori.TargetUser, ID: who}
 }
 
+// alertTo is where the alert with that ref goes, and in what language:
+// a channel's in the organisation's, a DM in the person's own, when known.
+func (s *Service) alertTo(tx mamori.Tx, k mamori.Case, ref string) (mamori.Target, mamori.Lang, error) {
+	to := s.alertTarget(k, ref)
+	if to.Kind != mamori.TargetUser {
+		return to, s.orgLang(), nil
+	}
+	l, err := s.personLang(tx, mamori.User{Platform: to.Platform, ID: to.ID})
+	return to, l, err
+}
+
 // postAlerts puts the alert card for each ref in the outbox; keyPrefix
 // mamori.UrgentKey puts them ahead of everything else.
 func (s *Service) postAlerts(tx mamori.Tx, env Env, k mamori.Case, refs []string, keyPrefix string) error {
 	for _, ref := range refs {
-		// A channel's card in the organisation's language; a DM in the
-		// person's own, when known.
-		to, l := s.alertTarget(k, ref), s.orgLang()
-		if to.Kind == mamori.TargetUser {
-			var err error
-			if l, err = s.personLang(tx, mamori.User{Platform: to.Platform, ID: to.ID}); err != nil {
-				return err
-			}
+		to, l, err := s.alertTo(tx, k, ref)
+		if err != nil {
+			return err
 		}
 		m := SOSAlert(env, k, l, s.Location)
 		m.Ref = ref
@@ -973,7 +973,7 @@ func SOSAlert(env Env, k mamori.Case, l mamori.Lang, loc *time.Location) mamori.
 	}
 	if len(e.Notes) > 0 || len(e.Files) > 0 {
 		// Where those responding read them.
-		m.Choices = append(m.Choices, mamori.Choice{Value: mamori.CardDetails + ":" + k.Number, Label: t(l, "card.details")})
+		m.Choices = append(m.Choices, detailsChoice(env.Policy, l, k.Number))
 	}
 	return m
 }
@@ -1159,7 +1159,7 @@ func (s *Service) closeSOS(tx mamori.Tx, actor mamori.User, k *mamori.Case, repl
 	}
 	if k.Assignee != "" && k.Assignee != actor.Key() {
 		// The one who was on it learns it is over, and from whom.
-		who := mamori.User{Platform: k.Reporter.Platform, ID: strings.TrimPrefix(k.Assignee, k.Reporter.Platform+":")}
+		who := assigneeUser(*k)
 		l, err := s.personLang(tx, who)
 		if err != nil {
 			return err
@@ -1236,8 +1236,7 @@ func (s *Service) runSOS(ctx context.Context, j mamori.Job, now time.Time) error
 			}
 			m := mamori.Message{Urgent: true, Header: fmt.Sprintf(s.Policy.T(l, "sos.unanswered.header"), k.Number),
 				Text: fmt.Sprintf(s.Policy.T(l, "sos.unanswered.text"), mention(k.Reporter.Key()), p.Round-1)}
-			if err := tx.Enqueue(mamori.OutboxItem{Key: fmt.Sprintf("%ssos:%s:unanswered", mamori.UrgentKey, k.Number),
-				Target: s.channel(k.Reporter.Platform, s.Org.HRChannel), Message: m, Lang: l, Created: now}); err != nil {
+			if err := s.tellHR(tx, k, fmt.Sprintf("%ssos:%s:unanswered", mamori.UrgentKey, k.Number), m, now); err != nil {
 				return err
 			}
 			// The employee is not left waiting in silence (found by a

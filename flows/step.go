@@ -338,28 +338,33 @@ func next(env Env, c mamori.Conversation, from string) string {
 // returned state and carries out Out in one transaction.
 func Step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation, Out) {
 	nc, out := step(env, c, in)
-	if out.SOS == nil && alsoForSOS(env, c, in) && !answeredAt(c, nc) && nc.Draft == c.Draft {
-		// (Words kept to offer as an answer, on coming back, are the
-		// report's, not news.)
-		// Read by the report as without an SOS, and passed on too.
-		out.SOS = &SOSOut{Number: c.SOS, Note: strings.TrimSpace(in.Text)}
-		out.Replies = append([]mamori.Message{sosKept(env, c.SOS, "sos.note.kept", nc.User.Lang)}, out.Replies...)
+	// Words of danger now, read once, and only when asked.
+	var dangerRead, dangerIs bool
+	danger := func() bool {
+		if !dangerRead {
+			dangerRead, dangerIs = true, in.Kind == mamori.InputText && dangerNow(in.Text)
+		}
+		return dangerIs
 	}
-	if out.SOS == nil && c.SOS != "" && nc.SOS == c.SOS && c.Flow == mamori.FlowReport && in.Kind == mamori.InputText && dangerNow(in.Text) && answeredAt(c, nc) &&
-		c.Step != stepWellbeing && c.Step != stepTalk && c.Step != stepRoute { // how they are is HR's alone
+	if out.SOS == nil && (alsoForSOS(env, c, in) && !answeredAt(c, nc) && nc.Draft == c.Draft ||
 		// 「まだ店の前にいます、怖い」 as the account during an open SOS:
-		// the account, and news for those responding.
+		// the account, and news too (how they are is HR's alone).
+		c.SOS != "" && nc.SOS == c.SOS && c.Flow == mamori.FlowReport && answeredAt(c, nc) &&
+			c.Step != stepWellbeing && c.Step != stepTalk && c.Step != stepRoute && danger()) {
+		// Read by the report as without an SOS, and passed on too. (Words
+		// kept to offer as an answer, on coming back, are the report's,
+		// not news.)
 		out.SOS = &SOSOut{Number: c.SOS, Note: strings.TrimSpace(in.Text)}
 		out.Replies = append([]mamori.Message{sosKept(env, c.SOS, "sos.note.kept", nc.User.Lang)}, out.Replies...)
 	}
 	if inFlow(c) && in.Kind == mamori.InputText && out.SOS == nil && len(out.Replies) > 0 &&
-		(holdsAny(in.Text, "どうすればいい", "どうしたらいい") || onsiteAskEN.MatchString(in.Text)) && dangerNow(in.Text) {
+		(holdsAny(in.Text, "どうすればいい", "どうしたらいい") || onsiteAskEN.MatchString(in.Text)) && danger() {
 		// "hes calling again right now, what do i do" in the middle of a
 		// report: what to do on the spot first, then the question (found
 		// by a trial: only "choose a button").
 		out.Replies = append([]mamori.Message{OnsiteMessage(env, nc.User.Lang)}, out.Replies...)
 	}
-	if out.SOS == nil && c.SOS == "" && nc.SOS == "" && inFlow(c) && c.Step != stepSafety && in.Kind == mamori.InputText && dangerNow(in.Text) {
+	if out.SOS == nil && c.SOS == "" && nc.SOS == "" && inFlow(c) && c.Step != stepSafety && danger() {
 		// "まだお客様が外で待っていて怖い", "包丁を持っています": kept as the
 		// report reads it, and the SOS one press away, on the question.
 		offerSOS(env, &out, nc.User.Lang)
@@ -389,11 +394,10 @@ func nowSaid(typed string) bool {
 func dangerAct(typed string) bool {
 	now := nowSaid(typed)
 	return weapon(typed) && (now || holdsAny(typed, "ている", "ています", "てる", "いる", "います") || holdingEN.MatchString(typed)) ||
-		backNow.MatchString(typed) || presentEN.MatchString(typed) && threatEN.MatchString(typed) ||
+		backAgain(typed) || presentEN.MatchString(typed) && threatEN.MatchString(typed) ||
 		// Still there, still at it (「まだ外にいます」, 「まだ怒鳴っています」,
 		// "he's still here") — not 「まだ店で働いています」.
 		stillJA.MatchString(typed) || stillHere.MatchString(typed) ||
-		holdsAny(typed, "また来た", "戻ってきた", "戻って来た", "また来ています", "また来てる") && !cameBefore.MatchString(typed) ||
 		threatToCome(typed)
 }
 
@@ -750,10 +754,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 		// "cancel", goes on below. Words worth keeping are kept, offered
 		// as the answer (nothing typed is lost).
 		if typed := strings.TrimSpace(in.Text); in.Kind == mamori.InputText && worthKeeping(typed) {
-			c.Draft = typed
-			if asked != "" && c.Flow == mamori.FlowReport { // a question to HR's words are HR's
-				c.ReplyDraft, c.ReplyDraftFor, c.ReplyDraftInFlow = typed, asked, true // or the answer to that case's question
-			}
+			offerAsAnswer(&c, typed, asked)
 		}
 		return comeBack(env, c, "nav.welcome_back")
 
@@ -841,7 +842,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			if draft != typed {
 				kept = text(env.Policy.T(l, "menu.kept.more"))
 			}
-			danger := fearful(typed) || callsForHelp(typed) || dangerNow(typed)
+			danger := fearful(typed) || dangerNow(typed) // (a call for help among them)
 			if danger {
 				// The offer first, what was kept under it (found by a
 				// trial: "kept for 30 days" came before the SOS).
@@ -887,10 +888,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 			c, files = keepFiles(env, c, in)
 		}
 		if typed := strings.TrimSpace(in.Text); in.Kind == mamori.InputText && worthKeeping(typed) {
-			c.Draft = typed // offered as the answer to the question brought back
-			if asked != "" && c.Flow == mamori.FlowReport {
-				c.ReplyDraft, c.ReplyDraftFor, c.ReplyDraftInFlow = typed, asked, true
-			}
+			offerAsAnswer(&c, typed, asked)
 		}
 		c, out = comeBack(env, c, "nav.welcome_back")
 		out.Replies = append(files.Replies, out.Replies...)
@@ -996,10 +994,7 @@ func step(env Env, c mamori.Conversation, in mamori.Input) (mamori.Conversation,
 					draft = more
 				}
 			}
-			c.Draft = draft
-			if asked != "" {
-				c.ReplyDraft, c.ReplyDraftFor, c.ReplyDraftInFlow = draft, asked, true // or the answer to that case's question
-			}
+			offerAsAnswer(&c, draft, asked)
 			out := ask(env, c, "")
 			m := &out.Replies[len(out.Replies)-1]
 			intro, choices := env.Policy.T(l, "nav.draft"), []mamori.Choice{{Value: navDraft, Label: env.Policy.T(l, "nav.draft_keep"), Style: mamori.StylePrimary}}
@@ -2269,6 +2264,16 @@ func removeLine(kept, text string) string {
 	return strings.Join(lines, "\n")
 }
 
+// offerAsAnswer keeps typed in c to offer as the answer to the question
+// brought back — and, in a report, as the answer to case asked's question
+// that came meanwhile (a question to HR's words are HR's alone).
+func offerAsAnswer(c *mamori.Conversation, typed, asked string) {
+	c.Draft = typed
+	if asked != "" && c.Flow == mamori.FlowReport {
+		c.ReplyDraft, c.ReplyDraftFor, c.ReplyDraftInFlow = typed, asked, true
+	}
+}
+
 // moreOfLast keeps words sent right after an answer, before the next
 // question reached them (「50代くらいの男性」 then 「メガネで、よく来る
 // 人です」): added to that answer when it was words, else to the account
@@ -2807,11 +2812,11 @@ func logDraft(env Env, log []mamori.Note, typed string) []mamori.Note {
 	return append(kept, mamori.Note{At: env.Now, Text: typed})
 }
 
-// sosNews is what of the words typed at the menu (log) an SOS raised now
+// menuNews is what of the words typed at the menu (log) an SOS raised now
 // passes on: those of the last quarter of an hour, and those that speak
 // of danger from the last two hours ("a customer pointed a knife at me",
 // then more words later).
-func sosNews(env Env, log []mamori.Note) string {
+func menuNews(env Env, log []mamori.Note) string {
 	var news []string
 	for _, n := range log {
 		switch age := env.Now.Sub(n.At); {

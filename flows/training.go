@@ -517,8 +517,7 @@ func (s *Service) recommendTraining(tx mamori.Tx, now time.Time, k mamori.Case) 
 		Text:    fmt.Sprintf(t("training.recommend.text"), departmentName(s.env(now), k.Department, l), p.Name.In(l)),
 		Note:    t("training.recommend.note"),
 		Choices: []mamori.Choice{{Value: mamori.CardTrain + ":" + k.Number, Label: t("training.recommend.assign"), Style: mamori.StylePrimary}}}
-	return tx.Enqueue(mamori.OutboxItem{Key: "recommend:" + k.Number + ":" + replyKey(mamori.Input{}, 0), Target: s.channel(k.Reporter.Platform, s.Org.HRChannel),
-		Message: m, Lang: l, Created: now})
+	return s.tellHR(tx, k, "recommend:"+k.Number+":"+replyKey(mamori.Input{}, 0), m, now)
 }
 
 // AssignTraining assigns the response training to the department of case
