@@ -1590,7 +1590,7 @@ func record(env Env, c *mamori.Conversation, q question, in mamori.Input, value 
 				// that raise the alarm, pointed to.
 				return env.Policy.T(l, "safety.not_safe")
 			}
-			if q.kind == kChoice && c.Flow == mamori.FlowReport && worthKeeping(typed) && !sosWord(typed, false) {
+			if q.kind == kChoice && c.Flow == mamori.FlowReport && worthKeeping(typed) && !sosWord(typed, false) && !saysNothingMore(env, typed) {
 				return keepAside(env, c, typed, l) // words that answer no button here
 			}
 			if q.kind == kChoice && c.Flow == mamori.FlowConsult && worthKeeping(typed) {
@@ -2358,6 +2358,18 @@ func addToAccount(c *mamori.Conversation, typed string) bool {
 		c.AccountKept = true
 	}
 	return ok
+}
+
+// saysNothingMore reports whether typed, at a question it answers no
+// button of, is only a yes, a courtesy or "I'm safe" (「はい、安全です」
+// at "about you or a colleague?", the safety asked already by an SOS):
+// nothing to add to the account (found by reading the change as a user).
+func saysNothingMore(env Env, typed string) bool {
+	if politeOnly(typed) || safeWord(env.Policy, typed, false) {
+		return true
+	}
+	head, rest, said := strings.Cut(commas.Replace(typed), "、")
+	return said && yesNo[spoken(head)] != "" && (safeWord(env.Policy, rest, false) || politeOnly(rest))
 }
 
 // politeOnly reports whether typed is only words of courtesy (「お願い

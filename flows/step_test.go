@@ -1592,6 +1592,15 @@ func TestCourtesyNotKept(t *testing.T) {
 	if !politeOnly("よろしくお願いします。") || politeOnly("お願いします、もう来てほしくない") {
 		t.Error("politeOnly")
 	}
+	// A yes and "I'm safe" at a question of buttons add nothing to the
+	// account (found by reading the change as a user: after an SOS the
+	// report's first question is "about you?").
+	d = reportAt(t, "UME", mamori.JA, stepForWhom)
+	account := d.c.Answers.Narrative
+	d.say("はい、安全です")
+	if d.c.Answers.Narrative != account {
+		t.Errorf("はい、安全です kept in the account: %q", d.c.Answers.Narrative)
+	}
 	// A short rest is still kept (found by a review).
 	d = reportAt(t, "UME", mamori.JA, stepRepeat)
 	d.say("はい、先週も")
