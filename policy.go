@@ -24,10 +24,12 @@ type Text struct {
 // address; what older configurations wrote for a care contact), as a
 // plain string: it is then the Japanese text, which In gives for every
 // language. A policy's own texts still need both languages (Validate).
+// A tab, which no chat shows as one and which the YAML writer does not
+// keep (fuzzing found a policy that read back changed), is a space.
 func (t *Text) UnmarshalYAML(unmarshal func(any) error) error {
 	var s string
 	if err := unmarshal(&s); err == nil {
-		*t = Text{JA: s}
+		*t = Text{JA: noTabs.Replace(s)}
 		return nil
 	}
 	type plain Text // without this method
@@ -35,9 +37,11 @@ func (t *Text) UnmarshalYAML(unmarshal func(any) error) error {
 	if err := unmarshal(&p); err != nil {
 		return err
 	}
-	*t = Text(p)
+	*t = Text{JA: noTabs.Replace(p.JA), EN: noTabs.Replace(p.EN)}
 	return nil
 }
+
+var noTabs = strings.NewReplacer("\t", " ")
 
 // In returns the text in l, falling back to Japanese.
 func (t Text) In(l Lang) string {
